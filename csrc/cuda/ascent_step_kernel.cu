@@ -1,0 +1,106 @@
+// Fused DeepDream update on the GPU: one reduction pass, one update pass (same rules as the CPU
+// kernel and the reference: non-finite gradient entries count as 0; unbiased std).
+#include "common.cuh"
+
+namespace fastdream {
+namespace cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ __forceinline__ float finite_or_zero(float g) { return fabsf(g) < INFINITY ? g : 0.0f; }
+
+template <typename T>
+__global__ void reduce_kernel(const T* __restrict__ grad, long long per, double* __restrict__ moments) {
+  const int n = blockIdx.y;
+  const T* g = grad + (long long)n * per;
+  float s = 0.f, ss = 0.f, sa = 0.f;
+  const long long stride = (long long)gridDim.x * blockDim.x;
+  long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
+  // 16-byte loads when the sample is float32 and aligned; the tail and other types go one by one.
+  if (sizeof(T) == 4 && (reinterpret_cast<uintptr_t>(g) & 15) == 0) {
+    const long long n4 = per / 4;
+    const float4* g4 = reinterpret_cast<const float4*>(g);
+    for (long long k = i; k < n4; k += stride) {
+      float4 v = g4[k];
+      float a[4] = {finite_or_zero(v.x), finite_or_zero(v.y), finite_or_zero(v.z), finite_or_zero(v.w)};
+#pragma unroll
+      for (int j = 0; j < 4; ++j) { s += a[j]; ss += a[j] * a[j]; sa += fabsf(a[j]); }
+    }
+    i += n4 * 4;
+  }
+  for (; i < per; i += stride) {
+    float v = finite_or_zero(to_float(g[i]));
+    s += v; ss += v * v; sa += fabsf(v);
+  }
+  // Block reduction in double so the sum over millions of elements stays exact enough.
+  __shared__ double sh[3][kThreads];
+  sh[0][threadIdx.x] = s; sh[1][threadIdx.x] = ss; sh[2][threadIdx.x] = sa;
+  __syncthreads();
+  for (int w = kThreads / 2; w > 0; w >>= 1) {
+    if (threadIdx.x < w)
+      for (int k = 0; k < 3; ++k) sh[k][threadIdx.x] += sh[k][threadIdx.x + w];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0)
+    for (int k = 0; k < 3; ++k) atomicAdd(&moments[n * 3 + k], sh[k][0]);
+}
+
+__device__ __forceinline__ float sample_scale(const double* m, long long per, int norm, double step, double eps) {
+  double stat;
+  if (norm == kNormStd) {
+    double var = (m[1] - m[0] * m[0] / double(per)) / double(per > 1 ? per - 1 : 1);
+    stat = sqrt(fmax(var, 0.0));
+  } else {
+    stat = m[2] / double(per);
+  }
+  return float(step / (stat + eps));
+}
+
+template <typename T>
+__global__ void update_kernel(T* __restrict__ image, const T* __restrict__ grad, const T* __restrict__ mask,
+                              long long mask_stride_n, long long per, long long C, long long HW,
+                              bool channels_last, const double* __restrict__ moments, int norm, double step,
+                              double eps, bool clamp, float lo, float hi) {
+  const int n = blockIdx.y;
+  const float scale = sample_scale(moments + 3 * n, per, norm, step, eps);
+  T* x = image + (long long)n * per;
+  const T* g = grad + (long long)n * per;
+  const T* m = mask ? mask + n * mask_stride_n : nullptr;
+  for (long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x; i < per;
+       i += (long long)gridDim.x * blockDim.x) {
+    float u = scale * finite_or_zero(to_float(g[i]));
+    if (m) u *= to_float(m[channels_last ? i / C : i % HW]);
+    float v = to_float(x[i]) + u;
+    if (clamp) v = fminf(fmaxf(v, lo), hi);
+    x[i] = from_float<T>(v);
+  }
+}
+
+}  // namespace
+
+void ascent_step(const AscentStepArgs& a, int dtype, void* stream_ptr) {
+  const char* op = "ascent_step_";
+  cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
+  const Tensor4& t = a.image;
+  const long long per = t.c * t.h * t.w, N = t.n;
+  if (per == 0 || N == 0) return;
+  double* moments = nullptr;
+  check(cudaMallocAsync(reinterpret_cast<void**>(&moments), sizeof(double) * 3 * N, stream), op, "cudaMallocAsync");
+  check(cudaMemsetAsync(moments, 0, sizeof(double) * 3 * N, stream), op, "cudaMemsetAsync");
+  dim3 grid(blocks_for(per, kThreads * 8, 1024), unsigned(N));
+  dispatch_dtype(dtype, op, [&](auto tag) {
+    using T = decltype(tag);
+    reduce_kernel<T><<<grid, kThreads, 0, stream>>>(static_cast<const T*>(a.grad), per, moments);
+    check_launch(op);
+    update_kernel<T><<<grid, kThreads, 0, stream>>>(
+        static_cast<T*>(t.data), static_cast<const T*>(a.grad), static_cast<const T*>(a.mask), a.mask_stride_n,
+        per, t.c, t.h * t.w, a.channels_last, moments, a.norm, a.step_size, a.eps, a.clamp, float(a.clamp_lo),
+        float(a.clamp_hi));
+    check_launch(op);
+  });
+  check(cudaFreeAsync(moments, stream), op, "cudaFreeAsync");
+}
+
+}  // namespace cuda
+}  // namespace fastdream

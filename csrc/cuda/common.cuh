@@ -1,0 +1,54 @@
+// Shared helpers of the CUDA kernels: error checks that name the op, and float conversion of the
+// storage types (statistics and interpolation are always computed in float32 or wider).
+#pragma once
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <stdexcept>
+#include <string>
+
+#include "../fastdream.h"
+
+namespace fastdream {
+namespace cuda {
+
+inline void check(cudaError_t err, const char* op, const char* what) {
+  if (err != cudaSuccess)
+    throw std::runtime_error(std::string(op) + ": CUDA error in " + what + ": " + cudaGetErrorString(err));
+}
+// Every launch is followed by this: it turns a bad configuration into an exception naming the op.
+inline void check_launch(const char* op) { check(cudaGetLastError(), op, "kernel launch"); }
+
+__device__ __forceinline__ float to_float(float v) { return v; }
+__device__ __forceinline__ float to_float(double v) { return float(v); }
+__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+
+template <typename T> __device__ __forceinline__ T from_float(float v);
+template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
+template <> __device__ __forceinline__ double from_float<double>(float v) { return v; }
+template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
+template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+  return __float2bfloat16_rn(v);
+}
+
+// Calls f.template operator()<T>() with the storage type of a dtype code.
+template <typename F>
+void dispatch_dtype(int dtype, const char* op, F&& f) {
+  switch (dtype) {
+    case kFloat32: f(float{}); break;
+    case kFloat64: f(double{}); break;
+    case kFloat16: f(__half{}); break;
+    case kBFloat16: f(__nv_bfloat16{}); break;
+    default: throw std::invalid_argument(std::string(op) + ": unsupported dtype code");
+  }
+}
+
+inline unsigned blocks_for(long long n, int threads, long long cap = 65535LL * 16) {
+  long long b = (n + threads - 1) / threads;
+  return unsigned(b < 1 ? 1 : (b > cap ? cap : b));
+}
+
+}  // namespace cuda
+}  // namespace fastdream

@@ -1,0 +1,11 @@
+"""fastdream: DeepDream and creative image models with fused native kernels.
+
+See README.md for the command line and DESIGN notes; the public API is re-exported here.
+"""
+__version__ = "0.1.0"
+
+from fastdream import ops  # noqa: E402
+from fastdream.backend import use_backend  # noqa: E402
+from fastdream.info import info  # noqa: E402
+
+__all__ = ["ops", "use_backend", "info", "__version__"]

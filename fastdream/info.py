@@ -1,0 +1,61 @@
+"""What this install of fastdream can do: ``fastdream.info()`` and ``fastdream info``."""
+from __future__ import annotations
+
+import platform
+
+import torch
+
+from fastdream import __version__, _native, backend
+
+
+def info() -> dict:
+    """Versions, native CPU/CUDA availability, compiled CUDA architectures, and what ``auto`` picks.
+
+    Examples:
+        >>> import fastdream as fd
+        >>> sorted(fd.info())[:3]
+        ['backend_cpu', 'backend_cuda', 'backend_requested']
+    """
+    gpu = None
+    if torch.cuda.is_available():
+        cap = torch.cuda.get_device_capability(0)
+        gpu = {
+            "name": torch.cuda.get_device_name(0),
+            "capability": f"{cap[0]}.{cap[1]}",
+            "covered": _native.cuda_covers(cap),
+        }
+    return {
+        "version": __version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "native_cpu": _native.available(),
+        "native_error": _native.LOAD_ERROR,
+        "native_cuda": _native.cuda_compiled(),
+        "cuda_architectures": _native.cuda_architectures(),
+        "cuda_runtime": _native._C.cuda_runtime_version() if _native.cuda_compiled() else None,
+        "gpu": gpu,
+        "threads": torch.get_num_threads(),
+        "backend_requested": backend.requested(),
+        "backend_cpu": backend.resolved("cpu"),
+        "backend_cuda": backend.resolved("cuda") if torch.cuda.is_available() else "no GPU",
+    }
+
+
+def format_info(d: dict) -> str:
+    archs = ", ".join(d["cuda_architectures"]) or "-"
+    lines = [
+        f"fastdream {d['version']} (torch {d['torch']}, Python {d['python']})",
+        f"native CPU kernels: {'yes' if d['native_cpu'] else 'no (' + str(d['native_error']) + ')'}",
+        f"native CUDA kernels: {'yes' if d['native_cuda'] else 'no'}"
+        + (f", architectures {archs}, runtime {d['cuda_runtime']}" if d["native_cuda"] else ""),
+    ]
+    if d["gpu"]:
+        g = d["gpu"]
+        lines.append(f"GPU: {g['name']} (sm {g['capability']}), covered by the build: {'yes' if g['covered'] else 'no'}")
+    else:
+        lines.append("GPU: none visible to torch")
+    lines += [
+        f"CPU threads: {d['threads']}",
+        f"backend: {d['backend_requested']} -> cpu: {d['backend_cpu']}, cuda: {d['backend_cuda']}",
+    ]
+    return "\n".join(lines)

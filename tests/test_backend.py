@@ -1,0 +1,116 @@
+"""Backend selection, info(), the torch.library registration (opcheck, torch.compile)."""
+import subprocess
+import sys
+import warnings
+
+import pytest
+import torch
+
+import fastdream as fd
+from fastdream import _native, backend
+from tests.conftest import needs_native
+
+
+def test_env_variable_is_read_at_call_time(monkeypatch):
+    monkeypatch.setenv("FASTDREAM_BACKEND", "reference")
+    assert backend.requested() == "reference"
+    assert fd.info()["backend_cpu"] == "reference"
+    monkeypatch.setenv("FASTDREAM_BACKEND", "native")
+    assert backend.requested() == "native"
+    with fd.use_backend("reference"):  # code wins over the variable
+        assert backend.requested() == "reference"
+    monkeypatch.setenv("FASTDREAM_BACKEND", "fast")
+    with pytest.raises(ValueError, match="FASTDREAM_BACKEND"):
+        fd.ops.zoom_shift(torch.rand(1, 1, 4, 4))
+    with pytest.raises(ValueError, match="backend"):
+        with fd.use_backend("fast"):
+            pass
+
+
+@needs_native
+def test_auto_uses_native_on_cpu_for_float32(monkeypatch):
+    monkeypatch.delenv("FASTDREAM_BACKEND", raising=False)
+    assert backend.use_native("zoom_shift", torch.device("cpu"), torch.float32)
+    # float16 on the CPU is a documented gap of the kernels: auto takes the reference, native refuses
+    assert not backend.use_native("zoom_shift", torch.device("cpu"), torch.float16)
+    with fd.use_backend("native"), pytest.raises(RuntimeError, match="float32 and float64"):
+        fd.ops.zoom_shift(torch.rand(1, 1, 4, 4, dtype=torch.float16), zoom=1.1)
+    with fd.use_backend("auto"):
+        out = fd.ops.zoom_shift(torch.rand(1, 1, 4, 4, dtype=torch.float16), zoom=1.1)
+    assert out.dtype == torch.float16
+
+
+def test_cuda_tensor_without_cuda_kernels_is_refused(monkeypatch):
+    monkeypatch.setattr(_native, "cuda_compiled", lambda: False)
+    reason = backend.native_unavailable_reason(torch.device("cuda"), torch.float32)
+    assert "no CUDA kernels" in reason
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda d=None: (9, 0))
+    with fd.use_backend("native"), pytest.raises(RuntimeError, match="no CUDA kernels"):
+        backend.use_native("ascent_step_", torch.device("cuda"), torch.float32)
+
+
+def test_missing_native_module_falls_back_with_one_warning(monkeypatch):
+    monkeypatch.setattr(_native, "_C", None)
+    monkeypatch.setattr(_native, "LOAD_ERROR", "ImportError: simulated")
+    monkeypatch.setattr(backend, "_warned", set())
+    monkeypatch.delenv("FASTDREAM_BACKEND", raising=False)
+    image = torch.rand(1, 3, 8, 8)
+    with pytest.warns(RuntimeWarning, match="simulated"):
+        fd.ops.zoom_shift(image, zoom=1.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # said once, not on every call
+        fd.ops.zoom_shift(image, zoom=1.1)
+    assert fd.info()["native_cpu"] is False and fd.info()["backend_cpu"] == "reference"
+    with fd.use_backend("native"), pytest.raises(RuntimeError, match="did not load"):
+        fd.ops.zoom_shift(image, zoom=1.1)
+
+
+def test_cuda_coverage_rules(monkeypatch):
+    monkeypatch.setattr(_native, "cuda_architectures", lambda: ["80-real", "90"])
+    assert _native.cuda_covers((8, 0)) and _native.cuda_covers((8, 6))  # SASS runs on later minors
+    assert _native.cuda_covers((9, 0)) and _native.cuda_covers((12, 0))  # PTX of 90 JITs forward
+    assert not _native.cuda_covers((7, 5))
+    monkeypatch.setattr(_native, "cuda_architectures", lambda: ["80-real"])
+    assert not _native.cuda_covers((9, 0))
+
+
+def test_info_command():
+    d = fd.info()
+    for key in ("version", "torch", "native_cpu", "native_cuda", "cuda_architectures", "backend_cpu"):
+        assert key in d
+    out = subprocess.run([sys.executable, "-m", "fastdream.cli", "info"], capture_output=True, text=True, check=True)
+    assert "fastdream " + fd.__version__ in out.stdout and "backend: auto" in out.stdout
+
+
+@needs_native
+def test_opcheck():
+    image = torch.rand(2, 3, 17, 23)
+    grad = torch.randn(2, 3, 17, 23)
+    torch.library.opcheck(torch.ops.fastdream.ascent_step_.default, (image, grad, None, 0.1, "std", True, -1.0, 1.0, 1e-8))
+    torch.library.opcheck(
+        torch.ops.fastdream.ascent_step_.default,
+        (image.contiguous(memory_format=torch.channels_last), grad.contiguous(memory_format=torch.channels_last),
+         torch.rand(1, 1, 17, 23), 0.1, "mean_abs", False, 0.0, 0.0, 1e-8),
+    )
+    torch.library.opcheck(torch.ops.fastdream.zoom_shift.default, (image, 1.2, 3.0, -2.0, 10.0, "reflect"))
+    g = fd.ops.tile_grid((17, 23), 8)
+    torch.library.opcheck(torch.ops.fastdream.extract_tiles.default, (image, list(g.ys), list(g.xs), 8, 8, 3, 4))
+    tiles = torch.rand(2 * g.count, 3, 8, 8)
+    torch.library.opcheck(
+        torch.ops.fastdream.blend_tiles.default, (tiles, list(g.ys), list(g.xs), g.weight_y, g.weight_x, 17, 23, 3, 4)
+    )
+
+
+@needs_native
+def test_torch_compile_traces_the_ops():
+    torch._dynamo.reset()
+
+    def step(x, g):
+        y = fd.ops.zoom_shift(x, zoom=1.1, angle=3.0)
+        return fd.ops.ascent_step_(y, g, 0.05)
+
+    x, g = torch.rand(1, 3, 33, 41), torch.randn(1, 3, 33, 41)
+    with fd.use_backend("native"):
+        expected = step(x, g)
+        compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
+        assert torch.allclose(compiled(x, g), expected)

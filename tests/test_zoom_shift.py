@@ -1,0 +1,143 @@
+"""zoom_shift: native vs the reference (evaluated in float64), and the pinned conventions."""
+import math
+
+import pytest
+import torch
+from hypothesis import given
+from hypothesis import strategies as st
+
+import fastdream as fd
+from fastdream.ops import reference
+from tests.conftest import layouts, max_rel_err, needs_native
+
+BACKENDS = ["reference", pytest.param("native", marks=needs_native)]
+
+
+def _native(image, **kw):
+    with fd.use_backend("native"):
+        return fd.ops.zoom_shift(image, **kw)
+
+
+def _oracle(image, zoom=1.0, shift=(0.0, 0.0), angle=0.0, padding="reflect"):
+    # The reference with float64 arithmetic: its float32 grid would round coordinates by ~1e-4 px
+    # on big images, more than the 1e-5 the native kernel is held to.
+    return reference.zoom_shift(image.double(), zoom, shift, angle, padding).to(image.dtype)
+
+
+@needs_native
+@pytest.mark.parametrize("shape", [(1, 3, 37, 53), (2, 3, 255, 257), (3, 2, 16, 9), (1, 1, 1, 5)])
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+@pytest.mark.parametrize("padding", ["reflect", "border", "zeros"])
+@pytest.mark.parametrize("params", [dict(zoom=1.05), dict(zoom=0.7, angle=17.0), dict(shift=(3.3, -40.7), angle=-95.0, zoom=1.3)])
+def test_matches_reference(shape, layout, padding, params):
+    image = layouts(torch.rand(shape), layout)
+    out = _native(image, padding=padding, **params)
+    assert out.shape == image.shape and out.stride() == image.stride()
+    assert max_rel_err(out, _oracle(image, padding=padding, **params)) <= 1e-5
+
+
+@needs_native
+@given(
+    n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 60), w=st.integers(1, 60),
+    zoom=st.floats(0.2, 4.0), dx=st.floats(-80, 80), dy=st.floats(-80, 80), angle=st.floats(-400, 400),
+    padding=st.sampled_from(["reflect", "border", "zeros"]), channels_last=st.booleans(), seed=st.integers(0, 2**31 - 1),
+)
+def test_matches_reference_random(n, c, h, w, zoom, dx, dy, angle, padding, channels_last, seed):
+    gen = torch.Generator().manual_seed(seed)
+    image = layouts(torch.rand(n, c, h, w, generator=gen), "channels_last" if channels_last else "nchw")
+    kw = dict(zoom=zoom, shift=(dx, dy), angle=angle, padding=padding)
+    assert max_rel_err(_native(image, **kw), _oracle(image, **kw)) <= 1e-5
+
+
+@needs_native
+def test_non_dense_input():
+    base = torch.rand(2, 3, 30, 40)
+    view = base[..., ::2]
+    assert max_rel_err(_native(view, zoom=1.2, angle=5.0), _oracle(view.contiguous(), zoom=1.2, angle=5.0)) <= 1e-5
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("layout", ["nchw", "channels_last"])
+def test_identity_is_exact(backend, layout):
+    image = layouts(torch.rand(2, 3, 31, 44), layout)
+    with fd.use_backend(backend):
+        for padding in ("reflect", "border", "zeros"):
+            out = fd.ops.zoom_shift(image, padding=padding)
+            if backend == "native":
+                assert torch.equal(out, image)
+            else:  # grid_sample normalizes coordinates in float32: exact up to its rounding
+                assert torch.allclose(out, image, atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("dx, dy", [(3, 0), (0, -5), (7, 4), (-2, -9)])
+def test_integer_shift_is_a_roll_inside_the_image(backend, dx, dy):
+    image = torch.rand(1, 3, 29, 33)
+    with fd.use_backend(backend):
+        out = fd.ops.zoom_shift(image, shift=(float(dx), float(dy)))
+    rolled = torch.roll(image, shifts=(dy, dx), dims=(-2, -1))
+    ys = slice(max(dy, 0), 29 + min(dy, 0))
+    xs = slice(max(dx, 0), 33 + min(dx, 0))
+    assert torch.allclose(out[..., ys, xs], rolled[..., ys, xs], atol=1e-5)
+    # positive dx moves the content right: the pixel at x lands on x + dx
+    assert torch.allclose(out[0, :, 10 + dy, 10 + dx], image[0, :, 10, 10], atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_zoom_keeps_the_center_pixel_and_magnifies(backend):
+    image = torch.rand(1, 3, 41, 63)
+    with fd.use_backend(backend):
+        out = fd.ops.zoom_shift(image, zoom=1.5)
+        rot = fd.ops.zoom_shift(image, zoom=2.0, angle=33.0)
+    assert torch.allclose(out[..., 20, 31], image[..., 20, 31], atol=1e-5)
+    assert torch.allclose(rot[..., 20, 31], image[..., 20, 31], atol=1e-5)
+    # zoom 2: the output pixel 4 px right of the center samples the input 2 px right of it
+    with fd.use_backend(backend):
+        z2 = fd.ops.zoom_shift(image, zoom=2.0)
+    assert torch.allclose(z2[..., 20, 35], image[..., 20, 33], atol=1e-5)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_rotation_is_counter_clockwise_on_screen(backend):
+    image = torch.zeros(1, 1, 21, 21)
+    image[0, 0, 10, 15] = 1.0  # 5 px right of the center
+    with fd.use_backend(backend):
+        out = fd.ops.zoom_shift(image, angle=90.0, padding="zeros")
+    assert out[0, 0, 5, 10] == pytest.approx(1.0, abs=1e-5)  # now 5 px above the center
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_padding_modes(backend):
+    image = torch.arange(1.0, 6.0).reshape(1, 1, 1, 5).expand(1, 1, 3, 5).contiguous()
+    with fd.use_backend(backend):
+        z = fd.ops.zoom_shift(image, shift=(2.0, 0.0), padding="zeros")
+        b = fd.ops.zoom_shift(image, shift=(2.0, 0.0), padding="border")
+        r = fd.ops.zoom_shift(image, shift=(2.0, 0.0), padding="reflect")
+    def row(t):
+        return [round(v, 4) for v in t[0, 0, 1].tolist()]
+
+    assert row(z) == [0, 0, 1, 2, 3]
+    assert row(b) == [1, 1, 1, 2, 3]
+    assert row(r) == [2, 1, 1, 2, 3]  # mirrored about the edge at x = -0.5
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        (dict(zoom=0.0), ValueError, "zoom"),
+        (dict(zoom=-1.0), ValueError, "zoom"),
+        (dict(zoom=math.inf), ValueError, "zoom"),
+        (dict(padding="wrap"), ValueError, "padding"),
+        (dict(shift=3.0), TypeError, "shift"),
+        (dict(angle="10"), TypeError, "angle"),
+    ],
+)
+def test_bad_arguments(kwargs, exc, words):
+    with pytest.raises(exc, match=words):
+        fd.ops.zoom_shift(torch.rand(1, 3, 8, 8), **kwargs)
+
+
+@pytest.mark.parametrize("image, exc", [(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), TypeError), (torch.zeros(8, 8), ValueError)])
+def test_bad_images(image, exc):
+    with pytest.raises(exc, match="image"):
+        fd.ops.zoom_shift(image, zoom=1.1)
