@@ -6,6 +6,14 @@
 #include <thread>
 #include <vector>
 
+// Hot loops are compiled twice, for baseline x86-64 and for AVX2, and picked by CPU feature at
+// load time: a wheel must not assume AVX2, but nearly every machine it meets has it.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#define FASTDREAM_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define FASTDREAM_CLONES
+#endif
+
 namespace fastdream {
 namespace cpu {
 

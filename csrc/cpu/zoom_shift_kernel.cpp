@@ -27,85 +27,67 @@ inline double reflect_coord(double v, int64_t size) {
   return std::min(std::max(v, 0.0), double(size - 1));
 }
 
-template <typename A>
-struct Tap {
-  int64_t o00, o01, o10, o11;  // element offsets of the 4 neighbours inside one channel plane
-  A w00, w01, w10, w11;        // bilinear weights; 0 for a neighbour outside the image
-};
-
-// Computes the taps of one source coordinate along one axis: two indices and their weights.
-template <typename A>
-inline void axis_taps(double v, int64_t size, int padding, int64_t& i0, int64_t& i1, A& w0, A& w1) {
-  if (padding == kPadBorder) v = std::min(std::max(v, 0.0), double(size - 1));
-  else if (padding == kPadReflect) v = reflect_coord(v, size);
-  double f = std::floor(v);
-  i0 = int64_t(f);
+// Taps of one source coordinate along one axis: two indices and their weights. A neighbour
+// outside the image weighs 0 (zeros padding, or the exact right/bottom edge); its index points at
+// a valid pixel so the gather needs no branch.
+template <int kPadding, typename A>
+inline void axis_taps(double v, int64_t size, int64_t& i0, int64_t& i1, A& w0, A& w1) {
+  if (kPadding == kPadBorder) v = std::min(std::max(v, 0.0), double(size - 1));
+  else if (kPadding == kPadReflect) v = reflect_coord(v, size);
+  // Truncate-and-fix floor: std::floor is a libm call on baseline x86-64 (no SSE4.1 round).
+  v = std::min(std::max(v, -1e15), 1e15);
+  i0 = int64_t(v);
+  i0 -= double(i0) > v;
   i1 = i0 + 1;
-  w1 = A(v - f);
+  w1 = A(v - double(i0));
   w0 = A(1) - w1;
-  // A neighbour outside the image weighs 0 (zeros padding; or the exact right/bottom edge).
-  // Its index is pointed at a valid pixel so the gather loop needs no branch.
   if (i0 < 0 || i0 >= size) { w0 = A(0); i0 = 0; }
   if (i1 < 0 || i1 >= size) { w1 = A(0); i1 = 0; }
 }
 
-template <typename T>
-void zoom_shift_impl(const ZoomShiftArgs& a, int threads) {
-  // float weights for float data (what grid_sample does), double for double.
-  using A = typename std::conditional<std::is_same<T, double>::value, double, float>::type;
+// One output row: per pixel, the taps (shared by every channel), then all channels' samples.
+// One fused loop, no tap buffer: at 3 channels the coordinates cost as much as the gathers.
+template <typename T, typename A, int kPadding>
+FASTDREAM_CLONES void zoom_row(const ZoomShiftArgs& a, int64_t n, int64_t y) {
   const Tensor4& s = a.src;
   const Tensor4& d = a.dst;
-  const T* src = static_cast<const T*>(s.data);
-  T* dst = static_cast<T*>(d.data);
-  const int64_t N = d.n, C = d.c, H = d.h, W = d.w;
-  parallel_for(N * H, threads, 4, [&](int64_t b, int64_t e, int) {
-    std::vector<Tap<A>> taps(W);
-    for (int64_t row = b; row < e; ++row) {
-      const int64_t n = row / H, y = row % H;
-      for (int64_t x = 0; x < W; ++x) {
-        double sx = a.m[0] * x + a.m[1] * y + a.bx;
-        double sy = a.m[2] * x + a.m[3] * y + a.by;
-        int64_t x0, x1, y0, y1;
-        A wx0, wx1, wy0, wy1;
-        axis_taps(sx, s.w, a.padding, x0, x1, wx0, wx1);
-        axis_taps(sy, s.h, a.padding, y0, y1, wy0, wy1);
-        Tap<A>& t = taps[x];
-        t.o00 = y0 * s.sh + x0 * s.sw;
-        t.o01 = y0 * s.sh + x1 * s.sw;
-        t.o10 = y1 * s.sh + x0 * s.sw;
-        t.o11 = y1 * s.sh + x1 * s.sw;
-        t.w00 = wy0 * wx0;
-        t.w01 = wy0 * wx1;
-        t.w10 = wy1 * wx0;
-        t.w11 = wy1 * wx1;
-      }
-      const T* sp = src + n * s.sn;
-      T* dp = dst + n * d.sn + y * d.sh;
-      if (d.sw == 1) {
-        // NCHW output: write each channel's row sequentially.
-        for (int64_t c = 0; c < C; ++c) {
-          const T* p = sp + c * s.sc;
-          T* q = dp + c * d.sc;
-          for (int64_t x = 0; x < W; ++x) {
-            const Tap<A>& t = taps[x];
-            q[x] = T(t.w00 * A(p[t.o00]) + t.w01 * A(p[t.o01]) + t.w10 * A(p[t.o10]) +
-                     t.w11 * A(p[t.o11]));
-          }
-        }
-      } else {
-        // NHWC output (or any other strides): all channels of one pixel together.
-        for (int64_t x = 0; x < W; ++x) {
-          const Tap<A>& t = taps[x];
-          T* q = dp + x * d.sw;
-          for (int64_t c = 0; c < C; ++c) {
-            const T* p = sp + c * s.sc;
-            q[c * d.sc] = T(t.w00 * A(p[t.o00]) + t.w01 * A(p[t.o01]) +
-                            t.w10 * A(p[t.o10]) + t.w11 * A(p[t.o11]));
-          }
-        }
-      }
+  const T* sp = static_cast<const T*>(s.data) + n * s.sn;
+  T* dp = static_cast<T*>(d.data) + n * d.sn + y * d.sh;
+  const int64_t C = d.c, W = d.w;
+  const double rx = a.m[1] * y + a.bx, ry = a.m[3] * y + a.by;
+  for (int64_t x = 0; x < W; ++x) {
+    int64_t x0, x1, y0, y1;
+    A wx0, wx1, wy0, wy1;
+    axis_taps<kPadding>(a.m[0] * x + rx, s.w, x0, x1, wx0, wx1);
+    axis_taps<kPadding>(a.m[2] * x + ry, s.h, y0, y1, wy0, wy1);
+    const int64_t o00 = y0 * s.sh + x0 * s.sw, o01 = y0 * s.sh + x1 * s.sw;
+    const int64_t o10 = y1 * s.sh + x0 * s.sw, o11 = y1 * s.sh + x1 * s.sw;
+    const A w00 = wy0 * wx0, w01 = wy0 * wx1, w10 = wy1 * wx0, w11 = wy1 * wx1;
+    T* q = dp + x * d.sw;
+    for (int64_t c = 0; c < C; ++c) {
+      const T* p = sp + c * s.sc;
+      q[c * d.sc] = T(w00 * A(p[o00]) + w01 * A(p[o01]) + w10 * A(p[o10]) + w11 * A(p[o11]));
     }
+  }
+}
+
+template <typename T, int kPadding>
+void zoom_shift_rows(const ZoomShiftArgs& a, int threads) {
+  // float weights for float data (what grid_sample does), double for double.
+  using A = typename std::conditional<std::is_same<T, double>::value, double, float>::type;
+  const int64_t H = a.dst.h;
+  parallel_for(a.dst.n * H, threads, 4, [&](int64_t b, int64_t e, int) {
+    for (int64_t row = b; row < e; ++row) zoom_row<T, A, kPadding>(a, row / H, row % H);
   });
+}
+
+template <typename T>
+void zoom_shift_impl(const ZoomShiftArgs& a, int threads) {
+  switch (a.padding) {
+    case kPadZeros: return zoom_shift_rows<T, kPadZeros>(a, threads);
+    case kPadBorder: return zoom_shift_rows<T, kPadBorder>(a, threads);
+    default: return zoom_shift_rows<T, kPadReflect>(a, threads);
+  }
 }
 
 }  // namespace
