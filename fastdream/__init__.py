@@ -4,8 +4,9 @@ See README.md for the command line and DESIGN notes; the public API is re-export
 """
 __version__ = "0.1.0"
 
-from fastdream import ops  # noqa: E402
+from fastdream import models, ops  # noqa: E402
 from fastdream.backend import use_backend  # noqa: E402
+from fastdream.dream import dream  # noqa: E402  (the function shadows the module name, as intended)
 from fastdream.info import info  # noqa: E402
 
-__all__ = ["ops", "use_backend", "info", "__version__"]
+__all__ = ["dream", "models", "ops", "use_backend", "info", "__version__"]

@@ -55,11 +55,25 @@ FASTDREAM_CLONES void zoom_row(const ZoomShiftArgs& a, int64_t n, int64_t y) {
   T* dp = static_cast<T*>(d.data) + n * d.sn + y * d.sh;
   const int64_t C = d.c, W = d.w;
   const double rx = a.m[1] * y + a.bx, ry = a.m[3] * y + a.by;
+  const double xmax = double(s.w - 1), ymax = double(s.h - 1);
   for (int64_t x = 0; x < W; ++x) {
+    const double sx = a.m[0] * x + rx, sy = a.m[2] * x + ry;
     int64_t x0, x1, y0, y1;
     A wx0, wx1, wy0, wy1;
-    axis_taps<kPadding>(a.m[0] * x + rx, s.w, x0, x1, wx0, wx1);
-    axis_taps<kPadding>(a.m[2] * x + ry, s.h, y0, y1, wy0, wy1);
+    if (sx >= 0.0 && sx < xmax && sy >= 0.0 && sy < ymax) {
+      // Interior (most pixels): all four neighbours exist, truncation is the floor.
+      x0 = int64_t(sx);
+      y0 = int64_t(sy);
+      x1 = x0 + 1;
+      y1 = y0 + 1;
+      wx1 = A(sx - double(x0));
+      wy1 = A(sy - double(y0));
+      wx0 = A(1) - wx1;
+      wy0 = A(1) - wy1;
+    } else {
+      axis_taps<kPadding>(sx, s.w, x0, x1, wx0, wx1);
+      axis_taps<kPadding>(sy, s.h, y0, y1, wy0, wy1);
+    }
     const int64_t o00 = y0 * s.sh + x0 * s.sw, o01 = y0 * s.sh + x1 * s.sw;
     const int64_t o10 = y1 * s.sh + x0 * s.sw, o11 = y1 * s.sh + x1 * s.sw;
     const A w00 = wy0 * wx0, w01 = wy0 * wx1, w10 = wy1 * wx0, w11 = wy1 * wx1;

@@ -1,0 +1,213 @@
+"""Images in and out: any input kind to a float tensor, back to the same kind, atomic saves.
+
+Accepted inputs (DESIGN.md): a path, a PIL image, an HxW or HxWxC numpy array (uint8, or float
+in [0, 1]), or a torch tensor (C, H, W) / (N, C, H, W) float in [0, 1]. Channels: 1 (gray),
+2 (gray + alpha), 3 (RGB), 4 (RGBA). The model always sees RGB; alpha is kept aside untouched and
+gray is converted back with the ITU-R 601 luma weights that Pillow uses.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+SAMPLE_IMAGE = Path(__file__).with_name("data") / "astronaut.jpg"
+_LUMA = (0.299, 0.587, 0.114)
+
+
+@dataclass
+class Loaded:
+    """An input image as fastdream works on it.
+
+    ``rgb``: (N, 3, H, W) float32 in [0, 1]; ``alpha``: (N, 1, H, W) or None;
+    ``restore(rgb)`` gives the result back in the input's kind, channels, dtype and device.
+    """
+
+    rgb: torch.Tensor
+    alpha: torch.Tensor | None
+    restore: Callable[[torch.Tensor], object]
+
+
+def load_pil(path) -> Image.Image:
+    """Opens an image file with EXIF orientation applied; clear errors for missing or non-images."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"image: no such file: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"image: {path} is a directory, not an image file")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return ImageOps.exif_transpose(im)
+    except UnidentifiedImageError:
+        raise ValueError(f"image: {path} is not an image Pillow can read") from None
+    except OSError as exc:  # truncated or corrupt files
+        raise ValueError(f"image: {path} could not be read ({exc})") from None
+
+
+def _split(t: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(N, C, H, W) float -> RGB and alpha."""
+    c = t.shape[1]
+    if c == 1:
+        return t.expand(-1, 3, -1, -1), None
+    if c == 2:
+        return t[:, :1].expand(-1, 3, -1, -1), t[:, 1:]
+    if c == 3:
+        return t, None
+    if c == 4:
+        return t[:, :3], t[:, 3:]
+    raise ValueError(f"{name} must have 1, 2, 3 or 4 channels, got {c}")
+
+
+def _merge(rgb: torch.Tensor, alpha: torch.Tensor | None, channels: int) -> torch.Tensor:
+    """RGB (+ alpha) back to the input's channel count."""
+    if channels in (1, 2):
+        w = torch.tensor(_LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+        rgb = (rgb * w).sum(1, keepdim=True)
+    return rgb if alpha is None else torch.cat([rgb, alpha.to(rgb)], 1)
+
+
+def _from_pil(im: Image.Image) -> Loaded:
+    mode = im.mode
+    if mode not in ("RGB", "RGBA", "L", "LA"):
+        # Palette, CMYK, 16-bit...: work in RGB(A) and give that back.
+        mode = "RGBA" if ("A" in im.getbands() or "transparency" in im.info) else "RGB"
+        im = im.convert(mode)
+    arr = np.asarray(im)
+    loaded = _from_numpy(arr, "image")
+
+    def restore(rgb):
+        out = loaded.restore(rgb)
+        return Image.fromarray(out, mode)
+
+    return Loaded(loaded.rgb, loaded.alpha, restore)
+
+
+def _from_numpy(arr: np.ndarray, name: str) -> Loaded:
+    if arr.ndim not in (2, 3):
+        raise ValueError(f"{name} as a numpy array must be HxW or HxWxC, got shape {arr.shape}")
+    dtype, shape = arr.dtype, arr.shape
+    if dtype == np.uint8:
+        t = torch.from_numpy(np.array(arr, copy=True)).float() / 255.0
+    elif np.issubdtype(dtype, np.floating):
+        t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
+        _check_range(t, name)
+    else:
+        raise TypeError(f"{name} as a numpy array must be uint8 or float in [0, 1], got dtype {dtype}")
+    t = t[None, None] if arr.ndim == 2 else t.permute(2, 0, 1)[None]
+    channels = t.shape[1]
+    rgb, alpha = _split(t, name)
+
+    def restore(out):
+        x = _merge(out, alpha, channels)[0].permute(1, 2, 0).cpu()
+        x = x[..., 0] if len(shape) == 2 else x
+        if dtype == np.uint8:
+            return (x * 255.0).round().clamp(0, 255).to(torch.uint8).numpy()
+        return x.numpy().astype(dtype)
+
+    return Loaded(rgb.contiguous(), alpha, restore)
+
+
+def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
+    if not t.is_floating_point():
+        raise TypeError(f"{name} as a tensor must be float in [0, 1], got {t.dtype}")
+    if t.dim() not in (3, 4):
+        raise ValueError(f"{name} as a tensor must be (C, H, W) or (N, C, H, W), got shape {tuple(t.shape)}")
+    batched, device, dtype = t.dim() == 4, t.device, t.dtype
+    x = (t if batched else t[None]).detach().float()
+    _check_range(x, name)
+    channels = x.shape[1]
+    rgb, alpha = _split(x, name)
+
+    def restore(out):
+        y = _merge(out, alpha, channels).to(device=device, dtype=dtype)
+        return y if batched else y[0]
+
+    return Loaded(rgb.contiguous(), alpha, restore)
+
+
+def _check_range(t: torch.Tensor, name: str) -> None:
+    if t.numel() and (not torch.isfinite(t).all() or t.min() < 0 or t.max() > 1):
+        lo, hi = float(t.min()), float(t.max())
+        raise ValueError(f"{name} values must be finite and in [0, 1] for float input, got range [{lo:.3g}, {hi:.3g}]")
+
+
+def load(image, name: str = "image") -> Loaded:
+    """Turns any accepted image kind into a :class:`Loaded`."""
+    if isinstance(image, (str, os.PathLike)):
+        return _from_pil(load_pil(image))
+    if isinstance(image, Image.Image):
+        return _from_pil(ImageOps.exif_transpose(image))
+    if isinstance(image, np.ndarray):
+        return _from_numpy(image, name)
+    if isinstance(image, torch.Tensor):
+        return _from_tensor(image, name)
+    raise TypeError(
+        f"{name} must be a path, PIL image, numpy array or torch tensor, got {type(image).__name__}"
+    )
+
+
+def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
+    """A mask in [0, 1] of shape (1, 1, H, W) from a path, PIL image, array or tensor.
+
+    Images and uint8 arrays are scaled by 1/255; a mask of another size is resized (bilinear).
+    """
+    if isinstance(mask, (str, os.PathLike)):
+        mask = load_pil(mask)
+    if isinstance(mask, Image.Image):
+        mask = np.asarray(mask.convert("L"))
+    if isinstance(mask, np.ndarray):
+        m = torch.from_numpy(np.ascontiguousarray(mask)).float()
+        if mask.dtype == np.uint8:
+            m = m / 255.0
+        elif mask.dtype == bool:
+            pass
+        elif not np.issubdtype(mask.dtype, np.floating):
+            raise TypeError(f"{name} must be uint8, bool or float in [0, 1], got dtype {mask.dtype}")
+    elif isinstance(mask, torch.Tensor):
+        m = mask.detach().float().cpu()
+    else:
+        raise TypeError(f"{name} must be a path, PIL image, numpy array or tensor, got {type(mask).__name__}")
+    m = m.squeeze()
+    if m.dim() != 2:
+        raise ValueError(f"{name} must be a single-channel HxW mask, got shape {tuple(mask.shape)}")
+    _check_range(m, name)
+    m = m[None, None]
+    if tuple(m.shape[-2:]) != tuple(size):
+        m = torch.nn.functional.interpolate(m, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
+    return m
+
+
+def atomic_save(save: Callable[[str], None], path, *, suffix: str | None = None) -> Path:
+    """Calls ``save(tmp_path)`` on a temporary file beside ``path``, then renames it into place,
+    so an interrupted run never leaves a truncated file behind."""
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {parent}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=parent)
+    os.close(fd)
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def save_image(image: Image.Image, path, **options) -> Path:
+    """Saves a PIL image atomically; the format follows the file extension."""
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    if fmt is None:
+        raise ValueError(f"output: unknown image extension {Path(path).suffix!r} (use .png, .jpg, .webp, ...)")
+    if fmt == "JPEG" and image.mode in ("RGBA", "LA"):
+        raise ValueError(f"output: {path} is a JPEG, which cannot keep the alpha channel; use .png or .webp")
+    return atomic_save(lambda tmp: image.save(tmp, format=fmt, **options), path)

@@ -1,0 +1,94 @@
+"""Layer taps for any ``nn.Module``: record chosen layers' outputs and stop the forward there.
+
+DeepDream only needs the activations of a few layers; everything computed after the deepest of
+them is wasted (time and, for the backward, memory). :class:`LayerTaps` hooks the chosen modules
+and raises out of the forward as soon as the last of them has produced its output, which works
+for any model whose forward calls its submodules (torchvision's included) without rewriting it.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+# ImageNet statistics: what torchvision's pretrained models expect, and so the default
+# convention for a model that does not state its own.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class _Stop(Exception):
+    """Raised by the last hook to end the forward early."""
+
+
+def layer_names(model: nn.Module) -> list[str]:
+    """Names accepted by ``layers=``: every named submodule (the root excluded)."""
+    return [name for name, _ in model.named_modules() if name]
+
+
+def input_convention(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    """``(mean, std)`` such that the model's input is ``(x01 - mean) / std`` for an image in [0, 1].
+
+    Read from the model's ``input_mean`` / ``input_std`` attributes (fastdream's models set
+    them); any other model is assumed to take ImageNet-normalized input, as torchvision's do.
+    """
+    mean = getattr(model, "input_mean", IMAGENET_MEAN)
+    std = getattr(model, "input_std", IMAGENET_STD)
+    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+
+
+class LayerTaps:
+    """Captures the outputs of ``layers`` of ``model`` and stops the forward after the last one.
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 4, 3))
+        >>> taps = LayerTaps(net, ["1"])
+        >>> [a.shape for a in taps(torch.rand(1, 3, 8, 8))]
+        [torch.Size([1, 4, 6, 6])]
+    """
+
+    def __init__(self, model: nn.Module, layers: Sequence[str]):
+        if isinstance(layers, str):
+            layers = [layers]
+        layers = list(dict.fromkeys(layers))
+        if not layers:
+            raise ValueError("layers must name at least one layer")
+        modules = dict(model.named_modules())
+        unknown = [name for name in layers if name not in modules or not name]
+        if unknown:
+            valid = layer_names(model)
+            shown = ", ".join(valid[:60]) + (f", ... ({len(valid)} in all)" if len(valid) > 60 else "")
+            raise ValueError(f"layers: unknown layer name(s) {unknown}; valid names are: {shown}")
+        self.model = model
+        self.layers = layers
+        self._modules = [modules[name] for name in layers]
+
+    def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Runs the model on ``x`` until every tapped layer has produced its output."""
+        outputs: dict[int, torch.Tensor] = {}
+        pending = set(range(len(self._modules)))
+
+        def make_hook(i):
+            def hook(module, args, output):
+                if i in pending:
+                    outputs[i] = output
+                    pending.discard(i)
+                    if not pending:
+                        raise _Stop
+            return hook
+
+        handles = [m.register_forward_hook(make_hook(i)) for i, m in enumerate(self._modules)]
+        try:
+            self.model(x)
+        except _Stop:
+            pass
+        finally:
+            for h in handles:
+                h.remove()
+        if pending:
+            missing = [self.layers[i] for i in sorted(pending)]
+            raise ValueError(f"layers {missing} produced no output in the model's forward (are they used?)")
+        return [outputs[i] for i in range(len(self._modules))]
