@@ -62,7 +62,7 @@ void blend_tiles(const TileArgs& a, int dtype, int threads);
 
 namespace cuda {
 bool compiled();
-std::string architectures();      // e.g. "75-real;80-real;90" as given to the build
+std::string architectures();      // e.g. "75-real,80-real,90": the build's list, comma-separated
 int runtime_version();            // cudart version linked in, 0 without CUDA
 int device_count();               // 0 without a driver or device (never throws)
 std::vector<int> device_capability(int device);  // {major, minor}

@@ -36,7 +36,7 @@ def cuda_architectures() -> list[str]:
     """The architecture list the CUDA kernels were compiled for, as given to CMake."""
     if not cuda_compiled():
         return []
-    return [a for a in _C.cuda_architectures().split(";") if a]
+    return [a for a in _C.cuda_architectures().replace(";", ",").split(",") if a]
 
 
 def cuda_covers(capability: tuple[int, int]) -> bool:

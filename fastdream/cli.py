@@ -1,13 +1,25 @@
 """The ``fastdream`` command line.
 
-Errors in the user's input (bad values, missing files) print one line on stderr and exit with
-status 2; nothing is written then.
+Errors in the user's input (bad values, missing files, unknown layers) print one line on stderr
+and exit with status 2, never a traceback; nothing is written then.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from pathlib import Path
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line error contract (argparse prints the whole usage by default)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class UsageError(ValueError):
+    """A problem with the command line itself, reported like the other input errors."""
 
 
 def _cmd_info(args) -> int:
@@ -18,12 +30,76 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _output_path(args, default: str) -> Path:
+    out = Path(args.output or default)
+    if args.input and Path(args.input).resolve() == out.resolve() and not args.overwrite:
+        raise UsageError(f"output {out} is the input file; pass --overwrite to replace it")
+    if out.exists() and out.is_dir():
+        raise UsageError(f"output {out} is a folder; give a file name")
+    if not out.parent.exists():
+        raise FileNotFoundError(f"output folder does not exist: {out.parent}")
+    return out
+
+
+def _cmd_dream(args) -> int:
+    import fastdream as fd
+    from fastdream import io
+    from fastdream.dream import DEFAULT_LAYERS, default_model
+    from fastdream.models.taps import layer_names
+
+    if args.list_layers:
+        for name in layer_names(default_model("cpu")):
+            print(name + ("   (default)" if name in DEFAULT_LAYERS else ""))
+        return 0
+    out = _output_path(args, "dream.png")
+    source = args.input or io.SAMPLE_IMAGE
+    image = io.load_pil(source)  # missing file / not an image: a clear error before any work
+    result = fd.dream(
+        image,
+        layers=args.layers,
+        octaves=args.octaves,
+        octave_scale=args.octave_scale,
+        steps=args.steps,
+        step_size=args.step_size,
+        jitter=args.jitter,
+        tile_size=args.tile or None,
+        objective=args.objective,
+        seed=args.seed,
+        device=args.device,
+        progress=not args.quiet,
+    )
+    io.save_image(result, out)
+    print(f"wrote {out} ({result.width}x{result.height})")
+    return 0
+
+
+def _add_dream(sub) -> None:
+    s = sub.add_parser("dream", help="dream an image (a bundled sample photo when INPUT is omitted)")
+    s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo, public domain)")
+    s.add_argument("-o", "--output", help="output image file (default: dream.png)")
+    s.add_argument("--layers", nargs="+", metavar="NAME", help="layers to amplify (see --list-layers)")
+    s.add_argument("--octaves", type=int, default=4)
+    s.add_argument("--octave-scale", type=float, default=1.4)
+    s.add_argument("--steps", type=int, default=10, help="steps per octave")
+    s.add_argument("--step-size", type=float, default=0.01)
+    s.add_argument("--jitter", type=int, default=32, help="max random shift per step, pixels")
+    s.add_argument("--tile", type=int, default=512, help="tile size in pixels; 0 = no tiling")
+    s.add_argument("--objective", choices=["l2", "mean"], default="l2")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
+    s.add_argument("--list-layers", action="store_true", help="print the model's layer names and exit")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=_cmd_dream)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fastdream", description="DeepDream and creative image models.")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p = _Parser(prog="fastdream", description="DeepDream and creative image models.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
     s = sub.add_parser("info", help="versions, native kernels and the backend in use")
     s.add_argument("--json", action="store_true", help="print a JSON object")
     s.set_defaults(func=_cmd_info)
+    _add_dream(sub)
     return p
 
 
@@ -32,11 +108,13 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except (ValueError, TypeError, OSError, ImportError) as exc:
         print(f"fastdream {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # output piped into head & co.
+        return 0
     except KeyboardInterrupt:
-        print(f"fastdream {args.command}: interrupted", file=sys.stderr)
+        print(f"fastdream {args.command}: interrupted; nothing was written", file=sys.stderr)
         return 130
 
 

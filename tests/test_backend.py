@@ -114,3 +114,17 @@ def test_torch_compile_traces_the_ops():
         expected = step(x, g)
         compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
         assert torch.allclose(compiled(x, g), expected)
+
+
+def test_native_build_is_the_one_ci_expects():
+    """CI sets FASTDREAM_EXPECT_NATIVE so a build that silently lost its kernels fails loudly
+    instead of passing on the reference path."""
+    import os
+
+    expected = [e for e in os.environ.get("FASTDREAM_EXPECT_NATIVE", "").split(",") if e]
+    if not expected:
+        pytest.skip("FASTDREAM_EXPECT_NATIVE not set")
+    if "cpu" in expected:
+        assert _native.available(), _native.LOAD_ERROR
+    if "cuda" in expected:
+        assert _native.cuda_compiled() and _native.cuda_architectures()

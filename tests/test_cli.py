@@ -1,0 +1,75 @@
+"""The fastdream command line, end to end in a subprocess, as a user runs it."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "fastdream.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+@pytest.fixture
+def small_image(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "in.png"
+    Image.fromarray((rng.random((40, 56, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def test_dream_writes_an_image(tmp_path, small_image):
+    out = tmp_path / "out.png"
+    r = run("dream", str(small_image), "-o", str(out), "--octaves", "1", "--steps", "2", "--seed", "0", "-q")
+    assert r.returncode == 0, r.stderr
+    with Image.open(out) as im:
+        assert im.size == (56, 40) and im.mode == "RGB"
+        assert not np.array_equal(np.asarray(im), np.asarray(Image.open(small_image)))
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
+
+
+@pytest.mark.slow
+def test_dream_without_input_uses_the_bundled_sample(tmp_path):
+    r = run("dream", "--octaves", "1", "--steps", "1", "--tile", "256", "-q", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "dream.png") as im:
+        assert im.size == (512, 512)
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["dream", "missing.png"], "no such file"),
+        (["dream", "{bad}"], "not an image"),
+        (["dream", "{img}", "--layers", "no_such_layer"], "unknown layer"),
+        (["dream", "{img}", "--steps", "0"], "steps"),
+        (["dream", "{img}", "--steps", "ten"], "invalid int"),
+        (["dream", "{img}", "--octave-scale", "0.5"], "octave_scale"),
+        (["dream", "{img}", "-o", "{img}"], "--overwrite"),
+        (["dream", "{img}", "-o", "{tmp}/no/such/dir/out.png"], "does not exist"),
+        (["dream", "{img}", "-o", "{tmp}/out.xyz"], "extension"),
+    ],
+)
+def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, small_image, args, words):
+    bad = tmp_path / "bad.png"
+    bad.write_text("this is not a png")
+    args = [a.format(img=small_image, bad=bad, tmp=tmp_path) for a in args]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    r = run(*args, "--octaves", "1", "--steps", "1", "-q", cwd=tmp_path) if "--steps" not in args else run(*args, "-q", cwd=tmp_path)
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0] and "Traceback" not in r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_list_layers():
+    r = run("dream", "--list-layers")
+    assert r.returncode == 0
+    names = r.stdout.split("\n")
+    assert "_blocks.5   (default)" in names and "_blocks.10   (default)" in names
+
+
+def test_info():
+    r = run("info", "--json")
+    assert r.returncode == 0 and '"native_cpu"' in r.stdout
