@@ -131,6 +131,13 @@ def _resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def _resolve_device(device, image, model) -> torch.device:
+    dev = _pick_device(device, image, model)
+    if dev.type == "cuda" and dev.index is None:  # "cuda" means the current GPU: name it, so
+        dev = torch.device("cuda", torch.cuda.current_device())  # it compares equal to cuda:0
+    return dev
+
+
+def _pick_device(device, image, model) -> torch.device:
     if device is not None:
         return torch.device(device)
     if model is not None:

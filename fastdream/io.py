@@ -97,7 +97,7 @@ def _from_numpy(arr: np.ndarray, name: str) -> Loaded:
         t = torch.from_numpy(np.array(arr, copy=True)).float() / 255.0
     elif np.issubdtype(dtype, np.floating):
         t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-        _check_range(t, name)
+        t = _check_range(t, name)
     else:
         raise TypeError(f"{name} as a numpy array must be uint8 or float in [0, 1], got dtype {dtype}")
     t = t[None, None] if arr.ndim == 2 else t.permute(2, 0, 1)[None]
@@ -121,7 +121,7 @@ def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
         raise ValueError(f"{name} as a tensor must be (C, H, W) or (N, C, H, W), got shape {tuple(t.shape)}")
     batched, device, dtype = t.dim() == 4, t.device, t.dtype
     x = (t if batched else t[None]).detach().float()
-    _check_range(x, name)
+    x = _check_range(x, name)
     channels = x.shape[1]
     rgb, alpha = _split(x, name)
 
@@ -132,10 +132,17 @@ def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
     return Loaded(rgb.contiguous(), alpha, restore)
 
 
-def _check_range(t: torch.Tensor, name: str) -> None:
-    if t.numel() and (not torch.isfinite(t).all() or t.min() < 0 or t.max() > 1):
+# Resampling and color conversions overshoot [0, 1] by a rounding error (bilinear weights sum
+# to 1 only up to float precision); such values are clamped, real out-of-range input is refused.
+_RANGE_SLACK = 1e-5
+
+
+def _check_range(t: torch.Tensor, name: str) -> torch.Tensor:
+    """Returns ``t`` clamped to [0, 1] (a new tensor), after refusing real out-of-range values."""
+    if t.numel() and (not torch.isfinite(t).all() or t.min() < -_RANGE_SLACK or t.max() > 1 + _RANGE_SLACK):
         lo, hi = float(t.min()), float(t.max())
         raise ValueError(f"{name} values must be finite and in [0, 1] for float input, got range [{lo:.3g}, {hi:.3g}]")
+    return t.clamp(0.0, 1.0)
 
 
 def load(image, name: str = "image") -> Loaded:
@@ -177,7 +184,7 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
     m = m.squeeze()
     if m.dim() != 2:
         raise ValueError(f"{name} must be a single-channel HxW mask, got shape {tuple(mask.shape)}")
-    _check_range(m, name)
+    m = _check_range(m, name)
     m = m[None, None]
     if tuple(m.shape[-2:]) != tuple(size):
         m = torch.nn.functional.interpolate(m, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
@@ -193,6 +200,10 @@ def atomic_save(save: Callable[[str], None], path, *, suffix: str | None = None)
         raise FileNotFoundError(f"output folder does not exist: {parent}")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=parent)
     os.close(fd)
+    # mkstemp creates 0600; give the file the mode a plain open() would (0666 less the umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
     try:
         save(tmp)
         os.replace(tmp, path)

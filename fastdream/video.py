@@ -212,7 +212,9 @@ def _check_dream_options(kw: dict, size: tuple[int, int]) -> dict:
         try:
             o["device"] = torch.device(o["device"])
         except (RuntimeError, TypeError) as exc:
-            raise ValueError(f"device must be a torch device such as 'cpu' or 'cuda', got {o['device']!r} ({exc})") from None
+            raise ValueError(
+                f"device must be a torch device such as 'cpu' or 'cuda', got {o['device']!r} ({exc})"
+            ) from None
     return o
 
 
@@ -296,15 +298,17 @@ class _FrameMaker:
     def _dream(self, x: torch.Tensor, k: int) -> torch.Tensor:
         # Seeded per frame: frame k depends only on frame k-1 and the settings, never on how
         # many frames this process made before it.
-        y = dream(x, seed=self.base_seed, progress=False, **self.options)
+        y = dream(x, seed=self.base_seed + k, progress=False, **self.options)
         return _quantize(y).div_(255.0)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """The move between frames: zoom/rotate/shift (native kernel), then the color drift."""
         y = ops.zoom_shift(x, zoom=self.zoom, shift=self.shift, angle=self.angle, padding=PADDING)
         if self.color is not None:
-            y = torch.einsum("ij,njhw->nihw", self.color, y).clamp_(0.0, 1.0).contiguous()
-        return y
+            y = torch.einsum("ij,njhw->nihw", self.color, y).contiguous()
+        # Bilinear weights that sum to 1 in real numbers can give 1 + 1 ulp in float32, which
+        # dream (rightly) refuses as out of [0, 1].
+        return y.clamp_(0.0, 1.0)
 
     def first(self, x: torch.Tensor) -> torch.Tensor:
         return self._dream(x, 0)
@@ -492,10 +496,19 @@ def zoom_video(
     # The device and the model, as dream resolves them; loading the model here also checks the
     # layer names before any file exists.
     device = _resolve_device(opts["device"], image, opts["model"])
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device is {device} but CUDA is not available here; pass device='cpu'")
+        if device.index is None:
+            # torch.device("cuda") != torch.device("cuda:0"): name the GPU, or the model's
+            # parameters (on cuda:0) would not match the device below.
+            device = torch.device("cuda", torch.cuda.current_device())
     net = opts["model"] if opts["model"] is not None else default_model(device)
     p = next(net.parameters(), None)
     if p is not None and p.device != device:
-        raise ValueError(f"device is {device} but the model's parameters are on {p.device}; move the model or pass device=")
+        raise ValueError(
+            f"device is {device} but the model's parameters are on {p.device}; move the model or pass device="
+        )
     LayerTaps(net, opts["layers"])
 
     # ---- 2. What decides the pixels, and how far an earlier run got.
@@ -569,7 +582,9 @@ def zoom_video(
         last = _frame_path(frames_dir, done - 1)
         prev = io.load(last).rgb
         if tuple(prev.shape[-2:]) != (h, w):
-            raise ValueError(f"frames_dir: {last} is {prev.shape[-1]}x{prev.shape[-2]}, expected {w}x{h}; pass resume=False")
+            raise ValueError(
+                f"frames_dir: {last} is {prev.shape[-1]}x{prev.shape[-2]}, expected {w}x{h}; pass resume=False"
+            )
         x = prev.to(device)
 
     # ---- 3. Make the missing frames, each saved as soon as it exists.

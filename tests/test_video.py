@@ -224,8 +224,10 @@ def test_color_drift():
     assert torch.allclose(m @ m @ m, torch.eye(3, dtype=torch.float64), atol=1e-12)  # 3 x 120 deg = identity
     gray = torch.full((3,), 0.4, dtype=torch.float64)
     assert torch.allclose(m @ gray, gray)  # grays stay gray
-    assert torch.allclose(m @ torch.tensor([1.0, 0, 0], dtype=torch.float64), torch.tensor([0, 1.0, 0], dtype=torch.float64), atol=1e-12)
-    assert torch.equal(video._color_matrix([1.1, 1.0, 0.9]), torch.diag(torch.tensor([1.1, 1.0, 0.9], dtype=torch.float64)))
+    red, green = torch.eye(3, dtype=torch.float64)[:2]
+    assert torch.allclose(m @ red, green, atol=1e-12)  # +120 deg: red -> green
+    gains = video._color_matrix([1.1, 1.0, 0.9])
+    assert torch.equal(gains, torch.diag(torch.tensor([1.1, 1.0, 0.9], dtype=torch.float64)))
 
 
 def test_color_drift_gains_warm_the_frames(photo, tmp_path):
@@ -333,3 +335,30 @@ def test_tensor_input_and_frames_stay_float_in_range(tmp_path):
     out = zoom_video(x, tmp_path / "t.webp", frames=2, zoom=ZOOM, **FAST)
     frames, _ = _decoded(out)
     assert len(frames) == 2 and frames[0][0].shape == (H, W, 3)
+
+
+def test_a_white_image_survives_the_zoom(tmp_path):
+    # Bilinear resampling of 1.0 can give 1 + 1 ulp, which dream refuses unless it is clamped.
+    out = zoom_video(np.full((H, W, 3), 255, np.uint8), tmp_path / "w.gif", frames=2, zoom=ZOOM, **FAST)
+    assert len(_decoded(out)[0]) == 2
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message on a machine without CUDA")
+def test_cuda_without_a_gpu_is_a_clear_error(photo, tmp_path):
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        zoom_video(photo, tmp_path / "v.gif", frames=2, device="cuda", **FAST)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_run_keeps_the_frame_on_the_gpu(photo, tmp_path, monkeypatch):
+    devices = []
+
+    def dream(x, **k):
+        devices.append(x.device.type)
+        return _REAL_DREAM(x, **k)
+
+    monkeypatch.setattr(video, "dream", dream)
+    out = zoom_video(photo, tmp_path / "v.gif", frames=3, zoom=ZOOM, device="cuda", **FAST)
+    assert devices == ["cuda"] * 3 and len(_decoded(out)[0]) == 3

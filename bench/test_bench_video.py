@@ -1,0 +1,102 @@
+"""Zoom video steady state: seconds per frame, and how much of it is not the network.
+
+A 512x512 frame, 1 octave, 5 dream steps per frame (the issue's reference setting). Three timings
+in one group:
+
+- ``frame``: one steady-state frame exactly as :func:`fastdream.zoom_video` makes it (zoom_shift,
+  dream, 8-bit rounding, PNG written atomically), after a first frame has warmed everything up.
+- ``network``: the floor: 5 forward+backward passes of the truncated backbone on the 512x512
+  image, nothing else.
+- ``outside_dream``: the per-frame work zoom_video adds around the dream (zoom_shift, rounding,
+  device-to-host copy, PNG encode + atomic write).
+
+``frame``'s extra_info has frames per second; ``outside_dream``'s has the shares of the frame
+outside the network (``1 - network / frame``: zoom, tiles, ascent steps, conversions, PNG) and
+outside the dream, from the fastest round of each (the least disturbed on a shared machine). Run: ``pytest bench/test_bench_video.py --benchmark-group-by=group``.
+"""
+import time
+
+import pytest
+import torch
+from PIL import Image
+
+from fastdream import _malloc, io, video
+from fastdream.dream import DEFAULT_LAYERS, _Frozen, _objective, default_model
+from fastdream.models.taps import LayerTaps, input_convention
+
+SIZE, STEPS, ROUNDS = 512, 5, 3
+GROUP = f"zoom_video frame {SIZE}x{SIZE}, 1 octave, {STEPS} steps"
+_best: dict[str, float] = {}  # fastest round of each timing, seconds
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    img = Image.open(io.SAMPLE_IMAGE).convert("RGB").resize((SIZE, SIZE), Image.BICUBIC)
+    rgb = io.load(img).rgb
+    opts = video._check_dream_options(dict(octaves=1, steps=STEPS, seed=0), (SIZE, SIZE))
+    maker = video._FrameMaker(opts, torch.device("cpu"), zoom=1.05, shift=(0.0, 0.0), angle=0.0, color_drift=None)
+    x = maker.first(rgb)  # frame 0: loads the model, warms the allocator and oneDNN
+    return maker, x, tmp_path_factory.mktemp("frames")
+
+
+def _record(benchmark, key):
+    # The minimum: on a shared machine it is the round least disturbed by other work, so the
+    # shares below compare like with like.
+    _best[key] = benchmark.stats.stats.min
+    benchmark.extra_info["threads"] = torch.get_num_threads()
+
+
+def test_frame(benchmark, setup):
+    benchmark.group = GROUP
+    maker, x0, folder = setup
+    state = {"x": x0, "k": 1}
+
+    def frame():
+        k = state["k"]
+        state["x"] = maker.next(state["x"], k)
+        video._save_frame(state["x"], folder / video.FRAME_NAME.format(k))
+        state["k"] = k + 1
+
+    benchmark.pedantic(frame, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    _record(benchmark, "frame")
+    benchmark.extra_info["frames_per_second"] = round(1.0 / _best["frame"], 3)
+    benchmark.extra_info["frames_per_second_mean"] = round(1.0 / benchmark.stats.stats.mean, 3)
+
+
+def test_network(benchmark, setup):
+    benchmark.group = GROUP
+    maker, x0, _ = setup
+    _malloc.tune()  # as dream does on CPU, so the floor is measured the same way
+    net = default_model("cpu")
+    taps = LayerTaps(net, DEFAULT_LAYERS)
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in input_convention(net))
+    x = ((x0 - mean) / std).contiguous(memory_format=torch.channels_last)
+
+    def network():
+        with _Frozen(net), torch.enable_grad():
+            for _ in range(STEPS):
+                t = x.detach().requires_grad_(True)
+                torch.autograd.grad(_objective(taps(t), "l2"), t)
+
+    benchmark.pedantic(network, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+    _record(benchmark, "network")
+
+
+def test_outside_dream(benchmark, setup):
+    benchmark.group = GROUP
+    maker, x0, folder = setup
+
+    def outside():
+        y = maker.transform(x0)
+        y = video._quantize(y).div_(255.0)  # what _FrameMaker does to the dream's output
+        video._save_frame(y, folder / "outside.png")
+
+    benchmark.pedantic(outside, rounds=ROUNDS * 5, iterations=1, warmup_rounds=1)
+    _record(benchmark, "outside_dream")
+    if "frame" in _best and "network" in _best:
+        f = _best["frame"]
+        benchmark.extra_info["share_outside_network"] = round(1 - _best["network"] / f, 4)
+        benchmark.extra_info["share_outside_dream"] = round(_best["outside_dream"] / f, 4)
+        t0 = time.perf_counter()
+        maker.transform(x0)
+        benchmark.extra_info["zoom_shift_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
