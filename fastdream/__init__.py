@@ -8,5 +8,6 @@ from fastdream import models, ops  # noqa: E402
 from fastdream.backend import use_backend  # noqa: E402
 from fastdream.dream import dream  # noqa: E402  (the function shadows the module name, as intended)
 from fastdream.info import info  # noqa: E402
+from fastdream.video import zoom_video  # noqa: E402
 
-__all__ = ["dream", "models", "ops", "use_backend", "info", "__version__"]
+__all__ = ["dream", "zoom_video", "models", "ops", "use_backend", "info", "__version__"]

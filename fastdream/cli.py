@@ -56,28 +56,17 @@ def _cmd_dream(args) -> int:
     image = io.load_pil(source)  # missing file / not an image: a clear error before any work
     result = fd.dream(
         image,
-        layers=args.layers,
-        octaves=args.octaves,
-        octave_scale=args.octave_scale,
-        steps=args.steps,
-        step_size=args.step_size,
-        jitter=args.jitter,
-        tile_size=args.tile or None,
-        objective=args.objective,
-        seed=args.seed,
-        device=args.device,
         progress=not args.quiet,
+        **_dream_kwargs(args),
     )
     io.save_image(result, out)
     print(f"wrote {out} ({result.width}x{result.height})")
     return 0
 
 
-def _add_dream(sub) -> None:
-    s = sub.add_parser("dream", help="dream an image (a bundled sample photo when INPUT is omitted)")
-    s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo, public domain)")
-    s.add_argument("-o", "--output", help="output image file (default: dream.png)")
-    s.add_argument("--layers", nargs="+", metavar="NAME", help="layers to amplify (see --list-layers)")
+def _dream_options(s) -> None:
+    """The dream settings shared by ``dream`` and ``zoom``."""
+    s.add_argument("--layers", nargs="+", metavar="NAME", help="layers to amplify (see dream --list-layers)")
     s.add_argument("--octaves", type=int, default=4)
     s.add_argument("--octave-scale", type=float, default=1.4)
     s.add_argument("--steps", type=int, default=10, help="steps per octave")
@@ -87,10 +76,64 @@ def _add_dream(sub) -> None:
     s.add_argument("--objective", choices=["l2", "mean"], default="l2")
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _dream_kwargs(args) -> dict:
+    return dict(
+        layers=args.layers, octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
+        step_size=args.step_size, jitter=args.jitter, tile_size=args.tile or None, objective=args.objective,
+        seed=args.seed, device=args.device,
+    )
+
+
+def _add_dream(sub) -> None:
+    s = sub.add_parser("dream", help="dream an image (a bundled sample photo when INPUT is omitted)")
+    s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo, public domain)")
+    s.add_argument("-o", "--output", help="output image file (default: dream.png)")
+    _dream_options(s)
     s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
     s.add_argument("--list-layers", action="store_true", help="print the model's layer names and exit")
-    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=_cmd_dream)
+
+
+def _cmd_zoom(args) -> int:
+    import fastdream as fd
+    from fastdream import io
+
+    out = _output_path(args, "zoom.gif")
+    source = args.input or io.SAMPLE_IMAGE
+    io.load_pil(source)  # missing file / not an image: a clear error before any work
+    try:
+        path = fd.zoom_video(
+            source, out, frames=args.frames, zoom=args.zoom, shift=tuple(args.shift), angle=args.angle,
+            fps=args.fps, frames_dir=args.frames_dir, resume=not args.no_resume, reverse=args.reverse,
+            progress=not args.quiet, **_dream_kwargs(args),
+        )
+    except KeyboardInterrupt:
+        print("fastdream zoom: interrupted; the finished frames are kept: run the same command to resume",
+              file=sys.stderr)
+        return 130
+    print(f"wrote {path}")
+    return 0
+
+
+def _add_zoom(sub) -> None:
+    s = sub.add_parser("zoom", help="endless-zoom video: dream, zoom, repeat (GIF, WebP or MP4)")
+    s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo)")
+    s.add_argument("-o", "--output", help="video file: .gif, .webp or .mp4 (default: zoom.gif)")
+    s.add_argument("--frames", type=int, default=60)
+    s.add_argument("--zoom", type=float, default=1.05, help="zoom factor per frame (> 1 zooms in)")
+    s.add_argument("--shift", type=float, nargs=2, default=(0.0, 0.0), metavar=("DX", "DY"),
+                   help="pixels per frame")
+    s.add_argument("--angle", type=float, default=0.0, help="degrees per frame, counter-clockwise")
+    s.add_argument("--fps", type=float, default=15)
+    s.add_argument("--frames-dir", default=None, help="where frames are kept (default: OUTPUT_frames/)")
+    s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
+    s.add_argument("--reverse", action="store_true", help="play backwards: zoom out of the dream")
+    s.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)
+    _dream_options(s)
+    s.set_defaults(func=_cmd_zoom, octaves=1, steps=5)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -100,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print a JSON object")
     s.set_defaults(func=_cmd_info)
     _add_dream(sub)
+    _add_zoom(sub)
     return p
 
 

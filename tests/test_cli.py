@@ -73,3 +73,18 @@ def test_list_layers():
 def test_info():
     r = run("info", "--json")
     assert r.returncode == 0 and '"native_cpu"' in r.stdout
+
+
+def test_zoom_writes_a_gif_and_resumes(tmp_path, small_image):
+    out = tmp_path / "z.gif"
+    args = ["zoom", str(small_image), "-o", str(out), "--frames", "3", "--steps", "1", "--tile", "0", "--seed", "0", "-q"]
+    r = run(*args)
+    assert r.returncode == 0, r.stderr
+    with Image.open(out) as im:
+        assert im.n_frames == 3 and im.size == (56, 40)
+    r = run(*[a if a != "3" else "4" for a in args])  # one more frame: the 3 kept ones are reused
+    assert r.returncode == 0, r.stderr
+    with Image.open(out) as im:
+        assert im.n_frames == 4
+    r = run(*args, "--zoom", "1.3")  # other settings than the kept frames: refused
+    assert r.returncode == 2 and "zoom" in r.stderr and len(r.stderr.strip().splitlines()) == 1

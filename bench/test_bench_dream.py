@@ -1,0 +1,71 @@
+"""The whole dream: fastdream.dream vs the textbook loop (bench/textbook.py), same backbone,
+layers, octaves and steps; and the peak memory of a tiled 4096^2 dream.
+
+Run the file as a whole: the textbook tests come first on purpose, because fastdream tunes glibc's
+allocator process-wide the first time it dreams on the CPU, and the textbook loop must be timed
+with the allocator as a plain script would have it.
+"""
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from PIL import Image
+
+import fastdream as fd
+from bench.textbook import load_model, textbook_dream
+
+SETTINGS = dict(octaves=3, steps=20, step_size=0.01, jitter=32, seed=0)
+
+
+def _photo(width):
+    from skimage import data
+
+    im = Image.fromarray(data.chelsea())
+    return im.resize((width, round(width * im.height / im.width)), Image.BICUBIC)
+
+
+def _tensor(im):
+    import numpy as np
+
+    return torch.from_numpy(np.array(im)).permute(2, 0, 1).float()[None] / 255
+
+
+@pytest.mark.parametrize("width", [512, 1024])
+def test_textbook(benchmark, width):
+    benchmark.group = f"dream {width}px, 3 octaves x 20 steps"
+    model, x = load_model(), _tensor(_photo(width))
+    with torch.no_grad():
+        pass
+    benchmark.pedantic(lambda: textbook_dream(model, x, **SETTINGS), rounds=3, iterations=1, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("width", [512, 1024])
+def test_fastdream(benchmark, width):
+    benchmark.group = f"dream {width}px, 3 octaves x 20 steps"
+    x = _tensor(_photo(width))
+    benchmark.pedantic(lambda: fd.dream(x, **SETTINGS), rounds=3, iterations=1, warmup_rounds=1)
+
+
+PEAK = r"""
+import json, resource, time, torch, fastdream as fd
+x = torch.rand(1, 3, 4096, 4096)
+t = time.perf_counter()
+fd.dream(x, octaves=1, steps=1, tile_size=512, seed=0)
+print(json.dumps({"seconds": time.perf_counter() - t,
+                  "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20}))
+"""
+
+
+def test_tiled_4096_peak_memory(benchmark):
+    """Peak resident memory of a 4096^2 dream with 512 px tiles, in a fresh process."""
+    benchmark.group = "dream 4096x4096, 512 tiles, 1 step (peak memory in extra_info)"
+
+    def run():
+        out = subprocess.run([sys.executable, "-c", PEAK], capture_output=True, text=True, check=True)
+        return json.loads(out.stdout.strip().splitlines()[-1])
+
+    result = benchmark.pedantic(run, rounds=1, iterations=1)
+    benchmark.extra_info.update(result)
+    print(f"\n4096^2 tiled dream: {result}")
