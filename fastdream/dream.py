@@ -132,6 +132,8 @@ def _resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def _resolve_device(device, image, model) -> torch.device:
     dev = _pick_device(device, image, model)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device is {dev} but CUDA is not available to torch {torch.__version__}; use device='cpu'")
     if dev.type == "cuda" and dev.index is None:  # "cuda" means the current GPU: name it, so
         dev = torch.device("cuda", torch.cuda.current_device())  # it compares equal to cuda:0
     return dev

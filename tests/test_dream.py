@@ -190,6 +190,8 @@ def test_small_image_uses_fewer_octaves_with_a_warning():
         (dict(norm="max"), ValueError, "norm"),
         (dict(layers=["nope"]), ValueError, "unknown layer"),
         (dict(mask=np.ones((5, 5, 3))), ValueError, "mask"),
+        pytest.param(dict(device="cuda"), ValueError, "CUDA is not available",
+                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has a GPU")),
     ],
 )
 def test_bad_arguments(kwargs, exc, word):
