@@ -22,13 +22,15 @@ samples are 32-128 px, and at 128 px the features cost ~3x less than at 224.
 Examples:
     >>> import torch
     >>> from fastdream import metrics
-    >>> a, b = torch.rand(8, 3, 32, 32), torch.rand(8, 3, 32, 32) * 0.5
+    >>> g = torch.Generator().manual_seed(0)
+    >>> a, b = torch.rand(8, 3, 32, 32, generator=g), torch.rand(8, 3, 32, 32, generator=g) * 0.5
     >>> m, s = metrics.kid(a, b, subsets=10)
     >>> m > 0
     True
 """
 from __future__ import annotations
 
+import math
 import numbers
 import os
 from typing import NamedTuple, Sequence
@@ -231,7 +233,9 @@ def kid(
     without replacement from each set; the mean and std over the subsets are returned. Unlike
     FID it is unbiased, so it is usable with a few hundred images and values from different
     sample counts are comparable. About 0 for two sets from the same distribution (it can be
-    slightly negative); larger is worse.
+    slightly negative); larger is worse. For the very same set of :math:`m` images twice it is
+    :math:`-\frac{2}{m-1}(\overline{k(x_i, x_i)} - \overline{k(x_i, x_j)}) < 0`, which vanishes
+    as :math:`m` grows.
 
     Not comparable to published (Inception-v3) KID values: see the module documentation.
 
@@ -246,10 +250,14 @@ def kid(
 
     Returns:
         ``KID(mean, std)``, a named tuple of floats: ``m, s = kid(a, b)`` or ``kid(a, b).mean``.
+        When both sets have ``m`` images every subset is the whole set and ``std`` is 0; draw
+        more generated images than real ones to see the sampling spread.
 
     Examples:
-        >>> x = torch.rand(6, 3, 32, 32)
-        >>> abs(kid(x, x, subsets=5).mean) < 0.05  # the same set: about 0
+        >>> g = torch.Generator().manual_seed(0)
+        >>> x, y = torch.rand(8, 3, 32, 32, generator=g), torch.rand(8, 3, 32, 32, generator=g) * 0.5
+        >>> same, other = kid(x, x, subsets=5), kid(x, y, subsets=5)
+        >>> abs(same.mean) < other.mean  # the same set: about 0 (slightly negative)
         True
     """
     subset_size = _check_int("subset_size", subset_size, 2)
@@ -269,18 +277,25 @@ def kid(
     return KID(float(v.mean()), float(v.std()))
 
 
-def _sqrtm_psd(a: Tensor) -> Tensor:
-    w, v = torch.linalg.eigh(a)
-    return (v * w.clamp_min(0).sqrt()) @ v.T
+def _cov_factor(f: Tensor) -> Tensor:
+    """B with B @ B.T = the covariance of the rows of ``f`` (n, d): the centered data scaled by
+    1/sqrt(n-1) when n <= d (no d x d work at all), else the eigen square root."""
+    n, d = f.shape
+    a = f - f.mean(0)
+    if n <= d:
+        return a.T / math.sqrt(n - 1)
+    w, v = torch.linalg.eigh(a.T @ a / (n - 1))
+    return v * w.clamp_min(0).sqrt()
 
 
 def fid(real, fake, *, size: int = DEFAULT_SIZE, batch_size: int = 32, device=None) -> float:
     r"""Fréchet distance between Gaussians fitted to the EfficientNet-Lite0 features of two sets.
 
     :math:`\lVert \mu_r - \mu_f \rVert^2 + \operatorname{Tr}(\Sigma_r + \Sigma_f - 2 (\Sigma_r
-    \Sigma_f)^{1/2})`, computed in float64 with symmetric eigendecompositions
-    (:math:`\operatorname{Tr}(\Sigma_r \Sigma_f)^{1/2} = \operatorname{Tr}(\Sigma_r^{1/2}
-    \Sigma_f \Sigma_r^{1/2})^{1/2}`), so no SciPy is needed. FID is biased upwards for small
+    \Sigma_f)^{1/2})`, computed in float64 without SciPy: with :math:`\Sigma = B B^\top`
+    (:math:`B` the centered features over :math:`\sqrt{n-1}`, or the eigen square root when
+    :math:`n > 1280`), :math:`\operatorname{Tr}(\Sigma_r \Sigma_f)^{1/2}` is the sum of the
+    singular values of :math:`B_r^\top B_f`, a matrix of at most :math:`n_r \times n_f`. FID is biased upwards for small
     sets and its value depends on the sample count: compare only runs with the same counts,
     and prefer :func:`kid` below a few thousand images (the covariance is 1280 x 1280).
     Not comparable to published (Inception-v3) FID values: see the module documentation.
@@ -300,10 +315,9 @@ def fid(real, fake, *, size: int = DEFAULT_SIZE, batch_size: int = 32, device=No
     fr = _features_of(real, "real", size, batch_size, device).double()
     ff = _features_of(fake, "fake", size, batch_size, device).double()
     _check_pair(fr, ff, 2, "FID")
-    mu_r, mu_f = fr.mean(0), ff.mean(0)
-    cov_r, cov_f = torch.cov(fr.T), torch.cov(ff.T)
-    s = _sqrtm_psd(cov_r)
-    cross = s @ cov_f @ s
-    tr_sqrt = torch.linalg.eigvalsh((cross + cross.T) / 2).clamp_min(0).sqrt().sum()
-    value = (mu_r - mu_f).square().sum() + cov_r.trace() + cov_f.trace() - 2 * tr_sqrt
+    br, bf = _cov_factor(fr), _cov_factor(ff)
+    # eig(Sr Sf) = eig(Br^T Bf Bf^T Br) = svd(Br^T Bf)^2: the square root's trace is the nuclear norm
+    tr_sqrt = torch.linalg.svdvals(br.T @ bf).sum()
+    mean_term = (fr.mean(0) - ff.mean(0)).square().sum()
+    value = mean_term + br.square().sum() + bf.square().sum() - 2 * tr_sqrt
     return max(float(value), 0.0)

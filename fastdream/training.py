@@ -74,7 +74,11 @@ def load_checkpoint(path, map_location="cpu") -> dict:
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:  # pickle errors, truncated files, wrong format
-        raise ValueError(f"checkpoint: {path} is not a fastdream checkpoint ({type(exc).__name__}: {exc})") from None
+        # Only the error's type: torch's own text spans many lines and suggests weights_only=False,
+        # which is exactly what must not be done with a file of unknown origin.
+        raise ValueError(
+            f"checkpoint: {path} is not a fastdream checkpoint (torch.load(weights_only=True) failed: {type(exc).__name__})"
+        ) from None
 
 
 def list_images(folder, name: str = "images_dir", recursive: bool = True) -> list[Path]:

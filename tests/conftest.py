@@ -1,11 +1,16 @@
 import os
 
-import pytest
-import torch
-from hypothesis import settings
+# Before torch loads OpenMP: idle threads sleep instead of spinning. The suite starts subprocesses
+# (CLI runs, 2-process torchrun) on 2 cores, where spinning threads starve each other (a DCGAN
+# step went from 0.02 s to 1.9 s). Subprocesses inherit the setting.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import fastdream as fd
-from fastdream import _native
+import pytest  # noqa: E402
+import torch  # noqa: E402
+from hypothesis import settings  # noqa: E402
+
+import fastdream as fd  # noqa: E402
+from fastdream import _native  # noqa: E402
 
 # CI runs a fixed set of examples so a red run can be reproduced; locally each run draws new ones.
 settings.register_profile("ci", max_examples=20, derandomize=True, deadline=None)
