@@ -88,3 +88,26 @@ def test_zoom_writes_a_gif_and_resumes(tmp_path, small_image):
         assert im.n_frames == 4
     r = run(*args, "--zoom", "1.3")  # other settings than the kept frames: refused
     assert r.returncode == 2 and "zoom" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_gan_commands_end_to_end(tmp_path):
+    rng = np.random.default_rng(0)
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    for i in range(16):
+        Image.fromarray((rng.random((32, 32)) * 255).astype(np.uint8)).save(imgs / f"{i}.png")
+    run_dir = tmp_path / "run"
+    r = run("train-gan", str(imgs), "-o", str(run_dir), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
+            "--ngf", "8", "--ndf", "8", "--gray", "-q")
+    assert r.returncode == 0, r.stderr
+    ckpt = run_dir / "checkpoint.pt"
+    assert ckpt.is_file() and (run_dir / "samples_epoch_001.png").is_file()
+    r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "3", "--seed", "1")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [f"sample_{i:04d}.png" for i in range(3)]
+    r = run("gan-walk", str(ckpt), "-o", str(tmp_path / "w.gif"), "--frames", "5")
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "w.gif") as im:
+        assert im.n_frames == 5
+    r = run("sample-gan", str(imgs / "0.png"), "-o", str(tmp_path / "s2"))
+    assert r.returncode == 2 and "not a fastdream checkpoint" in r.stderr and len(r.stderr.strip().splitlines()) == 1
