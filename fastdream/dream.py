@@ -10,8 +10,6 @@ and memory bounded by the tile batch.
 """
 from __future__ import annotations
 
-import math
-import numbers
 import warnings
 from typing import Sequence
 
@@ -21,6 +19,8 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fastdream import _malloc, io, ops
+from fastdream._checks import integer as _int
+from fastdream._checks import real
 from fastdream.models.efficientnet_lite import efficientnet_lite0, fuse_batchnorm
 from fastdream.models.taps import LayerTaps, input_convention
 
@@ -45,22 +45,6 @@ def default_model(device: str | torch.device = "cpu") -> nn.Module:
         model = fuse_batchnorm(efficientnet_lite0(pretrained=True))
         _default_models[key] = model.to(device=device, memory_format=torch.channels_last).eval()
     return _default_models[key]
-
-
-def _int(name, v, lo):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {v!r}")
-    if v < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {v}")
-    return int(v)
-
-
-def _float(name, v, *, above):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {v!r}")
-    if not math.isfinite(v) or v <= above:
-        raise ValueError(f"{name} must be a finite number > {above}, got {v!r}")
-    return float(v)
 
 
 def _pyramid(h: int, w: int, octaves: int, scale: float) -> list[tuple[int, int]]:
@@ -205,9 +189,9 @@ def dream(
         ((64, 80, 3), dtype('uint8'))
     """
     octaves = _int("octaves", octaves, 1)
-    octave_scale = _float("octave_scale", octave_scale, above=1.0)
+    octave_scale = real("octave_scale", octave_scale, lo=1.0)
     steps = _int("steps", steps, 1)
-    step_size = _float("step_size", step_size, above=0.0)
+    step_size = real("step_size", step_size, lo=0.0)
     jitter = _int("jitter", jitter, 0)
     if tile_size is not None:
         tile_size = _int("tile_size", tile_size, 32)

@@ -44,6 +44,10 @@ from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
+from fastdream._checks import boolean as _bool
+from fastdream._checks import integer as _int
+from fastdream._checks import path as _path
+from fastdream._checks import real as _real
 from fastdream.io import atomic_save, load_pil, save_image
 from fastdream.models.dcgan import IMAGE_SIZES, Discriminator, Generator
 from fastdream.training import (
@@ -90,41 +94,6 @@ class GANTrainingError(RuntimeError):
 
 # --------------------------------------------------------------------------------------------
 # argument checks
-
-
-def _int(name, v, lo, hi=None):
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {v!r}")
-    if v < lo or (hi is not None and v > hi):
-        accepted = f">= {lo}" if hi is None else f"in [{lo}, {hi}]"
-        raise ValueError(f"{name} must be {accepted}, got {v}")
-    return int(v)
-
-
-def _real(name, v, *, lo, hi=None, lo_open=True, hi_open=True):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {v!r}")
-    v = float(v)
-    bad = not math.isfinite(v) or (v <= lo if lo_open else v < lo)
-    if hi is not None:
-        bad |= v >= hi if hi_open else v > hi
-    if bad:
-        left, right = "(" if lo_open else "[", ")" if hi_open else "]"
-        accepted = f"> {lo}" if hi is None else f"in {left}{lo}, {hi}{right}"
-        raise ValueError(f"{name} must be a finite number {accepted}, got {v!r}")
-    return v
-
-
-def _bool(name, v):
-    if not isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {v!r}")
-    return bool(v)
-
-
-def _path(name, v) -> Path:
-    if not isinstance(v, (str, os.PathLike)):
-        raise TypeError(f"{name} must be a path (str or os.PathLike), got {type(v).__name__}")
-    return Path(v)
 
 
 def _device(device) -> torch.device:

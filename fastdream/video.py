@@ -26,8 +26,11 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from fastdream import io, ops
-from fastdream.dream import DEFAULT_LAYERS, _float, _resolve_device, default_model, dream
-from fastdream.dream import _int as _dream_int
+from fastdream._checks import boolean as _bool
+from fastdream._checks import integer as _int
+from fastdream._checks import path as _path
+from fastdream._checks import real
+from fastdream.dream import DEFAULT_LAYERS, _resolve_device, default_model, dream
 from fastdream.models.taps import LayerTaps
 
 VIDEO_FORMATS = {".gif": "GIF", ".webp": "WEBP", ".mp4": "MP4"}
@@ -64,31 +67,6 @@ _DREAM_PARAMS = {
 
 # --------------------------------------------------------------------------------------------
 # Argument checks: everything is checked before anything is written.
-
-
-def _int(name, v, lo):
-    return _dream_int(name, v, lo)
-
-
-def _real(name, v, *, positive=False):
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {v!r} ({type(v).__name__})")
-    v = float(v)
-    if not math.isfinite(v) or (positive and v <= 0):
-        raise ValueError(f"{name} must be a finite number{' > 0' if positive else ''}, got {v!r}")
-    return v
-
-
-def _bool(name, v):
-    if not isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {v!r}")
-    return bool(v)
-
-
-def _path(name, v) -> Path:
-    if not isinstance(v, (str, os.PathLike)) or not str(v):
-        raise TypeError(f"{name} must be a file path (str or os.PathLike), got {v!r}")
-    return Path(v)
 
 
 def _check_out_path(out_path, image) -> tuple[Path, str]:
@@ -130,12 +108,12 @@ def _check_color_drift(v):
     if isinstance(v, (tuple, list)):
         if len(v) != 3:
             raise ValueError(f"color_drift as gains must have 3 values (R, G, B), got {len(v)}: {v!r}")
-        return [_real(f"color_drift[{i}]", g, positive=True) for i, g in enumerate(v)]
+        return [real(f"color_drift[{i}]", g, lo=0.0) for i, g in enumerate(v)]
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(
             f"color_drift must be None, a hue rotation in degrees per frame, or (R, G, B) gains; got {v!r}"
         )
-    return _real("color_drift", v)
+    return real("color_drift", v)
 
 
 def _color_matrix(drift) -> torch.Tensor | None:
@@ -179,9 +157,9 @@ def _check_dream_options(kw: dict, size: tuple[int, int]) -> dict:
         )
     o = {**_DREAM_PARAMS, **kw}
     o["octaves"] = _int("octaves", o["octaves"], 1)
-    o["octave_scale"] = _float("octave_scale", o["octave_scale"], above=1.0)
+    o["octave_scale"] = real("octave_scale", o["octave_scale"], lo=1.0)
     o["steps"] = _int("steps", o["steps"], 1)
-    o["step_size"] = _float("step_size", o["step_size"], above=0.0)
+    o["step_size"] = real("step_size", o["step_size"], lo=0.0)
     o["jitter"] = _int("jitter", o["jitter"], 0)
     if o["tile_size"] is not None:
         o["tile_size"] = _int("tile_size", o["tile_size"], 32)
@@ -471,12 +449,12 @@ def zoom_video(
     h, w = rgb.shape[-2:]
     out, fmt = _check_out_path(out_path, image)
     frames = _int("frames", frames, 1)
-    zoom = _real("zoom", zoom, positive=True)
+    zoom = real("zoom", zoom, lo=0.0)
     if not isinstance(shift, (tuple, list)) or len(shift) != 2:
         raise TypeError(f"shift must be a pair of numbers (dx, dy) in pixels, got {shift!r}")
-    shift = [_real("shift[0]", shift[0]), _real("shift[1]", shift[1])]
-    angle = _real("angle", angle)
-    fps = _real("fps", fps, positive=True)
+    shift = [real("shift[0]", shift[0]), real("shift[1]", shift[1])]
+    angle = real("angle", angle)
+    fps = real("fps", fps, lo=0.0)
     max_fps = GIF_MAX_FPS if fmt == "GIF" else MAX_FPS
     if fps > max_fps:
         raise ValueError(f"fps must be <= {max_fps:g} for {out.suffix} output, got {fps:g}")

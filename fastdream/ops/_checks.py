@@ -2,10 +2,9 @@
 and what it accepts (DESIGN.md, "Errors and data safety")."""
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
+
+from fastdream._checks import choice, pair, real  # noqa: F401  (re-exported for the ops)
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 
@@ -22,28 +21,9 @@ def image_tensor(name: str, t, ranks=(3, 4)) -> torch.Tensor:
 
 
 def number(name: str, v, *, positive=False, nonnegative=False) -> float:
-    if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {v!r} ({type(v).__name__})")
-    v = float(v)
-    if not math.isfinite(v):
-        raise ValueError(f"{name} must be finite, got {v}")
-    if positive and v <= 0:
-        raise ValueError(f"{name} must be > 0, got {v}")
-    if nonnegative and v < 0:
-        raise ValueError(f"{name} must be >= 0, got {v}")
-    return v
-
-
-def pair(name: str, v) -> tuple[float, float]:
-    if not isinstance(v, (tuple, list)) or len(v) != 2:
-        raise TypeError(f"{name} must be a pair of numbers, got {v!r}")
-    return number(f"{name}[0]", v[0]), number(f"{name}[1]", v[1])
-
-
-def choice(name: str, v, options) -> str:
-    if v not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {v!r}")
-    return v
+    if nonnegative:
+        return real(name, v, lo=0.0, lo_open=False)
+    return real(name, v, lo=0.0 if positive else None)
 
 
 def same_device(name: str, t: torch.Tensor, ref: torch.Tensor, ref_name: str = "image") -> None:
