@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-SAMPLE_IMAGE = Path(__file__).with_name("data") / "astronaut.jpg"
+SAMPLE_IMAGE = Path(__file__).with_name("assets") / "astronaut.jpg"
 _LUMA = (0.299, 0.587, 0.114)
 
 

@@ -111,3 +111,28 @@ def test_gan_commands_end_to_end(tmp_path):
         assert im.n_frames == 5
     r = run("sample-gan", str(imgs / "0.png"), "-o", str(tmp_path / "s2"))
     assert r.returncode == 2 and "not a fastdream checkpoint" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+
+def test_unet_commands_end_to_end(tmp_path):
+    from fastdream.data import make_cutout_dataset
+
+    ds = make_cutout_dataset(tmp_path / "ds", 16, size=40, seed=0)
+    ckpt = tmp_path / "u.pt"
+    r = run("train-unet", str(ds.images), str(ds.masks), "-o", str(ckpt), "--epochs", "1", "--image-size", "40",
+            "--base-channels", "8", "--depth", "2", "-q")
+    assert r.returncode == 0, r.stderr
+    photo = sorted(ds.images.iterdir())[0]
+    r = run("cutout", str(photo), "-o", str(tmp_path / "cut.png"), "--model", str(ckpt))
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "cut.png") as im:
+        assert im.mode == "RGBA" and im.size == (40, 40)
+    r = run("cutout", str(photo), "-o", str(tmp_path / "mask.png"), "--model", str(ckpt), "--only-mask")
+    with Image.open(tmp_path / "mask.png") as im:
+        assert r.returncode == 0 and im.mode == "L"
+    r = run("dream", str(photo), "-o", str(tmp_path / "d.png"), "--mask-from", str(ckpt), "--invert-mask",
+            "--octaves", "1", "--steps", "1", "-q")
+    assert r.returncode == 0, r.stderr
+    r = run("dream", str(photo), "-o", str(tmp_path / "e.png"), "--invert-mask", "-q")
+    assert r.returncode == 2 and "--mask-from" in r.stderr
+    r = run("cutout", str(photo), "-o", str(tmp_path / "c.jpg"), "--model", str(ckpt))
+    assert r.returncode == 2 and "alpha" in r.stderr and not (tmp_path / "c.jpg").exists()

@@ -1,0 +1,431 @@
+"""Background removal: the synthetic dataset, train_unet (CPU, tiny), resume, cutout/predict_mask,
+mask reading, bad inputs, and a 2-process CPU DDP run."""
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import importlib  # noqa: E402
+
+cm = importlib.import_module("fastdream.cutout")  # the module: fastdream.cutout is the function
+from fastdream.cutout import UNetTrainingError, cutout, load_unet, predict_mask, read_mask, train_unet
+from fastdream.data import make_cutout_dataset
+from fastdream.models.unet import UNet
+
+TINY = dict(image_size=32, base_channels=8, depth=2, batch_size=4, progress=False)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    return make_cutout_dataset(tmp_path_factory.mktemp("cutouts"), 12, size=48, seed=0)
+
+
+@pytest.fixture(scope="module")
+def trained(data, tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "unet.pt"
+    return train_unet(data.images, data.masks, out, epochs=2, **TINY)
+
+
+def _arr(path):
+    with Image.open(path) as im:
+        return np.asarray(im).copy(), im.mode, im.size
+
+
+# ---------------------------------------------------------------- synthetic data
+
+
+def test_dataset_files_modes_and_masks(data):
+    images = sorted(p.name for p in data.images.iterdir())
+    assert images == sorted(p.name for p in data.masks.iterdir()) == [f"{i:05d}.png" for i in range(12)]
+    fractions, soft = [], 0
+    for name in images:
+        img, mode, size = _arr(data.images / name)
+        mask, mmode, msize = _arr(data.masks / name)
+        assert (mode, size, mmode, msize) == ("RGB", (48, 48), "L", (48, 48))
+        fractions.append((mask >= 128).mean())
+        soft += ((mask > 0) & (mask < 255)).sum()
+        # The object differs from what is around it: inside and outside means are apart.
+        inside, outside = img[mask >= 128].mean(0), img[mask == 0].mean(0)
+        assert np.abs(inside - outside).max() > 5
+    assert min(fractions) > 0.01 and max(fractions) < 0.9  # every image has an object, none fills it
+    assert soft > 0  # anti-aliased / feathered edges
+
+
+def test_dataset_is_deterministic_and_independent_of_n(data, tmp_path):
+    again = make_cutout_dataset(tmp_path / "a", 3, size=48, seed=0)
+    other = make_cutout_dataset(tmp_path / "b", 3, size=48, seed=1)
+    for i in range(3):
+        name = f"{i:05d}.png"
+        assert np.array_equal(_arr(again.images / name)[0], _arr(data.images / name)[0])
+        assert np.array_equal(_arr(again.masks / name)[0], _arr(data.masks / name)[0])
+        assert not np.array_equal(_arr(other.masks / name)[0], _arr(data.masks / name)[0])
+
+
+def test_dataset_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="n must be >= 1, got 0"):
+        make_cutout_dataset(tmp_path / "x", 0)
+    with pytest.raises(TypeError, match="size must be an integer"):
+        make_cutout_dataset(tmp_path / "x", 2, size=32.0)
+    with pytest.raises(TypeError, match="out_dir must be a path"):
+        make_cutout_dataset(None, 2)
+    assert not (tmp_path / "x").exists()
+
+
+# ---------------------------------------------------------------- mask reading rule
+
+
+def test_read_mask_rule(tmp_path):
+    fg = np.zeros((6, 5), bool)
+    fg[1:4, 2:] = True
+    cases = {
+        "zero_one.png": Image.fromarray(fg.astype(np.uint8), "L"),  # 0/1: looks black
+        "zero_255.png": Image.fromarray(fg.astype(np.uint8) * 255, "L"),
+        "gray.png": Image.fromarray(np.where(fg, 200, 60).astype(np.uint8), "L"),
+        "red.png": Image.fromarray(np.stack([fg * 255, 0 * fg, 0 * fg], -1).astype(np.uint8), "RGB"),
+        "bits.png": Image.fromarray(fg),
+        "sixteen.png": Image.fromarray(np.where(fg, 40000, 1000).astype(np.uint16)),
+    }
+    rgba = np.zeros((6, 5, 4), np.uint8)
+    rgba[..., :3] = 255  # white everywhere: only the alpha tells the object
+    rgba[..., 3] = fg * 255
+    cases["cutout.png"] = Image.fromarray(rgba, "RGBA")
+    for name, im in cases.items():
+        im.save(tmp_path / name)
+        assert np.array_equal(read_mask(tmp_path / name), fg), name
+    # An opaque alpha channel carries no mask: the color does.
+    opaque = np.concatenate([np.repeat(fg[..., None] * 255, 3, -1), np.full((6, 5, 1), 255)], -1).astype(np.uint8)
+    Image.fromarray(opaque, "RGBA").save(tmp_path / "opaque.png")
+    assert np.array_equal(read_mask(tmp_path / "opaque.png"), fg)
+
+
+# ---------------------------------------------------------------- training
+
+
+def test_a_few_steps_reduce_the_loss(data):
+    # The training step of train_unet (crops, loss, Adam) on one fixed batch: 15 steps must cut the loss.
+    pairs = [(f"{i:05d}", data.images / f"{i:05d}.png", data.masks / f"{i:05d}.png") for i in range(8)]
+    ds = cm._PairDataset(pairs, 32, 0, cm.MAX_ZOOM, None)
+    x, y = (torch.stack(t) for t in zip(*(ds[i] for i in range(8))))
+    net = cm._build_model(dict(base_channels=8, depth=2, backbone=None), seed=0)
+    opt = torch.optim.Adam(net.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(15):
+        bce, dice = cm._loss_terms(net(x), y)
+        opt.zero_grad()
+        (bce + dice).backward()
+        opt.step()
+        losses.append((bce + dice).item())
+    assert losses[-1] < 0.7 * losses[0], losses
+
+
+def test_training_writes_a_checkpoint_with_metrics(data, tmp_path):
+    ckpt = train_unet(data.images, data.masks, tmp_path / "sub" / "u.pt", epochs=4, lr=3e-3, **TINY)
+    assert ckpt == tmp_path / "sub" / "u.pt"
+    state = torch.load(ckpt, weights_only=True)
+    assert state["format"] == "fastdream.unet" and state["epoch"] == 4
+    c = state["config"]
+    assert (c["pairs"], c["train"], c["val"]) == (12, 11, 1)
+    assert c["model"]["base_channels"] == 8 and c["model"]["depth"] == 2 and c["image_size"] == 32
+    losses = [h["loss"] for h in state["history"]]
+    assert losses[-1] < 0.95 * losses[0], losses
+    assert set(state["metrics"]) == {"loss", "val_loss", "val_iou", "val_dice"}
+    assert 0.0 <= state["metrics"]["val_iou"] <= state["metrics"]["val_dice"] <= 1.0
+    assert len(state["val_keys"]) == 1
+    assert [h["iterations"] for h in state["history"]] == [3] * 4  # 11 crops in batches of 4
+    assert not list(ckpt.parent.glob(".*"))  # no temporary files left behind
+
+
+def test_resume_continues_the_epoch_count_and_matches_an_uninterrupted_run(data, tmp_path, monkeypatch):
+    split = tmp_path / "split.pt"
+    train_unet(data.images, data.masks, split, epochs=1, **TINY)
+    assert torch.load(split, weights_only=True)["epoch"] == 1
+    train_unet(data.images, data.masks, split, epochs=3, **TINY)
+    resumed = torch.load(split, weights_only=True)
+    assert resumed["epoch"] == 3 and [h["epoch"] for h in resumed["history"]] == [1, 2, 3]
+
+    # A 3-epoch run stopped after its first checkpoint, then resumed, ends where an
+    # uninterrupted 3-epoch run does (same data order, crops, learning rates, optimizer state).
+    stopped = tmp_path / "stopped.pt"
+    save = cm.save_checkpoint
+
+    def save_then_stop(state, path):
+        save(state, path)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cm, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_unet(data.images, data.masks, stopped, epochs=3, **TINY)
+    monkeypatch.setattr(cm, "save_checkpoint", save)
+    assert torch.load(stopped, weights_only=True)["epoch"] == 1
+    train_unet(data.images, data.masks, stopped, epochs=3, **TINY)
+    again = torch.load(stopped, weights_only=True)
+    whole = torch.load(train_unet(data.images, data.masks, tmp_path / "whole.pt", epochs=3, **TINY), weights_only=True)
+    assert again["epoch"] == whole["epoch"] == 3
+    for k, v in whole["model"].items():
+        torch.testing.assert_close(again["model"][k], v, rtol=0, atol=1e-6, msg=k)
+    assert [h["loss"] for h in again["history"]] == pytest.approx([h["loss"] for h in whole["history"]], abs=1e-6)
+
+    # Nothing to do when the checkpoint already has the epochs; resume=False starts over.
+    before = split.stat().st_mtime_ns
+    train_unet(data.images, data.masks, split, epochs=3, **TINY)
+    assert split.stat().st_mtime_ns == before
+    train_unet(data.images, data.masks, split, epochs=1, resume=False, **TINY)
+    assert torch.load(split, weights_only=True)["epoch"] == 1
+    # Another architecture does not resume from it.
+    with pytest.raises(ValueError, match="trained with depth=2, not depth=3"):
+        train_unet(data.images, data.masks, split, epochs=2, **dict(TINY, depth=3))
+
+
+def test_time_budget_and_amp_on_cpu(data, tmp_path):
+    with pytest.warns(UserWarning, match="amp=True needs CUDA"):
+        ckpt = train_unet(data.images, data.masks, tmp_path / "b.pt", epochs=5, amp=True, max_minutes=1e-4, **TINY)
+    state = torch.load(ckpt, weights_only=True)
+    assert state["epoch"] == 1  # the first epoch always runs, then the budget is spent
+    assert state["config"]["amp"] is False
+
+
+def test_nan_loss_stops_without_a_checkpoint(data, tmp_path, monkeypatch):
+    monkeypatch.setattr(cm, "_loss_terms", lambda logits, y: (logits.sum() * float("nan"), logits.sum() * 0))
+    with pytest.raises(UNetTrainingError, match="loss became nan at epoch 1, step 1"):
+        train_unet(data.images, data.masks, tmp_path / "n.pt", epochs=1, **TINY)
+    assert not (tmp_path / "n.pt").exists()
+
+
+# ---------------------------------------------------------------- inference
+
+
+def test_cutout_size_mode_and_only_mask(trained, data):
+    src = data.images / "00003.png"
+    with Image.open(src) as im:
+        big = im.resize((70, 50))
+    out = cutout(big, trained)
+    assert out.mode == "RGBA" and out.size == (70, 50)
+    assert np.array_equal(np.asarray(out)[..., :3], np.asarray(big))  # colors untouched
+    mask = cutout(big, trained, only_mask=True)
+    assert mask.mode == "L" and mask.size == (70, 50)
+    assert np.array_equal(np.asarray(out)[..., 3], np.asarray(mask))
+    hard = np.asarray(cutout(src, trained, soft=False, only_mask=True))
+    assert set(np.unique(hard)) <= {0, 255}
+    # The soft mask is predict_mask's probability in 8 bits (threshold 0.5: no remapping).
+    p = predict_mask(big, trained)
+    assert p.shape == (50, 70) and p.dtype == torch.float32 and 0 <= p.min() and p.max() <= 1
+    assert np.abs(np.asarray(mask, np.float32) - p.numpy() * 255).max() <= 2.0
+    # A higher threshold makes the mask tighter, soft or hard.
+    assert np.asarray(cutout(big, trained, threshold=0.8, only_mask=True)).sum() < np.asarray(mask).sum()
+    hard_p = predict_mask(big, trained, threshold=0.5, soft=False)
+    assert set(hard_p.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_cutout_inputs_exif_alpha_arrays_and_model(trained, data, tmp_path):
+    with Image.open(data.images / "00001.png") as im:
+        rgb = im.convert("RGB")
+    # EXIF orientation 6 (rotate 90): the cutout is of the upright image.
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    rgb.resize((40, 30)).save(tmp_path / "rot.jpg", exif=exif)
+    assert cutout(tmp_path / "rot.jpg", trained).size == (30, 40)
+    # An input alpha multiplies the mask: transparent stays transparent.
+    rgba = rgb.convert("RGBA")
+    a = np.full((48, 48), 255, np.uint8)
+    a[:, :10] = 0
+    rgba.putalpha(Image.fromarray(a))
+    assert np.asarray(cutout(rgba, trained))[:, :10, 3].max() == 0
+    # numpy / tensor inputs and a model object give the same mask as the PIL image.
+    model = load_unet(trained)
+    assert model.image_size == 32 and not model.training
+    ref = predict_mask(rgb, trained)
+    torch.testing.assert_close(predict_mask(np.asarray(rgb), model), ref, rtol=0, atol=1e-6)
+    t = torch.from_numpy(np.asarray(rgb).copy()).permute(2, 0, 1).float() / 255
+    torch.testing.assert_close(predict_mask(t, model), ref, rtol=0, atol=1e-6)
+    assert cutout(np.asarray(rgb), model).mode == "RGBA"
+
+
+def test_large_image_is_predicted_at_the_training_resolution(trained):
+    model = load_unet(trained)
+    seen = []
+    model.register_forward_pre_hook(lambda m, args: seen.append(tuple(args[0].shape)))
+    big = Image.fromarray(np.random.default_rng(0).integers(0, 256, (1500, 2000, 3), dtype=np.uint8))
+    out = cutout(big, model)
+    assert out.size == (2000, 1500)
+    assert seen == [(1, 3, 32, 43)]  # short side 32 (the checkpoint's image_size), aspect kept
+    # A panorama: the long side is capped at 4x the short side.
+    seen.clear()
+    predict_mask(np.zeros((10, 400, 3), np.uint8), model)
+    assert seen == [(1, 3, 3, 128)]
+    # Resolution can be chosen per call.
+    seen.clear()
+    predict_mask(big, model, resolution=48)
+    assert seen == [(1, 3, 48, 64)]
+
+
+def test_inference_bad_inputs(trained, tmp_path):
+    img = np.zeros((20, 20, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"threshold must be a finite number in \(0, 1\), got 1.0"):
+        cutout(img, trained, threshold=1.0)
+    with pytest.raises(TypeError, match="only_mask must be True or False"):
+        cutout(img, trained, only_mask="yes")
+    with pytest.raises(TypeError, match="model_or_checkpoint must be a UNet"):
+        cutout(img, 42)
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        cutout(img, tmp_path / "missing.pt")
+    with pytest.raises(ValueError, match="one image at a time, got a batch of 2"):
+        predict_mask(torch.rand(2, 3, 8, 8), trained)
+    bogus = tmp_path / "bogus.pt"
+    torch.save({"format": "something else"}, bogus)
+    with pytest.raises(ValueError, match="not a fastdream U-Net checkpoint"):
+        load_unet(bogus)
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="is not a fastdream checkpoint"):
+        cutout(img, tmp_path / "junk.pt")
+    with pytest.raises(FileNotFoundError, match="image: no such file"):
+        cutout(tmp_path / "nope.jpg", trained)
+
+
+# ---------------------------------------------------------------- bad training inputs
+
+
+def _copy_pairs(data, root, n=4):
+    (root / "img").mkdir(parents=True)
+    (root / "msk").mkdir()
+    for i in range(n):
+        name = f"{i:05d}.png"
+        (root / "img" / name).write_bytes((data.images / name).read_bytes())
+        (root / "msk" / name).write_bytes((data.masks / name).read_bytes())
+    return root / "img", root / "msk"
+
+
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        (dict(epochs=0), ValueError, "epochs must be >= 1, got 0"),
+        (dict(batch_size="4"), TypeError, "batch_size must be an integer, got '4'"),
+        (dict(val_split=1.0), ValueError, r"val_split must be a finite number in \(0, 1\), got 1.0"),
+        (dict(image_size=8), ValueError, "image_size must be >= 16 with depth=2"),
+        (dict(lr=-1), ValueError, "lr must be a finite number > 0, got -1.0"),
+        (dict(amp="yes"), TypeError, "amp must be True or False"),
+        (dict(backbone="resnet"), ValueError, "backbone must be None"),
+        (dict(device=3), TypeError, "device must be None"),
+        (dict(max_minutes=0), ValueError, "max_minutes must be a finite number > 0, got 0.0"),
+    ],
+)
+def test_bad_arguments_write_nothing(data, tmp_path, kwargs, exc, match):
+    out = tmp_path / "new" / "u.pt"
+    with pytest.raises(exc, match=match):
+        train_unet(data.images, data.masks, out, **{**TINY, "epochs": 1, **kwargs})
+    assert not out.parent.exists()
+
+
+def test_bad_folders(data, tmp_path):
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "notes.txt").write_text("no images here")
+    out = tmp_path / "u.pt"
+    with pytest.raises(FileNotFoundError, match="images_dir: no such folder"):
+        train_unet(tmp_path / "missing", data.masks, out, **TINY)
+    with pytest.raises(ValueError, match="images_dir: no images found in"):
+        train_unet(tmp_path / "empty", data.masks, out, **TINY)
+    with pytest.raises(ValueError, match="masks_dir: no masks found in"):
+        train_unet(data.images, tmp_path / "empty", out, **TINY)
+    with pytest.raises(ValueError, match="same folder"):
+        train_unet(data.images, data.images, out, **TINY)
+    (tmp_path / "afile").write_text("x")
+    with pytest.raises(ValueError, match="afile is a file, so .* cannot be written"):
+        train_unet(data.images, data.masks, tmp_path / "afile" / "u.pt", **TINY)
+    with pytest.raises(ValueError, match="exists and is not a file"):
+        train_unet(data.images, data.masks, tmp_path / "empty", **TINY)
+    # Masks whose names match no image.
+    (tmp_path / "other").mkdir()
+    Image.new("L", (48, 48)).save(tmp_path / "other" / "cat.png")
+    with pytest.raises(ValueError, match="no image in .* has a mask of the same name.*masks: cat.png"):
+        train_unet(data.images, tmp_path / "other", out, **TINY)
+    assert not out.exists()
+
+
+def test_corrupt_image_and_wrong_mask_size(data, tmp_path):
+    images, masks = _copy_pairs(data, tmp_path)
+    out = tmp_path / "u.pt"
+    (images / "00001.png").write_bytes(b"\x89PNG garbage")
+    with pytest.raises(ValueError, match=r"images_dir: .*00001\.png is not an image Pillow can read"):
+        train_unet(images, masks, out, **TINY)
+    with Image.open(data.images / "00001.png") as im:
+        im.save(images / "00001.png")
+    # Truncated: the header reads, the pixels do not.
+    (images / "00002.png").write_bytes((data.images / "00002.png").read_bytes()[:300])
+    with pytest.raises(ValueError, match=r"00002\.png could not be read"):
+        train_unet(images, masks, out, **TINY)
+    (images / "00002.png").write_bytes((data.images / "00002.png").read_bytes())
+    Image.new("L", (40, 48)).save(masks / "00003.png")
+    with pytest.raises(ValueError, match=r"mask .*00003\.png is 40x48 but image .*00003\.png is 48x48"):
+        train_unet(images, masks, out, **TINY)
+    assert not out.exists()
+    # skip_bad: the bad pair is left out, counted, and warned about.
+    with pytest.warns(UserWarning, match="skipping 1 bad pair"):
+        train_unet(images, masks, out, epochs=1, skip_bad=True, **dict(TINY, batch_size=2))
+    c = torch.load(out, weights_only=True)["config"]
+    assert (c["pairs"], c["skipped_bad"]) == (3, 1)
+
+
+def test_unpaired_files_are_skipped_with_a_warning(data, tmp_path):
+    images, masks = _copy_pairs(data, tmp_path)
+    Image.new("RGB", (48, 48)).save(images / "lonely.jpg")
+    Image.new("L", (48, 48)).save(masks / "orphan.png")
+    match = r"1 image\(s\) without a mask \(.*lonely\.jpg\) and 1 mask\(s\) without an image"
+    with pytest.warns(UserWarning, match=match):
+        out = train_unet(images, masks, tmp_path / "u.pt", epochs=1, **TINY)
+    c = torch.load(out, weights_only=True)["config"]
+    assert (c["pairs"], c["skipped_unpaired"], c["train"], c["val"]) == (4, 2, 3, 1)
+
+
+def test_too_few_pairs(data, tmp_path):
+    images, masks = _copy_pairs(data, tmp_path, n=1)
+    with pytest.raises(ValueError, match="at least 2 image/mask pairs"):
+        train_unet(images, masks, tmp_path / "u.pt", **TINY)
+
+
+def test_backbone_training_smoke(data, tmp_path):
+    out = train_unet(data.images, data.masks, tmp_path / "b.pt", epochs=1, backbone="efficientnet_lite0",
+                     image_size=64, batch_size=4, progress=False)  # fmt: skip
+    model = load_unet(out)
+    assert isinstance(model, UNet) and model.config["encoder"] == "efficientnet_lite0"
+    assert cutout(data.images / "00000.png", model).size == (48, 48)
+
+
+# ---------------------------------------------------------------- torchrun / DDP
+
+
+def test_ddp_two_processes_cpu(data, tmp_path):
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent(
+            """
+            import sys
+            from fastdream.cutout import train_unet
+            train_unet(sys.argv[1], sys.argv[2], sys.argv[3], epochs=1, image_size=32, base_channels=8, depth=2,
+                       batch_size=2, progress=False)
+            """
+        )
+    )
+    out = tmp_path / "ddp.pt"
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+           str(script), str(data.images), str(data.masks), str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    state = torch.load(out, weights_only=True)
+    assert state["epoch"] == 1 and state["config"]["world_size"] == 2
+    # 11 training pairs over 2 processes: 6 each (one repeated), in batches of 2: 3 steps.
+    assert state["history"][0]["iterations"] == 3
+    assert 0.0 <= state["metrics"]["val_iou"] <= 1.0
+    load_unet(out)
+
+
+def test_no_warnings_on_a_clean_run(data, tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train_unet(data.images, data.masks, tmp_path / "u.pt", epochs=1, **TINY)
