@@ -123,7 +123,7 @@ def test_every_input_kind_round_trips(tmp_path, photo):
     assert u8.dtype == np.uint8 and u8.shape == rgb.shape
     f32 = fd.dream(rgb[..., 0].astype(np.float32) / 255, **FAST)
     assert f32.dtype == np.float32 and f32.shape == (h, w) and 0 <= f32.min() and f32.max() <= 1
-    t = torch.from_numpy(rgb).permute(2, 0, 1).float() / 255
+    t = torch.from_numpy(rgb.copy()).permute(2, 0, 1).float() / 255
     out = fd.dream(t, **FAST)
     assert out.shape == t.shape and out.dtype == torch.float32
     batch = torch.stack([t, t.flip(-1)])
