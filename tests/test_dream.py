@@ -82,7 +82,7 @@ def test_tiles_leave_no_seams():
     out = fd.dream(photo, octaves=1, steps=6, jitter=0, tile_size=128, seed=0)
     change = np.asarray(out).astype(np.float64) - before
     grid = ops.tile_grid((512, 512), 128)
-    edges = sorted(({y for y in grid.ys} | {y + 128 for y in grid.ys}) - {0, 512})
+    edges = sorted(({y for y in grid.ys} | {y + grid.tile_h for y in grid.ys}) - {0, 512})
     assert len(edges) >= 6
     spike, step = _seam_stats(change, edges)
     assert spike < 1.3 and step < 1.3, (spike, step)

@@ -57,7 +57,7 @@ def test_roll_convention_is_torch_roll(backend):
     r, q = 1, 2
     k = r * len(grid.xs) + q
     y, x = grid.ys[r], grid.xs[q]
-    assert torch.equal(tiles[k], rolled[0, :, y : y + 10, x : x + 10])
+    assert torch.equal(tiles[k], rolled[0, :, y : y + grid.tile_h, x : x + grid.tile_w])
 
 
 def test_grid_weights_sum_to_one_and_cover_the_image():
@@ -70,6 +70,10 @@ def test_grid_weights_sum_to_one_and_cover_the_image():
             assert torch.allclose(total, torch.ones(length), atol=1e-6)
             assert starts[0] == 0 and starts[-1] + t == length
             assert (weights >= 0).all()
+    # the fewest tiles of at most the asked size, shrunk to split the image evenly
+    g = fd.ops.tile_grid((683, 1024), 512)
+    assert (len(g.ys), len(g.xs)) == (2, 3) and g.tile_h <= 512 and g.tile_w <= 512
+    assert g.count * g.tile_h * g.tile_w < 1.3 * 683 * 1024
     one = fd.ops.tile_grid((50, 33), 200)
     assert one.count == 1 and (one.tile_h, one.tile_w) == (50, 33) and bool((one.weight_y == 1).all())
 
