@@ -1,3 +1,8 @@
+"""A/B of the CPU speedups on one forward+backward to block 10 at 512x341: BatchNorm folding,
+channels_last, and (argument "tuned") the glibc allocator settings.
+
+Usage: python bench/backbone_ab.py default   (or: tuned)
+"""
 import time, torch, sys
 from fastdream.models.efficientnet_lite import efficientnet_lite0, fuse_batchnorm
 from fastdream.models.taps import LayerTaps

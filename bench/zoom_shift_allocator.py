@@ -1,3 +1,4 @@
+"""zoom_shift vs grid_sample at 2048^2, first with glibc's default allocator, then tuned."""
 import time, torch, fastdream as fd
 from fastdream import _malloc
 from fastdream.ops import reference
