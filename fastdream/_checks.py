@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 import numpy as np
+import torch
 
 
 def integer(name: str, v, lo: int | None = None, hi: int | None = None) -> int:
@@ -64,3 +65,18 @@ def path(name: str, v) -> Path:
     if not isinstance(v, (str, os.PathLike)) or not str(v):
         raise TypeError(f"{name} must be a path (str or os.PathLike), got {v!r}")
     return Path(v)
+
+
+def device(name: str, v) -> torch.device | None:
+    """``None`` or a usable torch.device; CUDA is refused up front when torch cannot see a GPU."""
+    if v is None:
+        return None
+    if not isinstance(v, (str, torch.device)):
+        raise TypeError(f"{name} must be None, a string such as 'cpu' or 'cuda:0', or a torch.device, got {v!r}")
+    try:
+        dev = torch.device(v)
+    except RuntimeError as exc:
+        raise ValueError(f"{name}: {v!r} is not a valid device ({exc})") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"{name}: {v!r} asks for CUDA, which is not available here")
+    return dev

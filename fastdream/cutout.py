@@ -57,6 +57,7 @@ from tqdm.auto import tqdm
 
 from fastdream import io
 from fastdream._checks import boolean as _bool
+from fastdream._checks import device as _check_device
 from fastdream._checks import integer as _int
 from fastdream._checks import path as _path
 from fastdream._checks import real as _real
@@ -107,25 +108,11 @@ class UNetTrainingError(RuntimeError):
 
 
 def _device(device) -> torch.device | None:
-    if device is None:
-        return None
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be None, a string such as 'cpu' or 'cuda:0', or a torch.device, got {device!r}")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"device: {device!r} is not a valid device ({exc})") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device: {device!r} asks for CUDA, which is not available here")
-    return dev
+    return _check_device("device", device)
 
 
 def _train_device(device) -> torch.device:
-    dev = _device(device)
-    dev = resolve_device(dev)
-    if dev.type == "cuda" and dev.index is None:  # under torchrun each process takes its LOCAL_RANK GPU
-        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return dev
+    return resolve_device(_check_device("device", device))
 
 
 def _names(paths, limit: int = _MAX_LISTED) -> str:

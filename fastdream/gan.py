@@ -45,6 +45,7 @@ from torch.utils.data.distributed import DistributedSampler
 from tqdm.auto import tqdm
 
 from fastdream._checks import boolean as _bool
+from fastdream._checks import device as _check_device
 from fastdream._checks import integer as _int
 from fastdream._checks import path as _path
 from fastdream._checks import real as _real
@@ -97,18 +98,7 @@ class GANTrainingError(RuntimeError):
 
 
 def _device(device) -> torch.device:
-    if device is not None and not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be None, a string such as 'cpu' or 'cuda:0', or a torch.device, got {device!r}")
-    try:
-        dev = resolve_device(device)
-    except RuntimeError as exc:
-        raise ValueError(f"device: {device!r} is not a valid device ({exc})") from None
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise ValueError(f"device: {device!r} asks for CUDA, which is not available here")
-        if dev.index is None:  # under torchrun each process takes the GPU of its LOCAL_RANK
-            dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return dev
+    return resolve_device(_check_device("device", device))
 
 
 # --------------------------------------------------------------------------------------------

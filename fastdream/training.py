@@ -19,12 +19,11 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".
 
 def resolve_device(device=None) -> torch.device:
     """``device`` or, by default, CUDA when available, else the CPU. Under torchrun each process
-    takes the GPU of its LOCAL_RANK."""
-    if device is not None:
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    return torch.device("cpu")
+    takes the GPU of its LOCAL_RANK (also for a bare ``"cuda"``)."""
+    dev = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    return dev
 
 
 @dataclass
