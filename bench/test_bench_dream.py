@@ -36,8 +36,6 @@ def _tensor(im):
 def test_textbook(benchmark, width):
     benchmark.group = f"dream {width}px, 3 octaves x 20 steps"
     model, x = load_model(), _tensor(_photo(width))
-    with torch.no_grad():
-        pass
     benchmark.pedantic(lambda: textbook_dream(model, x, **SETTINGS), rounds=3, iterations=1, warmup_rounds=1)
 
 

@@ -64,7 +64,7 @@ from fastdream._checks import real as _real
 from fastdream.models.unet import BACKBONES, UNet
 from fastdream.training import (
     IMAGE_EXTENSIONS,
-    init_distributed,
+    distributed,
     list_images,
     load_checkpoint,
     resolve_device,
@@ -517,7 +517,6 @@ def train_unet(
             if not parent.is_dir():
                 raise ValueError(f"out_path: {parent} is a file, so {out_path} cannot be written")
             break
-    world = int(os.environ.get("WORLD_SIZE", "1"))
     rank0 = int(os.environ.get("RANK", "0")) == 0
 
     # ---- the data: pairs, unpaired files, unreadable files and size mismatches
@@ -613,17 +612,12 @@ def train_unet(
         pairs=len(good), train=len(train_pairs), val=len(val_pairs), skipped_unpaired=len(lone_i) + len(lone_m),
         skipped_bad=len(bad),
     )  # fmt: skip
-    created_group = world > 1 and not dist.is_initialized()
-    rank = init_distributed(dev)
-    try:
+    with distributed(dev) as rank:
         return _train(
             train_pairs, val_pairs, out_path, ckpt_state, rank, dev, config,
             model_args=dict(base_channels=base_channels, depth=depth, backbone=backbone), cache=cache,
             progress=progress, max_minutes=max_minutes, num_workers=num_workers, t_start=t_start,
         )  # fmt: skip
-    finally:
-        if created_group and dist.is_initialized():
-            dist.destroy_process_group()
 
 
 def _too_few(good, images_dir, masks_dir):

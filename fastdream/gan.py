@@ -53,7 +53,7 @@ from fastdream.io import atomic_save, load_pil, save_image
 from fastdream.models.dcgan import IMAGE_SIZES, Discriminator, Generator
 from fastdream.training import (
     IMAGE_EXTENSIONS,
-    init_distributed,
+    distributed,
     list_images,
     load_checkpoint,
     resolve_device,
@@ -345,20 +345,13 @@ def train_gan(
         warnings.warn(f"train_gan: amp=True needs CUDA; training on {device} in float32", stacklevel=2)
         amp = False
 
-    created_group = world > 1 and not dist.is_initialized()
-    if world > 1 and device.type == "cuda":
-        torch.cuda.set_device(device)  # nccl uses the current device for its communicators
-    rank = init_distributed(device)
-    try:
+    with distributed(device) as rank:
         return _train(
             files, out_dir, ckpt_path, state, rank, device,
             dict(config, batch_size=batch_size, lr=lr, beta1=beta1, seed=seed, amp=amp, world_size=rank.world,
                  images=len(files)),
             epochs=epochs, progress=progress, max_minutes=max_minutes, num_workers=num_workers, t_start=t_start,
         )  # fmt: skip
-    finally:
-        if created_group and dist.is_initialized():
-            dist.destroy_process_group()
 
 
 def _train(files, out_dir, ckpt_path, state, rank, device, config, *, epochs, progress, max_minutes,

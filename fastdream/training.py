@@ -3,6 +3,7 @@ image folders. Pipelines (``cutout.py``, ``gan.py``) build on these; nothing her
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 from dataclasses import dataclass
@@ -48,8 +49,23 @@ def init_distributed(device: torch.device) -> Dist:
     if world <= 1:
         return Dist()
     if not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)  # nccl builds its communicators on the current device
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
     return Dist(dist.get_rank(), dist.get_world_size())
+
+
+@contextlib.contextmanager
+def distributed(device: torch.device):
+    """:func:`init_distributed` for the length of a training run; a process group this call
+    created is destroyed afterwards, one the caller made is left alone."""
+    created = int(os.environ.get("WORLD_SIZE", "1")) > 1 and not dist.is_initialized()
+    rank = init_distributed(device)
+    try:
+        yield rank
+    finally:
+        if created and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 def seed_everything(seed: int) -> torch.Generator:
