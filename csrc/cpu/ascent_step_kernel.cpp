@@ -148,10 +148,11 @@ void ascent_step_impl(const AscentStepArgs& a, int threads) {
   if (total == 0) return;
   constexpr int64_t kGrain = 1 << 16;
 
-  // Pass 1: per-part moments of every sample the part touches (parts may straddle samples).
-  const int64_t parts = parallel_parts(total, threads, kGrain);
+  // Pass 1: per-chunk moments of every sample the chunk touches (chunks may straddle samples),
+  // summed in chunk order below: the same bits whatever the thread count.
+  const int64_t parts = parallel_chunks(total, kGrain);
   std::vector<Moments> partial(parts * N);
-  parallel_for(total, threads, kGrain, [&](int64_t b, int64_t e, int p) {
+  parallel_for(total, threads_for(threads, total), kGrain, [&](int64_t b, int64_t e, int p) {
     for (int64_t i = b; i < e;) {
       int64_t n = i / per, end = std::min(e, (n + 1) * per);
       Moments m = reduce_span(grad + i, end - i, a.norm);
@@ -183,7 +184,7 @@ void ascent_step_impl(const AscentStepArgs& a, int threads) {
 
   // Pass 2: the update, split into spans that stay inside one sample (and one plane with a mask).
   const T lo = T(a.clamp_lo), hi = T(a.clamp_hi);
-  parallel_for(total, threads, kGrain, [&](int64_t b, int64_t e, int) {
+  parallel_for(total, threads_for(threads, total), kGrain, [&](int64_t b, int64_t e, int) {
     for (int64_t i = b; i < e;) {
       int64_t n = i / per, off = i - n * per;
       if (!mask) {

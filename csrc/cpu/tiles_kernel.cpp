@@ -24,7 +24,7 @@ void extract_impl(const TileArgs& a, int threads) {
   T* dst = static_cast<T*>(tl.data);
   const int64_t T_ = a.ny * a.nx, th = tl.h, tw = tl.w, C = im.c;
   // One work item = one row of one tile.
-  parallel_for(tl.n * th, threads, 16, [&](int64_t b, int64_t e, int) {
+  parallel_for(tl.n * th, threads_for(threads, tl.n * C * th * tw), 16, [&](int64_t b, int64_t e, int) {
     std::vector<int64_t> xoff(tw);
     for (int64_t item = b; item < e; ++item) {
       const int64_t tile = item / th, i = item % th;
@@ -47,7 +47,7 @@ void blend_impl(const TileArgs& a, int threads) {
   const T* src = static_cast<const T*>(tl.data);
   const int64_t T_ = a.ny * a.nx, th = tl.h, tw = tl.w, C = im.c, H = im.h, W = im.w;
   // One work item = one output row of one sample.
-  parallel_for(im.n * H, threads, 4, [&](int64_t b, int64_t e, int) {
+  parallel_for(im.n * H, threads_for(threads, im.n * C * H * W), 4, [&](int64_t b, int64_t e, int) {
     for (int64_t item = b; item < e; ++item) {
       const int64_t n = item / H, yo = item % H;
       const int64_t y = wrap(yo + a.roll_y, H);  // row in the rolled image
