@@ -44,11 +44,12 @@ def _output_path(args, default: str | None) -> Path:
 def _cmd_dream(args) -> int:
     import fastdream as fd
     from fastdream import io
-    from fastdream.dream import DEFAULT_LAYERS, default_model
+    from fastdream.dream import DEFAULT_LAYERS
+    from fastdream.models.efficientnet_lite import efficientnet_lite0
     from fastdream.models.taps import layer_names
 
-    if args.list_layers:
-        for name in layer_names(default_model("cpu")):
+    if args.list_layers:  # the names as trained: dream accepts all of them
+        for name in layer_names(efficientnet_lite0(pretrained=False)):
             print(name + ("   (default)" if name in DEFAULT_LAYERS else ""))
         return 0
     out = _output_path(args, "dream.png")

@@ -267,7 +267,7 @@ class _FrameMaker:
         o = dict(options)
         # Load the model once here; passing it explicitly keeps dream from looking it up per frame.
         if o["model"] is None:
-            o["model"] = default_model(device)
+            o["model"] = default_model(device, o["layers"])
         self.base_seed = o.pop("seed")
         o["device"] = device
         o.pop("progress", None)
@@ -481,7 +481,7 @@ def zoom_video(
             # torch.device("cuda") != torch.device("cuda:0"): name the GPU, or the model's
             # parameters (on cuda:0) would not match the device below.
             device = torch.device("cuda", torch.cuda.current_device())
-    net = opts["model"] if opts["model"] is not None else default_model(device)
+    net = opts["model"] if opts["model"] is not None else default_model(device, opts["layers"])
     p = next(net.parameters(), None)
     if p is not None and p.device != device:
         raise ValueError(

@@ -1,0 +1,251 @@
+r"""EfficientNet-Lite0 rebuilt for dreaming on the CPU: BatchNorm folded, ReLU6 fused into the
+convolution, and TF "SAME" padding without padded copies.
+
+A dream step is a forward and a backward pass to the input, and at DeepDream image sizes both are
+bound by memory traffic as much as by arithmetic: every separate ReLU6 reads and writes the biggest
+activations of the network once more, and every asymmetric SAME pad copies one (twice, counting
+its backward). This module removes those passes:
+
+- ReLU6 runs inside oneDNN's convolution as a post-op (``mkldnn::_convolution_pointwise``, the op
+  ``torch.compile`` uses on CPU), and its backward is one ``hardtanh_backward`` on the saved
+  output (``0 < y < 6`` is the same set as ``0 < conv < 6``).
+- A stride-2 SAME conv on an even size pads one more row/column on the bottom/right than on the
+  top/left. A kernel grown by one leading zero row/column with symmetric padding computes exactly
+  that, with no padded copy of the input.
+
+On other devices and dtypes (CUDA, float64) the same modules run plain ``F.pad`` + ``F.conv2d`` +
+``F.relu6``. Block outputs (``_blocks.N``) equal the original network's to float rounding; the
+inner modules have no pre-activation output anymore, so layers inside a block must be dreamed on
+:func:`fuse_batchnorm`'s model or the original (``fastdream.dream`` picks for you).
+
+Shape:
+    - Input: :math:`(B, 3, H, W)`, normalized as for :class:`EfficientNetLite0`.
+    - Output: :math:`(B, 1000)` logits.
+
+Examples:
+    >>> import torch
+    >>> from fastdream.models.efficientnet_lite import efficientnet_lite0
+    >>> plain = efficientnet_lite0(pretrained=False)
+    >>> fused = fuse_for_dream(plain)
+    >>> x = torch.randn(1, 3, 66, 97)
+    >>> bool(torch.allclose(plain(x), fused(x), atol=1e-4))
+    True
+"""
+from __future__ import annotations
+
+import copy
+import functools
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
+
+from fastdream.models.efficientnet_lite import EfficientNetLite0, _fold, _same_pad
+
+__all__ = ["FusedConv2d", "FusedMBConv", "EfficientNetLite0Fused", "fuse_for_dream"]
+
+
+@functools.lru_cache(maxsize=None)
+def _onednn_fused_conv() -> bool:
+    """Whether this torch has oneDNN's conv + pointwise op and it runs here (x86/ARM builds with
+    mkldnn do; others fall back to unfused ops)."""
+    try:
+        op = torch.ops.mkldnn._convolution_pointwise
+        x, w = torch.ones(1, 2, 4, 4), torch.ones(2, 1, 3, 3)
+        y = op(x, w, None, [1, 1], [1, 1], [1, 1], 2, "hardtanh", [0.0, 6.0], "")
+        return bool(torch.backends.mkldnn.is_available()) and y.shape == (1, 2, 4, 4) and float(y.max()) == 6.0
+    except (AttributeError, RuntimeError, NotImplementedError):
+        return False
+
+
+def _conv(x, weight, bias, stride, padding, groups, act):
+    return torch.ops.mkldnn._convolution_pointwise(
+        x, weight, bias, padding, stride, [1, 1], groups, "hardtanh" if act else "none", [0.0, 6.0] if act else [], ""
+    )
+
+
+def _conv_input_grad(grad, x, weight, stride, padding, groups, y_act):
+    """Gradient w.r.t. the input of ``_conv``; ``y_act`` is its ReLU6 output (None: no act).
+    ReLU6 passes the gradient where ``0 < y < 6``, the same set as ``0 < conv < 6``."""
+    if y_act is not None:
+        grad = torch.ops.aten.hardtanh_backward(grad, y_act, 0.0, 6.0)
+    return torch.ops.aten.convolution_backward(
+        grad, x, weight, None, stride, padding, [1, 1], False, [0, 0], groups, (True, False, False)
+    )[0]
+
+
+class _ConvFn(torch.autograd.Function):
+    """One fused conv as an autograd node. The backward gives the input gradient only (the dream
+    never trains the network, and its parameters never ask for gradients)."""
+
+    @staticmethod
+    def forward(ctx, x, weight, bias, conf):
+        stride, padding, groups, act = conf
+        y = _conv(x, weight, bias, stride, padding, groups, act)
+        ctx.save_for_backward(x, weight, y if act else None)
+        ctx.conf = conf
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, weight, y = ctx.saved_tensors
+        stride, padding, groups, _ = ctx.conf
+        return _conv_input_grad(grad, x, weight, stride, padding, groups, y), None, None, None
+
+
+class _MBConvFn(torch.autograd.Function):
+    """A whole MBConv block as one autograd node: a Python autograd.Function costs ~30 us per
+    call each way, which per conv added ~3 ms to every dream step (a third of a small octave's step)."""
+
+    @staticmethod
+    def forward(ctx, x, we, be, wd, bd, wp, bp, conf):
+        d_stride, d_padding, skip = conf
+        h1 = _conv(x, we, be, [1, 1], [0, 0], 1, True) if we is not None else x
+        h2 = _conv(h1, wd, bd, d_stride, d_padding, wd.shape[0], True)
+        y = _conv(h2, wp, bp, [1, 1], [0, 0], 1, False)
+        if skip:
+            y.add_(x)
+        ctx.save_for_backward(x, we, h1, wd, h2, wp)
+        ctx.conf = conf
+        return y
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx, grad):
+        x, we, h1, wd, h2, wp = ctx.saved_tensors
+        d_stride, d_padding, skip = ctx.conf
+        g = _conv_input_grad(grad, h2, wp, [1, 1], [0, 0], 1, None)
+        g = _conv_input_grad(g, h1, wd, d_stride, d_padding, wd.shape[0], h2)
+        if we is not None:
+            g = _conv_input_grad(g, x, we, [1, 1], [0, 0], 1, h1)
+        if skip:
+            g = g.add_(grad) if g is not grad else g + grad
+        return g, None, None, None, None, None, None, None
+
+
+class FusedConv2d(nn.Module):
+    r"""A BatchNorm-folded convolution with an optional fused ReLU6 and TF SAME padding.
+
+    Args:
+        conv: the folded ``nn.Conv2d`` (weights and bias are shared, not copied).
+        act: apply ReLU6 to the output.
+        same: TF "SAME" padding computed from the input size (``Conv2dSame``); otherwise the
+            conv's own padding.
+
+    Shape:
+        - Input: :math:`(B, C_{in}, H, W)`
+        - Output: :math:`(B, C_{out}, \lceil H/s \rceil, \lceil W/s \rceil)` with ``same``.
+
+    Convention:
+        Same as TF: for stride 2 on an even size the extra padded row/column is at the bottom/right.
+    """
+
+    def __init__(self, conv: nn.Conv2d, act: bool, same: bool) -> None:
+        super().__init__()
+        self.weight, self.bias = conv.weight, conv.bias
+        self.stride, self.groups, self.padding = tuple(conv.stride), conv.groups, tuple(conv.padding)
+        self.act, self.same = act, same
+        self._grown: dict[tuple, Tensor] = {}
+
+    def _pads(self, x: Tensor) -> tuple[int, int, int, int]:
+        if not self.same:
+            return self.padding[0], self.padding[0], self.padding[1], self.padding[1]
+        kh, kw = self.weight.shape[-2:]
+        return (*_same_pad(x.shape[-2], kh, self.stride[0], 1), *_same_pad(x.shape[-1], kw, self.stride[1], 1))
+
+    def _grown_weight(self, extra_h: int, extra_w: int) -> Tensor:
+        # SAME's extra bottom/right row becomes a zero first row of the kernel under symmetric
+        # padding: tap a of the grown kernel reads x[s*i + a - bottom] = x[s*i + (a-1) - top].
+        key = (extra_h, extra_w, self.weight.device, self.weight.dtype, self.weight._version)
+        w = self._grown.get(key)
+        if w is None:
+            self._grown.clear()
+            w = F.pad(self.weight, (extra_w, 0, extra_h, 0)).contiguous(memory_format=torch.channels_last)
+            self._grown[key] = w
+        return w
+
+    def fast(self, x: Tensor) -> bool:
+        """Whether ``x`` takes the fused oneDNN path (CPU float32 with oneDNN)."""
+        return x.device.type == "cpu" and x.dtype == torch.float32 and _onednn_fused_conv()
+
+    def fused_args(self, x: Tensor) -> tuple[Tensor, list[int], list[int]]:
+        """(weight, stride, symmetric padding) that give SAME padding with no padded copy."""
+        top, bottom, left, right = self._pads(x)
+        w = self.weight
+        if bottom != top or right != left:
+            w = self._grown_weight(bottom - top, right - left)
+        return w, list(self.stride), [bottom, right]
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.fast(x):
+            w, stride, padding = self.fused_args(x)
+            return _ConvFn.apply(x, w, self.bias, (stride, padding, self.groups, self.act))
+        top, bottom, left, right = self._pads(x)
+        if top == bottom and left == right:
+            y = F.conv2d(x, self.weight, self.bias, self.stride, (top, left), 1, self.groups)
+        else:
+            y = F.conv2d(F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride, 0, 1, self.groups)
+        return F.relu6(y) if self.act else y
+
+
+class FusedMBConv(nn.Module):
+    """:class:`~fastdream.models.efficientnet_lite.MBConvBlock` with folded BN and fused ReLU6:
+    expand (+ReLU6) -> depthwise (+ReLU6) -> project, plus the identity skip."""
+
+    def __init__(self, block: nn.Module) -> None:
+        super().__init__()
+        self.has_expand, self.has_skip = block.has_expand, block.has_skip
+        if self.has_expand:
+            self._expand_conv = FusedConv2d(_fold(block._expand_conv, block._bn0), act=True, same=False)
+        self._depthwise_conv = FusedConv2d(_fold(block._depthwise_conv, block._bn1), act=True, same=True)
+        self._project_conv = FusedConv2d(_fold(block._project_conv, block._bn2), act=False, same=False)
+
+    def forward(self, x: Tensor) -> Tensor:
+        dw = self._depthwise_conv
+        if dw.fast(x):  # one autograd node for the block (the submodules' hooks do not run)
+            wd, d_stride, d_padding = dw.fused_args(x)
+            we, be = (self._expand_conv.weight, self._expand_conv.bias) if self.has_expand else (None, None)
+            pc = self._project_conv
+            return _MBConvFn.apply(x, we, be, wd, dw.bias, pc.weight, pc.bias, (d_stride, d_padding, self.has_skip))
+        h = self._expand_conv(x) if self.has_expand else x
+        h = self._project_conv(dw(h))
+        return h + x if self.has_skip else h
+
+
+class EfficientNetLite0Fused(nn.Module):
+    """EfficientNet-Lite0 with every conv fused (see the module docstring); same top-level and
+    block names as :class:`EfficientNetLite0`, so ``_blocks.N`` taps see the same activations."""
+
+    input_mean = EfficientNetLite0.input_mean
+    input_std = EfficientNetLite0.input_std
+
+    def __init__(self, model: EfficientNetLite0) -> None:
+        super().__init__()
+        self._conv_stem = FusedConv2d(_fold(model._conv_stem, model._bn0), act=True, same=True)
+        self._blocks = nn.ModuleList([FusedMBConv(b) for b in model._blocks])
+        self._conv_head = FusedConv2d(_fold(model._conv_head, model._bn1), act=True, same=False)
+        self._avg_pooling = nn.AdaptiveAvgPool2d(1)
+        self._dropout = nn.Dropout(model._dropout.p)
+        self._fc = copy.deepcopy(model._fc)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self._conv_stem(x)
+        for block in self._blocks:
+            x = block(x)
+        x = self._avg_pooling(self._conv_head(x)).flatten(1)
+        return self._fc(self._dropout(x))
+
+
+@torch.no_grad()
+def fuse_for_dream(model: EfficientNetLite0) -> EfficientNetLite0Fused:
+    """An inference copy of ``model`` with BN folded and ReLU6 fused (eval mode, frozen)."""
+    was_training = model.training
+    model.eval()
+    try:
+        fused = EfficientNetLite0Fused(model).eval()  # _fold copies every weight it folds
+    finally:
+        model.train(was_training)
+    fused.requires_grad_(False)
+    return fused
