@@ -70,6 +70,28 @@ def test_list_layers():
     assert "_blocks.5   (default)" in names and "_blocks.10   (default)" in names
 
 
+def test_list_layers_into_a_closed_pipe_is_quiet(tmp_path, monkeypatch, capsys):
+    # `fastdream dream --list-layers | head -1`: the reader goes away early; that is no error.
+    from fastdream import cli
+
+    sink = open(tmp_path / "sink", "w")
+
+    class ClosedPipe:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            pass
+
+        def fileno(self):
+            return sink.fileno()
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    assert cli.main(["dream", "--list-layers"]) == 0
+    assert "error" not in capsys.readouterr().err
+    sink.close()
+
+
 def test_info():
     r = run("info", "--json")
     assert r.returncode == 0 and '"native_cpu"' in r.stdout
