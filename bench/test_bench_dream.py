@@ -9,6 +9,7 @@ with the tuned allocator, to show how much of the speedup is the allocator.
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -57,6 +58,39 @@ def test_textbook_tuned_allocator(benchmark, width):
     _malloc.tune()  # already done by the dreams above when the file runs whole
     model, x = load_model(), _tensor(_photo(width))
     benchmark.pedantic(lambda: textbook_dream(model, x, **SETTINGS), rounds=3, iterations=1, warmup_rounds=1)
+
+
+TEXTBOOK_ROUND = r"""
+import json, sys, time
+from bench.test_bench_dream import SETTINGS, _photo, _tensor
+from bench.textbook import load_model, textbook_dream
+model, x = load_model(), _tensor(_photo(int(sys.argv[1])))
+textbook_dream(model, x, **SETTINGS)  # warm-up, as the in-process test above
+t = time.perf_counter()
+textbook_dream(model, x, **SETTINGS)
+print(json.dumps({"seconds": time.perf_counter() - t}))
+"""
+
+
+@pytest.mark.parametrize("width", [512, 1024])
+def test_interleaved(benchmark, width):
+    """fastdream.dream rounds alternating with textbook rounds, each textbook round in a fresh
+    process (so with glibc's allocator untouched): both sample the same minutes of this shared
+    machine, whose speed drifts by 10-30% over a run. The ratio is in extra_info and printed."""
+    benchmark.group = f"dream {width}px interleaved with the textbook loop (ratio in extra_info)"
+    x = _tensor(_photo(width))
+    textbook = []
+
+    def textbook_round():
+        out = subprocess.run([sys.executable, "-c", TEXTBOOK_ROUND, str(width)], capture_output=True, text=True,
+                             check=True, cwd=str(Path(__file__).resolve().parents[1]))
+        textbook.append(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
+
+    benchmark.pedantic(lambda: fd.dream(x, **SETTINGS), setup=textbook_round, rounds=3, warmup_rounds=1)
+    ratio = min(textbook) / benchmark.stats.stats.min
+    benchmark.extra_info.update(textbook_seconds=textbook, textbook_min=min(textbook), speedup_min_vs_min=ratio)
+    print(f"\n{width}px interleaved: textbook {[round(t, 2) for t in textbook]} s, "
+          f"dream min {benchmark.stats.stats.min:.2f} s, speedup {ratio:.2f}x")
 
 
 PEAK = r"""
