@@ -107,3 +107,22 @@ def test_dream_on_a_layer_inside_a_block():
     img = torch.rand(1, 3, 48, 64, generator=torch.Generator().manual_seed(0))
     out = fd.dream(img, layers=["_blocks.4._bn1"], octaves=1, steps=2, seed=0)
     assert out.shape == img.shape and not torch.equal(out, img)
+
+
+def test_packed_weights_match_plain_and_copies_start_clean(models, monkeypatch):
+    import copy
+
+    import fastdream.models.fused as fused_module
+
+    _, fused = models
+    x = torch.randn(2, 3, 45, 58, generator=torch.Generator().manual_seed(7)).contiguous(memory_format=torch.channels_last)
+    acts_packed, g_packed = _acts_and_grad(fused, x)
+    assert any(m._packed for m in fused.modules() if hasattr(m, "_packed"))  # the packed path ran
+    clone = copy.deepcopy(fused)  # oneDNN's packed tensors are not copied: the copy repacks
+    assert not any(m._packed for m in clone.modules() if hasattr(m, "_packed"))
+    monkeypatch.setattr(fused_module, "_prepack", lambda weight, *args: weight)  # as on a torch without it
+    acts_plain, g_plain = _acts_and_grad(clone, x)
+    for a, b in zip(acts_packed, acts_plain):
+        assert _rel(a, b) < 1e-5
+    ok, how = _grad_close(g_packed, g_plain)
+    assert ok, how
