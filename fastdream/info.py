@@ -6,6 +6,7 @@ import platform
 import torch
 
 from fastdream import __version__, _native, backend
+from fastdream.models.fused import _onednn_fused_conv
 
 
 def info() -> dict:
@@ -35,6 +36,7 @@ def info() -> dict:
         "cuda_runtime": _native._C.cuda_runtime_version() if _native.cuda_compiled() else None,
         "gpu": gpu,
         "threads": torch.get_num_threads(),
+        "cpu_fused_convs": _onednn_fused_conv(),
         "backend_requested": backend.requested(),
         "backend_cpu": backend.resolved("cpu"),
         "backend_cuda": backend.resolved("cuda") if torch.cuda.is_available() else "no GPU",
@@ -56,6 +58,8 @@ def format_info(d: dict) -> str:
         lines.append("GPU: none visible to torch")
     lines += [
         f"CPU threads: {d['threads']}",
+        "dream backbone on CPU: "
+        + ("ReLU6 fused into oneDNN's convolutions" if d["cpu_fused_convs"] else "plain convolutions (no oneDNN fusion in this torch)"),
         f"backend: {d['backend_requested']} -> cpu: {d['backend_cpu']}, cuda: {d['backend_cuda']}",
     ]
     return "\n".join(lines)
