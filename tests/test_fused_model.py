@@ -1,6 +1,8 @@
 """fastdream.models.fused: the dream build of EfficientNet-Lite0 gives the original network's block
 outputs and input gradients, on the fused oneDNN path and on the plain fallback, and dream picks
 the build that keeps the asked-for layers' true activations."""
+import copy
+
 import pytest
 import torch
 
@@ -86,13 +88,15 @@ def test_fused_path_is_the_one_tested_here():
 
 def test_float64_takes_the_plain_path_and_matches(models):
     plain, fused = models
-    x = torch.randn(1, 3, 50, 61, dtype=torch.float64)
-    acts_p, g_p = _acts_and_grad(plain.double(), x)
-    acts_f, g_f = _acts_and_grad(fused.double(), x)
-    plain.float(), fused.float()
-    for a, b in zip(acts_f, acts_p):  # the BN fold was computed in float32
-        assert _rel(a, b) < 1e-6
-    assert _rel(g_f, g_p) < 1e-6
+    x = torch.randn(1, 3, 50, 61, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    plain, fused = copy.deepcopy(plain).double(), copy.deepcopy(fused).double()
+    acts_p, g_p = _acts_and_grad(plain, x)
+    acts_f, g_f = _acts_and_grad(fused, x)
+    # The BN fold was computed in float32: ~1e-7 per weight, a few 1e-6 after 16 blocks.
+    for a, b in zip(acts_f, acts_p):
+        assert _rel(a, b) < 2e-5
+    ok, how = _grad_close(g_f, g_p)
+    assert ok, how
 
 
 def test_variant_keeps_true_activations():
@@ -110,8 +114,6 @@ def test_dream_on_a_layer_inside_a_block():
 
 
 def test_packed_weights_match_plain_and_copies_start_clean(models, monkeypatch):
-    import copy
-
     import fastdream.models.fused as fused_module
 
     _, fused = models

@@ -179,7 +179,7 @@ class FusedConv2d(nn.Module):
     def _grown_weight(self, extra_h: int, extra_w: int) -> Tensor:
         # SAME's extra bottom/right row becomes a zero first row of the kernel under symmetric
         # padding: tap a of the grown kernel reads x[s*i + a - bottom] = x[s*i + (a-1) - top].
-        key = (extra_h, extra_w, self.weight.device, self.weight.dtype, self.weight._version)
+        key = (extra_h, extra_w, self.weight.data_ptr(), self.weight.device, self.weight.dtype, self.weight._version)
         w = self._grown.get(key)
         if w is None:
             self._grown.clear()
@@ -198,7 +198,7 @@ class FusedConv2d(nn.Module):
         extra = (bottom - top, right - left)
         w = self.weight if extra == (0, 0) else self._grown_weight(*extra)
         stride, padding = list(self.stride), [bottom, right]
-        key = (tuple(in_shape), extra, self.weight._version)
+        key = (tuple(in_shape), extra, self.weight.data_ptr(), self.weight._version)
         packed = self._packed.get(key)
         if packed is None:
             if len(self._packed) >= 8:  # a dream meets a few sizes (octaves, tile batches)
