@@ -39,9 +39,9 @@ def _rel(a, b):
 
 def _grad_close(a, b):
     """Gradients through ReLU6 are discontinuous in the input: a pre-activation within rounding
-    of 0 or 6 (seen: one in 10^5 units, |z| < 1e-5) flips between builds and changes the gradient
-    over its receptive field by a few percent -- the original network in float32 and float64
-    differs the same way. So: nearly parallel, and all but a small region equal to 1e-4."""
+    of 0 or 6 (seen: one unit in ~2x10^4, |z| < 1e-5) flips between builds and changes the
+    gradient over its receptive field by a few percent -- the original network does the same when
+    its input moves by float rounding. So: nearly parallel, and all but a small region equal to 1e-4."""
     a, b = a.double().flatten(), b.double().flatten()
     cos = float(a @ b / (a.norm() * b.norm()))
     equal = float(((a - b).abs() <= 1e-4 * b.abs().max()).double().mean())
