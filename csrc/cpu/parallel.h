@@ -2,7 +2,6 @@
 #pragma once
 #include <algorithm>
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -31,9 +30,10 @@ inline int64_t parallel_chunks(int64_t n, int64_t grain) {
 
 // Threads worth using for an op over `elements` values: one per 2^21 (8 MB of float32), at most
 // `threads`. Inside a dream or a video the ops run between PyTorch ops whose OpenMP workers are
-// still spinning; there a helper only takes cores from them, and a 512 px dream ran 5% slower
-// with helpers on every op (2.17 s vs 2.08 s) although each op alone was faster. On big images
-// (the 2048^2 benchmarks, a 4096^2 blend) two threads still pay: 4.5 vs 5.7 ms for ascent_step_.
+// still spinning; there a helper only takes cores from them, and a 512 px dream ran 3% slower
+// with helpers on every op (2.15 s vs 2.08 s, mean of 3) although each op alone was faster. On
+// big images two threads still pay: ascent_step_ at 2048^2 took 4.5 ms on two idle threads,
+// 5.5-5.7 ms on one.
 inline int threads_for(int threads, int64_t elements) {
   return int(std::max<int64_t>(1, std::min<int64_t>(threads, elements >> 21)));
 }

@@ -70,7 +70,7 @@ void extract_impl(const TileArgs& a, int threads) {
 
 // d[x] += wy * wx[x] * s[x] over one run of one channel (or of all channels, interleaved).
 template <typename T>
-FASTDREAM_CLONES void accumulate_planar(T* __restrict d, const T* __restrict s, const float* __restrict wx, float wy,
+FASTDREAM_CLONES void accumulate_run(T* __restrict d, const T* __restrict s, const float* __restrict wx, float wy,
                                         int64_t len) {
 #pragma omp simd
   for (int64_t j = 0; j < len; ++j) d[j] += T(wy * wx[j]) * s[j];
@@ -113,10 +113,10 @@ void blend_impl(const TileArgs& a, int threads) {
           for (int u = 0; u < nr; ++u) {
             const Run& R = run[u];
             if (packed) {
-              accumulate_planar(d + R.x * C, s + R.j * C, wxc.data() + (q * tw + R.j) * C, wyv, R.len * C);
+              accumulate_run(d + R.x * C, s + R.j * C, wxc.data() + (q * tw + R.j) * C, wyv, R.len * C);
             } else if (planar) {
               for (int64_t c = 0; c < C; ++c)
-                accumulate_planar(d + c * im.sc + R.x, s + c * tl.sc + R.j, wxq + R.j, wyv, R.len);
+                accumulate_run(d + c * im.sc + R.x, s + c * tl.sc + R.j, wxq + R.j, wyv, R.len);
             } else {
               for (int64_t j = 0; j < R.len; ++j) {
                 const T w = T(wyv * wxq[R.j + j]);

@@ -44,6 +44,7 @@ __all__ = [
     "BlockArgs",
     "LITE0_BLOCKS",
     "Conv2dSame",
+    "conv2d_same",
     "MBConvBlock",
     "EfficientNetLite0",
     "efficientnet_lite0",
@@ -116,17 +117,19 @@ class Conv2dSame(nn.Conv2d):
         super().__init__(*args, **kwargs)
 
     def forward(self, x: Tensor) -> Tensor:
-        kh, kw = self.weight.shape[-2:]
-        sh, sw = self.stride
-        dh, dw = self.dilation
-        top, bottom = _same_pad(x.shape[-2], kh, sh, dh)
-        left, right = _same_pad(x.shape[-1], kw, sw, dw)
-        if top == bottom and left == right:
-            # Symmetric case (always so for stride 1 / odd kernel): let the conv pad
-            # itself, which avoids materializing a padded copy of the activation.
-            return F.conv2d(x, self.weight, self.bias, self.stride, (top, left), self.dilation, self.groups)
-        x = F.pad(x, (left, right, top, bottom))
-        return F.conv2d(x, self.weight, self.bias, self.stride, 0, self.dilation, self.groups)
+        return conv2d_same(x, self.weight, self.bias, self.stride, self.dilation, self.groups)
+
+
+def conv2d_same(x: Tensor, weight: Tensor, bias, stride, dilation=(1, 1), groups: int = 1) -> Tensor:
+    """``F.conv2d`` with TF "SAME" padding from the input size (see :class:`Conv2dSame`)."""
+    kh, kw = weight.shape[-2:]
+    top, bottom = _same_pad(x.shape[-2], kh, stride[0], dilation[0])
+    left, right = _same_pad(x.shape[-1], kw, stride[1], dilation[1])
+    if top == bottom and left == right:
+        # Symmetric case (always so for stride 1 / odd kernel): let the conv pad
+        # itself, which avoids materializing a padded copy of the activation.
+        return F.conv2d(x, weight, bias, stride, (top, left), dilation, groups)
+    return F.conv2d(F.pad(x, (left, right, top, bottom)), weight, bias, stride, 0, dilation, groups)
 
 
 def _bn(ch: int) -> nn.BatchNorm2d:

@@ -41,7 +41,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from fastdream.models.efficientnet_lite import EfficientNetLite0, _fold, _same_pad
+from fastdream.models.efficientnet_lite import EfficientNetLite0, _fold, _same_pad, conv2d_same
 
 __all__ = ["FusedConv2d", "FusedMBConv", "EfficientNetLite0Fused", "fuse_for_dream"]
 
@@ -167,14 +167,11 @@ class FusedConv2d(nn.Module):
         state["_grown"], state["_packed"] = {}, {}
         return state
 
-    def _pads_for(self, in_shape) -> tuple[int, int, int, int]:
+    def _pads(self, in_shape) -> tuple[int, int, int, int]:
         if not self.same:
             return self.padding[0], self.padding[0], self.padding[1], self.padding[1]
         kh, kw = self.weight.shape[-2:]
         return (*_same_pad(in_shape[-2], kh, self.stride[0], 1), *_same_pad(in_shape[-1], kw, self.stride[1], 1))
-
-    def _pads(self, x: Tensor) -> tuple[int, int, int, int]:
-        return self._pads_for(x.shape)
 
     def _grown_weight(self, extra_h: int, extra_w: int) -> Tensor:
         # SAME's extra bottom/right row becomes a zero first row of the kernel under symmetric
@@ -194,7 +191,7 @@ class FusedConv2d(nn.Module):
     def fused_args(self, in_shape: torch.Size) -> tuple[Tensor, Tensor, list[int], list[int]]:
         """(weight, the same packed for oneDNN, stride, symmetric padding) for an input of
         ``in_shape``: SAME padding with no padded copy, and no weight reorder per call."""
-        top, bottom, left, right = self._pads_for(in_shape)
+        top, bottom, left, right = self._pads(in_shape)
         extra = (bottom - top, right - left)
         w = self.weight if extra == (0, 0) else self._grown_weight(*extra)
         stride, padding = list(self.stride), [bottom, right]
@@ -210,11 +207,10 @@ class FusedConv2d(nn.Module):
         if self.fast(x):
             w, packed, stride, padding = self.fused_args(x.shape)
             return _ConvFn.apply(x, w, packed, self.bias, (stride, padding, self.groups, self.act))
-        top, bottom, left, right = self._pads(x)
-        if top == bottom and left == right:
-            y = F.conv2d(x, self.weight, self.bias, self.stride, (top, left), 1, self.groups)
+        if self.same:
+            y = conv2d_same(x, self.weight, self.bias, self.stride, (1, 1), self.groups)
         else:
-            y = F.conv2d(F.pad(x, (left, right, top, bottom)), self.weight, self.bias, self.stride, 0, 1, self.groups)
+            y = F.conv2d(x, self.weight, self.bias, self.stride, self.padding, 1, self.groups)
         return F.relu6(y) if self.act else y
 
 
