@@ -4,12 +4,13 @@ channels_last, the network as trained; and (argument "tuned") the glibc allocato
 
 Usage: python bench/backbone_ab.py default   (or: tuned)
 """
+
 import sys
 import time
 
 import torch
 
-from fastdream.dream import DEFAULT_LAYERS, _objective
+from fastdream.dream import DEFAULT_LAYERS, objective_value
 from fastdream.models.efficientnet_lite import efficientnet_lite0, fuse_batchnorm
 from fastdream.models.fused import fuse_for_dream
 from fastdream.models.taps import LayerTaps
@@ -29,13 +30,13 @@ models = {
 }
 x0 = torch.randn(1, 3, 341, 512)
 res = {k: [] for k in models}
-for r in range(5):
+for _r in range(5):
     for k, m in models.items():
         taps = LayerTaps(m, DEFAULT_LAYERS)
         x = x0.contiguous(memory_format=cl) if k.endswith("cl") else x0.contiguous()
         t0 = time.perf_counter()
         for _ in range(3):
             t = x.clone().requires_grad_(True)
-            torch.autograd.grad(_objective(taps(t), "l2"), t)
+            torch.autograd.grad(objective_value(taps(t), "l2"), t)
         res[k].append((time.perf_counter() - t0) / 3)
 print(sys.argv[1], {k: round(min(v) * 1000, 1) for k, v in res.items()})

@@ -1,5 +1,6 @@
 """Runs every CUDA kernel once on odd sizes and every dtype/layout, for
 ``compute-sanitizer --tool memcheck python bench/cuda_sanitize.py`` (exits non-zero on error)."""
+
 import torch
 
 import fastdream as fd

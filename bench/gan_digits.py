@@ -15,6 +15,7 @@ Needs scikit-learn (``pip install scikit-learn``). Not a pytest benchmark; run i
 
     python bench/gan_digits.py --minutes 10 [--out DIR]
 """
+
 from __future__ import annotations
 
 import os
@@ -24,21 +25,21 @@ import os
 # costs little when the machine is idle. Read once, when torch starts its thread pool.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import torch
+from PIL import Image
 
-import fastdream  # noqa: E402
-from fastdream import gan, metrics  # noqa: E402
-from fastdream.models.dcgan import Generator  # noqa: E402
+import fastdream
+from fastdream import gan, metrics
+from fastdream.models.dcgan import Generator
 
 
 def write_digits(folder: Path, holdout: float, seed: int, size: int = 32):

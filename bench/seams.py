@@ -4,6 +4,7 @@ with none; the statistics are those of tests/test_dream.py (1.0 = no seam; the t
 
 Usage: python bench/seams.py
 """
+
 import importlib
 
 import numpy as np
@@ -25,7 +26,7 @@ try:
             out = fd.dream(photo, octaves=1, steps=8, jitter=jitter, tile_size=512, seed=0)
             change = np.asarray(out).astype(np.float64) - before
             grid = default_grid((1024, 1024), 512, overlap)
-            edges = sorted(({y for y in grid.ys} | {y + grid.tile_h for y in grid.ys}) - {0, 1024})
+            edges = sorted((set(grid.ys) | {y + grid.tile_h for y in grid.ys}) - {0, 1024})
             spike, step = _seam_stats(change, edges)
             print(f"jitter {jitter:2d}  overlap {overlap}  tiles {grid.tile_h} px  spike {spike:.3f}  step {step:.3f}")
 finally:

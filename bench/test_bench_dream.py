@@ -6,6 +6,7 @@ allocator process-wide the first time it dreams on the CPU, and the textbook loo
 with the allocator as a plain script would have it. The textbook loop runs once more at the end,
 with the tuned allocator, to show how much of the speedup is the allocator.
 """
+
 import json
 import subprocess
 import sys
@@ -82,15 +83,22 @@ def test_interleaved(benchmark, width):
     textbook = []
 
     def textbook_round():
-        out = subprocess.run([sys.executable, "-c", TEXTBOOK_ROUND, str(width)], capture_output=True, text=True,
-                             check=True, cwd=str(Path(__file__).resolve().parents[1]))
+        out = subprocess.run(
+            [sys.executable, "-c", TEXTBOOK_ROUND, str(width)],
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=str(Path(__file__).resolve().parents[1]),
+        )
         textbook.append(json.loads(out.stdout.strip().splitlines()[-1])["seconds"])
 
     benchmark.pedantic(lambda: fd.dream(x, **SETTINGS), setup=textbook_round, rounds=3, warmup_rounds=1)
     ratio = min(textbook) / benchmark.stats.stats.min
     benchmark.extra_info.update(textbook_seconds=textbook, textbook_min=min(textbook), speedup_min_vs_min=ratio)
-    print(f"\n{width}px interleaved: textbook {[round(t, 2) for t in textbook]} s, "
-          f"dream min {benchmark.stats.stats.min:.2f} s, speedup {ratio:.2f}x")
+    print(
+        f"\n{width}px interleaved: textbook {[round(t, 2) for t in textbook]} s, "
+        f"dream min {benchmark.stats.stats.min:.2f} s, speedup {ratio:.2f}x"
+    )
 
 
 PEAK = r"""

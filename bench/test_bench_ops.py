@@ -2,14 +2,13 @@
 
 Run: ``pytest bench/test_bench_ops.py --benchmark-group-by=group`` (see bench/README.md).
 """
+
 import pytest
 import torch
 
 import fastdream as fd
-from fastdream import _native
-from fastdream.ops import reference
-
 from bench.conftest import SIZES, rounds_for
+from fastdream.ops import _native
 
 pytestmark = pytest.mark.skipif(not _native.available(), reason="native module not built")
 

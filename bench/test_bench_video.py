@@ -14,6 +14,7 @@ in one group:
 outside the network (``1 - network / frame``: zoom, tiles, ascent steps, conversions, PNG) and
 outside the dream, from the fastest round of each (the least disturbed on a shared machine). Run: ``pytest bench/test_bench_video.py --benchmark-group-by=group``.
 """
+
 import time
 
 import pytest
@@ -21,7 +22,10 @@ import torch
 from PIL import Image
 
 from fastdream import _malloc, io, video
-from fastdream.dream import DEFAULT_LAYERS, _Frozen, _objective, default_model
+from fastdream.dream import DEFAULT_LAYERS, DreamOptions, default_model
+from fastdream.dream.engine import Frozen, objective_value
+from fastdream.video.frames import save_frame
+from fastdream.video.maker import FrameMaker
 from fastdream.models.taps import LayerTaps, input_convention
 
 SIZE, STEPS, ROUNDS = 512, 5, 3
@@ -33,8 +37,8 @@ _best: dict[str, float] = {}  # fastest round of each timing, seconds
 def setup(tmp_path_factory):
     img = Image.open(io.SAMPLE_IMAGE).convert("RGB").resize((SIZE, SIZE), Image.BICUBIC)
     rgb = io.load(img).rgb
-    opts = video._check_dream_options(dict(octaves=1, steps=STEPS, seed=0), (SIZE, SIZE))
-    maker = video._FrameMaker(opts, torch.device("cpu"), zoom=1.05, shift=(0.0, 0.0), angle=0.0, color_drift=None)
+    opts = DreamOptions.create(octaves=1, steps=STEPS, seed=0)
+    maker = FrameMaker(opts, torch.device("cpu"), zoom=1.05, shift=(0.0, 0.0), angle=0.0, color_drift=None)
     x = maker.first(rgb)  # frame 0: loads the model, warms the allocator and oneDNN
     return maker, x, tmp_path_factory.mktemp("frames")
 
@@ -54,7 +58,7 @@ def test_frame(benchmark, setup):
     def frame():
         k = state["k"]
         state["x"] = maker.next(state["x"], k)
-        video._save_frame(state["x"], folder / video.FRAME_NAME.format(k))
+        save_frame(state["x"], folder / video.FRAME_NAME.format(k))
         state["k"] = k + 1
 
     benchmark.pedantic(frame, rounds=ROUNDS, iterations=1, warmup_rounds=1)
@@ -73,10 +77,10 @@ def test_network(benchmark, setup):
     x = ((x0 - mean) / std).contiguous(memory_format=torch.channels_last)
 
     def network():
-        with _Frozen(net), torch.enable_grad():
+        with Frozen(net), torch.enable_grad():
             for _ in range(STEPS):
                 t = x.detach().requires_grad_(True)
-                torch.autograd.grad(_objective(taps(t), "l2"), t)
+                torch.autograd.grad(objective_value(taps(t), "l2"), t)
 
     benchmark.pedantic(network, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     _record(benchmark, "network")
@@ -88,8 +92,8 @@ def test_outside_dream(benchmark, setup):
 
     def outside():
         y = maker.transform(x0)
-        y = video._quantize(y).div_(255.0)  # what _FrameMaker does to the dream's output
-        video._save_frame(y, folder / "outside.png")
+        y = io.quantize(y).div_(255.0)  # what FrameMaker does to the dream's output
+        save_frame(y, folder / "outside.png")
 
     benchmark.pedantic(outside, rounds=ROUNDS * 5, iterations=1, warmup_rounds=1)
     _record(benchmark, "outside_dream")

@@ -1,6 +1,7 @@
 """The plain DeepDream loop as tutorials write it (TensorFlow's DeepDream tutorial, ported):
 roll the whole image, run the whole model, ``g / g.std()``, add, clamp. Same backbone weights,
 layers, octaves and step rule as fastdream's defaults, so the difference is the engineering."""
+
 import torch
 import torch.nn.functional as F
 

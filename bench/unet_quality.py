@@ -27,6 +27,7 @@ Not a pytest benchmark; run it directly:
 
     python bench/unet_quality.py --minutes 10 [--out DIR]
 """
+
 from __future__ import annotations
 
 import os
@@ -35,21 +36,21 @@ import os
 # other processes. Read once, when torch starts its thread pool.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import argparse  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from datetime import datetime, timezone  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse
+import platform
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
 
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from PIL import Image  # noqa: E402
+import numpy as np
+import torch
+from PIL import Image
 
-import fastdream  # noqa: E402
-from fastdream.cutout import load_unet, predict_mask, read_mask, train_unet  # noqa: E402
-from fastdream.data import make_cutout_dataset  # noqa: E402
+import fastdream
+from fastdream.cutout import load_unet, predict_mask, read_mask, train_unet
+from fastdream.data import make_cutout_dataset
 
 
 def evaluate(ckpt: Path, images: Path, masks: Path) -> tuple[float, float, float, int]:

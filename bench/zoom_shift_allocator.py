@@ -1,12 +1,23 @@
 """zoom_shift vs grid_sample at 2048^2, first with glibc's default allocator, then tuned."""
-import time, torch, fastdream as fd
+
+import time
+
+import torch
+
+import fastdream as fd
 from fastdream import _malloc
-from fastdream.ops import reference
+
+
 def bench(f, n=8):
-    f(); ts = []
+    f()
+    ts = []
     for _ in range(n):
-        t = time.perf_counter(); f(); ts.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        f()
+        ts.append(time.perf_counter() - t)
     return min(ts) * 1e3
+
+
 x = torch.rand(1, 3, 2048, 2048)
 kw = dict(zoom=1.05, shift=(2.5, -1.5), angle=1.0)
 for label in ("glibc default", "tuned (fastdream._malloc.tune)"):

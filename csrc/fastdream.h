@@ -33,9 +33,9 @@ struct AscentStepArgs {
 };
 
 struct ZoomShiftArgs {
-  Tensor4 src, dst;         // same sizes, any strides
-  double m[4];              // inverse 2x2 matrix (output offset -> source offset), row major
-  double bx, by;            // source = m * (x, y) + b, in pixel coordinates
+  Tensor4 src, dst;  // same sizes, any strides
+  double m[4];       // inverse 2x2 matrix (output offset -> source offset), row major
+  double bx, by;     // source = m * (x, y) + b, in pixel coordinates
   int padding;
 };
 
@@ -43,14 +43,14 @@ struct ZoomShiftArgs {
 // (rolled[y, x] = image[(y - roll_y) mod H, (x - roll_x) mod W], torch.roll's rule), so the
 // jitter costs no full-size copy. Tile k = r * nx + q of sample n is tiles[n * ny * nx + k].
 struct TileArgs {
-  Tensor4 image;            // (N, C, H, W): the source of extract, the output of blend
-  Tensor4 tiles;            // (N * ny * nx, C, th, tw)
-  const int64_t* ys;        // ny tile tops in the rolled image
-  const int64_t* xs;        // nx tile lefts
+  Tensor4 image;      // (N, C, H, W): the source of extract, the output of blend
+  Tensor4 tiles;      // (N * ny * nx, C, th, tw)
+  const int64_t* ys;  // ny tile tops in the rolled image
+  const int64_t* xs;  // nx tile lefts
   int64_t ny, nx;
-  int64_t roll_y, roll_x;   // in [0, H) and [0, W)
-  const float* wy;          // blend only: ny * th weights along y (sum to 1 over tiles at each y)
-  const float* wx;          // blend only: nx * tw weights along x
+  int64_t roll_y, roll_x;  // in [0, H) and [0, W)
+  const float* wy;         // blend only: ny * th weights along y (sum to 1 over tiles at each y)
+  const float* wx;         // blend only: nx * tw weights along x
 };
 
 namespace cpu {
@@ -62,9 +62,9 @@ void blend_tiles(const TileArgs& a, int dtype, int threads);
 
 namespace cuda {
 bool compiled();
-std::string architectures();      // e.g. "75-real,80-real,90": the build's list, comma-separated
-int runtime_version();            // cudart version linked in, 0 without CUDA
-int device_count();               // 0 without a driver or device (never throws)
+std::string architectures();  // e.g. "75-real,80-real,90": the build's list, comma-separated
+int runtime_version();        // cudart version linked in, 0 without CUDA
+int device_count();           // 0 without a driver or device (never throws)
 std::vector<int> device_capability(int device);  // {major, minor}
 void ascent_step(const AscentStepArgs& a, int dtype, void* stream);
 void zoom_shift(const ZoomShiftArgs& a, int dtype, void* stream);

@@ -1,5 +1,6 @@
 """Argument checks shared by every public function: each error names the parameter, the value it
-got and what it accepts (DESIGN.md, "Errors and data safety")."""
+got and what it accepts. Also the one place that decides which device a call runs on."""
+
 from __future__ import annotations
 
 import math
@@ -10,8 +11,21 @@ from pathlib import Path
 import numpy as np
 import torch
 
+#: Device types fastdream runs on (the reference path runs on any of them; the kernels on cpu/cuda).
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
 
 def integer(name: str, v, lo: int | None = None, hi: int | None = None) -> int:
+    """An integer (not a bool), optionally bounded (``lo <= v <= hi``).
+
+    Examples:
+        >>> integer("steps", 3, 1)
+        3
+        >>> integer("steps", 0, 1)
+        Traceback (most recent call last):
+        ...
+        ValueError: steps must be >= 1, got 0
+    """
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
         raise TypeError(f"{name} must be an integer, got {v!r}")
     if (lo is not None and v < lo) or (hi is not None and v > hi):
@@ -67,16 +81,60 @@ def path(name: str, v) -> Path:
     return Path(v)
 
 
-def device(name: str, v) -> torch.device | None:
-    """``None`` or a usable torch.device; CUDA is refused up front when torch cannot see a GPU."""
-    if v is None:
-        return None
+def parse_device(name: str, v) -> torch.device:
+    """``v`` as a torch.device of a type fastdream runs on (not yet checked for availability)."""
     if not isinstance(v, (str, torch.device)):
         raise TypeError(f"{name} must be None, a string such as 'cpu' or 'cuda:0', or a torch.device, got {v!r}")
     try:
         dev = torch.device(v)
-    except RuntimeError as exc:
-        raise ValueError(f"{name}: {v!r} is not a valid device ({exc})") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"{name}: {v!r} asks for CUDA, which is not available here")
+    except (RuntimeError, ValueError):
+        dev = None
+    if dev is None or dev.type not in DEVICE_TYPES:
+        raise ValueError(f"{name}: {str(v)!r} is not a valid device; use 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
+    return dev
+
+
+def _where(thing) -> torch.device | None:
+    """The device of a module's parameters or of a tensor; None for anything else."""
+    if isinstance(thing, torch.nn.Module):
+        p = next(thing.parameters(), None)
+        return None if p is None else p.device
+    if isinstance(thing, torch.Tensor):
+        return thing.device
+    return None
+
+
+def device(name: str, v, *, model=None, tensor=None, fallback: str | None = None) -> torch.device:
+    """The device a call runs on: ``v`` when given, else ``model``'s, else ``tensor``'s, else
+    ``fallback``, else CUDA when torch sees a GPU, else the CPU.
+
+    A bare ``"cuda"`` is made a definite GPU (so it compares equal to the model's ``cuda:0``): the
+    process's ``LOCAL_RANK`` under torchrun, else the current GPU. CUDA (or MPS) is refused up front
+    when torch cannot see one, and so is a device other than the one ``model``'s parameters are on.
+
+    Examples:
+        >>> device("device", "cpu")
+        device(type='cpu')
+        >>> device("device", "tpu")
+        Traceback (most recent call last):
+        ...
+        ValueError: device: 'tpu' is not a valid device; use 'cpu', 'cuda', 'cuda:N' or 'mps'
+    """
+    own = _where(model)
+    if v is not None:
+        dev = parse_device(name, v)
+    else:
+        dev = own or _where(tensor) or torch.device(fallback or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(
+                f"{name}: {str(v or dev)!r} asks for a GPU, but CUDA is not available to torch {torch.__version__}; "
+                f"use {name}='cpu'"
+            )
+        if dev.index is None:
+            dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", torch.cuda.current_device())))
+    if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
+        raise ValueError(f"{name}: {str(v)!r} asks for MPS, which is not available here")
+    if own is not None and own != dev:
+        raise ValueError(f"{name} is {dev} but the model's parameters are on {own}; move the model or pass {name}=")
     return dev

@@ -6,6 +6,7 @@ machines this project measures that costs up to half the step. Keeping freed mem
 (no mmap for big blocks, no trimming) removes those faults. It is process-wide, so it is applied
 once, only when a CPU dream runs, and ``FASTDREAM_TUNE_MALLOC=0`` turns it off.
 """
+
 from __future__ import annotations
 
 import ctypes

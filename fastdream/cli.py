@@ -3,6 +3,7 @@
 Errors in the user's input (bad values, missing files, unknown layers) print one line on stderr
 and exit with status 2, never a traceback; nothing is written then.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -93,9 +94,16 @@ def _dream_options(s) -> None:
 
 def _dream_kwargs(args) -> dict:
     return dict(
-        layers=args.layers, octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
-        step_size=args.step_size, jitter=args.jitter, tile_size=args.tile or None, objective=args.objective,
-        seed=args.seed, device=args.device,
+        layers=args.layers,
+        octaves=args.octaves,
+        octave_scale=args.octave_scale,
+        steps=args.steps,
+        step_size=args.step_size,
+        jitter=args.jitter,
+        tile_size=args.tile or None,
+        objective=args.objective,
+        seed=args.seed,
+        device=args.device,
     )
 
 
@@ -120,13 +128,23 @@ def _cmd_zoom(args) -> int:
     io.load_pil(source)  # missing file / not an image: a clear error before any work
     try:
         path = fd.zoom_video(
-            source, out, frames=args.frames, zoom=args.zoom, shift=tuple(args.shift), angle=args.angle,
-            fps=args.fps, frames_dir=args.frames_dir, resume=not args.no_resume, reverse=args.reverse,
-            progress=not args.quiet, **_dream_kwargs(args),
+            source,
+            out,
+            frames=args.frames,
+            zoom=args.zoom,
+            shift=tuple(args.shift),
+            angle=args.angle,
+            fps=args.fps,
+            frames_dir=args.frames_dir,
+            resume=not args.no_resume,
+            reverse=args.reverse,
+            progress=not args.quiet,
+            **_dream_kwargs(args),
         )
     except KeyboardInterrupt:
-        print("fastdream zoom: interrupted; the finished frames are kept: run the same command to resume",
-              file=sys.stderr)
+        print(
+            "fastdream zoom: interrupted; the finished frames are kept: run the same command to resume", file=sys.stderr
+        )
         return 130
     print(f"wrote {path}")
     return 0
@@ -138,8 +156,7 @@ def _add_zoom(sub) -> None:
     s.add_argument("-o", "--output", help="video file: .gif, .webp or .mp4 (default: zoom.gif)")
     s.add_argument("--frames", type=int, default=60)
     s.add_argument("--zoom", type=float, default=1.05, help="zoom factor per frame (> 1 zooms in)")
-    s.add_argument("--shift", type=float, nargs=2, default=(0.0, 0.0), metavar=("DX", "DY"),
-                   help="pixels per frame")
+    s.add_argument("--shift", type=float, nargs=2, default=(0.0, 0.0), metavar=("DX", "DY"), help="pixels per frame")
     s.add_argument("--angle", type=float, default=0.0, help="degrees per frame, counter-clockwise")
     s.add_argument("--fps", type=float, default=15)
     s.add_argument("--frames-dir", default=None, help="where frames are kept (default: OUTPUT_frames/)")
@@ -168,9 +185,22 @@ def _cmd_train_gan(args) -> int:
 
     try:
         path = train_gan(
-            args.images, args.output, image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size,
-            nz=args.nz, lr=args.lr, beta1=args.beta1, device=args.device, amp=args.amp, resume=not args.no_resume,
-            seed=args.seed, progress=not args.quiet, ngf=args.ngf, ndf=args.ndf, nc=1 if args.gray else 3,
+            args.images,
+            args.output,
+            image_size=args.image_size,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            nz=args.nz,
+            lr=args.lr,
+            beta1=args.beta1,
+            device=args.device,
+            amp=args.amp,
+            resume=not args.no_resume,
+            seed=args.seed,
+            progress=not args.quiet,
+            ngf=args.ngf,
+            ndf=args.ndf,
+            nc=1 if args.gray else 3,
             max_minutes=args.max_minutes,
         )
     except GANTrainingError as exc:
@@ -227,8 +257,10 @@ def _add_gan(sub) -> None:
     s.add_argument("-q", "--quiet", action="store_true")
     s.set_defaults(func=_cmd_train_gan)
 
-    for name, func, helptext in [("sample-gan", _cmd_sample_gan, "sample images from a trained generator"),
-                                 ("gan-walk", _cmd_gan_walk, "animated walk through the generator's latent space")]:
+    for name, func, helptext in [
+        ("sample-gan", _cmd_sample_gan, "sample images from a trained generator"),
+        ("gan-walk", _cmd_gan_walk, "animated walk through the generator's latent space"),
+    ]:
         s = sub.add_parser(name, help=helptext)
         s.add_argument("checkpoint", help="checkpoint.pt written by train-gan")
         if name == "sample-gan":
@@ -251,10 +283,24 @@ def _cmd_train_unet(args) -> int:
     import fastdream as fd
 
     path = fd.train_unet(
-        args.images, args.masks, args.output, epochs=args.epochs, batch_size=args.batch_size,
-        image_size=args.image_size, lr=args.lr, val_split=args.val_split, device=args.device, amp=args.amp,
-        resume=not args.no_resume, seed=args.seed, progress=not args.quiet, base_channels=args.base_channels,
-        depth=args.depth, backbone=args.backbone, max_minutes=args.max_minutes, skip_bad=args.skip_bad,
+        args.images,
+        args.masks,
+        args.output,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        image_size=args.image_size,
+        lr=args.lr,
+        val_split=args.val_split,
+        device=args.device,
+        amp=args.amp,
+        resume=not args.no_resume,
+        seed=args.seed,
+        progress=not args.quiet,
+        base_channels=args.base_channels,
+        depth=args.depth,
+        backbone=args.backbone,
+        max_minutes=args.max_minutes,
+        skip_bad=args.skip_bad,
     )
     print(f"wrote {path}")
     return 0
@@ -266,8 +312,9 @@ def _cmd_cutout(args) -> int:
 
     out = _output_path(args, None)
     image = io.load_pil(args.input)
-    result = fd.cutout(image, args.model, threshold=args.threshold, only_mask=args.only_mask, soft=not args.hard,
-                       device=args.device)
+    result = fd.cutout(
+        image, args.model, threshold=args.threshold, only_mask=args.only_mask, soft=not args.hard, device=args.device
+    )
     io.save_image(result, out)
     print(f"wrote {out} ({result.mode} {result.width}x{result.height})")
     return 0
@@ -285,8 +332,9 @@ def _add_unet(sub) -> None:
     s.add_argument("--val-split", type=float, default=0.1)
     s.add_argument("--base-channels", type=int, default=32)
     s.add_argument("--depth", type=int, default=4)
-    s.add_argument("--backbone", choices=["efficientnet_lite0"], default=None,
-                   help="pretrained encoder (good for small datasets)")
+    s.add_argument(
+        "--backbone", choices=["efficientnet_lite0"], default=None, help="pretrained encoder (good for small datasets)"
+    )
     s.add_argument("--max-minutes", type=float, default=None)
     s.add_argument("--skip-bad", action="store_true", help="skip unpaired or unreadable files with a warning")
     s.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")

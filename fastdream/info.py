@@ -1,12 +1,14 @@
 """What this install of fastdream can do: ``fastdream.info()`` and ``fastdream info``."""
+
 from __future__ import annotations
 
 import platform
 
 import torch
 
-from fastdream import __version__, _native, backend
-from fastdream.models.fused import _onednn_fused_conv
+from fastdream._version import __version__
+from fastdream.models.fused import onednn_fused_conv
+from fastdream.ops import _native, backend
 
 
 def info() -> dict:
@@ -36,7 +38,7 @@ def info() -> dict:
         "cuda_runtime": _native._C.cuda_runtime_version() if _native.cuda_compiled() else None,
         "gpu": gpu,
         "threads": torch.get_num_threads(),
-        "cpu_fused_convs": _onednn_fused_conv(),
+        "cpu_fused_convs": onednn_fused_conv(),
         "backend_requested": backend.requested(),
         "backend_cpu": backend.resolved("cpu"),
         "backend_cuda": backend.resolved("cuda") if torch.cuda.is_available() else "no GPU",
@@ -53,13 +55,19 @@ def format_info(d: dict) -> str:
     ]
     if d["gpu"]:
         g = d["gpu"]
-        lines.append(f"GPU: {g['name']} (sm {g['capability']}), covered by the build: {'yes' if g['covered'] else 'no'}")
+        lines.append(
+            f"GPU: {g['name']} (sm {g['capability']}), covered by the build: {'yes' if g['covered'] else 'no'}"
+        )
     else:
         lines.append("GPU: none visible to torch")
     lines += [
         f"CPU threads: {d['threads']}",
         "dream backbone on CPU: "
-        + ("ReLU6 fused into oneDNN's convolutions" if d["cpu_fused_convs"] else "plain convolutions (no oneDNN fusion in this torch)"),
+        + (
+            "ReLU6 fused into oneDNN's convolutions"
+            if d["cpu_fused_convs"]
+            else "plain convolutions (no oneDNN fusion in this torch)"
+        ),
         f"backend: {d['backend_requested']} -> cpu: {d['backend_cpu']}, cuda: {d['backend_cuda']}",
     ]
     return "\n".join(lines)

@@ -5,12 +5,12 @@ import os
 # step went from 0.02 s to 1.9 s). Subprocesses inherit the setting.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from hypothesis import settings  # noqa: E402
+import pytest
+import torch
+from hypothesis import settings
 
-import fastdream as fd  # noqa: E402
-from fastdream import _native  # noqa: E402
+import fastdream as fd
+from fastdream.ops import _native
 
 # CI runs a fixed set of examples so a red run can be reproduced; locally each run draws new ones.
 settings.register_profile("ci", max_examples=20, derandomize=True, deadline=None)

@@ -1,4 +1,5 @@
 """ascent_step_: native kernel vs the reference, the NaN rule, layouts, and argument errors."""
+
 import pytest
 import torch
 from hypothesis import given
@@ -12,9 +13,15 @@ SHAPES = [(1, 3, 37, 53), (2, 3, 255, 257), (3, 1, 17, 9), (4, 3, 64, 64), (1, 1
 
 
 def _run_both(image, grad, mask, **kw):
-    expected = reference.ascent_step_(image.clone(), grad, kw["step_size"], kw["norm"], kw["clamp"],
-                                      None if mask is None else fd.ops.ascent_step._canonical_mask(mask, image),
-                                      kw.get("eps", 1e-8))
+    expected = reference.ascent_step_(
+        image.clone(),
+        grad,
+        kw["step_size"],
+        kw["norm"],
+        kw["clamp"],
+        None if mask is None else fd.ops.ascent_step._canonical_mask(mask, image),
+        kw.get("eps", 1e-8),
+    )
     with fd.use_backend("native"):
         actual = image.clone(memory_format=torch.preserve_format)
         out = fd.ops.ascent_step_(actual, grad, kw["step_size"], norm=kw["norm"], clamp=kw["clamp"], mask=mask)
@@ -39,18 +46,28 @@ def test_matches_reference(shape, layout, norm, with_mask):
 
 @needs_native
 @given(
-    n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 70), w=st.integers(1, 70),
-    channels_last=st.booleans(), norm=st.sampled_from(["std", "mean_abs"]),
-    mask_kind=st.sampled_from([None, "hw", "shared", "per_sample"]), clamp=st.sampled_from([None, (-0.5, 0.7)]),
-    step=st.floats(-1, 1), seed=st.integers(0, 2**31 - 1),
+    n=st.integers(1, 3),
+    c=st.integers(1, 4),
+    h=st.integers(1, 70),
+    w=st.integers(1, 70),
+    channels_last=st.booleans(),
+    norm=st.sampled_from(["std", "mean_abs"]),
+    mask_kind=st.sampled_from([None, "hw", "shared", "per_sample"]),
+    clamp=st.sampled_from([None, (-0.5, 0.7)]),
+    step=st.floats(-1, 1),
+    seed=st.integers(0, 2**31 - 1),
 )
 def test_matches_reference_random(n, c, h, w, channels_last, norm, mask_kind, clamp, step, seed):
     gen = torch.Generator().manual_seed(seed)
     layout = "channels_last" if channels_last else "nchw"
     image = layouts(torch.rand(n, c, h, w, generator=gen), layout)
     grad = layouts(torch.randn(n, c, h, w, generator=gen) * 10, layout)
-    mask = {None: None, "hw": torch.rand(h, w, generator=gen), "shared": torch.rand(1, 1, h, w, generator=gen),
-            "per_sample": torch.rand(n, h, w, generator=gen)}[mask_kind]
+    mask = {
+        None: None,
+        "hw": torch.rand(h, w, generator=gen),
+        "shared": torch.rand(1, 1, h, w, generator=gen),
+        "per_sample": torch.rand(n, h, w, generator=gen),
+    }[mask_kind]
     actual, expected = _run_both(image, grad, mask, step_size=step, norm=norm, clamp=clamp)
     assert max_rel_err(actual, expected) <= 1e-5
 
@@ -98,7 +115,7 @@ def test_semantics(backend):
     mask = torch.tensor([[1.0, 0.0], [0.5, 1.0]])
     with fd.use_backend(backend):
         fd.ops.ascent_step_(image, grad, 1.0, mask=mask, eps=0.0, clamp=(-0.8, 0.8))
-    s = 3 ** 0.5 / 2
+    s = 3**0.5 / 2
     assert torch.allclose(image.flatten(), torch.tensor([min(s, 0.8), 0.0, 0.5 * s, -min(s, 0.8)]))
     x = torch.zeros(2, 1, 1, 4)
     g = torch.tensor([[1.0, -3.0, 1.0, 1.0], [2.0, 2.0, 2.0, 2.0]]).reshape(2, 1, 1, 4)

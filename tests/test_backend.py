@@ -1,4 +1,5 @@
 """Backend selection, info(), the torch.library registration (opcheck, torch.compile)."""
+
 import subprocess
 import sys
 import warnings
@@ -7,7 +8,7 @@ import pytest
 import torch
 
 import fastdream as fd
-from fastdream import _native, backend
+from fastdream.ops import _native, backend
 from tests.conftest import needs_native
 
 
@@ -22,9 +23,8 @@ def test_env_variable_is_read_at_call_time(monkeypatch):
     monkeypatch.setenv("FASTDREAM_BACKEND", "fast")
     with pytest.raises(ValueError, match="FASTDREAM_BACKEND"):
         fd.ops.zoom_shift(torch.rand(1, 1, 4, 4))
-    with pytest.raises(ValueError, match="backend"):
-        with fd.use_backend("fast"):
-            pass
+    with pytest.raises(ValueError, match="backend"), fd.use_backend("fast"):
+        pass
 
 
 @needs_native
@@ -86,11 +86,22 @@ def test_info_command():
 def test_opcheck():
     image = torch.rand(2, 3, 17, 23)
     grad = torch.randn(2, 3, 17, 23)
-    torch.library.opcheck(torch.ops.fastdream.ascent_step_.default, (image, grad, None, 0.1, "std", True, -1.0, 1.0, 1e-8))
+    torch.library.opcheck(
+        torch.ops.fastdream.ascent_step_.default, (image, grad, None, 0.1, "std", True, -1.0, 1.0, 1e-8)
+    )
     torch.library.opcheck(
         torch.ops.fastdream.ascent_step_.default,
-        (image.contiguous(memory_format=torch.channels_last), grad.contiguous(memory_format=torch.channels_last),
-         torch.rand(1, 1, 17, 23), 0.1, "mean_abs", False, 0.0, 0.0, 1e-8),
+        (
+            image.contiguous(memory_format=torch.channels_last),
+            grad.contiguous(memory_format=torch.channels_last),
+            torch.rand(1, 1, 17, 23),
+            0.1,
+            "mean_abs",
+            False,
+            0.0,
+            0.0,
+            1e-8,
+        ),
     )
     torch.library.opcheck(torch.ops.fastdream.zoom_shift.default, (image, 1.2, 3.0, -2.0, 10.0, "reflect"))
     g = fd.ops.tile_grid((17, 23), 8)

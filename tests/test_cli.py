@@ -1,14 +1,29 @@
 """The fastdream command line, end to end in a subprocess, as a user runs it."""
+
+import io
+import struct
 import subprocess
 import sys
+import zlib
 
 import numpy as np
 import pytest
 from PIL import Image
 
 
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb)."""
+    buf = io.BytesIO()
+    Image.new("RGB", (8, 8)).save(buf, format="PNG")
+    data = buf.getvalue()
+    ihdr = struct.pack(">II", width, height) + data[24:29]
+    return data[:16] + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr)) + data[33:]
+
+
 def run(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "fastdream.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "fastdream.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=300
+    )
 
 
 @pytest.fixture
@@ -49,14 +64,23 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
         (["dream", "{img}", "-o", "{img}"], "--overwrite"),
         (["dream", "{img}", "-o", "{tmp}/no/such/dir/out.png"], "does not exist"),
         (["dream", "{img}", "-o", "{tmp}/out.xyz"], "extension"),
+        (["dream", "{bomb}"], "claims more than"),
+        (["dream", "{img}", "--device", "tpu"], "'tpu' is not a valid device"),
+        (["zoom", "{img}", "-o", "{tmp}/z.gif", "--device", "tpu"], "'tpu' is not a valid device"),
     ],
 )
 def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, small_image, args, words):
     bad = tmp_path / "bad.png"
     bad.write_text("this is not a png")
-    args = [a.format(img=small_image, bad=bad, tmp=tmp_path) for a in args]
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(_png_claiming(100_000, 100_000))
+    args = [a.format(img=small_image, bad=bad, bomb=bomb, tmp=tmp_path) for a in args]
     before = sorted(p.name for p in tmp_path.iterdir())
-    r = run(*args, "--octaves", "1", "--steps", "1", "-q", cwd=tmp_path) if "--steps" not in args else run(*args, "-q", cwd=tmp_path)
+    r = (
+        run(*args, "--octaves", "1", "--steps", "1", "-q", cwd=tmp_path)
+        if "--steps" not in args
+        else run(*args, "-q", cwd=tmp_path)
+    )
     assert r.returncode == 2
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and "Traceback" not in r.stderr
@@ -74,8 +98,6 @@ def test_list_layers_into_a_closed_pipe_is_quiet(tmp_path, monkeypatch, capsys):
     # `fastdream dream --list-layers | head -1`: the reader goes away early; that is no error.
     from fastdream import cli
 
-    sink = open(tmp_path / "sink", "w")
-
     class ClosedPipe:
         def write(self, text):
             raise BrokenPipeError(32, "Broken pipe")
@@ -86,10 +108,10 @@ def test_list_layers_into_a_closed_pipe_is_quiet(tmp_path, monkeypatch, capsys):
         def fileno(self):
             return sink.fileno()
 
-    monkeypatch.setattr(sys, "stdout", ClosedPipe())
-    assert cli.main(["dream", "--list-layers"]) == 0
+    with open(tmp_path / "sink", "w") as sink:
+        monkeypatch.setattr(sys, "stdout", ClosedPipe())
+        assert cli.main(["dream", "--list-layers"]) == 0
     assert "error" not in capsys.readouterr().err
-    sink.close()
 
 
 def test_info():
@@ -99,7 +121,21 @@ def test_info():
 
 def test_zoom_writes_a_gif_and_resumes(tmp_path, small_image):
     out = tmp_path / "z.gif"
-    args = ["zoom", str(small_image), "-o", str(out), "--frames", "3", "--steps", "1", "--tile", "0", "--seed", "0", "-q"]
+    args = [
+        "zoom",
+        str(small_image),
+        "-o",
+        str(out),
+        "--frames",
+        "3",
+        "--steps",
+        "1",
+        "--tile",
+        "0",
+        "--seed",
+        "0",
+        "-q",
+    ]
     r = run(*args)
     assert r.returncode == 0, r.stderr
     with Image.open(out) as im:
@@ -119,8 +155,24 @@ def test_gan_commands_end_to_end(tmp_path):
     for i in range(16):
         Image.fromarray((rng.random((32, 32)) * 255).astype(np.uint8)).save(imgs / f"{i}.png")
     run_dir = tmp_path / "run"
-    r = run("train-gan", str(imgs), "-o", str(run_dir), "--image-size", "32", "--epochs", "1", "--batch-size", "8",
-            "--ngf", "8", "--ndf", "8", "--gray", "-q")
+    r = run(
+        "train-gan",
+        str(imgs),
+        "-o",
+        str(run_dir),
+        "--image-size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--ngf",
+        "8",
+        "--ndf",
+        "8",
+        "--gray",
+        "-q",
+    )
     assert r.returncode == 0, r.stderr
     ckpt = run_dir / "checkpoint.pt"
     assert ckpt.is_file() and (run_dir / "samples_epoch_001.png").is_file()
@@ -140,8 +192,22 @@ def test_unet_commands_end_to_end(tmp_path):
 
     ds = make_cutout_dataset(tmp_path / "ds", 16, size=40, seed=0)
     ckpt = tmp_path / "u.pt"
-    r = run("train-unet", str(ds.images), str(ds.masks), "-o", str(ckpt), "--epochs", "1", "--image-size", "40",
-            "--base-channels", "8", "--depth", "2", "-q")
+    r = run(
+        "train-unet",
+        str(ds.images),
+        str(ds.masks),
+        "-o",
+        str(ckpt),
+        "--epochs",
+        "1",
+        "--image-size",
+        "40",
+        "--base-channels",
+        "8",
+        "--depth",
+        "2",
+        "-q",
+    )
     assert r.returncode == 0, r.stderr
     photo = sorted(ds.images.iterdir())[0]
     r = run("cutout", str(photo), "-o", str(tmp_path / "cut.png"), "--model", str(ckpt))
@@ -151,8 +217,20 @@ def test_unet_commands_end_to_end(tmp_path):
     r = run("cutout", str(photo), "-o", str(tmp_path / "mask.png"), "--model", str(ckpt), "--only-mask")
     with Image.open(tmp_path / "mask.png") as im:
         assert r.returncode == 0 and im.mode == "L"
-    r = run("dream", str(photo), "-o", str(tmp_path / "d.png"), "--mask-from", str(ckpt), "--invert-mask",
-            "--octaves", "1", "--steps", "1", "-q")
+    r = run(
+        "dream",
+        str(photo),
+        "-o",
+        str(tmp_path / "d.png"),
+        "--mask-from",
+        str(ckpt),
+        "--invert-mask",
+        "--octaves",
+        "1",
+        "--steps",
+        "1",
+        "-q",
+    )
     assert r.returncode == 0, r.stderr
     r = run("dream", str(photo), "-o", str(tmp_path / "e.png"), "--invert-mask", "-q")
     assert r.returncode == 2 and "--mask-from" in r.stderr

@@ -1,12 +1,12 @@
 """CUDA kernels vs the reference on a real GPU: every op, float32/float16/bfloat16, NCHW and
 channels_last, odd sizes, batch > 1; stream behaviour; opcheck; torch.compile. Skipped without a
 GPU and the CUDA kernels (CI has neither; run these on a GPU machine)."""
+
 import pytest
 import torch
 
 import fastdream as fd
-from fastdream import _native
-from fastdream.ops import reference
+from fastdream.ops import _native, reference
 from tests.conftest import layouts, max_rel_err, needs_cuda
 
 pytestmark = [pytest.mark.cuda, needs_cuda]
@@ -34,8 +34,9 @@ def test_ascent_step(dtype, tol, shape, layout, norm, with_mask):
     expected = reference.ascent_step_(img_q.clone(), grad_q, 0.05, norm, (-1.0, 1.0), mask_q, 1e-8)
     x = _cuda(image, dtype, layout)
     with fd.use_backend("native"):
-        fd.ops.ascent_step_(x, _cuda(grad, dtype, layout), 0.05, norm=norm,
-                            mask=None if mask is None else mask.to("cuda", dtype))
+        fd.ops.ascent_step_(
+            x, _cuda(grad, dtype, layout), 0.05, norm=norm, mask=None if mask is None else mask.to("cuda", dtype)
+        )
     assert max_rel_err(x.float().cpu(), expected) <= tol
 
 
@@ -85,7 +86,9 @@ def test_results_identical_across_streams():
 def test_opcheck_and_compile():
     image = torch.rand(2, 3, 17, 23, device="cuda")
     grad = torch.randn_like(image)
-    torch.library.opcheck(torch.ops.fastdream.ascent_step_.default, (image, grad, None, 0.1, "std", True, -1.0, 1.0, 1e-8))
+    torch.library.opcheck(
+        torch.ops.fastdream.ascent_step_.default, (image, grad, None, 0.1, "std", True, -1.0, 1.0, 1e-8)
+    )
     torch.library.opcheck(torch.ops.fastdream.zoom_shift.default, (image, 1.2, 3.0, -2.0, 10.0, "reflect"))
 
     def step(x, g):

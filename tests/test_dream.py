@@ -1,4 +1,5 @@
 """fastdream.dream: real DeepDream behaviour on small images with the embedded backbone."""
+
 import numpy as np
 import pytest
 import torch
@@ -7,7 +8,7 @@ from torch import nn
 
 import fastdream as fd
 from fastdream import ops
-from fastdream.dream import DEFAULT_LAYERS, _objective, default_model
+from fastdream.dream import DEFAULT_LAYERS, default_model, objective_value
 from fastdream.models.taps import LayerTaps
 
 FAST = dict(octaves=1, steps=2, jitter=8, seed=0)
@@ -23,7 +24,9 @@ def photo():
 def _objective_of(img01: torch.Tensor) -> float:
     model = default_model("cpu")
     x = (img01 - 127 / 255) / (128 / 255)
-    return float(_objective(LayerTaps(model, DEFAULT_LAYERS)(x.contiguous(memory_format=torch.channels_last)), "l2"))
+    return float(
+        objective_value(LayerTaps(model, DEFAULT_LAYERS)(x.contiguous(memory_format=torch.channels_last)), "l2")
+    )
 
 
 def test_objective_grows_and_the_image_changes(photo):
@@ -82,7 +85,7 @@ def test_tiles_leave_no_seams():
     out = fd.dream(photo, octaves=1, steps=6, jitter=0, tile_size=128, seed=0)
     change = np.asarray(out).astype(np.float64) - before
     grid = ops.tile_grid((512, 512), 128)
-    edges = sorted(({y for y in grid.ys} | {y + grid.tile_h for y in grid.ys}) - {0, 512})
+    edges = sorted((set(grid.ys) | {y + grid.tile_h for y in grid.ys}) - {0, 512})
     assert len(edges) >= 6
     spike, step = _seam_stats(change, edges)
     assert spike < 1.3 and step < 1.3, (spike, step)
@@ -122,7 +125,7 @@ def test_every_input_kind_round_trips(tmp_path, photo):
     u8 = fd.dream(rgb, **FAST)
     assert u8.dtype == np.uint8 and u8.shape == rgb.shape
     f32 = fd.dream(rgb[..., 0].astype(np.float32) / 255, **FAST)
-    assert f32.dtype == np.float32 and f32.shape == (h, w) and 0 <= f32.min() and f32.max() <= 1
+    assert f32.dtype == np.float32 and f32.shape == (h, w) and f32.min() >= 0 and f32.max() <= 1
     t = torch.from_numpy(rgb.copy()).permute(2, 0, 1).float() / 255
     out = fd.dream(t, **FAST)
     assert out.shape == t.shape and out.dtype == torch.float32
@@ -190,8 +193,12 @@ def test_small_image_uses_fewer_octaves_with_a_warning():
         (dict(norm="max"), ValueError, "norm"),
         (dict(layers=["nope"]), ValueError, "unknown layer"),
         (dict(mask=np.ones((5, 5, 3))), ValueError, "mask"),
-        pytest.param(dict(device="cuda"), ValueError, "CUDA is not available",
-                     marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has a GPU")),
+        pytest.param(
+            dict(device="cuda"),
+            ValueError,
+            "CUDA is not available",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has a GPU"),
+        ),
     ],
 )
 def test_bad_arguments(kwargs, exc, word):
@@ -201,8 +208,13 @@ def test_bad_arguments(kwargs, exc, word):
 
 @pytest.mark.parametrize(
     "image, exc",
-    [("/no/such/file.png", FileNotFoundError), (np.zeros((4, 4, 3), np.int32), TypeError),
-     (torch.full((3, 8, 8), 2.0), ValueError), (torch.rand(5, 8, 8), ValueError), (3, TypeError)],
+    [
+        ("/no/such/file.png", FileNotFoundError),
+        (np.zeros((4, 4, 3), np.int32), TypeError),
+        (torch.full((3, 8, 8), 2.0), ValueError),
+        (torch.rand(5, 8, 8), ValueError),
+        (3, TypeError),
+    ],
 )
 def test_bad_images(image, exc):
     with pytest.raises(exc, match="image"):

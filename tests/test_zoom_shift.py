@@ -1,4 +1,5 @@
 """zoom_shift: native vs the reference (evaluated in float64), and the pinned conventions."""
+
 import math
 
 import pytest
@@ -28,7 +29,9 @@ def _oracle(image, zoom=1.0, shift=(0.0, 0.0), angle=0.0, padding="reflect"):
 @pytest.mark.parametrize("shape", [(1, 3, 37, 53), (2, 3, 255, 257), (3, 2, 16, 9), (1, 1, 1, 5)])
 @pytest.mark.parametrize("layout", ["nchw", "channels_last"])
 @pytest.mark.parametrize("padding", ["reflect", "border", "zeros"])
-@pytest.mark.parametrize("params", [dict(zoom=1.05), dict(zoom=0.7, angle=17.0), dict(shift=(3.3, -40.7), angle=-95.0, zoom=1.3)])
+@pytest.mark.parametrize(
+    "params", [dict(zoom=1.05), dict(zoom=0.7, angle=17.0), dict(shift=(3.3, -40.7), angle=-95.0, zoom=1.3)]
+)
 def test_matches_reference(shape, layout, padding, params):
     image = layouts(torch.rand(shape), layout)
     out = _native(image, padding=padding, **params)
@@ -38,9 +41,17 @@ def test_matches_reference(shape, layout, padding, params):
 
 @needs_native
 @given(
-    n=st.integers(1, 3), c=st.integers(1, 4), h=st.integers(1, 60), w=st.integers(1, 60),
-    zoom=st.floats(0.2, 4.0), dx=st.floats(-80, 80), dy=st.floats(-80, 80), angle=st.floats(-400, 400),
-    padding=st.sampled_from(["reflect", "border", "zeros"]), channels_last=st.booleans(), seed=st.integers(0, 2**31 - 1),
+    n=st.integers(1, 3),
+    c=st.integers(1, 4),
+    h=st.integers(1, 60),
+    w=st.integers(1, 60),
+    zoom=st.floats(0.2, 4.0),
+    dx=st.floats(-80, 80),
+    dy=st.floats(-80, 80),
+    angle=st.floats(-400, 400),
+    padding=st.sampled_from(["reflect", "border", "zeros"]),
+    channels_last=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
 )
 def test_matches_reference_random(n, c, h, w, zoom, dx, dy, angle, padding, channels_last, seed):
     gen = torch.Generator().manual_seed(seed)
@@ -113,6 +124,7 @@ def test_padding_modes(backend):
         z = fd.ops.zoom_shift(image, shift=(2.0, 0.0), padding="zeros")
         b = fd.ops.zoom_shift(image, shift=(2.0, 0.0), padding="border")
         r = fd.ops.zoom_shift(image, shift=(2.0, 0.0), padding="reflect")
+
     def row(t):
         return [round(v, 4) for v in t[0, 0, 1].tolist()]
 
@@ -137,7 +149,9 @@ def test_bad_arguments(kwargs, exc, words):
         fd.ops.zoom_shift(torch.rand(1, 3, 8, 8), **kwargs)
 
 
-@pytest.mark.parametrize("image, exc", [(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), TypeError), (torch.zeros(8, 8), ValueError)])
+@pytest.mark.parametrize(
+    "image, exc", [(torch.zeros(1, 3, 8, 8, dtype=torch.uint8), TypeError), (torch.zeros(8, 8), ValueError)]
+)
 def test_bad_images(image, exc):
     with pytest.raises(exc, match="image"):
         fd.ops.zoom_shift(image, zoom=1.1)

@@ -23,9 +23,15 @@ struct Moments {
 template <typename T>
 struct Bits;
 template <>
-struct Bits<float> { using U = uint32_t; static constexpr U kExp = 0x7f800000u; };
+struct Bits<float> {
+  using U = uint32_t;
+  static constexpr U kExp = 0x7f800000u;
+};
 template <>
-struct Bits<double> { using U = uint64_t; static constexpr U kExp = 0x7ff0000000000000ull; };
+struct Bits<double> {
+  using U = uint64_t;
+  static constexpr U kExp = 0x7ff0000000000000ull;
+};
 
 // NaN and +-Inf (all exponent bits set) become 0. Written with integer masks, not a compare and
 // select on floats, because GCC turns the float select into a branch and the loops stay scalar.
@@ -117,7 +123,8 @@ template <typename T>
 FASTDREAM_CLONES void update_span(T* x, const T* g, int64_t len, T scale, bool clamp, T lo, T hi) {
   if (clamp) {
 #pragma omp simd
-    for (int64_t i = 0; i < len; ++i) x[i] = clamp_value(x[i] + scale * finite_or_zero(g[i]), lo, hi);
+    for (int64_t i = 0; i < len; ++i)
+      x[i] = clamp_value(x[i] + scale * finite_or_zero(g[i]), lo, hi);
   } else {
 #pragma omp simd
     for (int64_t i = 0; i < len; ++i) x[i] = x[i] + scale * finite_or_zero(g[i]);
@@ -126,8 +133,8 @@ FASTDREAM_CLONES void update_span(T* x, const T* g, int64_t len, T scale, bool c
 
 // NCHW with a mask: the span lies in one channel plane, the mask is indexed by pixel.
 template <typename T>
-FASTDREAM_CLONES void update_span_mask_planar(T* x, const T* g, const T* m, int64_t len, T scale, bool clamp, T lo,
-                             T hi) {
+FASTDREAM_CLONES void update_span_mask_planar(T* x, const T* g, const T* m, int64_t len, T scale,
+                                              bool clamp, T lo, T hi) {
   if (clamp) {
 #pragma omp simd
     for (int64_t i = 0; i < len; ++i)
@@ -214,9 +221,12 @@ void ascent_step_impl(const AscentStepArgs& a, int threads) {
 
 void ascent_step(const AscentStepArgs& a, int dtype, int threads) {
   switch (dtype) {
-    case kFloat32: return ascent_step_impl<float>(a, threads);
-    case kFloat64: return ascent_step_impl<double>(a, threads);
-    default: throw std::invalid_argument("ascent_step_: the CPU kernel supports float32 and float64");
+    case kFloat32:
+      return ascent_step_impl<float>(a, threads);
+    case kFloat64:
+      return ascent_step_impl<double>(a, threads);
+    default:
+      throw std::invalid_argument("ascent_step_: the CPU kernel supports float32 and float64");
   }
 }
 

@@ -52,7 +52,7 @@ template <typename F>
 void run_chunks(Team& team, int64_t n, int64_t grain, int64_t chunks, F* fn) {
   for (int64_t c; (c = team.next.fetch_add(1, std::memory_order_relaxed)) < chunks;) {
     try {
-      (*fn)(c * grain, std::min(n, (c + 1) * grain), c);
+      (*fn)(c* grain, std::min(n, (c + 1) * grain), c);
     } catch (...) {
       std::lock_guard<std::mutex> lock(team.mutex);
       if (!team.error) team.error = std::current_exception();
@@ -88,7 +88,9 @@ void parallel_for(int64_t n, int threads, int64_t grain, F&& fn) {
   auto* f = &fn;
   for (int64_t h = 0; h < helpers; ++h) {
     try {
-      std::thread([team, n, grain, chunks, f] { detail::run_chunks(*team, n, grain, chunks, f); }).detach();
+      std::thread([team, n, grain, chunks, f] {
+        detail::run_chunks(*team, n, grain, chunks, f);
+      }).detach();
     } catch (const std::system_error&) {
       break;  // no more threads to be had: the caller does the rest
     }

@@ -1,7 +1,8 @@
 // Tile extraction and blending with the circular jitter folded into the indexing.
 //
-// extract: tiles[n, r, q][c, i, j] = image[n, c, (ys[r] + i - roll_y) mod H, (xs[q] + j - roll_x) mod W]
-// blend:   image[n, c, y', x'] = sum over tiles covering the rolled pixel (y, x) = (y' + roll_y,
+// extract: tiles[n, r, q][c, i, j] = image[n, c, (ys[r] + i - roll_y) mod H, (xs[q] + j - roll_x)
+// mod W] blend:   image[n, c, y', x'] = sum over tiles covering the rolled pixel (y, x) = (y' +
+// roll_y,
 //          x' + roll_x) mod (H, W) of wy[r][y - ys[r]] * wx[q][x - xs[q]] * tile value.
 // Blend is a gather over output rows, so threads never write the same pixel.
 #include <algorithm>
@@ -16,7 +17,9 @@ namespace fastdream {
 namespace cpu {
 namespace {
 
-inline int64_t wrap(int64_t v, int64_t size) { return v >= size ? v - size : (v < 0 ? v + size : v); }
+inline int64_t wrap(int64_t v, int64_t size) {
+  return v >= size ? v - size : (v < 0 ? v + size : v);
+}
 
 // A tile row covers tile columns [0, tw) = image columns x0, x0+1, ... wrapping once at W (the
 // roll is in [0, W) and tiles lie inside the image): at most two runs of consecutive columns.
@@ -44,34 +47,37 @@ void extract_impl(const TileArgs& a, int threads) {
   const bool packed = im.sc == 1 && tl.sc == 1 && im.sw == C && tl.sw == C;
   const bool planar = im.sw == 1 && tl.sw == 1;
   // One work item = one row of one tile.
-  parallel_for(tl.n * th, threads_for(threads, tl.n * C * th * tw), 16, [&](int64_t b, int64_t e, int) {
-    for (int64_t item = b; item < e; ++item) {
-      const int64_t tile = item / th, i = item % th;
-      const int64_t n = tile / T_, k = tile % T_, r = k / a.nx, q = k % a.nx;
-      const int64_t y = wrap(a.ys[r] + i - a.roll_y, im.h);
-      const T* s = src + n * im.sn + y * im.sh;
-      T* d = dst + tile * tl.sn + i * tl.sh;
-      Run run[2];
-      const int nr = runs(wrap(a.xs[q] - a.roll_x, im.w), tw, im.w, run);
-      for (int u = 0; u < nr; ++u) {
-        const Run& R = run[u];
-        if (packed) {
-          std::memcpy(d + R.j * C, s + R.x * C, sizeof(T) * R.len * C);
-        } else if (planar) {
-          for (int64_t c = 0; c < C; ++c) std::memcpy(d + c * tl.sc + R.j, s + c * im.sc + R.x, sizeof(T) * R.len);
-        } else {
-          for (int64_t c = 0; c < C; ++c)
-            for (int64_t j = 0; j < R.len; ++j) d[c * tl.sc + (R.j + j) * tl.sw] = s[c * im.sc + (R.x + j) * im.sw];
-        }
-      }
-    }
-  });
+  parallel_for(tl.n * th, threads_for(threads, tl.n * C * th * tw), 16,
+               [&](int64_t b, int64_t e, int) {
+                 for (int64_t item = b; item < e; ++item) {
+                   const int64_t tile = item / th, i = item % th;
+                   const int64_t n = tile / T_, k = tile % T_, r = k / a.nx, q = k % a.nx;
+                   const int64_t y = wrap(a.ys[r] + i - a.roll_y, im.h);
+                   const T* s = src + n * im.sn + y * im.sh;
+                   T* d = dst + tile * tl.sn + i * tl.sh;
+                   Run run[2];
+                   const int nr = runs(wrap(a.xs[q] - a.roll_x, im.w), tw, im.w, run);
+                   for (int u = 0; u < nr; ++u) {
+                     const Run& R = run[u];
+                     if (packed) {
+                       std::memcpy(d + R.j * C, s + R.x * C, sizeof(T) * R.len * C);
+                     } else if (planar) {
+                       for (int64_t c = 0; c < C; ++c)
+                         std::memcpy(d + c * tl.sc + R.j, s + c * im.sc + R.x, sizeof(T) * R.len);
+                     } else {
+                       for (int64_t c = 0; c < C; ++c)
+                         for (int64_t j = 0; j < R.len; ++j)
+                           d[c * tl.sc + (R.j + j) * tl.sw] = s[c * im.sc + (R.x + j) * im.sw];
+                     }
+                   }
+                 }
+               });
 }
 
 // d[x] += wy * wx[x] * s[x] over one run of one channel (or of all channels, interleaved).
 template <typename T>
-FASTDREAM_CLONES void accumulate_run(T* __restrict d, const T* __restrict s, const float* __restrict wx, float wy,
-                                        int64_t len) {
+FASTDREAM_CLONES void accumulate_run(T* __restrict d, const T* __restrict s,
+                                     const float* __restrict wx, float wy, int64_t len) {
 #pragma omp simd
   for (int64_t j = 0; j < len; ++j) d[j] += T(wy * wx[j]) * s[j];
 }
@@ -113,7 +119,8 @@ void blend_impl(const TileArgs& a, int threads) {
           for (int u = 0; u < nr; ++u) {
             const Run& R = run[u];
             if (packed) {
-              accumulate_run(d + R.x * C, s + R.j * C, wxc.data() + (q * tw + R.j) * C, wyv, R.len * C);
+              accumulate_run(d + R.x * C, s + R.j * C, wxc.data() + (q * tw + R.j) * C, wyv,
+                             R.len * C);
             } else if (planar) {
               for (int64_t c = 0; c < C; ++c)
                 accumulate_run(d + c * im.sc + R.x, s + c * tl.sc + R.j, wxq + R.j, wyv, R.len);
@@ -135,17 +142,23 @@ void blend_impl(const TileArgs& a, int threads) {
 
 void extract_tiles(const TileArgs& a, int dtype, int threads) {
   switch (dtype) {
-    case kFloat32: return extract_impl<float>(a, threads);
-    case kFloat64: return extract_impl<double>(a, threads);
-    default: throw std::invalid_argument("extract_tiles: the CPU kernel supports float32 and float64");
+    case kFloat32:
+      return extract_impl<float>(a, threads);
+    case kFloat64:
+      return extract_impl<double>(a, threads);
+    default:
+      throw std::invalid_argument("extract_tiles: the CPU kernel supports float32 and float64");
   }
 }
 
 void blend_tiles(const TileArgs& a, int dtype, int threads) {
   switch (dtype) {
-    case kFloat32: return blend_impl<float>(a, threads);
-    case kFloat64: return blend_impl<double>(a, threads);
-    default: throw std::invalid_argument("blend_tiles: the CPU kernel supports float32 and float64");
+    case kFloat32:
+      return blend_impl<float>(a, threads);
+    case kFloat64:
+      return blend_impl<double>(a, threads);
+    default:
+      throw std::invalid_argument("blend_tiles: the CPU kernel supports float32 and float64");
   }
 }
 

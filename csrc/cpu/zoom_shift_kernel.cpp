@@ -32,8 +32,10 @@ inline double reflect_coord(double v, int64_t size) {
 // a valid pixel so the gather needs no branch.
 template <int kPadding, typename A>
 inline void axis_taps(double v, int64_t size, int64_t& i0, int64_t& i1, A& w0, A& w1) {
-  if (kPadding == kPadBorder) v = std::min(std::max(v, 0.0), double(size - 1));
-  else if (kPadding == kPadReflect) v = reflect_coord(v, size);
+  if (kPadding == kPadBorder)
+    v = std::min(std::max(v, 0.0), double(size - 1));
+  else if (kPadding == kPadReflect)
+    v = reflect_coord(v, size);
   // Truncate-and-fix floor: std::floor is a libm call on baseline x86-64 (no SSE4.1 round).
   v = std::min(std::max(v, -1e15), 1e15);
   i0 = int64_t(v);
@@ -41,8 +43,14 @@ inline void axis_taps(double v, int64_t size, int64_t& i0, int64_t& i1, A& w0, A
   i1 = i0 + 1;
   w1 = A(v - double(i0));
   w0 = A(1) - w1;
-  if (i0 < 0 || i0 >= size) { w0 = A(0); i0 = 0; }
-  if (i1 < 0 || i1 >= size) { w1 = A(0); i1 = 0; }
+  if (i0 < 0 || i0 >= size) {
+    w0 = A(0);
+    i0 = 0;
+  }
+  if (i1 < 0 || i1 >= size) {
+    w1 = A(0);
+    i1 = 0;
+  }
 }
 
 // One output row: per pixel, the taps (shared by every channel), then all channels' samples.
@@ -91,17 +99,22 @@ void zoom_shift_rows(const ZoomShiftArgs& a, int threads) {
   using A = typename std::conditional<std::is_same<T, double>::value, double, float>::type;
   const int64_t H = a.dst.h;
   // Weighted 8x: each value costs 4 gathers and their weights, ~8x a streaming op's work.
-  parallel_for(a.dst.n * H, threads_for(threads, 8 * a.dst.n * a.dst.c * H * a.dst.w), 4, [&](int64_t b, int64_t e, int) {
-    for (int64_t row = b; row < e; ++row) zoom_row<T, A, kPadding>(a, row / H, row % H);
-  });
+  parallel_for(a.dst.n * H, threads_for(threads, 8 * a.dst.n * a.dst.c * H * a.dst.w), 4,
+               [&](int64_t b, int64_t e, int) {
+                 for (int64_t row = b; row < e; ++row)
+                   zoom_row<T, A, kPadding>(a, row / H, row % H);
+               });
 }
 
 template <typename T>
 void zoom_shift_impl(const ZoomShiftArgs& a, int threads) {
   switch (a.padding) {
-    case kPadZeros: return zoom_shift_rows<T, kPadZeros>(a, threads);
-    case kPadBorder: return zoom_shift_rows<T, kPadBorder>(a, threads);
-    default: return zoom_shift_rows<T, kPadReflect>(a, threads);
+    case kPadZeros:
+      return zoom_shift_rows<T, kPadZeros>(a, threads);
+    case kPadBorder:
+      return zoom_shift_rows<T, kPadBorder>(a, threads);
+    default:
+      return zoom_shift_rows<T, kPadReflect>(a, threads);
   }
 }
 
@@ -109,9 +122,12 @@ void zoom_shift_impl(const ZoomShiftArgs& a, int threads) {
 
 void zoom_shift(const ZoomShiftArgs& a, int dtype, int threads) {
   switch (dtype) {
-    case kFloat32: return zoom_shift_impl<float>(a, threads);
-    case kFloat64: return zoom_shift_impl<double>(a, threads);
-    default: throw std::invalid_argument("zoom_shift: the CPU kernel supports float32 and float64");
+    case kFloat32:
+      return zoom_shift_impl<float>(a, threads);
+    case kFloat64:
+      return zoom_shift_impl<double>(a, threads);
+    default:
+      throw std::invalid_argument("zoom_shift: the CPU kernel supports float32 and float64");
   }
 }
 

@@ -16,7 +16,8 @@ __device__ __forceinline__ float clamp_nan(float v, float lo, float hi) {
 }
 
 template <typename T>
-__global__ void reduce_kernel(const T* __restrict__ grad, long long per, double* __restrict__ moments) {
+__global__ void reduce_kernel(const T* __restrict__ grad, long long per,
+                              double* __restrict__ moments) {
   const int n = blockIdx.y;
   const T* g = grad + (long long)n * per;
   float s = 0.f, ss = 0.f, sa = 0.f;
@@ -28,19 +29,28 @@ __global__ void reduce_kernel(const T* __restrict__ grad, long long per, double*
     const float4* g4 = reinterpret_cast<const float4*>(g);
     for (long long k = i; k < n4; k += stride) {
       float4 v = g4[k];
-      float a[4] = {finite_or_zero(v.x), finite_or_zero(v.y), finite_or_zero(v.z), finite_or_zero(v.w)};
+      float a[4] = {finite_or_zero(v.x), finite_or_zero(v.y), finite_or_zero(v.z),
+                    finite_or_zero(v.w)};
 #pragma unroll
-      for (int j = 0; j < 4; ++j) { s += a[j]; ss += a[j] * a[j]; sa += fabsf(a[j]); }
+      for (int j = 0; j < 4; ++j) {
+        s += a[j];
+        ss += a[j] * a[j];
+        sa += fabsf(a[j]);
+      }
     }
     i += n4 * 4;
   }
   for (; i < per; i += stride) {
     float v = finite_or_zero(to_float(g[i]));
-    s += v; ss += v * v; sa += fabsf(v);
+    s += v;
+    ss += v * v;
+    sa += fabsf(v);
   }
   // Block reduction in double so the sum over millions of elements stays exact enough.
   __shared__ double sh[3][kThreads];
-  sh[0][threadIdx.x] = s; sh[1][threadIdx.x] = ss; sh[2][threadIdx.x] = sa;
+  sh[0][threadIdx.x] = s;
+  sh[1][threadIdx.x] = ss;
+  sh[2][threadIdx.x] = sa;
   __syncthreads();
   for (int w = kThreads / 2; w > 0; w >>= 1) {
     if (threadIdx.x < w)
@@ -51,7 +61,8 @@ __global__ void reduce_kernel(const T* __restrict__ grad, long long per, double*
     for (int k = 0; k < 3; ++k) atomicAdd(&moments[n * 3 + k], sh[k][0]);
 }
 
-__device__ __forceinline__ float sample_scale(const double* m, long long per, int norm, double step, double eps) {
+__device__ __forceinline__ float sample_scale(const double* m, long long per, int norm, double step,
+                                              double eps) {
   double stat;
   if (norm == kNormStd) {
     double var = (m[1] - m[0] * m[0] / double(per)) / double(per > 1 ? per - 1 : 1);
@@ -63,10 +74,11 @@ __device__ __forceinline__ float sample_scale(const double* m, long long per, in
 }
 
 template <typename T>
-__global__ void update_kernel(T* __restrict__ image, const T* __restrict__ grad, const T* __restrict__ mask,
-                              long long mask_stride_n, long long per, long long C, long long HW,
-                              bool channels_last, const double* __restrict__ moments, int norm, double step,
-                              double eps, bool clamp, float lo, float hi) {
+__global__ void update_kernel(T* __restrict__ image, const T* __restrict__ grad,
+                              const T* __restrict__ mask, long long mask_stride_n, long long per,
+                              long long C, long long HW, bool channels_last,
+                              const double* __restrict__ moments, int norm, double step, double eps,
+                              bool clamp, float lo, float hi) {
   const int n = blockIdx.y;
   const float scale = sample_scale(moments + 3 * n, per, norm, step, eps);
   T* x = image + (long long)n * per;
@@ -75,7 +87,8 @@ __global__ void update_kernel(T* __restrict__ image, const T* __restrict__ grad,
   const long long stride = (long long)gridDim.x * blockDim.x;
   long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   // 16-byte loads and stores for aligned float32 samples without a mask (the dream's hot case).
-  if (sizeof(T) == 4 && !m && ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(g)) & 15) == 0) {
+  if (sizeof(T) == 4 && !m &&
+      ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(g)) & 15) == 0) {
     const long long n4 = per / 4;
     float4* x4 = reinterpret_cast<float4*>(x);
     const float4* g4 = reinterpret_cast<const float4*>(g);
@@ -113,7 +126,8 @@ void ascent_step(const AscentStepArgs& a, int dtype, void* stream_ptr) {
   const long long per = t.c * t.h * t.w, N = t.n;
   if (per == 0 || N == 0) return;
   double* moments = nullptr;
-  check(cudaMallocAsync(reinterpret_cast<void**>(&moments), sizeof(double) * 3 * N, stream), op, "cudaMallocAsync");
+  check(cudaMallocAsync(reinterpret_cast<void**>(&moments), sizeof(double) * 3 * N, stream), op,
+        "cudaMallocAsync");
   check(cudaMemsetAsync(moments, 0, sizeof(double) * 3 * N, stream), op, "cudaMemsetAsync");
   dim3 grid(blocks_for(per, kThreads * 8, 1024), unsigned(N));
   dispatch_dtype(dtype, op, [&](auto tag) {
@@ -121,9 +135,9 @@ void ascent_step(const AscentStepArgs& a, int dtype, void* stream_ptr) {
     reduce_kernel<T><<<grid, kThreads, 0, stream>>>(static_cast<const T*>(a.grad), per, moments);
     check_launch(op);
     update_kernel<T><<<grid, kThreads, 0, stream>>>(
-        static_cast<T*>(t.data), static_cast<const T*>(a.grad), static_cast<const T*>(a.mask), a.mask_stride_n,
-        per, t.c, t.h * t.w, a.channels_last, moments, a.norm, a.step_size, a.eps, a.clamp, float(a.clamp_lo),
-        float(a.clamp_hi));
+        static_cast<T*>(t.data), static_cast<const T*>(a.grad), static_cast<const T*>(a.mask),
+        a.mask_stride_n, per, t.c, t.h * t.w, a.channels_last, moments, a.norm, a.step_size, a.eps,
+        a.clamp, float(a.clamp_lo), float(a.clamp_hi));
     check_launch(op);
   });
   check(cudaFreeAsync(moments, stream), op, "cudaFreeAsync");

@@ -15,7 +15,8 @@ namespace cuda {
 
 inline void check(cudaError_t err, const char* op, const char* what) {
   if (err != cudaSuccess)
-    throw std::runtime_error(std::string(op) + ": CUDA error in " + what + ": " + cudaGetErrorString(err));
+    throw std::runtime_error(std::string(op) + ": CUDA error in " + what + ": " +
+                             cudaGetErrorString(err));
 }
 // Every launch is followed by this: it turns a bad configuration into an exception naming the op.
 inline void check_launch(const char* op) { check(cudaGetLastError(), op, "kernel launch"); }
@@ -25,11 +26,22 @@ __device__ __forceinline__ float to_float(double v) { return float(v); }
 __device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
 __device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
 
-template <typename T> __device__ __forceinline__ T from_float(float v);
-template <> __device__ __forceinline__ float from_float<float>(float v) { return v; }
-template <> __device__ __forceinline__ double from_float<double>(float v) { return v; }
-template <> __device__ __forceinline__ __half from_float<__half>(float v) { return __float2half_rn(v); }
-template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+template <typename T>
+__device__ __forceinline__ T from_float(float v);
+template <>
+__device__ __forceinline__ float from_float<float>(float v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ double from_float<double>(float v) {
+  return v;
+}
+template <>
+__device__ __forceinline__ __half from_float<__half>(float v) {
+  return __float2half_rn(v);
+}
+template <>
+__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
 
@@ -37,11 +49,20 @@ template <> __device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(f
 template <typename F>
 void dispatch_dtype(int dtype, const char* op, F&& f) {
   switch (dtype) {
-    case kFloat32: f(float{}); break;
-    case kFloat64: f(double{}); break;
-    case kFloat16: f(__half{}); break;
-    case kBFloat16: f(__nv_bfloat16{}); break;
-    default: throw std::invalid_argument(std::string(op) + ": unsupported dtype code");
+    case kFloat32:
+      f(float{});
+      break;
+    case kFloat64:
+      f(double{});
+      break;
+    case kFloat16:
+      f(__half{});
+      break;
+    case kBFloat16:
+      f(__nv_bfloat16{});
+      break;
+    default:
+      throw std::invalid_argument(std::string(op) + ": unsupported dtype code");
   }
 }
 

@@ -43,8 +43,8 @@ __global__ void blend_kernel(TileArgs a, long long th, long long tw) {
       for (long long q = 0; q < a.nx; ++q) {
         const long long j = x - a.xs[q];
         if (j < 0 || j >= tw) continue;
-        const T v = static_cast<const T*>(tl.data)[(n * per_image + r * a.nx + q) * tl.sn + c * tl.sc + i * tl.sh +
-                                                   j * tl.sw];
+        const T v = static_cast<const T*>(
+            tl.data)[(n * per_image + r * a.nx + q) * tl.sn + c * tl.sc + i * tl.sh + j * tl.sw];
         acc += a.wy[r * th + i] * a.wx[q * tw + j] * to_float(v);
       }
     }
@@ -72,8 +72,8 @@ void blend_tiles(const TileArgs& a, int dtype, void* stream_ptr) {
   if (total == 0) return;
   dispatch_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
-    blend_kernel<T><<<blocks_for(total, 256), 256, 0, static_cast<cudaStream_t>(stream_ptr)>>>(a, a.tiles.h,
-                                                                                            a.tiles.w);
+    blend_kernel<T><<<blocks_for(total, 256), 256, 0, static_cast<cudaStream_t>(stream_ptr)>>>(
+        a, a.tiles.h, a.tiles.w);
     check_launch(op);
   });
 }

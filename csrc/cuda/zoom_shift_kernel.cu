@@ -16,17 +16,25 @@ __device__ __forceinline__ double reflect_coord(double v, long long size) {
   return fmin(fmax(v, 0.0), double(size - 1));
 }
 
-__device__ __forceinline__ void axis_taps(double v, long long size, int padding, long long& i0, long long& i1,
-                                          float& w0, float& w1) {
-  if (padding == kPadBorder) v = fmin(fmax(v, 0.0), double(size - 1));
-  else if (padding == kPadReflect) v = reflect_coord(v, size);
+__device__ __forceinline__ void axis_taps(double v, long long size, int padding, long long& i0,
+                                          long long& i1, float& w0, float& w1) {
+  if (padding == kPadBorder)
+    v = fmin(fmax(v, 0.0), double(size - 1));
+  else if (padding == kPadReflect)
+    v = reflect_coord(v, size);
   double f = floor(v);
   i0 = (long long)f;
   i1 = i0 + 1;
   w1 = float(v - f);
   w0 = 1.0f - w1;
-  if (i0 < 0 || i0 >= size) { w0 = 0.f; i0 = 0; }
-  if (i1 < 0 || i1 >= size) { w1 = 0.f; i1 = 0; }
+  if (i0 < 0 || i0 >= size) {
+    w0 = 0.f;
+    i0 = 0;
+  }
+  if (i1 < 0 || i1 >= size) {
+    w1 = 0.f;
+    i1 = 0;
+  }
 }
 
 template <typename T>
@@ -47,8 +55,10 @@ __global__ void zoom_shift_kernel(ZoomShiftArgs a) {
     T* dp = static_cast<T*>(d.data) + n * d.sn + y * d.sh + x * d.sw;
     for (long long c = 0; c < d.c; ++c) {
       const T* q = sp + c * s.sc;
-      float v = wy0 * (wx0 * to_float(q[y0 * s.sh + x0 * s.sw]) + wx1 * to_float(q[y0 * s.sh + x1 * s.sw])) +
-                wy1 * (wx0 * to_float(q[y1 * s.sh + x0 * s.sw]) + wx1 * to_float(q[y1 * s.sh + x1 * s.sw]));
+      float v = wy0 * (wx0 * to_float(q[y0 * s.sh + x0 * s.sw]) +
+                       wx1 * to_float(q[y0 * s.sh + x1 * s.sw])) +
+                wy1 * (wx0 * to_float(q[y1 * s.sh + x0 * s.sw]) +
+                       wx1 * to_float(q[y1 * s.sh + x1 * s.sw]));
       dp[c * d.sc] = from_float<T>(v);
     }
   }
@@ -62,7 +72,8 @@ void zoom_shift(const ZoomShiftArgs& a, int dtype, void* stream_ptr) {
   if (total == 0) return;
   dispatch_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
-    zoom_shift_kernel<T><<<blocks_for(total, 256), 256, 0, static_cast<cudaStream_t>(stream_ptr)>>>(a);
+    zoom_shift_kernel<T>
+        <<<blocks_for(total, 256), 256, 0, static_cast<cudaStream_t>(stream_ptr)>>>(a);
     check_launch(op);
   });
 }

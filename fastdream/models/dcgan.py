@@ -15,6 +15,7 @@ Examples:
     >>> x.shape, d(x).shape
     (torch.Size([4, 3, 32, 32]), torch.Size([4]))
 """
+
 from __future__ import annotations
 
 import numbers
@@ -22,18 +23,12 @@ import numbers
 import torch
 from torch import Tensor, nn
 
+from fastdream._checks import integer
+
 __all__ = ["Generator", "Discriminator", "IMAGE_SIZES", "dcgan_init_"]
 
 #: Supported image sides. Each is 4 * 2**k: the generator starts from a 4x4 map and doubles.
 IMAGE_SIZES = (32, 64, 128)
-
-
-def _check_int(name: str, value, lo: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if value < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {value}")
-    return int(value)
 
 
 def _n_blocks(image_size) -> int:
@@ -97,9 +92,9 @@ class Generator(nn.Module):
 
     def __init__(self, nz: int = 100, ngf: int = 64, nc: int = 3, image_size: int = 64) -> None:
         super().__init__()
-        self.nz = _check_int("nz", nz)
-        self.ngf = _check_int("ngf", ngf)
-        self.nc = _check_int("nc", nc)
+        self.nz = integer("nz", nz, 1)
+        self.ngf = integer("ngf", ngf, 1)
+        self.nc = integer("nc", nc, 1)
         n = _n_blocks(image_size)
         self.image_size = int(image_size)
         ch = ngf * 2 ** (n - 1)
@@ -154,14 +149,18 @@ class Discriminator(nn.Module):
 
     def __init__(self, ndf: int = 64, nc: int = 3, image_size: int = 64) -> None:
         super().__init__()
-        self.ndf = _check_int("ndf", ndf)
-        self.nc = _check_int("nc", nc)
+        self.ndf = integer("ndf", ndf, 1)
+        self.nc = integer("nc", nc, 1)
         n = _n_blocks(image_size)
         self.image_size = int(image_size)
         ch = ndf
         layers = [nn.Conv2d(nc, ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
         for _ in range(n - 1):
-            layers += [nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False), nn.BatchNorm2d(ch * 2), nn.LeakyReLU(0.2, inplace=True)]
+            layers += [
+                nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False),
+                nn.BatchNorm2d(ch * 2),
+                nn.LeakyReLU(0.2, inplace=True),
+            ]
             ch *= 2
         layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
         self.main = nn.Sequential(*layers)

@@ -49,6 +49,8 @@ __all__ = [
     "EfficientNetLite0",
     "efficientnet_lite0",
     "fuse_batchnorm",
+    "fold_bn",
+    "same_pad",
 ]
 
 # TF BatchNorm defaults used to train EfficientNet: epsilon 1e-3 (not PyTorch's 1e-5;
@@ -93,7 +95,9 @@ LITE0_BLOCKS: Tuple[BlockArgs, ...] = _expand_stages(
 )
 
 
-def _same_pad(size: int, k: int, s: int, d: int) -> Tuple[int, int]:
+def same_pad(size: int, k: int, s: int, d: int) -> Tuple[int, int]:
+    """(before, after) padding of TF "SAME" for one axis of ``size`` with kernel ``k``, stride
+    ``s`` and dilation ``d``: the odd pixel goes after (bottom/right)."""
     total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
     return total // 2, total - total // 2
 
@@ -123,8 +127,8 @@ class Conv2dSame(nn.Conv2d):
 def conv2d_same(x: Tensor, weight: Tensor, bias, stride, dilation=(1, 1), groups: int = 1) -> Tensor:
     """``F.conv2d`` with TF "SAME" padding from the input size (see :class:`Conv2dSame`)."""
     kh, kw = weight.shape[-2:]
-    top, bottom = _same_pad(x.shape[-2], kh, stride[0], dilation[0])
-    left, right = _same_pad(x.shape[-1], kw, stride[1], dilation[1])
+    top, bottom = same_pad(x.shape[-2], kh, stride[0], dilation[0])
+    left, right = same_pad(x.shape[-1], kw, stride[1], dilation[1])
     if top == bottom and left == right:
         # Symmetric case (always so for stride 1 / odd kernel): let the conv pad
         # itself, which avoids materializing a padded copy of the activation.
@@ -265,7 +269,8 @@ def efficientnet_lite0(pretrained: bool = True) -> EfficientNetLite0:
     return model
 
 
-def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+def fold_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
+    """A copy of ``conv`` with the eval-mode ``bn`` that follows it folded into its weight and bias."""
     # y = gamma * (conv(x) + b - mean) / sqrt(var + eps) + beta  ==  conv'(x) + b'
     scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
     fused = copy.deepcopy(conv)
@@ -292,12 +297,12 @@ def fuse_batchnorm(model: EfficientNetLite0) -> EfficientNetLite0:
         True
     """
     m = copy.deepcopy(model).eval()
-    m._conv_stem, m._bn0 = _fold(m._conv_stem, m._bn0), nn.Identity()
+    m._conv_stem, m._bn0 = fold_bn(m._conv_stem, m._bn0), nn.Identity()
     for b in m._blocks:
         if b.has_expand:
-            b._expand_conv, b._bn0 = _fold(b._expand_conv, b._bn0), nn.Identity()
-        b._depthwise_conv, b._bn1 = _fold(b._depthwise_conv, b._bn1), nn.Identity()
-        b._project_conv, b._bn2 = _fold(b._project_conv, b._bn2), nn.Identity()
-    m._conv_head, m._bn1 = _fold(m._conv_head, m._bn1), nn.Identity()
+            b._expand_conv, b._bn0 = fold_bn(b._expand_conv, b._bn0), nn.Identity()
+        b._depthwise_conv, b._bn1 = fold_bn(b._depthwise_conv, b._bn1), nn.Identity()
+        b._project_conv, b._bn2 = fold_bn(b._project_conv, b._bn2), nn.Identity()
+    m._conv_head, m._bn1 = fold_bn(m._conv_head, m._bn1), nn.Identity()
     m.requires_grad_(False)
     return m

@@ -31,6 +31,7 @@ Examples:
     >>> bool(torch.allclose(plain(x), fused(x), atol=1e-4))
     True
 """
+
 from __future__ import annotations
 
 import copy
@@ -41,13 +42,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
-from fastdream.models.efficientnet_lite import EfficientNetLite0, _fold, _same_pad, conv2d_same
+from fastdream.models.efficientnet_lite import EfficientNetLite0, conv2d_same, fold_bn, same_pad
 
-__all__ = ["FusedConv2d", "FusedMBConv", "EfficientNetLite0Fused", "fuse_for_dream"]
+__all__ = ["FusedConv2d", "FusedMBConv", "EfficientNetLite0Fused", "fuse_for_dream", "onednn_fused_conv"]
 
 
-@functools.lru_cache(maxsize=None)
-def _onednn_fused_conv() -> bool:
+@functools.cache
+def onednn_fused_conv() -> bool:
     """Whether this torch has oneDNN's conv + pointwise op and it runs here (x86/ARM builds with
     mkldnn do; others fall back to unfused ops)."""
     try:
@@ -67,9 +68,8 @@ def _conv(x, weight, bias, stride, padding, groups, act):
 
 def _prepack(weight, stride, padding, groups, in_shape):
     """``weight`` in the blocked layout oneDNN's conv wants for inputs of ``in_shape``: without it
-    the op reorders every weight on every call (fwd+bwd at 512x341: 43.6 vs 47.5 ms; at 261x174:
-    16.6 vs 18.4 ms; no change on a 3 x 358 x 363 tile batch). The plain weight if this torch
-    cannot (the result is the same either way)."""
+    the op reorders every weight on every call (bench/RESULTS.md, "Where the speed comes from").
+    The plain weight if this torch cannot (the result is the same either way)."""
     try:
         return torch.ops.mkldnn._reorder_convolution_weight(weight, padding, stride, [1, 1], groups, list(in_shape))
     except (AttributeError, RuntimeError, NotImplementedError):
@@ -108,7 +108,7 @@ class _ConvFn(torch.autograd.Function):
 
 class _MBConvFn(torch.autograd.Function):
     """A whole MBConv block as one autograd node: a Python autograd.Function costs tens of us per
-    call each way, which per conv added ~3 ms to every dream step (a fifth of a step at 261x174)."""
+    call each way, which per conv was a noticeable part of every dream step at small octaves."""
 
     @staticmethod
     def forward(ctx, x, we, be, wd, bd, wp, bp, packed, conf):
@@ -171,7 +171,7 @@ class FusedConv2d(nn.Module):
         if not self.same:
             return self.padding[0], self.padding[0], self.padding[1], self.padding[1]
         kh, kw = self.weight.shape[-2:]
-        return (*_same_pad(in_shape[-2], kh, self.stride[0], 1), *_same_pad(in_shape[-1], kw, self.stride[1], 1))
+        return (*same_pad(in_shape[-2], kh, self.stride[0], 1), *same_pad(in_shape[-1], kw, self.stride[1], 1))
 
     def _grown_weight(self, extra_h: int, extra_w: int) -> Tensor:
         # SAME's extra bottom/right row becomes a zero first row of the kernel under symmetric
@@ -186,7 +186,7 @@ class FusedConv2d(nn.Module):
 
     def fast(self, x: Tensor) -> bool:
         """Whether ``x`` takes the fused oneDNN path (CPU float32 with oneDNN)."""
-        return x.device.type == "cpu" and x.dtype == torch.float32 and _onednn_fused_conv()
+        return x.device.type == "cpu" and x.dtype == torch.float32 and onednn_fused_conv()
 
     def fused_args(self, in_shape: torch.Size) -> tuple[Tensor, Tensor, list[int], list[int]]:
         """(weight, the same packed for oneDNN, stride, symmetric padding) for an input of
@@ -222,9 +222,9 @@ class FusedMBConv(nn.Module):
         super().__init__()
         self.has_expand, self.has_skip = block.has_expand, block.has_skip
         if self.has_expand:
-            self._expand_conv = FusedConv2d(_fold(block._expand_conv, block._bn0), act=True, same=False)
-        self._depthwise_conv = FusedConv2d(_fold(block._depthwise_conv, block._bn1), act=True, same=True)
-        self._project_conv = FusedConv2d(_fold(block._project_conv, block._bn2), act=False, same=False)
+            self._expand_conv = FusedConv2d(fold_bn(block._expand_conv, block._bn0), act=True, same=False)
+        self._depthwise_conv = FusedConv2d(fold_bn(block._depthwise_conv, block._bn1), act=True, same=True)
+        self._project_conv = FusedConv2d(fold_bn(block._project_conv, block._bn2), act=False, same=False)
 
     def forward(self, x: Tensor) -> Tensor:
         dw = self._depthwise_conv
@@ -240,7 +240,9 @@ class FusedMBConv(nn.Module):
             pc = self._project_conv
             h2_shape = (n, mid, -(-h // d_stride[0]), -(-w // d_stride[1]))
             wp, pp, _, _ = pc.fused_args(h2_shape)
-            return _MBConvFn.apply(x, we, be, wd, dw.bias, wp, pc.bias, (pe, pd, pp), (d_stride, d_padding, self.has_skip))
+            return _MBConvFn.apply(
+                x, we, be, wd, dw.bias, wp, pc.bias, (pe, pd, pp), (d_stride, d_padding, self.has_skip)
+            )
         h = self._expand_conv(x) if self.has_expand else x
         h = self._project_conv(dw(h))
         return h + x if self.has_skip else h
@@ -255,9 +257,9 @@ class EfficientNetLite0Fused(nn.Module):
 
     def __init__(self, model: EfficientNetLite0) -> None:
         super().__init__()
-        self._conv_stem = FusedConv2d(_fold(model._conv_stem, model._bn0), act=True, same=True)
+        self._conv_stem = FusedConv2d(fold_bn(model._conv_stem, model._bn0), act=True, same=True)
         self._blocks = nn.ModuleList([FusedMBConv(b) for b in model._blocks])
-        self._conv_head = FusedConv2d(_fold(model._conv_head, model._bn1), act=True, same=False)
+        self._conv_head = FusedConv2d(fold_bn(model._conv_head, model._bn1), act=True, same=False)
         self._avg_pooling = nn.AdaptiveAvgPool2d(1)
         self._dropout = nn.Dropout(model._dropout.p)
         self._fc = copy.deepcopy(model._fc)
@@ -276,7 +278,7 @@ def fuse_for_dream(model: EfficientNetLite0) -> EfficientNetLite0Fused:
     was_training = model.training
     model.eval()
     try:
-        fused = EfficientNetLite0Fused(model).eval()  # _fold copies every weight it folds
+        fused = EfficientNetLite0Fused(model).eval()  # fold_bn copies every weight it folds
     finally:
         model.train(was_training)
     fused.requires_grad_(False)

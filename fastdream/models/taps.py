@@ -5,6 +5,7 @@ them is wasted (time and, for the backward, memory). :class:`LayerTaps` hooks th
 and raises out of the forward as soon as the last of them has produced its output, which works
 for any model whose forward calls its submodules (torchvision's included) without rewriting it.
 """
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -78,6 +79,7 @@ class LayerTaps:
                     pending.discard(i)
                     if not pending:
                         raise _Stop
+
             return hook
 
         handles = [m.register_forward_hook(make_hook(i)) for i, m in enumerate(self._modules)]

@@ -17,15 +17,16 @@ Examples:
     >>> net(torch.rand(2, 3, 37, 50)).shape
     torch.Size([2, 1, 37, 50])
 """
+
 from __future__ import annotations
 
-import numbers
 from typing import List, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fastdream._checks import integer
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0
 
 __all__ = ["DoubleConv", "UNet", "PlainEncoder", "EfficientNetLite0Encoder", "BACKBONES"]
@@ -159,7 +160,7 @@ class EfficientNetLite0Encoder(nn.Module):
         for m in self._frozen_bns():
             m.requires_grad_(False)
 
-    def train(self, mode: bool = True) -> "EfficientNetLite0Encoder":
+    def train(self, mode: bool = True) -> EfficientNetLite0Encoder:
         super().train(mode)
         for m in self._frozen_bns():
             m.eval()  # frozen statistics, see the class docstring
@@ -208,14 +209,6 @@ class _Up(nn.Module):
                                align_corners=False)  # fmt: skip
         up = up[..., :h, :w]
         return self.conv(torch.cat([skip, up], dim=1))
-
-
-def _check_int(name: str, v, lo: int) -> int:
-    if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {lo}, got {v!r}")
-    if v < lo:
-        raise ValueError(f"{name} must be an integer >= {lo}, got {v}")
-    return int(v)
 
 
 class UNet(nn.Module):
@@ -275,10 +268,10 @@ class UNet(nn.Module):
         pretrained: bool = False,
     ) -> None:
         super().__init__()
-        in_channels = _check_int("in_channels", in_channels, 1)
-        out_channels = _check_int("out_channels", out_channels, 1)
-        base_channels = _check_int("base_channels", base_channels, 1)
-        depth = _check_int("depth", depth, 1)
+        in_channels = integer("in_channels", in_channels, 1)
+        out_channels = integer("out_channels", out_channels, 1)
+        base_channels = integer("base_channels", base_channels, 1)
+        depth = integer("depth", depth, 1)
         if not isinstance(bilinear, bool):
             raise TypeError(f"bilinear must be True or False, got {bilinear!r}")
         if encoder is not None and encoder not in BACKBONES:
@@ -308,7 +301,7 @@ class UNet(nn.Module):
     @classmethod
     def from_backbone(
         cls, name: str = "efficientnet_lite0", *, out_channels: int = 1, pretrained: bool = True, bilinear: bool = True
-    ) -> "UNet":
+    ) -> UNet:
         r"""A U-Net whose encoder is a pretrained classification network.
 
         ``"efficientnet_lite0"``: the stem and the 16 MBConv blocks of EfficientNet-Lite0 with
@@ -338,7 +331,7 @@ class UNet(nn.Module):
         return cls(3, out_channels, bilinear=bilinear, encoder=name, pretrained=pretrained)
 
     @classmethod
-    def from_config(cls, config: dict) -> "UNet":
+    def from_config(cls, config: dict) -> UNet:
         """Rebuilds a model (random weights, no download) from :attr:`config`."""
         c = dict(config)
         encoder = c.pop("encoder", None)
@@ -352,4 +345,3 @@ class UNet(nn.Module):
         for up, skip in zip(self.ups, reversed(feats[:-1])):
             h = up(h, skip)
         return self.head(h)
-

@@ -1,11 +1,22 @@
 """Public ops: check inputs, then run the native kernel or the PyTorch reference.
 
 The backend follows ``FASTDREAM_BACKEND`` (``auto``, ``native``, ``reference``) or
-:func:`fastdream.use_backend`. The native kernels are registered as ``torch.ops.fastdream.*``.
+:func:`use_backend`. The native kernels are registered as ``torch.ops.fastdream.*``.
 """
+
 from fastdream.ops import reference
 from fastdream.ops.ascent_step import ascent_step_
+from fastdream.ops.backend import use_backend
 from fastdream.ops.tiles import TileGrid, blend_tiles, extract_tiles, tile_grid
 from fastdream.ops.zoom_shift import zoom_shift
 
-__all__ = ["ascent_step_", "zoom_shift", "extract_tiles", "blend_tiles", "tile_grid", "TileGrid", "reference"]
+__all__ = [
+    "TileGrid",
+    "ascent_step_",
+    "blend_tiles",
+    "extract_tiles",
+    "reference",
+    "tile_grid",
+    "use_backend",
+    "zoom_shift",
+]

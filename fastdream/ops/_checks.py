@@ -1,5 +1,6 @@
 """Argument checks shared by the public ops: each error names the parameter, the value it got
-and what it accepts (DESIGN.md, "Errors and data safety")."""
+and what it accepts."""
+
 from __future__ import annotations
 
 import torch
@@ -13,7 +14,9 @@ def image_tensor(name: str, t, ranks=(3, 4)) -> torch.Tensor:
     if not isinstance(t, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(t).__name__}")
     if t.dtype not in FLOAT_DTYPES:
-        raise TypeError(f"{name} must be a floating-point tensor (float16, bfloat16, float32 or float64), got {t.dtype}")
+        raise TypeError(
+            f"{name} must be a floating-point tensor (float16, bfloat16, float32 or float64), got {t.dtype}"
+        )
     if t.dim() not in ranks:
         want = " or ".join({3: "(C, H, W)", 4: "(N, C, H, W)"}[r] for r in ranks)
         raise ValueError(f"{name} must have shape {want}, got {tuple(t.shape)}")

@@ -1,12 +1,12 @@
 """``ascent_step_``: the fused DeepDream update (normalize the gradient, step, mask, clamp)."""
+
 from __future__ import annotations
 
 from typing import Optional
 
 import torch
 
-from fastdream import _native, backend
-from fastdream.ops import _checks, reference
+from fastdream.ops import _checks, _native, backend, reference
 
 
 # The native kernel as a torch.library op, so torch.compile and opcheck see one opaque, in-place
@@ -26,8 +26,19 @@ def _ascent_step_native(
     channels_last = not image.is_contiguous()
     mask_stride_n = 0 if mask is None or mask.shape[0] == 1 else mask.shape[-2] * mask.shape[-1]
     _native.call(
-        "ascent_step", image, _native.desc(image), grad.data_ptr(), 0 if mask is None else mask.data_ptr(),
-        mask_stride_n, channels_last, step_size, eps, clamp, clamp_min, clamp_max, _native.NORM_CODES[norm],
+        "ascent_step",
+        image,
+        _native.desc(image),
+        grad.data_ptr(),
+        0 if mask is None else mask.data_ptr(),
+        mask_stride_n,
+        channels_last,
+        step_size,
+        eps,
+        clamp,
+        clamp_min,
+        clamp_max,
+        _native.NORM_CODES[norm],
     )
 
 

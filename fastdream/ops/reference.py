@@ -3,6 +3,7 @@
 These functions take already-checked arguments in their canonical form (4-d tensors); the public
 wrappers in :mod:`fastdream.ops` check inputs and pick this path or the native kernels.
 """
+
 from __future__ import annotations
 
 import math

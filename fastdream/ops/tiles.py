@@ -4,6 +4,7 @@ The circular jitter of DeepDream is folded into the indexing (no rolled full-siz
 blend weights of the covering tiles sum to 1 at every pixel, so a gradient computed tile by tile
 and blended back has no seams.
 """
+
 from __future__ import annotations
 
 import math
@@ -12,8 +13,7 @@ from typing import Sequence
 
 import torch
 
-from fastdream import _native, backend
-from fastdream.ops import _checks, reference
+from fastdream.ops import _checks, _native, backend, reference
 
 
 @dataclass(frozen=True)
@@ -94,11 +94,8 @@ def tile_grid(size: Sequence[int], tile_size: int | Sequence[int], overlap: int 
     th, tw = min(th, h), min(tw, w)
     if overlap is None:
         # Fixed, not a fraction of the tile: what the ramp must hide is the network's reaction to
-        # the tile edge, which does not grow with the tile. On a 1024^2 dream with 512 tiles the
-        # seam statistics of tests/test_dream.py were the same with 32 and 64 px at the default
-        # jitter (spike/step 1.04/1.04 vs 1.06/1.04; 1.08/1.13 vs 1.06/1.03 with jitter 0, limit
-        # 1.3; bench/seams.py), and 32 px runs the 3-octave dream ~8% faster (1.23x -> 1.11x the
-        # pixels at the top octave).
+        # the tile edge, which does not grow with the tile (32 px hides it as well as 64 px and
+        # sends fewer pixels through the network: bench/RESULTS.md, bench/seams.py).
         overlap = min(32, min(th, tw) // 2)
     if not 0 <= overlap < min(th, tw):
         raise ValueError(f"overlap must be in [0, tile size), got {overlap}")
@@ -124,8 +121,18 @@ def _extract_native(
     out = out.contiguous(memory_format=fmt)
     yt = torch.tensor(ys, dtype=torch.int64, device=image.device)
     xt = torch.tensor(xs, dtype=torch.int64, device=image.device)
-    _native.call("extract_tiles", image, _native.desc(image), _native.desc(out), yt.data_ptr(), xt.data_ptr(),
-                 len(ys), len(xs), roll_y, roll_x)
+    _native.call(
+        "extract_tiles",
+        image,
+        _native.desc(image),
+        _native.desc(out),
+        yt.data_ptr(),
+        xt.data_ptr(),
+        len(ys),
+        len(xs),
+        roll_y,
+        roll_x,
+    )
     return out
 
 
@@ -139,8 +146,15 @@ def _(image, ys, xs, tile_h, tile_w, roll_y, roll_x):
 
 @torch.library.custom_op("fastdream::blend_tiles", mutates_args=())
 def _blend_native(
-    tiles: torch.Tensor, ys: list[int], xs: list[int], weight_y: torch.Tensor, weight_x: torch.Tensor,
-    height: int, width: int, roll_y: int, roll_x: int,
+    tiles: torch.Tensor,
+    ys: list[int],
+    xs: list[int],
+    weight_y: torch.Tensor,
+    weight_x: torch.Tensor,
+    height: int,
+    width: int,
+    roll_y: int,
+    roll_x: int,
 ) -> torch.Tensor:
     n = tiles.shape[0] // (len(ys) * len(xs))
     fmt = _checks.memory_format(tiles) or torch.contiguous_format
@@ -150,8 +164,20 @@ def _blend_native(
     xt = torch.tensor(xs, dtype=torch.int64, device=tiles.device)
     wy = weight_y.to(device=tiles.device, dtype=torch.float32).contiguous()
     wx = weight_x.to(device=tiles.device, dtype=torch.float32).contiguous()
-    _native.call("blend_tiles", tiles, _native.desc(out), _native.desc(tiles), yt.data_ptr(), xt.data_ptr(),
-                 len(ys), len(xs), roll_y, roll_x, wy.data_ptr(), wx.data_ptr())
+    _native.call(
+        "blend_tiles",
+        tiles,
+        _native.desc(out),
+        _native.desc(tiles),
+        yt.data_ptr(),
+        xt.data_ptr(),
+        len(ys),
+        len(xs),
+        roll_y,
+        roll_x,
+        wy.data_ptr(),
+        wx.data_ptr(),
+    )
     return out
 
 

@@ -1,10 +1,10 @@
 """``zoom_shift``: zoom / rotate / shift about the image center in one bilinear pass."""
+
 from __future__ import annotations
 
 import torch
 
-from fastdream import _native, backend
-from fastdream.ops import _checks, reference
+from fastdream.ops import _checks, _native, backend, reference
 
 PADDINGS = ("reflect", "border", "zeros")
 
@@ -19,7 +19,13 @@ def _zoom_shift_native(
         image.shape[-2], image.shape[-1], zoom, (shift_x, shift_y), angle
     )
     _native.call(
-        "zoom_shift", image, _native.desc(image), _native.desc(out), [m00, m01, m10, m11], bx, by,
+        "zoom_shift",
+        image,
+        _native.desc(image),
+        _native.desc(out),
+        [m00, m01, m10, m11],
+        bx,
+        by,
         _native.PADDING_CODES[padding],
     )
     return out

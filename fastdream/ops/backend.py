@@ -8,6 +8,7 @@ benchmarks can switch, or :func:`use_backend` in code (it wins over the variable
 - ``auto`` (default): native where it can run the call, else the reference, with one warning
   saying why when the native module is missing or does not cover the GPU.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -16,7 +17,7 @@ import warnings
 
 import torch
 
-from fastdream import _native
+from fastdream.ops import _native
 
 BACKENDS = ("auto", "native", "reference")
 # A plain global, not a ContextVar: torch.compile traces the ops' backend choice and cannot read

@@ -4,6 +4,7 @@ The extension is built without libtorch, so tensors cross the boundary as plain
 ``(data_ptr, sizes, strides)`` tuples and a dtype code. If the module is missing or fails to
 load, :data:`LOAD_ERROR` says why and the ops run on the reference path.
 """
+
 from __future__ import annotations
 
 import torch

@@ -1,14 +1,15 @@
-"""Images in and out: any input kind to a float tensor, back to the same kind, atomic saves.
+"""Images in and out: any input kind to a float tensor, and back to the same kind.
 
-Accepted inputs (DESIGN.md): a path, a PIL image, an HxW or HxWxC numpy array (uint8, or float
+Accepted inputs: a path, a PIL image, an HxW or HxWxC numpy array (uint8, or float
 in [0, 1]), or a torch tensor (C, H, W) / (N, C, H, W) float in [0, 1]. Channels: 1 (gray),
 2 (gray + alpha), 3 (RGB), 4 (RGBA). The model always sees RGB; alpha is kept aside untouched and
 gray is converted back with the ITU-R 601 luma weights that Pillow uses.
 """
+
 from __future__ import annotations
 
 import os
-import tempfile
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -17,7 +18,15 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-SAMPLE_IMAGE = Path(__file__).with_name("assets") / "astronaut.jpg"
+from fastdream.io.atomic import atomic_save
+from fastdream.io.convert import to_uint8
+
+#: The bundled sample photo: the public-domain astronaut portrait from scikit-image.
+SAMPLE_IMAGE = Path(__file__).parent.parent / "assets" / "astronaut.jpg"
+#: Images with more pixels than this are refused on load (a header can claim any size: a file
+#: of a few bytes may ask for a 10-gigapixel buffer). Far above Pillow's own 179-megapixel guard,
+#: which would refuse the 16K (268-megapixel) prints fastdream is meant to dream.
+MAX_PIXELS = 1 << 30
 _LUMA = (0.299, 0.587, 0.114)
 
 
@@ -35,20 +44,45 @@ class Loaded:
 
 
 def load_pil(path) -> Image.Image:
-    """Opens an image file with EXIF orientation applied; clear errors for missing or non-images."""
+    """Opens an image file with EXIF orientation applied; clear errors for missing files, files that
+    are not images and headers that claim more than :data:`MAX_PIXELS` pixels."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"image: no such file: {path}")
     if path.is_dir():
         raise IsADirectoryError(f"image: {path} is a directory, not an image file")
+    guard = Image.MAX_IMAGE_PIXELS
     try:
-        with Image.open(path) as im:
-            im.load()
-            return ImageOps.exif_transpose(im)
+        # Pillow raises above twice its limit and warns above it: ours replaces both.
+        Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+                return ImageOps.exif_transpose(im)
+    except Image.DecompressionBombError:
+        raise ValueError(
+            f"image: {path} claims more than {MAX_PIXELS / 1e6:.0f} megapixels (its header says "
+            f"{_header_size(path)}); fastdream refuses such files, which are usually broken or malicious"
+        ) from None
     except UnidentifiedImageError:
         raise ValueError(f"image: {path} is not an image Pillow can read") from None
     except OSError as exc:  # truncated or corrupt files
         raise ValueError(f"image: {path} could not be read ({exc})") from None
+    finally:
+        Image.MAX_IMAGE_PIXELS = guard
+
+
+def _header_size(path: Path) -> str:
+    guard = Image.MAX_IMAGE_PIXELS
+    try:
+        Image.MAX_IMAGE_PIXELS = None  # the header only: nothing is decoded
+        with Image.open(path) as im:
+            return f"{im.width}x{im.height}"
+    except Exception:
+        return "an unreadable size"
+    finally:
+        Image.MAX_IMAGE_PIXELS = guard
 
 
 def _split(t: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -108,7 +142,7 @@ def _from_numpy(arr: np.ndarray, name: str) -> Loaded:
         x = _merge(out, alpha, channels)[0].permute(1, 2, 0).cpu()
         x = x[..., 0] if len(shape) == 2 else x
         if dtype == np.uint8:
-            return (x * 255.0).round().clamp(0, 255).to(torch.uint8).numpy()
+            return to_uint8(x).numpy()
         return x.numpy().astype(dtype)
 
     return Loaded(rgb.contiguous(), alpha, restore)
@@ -155,9 +189,7 @@ def load(image, name: str = "image") -> Loaded:
         return _from_numpy(image, name)
     if isinstance(image, torch.Tensor):
         return _from_tensor(image, name)
-    raise TypeError(
-        f"{name} must be a path, PIL image, numpy array or torch tensor, got {type(image).__name__}"
-    )
+    raise TypeError(f"{name} must be a path, PIL image, numpy array or torch tensor, got {type(image).__name__}")
 
 
 def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
@@ -189,29 +221,6 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
     if tuple(m.shape[-2:]) != tuple(size):
         m = torch.nn.functional.interpolate(m, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
     return m
-
-
-def atomic_save(save: Callable[[str], None], path, *, suffix: str | None = None) -> Path:
-    """Calls ``save(tmp_path)`` on a temporary file beside ``path``, then renames it into place,
-    so an interrupted run never leaves a truncated file behind."""
-    path = Path(path)
-    parent = path.parent if str(path.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"output folder does not exist: {parent}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=parent)
-    os.close(fd)
-    # mkstemp creates 0600; give the file the mode a plain open() would (0666 less the umask).
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def save_image(image: Image.Image, path, **options) -> Path:

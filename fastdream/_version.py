@@ -1,0 +1,3 @@
+"""The version of fastdream, declared once: pyproject.toml reads it from here when it builds."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,208 @@
+"""Using a trained U-Net: load it, predict a mask at any size, cut the subject out to RGBA.
+
+Inference predicts on a copy at the model's working size (:func:`~fastdream.cutout.masks.working_size`)
+and upsamples the mask (bilinear) to the input's size, so memory and time do not grow with the
+input beyond the input and output images themselves.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageChops, ImageOps
+from torch import Tensor, nn
+
+from fastdream import _checks, io
+from fastdream.cutout.masks import DEFAULT_RESOLUTION, working_size
+from fastdream.models.unet import UNet
+from fastdream.training import read_checkpoint
+
+FORMAT, VERSION = "fastdream.unet", 1
+
+
+def read_unet_checkpoint(checkpoint, name: str = "checkpoint") -> dict:
+    return read_checkpoint(checkpoint, FORMAT, VERSION, name)
+
+
+def to_device(x: Tensor, dev: torch.device) -> Tensor:
+    """An image batch on ``dev`` in channels_last, the layout the U-Net runs fastest in."""
+    return x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
+
+
+def load_unet(checkpoint, *, device=None) -> UNet:
+    """The trained model of a :func:`train_unet` checkpoint, in eval mode.
+
+    Args:
+        checkpoint: path of the checkpoint (loaded with ``weights_only=True``), or the loaded dict.
+        device: where to put the model (default: the CPU).
+
+    Returns:
+        The :class:`~fastdream.models.unet.UNet`, with ``image_size`` set to its training resolution.
+
+    Examples:
+        >>> net = load_unet("unet.pt")  # doctest: +SKIP
+        >>> net.image_size              # doctest: +SKIP
+        256
+    """
+    dev = _checks.device("device", device, fallback="cpu")
+    state = read_unet_checkpoint(checkpoint)
+    model = UNet.from_config(state["config"]["model"])
+    model.load_state_dict(state["model"])
+    model.image_size = int(state["config"]["image_size"])
+    return model.to(dev).eval()
+
+
+def _model_and_device(model_or_checkpoint, device) -> tuple[nn.Module, torch.device]:
+    if isinstance(model_or_checkpoint, nn.Module):
+        return model_or_checkpoint, _checks.device("device", device, model=model_or_checkpoint, fallback="cpu")
+    if isinstance(model_or_checkpoint, (str, os.PathLike, dict)):
+        dev = _checks.device("device", device)
+        return load_unet(model_or_checkpoint, device=dev), dev
+    raise TypeError(
+        f"model_or_checkpoint must be a UNet (torch.nn.Module), a checkpoint path or a loaded checkpoint dict, "
+        f"got {type(model_or_checkpoint).__name__}"
+    )
+
+
+def _rgb_pil(image) -> tuple[Image.Image, Image.Image | None]:
+    """The input as an RGB PIL image (a new one, ours to modify) and its alpha (L) if any."""
+    if isinstance(image, (str, os.PathLike, Image.Image)):
+        im = io.load_pil(image) if not isinstance(image, Image.Image) else ImageOps.exif_transpose(image)
+        alpha = None
+        if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+            alpha = im.convert("RGBA").getchannel("A")
+        return im.convert("RGB") if im.mode != "RGB" or im is image else im, alpha
+    loaded = io.load(image)
+    if loaded.rgb.shape[0] != 1:
+        raise ValueError(f"image: one image at a time, got a batch of {loaded.rgb.shape[0]}")
+    rgb = io.to_pil(loaded.rgb[0])
+    alpha = None if loaded.alpha is None else io.to_pil(loaded.alpha[0])
+    return rgb, alpha
+
+
+@torch.no_grad()
+def _predict_small(rgb: Image.Image, model: nn.Module, dev: torch.device, resolution: int) -> Tensor:
+    """Foreground probability (h, w) float32 on the CPU at the working size of ``rgb``."""
+    h, w = working_size(rgb.height, rgb.width, resolution)
+    small = rgb.resize((w, h), Image.BILINEAR, reducing_gap=3.0) if (h, w) != (rgb.height, rgb.width) else rgb
+    x = torch.from_numpy(np.array(small, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255.0)
+    was_training = model.training
+    model.eval()
+    try:
+        logits = model(to_device(x, dev))
+    finally:
+        model.train(was_training)
+    return torch.sigmoid(logits.float())[0, 0].cpu()
+
+
+def _check_common(threshold, soft, resolution, model):
+    if threshold is not None:
+        threshold = _checks.real("threshold", threshold, lo=0.0, hi=1.0)
+    soft = _checks.boolean("soft", soft)
+    if resolution is None:
+        resolution = getattr(model, "image_size", None) or DEFAULT_RESOLUTION
+    return threshold, soft, _checks.integer("resolution", resolution, 8)
+
+
+def _remap(p: Tensor, threshold: float, soft: bool) -> Tensor:
+    if not soft:
+        return (p >= threshold).float()
+    # Piecewise linear, threshold -> 0.5 (the identity at 0.5): a higher threshold makes the
+    # soft mask tighter the way it would move the hard cut.
+    return torch.where(p < threshold, p * (0.5 / threshold), 0.5 + (p - threshold) * (0.5 / (1 - threshold)))
+
+
+def predict_mask(image, model_or_checkpoint, *, threshold: float | None = None, soft: bool = True,
+                 resolution: int | None = None, device=None) -> Tensor:  # fmt: skip
+    r"""Foreground probability of every pixel of ``image``.
+
+    The model runs on a copy of the image at its working size (short side ``resolution``, the
+    model's training resolution by default); the probabilities are upsampled (bilinear) to the
+    image's size. EXIF orientation is applied to paths and PIL images.
+
+    Args:
+        image: a path, PIL image, HxW(xC) numpy array (uint8, or float in [0, 1]) or a float tensor
+            (C, H, W) / (1, C, H, W) in [0, 1]; gray is used as RGB, alpha is ignored.
+        model_or_checkpoint: a :class:`~fastdream.models.unet.UNet` (any module mapping
+            (1, 3, h, w) images in [0, 1] to (1, 1, h, w) logits), or a :func:`train_unet`
+            checkpoint (path or loaded dict).
+        threshold: ``None`` gives the probabilities; a number in (0, 1) gives a mask: with
+            ``soft=False`` 1 where the probability is >= threshold, else 0; with ``soft=True`` the
+            probability remapped piecewise-linearly so that ``threshold`` becomes 0.5 (0 and 1
+            stay; the identity for 0.5).
+        soft: see ``threshold``.
+        resolution: working short side (default: the model's ``image_size``, else 256).
+        device: where the model runs (default: a module's own device; for a checkpoint CUDA when
+            available, else the CPU).
+
+    Returns:
+        An (H, W) float32 CPU tensor in [0, 1], the image's size: usable as ``dream(..., mask=)``.
+
+    Shape:
+        - Output: :math:`(H, W)` for an input of height :math:`H` and width :math:`W`.
+
+    Examples:
+        >>> m = predict_mask("photo.jpg", "unet.pt")                   # doctest: +SKIP
+        >>> fd.dream("photo.jpg", mask=1 - m)  # dream the background  # doctest: +SKIP
+    """
+    model, dev = _model_and_device(model_or_checkpoint, device)
+    threshold, soft, resolution = _check_common(threshold, soft, resolution, model)
+    rgb, _ = _rgb_pil(image)
+    size = (rgb.height, rgb.width)
+    p = _predict_small(rgb, model, dev, resolution)
+    del rgb
+    if tuple(p.shape) != size:
+        p = F.interpolate(p[None, None], size=size, mode="bilinear", align_corners=False)[0, 0].clamp_(0.0, 1.0)
+    return p if threshold is None else _remap(p, threshold, soft)
+
+
+def cutout(image, model_or_checkpoint, *, threshold: float = 0.5, only_mask: bool = False, soft: bool = True,
+           resolution: int | None = None, device=None) -> Image.Image:  # fmt: skip
+    r"""Cuts the foreground out of ``image``: an RGBA image whose alpha is the predicted mask.
+
+    The mask is predicted as in :func:`predict_mask` (on a copy at the model's working size, so
+    memory does not grow with the image beyond the input and the output), upsampled in 8 bits, and
+    then ``soft``: the probability remapped so that ``threshold`` is half transparent (the
+    identity for 0.5; smooth edges), or hard: opaque where the probability is >= ``threshold``,
+    transparent elsewhere. An input alpha channel multiplies the mask (what was transparent stays so).
+
+    Args:
+        image: a path, PIL image, numpy array or tensor (one image), as for :func:`predict_mask`.
+        model_or_checkpoint: a :class:`~fastdream.models.unet.UNet` or a :func:`train_unet`
+            checkpoint (path or dict).
+        threshold: probability that separates foreground from background, in (0, 1).
+        only_mask: return the mask alone, an ``L`` image (255 = foreground).
+        soft: graded edges (``True``) or a 0/255 alpha (``False``).
+        resolution, device: as for :func:`predict_mask`.
+
+    Returns:
+        A PIL image of the input's size: ``RGBA`` (the input in RGB plus the mask as alpha), or
+        ``L`` with ``only_mask=True``.
+
+    Examples:
+        >>> out = cutout("portrait.jpg", "unet.pt")  # doctest: +SKIP
+        >>> out.mode                                  # doctest: +SKIP
+        'RGBA'
+    """
+    model, dev = _model_and_device(model_or_checkpoint, device)
+    if threshold is None:
+        raise TypeError("threshold must be a number strictly between 0 and 1, got None")
+    threshold, soft, resolution = _check_common(threshold, soft, resolution, model)
+    only_mask = _checks.boolean("only_mask", only_mask)
+    rgb, alpha = _rgb_pil(image)
+    p = _predict_small(rgb, model, dev, resolution)
+    # 8-bit PIL resampling: one byte per output pixel, where a float mask would take four.
+    mask = Image.fromarray(p.mul(255).round_().to(torch.uint8).numpy(), "L")
+    if mask.size != rgb.size:
+        mask = mask.resize(rgb.size, Image.BILINEAR)
+    levels = _remap(torch.arange(256, dtype=torch.float64) / 255, threshold, soft)
+    mask = mask.point((levels * 255).round().clamp(0, 255).to(torch.int64).tolist())
+    if alpha is not None:
+        mask = ImageChops.multiply(mask, alpha)
+    if only_mask:
+        return mask
+    rgb.putalpha(mask)
+    return rgb

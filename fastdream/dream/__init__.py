@@ -1,0 +1,78 @@
+"""DeepDream: gradient ascent on an image to amplify what chosen layers of a CNN respond to.
+
+Parts: ``options`` (the checked settings, :class:`DreamOptions`, shared with the videos),
+``backbone`` (the default network, built for dreaming), ``engine`` (octaves, tiles, the step).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torch import nn
+
+from fastdream.dream.backbone import DEFAULT_LAYERS, default_model, variant
+from fastdream.dream.engine import objective_value, run
+from fastdream.dream.options import DreamOptions
+
+__all__ = ["DEFAULT_LAYERS", "DreamOptions", "default_model", "dream", "objective_value", "variant"]
+
+
+def dream(
+    image,
+    layers: Sequence[str] | str | None = None,
+    *,
+    model: nn.Module | None = None,
+    octaves: int = 4,
+    octave_scale: float = 1.4,
+    steps: int = 10,
+    step_size: float = 0.01,
+    jitter: int = 32,
+    tile_size: int | None = 512,
+    objective: str = "l2",
+    norm: str = "std",
+    mask=None,
+    seed: int | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+    tile_batch: int | None = None,
+):
+    """Dreams ``image``: amplifies what ``layers`` of ``model`` see in it (DeepDream).
+
+    Args:
+        image: a path, PIL image, HxW(xC) numpy array (uint8, or float in [0, 1]) or a float
+            tensor (C, H, W) / (N, C, H, W) in [0, 1]. 1-4 channels; alpha passes through.
+        layers: names from ``model.named_modules()``; default ``DEFAULT_LAYERS`` for the
+            default model (required for a custom model).
+        model: any ``nn.Module`` (default: EfficientNet-Lite0, ImageNet weights). Its input
+            convention is read from ``input_mean`` / ``input_std`` attributes, else ImageNet's.
+        octaves, octave_scale: pyramid levels and the size ratio between them.
+        steps, step_size: gradient steps per octave, and the step in model-input units on the
+            gradient divided by its std (``norm="std"``) or mean |g| (``norm="mean_abs"``).
+        jitter: random circular shift of up to this many pixels per step (0 disables).
+        tile_size: tiles of at most this size go through the network (None: the whole image).
+        objective: ``"l2"`` (mean of squared activations) or ``"mean"``.
+        mask: optional HxW weights in [0, 1] (path, PIL, array, tensor): the image changes only
+            where the mask is > 0, in proportion to it.
+        seed: makes the jitter reproducible (same inputs and seed: the same output; on CPU bit for bit).
+        device: where to run (default: the model's, else the tensor's, else CUDA when available).
+        progress: show a progress bar over all steps.
+        tile_batch: tiles per network call (default: as many as fit a fixed pixel budget).
+
+    Returns:
+        The dreamed image, of the same kind, size, channel count (and dtype/device for arrays
+        and tensors) as ``image``; a path input gives a PIL image.
+
+    Examples:
+        >>> import numpy as np, fastdream as fd
+        >>> img = (np.random.rand(64, 80, 3) * 255).astype(np.uint8)
+        >>> out = fd.dream(img, octaves=1, steps=2, seed=0)
+        >>> out.shape, out.dtype
+        ((64, 80, 3), dtype('uint8'))
+    """
+    opts = DreamOptions.create(
+        layers=layers, model=model, octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
+        jitter=jitter, tile_size=tile_size, objective=objective, norm=norm, mask=mask, seed=seed, device=device,
+        tile_batch=tile_batch,
+    )  # fmt: skip
+    return run(image, opts, progress=progress)

@@ -1,0 +1,151 @@
+"""The dream loop: octaves, tiles, the gradient and the fused ascent step.
+
+Per step: a random circular jitter, a forward pass to the deepest chosen layer only, the objective,
+the gradient w.r.t. the image, then :func:`fastdream.ops.ascent_step_` (normalize + step + clamp,
+fused). Octaves dream from a small copy of the image up to full size, carrying the dreamed detail
+up each time. Big images are cut into overlapping tiles, batched through the network, and their
+gradients blended back with weights that sum to 1 before the step normalizes them over the whole
+image: no seams, and memory bounded by the tile batch.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from fastdream import _malloc, io, ops
+from fastdream.dream.backbone import DEFAULT_LAYERS, default_model
+from fastdream.dream.options import DreamOptions
+from fastdream.models.taps import LayerTaps, input_convention
+
+#: The smallest octave is at least this many pixels on its short side; fewer octaves are used
+#: (with a warning) rather than feeding the network an image it cannot see anything in.
+MIN_OCTAVE_SIDE = 32
+#: Pixels of tiles pushed through the network at once: bounds the activation memory.
+TILE_BATCH_PIXELS = {"cpu": 2 * 512 * 512, "cuda": 16 * 512 * 512}
+
+
+def pyramid(h: int, w: int, octaves: int, scale: float) -> list[tuple[int, int]]:
+    """Octave sizes, smallest first; drops octaves whose short side would be under MIN_OCTAVE_SIDE."""
+    sizes = [(max(1, round(h / scale**i)), max(1, round(w / scale**i))) for i in range(octaves)]
+    keep = [s for i, s in enumerate(sizes) if i == 0 or min(s) >= MIN_OCTAVE_SIDE]
+    if len(keep) < octaves:
+        warnings.warn(
+            f"dream: {octaves} octaves at scale {scale} would shrink the {w}x{h} image below {MIN_OCTAVE_SIDE} px; "
+            f"using {len(keep)} octave(s)",
+            UserWarning,
+            stacklevel=4,
+        )
+    return keep[::-1]
+
+
+def objective_value(acts: list[torch.Tensor], kind: str) -> torch.Tensor:
+    """Sum over layers of each sample's mean (of squares, for ``"l2"``); summed over the batch so
+    every tile and image gets the gradient of its own objective."""
+    total = 0.0
+    for a in acts:
+        if isinstance(a, (tuple, list)):
+            a = a[0]
+        a = a.float()
+        v = a * a if kind == "l2" else a
+        # mean over dims, not flatten(1).mean(1): flattening a channels_last activation copies
+        # it, and its gradient then reaches the network in the slow NCHW layout.
+        total = total + v.mean(dim=tuple(range(1, v.dim()))).sum()
+    return total
+
+
+class Frozen:
+    """Eval mode and no parameter gradients for the duration of a dream, then restored."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def __enter__(self):
+        self.training = self.model.training
+        self.grads = [p for p in self.model.parameters() if p.requires_grad]
+        self.model.eval()
+        for p in self.grads:
+            p.requires_grad_(False)
+
+    def __exit__(self, *exc):
+        self.model.train(self.training)
+        for p in self.grads:
+            p.requires_grad_(True)
+
+
+def gradient(x, taps, objective, grid, roll, tile_batch):
+    """Gradient of the objective w.r.t. ``x`` (N, 3, h, w), computed tile by tile."""
+    tiles = ops.extract_tiles(x, grid, roll=roll)
+    grads = []
+    with torch.enable_grad():
+        for chunk in tiles.split(tile_batch):
+            t = chunk.detach().requires_grad_(True)
+            (g,) = torch.autograd.grad(objective_value(taps(t), objective), t)
+            grads.append(g)
+    g = grads[0] if len(grads) == 1 else torch.cat(grads)
+    return ops.blend_tiles(g, grid, roll=roll)
+
+
+def resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(t.shape[-2:]) == tuple(size):
+        return t
+    shrink = size[0] < t.shape[-2] or size[1] < t.shape[-1]
+    out = F.interpolate(t, size=size, mode="bilinear", align_corners=False, antialias=shrink)
+    return out.contiguous(memory_format=torch.channels_last)
+
+
+@torch.no_grad()
+def run(image, o: DreamOptions, *, progress: bool = False):
+    """Dreams ``image`` with the checked options ``o``: the body of :func:`fastdream.dream`."""
+    loaded = io.load(image)
+    dev = o.resolve_device(image)
+    if dev.type == "cpu":
+        _malloc.tune()
+    net = o.model if o.model is not None else default_model(dev, o.layers)
+    taps = LayerTaps(net, DEFAULT_LAYERS if o.layers is None else o.layers)
+
+    x01 = loaded.rgb.to(dev)
+    n, _, h, w = x01.shape
+    m = None if o.mask is None else io.load_mask(o.mask, (h, w)).to(dev)
+    mean_, std_ = input_convention(net)
+    mean = torch.tensor(mean_, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(std_, device=dev).view(1, 3, 1, 1)
+    lo = min((0 - a) / b for a, b in zip(mean_, std_))
+    hi = max((1 - a) / b for a, b in zip(mean_, std_))
+    base = ((x01 - mean) / std).contiguous(memory_format=torch.channels_last)
+
+    sizes = pyramid(h, w, o.octaves, o.octave_scale)
+    gen = torch.Generator().manual_seed(o.seed if o.seed is not None else int(torch.seed() % 2**63))
+    budget = TILE_BATCH_PIXELS.get(dev.type, TILE_BATCH_PIXELS["cpu"])
+    detail = None
+    bar = tqdm(total=len(sizes) * o.steps, disable=not progress, desc="dream", unit="step", leave=False)
+    try:
+        with Frozen(net):
+            for size in sizes:
+                base_o = resize(base, size)
+                mask_o = None if m is None else resize(m, size).contiguous()
+                x = base_o.clone() if detail is None else base_o + resize(detail, size)
+                if mask_o is not None and detail is not None:
+                    x = torch.where(mask_o > 0, x, base_o)  # no resampling bleed into masked-out pixels
+                grid = ops.tile_grid(size, o.tile_size if o.tile_size is not None else max(size))
+                batch = o.tile_batch or max(1, budget // (grid.tile_h * grid.tile_w))
+                for _ in range(o.steps):
+                    roll = (0, 0)
+                    if o.jitter:
+                        r = torch.randint(-o.jitter, o.jitter + 1, (2,), generator=gen)
+                        roll = (int(r[0]), int(r[1]))
+                    g = gradient(x, taps, o.objective, grid, roll, batch)
+                    ops.ascent_step_(x, g, o.step_size, norm=o.norm, clamp=(lo, hi), mask=mask_o)
+                    bar.update(1)
+                detail = x - base_o
+                del x, g
+    finally:
+        bar.close()
+    out01 = (x01 + detail * std).clamp_(0.0, 1.0)
+    if m is not None:
+        out01 = torch.where(m > 0, out01, x01)
+    return loaded.restore(out01.contiguous())

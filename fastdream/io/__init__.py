@@ -1,0 +1,29 @@
+"""Images and videos in and out: any image kind to a float tensor and back, 8-bit conversions,
+the animation writer (GIF/WebP/MP4) and atomic writes."""
+
+from fastdream.io.animation import FORMATS as VIDEO_FORMATS
+from fastdream.io.animation import animation_format, durations, max_fps, write_animation
+from fastdream.io.atomic import atomic_save, write_json
+from fastdream.io.convert import grid, quantize, to_pil, to_uint8
+from fastdream.io.images import MAX_PIXELS, SAMPLE_IMAGE, Loaded, load, load_mask, load_pil, save_image
+
+__all__ = [
+    "MAX_PIXELS",
+    "SAMPLE_IMAGE",
+    "VIDEO_FORMATS",
+    "Loaded",
+    "animation_format",
+    "atomic_save",
+    "durations",
+    "grid",
+    "load",
+    "load_mask",
+    "load_pil",
+    "max_fps",
+    "quantize",
+    "save_image",
+    "to_pil",
+    "to_uint8",
+    "write_animation",
+    "write_json",
+]

@@ -1,0 +1,45 @@
+"""Atomic writes: every output goes to a temporary file beside it and is renamed into place, so an
+interrupted run never leaves a truncated image, video, checkpoint or settings file behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+
+def atomic_save(save: Callable[[str], None], path, *, suffix: str | None = None) -> Path:
+    """Calls ``save(tmp_path)`` on a temporary file beside ``path``, then renames it into place.
+
+    Examples:
+        >>> import tempfile, pathlib
+        >>> out = pathlib.Path(tempfile.mkdtemp()) / "note.txt"
+        >>> atomic_save(lambda tmp: pathlib.Path(tmp).write_text("hi"), out).read_text()
+        'hi'
+    """
+    path = Path(path)
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"output folder does not exist: {parent}")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=parent)
+    os.close(fd)
+    # mkstemp creates 0600; give the file the mode a plain open() would (0666 less the umask).
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def write_json(obj, path) -> Path:
+    """``obj`` as indented, key-sorted JSON, written atomically."""
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    return atomic_save(lambda tmp: Path(tmp).write_text(text), path, suffix=".json")

@@ -1,0 +1,46 @@
+"""The shared trainer: torchrun/DDP, checkpoints, image folders and the epoch loop.
+
+A trainer (``fastdream.gan``, ``fastdream.cutout``, ``fastdream.vae``) is its models plus a
+:class:`Trainer` subclass with a ``step()``; everything else is here and behaves the same for all.
+"""
+
+from fastdream.training.checkpoint import (
+    FORMATS,
+    check_architecture,
+    load_checkpoint,
+    read_checkpoint,
+    save_checkpoint,
+)
+from fastdream.training.distributed import Dist, distributed, unwrap
+from fastdream.training.folders import (
+    IMAGE_EXTENSIONS,
+    PRELOAD_BYTES,
+    ImageFolder,
+    header_size,
+    is_gray,
+    list_images,
+    load_square,
+    no_images,
+)
+from fastdream.training.loop import Trainer, TrainingError
+
+__all__ = [
+    "FORMATS",
+    "IMAGE_EXTENSIONS",
+    "PRELOAD_BYTES",
+    "Dist",
+    "ImageFolder",
+    "Trainer",
+    "TrainingError",
+    "check_architecture",
+    "distributed",
+    "header_size",
+    "is_gray",
+    "list_images",
+    "load_checkpoint",
+    "load_square",
+    "no_images",
+    "read_checkpoint",
+    "save_checkpoint",
+    "unwrap",
+]

@@ -1,0 +1,96 @@
+"""torchrun and DistributedDataParallel: this process's place in a launch and the process group's
+lifetime, in one place for every trainer.
+
+Started by ``torchrun --nproc_per_node N`` (or several machines with its rendezvous options), each
+process trains on its share of the data; gloo connects CPU processes, nccl GPUs (each process on
+the GPU of its ``LOCAL_RANK``). Without torchrun a run is rank 0 of 1 and nothing here does any
+communication.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Dist:
+    """This process's rank and the number of processes (rank 0 of 1 when not launched by torchrun)."""
+
+    rank: int = 0
+    world: int = 1
+
+    @classmethod
+    def from_env(cls) -> Dist:
+        """What torchrun set for this process (read once, before the process group exists)."""
+        return cls(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
+
+    @property
+    def main(self) -> bool:
+        """Rank 0: the process that writes files and shows progress."""
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world > 1
+
+    def mean(self, t: torch.Tensor) -> torch.Tensor:
+        """The mean of ``t`` over the processes (in place); a NaN on any rank reaches every rank."""
+        if self.enabled:
+            dist.all_reduce(t)
+            t /= self.world
+        return t
+
+    def sum(self, t: torch.Tensor) -> torch.Tensor:
+        if self.enabled:
+            dist.all_reduce(t)
+        return t
+
+    def broadcast(self, t: torch.Tensor) -> torch.Tensor:
+        """Rank 0's ``t`` on every rank (in place): one decision for all of them."""
+        if self.enabled:
+            dist.broadcast(t, src=0)
+        return t
+
+    def barrier(self) -> None:
+        if self.enabled:
+            dist.barrier()
+
+    def wrap(self, module: nn.Module, device: torch.device) -> nn.Module:
+        """``module`` in DistributedDataParallel when there are several processes, else itself."""
+        if not self.enabled:
+            return module
+        return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def unwrap(module: nn.Module) -> nn.Module:
+    return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
+
+
+def distributed(device: torch.device) -> Dist:
+    """Joins the process group when started by torchrun (gloo on CPU, nccl on CUDA) and returns this
+    process's :class:`Dist`.
+
+    The group is made once per process and kept until the process exits: a script that trains
+    twice under one torchrun launch (or trains, then dreams a folder) reuses it, where destroying
+    and making it again would hang on torchrun's rendezvous store.
+    """
+    launch = Dist.from_env()
+    if not launch.enabled:
+        return launch
+    if not dist.is_initialized():
+        if device.type == "cuda":
+            torch.cuda.set_device(device)  # nccl builds its communicators on the current device
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        atexit.register(_destroy)
+    return Dist(dist.get_rank(), dist.get_world_size())
+
+
+def _destroy() -> None:
+    if dist.is_initialized():
+        dist.destroy_process_group()

@@ -1,0 +1,108 @@
+"""Folders of training images: listing by extension, header checks, decoding, and a preload budget.
+
+Every trainer reads its images through here, so they all accept the same files, refuse an
+unreadable file before anything is written, and keep a dataset in memory when it fits in
+:data:`PRELOAD_BYTES` (decoded once) instead of decoding every image every epoch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch.utils.data import Dataset
+from tqdm.auto import tqdm
+
+from fastdream.io import load_pil
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
+#: Datasets whose decoded pixels fit in this many bytes are decoded once and kept in memory (a
+#: 64 px RGB image is 12 KiB: ~87k images); larger ones are decoded on each use.
+PRELOAD_BYTES = 1 << 30
+
+
+def list_images(folder, name: str = "images_dir", recursive: bool = True, exclude=None) -> list[Path]:
+    """Image files under ``folder`` (by extension), sorted; files under ``exclude`` (a folder, e.g.
+    the run's own output inside the images folder) are left out. Clear errors for missing folders."""
+    folder = Path(folder)
+    if not folder.exists():
+        raise FileNotFoundError(f"{name}: no such folder: {folder}")
+    if not folder.is_dir():
+        raise NotADirectoryError(f"{name}: {folder} is not a folder")
+    pattern = "**/*" if recursive else "*"
+    files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if exclude is not None:
+        skip = Path(exclude).resolve()
+        files = [f for f in files if skip not in f.resolve().parents]
+    return files
+
+
+def no_images(folder, name: str = "images_dir") -> ValueError:
+    return ValueError(
+        f"{name}: no images found in {folder} or its subfolders (looked for {' '.join(IMAGE_EXTENSIONS)})"
+    )
+
+
+def header_size(path: Path) -> tuple[int, int]:
+    """(width, height) after EXIF orientation, from the header only; ValueError if unreadable."""
+    try:
+        with Image.open(path) as im:
+            w, h = im.size
+            # A PNG's EXIF may sit after the pixels, and reading it decodes them: only an EXIF
+            # block seen in the header counts here (the full decode checks the size again).
+            lazy = im.format == "PNG" and "exif" not in im.info
+            orientation = 1 if lazy else im.getexif().get(0x0112, 1)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+        raise ValueError(f"{path} is not an image Pillow can read ({exc})") from None
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def load_square(path: Path, size: int, channels: int) -> torch.Tensor:
+    """Decoded, converted to gray (1) or RGB (3), short side resized to ``size``, center-cropped:
+    uint8 (channels, size, size)."""
+    im = load_pil(path)
+    im = im.convert("L" if channels == 1 else "RGB")  # alpha dropped, palette/CMYK/gray expanded
+    im = ImageOps.fit(im, (size, size), Image.BICUBIC, centering=(0.5, 0.5))
+    arr = np.array(im, dtype=np.uint8, copy=True)
+    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def is_gray(path: Path) -> bool:
+    """Whether an image holds no color: a gray mode, or RGB whose channels are equal everywhere."""
+    im = load_pil(path)
+    if im.mode in ("1", "L", "LA", "I", "I;16", "F"):
+        return True
+    if im.mode == "P":
+        im = im.convert("RGB")
+    if im.mode not in ("RGB", "RGBA"):
+        return False
+    a = np.asarray(im)[..., :3].astype(np.int16)
+    return bool(np.abs(a - a[..., :1]).max() <= 2)  # JPEG noise on a gray photo stays within 2 levels
+
+
+class ImageFolder(Dataset):
+    """Square training images as uint8 (channels, size, size) tensors; decoded once when they fit
+    in :data:`PRELOAD_BYTES`, else checked (headers) now and decoded on each use."""
+
+    def __init__(self, files: list[Path], size: int, channels: int, show_progress: bool = False):
+        self.files, self.size, self.channels = files, size, channels
+        self.cache = None
+        if len(files) * channels * size * size <= PRELOAD_BYTES:
+            # Decoding everything now also surfaces an unreadable file before anything is written.
+            it = tqdm(files, desc="loading images", leave=False, disable=not show_progress or len(files) < 500)
+            self.cache = torch.stack([load_square(p, size, channels) for p in it])
+        else:
+            for p in files:
+                try:
+                    header_size(p)
+                except ValueError as exc:
+                    raise ValueError(f"images_dir: {exc}") from None
+
+    def __len__(self):
+        return len(self.files)
+
+    def __getitem__(self, i):
+        return self.cache[i] if self.cache is not None else load_square(self.files[i], self.size, self.channels)

@@ -1,0 +1,165 @@
+"""The epoch loop every trainer shares.
+
+A trainer is a :class:`Trainer` subclass: its models, optimizers and data, a :meth:`~Trainer.step`
+(one batch), and what happens at the end of an epoch (validation, sample grids) and in the
+checkpoint. :meth:`Trainer.fit` does the rest, the same way for all of them:
+
+- nothing to do when the checkpoint already has the epochs asked for;
+- the time budget: before each epoch (the first always runs), stop when the epoch would end past
+  ``max_minutes`` (predicted from the mean epoch time so far), and report how many epochs fit, so
+  a schedule can be fitted to them; rank 0 decides for every rank (their clocks differ slightly);
+- a progress bar on rank 0;
+- the numbers of each step averaged over the ranks, so a NaN on one rank stops every rank;
+- a checkpoint from rank 0 after every epoch, written atomically, so a stopped run resumes from the
+  last finished epoch; a failed epoch is never saved and the message says which checkpoint is kept;
+- a barrier at the end: the checkpoint exists when any rank returns.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+from typing import Iterable
+
+import torch
+from tqdm.auto import tqdm
+
+from fastdream.training.checkpoint import save_checkpoint
+from fastdream.training.distributed import Dist
+
+
+class TrainingError(RuntimeError):
+    """Training diverged or collapsed and was stopped; the last good checkpoint is kept."""
+
+
+class Trainer:
+    """Base of the trainers: subclasses set the attributes below and implement the hooks.
+
+    Attributes:
+        name: the public function, for messages (``"train_gan"``).
+        error: the :class:`TrainingError` subclass raised when training fails.
+        labels: what each number :meth:`step` returns is called in the bar and in messages; the
+            first ``losses`` of them must stay finite.
+        unit: what one step is called in messages (``"step"``, ``"batch"``).
+        path: the checkpoint file; dist, device: where this process runs.
+        start, history: epochs already done and their history rows (from the checkpoint).
+        hint: the advice appended to the divergence message.
+    """
+
+    name = "train"
+    error: type[TrainingError] = TrainingError
+    labels: tuple[str, ...] = ("loss",)
+    keys: tuple[str, ...] = ("loss",)
+    losses = 1
+    unit = "step"
+    hint = "Try a lower lr"
+    path: Path
+    dist: Dist = Dist()
+    device: torch.device = torch.device("cpu")
+    start = 0
+    history: list
+
+    # ---- hooks
+    def batches(self, epoch: int) -> Iterable:
+        """One epoch's batches (a DataLoader whose sampler has been told the epoch)."""
+        raise NotImplementedError
+
+    def step(self, batch, progress: float) -> torch.Tensor:
+        """Trains on one batch; returns this rank's numbers (a 1-d tensor, in ``labels`` order).
+        ``progress`` is the position in the run, from 0 to 1 (for schedules)."""
+        raise NotImplementedError
+
+    def end_epoch(self, epoch: int, means: dict) -> dict:
+        """After epoch ``epoch`` (0-based) with the epoch's mean numbers (by ``keys``): validation,
+        checks (raise ``self.error``), pictures. Returns the extra fields of the history row."""
+        return {}
+
+    def state(self, epochs_done: int) -> dict:
+        """The checkpoint after ``epochs_done`` epochs (``self.history`` is up to date)."""
+        raise NotImplementedError
+
+    def after_step(self, values: dict) -> None:
+        """Sees every step's numbers (by ``keys``), averaged over the ranks, as they come."""
+
+    def postfix(self, values: dict) -> dict:
+        """What the progress bar shows after a step (by default each label and its value)."""
+        return {label: f"{values[k]:.3f}" for label, k in zip(self.labels, self.keys)}
+
+    def summary(self) -> str | None:
+        """A line printed on rank 0 after training (None: nothing)."""
+        return None
+
+    # ---- shared behaviour
+    def kept(self, epochs_done: int) -> str:
+        """What is left on disk when epoch ``epochs_done + 1`` fails."""
+        if epochs_done > 0 and self.path.is_file():
+            return f"the last good checkpoint ({self.path}, epoch {epochs_done}) is kept"
+        return "no checkpoint was written"
+
+    def _plan(self, epoch: int, epochs: int, times: list, max_minutes, t_start) -> tuple[bool, float]:
+        """(stop now, epochs that fit the budget): rank 0's decision, broadcast to every rank."""
+        if max_minutes is None or not times:
+            return False, float(epochs)
+        remaining = max_minutes * 60 - (time.monotonic() - t_start)
+        mean = sum(times) / len(times)
+        fit = min(epochs, epoch + max(1, math.floor(remaining / mean)))
+        plan = self.dist.broadcast(torch.tensor([float(remaining < mean), fit], dtype=torch.float64))
+        return bool(plan[0].item()), float(plan[1].item())
+
+    def _epoch(self, epoch: int, horizon: float, iters: int, bar) -> dict:
+        sums, n = None, 0
+        for it, batch in enumerate(self.batches(epoch)):
+            local = self.step(batch, (epoch + it / iters) / horizon)
+            values = self.dist.mean(local.detach().double().cpu().reshape(-1)).tolist()
+            if not all(map(math.isfinite, values[: self.losses])):
+                shown = ", ".join(f"{k}={v}" for k, v in zip(self.labels, values[: self.losses]))
+                raise self.error(
+                    f"{self.name}: training diverged at epoch {epoch + 1}, {self.unit} {it + 1}: {shown}; "
+                    f"stopped, {self.kept(epoch)}. {self.hint}"
+                )
+            self.after_step(dict(zip(self.keys, values)))
+            sums = values if sums is None else [a + b for a, b in zip(sums, values)]
+            n += 1
+            bar.update(1)
+            bar.set_postfix(self.postfix(dict(zip(self.keys, values))), refresh=False)
+        means = dict(zip(self.keys, [s / max(n, 1) for s in sums or [0.0] * len(self.keys)]))
+        return dict(means, iterations=n)
+
+    def fit(self, epochs: int, iters: int, *, max_minutes=None, t_start=None, progress=True) -> Path:
+        """Trains from epoch ``self.start`` up to ``epochs`` (``iters`` steps each); returns the path."""
+        show = progress and self.dist.main
+        if self.start >= epochs:
+            if show:
+                print(f"{self.name}: {self.path} already has {self.start} epochs (epochs={epochs}); nothing to do",
+                      file=sys.stderr)  # fmt: skip
+            return self.path
+        t_start = time.monotonic() if t_start is None else t_start
+        if self.dist.main:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        times: list[float] = []
+        bar = tqdm(total=(epochs - self.start) * iters, disable=not show, unit=self.unit, dynamic_ncols=True)
+        try:
+            for epoch in range(self.start, epochs):
+                stop, horizon = self._plan(epoch, epochs, times, max_minutes, t_start)
+                if stop:
+                    if show:
+                        bar.write(f"{self.name}: time budget of {max_minutes:g} min reached after epoch {epoch}")
+                    break
+                t_epoch = time.monotonic()
+                bar.set_description(f"epoch {epoch + 1}/{epochs}")
+                row = self._epoch(epoch, horizon, iters, bar)
+                row = {"epoch": epoch + 1, **row, **self.end_epoch(epoch, row)}
+                row["seconds"] = time.monotonic() - t_epoch
+                if self.dist.main:
+                    self.history.append(row)
+                    save_checkpoint(self.state(epoch + 1), self.path)
+                times.append(time.monotonic() - t_epoch)
+        finally:
+            bar.close()
+        line = self.summary() if show else None
+        if line:
+            print(line, file=sys.stderr)
+        self.dist.barrier()
+        return self.path

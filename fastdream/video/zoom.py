@@ -1,0 +1,235 @@
+"""Zoom videos: frame n+1 = dream(zoom/shift/rotate(frame n)), the classic DeepDream "infinite zoom".
+
+Every frame is saved as a numbered PNG as soon as it is made, with the settings that decide its
+pixels (:mod:`fastdream.video.frames`), so a stopped run picks up where it stopped and gives the
+same video, byte for byte, as a run that never stopped. The video is assembled from those PNGs at
+the end by the shared animation writer (:func:`fastdream.io.write_animation`).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from fastdream import _checks, io
+from fastdream.dream import DEFAULT_LAYERS, DreamOptions
+from fastdream.video import frames as F
+from fastdream.video.maker import PADDING, FrameMaker, check_color_drift
+
+#: The settings a folder of frames was made with, compared on resume.
+SETTINGS_NAME = "zoom_settings.json"
+#: Bump when a change in this module changes the pixels of the frames for the same settings, so
+#: old frame folders are refused instead of mixed with new frames.
+SETTINGS_FORMAT = 1
+
+
+def check_out_path(out_path, image) -> tuple[Path, str]:
+    """The video file to write and its format; every problem with it raised before any work."""
+    out = _checks.path("out_path", out_path)
+    fmt = io.animation_format(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"out_path: output folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"out_path: output folder is not writable: {parent}")
+    if out.is_dir():
+        raise IsADirectoryError(f"out_path: {out} is a folder; give a file name ending in {out.suffix}")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise PermissionError(f"out_path: {out} exists and is not writable")
+    if isinstance(image, (str, os.PathLike)) and Path(image).resolve() == out.resolve():
+        raise ValueError(f"out_path: {out} is the input image; the input is never overwritten")
+    return out, fmt
+
+
+def check_frames_dir(frames_dir, out: Path) -> Path:
+    if frames_dir is None:
+        frames_dir = out.with_name(f"{out.stem}_frames")
+    frames_dir = _checks.path("frames_dir", frames_dir)
+    if frames_dir.exists() and not frames_dir.is_dir():
+        raise NotADirectoryError(f"frames_dir: {frames_dir} exists and is not a folder")
+    if frames_dir.resolve() == out.resolve():
+        raise ValueError(f"frames_dir and out_path are the same path: {out}")
+    return frames_dir
+
+
+def dream_settings(o: DreamOptions) -> dict:
+    """What of the dream options decides the pixels, as JSON-able values for the settings file."""
+    return {
+        "model": F.model_fingerprint(o.model),
+        "layers": list(o.layers) if o.layers is not None else list(DEFAULT_LAYERS),
+        "octaves": o.octaves,
+        "octave_scale": o.octave_scale,
+        "steps": o.steps,
+        "step_size": o.step_size,
+        "jitter": o.jitter,
+        "tile_size": o.tile_size,
+        # Tiles per network call can change float rounding, so it is part of the key.
+        "tile_batch": o.tile_batch,
+        "objective": o.objective,
+        "norm": o.norm,
+        "mask_sha256": None if o.mask is None else F.tensor_sha256(o.mask),
+    }
+
+
+def zoom_video(
+    image,
+    out_path,
+    *,
+    frames: int = 60,
+    zoom: float = 1.05,
+    shift: tuple[float, float] = (0.0, 0.0),
+    angle: float = 0.0,
+    fps: float = 15,
+    frames_dir=None,
+    resume: bool = True,
+    reverse: bool = False,
+    color_drift=None,
+    progress: bool = False,
+    **dream_kwargs,
+) -> Path:
+    """Makes a DeepDream zoom video: each frame is the previous one zoomed/shifted/rotated, then dreamed.
+
+    Frame 0 is the dreamed input (untransformed); frame ``k >= 1`` is
+    ``dream(color_drift(zoom_shift(frame k-1)))`` with seed ``seed + k``. Frames are saved as
+    numbered PNGs in ``frames_dir`` as they are made, and the video is assembled from them.
+
+    Args:
+        image: the first frame before dreaming: a path, PIL image, HxW(xC) numpy array (uint8, or
+            float in [0, 1]) or a float tensor (C, H, W) / (1, C, H, W) in [0, 1]. The video is RGB:
+            gray is expanded to RGB and an alpha channel is dropped.
+        out_path: the video file, ``.gif`` or ``.webp`` (Pillow, looping forever) or ``.mp4``
+            (H.264 through imageio-ffmpeg: ``pip install 'fastdream[video]'``). Written atomically.
+        frames: number of frames in the video (>= 1), frame 0 included.
+        zoom: scale between consecutive frames (> 1 zooms in, < 1 out).
+        shift: (dx, dy) pixels the content moves per frame (positive: right, down).
+        angle: degrees the content turns per frame (counter-clockwise as displayed).
+        fps: frames per second of the video (<= 50 for GIF, whose delays are in 1/100 s; a rate
+            that is not a whole number of 1/100 s alternates delays so the average is exact).
+        frames_dir: folder for the frame PNGs and their settings (default: ``<out_stem>_frames``
+            beside ``out_path``).
+        resume: continue after the last complete frame found in ``frames_dir`` when it was made
+            with the same settings (else: a ``ValueError`` saying which settings differ). With
+            ``resume=False`` the frames there are deleted and made again.
+        reverse: play the frames last to first: a zoom out of the dream into the (dreamed) input.
+            Only the video's order changes; the frames and the settings are the same.
+        color_drift: ``None``; a number: the hue turns by that many degrees per frame (a rotation
+            of RGB about the gray axis, grays stay gray); or ``(r, g, b)``: per-channel gains
+            applied once per frame, so they compound (e.g. ``(1.01, 1.0, 0.99)`` warms slowly).
+            Applied after the zoom, before the dream; frame 0 has none.
+        progress: show a progress bar over the frames.
+        **dream_kwargs: options of :func:`fastdream.dream`: ``layers, model, octaves, octave_scale,
+            steps, step_size, jitter, tile_size, objective, norm, mask, seed, device, tile_batch``.
+            Without ``seed`` a random one is drawn and stored with the frames, so a resumed run
+            still reproduces them.
+
+    Returns:
+        ``out_path`` as a :class:`pathlib.Path`.
+
+    Shape:
+        Every frame has the input's H x W; the working frame is (1, 3, H, W) float32 on the
+        dream's device (``device``, else the model's, else a tensor input's, else CUDA when
+        available) for the whole run.
+
+    Convention:
+        ``frames_dir`` holds ``frame_00000.png``, ``frame_00001.png``, ... and ``zoom_settings.json``
+        with everything that decides the pixels (a hash of the input, zoom, shift, angle,
+        color_drift, the dream options, a fingerprint of a custom model, the seed). ``frames``,
+        ``fps``, ``reverse`` and ``out_path`` are not among them: a finished folder can be made
+        into another video, or extended with a larger ``frames``, without dreaming again. The
+        working frame is rounded to 8-bit levels after each dream, exactly as the PNG stores it,
+        so a resumed run (which reloads the last PNG) gives frames and a video identical to an
+        uninterrupted run on the same device and backend.
+
+    Raises:
+        TypeError, ValueError: a bad argument (naming it, the value and what is accepted), or
+            ``frames_dir`` made with other settings; raised before anything is written.
+        FileNotFoundError, PermissionError: the output folder is missing or not writable.
+        ModuleNotFoundError: ``.mp4`` without imageio-ffmpeg installed.
+
+    Examples:
+        >>> import fastdream as fd
+        >>> fd.zoom_video("cat.jpg", "cat.gif", frames=30, zoom=1.04, steps=5, octaves=2, seed=0)  # doctest: +SKIP
+        PosixPath('cat.gif')
+        >>> # Stopped half way? The same call continues from cat_frames/ and gives the same video.
+        >>> fd.zoom_video("cat.jpg", "cat_out.mp4", frames=30, zoom=1.04, steps=5, octaves=2,
+        ...               seed=0, frames_dir="cat_frames", reverse=True)  # doctest: +SKIP
+    """
+    # ---- 1. Check everything; nothing is written until all of it passes.
+    rgb = io.load(image).rgb
+    if rgb.shape[0] != 1:
+        raise ValueError(f"image must be a single image, got a batch of {rgb.shape[0]} (shape {tuple(rgb.shape)})")
+    h, w = rgb.shape[-2:]
+    out, fmt = check_out_path(out_path, image)
+    frames = _checks.integer("frames", frames, 1)
+    move = dict(zoom=_checks.real("zoom", zoom, lo=0.0), shift=_shift(shift), angle=_checks.real("angle", angle))
+    fps = _checks.real("fps", fps, lo=0.0)
+    if fps > io.max_fps(fmt):
+        raise ValueError(f"fps must be <= {io.max_fps(fmt):g} for {out.suffix} output, got {fps:g}")
+    resume, reverse = _checks.boolean("resume", resume), _checks.boolean("reverse", reverse)
+    progress = _checks.boolean("progress", progress)
+    move["color_drift"] = check_color_drift(color_drift)
+    frames_dir = check_frames_dir(frames_dir, out)
+    opts = _options(dream_kwargs, (h, w))
+    device = opts.resolve_device(image)
+
+    # ---- 2. What decides the pixels, and how far an earlier run got.
+    def key(seed: int) -> dict:
+        return {"format": SETTINGS_FORMAT, "input_sha256": F.tensor_sha256(rgb), "size": [int(w), int(h)],
+                **move, "padding": PADDING, "seed": seed, "dream": dream_settings(opts)}  # fmt: skip
+
+    seed, done = opts.seed, 0
+    stored = F.stored_key(frames_dir, SETTINGS_NAME) if resume else None
+    if stored is not None:
+        if seed is None and isinstance(stored.get("seed"), int):
+            seed = stored["seed"]  # no seed given: continue with the one the frames were made with
+        F.refuse_changes(stored, key(seed if seed is not None else -1), frames_dir)
+        done = F.complete_frames(F.frame_indices(frames_dir))
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    maker = FrameMaker(opts.replace(seed=seed), device, **move)  # loads the model, checks the layers
+    x = None
+    if 0 < done < frames:
+        last = F.frame_path(frames_dir, done - 1)
+        prev = io.load(last).rgb
+        if tuple(prev.shape[-2:]) != (h, w):
+            raise ValueError(
+                f"frames_dir: {last} is {prev.shape[-1]}x{prev.shape[-2]}, expected {w}x{h}; pass resume=False"
+            )
+        x = prev.to(device)
+
+    # ---- 3. Make the missing frames, each saved as soon as it exists.
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        for k in sorted(F.frame_indices(frames_dir)):
+            F.frame_path(frames_dir, k).unlink(missing_ok=True)
+    info = {"frames": frames, "fps": fps, "device": str(device), "out_path": str(out)}  # for readers; not compared
+    io.write_json({"key": key(seed), "info": info}, frames_dir / SETTINGS_NAME)
+    with tqdm(total=frames, initial=min(done, frames), disable=not progress, desc="zoom", unit="frame") as bar:
+        for k in range(done, frames):
+            x = maker.first(rgb.to(device)) if k == 0 else maker.next(x, k)
+            F.save_frame(x, F.frame_path(frames_dir, k))
+            bar.update(1)
+
+    # ---- 4. The video, from the PNGs (the same bytes whether or not the run was resumed).
+    paths = [F.frame_path(frames_dir, k) for k in range(frames)]
+    return io.write_animation(paths[::-1] if reverse else paths, out, fps=fps)
+
+
+def _shift(shift) -> list[float]:
+    if not isinstance(shift, (tuple, list)) or len(shift) != 2:
+        raise TypeError(f"shift must be a pair of numbers (dx, dy) in pixels, got {shift!r}")
+    return [_checks.real("shift[0]", shift[0]), _checks.real("shift[1]", shift[1])]
+
+
+def _options(kw: dict, size: tuple[int, int]) -> DreamOptions:
+    """The dream options of a video, checked as ``dream`` checks them; the mask loaded once."""
+    try:
+        opts = DreamOptions.create(**kw)
+    except TypeError as exc:
+        if "unknown option" in str(exc):
+            raise TypeError(f"zoom_video got {exc}") from None
+        raise
+    return opts if opts.mask is None else opts.replace(mask=io.load_mask(opts.mask, size))

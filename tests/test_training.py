@@ -1,0 +1,186 @@
+"""The shared trainer (fastdream.training), tested once for every trainer built on it: resume
+after a stop gives what an uninterrupted run gives, nothing to do when done, the architecture
+check, NaN stops keeping the last good checkpoint, the time budget, and a 2-process DDP run."""
+
+import math
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+import torch
+
+from fastdream import gan
+from fastdream.cutout import train_unet
+from fastdream.cutout.train import UNetTrainer
+from fastdream.data import make_cutout_dataset
+from fastdream.gan.train import GANTrainer
+from fastdream.training import Dist, Trainer, TrainingError, loop
+from tests.helpers import GAN_TINY, UNET_TINY, write_image_folder
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory):
+    root = tmp_path_factory.mktemp("data")
+    return dict(images=write_image_folder(root / "images"), cutouts=make_cutout_dataset(root / "cutouts", 12, size=48))
+
+
+def _gan(data, out, **kw):
+    return gan.train_gan(data["images"], out / "gan", **{**GAN_TINY, **kw})
+
+
+def _unet(data, out, **kw):
+    c = data["cutouts"]
+    return train_unet(c.images, c.masks, out / "unet.pt", **{**UNET_TINY, **kw})
+
+
+# name: (run, trainer class, weights in the checkpoint, tolerance of resumed vs whole, a shape change and its message)
+TRAINERS = {
+    "gan": (_gan, GANTrainer, "generator", 0.0, dict(ngf=8), "ngf=4, not ngf=8"),
+    "unet": (_unet, UNetTrainer, "model", 1e-6, dict(depth=3), "trained with depth=2, not depth=3"),
+}
+
+
+def _state(path):
+    return torch.load(path, weights_only=True)
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_stopped_then_resumed_equals_uninterrupted(name, data, tmp_path, monkeypatch):
+    run, _, weights, tol, _, _ = TRAINERS[name]
+    save = loop.save_checkpoint
+
+    def save_then_stop(state, path):
+        save(state, path)
+        raise KeyboardInterrupt  # Ctrl-C right after the first checkpoint
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        run(data, tmp_path / "a", epochs=3)
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    assert _state(run(data, tmp_path / "a", epochs=1))["epoch"] == 1  # nothing lost, nothing more to do
+    again = _state(run(data, tmp_path / "a", epochs=3))
+    whole = _state(run(data, tmp_path / "b", epochs=3))
+    assert again["epoch"] == whole["epoch"] == 3 and [h["epoch"] for h in again["history"]] == [1, 2, 3]
+    # same seed: the resumed run is the uninterrupted one (data order, noise, crops, optimizer state)
+    for k, v in whole[weights].items():
+        torch.testing.assert_close(again[weights][k], v, rtol=0, atol=tol, msg=k)
+    assert [h["iterations"] for h in again["history"]] == [h["iterations"] for h in whole["history"]]
+    one = _state(run(data, tmp_path / "c", epochs=1))[weights]  # and the epochs moved the weights
+    assert any(not torch.equal(one[k], v) for k, v in whole[weights].items())
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_done_resume_false_and_another_architecture(name, data, tmp_path):
+    run, _, _, _, change, message = TRAINERS[name]
+    ckpt = run(data, tmp_path, epochs=2)
+    before = ckpt.stat().st_mtime_ns
+    assert run(data, tmp_path, epochs=2) == ckpt  # nothing left to do: the file is not touched
+    assert ckpt.stat().st_mtime_ns == before
+    with pytest.raises(ValueError, match=message):
+        run(data, tmp_path, epochs=3, **change)
+    run(data, tmp_path, epochs=1, resume=False)  # starts over
+    assert _state(ckpt)["epoch"] == 1
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_nan_stops_and_keeps_the_last_good_checkpoint(name, data, tmp_path, monkeypatch):
+    run, cls, _, _, _, _ = TRAINERS[name]
+    ckpt = run(data, tmp_path, epochs=1)
+    real = cls.step
+    monkeypatch.setattr(cls, "step", lambda self, batch, progress: real(self, batch, progress) * float("nan"))
+    label = cls.labels[0].replace("(", r"\(").replace(")", r"\)")
+    with pytest.raises(cls.error, match=rf"diverged at epoch 2, {cls.unit} 1: {label}=nan.*epoch 1\) is kept"):
+        run(data, tmp_path, epochs=3)
+    assert _state(ckpt)["epoch"] == 1
+    assert not list(ckpt.parent.glob("*epoch_002*")) and not list(ckpt.parent.glob(".*"))
+    with pytest.raises(TrainingError, match="no checkpoint was written"):
+        run(data, tmp_path / "fresh", epochs=1)
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_time_budget_and_amp_on_cpu(name, data, tmp_path):
+    run = TRAINERS[name][0]
+    with pytest.warns(UserWarning, match="amp=True needs CUDA"):
+        ckpt = run(data, tmp_path, epochs=5, max_minutes=1e-6, amp=True)
+    state = _state(ckpt)
+    assert state["epoch"] == 1  # the first epoch always runs, then the budget is spent
+    assert state["config"]["amp"] is False
+
+
+class _Counting(Trainer):
+    """A trainer of one parameter, to see the loop's own rules without any model."""
+
+    name = "train_toy"
+
+    def __init__(self, path, epoch_seconds=0.0):
+        self.path, self.history, self.w = path, [], torch.zeros(1)
+        self.epoch_seconds = epoch_seconds
+
+    def batches(self, epoch):
+        return range(3)
+
+    def step(self, batch, progress):
+        self.progress = progress
+        self.w += 1
+        return torch.tensor([float(batch), progress])
+
+    def end_epoch(self, epoch, means):
+        loop.time.sleep(self.epoch_seconds)
+        return dict(seen=self.w.item())
+
+    def state(self, epochs_done):
+        return {"epoch": epochs_done, "history": self.history}
+
+
+def test_the_loop_on_a_toy_trainer(tmp_path, capsys):
+    t = _Counting(tmp_path / "toy.pt")
+    t.keys = ("batch", "progress")
+    state = _state(t.fit(2, 3, progress=True))
+    # means per epoch, iterations, the step's progress over the whole run, the trainer's extras
+    assert [(h["epoch"], h["iterations"], h["batch"], h["seen"]) for h in state["history"]] == [
+        (1, 3, 1.0, 3),
+        (2, 3, 1.0, 6),
+    ]
+    assert t.progress == pytest.approx((1 + 2 / 3) / 2)
+    assert "epoch 2/2" in capsys.readouterr().err
+    # the budget: after a slow first epoch the next would end past it, so only one runs
+    slow = _Counting(tmp_path / "slow.pt", epoch_seconds=0.2)
+    slow.keys = ("batch", "progress")
+    slow.fit(5, 3, max_minutes=0.25 / 60, progress=False)
+    assert [h["epoch"] for h in slow.history] == [1]
+    assert Dist().mean(torch.tensor([3.0])).item() == 3.0 and not Dist().enabled
+
+
+def test_ddp_two_processes_cpu(data, tmp_path):
+    """One torchrun launch, each trainer in turn: every process trains on its share, rank 0 writes."""
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent("""
+        import sys
+        from pathlib import Path
+        from fastdream import gan
+        from fastdream.cutout import train_unet
+        images, cutouts, out = (Path(a) for a in sys.argv[1:])
+        gan.train_gan(images, out / "gan", image_size=32, epochs=1, batch_size=2, nz=8, ngf=4, ndf=4, progress=False)
+        train_unet(cutouts / "images", cutouts / "masks", out / "unet.pt", epochs=1, image_size=32, base_channels=8,
+                   depth=2, batch_size=2, progress=False)
+    """)
+    )
+    out = tmp_path / "out"
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", str(script),
+           str(data["images"]), str(data["cutouts"].images.parent), str(out)]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    g = _state(out / "gan" / "checkpoint.pt")
+    assert g["epoch"] == 1 and g["config"]["world_size"] == 2
+    assert g["history"][0]["iterations"] == 2  # 8 images, 2 processes, batches of 2
+    assert (out / "gan" / "samples_epoch_001.png").is_file()
+    u = _state(out / "unet.pt")
+    assert u["epoch"] == 1 and u["config"]["world_size"] == 2
+    # 11 training pairs over 2 processes: 6 each (one repeated), in batches of 2: 3 steps.
+    assert u["history"][0]["iterations"] == 3
+    assert 0.0 <= u["metrics"]["val_iou"] <= 1.0 and math.isfinite(u["metrics"]["val_loss"])
