@@ -22,11 +22,14 @@ import torch
 from PIL import Image
 
 from fastdream import _malloc, io, video
-from fastdream.dream import DEFAULT_LAYERS, DreamOptions, default_model
-from fastdream.dream.engine import Frozen, objective_value
+from fastdream.dream import DEFAULT_LAYERS, DreamOptions, build_objective, default_model
+from fastdream.dream.engine import Frozen
+from fastdream.models.taps import LayerTaps, input_convention
 from fastdream.video.frames import save_frame
 from fastdream.video.maker import FrameMaker
-from fastdream.models.taps import LayerTaps, input_convention
+
+#: The default dream's objective: l2 of the default layers.
+OBJECTIVE = build_objective(DreamOptions.create())
 
 SIZE, STEPS, ROUNDS = 512, 5, 3
 GROUP = f"zoom_video frame {SIZE}x{SIZE}, 1 octave, {STEPS} steps"
@@ -80,7 +83,7 @@ def test_network(benchmark, setup):
         with Frozen(net), torch.enable_grad():
             for _ in range(STEPS):
                 t = x.detach().requires_grad_(True)
-                torch.autograd.grad(objective_value(taps(t), "l2"), t)
+                torch.autograd.grad(OBJECTIVE(dict(zip(DEFAULT_LAYERS, taps(t)))).sum(), t)
 
     benchmark.pedantic(network, rounds=ROUNDS, iterations=1, warmup_rounds=1)
     _record(benchmark, "network")

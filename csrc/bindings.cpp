@@ -70,6 +70,11 @@ fastdream::TileArgs tile_args(const Desc& image, const Desc& tiles, uintptr_t ys
       roll_y,         roll_x,         ptr<float>(wy),   ptr<float>(wx)};
 }
 
+fastdream::LaplacianArgs laplacian_args(const Desc& src, const Desc& dst, int64_t levels,
+                                        double eps) {
+  return fastdream::LaplacianArgs{tensor4(src), tensor4(dst), levels, eps};
+}
+
 void* stream_ptr(uintptr_t s) { return reinterpret_cast<void*>(s); }
 
 }  // namespace
@@ -108,6 +113,13 @@ PYBIND11_MODULE(_C, m) {
          int64_t ry, int64_t rx, uintptr_t wy, uintptr_t wx, int dtype, int threads) {
         fastdream::cpu::blend_tiles(tile_args(image, tiles, ys, xs, ny, nx, ry, rx, wy, wx), dtype,
                                     threads);
+      },
+      nogil);
+
+  m.def(
+      "cpu_laplacian_normalize",
+      [](const Desc& src, const Desc& dst, int64_t levels, double eps, int dtype, int threads) {
+        fastdream::cpu::laplacian_normalize(laplacian_args(src, dst, levels, eps), dtype, threads);
       },
       nogil);
 

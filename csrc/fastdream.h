@@ -53,7 +53,16 @@ struct TileArgs {
   const float* wx;         // blend only: nx * tw weights along x
 };
 
+// Laplacian-pyramid normalization (fastdream.ops.laplacian_normalize): src and dst have the same
+// sizes, any strides; `levels` bands at most, each divided by its RMS (+ eps) per sample.
+struct LaplacianArgs {
+  Tensor4 src, dst;
+  int64_t levels;
+  double eps;
+};
+
 namespace cpu {
+void laplacian_normalize(const LaplacianArgs& a, int dtype, int threads);
 void ascent_step(const AscentStepArgs& a, int dtype, int threads);
 void zoom_shift(const ZoomShiftArgs& a, int dtype, int threads);
 void extract_tiles(const TileArgs& a, int dtype, int threads);

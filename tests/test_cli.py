@@ -44,6 +44,16 @@ def test_dream_writes_an_image(tmp_path, small_image):
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp files left
 
 
+def test_dream_with_creative_controls(tmp_path, small_image):
+    out = tmp_path / "out.png"
+    r = run("dream", str(small_image), "-o", str(out), "--octaves", "1", "--steps", "2", "--seed", "0", "-q",
+            "--layers", "_blocks.10:37=2", "_blocks.5:top4", "--guide", str(small_image), "--norm", "laplacian",
+            "--smooth", "0.5", "--preserve-colors")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    with Image.open(out) as im:
+        assert im.size == (56, 40) and not np.array_equal(np.asarray(im), np.asarray(Image.open(small_image)))
+
+
 @pytest.mark.slow
 def test_dream_without_input_uses_the_bundled_sample(tmp_path):
     r = run("dream", "--octaves", "1", "--steps", "1", "--tile", "256", "-q", cwd=tmp_path)
@@ -65,6 +75,12 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
         (["dream", "{img}", "-o", "{tmp}/no/such/dir/out.png"], "does not exist"),
         (["dream", "{img}", "-o", "{tmp}/out.xyz"], "extension"),
         (["dream", "{bomb}"], "claims more than"),
+        (["dream", "{img}", "--layers", "_blocks.10:500"], "_blocks.10 has 112 channels"),
+        (["dream", "{img}", "--layers", "_blocks.10:top8=two"], "not a number"),
+        (["dream", "{img}", "--guide", "missing.png"], "no such file"),
+        (["dream", "{img}", "--smooth", "-1"], "smooth must be"),
+        (["dream", "{img}", "--preserve-colors", "--color-match"], "alternatives"),
+        (["dream", "{img}", "--norm", "laplacian", "--lap-levels", "0"], "lap_levels"),
         (["dream", "{img}", "--device", "tpu"], "'tpu' is not a valid device"),
         (["zoom", "{img}", "-o", "{tmp}/z.gif", "--device", "tpu"], "'tpu' is not a valid device"),
     ],
@@ -90,8 +106,11 @@ def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, small_image, arg
 def test_list_layers():
     r = run("dream", "--list-layers")
     assert r.returncode == 0
-    names = r.stdout.split("\n")
-    assert "_blocks.5   (default)" in names and "_blocks.10   (default)" in names
+    rows = {line.split()[0]: line.split()[1:] for line in r.stdout.strip().split("\n")[1:]}
+    # every layer with its channel count; the default layers marked
+    assert rows["_blocks.5"] == ["80", "(default)"] and rows["_blocks.10"] == ["112", "(default)"]
+    assert rows["_conv_stem"] == ["32"] and rows["_blocks.15"] == ["320"] and rows["_conv_head"] == ["1280"]
+    assert len(rows) > 100
 
 
 def test_list_layers_into_a_closed_pipe_is_quiet(tmp_path, monkeypatch, capsys):

@@ -1,9 +1,9 @@
 // Tile extraction and blending with the circular jitter folded into the indexing.
 //
-// extract: tiles[n, r, q][c, i, j] = image[n, c, (ys[r] + i - roll_y) mod H, (xs[q] + j - roll_x)
-// mod W] blend:   image[n, c, y', x'] = sum over tiles covering the rolled pixel (y, x) = (y' +
-// roll_y,
-//          x' + roll_x) mod (H, W) of wy[r][y - ys[r]] * wx[q][x - xs[q]] * tile value.
+// extract: tiles[n, r, q][c, i, j] =
+//            image[n, c, (ys[r] + i - roll_y) mod H, (xs[q] + j - roll_x) mod W]
+// blend:   image[n, c, y', x'] = sum over the tiles covering the rolled pixel
+//            (y, x) = (y' + roll_y, x' + roll_x) mod (H, W) of wy[r][y - ys[r]] * wx[q][x - xs[q]] * value
 // Blend is a gather over output rows, so threads never write the same pixel.
 #include <algorithm>
 #include <cstring>

@@ -1,7 +1,8 @@
 """DeepDream: gradient ascent on an image to amplify what chosen layers of a CNN respond to.
 
 Parts: ``options`` (the checked settings, :class:`DreamOptions`, shared with the videos),
-``backbone`` (the default network, built for dreaming), ``engine`` (octaves, tiles, the step).
+``backbone`` (the default network, built for dreaming), ``context`` (what objectives may ask of
+the dream), ``engine`` (octaves, tiles, the step).
 """
 
 from __future__ import annotations
@@ -12,15 +13,15 @@ import torch
 from torch import nn
 
 from fastdream.dream.backbone import DEFAULT_LAYERS, default_model, variant
-from fastdream.dream.engine import objective_value, run
+from fastdream.dream.engine import build_objective, run
 from fastdream.dream.options import DreamOptions
 
-__all__ = ["DEFAULT_LAYERS", "DreamOptions", "default_model", "dream", "objective_value", "variant"]
+__all__ = ["DEFAULT_LAYERS", "DreamOptions", "build_objective", "default_model", "dream", "variant"]
 
 
 def dream(
     image,
-    layers: Sequence[str] | str | None = None,
+    layers: Sequence[str] | str | dict | None = None,
     *,
     model: nn.Module | None = None,
     octaves: int = 4,
@@ -29,8 +30,13 @@ def dream(
     step_size: float = 0.01,
     jitter: int = 32,
     tile_size: int | None = 512,
-    objective: str = "l2",
+    objective="l2",
     norm: str = "std",
+    lap_levels: int = 4,
+    smooth: float | None = None,
+    guide=None,
+    preserve_colors: bool = False,
+    color_match: bool = False,
     mask=None,
     seed: int | None = None,
     device: str | torch.device | None = None,
@@ -42,16 +48,32 @@ def dream(
     Args:
         image: a path, PIL image, HxW(xC) numpy array (uint8, or float in [0, 1]) or a float
             tensor (C, H, W) / (N, C, H, W) in [0, 1]. 1-4 channels; alpha passes through.
-        layers: names from ``model.named_modules()``; default ``DEFAULT_LAYERS`` for the
-            default model (required for a custom model).
+        layers: what to amplify: layer names from ``model.named_modules()``, or specs
+            ``"NAME:37"`` / ``"NAME:30-40,77"`` (channels), ``"NAME:top8"`` / ``"NAME:bottom8"``
+            (the channels with the largest / smallest mean activation on this image, chosen per
+            octave), ``"NAME=2"`` (a weight); a list of them, or a dict spec -> weight (see
+            :mod:`fastdream.objectives`). Default ``DEFAULT_LAYERS`` for the default model
+            (required for a custom model).
         model: any ``nn.Module`` (default: EfficientNet-Lite0, ImageNet weights). Its input
             convention is read from ``input_mean`` / ``input_std`` attributes, else ImageNet's.
         octaves, octave_scale: pyramid levels and the size ratio between them.
         steps, step_size: gradient steps per octave, and the step in model-input units on the
-            gradient divided by its std (``norm="std"``) or mean |g| (``norm="mean_abs"``).
+            normalized gradient.
         jitter: random circular shift of up to this many pixels per step (0 disables).
         tile_size: tiles of at most this size go through the network (None: the whole image).
-        objective: ``"l2"`` (mean of squared activations) or ``"mean"``.
+        objective: ``"l2"`` (mean of squared activations) or ``"mean"`` over the ``layers``; a
+            callable ``f(acts) -> tensor (N,)`` taking a dict layer name -> activation of
+            ``layers``; or a :mod:`fastdream.objectives` expression (it names its own layers).
+        norm: how the gradient is normalized before the step: ``"std"`` (divided by its std),
+            ``"mean_abs"`` (by its mean absolute value), or ``"laplacian"`` (each band of its
+            Laplacian pyramid by its own size: smoother, larger-scale patterns).
+        lap_levels: bands of the Laplacian pyramid for ``norm="laplacian"``.
+        smooth: Gaussian smoothing of the gradient before the step, sigma in pixels (the mean of
+            blurs at sigma/2, sigma, 2 sigma); None or 0: off.
+        guide: an image (any kind ``image`` takes): the dream grows what it contains, each
+            position pulled toward the guide's best-matching feature in ``layers``.
+        preserve_colors: keep the input's colors exactly (YCbCr chroma), change only brightness.
+        color_match: give the output the input's mean and covariance of colors instead.
         mask: optional HxW weights in [0, 1] (path, PIL, array, tensor): the image changes only
             where the mask is > 0, in proportion to it.
         seed: makes the jitter reproducible (same inputs and seed: the same output; on CPU bit for bit).
@@ -69,10 +91,12 @@ def dream(
         >>> out = fd.dream(img, octaves=1, steps=2, seed=0)
         >>> out.shape, out.dtype
         ((64, 80, 3), dtype('uint8'))
+        >>> out = fd.dream(img, {"_blocks.10:37": 2.0, "_blocks.5": 0.5}, octaves=1, steps=2, seed=0)
     """
     opts = DreamOptions.create(
         layers=layers, model=model, octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
-        jitter=jitter, tile_size=tile_size, objective=objective, norm=norm, mask=mask, seed=seed, device=device,
+        jitter=jitter, tile_size=tile_size, objective=objective, norm=norm, lap_levels=lap_levels, smooth=smooth,
+        guide=guide, preserve_colors=preserve_colors, color_match=color_match, mask=mask, seed=seed, device=device,
         tile_batch=tile_batch,
     )  # fmt: skip
     return run(image, opts, progress=progress)

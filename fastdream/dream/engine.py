@@ -1,11 +1,12 @@
 """The dream loop: octaves, tiles, the gradient and the fused ascent step.
 
-Per step: a random circular jitter, a forward pass to the deepest chosen layer only, the objective,
-the gradient w.r.t. the image, then :func:`fastdream.ops.ascent_step_` (normalize + step + clamp,
-fused). Octaves dream from a small copy of the image up to full size, carrying the dreamed detail
-up each time. Big images are cut into overlapping tiles, batched through the network, and their
-gradients blended back with weights that sum to 1 before the step normalizes them over the whole
-image: no seams, and memory bounded by the tile batch.
+Per step: a random circular jitter, a forward pass to the deepest tapped layer only, the objective,
+the gradient w.r.t. the image, optional shaping of the whole gradient (Laplacian normalization,
+smoothing), then :func:`fastdream.ops.ascent_step_` (normalize + step + clamp, fused). Octaves
+dream from a small copy of the image up to full size, carrying the dreamed detail up each time.
+Big images are cut into overlapping tiles, batched through the network, and their gradients
+blended back with weights that sum to 1 before anything looks at the whole gradient: no seams,
+and memory bounded by the tile batch.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from tqdm.auto import tqdm
 
 from fastdream import _malloc, io, ops
 from fastdream.dream.backbone import DEFAULT_LAYERS, default_model
+from fastdream.dream.context import Context
 from fastdream.dream.options import DreamOptions
 from fastdream.models.taps import LayerTaps, input_convention
+from fastdream.objectives import Objective, describe, from_layers, parse_layers
 
 #: The smallest octave is at least this many pixels on its short side; fewer octaves are used
 #: (with a warning) rather than feeding the network an image it cannot see anything in.
@@ -43,19 +46,26 @@ def pyramid(h: int, w: int, octaves: int, scale: float) -> list[tuple[int, int]]
     return keep[::-1]
 
 
-def objective_value(acts: list[torch.Tensor], kind: str) -> torch.Tensor:
-    """Sum over layers of each sample's mean (of squares, for ``"l2"``); summed over the batch so
-    every tile and image gets the gradient of its own objective."""
-    total = 0.0
-    for a in acts:
-        if isinstance(a, (tuple, list)):
-            a = a[0]
-        a = a.float()
-        v = a * a if kind == "l2" else a
-        # mean over dims, not flatten(1).mean(1): flattening a channels_last activation copies
-        # it, and its gradient then reaches the network in the slow NCHW layout.
-        total = total + v.mean(dim=tuple(range(1, v.dim()))).sum()
-    return total
+def build_objective(o: DreamOptions) -> Objective:
+    """The objective of a dream: the expression given, a callable over ``layers``, or the sum
+    of the ``layers`` specs' terms (``l2``/``mean``, or the guide match with ``guide=``)."""
+    if isinstance(o.objective, Objective):
+        return o.objective
+    specs = o.layers if o.layers is not None else parse_layers(list(DEFAULT_LAYERS))
+    if callable(o.objective) and not isinstance(o.objective, str):
+        fn = o.objective
+        return Objective(lambda acts: _per_sample_values(fn(acts), acts), [s.layer for s in specs], describe(fn))
+    return from_layers(specs, o.objective, guide_image=o.guide)
+
+
+def _per_sample_values(v, acts) -> torch.Tensor:
+    n = next(iter(acts.values())).shape[0]
+    if not isinstance(v, torch.Tensor) or v.shape != (n,):
+        got = tuple(v.shape) if isinstance(v, torch.Tensor) else type(v).__name__
+        raise ValueError(
+            f"objective: a callable objective must return one value per sample, a tensor of shape ({n},), got {got}"
+        )
+    return v
 
 
 class Frozen:
@@ -77,17 +87,27 @@ class Frozen:
             p.requires_grad_(True)
 
 
-def gradient(x, taps, objective, grid, roll, tile_batch):
-    """Gradient of the objective w.r.t. ``x`` (N, 3, h, w), computed tile by tile."""
+def gradient(x, taps: LayerTaps, objective: Objective, grid, roll, tile_batch):
+    """Gradient of the objective w.r.t. ``x`` (N, 3, h, w), computed tile by tile and blended."""
     tiles = ops.extract_tiles(x, grid, roll=roll)
     grads = []
     with torch.enable_grad():
         for chunk in tiles.split(tile_batch):
             t = chunk.detach().requires_grad_(True)
-            (g,) = torch.autograd.grad(objective_value(taps(t), objective), t)
+            acts = dict(zip(taps.layers, taps(t)))
+            (g,) = torch.autograd.grad(objective(acts).sum(), t)
             grads.append(g)
     g = grads[0] if len(grads) == 1 else torch.cat(grads)
     return ops.blend_tiles(g, grid, roll=roll)
+
+
+def shape_gradient(g: torch.Tensor, o: DreamOptions) -> torch.Tensor:
+    """The whole blended gradient smoothed and/or Laplacian-normalized, as the options ask."""
+    if o.smooth:
+        g = ops.smooth_gradient(g, o.smooth)
+    if o.norm == "laplacian":
+        g = ops.laplacian_normalize(g, o.lap_levels)
+    return g
 
 
 def resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -98,6 +118,14 @@ def resize(t: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return out.contiguous(memory_format=torch.channels_last)
 
 
+def finish_colors(out01: torch.Tensor, x01: torch.Tensor, o: DreamOptions) -> torch.Tensor:
+    if o.preserve_colors:
+        return ops.keep_chroma(out01, x01)
+    if o.color_match:
+        return ops.match_colors(out01, x01)
+    return out01
+
+
 @torch.no_grad()
 def run(image, o: DreamOptions, *, progress: bool = False):
     """Dreams ``image`` with the checked options ``o``: the body of :func:`fastdream.dream`."""
@@ -105,8 +133,9 @@ def run(image, o: DreamOptions, *, progress: bool = False):
     dev = o.resolve_device(image)
     if dev.type == "cpu":
         _malloc.tune()
-    net = o.model if o.model is not None else default_model(dev, o.layers)
-    taps = LayerTaps(net, DEFAULT_LAYERS if o.layers is None else o.layers)
+    objective = build_objective(o)
+    net = o.model if o.model is not None else default_model(dev, objective.layers)
+    taps = LayerTaps(net, objective.layers)
 
     x01 = loaded.rgb.to(dev)
     n, _, h, w = x01.shape
@@ -121,6 +150,8 @@ def run(image, o: DreamOptions, *, progress: bool = False):
     sizes = pyramid(h, w, o.octaves, o.octave_scale)
     gen = torch.Generator().manual_seed(o.seed if o.seed is not None else int(torch.seed() % 2**63))
     budget = TILE_BATCH_PIXELS.get(dev.type, TILE_BATCH_PIXELS["cpu"])
+    ctx = Context(net, taps, dev, (mean, std), guide_side=min(o.tile_size or max(h, w), max(h, w)))
+    norm = "std" if o.norm == "laplacian" else o.norm  # the Laplacian bands are normalized already
     detail = None
     bar = tqdm(total=len(sizes) * o.steps, disable=not progress, desc="dream", unit="step", leave=False)
     try:
@@ -133,19 +164,20 @@ def run(image, o: DreamOptions, *, progress: bool = False):
                     x = torch.where(mask_o > 0, x, base_o)  # no resampling bleed into masked-out pixels
                 grid = ops.tile_grid(size, o.tile_size if o.tile_size is not None else max(size))
                 batch = o.tile_batch or max(1, budget // (grid.tile_h * grid.tile_w))
+                objective.prepare(ctx.at(x, grid, batch))
                 for _ in range(o.steps):
                     roll = (0, 0)
                     if o.jitter:
                         r = torch.randint(-o.jitter, o.jitter + 1, (2,), generator=gen)
                         roll = (int(r[0]), int(r[1]))
-                    g = gradient(x, taps, o.objective, grid, roll, batch)
-                    ops.ascent_step_(x, g, o.step_size, norm=o.norm, clamp=(lo, hi), mask=mask_o)
+                    g = shape_gradient(gradient(x, taps, objective, grid, roll, batch), o)
+                    ops.ascent_step_(x, g, o.step_size, norm=norm, clamp=(lo, hi), mask=mask_o)
                     bar.update(1)
                 detail = x - base_o
                 del x, g
     finally:
         bar.close()
-    out01 = (x01 + detail * std).clamp_(0.0, 1.0)
+    out01 = finish_colors((x01 + detail * std).clamp_(0.0, 1.0), x01, o)
     if m is not None:
         out01 = torch.where(m > 0, out01, x01)
     return loaded.restore(out01.contiguous())

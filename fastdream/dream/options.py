@@ -9,10 +9,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from fastdream import _checks
+from fastdream import _checks, io
+from fastdream.objectives import LayerSpec, Objective, parse_layers
 
 OBJECTIVES = ("l2", "mean")
-NORMS = ("std", "mean_abs")
+NORMS = ("std", "mean_abs", "laplacian")
 
 
 @dataclass(frozen=True)
@@ -20,12 +21,14 @@ class DreamOptions:
     """Everything that decides a dream's pixels besides the image, checked on creation.
 
     Fields are the keyword arguments of :func:`fastdream.dream` (see there); :meth:`create` fills in
-    the defaults and checks each value, naming the parameter in the error.
+    the defaults and checks each value, naming the parameter in the error. After the checks,
+    ``layers`` is a tuple of :class:`~fastdream.objectives.LayerSpec` (or None for the default
+    model's layers) and ``guide`` an RGB tensor (1, 3, h, w) in [0, 1] (or None).
 
     Examples:
-        >>> o = DreamOptions.create(octaves=2, steps=5)
-        >>> o.octaves, o.steps, o.layers
-        (2, 5, None)
+        >>> o = DreamOptions.create(octaves=2, steps=5, layers=["_blocks.10:37=2"])
+        >>> o.octaves, o.steps, [str(s) for s in o.layers]
+        (2, 5, ['_blocks.10:37=2'])
         >>> DreamOptions.create(steps=0)
         Traceback (most recent call last):
         ...
@@ -42,6 +45,11 @@ class DreamOptions:
     tile_size: int | None = 512
     objective: Any = "l2"
     norm: str = "std"
+    lap_levels: int = 4
+    smooth: float | None = None
+    guide: Any = None
+    preserve_colors: bool = False
+    color_match: bool = False
     mask: Any = None
     seed: int | None = None
     device: Any = None
@@ -61,32 +69,64 @@ class DreamOptions:
 
     def checked(self) -> DreamOptions:
         c = _checks
-        model = self.model
-        if model is not None and not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-        if model is not None and self.layers is None:
-            raise ValueError("layers: a custom model needs layers= (names from model.named_modules())")
-        if self.objective not in OBJECTIVES:
-            raise ValueError(f"objective must be 'l2' or 'mean', got {self.objective!r}")
+        self._check_model_and_objective()
         if self.norm not in NORMS:
-            raise ValueError(f"norm must be 'std' or 'mean_abs', got {self.norm!r}")
+            raise ValueError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {self.norm!r}")
         if self.device is not None:
             c.parse_device("device", self.device)
+        preserve = c.boolean("preserve_colors", self.preserve_colors)
+        match = c.boolean("color_match", self.color_match)
+        if preserve and match:
+            raise ValueError("preserve_colors and color_match are alternatives: preserve_colors keeps the input's "
+                             "colors exactly, color_match only their statistics; pass one of them")  # fmt: skip
         return dataclasses.replace(
             self,
-            layers=_layers(self.layers),
+            layers=None if self.layers is None else _specs(self.layers),
             octaves=c.integer("octaves", self.octaves, 1),
             octave_scale=c.real("octave_scale", self.octave_scale, lo=1.0),
             steps=c.integer("steps", self.steps, 1),
             step_size=c.real("step_size", self.step_size, lo=0.0),
             jitter=c.integer("jitter", self.jitter, 0),
             tile_size=None if self.tile_size is None else c.integer("tile_size", self.tile_size, 32),
+            lap_levels=c.integer("lap_levels", self.lap_levels, 1, 12),
+            smooth=None if not self.smooth else c.real("smooth", self.smooth, lo=0.0),
+            guide=None if self.guide is None else _guide(self.guide),
+            preserve_colors=preserve,
+            color_match=match,
             tile_batch=None if self.tile_batch is None else c.integer("tile_batch", self.tile_batch, 1),
             seed=None if self.seed is None else c.integer("seed", self.seed, 0),
         )
 
+    def _check_model_and_objective(self) -> None:
+        model, obj = self.model, self.objective
+        if model is not None and not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        if isinstance(obj, Objective):
+            if self.layers is not None:
+                raise ValueError("layers: an objective expression names its own layers; pass layers=None with it")
+        elif callable(obj) and not isinstance(obj, str):
+            if model is not None and self.layers is None:
+                raise ValueError("layers: a callable objective on a custom model needs layers= (the layers it reads)")
+        elif obj not in OBJECTIVES:
+            raise ValueError(
+                f"objective must be 'l2' or 'mean' (or a callable, or a fastdream.objectives expression), got {obj!r}"
+            )
+        elif model is not None and self.layers is None:
+            raise ValueError("layers: a custom model needs layers= (names from model.named_modules())")
+        if self.guide is not None and obj not in OBJECTIVES:
+            raise ValueError("guide replaces the objective; to combine them use objectives.guide(layer, image) "
+                             "in an objective expression")  # fmt: skip
+
     def replace(self, **kw) -> DreamOptions:
         return dataclasses.replace(self, **kw).checked()
+
+    def layer_names(self, default=()) -> tuple[str, ...]:
+        """The layers the dream taps: the objective expression's, else those of ``layers``."""
+        if isinstance(self.objective, Objective):
+            return self.objective.layers
+        if self.layers is None:
+            return tuple(default)
+        return tuple(dict.fromkeys(s.layer for s in self.layers))
 
     def resolve_device(self, image=None) -> torch.device:
         """Where the dream runs: ``device``, else the model's, else a tensor image's, else CUDA
@@ -94,12 +134,15 @@ class DreamOptions:
         return _checks.device("device", self.device, model=self.model, tensor=image)
 
 
-def _layers(layers):
-    """``None``, or the layer names as a tuple (a single name is one layer)."""
-    if layers is None:
-        return None
-    if isinstance(layers, str):
-        return (layers,)
-    if isinstance(layers, (list, tuple)) and all(isinstance(n, str) for n in layers):
-        return tuple(layers)
-    raise TypeError(f"layers must be a layer name or a list of names, got {layers!r}")
+def _specs(layers) -> tuple[LayerSpec, ...]:
+    if isinstance(layers, tuple) and layers and all(isinstance(s, LayerSpec) for s in layers):
+        return layers
+    return parse_layers(layers)
+
+
+def _guide(guide) -> torch.Tensor:
+    """The guide image as RGB (1, 3, h, w) float in [0, 1] on the CPU (loaded once)."""
+    rgb = io.load(guide, "guide").rgb
+    if rgb.shape[0] != 1:
+        raise ValueError(f"guide must be one image, got a batch of {rgb.shape[0]}")
+    return rgb.detach().to("cpu").contiguous()

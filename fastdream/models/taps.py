@@ -94,3 +94,38 @@ class LayerTaps:
             missing = [self.layers[i] for i in sorted(pending)]
             raise ValueError(f"layers {missing} produced no output in the model's forward (are they used?)")
         return [outputs[i] for i in range(len(self._modules))]
+
+
+@torch.no_grad()
+def layer_shapes(model: nn.Module, size: tuple[int, int] = (64, 64)) -> dict[str, tuple[int, ...]]:
+    """The output shape (without the batch) of every named submodule of ``model`` on a
+    ``size`` input: what ``layers=`` can tap, and how many channels each has.
+
+    Examples:
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.Conv2d(4, 6, 3))
+        >>> layer_shapes(net, (8, 8))
+        {'0': (4, 6, 6), '1': (4, 6, 6), '2': (6, 4, 4)}
+    """
+    shapes: dict[str, tuple[int, ...]] = {}
+    handles = []
+    for name, m in model.named_modules():
+        if not name:
+            continue
+
+        def hook(module, args, out, name=name):
+            t = out[0] if isinstance(out, (tuple, list)) else out
+            if isinstance(t, torch.Tensor) and name not in shapes:
+                shapes[name] = tuple(t.shape[1:])
+
+        handles.append(m.register_forward_hook(hook))
+    p = next(model.parameters(), None)
+    x = torch.zeros(1, 3, *size, device=p.device if p is not None else "cpu")
+    was_training = model.training
+    model.eval()
+    try:
+        model(x)
+    finally:
+        model.train(was_training)
+        for h in handles:
+            h.remove()
+    return {name: shapes[name] for name in layer_names(model) if name in shapes}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import torch
 
-from fastdream._checks import choice, pair, real  # noqa: F401  (re-exported for the ops)
+from fastdream._checks import choice, integer, pair, real  # noqa: F401  (re-exported for the ops)
 
 FLOAT_DTYPES = (torch.float16, torch.bfloat16, torch.float32, torch.float64)
 

@@ -80,10 +80,15 @@ def _warn_once(reason: str) -> None:
         warnings.warn(f"fastdream: using the PyTorch reference path because {reason}", RuntimeWarning, stacklevel=4)
 
 
+#: Ops with a CPU kernel only: on a GPU they run as PyTorch ops (their reference), which is fast
+#: there, whatever the backend.
+CPU_ONLY = ("laplacian_normalize",)
+
+
 def use_native(op: str, device: torch.device, dtype: torch.dtype) -> bool:
     """Resolves the backend for one call of ``op``."""
     name = requested()
-    if name == "reference":
+    if name == "reference" or (op in CPU_ONLY and device.type != "cpu"):
         return False
     reason = native_unavailable_reason(device, dtype)
     if reason is None:

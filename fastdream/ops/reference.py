@@ -141,3 +141,139 @@ def blend_tiles(
             wgt = (weight_y[r][:, None] * weight_x[q][None, :]).to(tiles.dtype)
             out[:, :, y : y + th, x : x + tw] += t[:, r * nx + q] * wgt
     return torch.roll(out, shifts=(-int(roll[0]), -int(roll[1])), dims=(-2, -1))
+
+
+# ------------------------------------------------------------------------------------------------
+# gradient shaping and colors (reference-only ops: no native kernel, see bench/RESULTS.md for cost)
+
+_BINOMIAL = (1.0, 4.0, 6.0, 4.0, 1.0)
+
+
+def _planes(x: torch.Tensor) -> torch.Tensor:
+    """(N, C, H, W) as (N*C, 1, H, W) planes: one-channel convolutions run several times faster
+    than grouped ones, in either memory layout."""
+    n, c, h, w = x.shape
+    return x.contiguous().reshape(n * c, 1, h, w)
+
+
+def _unplanes(p: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    out = p.reshape(like.shape)
+    return out.contiguous(memory_format=torch.channels_last) if not like.is_contiguous() else out
+
+
+def _blur_down(p: torch.Tensor) -> torch.Tensor:
+    """5x5 binomial blur of (P, 1, H, W) planes, then every second pixel: the next Gaussian level."""
+    k = torch.tensor(_BINOMIAL, dtype=p.dtype, device=p.device) / 16.0
+    pad = "reflect" if min(p.shape[-2:]) > 2 else "replicate"
+    return F.conv2d(F.pad(p, (2, 2, 2, 2), mode=pad), (k[:, None] * k[None, :]).view(1, 1, 5, 5), stride=2)
+
+
+def _up(p: torch.Tensor, size) -> torch.Tensor:
+    return F.interpolate(p, size=size, mode="bilinear", align_corners=False)
+
+
+def laplacian_normalize(grad: torch.Tensor, levels: int = 4, eps: float = 1e-8) -> torch.Tensor:
+    """Each band of ``grad``'s Laplacian pyramid divided by its own RMS, summed back.
+
+    Shape: (N, C, H, W) -> the same, in the same memory layout. The pyramid has ``levels`` bands
+    (fewer when the image gets too small): ``high_i = g_i - up(g_{i+1})``,
+    ``g_{i+1} = blur_down(g_i)``, the last band is the smallest ``g``. Per sample, each band is
+    scaled by ``1 / sqrt(mean(band^2) + eps)``; the merge ``g_i = up(g_{i+1}) + high_i`` inverts
+    the split exactly. Low frequencies, which the network's raw gradient underweights, get as much
+    of the step as the fine ones (the TF DeepDream tutorial's ``lap_normalize``).
+    """
+    n, c = grad.shape[:2]
+    g, bands = _planes(grad), []
+    for _ in range(levels - 1):
+        if min(g.shape[-2:]) < 4:
+            break
+        lo = _blur_down(g)
+        bands.append(g - _up(lo, g.shape[-2:]))
+        g = lo
+    bands.append(g)
+    out = None
+    for band in reversed(bands):
+        rms = band.reshape(n, -1).square().mean(1).add_(eps).sqrt_().repeat_interleave(c).view(n * c, 1, 1, 1)
+        band = band / rms
+        out = band if out is None else _up(out, band.shape[-2:]).add_(band)
+    return _unplanes(out, grad)
+
+
+def _gaussian_1d(sigma: float, size: int, dtype, device) -> torch.Tensor:
+    radius = max(1, min(math.ceil(3 * sigma), size - 1))
+    x = torch.arange(-radius, radius + 1, dtype=torch.float64)
+    k = torch.exp(-0.5 * (x / sigma) ** 2)
+    return (k / k.sum()).to(dtype=dtype, device=device)
+
+
+def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (N, C, H, W) with standard deviation ``sigma`` pixels, edges
+    mirrored (reflect); the kernel's radius is 3 sigma, capped by the image size."""
+    p = x.contiguous()
+    for dim in (2, 3):
+        size = p.shape[dim]
+        if size < 2:
+            continue
+        k = _gaussian_1d(sigma, size, x.dtype, x.device).tolist()
+        r = (len(k) - 1) // 2
+        q = F.pad(p, (0, 0, r, r) if dim == 2 else (r, r, 0, 0), mode="reflect")
+        # A sum of shifted slices: elementwise passes that vectorize, 4x faster here than a
+        # one-channel convolution with a 1-d kernel.
+        acc = q.narrow(dim, 0, size) * k[0]
+        for i in range(1, len(k)):
+            acc.add_(q.narrow(dim, i, size), alpha=k[i])
+        p = acc
+    return p.contiguous(memory_format=torch.channels_last) if not x.is_contiguous() else p
+
+
+def smooth_gradient(grad: torch.Tensor, sigma: float) -> torch.Tensor:
+    """The mean of three Gaussian blurs of ``grad``, at ``sigma`` / 2, ``sigma`` and 2 ``sigma``
+    (pytorch-deepdream's cascade smoothing): smooths fine noise and keeps some mid detail."""
+    return sum(gaussian_blur(grad, s) for s in (0.5 * sigma, sigma, 2.0 * sigma)) / 3.0
+
+
+# ITU-R BT.601 (JPEG's YCbCr, full range) on RGB in [0, 1].
+_Y = (0.299, 0.587, 0.114)
+
+
+def _chroma_offsets(rgb: torch.Tensor) -> torch.Tensor:
+    """``rgb - Y`` per channel: what YCbCr's Cb and Cr encode, as RGB offsets from the luma."""
+    w = torch.tensor(_Y, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+    return rgb - (rgb * w).sum(1, keepdim=True)
+
+
+def keep_chroma(out: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+    """``out``'s luma (BT.601 Y) with ``source``'s chroma (Cb, Cr), both RGB (N, 3, H, W) in [0, 1].
+
+    Convention: with ``d = source - Y(source)`` (the chroma as RGB offsets), the result is
+    ``Y' + d`` where ``Y'`` is ``out``'s luma clamped per pixel to the range that keeps
+    ``Y' + d`` inside [0, 1]. So the result's chroma is exactly the source's (no clamp of R, G or B
+    ever changes it), and only the brightness of the dream remains.
+    """
+    d = _chroma_offsets(source)
+    w = torch.tensor(_Y, dtype=out.dtype, device=out.device).view(1, 3, 1, 1)
+    y = (out * w).sum(1, keepdim=True)
+    lo = (-d).amax(1, keepdim=True)
+    hi = (1 - d).amin(1, keepdim=True)
+    return torch.minimum(torch.maximum(y, lo), hi) + d
+
+
+def match_colors(out: torch.Tensor, source: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """``out`` with its colors' mean and covariance made the source's, per sample (the linear
+    color transfer of Gatys et al. 2017: ``x -> A (x - mu_out) + mu_src`` with
+    ``A = C_src^1/2 C_out^-1/2``), clamped to [0, 1]."""
+    n = out.shape[0]
+    res = []
+    for i in range(n):
+        o, s = out[i].reshape(3, -1).double(), source[i].reshape(3, -1).double()
+        mo, ms = o.mean(1, keepdim=True), s.mean(1, keepdim=True)
+        co = torch.cov(o) + eps * torch.eye(3, dtype=o.dtype, device=o.device)
+        cs = torch.cov(s) + eps * torch.eye(3, dtype=o.dtype, device=o.device)
+        a = _sqrtm(cs) @ torch.linalg.inv(_sqrtm(co))
+        res.append((a @ (o - mo) + ms).to(out.dtype).reshape(out.shape[1:]))
+    return torch.stack(res).clamp_(0.0, 1.0)
+
+
+def _sqrtm(c: torch.Tensor) -> torch.Tensor:
+    w, v = torch.linalg.eigh(c)
+    return (v * w.clamp_min(0).sqrt()) @ v.T

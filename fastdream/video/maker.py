@@ -6,13 +6,14 @@ next; only the 8-bit copy that is written to disk crosses to the host.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 
 import torch
 
 from fastdream import _checks, io, ops
-from fastdream.dream import DEFAULT_LAYERS, DreamOptions, default_model
+from fastdream.dream import DreamOptions, build_objective, default_model
 from fastdream.dream.engine import run
 from fastdream.models.taps import LayerTaps
 
@@ -64,17 +65,18 @@ class FrameMaker:
         self.zoom, self.shift, self.angle = zoom, tuple(shift), angle
         m = color_matrix(color_drift)
         self.color = None if m is None else m.to(device=device, dtype=torch.float32)
-        # Load the model once here; passing it explicitly keeps dream from looking it up per frame.
-        model = options.model if options.model is not None else default_model(device, options.layers)
-        layers = options.layers if options.layers is not None else DEFAULT_LAYERS
-        LayerTaps(model, layers)  # unknown layers: an error now, before any frame is made
+        # The objective (guide features included) and the model once for the whole video.
+        objective = build_objective(options)
+        model = options.model if options.model is not None else default_model(device, objective.layers)
+        LayerTaps(model, objective.layers)  # unknown layers: an error now, before any frame is made
         self.base_seed = options.seed
-        self.options = options.replace(model=model, layers=layers, device=device)
+        self.options = dataclasses.replace(options, model=model, layers=None, objective=objective, guide=None,
+                                           device=device)  # fmt: skip
 
     def _dream(self, x: torch.Tensor, k: int) -> torch.Tensor:
         # Seeded per frame: frame k depends only on frame k-1 and the settings, never on how
         # many frames this process made before it.
-        y = run(x, self.options.replace(seed=self.base_seed + k))
+        y = run(x, dataclasses.replace(self.options, seed=self.base_seed + k))
         return io.quantize(y).div_(255.0)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from fastdream import _checks, io
 from fastdream.dream import DEFAULT_LAYERS, DreamOptions
+from fastdream.objectives import describe
 from fastdream.video import frames as F
 from fastdream.video.maker import PADDING, FrameMaker, check_color_drift
 
@@ -23,7 +24,7 @@ from fastdream.video.maker import PADDING, FrameMaker, check_color_drift
 SETTINGS_NAME = "zoom_settings.json"
 #: Bump when a change in this module changes the pixels of the frames for the same settings, so
 #: old frame folders are refused instead of mixed with new frames.
-SETTINGS_FORMAT = 1
+SETTINGS_FORMAT = 2
 
 
 def check_out_path(out_path, image) -> tuple[Path, str]:
@@ -59,7 +60,7 @@ def dream_settings(o: DreamOptions) -> dict:
     """What of the dream options decides the pixels, as JSON-able values for the settings file."""
     return {
         "model": F.model_fingerprint(o.model),
-        "layers": list(o.layers) if o.layers is not None else list(DEFAULT_LAYERS),
+        "layers": [str(s) for s in o.layers] if o.layers is not None else list(DEFAULT_LAYERS),
         "octaves": o.octaves,
         "octave_scale": o.octave_scale,
         "steps": o.steps,
@@ -68,8 +69,15 @@ def dream_settings(o: DreamOptions) -> dict:
         "tile_size": o.tile_size,
         # Tiles per network call can change float rounding, so it is part of the key.
         "tile_batch": o.tile_batch,
-        "objective": o.objective,
+        # A callable is recorded by its name: resuming with another function of the same name is
+        # the caller's responsibility.
+        "objective": o.objective if isinstance(o.objective, str) else describe(o.objective),
         "norm": o.norm,
+        "lap_levels": o.lap_levels if o.norm == "laplacian" else None,
+        "smooth": o.smooth,
+        "guide_sha256": None if o.guide is None else F.tensor_sha256(o.guide),
+        "preserve_colors": o.preserve_colors,
+        "color_match": o.color_match,
         "mask_sha256": None if o.mask is None else F.tensor_sha256(o.mask),
     }
 

@@ -1,0 +1,53 @@
+"""The ``fastdream`` command line: thin commands over the library, one module per pipeline.
+
+Errors in the user's input (bad values, missing files, unknown layers) print one line on stderr
+and exit with status 2, never a traceback; nothing is written then. Each command imports what it
+needs when it runs, so ``fastdream --help`` and ``fastdream info`` start quickly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+from fastdream.cli import cutout, dream, gan
+from fastdream.cli.common import Parser, UsageError
+
+__all__ = ["Parser", "UsageError", "build_parser", "main"]
+
+
+def _cmd_info(args) -> int:
+    from fastdream.info import format_info, info
+
+    d = info()
+    print(json.dumps(d, indent=2) if args.json else format_info(d))
+    return 0
+
+
+def build_parser() -> Parser:
+    p = Parser(prog="fastdream", description="DeepDream and creative image models.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    s = sub.add_parser("info", help="versions, native kernels and the backend in use")
+    s.add_argument("--json", action="store_true", help="print a JSON object")
+    s.set_defaults(func=_cmd_info)
+    for module in (dream, cutout, gan):
+        module.add(sub)
+    return p
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except BrokenPipeError:  # output piped into head & co.; before OSError, its base class
+        # Python would report the broken pipe again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except (ValueError, TypeError, OSError, ImportError) as exc:
+        print(f"fastdream {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"fastdream {args.command}: interrupted; nothing was written", file=sys.stderr)
+        return 130

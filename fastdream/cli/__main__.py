@@ -1,0 +1,5 @@
+import sys
+
+from fastdream.cli import main
+
+sys.exit(main())

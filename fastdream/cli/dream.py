@@ -1,0 +1,133 @@
+"""Commands of the dream: dream (one image), zoom (a zoom video); their shared dream options."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from fastdream.cli.common import UsageError, output_path
+
+
+def dream_options(s) -> None:
+    """The dream settings shared by ``dream`` and ``zoom``."""
+    s.add_argument("--layers", nargs="+", metavar="SPEC",
+                   help="layers to amplify: NAME, NAME:37, NAME:30-40,77, NAME:top8, NAME:bottom8, each with an "
+                        "optional =WEIGHT (see dream --list-layers)")  # fmt: skip
+    s.add_argument("--octaves", type=int, default=4)
+    s.add_argument("--octave-scale", type=float, default=1.4)
+    s.add_argument("--steps", type=int, default=10, help="steps per octave")
+    s.add_argument("--step-size", type=float, default=0.01)
+    s.add_argument("--jitter", type=int, default=32, help="max random shift per step, pixels")
+    s.add_argument("--tile", type=int, default=512, help="tile size in pixels; 0 = no tiling")
+    s.add_argument("--objective", choices=["l2", "mean"], default="l2")
+    s.add_argument("--norm", choices=["std", "mean_abs", "laplacian"], default="std",
+                   help="gradient normalization; laplacian: smoother, larger patterns")  # fmt: skip
+    s.add_argument("--lap-levels", type=int, default=4, help="bands of the Laplacian pyramid (--norm laplacian)")
+    s.add_argument("--smooth", type=float, default=None, metavar="SIGMA", help="Gaussian smoothing of the gradient")
+    s.add_argument("--guide", metavar="IMAGE", help="grow what this image contains instead of what the layers see")
+    s.add_argument("--preserve-colors", action="store_true", help="keep the input's colors, dream only brightness")
+    s.add_argument("--color-match", action="store_true", help="give the output the input's color statistics")
+    s.add_argument("--seed", type=int, default=None)
+    s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def dream_kwargs(args) -> dict:
+    """The keyword arguments of ``fastdream.dream`` from the options of :func:`dream_options`."""
+    guide = None
+    if args.guide:
+        from fastdream import io
+
+        guide = io.load_pil(args.guide)  # missing file / not an image: a clear error first
+    return dict(
+        layers=args.layers, octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
+        step_size=args.step_size, jitter=args.jitter, tile_size=args.tile or None, objective=args.objective,
+        norm=args.norm, lap_levels=args.lap_levels, smooth=args.smooth, guide=guide,
+        preserve_colors=args.preserve_colors, color_match=args.color_match, seed=args.seed, device=args.device,
+    )  # fmt: skip
+
+
+def _list_layers() -> int:
+    from fastdream.dream import DEFAULT_LAYERS
+    from fastdream.models.efficientnet_lite import efficientnet_lite0
+    from fastdream.models.taps import layer_shapes
+
+    # The network as trained: dream accepts all of these names (and picks the fast build itself).
+    shapes = layer_shapes(efficientnet_lite0(pretrained=False))
+    width = max(map(len, shapes))
+    print(f"{'layer':<{width}}  channels")
+    for name, shape in shapes.items():
+        print(f"{name:<{width}}  {shape[0]:>8}" + ("   (default)" if name in DEFAULT_LAYERS else ""))
+    return 0
+
+
+def _cmd_dream(args) -> int:
+    import fastdream as fd
+    from fastdream import io
+
+    if args.list_layers:
+        return _list_layers()
+    out = output_path(args, "dream.png")
+    source = args.input or io.SAMPLE_IMAGE
+    image = io.load_pil(source)  # missing file / not an image: a clear error before any work
+    mask = None
+    if args.mask_from:
+        from fastdream.cutout import predict_mask
+
+        mask = predict_mask(image, args.mask_from, threshold=0.5, device=args.device)
+        if args.invert_mask:
+            mask = 1.0 - mask
+    elif args.invert_mask:
+        raise UsageError("--invert-mask needs --mask-from CKPT")
+    result = fd.dream(image, mask=mask, progress=not args.quiet, **dream_kwargs(args))
+    io.save_image(result, out)
+    print(f"wrote {out} ({result.width}x{result.height})")
+    return 0
+
+
+def _cmd_zoom(args) -> int:
+    import fastdream as fd
+    from fastdream import io
+
+    out = output_path(args, "zoom.gif")
+    source = args.input or io.SAMPLE_IMAGE
+    io.load_pil(source)  # missing file / not an image: a clear error before any work
+    try:
+        path = fd.zoom_video(
+            source, out, frames=args.frames, zoom=args.zoom, shift=tuple(args.shift), angle=args.angle, fps=args.fps,
+            frames_dir=args.frames_dir, resume=not args.no_resume, reverse=args.reverse, progress=not args.quiet,
+            **dream_kwargs(args),
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print("fastdream zoom: interrupted; the finished frames are kept: run the same command to resume",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    print(f"wrote {path}")
+    return 0
+
+
+def add(sub) -> None:
+    s = sub.add_parser("dream", help="dream an image (a bundled sample photo when INPUT is omitted)")
+    s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo, public domain)")
+    s.add_argument("-o", "--output", help="output image file (default: dream.png)")
+    dream_options(s)
+    s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
+    s.add_argument("--list-layers", action="store_true", help="print the model's layers and channel counts, and exit")
+    s.add_argument("--mask-from", metavar="CKPT", help="U-Net checkpoint (train-unet): dream only the subject")
+    s.add_argument("--invert-mask", action="store_true", help="with --mask-from: dream only the background")
+    s.set_defaults(func=_cmd_dream)
+
+    s = sub.add_parser("zoom", help="endless-zoom video: dream, zoom, repeat (GIF, WebP or MP4)")
+    s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo)")
+    s.add_argument("-o", "--output", help="video file: .gif, .webp or .mp4 (default: zoom.gif)")
+    s.add_argument("--frames", type=int, default=60)
+    s.add_argument("--zoom", type=float, default=1.05, help="zoom factor per frame (> 1 zooms in)")
+    s.add_argument("--shift", type=float, nargs=2, default=(0.0, 0.0), metavar=("DX", "DY"), help="pixels per frame")
+    s.add_argument("--angle", type=float, default=0.0, help="degrees per frame, counter-clockwise")
+    s.add_argument("--fps", type=float, default=15)
+    s.add_argument("--frames-dir", default=None, help="where frames are kept (default: OUTPUT_frames/)")
+    s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
+    s.add_argument("--reverse", action="store_true", help="play backwards: zoom out of the dream")
+    s.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)
+    dream_options(s)
+    s.set_defaults(func=_cmd_zoom, octaves=1, steps=5)

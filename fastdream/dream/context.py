@@ -1,0 +1,70 @@
+"""What an objective may ask of the dream before each octave (``Objective.prepare(ctx)``): the
+channels' mean activations on the whole octave image (for top/bottom-k channels), and the
+features of a guide image (computed once per model, at a size like the tiles')."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from fastdream import io, ops
+
+
+class Context:
+    """The dream's network, taps and input convention, and the octave being dreamed.
+
+    Attributes:
+        device: where the dream runs.
+        key: identifies the network, device and guide size, so an objective can keep what it
+            computed (guide features) across the frames of a video.
+    """
+
+    def __init__(self, net, taps, device, convention, guide_side: int):
+        self.net, self.taps, self.device = net, taps, device
+        self.mean, self.std = convention
+        self.guide_side = int(guide_side)
+        self.key = (id(net), str(device), self.guide_side)
+        self._means: dict | None = None
+        self._guides: dict = {}
+
+    def at(self, x: torch.Tensor, grid, batch: int) -> Context:
+        """This context for the octave image ``x`` (model units) and its tile grid."""
+        self.x, self.grid, self.batch, self._means = x, grid, batch, None
+        return self
+
+    @torch.no_grad()
+    def channel_means(self, layer: str) -> torch.Tensor:
+        """Mean activation of each channel of ``layer`` over the whole octave image (its tiles)."""
+        if self._means is None:
+            sums: dict = {}
+            for chunk in ops.extract_tiles(self.x, self.grid).split(self.batch):
+                for name, a in zip(self.taps.layers, self.taps(chunk)):
+                    a = (a[0] if isinstance(a, (tuple, list)) else a).float()
+                    s = a.sum(dim=(0, 2, 3)), a.shape[0] * a.shape[2] * a.shape[3]
+                    prev = sums.get(name)
+                    sums[name] = s if prev is None else (prev[0] + s[0], prev[1] + s[1])
+            self._means = {k: v[0] / v[1] for k, v in sums.items()}
+        return self._means[layer]
+
+    def channels(self, layer: str) -> int:
+        return int(self.channel_means(layer).numel())
+
+    @torch.no_grad()
+    def guide_features(self, image, layer: str) -> torch.Tensor:
+        """``layer``'s features of the guide ``image`` (any image kind), (positions, channels),
+        with the image resized so its long side is the tiles' (``guide_side``)."""
+        key = id(image)
+        if key not in self._guides:
+            g = io.load(image, "guide").rgb[:1].to(self.device)
+            h, w = g.shape[-2:]
+            s = self.guide_side / max(h, w)
+            size = (max(1, round(h * s)), max(1, round(w * s)))
+            if size != (h, w):
+                g = F.interpolate(g, size=size, mode="bilinear", align_corners=False, antialias=s < 1).clamp_(0, 1)
+            x = ((g - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+            feats = {}
+            for name, a in zip(self.taps.layers, self.taps(x)):
+                a = (a[0] if isinstance(a, (tuple, list)) else a).float()
+                feats[name] = a[0].permute(1, 2, 0).reshape(-1, a.shape[1]).contiguous()
+            self._guides[key] = feats
+        return self._guides[key][layer]

@@ -1,0 +1,376 @@
+r"""Dream objectives: what a dream makes the network see more of, as composable expressions.
+
+An :class:`Objective` maps the tapped activations (a dict layer name -> tensor) to one value per
+sample; the dream climbs its gradient. Objectives add, subtract and scale like numbers::
+
+    objectives.channel("_blocks.10", 37) + 0.5 * objectives.layer_l2("_blocks.5")
+
+and know which layers they need (``.layers``), so ``dream(img, objective=expr)`` taps exactly
+those. ``layers=`` of :func:`fastdream.dream` is a shorthand for a sum of these terms, written as
+*layer specs*:
+
+- ``"NAME"``: the whole layer; ``"NAME:37"``, ``"NAME:30-40,77"``: those channels (ranges are
+  inclusive); ``"NAME:top8"`` / ``"NAME:bottom8"``: the 8 channels whose mean activation on the
+  image is the largest / smallest, decided once per octave on the whole image;
+- a weight: ``"NAME=2"`` or ``{"NAME:37": 2.0, "_blocks.5": 0.5}``.
+
+Convention:
+    ``l2`` is the mean of squared activations, ``mean`` the mean activation, over the chosen
+    channels and all positions. A channel outside the layer is a ``ValueError`` that says how
+    many channels the layer has (checked on the first forward pass).
+
+Examples:
+    >>> from fastdream import objectives as O
+    >>> expr = O.channel("_blocks.10", 37) + 0.5 * O.layer_l2("_blocks.5")
+    >>> expr
+    channel('_blocks.10', 37) + 0.5 * layer_l2('_blocks.5')
+    >>> expr.layers
+    ('_blocks.10', '_blocks.5')
+    >>> acts = {"_blocks.10": torch.ones(2, 40, 4, 4), "_blocks.5": torch.full((2, 8, 4, 4), 2.0)}
+    >>> expr(acts)
+    tensor([3., 3.])
+    >>> parse_spec("_blocks.10:30-32,77=2")
+    LayerSpec(layer='_blocks.10', channels=(30, 31, 32, 77), mode=None, k=None, weight=2.0)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+import re
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "LayerSpec",
+    "Objective",
+    "channel",
+    "describe",
+    "from_layers",
+    "guide",
+    "layer_l2",
+    "layer_mean",
+    "neuron",
+    "parse_layers",
+    "parse_spec",
+]
+
+_SPEC = re.compile(r"^(?P<layer>[^:=]+)(?::(?P<sel>[^=]+))?(?:=(?P<weight>.+))?$")
+_MODE = re.compile(r"^(top|bottom)(\d+)$")
+_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
+
+
+# ------------------------------------------------------------------------------------------------
+# layer specs
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    """One term of ``layers=``: a layer, which of its channels (all, a list, or top/bottom k), a weight."""
+
+    layer: str
+    channels: tuple[int, ...] | None = None
+    mode: str | None = None
+    k: int | None = None
+    weight: float = 1.0
+
+    def __str__(self) -> str:
+        sel = ""
+        if self.mode is not None:
+            sel = f":{self.mode}{self.k}"
+        elif self.channels is not None:
+            sel = ":" + ",".join(map(str, self.channels))
+        return f"{self.layer}{sel}" + ("" if self.weight == 1.0 else f"={self.weight:g}")
+
+
+def parse_spec(text: str, weight=None) -> LayerSpec:
+    """``"NAME[:CHANNELS|:topK|:bottomK][=WEIGHT]"`` as a :class:`LayerSpec` (see the module docs)."""
+    if not isinstance(text, str):
+        raise TypeError(f"layers: a layer spec must be a string, got {text!r}")
+    m = _SPEC.match(text.strip())
+    if not m or not m["layer"].strip():
+        raise ValueError(f"layers: {text!r} is not a layer spec (NAME, NAME:37, NAME:30-40,77, NAME:top8, NAME=2)")
+    layer, sel, w = m["layer"].strip(), m["sel"], m["weight"]
+    if w is not None:
+        if weight is not None:
+            raise ValueError(f"layers: {text!r} has a weight in the spec and another in the dict")
+        try:
+            weight = float(w)
+        except ValueError:
+            raise ValueError(f"layers: the weight in {text!r} is not a number") from None
+    weight = _weight(text, 1.0 if weight is None else weight)
+    if sel is None:
+        return LayerSpec(layer, weight=weight)
+    sel = sel.strip()
+    mode = _MODE.match(sel)
+    if mode:
+        k = int(mode[2])
+        if k < 1:
+            raise ValueError(f"layers: {text!r} asks for {k} channels; use {mode[1]}1 or more")
+        return LayerSpec(layer, mode=mode[1], k=k, weight=weight)
+    channels: list[int] = []
+    for part in sel.split(","):
+        r = _RANGE.match(part.strip())
+        if not r:
+            raise ValueError(
+                f"layers: {part.strip()!r} in {text!r} is not a channel, a range like 30-40, or topK/bottomK"
+            )
+        lo, hi = int(r[1]), int(r[2] if r[2] is not None else r[1])
+        if hi < lo:
+            raise ValueError(f"layers: the range {part.strip()!r} in {text!r} runs backwards")
+        channels += [c for c in range(lo, hi + 1) if c not in channels]
+    return LayerSpec(layer, channels=tuple(channels), weight=weight)
+
+
+def _weight(text, w) -> float:
+    if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w):
+        raise ValueError(f"layers: the weight of {text!r} must be a finite number, got {w!r}")
+    return float(w)
+
+
+def parse_layers(layers) -> tuple[LayerSpec, ...]:
+    """``layers=`` as specs: a spec string, a list of them, or a dict spec -> weight."""
+    if isinstance(layers, str):
+        layers = [layers]
+    if isinstance(layers, dict):
+        specs = tuple(parse_spec(k, v) for k, v in layers.items())
+    elif isinstance(layers, (list, tuple)):
+        specs = tuple(parse_spec(s) for s in layers)
+    else:
+        raise TypeError(f"layers must be a layer spec, a list of them, or a dict spec -> weight, got {layers!r}")
+    if not specs:
+        raise ValueError("layers must name at least one layer")
+    return specs
+
+
+# ------------------------------------------------------------------------------------------------
+# objectives
+
+
+def _per_sample(v: Tensor) -> Tensor:
+    # Mean over every dim but the batch, not flatten(1).mean(1): flattening a channels_last
+    # activation copies it, and its gradient would reach the network in the slow NCHW layout.
+    return v.mean(dim=tuple(range(1, v.dim())))
+
+
+def _activation(acts: dict, layer: str) -> Tensor:
+    a = acts[layer]
+    return (a[0] if isinstance(a, (tuple, list)) else a).float()
+
+
+class Objective:
+    """A function of the tapped activations giving one value per sample, shape (N,).
+
+    Add, subtract, negate and scale objectives like numbers. :meth:`prepare` is called by the
+    dream once per octave with a context that can run the network (for choices such as top-k
+    channels, and for a guide image's features); simple objectives ignore it.
+
+    Args:
+        fn: ``fn(acts) -> Tensor (N,)``; ``acts`` maps each of ``layers`` to its activation.
+        layers: the layers ``fn`` reads.
+        text: how the objective prints.
+    """
+
+    def __init__(self, fn: Callable[[dict], Tensor], layers, text: str, parts=()):
+        self.fn, self.layers, self.text, self.parts = fn, tuple(dict.fromkeys(layers)), text, tuple(parts)
+
+    def __call__(self, acts: dict) -> Tensor:
+        return self.fn(acts)
+
+    def prepare(self, ctx) -> None:
+        for p in self.parts:
+            p.prepare(ctx)
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def __add__(self, other):
+        other = _lift(other)
+        return Objective(lambda a: self(a) + other(a), self.layers + other.layers, f"{self} + {other}", (self, other))
+
+    __radd__ = __add__
+
+    def __sub__(self, other):
+        other = _lift(other)
+        return Objective(lambda a: self(a) - other(a), self.layers + other.layers, f"{self} - {other}", (self, other))
+
+    def __rsub__(self, other):
+        return _lift(other) - self
+
+    def __neg__(self):
+        return Objective(lambda a: -self(a), self.layers, f"-({self})", (self,))
+
+    def __mul__(self, w):
+        if isinstance(w, bool) or not isinstance(w, numbers.Real):
+            return NotImplemented
+        w = float(w)
+        text = f"{w:g} * {self}" if " + " not in self.text and " - " not in self.text else f"{w:g} * ({self})"
+        return Objective(lambda a: w * self(a), self.layers, text, (self,))
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, w):
+        if isinstance(w, bool) or not isinstance(w, numbers.Real) or w == 0:
+            return NotImplemented
+        return self * (1.0 / float(w))
+
+
+def describe(fn) -> str:
+    """A stable name for a callable objective (module and qualified name, no memory address)."""
+    if isinstance(fn, Objective):
+        return repr(fn)
+    name = getattr(fn, "__qualname__", None) or type(fn).__qualname__
+    return f"{getattr(fn, '__module__', None) or type(fn).__module__}.{name}"
+
+
+def _lift(x) -> Objective:
+    if isinstance(x, Objective):
+        return x
+    if isinstance(x, numbers.Real) and not isinstance(x, bool):
+        v = float(x)
+        return Objective(lambda a: torch.full((_batch(a),), v), (), f"{v:g}")
+    raise TypeError(f"objectives combine with objectives and numbers, not {type(x).__name__}")
+
+
+def _batch(acts: dict) -> int:
+    return next(iter(acts.values())).shape[0] if acts else 1
+
+
+class _Term(Objective):
+    """One layer's l2 / mean / guide term over all channels, a fixed list, or top/bottom k."""
+
+    def __init__(self, spec: LayerSpec, kind: str, text: str, guide_image=None):
+        super().__init__(self._value, (spec.layer,), text)
+        self.spec, self.kind, self.guide_image = spec, kind, guide_image
+        self.chosen: list[int] | None = None  # the channels of top/bottom k, decided by prepare()
+        self.target: Tensor | None = None  # guide features (M, C), computed once per model
+        self._target_of = None
+        self._weights: dict = {}
+
+    def prepare(self, ctx) -> None:
+        s = self.spec
+        if s.mode is not None:
+            n = ctx.channels(s.layer)
+            if s.k > n:
+                raise ValueError(f"layers: {s.layer} has {n} channels; {s.mode}{s.k} asks for more")
+            self.chosen = torch.topk(ctx.channel_means(s.layer), s.k, largest=s.mode == "top").indices.tolist()
+        if self.kind == "guide" and self._target_of != ctx.key:
+            self.target, self._target_of = ctx.guide_features(self.guide_image, s.layer), ctx.key
+
+    def channel_weights(self, a: Tensor) -> Tensor | None:
+        """(1, C, 1, 1) weights: 1 on the chosen channels, 0 elsewhere (None: all channels).
+        Weights rather than indexing keep the activation's gradient in its channels_last layout."""
+        s, n = self.spec, a.shape[1]
+        if s.mode is not None:
+            if self.chosen is None:
+                raise RuntimeError(f"{self}: {s.mode}{s.k} channels are chosen on the image by the dream")
+            chosen = self.chosen
+        elif s.channels is not None:
+            bad = [c for c in s.channels if c >= n]
+            if bad:
+                raise ValueError(f"layers: {s.layer} has {n} channels (0-{n - 1}); channel(s) {bad} are out of range")
+            chosen = s.channels
+        else:
+            return None
+        key = (n, a.device, tuple(chosen))
+        if key not in self._weights:
+            w = torch.zeros(n, device=a.device)
+            w[list(chosen)] = 1.0
+            self._weights = {key: w.view(1, n, 1, 1)}
+        return self._weights[key]
+
+    def _value(self, acts: dict) -> Tensor:
+        a = _activation(acts, self.spec.layer)
+        w = self.channel_weights(a)
+        if self.kind == "guide":
+            if self.target is None:
+                raise RuntimeError(f"{self}: the guide's features are computed by the dream (prepare)")
+            return self.spec.weight * _guide_match(a if w is None else a * w, self.target, w)
+        v = a * a if self.kind == "l2" else a
+        if w is not None:
+            v = v * w * (a.shape[1] / float(w.sum()))  # the mean over the chosen channels
+        return self.spec.weight * _per_sample(v)
+
+
+def _guide_match(x: Tensor, y: Tensor, weights) -> Tensor:
+    """Mean over positions of ``x_i . y_j*`` with ``j*`` the guide feature that best matches ``x_i``
+    (the guide objective of the original DeepDream notebook): its gradient at each position is the
+    best-matching guide feature. The match is found without gradients, in chunks of positions, so
+    memory stays at one (positions x guide features) block."""
+    n, c, h, w = x.shape
+    yt = y.to(x) if weights is None else y.to(x) * weights.view(1, c)
+    with torch.no_grad():
+        flat = x.detach().permute(0, 2, 3, 1).reshape(-1, c)
+        chunk = max(1, (1 << 24) // max(1, yt.shape[0]))
+        idx = torch.cat([(flat[i : i + chunk] @ yt.T).argmax(1) for i in range(0, flat.shape[0], chunk)])
+        target = yt[idx].view(n, h, w, c).permute(0, 3, 1, 2).contiguous(memory_format=torch.channels_last)
+    return _per_sample((x * target).sum(1, keepdim=True))
+
+
+def _term(spec: LayerSpec, kind: str, name: str, guide_image=None) -> _Term:
+    text = f"{name}({spec.layer!r}" + (f", {list(spec.channels)}" if spec.channels is not None else "")
+    text += f", {spec.mode}={spec.k}" if spec.mode else ""
+    text += ")" if spec.weight == 1.0 else f") * {spec.weight:g}"
+    return _Term(spec, kind, text, guide_image)
+
+
+def layer_l2(layer: str) -> Objective:
+    """The mean of the squared activations of ``layer`` (the classic DeepDream objective)."""
+    return _term(LayerSpec(layer), "l2", "layer_l2")
+
+
+def layer_mean(layer: str) -> Objective:
+    """The mean activation of ``layer``."""
+    return _term(LayerSpec(layer), "mean", "layer_mean")
+
+
+def channel(layer: str, channels, kind: str = "l2") -> Objective:
+    """The mean of the squared (``kind="l2"``) or plain (``"mean"``) activations of one channel of
+    ``layer`` or a list of them, over all positions."""
+    chans = (channels,) if isinstance(channels, numbers.Integral) else tuple(int(c) for c in channels)
+    if not chans or min(chans) < 0:
+        raise ValueError(f"channels must be channel numbers >= 0, got {channels!r}")
+    if kind not in ("l2", "mean"):
+        raise ValueError(f"kind must be 'l2' or 'mean', got {kind!r}")
+    o = _term(LayerSpec(layer, channels=chans), kind, "channel")
+    o.text = f"channel({layer!r}, {chans[0] if len(chans) == 1 else list(chans)})"
+    return o
+
+
+def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Objective:
+    """The activation of channel ``c`` of ``layer`` at one position (default: the center of the
+    activation map, so of each tile the network sees)."""
+
+    def value(acts):
+        a = _activation(acts, layer)
+        n = a.shape[1]
+        if not 0 <= c < n:
+            raise ValueError(f"neuron: {layer} has {n} channels (0-{n - 1}); channel {c} is out of range")
+        yy = a.shape[2] // 2 if y is None else min(y, a.shape[2] - 1)
+        xx = a.shape[3] // 2 if x is None else min(x, a.shape[3] - 1)
+        return a[:, c, yy, xx]
+
+    pos = "" if y is None and x is None else f", y={y}, x={x}"
+    return Objective(value, (layer,), f"neuron({layer!r}, {c}{pos})")
+
+
+def guide(layer: str, image) -> Objective:
+    """The match of ``layer``'s features with those of a guide ``image`` (any image kind
+    ``dream`` accepts): each position is pulled toward the guide feature it resembles most, so
+    the dream grows what the guide contains. The guide's features are computed once, at a size
+    like the dream's tiles."""
+    return _term(LayerSpec(layer), "guide", "guide", guide_image=image)
+
+
+def from_layers(specs: tuple[LayerSpec, ...], kind: str, guide_image=None) -> Objective:
+    """The sum of the terms of ``layers=`` specs, each ``kind`` (``l2``, ``mean``) or, with a
+    guide image, the guide match on each layer."""
+    terms = [_term(s, "guide" if guide_image is not None else kind, "guide" if guide_image is not None else f"layer_{kind}",
+                   guide_image) for s in specs]  # fmt: skip
+    total = terms[0]
+    for t in terms[1:]:
+        total = total + t
+    return total
