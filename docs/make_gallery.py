@@ -1,10 +1,12 @@
-"""Remakes the pictures of docs/gallery.md: each creative control beside the plain dream.
+"""Remakes the pictures of docs/gallery.md: each creative control of dream beside the plain
+dream, and style transfers.
 
     python docs/make_gallery.py            # all of them, into docs/gallery/
     python docs/make_gallery.py guide top8 # some of them
 
-Every picture is the bundled sample photo (scikit-image's public-domain astronaut) at 320 px,
-dreamed with the settings below and the same seed, so the pictures differ only by the control.
+Every dream picture is the bundled sample photo (scikit-image's public-domain astronaut) at 320 px,
+dreamed with the settings below and the same seed, so the pictures differ only by the control. The
+style transfers use scikit-image's public-domain photos (the test extra) as content and style.
 """
 
 from __future__ import annotations
@@ -44,7 +46,33 @@ CONTROLS = {
 }
 
 
+def _sk(name: str, width: int = 320) -> Image.Image:
+    from skimage import data
+
+    im = Image.fromarray(getattr(data, name)())
+    return im.resize((width, round(width * im.height / im.width)), Image.BICUBIC)
+
+
+#: name -> (content, style(s), style_transfer options)
+STYLES = {
+    "style_astronaut_ihc": ("astronaut", ["immunohistochemistry"], {}),
+    "style_cat_hubble": ("chelsea", ["hubble_deep_field"], {}),
+    "style_rocket_retina": ("rocket", ["retina"], {}),
+    "style_astronaut_blend": ("astronaut", ["immunohistochemistry", "hubble_deep_field"], dict(style_weights=[1, 1])),
+    "style_cat_hubble_colors": ("chelsea", ["hubble_deep_field"], dict(preserve_colors=True)),
+}
+
+
+def make_style(name: str) -> Path:
+    content, styles, options = STYLES[name]
+    out = fd.style_transfer(_sk(content), [_sk(s, 512) for s in styles], seed=0, **options)
+    OUT.mkdir(exist_ok=True)
+    return io.save_image(out, OUT / f"{name}.jpg", quality=88)
+
+
 def make(name: str) -> Path:
+    if name in STYLES:
+        return make_style(name)
     options, _ = CONTROLS[name]
     options = {k: (_guide() if v == "CAT" else v) for k, v in options.items()}
     photo = Image.open(io.SAMPLE_IMAGE).convert("RGB").resize((SIZE, SIZE), Image.BICUBIC)
@@ -54,9 +82,10 @@ def make(name: str) -> Path:
 
 
 if __name__ == "__main__":
-    names = sys.argv[1:] or list(CONTROLS)
-    unknown = [n for n in names if n not in CONTROLS]
+    known = list(CONTROLS) + list(STYLES)
+    names = sys.argv[1:] or known
+    unknown = [n for n in names if n not in known]
     if unknown:
-        sys.exit(f"unknown gallery entries {unknown}; known: {', '.join(CONTROLS)}")
+        sys.exit(f"unknown gallery entries {unknown}; known: {', '.join(known)}")
     for n in names:
         print("wrote", make(n))

@@ -11,6 +11,7 @@ from fastdream.dream import dream
 from fastdream.gan import sample_gan, train_gan
 from fastdream.info import info
 from fastdream.ops import use_backend
+from fastdream.style import style_transfer
 from fastdream.video import zoom_video
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "models",
     "ops",
     "sample_gan",
+    "style_transfer",
     "train_gan",
     "train_unet",
     "use_backend",

@@ -54,6 +54,20 @@ def test_dream_with_creative_controls(tmp_path, small_image):
         assert im.size == (56, 40) and not np.array_equal(np.asarray(im), np.asarray(Image.open(small_image)))
 
 
+def test_style_writes_an_image_and_refuses_bad_input(tmp_path, small_image):
+    out = tmp_path / "styled.png"
+    r = run("style", str(small_image), str(small_image), str(small_image), "--style-weights", "1", "2", "-o",
+            str(out), "--steps", "2", "--octaves", "1", "--seed", "0", "-q")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    with Image.open(out) as im:
+        assert im.size == (56, 40)
+    for args, words in [(["--style-weights", "1"], "1 value(s) for 2 style image(s)"), (["--size", "8"], "below"),
+                        (["--init", "zeros"], "invalid choice")]:  # fmt: skip
+        r = run("style", str(small_image), str(small_image), str(small_image), "-o", str(tmp_path / "x.png"), *args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
+    assert not (tmp_path / "x.png").exists()
+
+
 @pytest.mark.slow
 def test_dream_without_input_uses_the_bundled_sample(tmp_path):
     r = run("dream", "--octaves", "1", "--steps", "1", "--tile", "256", "-q", cwd=tmp_path)

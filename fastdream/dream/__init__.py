@@ -1,8 +1,8 @@
 """DeepDream: gradient ascent on an image to amplify what chosen layers of a CNN respond to.
 
 Parts: ``options`` (the checked settings, :class:`DreamOptions`, shared with the videos),
-``backbone`` (the default network, built for dreaming), ``context`` (what objectives may ask of
-the dream), ``engine`` (octaves, tiles, the step).
+``context`` (what objectives may ask of the dream), ``engine`` (octaves, tiles, the step). The
+default network and its dream build are in :mod:`fastdream.models.build`.
 """
 
 from __future__ import annotations
@@ -12,9 +12,9 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from fastdream.dream.backbone import DEFAULT_LAYERS, default_model, variant
 from fastdream.dream.engine import build_objective, run
 from fastdream.dream.options import DreamOptions
+from fastdream.models.build import DEFAULT_LAYERS, default_model, variant
 
 __all__ = ["DEFAULT_LAYERS", "DreamOptions", "build_objective", "default_model", "dream", "variant"]
 

@@ -15,14 +15,13 @@ import warnings
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 from tqdm.auto import tqdm
 
 from fastdream import _malloc, io, ops
-from fastdream.dream.backbone import DEFAULT_LAYERS, default_model
 from fastdream.dream.context import Context
 from fastdream.dream.options import DreamOptions
-from fastdream.models.taps import LayerTaps, input_convention
+from fastdream.models.build import DEFAULT_LAYERS, default_model
+from fastdream.models.taps import Frozen, LayerTaps, input_convention
 from fastdream.objectives import Objective, describe, from_layers, parse_layers
 
 #: The smallest octave is at least this many pixels on its short side; fewer octaves are used
@@ -66,25 +65,6 @@ def _per_sample_values(v, acts) -> torch.Tensor:
             f"objective: a callable objective must return one value per sample, a tensor of shape ({n},), got {got}"
         )
     return v
-
-
-class Frozen:
-    """Eval mode and no parameter gradients for the duration of a dream, then restored."""
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-
-    def __enter__(self):
-        self.training = self.model.training
-        self.grads = [p for p in self.model.parameters() if p.requires_grad]
-        self.model.eval()
-        for p in self.grads:
-            p.requires_grad_(False)
-
-    def __exit__(self, *exc):
-        self.model.train(self.training)
-        for p in self.grads:
-            p.requires_grad_(True)
 
 
 def gradient(x, taps: LayerTaps, objective: Objective, grid, roll, tile_batch):

@@ -30,6 +30,9 @@ MAX_PIXELS = 1 << 30
 _LUMA = (0.299, 0.587, 0.114)
 
 
+_KEEP = object()  # restore(): keep the input's own alpha
+
+
 @dataclass
 class Loaded:
     """An input image as fastdream works on it.
@@ -40,7 +43,15 @@ class Loaded:
 
     rgb: torch.Tensor
     alpha: torch.Tensor | None
-    restore: Callable[[torch.Tensor], object]
+    restore: Callable[..., object]
+
+    def restore_resized(self, rgb: torch.Tensor):
+        """``restore`` for a result of another size than the input: the alpha channel (if any)
+        is resized to it (bilinear)."""
+        if self.alpha is None or tuple(self.alpha.shape[-2:]) == tuple(rgb.shape[-2:]):
+            return self.restore(rgb)
+        a = torch.nn.functional.interpolate(self.alpha, size=rgb.shape[-2:], mode="bilinear", align_corners=False)
+        return self.restore(rgb, a.clamp_(0, 1))
 
 
 def load_pil(path) -> Image.Image:
@@ -116,8 +127,8 @@ def _from_pil(im: Image.Image) -> Loaded:
     arr = np.asarray(im)
     loaded = _from_numpy(arr, "image")
 
-    def restore(rgb):
-        out = loaded.restore(rgb)
+    def restore(rgb, alpha=_KEEP):
+        out = loaded.restore(rgb, alpha)
         return Image.fromarray(out, mode)
 
     return Loaded(loaded.rgb, loaded.alpha, restore)
@@ -138,8 +149,8 @@ def _from_numpy(arr: np.ndarray, name: str) -> Loaded:
     channels = t.shape[1]
     rgb, alpha = _split(t, name)
 
-    def restore(out):
-        x = _merge(out, alpha, channels)[0].permute(1, 2, 0).cpu()
+    def restore(out, a=_KEEP):
+        x = _merge(out, alpha if a is _KEEP else a, channels)[0].permute(1, 2, 0).cpu()
         x = x[..., 0] if len(shape) == 2 else x
         if dtype == np.uint8:
             return to_uint8(x).numpy()
@@ -159,8 +170,8 @@ def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
     channels = x.shape[1]
     rgb, alpha = _split(x, name)
 
-    def restore(out):
-        y = _merge(out, alpha, channels).to(device=device, dtype=dtype)
+    def restore(out, a=_KEEP):
+        y = _merge(out, alpha if a is _KEEP else a, channels).to(device=device, dtype=dtype)
         return y if batched else y[0]
 
     return Loaded(rgb.contiguous(), alpha, restore)

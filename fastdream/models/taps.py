@@ -96,6 +96,25 @@ class LayerTaps:
         return [outputs[i] for i in range(len(self._modules))]
 
 
+class Frozen:
+    """Eval mode and no parameter gradients for the duration of a dream, then restored."""
+
+    def __init__(self, model: nn.Module):
+        self.model = model
+
+    def __enter__(self):
+        self.training = self.model.training
+        self.grads = [p for p in self.model.parameters() if p.requires_grad]
+        self.model.eval()
+        for p in self.grads:
+            p.requires_grad_(False)
+
+    def __exit__(self, *exc):
+        self.model.train(self.training)
+        for p in self.grads:
+            p.requires_grad_(True)
+
+
 @torch.no_grad()
 def layer_shapes(model: nn.Module, size: tuple[int, int] = (64, 64)) -> dict[str, tuple[int, ...]]:
     """The output shape (without the batch) of every named submodule of ``model`` on a

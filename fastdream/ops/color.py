@@ -7,13 +7,13 @@ import torch
 from fastdream.ops import _checks, reference
 
 
-def _pair(out, source):
+def _pair(out, source, same_size=True):
     _checks.image_tensor("out", out)
     _checks.image_tensor("source", source)
-    if out.shape != source.shape or out.shape[-3] != 3:
-        raise ValueError(
-            f"out and source must be RGB images of one shape, got {tuple(out.shape)} and {tuple(source.shape)}"
-        )
+    if out.dim() != source.dim() or out.shape[:-2] != source.shape[:-2] or out.shape[-3] != 3:
+        raise ValueError(f"out and source must be RGB images, got shapes {tuple(out.shape)} and {tuple(source.shape)}")
+    if same_size and out.shape != source.shape:
+        raise ValueError(f"out and source must have one shape, got {tuple(out.shape)} and {tuple(source.shape)}")
     _checks.same_device("source", source, out, "out")
 
 
@@ -46,9 +46,9 @@ def match_colors(out: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     """``out`` with the mean and covariance of its RGB colors made ``source``'s (per image).
 
     Shape:
-        out, source: (N, 3, H, W) or (3, H, W), RGB in [0, 1] -> the same.
+        out (N, 3, H, W) or (3, H, W), source of the same N but any size, RGB in [0, 1] -> out's shape.
     """
-    _pair(out, source)
+    _pair(out, source, same_size=False)
     if out.dim() == 3:
         return match_colors(out[None], source[None])[0]
     return reference.match_colors(out, source)

@@ -1,4 +1,5 @@
-"""The default dream backbone: EfficientNet-Lite0 with its ImageNet weights, built for dreaming."""
+"""Networks built for gradient work on images (dreams, style transfer): the default backbone,
+EfficientNet-Lite0 with its ImageNet weights, in the fastest build that keeps the tapped layers' activations."""
 
 from __future__ import annotations
 

@@ -1,0 +1,210 @@
+"""The style-transfer loop: octaves from small to full size, Adam on the image, exact tiles.
+
+At each octave the targets are made once (the content's features, the blended Gram matrices of
+the styles at this scale), then each step computes the loss and its gradient, over the whole
+image in one piece or over exact tiles in two passes (:mod:`fastdream.style.tiles`), and Adam
+updates the image, which is clamped to [0, 1]. The result is carried up to the next octave
+(with a fresh optimizer).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+from tqdm.auto import tqdm
+
+from fastdream import ops
+from fastdream.style import losses as L
+from fastdream.style.features import Features
+from fastdream.style.tiles import Tile, tiles
+
+
+def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    if tuple(x.shape[-2:]) == tuple(size):
+        return x
+    shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink).clamp_(0, 1)
+
+
+def octave_sizes(h: int, w: int, octaves: int, scale: float, stride: int) -> list[tuple[int, int]]:
+    """Working sizes, smallest first, each a multiple of ``stride`` and at least two strides."""
+
+    def snap(v):
+        return max(stride, stride * round(v / stride))
+
+    sizes = [(snap(h / scale**i), snap(w / scale**i)) for i in range(octaves)]
+    if min(sizes[0]) < 2 * stride:
+        raise ValueError(
+            f"size: {w}x{h} is below what the network needs ({2 * stride} px on the short side for its "
+            f"stride of {stride}); use a larger size"
+        )
+    keep = [s for i, s in enumerate(sizes) if i == 0 or min(s) >= 2 * stride]
+    keep = list(dict.fromkeys(keep))
+    if len(keep) < octaves:
+        warnings.warn(f"style_transfer: using {len(keep)} of {octaves} octaves (the smaller ones would be under "
+                      f"{2 * stride} px)", UserWarning, stacklevel=4)  # fmt: skip
+    return keep[::-1]
+
+
+class Targets:
+    """What one octave aims at: the content's features and the styles' blended Gram matrices."""
+
+    def __init__(self, feats: Features, content01, styles01, style_weights, style_layers, content_layers,
+                 tile_size: int | None):  # fmt: skip
+        self.feats, self.tile_size = feats, tile_size
+        self.style_layers, self.content_layers = style_layers, content_layers
+        self.content = assemble(feats, content01, content_layers, tile_size)
+        self.content_norm = {k: float(v.double().square().sum()) for k, v in self.content.items()}
+        total = sum(style_weights)
+        self.grams = dict.fromkeys(style_layers, 0.0)
+        for s, w in zip(styles01, style_weights):
+            for k, g in grams(feats, s, style_layers, tile_size).items():
+                self.grams[k] = self.grams[k] + (w / total) * g
+
+
+def _tile_feats(feats: Features, x01, t: Tile) -> dict:
+    return feats(x01[..., t.ty0 : t.ty1, t.tx0 : t.tx1])
+
+
+@torch.no_grad()
+def grams(feats: Features, x01, layers, tile_size) -> dict:
+    """The Gram matrix of each of ``layers`` over the whole image ``x01``, summed tile by tile."""
+    sums, count = dict.fromkeys(layers, 0.0), dict.fromkeys(layers, 0)
+    for t in tiles(tuple(x01.shape[-2:]), tile_size, feats.halo, feats.stride):
+        f = _tile_feats(feats, x01, t)
+        for k in layers:
+            core = t.core_of(f[k], feats.strides[k])
+            sums[k] = sums[k] + L.gram_sum(core)
+            count[k] += L.positions(core)
+    return {k: sums[k] / count[k] for k in layers}
+
+
+@torch.no_grad()
+def assemble(feats: Features, x01, layers, tile_size) -> dict:
+    """The whole-image features of ``layers``, assembled from the tiles' cores."""
+    h, w = x01.shape[-2:]
+    out = {}
+    for t in tiles((h, w), tile_size, feats.halo, feats.stride):
+        f = _tile_feats(feats, x01, t)
+        for k in layers:
+            s = feats.strides[k]
+            if k not in out:
+                out[k] = f[k].new_zeros(1, f[k].shape[1], h // s, w // s)
+            ys, xs = t.core_box(s)
+            out[k][..., ys, xs] = t.core_of(f[k], s)
+    return out
+
+
+def loss_and_grad(x01: torch.Tensor, tg: Targets, weights: dict) -> tuple[float, dict, torch.Tensor]:
+    """The total loss at ``x01``, its parts, and its gradient w.r.t. ``x01``: in one piece when one
+    tile covers the image, else in two exact passes over the tiles."""
+    feats = tg.feats
+    ts = tiles(tuple(x01.shape[-2:]), tg.tile_size, feats.halo, feats.stride)
+    ns, nc = len(tg.style_layers), len(tg.content_layers)
+    sw, cw = weights["style"] / max(ns, 1), weights["content"] / max(nc, 1)
+    with torch.enable_grad():
+        x = x01.detach().requires_grad_(True)
+        tv = L.tv_loss(x)
+        (grad,) = torch.autograd.grad(weights["tv"] * tv, x) if weights["tv"] else (torch.zeros_like(x),)
+    if len(ts) == 1:
+        with torch.enable_grad():
+            f = feats(x)
+            ls = sum(L.style_loss(L.gram_sum(f[k]) / L.positions(f[k]), tg.grams[k]) for k in tg.style_layers)
+            lc = sum(L.content_loss_sum(f[k], tg.content[k], tg.content_norm[k]) for k in tg.content_layers)
+            total = sw * ls + cw * lc
+            (g,) = torch.autograd.grad(total, x)
+        ls, lc, total, tv = (float(v.detach()) for v in (ls, lc, total, tv))
+        parts = dict(style=ls / max(ns, 1), content=lc / max(nc, 1), tv=tv)
+        return total + weights["tv"] * tv, parts, grad.add_(g)
+    # pass 1: the Gram matrices of the whole image, and the loss
+    sums, count, lc = dict.fromkeys(tg.style_layers, 0.0), dict.fromkeys(tg.style_layers, 0), 0.0
+    with torch.no_grad():
+        for t in ts:
+            f = _tile_feats(feats, x01, t)
+            for k in tg.style_layers:
+                core = t.core_of(f[k], feats.strides[k])
+                sums[k] = sums[k] + L.gram_sum(core)
+                count[k] += L.positions(core)
+            lc += float(sum(_content_part(t, f, tg, k) for k in tg.content_layers))
+    gram = {k: sums[k] / count[k] for k in tg.style_layers}
+    ls = sum(float(L.style_loss(gram[k], tg.grams[k])) for k in tg.style_layers)
+    # d loss / d (Gram sum) per layer, then pass 2: each tile's part backpropagated
+    dsum = {k: sw * L.style_loss_grad(gram[k], tg.grams[k]) / count[k] for k in tg.style_layers}
+    for t in ts:
+        with torch.enable_grad():
+            xt = x01[..., t.ty0 : t.ty1, t.tx0 : t.tx1].detach().requires_grad_(True)
+            f = feats(xt)
+            part = sum((dsum[k] * L.gram_sum(t.core_of(f[k], feats.strides[k]))).sum() for k in tg.style_layers)
+            part = part + cw * sum(_content_part(t, f, tg, k) for k in tg.content_layers)
+            (g,) = torch.autograd.grad(part, xt)
+        grad[..., t.ty0 : t.ty1, t.tx0 : t.tx1] += g
+    tv = float(tv.detach())
+    parts = dict(style=ls / max(ns, 1), content=lc / max(nc, 1), tv=tv)
+    return sw * ls + cw * lc + weights["tv"] * tv, parts, grad
+
+
+def _content_part(t: Tile, f: dict, tg: Targets, k: str):
+    s = tg.feats.strides[k]
+    ys, xs = t.core_box(s)
+    return L.content_loss_sum(t.core_of(f[k], s), tg.content[k][..., ys, xs], tg.content_norm[k])
+
+
+def run(content01, styles01, o, feats: Features, size: tuple[int, int], progress: bool) -> torch.Tensor:
+    """Optimizes the image at each octave; returns it (1, 3, h, w) in [0, 1] at the top octave's size."""
+    sizes = octave_sizes(*size, o.octaves, o.octave_scale, feats.stride)
+    weights = dict(style=o.style_weight, content=o.content_weight, tv=o.tv_weight)
+    gen = torch.Generator().manual_seed(o.seed if o.seed is not None else int(torch.seed() % 2**63))
+    x = None
+    bar = tqdm(total=len(sizes) * o.steps, disable=not progress, desc="style", unit="step", leave=False)
+    try:
+        for hw in sizes:
+            c = resize(content01, hw)
+            ss = [resize(s, _style_size(s, hw, o.style_scale, feats.stride)) for s in styles01]
+            tg = Targets(feats, c, ss, o.style_weights, o.style_layers, o.content_layers, o.tile_size)
+            if x is None:
+                x = c.clone() if o.init == "content" else torch.rand(c.shape, generator=gen).to(c)
+            else:
+                x = resize(x.detach(), hw).contiguous()
+            # A fresh Adam per octave: carrying its moments up (resized) ended higher in 2 of 3
+            # measured pairs (bench/RESULTS.md, "Style transfer").
+            x.requires_grad_(True)
+            opt = torch.optim.Adam([x], lr=o.lr)
+            for _ in range(o.steps):
+                loss, parts, g = loss_and_grad(x.detach(), tg, weights)
+                x.grad = g
+                opt.step()
+                with torch.no_grad():
+                    x.clamp_(0.0, 1.0)
+                bar.update(1)
+                bar.set_postfix(loss=f"{loss:.4f}", style=f"{parts['style']:.4f}", content=f"{parts['content']:.4f}",
+                                refresh=False)  # fmt: skip
+    finally:
+        bar.close()
+    return x.detach()
+
+
+def _style_size(style01, hw, scale: float, stride: int) -> tuple[int, int]:
+    """A style image's working size: its long side ``scale`` times the octave's long side."""
+    sh, sw = style01.shape[-2:]
+    k = scale * max(hw) / max(sh, sw)
+    return max(2 * stride, stride * round(sh * k / stride)), max(2 * stride, stride * round(sw * k / stride))
+
+
+def luminance_only(content01, styles01):
+    """Content and styles as gray RGB (BT.601 luma), each style's luma given the content's mean and
+    std: the luminance-only transfer of Gatys et al. 2017, for ``preserve_colors``."""
+    w = torch.tensor([0.299, 0.587, 0.114], device=content01.device).view(1, 3, 1, 1)
+    cy = (content01 * w).sum(1, keepdim=True)
+    out = []
+    for s in styles01:
+        sy = (s * w).sum(1, keepdim=True)
+        sy = ((sy - sy.mean()) / (sy.std() + 1e-6) * cy.std() + cy.mean()).clamp(0, 1)
+        out.append(sy.expand(-1, 3, -1, -1).contiguous())
+    return cy.expand(-1, 3, -1, -1).contiguous(), out
+
+
+def matched_colors(content01, styles01):
+    """Each style with its colors' mean and covariance made the content's (``color_match``)."""
+    return [ops.match_colors(s, content01) for s in styles01]

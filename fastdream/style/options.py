@@ -1,0 +1,102 @@
+"""The settings of a style transfer, checked once: :class:`StyleOptions`."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+from torch import nn
+
+from fastdream import _checks
+
+#: Layers of the default backbone (EfficientNet-Lite0): style from its first four stages, content
+#: from the last block at stride 16 that still keeps the shapes of the photo.
+STYLE_LAYERS = ("_blocks.0", "_blocks.2", "_blocks.4", "_blocks.7")
+CONTENT_LAYERS = ("_blocks.7",)
+INITS = ("content", "noise")
+
+
+@dataclass(frozen=True)
+class StyleOptions:
+    """Everything that decides a style transfer's pixels besides the images (see
+    :func:`fastdream.style_transfer` for each field). :meth:`create` checks them."""
+
+    style_weights: Any = None
+    content_weight: float = 1.0
+    style_weight: float = 3.0
+    tv_weight: float = 1.0
+    size: int | None = None
+    octaves: int = 3
+    octave_scale: float = 1.6
+    steps: int = 100
+    lr: float = 0.02
+    tile_size: int | None = 512
+    init: str = "content"
+    style_scale: float = 1.0
+    preserve_colors: bool = False
+    color_match: bool = False
+    model: nn.Module | None = None
+    content_layers: Any = None
+    style_layers: Any = None
+    seed: int | None = None
+    device: Any = None
+
+    @classmethod
+    def create(cls, n_styles: int, **kw) -> StyleOptions:
+        return cls(**kw).checked(n_styles)
+
+    def checked(self, n_styles: int) -> StyleOptions:
+        c = _checks
+        if self.model is not None and not isinstance(self.model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(self.model).__name__}")
+        if self.model is not None and (self.content_layers is None or self.style_layers is None):
+            raise ValueError("content_layers and style_layers: a custom model needs both (names from named_modules())")
+        c.choice("init", self.init, INITS)
+        if self.device is not None:
+            c.parse_device("device", self.device)
+        preserve, match = c.boolean("preserve_colors", self.preserve_colors), c.boolean("color_match", self.color_match)
+        if preserve and match:
+            raise ValueError("preserve_colors and color_match are alternatives: pass one of them")
+        return dataclasses.replace(
+            self,
+            style_weights=_style_weights(self.style_weights, n_styles),
+            content_weight=c.real("content_weight", self.content_weight, lo=0.0, lo_open=False),
+            style_weight=c.real("style_weight", self.style_weight, lo=0.0, lo_open=False),
+            tv_weight=c.real("tv_weight", self.tv_weight, lo=0.0, lo_open=False),
+            size=None if self.size is None else c.integer("size", self.size, 1),
+            octaves=c.integer("octaves", self.octaves, 1),
+            octave_scale=c.real("octave_scale", self.octave_scale, lo=1.0),
+            steps=c.integer("steps", self.steps, 1),
+            lr=c.real("lr", self.lr, lo=0.0),
+            tile_size=None if self.tile_size is None else c.integer("tile_size", self.tile_size, 32),
+            style_scale=c.real("style_scale", self.style_scale, lo=0.0),
+            preserve_colors=preserve,
+            color_match=match,
+            content_layers=_names("content_layers", self.content_layers, CONTENT_LAYERS),
+            style_layers=_names("style_layers", self.style_layers, STYLE_LAYERS),
+            seed=None if self.seed is None else c.integer("seed", self.seed, 0),
+        )
+
+
+def _style_weights(w, n: int) -> tuple[float, ...]:
+    if w is None:
+        return (1.0,) * n
+    if not isinstance(w, (list, tuple)):
+        raise TypeError(f"style_weights must be a list of numbers, one per style, got {w!r}")
+    if len(w) != n:
+        raise ValueError(f"style_weights has {len(w)} weight(s) for {n} style image(s); give one per style")
+    ws = tuple(_checks.real(f"style_weights[{i}]", v, lo=0.0, lo_open=False) for i, v in enumerate(w))
+    if sum(ws) <= 0:
+        raise ValueError("style_weights must not all be 0")
+    return ws
+
+
+def _names(name: str, v, default) -> tuple[str, ...]:
+    if v is None:
+        return tuple(default)
+    if isinstance(v, str):
+        v = [v]
+    if not isinstance(v, (list, tuple)) or not v or not all(isinstance(s, str) for s in v):
+        raise TypeError(f"{name} must be a layer name or a non-empty list of names, got {v!r}")
+    return tuple(dict.fromkeys(v))

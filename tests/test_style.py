@@ -1,0 +1,163 @@
+"""Style transfer: the losses fall, exact tiles, several styles, colors, kinds and sizes, errors."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+import fastdream as fd
+from fastdream import io
+from fastdream.models.build import default_model
+from fastdream.models.taps import Frozen
+from fastdream.style import STYLE_LAYERS, StyleOptions
+from fastdream.style import engine as E
+from fastdream.style.features import Features
+
+FAST = dict(octaves=1, steps=30, seed=0)
+W = dict(style=3.0, content=1.0, tv=1.0)
+
+
+@pytest.fixture(scope="module")
+def images():
+    from skimage import data
+
+    def im(a, w):
+        p = Image.fromarray(a)
+        return p.resize((w, round(w * p.height / p.width)), Image.BICUBIC)
+
+    return dict(
+        content=im(data.chelsea(), 128),
+        ihc=im(data.immunohistochemistry(), 128),
+        hubble=im(data.hubble_deep_field(), 128),
+    )
+
+
+@pytest.fixture(scope="module")
+def feats():
+    o = StyleOptions.create(1)
+    net = default_model("cpu", o.style_layers + o.content_layers)
+    with Frozen(net):
+        yield Features(net, o.style_layers + o.content_layers, torch.device("cpu")), o
+
+
+def _targets(feats, content, styles, weights=None, tile=None):
+    f, o = feats
+    c = io.load(content).rgb
+    hw = (16 * (c.shape[-2] // 16), 16 * (c.shape[-1] // 16))
+    ss = [E.resize(io.load(s).rgb, E._style_size(io.load(s).rgb, hw, 1.0, f.stride)) for s in styles]
+    return E.Targets(
+        f, E.resize(c, hw), ss, weights or (1.0,) * len(styles), o.style_layers, o.content_layers, tile
+    ), hw
+
+
+def _losses(feats, out, content, styles, weights=None):
+    tg, hw = _targets(feats, content, styles, weights)
+    _, parts, _ = E.loss_and_grad(E.resize(io.load(out).rgb, hw), tg, W)
+    return parts
+
+
+def test_the_style_loss_falls_and_the_content_stays(images, feats):
+    out = fd.style_transfer(images["content"], images["ihc"], **FAST)
+    start = _losses(feats, images["content"], images["content"], [images["ihc"]])
+    end = _losses(feats, out, images["content"], [images["ihc"]])
+    assert end["style"] < 0.5 * start["style"], (start, end)
+    assert end["content"] < 0.6  # relative error of the content features: the cat is still there
+    assert isinstance(out, Image.Image) and out.size == images["content"].size
+
+
+def test_a_tile_covering_the_image_is_the_untiled_run(images):
+    a = fd.style_transfer(images["content"], images["ihc"], tile_size=None, **FAST)
+    b = fd.style_transfer(images["content"], images["ihc"], tile_size=512, **FAST)
+    assert np.array_equal(np.asarray(a), np.asarray(b))
+    again = fd.style_transfer(images["content"], images["ihc"], tile_size=None, **{**FAST, "init": "noise"})
+    assert np.array_equal(np.asarray(again), np.asarray(fd.style_transfer(images["content"], images["ihc"],
+                                                                          tile_size=None, **{**FAST, "init": "noise"})))  # fmt: skip
+
+
+def test_exact_gram_loss_and_gradient_across_tiles(feats):
+    f, o = feats
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, 224, 288, generator=gen)
+    whole = E.grams(f, x, o.style_layers, None)
+    tiled = E.grams(f, x, o.style_layers, 256)  # 256 - 2 x 96 halo: 64 px cores, 4 x 5 tiles
+    for k in whole:
+        assert float((whole[k] - tiled[k]).norm() / whole[k].norm()) < 1e-5, k
+    style = torch.rand(1, 3, 160, 160, generator=gen)
+    t1 = E.Targets(f, x, [style], (1.0,), o.style_layers, o.content_layers, None)
+    t2 = E.Targets(f, x, [style], (1.0,), o.style_layers, o.content_layers, 256)
+    y = (x + 0.1 * torch.randn(x.shape, generator=gen)).clamp(0, 1)
+    l1, p1, g1 = E.loss_and_grad(y, t1, W)
+    l2, p2, g2 = E.loss_and_grad(y, t2, W)
+    assert abs(l1 - l2) < 1e-5 * l1 and abs(p1["content"] - p2["content"]) < 1e-5 * p1["content"]
+    assert float((g1 - g2).abs().max() / g1.abs().max()) < 1e-4
+
+
+def test_several_styles_follow_their_weights(images, feats):
+    a, b = images["ihc"], images["hubble"]
+    toward_a = fd.style_transfer(images["content"], [a, b], style_weights=[1.0, 0.1], **FAST)
+    toward_b = fd.style_transfer(images["content"], [a, b], style_weights=[0.1, 1.0], **FAST)
+    la = [_losses(feats, x, images["content"], [a])["style"] for x in (toward_a, toward_b)]
+    lb = [_losses(feats, x, images["content"], [b])["style"] for x in (toward_a, toward_b)]
+    assert la[0] < la[1] and lb[1] < lb[0], (la, lb)
+
+
+def _chroma(img) -> np.ndarray:
+    a = np.asarray(img, dtype=np.float64)
+    y = a @ np.array([0.299, 0.587, 0.114])
+    return np.stack([(a[..., 2] - y) * 0.564, (a[..., 0] - y) * 0.713], -1)
+
+
+def test_preserve_colors_keeps_the_content_chroma(images):
+    out = fd.style_transfer(images["content"], images["hubble"], preserve_colors=True, **FAST)
+    assert np.abs(_chroma(out) - _chroma(images["content"])).max() <= 0.51
+    assert np.abs(np.asarray(out, float) - np.asarray(images["content"], float)).mean() > 3  # styled
+    matched = fd.style_transfer(images["content"], images["hubble"], color_match=True, **FAST)
+    plain = fd.style_transfer(images["content"], images["hubble"], **FAST)
+    c = np.asarray(images["content"], float).reshape(-1, 3).mean(0)
+    assert np.abs(np.asarray(matched, float).reshape(-1, 3).mean(0) - c).max() < np.abs(
+        np.asarray(plain, float).reshape(-1, 3).mean(0) - c).max()  # fmt: skip
+
+
+def test_kinds_sizes_and_a_custom_model(images):
+    arr = np.array(images["content"])
+    out = fd.style_transfer(arr, np.asarray(images["ihc"]), octaves=1, steps=2, seed=0)
+    assert out.shape == arr.shape and out.dtype == np.uint8
+    t = torch.from_numpy(arr).permute(2, 0, 1).float() / 255
+    out = fd.style_transfer(t, images["ihc"], octaves=1, steps=2, seed=0)
+    assert out.shape == t.shape and out.dtype == t.dtype
+    rgba = images["content"].convert("RGBA")
+    big = fd.style_transfer(rgba, images["ihc"], size=160, octaves=2, steps=2, seed=0)
+    assert big.size == (160, 106) and big.mode == "RGBA"
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU())
+    out = fd.style_transfer(images["content"], images["ihc"], model=net, style_layers=["1", "3"],
+                            content_layers=["3"], octaves=1, steps=2, seed=0)  # fmt: skip
+    assert out.size == images["content"].size
+    assert all(p.requires_grad for p in net.parameters()) and net.training  # the user's model is untouched
+
+
+@pytest.mark.parametrize(
+    "style, kwargs, exc, words",
+    [
+        ([], {}, ValueError, "at least one style image"),
+        ("/no/such/style.png", {}, FileNotFoundError, "no such file"),
+        ("IHC", dict(style_weights=[1.0, 2.0]), ValueError, "2 weight"),
+        ("IHC", dict(style_weights=[-1.0]), ValueError, r"style_weights\[0\] must be a finite number >= 0"),
+        ("IHC", dict(init="zeros"), ValueError, "init must be one of"),
+        ("IHC", dict(steps=0), ValueError, "steps must be >= 1"),
+        ("IHC", dict(size=16), ValueError, "below what the network needs"),
+        ("IHC", dict(style_weight=float("nan")), ValueError, "style_weight must be a finite number"),
+        ("IHC", dict(preserve_colors=True, color_match=True), ValueError, "alternatives"),
+        ("IHC", dict(model=nn.Conv2d(3, 3, 1)), ValueError, "custom model needs both"),
+        ("IHC", dict(style_layers=["nope"]), ValueError, "unknown layer"),
+        ("IHC", dict(stylez=1), TypeError, "stylez"),
+    ],
+)
+def test_bad_inputs_are_clear_errors(images, style, kwargs, exc, words):
+    style = images["ihc"] if style == "IHC" else style
+    with pytest.raises(exc, match=words):
+        fd.style_transfer(images["content"], style, **{**FAST, **kwargs})
+
+
+def test_default_layers_are_block_outputs_of_the_default_model():
+    assert all(name.startswith("_blocks.") for name in STYLE_LAYERS)
