@@ -106,3 +106,42 @@ def test_outside_dream(benchmark, setup):
         t0 = time.perf_counter()
         maker.transform(x0)
         benchmark.extra_info["zoom_shift_ms"] = round((time.perf_counter() - t0) * 1e3, 3)
+
+
+# ---- dreaming an existing video (dream_video): a frame with and without optical flow
+
+
+@pytest.fixture(scope="module")
+def pan():
+    """Two 512x512 frames of a photo panning by 4 px."""
+    import numpy as np
+
+    big = np.asarray(Image.open(io.SAMPLE_IMAGE).convert("RGB").resize((600, 600), Image.BICUBIC))
+    return big[40:552, 40:552].copy(), big[40:552, 44:556].copy()
+
+
+@pytest.mark.parametrize("flow", [True, False])
+def test_dream_video_frame(benchmark, pan, flow):
+    """One steady-state frame of dream_video (blend 0.5, 1 octave, 5 steps): the flow's share of
+    a frame is the difference of the two."""
+    from fastdream.video.coherent import _Coherent
+
+    benchmark.group = f"dream_video frame {SIZE}x{SIZE}, 1 octave, {STEPS} steps, blend 0.5"
+    maker = _Coherent(DreamOptions.create(octaves=1, steps=STEPS, seed=0), torch.device("cpu"), 0.5, flow)
+    a, b = pan
+    maker.dream(a)
+
+    def frame():
+        maker.prev = (maker.prev[0], a)
+        return maker.dream(b)
+
+    benchmark.pedantic(frame, rounds=ROUNDS, iterations=1, warmup_rounds=1)
+
+
+def test_flow_alone(benchmark, pan):
+    """DIS flow both ways, the warp and the occlusion check of one 512x512 frame."""
+    from fastdream.video.flow import Flow
+
+    benchmark.group = f"dream_video frame {SIZE}x{SIZE}, 1 octave, {STEPS} steps, blend 0.5"
+    f, (a, b) = Flow(), pan
+    benchmark.pedantic(lambda: f.carry(a, a, b), rounds=10, iterations=1, warmup_rounds=1)

@@ -7,27 +7,34 @@ for how the package is laid out.
 from fastdream import data, io, metrics, models, ops
 from fastdream._version import __version__
 from fastdream.cutout import cutout, train_unet
-from fastdream.dream import dream
+from fastdream.dream import dream, dream_folder
 from fastdream.gan import sample_gan, train_gan
 from fastdream.info import info
 from fastdream.ops import use_backend
 from fastdream.style import style_transfer
-from fastdream.video import zoom_video
+from fastdream.vae import sample_vae, train_vae, vae_reconstruct, vae_walk
+from fastdream.video import dream_video, zoom_video
 
 __all__ = [
     "__version__",
     "cutout",
     "data",
     "dream",
+    "dream_folder",
+    "dream_video",
     "info",
     "io",
     "metrics",
     "models",
     "ops",
     "sample_gan",
+    "sample_vae",
     "style_transfer",
     "train_gan",
     "train_unet",
+    "train_vae",
     "use_backend",
+    "vae_reconstruct",
+    "vae_walk",
     "zoom_video",
 ]

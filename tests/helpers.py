@@ -27,3 +27,6 @@ def write_image_folder(root, n=8):
             im.convert("P").save(root / f"palette_{i}.bmp")
     (root / "notes.txt").write_text("not an image")
     return root
+
+
+VAE_TINY = dict(image_size=32, latent_dim=8, base_channels=8, batch_size=4, progress=False)

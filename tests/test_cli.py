@@ -68,6 +68,32 @@ def test_style_writes_an_image_and_refuses_bad_input(tmp_path, small_image):
     assert not (tmp_path / "x.png").exists()
 
 
+def test_dream_a_folder_and_a_video(tmp_path, small_image):
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i in range(3):
+        Image.open(small_image).rotate(90 * i).save(folder / f"{i}.png")
+    (folder / "bad.png").write_text("not a png")
+    r = run(
+        "dream", str(folder), "-o", str(tmp_path / "out"), "--format", "jpg", "--octaves", "1", "--steps", "1", "-q"
+    )
+    assert r.returncode == 0, r.stderr
+    assert "dreamed 3 image(s)" in r.stdout and "1 unreadable" in r.stdout and "skipping" in r.stderr
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.jpg", "1.jpg", "2.jpg"]
+    r = run("dream-video", str(tmp_path / "out"), "-o", str(tmp_path / "v.gif"), "--octaves", "1", "--steps", "1",
+            "--blend", "0.3", "-q")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "v.gif") as im:
+        assert im.n_frames == 3
+    for args, words in [
+        (["--blend", "2"], "blend must be"),
+        (["-o", str(tmp_path / "v.txt")], "unknown video extension"),
+    ]:
+        r = run("dream-video", str(tmp_path / "out"), "-o", str(tmp_path / "w.gif"), *args)
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
+    assert not (tmp_path / "w.gif").exists()
+
+
 @pytest.mark.slow
 def test_dream_without_input_uses_the_bundled_sample(tmp_path):
     r = run("dream", "--octaves", "1", "--steps", "1", "--tile", "256", "-q", cwd=tmp_path)
@@ -218,6 +244,29 @@ def test_gan_commands_end_to_end(tmp_path):
         assert im.n_frames == 5
     r = run("sample-gan", str(imgs / "0.png"), "-o", str(tmp_path / "s2"))
     assert r.returncode == 2 and "not a fastdream checkpoint" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+    vae_dir = tmp_path / "vae"
+    r = run("train-vae", str(imgs), "-o", str(vae_dir), "--image-size", "32", "--epochs", "1", "--batch-size", "4",
+            "--latent-dim", "8", "-q")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    vckpt = vae_dir / "checkpoint.pt"
+    assert (vae_dir / "samples_epoch_001.png").is_file() and (vae_dir / "recon_epoch_001.png").is_file()
+    r = run("sample-vae", str(vckpt), "-o", str(tmp_path / "vs"), "-n", "2", "--seed", "0", "--temperature", "0.8")
+    assert r.returncode == 0, r.stderr
+    assert len(list((tmp_path / "vs").iterdir())) == 2
+    r = run("vae-walk", str(vckpt), "-o", str(tmp_path / "vw.gif"), "--frames", "4", "--fps", "10", "--between",
+            str(imgs / "0.png"), str(imgs / "1.png"))  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "vw.gif") as im:  # Pillow merges equal frames, their times add up
+        total = 0
+        for k in range(im.n_frames):
+            im.seek(k)
+            total += im.info["duration"]
+        assert total == 400
+    for cmd, ckpt_of in (("sample-vae", ckpt), ("sample-gan", vckpt)):  # the wrong kind of checkpoint
+        r = run(cmd, str(ckpt_of), "-o", str(tmp_path / "wrong"))
+        assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "checkpoint (written by" in r.stderr
+    assert not (tmp_path / "wrong").exists()
 
 
 def test_unet_commands_end_to_end(tmp_path):

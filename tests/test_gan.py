@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from fastdream import gan
-from fastdream.gan import train as gan_train
+from fastdream.gan import trainer as gan_train
 from fastdream.models.dcgan import Discriminator, Generator
 from tests.helpers import GAN_TINY, write_image_folder
 

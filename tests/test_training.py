@@ -15,9 +15,11 @@ from fastdream import gan
 from fastdream.cutout import train_unet
 from fastdream.cutout.train import UNetTrainer
 from fastdream.data import make_cutout_dataset
-from fastdream.gan.train import GANTrainer
+from fastdream.gan.trainer import GANTrainer
 from fastdream.training import Dist, Trainer, TrainingError, loop
-from tests.helpers import GAN_TINY, UNET_TINY, write_image_folder
+from fastdream.vae import train_vae
+from fastdream.vae.train import VAETrainer
+from tests.helpers import GAN_TINY, UNET_TINY, VAE_TINY, write_image_folder
 
 
 @pytest.fixture(scope="module")
@@ -30,6 +32,10 @@ def _gan(data, out, **kw):
     return gan.train_gan(data["images"], out / "gan", **{**GAN_TINY, **kw})
 
 
+def _vae(data, out, **kw):
+    return train_vae(data["images"], out / "vae", **{**VAE_TINY, **kw})
+
+
 def _unet(data, out, **kw):
     c = data["cutouts"]
     return train_unet(c.images, c.masks, out / "unet.pt", **{**UNET_TINY, **kw})
@@ -39,6 +45,7 @@ def _unet(data, out, **kw):
 TRAINERS = {
     "gan": (_gan, GANTrainer, "generator", 0.0, dict(ngf=8), "ngf=4, not ngf=8"),
     "unet": (_unet, UNetTrainer, "model", 1e-6, dict(depth=3), "trained with depth=2, not depth=3"),
+    "vae": (_vae, VAETrainer, "model", 0.0, dict(latent_dim=16), "latent_dim=8, not latent_dim=16"),
 }
 
 
@@ -164,6 +171,9 @@ def test_ddp_two_processes_cpu(data, tmp_path):
         from fastdream.cutout import train_unet
         images, cutouts, out = (Path(a) for a in sys.argv[1:])
         gan.train_gan(images, out / "gan", image_size=32, epochs=1, batch_size=2, nz=8, ngf=4, ndf=4, progress=False)
+        from fastdream.vae import train_vae
+        train_vae(images, out / "vae", image_size=32, epochs=1, batch_size=2, latent_dim=8, base_channels=4,
+                  progress=False)
         train_unet(cutouts / "images", cutouts / "masks", out / "unet.pt", epochs=1, image_size=32, base_channels=8,
                    depth=2, batch_size=2, progress=False)
     """)
@@ -184,3 +194,7 @@ def test_ddp_two_processes_cpu(data, tmp_path):
     # 11 training pairs over 2 processes: 6 each (one repeated), in batches of 2: 3 steps.
     assert u["history"][0]["iterations"] == 3
     assert 0.0 <= u["metrics"]["val_iou"] <= 1.0 and math.isfinite(u["metrics"]["val_loss"])
+    v = _state(out / "vae" / "checkpoint.pt")
+    # 7 of 8 images to train (one held out), 2 processes, batches of 2: one full batch each
+    assert v["epoch"] == 1 and v["config"]["world_size"] == 2 and v["history"][0]["iterations"] == 1
+    assert math.isfinite(v["history"][0]["val_elbo"])

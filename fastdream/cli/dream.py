@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from fastdream.cli.common import UsageError, output_path
 
@@ -61,12 +62,27 @@ def _list_layers() -> int:
     return 0
 
 
+def _cmd_folder(args) -> int:
+    import fastdream as fd
+
+    if args.mask_from or not args.output:
+        raise UsageError("dreaming a folder needs -o OUTDIR (and takes no --mask-from)")
+    r = fd.dream_folder(args.input, args.output, format=args.format, progress=not args.quiet, **dream_kwargs(args))
+    failed = f", {len(r.failed)} unreadable (skipped)" if r.failed else ""
+    print(f"dreamed {len(r.written)} image(s) into {args.output} ({len(r.skipped)} already done{failed})")
+    return 0
+
+
 def _cmd_dream(args) -> int:
     import fastdream as fd
     from fastdream import io
 
     if args.list_layers:
         return _list_layers()
+    if args.input and Path(args.input).is_dir():
+        return _cmd_folder(args)
+    if args.format:
+        raise UsageError("--format is for dreaming a folder; the output's extension gives the format")
     out = output_path(args, "dream.png")
     source = args.input or io.SAMPLE_IMAGE
     image = io.load_pil(source)  # missing file / not an image: a clear error before any work
@@ -106,16 +122,54 @@ def _cmd_zoom(args) -> int:
     return 0
 
 
+def _cmd_dream_video(args) -> int:
+    import fastdream as fd
+
+    out = output_path(args, None)
+    try:
+        path = fd.dream_video(
+            args.input, out, blend=args.blend, flow=not args.no_flow, frames_dir=args.frames_dir,
+            resume=not args.no_resume, start=args.start, end=args.end, fps=args.fps, keep_audio=not args.no_audio,
+            progress=not args.quiet, **dream_kwargs(args),
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        print("fastdream dream-video: interrupted; the finished frames are kept: run the same command to resume",
+              file=sys.stderr)  # fmt: skip
+        return 130
+    print(f"wrote {path}")
+    return 0
+
+
 def add(sub) -> None:
-    s = sub.add_parser("dream", help="dream an image (a bundled sample photo when INPUT is omitted)")
-    s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo, public domain)")
-    s.add_argument("-o", "--output", help="output image file (default: dream.png)")
+    s = sub.add_parser("dream", help="dream an image or a folder of images (the bundled sample when INPUT is omitted)")
+    s.add_argument(
+        "input", nargs="?", help="image file or folder (default: the bundled astronaut photo, public domain)"
+    )
+    s.add_argument("-o", "--output", help="output image file (default: dream.png), or folder for a folder")
+    s.add_argument("--format", default=None, help="for a folder: the outputs' format (png, jpg, ...; default: kept)")
     dream_options(s)
     s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
     s.add_argument("--list-layers", action="store_true", help="print the model's layers and channel counts, and exit")
     s.add_argument("--mask-from", metavar="CKPT", help="U-Net checkpoint (train-unet): dream only the subject")
     s.add_argument("--invert-mask", action="store_true", help="with --mask-from: dream only the background")
     s.set_defaults(func=_cmd_dream)
+
+    s = sub.add_parser("dream-video", help="dream a video (MP4, GIF, WebP or a folder of frames), coherently")
+    s.add_argument("input", help="video file or folder of frames")
+    s.add_argument("-o", "--output", required=True, help="video file: .mp4, .gif or .webp")
+    s.add_argument(
+        "--blend", type=float, default=0.5, help="share of the previous dreamed frame each frame starts from"
+    )
+    s.add_argument("--no-flow", action="store_true", help="blend without moving the previous frame along the flow")
+    s.add_argument("--start", type=int, default=None, help="first frame to dream")
+    s.add_argument("--end", type=int, default=None, help="frame to stop before")
+    s.add_argument("--fps", type=float, default=None, help="output frame rate (default: the input's)")
+    s.add_argument("--no-audio", action="store_true", help="drop the input's sound")
+    s.add_argument("--frames-dir", default=None, help="where frames are kept (default: OUTPUT_frames/)")
+    s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
+    s.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)
+    dream_options(s)
+    s.set_defaults(func=_cmd_dream_video, octaves=2, steps=5)
 
     s = sub.add_parser("zoom", help="endless-zoom video: dream, zoom, repeat (GIF, WebP or MP4)")
     s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo)")

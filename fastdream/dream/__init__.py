@@ -1,7 +1,8 @@
 """DeepDream: gradient ascent on an image to amplify what chosen layers of a CNN respond to.
 
 Parts: ``options`` (the checked settings, :class:`DreamOptions`, shared with the videos),
-``context`` (what objectives may ask of the dream), ``engine`` (octaves, tiles, the step). The
+``context`` (what objectives may ask of the dream), ``engine`` (octaves, tiles, the step),
+``folder`` (a folder of images, resumable, over torchrun ranks). The
 default network and its dream build are in :mod:`fastdream.models.build`.
 """
 
@@ -13,10 +14,20 @@ import torch
 from torch import nn
 
 from fastdream.dream.engine import build_objective, run
+from fastdream.dream.folder import FolderReport, dream_folder
 from fastdream.dream.options import DreamOptions
 from fastdream.models.build import DEFAULT_LAYERS, default_model, variant
 
-__all__ = ["DEFAULT_LAYERS", "DreamOptions", "build_objective", "default_model", "dream", "variant"]
+__all__ = [
+    "DEFAULT_LAYERS",
+    "DreamOptions",
+    "FolderReport",
+    "build_objective",
+    "default_model",
+    "dream",
+    "dream_folder",
+    "variant",
+]
 
 
 def dream(

@@ -10,9 +10,10 @@ from torch import Tensor
 
 from fastdream import _checks, io
 from fastdream.models.dcgan import Generator
+from fastdream.models.latent import latent_generator, loop_latents, slerp
 from fastdream.training import read_checkpoint
 
-FORMAT, VERSION = "fastdream.dcgan", 1
+FORMAT, VERSION = "fastdream.dcgan", 2
 
 
 def read_gan_checkpoint(checkpoint, name: str = "checkpoint") -> dict:
@@ -20,19 +21,14 @@ def read_gan_checkpoint(checkpoint, name: str = "checkpoint") -> dict:
 
 
 def _generator(state: dict, device: torch.device) -> Generator:
+    """The net that makes samples: the average of the generator's weights when the run kept one."""
     c = state["config"]
     g = Generator(c["nz"], c["ngf"], c["nc"], c["image_size"])
-    g.load_state_dict(state["generator"])
+    g.load_state_dict(state.get("generator_ema", state["generator"]))
     return g.to(device).eval()
 
 
-def _latent_generator(seed) -> torch.Generator:
-    gen = torch.Generator()
-    if seed is None:
-        gen.seed()  # fresh, non-deterministic
-    else:
-        gen.manual_seed(_checks.integer("seed", seed, 0))
-    return gen
+__all__ = ["latent_walk", "read_gan_checkpoint", "sample_gan", "save_animation", "slerp"]
 
 
 @torch.no_grad()
@@ -68,57 +64,12 @@ def sample_gan(checkpoint, n: int, *, seed: int | None = None, device=None, batc
     """
     n = _checks.integer("n", n, 1)
     batch_size = _checks.integer("batch_size", batch_size, 1)
-    gen = _latent_generator(seed)
+    gen = latent_generator(seed)
     device = _checks.device("device", device)
     state = read_gan_checkpoint(checkpoint)
     # One row at a time: the first k latents of a seed are the same whatever n is.
     z = torch.stack([torch.randn(state["config"]["nz"], generator=gen) for _ in range(n)])
     return _generate(_generator(state, device), z, device, batch_size)
-
-
-def slerp(a: Tensor, b: Tensor, t: float | Tensor) -> Tensor:
-    r"""Spherical linear interpolation between latent vectors (White, 2016).
-
-    Gaussian latents of high dimension live near a sphere of radius :math:`\sqrt{nz}`; a
-    straight line between two of them passes through low-norm points the generator rarely saw
-    in training, while the great-circle path keeps a typical norm. Falls back to linear
-    interpolation for (nearly) parallel vectors.
-
-    Args:
-        a, b: :math:`(..., nz)` tensors.
-        t: position in :math:`[0, 1]` (0 gives ``a``, 1 gives ``b``), a float or a tensor
-            broadcastable to :math:`(..., 1)`.
-
-    Shape:
-        - Input: :math:`(..., nz)` for ``a`` and ``b``.
-        - Output: :math:`(..., nz)`.
-
-    Examples:
-        >>> a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
-        >>> slerp(a, b, 0.5)
-        tensor([0.7071, 0.7071])
-    """
-    t = torch.as_tensor(t, dtype=a.dtype, device=a.device)
-    if t.dim() == 0:
-        t = t.reshape(1)
-    au = a / a.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    bu = b / b.norm(dim=-1, keepdim=True).clamp_min(1e-12)
-    omega = torch.arccos((au * bu).sum(-1, keepdim=True).clamp(-1.0, 1.0))
-    so = torch.sin(omega)
-    near = so.abs() < 1e-6
-    safe = torch.where(near, torch.ones_like(so), so)
-    sph = torch.sin((1 - t) * omega) / safe * a + torch.sin(t * omega) / safe * b
-    return torch.where(near, (1 - t) * a + t * b, sph)
-
-
-def loop_latents(keys: Tensor, frames: int) -> Tensor:
-    """``frames`` latents along great circles through ``keys`` (points, nz) in turn and back to
-    the first, evenly spaced in the interpolation parameter: a walk that loops seamlessly."""
-    points = keys.shape[0]
-    pos = torch.arange(frames, dtype=torch.float64) * points / frames
-    i = pos.floor().long()
-    u = (pos - i)[:, None]
-    return slerp(keys[i].double(), keys[(i + 1) % points].double(), u).float()
 
 
 def latent_walk(checkpoint, frames: int, *, seed: int | None = None, points: int = 4, device=None,
@@ -147,7 +98,7 @@ def latent_walk(checkpoint, frames: int, *, seed: int | None = None, points: int
     frames = _checks.integer("frames", frames, 2)
     points = _checks.integer("points", points, 2)
     batch_size = _checks.integer("batch_size", batch_size, 1)
-    gen = _latent_generator(seed)
+    gen = latent_generator(seed)
     device = _checks.device("device", device)
     state = read_gan_checkpoint(checkpoint)
     keys = torch.randn(points, state["config"]["nz"], generator=gen, dtype=torch.float64)

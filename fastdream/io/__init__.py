@@ -4,7 +4,7 @@ the animation writer (GIF/WebP/MP4) and atomic writes."""
 from fastdream.io.animation import FORMATS as VIDEO_FORMATS
 from fastdream.io.animation import animation_format, durations, max_fps, write_animation
 from fastdream.io.atomic import atomic_save, write_json
-from fastdream.io.convert import grid, quantize, to_pil, to_uint8
+from fastdream.io.convert import grid, grid_tensor, quantize, to_pil, to_uint8
 from fastdream.io.images import MAX_PIXELS, SAMPLE_IMAGE, Loaded, load, load_mask, load_pil, save_image
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "atomic_save",
     "durations",
     "grid",
+    "grid_tensor",
     "load",
     "load_mask",
     "load_pil",

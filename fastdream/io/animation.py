@@ -83,19 +83,20 @@ def _pillow(frames: Sequence, out: Path, fmt: str, fps: float, loop: int) -> Non
     atomic_save(lambda tmp: first.save(tmp, format=fmt, **opts), out)
 
 
-def _mp4(frames: Sequence, out: Path, fps: float, audio) -> None:
+def _mp4(frames: Sequence, out: Path, fps: float, audio, audio_start: float) -> None:
+    import subprocess
+
     import imageio_ffmpeg
 
     w, h = _open(frames[0]).size
     # yuv420p (what every player decodes) needs even sizes: pad odd ones by repeating the last
     # row/column rather than letting ffmpeg rescale the whole frame.
     pw, ph = w + w % 2, h + h % 2
-    extra = {} if audio is None else dict(audio_path=str(audio), audio_codec="aac")
 
-    def write(tmp):
+    def video(tmp):
         gen = imageio_ffmpeg.write_frames(
             tmp, (pw, ph), fps=float(fps), codec="libx264", pix_fmt_out="yuv420p", quality=MP4_QUALITY,
-            macro_block_size=1, output_params=["-movflags", "+faststart"], **extra,
+            macro_block_size=1, output_params=["-movflags", "+faststart"],
         )  # fmt: skip
         gen.send(None)
         try:
@@ -107,10 +108,25 @@ def _mp4(frames: Sequence, out: Path, fps: float, audio) -> None:
         finally:
             gen.close()
 
-    atomic_save(write, out)
+    def with_audio(tmp):
+        # The frames first, then the sound track of ``audio`` (from ``audio_start`` seconds) muxed
+        # in without re-encoding the video; the result as long as the shorter of the two.
+        silent = Path(tmp).with_name(Path(tmp).stem + ".video.mp4")
+        try:
+            video(str(silent))
+            cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent), "-ss",
+                   f"{audio_start:.6f}", "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0?", "-c:v", "copy",
+                   "-c:a", "aac", "-shortest", "-movflags", "+faststart", "-f", "mp4", tmp]  # fmt: skip
+            r = subprocess.run(cmd, capture_output=True, text=True, check=False)
+            if r.returncode != 0:
+                raise OSError(f"ffmpeg could not add the sound of {audio}: {r.stderr.strip()[-300:]}")
+        finally:
+            silent.unlink(missing_ok=True)
+
+    atomic_save(video if audio is None else with_audio, out)
 
 
-def write_animation(frames: Iterable, path, *, fps: float = 15, loop: int = 0, audio=None) -> Path:
+def write_animation(frames: Iterable, path, *, fps: float = 15, loop: int = 0, audio=None, audio_start=0.0) -> Path:
     """Writes ``frames`` (PIL images or image paths, all of one size) as an animation, atomically.
 
     Args:
@@ -118,7 +134,8 @@ def write_animation(frames: Iterable, path, *, fps: float = 15, loop: int = 0, a
         path: ``.gif`` / ``.webp`` (Pillow; ``loop`` times, 0 = forever) or ``.mp4`` (H.264 through
             imageio-ffmpeg, the ``fastdream[video]`` extra).
         fps: frames per second, > 0 (at most 50 for GIF).
-        audio: MP4 only: a media file whose audio track is copied in (re-encoded as AAC).
+        audio: MP4 only: a media file whose sound track is added (as AAC), from ``audio_start``
+            seconds; the video is cut to the shorter of the two. A file without sound adds none.
 
     Returns:
         ``Path(path)``.
@@ -133,7 +150,7 @@ def write_animation(frames: Iterable, path, *, fps: float = 15, loop: int = 0, a
     if audio is not None and fmt != "MP4":
         raise ValueError(f"audio: only .mp4 output keeps a sound track, not {path.suffix}")
     if fmt == "MP4":
-        _mp4(frames, path, fps, audio)
+        _mp4(frames, path, fps, audio, float(audio_start))
     else:
         _pillow(frames, path, fmt, fps, loop)
     return path

@@ -68,3 +68,14 @@ def grid(x: torch.Tensor, nrow: int = 8, pad: int = 2, value_range=(0.0, 1.0)) -
         out[y : y + h, x0 : x0 + w] = a
     mode = _MODES[c]
     return Image.fromarray(out[..., 0] if mode == "L" else out, mode)
+
+
+def grid_tensor(x: torch.Tensor, nrow: int = 4, pad: int = 2, value_range=(0.0, 1.0)) -> torch.Tensor:
+    """:func:`grid` as a uint8 (C, H, W) tensor: small pictures to keep in a checkpoint's history.
+
+    Examples:
+        >>> grid_tensor(torch.zeros(4, 1, 8, 8), nrow=2).shape
+        torch.Size([1, 22, 22])
+    """
+    t = torch.from_numpy(np.array(grid(x, nrow, pad, value_range)))
+    return t[None] if t.dim() == 2 else t.permute(2, 0, 1).contiguous()

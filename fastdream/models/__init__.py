@@ -1,7 +1,9 @@
-"""Models: the default dream backbone, and helpers that tap and truncate any nn.Module."""
+"""Models: the default dream backbone and its builds, taps for any nn.Module, and the networks
+of the pipelines (U-Net, DCGAN, VAE)."""
 
 from fastdream.models.dcgan import Discriminator, Generator
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0
 from fastdream.models.unet import UNet
+from fastdream.models.vae import VAE
 
-__all__ = ["EfficientNetLite0", "efficientnet_lite0", "Generator", "Discriminator", "UNet"]
+__all__ = ["VAE", "Discriminator", "EfficientNetLite0", "Generator", "UNet", "efficientnet_lite0"]

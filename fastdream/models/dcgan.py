@@ -25,10 +25,12 @@ from torch import Tensor, nn
 
 from fastdream._checks import integer
 
-__all__ = ["Generator", "Discriminator", "IMAGE_SIZES", "dcgan_init_"]
+__all__ = ["Generator", "Discriminator", "IMAGE_SIZES", "NORMS", "dcgan_init_"]
 
 #: Supported image sides. Each is 4 * 2**k: the generator starts from a 4x4 map and doubles.
 IMAGE_SIZES = (32, 64, 128)
+#: Normalizations of the discriminator.
+NORMS = ("batch", "spectral")
 
 
 def _n_blocks(image_size) -> int:
@@ -119,19 +121,23 @@ class Generator(nn.Module):
 class Discriminator(nn.Module):
     r"""DCGAN discriminator: an image to one real/fake logit.
 
-    ``Conv(nc -> ndf, 4, stride 2, pad 1) -> LeakyReLU(0.2)`` (no BatchNorm on the input layer,
-    as in the paper: normalizing the raw image statistics made training unstable), then blocks
-    ``Conv(4, stride 2, pad 1) -> BatchNorm -> LeakyReLU(0.2)`` halving the side and doubling
-    the channels down to 4x4, and a 4x4 convolution to a single value.
+    ``Conv(nc -> ndf, 4, stride 2, pad 1) -> LeakyReLU(0.2)``, then blocks ``Conv(4, stride 2,
+    pad 1) -> norm -> LeakyReLU(0.2)`` halving the side and doubling the channels down to 4x4,
+    and a 4x4 convolution to a single value. ``norm="batch"`` is the paper's (BatchNorm on every
+    block but the input one: normalizing the raw image statistics made training unstable);
+    ``norm="spectral"`` (Miyato et al. 2018) divides every convolution's weight by its largest
+    singular value instead and has no BatchNorm, which bounds how fast the discriminator can
+    change and keeps it from overpowering the generator on small datasets.
 
-    The output is a **logit** (no Sigmoid): train with ``binary_cross_entropy_with_logits``,
-    which is numerically stable and safe under autocast (float16 sigmoid + BCE is not).
-    ``torch.sigmoid(logit)`` is the probability that the input is real, D(x).
+    The output is a **logit** (no Sigmoid): train with ``binary_cross_entropy_with_logits`` or a
+    hinge loss, which are numerically stable and safe under autocast. ``torch.sigmoid(logit)`` is
+    read as the probability that the input is real, D(x).
 
     Args:
         ndf: channels of the first layer (the widest has ``ndf * image_size / 8``).
         nc: image channels.
         image_size: input side, one of 32, 64, 128.
+        norm: ``"batch"`` or ``"spectral"``.
 
     Shape:
         - Input: :math:`(B, nc, S, S)` with :math:`S` = ``image_size``, values in :math:`[-1, 1]`.
@@ -145,26 +151,32 @@ class Discriminator(nn.Module):
         >>> d = Discriminator(ndf=64, nc=3, image_size=64)
         >>> d(torch.rand(2, 3, 64, 64) * 2 - 1).shape
         torch.Size([2])
+        >>> Discriminator(ndf=8, image_size=32, norm="spectral")(torch.zeros(3, 3, 32, 32)).shape
+        torch.Size([3])
     """
 
-    def __init__(self, ndf: int = 64, nc: int = 3, image_size: int = 64) -> None:
+    def __init__(self, ndf: int = 64, nc: int = 3, image_size: int = 64, norm: str = "batch") -> None:
         super().__init__()
         self.ndf = integer("ndf", ndf, 1)
         self.nc = integer("nc", nc, 1)
+        if norm not in NORMS:
+            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+        self.norm = norm
         n = _n_blocks(image_size)
         self.image_size = int(image_size)
+        sn = norm == "spectral"
+        wrap = nn.utils.parametrizations.spectral_norm if sn else (lambda m: m)
         ch = ndf
-        layers = [nn.Conv2d(nc, ch, 4, 2, 1, bias=False), nn.LeakyReLU(0.2, inplace=True)]
+        layers = [wrap(nn.Conv2d(nc, ch, 4, 2, 1, bias=sn)), nn.LeakyReLU(0.2, inplace=True)]
         for _ in range(n - 1):
-            layers += [
-                nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=False),
-                nn.BatchNorm2d(ch * 2),
-                nn.LeakyReLU(0.2, inplace=True),
-            ]
+            layers += [wrap(nn.Conv2d(ch, ch * 2, 4, 2, 1, bias=sn))]
+            layers += [] if sn else [nn.BatchNorm2d(ch * 2)]
+            layers += [nn.LeakyReLU(0.2, inplace=True)]
             ch *= 2
-        layers += [nn.Conv2d(ch, 1, 4, 1, 0, bias=False)]
+        layers += [wrap(nn.Conv2d(ch, 1, 4, 1, 0, bias=False))]
         self.main = nn.Sequential(*layers)
-        self.apply(dcgan_init_)
+        if not sn:
+            self.apply(dcgan_init_)
 
     def forward(self, x: Tensor) -> Tensor:
         s = self.image_size

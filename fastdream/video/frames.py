@@ -11,12 +11,15 @@ import hashlib
 import json
 import os
 import re
+import secrets
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from fastdream import io
+from fastdream import _checks, io
+from fastdream.dream import DEFAULT_LAYERS, DreamOptions
+from fastdream.objectives import describe
 
 #: Frame ``k`` is ``frames_dir / FRAME_NAME.format(k)``; five digits keep the names sorted in a
 #: file browser for any practical length (longer videos simply get longer names).
@@ -112,3 +115,85 @@ def save_frame(x01: torch.Tensor, path: Path) -> None:
     """A (1, 3, H, W) frame in [0, 1] as an 8-bit PNG, atomically."""
     img = io.to_pil(x01[0])
     io.atomic_save(lambda tmp: img.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL), path)
+
+
+def check_out_path(out_path, image) -> tuple[Path, str]:
+    """The video file to write and its format; every problem with it raised before any work."""
+    out = _checks.path("out_path", out_path)
+    fmt = io.animation_format(out)
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"out_path: output folder does not exist: {parent}")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"out_path: output folder is not writable: {parent}")
+    if out.is_dir():
+        raise IsADirectoryError(f"out_path: {out} is a folder; give a file name ending in {out.suffix}")
+    if out.exists() and not os.access(out, os.W_OK):
+        raise PermissionError(f"out_path: {out} exists and is not writable")
+    if isinstance(image, (str, os.PathLike)) and Path(image).resolve() == out.resolve():
+        raise ValueError(f"out_path: {out} is the input image; the input is never overwritten")
+    return out, fmt
+
+
+def check_frames_dir(frames_dir, out: Path) -> Path:
+    if frames_dir is None:
+        frames_dir = out.with_name(f"{out.stem}_frames")
+    frames_dir = _checks.path("frames_dir", frames_dir)
+    if frames_dir.exists() and not frames_dir.is_dir():
+        raise NotADirectoryError(f"frames_dir: {frames_dir} exists and is not a folder")
+    if frames_dir.resolve() == out.resolve():
+        raise ValueError(f"frames_dir and out_path are the same path: {out}")
+    return frames_dir
+
+
+def dream_settings(o: DreamOptions) -> dict:
+    """What of the dream options decides the pixels, as JSON-able values for the settings file."""
+    return {
+        "model": model_fingerprint(o.model),
+        "layers": [str(s) for s in o.layers] if o.layers is not None else list(DEFAULT_LAYERS),
+        "octaves": o.octaves,
+        "octave_scale": o.octave_scale,
+        "steps": o.steps,
+        "step_size": o.step_size,
+        "jitter": o.jitter,
+        "tile_size": o.tile_size,
+        # Tiles per network call can change float rounding, so it is part of the key.
+        "tile_batch": o.tile_batch,
+        # A callable is recorded by its name: resuming with another function of the same name is
+        # the caller's responsibility.
+        "objective": o.objective if isinstance(o.objective, str) else describe(o.objective),
+        "norm": o.norm,
+        "lap_levels": o.lap_levels if o.norm == "laplacian" else None,
+        "smooth": o.smooth,
+        "guide_sha256": None if o.guide is None else tensor_sha256(o.guide),
+        "preserve_colors": o.preserve_colors,
+        "color_match": o.color_match,
+        "mask_sha256": None if o.mask is None else tensor_sha256(o.mask),
+    }
+
+
+def dream_options(kw: dict, size: tuple[int, int], caller: str) -> DreamOptions:
+    """The dream options of a video, checked as ``dream`` checks them; the mask loaded once."""
+    try:
+        opts = DreamOptions.create(**kw)
+    except TypeError as exc:
+        if "unknown option" in str(exc):
+            raise TypeError(f"{caller} got {exc}") from None
+        raise
+    return opts if opts.mask is None else opts.replace(mask=io.load_mask(opts.mask, size))
+
+
+def resume_state(frames_dir: Path, settings_name: str, key, seed: int | None, resume: bool) -> tuple[int, int]:
+    """(the seed, how many frames are already made) for a run that writes ``frames_dir``.
+
+    ``key(seed)`` gives the settings that decide the pixels. With ``resume``, an earlier run's
+    settings must be the same (else a ``ValueError`` names what differs); without a seed of its
+    own the run continues with the earlier one's; a run with no earlier frames draws a seed.
+    """
+    done, stored = 0, stored_key(frames_dir, settings_name) if resume else None
+    if stored is not None:
+        if seed is None and isinstance(stored.get("seed"), int):
+            seed = stored["seed"]  # no seed given: continue with the one the frames were made with
+        refuse_changes(stored, key(seed if seed is not None else -1), frames_dir)
+        done = complete_frames(frame_indices(frames_dir))
+    return (secrets.randbelow(2**31) if seed is None else seed), done

@@ -8,15 +8,11 @@ the end by the shared animation writer (:func:`fastdream.io.write_animation`).
 
 from __future__ import annotations
 
-import os
-import secrets
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from fastdream import _checks, io
-from fastdream.dream import DEFAULT_LAYERS, DreamOptions
-from fastdream.objectives import describe
 from fastdream.video import frames as F
 from fastdream.video.maker import PADDING, FrameMaker, check_color_drift
 
@@ -25,61 +21,6 @@ SETTINGS_NAME = "zoom_settings.json"
 #: Bump when a change in this module changes the pixels of the frames for the same settings, so
 #: old frame folders are refused instead of mixed with new frames.
 SETTINGS_FORMAT = 2
-
-
-def check_out_path(out_path, image) -> tuple[Path, str]:
-    """The video file to write and its format; every problem with it raised before any work."""
-    out = _checks.path("out_path", out_path)
-    fmt = io.animation_format(out)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"out_path: output folder does not exist: {parent}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"out_path: output folder is not writable: {parent}")
-    if out.is_dir():
-        raise IsADirectoryError(f"out_path: {out} is a folder; give a file name ending in {out.suffix}")
-    if out.exists() and not os.access(out, os.W_OK):
-        raise PermissionError(f"out_path: {out} exists and is not writable")
-    if isinstance(image, (str, os.PathLike)) and Path(image).resolve() == out.resolve():
-        raise ValueError(f"out_path: {out} is the input image; the input is never overwritten")
-    return out, fmt
-
-
-def check_frames_dir(frames_dir, out: Path) -> Path:
-    if frames_dir is None:
-        frames_dir = out.with_name(f"{out.stem}_frames")
-    frames_dir = _checks.path("frames_dir", frames_dir)
-    if frames_dir.exists() and not frames_dir.is_dir():
-        raise NotADirectoryError(f"frames_dir: {frames_dir} exists and is not a folder")
-    if frames_dir.resolve() == out.resolve():
-        raise ValueError(f"frames_dir and out_path are the same path: {out}")
-    return frames_dir
-
-
-def dream_settings(o: DreamOptions) -> dict:
-    """What of the dream options decides the pixels, as JSON-able values for the settings file."""
-    return {
-        "model": F.model_fingerprint(o.model),
-        "layers": [str(s) for s in o.layers] if o.layers is not None else list(DEFAULT_LAYERS),
-        "octaves": o.octaves,
-        "octave_scale": o.octave_scale,
-        "steps": o.steps,
-        "step_size": o.step_size,
-        "jitter": o.jitter,
-        "tile_size": o.tile_size,
-        # Tiles per network call can change float rounding, so it is part of the key.
-        "tile_batch": o.tile_batch,
-        # A callable is recorded by its name: resuming with another function of the same name is
-        # the caller's responsibility.
-        "objective": o.objective if isinstance(o.objective, str) else describe(o.objective),
-        "norm": o.norm,
-        "lap_levels": o.lap_levels if o.norm == "laplacian" else None,
-        "smooth": o.smooth,
-        "guide_sha256": None if o.guide is None else F.tensor_sha256(o.guide),
-        "preserve_colors": o.preserve_colors,
-        "color_match": o.color_match,
-        "mask_sha256": None if o.mask is None else F.tensor_sha256(o.mask),
-    }
 
 
 def zoom_video(
@@ -170,7 +111,7 @@ def zoom_video(
     if rgb.shape[0] != 1:
         raise ValueError(f"image must be a single image, got a batch of {rgb.shape[0]} (shape {tuple(rgb.shape)})")
     h, w = rgb.shape[-2:]
-    out, fmt = check_out_path(out_path, image)
+    out, fmt = F.check_out_path(out_path, image)
     frames = _checks.integer("frames", frames, 1)
     move = dict(zoom=_checks.real("zoom", zoom, lo=0.0), shift=_shift(shift), angle=_checks.real("angle", angle))
     fps = _checks.real("fps", fps, lo=0.0)
@@ -179,24 +120,16 @@ def zoom_video(
     resume, reverse = _checks.boolean("resume", resume), _checks.boolean("reverse", reverse)
     progress = _checks.boolean("progress", progress)
     move["color_drift"] = check_color_drift(color_drift)
-    frames_dir = check_frames_dir(frames_dir, out)
-    opts = _options(dream_kwargs, (h, w))
+    frames_dir = F.check_frames_dir(frames_dir, out)
+    opts = F.dream_options(dream_kwargs, (h, w), "zoom_video")
     device = opts.resolve_device(image)
 
     # ---- 2. What decides the pixels, and how far an earlier run got.
     def key(seed: int) -> dict:
         return {"format": SETTINGS_FORMAT, "input_sha256": F.tensor_sha256(rgb), "size": [int(w), int(h)],
-                **move, "padding": PADDING, "seed": seed, "dream": dream_settings(opts)}  # fmt: skip
+                **move, "padding": PADDING, "seed": seed, "dream": F.dream_settings(opts)}  # fmt: skip
 
-    seed, done = opts.seed, 0
-    stored = F.stored_key(frames_dir, SETTINGS_NAME) if resume else None
-    if stored is not None:
-        if seed is None and isinstance(stored.get("seed"), int):
-            seed = stored["seed"]  # no seed given: continue with the one the frames were made with
-        F.refuse_changes(stored, key(seed if seed is not None else -1), frames_dir)
-        done = F.complete_frames(F.frame_indices(frames_dir))
-    if seed is None:
-        seed = secrets.randbelow(2**31)
+    seed, done = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume)
     maker = FrameMaker(opts.replace(seed=seed), device, **move)  # loads the model, checks the layers
     x = None
     if 0 < done < frames:
@@ -230,14 +163,3 @@ def _shift(shift) -> list[float]:
     if not isinstance(shift, (tuple, list)) or len(shift) != 2:
         raise TypeError(f"shift must be a pair of numbers (dx, dy) in pixels, got {shift!r}")
     return [_checks.real("shift[0]", shift[0]), _checks.real("shift[1]", shift[1])]
-
-
-def _options(kw: dict, size: tuple[int, int]) -> DreamOptions:
-    """The dream options of a video, checked as ``dream`` checks them; the mask loaded once."""
-    try:
-        opts = DreamOptions.create(**kw)
-    except TypeError as exc:
-        if "unknown option" in str(exc):
-            raise TypeError(f"zoom_video got {exc}") from None
-        raise
-    return opts if opts.mask is None else opts.replace(mask=io.load_mask(opts.mask, size))

@@ -1,0 +1,96 @@
+"""Using a trained VAE: samples from the prior, reconstructions, latent walks."""
+
+from __future__ import annotations
+
+import torch
+from PIL import Image
+
+from fastdream import _checks, io
+from fastdream.models.latent import latent_generator, loop_latents, slerp
+from fastdream.models.vae import VAE
+from fastdream.training import read_checkpoint
+
+FORMAT, VERSION = "fastdream.vae", 1
+
+__all__ = ["load_vae", "sample_vae", "vae_reconstruct", "vae_walk"]
+
+
+def load_vae(checkpoint, *, device=None) -> VAE:
+    """The model of a :func:`~fastdream.train_vae` checkpoint (path or loaded dict), in eval mode."""
+    dev = _checks.device("device", device)
+    state = read_checkpoint(checkpoint, FORMAT, VERSION)
+    model = VAE(**state["config"]["model"])
+    model.load_state_dict(state["model"])
+    return model.to(dev).eval()
+
+
+def _images(model: VAE, logits: torch.Tensor) -> list[Image.Image]:
+    return io.to_pil(torch.sigmoid(logits.float()))
+
+
+@torch.no_grad()
+def sample_vae(checkpoint, n: int, *, seed: int | None = None, temperature: float = 1.0, device=None,
+               batch_size: int = 256) -> list[Image.Image]:  # fmt: skip
+    """``n`` images decoded from latents drawn from the prior N(0, temperature^2 I) (on the CPU, so
+    a seed gives the same images on any device; the first k of n are those of n=k).
+
+    Examples:
+        >>> images = sample_vae("runs/digits/checkpoint.pt", 16, seed=0)  # doctest: +SKIP
+    """
+    n = _checks.integer("n", n, 1)
+    temperature = _checks.real("temperature", temperature, lo=0.0, lo_open=False)
+    batch_size = _checks.integer("batch_size", batch_size, 1)
+    gen = latent_generator(seed)
+    model = load_vae(checkpoint, device=device)
+    dev = next(model.parameters()).device
+    z = torch.stack([torch.randn(model.config["latent_dim"], generator=gen) for _ in range(n)]) * temperature
+    return [im for i in range(0, n, batch_size) for im in _images(model, model.decode(z[i : i + batch_size].to(dev)))]
+
+
+def _encode(model: VAE, images, name: str) -> torch.Tensor:
+    """The posterior means of ``images`` (a list of any image kind, or one image)."""
+    items = images if isinstance(images, (list, tuple)) else [images]
+    if not items:
+        raise ValueError(f"{name} must hold at least one image")
+    c, s = model.config["channels"], model.config["image_size"]
+    dev = next(model.parameters()).device
+    xs = []
+    for i, im in enumerate(items):
+        rgb = io.load(im, f"{name}[{i}]").rgb[:1]
+        x = torch.nn.functional.interpolate(rgb, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
+        xs.append((x.clamp(0, 1) * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
+                  if c == 1 else x)  # fmt: skip
+    return model.encode(torch.cat(xs).to(dev))[0]
+
+
+@torch.no_grad()
+def vae_reconstruct(checkpoint, images, *, device=None) -> list[Image.Image]:
+    """Each image through the encoder (its posterior mean) and back through the decoder, at the
+    model's size (images are resized to it, squashed if not square; gray for a gray model)."""
+    model = load_vae(checkpoint, device=device)
+    return _images(model, model.decode(_encode(model, images, "images")))
+
+
+@torch.no_grad()
+def vae_walk(checkpoint, frames: int, *, seed: int | None = None, points: int = 4, between=None,
+             device=None) -> list[Image.Image]:  # fmt: skip
+    """Frames of a walk through the latent space: a closed loop through ``points`` random latents
+    (great circles, as :func:`~fastdream.gan.latent_walk`), or with ``between=(a, b)`` the path
+    from image a's latent (its posterior mean) to image b's, both ends included.
+
+    Examples:
+        >>> frames = vae_walk("runs/digits/checkpoint.pt", 30, between=("3.png", "8.png"))  # doctest: +SKIP
+    """
+    frames = _checks.integer("frames", frames, 2)
+    model = load_vae(checkpoint, device=device)
+    if between is not None:
+        if not isinstance(between, (list, tuple)) or len(between) != 2:
+            raise ValueError(f"between must be a pair of images (a, b), got {between!r}")
+        a, b = _encode(model, list(between), "between").double().cpu()
+        t = torch.linspace(0, 1, frames, dtype=torch.float64)[:, None]
+        z = slerp(a.expand(frames, -1), b.expand(frames, -1), t).float()
+    else:
+        points = _checks.integer("points", points, 2)
+        keys = torch.randn(points, model.config["latent_dim"], generator=latent_generator(seed), dtype=torch.float64)
+        z = loop_latents(keys, frames)
+    return _images(model, model.decode(z.to(next(model.parameters()).device)))

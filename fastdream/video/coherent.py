@@ -1,0 +1,202 @@
+"""Dreaming an existing video with temporal coherence: the dream moves with the scene.
+
+Frame k's dream starts from the current frame blended with the previous *dreamed* frame, moved by
+the optical flow between the two input frames (:mod:`fastdream.video.flow`); pixels the flow
+cannot trace (occluded, uncovered) start from the current frame alone. Frames are written as they
+are made, with the settings that decide them, so a re-run resumes (:mod:`fastdream.video.frames`);
+the output keeps the input's frame rate and, for MP4, its sound.
+
+Frames dreamed independently (``flow=False, blend=0``) can be split over torchrun ranks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from fastdream import _checks, io
+from fastdream.dream import build_objective, default_model
+from fastdream.dream.engine import run
+from fastdream.models.taps import LayerTaps
+from fastdream.training import distributed
+from fastdream.video import frames as F
+from fastdream.video.source import Source, open_source
+
+SETTINGS_NAME = "dream_video_settings.json"
+SETTINGS_FORMAT = 1
+
+
+def _fingerprint(src: Source) -> str:
+    """A hash of the input's bytes (files streamed; a folder: its frames' names and bytes)."""
+    h = hashlib.sha256()
+    for path in src.files if src.files is not None else [src.path]:
+        h.update(path.name.encode())
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def _range(start, end, count: int) -> tuple[int, int]:
+    s = 0 if start is None else _checks.integer("start", start, 0, count - 1)
+    e = count if end is None else _checks.integer("end", end, s + 1, count)
+    return s, e
+
+
+def _to01(frame: np.ndarray, device) -> torch.Tensor:
+    return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].to(device).float().div_(255.0)
+
+
+class _Coherent:
+    """Makes each frame from the current input frame and the previous dreamed one."""
+
+    def __init__(self, opts, device, blend: float, flow: bool):
+        objective = build_objective(opts)
+        model = opts.model if opts.model is not None else default_model(device, objective.layers)
+        LayerTaps(model, objective.layers)  # unknown layers: an error before any frame is made
+        self.opts = dataclasses.replace(opts, model=model, layers=None, objective=objective, guide=None, device=device)
+        self.device, self.blend = device, blend
+        self.prev = None  # (the previous dreamed frame, the previous input frame)
+        self.flow = None
+        if flow and blend > 0:
+            from fastdream.video.flow import Flow
+
+            self.flow = Flow()
+
+    def start(self, frame: np.ndarray) -> np.ndarray:
+        """What frame k's dream starts from, given the current input ``frame`` (H, W, 3 uint8)."""
+        if self.blend == 0 or self.prev is None:
+            return frame.astype(np.float32) / 255.0
+        prev_dream, prev = self.prev
+        if self.flow is not None:
+            moved, valid = self.flow.carry(prev_dream, prev, frame)
+        else:
+            moved, valid = prev_dream, np.ones(frame.shape[:2], np.float32)
+        w = (self.blend * valid)[..., None]
+        return ((1 - w) * frame.astype(np.float32) + w * moved.astype(np.float32)) / 255.0
+
+    def dream(self, frame: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(self.start(frame)).permute(2, 0, 1)[None].to(self.device)
+        y = run(x.clamp_(0, 1), self.opts)
+        out = io.quantize(y)[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
+        self.prev = (out, frame)
+        return out
+
+
+def dream_video(
+    input,
+    out_path,
+    *,
+    blend: float = 0.5,
+    flow: bool = True,
+    frames_dir=None,
+    resume: bool = True,
+    start: int | None = None,
+    end: int | None = None,
+    fps: float | None = None,
+    keep_audio: bool = True,
+    progress: bool = False,
+    **dream_kwargs,
+) -> Path:
+    """Dreams every frame of a video, coherently from one frame to the next.
+
+    Args:
+        input: an MP4 (or another container ffmpeg reads; the ``video`` extra), a GIF or WebP, or a
+            folder of frames (sorted by name).
+        out_path: the output video, ``.mp4``, ``.gif`` or ``.webp`` (written atomically).
+        blend: how much of the previous dreamed frame each frame starts from, in [0, 1] (0: every
+            frame dreamed on its own).
+        flow: move the previous dreamed frame along the optical flow first (OpenCV's DIS flow,
+            the ``video`` extra), so the dream follows the scene instead of smearing; occluded
+            pixels take the current frame.
+        frames_dir: folder for the frame PNGs and their settings (default: ``<out_stem>_frames``).
+        resume: continue after the last finished frame made with the same settings (others are
+            refused, naming what differs); ``False`` starts over.
+        start, end: dream frames ``[start, end)`` of the input only (default: all).
+        fps: the output's frame rate (default: the input's).
+        keep_audio: for MP4 output from an input with sound, keep the sound (from ``start``).
+        progress: show a progress bar over the frames (rank 0).
+        **dream_kwargs: options of :func:`fastdream.dream` (every frame uses the same seed, so the
+            jitter does not flicker).
+
+    Returns:
+        ``out_path`` as a :class:`pathlib.Path`.
+
+    Examples:
+        >>> fd.dream_video("clip.mp4", "dreamed.mp4", octaves=2, steps=5, seed=0)  # doctest: +SKIP
+        PosixPath('dreamed.mp4')
+    """
+    src = open_source(input)
+    out, fmt = F.check_out_path(out_path, input)
+    blend = _checks.real("blend", blend, lo=0.0, hi=1.0, lo_open=False, hi_open=False)
+    flow, resume = _checks.boolean("flow", flow), _checks.boolean("resume", resume)
+    keep_audio, progress = _checks.boolean("keep_audio", keep_audio), _checks.boolean("progress", progress)
+    s, e = _range(start, end, src.count)
+    fps = src.fps if fps is None else _checks.real("fps", fps, lo=0.0)
+    if fps > io.max_fps(fmt):
+        raise ValueError(f"fps must be <= {io.max_fps(fmt):g} for {out.suffix} output, got {fps:g}")
+    frames_dir = F.check_frames_dir(frames_dir, out)
+    w, h = src.size
+    opts = F.dream_options(dream_kwargs, (h, w), "dream_video")
+    device = opts.resolve_device()
+    independent = blend == 0
+
+    def key(seed: int) -> dict:
+        return {"format": SETTINGS_FORMAT, "input_sha256": digest, "size": [w, h], "start": s, "end": e,
+                "blend": blend, "flow": flow and not independent, "seed": seed, "dream": F.dream_settings(opts)}  # fmt: skip
+
+    digest = _fingerprint(src)
+    seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume)
+    dist = distributed(device)
+    if dist.enabled and not independent:
+        raise ValueError("dream_video: frames that start from the previous dreamed frame (blend > 0) are made one "
+                         "after another; run in one process, or pass blend=0 to split the frames over the ranks")  # fmt: skip
+    maker = _Coherent(dataclasses.replace(opts, seed=seed), device, blend, flow)
+    if dist.main:
+        frames_dir.mkdir(parents=True, exist_ok=True)
+        if not resume:
+            for k in sorted(F.frame_indices(frames_dir)):
+                F.frame_path(frames_dir, k).unlink(missing_ok=True)
+        info = {"frames": e - s, "fps": fps, "device": str(device), "out_path": str(out)}
+        io.write_json({"key": key(seed), "info": info}, frames_dir / SETTINGS_NAME)
+    dist.barrier()
+    _make(src, maker, frames_dir, s, e, dist, independent, progress)
+    dist.barrier()
+    if dist.main:
+        audio = src.path if keep_audio and fmt == "MP4" and src.has_audio else None
+        io.write_animation([F.frame_path(frames_dir, k) for k in range(e - s)], out, fps=fps, audio=audio,
+                           audio_start=s / src.fps)  # fmt: skip
+    dist.barrier()
+    return out
+
+
+def _make(src: Source, maker: _Coherent, frames_dir: Path, s: int, e: int, dist, independent: bool, progress):
+    """Dreams the missing frames in order (or, independent, this rank's share of them)."""
+    have = F.frame_indices(frames_dir)
+    done = len(have) if independent else F.complete_frames(have)
+    bar = tqdm(total=e - s, initial=min(done, e - s), disable=not (progress and dist.main), desc="dream-video",
+               unit="frame")  # fmt: skip
+    try:
+        for k, frame in enumerate(src.frames()):
+            if k >= e:
+                break
+            i = k - s
+            if i < 0:
+                continue
+            path = F.frame_path(frames_dir, i)
+            if independent:
+                if i % dist.world != dist.rank or i in have:
+                    continue
+            elif i < done:
+                if i == done - 1:  # the previous dreamed frame, as the PNG holds it
+                    maker.prev = (np.asarray(io.load_pil(path).convert("RGB")), frame)
+                continue
+            F.save_frame(_to01(maker.dream(frame), "cpu"), path)
+            bar.update(len(F.frame_indices(frames_dir)) - bar.n if dist.enabled else 1)
+    finally:
+        bar.close()

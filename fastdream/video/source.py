@@ -1,0 +1,117 @@
+"""Input videos as sequences of frames: MP4 (and other ffmpeg formats) through imageio-ffmpeg,
+GIF and WebP through Pillow, or a folder of frames (sorted by name).
+
+A :class:`Source` gives the frame count, the frame rate and the size up front, so everything is
+checked before a frame is dreamed, and frames one at a time (never the whole video in memory).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+from PIL import Image, ImageSequence, UnidentifiedImageError
+
+from fastdream import io
+from fastdream.training import IMAGE_EXTENSIONS
+
+#: Containers read through ffmpeg (imageio-ffmpeg, the ``video`` extra).
+FFMPEG_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")
+#: Animated image formats read through Pillow.
+ANIMATED_EXTENSIONS = (".gif", ".webp")
+#: Frame rate of a folder of frames (it has none of its own).
+FOLDER_FPS = 24.0
+
+
+@dataclass
+class Source:
+    """An input video: ``count`` frames of ``size`` (width, height) at ``fps``; ``frames()`` yields
+    them as RGB uint8 arrays (H, W, 3), first to last."""
+
+    path: Path
+    kind: str  # "ffmpeg", "animated" or "folder"
+    count: int
+    fps: float
+    size: tuple[int, int]
+    files: list[Path] | None = None
+    has_audio: bool = False
+
+    def frames(self) -> Iterator[np.ndarray]:
+        if self.kind == "folder":
+            for f in self.files:
+                yield np.asarray(io.load_pil(f).convert("RGB"))
+        elif self.kind == "animated":
+            with Image.open(self.path) as im:
+                for frame in ImageSequence.Iterator(im):
+                    yield np.asarray(frame.convert("RGB"))
+        else:
+            import imageio_ffmpeg
+
+            gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24")
+            w, h = next(gen)["size"]
+            for buf in gen:
+                yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+
+
+def _ffmpeg(path: Path) -> Source:
+    try:
+        import imageio_ffmpeg
+    except ImportError:
+        raise ModuleNotFoundError(
+            f"input: reading {path.suffix} needs imageio-ffmpeg, which is not installed; install the extra with "
+            "`pip install 'fastdream[video]'`, or give a GIF, a WebP or a folder of frames",
+            name="imageio_ffmpeg",
+        ) from None
+    try:
+        gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
+        meta = next(gen)
+        gen.close()
+        count, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+    except (OSError, RuntimeError, StopIteration) as exc:
+        raise ValueError(f"input: {path} is not a video ffmpeg can read ({str(exc).splitlines()[0][:200]})") from None
+    if count < 1 or not meta.get("size"):
+        raise ValueError(f"input: {path} holds no video frames")
+    return Source(path, "ffmpeg", int(count), float(meta.get("fps") or FOLDER_FPS), tuple(meta["size"]),
+                  has_audio=bool(meta.get("audio_codec")))  # fmt: skip
+
+
+def _animated(path: Path) -> Source:
+    try:
+        with Image.open(path) as im:
+            count, size = getattr(im, "n_frames", 1), im.size
+            durations = []
+            for frame in ImageSequence.Iterator(im):
+                durations.append(frame.info.get("duration", 0) or 0)
+    except (UnidentifiedImageError, OSError) as exc:
+        raise ValueError(f"input: {path} is not an animation Pillow can read ({exc})") from None
+    mean_ms = sum(durations) / len(durations) if durations else 0
+    return Source(path, "animated", count, 1000.0 / mean_ms if mean_ms > 0 else 10.0, size)
+
+
+def _folder(path: Path) -> Source:
+    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    if not files:
+        raise ValueError(f"input: the folder {path} holds no images (looked for {' '.join(IMAGE_EXTENSIONS)})")
+    with Image.open(files[0]) as im:
+        size = im.size
+    return Source(path, "folder", len(files), FOLDER_FPS, size, files=files)
+
+
+def open_source(path) -> Source:
+    """The video at ``path``; clear errors for missing files, unknown extensions, unreadable videos."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"input: no such file or folder: {path}")
+    if path.is_dir():
+        return _folder(path)
+    ext = path.suffix.lower()
+    if ext in FFMPEG_EXTENSIONS:
+        return _ffmpeg(path)
+    if ext in ANIMATED_EXTENSIONS:
+        return _animated(path)
+    known = " ".join(FFMPEG_EXTENSIONS + ANIMATED_EXTENSIONS)
+    raise ValueError(
+        f"input: unknown video extension {ext!r} in {str(path)!r}; use one of {known}, or a folder of frames"
+    )

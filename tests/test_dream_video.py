@@ -1,0 +1,216 @@
+"""Dreaming videos and folders: temporal coherence with optical flow, resume, sound, inputs of
+every kind, bad inputs, folders that resume and skip unreadable files, and torchrun ranks."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fastdream as fd
+from fastdream.video import coherent as dv
+
+W, H, N, PAN = 128, 96, 8, 3
+FAST = dict(octaves=2, steps=6, seed=0)
+
+
+def _ffmpeg():
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A photo panning left by PAN px per frame, and a red square moving across it: a folder of
+    frames, the frames, and where the square is in each."""
+    from skimage import data
+
+    big = np.asarray(Image.fromarray(data.astronaut()).resize((384, 384)))
+    root = tmp_path_factory.mktemp("clip")
+    frames, squares = [], []
+    for k in range(N):
+        f = big[100 : 100 + H, 60 + PAN * k : 60 + PAN * k + W].copy()
+        y = x = 20 + 4 * k
+        f[y : y + 20, x : x + 20] = [220, 40, 40]
+        frames.append(f)
+        squares.append((y, x))
+        Image.fromarray(f).save(root / f"{k:03d}.png")
+    return root, frames, squares
+
+
+def _frames(folder, n):
+    return [np.asarray(Image.open(folder / f"frame_{k:05d}.png")) for k in range(n)]
+
+
+def _dream_layer_change(outs, frames, squares) -> float:
+    """Mean change of the dream layer (output - input) from one frame to the next, after moving the
+    previous frame's layer with the scene (the pan), over the background away from the square."""
+    d = [o.astype(np.float32) - f.astype(np.float32) for o, f in zip(outs, frames)]
+    vals = []
+    for k in range(1, len(d)):
+        a, b = d[k][:, : W - PAN], d[k - 1][:, PAN:]
+        m = np.ones((H, W - PAN), bool)
+        for y, x in (squares[k], squares[k - 1]):
+            m[max(0, y - 6) : y + 26, max(0, x - 6 - PAN) : x + 26] = False
+        m[:8], m[-8:], m[:, :8], m[:, -8:] = False, False, False, False
+        vals.append(np.abs(a - b)[m].mean())
+    return float(np.mean(vals))
+
+
+def test_flow_keeps_the_dream_coherent(clip, tmp_path):
+    root, frames, squares = clip
+    change = {}
+    for name, kw in [
+        ("flow", dict(blend=0.5)),
+        ("blend", dict(blend=0.5, flow=False)),
+        ("independent", dict(blend=0.0)),
+    ]:
+        fd.dream_video(root, tmp_path / f"{name}.gif", frames_dir=tmp_path / name, **kw, **FAST)
+        change[name] = _dream_layer_change(_frames(tmp_path / name, N), frames, squares)
+    assert change["flow"] < change["blend"] and change["flow"] < change["independent"], change
+
+
+def test_resume_is_byte_identical_and_other_settings_are_refused(clip, tmp_path, monkeypatch):
+    root = clip[0]
+    whole = fd.dream_video(root, tmp_path / "whole.gif", frames_dir=tmp_path / "w", **FAST)
+    real, calls = dv._Coherent.dream, []
+
+    def stop_after_3(self, frame):
+        calls.append(1)
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+        return real(self, frame)
+
+    monkeypatch.setattr(dv._Coherent, "dream", stop_after_3)
+    with pytest.raises(KeyboardInterrupt):
+        fd.dream_video(root, tmp_path / "r.gif", frames_dir=tmp_path / "r", **FAST)
+    monkeypatch.setattr(dv._Coherent, "dream", real)
+    assert len(list((tmp_path / "r").glob("frame_*.png"))) == 3 and not (tmp_path / "r.gif").exists()
+    fd.dream_video(root, tmp_path / "r.gif", frames_dir=tmp_path / "r", **FAST)
+    for a, b in zip(_frames(tmp_path / "w", N), _frames(tmp_path / "r", N)):
+        assert np.array_equal(a, b)
+    assert (tmp_path / "r.gif").read_bytes() == whole.read_bytes()
+    with pytest.raises(ValueError, match="blend: stored 0.5, now 0.7"):
+        fd.dream_video(root, tmp_path / "r.gif", frames_dir=tmp_path / "r", blend=0.7, **FAST)
+    with pytest.raises(ValueError, match="steps: stored 6, now 7"):
+        fd.dream_video(root, tmp_path / "r.gif", frames_dir=tmp_path / "r", **{**FAST, "steps": 7})
+
+
+def test_mp4_in_keeps_its_rate_and_sound_and_gif_in_works(tmp_path):
+    src = tmp_path / "in.mp4"
+    subprocess.run([_ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=12",
+                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050", "-t", "0.5", "-c:v", "libx264",
+                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(src)], check=True)  # fmt: skip
+    out = fd.dream_video(src, tmp_path / "out.mp4", octaves=1, steps=2, seed=0)
+    import imageio_ffmpeg
+
+    gen = imageio_ffmpeg.read_frames(str(out))
+    meta = next(gen)
+    gen.close()
+    assert meta["audio_codec"] == "aac" and meta["fps"] == 12 and meta["size"] == (64, 48)
+    silent = fd.dream_video(src, tmp_path / "silent.mp4", keep_audio=False, octaves=1, steps=2, seed=0)
+    gen = imageio_ffmpeg.read_frames(str(silent))
+    assert not next(gen).get("audio_codec")
+    gen.close()
+    gif = tmp_path / "in.gif"
+    ims = [Image.fromarray(np.full((24, 32, 3), 40 * k, np.uint8)) for k in range(3)]
+    ims[0].save(gif, save_all=True, append_images=ims[1:], duration=100, loop=0)
+    out = fd.dream_video(gif, tmp_path / "from_gif.gif", octaves=1, steps=1, seed=0, start=1)
+    with Image.open(out) as im:
+        assert im.size == (32, 24) and im.n_frames == 2 and im.info["duration"] == 100
+
+
+@pytest.mark.parametrize(
+    "make, kw, exc, words",
+    [
+        (None, {}, FileNotFoundError, "no such file"),
+        ("text.mp4", {}, ValueError, "not a video ffmpeg can read"),
+        ("clip.xyz", {}, ValueError, "unknown video extension '.xyz'"),
+        ("empty_dir", {}, ValueError, "holds no images"),
+        ("frames", dict(blend=1.5), ValueError, r"blend must be a finite number in \[0, 1\]"),
+        ("frames", dict(end=99), ValueError, "end must be in"),
+        ("frames", dict(stepz=1), TypeError, "dream_video got unknown option"),
+        ("frames", dict(out="x.avi"), ValueError, "unknown video extension"),
+    ],
+)
+def test_bad_inputs_write_nothing(tmp_path, make, kw, exc, words):
+    src = tmp_path / "missing.mp4"
+    if make == "text.mp4":
+        src = tmp_path / make
+        src.write_text("not a video")
+    elif make == "clip.xyz":
+        src = tmp_path / make
+        src.write_bytes(b"x")
+    elif make == "empty_dir":
+        src = tmp_path / "empty"
+        src.mkdir()
+    elif make == "frames":
+        src = tmp_path / "frames"
+        src.mkdir()
+        for k in range(3):
+            Image.new("RGB", (32, 24), (50 * k, 0, 0)).save(src / f"{k}.png")
+    out = tmp_path / kw.pop("out", "out.gif")
+    before = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(exc, match=words):
+        fd.dream_video(src, out, octaves=1, steps=1, **kw)
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_a_folder_resumes_skips_bad_files_and_converts(tmp_path, capsys):
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    for i in range(3):
+        Image.new("RGB", (40, 32), (60 * i, 90, 20)).save(src / f"{i}.png")
+    Image.new("RGBA", (40, 32), (10, 200, 90, 128)).save(src / "sub" / "alpha.png")
+    (src / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    r = fd.dream_folder(src, tmp_path / "out", format="jpg", octaves=1, steps=1, seed=0)
+    names = sorted(str(p.relative_to(tmp_path / "out")) for p in (tmp_path / "out").rglob("*.jpg"))
+    assert names == ["0.jpg", "1.jpg", "2.jpg", "sub/alpha.jpg"]
+    assert len(r.written) == 4 and len(r.failed) == 1 and r.failed[0][0].name == "broken.jpg"
+    assert "skipping" in capsys.readouterr().err
+    before = {p: p.stat().st_mtime_ns for p in (tmp_path / "out").rglob("*.jpg")}
+    (tmp_path / "out" / "1.jpg").unlink()  # as if the run had stopped before it
+    r = fd.dream_folder(src, tmp_path / "out", format="jpg", octaves=1, steps=1, seed=0)
+    assert [p.name for p in r.written] == ["1.jpg"] and len(r.skipped) == 3
+    assert all(p.stat().st_mtime_ns == t for p, t in before.items() if p.name != "1.jpg")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no images"):
+        fd.dream_folder(tmp_path / "empty", tmp_path / "o3")
+    with pytest.raises(ValueError, match="is the input folder"):
+        fd.dream_folder(src, src)
+    with pytest.raises(ValueError, match="unknown image format"):
+        fd.dream_folder(src, tmp_path / "o2", format="bogus")
+
+
+def test_two_torchrun_ranks_share_a_folder_and_independent_frames(tmp_path, clip):
+    src = tmp_path / "imgs"
+    src.mkdir()
+    for i in range(8):
+        Image.new("RGB", (40, 32), (30 * i, 60, 90)).save(src / f"{i}.png")
+    script = tmp_path / "run.py"
+    script.write_text(
+        textwrap.dedent("""
+        import json, sys
+        import fastdream as fd
+        import torch.distributed as dist
+        r = fd.dream_folder(sys.argv[1], sys.argv[2], octaves=1, steps=1, seed=0)
+        fd.dream_video(sys.argv[3], sys.argv[4], blend=0.0, flow=False, octaves=1, steps=1, seed=0)
+        print("WROTE " + json.dumps([p.name for p in r.written]))
+    """)
+    )
+    env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT")}
+    env.update(OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", str(script),
+           str(src), str(tmp_path / "out"), str(clip[0]), str(tmp_path / "v.gif")]  # fmt: skip
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
+    written = [json.loads(line[6:]) for line in proc.stdout.splitlines() if line.startswith("WROTE ")]
+    assert len(written) == 2 and sorted(written[0] + written[1]) == [f"{i}.png" for i in range(8)]
+    assert not set(written[0]) & set(written[1])  # each image by exactly one rank
+    with Image.open(tmp_path / "v.gif") as im:
+        assert im.n_frames == N

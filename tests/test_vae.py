@@ -1,0 +1,117 @@
+"""The VAE: shapes, a few steps lower the loss, train_vae's files and history, sampling,
+reconstructions, walks, bad inputs (the shared training behaviour: test_training.py)."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import fastdream as fd
+from fastdream.models import VAE
+from fastdream.vae import load_vae
+from fastdream.vae.train import _terms
+from tests.helpers import VAE_TINY, write_image_folder
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_shapes(size, channels):
+    vae = VAE(image_size=size, channels=channels, latent_dim=8, base_channels=4)
+    logits, mu, logvar = vae(torch.rand(2, channels, size, size), torch.randn(2, 8))
+    assert logits.shape == (2, channels, size, size) and mu.shape == logvar.shape == (2, 8)
+    assert vae.decode(torch.zeros(3, 8)).shape == (3, channels, size, size)
+    assert VAE(**vae.config).config == vae.config
+    with pytest.raises(ValueError, match="input must be"):
+        vae(torch.rand(2, channels, size + 1, size))
+    with pytest.raises(ValueError, match="image_size must be one of"):
+        VAE(image_size=48)
+
+
+def test_a_few_steps_lower_the_loss():
+    torch.manual_seed(0)
+    x = (torch.rand(16, 1, 32, 32) > 0.7).float()
+    vae = VAE(image_size=32, channels=1, latent_dim=8, base_channels=8)
+    opt = torch.optim.Adam(vae.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        rec, kl = _terms(vae, x, torch.randn(16, 8))
+        opt.zero_grad()
+        (rec + kl).backward()
+        opt.step()
+        losses.append(float((rec + kl).detach()))
+    assert losses[-1] < 0.8 * losses[0], losses
+
+
+@pytest.fixture(scope="module")
+def gray_folder(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gray")
+    rng = np.random.default_rng(0)
+    for i in range(24):
+        a = np.zeros((32, 32), np.uint8)
+        a[8 + i % 8 : 20 + i % 8, 6:26] = 255  # a bar that moves: something to learn
+        a = np.clip(a.astype(int) + rng.integers(0, 30, a.shape), 0, 255).astype(np.uint8)
+        Image.fromarray(a, "L").save(root / f"{i:02d}.png")
+    return root
+
+
+@pytest.fixture(scope="module")
+def trained(gray_folder, tmp_path_factory):
+    return fd.train_vae(gray_folder, tmp_path_factory.mktemp("vae"), epochs=3, **VAE_TINY)
+
+
+def test_training_writes_grids_history_and_detects_gray(trained):
+    out = trained.parent
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["checkpoint.pt"] + [f"{k}_epoch_00{e}.png" for k in ("recon", "samples") for e in (1, 2, 3)]
+    state = torch.load(trained, weights_only=True)
+    assert state["format"] == "fastdream.vae" and state["epoch"] == 3
+    assert state["config"]["model"]["channels"] == 1  # a gray folder: a 1-channel model
+    h = state["history"]
+    assert [r["epoch"] for r in h] == [1, 2, 3] and all(np.isfinite(r["val_elbo"]) for r in h)
+    assert h[-1]["val_elbo"] > h[0]["val_elbo"]  # the held-out ELBO improves
+    assert h[0]["beta"] < h[-1]["beta"] <= 1.0  # the KL warm-up
+    assert h[-1]["grid"].dtype == torch.uint8 and h[-1]["grid"].shape[0] == 1
+    assert len(state["val_files"]) == 2  # 10% of 24, held out and remembered for resume
+    with Image.open(out / "recon_epoch_003.png") as im:
+        assert im.mode == "L"
+
+
+def test_sample_reconstruct_and_walk(trained, gray_folder, tmp_path):
+    a = fd.sample_vae(trained, 5, seed=1)
+    assert len(a) == 5 and all(im.size == (32, 32) and im.mode == "L" for im in a)
+    b = fd.sample_vae(trained, 5, seed=1)
+    assert all(np.array_equal(np.asarray(x), np.asarray(y)) for x, y in zip(a, b))
+    cold = fd.sample_vae(trained, 5, seed=1, temperature=0.0)  # the prior's mean: all the same
+    assert all(np.array_equal(np.asarray(cold[0]), np.asarray(c)) for c in cold)
+    src = [Image.open(p) for p in sorted(gray_folder.glob("*.png"))[:3]]
+    rec = fd.vae_reconstruct(trained, src)
+    assert len(rec) == 3 and rec[0].size == (32, 32)
+    walk = fd.vae_walk(trained, 6, between=(src[0], src[1]))
+    assert len(walk) == 6
+    ends = fd.vae_reconstruct(trained, [src[0], src[1]])
+    assert np.abs(np.asarray(walk[0], float) - np.asarray(ends[0], float)).max() <= 1  # starts at A
+    assert np.abs(np.asarray(walk[-1], float) - np.asarray(ends[1], float)).max() <= 1  # ends at B
+    loop = fd.vae_walk(trained, 8, seed=0, points=2)
+    assert len(loop) == 8
+    assert isinstance(load_vae(trained), VAE)
+
+
+def test_bad_inputs(trained, gray_folder, tmp_path):
+    with pytest.raises(ValueError, match="image_size must be one of"):
+        fd.train_vae(gray_folder, tmp_path / "a", image_size=48)
+    with pytest.raises(ValueError, match="beta must be"):
+        fd.train_vae(gray_folder, tmp_path / "a", beta=-1.0)
+    with pytest.raises(ValueError, match="too few"):
+        fd.train_vae(gray_folder, tmp_path / "a", batch_size=64)
+    assert not (tmp_path / "a").exists()
+    gan_dir = write_image_folder(tmp_path / "imgs")
+    gan_ckpt = fd.train_gan(gan_dir, tmp_path / "g", epochs=1, image_size=32, nz=8, ngf=4, ndf=4, batch_size=4,
+                            progress=False, kid_samples=0)  # fmt: skip
+    with pytest.raises(ValueError, match="is a fastdream GAN checkpoint .*, not a VAE checkpoint"):
+        fd.sample_vae(gan_ckpt, 2)
+    with pytest.raises(ValueError, match="is a fastdream VAE checkpoint .*, not a GAN checkpoint"):
+        fd.sample_gan(trained, 2)
+    with pytest.raises(ValueError, match="between must be a pair"):
+        fd.vae_walk(trained, 4, between=("a.png",))
+    with pytest.raises(ValueError, match="n must be >= 1"):
+        fd.sample_vae(trained, 0)
