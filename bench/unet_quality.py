@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     train_unet(
         train.images, train.masks, ckpt, epochs=args.epochs, batch_size=args.batch_size, image_size=args.size,
         lr=args.lr, base_channels=args.base_channels, depth=args.depth, seed=args.seed, resume=False,
-        max_minutes=args.minutes, device="cpu", progress=not args.no_progress,
+        max_minutes=args.minutes, device="cpu", progress=not args.no_progress, backbone=None, augment=False,
     )  # fmt: skip
     t_train = time.perf_counter() - t
     state = torch.load(ckpt, weights_only=True)

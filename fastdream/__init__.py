@@ -6,7 +6,7 @@ for how the package is laid out.
 
 from fastdream import data, io, metrics, models, ops
 from fastdream._version import __version__
-from fastdream.cutout import cutout, train_unet
+from fastdream.cutout import cutout, cutout_folder, train_unet
 from fastdream.dream import dream, dream_folder
 from fastdream.gan import sample_gan, train_gan
 from fastdream.info import info
@@ -18,6 +18,7 @@ from fastdream.video import dream_video, zoom_video
 __all__ = [
     "__version__",
     "cutout",
+    "cutout_folder",
     "data",
     "dream",
     "dream_folder",

@@ -288,6 +288,8 @@ def test_unet_commands_end_to_end(tmp_path):
         "8",
         "--depth",
         "2",
+        "--backbone",
+        "none",
         "-q",
     )
     assert r.returncode == 0, r.stderr
@@ -318,3 +320,25 @@ def test_unet_commands_end_to_end(tmp_path):
     assert r.returncode == 2 and "--mask-from" in r.stderr
     r = run("cutout", str(photo), "-o", str(tmp_path / "c.jpg"), "--model", str(ckpt))
     assert r.returncode == 2 and "alpha" in r.stderr and not (tmp_path / "c.jpg").exists()
+    r = run(
+        "cutout", str(photo), "-o", str(tmp_path / "on_red.jpg"), "--model", str(ckpt), "--bg-color", "255", "0", "0"
+    )
+    assert r.returncode == 0, r.stderr
+    with Image.open(tmp_path / "on_red.jpg") as im:
+        assert im.mode == "RGB" and im.size == (40, 40)
+    r = run("cutout", str(photo), "-o", str(tmp_path / "x.png"), "--model", str(ckpt), "--bg-color", "255", "0")
+    assert r.returncode == 2 and "(R, G, B)" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+
+    # A folder: one progress bar, bad files skipped (one line each) and counted, finished files skipped.
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for p in sorted(ds.images.iterdir())[:3]:
+        (folder / p.name).write_bytes(p.read_bytes())
+    (folder / "broken.png").write_text("not a png")
+    out_dir = tmp_path / "cutouts"
+    r = run("cutout", str(folder), "-o", str(out_dir), "--model", str(ckpt), "-q")
+    assert r.returncode == 0, r.stderr
+    assert len(list(out_dir.glob("*.png"))) == 3 and "broken.png" in r.stderr
+    assert " 3 image(s) " in r.stdout and "1 unreadable (skipped)" in r.stdout, r.stdout
+    r = run("cutout", str(folder), "-o", str(out_dir), "--model", str(ckpt), "-q")
+    assert r.returncode == 0 and "3 already done" in r.stdout, r.stdout

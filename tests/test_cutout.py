@@ -343,3 +343,82 @@ def test_no_warnings_on_a_clean_run(data, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         train_unet(data.images, data.masks, tmp_path / "u.pt", epochs=1, **TINY)
+
+
+# ---------------------------------------------------------------- small-data defaults, edges, folders
+
+
+def test_augmented_crops_keep_image_and_mask_together(data):
+    pairs = [(f"{i:05d}", data.images / f"{i:05d}.png", data.masks / f"{i:05d}.png") for i in range(4)]
+    plain = cp.PairDataset(pairs, 32, 0, cp.MAX_ZOOM, None, augment=False)
+    aug = cp.PairDataset(pairs, 32, 0, cp.MAX_ZOOM, None, augment=True)
+    for i in range(4):
+        (xa, ya), (xb, yb) = plain[i], aug[i]
+        assert xb.shape == xa.shape and yb.shape == ya.shape and xb.min() >= 0 and xb.max() <= 1
+        assert not torch.equal(xa, xb)  # turned and recolored
+        assert torch.equal(aug[i][0], xb)  # the same crop for the same (seed, epoch, item)
+        # the mask turned with the image: its area is kept (to the turn's resampling)
+        assert abs(float(yb.mean()) - float(ya.mean())) < 0.15
+
+
+def test_refine_keeps_size_and_range_and_follows_the_edges():
+    from fastdream.cutout.refine import decontaminate, refine
+
+    rng = np.random.default_rng(0)
+    h, w = 200, 260
+    yy, xx = np.mgrid[0:h, 0:w]
+    alpha = np.clip((70 - np.hypot(yy - 100, xx - 130)) / 3, 0, 1).astype(np.float32)  # a disc, soft edge
+    fg, bg = np.array([0.9, 0.2, 0.1], np.float32), np.array([0.1, 0.3, 0.8], np.float32)
+    img = alpha[..., None] * fg + (1 - alpha[..., None]) * bg + rng.normal(0, 0.01, (h, w, 3)).astype(np.float32)
+    image = torch.from_numpy(np.clip(img, 0, 1)).permute(2, 0, 1)[None]
+    a = torch.from_numpy(alpha)[None, None]
+    small = torch.nn.functional.interpolate(a, size=(40, 52), mode="area")
+    sharp = refine(image, small)
+    assert sharp.shape == a.shape and sharp.min() >= 0 and sharp.max() <= 1
+    up = torch.nn.functional.interpolate(small, size=(h, w), mode="bilinear", align_corners=False)
+    band = torch.nn.functional.max_pool2d(((a > 0.01) & (a < 0.99)).float(), 9, 1, 4) > 0
+    assert (sharp - a).abs()[band].mean() < 0.5 * (up - a).abs()[band].mean()
+    clean = decontaminate(image, a)
+    edge = ((a > 0.2) & (a < 0.8))[0, 0]
+    raw_err = (image[0, :, edge] - torch.from_numpy(fg)[:, None]).abs().mean()
+    assert (clean[0, :, edge] - torch.from_numpy(fg)[:, None]).abs().mean() < 0.5 * raw_err  # the blue is gone
+
+
+def test_tta_background_and_decontaminated_cutouts(trained, data):
+    src = data.images / "00003.png"
+    p = predict_mask(src, trained, tta=True, refine=False)
+    model = load_unet(trained)
+    a = predict_mask(src, model, refine=False)
+    b = predict_mask(Image.open(src).transpose(Image.FLIP_LEFT_RIGHT), model, refine=False).flip(-1)
+    torch.testing.assert_close(p, (a + b) / 2, atol=1e-5, rtol=0)
+    on_white = cutout(src, trained, background=(255, 255, 255))
+    assert on_white.mode == "RGB" and on_white.size == Image.open(src).size
+    mask = np.asarray(cutout(src, trained, only_mask=True))
+    arr = np.asarray(on_white)
+    assert (arr[mask == 0] == 255).all()  # pure background where the mask is empty
+    half = cutout(src, trained, background=(0, 0, 0, 128))
+    assert half.mode == "RGBA"
+    assert cutout(src, trained, decontaminate=True).mode == "RGBA"
+    with pytest.raises(ValueError, match="background must be None or an"):
+        cutout(src, trained, background=(1, 2))
+    with pytest.raises(ValueError, match=r"background\[0\] must be in \[0, 255\]"):
+        cutout(src, trained, background=(300, 0, 0))
+
+
+def test_cutout_folder_resumes_and_skips_bad_files(trained, data, tmp_path, capsys):
+    from fastdream.cutout import cutout_folder
+
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        (src / f"{i}.png").write_bytes((data.images / f"{i:05d}.png").read_bytes())
+    (src / "bad.png").write_text("nope")
+    r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0))
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png", "2.png"]
+    assert len(r.written) == 3 and len(r.failed) == 1 and "skipping" in capsys.readouterr().err
+    (tmp_path / "out" / "2.png").unlink()
+    r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0))
+    assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
+    with pytest.raises(ValueError, match="background must be"):
+        cutout_folder(src, tmp_path / "o2", trained, background=(1,))
+    assert not (tmp_path / "o2").exists()

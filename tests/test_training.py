@@ -32,6 +32,12 @@ def _gan(data, out, **kw):
     return gan.train_gan(data["images"], out / "gan", **{**GAN_TINY, **kw})
 
 
+def _unet_lite(data, out, **kw):
+    c = data["cutouts"]
+    kw = {**UNET_TINY, "image_size": 64, "backbone": "efficientnet_lite0", **kw}
+    return train_unet(c.images, c.masks, out / "unet_lite.pt", **kw)
+
+
 def _vae(data, out, **kw):
     return train_vae(data["images"], out / "vae", **{**VAE_TINY, **kw})
 
@@ -45,6 +51,7 @@ def _unet(data, out, **kw):
 TRAINERS = {
     "gan": (_gan, GANTrainer, "generator", 0.0, dict(ngf=8), "ngf=4, not ngf=8"),
     "unet": (_unet, UNetTrainer, "model", 1e-6, dict(depth=3), "trained with depth=2, not depth=3"),
+    "unet_lite": (_unet_lite, UNetTrainer, "model", 1e-6, dict(image_size=96), "image_size=64, not image_size=96"),
     "vae": (_vae, VAETrainer, "model", 0.0, dict(latent_dim=16), "latent_dim=8, not latent_dim=16"),
 }
 
@@ -174,7 +181,7 @@ def test_ddp_two_processes_cpu(data, tmp_path):
         from fastdream.vae import train_vae
         train_vae(images, out / "vae", image_size=32, epochs=1, batch_size=2, latent_dim=8, base_channels=4,
                   progress=False)
-        train_unet(cutouts / "images", cutouts / "masks", out / "unet.pt", epochs=1, image_size=32, base_channels=8,
+        train_unet(cutouts / "images", cutouts / "masks", out / "unet.pt", epochs=1, image_size=32, base_channels=8, backbone=None,
                    depth=2, batch_size=2, progress=False)
     """)
     )

@@ -7,7 +7,9 @@ of an image at its full size and :func:`cutout` an RGBA image (or the mask as an
 :func:`make_cutout_dataset` writes a synthetic dataset with exact masks.
 
 Parts: ``masks`` (the mask-file rule, working sizes), ``pairs`` (pairing, checks, the crop
-dataset), ``train`` (the trainer), ``predict`` (inference), ``synthetic`` (the data generator).
+dataset and its augmentations), ``options`` (the trainer's settings), ``train`` (the trainer),
+``predict`` (inference, folders), ``refine`` (edges at full resolution, decontamination),
+``synthetic`` (the data generator).
 
 **Resolution.** Everything happens at a *working size* (:func:`working_size`): the image scaled
 so its short side is the training resolution (kept in the checkpoint), the long side capped at
@@ -31,7 +33,7 @@ Examples:
 """
 
 from fastdream.cutout.masks import DEFAULT_RESOLUTION, MAX_ASPECT, read_mask, working_size
-from fastdream.cutout.predict import cutout, load_unet, predict_mask
+from fastdream.cutout.predict import cutout, cutout_folder, load_unet, predict_mask
 from fastdream.cutout.synthetic import CutoutDataset, make_cutout_dataset
 from fastdream.cutout.train import UNetTrainingError, train_unet
 
@@ -41,6 +43,7 @@ __all__ = [
     "CutoutDataset",
     "UNetTrainingError",
     "cutout",
+    "cutout_folder",
     "load_unet",
     "make_cutout_dataset",
     "predict_mask",

@@ -14,7 +14,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from fastdream import io
+from fastdream import io, ops
 from fastdream.cutout.masks import read_mask, working_size
 from fastdream.training import IMAGE_EXTENSIONS, header_size, list_images
 
@@ -124,10 +124,16 @@ def find_pairs(images_dir: Path, masks_dir: Path) -> tuple[list[tuple[str, Path,
 class PairDataset(Dataset):
     """Pairs for training (``zoom=MAX_ZOOM``) or validation (``zoom=1``). ``dataset[i]`` is a
     random training crop (float image (3, S, S) and mask (1, S, S) in [0, 1]); :meth:`whole` is the
-    pair as stored (for validation: the whole image at the working size)."""
+    pair as stored (for validation: the whole image at the working size).
 
-    def __init__(self, pairs, size: int, seed: int, zoom: float, cache: dict | None):
+    Every crop is zoomed in by up to ``zoom`` and flipped left-right half the time; with
+    ``augment`` it is also turned by up to ``MAX_TURN`` degrees (image and mask together, edges
+    mirrored) and the image alone gets a brightness, contrast and saturation change: what varies
+    between photos of arbitrary subjects, and not their masks."""
+
+    def __init__(self, pairs, size: int, seed: int, zoom: float, cache: dict | None, augment: bool = False):
         self.pairs, self.size, self.seed, self.zoom, self.cache = pairs, size, seed, zoom, cache
+        self.augment = augment
         self.epoch = 0
 
     def __len__(self):
@@ -160,7 +166,25 @@ class PairDataset(Dataset):
         if r[3] < 0.5:
             both = both.flip(-1)
         both = both[0].clamp_(0.0, 1.0)
+        if self.augment:
+            return _jitter(both, torch.rand(4, generator=gen).tolist())
         return both[:3], both[3:]
+
+
+#: Augmentation strengths (see :class:`PairDataset`).
+MAX_TURN = 20.0
+BRIGHTNESS, CONTRAST, SATURATION = 0.15, 0.25, 0.3
+
+
+def _jitter(both: Tensor, r: list[float]) -> tuple[Tensor, Tensor]:
+    turned = ops.zoom_shift(both, angle=(2 * r[0] - 1) * MAX_TURN, padding="reflect").clamp_(0.0, 1.0)
+    img, mask = turned[:3], turned[3:]
+    img = img + (2 * r[1] - 1) * BRIGHTNESS
+    mean = img.mean()
+    img = (img - mean) * (1 + (2 * r[2] - 1) * CONTRAST) + mean
+    gray = img.mean(0, keepdim=True)
+    img = (img - gray) * (1 + (2 * r[3] - 1) * SATURATION) + gray
+    return img.clamp_(0.0, 1.0), mask
 
 
 class Rejects:

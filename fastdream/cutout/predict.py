@@ -16,7 +16,9 @@ from PIL import Image, ImageChops, ImageOps
 from torch import Tensor, nn
 
 from fastdream import _checks, io
+from fastdream.batch import run_folder
 from fastdream.cutout.masks import DEFAULT_RESOLUTION, working_size
+from fastdream.cutout.refine import decontaminate, refine
 from fastdream.models.unet import UNet
 from fastdream.training import read_checkpoint
 
@@ -84,18 +86,33 @@ def _rgb_pil(image) -> tuple[Image.Image, Image.Image | None]:
 
 
 @torch.no_grad()
-def _predict_small(rgb: Image.Image, model: nn.Module, dev: torch.device, resolution: int) -> Tensor:
-    """Foreground probability (h, w) float32 on the CPU at the working size of ``rgb``."""
+def _predict_small(rgb: Image.Image, model: nn.Module, dev: torch.device, resolution: int, tta: bool) -> Tensor:
+    """Foreground probability (h, w) float32 on the CPU at the working size of ``rgb``; with
+    ``tta``, the mean of the predictions for the image and its mirror image."""
     h, w = working_size(rgb.height, rgb.width, resolution)
     small = rgb.resize((w, h), Image.BILINEAR, reducing_gap=3.0) if (h, w) != (rgb.height, rgb.width) else rgb
     x = torch.from_numpy(np.array(small, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255.0)
+    if tta:
+        x = torch.cat([x, x.flip(-1)])
     was_training = model.training
     model.eval()
     try:
-        logits = model(to_device(x, dev))
+        p = torch.sigmoid(model(to_device(x, dev)).float()).cpu()
     finally:
         model.train(was_training)
-    return torch.sigmoid(logits.float())[0, 0].cpu()
+    return (p[0, 0] + p[1, 0].flip(-1)) / 2 if tta else p[0, 0]
+
+
+def _to_full(rgb: Image.Image, p: Tensor, refine_edges: bool) -> Tensor:
+    """The working-size probabilities at the image's size: guided by the image (refined) or
+    upsampled (bilinear)."""
+    size = (rgb.height, rgb.width)
+    if tuple(p.shape) == size:
+        return p
+    if refine_edges:
+        full = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255.0)
+        return refine(full, p[None, None])[0, 0]
+    return F.interpolate(p[None, None], size=size, mode="bilinear", align_corners=False)[0, 0].clamp_(0.0, 1.0)
 
 
 def _check_common(threshold, soft, resolution, model):
@@ -116,12 +133,14 @@ def _remap(p: Tensor, threshold: float, soft: bool) -> Tensor:
 
 
 def predict_mask(image, model_or_checkpoint, *, threshold: float | None = None, soft: bool = True,
-                 resolution: int | None = None, device=None) -> Tensor:  # fmt: skip
+                 resolution: int | None = None, device=None, tta: bool = False,
+                 refine: bool = True) -> Tensor:  # fmt: skip
     r"""Foreground probability of every pixel of ``image``.
 
     The model runs on a copy of the image at its working size (short side ``resolution``, the
-    model's training resolution by default); the probabilities are upsampled (bilinear) to the
-    image's size. EXIF orientation is applied to paths and PIL images.
+    model's training resolution by default); the probabilities are brought to the image's size
+    along the image's own edges (the fast guided filter, :mod:`fastdream.cutout.refine`), or
+    upsampled (bilinear) with ``refine=False``. EXIF orientation is applied to paths and PIL images.
 
     Args:
         image: a path, PIL image, HxW(xC) numpy array (uint8, or float in [0, 1]) or a float tensor
@@ -137,6 +156,8 @@ def predict_mask(image, model_or_checkpoint, *, threshold: float | None = None, 
         resolution: working short side (default: the model's ``image_size``, else 256).
         device: where the model runs (default: a module's own device; for a checkpoint CUDA when
             available, else the CPU).
+        tta: also predict the mirror image and average (flip test-time augmentation).
+        refine: refine the edges against the full-resolution image.
 
     Returns:
         An (H, W) float32 CPU tensor in [0, 1], the image's size: usable as ``dream(..., mask=)``.
@@ -150,24 +171,22 @@ def predict_mask(image, model_or_checkpoint, *, threshold: float | None = None, 
     """
     model, dev = _model_and_device(model_or_checkpoint, device)
     threshold, soft, resolution = _check_common(threshold, soft, resolution, model)
+    tta, refine_edges = _checks.boolean("tta", tta), _checks.boolean("refine", refine)
     rgb, _ = _rgb_pil(image)
-    size = (rgb.height, rgb.width)
-    p = _predict_small(rgb, model, dev, resolution)
-    del rgb
-    if tuple(p.shape) != size:
-        p = F.interpolate(p[None, None], size=size, mode="bilinear", align_corners=False)[0, 0].clamp_(0.0, 1.0)
+    p = _to_full(rgb, _predict_small(rgb, model, dev, resolution, tta), refine_edges)
     return p if threshold is None else _remap(p, threshold, soft)
 
 
 def cutout(image, model_or_checkpoint, *, threshold: float = 0.5, only_mask: bool = False, soft: bool = True,
-           resolution: int | None = None, device=None) -> Image.Image:  # fmt: skip
+           resolution: int | None = None, device=None, tta: bool = False, refine: bool = True,
+           decontaminate: bool = False, background=None) -> Image.Image:  # fmt: skip
     r"""Cuts the foreground out of ``image``: an RGBA image whose alpha is the predicted mask.
 
-    The mask is predicted as in :func:`predict_mask` (on a copy at the model's working size, so
-    memory does not grow with the image beyond the input and the output), upsampled in 8 bits, and
-    then ``soft``: the probability remapped so that ``threshold`` is half transparent (the
-    identity for 0.5; smooth edges), or hard: opaque where the probability is >= ``threshold``,
-    transparent elsewhere. An input alpha channel multiplies the mask (what was transparent stays so).
+    The mask is predicted as in :func:`predict_mask` (at the model's working size, its edges then
+    refined against the full-resolution image), and then ``soft``: the probability remapped so that
+    ``threshold`` is half transparent (the identity for 0.5; smooth edges), or hard: opaque where
+    the probability is >= ``threshold``, transparent elsewhere. An input alpha channel multiplies
+    the mask (what was transparent stays so).
 
     Args:
         image: a path, PIL image, numpy array or tensor (one image), as for :func:`predict_mask`.
@@ -176,11 +195,15 @@ def cutout(image, model_or_checkpoint, *, threshold: float = 0.5, only_mask: boo
         threshold: probability that separates foreground from background, in (0, 1).
         only_mask: return the mask alone, an ``L`` image (255 = foreground).
         soft: graded edges (``True``) or a 0/255 alpha (``False``).
-        resolution, device: as for :func:`predict_mask`.
+        resolution, device, tta, refine: as for :func:`predict_mask`.
+        decontaminate: take the old background's color out of the edge pixels, so the cutout
+            carries no halo onto a new background (:func:`~fastdream.cutout.refine.decontaminate`).
+        background: ``None`` (transparent), or an ``(R, G, B)`` / ``(R, G, B, A)`` color (0-255)
+            to composite the cutout onto.
 
     Returns:
         A PIL image of the input's size: ``RGBA`` (the input in RGB plus the mask as alpha), or
-        ``L`` with ``only_mask=True``.
+        ``L`` with ``only_mask=True``; on an opaque ``background``, ``RGB``.
 
     Examples:
         >>> out = cutout("portrait.jpg", "unet.pt")  # doctest: +SKIP
@@ -191,18 +214,69 @@ def cutout(image, model_or_checkpoint, *, threshold: float = 0.5, only_mask: boo
     if threshold is None:
         raise TypeError("threshold must be a number strictly between 0 and 1, got None")
     threshold, soft, resolution = _check_common(threshold, soft, resolution, model)
-    only_mask = _checks.boolean("only_mask", only_mask)
+    only_mask, decont = _checks.boolean("only_mask", only_mask), _checks.boolean("decontaminate", decontaminate)
+    tta, refine_edges = _checks.boolean("tta", tta), _checks.boolean("refine", refine)
+    color = _background(background)
     rgb, alpha = _rgb_pil(image)
-    p = _predict_small(rgb, model, dev, resolution)
-    # 8-bit PIL resampling: one byte per output pixel, where a float mask would take four.
-    mask = Image.fromarray(p.mul(255).round_().to(torch.uint8).numpy(), "L")
-    if mask.size != rgb.size:
-        mask = mask.resize(rgb.size, Image.BILINEAR)
-    levels = _remap(torch.arange(256, dtype=torch.float64) / 255, threshold, soft)
-    mask = mask.point((levels * 255).round().clamp(0, 255).to(torch.int64).tolist())
+    p = _predict_small(rgb, model, dev, resolution, tta)
+    if refine_edges:
+        levels = _remap(_to_full(rgb, p, True), threshold, soft)
+        mask = Image.fromarray(levels.mul(255).round_().clamp_(0, 255).to(torch.uint8).numpy(), "L")
+    else:  # 8-bit PIL resampling: one byte per output pixel, where a float mask would take four
+        mask = Image.fromarray(p.mul(255).round_().to(torch.uint8).numpy(), "L")
+        if mask.size != rgb.size:
+            mask = mask.resize(rgb.size, Image.BILINEAR)
+        lut = _remap(torch.arange(256, dtype=torch.float64) / 255, threshold, soft)
+        mask = mask.point((lut * 255).round().clamp(0, 255).to(torch.int64).tolist())
     if alpha is not None:
         mask = ImageChops.multiply(mask, alpha)
     if only_mask:
         return mask
-    rgb.putalpha(mask)
-    return rgb
+    if decont:
+        rgb = _decontaminated(rgb, mask)
+    if color is None:
+        rgb.putalpha(mask)
+        return rgb
+    return _composite(rgb, mask, color)
+
+
+def _background(color):
+    if color is None:
+        return None
+    if not isinstance(color, (tuple, list)) or len(color) not in (3, 4):
+        raise ValueError(f"background must be None or an (R, G, B) or (R, G, B, A) color, got {color!r}")
+    return tuple(_checks.integer(f"background[{i}]", v, 0, 255) for i, v in enumerate(color))
+
+
+def _decontaminated(rgb: Image.Image, mask: Image.Image) -> Image.Image:
+    x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255.0)
+    a = torch.from_numpy(np.array(mask, dtype=np.uint8))[None, None].float().div_(255.0)
+    return io.to_pil(decontaminate(x, a)[0])
+
+
+def _composite(rgb: Image.Image, mask: Image.Image, color: tuple) -> Image.Image:
+    """The cutout over a plain color (RGBA when the color is not opaque)."""
+    mode = "RGBA" if len(color) == 4 and color[3] < 255 else "RGB"
+    base = Image.new("RGBA", rgb.size, color if len(color) == 4 else (*color, 255))
+    fg = rgb.convert("RGBA")
+    fg.putalpha(mask)
+    return Image.alpha_composite(base, fg).convert(mode)
+
+
+def cutout_folder(input_dir, output_dir, model_or_checkpoint, *, format: str | None = "png", progress: bool = False,
+                  device=None, **cutout_kwargs):  # fmt: skip
+    """:func:`cutout` for every image of ``input_dir`` (and its subfolders) into ``output_dir``,
+    under the same relative names (as PNG by default, which keeps the alpha), through
+    :func:`fastdream.batch.run_folder`: outputs already there are skipped, unreadable files
+    reported one line each and counted, the images split over torchrun ranks.
+
+    Returns:
+        A :class:`~fastdream.batch.FolderReport` of this rank's images.
+
+    Examples:
+        >>> cutout_folder("photos", "cutouts", "unet.pt", background=(255, 255, 255))  # doctest: +SKIP
+    """
+    model, dev = _model_and_device(model_or_checkpoint, device)
+    cutout(Image.new("RGB", (8, 8)), model, device=dev, **cutout_kwargs)  # bad options: an error before any file
+    return run_folder(input_dir, output_dir, format, lambda im: cutout(im, model, device=dev, **cutout_kwargs),
+                      device=dev, progress=progress, name="cutout")  # fmt: skip

@@ -56,7 +56,7 @@ class CutoutDataset(NamedTuple):
 
 
 @functools.lru_cache(maxsize=1)
-def _photos() -> tuple:
+def photos() -> tuple:
     """Bundled photos and textures as float32 HxWx3 arrays in [0, 1]; gray ones flagged."""
     out = []
     try:
@@ -102,7 +102,7 @@ def _color(rng) -> np.ndarray:
     return rng.random(3).astype(np.float32)
 
 
-def _noise(rng, size: int) -> np.ndarray:
+def value_noise(rng, size: int) -> np.ndarray:
     """Colored multi-octave value noise, HxWx3 in [0, 1]."""
     acc = np.zeros((size, size, 3), np.float32)
     amp, total = 1.0, 0.0
@@ -142,10 +142,10 @@ def _pattern(rng, size: int) -> np.ndarray:
 
 
 def _photo_crop(rng, size: int) -> np.ndarray | None:
-    photos = _photos()
-    if not photos:
+    bundled = photos()
+    if not bundled:
         return None
-    arr, gray = photos[rng.integers(len(photos))]
+    arr, gray = bundled[rng.integers(len(bundled))]
     h, w = arr.shape[:2]
     side = int(rng.uniform(0.25, 1.0) * min(h, w))
     side = max(side, 8)
@@ -165,7 +165,7 @@ def _background(rng, size: int) -> np.ndarray:
     bg = _photo_crop(rng, size) if r < 0.65 else None
     if bg is None:
         # Stripes and checkers are kept for the objects: as a background they read as objects.
-        bg = _noise(rng, size) * (0.3 + 0.7 * _color(rng)) if rng.random() < 0.6 else _gradient(rng, size)
+        bg = value_noise(rng, size) * (0.3 + 0.7 * _color(rng)) if rng.random() < 0.6 else _gradient(rng, size)
     # Out of focus and flatter, as behind the subject of a portrait (see the module documentation).
     radius = rng.uniform(BACKGROUND_BLUR[0], BACKGROUND_BLUR[1]) * size / 128
     im = Image.fromarray(np.round(np.clip(bg, 0, 1) * 255).astype(np.uint8)).filter(ImageFilter.GaussianBlur(radius))
@@ -184,7 +184,7 @@ def _fill(rng, size: int) -> np.ndarray:
     if r < 0.85:
         return _pattern(rng, size)
     tex = _photo_crop(rng, size)
-    return tex if tex is not None else _noise(rng, size)
+    return tex if tex is not None else value_noise(rng, size)
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,23 +7,20 @@ import time
 import warnings
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from fastdream import _checks
+from fastdream.cutout import options as O
 from fastdream.cutout import pairs as P
 from fastdream.cutout.predict import FORMAT, VERSION, read_unet_checkpoint, to_device
-from fastdream.models.unet import BACKBONES, UNet
+from fastdream.models.unet import UNet
 from fastdream.training import PRELOAD_BYTES, Dist, Trainer, TrainingError, check_architecture, distributed
 
 #: The learning rate follows a cosine from ``lr`` down to ``lr * MIN_LR_FRACTION``.
 MIN_LR_FRACTION = 0.02
-# Settings that define the network (and the resolution it works at): resume needs the same.
-_ARCH_KEYS = ("base_channels", "depth", "backbone", "image_size")
 
 
 class UNetTrainingError(TrainingError):
@@ -71,7 +68,7 @@ class UNetTrainer(Trainer):
     def __init__(self, train_pairs, val_pairs, path, c: dict, state, dist: Dist, dev, *, cache, num_workers):
         self.c, self.path, self.dist, self.device = c, path, dist, dev
         self.hint = "Try a lower lr" + (" or amp=False" if c["amp"] else "")
-        self.train_ds = P.PairDataset(train_pairs, c["image_size"], c["seed"], P.MAX_ZOOM, cache)
+        self.train_ds = P.PairDataset(train_pairs, c["image_size"], c["seed"], P.MAX_ZOOM, cache, c["augment"])
         self.val_ds = P.PairDataset(val_pairs, c["image_size"], c["seed"], 1.0, cache)
         self.val_keys = sorted(k for k, _, _ in val_pairs)
         # DistributedSampler with one replica is a seeded shuffle: one code path, and a data order
@@ -84,7 +81,12 @@ class UNetTrainer(Trainer):
         model = build_model(c["model_args"], c["seed"])
         # channels_last: faster convolutions on the CPU, and the tensor-core layout on CUDA.
         self.model = model.to(dev, memory_format=torch.channels_last)
-        self.opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=c["lr"])
+        # Two groups: the pretrained encoder (its own learning-rate factor, 0 while frozen) and the rest.
+        pretrained = {id(p) for p in model.pretrained_parameters()}
+        groups = [[p for p in model.parameters() if p.requires_grad and id(p) not in pretrained],
+                  [p for p in model.parameters() if p.requires_grad and id(p) in pretrained]]  # fmt: skip
+        self.opt = torch.optim.Adam([{"params": g} for g in groups if g], lr=c["lr"])
+        self.factors = [1.0, c["encoder_lr"]][: len(self.opt.param_groups)]
         self.scaler = torch.amp.GradScaler(dev.type, enabled=c["amp"])
         self.start, self.history, self.metrics = 0, [], {}
         if state is not None:
@@ -103,13 +105,14 @@ class UNetTrainer(Trainer):
     def batches(self, epoch):
         self.sampler.set_epoch(epoch)
         self.train_ds.epoch = epoch
+        self.frozen = epoch < self.c["freeze_epochs"]
         self.net.train()
         return self.loader
 
     def step(self, batch, progress):
         self.lr = cosine_lr(self.c["lr"], progress)
-        for g in self.opt.param_groups:
-            g["lr"] = self.lr
+        for i, (g, factor) in enumerate(zip(self.opt.param_groups, self.factors)):
+            g["lr"] = self.lr * (0.0 if self.frozen and i == 1 else factor)
         x, y = to_device(batch[0], self.device), to_device(batch[1], self.device)
         self.opt.zero_grad(set_to_none=True)
         with self.autocast:
@@ -176,9 +179,9 @@ def train_unet(
     masks_dir,
     out_path,
     *,
-    epochs: int = 20,
+    epochs: int | None = None,
     batch_size: int = 8,
-    image_size: int = 256,
+    image_size: int = 160,
     lr: float = 1e-3,
     val_split: float = 0.1,
     device=None,
@@ -188,7 +191,10 @@ def train_unet(
     progress: bool = True,
     base_channels: int = 32,
     depth: int = 4,
-    backbone: str | None = None,
+    backbone: str | None = "efficientnet_lite0",
+    encoder_lr: float = 0.1,
+    freeze_epochs: int = 0,
+    augment: bool = True,
     max_minutes: float | None = None,
     num_workers: int = 0,
     skip_bad: bool = False,
@@ -211,9 +217,13 @@ def train_unet(
     **Training.** Each step takes ``batch_size`` random square crops of ``image_size`` pixels,
     flipped left-right half the time, zoomed in by up to 1.5x where the image has the pixels
     for it (a crop is only ever shrunk to ``image_size``, never enlarged: enlarging blurs, and
-    the model would learn blur as a cue it does not have at inference). Loss: BCE
-    with logits + soft Dice. Adam, learning rate on a cosine from ``lr`` to ``lr/50`` over
-    ``epochs`` (over the epochs that fit ``max_minutes`` when that is shorter). After every epoch
+    the model would learn blur as a cue it does not have at inference); with ``augment``, also
+    turned by a small random angle and jittered in brightness, contrast, saturation and hue (the
+    image only; see :mod:`fastdream.cutout.pairs`). Loss: BCE with logits + soft Dice. Adam,
+    learning rate on a cosine from ``lr`` to ``lr/50`` over ``epochs`` (over the epochs that fit
+    ``max_minutes`` when that is shorter); the pretrained encoder learns at ``encoder_lr`` times
+    that rate, after ``freeze_epochs`` epochs without learning. bench/RESULTS.md ("Background
+    removal on small datasets") has what each of these defaults measured on held-out data. After every epoch
     the checkpoint (model config, weights, optimizer state, epoch, metrics, history) is written to
     ``out_path`` atomically, so a stopped run resumes from the last finished epoch.
 
@@ -226,7 +236,9 @@ def train_unet(
         images_dir: folder of training images.
         masks_dir: folder of masks (not the same folder).
         out_path: checkpoint file to write (its folder is created if missing).
-        epochs: total epochs; a resumed run continues up to this count.
+        epochs: total epochs; a resumed run continues up to this count. None: chosen from the
+            number of training pairs (about 9000 crops, 10 to 100 epochs:
+            :func:`~fastdream.cutout.options.default_epochs`; 30 for 300 pairs).
         batch_size: crops per step and process (>= 1).
         image_size: training resolution (crop side, and short side of the working size): at
             least ``2**(depth+1)`` (and 64 for a backbone) so the deepest level is not 1x1.
@@ -242,8 +254,12 @@ def train_unet(
         seed: seeds the initial weights, the split, the data order and the crops.
         progress: show a progress bar (loss, last val IoU) and a summary on stderr (rank 0 only).
         base_channels, depth: width and levels of the plain U-Net (ignored with a ``backbone``).
-        backbone: ``None`` (plain U-Net) or ``"efficientnet_lite0"`` (pretrained encoder, better
-            on small datasets; see :meth:`UNet.from_backbone`).
+        backbone: ``"efficientnet_lite0"`` (default: the ImageNet-pretrained encoder, which small
+            datasets need; see :meth:`UNet.from_backbone`) or ``None`` (a plain U-Net, trained
+            from scratch: for thousands of images, or subjects far from photos).
+        encoder_lr: the pretrained encoder's learning rate as a fraction of ``lr``.
+        freeze_epochs: epochs at the start in which the pretrained encoder does not learn.
+        augment: rotation and color jitter on top of the flips and scale crops.
         max_minutes: wall-time budget since the call: before each epoch, training stops when the
             epoch would end past the budget (predicted from the mean epoch time so far; the first
             epoch always runs), and from the second epoch on the learning-rate cosine is fitted
@@ -268,7 +284,7 @@ def train_unet(
         >>> ckpt = train_unet(images, masks, "unet.pt", image_size=128, epochs=10)      # doctest: +SKIP
     """
     t_start = time.monotonic()
-    a = _check_arguments(locals())
+    a = O.check_arguments(locals())
     launch = Dist.from_env()
     found, lone_i, lone_m = P.find_pairs(a["images_dir"], a["masks_dir"])
     if (lone_i or lone_m) and launch.main:
@@ -281,12 +297,14 @@ def train_unet(
     reject = P.Rejects(a["skip_bad"])
     good, sizes = P.checked(found, reject)
     if len(good) < 2:
-        _too_few(good, a)
+        O.too_few(good, a)
     state = None
     if a["resume"] and a["out_path"].is_file():
         state = read_unet_checkpoint(a["out_path"], "out_path")
-        check_architecture(_arch(state["config"]), {k: a[k] for k in _ARCH_KEYS}, a["out_path"], "out_path")
-    val_keys = _split([k for k, _, _ in good], state, a, launch)
+        check_architecture(O.arch(state["config"]), {k: a[k] for k in O.ARCH_KEYS}, a["out_path"], "out_path")
+    val_keys = O.split([k for k, _, _ in good], state, a, launch)
+    if a["epochs"] is None:
+        a["epochs"] = O.default_epochs(len(good) - len(val_keys))
     cache, good = P.decoded(good, sizes, a["image_size"], lambda k: 1.0 if k in val_keys else P.MAX_ZOOM, reject,
                             PRELOAD_BYTES, show=a["progress"] and launch.main)  # fmt: skip
     if reject.bad and launch.main:
@@ -295,7 +313,7 @@ def train_unet(
     train_pairs = [p for p in good if p[0] not in val_keys]
     val_pairs = [p for p in good if p[0] in val_keys]
     if not train_pairs or not val_pairs:
-        _too_few(good, a)
+        O.too_few(good, a)
     dev = a["device"]
     if a["amp"] and dev.type != "cuda":
         if launch.main:
@@ -306,79 +324,10 @@ def train_unet(
         val_split=a["val_split"], seed=a["seed"], amp=a["amp"], pairs=len(good), train=len(train_pairs),
         val=len(val_pairs), skipped_unpaired=len(lone_i) + len(lone_m), skipped_bad=len(reject.bad),
         model_args=dict(base_channels=a["base_channels"], depth=a["depth"], backbone=a["backbone"]),
+        augment=a["augment"], encoder_lr=a["encoder_lr"], freeze_epochs=a["freeze_epochs"],
     )  # fmt: skip
     dist = distributed(dev)
     trainer = UNetTrainer(train_pairs, val_pairs, a["out_path"], config, state, dist, dev, cache=cache,
                           num_workers=a["num_workers"])  # fmt: skip
     return trainer.fit(a["epochs"], len(trainer.loader), max_minutes=a["max_minutes"], t_start=t_start,
                        progress=a["progress"])  # fmt: skip
-
-
-def _check_arguments(a: dict) -> dict:
-    """Every argument of :func:`train_unet` checked (before anything is read or written)."""
-    out_path = _checks.path("out_path", a["out_path"])
-    backbone = a["backbone"]
-    if backbone is not None and backbone not in BACKBONES:
-        raise ValueError(f"backbone must be None (plain U-Net) or one of {BACKBONES}, got {backbone!r}")
-    c = dict(
-        images_dir=_checks.path("images_dir", a["images_dir"]), masks_dir=_checks.path("masks_dir", a["masks_dir"]),
-        out_path=out_path, epochs=_checks.integer("epochs", a["epochs"], 1),
-        batch_size=_checks.integer("batch_size", a["batch_size"], 1), backbone=backbone,
-    )  # fmt: skip
-    if backbone is None:
-        c["base_channels"] = _checks.integer("base_channels", a["base_channels"], 1)
-        c["depth"] = _checks.integer("depth", a["depth"], 1, 8)
-        min_size = max(16, 2 ** (c["depth"] + 1))
-    else:
-        c["base_channels"], c["depth"], min_size = None, None, 64
-    c["image_size"] = _checks.integer("image_size", a["image_size"], 1)
-    if c["image_size"] < min_size:
-        what = f"depth={c['depth']}" if backbone is None else f"backbone={backbone!r}"
-        raise ValueError(
-            f"image_size must be >= {min_size} with {what} (the deepest level needs 2x2 pixels), got {c['image_size']}"
-        )
-    c.update(
-        lr=_checks.real("lr", a["lr"], lo=0.0), val_split=_checks.real("val_split", a["val_split"], lo=0.0, hi=1.0),
-        amp=_checks.boolean("amp", a["amp"]), resume=_checks.boolean("resume", a["resume"]),
-        progress=_checks.boolean("progress", a["progress"]), skip_bad=_checks.boolean("skip_bad", a["skip_bad"]),
-        seed=_checks.integer("seed", a["seed"], 0), num_workers=_checks.integer("num_workers", a["num_workers"], 0),
-        max_minutes=None if a["max_minutes"] is None else _checks.real("max_minutes", a["max_minutes"], lo=0.0),
-        device=_checks.device("device", a["device"]),
-    )  # fmt: skip
-    if out_path.exists() and not out_path.is_file():
-        raise ValueError(f"out_path: {out_path} exists and is not a file")
-    for parent in out_path.parents:  # the folder is created at the first checkpoint: it must be creatable
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"out_path: {parent} is a file, so {out_path} cannot be written")
-            break
-    return c
-
-
-def _arch(config: dict) -> dict:
-    m = config["model"]
-    return dict(base_channels=m["base_channels"] if m.get("encoder") is None else None,
-                depth=m["depth"] if m.get("encoder") is None else None, backbone=m.get("encoder"),
-                image_size=config["image_size"])  # fmt: skip
-
-
-def _split(keys: list[str], state, a: dict, launch: Dist) -> set[str]:
-    """The held-out pairs: the checkpoint's when resuming (validation stays on unseen images),
-    else a seeded random ``val_split`` of them (at least one, and at least one left to train on)."""
-    if state is not None and state.get("val_keys"):
-        stored = list(state["val_keys"])
-        if set(stored) <= set(keys) and len(stored) < len(keys):
-            return set(stored)
-        if launch.main:
-            warnings.warn("train_unet: the data changed since the checkpoint; drawing a new validation split",
-                          UserWarning, stacklevel=3)  # fmt: skip
-    n_val = min(max(1, round(len(keys) * a["val_split"])), len(keys) - 1)
-    perm = np.random.default_rng(a["seed"]).permutation(len(keys))
-    return {keys[i] for i in perm[:n_val]}
-
-
-def _too_few(good, a):
-    raise ValueError(
-        f"train_unet needs at least 2 image/mask pairs (one for training, one for validation); found {len(good)} "
-        f"usable in {a['images_dir']} and {a['masks_dir']}"
-    )

@@ -339,6 +339,13 @@ class UNet(nn.Module):
             return cls(**c)
         return cls(c["in_channels"], c["out_channels"], bilinear=c.get("bilinear", True), encoder=encoder)
 
+    def pretrained_parameters(self) -> List[nn.Parameter]:
+        """The parameters that came pretrained (the backbone of the encoder; none for a plain U-Net)."""
+        if isinstance(self.encoder, EfficientNetLite0Encoder):
+            return [*self.encoder._conv_stem.parameters(), *self.encoder._bn0.parameters(),
+                    *self.encoder._blocks.parameters()]  # fmt: skip
+        return []
+
     def forward(self, x: Tensor) -> Tensor:
         feats = self.encoder(x)
         h = feats[-1]

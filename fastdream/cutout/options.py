@@ -1,0 +1,103 @@
+"""The settings of :func:`~fastdream.train_unet`: their checks, the defaults that depend on the
+data, the held-out split."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+
+from fastdream import _checks
+from fastdream.models.unet import BACKBONES
+from fastdream.training import Dist
+
+# Settings that define the network (and the resolution it works at): resume needs the same.
+ARCH_KEYS = ("base_channels", "depth", "backbone", "image_size")
+#: Without ``epochs``, train for about this many crops (at least MIN_EPOCHS, at most MAX_EPOCHS
+#: epochs): small folders get more passes (bench/RESULTS.md, "Background removal").
+DEFAULT_CROPS = 9000
+MIN_EPOCHS, MAX_EPOCHS = 10, 100
+
+
+def default_epochs(n_train: int) -> int:
+    """The epoch count for ``n_train`` training pairs when the user gives none.
+
+    Examples:
+        >>> default_epochs(300), default_epochs(5000)
+        (30, 10)
+    """
+    return max(MIN_EPOCHS, min(MAX_EPOCHS, math.ceil(DEFAULT_CROPS / max(n_train, 1))))
+
+
+def check_arguments(a: dict) -> dict:
+    """Every argument of :func:`train_unet` checked (before anything is read or written)."""
+    out_path = _checks.path("out_path", a["out_path"])
+    backbone = a["backbone"]
+    if backbone is not None and backbone not in BACKBONES:
+        raise ValueError(f"backbone must be None (plain U-Net) or one of {BACKBONES}, got {backbone!r}")
+    c = dict(
+        images_dir=_checks.path("images_dir", a["images_dir"]), masks_dir=_checks.path("masks_dir", a["masks_dir"]),
+        out_path=out_path, epochs=None if a["epochs"] is None else _checks.integer("epochs", a["epochs"], 1),
+        batch_size=_checks.integer("batch_size", a["batch_size"], 1), backbone=backbone,
+    )  # fmt: skip
+    if backbone is None:
+        c["base_channels"] = _checks.integer("base_channels", a["base_channels"], 1)
+        c["depth"] = _checks.integer("depth", a["depth"], 1, 8)
+        min_size = max(16, 2 ** (c["depth"] + 1))
+    else:
+        c["base_channels"], c["depth"], min_size = None, None, 64
+    c["image_size"] = _checks.integer("image_size", a["image_size"], 1)
+    if c["image_size"] < min_size:
+        what = f"depth={c['depth']}" if backbone is None else f"backbone={backbone!r}"
+        raise ValueError(
+            f"image_size must be >= {min_size} with {what} (the deepest level needs 2x2 pixels), got {c['image_size']}"
+        )
+    c.update(
+        lr=_checks.real("lr", a["lr"], lo=0.0), val_split=_checks.real("val_split", a["val_split"], lo=0.0, hi=1.0),
+        amp=_checks.boolean("amp", a["amp"]), resume=_checks.boolean("resume", a["resume"]),
+        progress=_checks.boolean("progress", a["progress"]), skip_bad=_checks.boolean("skip_bad", a["skip_bad"]),
+        seed=_checks.integer("seed", a["seed"], 0), num_workers=_checks.integer("num_workers", a["num_workers"], 0),
+        augment=_checks.boolean("augment", a["augment"]),
+        encoder_lr=_checks.real("encoder_lr", a["encoder_lr"], lo=0.0, lo_open=False),
+        freeze_epochs=_checks.integer("freeze_epochs", a["freeze_epochs"], 0),
+        max_minutes=None if a["max_minutes"] is None else _checks.real("max_minutes", a["max_minutes"], lo=0.0),
+        device=_checks.device("device", a["device"]),
+    )  # fmt: skip
+    if out_path.exists() and not out_path.is_file():
+        raise ValueError(f"out_path: {out_path} exists and is not a file")
+    for parent in out_path.parents:  # the folder is created at the first checkpoint: it must be creatable
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"out_path: {parent} is a file, so {out_path} cannot be written")
+            break
+    return c
+
+
+def arch(config: dict) -> dict:
+    m = config["model"]
+    return dict(base_channels=m["base_channels"] if m.get("encoder") is None else None,
+                depth=m["depth"] if m.get("encoder") is None else None, backbone=m.get("encoder"),
+                image_size=config["image_size"])  # fmt: skip
+
+
+def split(keys: list[str], state, a: dict, launch: Dist) -> set[str]:
+    """The held-out pairs: the checkpoint's when resuming (validation stays on unseen images),
+    else a seeded random ``val_split`` of them (at least one, and at least one left to train on)."""
+    if state is not None and state.get("val_keys"):
+        stored = list(state["val_keys"])
+        if set(stored) <= set(keys) and len(stored) < len(keys):
+            return set(stored)
+        if launch.main:
+            warnings.warn("train_unet: the data changed since the checkpoint; drawing a new validation split",
+                          UserWarning, stacklevel=3)  # fmt: skip
+    n_val = min(max(1, round(len(keys) * a["val_split"])), len(keys) - 1)
+    perm = np.random.default_rng(a["seed"]).permutation(len(keys))
+    return {keys[i] for i in perm[:n_val]}
+
+
+def too_few(good, a):
+    raise ValueError(
+        f"train_unet needs at least 2 image/mask pairs (one for training, one for validation); found {len(good)} "
+        f"usable in {a['images_dir']} and {a['masks_dir']}"
+    )
