@@ -195,21 +195,22 @@ def test_two_torchrun_ranks_share_a_folder_and_independent_frames(tmp_path, clip
     script = tmp_path / "run.py"
     script.write_text(
         textwrap.dedent("""
-        import json, sys
+        import json, os, sys
+        from pathlib import Path
         import fastdream as fd
-        import torch.distributed as dist
         r = fd.dream_folder(sys.argv[1], sys.argv[2], octaves=1, steps=1, seed=0)
         fd.dream_video(sys.argv[3], sys.argv[4], blend=0.0, flow=False, octaves=1, steps=1, seed=0)
-        print("WROTE " + json.dumps([p.name for p in r.written]))
+        # one file per rank: two ranks' prints can interleave on the shared stdout
+        Path(sys.argv[5], "written" + os.environ["RANK"]).write_text(json.dumps([p.name for p in r.written]))
     """)
     )
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT")}
     env.update(OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", str(script),
-           str(src), str(tmp_path / "out"), str(clip[0]), str(tmp_path / "v.gif")]  # fmt: skip
+           str(src), str(tmp_path / "out"), str(clip[0]), str(tmp_path / "v.gif"), str(tmp_path)]  # fmt: skip
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    written = [json.loads(line[6:]) for line in proc.stdout.splitlines() if line.startswith("WROTE ")]
+    written = [json.loads((tmp_path / f"written{rank}").read_text()) for rank in (0, 1)]
     assert len(written) == 2 and sorted(written[0] + written[1]) == [f"{i}.png" for i in range(8)]
     assert not set(written[0]) & set(written[1])  # each image by exactly one rank
     with Image.open(tmp_path / "v.gif") as im:
