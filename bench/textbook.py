@@ -14,12 +14,20 @@ def load_model():
     return efficientnet_lite0(pretrained=True)  # contiguous, BatchNorms unfolded, full forward
 
 
-def textbook_dream(model, img01, *, octaves=3, octave_scale=1.4, steps=20, step_size=0.01, jitter=32, seed=0):
+def textbook_dream(
+    model, img01, *, octaves=3, octave_scale=1.4, steps=20, step_size=0.01, jitter=32, seed=0, layers=LAYERS
+):
+    """``model`` takes ``(x01 - mean) / std`` with its ``input_mean`` / ``input_std`` (ImageNet's
+    when it has none, as fastdream assumes); the clamp keeps the image in that range."""
+    from fastdream.models.taps import input_convention
+
     gen = torch.Generator().manual_seed(seed)
     modules = dict(model.named_modules())
     acts = []
-    hooks = [modules[n].register_forward_hook(lambda m, i, o: acts.append(o)) for n in LAYERS]
-    base = (img01 * 255 - 127) / 128
+    hooks = [modules[n].register_forward_hook(lambda m, i, o: acts.append(o)) for n in layers]
+    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in input_convention(model))
+    lo, hi = float(((0 - mean) / std).min()), float(((1 - mean) / std).max())
+    base = (img01 - mean) / std
     h, w = base.shape[-2:]
     detail = None
     try:
@@ -35,9 +43,9 @@ def textbook_dream(model, img01, *, octaves=3, octave_scale=1.4, steps=20, step_
                 loss = sum(a.pow(2).mean() for a in acts)
                 (g,) = torch.autograd.grad(loss, rolled)
                 g = torch.roll(g, (-dy, -dx), dims=(-2, -1))
-                x = (x + step_size * g / (g.std() + 1e-8)).clamp(-1, 1).detach()
+                x = (x + step_size * g / (g.std() + 1e-8)).clamp(lo, hi).detach()
             detail = x - base_o
     finally:
         for hk in hooks:
             hk.remove()
-    return ((base + detail) * 128 + 127).div(255).clamp(0, 1)
+    return ((base + detail) * std + mean).clamp(0, 1)

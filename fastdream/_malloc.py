@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import math
+import mmap
 import os
 import sys
+
+import torch
 
 _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4
 _done = False
@@ -35,3 +39,18 @@ def tune() -> bool:
     ok &= mallopt(_M_TOP_PAD, 1 << 30) == 1
     _done = bool(ok)
     return _done
+
+
+def mapped_empty(shape, dtype: torch.dtype) -> torch.Tensor:
+    """An uninitialized (in fact zero-filled) CPU tensor in its own anonymous memory map.
+
+    For the few full-size buffers of a huge dream (detail, gradient, output): under :func:`tune`
+    the heap never gives memory back, so a freed 1.6 GB gradient would stay resident, and big
+    blocks between the network's activations fragment it. A mapping is returned to the system when
+    the tensor is freed, and its pages cost nothing until written.
+    """
+    count = math.prod(shape)
+    nbytes = count * torch.empty((), dtype=dtype).element_size()
+    if nbytes == 0:
+        return torch.empty(shape, dtype=dtype)
+    return torch.frombuffer(mmap.mmap(-1, nbytes), dtype=dtype, count=count).view(shape)

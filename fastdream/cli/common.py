@@ -27,3 +27,22 @@ def output_path(args, default: str | None) -> Path:
     if not out.parent.exists():
         raise FileNotFoundError(f"output folder does not exist: {out.parent}")
     return out
+
+
+def model_options(s) -> None:
+    """``--model NAME --weights PATH``: a named backbone, with the user's weights."""
+    from fastdream.models.registry import names
+
+    s.add_argument("--model", choices=names(), default=None,
+                   help="backbone (default: efficientnet_lite0 with its bundled ImageNet weights)")  # fmt: skip
+    s.add_argument("--weights", metavar="PATH", default=None,
+                   help="state dict for --model (torchvision's key layout for googlenet and vgg16/19)")  # fmt: skip
+
+
+def load_model(args):
+    """The model of ``--model`` / ``--weights`` (None: the default backbone)."""
+    if args.model is None and args.weights is None:
+        return None
+    from fastdream.models import load
+
+    return load(args.model or "efficientnet_lite0", weights=args.weights, device=None)

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from fastdream.cli.common import UsageError, output_path
+from fastdream.cli.common import UsageError, load_model, model_options, output_path
 
 
 def dream_options(s) -> None:
@@ -14,6 +14,7 @@ def dream_options(s) -> None:
     s.add_argument("--layers", nargs="+", metavar="SPEC",
                    help="layers to amplify: NAME, NAME:37, NAME:30-40,77, NAME:top8, NAME:bottom8, each with an "
                         "optional =WEIGHT (see dream --list-layers)")  # fmt: skip
+    model_options(s)
     s.add_argument("--octaves", type=int, default=4)
     s.add_argument("--octave-scale", type=float, default=1.4)
     s.add_argument("--steps", type=int, default=10, help="steps per octave")
@@ -41,24 +42,29 @@ def dream_kwargs(args) -> dict:
 
         guide = io.load_pil(args.guide)  # missing file / not an image: a clear error first
     return dict(
-        layers=args.layers, octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
+        model=load_model(args), layers=args.layers, octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
         step_size=args.step_size, jitter=args.jitter, tile_size=args.tile or None, objective=args.objective,
         norm=args.norm, lap_levels=args.lap_levels, smooth=args.smooth, guide=guide,
         preserve_colors=args.preserve_colors, color_match=args.color_match, seed=args.seed, device=args.device,
     )  # fmt: skip
 
 
-def _list_layers() -> int:
-    from fastdream.dream import DEFAULT_LAYERS
-    from fastdream.models.efficientnet_lite import efficientnet_lite0
+def _list_layers(args) -> int:
+    import warnings
+
+    from fastdream.models.registry import MODELS
     from fastdream.models.taps import layer_shapes
 
-    # The network as trained: dream accepts all of these names (and picks the fast build itself).
-    shapes = layer_shapes(efficientnet_lite0(pretrained=False))
+    # The network as defined (weights do not change the names or channels): dream accepts all of
+    # these names, and builds the fast version itself.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        net = MODELS[args.model or "efficientnet_lite0"]().eval()
+    shapes = layer_shapes(net)
     width = max(map(len, shapes))
     print(f"{'layer':<{width}}  channels")
     for name, shape in shapes.items():
-        print(f"{name:<{width}}  {shape[0]:>8}" + ("   (default)" if name in DEFAULT_LAYERS else ""))
+        print(f"{name:<{width}}  {shape[0]:>8}" + ("   (default)" if name in net.dream_layers else ""))
     return 0
 
 
@@ -67,7 +73,8 @@ def _cmd_folder(args) -> int:
 
     if args.mask_from or not args.output:
         raise UsageError("dreaming a folder needs -o OUTDIR (and takes no --mask-from)")
-    r = fd.dream_folder(args.input, args.output, format=args.format, progress=not args.quiet, **dream_kwargs(args))
+    r = fd.dream_folder(args.input, args.output, format=args.format, progress=not args.quiet,
+                        low_memory=args.low_memory, **dream_kwargs(args))  # fmt: skip
     failed = f", {len(r.failed)} unreadable (skipped)" if r.failed else ""
     print(f"dreamed {len(r.written)} image(s) into {args.output} ({len(r.skipped)} already done{failed})")
     return 0
@@ -78,7 +85,7 @@ def _cmd_dream(args) -> int:
     from fastdream import io
 
     if args.list_layers:
-        return _list_layers()
+        return _list_layers(args)
     if args.input and Path(args.input).is_dir():
         return _cmd_folder(args)
     if args.format:
@@ -95,7 +102,7 @@ def _cmd_dream(args) -> int:
             mask = 1.0 - mask
     elif args.invert_mask:
         raise UsageError("--invert-mask needs --mask-from CKPT")
-    result = fd.dream(image, mask=mask, progress=not args.quiet, **dream_kwargs(args))
+    result = fd.dream(image, mask=mask, progress=not args.quiet, low_memory=args.low_memory, **dream_kwargs(args))
     io.save_image(result, out)
     print(f"wrote {out} ({result.width}x{result.height})")
     return 0
@@ -150,6 +157,8 @@ def add(sub) -> None:
     dream_options(s)
     s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
     s.add_argument("--list-layers", action="store_true", help="print the model's layers and channel counts, and exit")
+    s.add_argument("--low-memory", action="store_true", default=None,
+                   help="dream in bounded memory (8-bit input kept, float16 detail); automatic above 4096x4096")  # fmt: skip
     s.add_argument("--mask-from", metavar="CKPT", help="U-Net checkpoint (train-unet): dream only the subject")
     s.add_argument("--invert-mask", action="store_true", help="with --mask-from: dream only the background")
     s.set_defaults(func=_cmd_dream)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastdream.cli.common import UsageError, output_path
+from fastdream.cli.common import UsageError, load_model, model_options, output_path
 
 
 def _cmd_style(args) -> int:
@@ -19,7 +19,7 @@ def _cmd_style(args) -> int:
         style_weight=args.style_weight, tv_weight=args.tv_weight, size=args.size, octaves=args.octaves,
         steps=args.steps, tile_size=args.tile or None, init=args.init, style_scale=args.style_scale,
         preserve_colors=args.preserve_colors, color_match=args.color_match, seed=args.seed, device=args.device,
-        progress=not args.quiet,
+        model=load_model(args), progress=not args.quiet,
     )  # fmt: skip
     io.save_image(result, out)
     print(f"wrote {out} ({result.width}x{result.height})")
@@ -45,6 +45,7 @@ def add(sub) -> None:
     s.add_argument("--init", choices=["content", "noise"], default="content")
     s.add_argument("--preserve-colors", action="store_true", help="keep the photo's colors (luminance-only transfer)")
     s.add_argument("--color-match", action="store_true", help="give the styles the photo's color statistics first")
+    model_options(s)
     s.add_argument("--seed", type=int, default=None)
     s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
     s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")

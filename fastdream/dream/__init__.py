@@ -13,7 +13,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from fastdream.dream.engine import build_objective, run
+from fastdream.dream import huge
+from fastdream.dream.engine import build_objective
 from fastdream.dream.folder import FolderReport, dream_folder
 from fastdream.dream.options import DreamOptions
 from fastdream.models.build import DEFAULT_LAYERS, default_model, variant
@@ -53,6 +54,7 @@ def dream(
     device: str | torch.device | None = None,
     progress: bool = False,
     tile_batch: int | None = None,
+    low_memory: bool | None = None,
 ):
     """Dreams ``image``: amplifies what ``layers`` of ``model`` see in it (DeepDream).
 
@@ -91,6 +93,12 @@ def dream(
         device: where to run (default: the model's, else the tensor's, else CUDA when available).
         progress: show a progress bar over all steps.
         tile_batch: tiles per network call (default: as many as fit a fixed pixel budget).
+        low_memory: dream in bounded memory (:mod:`fastdream.dream.huge`: the input kept in its
+            own type, the dreamed detail in float16, the gradient in bfloat16, everything else a
+            band of rows at a time; about 20 bytes per pixel for 8-bit input instead of ~150).
+            None (default): on for images over 4096x4096 when the options allow it (not with
+            ``norm="laplacian"``, ``smooth`` or ``color_match``, which need the whole gradient
+            or image in float32).
 
     Returns:
         The dreamed image, of the same kind, size, channel count (and dtype/device for arrays
@@ -108,6 +116,6 @@ def dream(
         layers=layers, model=model, octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
         jitter=jitter, tile_size=tile_size, objective=objective, norm=norm, lap_levels=lap_levels, smooth=smooth,
         guide=guide, preserve_colors=preserve_colors, color_match=color_match, mask=mask, seed=seed, device=device,
-        tile_batch=tile_batch,
+        tile_batch=tile_batch, low_memory=low_memory,
     )  # fmt: skip
-    return run(image, opts, progress=progress)
+    return huge.run_auto(image, opts, progress=progress)

@@ -32,12 +32,16 @@ class Context:
         self.x, self.grid, self.batch, self._means = x, grid, batch, None
         return self
 
+    def tile_chunks(self):
+        """The octave image's tiles (model units), ``batch`` at a time."""
+        yield from ops.extract_tiles(self.x, self.grid).split(self.batch)
+
     @torch.no_grad()
     def channel_means(self, layer: str) -> torch.Tensor:
         """Mean activation of each channel of ``layer`` over the whole octave image (its tiles)."""
         if self._means is None:
             sums: dict = {}
-            for chunk in ops.extract_tiles(self.x, self.grid).split(self.batch):
+            for chunk in self.tile_chunks():
                 for name, a in zip(self.taps.layers, self.taps(chunk)):
                     a = (a[0] if isinstance(a, (tuple, list)) else a).float()
                     s = a.sum(dim=(0, 2, 3)), a.shape[0] * a.shape[2] * a.shape[3]

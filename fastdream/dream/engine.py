@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from fastdream import _malloc, io, ops
 from fastdream.dream.context import Context
 from fastdream.dream.options import DreamOptions
-from fastdream.models.build import DEFAULT_LAYERS, default_model
+from fastdream.models.build import DEFAULT_LAYERS, dream_net
 from fastdream.models.taps import Frozen, LayerTaps, input_convention
 from fastdream.objectives import Objective, describe, from_layers, parse_layers
 
@@ -114,7 +114,7 @@ def run(image, o: DreamOptions, *, progress: bool = False):
     if dev.type == "cpu":
         _malloc.tune()
     objective = build_objective(o)
-    net = o.model if o.model is not None else default_model(dev, objective.layers)
+    net = dream_net(o.model, objective.layers, dev)
     taps = LayerTaps(net, objective.layers)
 
     x01 = loaded.rgb.to(dev)

@@ -54,6 +54,7 @@ class DreamOptions:
     seed: int | None = None
     device: Any = None
     tile_batch: int | None = None
+    low_memory: bool | None = None
 
     @classmethod
     def names(cls) -> list[str]:
@@ -69,6 +70,11 @@ class DreamOptions:
 
     def checked(self) -> DreamOptions:
         c = _checks
+        if self.layers is None and self.model is not None and not isinstance(self.objective, Objective):
+            # fastdream's named models (fastdream.models.load) carry the layers they dream best
+            defaults = getattr(self.model, "dream_layers", None)
+            if defaults is not None:
+                return dataclasses.replace(self, layers=tuple(defaults)).checked()
         self._check_model_and_objective()
         if self.norm not in NORMS:
             raise ValueError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {self.norm!r}")
@@ -94,6 +100,7 @@ class DreamOptions:
             preserve_colors=preserve,
             color_match=match,
             tile_batch=None if self.tile_batch is None else c.integer("tile_batch", self.tile_batch, 1),
+            low_memory=None if self.low_memory is None else c.boolean("low_memory", self.low_memory),
             seed=None if self.seed is None else c.integer("seed", self.seed, 0),
         )
 

@@ -1,20 +1,26 @@
 """Networks built for gradient work on images (dreams, style transfer): the default backbone,
-EfficientNet-Lite0 with its ImageNet weights, in the fastest build that keeps the tapped layers' activations."""
+EfficientNet-Lite0 with its ImageNet weights, and any model a user brings, each in the fastest
+build that keeps the tapped layers' activations (:func:`dream_net`)."""
 
 from __future__ import annotations
 
+import copy
 import re
+import weakref
+from collections import OrderedDict
 from typing import Sequence
 
 import torch
 from torch import nn
 
-from fastdream.models.efficientnet_lite import efficientnet_lite0, fuse_batchnorm
-from fastdream.models.fused import fuse_for_dream
+from fastdream.models import fold
+from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0, fuse_batchnorm
+from fastdream.models.fused import EfficientNetLite0Fused, fuse_for_dream
+from fastdream.models.taps import LayerTaps
 
 #: Layers of the default backbone: block 5 (textures, eyes) and block 10 (animal parts), the pair
 #: that gives the classic look on EfficientNet-Lite0.
-DEFAULT_LAYERS = ("_blocks.5", "_blocks.10")
+DEFAULT_LAYERS = EfficientNetLite0.dream_layers
 
 _default_models: dict[tuple[str, str], nn.Module] = {}
 _BLOCK_OUTPUT = re.compile(r"_blocks\.\d+")
@@ -50,5 +56,114 @@ def default_model(device: str | torch.device = "cpu", layers: Sequence[str] | No
             model = fuse_for_dream(model)
         elif kind == "folded":
             model = fuse_batchnorm(model)
-        _default_models[key] = model.to(device=device, memory_format=torch.channels_last).eval()
+        _default_models[key] = _mark(model.to(device=device, memory_format=torch.channels_last).eval())
     return _default_models[key]
+
+
+# A user's model -> {(layers, device): (weights fingerprint, build)}; weak, so a model the user
+# drops takes its builds with it. A few builds per model (say, the layers of a style and a dream).
+_builds: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_BUILDS_PER_MODEL = 4
+
+
+def _mark(net: nn.Module) -> nn.Module:
+    net._fastdream_build = True  # a build passed back in (video frames, style octaves) is used as is
+    return net
+
+
+def _fingerprint(model: nn.Module) -> tuple:
+    # In-place updates (optimizer steps, load_state_dict, .copy_) bump a tensor's _version;
+    # assigning new tensors changes the data pointers. Either invalidates the build.
+    return tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in (*model.parameters(), *model.buffers()))
+
+
+def dream_net(model: nn.Module | None, layers: Sequence[str], device) -> nn.Module:
+    """The network a dream (or style transfer) runs for ``model`` tapping ``layers`` on ``device``:
+    the default backbone's build when ``model`` is None, else :func:`dream_build`'s, cached."""
+    device = torch.device(device)
+    layers = (layers,) if isinstance(layers, str) else tuple(layers)
+    if model is None:
+        return default_model(device, layers)
+    if getattr(model, "_fastdream_build", False):
+        return model
+    per_model = _builds.setdefault(model, OrderedDict())
+    key, fp = (layers, str(device)), _fingerprint(model)
+    hit = per_model.get(key)
+    if hit is not None and hit[0] == fp:
+        per_model.move_to_end(key)
+        return hit[1]
+    net = dream_build(model, layers, device)
+    per_model[key] = (fp, net)
+    per_model.move_to_end(key)
+    while len(per_model) > _BUILDS_PER_MODEL:
+        per_model.popitem(last=False)
+    return net
+
+
+@torch.no_grad()
+def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Module:
+    """A private, optimized copy of ``model`` for dreaming ``layers``; ``model`` is not changed.
+
+    The copy is in eval mode with no parameter gradients, in channels_last on ``device`` (default:
+    where the model is), with eval-mode Conv+BatchNorm pairs folded (:mod:`fastdream.models.fold`)
+    and the modules that only run after the deepest tapped layer left out. An
+    :class:`~fastdream.models.EfficientNetLite0` gets the default backbone's builds (BN folded,
+    ReLU6 fused, as :func:`variant` allows). The tapped layers' activations are checked against the
+    original's on a small random input; a build that does not match is replaced by a plain copy.
+
+    Examples:
+        >>> import torch
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 8, 3))
+        >>> built = dream_build(net.eval(), ["2"])
+        >>> type(built[1]).__name__, type(net[1]).__name__, net.training
+        ('Identity', 'BatchNorm2d', False)
+    """
+    layers = [layers] if isinstance(layers, str) else list(layers)
+    LayerTaps(model, layers)  # unknown layer names: the error names the user's model's layers
+    p = next(iter(model.parameters()), None)
+    device = torch.device(device) if device is not None else (p.device if p is not None else torch.device("cpu"))
+    was_training = model.training
+    model.eval()
+    try:
+        if type(model) is EfficientNetLite0:
+            kind = variant(layers)
+            net = {"fused": fuse_for_dream, "folded": fuse_batchnorm}.get(kind, _copy)(model)
+        else:
+            net = fold.apply(model, fold.plan(model, layers)).eval()
+        net = _prepare(net, device)
+        if not _same_activations(model, net, layers, device):
+            net = _prepare(_copy(model), device)
+    finally:
+        model.train(was_training)
+    return _mark(net)
+
+
+def _copy(model: nn.Module) -> nn.Module:
+    return copy.deepcopy(model).eval()
+
+
+def _prepare(net: nn.Module, device) -> nn.Module:
+    net = net.eval().requires_grad_(False).to(device)
+    return net.to(memory_format=torch.channels_last)
+
+
+def _same_activations(model, net, layers, device, side: int = 96) -> bool:
+    if isinstance(net, EfficientNetLite0Fused):
+        return True  # equal by construction, and tested so (tests/test_fused_model.py)
+    p = next(iter(model.parameters()), None)
+    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+    x = torch.randn(1, 3, side, side, generator=torch.Generator().manual_seed(0), dtype=dtype)
+    try:
+        ref = LayerTaps(model, layers)(x.to(p.device if p is not None else "cpu"))
+        got = LayerTaps(net, layers)(x.to(device).contiguous(memory_format=torch.channels_last))
+    except Exception:
+        return False  # the model cannot take this probe: keep the plain copy, whose output is the model's
+    for a, b in zip(ref, got):
+        a = a[0] if isinstance(a, (tuple, list)) else a
+        b = b[0] if isinstance(b, (tuple, list)) else b
+        a, b = a.detach().float().cpu(), b.detach().float().cpu()
+        scale = a.abs().max().clamp_min(1e-6)
+        if a.shape != b.shape or not torch.isfinite(b).all() or (a - b).abs().max() > 1e-3 * scale:
+            return False
+    return True

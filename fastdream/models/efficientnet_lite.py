@@ -207,6 +207,12 @@ class EfficientNetLite0(nn.Module):
 
     input_mean: Tuple[float, float, float] = (127 / 255,) * 3
     input_std: Tuple[float, float, float] = (128 / 255,) * 3
+    #: Dreams: block 5 (textures, eyes) and block 10 (animal parts), the pair that gives the
+    #: classic look. Style: the first four stages; content: the last block at stride 16 that
+    #: still keeps the shapes of the photo.
+    dream_layers = ("_blocks.5", "_blocks.10")
+    style_layers = ("_blocks.0", "_blocks.2", "_blocks.4", "_blocks.7")
+    content_layers = ("_blocks.7",)
 
     def __init__(self, num_classes: int = 1000, dropout: float = 0.2) -> None:
         super().__init__()

@@ -254,6 +254,9 @@ class EfficientNetLite0Fused(nn.Module):
 
     input_mean = EfficientNetLite0.input_mean
     input_std = EfficientNetLite0.input_std
+    dream_layers = EfficientNetLite0.dream_layers
+    style_layers = EfficientNetLite0.style_layers
+    content_layers = EfficientNetLite0.content_layers
 
     def __init__(self, model: EfficientNetLite0) -> None:
         super().__init__()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 from fastdream import io, ops
-from fastdream.models.build import default_model
+from fastdream.models.build import dream_net
 from fastdream.models.taps import Frozen
 from fastdream.style import engine
 from fastdream.style.features import Features
@@ -72,7 +72,7 @@ def style_transfer(content, style, *, progress: bool = False, **options):
         raise ValueError(f"content: one image at a time, got a batch of {loaded.rgb.shape[0]}")
     style01 = [io.load(s, f"style[{i}]" if len(styles) > 1 else "style").rgb[:1] for i, s in enumerate(styles)]
     dev = _device(o, content)
-    net = o.model if o.model is not None else default_model(dev, o.style_layers + o.content_layers)
+    net = dream_net(o.model, o.style_layers + o.content_layers, dev)
     x01 = loaded.rgb.to(dev)
     h, w = x01.shape[-2:]
     out_hw = (h, w) if o.size is None else _scaled(h, w, o.size)

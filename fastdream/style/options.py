@@ -9,11 +9,12 @@ from typing import Any
 from torch import nn
 
 from fastdream import _checks
+from fastdream.models.efficientnet_lite import EfficientNetLite0
 
 #: Layers of the default backbone (EfficientNet-Lite0): style from its first four stages, content
 #: from the last block at stride 16 that still keeps the shapes of the photo.
-STYLE_LAYERS = ("_blocks.0", "_blocks.2", "_blocks.4", "_blocks.7")
-CONTENT_LAYERS = ("_blocks.7",)
+STYLE_LAYERS = EfficientNetLite0.style_layers
+CONTENT_LAYERS = EfficientNetLite0.content_layers
 INITS = ("content", "noise")
 
 
@@ -50,8 +51,14 @@ class StyleOptions:
         c = _checks
         if self.model is not None and not isinstance(self.model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module, got {type(self.model).__name__}")
-        if self.model is not None and (self.content_layers is None or self.style_layers is None):
-            raise ValueError("content_layers and style_layers: a custom model needs both (names from named_modules())")
+        content, style = self.content_layers, self.style_layers
+        if self.model is not None:  # fastdream's named models carry their defaults
+            content = getattr(self.model, "content_layers", None) if content is None else content
+            style = getattr(self.model, "style_layers", None) if style is None else style
+            if content is None or style is None:
+                raise ValueError(
+                    "content_layers and style_layers: a custom model needs both (names from named_modules())"
+                )
         c.choice("init", self.init, INITS)
         if self.device is not None:
             c.parse_device("device", self.device)
@@ -73,8 +80,8 @@ class StyleOptions:
             style_scale=c.real("style_scale", self.style_scale, lo=0.0),
             preserve_colors=preserve,
             color_match=match,
-            content_layers=_names("content_layers", self.content_layers, CONTENT_LAYERS),
-            style_layers=_names("style_layers", self.style_layers, STYLE_LAYERS),
+            content_layers=_names("content_layers", content, CONTENT_LAYERS),
+            style_layers=_names("style_layers", style, STYLE_LAYERS),
             seed=None if self.seed is None else c.integer("seed", self.seed, 0),
         )
 

@@ -20,8 +20,9 @@ import torch
 from tqdm.auto import tqdm
 
 from fastdream import _checks, io
-from fastdream.dream import build_objective, default_model
+from fastdream.dream import build_objective
 from fastdream.dream.engine import run
+from fastdream.models.build import dream_net
 from fastdream.models.taps import LayerTaps
 from fastdream.training import distributed
 from fastdream.video import frames as F
@@ -57,7 +58,7 @@ class _Coherent:
 
     def __init__(self, opts, device, blend: float, flow: bool):
         objective = build_objective(opts)
-        model = opts.model if opts.model is not None else default_model(device, objective.layers)
+        model = dream_net(opts.model, objective.layers, device)
         LayerTaps(model, objective.layers)  # unknown layers: an error before any frame is made
         self.opts = dataclasses.replace(opts, model=model, layers=None, objective=objective, guide=None, device=device)
         self.device, self.blend = device, blend

@@ -13,8 +13,9 @@ import numbers
 import torch
 
 from fastdream import _checks, io, ops
-from fastdream.dream import DreamOptions, build_objective, default_model
+from fastdream.dream import DreamOptions, build_objective
 from fastdream.dream.engine import run
+from fastdream.models.build import dream_net
 from fastdream.models.taps import LayerTaps
 
 #: Resampling outside the image when the transform reaches past an edge (shift, rotation or
@@ -67,7 +68,7 @@ class FrameMaker:
         self.color = None if m is None else m.to(device=device, dtype=torch.float32)
         # The objective (guide features included) and the model once for the whole video.
         objective = build_objective(options)
-        model = options.model if options.model is not None else default_model(device, objective.layers)
+        model = dream_net(options.model, objective.layers, device)
         LayerTaps(model, objective.layers)  # unknown layers: an error now, before any frame is made
         self.base_seed = options.seed
         self.options = dataclasses.replace(options, model=model, layers=None, objective=objective, guide=None,

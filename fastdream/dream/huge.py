@@ -1,0 +1,339 @@
+"""Dreams of huge images in bounded memory: what a step needs at full size, in the smallest type
+that is exact enough, and everything else a band of rows at a time.
+
+Kept at full size (per pixel, 3 channels): the input as it came (uint8: 3 bytes), the dreamed
+detail in float16 (6 bytes: the detail is small, |d| < 1 or so in model units, where float16 is
+exact to ~5e-4, a sixteenth of an 8-bit level), the gradient in bfloat16 (6 bytes: float32's range,
+which the raw gradient needs, values as small as 1e-10 occur; 3 significant digits, plenty for a
+direction that is normalized anyway) and the 8-bit output (3 bytes). The model input
+``base + detail`` exists only for the row of tiles in the network; the blend of the tiles' gradients
+is summed in float32 over a window of one tile's height and written once per pixel, its statistics
+(for the std normalization) accumulated in float64 on the way; the update, the octave upsampling
+and the output are computed band by band. bench/RESULTS.md has the peak memory per pixel and how
+far the result is from the float32 path's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image
+from tqdm.auto import tqdm
+
+from fastdream import _malloc, io, ops
+from fastdream.dream import engine
+from fastdream.dream.context import Context
+from fastdream.dream.engine import TILE_BATCH_PIXELS, build_objective, pyramid
+from fastdream.dream.options import DreamOptions
+from fastdream.io.pixels import Pixels
+from fastdream.models.build import dream_net
+from fastdream.models.taps import Frozen, LayerTaps, input_convention
+
+#: Images with more pixels than this (per sample) dream in low memory unless told otherwise.
+LOW_MEMORY_PIXELS = 4096 * 4096
+#: Pixels per band of rows in the elementwise passes (update, upsampling, output).
+BAND_PIXELS = 1 << 21
+#: Tile side when the caller asked for no tiling: the network never sees the whole huge image.
+DEFAULT_TILE = 512
+#: Storage of the full-size detail and gradient (float32 for both gives the float32 path's
+#: result up to summation order: tests/test_huge.py).
+DETAIL_DTYPE = torch.float16
+GRAD_DTYPE = torch.bfloat16
+
+__all__ = ["LOW_MEMORY_PIXELS", "run", "run_auto", "unsupported", "upsample", "wanted"]
+
+
+def unsupported(o: DreamOptions) -> str | None:
+    """Why the low-memory path cannot dream with ``o`` (None: it can)."""
+    if o.norm == "laplacian":
+        return "norm='laplacian' needs the whole gradient in float32"
+    if o.smooth:
+        return "smooth needs the whole gradient in float32"
+    if o.color_match:
+        return "color_match needs the whole result in float32 (preserve_colors works per pixel and is supported)"
+    return None
+
+
+def _pixel_count(image) -> int | None:
+    if isinstance(image, (str, os.PathLike)):
+        try:
+            with Image.open(image) as im:  # the header only
+                return im.width * im.height
+        except Exception:
+            return None  # io's loader gives the clear error
+    if isinstance(image, Image.Image):
+        return image.width * image.height
+    if isinstance(image, (np.ndarray, torch.Tensor)) and image.ndim >= 2:
+        shape = image.shape
+        return int(shape[0] * shape[1]) if isinstance(image, np.ndarray) else int(shape[-1] * shape[-2])
+    return None
+
+
+def wanted(o: DreamOptions, image) -> bool:
+    """Whether ``dream`` takes the low-memory path for ``image`` with options ``o``."""
+    if o.low_memory is False:
+        return False
+    reason = unsupported(o)
+    if o.low_memory:
+        if reason:
+            raise ValueError(f"low_memory: {reason}; pass low_memory=False (or None) with it")
+        return True
+    count = _pixel_count(image)
+    return reason is None and count is not None and count > LOW_MEMORY_PIXELS
+
+
+def run_auto(image, o: DreamOptions, *, progress: bool = False):
+    """This module's :func:`run` when :func:`wanted`, else the float32 path's."""
+    if wanted(o, image):
+        return run(image, o, progress=progress)
+    return engine.run(image, o, progress=progress)
+
+
+def _band(width: int) -> int:
+    return max(1, BAND_PIXELS // max(1, width))
+
+
+def _bands(height: int, width: int, device):
+    step = _band(width)
+    for y0 in range(0, height, step):
+        yield torch.arange(y0, min(height, y0 + step), device=device)
+
+
+class _Base:
+    """The octave's base image in model units, handed out by rows: the input itself at full
+    size, an (8-bit, for 8-bit input) antialiased copy at the smaller octaves."""
+
+    def __init__(self, px: Pixels, size, mean, std, device):
+        self.mean, self.std, self.device = mean, std, device
+        self.px = px if size == px.size else None
+        if self.px is None:
+            rgb = px.data[..., :3] if px.c >= 3 else px.data[..., :1].expand(-1, -1, -1, 3)
+            small = F.interpolate(rgb.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False,
+                                  antialias=True)  # fmt: skip
+            self.small = small.permute(0, 2, 3, 1).contiguous()  # (N, h, w, 3), the input's dtype
+
+    def rows(self, idx: torch.Tensor) -> torch.Tensor:
+        """(N, 3, len(idx), W) float32, channels_last."""
+        if self.px is not None:
+            x01 = self.px.rgb(idx, self.device)
+        else:
+            t = self.small.index_select(1, idx.to(self.small.device)).to(self.device, torch.float32)
+            x01 = (t.div_(255.0) if self.small.dtype == torch.uint8 else t).permute(0, 3, 1, 2)
+        return ((x01 - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
+
+
+def _nchw(t: torch.Tensor) -> torch.Tensor:
+    return t.permute(0, 3, 1, 2)
+
+
+def _nhwc(t: torch.Tensor) -> torch.Tensor:
+    return t.permute(0, 2, 3, 1)
+
+
+class _Context(Context):
+    """The objectives' context over the banded image: tiles come a row of tiles at a time."""
+
+    def at_bands(self, base: _Base, detail: torch.Tensor, grid, batch: int) -> _Context:
+        self.base, self.detail = base, detail
+        return self.at(None, grid, batch)
+
+    def tile_chunks(self):
+        for y in self.grid.ys:
+            x = _strip(self.base, self.detail, y, self.grid.tile_h, 0)
+            yield from ops.extract_tiles(x, _row_grid(self.grid, 0), roll=(0, 0)).split(self.batch)
+
+
+def _row_grid(grid, r: int):
+    """The grid of tile row ``r`` alone, over a strip of the tiles' height."""
+    return dataclasses.replace(grid, size=(grid.tile_h, grid.size[1]), ys=(0,), weight_y=grid.weight_y[r : r + 1])
+
+
+def _strip(base: _Base, detail: torch.Tensor, y: int, th: int, dy: int) -> torch.Tensor:
+    """Rows ``y .. y + th`` of the image rolled down by ``dy``: (N, 3, th, W) model units."""
+    h = detail.shape[1]
+    idx = (torch.arange(y, y + th, device=detail.device) - dy) % h
+    x = base.rows(idx)
+    return x.add_(_nchw(detail.index_select(1, idx)).float())
+
+
+def _gradient(base, detail, grad, taps, objective, grid, roll, batch) -> tuple[torch.Tensor, ...]:
+    """Writes the blended gradient into ``grad`` (N, H, W, 3 bfloat16); returns its per-sample
+    sum, sum of squares and sum of absolute values (float64), non-finite entries counted as 0."""
+    n, h = detail.shape[:2]
+    dy, dx = roll
+    sums = [torch.zeros(n, dtype=torch.float64, device=detail.device) for _ in range(3)]
+
+    def flush(start: int, rows: torch.Tensor) -> None:
+        rows = torch.nan_to_num(rows, nan=0.0, posinf=0.0, neginf=0.0)
+        flat = rows.reshape(n, -1)
+        sums[0].add_(flat.sum(1, dtype=torch.float64))
+        sums[1].add_(flat.square().sum(1, dtype=torch.float64))
+        sums[2].add_(flat.abs().sum(1, dtype=torch.float64))
+        idx = (torch.arange(start, start + rows.shape[1], device=detail.device) - dy) % h
+        grad.index_copy_(1, idx, rows.to(grad.dtype))
+
+    window, w0 = None, 0  # float32 sums of rolled rows w0 .. w0 + tile_h, not yet final
+    for r, y in enumerate(grid.ys):
+        x = _strip(base, detail, y, grid.tile_h, dy)
+        row = _row_grid(grid, r)
+        tiles = ops.extract_tiles(x, row, roll=(0, dx))
+        grads = []
+        with torch.enable_grad():
+            for chunk in tiles.split(batch):
+                t = chunk.detach().requires_grad_(True)
+                acts = dict(zip(taps.layers, taps(t)))
+                (g,) = torch.autograd.grad(objective(acts).sum(), t)
+                grads.append(g)
+        del tiles, x
+        strip = _nhwc(ops.blend_tiles(torch.cat(grads) if len(grads) > 1 else grads[0], row, roll=(0, dx)))
+        strip = strip.contiguous()
+        if window is not None:
+            done = y - w0  # rolled rows before this tile row's top get nothing more: final
+            flush(w0, window[:, :done])
+            rest = window[:, done:]
+            strip[:, : rest.shape[1]] += rest
+        window, w0 = strip, y
+    flush(w0, window)
+    return tuple(sums)
+
+
+def _update(base, detail, grad, stat, o: DreamOptions, clamp, mask) -> None:
+    """``detail`` such that ``base + detail`` took the step (clamped), band by band."""
+    n, h, w = detail.shape[:3]
+    scale = (o.step_size / (stat + 1e-8)).float().view(n, 1, 1, 1)
+    for idx in _bands(h, w, detail.device):
+        b = _nhwc(base.rows(idx))
+        x = b + detail[:, idx[0] : idx[-1] + 1].float()
+        step = grad[:, idx[0] : idx[-1] + 1].float().mul_(scale)
+        if mask is not None:
+            step.mul_(mask[:, idx[0] : idx[-1] + 1].to(step.device, torch.float32).div_(255.0)[..., None])
+        x.add_(step).clamp_(*clamp)
+        detail[:, idx[0] : idx[-1] + 1] = (x - b).to(detail.dtype)
+
+
+def _stat(sums, count: int, norm: str) -> torch.Tensor:
+    s1, s2, sabs = sums
+    if norm == "mean_abs":
+        return sabs / count
+    var = (s2 - s1 * s1 / count) / max(1, count - 1)
+    return var.clamp_min(0).sqrt()
+
+
+def upsample(detail: torch.Tensor, size) -> torch.Tensor:
+    """Bilinear resize of (N, h, w, C) ``detail`` to ``size = (H, W)``, band by band, exactly as
+    ``F.interpolate(..., mode="bilinear", align_corners=False)`` would (float32 inside).
+
+    Examples:
+        >>> import torch, torch.nn.functional as F
+        >>> d = torch.randn(1, 7, 9, 3)
+        >>> ref = F.interpolate(d.permute(0, 3, 1, 2), size=(10, 13), mode="bilinear", align_corners=False)
+        >>> bool(torch.allclose(upsample(d, (10, 13)), ref.permute(0, 2, 3, 1), atol=1e-6))
+        True
+    """
+    n, h, w, c = detail.shape
+    big_h, big_w = size
+    dev = detail.device
+
+    def axis(out: int, inp: int):
+        src = ((torch.arange(out, device=dev, dtype=torch.float64) + 0.5) * (inp / out) - 0.5).clamp_min(0)
+        i0 = src.floor().long().clamp_max(inp - 1)
+        return i0, (i0 + 1).clamp_max(inp - 1), (src - i0).float()
+
+    y0, y1, wy = axis(big_h, h)
+    x0, x1, wx = axis(big_w, w)
+    out = _full((n, big_h, big_w, c), detail.dtype, dev)
+    for idx in _bands(big_h, big_w, dev):
+        a = detail.index_select(1, y0[idx]).float()
+        b = detail.index_select(1, y1[idx]).float()
+        rows = a.add_((b - a).mul_(wy[idx].view(1, -1, 1, 1)))
+        left, right = rows.index_select(2, x0), rows.index_select(2, x1)
+        out[:, idx[0] : idx[-1] + 1] = left.add_((right - left).mul_(wx.view(1, 1, -1, 1))).to(detail.dtype)
+    return out
+
+
+def _full(shape, dtype, device) -> torch.Tensor:
+    """A full-size buffer: on the CPU in its own memory map, so it leaves when freed."""
+    if device.type == "cpu":
+        return _malloc.mapped_empty(shape, dtype)
+    return torch.empty(shape, dtype=dtype, device=device)
+
+
+def _mask_u8(mask, size) -> torch.Tensor:
+    m = io.load_mask(mask, size)[0]  # (1, H, W) float in [0, 1]
+    return m.mul_(255.0).round_().to(torch.uint8)
+
+
+def _resize_u8(m: torch.Tensor, size) -> torch.Tensor:
+    if tuple(m.shape[-2:]) == tuple(size):
+        return m
+    shrink = size[0] < m.shape[-2] or size[1] < m.shape[-1]
+    return F.interpolate(m[None], size=size, mode="bilinear", align_corners=False, antialias=shrink)[0]
+
+
+@torch.no_grad()
+def run(image, o: DreamOptions, *, progress: bool = False):
+    """Dreams ``image`` with the checked options ``o`` in bounded memory (see the module docstring);
+    the same steps as :func:`fastdream.dream.engine.run`, the same kind of result."""
+    reason = unsupported(o)
+    if reason:
+        raise ValueError(f"low_memory: {reason}")
+    px = Pixels.of(image)
+    dev = o.resolve_device(image)
+    if dev.type == "cpu":
+        _malloc.tune()
+    objective = build_objective(o)
+    net = dream_net(o.model, objective.layers, dev)
+    taps = LayerTaps(net, objective.layers)
+    mean_, std_ = input_convention(net)
+    mean = torch.tensor(mean_, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(std_, device=dev).view(1, 3, 1, 1)
+    clamp = (min((0 - a) / b for a, b in zip(mean_, std_)), max((1 - a) / b for a, b in zip(mean_, std_)))
+    n, (h, w) = px.n, px.size
+    mask = None if o.mask is None else _mask_u8(o.mask, (h, w))
+    sizes = pyramid(h, w, o.octaves, o.octave_scale)
+    gen = torch.Generator().manual_seed(o.seed if o.seed is not None else int(torch.seed() % 2**63))
+    budget = TILE_BATCH_PIXELS.get(dev.type, TILE_BATCH_PIXELS["cpu"])
+    tile = o.tile_size if o.tile_size is not None else DEFAULT_TILE
+    ctx = _Context(net, taps, dev, (mean, std), guide_side=min(tile, max(h, w)))
+    detail = None
+    bar = tqdm(total=len(sizes) * o.steps, disable=not progress, desc="dream", unit="step", leave=False)
+    try:
+        with Frozen(net):
+            for size in sizes:
+                base = _Base(px, size, mean, std, dev)
+                mask_o = None if mask is None else _resize_u8(mask, size)
+                if detail is None:
+                    detail = _full((n, *size, 3), DETAIL_DTYPE, dev).zero_()
+                else:
+                    detail = upsample(detail, size)
+                    if mask_o is not None:  # no resampling bleed into masked-out pixels
+                        detail.mul_((mask_o > 0).to(dev)[..., None])
+                grid = ops.tile_grid(size, tile)
+                batch = o.tile_batch or max(1, budget // (grid.tile_h * grid.tile_w))
+                objective.prepare(ctx.at_bands(base, detail, grid, batch))
+                grad = _full((n, *size, 3), GRAD_DTYPE, dev)
+                for _ in range(o.steps):
+                    roll = (0, 0)
+                    if o.jitter:
+                        r = torch.randint(-o.jitter, o.jitter + 1, (2,), generator=gen)
+                        roll = (int(r[0]) % size[0], int(r[1]) % size[1])
+                    sums = _gradient(base, detail, grad, taps, objective, grid, roll, batch)
+                    _update(base, detail, grad, _stat(sums, 3 * size[0] * size[1], o.norm), o, clamp, mask_o)
+                    bar.update(1)
+                del grad, base
+    finally:
+        bar.close()
+    for idx in _bands(h, w, dev):
+        x01 = px.rgb(idx, dev)
+        out = (x01 + _nchw(detail[:, idx[0] : idx[-1] + 1]).float() * std).clamp_(0.0, 1.0)
+        if o.preserve_colors:
+            out = ops.keep_chroma(out, x01)
+        if mask is not None:
+            out = torch.where(mask[:, idx[0] : idx[-1] + 1].to(dev)[:, None] > 0, out, x01)
+        px.write(idx, out)
+    del detail
+    return px.result()

@@ -1,0 +1,140 @@
+"""Images kept as they came (8-bit stays 8-bit), read and written a band of rows at a time: the
+input and output of the low-memory dream (:mod:`fastdream.dream.huge`).
+
+:func:`fastdream.io.load` turns every image into float32 (12 bytes per pixel, several copies on
+the way); a 16384² print is 268 megapixels, so that alone is 3.2 GB a copy. :class:`Pixels` keeps
+the input's own buffer (a uint8 image costs 3 bytes per pixel, read in place), hands out rows as
+float32 in [0, 1] on demand, and collects the result in a buffer of the input's kind.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+
+from fastdream import _malloc
+from fastdream.io.images import _LUMA, _check_range, load_pil
+
+_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+
+
+class Pixels:
+    """An image as (N, H, W, C) rows: uint8 or float32, C in 1..4 (gray, gray+alpha, RGB, RGBA).
+
+    Shape:
+        :meth:`rgb` returns (N, 3, len(rows), W) float32 in [0, 1] (channels_last); :meth:`write`
+        takes the same for the output rows.
+
+    Examples:
+        >>> import numpy as np
+        >>> p = Pixels.of(np.full((4, 5, 3), 255, np.uint8))
+        >>> p.size, tuple(p.rgb(torch.tensor([1, 2])).shape)
+        ((4, 5), (1, 3, 2, 5))
+    """
+
+    def __init__(self, data: torch.Tensor, finish, owned: bool = False):
+        self.data = data  # (N, H, W, C), the input's own memory where it can be
+        self.n, self.h, self.w, self.c = data.shape
+        # A copy of our own (a decoded PIL image) takes the output in place: each band of rows is
+        # read before it is written, and nothing reads it after.
+        self.out = data if owned else None
+        self._finish = finish
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.h, self.w
+
+    @classmethod
+    def of(cls, image, name: str = "image") -> Pixels:
+        """The pixels of a path, PIL image, numpy array or tensor (the kinds ``fastdream.dream`` takes)."""
+        if isinstance(image, (str, os.PathLike)):
+            image = load_pil(image)
+        if isinstance(image, Image.Image):
+            image = ImageOps.exif_transpose(image)
+            mode = image.mode if image.mode in _MODES.values() else ("RGBA" if "A" in image.getbands() else "RGB")
+            arr = np.array(image if mode == image.mode else image.convert(mode))
+            arr = arr[..., None] if arr.ndim == 2 else arr
+            return cls(torch.from_numpy(arr)[None], lambda out: Image.fromarray(_squeeze(out[0].numpy()), mode), True)
+        if isinstance(image, np.ndarray):
+            if image.ndim not in (2, 3):
+                raise ValueError(f"{name} as a numpy array must be HxW or HxWxC, got shape {image.shape}")
+            gray2d = image.ndim == 2
+            arr = image[..., None] if gray2d else image
+            if arr.dtype == np.uint8:
+                t = _read_only(np.ascontiguousarray(arr))
+            elif np.issubdtype(arr.dtype, np.floating):
+                t = _check_range(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), name)
+            else:
+                raise TypeError(f"{name} as a numpy array must be uint8 or float in [0, 1], got dtype {arr.dtype}")
+            dtype = image.dtype
+            return cls(t[None], lambda out: (out[0, ..., 0] if gray2d else out[0]).numpy().astype(dtype, copy=False))
+        if isinstance(image, torch.Tensor):
+            if not image.is_floating_point():
+                raise TypeError(f"{name} as a tensor must be float in [0, 1], got {image.dtype}")
+            if image.dim() not in (3, 4):
+                raise ValueError(
+                    f"{name} as a tensor must be (C, H, W) or (N, C, H, W), got shape {tuple(image.shape)}"
+                )
+            batched, dtype, device = image.dim() == 4, image.dtype, image.device
+            x = image if batched else image[None]
+            x = _check_range(x.detach().float(), name)  # float32: a copy only for other float types
+            t = x.permute(0, 2, 3, 1)
+
+            def finish(out):
+                y = out.permute(0, 3, 1, 2).to(device=device, dtype=dtype)
+                return y if batched else y[0]
+
+            return cls(t, finish)
+        raise TypeError(f"{name} must be a path, PIL image, numpy array or torch tensor, got {type(image).__name__}")
+
+    def rgb(self, rows: torch.Tensor, device=None) -> torch.Tensor:
+        """Rows ``rows`` (1-d index tensor) as RGB float32 in [0, 1], (N, 3, len(rows), W)."""
+        t = self.data.index_select(1, rows.to(self.data.device))
+        t = t.to(device=device, dtype=torch.float32) if device is not None else t.float()
+        if self.data.dtype == torch.uint8:
+            t = t.div_(255.0)
+        t = t[..., :3] if self.c >= 3 else t[..., :1].expand(-1, -1, -1, 3)
+        return t.permute(0, 3, 1, 2)
+
+    def write(self, rows: torch.Tensor, rgb01: torch.Tensor) -> None:
+        """Output rows ``rows`` from RGB float (N, 3, len(rows), W) in [0, 1]; alpha kept as it came."""
+        if self.out is None:  # the input's dtype and layout (float input: float32)
+            dtype = torch.uint8 if self.data.dtype == torch.uint8 else torch.float32
+            self.out = _empty(self.data.shape, dtype, self.data.device)
+        y = rgb01.detach().float().to(self.data.device)
+        if self.c < 3:
+            y = (y * torch.tensor(_LUMA, device=y.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+        y = y.permute(0, 2, 3, 1)
+        if self.out.dtype == torch.uint8:
+            y = y.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+        idx = rows.to(self.data.device)
+        ch = 3 if self.c >= 3 else 1
+        self.out[:, idx, :, :ch] = y
+        if self.c in (2, 4):
+            self.out[:, idx, :, ch:] = self.data.index_select(1, idx)[..., ch:].to(self.out.dtype)
+
+    def result(self):
+        """The output in the input's kind (PIL image, array or tensor)."""
+        out, self.out = self.out, None
+        return self._finish(out)
+
+
+def _empty(shape, dtype, device) -> torch.Tensor:
+    if device.type == "cpu":
+        return _malloc.mapped_empty(shape, dtype)  # freed with the result, not kept by the heap
+    return torch.empty(shape, dtype=dtype, device=device)
+
+
+def _read_only(a: np.ndarray) -> torch.Tensor:
+    # The user's array, not a copy; fastdream only reads it (torch warns about read-only arrays).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(a)
+
+
+def _squeeze(a: np.ndarray) -> np.ndarray:
+    return a[..., 0] if a.shape[-1] == 1 else a

@@ -1,0 +1,149 @@
+"""The named backbones, with your own weights: :func:`load`.
+
+``efficientnet_lite0`` (the default; its ImageNet weights come with fastdream), ``googlenet``
+(Inception v1, the original DeepDream network) and ``vgg16`` / ``vgg19``, each a fastdream
+definition whose state-dict keys are torchvision's (see their modules for the layout), so
+``torch.save(torchvision_model.state_dict(), PATH)`` on any machine gives a file that loads here.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import torch
+from torch import nn
+
+from fastdream.models.efficientnet_lite import EfficientNetLite0
+from fastdream.models.googlenet import GoogLeNet
+from fastdream.models.vgg import vgg16, vgg19
+
+MODELS: dict[str, Callable[[], nn.Module]] = {
+    "efficientnet_lite0": EfficientNetLite0,
+    "googlenet": GoogLeNet,
+    "vgg16": vgg16,
+    "vgg19": vgg19,
+}
+# Keys a file may hold that the dream network has no use for: GoogLeNet's training-time
+# auxiliary classifiers (torchvision's own checkpoint has them).
+_IGNORED = {"googlenet": ("aux1.", "aux2.")}
+# Dicts that checkpoints commonly wrap the state dict in (fastdream's trainers, Lightning, timm...).
+_WRAPPERS = ("state_dict", "model_state_dict", "model", "weights", "net", "ema")
+_SHOWN = 8
+_DOCUMENTED_IN = {"efficientnet_lite0": "efficientnet_lite", "googlenet": "googlenet", "vgg16": "vgg", "vgg19": "vgg"}
+
+
+def names() -> list[str]:
+    return sorted(MODELS)
+
+
+def load(name: str, weights=None, *, device=None) -> nn.Module:
+    """The backbone ``name`` with ``weights``, frozen and in eval mode.
+
+    Args:
+        name: one of :func:`names`.
+        weights: a file holding a state dict (or a checkpoint with one under ``state_dict``,
+            ``model``, ...), read with ``torch.load(weights_only=True)``; keys prefixed by
+            ``module.`` (DataParallel) are accepted. None: efficientnet_lite0's bundled ImageNet
+            weights; random weights for the others, with a warning.
+        device: where the model goes (default: the CPU).
+
+    Returns:
+        The model, which carries its input convention (``input_mean`` / ``input_std``) and its
+        default layers (``dream_layers``, ``style_layers``, ``content_layers``), so
+        ``fastdream.dream(img, model=m)`` needs no ``layers=``.
+
+    Raises:
+        ValueError: an unknown name, or a file that does not fit the network (the message lists
+            the missing, unexpected and mis-shaped keys).
+        FileNotFoundError: no such weights file.
+
+    Examples:
+        >>> import os, tempfile, torch
+        >>> path = os.path.join(tempfile.mkdtemp(), "w.pt")
+        >>> torch.save(GoogLeNet().state_dict(), path)  # as torchvision's googlenet().state_dict() would be
+        >>> net = load("googlenet", weights=path)
+        >>> net.dream_layers, net.input_mean, net.training
+        (('inception4c',), (0.5, 0.5, 0.5), False)
+        >>> torch.save({"conv1.conv.weight": torch.zeros(64, 3, 7, 7)}, path)
+        >>> try:
+        ...     load("googlenet", weights=path)
+        ... except ValueError as e:
+        ...     print(str(e)[:70])
+        weights: the file does not fit googlenet: 286 missing key(s) (conv1.bn
+    """
+    if name not in MODELS:
+        raise ValueError(f"model: unknown name {name!r}; known models are: {', '.join(names())}")
+    if weights is None:
+        if name == "efficientnet_lite0":
+            from fastdream.models.efficientnet_lite import efficientnet_lite0
+
+            net = efficientnet_lite0(pretrained=True)
+        else:
+            warnings.warn(
+                f"model {name}: no weights given, so random weights: its dreams are textures, not the things a "
+                "trained network sees; pass weights=PATH (a state dict saved from torchvision's model fits)",
+                UserWarning,
+                stacklevel=2,
+            )
+            net = MODELS[name]()
+    else:
+        sd = _fit(name, read_state_dict(weights))
+        with torch.device("meta"):  # no random init of weights that are replaced at once (VGG: 138M)
+            net = MODELS[name]()
+        net.load_state_dict(sd, strict=True, assign=True)
+    net.eval().requires_grad_(False)
+    return net.to(device) if device is not None else net
+
+
+def read_state_dict(path) -> dict[str, torch.Tensor]:
+    """The state dict in a weights file (plain, or wrapped in a checkpoint dict), safely loaded."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"weights: no such file: {path}")
+    if path.is_dir():
+        raise IsADirectoryError(f"weights: {path} is a folder, not a weights file")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # pickles of arbitrary objects, zip errors, truncated files
+        raise ValueError(
+            f"weights: {path} is not a file torch.load reads with weights_only=True (a state dict saved with "
+            f"torch.save(model.state_dict(), path)): {str(exc).splitlines()[0]}"
+        ) from None
+    for _ in range(3):  # a state dict at most a few wrappers deep
+        if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+            break
+        inner = next((obj[k] for k in _WRAPPERS if isinstance(obj, dict) and isinstance(obj.get(k), dict)), None)
+        if inner is None:
+            break
+        obj = inner
+    if not (isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values())):
+        raise ValueError(f"weights: {path} holds no state dict (a dict of tensors, maybe under 'state_dict')")
+    if all(k.startswith("module.") for k in obj):
+        obj = {k[len("module.") :]: v for k, v in obj.items()}
+    return obj
+
+
+def _fit(name: str, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """``sd`` checked against ``name``'s keys and shapes; a ValueError listing what does not fit."""
+    with torch.device("meta"):
+        expected = {k: tuple(v.shape) for k, v in MODELS[name]().state_dict().items()}
+    sd = {k: v for k, v in sd.items() if not k.startswith(_IGNORED.get(name, ()))}
+    for k in expected:  # files saved before BatchNorm counted its batches lack the counters
+        if k.endswith("num_batches_tracked") and k not in sd:
+            sd[k] = torch.tensor(0)
+    missing = [k for k in expected if k not in sd]
+    unexpected = [k for k in sd if k not in expected]
+    shapes = [f"{k} {tuple(sd[k].shape)} (want {expected[k]})" for k in expected if k in sd and tuple(sd[k].shape) != expected[k]]  # fmt: skip
+    if missing or unexpected or shapes:
+        parts = []
+        for what, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", shapes)):
+            if keys:
+                shown = ", ".join(keys[:_SHOWN]) + (", ..." if len(keys) > _SHOWN else "")
+                parts.append(f"{len(keys)} {what} key(s) ({shown})")
+        raise ValueError(
+            f"weights: the file does not fit {name}: " + "; ".join(parts) + f". {name}'s key layout is in "
+            f"fastdream.models.{_DOCUMENTED_IN[name]}'s documentation"
+        )
+    return {k: v.to(torch.float32) if v.is_floating_point() else v for k, v in sd.items()}

@@ -1,0 +1,146 @@
+"""The dream build of a user's model (fastdream.models.build.dream_build / dream_net): a private
+copy with BatchNorm folded where the data flow allows, channels_last, truncated after the deepest
+tap; the user's model untouched; the tapped activations unchanged; rebuilt when weights change."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import fastdream as fd
+from fastdream.models import fold
+from fastdream.models.build import dream_build, dream_net
+from fastdream.models.fused import EfficientNetLite0Fused
+from fastdream.models.taps import LayerTaps
+from tests.helpers import resnet_style
+
+
+def _acts(net, layers, x):
+    return LayerTaps(net, layers)(x)
+
+
+@pytest.fixture
+def resnet():
+    return resnet_style(widths=(8, 16, 24, 32), blocks=2)
+
+
+def _state(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+@pytest.mark.parametrize("layers", [["layer3"], ["layer2.1.bn2", "layer3.0"], ["layer1.0.conv1"], ["relu"]])
+def test_tapped_activations_equal_the_models(resnet, layers):
+    built = dream_build(resnet, layers)
+    x = torch.randn(2, 3, 67, 45)
+    for a, b in zip(_acts(resnet, layers, x), _acts(built, layers, x.contiguous(memory_format=torch.channels_last))):
+        torch.testing.assert_close(b, a, atol=1e-5, rtol=1e-4)
+
+
+def test_folds_batchnorm_but_keeps_a_tapped_conv(resnet):
+    built = dream_build(resnet, ["layer1.0.conv1", "layer3"])
+    assert isinstance(built.layer2[0].bn1, nn.Identity)  # folded into layer2.0.conv1
+    assert isinstance(built.layer2[0].downsample[1], nn.Identity)  # Sequential pairs too
+    assert isinstance(built.layer1[0].bn1, nn.BatchNorm2d)  # its conv is tapped: folding would change it
+    assert built.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_truncates_after_the_deepest_tap(resnet):
+    built = dream_build(resnet, ["layer2"])
+    assert isinstance(built.layer3, fold.Truncated) and isinstance(built.fc, fold.Truncated)
+    with pytest.raises(RuntimeError, match="left out of this dream build"):
+        built(torch.randn(1, 3, 32, 32))
+
+
+def test_the_users_model_is_untouched(resnet):
+    resnet.train()
+    resnet.layer1.requires_grad_(True)
+    before = _state(resnet)
+    out = fd.dream(torch.rand(1, 3, 64, 80), "layer3", model=resnet, octaves=1, steps=2, seed=0)
+    assert out.shape == (1, 3, 64, 80)
+    assert resnet.training and all(p.requires_grad for p in resnet.layer1.parameters())
+    assert isinstance(resnet.layer1[0].bn1, nn.BatchNorm2d)
+    assert resnet.conv1.weight.is_contiguous()  # memory format as it was
+    for k, v in resnet.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_cached_and_rebuilt_when_weights_change(resnet):
+    a = dream_net(resnet, ["layer3"], "cpu")
+    assert dream_net(resnet, ["layer3"], "cpu") is a
+    assert dream_net(resnet, ["layer2"], "cpu") is not a  # other layers, another build
+    with torch.no_grad():
+        resnet.layer1[0].conv1.weight.mul_(2.0)  # in place, as an optimizer step
+    b = dream_net(resnet, ["layer3"], "cpu")
+    assert b is not a
+    x = torch.randn(1, 3, 40, 40)
+    torch.testing.assert_close(_acts(b, ["layer3"], x), _acts(resnet, ["layer3"], x), atol=1e-5, rtol=1e-4)
+    resnet.load_state_dict(resnet_style(widths=(8, 16, 24, 32), blocks=2, seed=1).state_dict())
+    assert dream_net(resnet, ["layer3"], "cpu") is not b
+
+
+def test_a_build_passed_back_is_used_as_is(resnet):
+    built = dream_net(resnet, ["layer3"], "cpu")
+    assert dream_net(built, ["layer3"], "cpu") is built
+
+
+def test_dream_equals_the_unbuilt_models_dream(resnet):
+    x = torch.rand(1, 3, 72, 96)
+    plain = copy.deepcopy(resnet)
+    plain._fastdream_build = True  # the engine runs it as it is
+    ref = fd.dream(x, "layer3", model=plain, octaves=2, steps=2, seed=0)
+    got = fd.dream(x, "layer3", model=resnet, octaves=2, steps=2, seed=0)
+    assert ((got - ref).abs() * 255).mean() < 0.05
+    assert ((got - x).abs() * 255).mean() > 0.5
+
+
+class _Branchy(nn.Module):
+    """Not traceable (control flow on a value), one conv shared by two places."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Conv2d(3, 6, 3), nn.BatchNorm2d(6), nn.ReLU())
+        self.shared = nn.Conv2d(6, 6, 1)
+        self.bn = nn.BatchNorm2d(6)
+        with torch.no_grad():
+            for m in (self.body[1], self.bn):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+
+    def forward(self, x):
+        y = self.body(x)
+        if float(y.mean()) > -1e9:
+            y = self.bn(self.shared(y)) + self.shared(y)
+        return y
+
+
+def test_untraceable_models_fold_sequential_pairs_only():
+    net = _Branchy().eval()
+    plan = fold.plan(net, ["bn"])
+    assert not plan.traced and plan.pairs == [("body.0", "body.1")]
+    built = dream_build(net, ["bn"])
+    assert isinstance(built.body[1], nn.Identity) and isinstance(built.bn, nn.BatchNorm2d)
+    x = torch.randn(1, 3, 20, 20)
+    torch.testing.assert_close(_acts(built, ["bn"], x), _acts(net, ["bn"], x), atol=1e-5, rtol=1e-4)
+
+
+def test_a_conv_feeding_two_places_is_not_folded():
+    class Two(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.bn = nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4)
+
+        def forward(self, x):
+            y = self.conv(x)
+            return self.bn(y) + y
+
+    assert fold.plan(Two().eval(), ["bn"]).pairs == []
+
+
+def test_efficientnet_lite0_gets_the_default_builds():
+    net = fd.models.efficientnet_lite0()
+    assert isinstance(dream_build(net, ["_blocks.5", "_blocks.10"]), EfficientNetLite0Fused)
+    x = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
+    ref = fd.dream(x, octaves=1, steps=2, seed=0)
+    assert np.array_equal(fd.dream(x, model=net, octaves=1, steps=2, seed=0), ref)  # its dream_layers, same build

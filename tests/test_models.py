@@ -1,0 +1,136 @@
+"""The named backbones (fastdream.models.load): torchvision's key layout, input conventions,
+default layers, weights files that fit and files that do not."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import fastdream as fd
+from fastdream.models import GoogLeNet, load
+from fastdream.models.vgg import VGG
+
+
+def _meta(ctor, *args):
+    with torch.device("meta"):
+        return ctor(*args)
+
+
+@pytest.mark.parametrize(
+    "name, params, keys, spot",
+    [
+        # parameter counts of torchvision's googlenet() (aux classifiers off), vgg16(), vgg19()
+        (
+            "googlenet",
+            6_624_904,
+            344,
+            {"inception5b.branch4.1.conv.weight": (128, 832, 1, 1), "fc.weight": (1000, 1024)},
+        ),
+        ("vgg16", 138_357_544, 32, {"features.28.weight": (512, 512, 3, 3), "classifier.6.weight": (1000, 4096)}),
+        ("vgg19", 143_667_240, 38, {"features.34.weight": (512, 512, 3, 3), "classifier.3.weight": (4096, 4096)}),
+    ],
+)
+def test_torchvision_layout(name, params, keys, spot):
+    net = _meta(GoogLeNet) if name == "googlenet" else _meta(VGG, name)
+    sd = net.state_dict()
+    assert sum(p.numel() for p in net.parameters()) == params
+    assert len(sd) == keys
+    for k, shape in spot.items():
+        assert tuple(sd[k].shape) == shape
+
+
+@pytest.mark.parametrize("name", ["googlenet", "vgg16", "vgg19", "efficientnet_lite0"])
+def test_default_layers_exist_and_conventions_are_stated(name):
+    net = _meta(fd.models.registry.MODELS[name])
+    modules = dict(net.named_modules())
+    for layers in (net.dream_layers, net.style_layers, net.content_layers):
+        assert layers and all(n in modules for n in layers)
+    assert len(net.input_mean) == 3 and len(net.input_std) == 3
+
+
+def test_googlenet_input_convention():
+    assert GoogLeNet().input_mean == (0.5, 0.5, 0.5)  # torchvision's transform_input, done by the caller
+    assert GoogLeNet(transform_input=False).input_mean == fd.models.taps.IMAGENET_MEAN
+
+
+def test_a_torchvision_style_file_loads(tmp_path):
+    ref = GoogLeNet().eval()
+    sd = ref.state_dict()
+    sd["aux1.conv.conv.weight"] = torch.zeros(128, 512, 1, 1)  # a training checkpoint's aux head
+    path = tmp_path / "googlenet.pth"
+    torch.save({"epoch": 3, "state_dict": {f"module.{k}": v for k, v in sd.items()}}, path)
+    net = load("googlenet", weights=path)
+    assert not net.training and not any(p.requires_grad for p in net.parameters())
+    x = torch.randn(1, 3, 64, 64)
+    torch.testing.assert_close(net(x), ref(x))
+
+
+def test_a_file_that_does_not_fit_lists_its_keys(tmp_path):
+    sd = GoogLeNet().state_dict()
+    sd.pop("fc.bias")
+    sd["extra.weight"] = torch.zeros(1)
+    sd["conv1.conv.weight"] = torch.zeros(64, 3, 5, 5)
+    path = tmp_path / "w.pt"
+    torch.save(sd, path)
+    with pytest.raises(ValueError) as e:
+        load("googlenet", weights=path)
+    msg = str(e.value)
+    assert "1 missing key(s) (fc.bias)" in msg and "1 unexpected key(s) (extra.weight)" in msg
+    assert "conv1.conv.weight (64, 3, 5, 5) (want (64, 3, 7, 7))" in msg
+
+
+class _Pickled:
+    pass
+
+
+def test_unsafe_or_missing_files_are_refused(tmp_path):
+    path = tmp_path / "obj.pt"
+    torch.save({"model": _Pickled()}, path)
+    with pytest.raises(ValueError, match="weights_only=True"):
+        load("vgg16", weights=path)
+    with pytest.raises(FileNotFoundError, match="weights: no such file"):
+        load("vgg16", weights=tmp_path / "nope.pt")
+    with pytest.raises(ValueError, match="known models are: efficientnet_lite0, googlenet, vgg16, vgg19"):
+        load("resnet50")
+
+
+def test_dreams_with_each_backbone_and_default_layers():
+    x = (np.random.default_rng(0).random((64, 72, 3)) * 255).astype(np.uint8)
+    for name in ("googlenet", "vgg16"):
+        with pytest.warns(UserWarning, match="random weights"):
+            net = load(name)
+        out = fd.dream(x, model=net, octaves=1, steps=2, seed=0)
+        assert out.shape == x.shape and np.abs(out.astype(int) - x).mean() > 0.3, name
+
+
+def test_style_with_googlenet_uses_its_layers():
+    with pytest.warns(UserWarning):
+        net = load("googlenet")
+    c = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
+    s = (np.random.default_rng(1).random((48, 48, 3)) * 255).astype(np.uint8)
+    out = fd.style_transfer(c, s, model=net, octaves=1, steps=2, seed=0)
+    assert out.shape == c.shape
+
+
+def test_cli_model_and_weights(tmp_path):
+    path = tmp_path / "g.pth"
+    torch.save(GoogLeNet().state_dict(), path)
+    img = tmp_path / "in.png"
+    from PIL import Image
+
+    Image.fromarray((np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)).save(img)
+    out = tmp_path / "out.png"
+    cmd = [sys.executable, "-m", "fastdream", "dream", str(img), "-o", str(out), "--model", "googlenet",
+           "--weights", str(path), "--octaves", "1", "--steps", "1", "-q"]  # fmt: skip
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert Image.open(out).size == (56, 40)
+    bad = tmp_path / "bad.pth"
+    torch.save({"fc.weight": torch.zeros(2, 2)}, bad)
+    r = subprocess.run(cmd[:10] + [str(bad)] + cmd[11:], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "does not fit googlenet" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = subprocess.run([sys.executable, "-m", "fastdream", "dream", "--list-layers", "--model", "vgg16"],
+                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert r.returncode == 0 and "features.22" in r.stdout and "(default)" in r.stdout
