@@ -66,7 +66,7 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=12)
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--grid", action="store_true")
-    p.add_argument("--picture", default=None, help="write a crop: photo | bilinear | guided | exact alpha")
+    p.add_argument("--picture", default=None, help="write crops (photo | bilinear | guided | exact alpha) as PATH.exact.png / PATH.unet.png")
     args = p.parse_args(argv)
     cases = [render(np.random.default_rng([5, i, 77]), args.size, soft=3.0, strands=40) for i in range(args.n)]
     sources = {"exact alpha at 160 px": None}
@@ -79,7 +79,7 @@ def main(argv=None) -> int:
         sources["U-Net prediction"] = model
     settings = [(R.RADIUS, R.EPS)]
     if args.grid:
-        settings = [(r, e) for r in (1, 2, 4) for e in (1e-4, 1e-3, 1e-2)]
+        settings = [(r, e) for r in (1, 2, 4, 8) for e in (1e-4, 1e-3, 1e-2)]
     print(f"{args.n} images at {args.size}², working size {WORKING}")
     print("| working mask | edges | alpha MAE in the band | boundary F (2 px) | ms per image |")
     print("|---|---|---|---|---|")
@@ -104,8 +104,9 @@ def main(argv=None) -> int:
                 ref = R.refine(full, small, r, e)[0, 0]
                 seconds = time.perf_counter() - t
                 rows.setdefault(f"guided r={r} eps={e:g}", []).append((*scores(ref, a), seconds))
-            if args.picture and net is not None and img is cases[0][0]:
-                _picture(args.picture, img, up, R.refine(full, small)[0, 0], a)
+            if args.picture and img is cases[0][0]:  # one picture per source: NAME.exact.png, NAME.unet.png
+                stem, _, ext = args.picture.rpartition(".")
+                _picture(f"{stem}.{'exact' if net is None else 'unet'}.{ext}", img, up, R.refine(full, small)[0, 0], a)
         for name, vals in rows.items():
             v = np.array(vals)
             print(f"| {label} | {name} | {v[:, 0].mean():.4f} | {v[:, 1].mean():.3f} | {1000 * v[:, 2].mean():.0f} |")

@@ -20,8 +20,8 @@ import torch.nn.functional as F
 
 #: Window radius (working-size pixels) and regularization of the guided filter (bench/RESULTS.md,
 #: "Background removal").
-RADIUS = 2
-EPS = 1e-3
+RADIUS = 4
+EPS = 1e-4
 #: Radius (full-size pixels) over which the background color behind an edge is estimated.
 BACKGROUND_RADIUS = 16
 
@@ -41,12 +41,26 @@ def guided_coefficients(image: torch.Tensor, mask: torch.Tensor, radius: int = R
     g, p = image.double(), mask.double()
     mg, mp = _box(g, radius), _box(p, radius)
     cov_gp = _box(g * p, radius) - mg * mp  # (1, 3, h, w)
-    # 3x3 covariance of the colors in each window (symmetric), regularized.
-    idx = [(0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)]
-    v = {(i, j): _box(g[:, i : i + 1] * g[:, j : j + 1], radius) - mg[:, i : i + 1] * mg[:, j : j + 1] for i, j in idx}
-    sigma = torch.stack([torch.cat([v[min(i, j), max(i, j)] for j in range(3)], 1) for i in range(3)], 1)
-    sigma = sigma.permute(0, 3, 4, 1, 2) + eps * torch.eye(3, dtype=g.dtype)  # (1, h, w, 3, 3)
-    a = torch.linalg.solve(sigma, cov_gp.permute(0, 2, 3, 1)[..., None])[..., 0].permute(0, 3, 1, 2)
+    # The 3x3 covariance of the colors in each window (symmetric), regularized, inverted in closed
+    # form (adjugate / determinant): a batched linalg.solve over every pixel was 4x slower.
+    v = {}
+    for i, j in ((0, 0), (0, 1), (0, 2), (1, 1), (1, 2), (2, 2)):
+        v[i, j] = _box(g[:, i : i + 1] * g[:, j : j + 1], radius) - mg[:, i : i + 1] * mg[:, j : j + 1]
+        if i == j:
+            v[i, j] = v[i, j] + eps
+    c00, c01, c02 = (
+        v[1, 1] * v[2, 2] - v[1, 2] ** 2,
+        v[0, 2] * v[1, 2] - v[0, 1] * v[2, 2],
+        v[0, 1] * v[1, 2] - v[0, 2] * v[1, 1],
+    )
+    c11, c12, c22 = (
+        v[0, 0] * v[2, 2] - v[0, 2] ** 2,
+        v[0, 1] * v[0, 2] - v[0, 0] * v[1, 2],
+        v[0, 0] * v[1, 1] - v[0, 1] ** 2,
+    )
+    det = v[0, 0] * c00 + v[0, 1] * c01 + v[0, 2] * c02
+    x, y, z = cov_gp[:, 0:1], cov_gp[:, 1:2], cov_gp[:, 2:3]
+    a = torch.cat([c00 * x + c01 * y + c02 * z, c01 * x + c11 * y + c12 * z, c02 * x + c12 * y + c22 * z], 1) / det
     b = mp - (a * mg).sum(1, keepdim=True)
     return _box(a, radius).float(), _box(b, radius).float()
 
@@ -67,10 +81,12 @@ def refine(image_full: torch.Tensor, mask_small: torch.Tensor, radius: int = RAD
     h, w = mask_small.shape[-2:]
     guide = F.interpolate(image_full, size=(h, w), mode="bilinear", align_corners=False, antialias=True)
     a, b = guided_coefficients(guide.clamp(0, 1), mask_small, radius, eps)
-    size = image_full.shape[-2:]
-    a = F.interpolate(a, size=size, mode="bilinear", align_corners=False)
-    b = F.interpolate(b, size=size, mode="bilinear", align_corners=False)
-    return ((a * image_full).sum(1, keepdim=True) + b).clamp_(0.0, 1.0)
+    # One 4-channel upsampling and fused multiply-adds: half the full-size passes of the plain
+    # (a * image).sum(1) + b, which dominated a 4K refinement.
+    ab = F.interpolate(torch.cat([a, b], 1), size=image_full.shape[-2:], mode="bilinear", align_corners=False)
+    q = torch.addcmul(ab[:, 3:], ab[:, 0:1], image_full[:, 0:1])
+    q.addcmul_(ab[:, 1:2], image_full[:, 1:2]).addcmul_(ab[:, 2:3], image_full[:, 2:3])
+    return q.clamp_(0.0, 1.0)
 
 
 def decontaminate(image: torch.Tensor, alpha: torch.Tensor, radius: int = BACKGROUND_RADIUS) -> torch.Tensor:
