@@ -180,17 +180,8 @@ def _gradient(base, detail, grad, taps, objective, grid, roll, batch) -> tuple[t
     for r, y in enumerate(grid.ys):
         x = _strip(base, detail, y, grid.tile_h, dy)
         row = _row_grid(grid, r)
-        tiles = ops.extract_tiles(x, row, roll=(0, dx))
-        grads = []
-        with torch.enable_grad():
-            for chunk in tiles.split(batch):
-                t = chunk.detach().requires_grad_(True)
-                acts = dict(zip(taps.layers, taps(t)))
-                (g,) = torch.autograd.grad(objective(acts).sum(), t)
-                grads.append(g)
-        del tiles, x
-        strip = _nhwc(ops.blend_tiles(torch.cat(grads) if len(grads) > 1 else grads[0], row, roll=(0, dx)))
-        strip = strip.contiguous()
+        strip = _nhwc(engine.gradient(x, taps, objective, row, (0, dx), batch)).contiguous()
+        del x
         if window is not None:
             done = y - w0  # rolled rows before this tile row's top get nothing more: final
             flush(w0, window[:, :done])
