@@ -66,7 +66,11 @@ def main(argv=None) -> int:
     p.add_argument("--n", type=int, default=12)
     p.add_argument("--size", type=int, default=1024)
     p.add_argument("--grid", action="store_true")
-    p.add_argument("--picture", default=None, help="write crops (photo | bilinear | guided | exact alpha) as PATH.exact.png / PATH.unet.png")
+    p.add_argument(
+        "--picture",
+        default=None,
+        help="write crops (photo | bilinear | guided | exact alpha) as PATH.exact.png / PATH.unet.png",
+    )
     args = p.parse_args(argv)
     cases = [render(np.random.default_rng([5, i, 77]), args.size, soft=3.0, strands=40) for i in range(args.n)]
     sources = {"exact alpha at 160 px": None}
