@@ -12,6 +12,7 @@ and memory bounded by the tile batch.
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -106,25 +107,45 @@ def finish_colors(out01: torch.Tensor, x01: torch.Tensor, o: DreamOptions) -> to
     return out01
 
 
-@torch.no_grad()
-def run(image, o: DreamOptions, *, progress: bool = False):
-    """Dreams ``image`` with the checked options ``o``: the body of :func:`fastdream.dream`."""
-    loaded = io.load(image)
+@dataclass
+class Network:
+    """What a dream runs on: the device, the objective, the built network and its taps, and the
+    input convention (``mean``/``std`` as (1, 3, 1, 1) tensors, ``clamp``: [0, 1] in model units)."""
+
+    device: torch.device
+    objective: Objective
+    net: torch.nn.Module
+    taps: LayerTaps
+    mean: torch.Tensor
+    std: torch.Tensor
+    clamp: tuple[float, float]
+
+
+def network(image, o: DreamOptions) -> Network:
+    """The :class:`Network` of a dream of ``image`` with options ``o`` (also the low-memory path's)."""
     dev = o.resolve_device(image)
     if dev.type == "cpu":
         _malloc.tune()
     objective = build_objective(o)
     net = dream_net(o.model, objective.layers, dev)
-    taps = LayerTaps(net, objective.layers)
+    mean_, std_ = input_convention(net)
+    mean = torch.tensor(mean_, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(std_, device=dev).view(1, 3, 1, 1)
+    clamp = (min((0 - a) / b for a, b in zip(mean_, std_)), max((1 - a) / b for a, b in zip(mean_, std_)))
+    return Network(dev, objective, net, LayerTaps(net, objective.layers), mean, std, clamp)
+
+
+@torch.no_grad()
+def run(image, o: DreamOptions, *, progress: bool = False):
+    """Dreams ``image`` with the checked options ``o``: the body of :func:`fastdream.dream`."""
+    loaded = io.load(image)
+    nw = network(image, o)
+    dev, objective, net, taps, mean, std = nw.device, nw.objective, nw.net, nw.taps, nw.mean, nw.std
+    lo, hi = nw.clamp
 
     x01 = loaded.rgb.to(dev)
     n, _, h, w = x01.shape
     m = None if o.mask is None else io.load_mask(o.mask, (h, w)).to(dev)
-    mean_, std_ = input_convention(net)
-    mean = torch.tensor(mean_, device=dev).view(1, 3, 1, 1)
-    std = torch.tensor(std_, device=dev).view(1, 3, 1, 1)
-    lo = min((0 - a) / b for a, b in zip(mean_, std_))
-    hi = max((1 - a) / b for a, b in zip(mean_, std_))
     base = ((x01 - mean) / std).contiguous(memory_format=torch.channels_last)
 
     sizes = pyramid(h, w, o.octaves, o.octave_scale)

@@ -27,11 +27,10 @@ from tqdm.auto import tqdm
 from fastdream import _malloc, io, ops
 from fastdream.dream import engine
 from fastdream.dream.context import Context
-from fastdream.dream.engine import TILE_BATCH_PIXELS, build_objective, pyramid
+from fastdream.dream.engine import TILE_BATCH_PIXELS, pyramid
 from fastdream.dream.options import DreamOptions
 from fastdream.io.pixels import Pixels
-from fastdream.models.build import dream_net
-from fastdream.models.taps import Frozen, LayerTaps, input_convention
+from fastdream.models.taps import Frozen
 
 #: Images with more pixels than this (per sample) dream in low memory unless told otherwise.
 LOW_MEMORY_PIXELS = 4096 * 4096
@@ -273,16 +272,8 @@ def run(image, o: DreamOptions, *, progress: bool = False):
     if reason:
         raise ValueError(f"low_memory: {reason}")
     px = Pixels.of(image)
-    dev = o.resolve_device(image)
-    if dev.type == "cpu":
-        _malloc.tune()
-    objective = build_objective(o)
-    net = dream_net(o.model, objective.layers, dev)
-    taps = LayerTaps(net, objective.layers)
-    mean_, std_ = input_convention(net)
-    mean = torch.tensor(mean_, device=dev).view(1, 3, 1, 1)
-    std = torch.tensor(std_, device=dev).view(1, 3, 1, 1)
-    clamp = (min((0 - a) / b for a, b in zip(mean_, std_)), max((1 - a) / b for a, b in zip(mean_, std_)))
+    nw = engine.network(image, o)
+    dev, objective, net, taps, mean, std, clamp = nw.device, nw.objective, nw.net, nw.taps, nw.mean, nw.std, nw.clamp
     n, (h, w) = px.n, px.size
     mask = None if o.mask is None else _mask_u8(o.mask, (h, w))
     sizes = pyramid(h, w, o.octaves, o.octave_scale)
