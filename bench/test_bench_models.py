@@ -2,7 +2,8 @@
 and the explicit ``model=fd.models.efficientnet_lite0()`` vs the default backbone.
 
 The "unbuilt" rows run the engine on the user's model as it is (the dream build skipped, as
-before issue 16): the gain of the build alone, in the same run.
+before issue 16): the gain of the build alone, in the same run; "no phase stem" the build without
+the stem's phase input gradient (fastdream.models.phase_conv).
 
     python -m pytest bench/test_bench_models.py --benchmark-group-by=group
 """
@@ -41,6 +42,16 @@ def test_resnet_unbuilt(benchmark, photo):
 
 def test_resnet_dream(benchmark, photo):
     benchmark.group = "ResNet-style BN model, 512x341, layer3, 2 octaves x 10 steps"
+    net = resnet_style()
+    benchmark.pedantic(lambda: fd.dream(photo, "layer3", model=net, **RESNET), rounds=3, warmup_rounds=1)
+
+
+def test_resnet_dream_no_phase_stem(benchmark, photo, monkeypatch):
+    """The dream build without the phase input gradient of the 7x7 stem: that step's gain."""
+    from fastdream.models import phase_conv
+
+    benchmark.group = "ResNet-style BN model, 512x341, layer3, 2 octaves x 10 steps"
+    monkeypatch.setattr(phase_conv, "eligible", lambda m: False)
     net = resnet_style()
     benchmark.pedantic(lambda: fd.dream(photo, "layer3", model=net, **RESNET), rounds=3, warmup_rounds=1)
 

@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from fastdream.models import fold
+from fastdream.models import fold, phase_conv
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0, fuse_batchnorm
 from fastdream.models.fused import EfficientNetLite0Fused, fuse_for_dream
 from fastdream.models.taps import LayerTaps
@@ -106,7 +106,8 @@ def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Modu
 
     The copy is in eval mode with no parameter gradients, in channels_last on ``device`` (default:
     where the model is), with eval-mode Conv+BatchNorm pairs folded (:mod:`fastdream.models.fold`)
-    and the modules that only run after the deepest tapped layer left out. An
+    and the modules that only run after the deepest tapped layer left out, and strided image stems
+    computing their input gradient by phases (:mod:`fastdream.models.phase_conv`). An
     :class:`~fastdream.models.EfficientNetLite0` gets the default backbone's builds (BN folded,
     ReLU6 fused, as :func:`variant` allows). The tapped layers' activations are checked against the
     original's on a small random input; a build that does not match is replaced by a plain copy.
@@ -130,7 +131,7 @@ def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Modu
             kind = variant(layers)
             net = {"fused": fuse_for_dream, "folded": fuse_batchnorm}.get(kind, _copy)(model)
         else:
-            net = fold.apply(model, fold.plan(model, layers)).eval()
+            net = phase_conv.apply(fold.apply(model, fold.plan(model, layers))).eval()
         net = _prepare(net, device)
         if not _same_activations(model, net, layers, device):
             net = _prepare(_copy(model), device)
