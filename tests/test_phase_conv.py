@@ -113,3 +113,23 @@ def test_the_dream_build_of_a_resnet_gets_the_phase_stem_and_the_same_gradient()
         (act,) = LayerTaps(model, ["layer2"])(inp)
         grads.append(torch.autograd.grad(act.pow(2).mean(), inp)[0])
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-3, atol=1e-6 * grads[0].abs().max().item())
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 66, 97), (2, 3, 65, 64), (3, 3, 41, 40)])  # SAME pad by parity
+def test_the_default_backbones_stem_gets_the_same_gradient_by_phases(shape):
+    from fastdream.models.efficientnet_lite import efficientnet_lite0
+    from fastdream.models.fused import fuse_for_dream
+
+    fused = fuse_for_dream(efficientnet_lite0(pretrained=False)).to(memory_format=torch.channels_last)
+    stem = fused._conv_stem
+    assert stem.by_phases and not any(getattr(m, "by_phases", False) for m in fused._blocks.modules())
+    x = torch.randn(shape, generator=torch.Generator().manual_seed(shape[-1]))
+    x = x.contiguous(memory_format=torch.channels_last)
+    grads = []
+    for by_phases in (False, True):
+        stem.by_phases = by_phases
+        inp = x.clone().requires_grad_(True)
+        y = stem(inp)
+        grads.append(torch.autograd.grad((y * torch.linspace(-1, 1, y.shape[-1])).sum(), inp)[0])
+    torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-6 * grads[0].abs().max().item())
+    assert stem._phases  # the phase path ran

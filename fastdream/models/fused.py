@@ -42,6 +42,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
+from fastdream.models import phase_conv
 from fastdream.models.efficientnet_lite import EfficientNetLite0, conv2d_same, fold_bn, same_pad
 
 __all__ = ["FusedConv2d", "FusedMBConv", "EfficientNetLite0Fused", "fuse_for_dream", "onednn_fused_conv"]
@@ -92,7 +93,7 @@ class _ConvFn(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, packed, bias, conf):
-        stride, padding, groups, act = conf
+        stride, padding, groups, act, _ = conf
         y = _conv(x, packed, bias, stride, padding, groups, act)
         ctx.save_for_backward(x, weight, y if act else None)
         ctx.conf = conf
@@ -102,8 +103,13 @@ class _ConvFn(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad):
         x, weight, y = ctx.saved_tensors
-        stride, padding, groups, _ = ctx.conf
-        return _conv_input_grad(grad, x, weight, stride, padding, groups, y), None, None, None, None
+        stride, padding, groups, _, phases = ctx.conf
+        if phases is None:
+            return _conv_input_grad(grad, x, weight, stride, padding, groups, y), None, None, None, None
+        if y is not None:
+            grad = torch.ops.aten.hardtanh_backward(grad, y, 0.0, 6.0)
+        gx = phase_conv.input_grad(grad, phases, stride[0], tuple(padding), tuple(x.shape[-2:]))
+        return gx, None, None, None, None
 
 
 class _MBConvFn(torch.autograd.Function):
@@ -161,10 +167,13 @@ class FusedConv2d(nn.Module):
         self.act, self.same = act, same
         self._grown: dict[tuple, Tensor] = {}
         self._packed: dict[tuple, Tensor] = {}
+        self._phases: dict[tuple, Tensor] = {}
+        # The stem (3 channels, stride 2): its input gradient by phases (models/phase_conv.py).
+        self.by_phases = conv.groups == 1 and conv.in_channels <= 4 and self.stride[0] == self.stride[1] > 1
 
     def __getstate__(self):  # copies start with empty caches (oneDNN's packed tensors do not copy)
         state = self.__dict__.copy()
-        state["_grown"], state["_packed"] = {}, {}
+        state["_grown"], state["_packed"], state["_phases"] = {}, {}, {}
         return state
 
     def _pads(self, in_shape) -> tuple[int, int, int, int]:
@@ -203,10 +212,20 @@ class FusedConv2d(nn.Module):
             packed = self._packed[key] = _prepack(w, stride, padding, self.groups, in_shape)
         return w, packed, stride, padding
 
+    def _phase_kernel(self, w: Tensor, stride: list[int], padding: list[int]) -> Tensor:
+        key = (w.data_ptr(), w._version, tuple(w.shape), tuple(padding))
+        k = self._phases.get(key)
+        if k is None:
+            if len(self._phases) >= 4:  # grown or not, per axis
+                self._phases.clear()
+            k = self._phases[key] = phase_conv.phase_kernel(w.detach(), stride[0], tuple(padding))
+        return k
+
     def forward(self, x: Tensor) -> Tensor:
         if self.fast(x):
             w, packed, stride, padding = self.fused_args(x.shape)
-            return _ConvFn.apply(x, w, packed, self.bias, (stride, padding, self.groups, self.act))
+            phases = self._phase_kernel(w, stride, padding) if self.by_phases else None
+            return _ConvFn.apply(x, w, packed, self.bias, (stride, padding, self.groups, self.act, phases))
         if self.same:
             y = conv2d_same(x, self.weight, self.bias, self.stride, (1, 1), self.groups)
         else:
