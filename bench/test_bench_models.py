@@ -81,3 +81,34 @@ def test_resnet_build_cost(benchmark):
 
     net = resnet_style()
     benchmark.pedantic(lambda: dream_build(net, ["layer3"]), rounds=5, warmup_rounds=1)
+
+
+STEMS = [  # (in, out, kernel, stride, padding): ResNet/GoogLeNet, a 5x5, EfficientNet's, a patchify stem
+    (3, 32, 7, 2, 3),
+    (3, 32, 5, 2, 2),
+    (3, 32, 3, 2, 1),
+    (3, 64, 4, 4, 0),
+    (32, 64, 3, 2, 1),  # not a stem: oneDNN's own gradient is faster here, so the build keeps it
+]
+
+
+@pytest.mark.parametrize("stem", STEMS, ids=lambda s: f"{s[0]}to{s[1]}-k{s[2]}s{s[3]}")
+@pytest.mark.parametrize("impl", ["onednn", "phases"])
+def test_stem_input_gradient(benchmark, stem, impl):
+    """The input gradient of a strided convolution on a 512x341 image (channels_last, batch 1):
+    oneDNN's transposed convolution vs fastdream.models.phase_conv."""
+    from fastdream.models import phase_conv
+
+    cin, cout, k, s, p = stem
+    h, w = (341, 512) if cin <= 4 else (171, 256)
+    benchmark.group = f"strided conv input gradient {cin}->{cout} {k}x{k} stride {s}, {w}x{h}"
+    x = torch.randn(1, cin, h, w).contiguous(memory_format=torch.channels_last)
+    weight = torch.randn(cout, cin, k, k)
+    g = torch.nn.functional.conv2d(x, weight, stride=s, padding=p).contiguous(memory_format=torch.channels_last)
+    if impl == "onednn":
+        args = (g, x, weight, None, [s, s], [p, p], [1, 1], False, [0, 0], 1, [True, False, False])
+        fn = lambda: torch.ops.aten.convolution_backward(*args)
+    else:
+        kernel = phase_conv.phase_kernel(weight, s, (p, p))
+        fn = lambda: phase_conv.input_grad(g, kernel, s, (p, p), (h, w))
+    benchmark.pedantic(fn, rounds=20, warmup_rounds=2)
