@@ -59,7 +59,7 @@ def test_the_module_computes_the_same_forward_and_input_gradient():
     (ref,) = torch.autograd.grad(ref_y, x, g)
     (got,) = torch.autograd.grad(got_y, x, g)
     torch.testing.assert_close(got, ref, rtol=1e-4, atol=1e-5)
-    assert fast._kernel is not None  # the phase path ran
+    assert fast._phases  # the phase path ran
 
 
 def test_trainable_weights_take_the_ordinary_path():
@@ -67,7 +67,7 @@ def test_trainable_weights_take_the_ordinary_path():
     x = torch.randn(1, 3, 20, 20, requires_grad=True)
     fast(x).sum().backward()
     assert fast.weight.grad is not None and x.grad is not None
-    assert fast._kernel is None
+    assert not fast._phases
 
 
 def test_the_phase_kernel_follows_the_weights():
@@ -89,7 +89,7 @@ def test_the_phase_kernel_follows_the_weights():
         (nn.Conv2d(3, 32, 4, 4), True),
         (nn.Conv2d(3, 32, 3, 2, 1), True),
         (nn.Conv2d(3, 32, 1, 2), False),  # 1x1: three phases of four are zeros
-        (nn.Conv2d(32, 64, 7, 2, 3), False),  # many input channels: likewise
+        (nn.Conv2d(32, 64, 7, 2, 3), False),  # many input channels: oneDNN's own is faster
         (nn.Conv2d(3, 32, 7, 1, 3), False),  # stride 1: nothing to split
         (nn.Conv2d(3, 3, 7, 2, 3, groups=3), False),
         (nn.Conv2d(3, 32, 7, 2, 3, dilation=2), False),
@@ -133,3 +133,53 @@ def test_the_default_backbones_stem_gets_the_same_gradient_by_phases(shape):
         grads.append(torch.autograd.grad((y * torch.linspace(-1, 1, y.shape[-1])).sum(), inp)[0])
     torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-6 * grads[0].abs().max().item())
     assert stem._phases  # the phase path ran
+
+
+def test_the_default_stems_phase_kernel_follows_in_place_weight_changes():
+    # The SAME padding's grown kernel is rebuilt as a new tensor on each change, possibly at the
+    # freed address: the cache keys on the stem's own weight, not on that copy.
+    from fastdream.models.efficientnet_lite import efficientnet_lite0
+    from fastdream.models.fused import fuse_for_dream
+
+    stem = fuse_for_dream(efficientnet_lite0(pretrained=False))._conv_stem
+    x = torch.randn(1, 3, 64, 64).contiguous(memory_format=torch.channels_last)  # even: grown kernel
+    for _ in range(6):
+        grads = []
+        for by_phases in (False, True):
+            stem.by_phases = by_phases
+            inp = x.clone().requires_grad_(True)
+            grads.append(torch.autograd.grad(stem(inp).sum(), inp)[0])
+        torch.testing.assert_close(grads[1], grads[0], rtol=1e-4, atol=1e-6 * grads[0].abs().max().item())
+        with torch.no_grad():
+            stem.weight.mul_(-1.5)
+
+
+def test_under_cpu_autocast_the_gradient_comes_back_in_the_inputs_dtype():
+    conv = _stem()
+    fast = phase_conv.PhaseGradConv2d(3, 16, 7, 2, 3).eval().requires_grad_(False)  # built directly
+    fast.load_state_dict(conv.state_dict())
+    x = torch.randn(1, 3, 40, 33)
+    grads = []
+    for m in (conv, fast):
+        inp = x.clone().requires_grad_(True)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            y = m(inp)
+        grads.append(torch.autograd.grad(y.float().sum(), inp)[0])
+    assert grads[1].dtype == torch.float32
+    torch.testing.assert_close(grads[1], grads[0], rtol=2e-2, atol=2e-2 * grads[0].abs().max().item())
+
+
+def test_the_kernel_cache_never_takes_a_new_tensor_for_an_old_one():
+    w = torch.randn(8, 3, 7, 7)
+    cache = {}
+    k1 = phase_conv.cached_kernel(cache, w, w, 2, (3, 3))
+    assert phase_conv.cached_kernel(cache, w, w, 2, (3, 3)) is k1
+    w.mul_(2.0)  # in place: a new version
+    torch.testing.assert_close(phase_conv.cached_kernel(cache, w, w, 2, (3, 3)), 2 * k1)
+    # A new tensor that got a dropped one's id (the allocator reuses addresses): the cache holds
+    # the tensor it was built from, so an entry under the same key but for another tensor is stale.
+    new = torch.randn(8, 3, 7, 7)
+    cache[(id(new), new._version, tuple(new.shape), (3, 3), new.dtype)] = (w, k1)
+    torch.testing.assert_close(
+        phase_conv.cached_kernel(cache, new, new, 2, (3, 3)), phase_conv.phase_kernel(new, 2, (3, 3))
+    )

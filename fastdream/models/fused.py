@@ -12,6 +12,8 @@ its backward). This module removes those passes:
 - A stride-2 SAME conv on an even size pads one more row/column on the bottom/right than on the
   top/left. A kernel grown by one leading zero row/column with symmetric padding computes exactly
   that, with no padded copy of the input.
+- The stem's input gradient (3 input channels, stride 2) is one stride-1 convolution over its
+  phases (:mod:`fastdream.models.phase_conv`) instead of oneDNN's transposed convolution.
 
 On other devices and dtypes (CUDA, float64) the same modules run plain ``F.pad`` + ``F.conv2d`` +
 ``F.relu6``. Block outputs (``_blocks.N``) equal the original network's to float rounding; the
@@ -167,8 +169,8 @@ class FusedConv2d(nn.Module):
         self.act, self.same = act, same
         self._grown: dict[tuple, Tensor] = {}
         self._packed: dict[tuple, Tensor] = {}
-        self._phases: dict[tuple, Tensor] = {}
-        # The stem (3 channels, stride 2): its input gradient by phases (models/phase_conv.py).
+        self._phases: dict[tuple, tuple] = {}
+        # An image stem (<= 4 channels, strided): its input gradient by phases (models/phase_conv.py).
         self.by_phases = conv.groups == 1 and conv.in_channels <= 4 and self.stride[0] == self.stride[1] > 1
 
     def __getstate__(self):  # copies start with empty caches (oneDNN's packed tensors do not copy)
@@ -212,19 +214,12 @@ class FusedConv2d(nn.Module):
             packed = self._packed[key] = _prepack(w, stride, padding, self.groups, in_shape)
         return w, packed, stride, padding
 
-    def _phase_kernel(self, w: Tensor, stride: list[int], padding: list[int]) -> Tensor:
-        key = (w.data_ptr(), w._version, tuple(w.shape), tuple(padding))
-        k = self._phases.get(key)
-        if k is None:
-            if len(self._phases) >= 4:  # grown or not, per axis
-                self._phases.clear()
-            k = self._phases[key] = phase_conv.phase_kernel(w.detach(), stride[0], tuple(padding))
-        return k
-
     def forward(self, x: Tensor) -> Tensor:
         if self.fast(x):
             w, packed, stride, padding = self.fused_args(x.shape)
-            phases = self._phase_kernel(w, stride, padding) if self.by_phases else None
+            phases = (
+                phase_conv.cached_kernel(self._phases, self.weight, w, stride[0], padding) if self.by_phases else None
+            )
             return _ConvFn.apply(x, w, packed, self.bias, (stride, padding, self.groups, self.act, phases))
         if self.same:
             y = conv2d_same(x, self.weight, self.bias, self.stride, (1, 1), self.groups)

@@ -76,12 +76,28 @@ def input_grad(
     # padding (symmetric, so the larger side), then the rows the phases need.
     top, bottom, left, right = -y0, a - 1 + y1 - (ho - 1), -x0, b - 1 + x1 - (wo - 1)
     py, px = max(0, top, bottom), max(0, left, right)
+    kernel = kernel.to(grad_out.dtype)  # under autocast the gradient comes in the low precision
     phases = F.conv2d(grad_out, kernel, padding=(py, px))[..., py - top : py - top + a, px - left : px - left + b]
     channels_last = grad_out.is_contiguous(memory_format=torch.channels_last) and not grad_out.is_contiguous()
     # Pixel shuffle in the layout the convolution wrote: (N, a, b, s, s, C) -> (N, a, s, b, s, C).
     nhwc = phases.permute(0, 2, 3, 1).reshape(n, a, b, s, s, c).permute(0, 1, 3, 2, 4, 5).reshape(n, a * s, b * s, c)
     gx = nhwc[:, :h, :w].permute(0, 3, 1, 2)
     return gx.contiguous(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
+
+
+def cached_kernel(cache: dict, source: torch.Tensor, weight: torch.Tensor, stride: int, padding) -> torch.Tensor:
+    """:func:`phase_kernel` of ``weight`` (``source`` or a tensor made from it), kept in ``cache``
+    until ``source`` changes: in place (its ``_version``) or replaced (the cache holds ``source``,
+    so a new tensor cannot take its address and pass for it)."""
+    key = (id(source), source._version, tuple(weight.shape), tuple(padding), weight.dtype)
+    hit = cache.get(key)
+    if hit is not None and hit[0] is source:
+        return hit[1]
+    if len(cache) >= 4:  # a few paddings per weight (SAME padding by parity); old weights go
+        cache.clear()
+    kernel = phase_kernel(weight.detach(), stride, tuple(padding))
+    cache[key] = (source, kernel)
+    return kernel
 
 
 class _PhaseGrad(torch.autograd.Function):
@@ -99,7 +115,10 @@ class _PhaseGrad(torch.autograd.Function):
 class PhaseGradConv2d(nn.Conv2d):
     """An ``nn.Conv2d`` (same parameters, same forward) whose input gradient is computed by
     :func:`input_grad` when only the input needs one, on the CPU; as ``nn.Conv2d`` otherwise
-    (weights that train, other devices: their own kernels were not measured slower)."""
+    (weights that train, other devices: their own kernels were not measured slower). Made by
+    :func:`apply` from convolutions that are :func:`eligible`; others would get wrong gradients."""
+
+    _phases: dict | None = None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         params = (self.weight, self.bias) if self.bias is not None else (self.weight,)
@@ -109,12 +128,10 @@ class PhaseGradConv2d(nn.Conv2d):
             or any(p.requires_grad for p in params)
         ):
             return super().forward(x)
-        w = self.weight
-        # Built once per weight: an in-place update bumps _version, a new tensor its data_ptr.
-        key = (w.data_ptr(), w._version, w.dtype, w.device)
-        if self._kernel is None or self._kernel[0] != key:
-            self._kernel = (key, phase_kernel(w.detach(), self.stride[0], self.padding))
-        return _PhaseGrad.apply(x, w, self.bias, self._kernel[1], self.stride[0], self.padding)
+        if self._phases is None:
+            self._phases = {}
+        kernel = cached_kernel(self._phases, self.weight, self.weight, self.stride[0], self.padding)
+        return _PhaseGrad.apply(x, self.weight, self.bias, kernel, self.stride[0], self.padding)
 
 
 def eligible(m: nn.Module, max_in_channels: int = 4) -> bool:
@@ -139,5 +156,4 @@ def apply(net: nn.Module) -> nn.Module:
     for m in net.modules():
         if eligible(m):
             m.__class__ = PhaseGradConv2d
-            m._kernel = None
     return net
