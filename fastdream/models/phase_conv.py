@@ -66,7 +66,7 @@ def input_grad(
         True
     """
     s, (h, w) = stride, size
-    n, o, ho, wo = grad_out.shape
+    n, _, ho, wo = grad_out.shape
     c = kernel.shape[0] // (s * s)
     # The last phase reaches furthest down (t grows with r); the kernel's size gives the first.
     y1, x1 = (s - 1 + padding[0]) // s, (s - 1 + padding[1]) // s
