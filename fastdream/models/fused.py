@@ -171,7 +171,7 @@ class FusedConv2d(nn.Module):
         self._packed: dict[tuple, Tensor] = {}
         self._phases: dict[tuple, tuple] = {}
         # An image stem (<= 4 channels, strided): its input gradient by phases (models/phase_conv.py).
-        self.by_phases = conv.groups == 1 and conv.in_channels <= 4 and self.stride[0] == self.stride[1] > 1
+        self.by_phases = phase_conv.takes_phases(conv)
 
     def __getstate__(self):  # copies start with empty caches (oneDNN's packed tensors do not copy)
         state = self.__dict__.copy()

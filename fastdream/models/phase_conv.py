@@ -134,20 +134,24 @@ class PhaseGradConv2d(nn.Conv2d):
         return _PhaseGrad.apply(x, self.weight, self.bias, kernel, self.stride[0], self.padding)
 
 
-def eligible(m: nn.Module, max_in_channels: int = 4) -> bool:
-    """Whether ``m`` is a plain strided convolution on a few channels (an image stem: RGB, RGBA,
-    gray), where the phase gradient was measured 1.8-3x faster than oneDNN's (kernels 2x2 to 7x7);
-    on 16 or more channels oneDNN's own is faster."""
+def takes_phases(conv: nn.Conv2d, max_in_channels: int = 4) -> bool:
+    """Whether a convolution's shape is one the phase gradient serves: strided alike on both axes,
+    ungrouped, undilated, a kernel over 1x1, on a few channels (an image stem: RGB, RGBA, gray),
+    where it was measured 1.8-3x faster than oneDNN's (kernels 2x2 to 7x7); on 16 or more
+    channels oneDNN's own is faster."""
     return (
-        type(m) is nn.Conv2d
-        and m.groups == 1
-        and m.dilation == (1, 1)
-        and m.padding_mode == "zeros"
-        and not isinstance(m.padding, str)
-        and m.stride[0] == m.stride[1] > 1
-        and m.in_channels <= max_in_channels
-        and min(m.kernel_size) > 1
+        conv.groups == 1
+        and tuple(conv.dilation) == (1, 1)
+        and conv.stride[0] == conv.stride[1] > 1
+        and conv.in_channels <= max_in_channels
+        and min(conv.kernel_size) > 1
     )
+
+
+def eligible(m: nn.Module) -> bool:
+    """Whether ``m`` is a plain ``nn.Conv2d`` (zero padding given as numbers) that
+    :func:`takes_phases`."""
+    return type(m) is nn.Conv2d and m.padding_mode == "zeros" and not isinstance(m.padding, str) and takes_phases(m)
 
 
 def apply(net: nn.Module) -> nn.Module:
