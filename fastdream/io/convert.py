@@ -1,8 +1,10 @@
-"""Conversions of float image tensors to 8-bit: levels, uint8 tensors, PIL images, sample grids.
+"""Conversions between float image tensors and 8-bit pixels: levels, uint8 tensors, PIL images,
+sample grids, and back.
 
-Every pipeline that writes pixels goes through here, so the rounding is the same everywhere: a
-value ``v`` in ``value_range = (lo, hi)`` becomes ``round((v - lo) * 255 / (hi - lo))``, clamped
-to 0..255.
+Every pipeline that reads or writes pixels goes through here, so the rounding is the same
+everywhere: a value ``v`` in ``value_range = (lo, hi)`` becomes ``round((v - lo) * 255 / (hi - lo))``,
+clamped to 0..255, and a level ``k`` becomes ``k / 255 * (hi - lo) + lo`` (:func:`from_uint8`,
+exact for every level: ``to_uint8(from_uint8(k)) == k``).
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+#: The PIL mode of an 8-bit image by its channel count.
+MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
 def quantize(x: torch.Tensor, value_range=(0.0, 1.0)) -> torch.Tensor:
@@ -32,6 +35,55 @@ def to_uint8(x: torch.Tensor, value_range=(0.0, 1.0)) -> torch.Tensor:
     return quantize(x, value_range).to(torch.uint8).cpu()
 
 
+def from_uint8(x: torch.Tensor, value_range=(0.0, 1.0)) -> torch.Tensor:
+    """8-bit levels (a uint8 tensor, any shape) as float32 values in ``value_range``, on ``x``'s
+    device: the inverse of :func:`to_uint8`.
+
+    Examples:
+        >>> from_uint8(torch.tensor([0, 51, 255], dtype=torch.uint8))
+        tensor([0.0000, 0.2000, 1.0000])
+        >>> from_uint8(torch.tensor([0, 255], dtype=torch.uint8), value_range=(-1.0, 1.0))
+        tensor([-1.,  1.])
+    """
+    if x.dtype != torch.uint8:
+        raise TypeError(f"from_uint8 takes a uint8 tensor of 8-bit levels, got {x.dtype}")
+    lo, hi = value_range
+    # A division rather than a product with 1/255: k / 255 is the float nearest to the value.
+    y = x.float().div_(255.0 / (hi - lo))
+    return y.add_(lo) if lo else y
+
+
+def uint8_from_pil(im: Image.Image, mode: str | None = None) -> torch.Tensor:
+    """The pixels of a PIL image as a uint8 (C, H, W) tensor (a copy, ours to modify), after
+    ``im.convert(mode)`` when ``mode`` is given (``"L"``, ``"LA"``, ``"RGB"`` or ``"RGBA"``).
+
+    Examples:
+        >>> uint8_from_pil(Image.new("RGB", (5, 4), (255, 0, 0))).shape
+        torch.Size([3, 4, 5])
+        >>> uint8_from_pil(Image.new("RGBA", (2, 2)), "L").shape  # alpha dropped, gray
+        torch.Size([1, 2, 2])
+    """
+    if mode is not None and im.mode != mode:
+        im = im.convert(mode)
+    if im.mode not in MODES.values():
+        raise ValueError(f"image: 8-bit pixels need mode L, LA, RGB or RGBA, got {im.mode!r}; pass mode=")
+    a = np.array(im, dtype=np.uint8)  # np.array copies: torch may write to it
+    t = torch.from_numpy(a)
+    return t[None] if t.dim() == 2 else t.permute(2, 0, 1).contiguous()
+
+
+def from_pil(im: Image.Image, mode: str | None = None, value_range=(0.0, 1.0)) -> torch.Tensor:
+    """A PIL image as a float32 (C, H, W) tensor in ``value_range`` (:func:`uint8_from_pil`, then
+    :func:`from_uint8`): the inverse of :func:`to_pil`.
+
+    Examples:
+        >>> from_pil(Image.new("L", (3, 2), 255))
+        tensor([[[1., 1., 1.],
+                 [1., 1., 1.]]])
+    """
+    return from_uint8(uint8_from_pil(im, mode), value_range)
+
+
 def to_pil(x: torch.Tensor, value_range=(0.0, 1.0)):
     """A (C, H, W) tensor as a PIL image, or an (N, C, H, W) tensor as a list of them.
 
@@ -47,7 +99,7 @@ def to_pil(x: torch.Tensor, value_range=(0.0, 1.0)):
     if x.dim() == 4:
         return [to_pil(t, value_range) for t in x]
     a = to_uint8(x, value_range).permute(1, 2, 0).numpy()
-    mode = _MODES[a.shape[-1]]
+    mode = MODES[a.shape[-1]]
     return Image.fromarray(a[..., 0] if mode == "L" else np.ascontiguousarray(a), mode)
 
 
@@ -66,7 +118,7 @@ def grid(x: torch.Tensor, nrow: int = 8, pad: int = 2, value_range=(0.0, 1.0)) -
         r, k = divmod(i, nrow)
         y, x0 = pad + r * (h + pad), pad + k * (w + pad)
         out[y : y + h, x0 : x0 + w] = a
-    mode = _MODES[c]
+    mode = MODES[c]
     return Image.fromarray(out[..., 0] if mode == "L" else out, mode)
 
 

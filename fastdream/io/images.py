@@ -3,7 +3,8 @@
 Accepted inputs: a path, a PIL image, an HxW or HxWxC numpy array (uint8, or float
 in [0, 1]), or a torch tensor (C, H, W) / (N, C, H, W) float in [0, 1]. Channels: 1 (gray),
 2 (gray + alpha), 3 (RGB), 4 (RGBA). The model always sees RGB; alpha is kept aside untouched and
-gray is converted back with the ITU-R 601 luma weights that Pillow uses.
+gray is converted back with the ITU-R BT.601 luma weights that Pillow uses
+(:func:`fastdream.ops.luma.luma`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fastdream.io.atomic import atomic_save
-from fastdream.io.convert import to_uint8
+from fastdream.io.convert import from_uint8, to_uint8
+from fastdream.ops.luma import luma
 
 #: The bundled sample photo: the public-domain astronaut portrait from scikit-image.
 SAMPLE_IMAGE = Path(__file__).parent.parent / "assets" / "astronaut.jpg"
@@ -27,7 +29,6 @@ SAMPLE_IMAGE = Path(__file__).parent.parent / "assets" / "astronaut.jpg"
 #: of a few bytes may ask for a 10-gigapixel buffer). Far above Pillow's own 179-megapixel guard,
 #: which would refuse the 16K (268-megapixel) prints fastdream is meant to dream.
 MAX_PIXELS = 1 << 30
-_LUMA = (0.299, 0.587, 0.114)
 
 
 _KEEP = object()  # restore(): keep the input's own alpha
@@ -113,8 +114,7 @@ def _split(t: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor | Non
 def _merge(rgb: torch.Tensor, alpha: torch.Tensor | None, channels: int) -> torch.Tensor:
     """RGB (+ alpha) back to the input's channel count."""
     if channels in (1, 2):
-        w = torch.tensor(_LUMA, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
-        rgb = (rgb * w).sum(1, keepdim=True)
+        rgb = luma(rgb)
     return rgb if alpha is None else torch.cat([rgb, alpha.to(rgb)], 1)
 
 
@@ -139,10 +139,10 @@ def _from_numpy(arr: np.ndarray, name: str) -> Loaded:
         raise ValueError(f"{name} as a numpy array must be HxW or HxWxC, got shape {arr.shape}")
     dtype, shape = arr.dtype, arr.shape
     if dtype == np.uint8:
-        t = torch.from_numpy(np.array(arr, copy=True)).float() / 255.0
+        t = from_uint8(torch.from_numpy(np.array(arr, copy=True)))
     elif np.issubdtype(dtype, np.floating):
         t = torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32))
-        t = _check_range(t, name)
+        t = check_range(t, name)
     else:
         raise TypeError(f"{name} as a numpy array must be uint8 or float in [0, 1], got dtype {dtype}")
     t = t[None, None] if arr.ndim == 2 else t.permute(2, 0, 1)[None]
@@ -166,7 +166,7 @@ def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
         raise ValueError(f"{name} as a tensor must be (C, H, W) or (N, C, H, W), got shape {tuple(t.shape)}")
     batched, device, dtype = t.dim() == 4, t.device, t.dtype
     x = (t if batched else t[None]).detach().float()
-    x = _check_range(x, name)
+    x = check_range(x, name)
     channels = x.shape[1]
     rgb, alpha = _split(x, name)
 
@@ -182,8 +182,14 @@ def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
 _RANGE_SLACK = 1e-5
 
 
-def _check_range(t: torch.Tensor, name: str) -> torch.Tensor:
-    """Returns ``t`` clamped to [0, 1] (a new tensor), after refusing real out-of-range values."""
+def check_range(t: torch.Tensor, name: str) -> torch.Tensor:
+    """Returns ``t`` clamped to [0, 1] (a new tensor), after refusing real out-of-range values
+    (beyond a rounding error) and non-finite ones with a ``ValueError`` naming ``name``.
+
+    Examples:
+        >>> check_range(torch.tensor([0.5, 1.0 + 1e-7]), "image")
+        tensor([0.5000, 1.0000])
+    """
     if t.numel() and (not torch.isfinite(t).all() or t.min() < -_RANGE_SLACK or t.max() > 1 + _RANGE_SLACK):
         lo, hi = float(t.min()), float(t.max())
         raise ValueError(f"{name} values must be finite and in [0, 1] for float input, got range [{lo:.3g}, {hi:.3g}]")
@@ -227,7 +233,7 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
     m = m.squeeze()
     if m.dim() != 2:
         raise ValueError(f"{name} must be a single-channel HxW mask, got shape {tuple(mask.shape)}")
-    m = _check_range(m, name)
+    m = check_range(m, name)
     m = m[None, None]
     if tuple(m.shape[-2:]) != tuple(size):
         m = torch.nn.functional.interpolate(m, size=size, mode="bilinear", align_corners=False).clamp(0, 1)

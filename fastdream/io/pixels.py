@@ -17,9 +17,9 @@ import torch
 from PIL import Image, ImageOps
 
 from fastdream import _malloc
-from fastdream.io.images import _LUMA, _check_range, load_pil
-
-_MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
+from fastdream.io.convert import MODES, from_uint8, quantize
+from fastdream.io.images import check_range, load_pil
+from fastdream.ops.luma import luma
 
 
 class Pixels:
@@ -55,7 +55,7 @@ class Pixels:
             image = load_pil(image)
         if isinstance(image, Image.Image):
             image = ImageOps.exif_transpose(image)
-            mode = image.mode if image.mode in _MODES.values() else ("RGBA" if "A" in image.getbands() else "RGB")
+            mode = image.mode if image.mode in MODES.values() else ("RGBA" if "A" in image.getbands() else "RGB")
             arr = np.array(image if mode == image.mode else image.convert(mode))
             arr = arr[..., None] if arr.ndim == 2 else arr
             return cls(torch.from_numpy(arr)[None], lambda out: Image.fromarray(_squeeze(out[0].numpy()), mode), True)
@@ -67,7 +67,7 @@ class Pixels:
             if arr.dtype == np.uint8:
                 t = _read_only(np.ascontiguousarray(arr))
             elif np.issubdtype(arr.dtype, np.floating):
-                t = _check_range(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), name)
+                t = check_range(torch.from_numpy(np.ascontiguousarray(arr, dtype=np.float32)), name)
             else:
                 raise TypeError(f"{name} as a numpy array must be uint8 or float in [0, 1], got dtype {arr.dtype}")
             dtype = image.dtype
@@ -81,7 +81,7 @@ class Pixels:
                 )
             batched, dtype, device = image.dim() == 4, image.dtype, image.device
             x = image if batched else image[None]
-            x = _check_range(x.detach().float(), name)  # float32: a copy only for other float types
+            x = check_range(x.detach().float(), name)  # float32: a copy only for other float types
             t = x.permute(0, 2, 3, 1)
 
             def finish(out):
@@ -94,9 +94,8 @@ class Pixels:
     def rgb(self, rows: torch.Tensor, device=None) -> torch.Tensor:
         """Rows ``rows`` (1-d index tensor) as RGB float32 in [0, 1], (N, 3, len(rows), W)."""
         t = self.data.index_select(1, rows.to(self.data.device))
-        t = t.to(device=device, dtype=torch.float32) if device is not None else t.float()
-        if self.data.dtype == torch.uint8:
-            t = t.div_(255.0)
+        t = t.to(device) if device is not None else t  # 8-bit rows travel as a quarter of the bytes
+        t = from_uint8(t) if t.dtype == torch.uint8 else t.float()
         t = t[..., :3] if self.c >= 3 else t[..., :1].expand(-1, -1, -1, 3)
         return t.permute(0, 3, 1, 2)
 
@@ -107,10 +106,10 @@ class Pixels:
             self.out = _empty(self.data.shape, dtype, self.data.device)
         y = rgb01.detach().float().to(self.data.device)
         if self.c < 3:
-            y = (y * torch.tensor(_LUMA, device=y.device).view(1, 3, 1, 1)).sum(1, keepdim=True)
+            y = luma(y)
         y = y.permute(0, 2, 3, 1)
         if self.out.dtype == torch.uint8:
-            y = y.mul(255.0).round_().clamp_(0, 255).to(torch.uint8)
+            y = quantize(y).to(torch.uint8)
         idx = rows.to(self.data.device)
         ch = 3 if self.c >= 3 else 1
         self.out[:, idx, :, :ch] = y
