@@ -42,7 +42,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from fastdream import _checks
-from fastdream.io import load_pil
+from fastdream.io import from_pil, load_pil
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0, fuse_batchnorm
 
 __all__ = ["KID", "kid", "fid", "features", "FEATURE_DIM", "DEFAULT_SIZE"]
@@ -87,11 +87,6 @@ def _extractor(device: torch.device) -> nn.Module:
     return _extractors[key]
 
 
-def _pil_to_tensor(im: Image.Image) -> Tensor:
-    im = im.convert("RGB")  # gray, palette, CMYK, alpha...: RGB, alpha dropped
-    return torch.from_numpy(np.array(im, dtype=np.uint8, copy=True)).permute(2, 0, 1).float().div_(255.0)
-
-
 def _as_batches(images, name: str, batch_size: int):
     """Yields (B, 3, H, W) float tensors in [0, 1] from any accepted input kind (validated first)."""
     if isinstance(images, Tensor):
@@ -125,7 +120,7 @@ def _as_batches(images, name: str, batch_size: int):
             raise TypeError(f"{name}[{i}] must be a PIL image or an image path, got {type(im).__name__}")
     for i in range(0, len(images), batch_size):
         chunk = [im if isinstance(im, Image.Image) else load_pil(im) for im in images[i : i + batch_size]]
-        tensors = [_pil_to_tensor(im) for im in chunk]
+        tensors = [from_pil(im, "RGB") for im in chunk]  # gray, palette, CMYK, alpha...: RGB, alpha dropped
         if len({tuple(t.shape) for t in tensors}) == 1:
             yield torch.stack(tensors)
         else:  # mixed sizes: each is resized on its own

@@ -56,14 +56,14 @@ def load_pair(img_path: Path, mask_path: Path, size: int, zoom: float = 1.0) -> 
     mask = Image.fromarray(m.astype(np.uint8) * 255, "L")
     if (h, w) != mask.size[::-1]:
         mask = mask.resize((w, h), Image.BILINEAR)
-    img_t = torch.from_numpy(np.array(im, dtype=np.uint8)).permute(2, 0, 1).contiguous()
-    mask_t = torch.from_numpy(np.array(mask, dtype=np.uint8))[None]
-    return img_t, mask_t
+    return io.uint8_from_pil(im), io.uint8_from_pil(mask)
 
 
 def _mismatch(img_path, isize, mask_path, msize) -> str:
-    return (f"masks_dir: mask {mask_path} is {msize[0]}x{msize[1]} but image {img_path} is {isize[0]}x{isize[1]}; "
-            f"a mask must have its image's size")  # fmt: skip
+    return (
+        f"masks_dir: mask {mask_path} is {msize[0]}x{msize[1]} but image {img_path} is {isize[0]}x{isize[1]}; "
+        "a mask must have its image's size"
+    )
 
 
 def check_pair(ip: Path, mp: Path) -> tuple[int, int]:
@@ -160,7 +160,7 @@ class PairDataset(Dataset):
         side = short if zmax <= 1 else round(short / math.exp(r[0] * math.log(zmax)))
         side = min(max(side, min(s, short)), short)
         y, x = round(r[1] * (h - side)), round(r[2] * (w - side))
-        both = torch.cat([img, mask]).float().div_(255.0)[None, :, y : y + side, x : x + side]
+        both = io.from_uint8(torch.cat([img, mask]))[None, :, y : y + side, x : x + side]
         if side != s:
             both = F.interpolate(both, size=(s, s), mode="bilinear", align_corners=False, antialias=side > s)
         if r[3] < 0.5:

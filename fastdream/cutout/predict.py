@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageChops, ImageOps
@@ -91,7 +90,7 @@ def _predict_small(rgb: Image.Image, model: nn.Module, dev: torch.device, resolu
     ``tta``, the mean of the predictions for the image and its mirror image."""
     h, w = working_size(rgb.height, rgb.width, resolution)
     small = rgb.resize((w, h), Image.BILINEAR, reducing_gap=3.0) if (h, w) != (rgb.height, rgb.width) else rgb
-    x = torch.from_numpy(np.array(small, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255.0)
+    x = io.from_pil(small)[None]
     if tta:
         x = torch.cat([x, x.flip(-1)])
     was_training = model.training
@@ -110,7 +109,7 @@ def _to_full(rgb: Image.Image, p: Tensor, refine_edges: bool) -> Tensor:
     if tuple(p.shape) == size:
         return p
     if refine_edges:
-        full = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255.0)
+        full = io.from_pil(rgb)[None]
         return refine(full, p[None, None])[0, 0]
     return F.interpolate(p[None, None], size=size, mode="bilinear", align_corners=False)[0, 0].clamp_(0.0, 1.0)
 
@@ -249,8 +248,7 @@ def _background(color):
 
 
 def _decontaminated(rgb: Image.Image, mask: Image.Image) -> Image.Image:
-    x = torch.from_numpy(np.array(rgb, dtype=np.uint8)).permute(2, 0, 1)[None].float().div_(255.0)
-    a = torch.from_numpy(np.array(mask, dtype=np.uint8))[None, None].float().div_(255.0)
+    x, a = io.from_pil(rgb)[None], io.from_pil(mask)[None]
     return io.to_pil(decontaminate(x, a)[0])
 
 

@@ -13,6 +13,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
+from fastdream import io
 from fastdream.cutout import options as O
 from fastdream.cutout import pairs as P
 from fastdream.cutout.predict import FORMAT, VERSION, read_unet_checkpoint, to_device
@@ -143,8 +144,8 @@ class UNetTrainer(Trainer):
         sums = torch.zeros(4, dtype=torch.float64)
         for i in range(dist.rank, len(self.val_ds), dist.world):
             img, mask = self.val_ds.whole(i)
-            x = to_device(img[None].float().div_(255.0), self.device)
-            y = mask[None].float().div_(255.0).to(self.device)
+            x = to_device(io.from_uint8(img[None]), self.device)
+            y = io.from_uint8(mask[None]).to(self.device)
             with self.autocast:
                 logits = model(x)
             bce, dice = loss_terms(logits, y)

@@ -103,7 +103,7 @@ class GANTrainer(Trainer):
         if c["kid_samples"] and dist.main:  # features of the real images, once
             take = dataset.cache[: c["kid_samples"]] if dataset.cache is not None else None
             if take is not None:
-                self.kid_reference = metrics.features(take.float().div(255), size=KID_SIZE, device=device)
+                self.kid_reference = metrics.features(io.from_uint8(take), size=KID_SIZE, device=device)
 
     def _resume(self, state: dict, betas) -> None:
         self.g.load_state_dict(state["generator"])
@@ -180,7 +180,7 @@ class GANTrainer(Trainer):
             b_ema.copy_(b)
 
     def step(self, real, progress):
-        real = real.to(self.device, non_blocking=True).float().div_(127.5).sub_(1.0)
+        real = io.from_uint8(real.to(self.device, non_blocking=True), value_range=(-1.0, 1.0))
         z = torch.randn(real.shape[0], self.c["nz"], device=self.device, generator=self.noise)
         with self.autocast:
             fake = self.g_net(z)

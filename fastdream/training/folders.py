@@ -15,7 +15,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from fastdream.io import load_pil
+from fastdream.io import load_pil, uint8_from_pil
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 #: Datasets whose decoded pixels fit in this many bytes are decoded once and kept in memory (a
@@ -64,10 +64,7 @@ def load_square(path: Path, size: int, channels: int) -> torch.Tensor:
     uint8 (channels, size, size)."""
     im = load_pil(path)
     im = im.convert("L" if channels == 1 else "RGB")  # alpha dropped, palette/CMYK/gray expanded
-    im = ImageOps.fit(im, (size, size), Image.BICUBIC, centering=(0.5, 0.5))
-    arr = np.array(im, dtype=np.uint8, copy=True)
-    arr = arr[None] if arr.ndim == 2 else arr.transpose(2, 0, 1)
-    return torch.from_numpy(np.ascontiguousarray(arr))
+    return uint8_from_pil(ImageOps.fit(im, (size, size), Image.BICUBIC, centering=(0.5, 0.5)))
 
 
 def is_gray(path: Path) -> bool:

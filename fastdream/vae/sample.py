@@ -8,6 +8,7 @@ from PIL import Image
 from fastdream import _checks, io
 from fastdream.models.latent import latent_generator, loop_latents, slerp
 from fastdream.models.vae import VAE
+from fastdream.ops.luma import luma
 from fastdream.training import read_checkpoint
 
 FORMAT, VERSION = "fastdream.vae", 1
@@ -58,8 +59,7 @@ def _encode(model: VAE, images, name: str) -> torch.Tensor:
     for i, im in enumerate(items):
         rgb = io.load(im, f"{name}[{i}]").rgb[:1]
         x = torch.nn.functional.interpolate(rgb, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
-        xs.append((x.clamp(0, 1) * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(1, keepdim=True)
-                  if c == 1 else x)  # fmt: skip
+        xs.append(luma(x.clamp(0, 1)) if c == 1 else x)
     return model.encode(torch.cat(xs).to(dev))[0]
 
 

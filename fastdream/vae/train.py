@@ -103,7 +103,7 @@ class VAETrainer(Trainer):
         return self.c["beta"] * (min(1.0, done / warm) if warm else 1.0)
 
     def step(self, batch, progress):
-        x = batch.to(self.device, non_blocking=True).float().div_(255.0)
+        x = io.from_uint8(batch.to(self.device, non_blocking=True))
         noise = torch.randn(x.shape[0], self.c["model"]["latent_dim"], device=self.device, generator=self.noise)
         self.opt.zero_grad(set_to_none=True)
         with self.autocast:
@@ -126,7 +126,7 @@ class VAETrainer(Trainer):
             noise = torch.randn(1, latent, generator=gen)
             if i % dist.world != dist.rank:  # each rank its share of the held-out images
                 continue
-            x = self.val_ds[i][None].to(self.device).float().div_(255.0)
+            x = io.from_uint8(self.val_ds[i][None].to(self.device))
             rec, kl = _terms(m, x, noise.to(self.device))
             mse = (torch.sigmoid(m(x)[0].float()) - x).square().mean()
             sums += torch.tensor([rec.item(), kl.item(), mse.item(), 1.0], dtype=torch.float64)
@@ -137,7 +137,7 @@ class VAETrainer(Trainer):
             samples = torch.sigmoid(m.decode(self.fixed.to(self.device)).float())
             io.save_image(io.grid(samples), self.path.parent / f"samples_epoch_{epoch + 1:03d}.png")
             k = min(32, len(self.val_ds))
-            x = torch.stack([self.val_ds[i] for i in range(k)]).to(self.device).float().div_(255.0)
+            x = io.from_uint8(torch.stack([self.val_ds[i] for i in range(k)]).to(self.device))
             pairs = torch.stack([x, torch.sigmoid(m(x)[0].float())], 1).flatten(0, 1)  # original, reconstruction
             io.save_image(io.grid(pairs, nrow=16), self.path.parent / f"recon_epoch_{epoch + 1:03d}.png")
             row.update(grid=io.grid_tensor(samples[:16]), recon_grid=io.grid_tensor(pairs[:16], nrow=8))
