@@ -8,7 +8,7 @@ import torch
 
 from fastdream._version import __version__
 from fastdream.models.fused import onednn_fused_conv
-from fastdream.ops import _native, backend
+from fastdream.ops import backend, build_info
 
 
 def info() -> dict:
@@ -25,17 +25,17 @@ def info() -> dict:
         gpu = {
             "name": torch.cuda.get_device_name(0),
             "capability": f"{cap[0]}.{cap[1]}",
-            "covered": _native.cuda_covers(cap),
+            "covered": build_info.cuda_covers(cap),
         }
     return {
         "version": __version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
-        "native_cpu": _native.available(),
-        "native_error": _native.LOAD_ERROR,
-        "native_cuda": _native.cuda_compiled(),
-        "cuda_architectures": _native.cuda_architectures(),
-        "cuda_runtime": _native._C.cuda_runtime_version() if _native.cuda_compiled() else None,
+        "native_cpu": build_info.native_cpu(),
+        "native_error": build_info.load_error(),
+        "native_cuda": build_info.cuda_compiled(),
+        "cuda_architectures": build_info.cuda_architectures(),
+        "cuda_runtime": build_info.cuda_runtime_version(),
         "gpu": gpu,
         "threads": torch.get_num_threads(),
         "cpu_fused_convs": onednn_fused_conv(),
