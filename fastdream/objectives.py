@@ -231,12 +231,17 @@ def _lift(x) -> Objective:
         return x
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
         v = float(x)
-        return Objective(lambda a: torch.full((_batch(a),), v), (), f"{v:g}")
+        return Objective(lambda a: _constant(a, v), (), f"{v:g}")
     raise TypeError(f"objectives combine with objectives and numbers, not {type(x).__name__}")
 
 
-def _batch(acts: dict) -> int:
-    return next(iter(acts.values())).shape[0] if acts else 1
+def _constant(acts: dict, v: float) -> Tensor:
+    """``v`` for each sample, float32 on the activations' device (the terms' dtype and device: a
+    constant made on the CPU could not be added to them on a GPU)."""
+    for a in acts.values():
+        a = a[0] if isinstance(a, (tuple, list)) else a
+        return torch.full((a.shape[0],), v, dtype=torch.float32, device=a.device)
+    return torch.full((1,), v)
 
 
 class _Term(Objective):
@@ -263,6 +268,10 @@ class _Term(Objective):
     def channel_weights(self, a: Tensor) -> Tensor | None:
         """(1, C, 1, 1) weights: 1 on the chosen channels, 0 elsewhere (None: all channels).
         Weights rather than indexing keep the activation's gradient in its channels_last layout."""
+        return self._selection(a)[0]
+
+    def _selection(self, a: Tensor) -> tuple[Tensor | None, int]:
+        """:meth:`channel_weights` and the number of chosen channels (all of them for None)."""
         s, n = self.spec, a.shape[1]
         if s.mode is not None:
             if self.chosen is None:
@@ -274,24 +283,26 @@ class _Term(Objective):
                 raise ValueError(f"layers: {s.layer} has {n} channels (0-{n - 1}); channel(s) {bad} are out of range")
             chosen = s.channels
         else:
-            return None
+            return None, n
         key = (n, a.device, tuple(chosen))
         if key not in self._weights:
             w = torch.zeros(n, device=a.device)
             w[list(chosen)] = 1.0
-            self._weights = {key: w.view(1, n, 1, 1)}
+            self._weights = {key: (w.view(1, n, 1, 1), len(set(chosen)))}
         return self._weights[key]
 
     def _value(self, acts: dict) -> Tensor:
         a = _activation(acts, self.spec.layer)
-        w = self.channel_weights(a)
+        w, count = self._selection(a)
         if self.kind == "guide":
             if self.target is None:
                 raise RuntimeError(f"{self}: the guide's features are computed by the dream (prepare)")
             return self.spec.weight * _guide_match(a if w is None else a * w, self.target, w)
         v = a * a if self.kind == "l2" else a
         if w is not None:
-            v = v * w * (a.shape[1] / float(w.sum()))  # the mean over the chosen channels
+            # The mean over the chosen channels, counted here rather than read back from the
+            # device (w.sum() would wait for the GPU every step).
+            v = v * w * (a.shape[1] / count)
         return self.spec.weight * _per_sample(v)
 
 
@@ -368,8 +379,8 @@ def guide(layer: str, image) -> Objective:
 def from_layers(specs: tuple[LayerSpec, ...], kind: str, guide_image=None) -> Objective:
     """The sum of the terms of ``layers=`` specs, each ``kind`` (``l2``, ``mean``) or, with a
     guide image, the guide match on each layer."""
-    terms = [_term(s, "guide" if guide_image is not None else kind, "guide" if guide_image is not None else f"layer_{kind}",
-                   guide_image) for s in specs]  # fmt: skip
+    name = "guide" if guide_image is not None else f"layer_{kind}"
+    terms = [_term(s, "guide" if guide_image is not None else kind, name, guide_image) for s in specs]
     total = terms[0]
     for t in terms[1:]:
         total = total + t

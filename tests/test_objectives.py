@@ -1,0 +1,82 @@
+"""fastdream.objectives on their own: arithmetic, values, and the device of every part of a value."""
+
+import pytest
+import torch
+
+from fastdream import objectives as O
+
+META = torch.device("meta")
+
+
+def acts(device="cpu", n=2):
+    g = torch.Generator().manual_seed(0)
+    a = {"a": torch.rand(n, 8, 5, 6, generator=g), "b": torch.rand(n, 4, 3, 3, generator=g)}
+    return {k: v.to(device) for k, v in a.items()}
+
+
+class _Ctx:
+    """What a dream offers an objective's prepare(): the channel means for top/bottom k."""
+
+    key = "ctx"
+
+    def channels(self, layer):
+        return 8
+
+    def channel_means(self, layer):
+        return torch.arange(8.0)
+
+
+def _guided():
+    g = O.guide("a", None)
+    g.target = torch.rand(10, 8)  # what prepare() computes from the guide image
+    return g
+
+
+EXPRESSIONS = {
+    "l2 + constant": lambda: O.layer_l2("a") + 1.0,
+    "constant - mean": lambda: 2 - O.layer_mean("b"),
+    "constant alone": lambda: O.layer_l2("a") * 0 + 3,
+    "scaled channels": lambda: 0.5 * O.channel("a", [1, 3, 3]) - O.channel("b", 2, kind="mean") / 4,
+    "negated neuron": lambda: -O.neuron("a", 2) + O.neuron("b", 1, y=0, x=2),
+    "layer specs": lambda: O.from_layers(O.parse_layers({"a:0-2": 2.0, "b": 0.5}), "l2"),
+    "guide": lambda: _guided() + 1,
+}
+
+
+@pytest.mark.parametrize("name", list(EXPRESSIONS))
+def test_values_follow_the_activations_device(name):
+    # Every tensor of a value is made on the activations' device: the meta device refuses any
+    # CPU tensor mixed in (as a GPU would), so a constant built on the CPU fails here.
+    expr = EXPRESSIONS[name]()
+    out = expr(acts(META))
+    assert out.device == META and out.shape == (2,) and out.dtype == torch.float32
+    assert expr(acts()).shape == (2,)
+
+
+def test_top_k_is_chosen_by_prepare_and_runs_on_the_meta_device():
+    expr = O.from_layers(O.parse_layers("a:top3"), "mean") + 1
+    expr.prepare(_Ctx())
+    assert expr.parts[0].chosen == [7, 6, 5]
+    assert expr(acts(META)).device == META
+
+
+def test_values():
+    x = acts()
+    a, b = x["a"], x["b"]
+    l2a, mean_b = (a * a).mean((1, 2, 3)), b.mean((1, 2, 3))
+    torch.testing.assert_close((O.layer_l2("a") + 1.0)(x), l2a + 1)
+    torch.testing.assert_close((2 - O.layer_mean("b"))(x), 2 - mean_b)
+    # A repeated channel counts once: the mean over the channels chosen.
+    torch.testing.assert_close(O.channel("a", [1, 3, 3])(x), (a[:, [1, 3]] ** 2).mean((1, 2, 3)))
+    torch.testing.assert_close((O.layer_l2("a") / 4)(x), l2a / 4)
+    torch.testing.assert_close(O.neuron("a", 2)(x), a[:, 2, 2, 3])
+
+
+def test_arithmetic_prints_and_refuses_what_is_not_a_number():
+    expr = O.channel("a", 3) + 0.5 * O.layer_l2("b") - 1
+    assert repr(expr) == "channel('a', 3) + 0.5 * layer_l2('b') - 1"
+    assert expr.layers == ("a", "b")
+    with pytest.raises(TypeError, match="objectives combine"):
+        O.layer_l2("a") + "x"
+    with pytest.raises(TypeError):
+        O.layer_l2("a") * True
