@@ -53,9 +53,15 @@ def check_folders(in_dir, out_dir, fmt) -> tuple[Path, Path, str | None]:
     return in_dir, out_dir, fmt
 
 
-def run_folder(in_dir, out_dir, fmt: str | None, make: Callable[[Image.Image], Image.Image], *, device,
-               progress: bool, name: str) -> FolderReport:  # fmt: skip
-    """``make(image) -> image`` for every image of ``in_dir`` (checked first) into ``out_dir``."""
+def run_folder(
+    in_dir, out_dir, fmt: str | None, make: Callable[[Image.Image], Image.Image], *, device, progress: bool, name: str
+) -> FolderReport:
+    """``make(image) -> image`` for every image of ``in_dir`` (checked first) into ``out_dir``.
+
+    Each output is looked for once by the rank that owns it, just before its image (so a run
+    started beside this one never redoes a finished image); rank 0's progress bar follows the other
+    ranks with :class:`_Watch`, which looks for each of their outputs until it appears, not after.
+    """
     in_dir, out_dir, fmt = check_folders(in_dir, out_dir, fmt)
     files = list_images(in_dir, "input_dir", exclude=out_dir)
     if not files:
@@ -68,17 +74,41 @@ def run_folder(in_dir, out_dir, fmt: str | None, make: Callable[[Image.Image], I
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
     report = FolderReport()
     bar = tqdm(total=len(files), disable=not (progress and dist.main), desc=name, unit="image")
+    watch = _Watch(targets, dist.rank, dist.world) if dist.enabled and not bar.disable else None
     try:
-        for i in range(dist.rank, len(files), dist.world):
+        for done, i in enumerate(range(dist.rank, len(files), dist.world), 1):
             if targets[i].exists():
                 report.skipped.append(targets[i])
             else:
                 _one(files[i], targets[i], make, report, name)
-            bar.update(sum(t.exists() for t in targets) - bar.n if dist.enabled else 1)
+            bar.update((watch.others() + done if watch else done) - bar.n)
+        dist.barrier()
+        bar.update(bar.total - bar.n)  # every rank is done; an unreadable file of another rank held its count back
     finally:
         bar.close()
-    dist.barrier()
     return report
+
+
+class _Watch:
+    """How far the other ranks are, as rank 0 sees it on disk, at one file-system lookup per output.
+
+    Each rank works through its share of the images in order, so its finished outputs are (up to
+    unreadable inputs, which make none) a prefix of its list: rank 0 keeps a position in each
+    list and moves it past the outputs that exist. An output is looked for until it appears and
+    never after, and each update looks once per rank for the next one: O(N) lookups in all, where
+    counting every output after every image was O(N^2).
+    """
+
+    def __init__(self, targets: list[Path], rank: int, world: int):
+        self.queues = [targets[r::world] for r in range(world) if r != rank]
+        self.pos = [0] * len(self.queues)
+
+    def others(self) -> int:
+        """The outputs of the other ranks found so far (theirs in the last run included)."""
+        for k, queue in enumerate(self.queues):
+            while self.pos[k] < len(queue) and queue[self.pos[k]].exists():
+                self.pos[k] += 1
+        return sum(self.pos)
 
 
 def _one(src: Path, dst: Path, make, report: FolderReport, name: str) -> None:

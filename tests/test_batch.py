@@ -1,0 +1,84 @@
+"""fastdream.batch.run_folder: resumable folder runs, their counts, and file-system lookups in O(N)."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fastdream import batch
+from fastdream.training.distributed import Dist
+
+CPU = torch.device("cpu")
+
+
+def write_folder(root: Path, n: int) -> Path:
+    """n tiny images (some in a subfolder) and one file that claims to be an image but is not."""
+    rng = np.random.default_rng(0)
+    (root / "sub").mkdir(parents=True)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 256, (4, 5, 3), dtype=np.uint8)).save(
+            root / ("sub" if i % 3 else ".") / f"{i:02d}.png"
+        )
+    (root / "broken.png").write_bytes(b"not a png")
+    return root
+
+
+def invert(im: Image.Image) -> Image.Image:
+    return Image.fromarray(255 - np.asarray(im.convert("RGB")))
+
+
+def test_counts_and_resume(tmp_path, capsys):
+    src, out = write_folder(tmp_path / "in", 6), tmp_path / "out"
+    first = batch.run_folder(src, out, None, invert, device=CPU, progress=False, name="test")
+    assert (len(first.written), len(first.skipped), len(first.failed)) == (6, 0, 1)
+    assert "skipping" in capsys.readouterr().err and first.failed[0][0].name == "broken.png"
+    assert (out / "sub" / "01.png").is_file()
+    assert np.array_equal(np.asarray(Image.open(out / "00.png")), 255 - np.asarray(Image.open(src / "00.png")))
+    (out / "sub" / "04.png").unlink()
+    again = batch.run_folder(src, out, None, invert, device=CPU, progress=False, name="test")
+    assert (len(again.written), len(again.skipped), len(again.failed)) == (1, 5, 1)
+    assert again.written == [out / "sub" / "04.png"]
+    as_jpg = batch.run_folder(src, tmp_path / "jpg", "jpg", invert, device=CPU, progress=False, name="test")
+    assert sorted(p.name for p in as_jpg.written)[:2] == ["00.jpg", "01.jpg"]
+
+
+def test_the_input_folder_is_never_the_output(tmp_path):
+    src = write_folder(tmp_path / "in", 1)
+    with pytest.raises(ValueError, match="never overwritten"):
+        batch.run_folder(src, src, None, invert, device=CPU, progress=False, name="test")
+
+
+class _TwoRanks(Dist):
+    """Rank 0 of 2, without a process group: the other rank is played by ``make`` below."""
+
+    def barrier(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("n", [10, 30])
+def test_each_output_is_looked_for_a_bounded_number_of_times(tmp_path, monkeypatch, n):
+    # Under torchrun, rank 0's progress bar counts the other ranks' outputs on disk: counting all
+    # of them after every image made O(N^2) lookups. Here rank 1 keeps pace with rank 0 (each of
+    # rank 0's images also writes rank 1's next output); outputs must be looked up O(N) times.
+    src, out = write_folder(tmp_path / "in", n), tmp_path / "out"
+    files = sorted(p for p in src.rglob("*.png"))
+    targets = {out / f.relative_to(src) for f in files}
+    partner = iter(out / f.relative_to(src) for f in files[1::2])
+
+    def make(im):
+        other = next(partner, None)
+        if other is not None:
+            other.parent.mkdir(parents=True, exist_ok=True)
+            other.write_bytes(b"done by rank 1")
+        return im
+
+    lookups = []
+    exists = Path.exists
+    monkeypatch.setattr(Path, "exists", lambda p: (lookups.append(p) if p in targets else None, exists(p))[1])
+    monkeypatch.setattr(batch, "distributed", lambda device: _TwoRanks(0, 2))
+    report = batch.run_folder(src, out, None, make, device=CPU, progress=True, name="test")
+    assert len(report.written) + len(report.failed) == len(files[::2])
+    assert len(lookups) <= 2 * len(files), f"{len(lookups)} lookups of {len(files)} outputs"
+    assert max(lookups.count(t) for t in targets) <= 3
