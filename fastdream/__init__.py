@@ -8,6 +8,7 @@ from fastdream import data, io, metrics, models, ops
 from fastdream._version import __version__
 from fastdream.cutout import cutout, cutout_folder, train_unet
 from fastdream.dream import dream, dream_folder
+from fastdream.driver import Cancelled, StepState
 from fastdream.gan import sample_gan, train_gan
 from fastdream.info import info
 from fastdream.ops import use_backend
@@ -16,6 +17,8 @@ from fastdream.vae import sample_vae, train_vae, vae_reconstruct, vae_walk
 from fastdream.video import dream_video, zoom_video
 
 __all__ = [
+    "Cancelled",
+    "StepState",
     "__version__",
     "cutout",
     "cutout_folder",

@@ -80,11 +80,11 @@ def test_resume_is_byte_identical_and_other_settings_are_refused(clip, tmp_path,
     whole = fd.dream_video(root, tmp_path / "whole.gif", frames_dir=tmp_path / "w", **FAST)
     real, calls = dv._Coherent.dream, []
 
-    def stop_after_3(self, frame):
+    def stop_after_3(self, frame, callback=None):
         calls.append(1)
         if len(calls) > 3:
             raise KeyboardInterrupt
-        return real(self, frame)
+        return real(self, frame, callback)
 
     monkeypatch.setattr(dv._Coherent, "dream", stop_after_3)
     with pytest.raises(KeyboardInterrupt):

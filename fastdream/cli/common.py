@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import inspect
 from pathlib import Path
 
 
@@ -11,6 +12,35 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def given(**options) -> dict:
+    """The options the user gave on the command line (those not None): every other one is left to
+    the library, so the shell and Python make the same output from the same words."""
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def off(flag: bool) -> bool | None:
+    """A ``--no-X`` switch: False when given, else None (the library's default)."""
+    return False if flag else None
+
+
+def library_defaults(fn) -> dict:
+    """The keyword defaults of the library function (or options dataclass) ``fn``."""
+    params = inspect.signature(fn).parameters.values()
+    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
+
+
+def note_defaults(parser, defaults: dict, rename: dict | None = None) -> None:
+    """Appends the library's default to the help of every option left to the library (argparse
+    default None), read from ``defaults`` (the library's names; ``rename`` maps a dest to one)."""
+    rename = rename or {}
+    for action in parser._actions:
+        name = rename.get(action.dest, action.dest)
+        value = defaults.get(name)
+        if action.default is None and value is not None and action.help != argparse.SUPPRESS:
+            shown = "on" if value is True else "off" if value is False else value
+            action.help = f"{action.help} (default: {shown})" if action.help else f"default: {shown}"
 
 
 class UsageError(ValueError):

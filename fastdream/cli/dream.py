@@ -3,50 +3,68 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from pathlib import Path
 
-from fastdream.cli.common import UsageError, load_model, model_options, output_path
+from fastdream.cli.common import (
+    UsageError,
+    given,
+    library_defaults,
+    load_model,
+    model_options,
+    note_defaults,
+    off,
+    output_path,
+)
 
 
-def dream_options(s) -> None:
-    """The dream settings shared by ``dream`` and ``zoom``."""
+def dream_options(s, overrides: dict | None = None) -> None:
+    """The dream settings shared by ``dream``, ``zoom`` and ``dream-video``: every default is the
+    library's (``DreamOptions``, with the pipeline's ``overrides``), shown in the help."""
+    from fastdream.dream import DreamOptions
+
     s.add_argument("--layers", nargs="+", metavar="SPEC",
                    help="layers to amplify: NAME, NAME:37, NAME:30-40,77, NAME:top8, NAME:bottom8, each with an "
                         "optional =WEIGHT (see dream --list-layers)")  # fmt: skip
     model_options(s)
-    s.add_argument("--octaves", type=int, default=4)
-    s.add_argument("--octave-scale", type=float, default=1.4)
-    s.add_argument("--steps", type=int, default=10, help="steps per octave")
-    s.add_argument("--step-size", type=float, default=0.01)
-    s.add_argument("--jitter", type=int, default=32, help="max random shift per step, pixels")
-    s.add_argument("--tile", type=int, default=512, help="tile size in pixels; 0 = no tiling")
-    s.add_argument("--objective", choices=["l2", "mean"], default="l2")
-    s.add_argument("--norm", choices=["std", "mean_abs", "laplacian"], default="std",
+    s.add_argument("--octaves", type=int)
+    s.add_argument("--octave-scale", type=float)
+    s.add_argument("--steps", type=int, help="steps per octave")
+    s.add_argument("--step-size", type=float)
+    s.add_argument("--jitter", type=int, help="max random shift per step, pixels")
+    s.add_argument("--tile", type=int, help="tile size in pixels; 0 = no tiling")
+    s.add_argument("--objective", choices=["l2", "mean"])
+    s.add_argument("--norm", choices=["std", "mean_abs", "laplacian"],
                    help="gradient normalization; laplacian: smoother, larger patterns")  # fmt: skip
-    s.add_argument("--lap-levels", type=int, default=4, help="bands of the Laplacian pyramid (--norm laplacian)")
-    s.add_argument("--smooth", type=float, default=None, metavar="SIGMA", help="Gaussian smoothing of the gradient")
+    s.add_argument("--lap-levels", type=int, help="bands of the Laplacian pyramid (--norm laplacian)")
+    s.add_argument("--smooth", type=float, metavar="SIGMA", help="Gaussian smoothing of the gradient")
     s.add_argument("--guide", metavar="IMAGE", help="grow what this image contains instead of what the layers see")
-    s.add_argument("--preserve-colors", action="store_true", help="keep the input's colors, dream only brightness")
-    s.add_argument("--color-match", action="store_true", help="give the output the input's color statistics")
-    s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
+    s.add_argument("--preserve-colors", action="store_true", default=None,
+                   help="keep the input's colors, dream only brightness")  # fmt: skip
+    s.add_argument("--color-match", action="store_true", default=None,
+                   help="give the output the input's color statistics")  # fmt: skip
+    s.add_argument("--seed", type=int)
+    s.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    defaults = {f.name: f.default for f in dataclasses.fields(DreamOptions)}
+    note_defaults(s, {**defaults, **(overrides or {})}, rename={"tile": "tile_size"})
 
 
 def dream_kwargs(args) -> dict:
-    """The keyword arguments of ``fastdream.dream`` from the options of :func:`dream_options`."""
+    """The keyword arguments of ``fastdream.dream`` the user gave, from :func:`dream_options`."""
     guide = None
     if args.guide:
         from fastdream import io
 
         guide = io.load_pil(args.guide)  # missing file / not an image: a clear error first
-    return dict(
-        model=load_model(args), layers=args.layers, octaves=args.octaves, octave_scale=args.octave_scale, steps=args.steps,
-        step_size=args.step_size, jitter=args.jitter, tile_size=args.tile or None, objective=args.objective,
-        norm=args.norm, lap_levels=args.lap_levels, smooth=args.smooth, guide=guide,
-        preserve_colors=args.preserve_colors, color_match=args.color_match, seed=args.seed, device=args.device,
-    )  # fmt: skip
+    tile = None if args.tile is None else {"tile_size": args.tile or None}  # 0: no tiling
+    return given(
+        model=load_model(args), layers=args.layers, octaves=args.octaves, octave_scale=args.octave_scale,
+        steps=args.steps, step_size=args.step_size, jitter=args.jitter, objective=args.objective, norm=args.norm,
+        lap_levels=args.lap_levels, smooth=args.smooth, guide=guide, preserve_colors=args.preserve_colors,
+        color_match=args.color_match, seed=args.seed, device=args.device,
+    ) | (tile or {})  # fmt: skip
 
 
 def _list_layers(args) -> int:
@@ -73,8 +91,8 @@ def _cmd_folder(args) -> int:
 
     if args.mask_from or not args.output:
         raise UsageError("dreaming a folder needs -o OUTDIR (and takes no --mask-from)")
-    r = fd.dream_folder(args.input, args.output, format=args.format, progress=not args.quiet,
-                        low_memory=args.low_memory, **dream_kwargs(args))  # fmt: skip
+    kw = given(format=args.format, low_memory=args.low_memory) | dream_kwargs(args)
+    r = fd.dream_folder(args.input, args.output, progress=not args.quiet, **kw)
     failed = f", {len(r.failed)} unreadable (skipped)" if r.failed else ""
     print(f"dreamed {len(r.written)} image(s) into {args.output} ({len(r.skipped)} already done{failed})")
     return 0
@@ -102,7 +120,8 @@ def _cmd_dream(args) -> int:
             mask = 1.0 - mask
     elif args.invert_mask:
         raise UsageError("--invert-mask needs --mask-from CKPT")
-    result = fd.dream(image, mask=mask, progress=not args.quiet, low_memory=args.low_memory, **dream_kwargs(args))
+    kw = given(mask=mask, low_memory=args.low_memory) | dream_kwargs(args)
+    result = fd.dream(image, progress=not args.quiet, **kw)
     io.save_image(result, out)
     print(f"wrote {out} ({result.width}x{result.height})")
     return 0
@@ -116,11 +135,10 @@ def _cmd_zoom(args) -> int:
     source = args.input or io.SAMPLE_IMAGE
     io.load_pil(source)  # missing file / not an image: a clear error before any work
     try:
-        path = fd.zoom_video(
-            source, out, frames=args.frames, zoom=args.zoom, shift=tuple(args.shift), angle=args.angle, fps=args.fps,
-            frames_dir=args.frames_dir, resume=not args.no_resume, reverse=args.reverse, progress=not args.quiet,
-            **dream_kwargs(args),
-        )  # fmt: skip
+        kw = given(frames=args.frames, zoom=args.zoom, shift=None if args.shift is None else tuple(args.shift),
+                   angle=args.angle, fps=args.fps, frames_dir=args.frames_dir, resume=off(args.no_resume),
+                   reverse=args.reverse)  # fmt: skip
+        path = fd.zoom_video(source, out, progress=not args.quiet, **kw, **dream_kwargs(args))
     except KeyboardInterrupt:
         print("fastdream zoom: interrupted; the finished frames are kept: run the same command to resume",
               file=sys.stderr)  # fmt: skip
@@ -134,11 +152,9 @@ def _cmd_dream_video(args) -> int:
 
     out = output_path(args, None)
     try:
-        path = fd.dream_video(
-            args.input, out, blend=args.blend, flow=not args.no_flow, frames_dir=args.frames_dir,
-            resume=not args.no_resume, start=args.start, end=args.end, fps=args.fps, keep_audio=not args.no_audio,
-            progress=not args.quiet, **dream_kwargs(args),
-        )  # fmt: skip
+        kw = given(blend=args.blend, flow=off(args.no_flow), frames_dir=args.frames_dir, resume=off(args.no_resume),
+                   start=args.start, end=args.end, fps=args.fps, keep_audio=off(args.no_audio))  # fmt: skip
+        path = fd.dream_video(args.input, out, progress=not args.quiet, **kw, **dream_kwargs(args))
     except KeyboardInterrupt:
         print("fastdream dream-video: interrupted; the finished frames are kept: run the same command to resume",
               file=sys.stderr)  # fmt: skip
@@ -148,12 +164,15 @@ def _cmd_dream_video(args) -> int:
 
 
 def add(sub) -> None:
+    import fastdream as fd
+    from fastdream.video import coherent, zoom
+
     s = sub.add_parser("dream", help="dream an image or a folder of images (the bundled sample when INPUT is omitted)")
     s.add_argument(
         "input", nargs="?", help="image file or folder (default: the bundled astronaut photo, public domain)"
     )
     s.add_argument("-o", "--output", help="output image file (default: dream.png), or folder for a folder")
-    s.add_argument("--format", default=None, help="for a folder: the outputs' format (png, jpg, ...; default: kept)")
+    s.add_argument("--format", help="for a folder: the outputs' format (png, jpg, ...; default: kept)")
     dream_options(s)
     s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
     s.add_argument("--list-layers", action="store_true", help="print the model's layers and channel counts, and exit")
@@ -166,31 +185,31 @@ def add(sub) -> None:
     s = sub.add_parser("dream-video", help="dream a video (MP4, GIF, WebP or a folder of frames), coherently")
     s.add_argument("input", help="video file or folder of frames")
     s.add_argument("-o", "--output", required=True, help="video file: .mp4, .gif or .webp")
-    s.add_argument(
-        "--blend", type=float, default=0.5, help="share of the previous dreamed frame each frame starts from"
-    )
+    s.add_argument("--blend", type=float, help="share of the previous dreamed frame each frame starts from")
     s.add_argument("--no-flow", action="store_true", help="blend without moving the previous frame along the flow")
-    s.add_argument("--start", type=int, default=None, help="first frame to dream")
-    s.add_argument("--end", type=int, default=None, help="frame to stop before")
-    s.add_argument("--fps", type=float, default=None, help="output frame rate (default: the input's)")
+    s.add_argument("--start", type=int, help="first frame to dream")
+    s.add_argument("--end", type=int, help="frame to stop before")
+    s.add_argument("--fps", type=float, help="output frame rate (default: the input's)")
     s.add_argument("--no-audio", action="store_true", help="drop the input's sound")
-    s.add_argument("--frames-dir", default=None, help="where frames are kept (default: OUTPUT_frames/)")
+    s.add_argument("--frames-dir", help="where frames are kept (default: OUTPUT_frames/)")
     s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
     s.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)
-    dream_options(s)
-    s.set_defaults(func=_cmd_dream_video, octaves=2, steps=5)
+    dream_options(s, coherent.DREAM_DEFAULTS)
+    note_defaults(s, library_defaults(fd.dream_video))
+    s.set_defaults(func=_cmd_dream_video)
 
     s = sub.add_parser("zoom", help="endless-zoom video: dream, zoom, repeat (GIF, WebP or MP4)")
     s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo)")
     s.add_argument("-o", "--output", help="video file: .gif, .webp or .mp4 (default: zoom.gif)")
-    s.add_argument("--frames", type=int, default=60)
-    s.add_argument("--zoom", type=float, default=1.05, help="zoom factor per frame (> 1 zooms in)")
-    s.add_argument("--shift", type=float, nargs=2, default=(0.0, 0.0), metavar=("DX", "DY"), help="pixels per frame")
-    s.add_argument("--angle", type=float, default=0.0, help="degrees per frame, counter-clockwise")
-    s.add_argument("--fps", type=float, default=15)
-    s.add_argument("--frames-dir", default=None, help="where frames are kept (default: OUTPUT_frames/)")
+    s.add_argument("--frames", type=int, help="frames in the video")
+    s.add_argument("--zoom", type=float, help="zoom factor per frame (> 1 zooms in)")
+    s.add_argument("--shift", type=float, nargs=2, metavar=("DX", "DY"), help="pixels per frame")
+    s.add_argument("--angle", type=float, help="degrees per frame, counter-clockwise")
+    s.add_argument("--fps", type=float, help="frames per second")
+    s.add_argument("--frames-dir", help="where frames are kept (default: OUTPUT_frames/)")
     s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
-    s.add_argument("--reverse", action="store_true", help="play backwards: zoom out of the dream")
+    s.add_argument("--reverse", action="store_true", default=None, help="play backwards: zoom out of the dream")
     s.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)
-    dream_options(s)
-    s.set_defaults(func=_cmd_zoom, octaves=1, steps=5)
+    dream_options(s, zoom.DREAM_DEFAULTS)
+    note_defaults(s, library_defaults(fd.zoom_video))
+    s.set_defaults(func=_cmd_zoom)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from fastdream.cli.common import given, library_defaults, note_defaults, off
+
 
 def _dream_all(images, args, seed=None):
     """Passes generated images through the dream (``--dream``), upscaled first so the network
@@ -20,7 +22,7 @@ def _dream_all(images, args, seed=None):
 
 
 def _channels(args):
-    return 1 if args.gray else args.channels
+    return 1 if args.gray else args.channels  # None: the library decides from the folder
 
 
 def _trained(train, name: str, **kw) -> int:
@@ -38,23 +40,24 @@ def _trained(train, name: str, **kw) -> int:
 def _cmd_train_gan(args) -> int:
     from fastdream.gan import train_gan
 
-    return _trained(
-        train_gan, "train-gan", images_dir=args.images, out_dir=args.output, image_size=args.image_size,
-        epochs=args.epochs, batch_size=args.batch_size, nz=args.nz, lr=args.lr, lr_d=args.lr_d, beta1=args.beta1,
-        recipe=args.recipe, device=args.device, amp=args.amp, resume=not args.no_resume, seed=args.seed,
-        progress=not args.quiet, ngf=args.ngf, ndf=args.ndf, nc=_channels(args), max_minutes=args.max_minutes,
+    kw = given(
+        image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size, nz=args.nz, lr=args.lr,
+        lr_d=args.lr_d, beta1=args.beta1, recipe=args.recipe, device=args.device, amp=args.amp,
+        resume=off(args.no_resume), seed=args.seed, ngf=args.ngf, ndf=args.ndf, nc=_channels(args),
+        max_minutes=args.max_minutes,
     )  # fmt: skip
+    return _trained(train_gan, "train-gan", images_dir=args.images, out_dir=args.output, progress=not args.quiet, **kw)
 
 
 def _cmd_train_vae(args) -> int:
     from fastdream.vae import train_vae
 
-    return _trained(
-        train_vae, "train-vae", images_dir=args.images, out_dir=args.output, image_size=args.image_size,
-        latent_dim=args.latent_dim, beta=args.beta, kl_warmup=args.kl_warmup, epochs=args.epochs,
-        batch_size=args.batch_size, lr=args.lr, channels=_channels(args), device=args.device, amp=args.amp,
-        resume=not args.no_resume, seed=args.seed, progress=not args.quiet, max_minutes=args.max_minutes,
+    kw = given(
+        image_size=args.image_size, latent_dim=args.latent_dim, beta=args.beta, kl_warmup=args.kl_warmup,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, channels=_channels(args), device=args.device,
+        amp=args.amp, resume=off(args.no_resume), seed=args.seed, max_minutes=args.max_minutes,
     )  # fmt: skip
+    return _trained(train_vae, "train-vae", images_dir=args.images, out_dir=args.output, progress=not args.quiet, **kw)
 
 
 def _write_samples(images, args) -> int:
@@ -83,20 +86,20 @@ def _write_walk(frames, args) -> int:
 def _cmd_sample_gan(args) -> int:
     from fastdream.gan import sample_gan
 
-    return _write_samples(sample_gan(args.checkpoint, args.n, seed=args.seed, device=args.device), args)
+    return _write_samples(sample_gan(args.checkpoint, args.n, **given(seed=args.seed, device=args.device)), args)
 
 
 def _cmd_sample_vae(args) -> int:
     from fastdream.vae import sample_vae
 
-    images = sample_vae(args.checkpoint, args.n, seed=args.seed, temperature=args.temperature, device=args.device)
+    images = sample_vae(args.checkpoint, args.n, **given(seed=args.seed, temperature=args.temperature, device=args.device))
     return _write_samples(images, args)
 
 
 def _cmd_gan_walk(args) -> int:
     from fastdream.gan import latent_walk
 
-    frames = latent_walk(args.checkpoint, args.frames, seed=args.seed, points=args.points, device=args.device)
+    frames = latent_walk(args.checkpoint, args.frames, **given(seed=args.seed, points=args.points, device=args.device))
     return _write_walk(frames, args)
 
 
@@ -105,24 +108,24 @@ def _cmd_vae_walk(args) -> int:
     from fastdream.vae import vae_walk
 
     between = None if args.between is None else [io.load_pil(p) for p in args.between]
-    frames = vae_walk(args.checkpoint, args.frames, seed=args.seed, points=args.points, between=between,
-                      device=args.device)  # fmt: skip
+    kw = given(seed=args.seed, points=args.points, between=between, device=args.device)
+    frames = vae_walk(args.checkpoint, args.frames, **kw)
     return _write_walk(frames, args)
 
 
-def _training_options(s, epochs: int) -> None:
+def _training_options(s) -> None:
     s.add_argument("images", help="folder of images (nested folders are read too)")
     s.add_argument("-o", "--output", required=True, help="folder for the checkpoint and the sample grids")
-    s.add_argument("--image-size", type=int, default=64, choices=[32, 64, 128])
-    s.add_argument("--epochs", type=int, default=epochs)
-    s.add_argument("--batch-size", type=int, default=64)
-    s.add_argument("--channels", type=int, choices=[1, 3], default=None, help="default: 1 for a gray folder, else 3")
+    s.add_argument("--image-size", type=int, choices=[32, 64, 128])
+    s.add_argument("--epochs", type=int)
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--channels", type=int, choices=[1, 3], help="default: 1 for a gray folder, else 3")
     s.add_argument("--gray", action="store_true", help="the same as --channels 1")
-    s.add_argument("--max-minutes", type=float, default=None, help="stop before an epoch that would end past this")
-    s.add_argument("--amp", action="store_true", help="mixed precision (CUDA only)")
+    s.add_argument("--max-minutes", type=float, help="stop before an epoch that would end past this")
+    s.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA only)")
     s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
-    s.add_argument("--seed", type=int, default=0)
-    s.add_argument("--device", default=None)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--device")
     s.add_argument("-q", "--quiet", action="store_true")
 
 
@@ -131,49 +134,58 @@ def _using_options(s, what: str, walk: bool) -> None:
     if walk:
         s.add_argument("-o", "--output", required=True, help="animation file: .gif, .webp or .mp4")
         s.add_argument("--frames", type=int, default=60)
-        s.add_argument("--points", type=int, default=4, help="latent points visited in a loop")
+        s.add_argument("--points", type=int, help="latent points visited in a loop")
         s.add_argument("--fps", type=float, default=15)
     else:
         s.add_argument("-o", "--output", required=True, help="folder for the PNG samples")
         s.add_argument("-n", type=int, default=16, help="number of samples")
-    s.add_argument("--seed", type=int, default=None)
-    s.add_argument("--device", default=None)
+    s.add_argument("--seed", type=int)
+    s.add_argument("--device")
     s.add_argument("--dream", action="store_true", help="pass each image through fastdream.dream")
     s.add_argument("--dream-size", type=int, default=256, help="size the images are dreamed at")
     s.add_argument("--steps", type=int, default=5, help="dream steps per octave (with --dream)")
 
 
 def add(sub) -> None:
+    from fastdream.gan import latent_walk, sample_gan, train_gan
+    from fastdream.vae import sample_vae, train_vae, vae_walk
+
     s = sub.add_parser("train-gan", help="train a GAN on a folder of images (stable on small folders)")
-    _training_options(s, epochs=25)
-    s.add_argument("--recipe", choices=["stable", "dcgan"], default="stable", help="stable (default) or classic DCGAN")
-    s.add_argument("--nz", type=int, default=100, help="latent size")
-    s.add_argument("--ngf", type=int, default=64)
-    s.add_argument("--ndf", type=int, default=64)
-    s.add_argument("--lr", type=float, default=2e-4)
-    s.add_argument("--lr-d", type=float, default=None, help="discriminator learning rate (default: --lr)")
-    s.add_argument("--beta1", type=float, default=0.5)
+    _training_options(s)
+    s.add_argument("--recipe", choices=["stable", "dcgan"], help="stable (default) or classic DCGAN")
+    s.add_argument("--nz", type=int, help="latent size")
+    s.add_argument("--ngf", type=int)
+    s.add_argument("--ndf", type=int)
+    s.add_argument("--lr", type=float)
+    s.add_argument("--lr-d", type=float, help="discriminator learning rate (default: --lr)")
+    s.add_argument("--beta1", type=float)
+    note_defaults(s, library_defaults(train_gan))
     s.set_defaults(func=_cmd_train_gan)
 
     s = sub.add_parser("train-vae", help="train a variational autoencoder on a folder of images")
-    _training_options(s, epochs=30)
-    s.add_argument("--latent-dim", type=int, default=128)
-    s.add_argument("--beta", type=float, default=1.0, help="weight of the KL term (1: the ELBO)")
-    s.add_argument("--kl-warmup", type=float, default=5, help="epochs over which the KL weight grows from 0")
-    s.add_argument("--lr", type=float, default=1e-3)
+    _training_options(s)
+    s.add_argument("--latent-dim", type=int)
+    s.add_argument("--beta", type=float, help="weight of the KL term (1: the ELBO)")
+    s.add_argument("--kl-warmup", type=float, help="epochs over which the KL weight grows from 0")
+    s.add_argument("--lr", type=float)
+    note_defaults(s, library_defaults(train_vae))
     s.set_defaults(func=_cmd_train_vae)
 
     s = sub.add_parser("sample-gan", help="sample images from a trained GAN")
     _using_options(s, "gan", walk=False)
+    note_defaults(s, library_defaults(sample_gan))
     s.set_defaults(func=_cmd_sample_gan)
     s = sub.add_parser("gan-walk", help="animated walk through a GAN's latent space")
     _using_options(s, "gan", walk=True)
+    note_defaults(s, library_defaults(latent_walk))
     s.set_defaults(func=_cmd_gan_walk)
     s = sub.add_parser("sample-vae", help="sample images from a trained VAE")
     _using_options(s, "vae", walk=False)
-    s.add_argument("--temperature", type=float, default=1.0, help="std of the latents (below 1: safer samples)")
+    s.add_argument("--temperature", type=float, help="std of the latents (below 1: safer samples)")
+    note_defaults(s, library_defaults(sample_vae))
     s.set_defaults(func=_cmd_sample_vae)
     s = sub.add_parser("vae-walk", help="animated walk through a VAE's latent space, or between two images")
     _using_options(s, "vae", walk=True)
     s.add_argument("--between", nargs=2, metavar=("A", "B"), help="walk from image A to image B")
+    note_defaults(s, library_defaults(vae_walk))
     s.set_defaults(func=_cmd_vae_walk)

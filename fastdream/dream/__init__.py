@@ -13,7 +13,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from fastdream.dream import huge
+from fastdream import driver
+from fastdream.dream import engine, huge
 from fastdream.dream.engine import build_objective
 from fastdream.dream.folder import FolderReport, dream_folder
 from fastdream.dream.options import DreamOptions
@@ -27,8 +28,18 @@ __all__ = [
     "default_model",
     "dream",
     "dream_folder",
+    "run",
     "variant",
 ]
+
+
+def run(image, opts: DreamOptions, *, progress: bool = False, callback=None):
+    """Dreams ``image`` with the checked options ``opts``: the low-memory path
+    (:mod:`fastdream.dream.huge`) when :func:`~fastdream.dream.huge.wanted`, else the float32 one.
+    The body of :func:`dream`, shared with the folders and the videos."""
+    callback = driver.check_callback(callback)
+    path = huge if huge.wanted(opts, image) else engine
+    return path.run(image, opts, progress=progress, callback=callback)
 
 
 def dream(
@@ -55,6 +66,7 @@ def dream(
     progress: bool = False,
     tile_batch: int | None = None,
     low_memory: bool | None = None,
+    callback=None,
 ):
     """Dreams ``image``: amplifies what ``layers`` of ``model`` see in it (DeepDream).
 
@@ -99,6 +111,10 @@ def dream(
             None (default): on for images over 4096x4096 when the options allow it (not with
             ``norm="laplacian"``, ``smooth`` or ``color_match``, which need the whole gradient
             or image in float32).
+        callback: called after every step with a :class:`fastdream.driver.StepState`
+            (``octave``, ``step``, ``total``, ``loss``, ``image()``: the picture so far, of the
+            input's kind, at the octave's size). Returning ``False`` stops the dream within that
+            step: :class:`fastdream.Cancelled` is raised, its ``image`` the picture so far.
 
     Returns:
         The dreamed image, of the same kind, size, channel count (and dtype/device for arrays
@@ -111,6 +127,16 @@ def dream(
         >>> out.shape, out.dtype
         ((64, 80, 3), dtype('uint8'))
         >>> out = fd.dream(img, {"_blocks.10:37": 2.0, "_blocks.5": 0.5}, octaves=1, steps=2, seed=0)
+
+        Live previews, and a stop after a time or on a button, from the step hook:
+
+        >>> seen = []
+        >>> def show(state):
+        ...     seen.append((state.octave, state.step, state.total))
+        ...     # state.image() is the picture so far: display it in a notebook
+        >>> out = fd.dream(img, octaves=2, steps=2, seed=0, callback=show)
+        >>> seen
+        [(0, 1, 4), (0, 2, 4), (1, 3, 4), (1, 4, 4)]
     """
     opts = DreamOptions.create(
         layers=layers, model=model, octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
@@ -118,4 +144,4 @@ def dream(
         guide=guide, preserve_colors=preserve_colors, color_match=color_match, mask=mask, seed=seed, device=device,
         tile_batch=tile_batch, low_memory=low_memory,
     )  # fmt: skip
-    return huge.run_auto(image, opts, progress=progress)
+    return run(image, opts, progress=progress, callback=callback)

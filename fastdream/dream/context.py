@@ -4,6 +4,8 @@ features of a guide image (computed once per model, at a size like the tiles')."
 
 from __future__ import annotations
 
+import weakref
+
 import torch
 import torch.nn.functional as F
 
@@ -16,16 +18,18 @@ class Context:
     Attributes:
         device: where the dream runs.
         key: identifies the network, device and guide size, so an objective can keep what it
-            computed (guide features) across the frames of a video.
+            computed (guide features) across the frames of a video. The network is held by a
+            weak reference, which, unlike ``id()``, never matches a later network that happens
+            to reuse a freed one's address.
     """
 
     def __init__(self, net, taps, device, convention, guide_side: int):
         self.net, self.taps, self.device = net, taps, device
         self.mean, self.std = convention
         self.guide_side = int(guide_side)
-        self.key = (id(net), str(device), self.guide_side)
+        self.key = (weakref.ref(net), str(device), self.guide_side)
         self._means: dict | None = None
-        self._guides: dict = {}
+        self._guides: list = []  # (image, its features): looked up by identity, the image kept alive
 
     def at(self, x: torch.Tensor, grid, batch: int) -> Context:
         """This context for the octave image ``x`` (model units) and its tile grid."""
@@ -57,8 +61,8 @@ class Context:
     def guide_features(self, image, layer: str) -> torch.Tensor:
         """``layer``'s features of the guide ``image`` (any image kind), (positions, channels),
         with the image resized so its long side is the tiles' (``guide_side``)."""
-        key = id(image)
-        if key not in self._guides:
+        feats = next((f for im, f in self._guides if im is image), None)
+        if feats is None:
             g = io.load(image, "guide").rgb[:1].to(self.device)
             h, w = g.shape[-2:]
             s = self.guide_side / max(h, w)
@@ -70,5 +74,5 @@ class Context:
             for name, a in zip(self.taps.layers, self.taps(x)):
                 a = (a[0] if isinstance(a, (tuple, list)) else a).float()
                 feats[name] = a[0].permute(1, 2, 0).reshape(-1, a.shape[1]).contiguous()
-            self._guides[key] = feats
-        return self._guides[key][layer]
+            self._guides.append((image, feats))
+        return feats[layer]

@@ -11,14 +11,12 @@ and memory bounded by the tile batch.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from fastdream import _malloc, io, ops
+from fastdream import _malloc, driver, io, ops
 from fastdream.dream.context import Context
 from fastdream.dream.options import DreamOptions
 from fastdream.models.build import DEFAULT_LAYERS, dream_net
@@ -33,17 +31,8 @@ TILE_BATCH_PIXELS = {"cpu": 2 * 512 * 512, "cuda": 16 * 512 * 512}
 
 
 def pyramid(h: int, w: int, octaves: int, scale: float) -> list[tuple[int, int]]:
-    """Octave sizes, smallest first; drops octaves whose short side would be under MIN_OCTAVE_SIDE."""
-    sizes = [(max(1, round(h / scale**i)), max(1, round(w / scale**i))) for i in range(octaves)]
-    keep = [s for i, s in enumerate(sizes) if i == 0 or min(s) >= MIN_OCTAVE_SIDE]
-    if len(keep) < octaves:
-        warnings.warn(
-            f"dream: {octaves} octaves at scale {scale} would shrink the {w}x{h} image below {MIN_OCTAVE_SIDE} px; "
-            f"using {len(keep)} octave(s)",
-            UserWarning,
-            stacklevel=4,
-        )
-    return keep[::-1]
+    """The dream's octave sizes, smallest first (:func:`fastdream.driver.pyramid`)."""
+    return driver.pyramid(h, w, octaves, scale, min_side=MIN_OCTAVE_SIDE)
 
 
 def build_objective(o: DreamOptions) -> Objective:
@@ -68,18 +57,29 @@ def _per_sample_values(v, acts) -> torch.Tensor:
     return v
 
 
-def gradient(x, taps: LayerTaps, objective: Objective, grid, roll, tile_batch):
-    """Gradient of the objective w.r.t. ``x`` (N, 3, h, w), computed tile by tile and blended."""
+def gradient(x, taps: LayerTaps, objective: Objective, grid, roll, tile_batch) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradient of the objective w.r.t. ``x`` (N, 3, h, w), computed tile by tile and blended,
+    and the objective's sum over the tiles (a scalar tensor)."""
     tiles = ops.extract_tiles(x, grid, roll=roll)
-    grads = []
+    grads, total = [], x.new_zeros(())
     with torch.enable_grad():
         for chunk in tiles.split(tile_batch):
             t = chunk.detach().requires_grad_(True)
             acts = dict(zip(taps.layers, taps(t)))
-            (g,) = torch.autograd.grad(objective(acts).sum(), t)
+            value = objective(acts).sum()
+            (g,) = torch.autograd.grad(value, t)
             grads.append(g)
+            total += value.detach()
     g = grads[0] if len(grads) == 1 else torch.cat(grads)
-    return ops.blend_tiles(g, grid, roll=roll)
+    return ops.blend_tiles(g, grid, roll=roll), total
+
+
+def jitter(o: DreamOptions, gen: torch.Generator) -> tuple[int, int]:
+    """This step's random circular shift (dy, dx), up to ``o.jitter`` pixels each way."""
+    if not o.jitter:
+        return (0, 0)
+    r = torch.randint(-o.jitter, o.jitter + 1, (2,), generator=gen)
+    return int(r[0]), int(r[1])
 
 
 def shape_gradient(g: torch.Tensor, o: DreamOptions) -> torch.Tensor:
@@ -135,50 +135,62 @@ def network(image, o: DreamOptions) -> Network:
     return Network(dev, objective, net, LayerTaps(net, objective.layers), mean, std, clamp)
 
 
+class Dream:
+    """The float32 dream as a :class:`fastdream.driver.Job`: the whole octave image in model
+    units, tiles through the network, the fused ascent step."""
+
+    def __init__(self, image, o: DreamOptions):
+        self.loaded, self.o = io.load(image), o
+        self.nw = nw = network(image, o)
+        self.x01 = self.loaded.rgb.to(nw.device)
+        h, w = self.x01.shape[-2:]
+        self.m = None if o.mask is None else io.load_mask(o.mask, (h, w)).to(nw.device)
+        self.base = ((self.x01 - nw.mean) / nw.std).contiguous(memory_format=torch.channels_last)
+        self.budget = TILE_BATCH_PIXELS.get(nw.device.type, TILE_BATCH_PIXELS["cpu"])
+        self.ctx = Context(nw.net, nw.taps, nw.device, (nw.mean, nw.std), guide_side=min(o.tile_size or max(h, w), max(h, w)))
+        self.norm = "std" if o.norm == "laplacian" else o.norm  # the Laplacian bands are normalized already
+        self.sizes = pyramid(h, w, o.octaves, o.octave_scale)
+        self.detail = None
+
+    def begin(self, octave: int, size: tuple[int, int], gen: torch.Generator) -> None:
+        o = self.o
+        self.base_o = base_o = resize(self.base, size)
+        self.mask_o = None if self.m is None else resize(self.m, size).contiguous()
+        x = base_o.clone() if self.detail is None else base_o + resize(self.detail, size)
+        if self.mask_o is not None and self.detail is not None:
+            x = torch.where(self.mask_o > 0, x, base_o)  # no resampling bleed into masked-out pixels
+        self.x = x
+        self.grid = ops.tile_grid(size, o.tile_size if o.tile_size is not None else max(size))
+        self.batch = o.tile_batch or max(1, self.budget // (self.grid.tile_h * self.grid.tile_w))
+        self.nw.objective.prepare(self.ctx.at(x, self.grid, self.batch))
+
+    def step(self, gen: torch.Generator) -> torch.Tensor:
+        nw = self.nw
+        g, total = gradient(self.x, nw.taps, nw.objective, self.grid, jitter(self.o, gen), self.batch)
+        g = shape_gradient(g, self.o)
+        ops.ascent_step_(self.x, g, self.o.step_size, norm=self.norm, clamp=nw.clamp, mask=self.mask_o)
+        return total / (self.x.shape[0] * self.grid.count)
+
+    def end(self) -> None:
+        self.detail = self.x - self.base_o
+        del self.x
+
+    def picture(self):
+        x01 = (self.x * self.nw.std + self.nw.mean).clamp_(0.0, 1.0)
+        return self.loaded.restore_resized(x01.contiguous())
+
+    def result(self):
+        """The dreamed image at full size, colors finished, mask applied, of the input's kind."""
+        out01 = finish_colors((self.x01 + self.detail * self.nw.std).clamp_(0.0, 1.0), self.x01, self.o)
+        if self.m is not None:
+            out01 = torch.where(self.m > 0, out01, self.x01)
+        return self.loaded.restore(out01.contiguous())
+
+
 @torch.no_grad()
-def run(image, o: DreamOptions, *, progress: bool = False):
-    """Dreams ``image`` with the checked options ``o``: the body of :func:`fastdream.dream`."""
-    loaded = io.load(image)
-    nw = network(image, o)
-    dev, objective, net, taps, mean, std = nw.device, nw.objective, nw.net, nw.taps, nw.mean, nw.std
-    lo, hi = nw.clamp
-
-    x01 = loaded.rgb.to(dev)
-    n, _, h, w = x01.shape
-    m = None if o.mask is None else io.load_mask(o.mask, (h, w)).to(dev)
-    base = ((x01 - mean) / std).contiguous(memory_format=torch.channels_last)
-
-    sizes = pyramid(h, w, o.octaves, o.octave_scale)
-    gen = torch.Generator().manual_seed(o.seed if o.seed is not None else int(torch.seed() % 2**63))
-    budget = TILE_BATCH_PIXELS.get(dev.type, TILE_BATCH_PIXELS["cpu"])
-    ctx = Context(net, taps, dev, (mean, std), guide_side=min(o.tile_size or max(h, w), max(h, w)))
-    norm = "std" if o.norm == "laplacian" else o.norm  # the Laplacian bands are normalized already
-    detail = None
-    bar = tqdm(total=len(sizes) * o.steps, disable=not progress, desc="dream", unit="step", leave=False)
-    try:
-        with Frozen(net):
-            for size in sizes:
-                base_o = resize(base, size)
-                mask_o = None if m is None else resize(m, size).contiguous()
-                x = base_o.clone() if detail is None else base_o + resize(detail, size)
-                if mask_o is not None and detail is not None:
-                    x = torch.where(mask_o > 0, x, base_o)  # no resampling bleed into masked-out pixels
-                grid = ops.tile_grid(size, o.tile_size if o.tile_size is not None else max(size))
-                batch = o.tile_batch or max(1, budget // (grid.tile_h * grid.tile_w))
-                objective.prepare(ctx.at(x, grid, batch))
-                for _ in range(o.steps):
-                    roll = (0, 0)
-                    if o.jitter:
-                        r = torch.randint(-o.jitter, o.jitter + 1, (2,), generator=gen)
-                        roll = (int(r[0]), int(r[1]))
-                    g = shape_gradient(gradient(x, taps, objective, grid, roll, batch), o)
-                    ops.ascent_step_(x, g, o.step_size, norm=norm, clamp=(lo, hi), mask=mask_o)
-                    bar.update(1)
-                detail = x - base_o
-                del x, g
-    finally:
-        bar.close()
-    out01 = finish_colors((x01 + detail * std).clamp_(0.0, 1.0), x01, o)
-    if m is not None:
-        out01 = torch.where(m > 0, out01, x01)
-    return loaded.restore(out01.contiguous())
+def run(image, o: DreamOptions, *, progress: bool = False, callback=None):
+    """Dreams ``image`` with the checked options ``o`` (the float32 path of :func:`fastdream.dream`)."""
+    job = Dream(image, o)
+    with Frozen(job.nw.net):
+        driver.drive(job, job.sizes, o.steps, seed=o.seed, progress=progress, callback=callback)
+    return job.result()

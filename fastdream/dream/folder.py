@@ -4,7 +4,6 @@ bad files counted, split over torchrun ranks)."""
 from __future__ import annotations
 
 from fastdream.batch import FolderReport, run_folder
-from fastdream.dream.huge import run_auto
 from fastdream.dream.options import DreamOptions
 
 
@@ -26,6 +25,8 @@ def dream_folder(input_dir, output_dir, *, format: str | None = None, progress: 
     Examples:
         >>> report = dream_folder("photos", "dreams", format="jpg", octaves=3, seed=0)  # doctest: +SKIP
     """
+    from fastdream.dream import run  # the package's dispatch; this module is part of the package
+
     opts = DreamOptions.create(**dream_kwargs)
-    return run_folder(input_dir, output_dir, format, lambda image: run_auto(image, opts), device=opts.resolve_device(),
+    return run_folder(input_dir, output_dir, format, lambda image: run(image, opts), device=opts.resolve_device(),
                       progress=progress, name="dream")  # fmt: skip

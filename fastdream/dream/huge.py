@@ -22,9 +22,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
-from tqdm.auto import tqdm
 
-from fastdream import _malloc, io, ops
+from fastdream import _malloc, driver, io, ops
 from fastdream.dream import engine
 from fastdream.dream.context import Context
 from fastdream.dream.engine import TILE_BATCH_PIXELS, pyramid
@@ -43,7 +42,7 @@ DEFAULT_TILE = 512
 DETAIL_DTYPE = torch.float16
 GRAD_DTYPE = torch.bfloat16
 
-__all__ = ["LOW_MEMORY_PIXELS", "run", "run_auto", "unsupported", "upsample", "wanted"]
+__all__ = ["LOW_MEMORY_PIXELS", "HugeDream", "run", "unsupported", "upsample", "wanted"]
 
 
 def unsupported(o: DreamOptions) -> str | None:
@@ -83,13 +82,6 @@ def wanted(o: DreamOptions, image) -> bool:
         return True
     count = _pixel_count(image)
     return reason is None and count is not None and count > LOW_MEMORY_PIXELS
-
-
-def run_auto(image, o: DreamOptions, *, progress: bool = False):
-    """This module's :func:`run` when :func:`wanted`, else the float32 path's."""
-    if wanted(o, image):
-        return run(image, o, progress=progress)
-    return engine.run(image, o, progress=progress)
 
 
 def _band(width: int) -> int:
@@ -159,9 +151,10 @@ def _strip(base: _Base, detail: torch.Tensor, y: int, th: int, dy: int) -> torch
     return x.add_(_nchw(detail.index_select(1, idx)).float())
 
 
-def _gradient(base, detail, grad, taps, objective, grid, roll, batch) -> tuple[torch.Tensor, ...]:
+def _gradient(base, detail, grad, taps, objective, grid, roll, batch):
     """Writes the blended gradient into ``grad`` (N, H, W, 3 bfloat16); returns its per-sample
-    sum, sum of squares and sum of absolute values (float64), non-finite entries counted as 0."""
+    sum, sum of squares and sum of absolute values (float64), non-finite entries counted as 0,
+    and the objective's sum over the tiles."""
     n, h = detail.shape[:2]
     dy, dx = roll
     sums = [torch.zeros(n, dtype=torch.float64, device=detail.device) for _ in range(3)]
@@ -175,12 +168,14 @@ def _gradient(base, detail, grad, taps, objective, grid, roll, batch) -> tuple[t
         idx = (torch.arange(start, start + rows.shape[1], device=detail.device) - dy) % h
         grad.index_copy_(1, idx, rows.to(grad.dtype))
 
+    total = torch.zeros((), device=detail.device)
     window, w0 = None, 0  # float32 sums of rolled rows w0 .. w0 + tile_h, not yet final
     for r, y in enumerate(grid.ys):
         x = _strip(base, detail, y, grid.tile_h, dy)
         row = _row_grid(grid, r)
-        strip = _nhwc(engine.gradient(x, taps, objective, row, (0, dx), batch)).contiguous()
-        del x
+        g, value = engine.gradient(x, taps, objective, row, (0, dx), batch)
+        strip, total = _nhwc(g).contiguous(), total + value
+        del x, g
         if window is not None:
             done = y - w0  # rolled rows before this tile row's top get nothing more: final
             flush(w0, window[:, :done])
@@ -188,7 +183,7 @@ def _gradient(base, detail, grad, taps, objective, grid, roll, batch) -> tuple[t
             strip[:, : rest.shape[1]] += rest
         window, w0 = strip, y
     flush(w0, window)
-    return tuple(sums)
+    return tuple(sums), total
 
 
 def _update(base, detail, grad, stat, o: DreamOptions, clamp, mask) -> None:
@@ -264,58 +259,76 @@ def _resize_u8(m: torch.Tensor, size) -> torch.Tensor:
     return F.interpolate(m[None], size=size, mode="bilinear", align_corners=False, antialias=shrink)[0]
 
 
+class HugeDream:
+    """The low-memory dream as a :class:`fastdream.driver.Job` (see the module docstring)."""
+
+    def __init__(self, image, o: DreamOptions):
+        reason = unsupported(o)
+        if reason:
+            raise ValueError(f"low_memory: {reason}")
+        self.o, self.px = o, Pixels.of(image)
+        self.nw = nw = engine.network(image, o)
+        h, w = self.px.size
+        self.mask = None if o.mask is None else _mask_u8(o.mask, (h, w))
+        self.sizes = pyramid(h, w, o.octaves, o.octave_scale)
+        self.budget = TILE_BATCH_PIXELS.get(nw.device.type, TILE_BATCH_PIXELS["cpu"])
+        self.tile = o.tile_size if o.tile_size is not None else DEFAULT_TILE
+        self.ctx = _Context(nw.net, nw.taps, nw.device, (nw.mean, nw.std), guide_side=min(self.tile, max(h, w)))
+        self.detail = None
+
+    def begin(self, octave: int, size: tuple[int, int], gen: torch.Generator) -> None:
+        nw, dev = self.nw, self.nw.device
+        self.size, self.base = size, _Base(self.px, size, nw.mean, nw.std, dev)
+        self.mask_o = None if self.mask is None else _resize_u8(self.mask, size)
+        if self.detail is None:
+            self.detail = _full((self.px.n, *size, 3), DETAIL_DTYPE, dev).zero_()
+        else:
+            self.detail = upsample(self.detail, size)
+            if self.mask_o is not None:  # no resampling bleed into masked-out pixels
+                self.detail.mul_((self.mask_o > 0).to(dev)[..., None])
+        self.grid = ops.tile_grid(size, self.tile)
+        self.batch = self.o.tile_batch or max(1, self.budget // (self.grid.tile_h * self.grid.tile_w))
+        nw.objective.prepare(self.ctx.at_bands(self.base, self.detail, self.grid, self.batch))
+        self.grad = _full((self.px.n, *size, 3), GRAD_DTYPE, dev)
+
+    def step(self, gen: torch.Generator) -> torch.Tensor:
+        dy, dx = engine.jitter(self.o, gen)
+        roll = (dy % self.size[0], dx % self.size[1])
+        nw, h, w = self.nw, *self.size
+        sums, total = _gradient(self.base, self.detail, self.grad, nw.taps, nw.objective, self.grid, roll, self.batch)
+        _update(self.base, self.detail, self.grad, _stat(sums, 3 * h * w, self.o.norm), self.o, nw.clamp, self.mask_o)
+        return total / (self.px.n * self.grid.count)
+
+    def end(self) -> None:
+        del self.grad, self.base
+
+    def picture(self):
+        """The whole current picture in float32 (asked for a preview: it costs ~12 bytes a pixel)."""
+        idx = torch.arange(self.size[0], device=self.detail.device)
+        x01 = (self.base.rows(idx) + _nchw(self.detail).float()) * self.nw.std + self.nw.mean
+        return self.px.restore_resized(x01.clamp_(0.0, 1.0))
+
+    def result(self):
+        """The dreamed image at full size, written band by band into the input's kind."""
+        px, nw, dev, mask = self.px, self.nw, self.nw.device, self.mask
+        h, w = px.size
+        for idx in _bands(h, w, dev):
+            x01 = px.rgb(idx, dev)
+            out = (x01 + _nchw(self.detail[:, idx[0] : idx[-1] + 1]).float() * nw.std).clamp_(0.0, 1.0)
+            if self.o.preserve_colors:
+                out = ops.keep_chroma(out, x01)
+            if mask is not None:
+                out = torch.where(mask[:, idx[0] : idx[-1] + 1].to(dev)[:, None] > 0, out, x01)
+            px.write(idx, out)
+        self.detail = None
+        return px.result()
+
+
 @torch.no_grad()
-def run(image, o: DreamOptions, *, progress: bool = False):
+def run(image, o: DreamOptions, *, progress: bool = False, callback=None):
     """Dreams ``image`` with the checked options ``o`` in bounded memory (see the module docstring);
     the same steps as :func:`fastdream.dream.engine.run`, the same kind of result."""
-    reason = unsupported(o)
-    if reason:
-        raise ValueError(f"low_memory: {reason}")
-    px = Pixels.of(image)
-    nw = engine.network(image, o)
-    dev, objective, net, taps, mean, std, clamp = nw.device, nw.objective, nw.net, nw.taps, nw.mean, nw.std, nw.clamp
-    n, (h, w) = px.n, px.size
-    mask = None if o.mask is None else _mask_u8(o.mask, (h, w))
-    sizes = pyramid(h, w, o.octaves, o.octave_scale)
-    gen = torch.Generator().manual_seed(o.seed if o.seed is not None else int(torch.seed() % 2**63))
-    budget = TILE_BATCH_PIXELS.get(dev.type, TILE_BATCH_PIXELS["cpu"])
-    tile = o.tile_size if o.tile_size is not None else DEFAULT_TILE
-    ctx = _Context(net, taps, dev, (mean, std), guide_side=min(tile, max(h, w)))
-    detail = None
-    bar = tqdm(total=len(sizes) * o.steps, disable=not progress, desc="dream", unit="step", leave=False)
-    try:
-        with Frozen(net):
-            for size in sizes:
-                base = _Base(px, size, mean, std, dev)
-                mask_o = None if mask is None else _resize_u8(mask, size)
-                if detail is None:
-                    detail = _full((n, *size, 3), DETAIL_DTYPE, dev).zero_()
-                else:
-                    detail = upsample(detail, size)
-                    if mask_o is not None:  # no resampling bleed into masked-out pixels
-                        detail.mul_((mask_o > 0).to(dev)[..., None])
-                grid = ops.tile_grid(size, tile)
-                batch = o.tile_batch or max(1, budget // (grid.tile_h * grid.tile_w))
-                objective.prepare(ctx.at_bands(base, detail, grid, batch))
-                grad = _full((n, *size, 3), GRAD_DTYPE, dev)
-                for _ in range(o.steps):
-                    roll = (0, 0)
-                    if o.jitter:
-                        r = torch.randint(-o.jitter, o.jitter + 1, (2,), generator=gen)
-                        roll = (int(r[0]) % size[0], int(r[1]) % size[1])
-                    sums = _gradient(base, detail, grad, taps, objective, grid, roll, batch)
-                    _update(base, detail, grad, _stat(sums, 3 * size[0] * size[1], o.norm), o, clamp, mask_o)
-                    bar.update(1)
-                del grad, base
-    finally:
-        bar.close()
-    for idx in _bands(h, w, dev):
-        x01 = px.rgb(idx, dev)
-        out = (x01 + _nchw(detail[:, idx[0] : idx[-1] + 1]).float() * std).clamp_(0.0, 1.0)
-        if o.preserve_colors:
-            out = ops.keep_chroma(out, x01)
-        if mask is not None:
-            out = torch.where(mask[:, idx[0] : idx[-1] + 1].to(dev)[:, None] > 0, out, x01)
-        px.write(idx, out)
-    del detail
-    return px.result()
+    job = HugeDream(image, o)
+    with Frozen(job.nw.net):
+        driver.drive(job, job.sizes, o.steps, seed=o.seed, progress=progress, callback=callback)
+    return job.result()

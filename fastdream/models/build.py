@@ -79,7 +79,15 @@ def _fingerprint(model: nn.Module) -> tuple:
 
 def dream_net(model: nn.Module | None, layers: Sequence[str], device) -> nn.Module:
     """The network a dream (or style transfer) runs for ``model`` tapping ``layers`` on ``device``:
-    the default backbone's build when ``model`` is None, else :func:`dream_build`'s, cached."""
+    the default backbone's build when ``model`` is None, else :func:`dream_build`'s, cached.
+
+    The caller's random state is left as it was: building a network draws its initial weights
+    from the global RNG, which would silently change the user's own random draws."""
+    with torch.random.fork_rng(devices=[]):
+        return _dream_net(model, layers, device)
+
+
+def _dream_net(model: nn.Module | None, layers: Sequence[str], device) -> nn.Module:
     device = torch.device(device)
     layers = (layers,) if isinstance(layers, str) else tuple(layers)
     if model is None:

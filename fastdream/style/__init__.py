@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from fastdream import io, ops
+from fastdream import driver, io, ops
 from fastdream.models.build import dream_net
 from fastdream.models.taps import Frozen
 from fastdream.style import engine
@@ -19,7 +19,7 @@ from fastdream.style.options import CONTENT_LAYERS, STYLE_LAYERS, StyleOptions
 __all__ = ["CONTENT_LAYERS", "STYLE_LAYERS", "StyleOptions", "style_transfer"]
 
 
-def style_transfer(content, style, *, progress: bool = False, **options):
+def style_transfer(content, style, *, progress: bool = False, callback=None, **options):
     """Paints ``content`` in the style of ``style`` (Gatys et al.), at any size.
 
     Args:
@@ -49,7 +49,10 @@ def style_transfer(content, style, *, progress: bool = False, **options):
             ``STYLE_LAYERS`` for the default model).
         seed: seeds the noise of ``init="noise"``; on the CPU a seeded run repeats bit for bit.
         device: where to run (default: the model's, else CUDA when available, else the CPU).
-        progress: show a progress bar with the losses.
+        progress: show a progress bar with the loss.
+        callback: called after every step with a :class:`fastdream.driver.StepState` (``loss`` is
+            the total loss; ``image()`` the picture so far, of the content's kind, at the
+            octave's working size); returning ``False`` raises :class:`fastdream.Cancelled`.
 
     Returns:
         The stylized image, of the content's kind (path -> PIL image), with the content's size or
@@ -63,6 +66,7 @@ def style_transfer(content, style, *, progress: bool = False, **options):
         >>> out.shape, out.dtype
         ((64, 96, 3), dtype('uint8'))
     """
+    callback = driver.check_callback(callback)
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
     if not styles:
         raise ValueError("style: give at least one style image")
@@ -83,7 +87,8 @@ def style_transfer(content, style, *, progress: bool = False, **options):
         s01 = engine.matched_colors(x01, s01)
     with Frozen(net):
         feats = Features(net, o.style_layers + o.content_layers, dev)
-        y = engine.run(c01, s01, o, feats, out_hw, progress)
+        job = engine.Transfer(c01, s01, o, feats, loaded.restore_resized)
+        y = engine.run(job, out_hw, progress, callback)
     # From the working size (a multiple of the network's stride) to the output's.
     y = torch.nn.functional.interpolate(y, size=out_hw, mode="bilinear", align_corners=False).clamp_(0, 1)
     if o.preserve_colors:

@@ -9,13 +9,10 @@ updates the image, which is clamped to [0, 1]. The result is carried up to the n
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 import torch.nn.functional as F
-from tqdm.auto import tqdm
 
-from fastdream import ops
+from fastdream import driver, ops
 from fastdream.style import losses as L
 from fastdream.style.features import Features
 from fastdream.style.tiles import Tile, tiles
@@ -30,22 +27,12 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 def octave_sizes(h: int, w: int, octaves: int, scale: float, stride: int) -> list[tuple[int, int]]:
     """Working sizes, smallest first, each a multiple of ``stride`` and at least two strides."""
-
-    def snap(v):
-        return max(stride, stride * round(v / stride))
-
-    sizes = [(snap(h / scale**i), snap(w / scale**i)) for i in range(octaves)]
-    if min(sizes[0]) < 2 * stride:
+    if min(h, w) < 2 * stride:
         raise ValueError(
             f"size: {w}x{h} is below what the network needs ({2 * stride} px on the short side for its "
             f"stride of {stride}); use a larger size"
         )
-    keep = [s for i, s in enumerate(sizes) if i == 0 or min(s) >= 2 * stride]
-    keep = list(dict.fromkeys(keep))
-    if len(keep) < octaves:
-        warnings.warn(f"style_transfer: using {len(keep)} of {octaves} octaves (the smaller ones would be under "
-                      f"{2 * stride} px)", UserWarning, stacklevel=4)  # fmt: skip
-    return keep[::-1]
+    return driver.pyramid(h, w, octaves, scale, min_side=2 * stride, multiple=stride, name="style_transfer")
 
 
 class Targets:
@@ -151,38 +138,49 @@ def _content_part(t: Tile, f: dict, tg: Targets, k: str):
     return L.content_loss_sum(t.core_of(f[k], s), tg.content[k][..., ys, xs], tg.content_norm[k])
 
 
-def run(content01, styles01, o, feats: Features, size: tuple[int, int], progress: bool) -> torch.Tensor:
+class Transfer:
+    """Style transfer as a :class:`fastdream.driver.Job`: Adam on the image at each octave."""
+
+    def __init__(self, content01, styles01, o, feats: Features, restore):
+        self.content01, self.styles01, self.o, self.feats, self.restore = content01, styles01, o, feats, restore
+        self.weights = dict(style=o.style_weight, content=o.content_weight, tv=o.tv_weight)
+        self.x = None
+
+    def begin(self, octave: int, hw: tuple[int, int], gen: torch.Generator) -> None:
+        o, feats = self.o, self.feats
+        c = resize(self.content01, hw)
+        ss = [resize(s, _style_size(s, hw, o.style_scale, feats.stride)) for s in self.styles01]
+        self.tg = Targets(feats, c, ss, o.style_weights, o.style_layers, o.content_layers, o.tile_size)
+        if self.x is None:
+            self.x = c.clone() if o.init == "content" else torch.rand(c.shape, generator=gen).to(c)
+        else:
+            self.x = resize(self.x.detach(), hw).contiguous()
+        # A fresh Adam per octave: carrying its moments up (resized) ended higher in 2 of 3
+        # measured pairs (bench/RESULTS.md, "Style transfer").
+        self.x.requires_grad_(True)
+        self.opt = torch.optim.Adam([self.x], lr=o.lr)
+
+    def step(self, gen: torch.Generator) -> float:
+        loss, _, g = loss_and_grad(self.x.detach(), self.tg, self.weights)
+        self.x.grad = g
+        self.opt.step()
+        with torch.no_grad():
+            self.x.clamp_(0.0, 1.0)
+        return loss
+
+    def end(self) -> None:
+        del self.opt, self.tg
+
+    def picture(self):
+        return self.restore(self.x.detach().clone())
+
+
+def run(job: Transfer, size: tuple[int, int], progress: bool, callback=None) -> torch.Tensor:
     """Optimizes the image at each octave; returns it (1, 3, h, w) in [0, 1] at the top octave's size."""
-    sizes = octave_sizes(*size, o.octaves, o.octave_scale, feats.stride)
-    weights = dict(style=o.style_weight, content=o.content_weight, tv=o.tv_weight)
-    gen = torch.Generator().manual_seed(o.seed if o.seed is not None else int(torch.seed() % 2**63))
-    x = None
-    bar = tqdm(total=len(sizes) * o.steps, disable=not progress, desc="style", unit="step", leave=False)
-    try:
-        for hw in sizes:
-            c = resize(content01, hw)
-            ss = [resize(s, _style_size(s, hw, o.style_scale, feats.stride)) for s in styles01]
-            tg = Targets(feats, c, ss, o.style_weights, o.style_layers, o.content_layers, o.tile_size)
-            if x is None:
-                x = c.clone() if o.init == "content" else torch.rand(c.shape, generator=gen).to(c)
-            else:
-                x = resize(x.detach(), hw).contiguous()
-            # A fresh Adam per octave: carrying its moments up (resized) ended higher in 2 of 3
-            # measured pairs (bench/RESULTS.md, "Style transfer").
-            x.requires_grad_(True)
-            opt = torch.optim.Adam([x], lr=o.lr)
-            for _ in range(o.steps):
-                loss, parts, g = loss_and_grad(x.detach(), tg, weights)
-                x.grad = g
-                opt.step()
-                with torch.no_grad():
-                    x.clamp_(0.0, 1.0)
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss:.4f}", style=f"{parts['style']:.4f}", content=f"{parts['content']:.4f}",
-                                refresh=False)  # fmt: skip
-    finally:
-        bar.close()
-    return x.detach()
+    o = job.o
+    sizes = octave_sizes(*size, o.octaves, o.octave_scale, job.feats.stride)
+    driver.drive(job, sizes, o.steps, seed=o.seed, progress=progress, callback=callback, desc="style")
+    return job.x.detach()
 
 
 def _style_size(style01, hw, scale: float, stride: int) -> tuple[int, int]:

@@ -19,9 +19,8 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from fastdream import _checks, io
-from fastdream.dream import build_objective
-from fastdream.dream.engine import run
+from fastdream import _checks, driver, io
+from fastdream.dream import build_objective, run
 from fastdream.models.build import dream_net
 from fastdream.models.taps import LayerTaps
 from fastdream.training import distributed
@@ -30,6 +29,9 @@ from fastdream.video.source import Source, open_source
 
 SETTINGS_NAME = "dream_video_settings.json"
 SETTINGS_FORMAT = 1
+#: The dream of each frame, unless told otherwise: each frame starts from the last one's dream
+#: (with blend > 0), so a short dream per frame builds up; explicit options win.
+DREAM_DEFAULTS = {"octaves": 2, "steps": 5}
 
 
 def _fingerprint(src: Source) -> str:
@@ -81,9 +83,9 @@ class _Coherent:
         w = (self.blend * valid)[..., None]
         return ((1 - w) * frame.astype(np.float32) + w * moved.astype(np.float32)) / 255.0
 
-    def dream(self, frame: np.ndarray) -> np.ndarray:
+    def dream(self, frame: np.ndarray, callback=None) -> np.ndarray:
         x = torch.from_numpy(self.start(frame)).permute(2, 0, 1)[None].to(self.device)
-        y = run(x.clamp_(0, 1), self.opts)
+        y = run(x.clamp_(0, 1), self.opts, callback=callback)
         out = io.quantize(y)[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
         self.prev = (out, frame)
         return out
@@ -102,6 +104,7 @@ def dream_video(
     fps: float | None = None,
     keep_audio: bool = True,
     progress: bool = False,
+    callback=None,
     **dream_kwargs,
 ) -> Path:
     """Dreams every frame of a video, coherently from one frame to the next.
@@ -122,8 +125,13 @@ def dream_video(
         fps: the output's frame rate (default: the input's).
         keep_audio: for MP4 output from an input with sound, keep the sound (from ``start``).
         progress: show a progress bar over the frames (rank 0).
+        callback: the step hook of :func:`fastdream.dream`, after every step of every frame's
+            dream (``frame`` / ``frames`` say which; ``step`` / ``total`` count over the frames this
+            call makes); returning ``False`` raises :class:`fastdream.Cancelled`, and the frames
+            already saved are kept for a re-run to resume.
         **dream_kwargs: options of :func:`fastdream.dream` (every frame uses the same seed, so the
-            jitter does not flicker).
+            jitter does not flicker); ``octaves`` and ``steps`` default to :data:`DREAM_DEFAULTS`
+            (2 x 5).
 
     Returns:
         ``out_path`` as a :class:`pathlib.Path`.
@@ -143,7 +151,8 @@ def dream_video(
         raise ValueError(f"fps must be <= {io.max_fps(fmt):g} for {out.suffix} output, got {fps:g}")
     frames_dir = F.check_frames_dir(frames_dir, out)
     w, h = src.size
-    opts = F.dream_options(dream_kwargs, (h, w), "dream_video")
+    callback = driver.check_callback(callback)
+    opts = F.dream_options({**DREAM_DEFAULTS, **dream_kwargs}, (h, w), "dream_video")
     device = opts.resolve_device()
     independent = blend == 0
 
@@ -166,7 +175,7 @@ def dream_video(
         info = {"frames": e - s, "fps": fps, "device": str(device), "out_path": str(out)}
         io.write_json({"key": key(seed), "info": info}, frames_dir / SETTINGS_NAME)
     dist.barrier()
-    _make(src, maker, frames_dir, s, e, dist, independent, progress)
+    _make(src, maker, frames_dir, s, e, dist, independent, progress, callback)
     dist.barrier()
     if dist.main:
         audio = src.path if keep_audio and fmt == "MP4" and src.has_audio else None
@@ -176,10 +185,12 @@ def dream_video(
     return out
 
 
-def _make(src: Source, maker: _Coherent, frames_dir: Path, s: int, e: int, dist, independent: bool, progress):
+def _make(src: Source, maker: _Coherent, frames_dir: Path, s: int, e: int, dist, independent: bool, progress,
+          callback=None):
     """Dreams the missing frames in order (or, independent, this rank's share of them)."""
     have = F.frame_indices(frames_dir)
     done = len(have) if independent else F.complete_frames(have)
+    made = 0
     bar = tqdm(total=e - s, initial=min(done, e - s), disable=not (progress and dist.main), desc="dream-video",
                unit="frame")  # fmt: skip
     try:
@@ -197,7 +208,9 @@ def _make(src: Source, maker: _Coherent, frames_dir: Path, s: int, e: int, dist,
                 if i == done - 1:  # the previous dreamed frame, as the PNG holds it
                     maker.prev = (np.asarray(io.load_pil(path).convert("RGB")), frame)
                 continue
-            F.save_frame(_to01(maker.dream(frame), "cpu"), path)
+            hook = driver.for_frame(callback, i, made, e - s - done)
+            F.save_frame(_to01(maker.dream(frame, hook), "cpu"), path)
+            made += 1
             bar.update(len(F.frame_indices(frames_dir)) - bar.n if dist.enabled else 1)
     finally:
         bar.close()

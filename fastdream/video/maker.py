@@ -13,8 +13,7 @@ import numbers
 import torch
 
 from fastdream import _checks, io, ops
-from fastdream.dream import DreamOptions, build_objective
-from fastdream.dream.engine import run
+from fastdream.dream import DreamOptions, build_objective, run
 from fastdream.models.build import dream_net
 from fastdream.models.taps import LayerTaps
 
@@ -74,10 +73,10 @@ class FrameMaker:
         self.options = dataclasses.replace(options, model=model, layers=None, objective=objective, guide=None,
                                            device=device)  # fmt: skip
 
-    def _dream(self, x: torch.Tensor, k: int) -> torch.Tensor:
+    def _dream(self, x: torch.Tensor, k: int, callback=None) -> torch.Tensor:
         # Seeded per frame: frame k depends only on frame k-1 and the settings, never on how
         # many frames this process made before it.
-        y = run(x, dataclasses.replace(self.options, seed=self.base_seed + k))
+        y = run(x, dataclasses.replace(self.options, seed=self.base_seed + k), callback=callback)
         return io.quantize(y).div_(255.0)
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
@@ -89,8 +88,8 @@ class FrameMaker:
         # dream (rightly) refuses as out of [0, 1].
         return y.clamp_(0.0, 1.0)
 
-    def first(self, x: torch.Tensor) -> torch.Tensor:
-        return self._dream(x, 0)
+    def first(self, x: torch.Tensor, callback=None) -> torch.Tensor:
+        return self._dream(x, 0, callback)
 
-    def next(self, x: torch.Tensor, k: int) -> torch.Tensor:
-        return self._dream(self.transform(x), k)
+    def next(self, x: torch.Tensor, k: int, callback=None) -> torch.Tensor:
+        return self._dream(self.transform(x), k, callback)

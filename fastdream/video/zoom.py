@@ -12,12 +12,15 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from fastdream import _checks, io
+from fastdream import _checks, driver, io
 from fastdream.video import frames as F
 from fastdream.video.maker import PADDING, FrameMaker, check_color_drift
 
 #: The settings a folder of frames was made with, compared on resume.
 SETTINGS_NAME = "zoom_settings.json"
+#: The dream of each frame, unless told otherwise: short, since every frame is dreamed on top of
+#: the last one's dream (the detail builds up over the frames); explicit options win.
+DREAM_DEFAULTS = {"octaves": 1, "steps": 5}
 #: Bump when a change in this module changes the pixels of the frames for the same settings, so
 #: old frame folders are refused instead of mixed with new frames.
 SETTINGS_FORMAT = 2
@@ -37,6 +40,7 @@ def zoom_video(
     reverse: bool = False,
     color_drift=None,
     progress: bool = False,
+    callback=None,
     **dream_kwargs,
 ) -> Path:
     """Makes a DeepDream zoom video: each frame is the previous one zoomed/shifted/rotated, then dreamed.
@@ -69,8 +73,14 @@ def zoom_video(
             applied once per frame, so they compound (e.g. ``(1.01, 1.0, 0.99)`` warms slowly).
             Applied after the zoom, before the dream; frame 0 has none.
         progress: show a progress bar over the frames.
+        callback: the step hook of :func:`fastdream.dream`, called after every step of every
+            frame's dream; the state's ``frame`` / ``frames`` say which frame, and ``step`` /
+            ``total`` count over all the frames this call makes. Returning ``False`` raises
+            :class:`fastdream.Cancelled`; the frames already saved are kept (a re-run resumes).
         **dream_kwargs: options of :func:`fastdream.dream`: ``layers, model, octaves, octave_scale,
-            steps, step_size, jitter, tile_size, objective, norm, mask, seed, device, tile_batch``.
+            steps, step_size, jitter, tile_size, objective, norm, mask, seed, device, tile_batch``;
+            ``octaves`` and ``steps`` default to :data:`DREAM_DEFAULTS` (1 x 5: each frame builds
+            on the last one's dream).
             Without ``seed`` a random one is drawn and stored with the frames, so a resumed run
             still reproduces them.
 
@@ -121,7 +131,8 @@ def zoom_video(
     progress = _checks.boolean("progress", progress)
     move["color_drift"] = check_color_drift(color_drift)
     frames_dir = F.check_frames_dir(frames_dir, out)
-    opts = F.dream_options(dream_kwargs, (h, w), "zoom_video")
+    callback = driver.check_callback(callback)
+    opts = F.dream_options({**DREAM_DEFAULTS, **dream_kwargs}, (h, w), "zoom_video")
     device = opts.resolve_device(image)
 
     # ---- 2. What decides the pixels, and how far an earlier run got.
@@ -150,7 +161,8 @@ def zoom_video(
     io.write_json({"key": key(seed), "info": info}, frames_dir / SETTINGS_NAME)
     with tqdm(total=frames, initial=min(done, frames), disable=not progress, desc="zoom", unit="frame") as bar:
         for k in range(done, frames):
-            x = maker.first(rgb.to(device)) if k == 0 else maker.next(x, k)
+            hook = driver.for_frame(callback, k, k - done, frames - done)
+            x = maker.first(rgb.to(device), hook) if k == 0 else maker.next(x, k, hook)
             F.save_frame(x, F.frame_path(frames_dir, k))
             bar.update(1)
 

@@ -1,0 +1,211 @@
+"""The one loop of every gradient pipeline: octaves, seeding, progress and the per-step hook.
+
+A pipeline (the float32 dream, the low-memory dream, style transfer) says what one octave and one
+step are (:class:`Job`); :func:`drive` runs them smallest octave first, with a private random
+generator (the caller's global RNG is never touched), one progress bar, and after every step the
+user's ``callback(state)``, which may stop the run by returning ``False``
+(:class:`Cancelled`, carrying the picture so far).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol, Sequence
+
+import torch
+from tqdm.auto import tqdm
+
+__all__ = ["Cancelled", "Job", "StepState", "check_callback", "drive", "for_frame", "generator", "pyramid"]
+
+
+class Cancelled(Exception):
+    """A step callback returned ``False``: the call stopped after that step.
+
+    Attributes:
+        image: the picture so far, of the input's kind (path -> PIL image), at the size of the
+            octave being worked on when it stopped (None if it could not be made).
+
+    Examples:
+        >>> import numpy as np, fastdream as fd
+        >>> img = (np.random.rand(48, 48, 3) * 255).astype(np.uint8)
+        >>> try:
+        ...     fd.dream(img, octaves=1, steps=5, seed=0, callback=lambda s: s.step < 2)
+        ... except fd.Cancelled as stop:
+        ...     print(stop, stop.image.shape)
+        stopped by the callback after step 2 of 5 (48, 48, 3)
+    """
+
+    def __init__(self, message: str = "stopped by the callback", image: Any = None):
+        super().__init__(message)
+        self.image = image
+
+
+@dataclass
+class StepState:
+    """What the step callback sees after each step.
+
+    Attributes:
+        octave: the octave being worked on, 0 (the smallest) to ``octaves - 1``.
+        octaves: how many octaves the call runs.
+        step: steps done in the whole call so far, 1 to ``total``.
+        total: the steps of the whole call (octaves x steps per octave).
+        octave_step: steps done in this octave, 1 to the steps per octave.
+        size: (height, width) of this octave's picture.
+        loss: the objective after this step (the dream's: mean over tiles and samples, growing;
+            style transfer's: the total loss, falling).
+        frame, frames: in a video, the frame being made and how many this call makes (None
+            otherwise); ``step`` and ``total`` then count over all of them.
+    """
+
+    octave: int
+    octaves: int
+    step: int
+    total: int
+    octave_step: int
+    size: tuple[int, int]
+    loss: float
+    _picture: Callable[[], Any]
+    frame: int | None = None
+    frames: int | None = None
+
+    def image(self):
+        """The current picture, of the input's kind, at this octave's size (made on each call:
+        ask only when you show it)."""
+        return self._picture()
+
+
+class Job(Protocol):
+    """One pipeline's octave and step, as :func:`drive` runs them."""
+
+    def begin(self, octave: int, size: tuple[int, int], gen: torch.Generator) -> None:
+        """Sets up ``octave`` at ``size`` (the image carried up from the last one); ``gen`` is the
+        run's generator, for anything random."""
+
+    def step(self, gen: torch.Generator) -> torch.Tensor | float:
+        """One step; returns the loss (a scalar tensor is read only when someone looks)."""
+
+    def end(self) -> None:
+        """Finishes the octave (carries what was made to the next)."""
+
+    def picture(self):
+        """The current picture, of the input's kind, at the current octave's size."""
+
+
+def for_frame(callback: Callable | None, frame: int, index: int, count: int) -> Callable | None:
+    """``callback`` for the dream of video frame ``frame``, the ``index``-th of the ``count`` frames
+    a call makes: its states count steps over the whole call."""
+    if callback is None:
+        return None
+
+    def hook(state: StepState):
+        per = state.total
+        moved = dataclasses.replace(state, frame=frame, frames=count, step=index * per + state.step, total=count * per)
+        return callback(moved)
+
+    return hook
+
+
+def pyramid(
+    h: int, w: int, octaves: int, scale: float, *, min_side: int, multiple: int = 1, name: str = "dream"
+) -> list[tuple[int, int]]:
+    """The octave sizes of an ``h x w`` image, smallest first.
+
+    Octave ``i`` is the image shrunk by ``scale**i``, each side rounded to a multiple of
+    ``multiple`` (at least one). Octaves whose short side would be under ``min_side`` are left out
+    with a warning (the full size always stays), and a size that repeats is worked on once.
+
+    Examples:
+        >>> pyramid(300, 400, 3, 1.4, min_side=32)
+        [(153, 204), (214, 286), (300, 400)]
+        >>> pyramid(100, 150, 2, 2.0, min_side=32, multiple=16)
+        [(48, 80), (96, 144)]
+    """
+
+    def snap(v: float) -> int:
+        return max(multiple, multiple * round(v / multiple))
+
+    sizes = [(snap(h / scale**i), snap(w / scale**i)) for i in range(octaves)]
+    keep = list(dict.fromkeys(s for i, s in enumerate(sizes) if i == 0 or min(s) >= min_side))
+    if len(keep) < octaves:
+        warnings.warn(
+            f"{name}: using {len(keep)} of {octaves} octaves: at scale {scale:g} the {w}x{h} image would shrink "
+            f"below {min_side} px",
+            UserWarning,
+            stacklevel=user_stacklevel(),
+        )
+    return keep[::-1]
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` that points a warning at the first frame outside fastdream."""
+    import sys
+
+    root = os.path.dirname(os.path.abspath(__file__))
+    frame, level = sys._getframe(1), 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
+def generator(seed: int | None) -> torch.Generator:
+    """A private CPU generator: seeded, or from fresh entropy; the global RNG is left alone."""
+    gen = torch.Generator()
+    if seed is None:
+        gen.seed()  # this generator only, unlike torch.seed()
+    else:
+        gen.manual_seed(seed)
+    return gen
+
+
+def check_callback(callback) -> Callable | None:
+    """``callback`` as given, after checking it is None or callable."""
+    if callback is not None and not callable(callback):
+        raise TypeError(f"callback must be a function of one argument (the step state) or None, got {callback!r}")
+    return callback
+
+
+def drive(
+    job: Job,
+    sizes: Sequence[tuple[int, int]],
+    steps: int,
+    *,
+    seed: int | None,
+    progress: bool = False,
+    callback: Callable | None = None,
+    desc: str = "dream",
+) -> None:
+    """Runs ``job`` over the octave ``sizes`` (smallest first), ``steps`` steps each.
+
+    Raises:
+        Cancelled: ``callback`` returned ``False`` (its ``image`` is ``job.picture()`` then).
+    """
+    gen, total = generator(seed), len(sizes) * steps
+    bar = tqdm(total=total, disable=not progress, desc=desc, unit="step", leave=False)
+    done = 0
+    try:
+        for octave, size in enumerate(sizes):
+            job.begin(octave, tuple(size), gen)
+            for k in range(steps):
+                loss = job.step(gen)
+                done += 1
+                bar.update(1)
+                if progress:
+                    bar.set_postfix(loss=f"{float(loss):.4g}", refresh=False)
+                if callback is None:
+                    continue
+                state = StepState(octave, len(sizes), done, total, k + 1, tuple(size), float(loss), job.picture)
+                if callback(state) is False:
+                    raise Cancelled(f"stopped by the callback after step {done} of {total}", _picture(job))
+            job.end()
+    finally:
+        bar.close()
+
+
+def _picture(job: Job):
+    try:
+        return job.picture()
+    except Exception:  # the stop must not turn into another error; the image is a courtesy
+        return None
