@@ -61,21 +61,36 @@ def main(argv=None) -> int:
         args.out = Path(tmp.name)
     train_images, train_masks = make(args.out / "train", args.train, args.size, seed=0)
     held_images, held_masks = make(args.out / "held", args.holdout, args.size, seed=1)
-    kw = dict(backbone=None if args.backbone == "none" else args.backbone, augment=not args.no_augment,
-              encoder_lr=args.encoder_lr, freeze_epochs=args.freeze_epochs, epochs=args.epochs)  # fmt: skip
+    kw = dict(
+        backbone=None if args.backbone == "none" else args.backbone,
+        augment=not args.no_augment,
+        encoder_lr=args.encoder_lr,
+        freeze_epochs=args.freeze_epochs,
+        epochs=args.epochs,
+    )
     if args.image_size:
         kw["image_size"] = args.image_size
     t = time.perf_counter()
-    ckpt = train_unet(train_images, train_masks, args.out / "unet.pt", resume=False, max_minutes=args.minutes,
-                      device="cpu", progress=not args.no_progress, **kw)  # fmt: skip
+    ckpt = train_unet(
+        train_images,
+        train_masks,
+        args.out / "unet.pt",
+        resume=False,
+        max_minutes=args.minutes,
+        device="cpu",
+        progress=not args.no_progress,
+        **kw,
+    )
     t_train = time.perf_counter() - t
     state = torch.load(ckpt, weights_only=True)
     iou, worst = evaluate(ckpt, held_images, held_masks, tta=False)
     iou_tta, worst_tta = evaluate(ckpt, held_images, held_masks, tta=True)
     cmd = "python bench/cutout_quality.py " + " ".join(argv if argv is not None else sys.argv[1:])
-    print(f"- `{cmd.strip()}`: {t_train:.0f} s, {state['epoch']} epochs of {state['config']['epochs']}, "
-          f"image_size {state['config']['image_size']}; held-out IoU {iou:.4f} (worst {worst:.3f}), "
-          f"with flip TTA {iou_tta:.4f} (worst {worst_tta:.3f})")  # fmt: skip
+    print(
+        f"- `{cmd.strip()}`: {t_train:.0f} s, {state['epoch']} epochs of {state['config']['epochs']}, "
+        f"image_size {state['config']['image_size']}; held-out IoU {iou:.4f} (worst {worst:.3f}), "
+        f"with flip TTA {iou_tta:.4f} (worst {worst_tta:.3f})"
+    )
     if tmp is not None:
         tmp.cleanup()
     return 0 if max(iou, iou_tta) >= 0.9 and t_train <= 600 else 1

@@ -92,10 +92,14 @@ def main(argv=None) -> int:
     ck25, t25 = train(data, a, 25, args.recipe)
     s = torch.load(ck25, weights_only=True)
     k25 = kid(ck25, ref)
-    print(f"- 1 epoch: KID {k1:.4f} ({t1:.0f} s); resumed to {s['epoch']} epochs: KID {k25:.4f} ({t25:.0f} s); "
-          f"ratio {k25 / k1:.3f} (target <= 0.5); augment {s['config']['augment']}")  # fmt: skip
-    print(f"  per-epoch KID in the history (256 samples vs 256 training digits at 64 px): "
-          f"{[round(h['kid'], 3) for h in s['history']]}")  # fmt: skip
+    print(
+        f"- 1 epoch: KID {k1:.4f} ({t1:.0f} s); resumed to {s['epoch']} epochs: KID {k25:.4f} ({t25:.0f} s); "
+        f"ratio {k25 / k1:.3f} (target <= 0.5); augment {s['config']['augment']}"
+    )
+    print(
+        f"  per-epoch KID in the history (256 samples vs 256 training digits at 64 px): "
+        f"{[round(h['kid'], 3) for h in s['history']]}"
+    )
     ckw, _ = train(data, args.out / "whole", 25, args.recipe)
     w = torch.load(ckw, weights_only=True)
     same = w["epoch"] == s["epoch"] and all(torch.equal(s["generator"][k], v) for k, v in w["generator"].items())
@@ -109,8 +113,10 @@ def main(argv=None) -> int:
     k_small = kid(c1, ref)  # before the same checkpoint trains on
     c100, t100 = train(small, args.out / "small", 100, args.recipe)
     s100 = torch.load(c100, weights_only=True)
-    print(f"- 300 digits: KID after 1 epoch {k_small:.4f}, after {s100['epoch']} epochs {kid(c100, ref):.4f} "
-          f"({t100:.0f} s; augment {s100['config']['augment']})")  # fmt: skip
+    print(
+        f"- 300 digits: KID after 1 epoch {k_small:.4f}, after {s100['epoch']} epochs {kid(c100, ref):.4f} "
+        f"({t100:.0f} s; augment {s100['config']['augment']})"
+    )
     print(f"- sample grids: {a}/samples_epoch_025.png, {args.out / 'small'}/samples_epoch_100.png")
     if tmp is not None:
         tmp.cleanup()

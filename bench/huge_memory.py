@@ -32,8 +32,12 @@ print(json.dumps({"seconds": seconds, "peak_rss_gb": resource.getrusage(resource
 
 
 def measure(side: int, low: bool) -> dict:
-    out = subprocess.run([sys.executable, "-c", CHILD, str(side), "low" if low else "float32"],
-                         capture_output=True, text=True, check=True)  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", CHILD, str(side), "low" if low else "float32"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -50,8 +54,11 @@ def main(argv=None) -> int:
                 continue
             r = measure(side, low)
             bpp = r["peak_rss_gb"] * 2**30 / side**2
-            print(f"| {side}² | {'low-memory' if low else 'float32'} | {r['seconds']:.1f} | {r['peak_rss_gb']:.2f} | "
-                  f"{bpp:.1f} | {r['changed']:.2f} |", flush=True)  # fmt: skip
+            print(
+                f"| {side}² | {'low-memory' if low else 'float32'} | {r['seconds']:.1f} | {r['peak_rss_gb']:.2f} | "
+                f"{bpp:.1f} | {r['changed']:.2f} |",
+                flush=True,
+            )
     return 0
 
 

@@ -97,10 +97,23 @@ def main(argv=None) -> int:
     ckpt = args.out / "unet.pt"
     t = time.perf_counter()
     train_unet(
-        train.images, train.masks, ckpt, epochs=args.epochs, batch_size=args.batch_size, image_size=args.size,
-        lr=args.lr, base_channels=args.base_channels, depth=args.depth, seed=args.seed, resume=False,
-        max_minutes=args.minutes, device="cpu", progress=not args.no_progress, backbone=None, augment=False,
-    )  # fmt: skip
+        train.images,
+        train.masks,
+        ckpt,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        image_size=args.size,
+        lr=args.lr,
+        base_channels=args.base_channels,
+        depth=args.depth,
+        seed=args.seed,
+        resume=False,
+        max_minutes=args.minutes,
+        device="cpu",
+        progress=not args.no_progress,
+        backbone=None,
+        augment=False,
+    )
     t_train = time.perf_counter() - t
     state = torch.load(ckpt, weights_only=True)
     epochs, steps = state["epoch"], sum(h["iterations"] for h in state["history"])
@@ -116,17 +129,27 @@ def main(argv=None) -> int:
     print(f"## U-Net quality target: synthetic cutouts ({datetime.now(timezone.utc):%Y-%m-%d})")
     print()
     print(f"- command: `{cmd.strip()}`")
-    print(f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
-          f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
-          f"fastdream {fastdream.__version__}")  # fmt: skip
-    print(f"- data: make_cutout_dataset, {args.train} training images (seed {args.seed}) and {n} held-out images "
-          f"(seed {args.seed + 10_000}), {args.size} px")  # fmt: skip
-    print(f"- model: plain UNet, base_channels={args.base_channels}, depth={args.depth}; batch {args.batch_size}, "
-          f"lr {args.lr:g} (cosine), image_size {args.size}")  # fmt: skip
-    print(f"- training: {t_train:.1f} s wall (budget {args.minutes:g} min), {epochs} epochs, {steps} steps; "
-          f"last epoch: loss {m['loss']:.4f}, val IoU {m['val_iou']:.4f} (train_unet's own 10% split)")  # fmt: skip
-    print(f"- held-out ({n} images, predict_mask, cut at 0.5): IoU {iou:.4f} (worst image {worst:.4f}), "
-          f"Dice {dice:.4f}; evaluation {t_eval:.1f} s")  # fmt: skip
+    print(
+        f"- machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
+        f"{torch.get_num_threads()} torch threads, torch {torch.__version__}, "
+        f"fastdream {fastdream.__version__}"
+    )
+    print(
+        f"- data: make_cutout_dataset, {args.train} training images (seed {args.seed}) and {n} held-out images "
+        f"(seed {args.seed + 10_000}), {args.size} px"
+    )
+    print(
+        f"- model: plain UNet, base_channels={args.base_channels}, depth={args.depth}; batch {args.batch_size}, "
+        f"lr {args.lr:g} (cosine), image_size {args.size}"
+    )
+    print(
+        f"- training: {t_train:.1f} s wall (budget {args.minutes:g} min), {epochs} epochs, {steps} steps; "
+        f"last epoch: loss {m['loss']:.4f}, val IoU {m['val_iou']:.4f} (train_unet's own 10% split)"
+    )
+    print(
+        f"- held-out ({n} images, predict_mask, cut at 0.5): IoU {iou:.4f} (worst image {worst:.4f}), "
+        f"Dice {dice:.4f}; evaluation {t_eval:.1f} s"
+    )
     print(f"- target IoU >= 0.95 within 600 s of training: {'PASS' if ok else 'FAIL'}")
     print(f"- data generation: {t_data:.1f} s (not counted in the training time)")
     if tmp is not None:

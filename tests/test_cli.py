@@ -46,9 +46,29 @@ def test_dream_writes_an_image(tmp_path, small_image):
 
 def test_dream_with_creative_controls(tmp_path, small_image):
     out = tmp_path / "out.png"
-    r = run("dream", str(small_image), "-o", str(out), "--octaves", "1", "--steps", "2", "--seed", "0", "-q",
-            "--layers", "_blocks.10:37=2", "_blocks.5:top4", "--guide", str(small_image), "--norm", "laplacian",
-            "--smooth", "0.5", "--preserve-colors")  # fmt: skip
+    r = run(
+        "dream",
+        str(small_image),
+        "-o",
+        str(out),
+        "--octaves",
+        "1",
+        "--steps",
+        "2",
+        "--seed",
+        "0",
+        "-q",
+        "--layers",
+        "_blocks.10:37=2",
+        "_blocks.5:top4",
+        "--guide",
+        str(small_image),
+        "--norm",
+        "laplacian",
+        "--smooth",
+        "0.5",
+        "--preserve-colors",
+    )
     assert r.returncode == 0, r.stderr
     with Image.open(out) as im:
         assert im.size == (56, 40) and not np.array_equal(np.asarray(im), np.asarray(Image.open(small_image)))
@@ -56,13 +76,32 @@ def test_dream_with_creative_controls(tmp_path, small_image):
 
 def test_style_writes_an_image_and_refuses_bad_input(tmp_path, small_image):
     out = tmp_path / "styled.png"
-    r = run("style", str(small_image), str(small_image), str(small_image), "--style-weights", "1", "2", "-o",
-            str(out), "--steps", "2", "--octaves", "1", "--seed", "0", "-q")  # fmt: skip
+    r = run(
+        "style",
+        str(small_image),
+        str(small_image),
+        str(small_image),
+        "--style-weights",
+        "1",
+        "2",
+        "-o",
+        str(out),
+        "--steps",
+        "2",
+        "--octaves",
+        "1",
+        "--seed",
+        "0",
+        "-q",
+    )
     assert r.returncode == 0, r.stderr
     with Image.open(out) as im:
         assert im.size == (56, 40)
-    for args, words in [(["--style-weights", "1"], "1 value(s) for 2 style image(s)"), (["--size", "8"], "below"),
-                        (["--init", "zeros"], "invalid choice")]:  # fmt: skip
+    for args, words in [
+        (["--style-weights", "1"], "1 value(s) for 2 style image(s)"),
+        (["--size", "8"], "below"),
+        (["--init", "zeros"], "invalid choice"),
+    ]:
         r = run("style", str(small_image), str(small_image), str(small_image), "-o", str(tmp_path / "x.png"), *args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and words in r.stderr, r.stderr
     assert not (tmp_path / "x.png").exists()
@@ -80,8 +119,19 @@ def test_dream_a_folder_and_a_video(tmp_path, small_image):
     assert r.returncode == 0, r.stderr
     assert "dreamed 3 image(s)" in r.stdout and "1 unreadable" in r.stdout and "skipping" in r.stderr
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.jpg", "1.jpg", "2.jpg"]
-    r = run("dream-video", str(tmp_path / "out"), "-o", str(tmp_path / "v.gif"), "--octaves", "1", "--steps", "1",
-            "--blend", "0.3", "-q")  # fmt: skip
+    r = run(
+        "dream-video",
+        str(tmp_path / "out"),
+        "-o",
+        str(tmp_path / "v.gif"),
+        "--octaves",
+        "1",
+        "--steps",
+        "1",
+        "--blend",
+        "0.3",
+        "-q",
+    )
     assert r.returncode == 0, r.stderr
     with Image.open(tmp_path / "v.gif") as im:
         assert im.n_frames == 3
@@ -246,16 +296,40 @@ def test_gan_commands_end_to_end(tmp_path):
     assert r.returncode == 2 and "not a fastdream checkpoint" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
     vae_dir = tmp_path / "vae"
-    r = run("train-vae", str(imgs), "-o", str(vae_dir), "--image-size", "32", "--epochs", "1", "--batch-size", "4",
-            "--latent-dim", "8", "-q")  # fmt: skip
+    r = run(
+        "train-vae",
+        str(imgs),
+        "-o",
+        str(vae_dir),
+        "--image-size",
+        "32",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "4",
+        "--latent-dim",
+        "8",
+        "-q",
+    )
     assert r.returncode == 0, r.stderr
     vckpt = vae_dir / "checkpoint.pt"
     assert (vae_dir / "samples_epoch_001.png").is_file() and (vae_dir / "recon_epoch_001.png").is_file()
     r = run("sample-vae", str(vckpt), "-o", str(tmp_path / "vs"), "-n", "2", "--seed", "0", "--temperature", "0.8")
     assert r.returncode == 0, r.stderr
     assert len(list((tmp_path / "vs").iterdir())) == 2
-    r = run("vae-walk", str(vckpt), "-o", str(tmp_path / "vw.gif"), "--frames", "4", "--fps", "10", "--between",
-            str(imgs / "0.png"), str(imgs / "1.png"))  # fmt: skip
+    r = run(
+        "vae-walk",
+        str(vckpt),
+        "-o",
+        str(tmp_path / "vw.gif"),
+        "--frames",
+        "4",
+        "--fps",
+        "10",
+        "--between",
+        str(imgs / "0.png"),
+        str(imgs / "1.png"),
+    )
     assert r.returncode == 0, r.stderr
     with Image.open(tmp_path / "vw.gif") as im:  # Pillow merges equal frames, their times add up
         total = 0

@@ -114,8 +114,13 @@ def test_parse_specs_and_their_errors():
     assert O.parse_spec("_blocks.3:bottom4").mode == "bottom"
     specs = O.parse_layers({"_blocks.10:37": 2.0, "_blocks.5": 0.5})
     assert [(x.layer, x.channels, x.weight) for x in specs] == [("_blocks.10", (37,), 2.0), ("_blocks.5", None, 0.5)]
-    for bad, words in [("_blocks.10:abc", "not a channel"), ("_blocks.10:9-3", "backwards"),
-                       ("_blocks.10:top0", "top1 or more"), ("_blocks.10=x", "not a number"), (":3", "not a layer spec")]:  # fmt: skip
+    for bad, words in [
+        ("_blocks.10:abc", "not a channel"),
+        ("_blocks.10:9-3", "backwards"),
+        ("_blocks.10:top0", "top1 or more"),
+        ("_blocks.10=x", "not a number"),
+        (":3", "not a layer spec"),
+    ]:
         with pytest.raises(ValueError, match=words):
             O.parse_spec(bad)
 

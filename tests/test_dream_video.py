@@ -103,9 +103,33 @@ def test_resume_is_byte_identical_and_other_settings_are_refused(clip, tmp_path,
 
 def test_mp4_in_keeps_its_rate_and_sound_and_gif_in_works(tmp_path):
     src = tmp_path / "in.mp4"
-    subprocess.run([_ffmpeg(), "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=64x48:rate=12",
-                    "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=22050", "-t", "0.5", "-c:v", "libx264",
-                    "-pix_fmt", "yuv420p", "-c:a", "aac", "-shortest", str(src)], check=True)  # fmt: skip
+    subprocess.run(
+        [
+            _ffmpeg(),
+            "-loglevel",
+            "error",
+            "-y",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc=size=64x48:rate=12",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=22050",
+            "-t",
+            "0.5",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-shortest",
+            str(src),
+        ],
+        check=True,
+    )
     out = fd.dream_video(src, tmp_path / "out.mp4", octaves=1, steps=2, seed=0)
     import imageio_ffmpeg
 
@@ -206,8 +230,20 @@ def test_two_torchrun_ranks_share_a_folder_and_independent_frames(tmp_path, clip
     )
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT")}
     env.update(OMP_NUM_THREADS="1", CUDA_VISIBLE_DEVICES="")
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone", str(script),
-           str(src), str(tmp_path / "out"), str(clip[0]), str(tmp_path / "v.gif"), str(tmp_path)]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--standalone",
+        str(script),
+        str(src),
+        str(tmp_path / "out"),
+        str(clip[0]),
+        str(tmp_path / "v.gif"),
+        str(tmp_path),
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
     written = [json.loads((tmp_path / f"written{rank}").read_text()) for rank in (0, 1)]

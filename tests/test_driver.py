@@ -164,8 +164,13 @@ def test_the_cli_leaves_every_default_to_the_library():
             if action.dest in ("json", "gray"):
                 continue  # the command's own output format; --channels 1
             if name in ("gan-walk", "vae-walk", "sample-gan", "sample-vae") and action.dest in (
-                "frames", "fps", "n", "dream_size", "steps", "dream",
-            ):  # fmt: skip
+                "frames",
+                "fps",
+                "n",
+                "dream_size",
+                "steps",
+                "dream",
+            ):
                 continue  # what the command itself does with the samples, not a library option
             assert action.default is None, f"fastdream {name} {action.option_strings}: default {action.default!r}"
 

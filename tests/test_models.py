@@ -122,8 +122,24 @@ def test_cli_model_and_weights(tmp_path):
 
     Image.fromarray((np.random.default_rng(0).random((40, 56, 3)) * 255).astype(np.uint8)).save(img)
     out = tmp_path / "out.png"
-    cmd = [sys.executable, "-m", "fastdream", "dream", str(img), "-o", str(out), "--model", "googlenet",
-           "--weights", str(path), "--octaves", "1", "--steps", "1", "-q"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "fastdream",
+        "dream",
+        str(img),
+        "-o",
+        str(out),
+        "--model",
+        "googlenet",
+        "--weights",
+        str(path),
+        "--octaves",
+        "1",
+        "--steps",
+        "1",
+        "-q",
+    ]
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert Image.open(out).size == (56, 40)
@@ -131,6 +147,10 @@ def test_cli_model_and_weights(tmp_path):
     torch.save({"fc.weight": torch.zeros(2, 2)}, bad)
     r = subprocess.run(cmd[:10] + [str(bad)] + cmd[11:], capture_output=True, text=True, timeout=300)
     assert r.returncode == 2 and "does not fit googlenet" in r.stderr and len(r.stderr.strip().splitlines()) == 1
-    r = subprocess.run([sys.executable, "-m", "fastdream", "dream", "--list-layers", "--model", "vgg16"],
-                       capture_output=True, text=True, timeout=300)  # fmt: skip
+    r = subprocess.run(
+        [sys.executable, "-m", "fastdream", "dream", "--list-layers", "--model", "vgg16"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0 and "features.22" in r.stdout and "(default)" in r.stdout

@@ -71,8 +71,10 @@ def test_a_tile_covering_the_image_is_the_untiled_run(images):
     b = fd.style_transfer(images["content"], images["ihc"], tile_size=512, **FAST)
     assert np.array_equal(np.asarray(a), np.asarray(b))
     again = fd.style_transfer(images["content"], images["ihc"], tile_size=None, **{**FAST, "init": "noise"})
-    assert np.array_equal(np.asarray(again), np.asarray(fd.style_transfer(images["content"], images["ihc"],
-                                                                          tile_size=None, **{**FAST, "init": "noise"})))  # fmt: skip
+    assert np.array_equal(
+        np.asarray(again),
+        np.asarray(fd.style_transfer(images["content"], images["ihc"], tile_size=None, **{**FAST, "init": "noise"})),
+    )
 
 
 def test_exact_gram_loss_and_gradient_across_tiles(feats):
@@ -115,8 +117,10 @@ def test_preserve_colors_keeps_the_content_chroma(images):
     matched = fd.style_transfer(images["content"], images["hubble"], color_match=True, **FAST)
     plain = fd.style_transfer(images["content"], images["hubble"], **FAST)
     c = np.asarray(images["content"], float).reshape(-1, 3).mean(0)
-    assert np.abs(np.asarray(matched, float).reshape(-1, 3).mean(0) - c).max() < np.abs(
-        np.asarray(plain, float).reshape(-1, 3).mean(0) - c).max()  # fmt: skip
+    assert (
+        np.abs(np.asarray(matched, float).reshape(-1, 3).mean(0) - c).max()
+        < np.abs(np.asarray(plain, float).reshape(-1, 3).mean(0) - c).max()
+    )
 
 
 def test_kinds_sizes_and_a_custom_model(images):
@@ -130,8 +134,16 @@ def test_kinds_sizes_and_a_custom_model(images):
     big = fd.style_transfer(rgba, images["ihc"], size=160, octaves=2, steps=2, seed=0)
     assert big.size == (160, 106) and big.mode == "RGBA"
     net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU())
-    out = fd.style_transfer(images["content"], images["ihc"], model=net, style_layers=["1", "3"],
-                            content_layers=["3"], octaves=1, steps=2, seed=0)  # fmt: skip
+    out = fd.style_transfer(
+        images["content"],
+        images["ihc"],
+        model=net,
+        style_layers=["1", "3"],
+        content_layers=["3"],
+        octaves=1,
+        steps=2,
+        seed=0,
+    )
     assert out.size == images["content"].size
     assert all(p.requires_grad for p in net.parameters()) and net.training  # the user's model is untouched
 

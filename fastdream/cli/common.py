@@ -63,10 +63,18 @@ def model_options(s) -> None:
     """``--model NAME --weights PATH``: a named backbone, with the user's weights."""
     from fastdream.models.registry import names
 
-    s.add_argument("--model", choices=names(), default=None,
-                   help="backbone (default: efficientnet_lite0 with its bundled ImageNet weights)")  # fmt: skip
-    s.add_argument("--weights", metavar="PATH", default=None,
-                   help="state dict for --model (torchvision's key layout for googlenet and vgg16/19)")  # fmt: skip
+    s.add_argument(
+        "--model",
+        choices=names(),
+        default=None,
+        help="backbone (default: efficientnet_lite0 with its bundled ImageNet weights)",
+    )
+    s.add_argument(
+        "--weights",
+        metavar="PATH",
+        default=None,
+        help="state dict for --model (torchvision's key layout for googlenet and vgg16/19)",
+    )
 
 
 def load_model(args):

@@ -36,9 +36,16 @@ def _cmd_train_unet(args) -> int:
 
 
 def _cutout_options(args) -> dict:
-    return given(threshold=args.threshold, only_mask=args.only_mask, soft=off(args.hard), tta=args.tta,
-                 refine=off(args.no_refine), decontaminate=args.decontaminate, background=args.bg_color,
-                 device=args.device)  # fmt: skip
+    return given(
+        threshold=args.threshold,
+        only_mask=args.only_mask,
+        soft=off(args.hard),
+        tta=args.tta,
+        refine=off(args.no_refine),
+        decontaminate=args.decontaminate,
+        background=args.bg_color,
+        device=args.device,
+    )
 
 
 def _cmd_cutout(args) -> int:
@@ -72,13 +79,18 @@ def add(sub) -> None:
     s.add_argument("--val-split", type=float)
     s.add_argument("--base-channels", type=int)
     s.add_argument("--depth", type=int)
-    s.add_argument("--backbone", choices=["efficientnet_lite0", "none"],
-                   help="pretrained encoder (default), or none: the plain U-Net")  # fmt: skip
+    s.add_argument(
+        "--backbone",
+        choices=["efficientnet_lite0", "none"],
+        help="pretrained encoder (default), or none: the plain U-Net",
+    )
     s.add_argument("--encoder-lr", type=float, help="the pretrained encoder's learning-rate factor")
     s.add_argument("--freeze-epochs", type=int, help="epochs the pretrained encoder stays frozen")
     s.add_argument("--no-augment", action="store_true", help="no rotation or color jitter of the crops")
     s.add_argument("--max-minutes", type=float)
-    s.add_argument("--skip-bad", action="store_true", default=None, help="skip unpaired or unreadable files with a warning")
+    s.add_argument(
+        "--skip-bad", action="store_true", default=None, help="skip unpaired or unreadable files with a warning"
+    )
     s.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA only)")
     s.add_argument("--no-resume", action="store_true")
     s.add_argument("--seed", type=int)
@@ -91,11 +103,19 @@ def add(sub) -> None:
     s.add_argument("input", help="image file, or folder of images")
     s.add_argument("-o", "--output", required=True, help="output image (.png or .webp keep the alpha), or folder")
     s.add_argument("--format", help="for a folder: the outputs' format (default: png)")
-    s.add_argument("--bg-color", type=int, nargs="+", metavar="V", default=None,
-                   help="R G B [A] (0-255): put the subject on this color instead of transparency")  # fmt: skip
+    s.add_argument(
+        "--bg-color",
+        type=int,
+        nargs="+",
+        metavar="V",
+        default=None,
+        help="R G B [A] (0-255): put the subject on this color instead of transparency",
+    )
     s.add_argument("--tta", action="store_true", default=None, help="also predict the mirror image and average")
     s.add_argument("--no-refine", action="store_true", help="upsample the mask instead of refining its edges")
-    s.add_argument("--decontaminate", action="store_true", default=None, help="take the old background's color out of the edges")
+    s.add_argument(
+        "--decontaminate", action="store_true", default=None, help="take the old background's color out of the edges"
+    )
     s.add_argument("-q", "--quiet", action="store_true")
     s.add_argument("--model", required=True, metavar="CKPT", help="checkpoint from train-unet")
     s.add_argument("--only-mask", action="store_true", default=None, help="write the mask (L image) instead")

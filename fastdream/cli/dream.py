@@ -24,9 +24,13 @@ def dream_options(s, overrides: dict | None = None) -> None:
     library's (``DreamOptions``, with the pipeline's ``overrides``), shown in the help."""
     from fastdream.dream import DreamOptions
 
-    s.add_argument("--layers", nargs="+", metavar="SPEC",
-                   help="layers to amplify: NAME, NAME:37, NAME:30-40,77, NAME:top8, NAME:bottom8, each with an "
-                        "optional =WEIGHT (see dream --list-layers)")  # fmt: skip
+    s.add_argument(
+        "--layers",
+        nargs="+",
+        metavar="SPEC",
+        help="layers to amplify: NAME, NAME:37, NAME:30-40,77, NAME:top8, NAME:bottom8, each with an "
+        "optional =WEIGHT (see dream --list-layers)",
+    )
     model_options(s)
     s.add_argument("--octaves", type=int)
     s.add_argument("--octave-scale", type=float)
@@ -35,15 +39,20 @@ def dream_options(s, overrides: dict | None = None) -> None:
     s.add_argument("--jitter", type=int, help="max random shift per step, pixels")
     s.add_argument("--tile", type=int, help="tile size in pixels; 0 = no tiling")
     s.add_argument("--objective", choices=["l2", "mean"])
-    s.add_argument("--norm", choices=["std", "mean_abs", "laplacian"],
-                   help="gradient normalization; laplacian: smoother, larger patterns")  # fmt: skip
+    s.add_argument(
+        "--norm",
+        choices=["std", "mean_abs", "laplacian"],
+        help="gradient normalization; laplacian: smoother, larger patterns",
+    )
     s.add_argument("--lap-levels", type=int, help="bands of the Laplacian pyramid (--norm laplacian)")
     s.add_argument("--smooth", type=float, metavar="SIGMA", help="Gaussian smoothing of the gradient")
     s.add_argument("--guide", metavar="IMAGE", help="grow what this image contains instead of what the layers see")
-    s.add_argument("--preserve-colors", action="store_true", default=None,
-                   help="keep the input's colors, dream only brightness")  # fmt: skip
-    s.add_argument("--color-match", action="store_true", default=None,
-                   help="give the output the input's color statistics")  # fmt: skip
+    s.add_argument(
+        "--preserve-colors", action="store_true", default=None, help="keep the input's colors, dream only brightness"
+    )
+    s.add_argument(
+        "--color-match", action="store_true", default=None, help="give the output the input's color statistics"
+    )
     s.add_argument("--seed", type=int)
     s.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -60,11 +69,23 @@ def dream_kwargs(args) -> dict:
         guide = io.load_pil(args.guide)  # missing file / not an image: a clear error first
     tile = None if args.tile is None else {"tile_size": args.tile or None}  # 0: no tiling
     return given(
-        model=load_model(args), layers=args.layers, octaves=args.octaves, octave_scale=args.octave_scale,
-        steps=args.steps, step_size=args.step_size, jitter=args.jitter, objective=args.objective, norm=args.norm,
-        lap_levels=args.lap_levels, smooth=args.smooth, guide=guide, preserve_colors=args.preserve_colors,
-        color_match=args.color_match, seed=args.seed, device=args.device,
-    ) | (tile or {})  # fmt: skip
+        model=load_model(args),
+        layers=args.layers,
+        octaves=args.octaves,
+        octave_scale=args.octave_scale,
+        steps=args.steps,
+        step_size=args.step_size,
+        jitter=args.jitter,
+        objective=args.objective,
+        norm=args.norm,
+        lap_levels=args.lap_levels,
+        smooth=args.smooth,
+        guide=guide,
+        preserve_colors=args.preserve_colors,
+        color_match=args.color_match,
+        seed=args.seed,
+        device=args.device,
+    ) | (tile or {})
 
 
 def _list_layers(args) -> int:
@@ -135,13 +156,21 @@ def _cmd_zoom(args) -> int:
     source = args.input or io.SAMPLE_IMAGE
     io.load_pil(source)  # missing file / not an image: a clear error before any work
     try:
-        kw = given(frames=args.frames, zoom=args.zoom, shift=None if args.shift is None else tuple(args.shift),
-                   angle=args.angle, fps=args.fps, frames_dir=args.frames_dir, resume=off(args.no_resume),
-                   reverse=args.reverse)  # fmt: skip
+        kw = given(
+            frames=args.frames,
+            zoom=args.zoom,
+            shift=None if args.shift is None else tuple(args.shift),
+            angle=args.angle,
+            fps=args.fps,
+            frames_dir=args.frames_dir,
+            resume=off(args.no_resume),
+            reverse=args.reverse,
+        )
         path = fd.zoom_video(source, out, progress=not args.quiet, **kw, **dream_kwargs(args))
     except KeyboardInterrupt:
-        print("fastdream zoom: interrupted; the finished frames are kept: run the same command to resume",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "fastdream zoom: interrupted; the finished frames are kept: run the same command to resume", file=sys.stderr
+        )
         return 130
     print(f"wrote {path}")
     return 0
@@ -152,12 +181,22 @@ def _cmd_dream_video(args) -> int:
 
     out = output_path(args, None)
     try:
-        kw = given(blend=args.blend, flow=off(args.no_flow), frames_dir=args.frames_dir, resume=off(args.no_resume),
-                   start=args.start, end=args.end, fps=args.fps, keep_audio=off(args.no_audio))  # fmt: skip
+        kw = given(
+            blend=args.blend,
+            flow=off(args.no_flow),
+            frames_dir=args.frames_dir,
+            resume=off(args.no_resume),
+            start=args.start,
+            end=args.end,
+            fps=args.fps,
+            keep_audio=off(args.no_audio),
+        )
         path = fd.dream_video(args.input, out, progress=not args.quiet, **kw, **dream_kwargs(args))
     except KeyboardInterrupt:
-        print("fastdream dream-video: interrupted; the finished frames are kept: run the same command to resume",
-              file=sys.stderr)  # fmt: skip
+        print(
+            "fastdream dream-video: interrupted; the finished frames are kept: run the same command to resume",
+            file=sys.stderr,
+        )
         return 130
     print(f"wrote {path}")
     return 0
@@ -176,8 +215,12 @@ def add(sub) -> None:
     dream_options(s)
     s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
     s.add_argument("--list-layers", action="store_true", help="print the model's layers and channel counts, and exit")
-    s.add_argument("--low-memory", action="store_true", default=None,
-                   help="dream in bounded memory (8-bit input kept, float16 detail); automatic above 4096x4096")  # fmt: skip
+    s.add_argument(
+        "--low-memory",
+        action="store_true",
+        default=None,
+        help="dream in bounded memory (8-bit input kept, float16 detail); automatic above 4096x4096",
+    )
     s.add_argument("--mask-from", metavar="CKPT", help="U-Net checkpoint (train-unet): dream only the subject")
     s.add_argument("--invert-mask", action="store_true", help="with --mask-from: dream only the background")
     s.set_defaults(func=_cmd_dream)

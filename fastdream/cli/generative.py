@@ -41,11 +41,23 @@ def _cmd_train_gan(args) -> int:
     from fastdream.gan import train_gan
 
     kw = given(
-        image_size=args.image_size, epochs=args.epochs, batch_size=args.batch_size, nz=args.nz, lr=args.lr,
-        lr_d=args.lr_d, beta1=args.beta1, recipe=args.recipe, device=args.device, amp=args.amp,
-        resume=off(args.no_resume), seed=args.seed, ngf=args.ngf, ndf=args.ndf, nc=_channels(args),
+        image_size=args.image_size,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        nz=args.nz,
+        lr=args.lr,
+        lr_d=args.lr_d,
+        beta1=args.beta1,
+        recipe=args.recipe,
+        device=args.device,
+        amp=args.amp,
+        resume=off(args.no_resume),
+        seed=args.seed,
+        ngf=args.ngf,
+        ndf=args.ndf,
+        nc=_channels(args),
         max_minutes=args.max_minutes,
-    )  # fmt: skip
+    )
     return _trained(train_gan, "train-gan", images_dir=args.images, out_dir=args.output, progress=not args.quiet, **kw)
 
 
@@ -53,10 +65,20 @@ def _cmd_train_vae(args) -> int:
     from fastdream.vae import train_vae
 
     kw = given(
-        image_size=args.image_size, latent_dim=args.latent_dim, beta=args.beta, kl_warmup=args.kl_warmup,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, channels=_channels(args), device=args.device,
-        amp=args.amp, resume=off(args.no_resume), seed=args.seed, max_minutes=args.max_minutes,
-    )  # fmt: skip
+        image_size=args.image_size,
+        latent_dim=args.latent_dim,
+        beta=args.beta,
+        kl_warmup=args.kl_warmup,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        channels=_channels(args),
+        device=args.device,
+        amp=args.amp,
+        resume=off(args.no_resume),
+        seed=args.seed,
+        max_minutes=args.max_minutes,
+    )
     return _trained(train_vae, "train-vae", images_dir=args.images, out_dir=args.output, progress=not args.quiet, **kw)
 
 
@@ -92,7 +114,9 @@ def _cmd_sample_gan(args) -> int:
 def _cmd_sample_vae(args) -> int:
     from fastdream.vae import sample_vae
 
-    images = sample_vae(args.checkpoint, args.n, **given(seed=args.seed, temperature=args.temperature, device=args.device))
+    images = sample_vae(
+        args.checkpoint, args.n, **given(seed=args.seed, temperature=args.temperature, device=args.device)
+    )
     return _write_samples(images, args)
 
 

@@ -17,11 +17,21 @@ def _cmd_style(args) -> int:
     if args.style_weights is not None and len(args.style_weights) != len(styles):
         raise UsageError(f"--style-weights has {len(args.style_weights)} value(s) for {len(styles)} style image(s)")
     kw = given(
-        style_weights=args.style_weights, content_weight=args.content_weight, style_weight=args.style_weight,
-        tv_weight=args.tv_weight, size=args.size, octaves=args.octaves, steps=args.steps, init=args.init,
-        style_scale=args.style_scale, preserve_colors=args.preserve_colors, color_match=args.color_match,
-        seed=args.seed, device=args.device, model=load_model(args),
-    )  # fmt: skip
+        style_weights=args.style_weights,
+        content_weight=args.content_weight,
+        style_weight=args.style_weight,
+        tv_weight=args.tv_weight,
+        size=args.size,
+        octaves=args.octaves,
+        steps=args.steps,
+        init=args.init,
+        style_scale=args.style_scale,
+        preserve_colors=args.preserve_colors,
+        color_match=args.color_match,
+        seed=args.seed,
+        device=args.device,
+        model=load_model(args),
+    )
     if args.tile is not None:
         kw["tile_size"] = args.tile or None  # 0: no tiling
     result = fd.style_transfer(content, styles, progress=not args.quiet, **kw)
@@ -47,10 +57,12 @@ def add(sub) -> None:
     s.add_argument("--tv-weight", type=float)
     s.add_argument("--tile", type=int, help="tile size in pixels, halo included; 0 = no tiling")
     s.add_argument("--init", choices=["content", "noise"])
-    s.add_argument("--preserve-colors", action="store_true", default=None,
-                   help="keep the photo's colors (luminance-only transfer)")  # fmt: skip
-    s.add_argument("--color-match", action="store_true", default=None,
-                   help="give the styles the photo's color statistics first")  # fmt: skip
+    s.add_argument(
+        "--preserve-colors", action="store_true", default=None, help="keep the photo's colors (luminance-only transfer)"
+    )
+    s.add_argument(
+        "--color-match", action="store_true", default=None, help="give the styles the photo's color statistics first"
+    )
     model_options(s)
     s.add_argument("--seed", type=int)
     s.add_argument("--device", help="cpu or cuda (default: cuda when available)")

@@ -139,9 +139,25 @@ def dream(
         [(0, 1, 4), (0, 2, 4), (1, 3, 4), (1, 4, 4)]
     """
     opts = DreamOptions.create(
-        layers=layers, model=model, octaves=octaves, octave_scale=octave_scale, steps=steps, step_size=step_size,
-        jitter=jitter, tile_size=tile_size, objective=objective, norm=norm, lap_levels=lap_levels, smooth=smooth,
-        guide=guide, preserve_colors=preserve_colors, color_match=color_match, mask=mask, seed=seed, device=device,
-        tile_batch=tile_batch, low_memory=low_memory,
-    )  # fmt: skip
+        layers=layers,
+        model=model,
+        octaves=octaves,
+        octave_scale=octave_scale,
+        steps=steps,
+        step_size=step_size,
+        jitter=jitter,
+        tile_size=tile_size,
+        objective=objective,
+        norm=norm,
+        lap_levels=lap_levels,
+        smooth=smooth,
+        guide=guide,
+        preserve_colors=preserve_colors,
+        color_match=color_match,
+        mask=mask,
+        seed=seed,
+        device=device,
+        tile_batch=tile_batch,
+        low_memory=low_memory,
+    )
     return run(image, opts, progress=progress, callback=callback)

@@ -7,8 +7,9 @@ from fastdream.batch import FolderReport, run_folder
 from fastdream.dream.options import DreamOptions
 
 
-def dream_folder(input_dir, output_dir, *, format: str | None = None, progress: bool = False,
-                 **dream_kwargs) -> FolderReport:  # fmt: skip
+def dream_folder(
+    input_dir, output_dir, *, format: str | None = None, progress: bool = False, **dream_kwargs
+) -> FolderReport:
     """Dreams every image of ``input_dir`` (and its subfolders) into ``output_dir``.
 
     Args:
@@ -28,5 +29,12 @@ def dream_folder(input_dir, output_dir, *, format: str | None = None, progress: 
     from fastdream.dream import run  # the package's dispatch; this module is part of the package
 
     opts = DreamOptions.create(**dream_kwargs)
-    return run_folder(input_dir, output_dir, format, lambda image: run(image, opts), device=opts.resolve_device(),
-                      progress=progress, name="dream")  # fmt: skip
+    return run_folder(
+        input_dir,
+        output_dir,
+        format,
+        lambda image: run(image, opts),
+        device=opts.resolve_device(),
+        progress=progress,
+        name="dream",
+    )

@@ -103,8 +103,9 @@ class _Base:
         self.px = px if size == px.size else None
         if self.px is None:
             rgb = px.data[..., :3] if px.c >= 3 else px.data[..., :1].expand(-1, -1, -1, 3)
-            small = F.interpolate(rgb.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False,
-                                  antialias=True)  # fmt: skip
+            small = F.interpolate(
+                rgb.permute(0, 3, 1, 2), size=size, mode="bilinear", align_corners=False, antialias=True
+            )
             self.small = small.permute(0, 2, 3, 1).contiguous()  # (N, h, w, 3), the input's dtype
 
     def rows(self, idx: torch.Tensor) -> torch.Tensor:

@@ -83,8 +83,10 @@ class DreamOptions:
         preserve = c.boolean("preserve_colors", self.preserve_colors)
         match = c.boolean("color_match", self.color_match)
         if preserve and match:
-            raise ValueError("preserve_colors and color_match are alternatives: preserve_colors keeps the input's "
-                             "colors exactly, color_match only their statistics; pass one of them")  # fmt: skip
+            raise ValueError(
+                "preserve_colors and color_match are alternatives: preserve_colors keeps the input's "
+                "colors exactly, color_match only their statistics; pass one of them"
+            )
         return dataclasses.replace(
             self,
             layers=None if self.layers is None else _specs(self.layers),
@@ -121,8 +123,10 @@ class DreamOptions:
         elif model is not None and self.layers is None:
             raise ValueError("layers: a custom model needs layers= (names from model.named_modules())")
         if self.guide is not None and obj not in OBJECTIVES:
-            raise ValueError("guide replaces the objective; to combine them use objectives.guide(layer, image) "
-                             "in an objective expression")  # fmt: skip
+            raise ValueError(
+                "guide replaces the objective; to combine them use objectives.guide(layer, image) "
+                "in an objective expression"
+            )
 
     def replace(self, **kw) -> DreamOptions:
         return dataclasses.replace(self, **kw).checked()

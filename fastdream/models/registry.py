@@ -135,7 +135,11 @@ def _fit(name: str, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
             sd[k] = torch.tensor(0)
     missing = [k for k in expected if k not in sd]
     unexpected = [k for k in sd if k not in expected]
-    shapes = [f"{k} {tuple(sd[k].shape)} (want {expected[k]})" for k in expected if k in sd and tuple(sd[k].shape) != expected[k]]  # fmt: skip
+    shapes = [
+        f"{k} {tuple(sd[k].shape)} (want {expected[k]})"
+        for k in expected
+        if k in sd and tuple(sd[k].shape) != expected[k]
+    ]
     if missing or unexpected or shapes:
         parts = []
         for what, keys in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", shapes)):

@@ -205,8 +205,9 @@ class _Up(nn.Module):
         # keeps every upsampled pixel over the pixels it was pooled from. A map that is smaller
         # (a custom encoder) is resized rather than crashing the concatenation.
         if up.shape[-2] < h or up.shape[-1] < w:
-            up = F.interpolate(up, size=(max(h, up.shape[-2]), max(w, up.shape[-1])), mode="bilinear",
-                               align_corners=False)  # fmt: skip
+            up = F.interpolate(
+                up, size=(max(h, up.shape[-2]), max(w, up.shape[-1])), mode="bilinear", align_corners=False
+            )
         up = up[..., :h, :w]
         return self.conv(torch.cat([skip, up], dim=1))
 
@@ -294,9 +295,13 @@ class UNet(nn.Module):
         self.ups = nn.ModuleList(ups)
         self.head = nn.Conv2d(dec[0], out_channels, 1)
         self.config = dict(
-            in_channels=in_channels, out_channels=out_channels, base_channels=base_channels, depth=depth,
-            bilinear=bilinear, encoder=encoder,
-        )  # fmt: skip
+            in_channels=in_channels,
+            out_channels=out_channels,
+            base_channels=base_channels,
+            depth=depth,
+            bilinear=bilinear,
+            encoder=encoder,
+        )
 
     @classmethod
     def from_backbone(
@@ -342,8 +347,11 @@ class UNet(nn.Module):
     def pretrained_parameters(self) -> List[nn.Parameter]:
         """The parameters that came pretrained (the backbone of the encoder; none for a plain U-Net)."""
         if isinstance(self.encoder, EfficientNetLite0Encoder):
-            return [*self.encoder._conv_stem.parameters(), *self.encoder._bn0.parameters(),
-                    *self.encoder._blocks.parameters()]  # fmt: skip
+            return [
+                *self.encoder._conv_stem.parameters(),
+                *self.encoder._bn0.parameters(),
+                *self.encoder._blocks.parameters(),
+            ]
         return []
 
     def forward(self, x: Tensor) -> Tensor:

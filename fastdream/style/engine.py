@@ -38,8 +38,9 @@ def octave_sizes(h: int, w: int, octaves: int, scale: float, stride: int) -> lis
 class Targets:
     """What one octave aims at: the content's features and the styles' blended Gram matrices."""
 
-    def __init__(self, feats: Features, content01, styles01, style_weights, style_layers, content_layers,
-                 tile_size: int | None):  # fmt: skip
+    def __init__(
+        self, feats: Features, content01, styles01, style_weights, style_layers, content_layers, tile_size: int | None
+    ):
         self.feats, self.tile_size = feats, tile_size
         self.style_layers, self.content_layers = style_layers, content_layers
         self.content = assemble(feats, content01, content_layers, tile_size)

@@ -58,5 +58,8 @@ def tiles(size: tuple[int, int], tile_size: int | None, halo: int, stride: int) 
     if tile_size is None or tile_size >= max(h, w):
         return [Tile(0, h, 0, w, 0, h, 0, w)]
     core = max(stride, (tile_size - 2 * halo) // stride * stride)
-    return [Tile(a, b, c, d, ta, tb, tc, td) for a, b, ta, tb in _axis(h, core, halo, stride)
-            for c, d, tc, td in _axis(w, core, halo, stride)]  # fmt: skip
+    return [
+        Tile(a, b, c, d, ta, tb, tc, td)
+        for a, b, ta, tb in _axis(h, core, halo, stride)
+        for c, d, tc, td in _axis(w, core, halo, stride)
+    ]

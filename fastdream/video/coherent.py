@@ -157,15 +157,26 @@ def dream_video(
     independent = blend == 0
 
     def key(seed: int) -> dict:
-        return {"format": SETTINGS_FORMAT, "input_sha256": digest, "size": [w, h], "start": s, "end": e,
-                "blend": blend, "flow": flow and not independent, "seed": seed, "dream": F.dream_settings(opts)}  # fmt: skip
+        return {
+            "format": SETTINGS_FORMAT,
+            "input_sha256": digest,
+            "size": [w, h],
+            "start": s,
+            "end": e,
+            "blend": blend,
+            "flow": flow and not independent,
+            "seed": seed,
+            "dream": F.dream_settings(opts),
+        }
 
     digest = _fingerprint(src)
     seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume)
     dist = distributed(device)
     if dist.enabled and not independent:
-        raise ValueError("dream_video: frames that start from the previous dreamed frame (blend > 0) are made one "
-                         "after another; run in one process, or pass blend=0 to split the frames over the ranks")  # fmt: skip
+        raise ValueError(
+            "dream_video: frames that start from the previous dreamed frame (blend > 0) are made one "
+            "after another; run in one process, or pass blend=0 to split the frames over the ranks"
+        )
     maker = _Coherent(dataclasses.replace(opts, seed=seed), device, blend, flow)
     if dist.main:
         frames_dir.mkdir(parents=True, exist_ok=True)
@@ -179,20 +190,23 @@ def dream_video(
     dist.barrier()
     if dist.main:
         audio = src.path if keep_audio and fmt == "MP4" and src.has_audio else None
-        io.write_animation([F.frame_path(frames_dir, k) for k in range(e - s)], out, fps=fps, audio=audio,
-                           audio_start=s / src.fps)  # fmt: skip
+        io.write_animation(
+            [F.frame_path(frames_dir, k) for k in range(e - s)], out, fps=fps, audio=audio, audio_start=s / src.fps
+        )
     dist.barrier()
     return out
 
 
-def _make(src: Source, maker: _Coherent, frames_dir: Path, s: int, e: int, dist, independent: bool, progress,
-          callback=None):
+def _make(
+    src: Source, maker: _Coherent, frames_dir: Path, s: int, e: int, dist, independent: bool, progress, callback=None
+):
     """Dreams the missing frames in order (or, independent, this rank's share of them)."""
     have = F.frame_indices(frames_dir)
     done = len(have) if independent else F.complete_frames(have)
     made = 0
-    bar = tqdm(total=e - s, initial=min(done, e - s), disable=not (progress and dist.main), desc="dream-video",
-               unit="frame")  # fmt: skip
+    bar = tqdm(
+        total=e - s, initial=min(done, e - s), disable=not (progress and dist.main), desc="dream-video", unit="frame"
+    )
     try:
         for k, frame in enumerate(src.frames()):
             if k >= e:

@@ -70,8 +70,9 @@ class FrameMaker:
         model = dream_net(options.model, objective.layers, device)
         LayerTaps(model, objective.layers)  # unknown layers: an error now, before any frame is made
         self.base_seed = options.seed
-        self.options = dataclasses.replace(options, model=model, layers=None, objective=objective, guide=None,
-                                           device=device)  # fmt: skip
+        self.options = dataclasses.replace(
+            options, model=model, layers=None, objective=objective, guide=None, device=device
+        )
 
     def _dream(self, x: torch.Tensor, k: int, callback=None) -> torch.Tensor:
         # Seeded per frame: frame k depends only on frame k-1 and the settings, never on how

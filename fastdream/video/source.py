@@ -73,8 +73,14 @@ def _ffmpeg(path: Path) -> Source:
         raise ValueError(f"input: {path} is not a video ffmpeg can read ({str(exc).splitlines()[0][:200]})") from None
     if count < 1 or not meta.get("size"):
         raise ValueError(f"input: {path} holds no video frames")
-    return Source(path, "ffmpeg", int(count), float(meta.get("fps") or FOLDER_FPS), tuple(meta["size"]),
-                  has_audio=bool(meta.get("audio_codec")))  # fmt: skip
+    return Source(
+        path,
+        "ffmpeg",
+        int(count),
+        float(meta.get("fps") or FOLDER_FPS),
+        tuple(meta["size"]),
+        has_audio=bool(meta.get("audio_codec")),
+    )
 
 
 def _animated(path: Path) -> Source:

@@ -137,8 +137,15 @@ def zoom_video(
 
     # ---- 2. What decides the pixels, and how far an earlier run got.
     def key(seed: int) -> dict:
-        return {"format": SETTINGS_FORMAT, "input_sha256": F.tensor_sha256(rgb), "size": [int(w), int(h)],
-                **move, "padding": PADDING, "seed": seed, "dream": F.dream_settings(opts)}  # fmt: skip
+        return {
+            "format": SETTINGS_FORMAT,
+            "input_sha256": F.tensor_sha256(rgb),
+            "size": [int(w), int(h)],
+            **move,
+            "padding": PADDING,
+            "seed": seed,
+            "dream": F.dream_settings(opts),
+        }
 
     seed, done = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume)
     maker = FrameMaker(opts.replace(seed=seed), device, **move)  # loads the model, checks the layers
