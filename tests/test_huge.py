@@ -14,7 +14,6 @@ from PIL import Image
 
 import fastdream as fd
 from fastdream.dream import huge
-from fastdream.io.pixels import Pixels
 
 
 @pytest.fixture
@@ -127,14 +126,6 @@ def test_arrays_and_tensors_come_back_as_they_came():
     out = fd.dream(batch, octaves=1, steps=1, seed=0, low_memory=True)
     assert out.shape == batch.shape and out.dtype == torch.float64
     assert not torch.equal(out[0], out[1])
-
-
-def test_pixels_read_rows_in_place():
-    arr = np.arange(4 * 5 * 3, dtype=np.uint8).reshape(4, 5, 3)
-    p = Pixels.of(arr)
-    assert p.data.data_ptr() == torch.from_numpy(arr).data_ptr()  # the array itself, not a copy
-    rows = p.rgb(torch.tensor([2, 0]))
-    assert torch.equal(rows[0, :, 0] * 255, torch.from_numpy(arr[2]).permute(1, 0).float())
 
 
 def test_auto_switch_by_size(monkeypatch, photo):

@@ -217,7 +217,7 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
     if isinstance(mask, (str, os.PathLike)):
         mask = load_pil(mask)
     if isinstance(mask, Image.Image):
-        mask = np.asarray(mask.convert("L"))
+        mask = np.array(mask.convert("L"))  # writable: torch warns about sharing a read-only buffer
     if isinstance(mask, np.ndarray):
         m = torch.from_numpy(np.ascontiguousarray(mask)).float()
         if mask.dtype == np.uint8:

@@ -1,0 +1,66 @@
+"""fastdream.io.convert: 8-bit levels to floats and back, exactly; PIL images; grids."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fastdream import io
+
+LEVELS = torch.arange(256, dtype=torch.uint8)
+
+
+@pytest.mark.parametrize("value_range", [(0.0, 1.0), (-1.0, 1.0), (0.0, 255.0)])
+def test_every_level_survives_the_round_trip(value_range):
+    x = io.from_uint8(LEVELS, value_range)
+    assert x.dtype == torch.float32 and x[0] == value_range[0] and x[-1] == value_range[1]
+    assert torch.equal(io.to_uint8(x, value_range), LEVELS)
+
+
+def test_levels_are_the_division_by_255():
+    # The float nearest k / 255, as the code this replaced computed it (x.float() / 255).
+    assert torch.equal(io.from_uint8(LEVELS), LEVELS.float() / 255.0)
+    assert torch.equal(io.from_uint8(LEVELS, (-1.0, 1.0)), LEVELS.float() / 127.5 - 1.0)
+
+
+def test_from_uint8_refuses_other_dtypes_and_keeps_the_input():
+    with pytest.raises(TypeError, match="uint8"):
+        io.from_uint8(torch.zeros(3))
+    x = LEVELS.clone()
+    io.from_uint8(x).zero_()
+    assert torch.equal(x, LEVELS)
+
+
+def test_quantize_rounds_and_clamps():
+    assert io.quantize(torch.tensor([-0.5, 0.499 / 255, 0.501 / 255, 2.0])).tolist() == [0, 0, 1, 255]
+
+
+@pytest.mark.parametrize("mode, channels", [("L", 1), ("LA", 2), ("RGB", 3), ("RGBA", 4)])
+def test_pil_to_tensors_and_back(mode, channels):
+    a = np.random.default_rng(0).integers(0, 256, (4, 6, channels), dtype=np.uint8)
+    im = Image.fromarray(a[..., 0] if channels == 1 else a, mode)
+    t = io.uint8_from_pil(im)
+    assert t.shape == (channels, 4, 6) and t.dtype == torch.uint8 and t.is_contiguous()
+    assert np.array_equal(t.permute(1, 2, 0).numpy(), a)
+    f = io.from_pil(im)
+    assert torch.equal(f, t.float() / 255)
+    back = io.to_pil(f)
+    assert back.mode == mode and np.array_equal(np.asarray(back), np.asarray(im))
+    t.zero_()  # a copy of the pixels: the image is not changed
+    assert np.array_equal(np.asarray(im), a[..., 0] if channels == 1 else a)
+
+
+def test_modes_are_converted_when_asked_and_refused_otherwise():
+    p = Image.new("P", (3, 2))
+    assert io.uint8_from_pil(p, "RGB").shape == (3, 2, 3)
+    assert io.from_pil(Image.new("RGBA", (3, 2)), "L").shape == (1, 2, 3)
+    with pytest.raises(ValueError, match="pass mode="):
+        io.uint8_from_pil(p)
+
+
+def test_grids():
+    g = io.grid(torch.ones(5, 3, 4, 4), nrow=2, pad=1)
+    assert g.size == (1 + 2 * 5, 1 + 3 * 5) and g.mode == "RGB"
+    a = np.asarray(g)
+    assert a[0].max() == 0 and a[1, 1].tolist() == [255, 255, 255] and a[-5:-1, -5:-1].max() == 0  # 6th cell empty
+    assert io.grid_tensor(torch.zeros(3, 1, 4, 4), nrow=3).shape == (1, 8, 20)

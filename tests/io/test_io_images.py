@@ -1,0 +1,149 @@
+"""fastdream.io.images: every image kind to an RGB float tensor and back, unchanged in kind, size,
+channels and dtype; masks; the errors; saving."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from fastdream import io
+
+H, W = 5, 7
+RNG = np.random.default_rng(0)
+PIXELS = {c: RNG.integers(0, 256, (H, W, c), dtype=np.uint8) for c in (1, 2, 3, 4)}
+MODES = {"L": 1, "LA": 2, "RGB": 3, "RGBA": 4}
+
+
+def pil(mode):
+    a = PIXELS[MODES[mode]]
+    return Image.fromarray(a[..., 0] if mode == "L" else a, mode)
+
+
+def restored(image):
+    loaded = io.load(image)
+    assert loaded.rgb.shape == (loaded.rgb.shape[0], 3, H, W) and loaded.rgb.dtype == torch.float32
+    assert loaded.rgb.is_contiguous() and loaded.rgb.min() >= 0 and loaded.rgb.max() <= 1
+    return loaded, loaded.restore(loaded.rgb)
+
+
+@pytest.mark.parametrize("mode", list(MODES))
+def test_pil_images_come_back_identical(mode, tmp_path):
+    im = pil(mode)
+    loaded, out = restored(im)
+    assert isinstance(out, Image.Image) and out.mode == mode and out.size == (W, H)
+    assert np.array_equal(np.asarray(out), np.asarray(im))
+    assert (loaded.alpha is not None) == (mode in ("LA", "RGBA"))
+    im.save(tmp_path / "x.png")
+    _, from_path = restored(tmp_path / "x.png")  # a path comes back as a PIL image
+    assert from_path.mode == mode and np.array_equal(np.asarray(from_path), np.asarray(im))
+    _, from_str = restored(str(tmp_path / "x.png"))
+    assert isinstance(from_str, Image.Image)
+
+
+def test_palette_images_work_in_rgb_or_rgba():
+    p = pil("RGB").convert("P")
+    _, out = restored(p)
+    assert out.mode == "RGB" and np.array_equal(np.asarray(out), np.asarray(p.convert("RGB")))
+    p.info["transparency"] = 0
+    assert restored(p)[1].mode == "RGBA"
+
+
+def test_gray_is_the_bt601_luma_of_the_result():
+    loaded = io.load(pil("L"))
+    red = torch.zeros_like(loaded.rgb)
+    red[:, 0] = 1.0
+    assert np.all(np.asarray(loaded.restore(red)) == 76)  # round(0.299 * 255), as Pillow's convert("L")
+    assert np.all(np.asarray(Image.new("RGB", (1, 1), (255, 0, 0)).convert("L")) == 76)
+
+
+@pytest.mark.parametrize("channels", ["HxW", 1, 2, 3, 4])
+@pytest.mark.parametrize("dtype", [np.uint8, np.float32, np.float64])
+def test_numpy_arrays_keep_shape_dtype_and_values(channels, dtype):
+    a = PIXELS[channels] if channels != "HxW" else PIXELS[1][..., 0]
+    a = a if dtype == np.uint8 else (a / 255).astype(dtype)
+    loaded, out = restored(a)
+    assert isinstance(out, np.ndarray) and out.shape == a.shape and out.dtype == a.dtype
+    if dtype == np.float64:  # worked on in float32
+        np.testing.assert_allclose(out, a, atol=1e-6)
+    else:
+        assert np.array_equal(out, a) if dtype == np.uint8 else np.allclose(out, a, atol=1e-6)
+        if channels in (2, 4):
+            assert np.array_equal(out[..., -1], a[..., -1])  # alpha passes through untouched
+
+
+@pytest.mark.parametrize("shape", [(3, H, W), (1, H, W), (4, H, W), (2, 3, H, W), (2, 2, H, W)])
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.float16])
+def test_tensors_keep_shape_dtype_and_values(shape, dtype):
+    t = torch.rand(shape, generator=torch.Generator().manual_seed(0)).to(dtype)
+    loaded, out = restored(t)
+    assert isinstance(out, torch.Tensor) and out.shape == t.shape and out.dtype == dtype
+    assert loaded.rgb.shape[0] == (shape[0] if len(shape) == 4 else 1)
+    torch.testing.assert_close(out, t, atol=1e-6 if dtype != torch.float16 else 1e-3, rtol=0)
+
+
+def test_restore_takes_a_new_alpha_and_restore_resized_resizes_it():
+    loaded = io.load(pil("RGBA"))
+    out = loaded.restore(loaded.rgb, torch.ones(1, 1, H, W))
+    assert np.all(np.asarray(out)[..., 3] == 255)
+    small = loaded.restore_resized(torch.rand(1, 3, 3, 4))
+    assert small.mode == "RGBA" and small.size == (4, 3)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated 90 degrees: shown as portrait
+    pil("RGB").save(tmp_path / "r.jpg", exif=exif.tobytes())
+    assert io.load(tmp_path / "r.jpg").rgb.shape[-2:] == (W, H)
+    assert io.load_pil(tmp_path / "r.jpg").size == (H, W)
+
+
+@pytest.mark.parametrize(
+    "image, exc, words",
+    [
+        (np.zeros((2, 2, 3), np.int32), TypeError, "uint8 or float"),
+        (np.zeros((2, 2, 2, 3), np.uint8), ValueError, "HxW or HxWxC"),
+        (np.zeros((2, 2, 5), np.uint8), ValueError, "1, 2, 3 or 4 channels"),
+        (np.full((2, 2, 3), 1.5, np.float32), ValueError, r"in \[0, 1\]"),
+        (np.full((2, 2, 3), np.nan, np.float32), ValueError, "finite"),
+        (torch.zeros(3, 2, 2, dtype=torch.uint8), TypeError, "float in"),
+        (torch.zeros(2, 2), ValueError, r"\(C, H, W\)"),
+        ([[0.0]], TypeError, "got list"),
+    ],
+)
+def test_bad_images_are_refused_naming_the_parameter(image, exc, words):
+    with pytest.raises(exc, match=words) as e:
+        io.load(image, "content")
+    assert "content" in str(e.value)
+
+
+def test_bad_files(tmp_path):
+    with pytest.raises(FileNotFoundError, match="no such file"):
+        io.load(tmp_path / "missing.png")
+    with pytest.raises(IsADirectoryError):
+        io.load(tmp_path)
+    (tmp_path / "x.png").write_bytes(b"not an image")
+    with pytest.raises(ValueError, match="not an image"):
+        io.load(tmp_path / "x.png")
+
+
+def test_a_rounding_error_past_one_is_clamped_not_refused():
+    assert io.check_range(torch.tensor([1.0 + 1e-6, -1e-6]), "x").tolist() == [1.0, 0.0]
+
+
+def test_masks_from_every_kind_are_resized_to_the_image():
+    m = io.load_mask(np.full((4, 4), 255, np.uint8), (H, W))
+    assert m.shape == (1, 1, H, W) and torch.all(m == 1)
+    assert torch.all(io.load_mask(np.ones((H, W), bool), (H, W)) == 1)
+    assert torch.all(io.load_mask(Image.new("RGB", (W, H), (0, 0, 0)), (H, W)) == 0)
+    assert torch.equal(io.load_mask(torch.full((1, H, W), 0.5), (H, W)), torch.full((1, 1, H, W), 0.5))
+    with pytest.raises(ValueError, match="single-channel"):
+        io.load_mask(np.zeros((H, W, 3), np.float32), (H, W))
+
+
+def test_save_image_writes_atomically_and_refuses_alpha_in_jpeg(tmp_path):
+    assert io.save_image(pil("RGBA"), tmp_path / "a.png").is_file()
+    with pytest.raises(ValueError, match="cannot keep the alpha"):
+        io.save_image(pil("RGBA"), tmp_path / "a.jpg")
+    with pytest.raises(ValueError, match="unknown image extension"):
+        io.save_image(pil("RGB"), tmp_path / "a.nope")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
