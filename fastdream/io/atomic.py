@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable
 
 
-def atomic_save(save: Callable[[str], None], path, *, suffix: str | None = None) -> Path:
+def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = None) -> Path:
     """Calls ``save(tmp_path)`` on a temporary file beside ``path``, then renames it into place.
 
     Examples:
