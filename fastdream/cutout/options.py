@@ -37,10 +37,13 @@ def check_arguments(a: dict) -> dict:
     if backbone is not None and backbone not in BACKBONES:
         raise ValueError(f"backbone must be None (plain U-Net) or one of {BACKBONES}, got {backbone!r}")
     c = dict(
-        images_dir=_checks.path("images_dir", a["images_dir"]), masks_dir=_checks.path("masks_dir", a["masks_dir"]),
-        out_path=out_path, epochs=None if a["epochs"] is None else _checks.integer("epochs", a["epochs"], 1),
-        batch_size=_checks.integer("batch_size", a["batch_size"], 1), backbone=backbone,
-    )  # fmt: skip
+        images_dir=_checks.path("images_dir", a["images_dir"]),
+        masks_dir=_checks.path("masks_dir", a["masks_dir"]),
+        out_path=out_path,
+        epochs=None if a["epochs"] is None else _checks.integer("epochs", a["epochs"], 1),
+        batch_size=_checks.integer("batch_size", a["batch_size"], 1),
+        backbone=backbone,
+    )
     if backbone is None:
         c["base_channels"] = _checks.integer("base_channels", a["base_channels"], 1)
         c["depth"] = _checks.integer("depth", a["depth"], 1, 8)
@@ -54,16 +57,20 @@ def check_arguments(a: dict) -> dict:
             f"image_size must be >= {min_size} with {what} (the deepest level needs 2x2 pixels), got {c['image_size']}"
         )
     c.update(
-        lr=_checks.real("lr", a["lr"], lo=0.0), val_split=_checks.real("val_split", a["val_split"], lo=0.0, hi=1.0),
-        amp=_checks.boolean("amp", a["amp"]), resume=_checks.boolean("resume", a["resume"]),
-        progress=_checks.boolean("progress", a["progress"]), skip_bad=_checks.boolean("skip_bad", a["skip_bad"]),
-        seed=_checks.integer("seed", a["seed"], 0), num_workers=_checks.integer("num_workers", a["num_workers"], 0),
+        lr=_checks.real("lr", a["lr"], lo=0.0),
+        val_split=_checks.real("val_split", a["val_split"], lo=0.0, hi=1.0),
+        amp=_checks.boolean("amp", a["amp"]),
+        resume=_checks.boolean("resume", a["resume"]),
+        progress=_checks.boolean("progress", a["progress"]),
+        skip_bad=_checks.boolean("skip_bad", a["skip_bad"]),
+        seed=_checks.integer("seed", a["seed"], 0),
+        num_workers=_checks.integer("num_workers", a["num_workers"], 0),
         augment=_checks.boolean("augment", a["augment"]),
         encoder_lr=_checks.real("encoder_lr", a["encoder_lr"], lo=0.0, lo_open=False),
         freeze_epochs=_checks.integer("freeze_epochs", a["freeze_epochs"], 0),
         max_minutes=None if a["max_minutes"] is None else _checks.real("max_minutes", a["max_minutes"], lo=0.0),
         device=_checks.device("device", a["device"]),
-    )  # fmt: skip
+    )
     if out_path.exists() and not out_path.is_file():
         raise ValueError(f"out_path: {out_path} exists and is not a file")
     for parent in out_path.parents:  # the folder is created at the first checkpoint: it must be creatable
@@ -76,9 +83,12 @@ def check_arguments(a: dict) -> dict:
 
 def arch(config: dict) -> dict:
     m = config["model"]
-    return dict(base_channels=m["base_channels"] if m.get("encoder") is None else None,
-                depth=m["depth"] if m.get("encoder") is None else None, backbone=m.get("encoder"),
-                image_size=config["image_size"])  # fmt: skip
+    return dict(
+        base_channels=m["base_channels"] if m.get("encoder") is None else None,
+        depth=m["depth"] if m.get("encoder") is None else None,
+        backbone=m.get("encoder"),
+        image_size=config["image_size"],
+    )
 
 
 def split(keys: list[str], state, a: dict, launch: Dist) -> set[str]:
@@ -89,8 +99,11 @@ def split(keys: list[str], state, a: dict, launch: Dist) -> set[str]:
         if set(stored) <= set(keys) and len(stored) < len(keys):
             return set(stored)
         if launch.main:
-            warnings.warn("train_unet: the data changed since the checkpoint; drawing a new validation split",
-                          UserWarning, stacklevel=3)  # fmt: skip
+            warnings.warn(
+                "train_unet: the data changed since the checkpoint; drawing a new validation split",
+                UserWarning,
+                stacklevel=3,
+            )
     n_val = min(max(1, round(len(keys) * a["val_split"])), len(keys) - 1)
     perm = np.random.default_rng(a["seed"]).permutation(len(keys))
     return {keys[i] for i in perm[:n_val]}

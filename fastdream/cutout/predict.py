@@ -131,9 +131,17 @@ def _remap(p: Tensor, threshold: float, soft: bool) -> Tensor:
     return torch.where(p < threshold, p * (0.5 / threshold), 0.5 + (p - threshold) * (0.5 / (1 - threshold)))
 
 
-def predict_mask(image, model_or_checkpoint, *, threshold: float | None = None, soft: bool = True,
-                 resolution: int | None = None, device=None, tta: bool = False,
-                 refine: bool = True) -> Tensor:  # fmt: skip
+def predict_mask(
+    image,
+    model_or_checkpoint,
+    *,
+    threshold: float | None = None,
+    soft: bool = True,
+    resolution: int | None = None,
+    device=None,
+    tta: bool = False,
+    refine: bool = True,
+) -> Tensor:
     r"""Foreground probability of every pixel of ``image``.
 
     The model runs on a copy of the image at its working size (short side ``resolution``, the
@@ -176,9 +184,20 @@ def predict_mask(image, model_or_checkpoint, *, threshold: float | None = None, 
     return p if threshold is None else _remap(p, threshold, soft)
 
 
-def cutout(image, model_or_checkpoint, *, threshold: float = 0.5, only_mask: bool = False, soft: bool = True,
-           resolution: int | None = None, device=None, tta: bool = False, refine: bool = True,
-           decontaminate: bool = False, background=None) -> Image.Image:  # fmt: skip
+def cutout(
+    image,
+    model_or_checkpoint,
+    *,
+    threshold: float = 0.5,
+    only_mask: bool = False,
+    soft: bool = True,
+    resolution: int | None = None,
+    device=None,
+    tta: bool = False,
+    refine: bool = True,
+    decontaminate: bool = False,
+    background=None,
+) -> Image.Image:
     r"""Cuts the foreground out of ``image``: an RGBA image whose alpha is the predicted mask.
 
     The mask is predicted as in :func:`predict_mask` (at the model's working size, its edges then
@@ -261,8 +280,16 @@ def _composite(rgb: Image.Image, mask: Image.Image, color: tuple) -> Image.Image
     return Image.alpha_composite(base, fg).convert(mode)
 
 
-def cutout_folder(input_dir, output_dir, model_or_checkpoint, *, format: str | None = "png", progress: bool = False,
-                  device=None, **cutout_kwargs):  # fmt: skip
+def cutout_folder(
+    input_dir,
+    output_dir,
+    model_or_checkpoint,
+    *,
+    format: str | None = "png",
+    progress: bool = False,
+    device=None,
+    **cutout_kwargs,
+):
     """:func:`cutout` for every image of ``input_dir`` (and its subfolders) into ``output_dir``,
     under the same relative names (as PNG by default, which keeps the alpha), through
     :func:`fastdream.batch.run_folder`: outputs already there are skipped, unreadable files
@@ -276,5 +303,12 @@ def cutout_folder(input_dir, output_dir, model_or_checkpoint, *, format: str | N
     """
     model, dev = _model_and_device(model_or_checkpoint, device)
     cutout(Image.new("RGB", (8, 8)), model, device=dev, **cutout_kwargs)  # bad options: an error before any file
-    return run_folder(input_dir, output_dir, format, lambda im: cutout(im, model, device=dev, **cutout_kwargs),
-                      device=dev, progress=progress, name="cutout")  # fmt: skip
+    return run_folder(
+        input_dir,
+        output_dir,
+        format,
+        lambda im: cutout(im, model, device=dev, **cutout_kwargs),
+        device=dev,
+        progress=progress,
+        name="cutout",
+    )

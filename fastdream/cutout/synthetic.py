@@ -207,9 +207,13 @@ def _draw_shape(rng, draw: ImageDraw.ImageDraw, cx, cy, r) -> None:
     rot = rng.uniform(0, 2 * math.pi)
     if kind == 0:  # ellipse, rotated by drawing a polygon
         ax, ay = r, r * rng.uniform(0.45, 1.0)
-        pts = [(cx + ax * math.cos(t) * math.cos(rot) - ay * math.sin(t) * math.sin(rot),
-                cy + ax * math.cos(t) * math.sin(rot) + ay * math.sin(t) * math.cos(rot))
-               for t in np.linspace(0, 2 * math.pi, 180, endpoint=False)]  # fmt: skip
+        pts = [
+            (
+                cx + ax * math.cos(t) * math.cos(rot) - ay * math.sin(t) * math.sin(rot),
+                cy + ax * math.cos(t) * math.sin(rot) + ay * math.sin(t) * math.cos(rot),
+            )
+            for t in np.linspace(0, 2 * math.pi, 180, endpoint=False)
+        ]
     elif kind == 1:  # rotated rectangle
         w, h = r, r * rng.uniform(0.4, 1.0)
         corners = [(-w, -h), (w, -h), (w, h), (-w, h)]
@@ -241,12 +245,20 @@ def _draw_person(rng, draw: ImageDraw.ImageDraw, cx, cy, r) -> None:
     draw.rounded_rectangle([cx - 0.28 * s, neck, cx + 0.28 * s, hip], radius=int(0.1 * s), fill=255)
     for side in (-1, 1):
         ang = rng.uniform(0.2, 1.2)
-        draw.line([(cx + side * 0.22 * s, neck + 0.1 * s),
-                   (cx + side * (0.22 * s + 0.7 * s * math.sin(ang)), neck + 0.1 * s + 0.7 * s * math.cos(ang))],
-                  fill=255, width=lw)  # fmt: skip
+        draw.line(
+            [
+                (cx + side * 0.22 * s, neck + 0.1 * s),
+                (cx + side * (0.22 * s + 0.7 * s * math.sin(ang)), neck + 0.1 * s + 0.7 * s * math.cos(ang)),
+            ],
+            fill=255,
+            width=lw,
+        )
         spread = rng.uniform(0.05, 0.45)
-        draw.line([(cx + side * 0.14 * s, hip - 0.05 * s), (cx + side * spread * s, min(cy + s, hip + 0.95 * s))],
-                  fill=255, width=lw)  # fmt: skip
+        draw.line(
+            [(cx + side * 0.14 * s, hip - 0.05 * s), (cx + side * spread * s, min(cy + s, hip + 0.95 * s))],
+            fill=255,
+            width=lw,
+        )
 
 
 def _draw_glyph(rng, canvas: Image.Image, cx, cy, r) -> None:
@@ -255,8 +267,15 @@ def _draw_glyph(rng, canvas: Image.Image, cx, cy, r) -> None:
     font = _font(px)
     glyph = Image.new("L", (int(3 * r) + 8, int(3 * r) + 8), 0)
     d = ImageDraw.Draw(glyph)
-    d.text((glyph.width / 2, glyph.height / 2), ch, font=font, fill=255, anchor="mm",
-           stroke_width=max(int(0.12 * r), 1), stroke_fill=255)  # fmt: skip
+    d.text(
+        (glyph.width / 2, glyph.height / 2),
+        ch,
+        font=font,
+        fill=255,
+        anchor="mm",
+        stroke_width=max(int(0.12 * r), 1),
+        stroke_fill=255,
+    )
     bbox = glyph.getbbox()
     if bbox is None:
         return

@@ -75,17 +75,25 @@ class UNetTrainer(Trainer):
         # DistributedSampler with one replica is a seeded shuffle: one code path, and a data order
         # fixed by (seed, epoch). Without drop_last it pads with repeats so every process runs the
         # same number of steps (DDP needs that); the loader keeps the last, smaller batch.
-        self.sampler = DistributedSampler(self.train_ds, num_replicas=dist.world, rank=dist.rank, shuffle=True,
-                                          seed=c["seed"])  # fmt: skip
-        self.loader = DataLoader(self.train_ds, batch_size=c["batch_size"], sampler=self.sampler,
-                                 num_workers=num_workers, pin_memory=dev.type == "cuda")  # fmt: skip
+        self.sampler = DistributedSampler(
+            self.train_ds, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=c["seed"]
+        )
+        self.loader = DataLoader(
+            self.train_ds,
+            batch_size=c["batch_size"],
+            sampler=self.sampler,
+            num_workers=num_workers,
+            pin_memory=dev.type == "cuda",
+        )
         model = build_model(c["model_args"], c["seed"])
         # channels_last: faster convolutions on the CPU, and the tensor-core layout on CUDA.
         self.model = model.to(dev, memory_format=torch.channels_last)
         # Two groups: the pretrained encoder (its own learning-rate factor, 0 while frozen) and the rest.
         pretrained = {id(p) for p in model.pretrained_parameters()}
-        groups = [[p for p in model.parameters() if p.requires_grad and id(p) not in pretrained],
-                  [p for p in model.parameters() if p.requires_grad and id(p) in pretrained]]  # fmt: skip
+        groups = [
+            [p for p in model.parameters() if p.requires_grad and id(p) not in pretrained],
+            [p for p in model.parameters() if p.requires_grad and id(p) in pretrained],
+        ]
         self.opt = torch.optim.Adam([{"params": g} for g in groups if g], lr=c["lr"])
         self.factors = [1.0, c["encoder_lr"]][: len(self.opt.param_groups)]
         self.scaler = torch.amp.GradScaler(dev.type, enabled=c["amp"])
@@ -157,10 +165,17 @@ class UNetTrainer(Trainer):
 
     def state(self, epochs_done):
         return {
-            "format": FORMAT, "version": VERSION, "epoch": epochs_done, "config": self.c,
-            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "scaler": self.scaler.state_dict(),
-            "metrics": self.metrics, "history": self.history, "val_keys": self.val_keys,
-        }  # fmt: skip
+            "format": FORMAT,
+            "version": VERSION,
+            "epoch": epochs_done,
+            "config": self.c,
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "metrics": self.metrics,
+            "history": self.history,
+            "val_keys": self.val_keys,
+        }
 
     def summary(self):
         c, m = self.c, self.metrics
@@ -306,11 +321,15 @@ def train_unet(
     val_keys = O.split([k for k, _, _ in good], state, a, launch)
     if a["epochs"] is None:
         a["epochs"] = O.default_epochs(len(good) - len(val_keys))
-    cache, good = P.decoded(good, sizes, a["image_size"], lambda k: 1.0 if k in val_keys else P.MAX_ZOOM, reject,
-                            PRELOAD_BYTES, show=a["progress"] and launch.main)  # fmt: skip
+    zoom_of = lambda k: 1.0 if k in val_keys else P.MAX_ZOOM  # validation images are seen whole
+    show = a["progress"] and launch.main
+    cache, good = P.decoded(good, sizes, a["image_size"], zoom_of, reject, PRELOAD_BYTES, show=show)
     if reject.bad and launch.main:
-        warnings.warn(f"train_unet: skipping {len(reject.bad)} bad pair(s): " + "; ".join(reject.bad[:5]), UserWarning,
-                      stacklevel=2)  # fmt: skip
+        warnings.warn(
+            f"train_unet: skipping {len(reject.bad)} bad pair(s): " + "; ".join(reject.bad[:5]),
+            UserWarning,
+            stacklevel=2,
+        )
     train_pairs = [p for p in good if p[0] not in val_keys]
     val_pairs = [p for p in good if p[0] in val_keys]
     if not train_pairs or not val_pairs:
@@ -320,15 +339,29 @@ def train_unet(
         if launch.main:
             warnings.warn(f"train_unet: amp=True needs CUDA; training on {dev} in float32", UserWarning, stacklevel=2)
         a["amp"] = False
-    config = dict(
-        image_size=a["image_size"], epochs=a["epochs"], batch_size=a["batch_size"], lr=a["lr"],
-        val_split=a["val_split"], seed=a["seed"], amp=a["amp"], pairs=len(good), train=len(train_pairs),
-        val=len(val_pairs), skipped_unpaired=len(lone_i) + len(lone_m), skipped_bad=len(reject.bad),
-        model_args=dict(base_channels=a["base_channels"], depth=a["depth"], backbone=a["backbone"]),
-        augment=a["augment"], encoder_lr=a["encoder_lr"], freeze_epochs=a["freeze_epochs"],
-    )  # fmt: skip
+    config = _config(a, len(good), len(train_pairs), len(val_pairs), len(lone_i) + len(lone_m), len(reject.bad))
     dist = distributed(dev)
-    trainer = UNetTrainer(train_pairs, val_pairs, a["out_path"], config, state, dist, dev, cache=cache,
-                          num_workers=a["num_workers"])  # fmt: skip
-    return trainer.fit(a["epochs"], len(trainer.loader), max_minutes=a["max_minutes"], t_start=t_start,
-                       progress=a["progress"])  # fmt: skip
+    trainer = UNetTrainer(
+        train_pairs, val_pairs, a["out_path"], config, state, dist, dev, cache=cache, num_workers=a["num_workers"]
+    )
+    return trainer.fit(
+        a["epochs"], len(trainer.loader), max_minutes=a["max_minutes"], t_start=t_start, progress=a["progress"]
+    )
+
+
+def _config(a: dict, pairs: int, train: int, val: int, unpaired: int, bad: int) -> dict:
+    """What the checkpoint keeps of a run: its settings and the counts of the data it saw."""
+    settings = ("image_size", "epochs", "batch_size", "lr", "val_split", "seed", "amp")
+    model_args = dict(base_channels=a["base_channels"], depth=a["depth"], backbone=a["backbone"])
+    return dict(
+        {k: a[k] for k in settings},
+        pairs=pairs,
+        train=train,
+        val=val,
+        skipped_unpaired=unpaired,
+        skipped_bad=bad,
+        model_args=model_args,
+        augment=a["augment"],
+        encoder_lr=a["encoder_lr"],
+        freeze_epochs=a["freeze_epochs"],
+    )

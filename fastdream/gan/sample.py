@@ -72,8 +72,9 @@ def sample_gan(checkpoint, n: int, *, seed: int | None = None, device=None, batc
     return _generate(_generator(state, device), z, device, batch_size)
 
 
-def latent_walk(checkpoint, frames: int, *, seed: int | None = None, points: int = 4, device=None,
-                batch_size: int = 256) -> list[Image.Image]:  # fmt: skip
+def latent_walk(
+    checkpoint, frames: int, *, seed: int | None = None, points: int = 4, device=None, batch_size: int = 256
+) -> list[Image.Image]:
     r"""Frames of a closed walk through the generator's latent space.
 
     ``points`` random latent vectors are visited in turn along great circles (:func:`slerp`),

@@ -168,19 +168,29 @@ def _check_arguments(a: dict) -> dict:
     out_dir = _checks.path("out_dir", a["out_dir"])
     lr = _checks.real("lr", a["lr"], lo=0.0)
     c = dict(
-        images_dir=_checks.path("images_dir", a["images_dir"]), out_dir=out_dir, image_size=int(a["image_size"]),
-        nz=_checks.integer("nz", a["nz"], 1), ngf=_checks.integer("ngf", a["ngf"], 1),
-        ndf=_checks.integer("ndf", a["ndf"], 1), nc=None if a["nc"] is None else _channels(a["nc"]),
-        epochs=_checks.integer("epochs", a["epochs"], 1), batch_size=_checks.integer("batch_size", a["batch_size"], 2),
-        lr=lr, lr_d=lr if a["lr_d"] is None else _checks.real("lr_d", a["lr_d"], lo=0.0),
-        beta1=_checks.real("beta1", a["beta1"], lo=0.0, hi=1.0, lo_open=False), recipe=recipe,
-        augment=_augment(a["augment"]), kid_samples=_checks.integer("kid_samples", a["kid_samples"], 0),
-        amp=_checks.boolean("amp", a["amp"]), resume=_checks.boolean("resume", a["resume"]),
-        progress=_checks.boolean("progress", a["progress"]), seed=_checks.integer("seed", a["seed"], 0),
+        images_dir=_checks.path("images_dir", a["images_dir"]),
+        out_dir=out_dir,
+        image_size=int(a["image_size"]),
+        nz=_checks.integer("nz", a["nz"], 1),
+        ngf=_checks.integer("ngf", a["ngf"], 1),
+        ndf=_checks.integer("ndf", a["ndf"], 1),
+        nc=None if a["nc"] is None else _channels(a["nc"]),
+        epochs=_checks.integer("epochs", a["epochs"], 1),
+        batch_size=_checks.integer("batch_size", a["batch_size"], 2),
+        lr=lr,
+        lr_d=lr if a["lr_d"] is None else _checks.real("lr_d", a["lr_d"], lo=0.0),
+        beta1=_checks.real("beta1", a["beta1"], lo=0.0, hi=1.0, lo_open=False),
+        recipe=recipe,
+        augment=_augment(a["augment"]),
+        kid_samples=_checks.integer("kid_samples", a["kid_samples"], 0),
+        amp=_checks.boolean("amp", a["amp"]),
+        resume=_checks.boolean("resume", a["resume"]),
+        progress=_checks.boolean("progress", a["progress"]),
+        seed=_checks.integer("seed", a["seed"], 0),
         max_minutes=None if a["max_minutes"] is None else _checks.real("max_minutes", a["max_minutes"], lo=0.0),
         num_workers=_checks.integer("num_workers", a["num_workers"], 0),
         device=_checks.device("device", a["device"]),
-    )  # fmt: skip
+    )
     if c["kid_samples"] == 1:
         raise ValueError("kid_samples must be 0 (no KID) or >= 2, got 1")
     if out_dir.exists() and not out_dir.is_dir():

@@ -75,11 +75,18 @@ class GANTrainer(Trainer):
         dataset = ImageFolder(files, c["image_size"], c["nc"], show)
         # DistributedSampler with num_replicas=1 is a seeded shuffle: the same code path, and a data
         # order fixed by (seed, epoch) so a resumed run sees what an uninterrupted one would.
-        self.sampler = DistributedSampler(dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True,
-                                          seed=c["seed"], drop_last=True)  # fmt: skip
-        self.loader = DataLoader(dataset, batch_size=c["batch_size"], sampler=self.sampler, drop_last=True,
-                                 num_workers=num_workers, pin_memory=device.type == "cuda",
-                                 persistent_workers=num_workers > 0)  # fmt: skip
+        self.sampler = DistributedSampler(
+            dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=c["seed"], drop_last=True
+        )
+        self.loader = DataLoader(
+            dataset,
+            batch_size=c["batch_size"],
+            sampler=self.sampler,
+            drop_last=True,
+            num_workers=num_workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=num_workers > 0,
+        )
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
             torch.manual_seed(c["seed"])
             self.g = Generator(c["nz"], c["ngf"], c["nc"], c["image_size"]).to(device)
@@ -232,17 +239,29 @@ class GANTrainer(Trainer):
         fake = torch.cat([g(z[i : i + 256].to(self.device)) for i in range(0, n, 256)])
         g.train(was)
         fake = ((fake.float() + 1) / 2).clamp_(0, 1)
-        return metrics.kid(self.kid_reference, metrics.features(fake, size=KID_SIZE, device=self.device),
-                           subsets=20, subset_size=min(n, 256)).mean  # fmt: skip
+        return metrics.kid(
+            self.kid_reference,
+            metrics.features(fake, size=KID_SIZE, device=self.device),
+            subsets=20,
+            subset_size=min(n, 256),
+        ).mean
 
     def state(self, epochs_done):
         state = {
-            "format": FORMAT, "version": VERSION, "epoch": epochs_done, "config": self.c,
-            "generator": self.g.state_dict(), "discriminator": self.d.state_dict(),
-            "optimizer_g": self.opt_g.state_dict(), "optimizer_d": self.opt_d.state_dict(),
-            "scaler_g": self.scaler_g.state_dict(), "scaler_d": self.scaler_d.state_dict(),
-            "fixed_noise": self.fixed_noise.cpu(), "history": self.history, "images_seen": self.seen,
-        }  # fmt: skip
+            "format": FORMAT,
+            "version": VERSION,
+            "epoch": epochs_done,
+            "config": self.c,
+            "generator": self.g.state_dict(),
+            "discriminator": self.d.state_dict(),
+            "optimizer_g": self.opt_g.state_dict(),
+            "optimizer_d": self.opt_d.state_dict(),
+            "scaler_g": self.scaler_g.state_dict(),
+            "scaler_d": self.scaler_d.state_dict(),
+            "fixed_noise": self.fixed_noise.cpu(),
+            "history": self.history,
+            "images_seen": self.seen,
+        }
         if self.g_ema is not None:
             state["generator_ema"] = self.g_ema.state_dict()
         return state

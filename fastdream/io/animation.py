@@ -95,9 +95,15 @@ def _mp4(frames: Sequence, out: Path, fps: float, audio, audio_start: float) -> 
 
     def video(tmp):
         gen = imageio_ffmpeg.write_frames(
-            tmp, (pw, ph), fps=float(fps), codec="libx264", pix_fmt_out="yuv420p", quality=MP4_QUALITY,
-            macro_block_size=1, output_params=["-movflags", "+faststart"],
-        )  # fmt: skip
+            tmp,
+            (pw, ph),
+            fps=float(fps),
+            codec="libx264",
+            pix_fmt_out="yuv420p",
+            quality=MP4_QUALITY,
+            macro_block_size=1,
+            output_params=["-movflags", "+faststart"],
+        )
         gen.send(None)
         try:
             for f in frames:
@@ -114,9 +120,9 @@ def _mp4(frames: Sequence, out: Path, fps: float, audio, audio_start: float) -> 
         silent = Path(tmp).with_name(Path(tmp).stem + ".video.mp4")
         try:
             video(str(silent))
-            cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent), "-ss",
-                   f"{audio_start:.6f}", "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0?", "-c:v", "copy",
-                   "-c:a", "aac", "-shortest", "-movflags", "+faststart", "-f", "mp4", tmp]  # fmt: skip
+            cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-loglevel", "error", "-i", str(silent)]
+            cmd += ["-ss", f"{audio_start:.6f}", "-i", str(audio), "-map", "0:v:0", "-map", "1:a:0?"]
+            cmd += ["-c:v", "copy", "-c:a", "aac", "-shortest", "-movflags", "+faststart", "-f", "mp4", tmp]
             r = subprocess.run(cmd, capture_output=True, text=True, check=False)
             if r.returncode != 0:
                 raise OSError(f"ffmpeg could not add the sound of {audio}: {r.stderr.strip()[-300:]}")

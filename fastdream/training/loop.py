@@ -132,8 +132,10 @@ class Trainer:
         show = progress and self.dist.main
         if self.start >= epochs:
             if show:
-                print(f"{self.name}: {self.path} already has {self.start} epochs (epochs={epochs}); nothing to do",
-                      file=sys.stderr)  # fmt: skip
+                print(
+                    f"{self.name}: {self.path} already has {self.start} epochs (epochs={epochs}); nothing to do",
+                    file=sys.stderr,
+                )
             return self.path
         t_start = time.monotonic() if t_start is None else t_start
         if self.dist.main:

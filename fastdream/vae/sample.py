@@ -30,8 +30,9 @@ def _images(model: VAE, logits: torch.Tensor) -> list[Image.Image]:
 
 
 @torch.no_grad()
-def sample_vae(checkpoint, n: int, *, seed: int | None = None, temperature: float = 1.0, device=None,
-               batch_size: int = 256) -> list[Image.Image]:  # fmt: skip
+def sample_vae(
+    checkpoint, n: int, *, seed: int | None = None, temperature: float = 1.0, device=None, batch_size: int = 256
+) -> list[Image.Image]:
     """``n`` images decoded from latents drawn from the prior N(0, temperature^2 I) (on the CPU, so
     a seed gives the same images on any device; the first k of n are those of n=k).
 
@@ -72,8 +73,9 @@ def vae_reconstruct(checkpoint, images, *, device=None) -> list[Image.Image]:
 
 
 @torch.no_grad()
-def vae_walk(checkpoint, frames: int, *, seed: int | None = None, points: int = 4, between=None,
-             device=None) -> list[Image.Image]:  # fmt: skip
+def vae_walk(
+    checkpoint, frames: int, *, seed: int | None = None, points: int = 4, between=None, device=None
+) -> list[Image.Image]:
     """Frames of a walk through the latent space: a closed loop through ``points`` random latents
     (great circles, as :func:`~fastdream.gan.latent_walk`), or with ``between=(a, b)`` the path
     from image a's latent (its posterior mean) to image b's, both ends included.

@@ -69,10 +69,17 @@ class VAETrainer(Trainer):
         self.train_ds = ImageFolder(train_files, m["image_size"], m["channels"], show)
         self.val_ds = ImageFolder(val_files, m["image_size"], m["channels"], False)
         self.val_files = [str(f) for f in val_files]
-        self.sampler = DistributedSampler(self.train_ds, num_replicas=dist.world, rank=dist.rank, shuffle=True,
-                                          seed=c["seed"], drop_last=True)  # fmt: skip
-        self.loader = DataLoader(self.train_ds, batch_size=c["batch_size"], sampler=self.sampler, drop_last=True,
-                                 num_workers=num_workers, pin_memory=dev.type == "cuda")  # fmt: skip
+        self.sampler = DistributedSampler(
+            self.train_ds, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=c["seed"], drop_last=True
+        )
+        self.loader = DataLoader(
+            self.train_ds,
+            batch_size=c["batch_size"],
+            sampler=self.sampler,
+            drop_last=True,
+            num_workers=num_workers,
+            pin_memory=dev.type == "cuda",
+        )
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(c["seed"])
             self.model = VAE(**m).to(dev)
@@ -146,10 +153,15 @@ class VAETrainer(Trainer):
 
     def state(self, epochs_done):
         return {
-            "format": FORMAT, "version": VERSION, "epoch": epochs_done, "config": self.c,
-            "model": self.model.state_dict(), "optimizer": self.opt.state_dict(), "history": self.history,
+            "format": FORMAT,
+            "version": VERSION,
+            "epoch": epochs_done,
+            "config": self.c,
+            "model": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "history": self.history,
             "val_files": self.val_files,
-        }  # fmt: skip
+        }
 
 
 def train_vae(
@@ -218,21 +230,45 @@ def train_vae(
             f"images_dir: {len(files)} images are too few for a validation split of {a['val_split']:g} and one "
             f"batch of batch_size={a['batch_size']}; add images or lower batch_size"
         )
-    model = dict(image_size=a["image_size"], channels=a["channels"] or (1 if all_gray(files) else 3),
-                 latent_dim=a["latent_dim"], base_channels=a["base_channels"])  # fmt: skip
+    model = dict(
+        image_size=a["image_size"],
+        channels=a["channels"] or (1 if all_gray(files) else 3),
+        latent_dim=a["latent_dim"],
+        base_channels=a["base_channels"],
+    )
     if state is not None:
         check_architecture(state["config"]["model"], model, path, "out_dir")
     if a["amp"] and a["device"].type != "cuda":
         warnings.warn(f"train_vae: amp=True needs CUDA; training on {a['device']} in float32", stacklevel=2)
         a["amp"] = False
     dist = distributed(a["device"])
-    c = dict(model=model, beta=a["beta"], kl_warmup=a["kl_warmup"], epochs=a["epochs"], batch_size=a["batch_size"],
-             lr=a["lr"], val_split=a["val_split"], seed=a["seed"], amp=a["amp"], images=len(files),
-             world_size=dist.world)  # fmt: skip
-    trainer = VAETrainer(train, [Path(v) for v in val], path, c, state, dist, a["device"],
-                         show=a["progress"] and dist.main, num_workers=a["num_workers"])  # fmt: skip
-    return trainer.fit(a["epochs"], len(trainer.loader), max_minutes=a["max_minutes"], t_start=t_start,
-                       progress=a["progress"])  # fmt: skip
+    c = dict(
+        model=model,
+        beta=a["beta"],
+        kl_warmup=a["kl_warmup"],
+        epochs=a["epochs"],
+        batch_size=a["batch_size"],
+        lr=a["lr"],
+        val_split=a["val_split"],
+        seed=a["seed"],
+        amp=a["amp"],
+        images=len(files),
+        world_size=dist.world,
+    )
+    trainer = VAETrainer(
+        train,
+        [Path(v) for v in val],
+        path,
+        c,
+        state,
+        dist,
+        a["device"],
+        show=a["progress"] and dist.main,
+        num_workers=a["num_workers"],
+    )
+    return trainer.fit(
+        a["epochs"], len(trainer.loader), max_minutes=a["max_minutes"], t_start=t_start, progress=a["progress"]
+    )
 
 
 def _split(files, a, state, launch) -> list[str]:
@@ -241,8 +277,11 @@ def _split(files, a, state, launch) -> list[str]:
     if state is not None and state.get("val_files") and set(state["val_files"]) <= set(names):
         return list(state["val_files"])
     if state is not None and launch.main:
-        warnings.warn("train_vae: the images changed since the checkpoint; drawing a new validation split",
-                      UserWarning, stacklevel=3)  # fmt: skip
+        warnings.warn(
+            "train_vae: the images changed since the checkpoint; drawing a new validation split",
+            UserWarning,
+            stacklevel=3,
+        )
     n = max(1, round(len(files) * a["val_split"])) if len(files) > 1 else 0
     order = np.random.default_rng(a["seed"]).permutation(len(files))
     return sorted(names[i] for i in order[:n])
@@ -258,14 +297,23 @@ def _check_arguments(a: dict) -> dict:
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir: {out_dir} exists and is not a folder")
     return dict(
-        images_dir=c.path("images_dir", a["images_dir"]), out_dir=out_dir, image_size=int(a["image_size"]),
-        channels=a["channels"], latent_dim=c.integer("latent_dim", a["latent_dim"], 1),
+        images_dir=c.path("images_dir", a["images_dir"]),
+        out_dir=out_dir,
+        image_size=int(a["image_size"]),
+        channels=a["channels"],
+        latent_dim=c.integer("latent_dim", a["latent_dim"], 1),
         base_channels=c.integer("base_channels", a["base_channels"], 1),
-        beta=c.real("beta", a["beta"], lo=0.0, lo_open=False), kl_warmup=c.real("kl_warmup", a["kl_warmup"], lo=0.0, lo_open=False),
-        epochs=c.integer("epochs", a["epochs"], 1), batch_size=c.integer("batch_size", a["batch_size"], 2),
-        lr=c.real("lr", a["lr"], lo=0.0), val_split=c.real("val_split", a["val_split"], lo=0.0, hi=1.0),
-        amp=c.boolean("amp", a["amp"]), resume=c.boolean("resume", a["resume"]),
-        progress=c.boolean("progress", a["progress"]), seed=c.integer("seed", a["seed"], 0),
+        beta=c.real("beta", a["beta"], lo=0.0, lo_open=False),
+        kl_warmup=c.real("kl_warmup", a["kl_warmup"], lo=0.0, lo_open=False),
+        epochs=c.integer("epochs", a["epochs"], 1),
+        batch_size=c.integer("batch_size", a["batch_size"], 2),
+        lr=c.real("lr", a["lr"], lo=0.0),
+        val_split=c.real("val_split", a["val_split"], lo=0.0, hi=1.0),
+        amp=c.boolean("amp", a["amp"]),
+        resume=c.boolean("resume", a["resume"]),
+        progress=c.boolean("progress", a["progress"]),
+        seed=c.integer("seed", a["seed"], 0),
         max_minutes=None if a["max_minutes"] is None else c.real("max_minutes", a["max_minutes"], lo=0.0),
-        num_workers=c.integer("num_workers", a["num_workers"], 0), device=c.device("device", a["device"]),
-    )  # fmt: skip
+        num_workers=c.integer("num_workers", a["num_workers"], 0),
+        device=c.device("device", a["device"]),
+    )
