@@ -329,8 +329,16 @@ def test_too_few_pairs(data, tmp_path):
 
 
 def test_backbone_training_smoke(data, tmp_path):
-    out = train_unet(data.images, data.masks, tmp_path / "b.pt", epochs=1, backbone="efficientnet_lite0",
-                     image_size=64, batch_size=4, progress=False)  # fmt: skip
+    out = train_unet(
+        data.images,
+        data.masks,
+        tmp_path / "b.pt",
+        epochs=1,
+        backbone="efficientnet_lite0",
+        image_size=64,
+        batch_size=4,
+        progress=False,
+    )
     model = load_unet(out)
     assert isinstance(model, UNet) and model.config["encoder"] == "efficientnet_lite0"
     assert cutout(data.images / "00000.png", model).size == (48, 48)

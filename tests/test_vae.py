@@ -105,8 +105,18 @@ def test_bad_inputs(trained, gray_folder, tmp_path):
         fd.train_vae(gray_folder, tmp_path / "a", batch_size=64)
     assert not (tmp_path / "a").exists()
     gan_dir = write_image_folder(tmp_path / "imgs")
-    gan_ckpt = fd.train_gan(gan_dir, tmp_path / "g", epochs=1, image_size=32, nz=8, ngf=4, ndf=4, batch_size=4,
-                            progress=False, kid_samples=0)  # fmt: skip
+    gan_ckpt = fd.train_gan(
+        gan_dir,
+        tmp_path / "g",
+        epochs=1,
+        image_size=32,
+        nz=8,
+        ngf=4,
+        ndf=4,
+        batch_size=4,
+        progress=False,
+        kid_samples=0,
+    )
     with pytest.raises(ValueError, match="is a fastdream GAN checkpoint .*, not a VAE checkpoint"):
         fd.sample_vae(gan_ckpt, 2)
     with pytest.raises(ValueError, match="is a fastdream VAE checkpoint .*, not a GAN checkpoint"):
