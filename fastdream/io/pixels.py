@@ -116,6 +116,23 @@ class Pixels:
         if self.c in (2, 4):
             self.out[:, idx, :, ch:] = self.data.index_select(1, idx)[..., ch:].to(self.out.dtype)
 
+    def restore_resized(self, rgb01: torch.Tensor):
+        """RGB float (N, 3, h, w) in [0, 1] of any size as an image of the input's kind and
+        channels, the alpha resized to it (bilinear): a preview of work in progress."""
+        n, _, h, w = rgb01.shape
+        data = torch.zeros((n, h, w, self.c), dtype=self.data.dtype)
+        if self.c in (2, 4):
+            alpha = self.data[..., -1:].permute(0, 3, 1, 2).float()
+            alpha = torch.nn.functional.interpolate(alpha, size=(h, w), mode="bilinear", antialias=True)
+            data[..., -1:] = (
+                alpha.permute(0, 2, 3, 1).round_().to(data.dtype)
+                if data.dtype == torch.uint8
+                else alpha.permute(0, 2, 3, 1)
+            )
+        small = Pixels(data, self._finish, owned=True)
+        small.write(torch.arange(h), rgb01.cpu())
+        return small.result()
+
     def result(self):
         """The output in the input's kind (PIL image, array or tensor)."""
         out, self.out = self.out, None

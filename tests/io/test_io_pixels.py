@@ -53,3 +53,13 @@ def test_gray_output_is_the_luma():
     red[:, 0] = 1.0
     p.write(torch.arange(2), red)
     assert np.all(p.result() == 76)  # round(0.299 * 255), as Pillow's convert("L")
+
+
+def test_restore_resized_gives_a_smaller_picture_of_the_input_kind_with_its_alpha():
+    rgba = np.zeros((8, 10, 4), np.uint8)
+    rgba[..., 3] = 200
+    out = Pixels.of(rgba).restore_resized(torch.ones(1, 3, 4, 5))
+    assert out.shape == (4, 5, 4) and out.dtype == np.uint8
+    assert np.all(out[..., :3] == 255) and np.all(out[..., 3] == 200)
+    t = Pixels.of(torch.rand(2, 1, 8, 10, dtype=torch.float64)).restore_resized(torch.zeros(2, 3, 4, 5))
+    assert t.shape == (2, 1, 4, 5) and t.dtype == torch.float64
