@@ -28,7 +28,7 @@ TOP = "fastdream"  # the package's own __init__/__main__: the public face, above
 
 #: Imports within one line of the table that the page allows, with the words that allow them:
 #: the page must still say so for the exception to hold.
-SIDEWAYS = {("video", "dream"): "shared with the videos"}
+SIDEWAYS = {("video", "dream"): "shared with the videos", ("style", "cutout"): "style uses cutout's predict_mask"}
 
 
 def layer_table(text: str) -> list[list[str]]:

@@ -30,9 +30,11 @@ MIN_OCTAVE_SIDE = 32
 TILE_BATCH_PIXELS = {"cpu": 2 * 512 * 512, "cuda": 16 * 512 * 512}
 
 
-def pyramid(h: int, w: int, octaves: int, scale: float) -> list[tuple[int, int]]:
-    """The dream's octave sizes, smallest first (:func:`fastdream.driver.pyramid`)."""
-    return driver.pyramid(h, w, octaves, scale, min_side=MIN_OCTAVE_SIDE)
+def pyramid(h: int, w: int, octaves: int, scale: float, net=None) -> list[tuple[int, int]]:
+    """The dream's octave sizes, smallest first (:func:`fastdream.driver.pyramid`); none smaller
+    than the network takes (its ``min_input_side``: InceptionV3's 75 px)."""
+    min_side = max(MIN_OCTAVE_SIDE, getattr(net, "min_input_side", 0))
+    return driver.pyramid(h, w, octaves, scale, min_side=min_side)
 
 
 def build_objective(o: DreamOptions) -> Objective:
@@ -147,9 +149,11 @@ class Dream:
         self.m = None if o.mask is None else io.load_mask(o.mask, (h, w)).to(nw.device)
         self.base = ((self.x01 - nw.mean) / nw.std).contiguous(memory_format=torch.channels_last)
         self.budget = TILE_BATCH_PIXELS.get(nw.device.type, TILE_BATCH_PIXELS["cpu"])
-        self.ctx = Context(nw.net, nw.taps, nw.device, (nw.mean, nw.std), guide_side=min(o.tile_size or max(h, w), max(h, w)))
+        self.ctx = Context(
+            nw.net, nw.taps, nw.device, (nw.mean, nw.std), guide_side=min(o.tile_size or max(h, w), max(h, w))
+        )
         self.norm = "std" if o.norm == "laplacian" else o.norm  # the Laplacian bands are normalized already
-        self.sizes = pyramid(h, w, o.octaves, o.octave_scale)
+        self.sizes = pyramid(h, w, o.octaves, o.octave_scale, nw.net)
         self.detail = None
 
     def begin(self, octave: int, size: tuple[int, int], gen: torch.Generator) -> None:

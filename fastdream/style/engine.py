@@ -13,7 +13,9 @@ import torch
 import torch.nn.functional as F
 
 from fastdream import driver, ops
+from fastdream.ops.luma import luma
 from fastdream.style import losses as L
+from fastdream.style import regions as R
 from fastdream.style.features import Features
 from fastdream.style.tiles import Tile, tiles
 
@@ -36,20 +38,25 @@ def octave_sizes(h: int, w: int, octaves: int, scale: float, stride: int) -> lis
 
 
 class Targets:
-    """What one octave aims at: the content's features and the styles' blended Gram matrices."""
+    """What one octave aims at: the content's features, the style regions (each a target Gram
+    matrix per layer, and where it applies: :mod:`fastdream.style.regions`), and for a video frame
+    the temporal target: ``(picture, valid, weight)``, the previous styled frame moved onto this
+    one, the pixels where that is trustworthy (1, 1, h, w), and the term's weight."""
 
-    def __init__(
-        self, feats: Features, content01, styles01, style_weights, style_layers, content_layers, tile_size: int | None
-    ):
+    def __init__(self, feats: Features, content01, regions, style_layers, content_layers, tile_size, temporal=None):
         self.feats, self.tile_size = feats, tile_size
         self.style_layers, self.content_layers = style_layers, content_layers
         self.content = assemble(feats, content01, content_layers, tile_size)
         self.content_norm = {k: float(v.double().square().sum()) for k, v in self.content.items()}
-        total = sum(style_weights)
-        self.grams = dict.fromkeys(style_layers, 0.0)
-        for s, w in zip(styles01, style_weights):
-            for k, g in grams(feats, s, style_layers, tile_size).items():
-                self.grams[k] = self.grams[k] + (w / total) * g
+        self.regions = [r for r in regions if r.weight > 0]
+        self.temporal = temporal
+
+
+def style_regions(feats: Features, styles01, style_weights, style_layers, tile_size, masks=None) -> list:
+    """The regions of :class:`Targets` for styles at their working size: see
+    :func:`fastdream.style.regions.build` (``masks`` at the octave's size, or None)."""
+    gs = [grams(feats, s, style_layers, tile_size) for s in styles01]
+    return R.build(gs, style_weights, masks, feats.strides)
 
 
 def _tile_feats(feats: Features, x01, t: Tile) -> dict:
@@ -96,41 +103,75 @@ def loss_and_grad(x01: torch.Tensor, tg: Targets, weights: dict) -> tuple[float,
         x = x01.detach().requires_grad_(True)
         tv = L.tv_loss(x)
         (grad,) = torch.autograd.grad(weights["tv"] * tv, x) if weights["tv"] else (torch.zeros_like(x),)
+    lt, tw = _temporal(x01, tg.temporal, grad)
     if len(ts) == 1:
         with torch.enable_grad():
             f = feats(x)
-            ls = sum(L.style_loss(L.gram_sum(f[k]) / L.positions(f[k]), tg.grams[k]) for k in tg.style_layers)
+            ls = sum(r.weight * sum(_whole_style(f[k], r, k) for k in tg.style_layers) for r in tg.regions)
             lc = sum(L.content_loss_sum(f[k], tg.content[k], tg.content_norm[k]) for k in tg.content_layers)
             total = sw * ls + cw * lc
-            (g,) = torch.autograd.grad(total, x)
-        ls, lc, total, tv = (float(v.detach()) for v in (ls, lc, total, tv))
-        parts = dict(style=ls / max(ns, 1), content=lc / max(nc, 1), tv=tv)
-        return total + weights["tv"] * tv, parts, grad.add_(g)
-    # pass 1: the Gram matrices of the whole image, and the loss
-    sums, count, lc = dict.fromkeys(tg.style_layers, 0.0), dict.fromkeys(tg.style_layers, 0), 0.0
+            (g,) = torch.autograd.grad(total, x) if torch.is_tensor(total) and total.requires_grad else (None,)
+        ls, lc, total, tv = (float(v.detach()) if torch.is_tensor(v) else float(v) for v in (ls, lc, total, tv))
+        parts = dict(style=ls / max(ns, 1), content=lc / max(nc, 1), tv=tv, temporal=lt)
+        return total + weights["tv"] * tv + tw * lt, parts, grad if g is None else grad.add_(g)
+    # pass 1: each region's Gram matrices over the whole image, and the content loss
+    sums = [dict.fromkeys(tg.style_layers, 0.0) for _ in tg.regions]
+    count = [dict.fromkeys(tg.style_layers, 0) for _ in tg.regions]
+    lc = 0.0
     with torch.no_grad():
         for t in ts:
             f = _tile_feats(feats, x01, t)
             for k in tg.style_layers:
-                core = t.core_of(f[k], feats.strides[k])
-                sums[k] = sums[k] + L.gram_sum(core)
-                count[k] += L.positions(core)
+                s = feats.strides[k]
+                core, box = t.core_of(f[k], s), t.core_box(s)
+                for i, r in enumerate(tg.regions):
+                    sums[i][k] = sums[i][k] + L.gram_sum(core, r.cut(k, box))
+                    count[i][k] += L.mass(core, r.cut(k, box))
             lc += float(sum(_content_part(t, f, tg, k) for k in tg.content_layers))
-    gram = {k: sums[k] / count[k] for k in tg.style_layers}
-    ls = sum(float(L.style_loss(gram[k], tg.grams[k])) for k in tg.style_layers)
-    # d loss / d (Gram sum) per layer, then pass 2: each tile's part backpropagated
-    dsum = {k: sw * L.style_loss_grad(gram[k], tg.grams[k]) / count[k] for k in tg.style_layers}
+    # the loss, d loss / d (Gram sum) per region and layer, then pass 2: each tile's part backpropagated
+    ls, dsum = 0.0, []
+    for r, sr, cr in zip(tg.regions, sums, count):
+        gram = {k: sr[k] / cr[k] for k in tg.style_layers if cr[k] > 0}
+        ls += r.weight * sum(float(L.style_loss(gram[k], r.grams[k])) for k in gram)
+        dsum.append({k: sw * r.weight * L.style_loss_grad(gram[k], r.grams[k]) / cr[k] for k in gram})
     for t in ts:
         with torch.enable_grad():
             xt = x01[..., t.ty0 : t.ty1, t.tx0 : t.tx1].detach().requires_grad_(True)
             f = feats(xt)
-            part = sum((dsum[k] * L.gram_sum(t.core_of(f[k], feats.strides[k]))).sum() for k in tg.style_layers)
+            part = 0.0
+            for r, d in zip(tg.regions, dsum):
+                for k in d:
+                    s = feats.strides[k]
+                    part = part + (d[k] * L.gram_sum(t.core_of(f[k], s), r.cut(k, t.core_box(s)))).sum()
             part = part + cw * sum(_content_part(t, f, tg, k) for k in tg.content_layers)
             (g,) = torch.autograd.grad(part, xt)
         grad[..., t.ty0 : t.ty1, t.tx0 : t.tx1] += g
     tv = float(tv.detach())
-    parts = dict(style=ls / max(ns, 1), content=lc / max(nc, 1), tv=tv)
-    return sw * ls + cw * lc + weights["tv"] * tv, parts, grad
+    parts = dict(style=ls / max(ns, 1), content=lc / max(nc, 1), tv=tv, temporal=lt)
+    return sw * ls + cw * lc + weights["tv"] * tv + tw * lt, parts, grad
+
+
+def _whole_style(f: torch.Tensor, r, k: str):
+    """A region's style loss at layer ``k`` from the whole image's features ``f`` (0 for a region
+    that has no weight at this layer's resolution)."""
+    m = r.cut(k)
+    n = L.mass(f, m)
+    return L.style_loss(L.gram_sum(f, m) / n, r.grams[k]) if n > 0 else 0.0
+
+
+def _temporal(x01: torch.Tensor, temporal, grad: torch.Tensor) -> tuple[float, float]:
+    """The temporal term (Ruder et al. 2016): the mean squared difference, over the valid pixels
+    and the channels, from the previous styled frame moved onto this one; its gradient is added
+    to ``grad``. Returns (the term, its weight)."""
+    if temporal is None:
+        return 0.0, 0.0
+    target, valid, weight = temporal
+    n = x01.shape[1] * float(valid.sum())
+    if n == 0 or weight == 0:
+        return 0.0, 0.0
+    d = (x01 - target) * valid
+    grad.add_(d, alpha=2.0 * weight / n)
+    return float((d * (x01 - target)).sum()) / n, weight
 
 
 def _content_part(t: Tile, f: dict, tg: Targets, k: str):
@@ -140,19 +181,27 @@ def _content_part(t: Tile, f: dict, tg: Targets, k: str):
 
 
 class Transfer:
-    """Style transfer as a :class:`fastdream.driver.Job`: Adam on the image at each octave."""
+    """Style transfer as a :class:`fastdream.driver.Job`: Adam on the image at each octave.
 
-    def __init__(self, content01, styles01, o, feats: Features, restore):
-        self.content01, self.styles01, self.o, self.feats, self.restore = content01, styles01, o, feats, restore
+    ``regions(hw)`` gives the style regions at an octave's working size. ``init``: start from this
+    picture instead (then only the full-size octave runs: a video frame from the previous one);
+    ``temporal``: the temporal target of :class:`Targets`, at the full working size.
+    """
+
+    def __init__(self, content01, regions, o, feats: Features, restore, *, init=None, temporal=None):
+        self.content01, self.regions, self.o, self.feats, self.restore = content01, regions, o, feats, restore
+        self.init, self.temporal = init, temporal
         self.weights = dict(style=o.style_weight, content=o.content_weight, tv=o.tv_weight)
         self.x = None
 
     def begin(self, octave: int, hw: tuple[int, int], gen: torch.Generator) -> None:
         o, feats = self.o, self.feats
         c = resize(self.content01, hw)
-        ss = [resize(s, _style_size(s, hw, o.style_scale, feats.stride)) for s in self.styles01]
-        self.tg = Targets(feats, c, ss, o.style_weights, o.style_layers, o.content_layers, o.tile_size)
-        if self.x is None:
+        temporal = self.temporal if self.temporal is not None and self.temporal[0].shape[-2:] == hw else None
+        self.tg = Targets(feats, c, self.regions(hw), o.style_layers, o.content_layers, o.tile_size, temporal)
+        if self.x is None and self.init is not None:
+            self.x = resize(self.init, hw).clone()
+        elif self.x is None:
             self.x = c.clone() if o.init == "content" else torch.rand(c.shape, generator=gen).to(c)
         else:
             self.x = resize(self.x.detach(), hw).contiguous()
@@ -177,14 +226,17 @@ class Transfer:
 
 
 def run(job: Transfer, size: tuple[int, int], progress: bool, callback=None) -> torch.Tensor:
-    """Optimizes the image at each octave; returns it (1, 3, h, w) in [0, 1] at the top octave's size."""
+    """Optimizes the image at each octave (the full-size one only when the job starts from a
+    picture); returns it (1, 3, h, w) in [0, 1] at the top octave's size."""
     o = job.o
     sizes = octave_sizes(*size, o.octaves, o.octave_scale, job.feats.stride)
+    if job.init is not None:
+        sizes = sizes[-1:]
     driver.drive(job, sizes, o.steps, seed=o.seed, progress=progress, callback=callback, desc="style")
     return job.x.detach()
 
 
-def _style_size(style01, hw, scale: float, stride: int) -> tuple[int, int]:
+def style_size(style01, hw, scale: float, stride: int) -> tuple[int, int]:
     """A style image's working size: its long side ``scale`` times the octave's long side."""
     sh, sw = style01.shape[-2:]
     k = scale * max(hw) / max(sh, sw)
@@ -194,11 +246,10 @@ def _style_size(style01, hw, scale: float, stride: int) -> tuple[int, int]:
 def luminance_only(content01, styles01):
     """Content and styles as gray RGB (BT.601 luma), each style's luma given the content's mean and
     std: the luminance-only transfer of Gatys et al. 2017, for ``preserve_colors``."""
-    w = torch.tensor([0.299, 0.587, 0.114], device=content01.device).view(1, 3, 1, 1)
-    cy = (content01 * w).sum(1, keepdim=True)
+    cy = luma(content01)
     out = []
     for s in styles01:
-        sy = (s * w).sum(1, keepdim=True)
+        sy = luma(s)
         sy = ((sy - sy.mean()) / (sy.std() + 1e-6) * cy.std() + cy.mean()).clamp(0, 1)
         out.append(sy.expand(-1, 3, -1, -1).contiguous())
     return cy.expand(-1, 3, -1, -1).contiguous(), out
