@@ -113,8 +113,8 @@ class _Base:
         if self.px is not None:
             x01 = self.px.rgb(idx, self.device)
         else:
-            t = self.small.index_select(1, idx.to(self.small.device)).to(self.device, torch.float32)
-            x01 = (t.div_(255.0) if self.small.dtype == torch.uint8 else t).permute(0, 3, 1, 2)
+            t = self.small.index_select(1, idx.to(self.small.device)).to(self.device)
+            x01 = (io.from_uint8(t) if t.dtype == torch.uint8 else t.float()).permute(0, 3, 1, 2)
         return ((x01 - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
 
 
@@ -196,7 +196,7 @@ def _update(base, detail, grad, stat, o: DreamOptions, clamp, mask) -> None:
         x = b + detail[:, idx[0] : idx[-1] + 1].float()
         step = grad[:, idx[0] : idx[-1] + 1].float().mul_(scale)
         if mask is not None:
-            step.mul_(mask[:, idx[0] : idx[-1] + 1].to(step.device, torch.float32).div_(255.0)[..., None])
+            step.mul_(io.from_uint8(mask[:, idx[0] : idx[-1] + 1].to(step.device))[..., None])
         x.add_(step).clamp_(*clamp)
         detail[:, idx[0] : idx[-1] + 1] = (x - b).to(detail.dtype)
 
@@ -250,7 +250,7 @@ def _full(shape, dtype, device) -> torch.Tensor:
 
 def _mask_u8(mask, size) -> torch.Tensor:
     m = io.load_mask(mask, size)[0]  # (1, H, W) float in [0, 1]
-    return m.mul_(255.0).round_().to(torch.uint8)
+    return io.quantize(m).to(torch.uint8)
 
 
 def _resize_u8(m: torch.Tensor, size) -> torch.Tensor:
@@ -271,7 +271,7 @@ class HugeDream:
         self.nw = nw = engine.network(image, o)
         h, w = self.px.size
         self.mask = None if o.mask is None else _mask_u8(o.mask, (h, w))
-        self.sizes = pyramid(h, w, o.octaves, o.octave_scale)
+        self.sizes = pyramid(h, w, o.octaves, o.octave_scale, nw.net)
         self.budget = TILE_BATCH_PIXELS.get(nw.device.type, TILE_BATCH_PIXELS["cpu"])
         self.tile = o.tile_size if o.tile_size is not None else DEFAULT_TILE
         self.ctx = _Context(nw.net, nw.taps, nw.device, (nw.mean, nw.std), guide_side=min(self.tile, max(h, w)))

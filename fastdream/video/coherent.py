@@ -52,7 +52,9 @@ def _range(start, end, count: int) -> tuple[int, int]:
 
 
 def _to01(frame: np.ndarray, device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frame)).permute(2, 0, 1)[None].to(device).float().div_(255.0)
+    return io.from_uint8(
+        torch.from_numpy(np.array(frame)).permute(2, 0, 1)[None].to(device)
+    )  # a copy: frames may be read-only
 
 
 class _Coherent:
@@ -71,20 +73,22 @@ class _Coherent:
 
             self.flow = Flow()
 
-    def start(self, frame: np.ndarray) -> np.ndarray:
-        """What frame k's dream starts from, given the current input ``frame`` (H, W, 3 uint8)."""
+    def start(self, frame: np.ndarray) -> torch.Tensor:
+        """What frame k's dream starts from, given the current input ``frame`` (H, W, 3 uint8):
+        (1, 3, H, W) in [0, 1] on the host."""
+        current = _to01(frame, "cpu")
         if self.blend == 0 or self.prev is None:
-            return frame.astype(np.float32) / 255.0
+            return current
         prev_dream, prev = self.prev
         if self.flow is not None:
             moved, valid = self.flow.carry(prev_dream, prev, frame)
         else:
             moved, valid = prev_dream, np.ones(frame.shape[:2], np.float32)
-        w = (self.blend * valid)[..., None]
-        return ((1 - w) * frame.astype(np.float32) + w * moved.astype(np.float32)) / 255.0
+        w = torch.from_numpy(np.ascontiguousarray(self.blend * valid, dtype=np.float32))[None, None]
+        return current.mul_(1 - w).add_(_to01(moved, "cpu").mul_(w))
 
     def dream(self, frame: np.ndarray, callback=None) -> np.ndarray:
-        x = torch.from_numpy(self.start(frame)).permute(2, 0, 1)[None].to(self.device)
+        x = self.start(frame).to(self.device)
         y = run(x.clamp_(0, 1), self.opts, callback=callback)
         out = io.quantize(y)[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
         self.prev = (out, frame)

@@ -78,7 +78,7 @@ class FrameMaker:
         # Seeded per frame: frame k depends only on frame k-1 and the settings, never on how
         # many frames this process made before it.
         y = run(x, dataclasses.replace(self.options, seed=self.base_seed + k), callback=callback)
-        return io.quantize(y).div_(255.0)
+        return io.from_uint8(io.quantize(y).to(torch.uint8))
 
     def transform(self, x: torch.Tensor) -> torch.Tensor:
         """The move between frames: zoom/rotate/shift (native kernel), then the color drift."""
