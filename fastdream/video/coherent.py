@@ -52,9 +52,8 @@ def _range(start, end, count: int) -> tuple[int, int]:
 
 
 def _to01(frame: np.ndarray, device) -> torch.Tensor:
-    return io.from_uint8(
-        torch.from_numpy(np.array(frame)).permute(2, 0, 1)[None].to(device)
-    )  # a copy: frames may be read-only
+    # np.array copies: a decoded frame may be read-only, which torch.from_numpy warns about
+    return io.from_uint8(torch.from_numpy(np.array(frame)).permute(2, 0, 1)[None].to(device))
 
 
 class _Coherent:
