@@ -34,8 +34,15 @@ def _setup(side=512, tile=512):
     hw = (16 * round(h * side / max(h, w) / 16), 16 * round(w * side / max(h, w) / 16))
     c = E.resize(c, hw)
     s = io.load(Image.fromarray(data.immunohistochemistry())).rgb
-    s = E.resize(s, E._style_size(s, hw, 1.0, feats.stride))
-    return net, c, E.Targets(feats, c, [s], (1.0,), o.style_layers, o.content_layers, tile), o
+    s = E.resize(s, E.style_size(s, hw, 1.0, feats.stride))
+    return (
+        net,
+        c,
+        E.Targets(
+            feats, c, E.style_regions(feats, [s], (1.0,), o.style_layers, tile), o.style_layers, o.content_layers, tile
+        ),
+        o,
+    )
 
 
 @pytest.mark.parametrize("tile", [None, 256])

@@ -45,10 +45,9 @@ def _targets(feats, content, styles, weights=None, tile=None):
     f, o = feats
     c = io.load(content).rgb
     hw = (16 * (c.shape[-2] // 16), 16 * (c.shape[-1] // 16))
-    ss = [E.resize(io.load(s).rgb, E._style_size(io.load(s).rgb, hw, 1.0, f.stride)) for s in styles]
-    return E.Targets(
-        f, E.resize(c, hw), ss, weights or (1.0,) * len(styles), o.style_layers, o.content_layers, tile
-    ), hw
+    ss = [E.resize(io.load(s).rgb, E.style_size(io.load(s).rgb, hw, 1.0, f.stride)) for s in styles]
+    regions = E.style_regions(f, ss, weights or (1.0,) * len(styles), o.style_layers, tile)
+    return E.Targets(f, E.resize(c, hw), regions, o.style_layers, o.content_layers, tile), hw
 
 
 def _losses(feats, out, content, styles, weights=None):
@@ -86,8 +85,12 @@ def test_exact_gram_loss_and_gradient_across_tiles(feats):
     for k in whole:
         assert float((whole[k] - tiled[k]).norm() / whole[k].norm()) < 1e-5, k
     style = torch.rand(1, 3, 160, 160, generator=gen)
-    t1 = E.Targets(f, x, [style], (1.0,), o.style_layers, o.content_layers, None)
-    t2 = E.Targets(f, x, [style], (1.0,), o.style_layers, o.content_layers, 256)
+    t1 = E.Targets(
+        f, x, E.style_regions(f, [style], (1.0,), o.style_layers, None), o.style_layers, o.content_layers, None
+    )
+    t2 = E.Targets(
+        f, x, E.style_regions(f, [style], (1.0,), o.style_layers, 256), o.style_layers, o.content_layers, 256
+    )
     y = (x + 0.1 * torch.randn(x.shape, generator=gen)).clamp(0, 1)
     l1, p1, g1 = E.loss_and_grad(y, t1, W)
     l2, p2, g2 = E.loss_and_grad(y, t2, W)

@@ -2,31 +2,41 @@
 
 Parts: ``options`` (:class:`StyleOptions`, the checked settings), ``features`` (the tapped
 network, its strides and the halo exact tiles need), ``losses`` (size-independent Gram, content
-and total-variation losses), ``tiles`` (exact two-pass tiling), ``engine`` (octaves and Adam).
+and total-variation losses), ``tiles`` (exact two-pass tiling), ``regions`` (masks: a style per
+region), ``engine`` (octaves and Adam), ``stylizer`` (:class:`Stylizer`: the styles and network
+made once, for a picture or a video's frames). Styled videos: :func:`fastdream.style_video`.
 """
 
 from __future__ import annotations
 
 import torch
 
-from fastdream import driver, io, ops
-from fastdream.models.build import dream_net
-from fastdream.models.taps import Frozen
-from fastdream.style import engine
-from fastdream.style.features import Features
+from fastdream import driver, io
+from fastdream.style import regions
 from fastdream.style.options import CONTENT_LAYERS, STYLE_LAYERS, StyleOptions
+from fastdream.style.regions import SUBJECT
+from fastdream.style.stylizer import Stylizer
 
-__all__ = ["CONTENT_LAYERS", "STYLE_LAYERS", "StyleOptions", "style_transfer"]
+__all__ = ["CONTENT_LAYERS", "STYLE_LAYERS", "SUBJECT", "StyleOptions", "Stylizer", "style_transfer"]
 
 
-def style_transfer(content, style, *, progress: bool = False, callback=None, **options):
+def style_transfer(content, style, *, masks=None, cutout_model=None, progress: bool = False, callback=None, **options):
     """Paints ``content`` in the style of ``style`` (Gatys et al.), at any size.
 
     Args:
         content: the picture to keep the shapes of: any image kind :func:`fastdream.dream`
             accepts (one image).
         style: one style image or a list of them (any image kind).
-        style_weights: one weight per style: the target Gram matrices are their weighted mean.
+        masks: style by regions: one mask per style (a path, PIL image, array or tensor, HxW in
+            [0, 1], resized to the content; soft edges blend), each style matched inside its own
+            region only (masked Gram matrices, exact across tiles); where no mask covers, the
+            content is kept (see :mod:`fastdream.style.regions`). ``"subject"`` with
+            ``cutout_model``: the subject found by a U-Net in the first style, the background in
+            the second.
+        cutout_model: a :func:`fastdream.train_unet` checkpoint (or the U-Net), for
+            ``masks="subject"``.
+        style_weights: one weight per style: the target Gram matrices are their weighted mean;
+            with ``masks``, each style's strength in its region (1: as strong as a single style).
         content_weight, style_weight, tv_weight: the weights of the content loss, the style loss
             and the total variation (smoothness) loss. The losses are normalized (relative errors,
             Gram matrices as means over positions), so the same weights work at any size.
@@ -65,6 +75,10 @@ def style_transfer(content, style, *, progress: bool = False, callback=None, **o
         >>> out = fd.style_transfer(content, style, octaves=1, steps=2, seed=0)
         >>> out.shape, out.dtype
         ((64, 96, 3), dtype('uint8'))
+        >>> left = np.zeros((64, 96), np.float32); left[:, :48] = 1  # a style on the left half only
+        >>> out = fd.style_transfer(content, style, masks=[left], octaves=1, steps=2, seed=0)
+        >>> bool((out[:, 56:] == content[:, 56:]).all())  # uncovered: the content
+        True
     """
     callback = driver.check_callback(callback)
     styles = list(style) if isinstance(style, (list, tuple)) else [style]
@@ -76,23 +90,12 @@ def style_transfer(content, style, *, progress: bool = False, callback=None, **o
         raise ValueError(f"content: one image at a time, got a batch of {loaded.rgb.shape[0]}")
     style01 = [io.load(s, f"style[{i}]" if len(styles) > 1 else "style").rgb[:1] for i, s in enumerate(styles)]
     dev = _device(o, content)
-    net = dream_net(o.model, o.style_layers + o.content_layers, dev)
     x01 = loaded.rgb.to(dev)
     h, w = x01.shape[-2:]
     out_hw = (h, w) if o.size is None else _scaled(h, w, o.size)
-    c01, s01 = x01, [s.to(dev) for s in style01]
-    if o.preserve_colors:
-        c01, s01 = engine.luminance_only(x01, s01)
-    elif o.color_match:
-        s01 = engine.matched_colors(x01, s01)
-    with Frozen(net):
-        feats = Features(net, o.style_layers + o.content_layers, dev)
-        job = engine.Transfer(c01, s01, o, feats, loaded.restore_resized)
-        y = engine.run(job, out_hw, progress, callback)
-    # From the working size (a multiple of the network's stride) to the output's.
-    y = torch.nn.functional.interpolate(y, size=out_hw, mode="bilinear", align_corners=False).clamp_(0, 1)
-    if o.preserve_colors:
-        y = ops.keep_chroma(y, engine.resize(x01, out_hw))
+    m01 = regions.load_masks(masks, len(styles), (h, w), content=x01, cutout_model=cutout_model, device=dev)
+    with Stylizer(style01, o, dev, x01) as st:
+        y = st.paint(x01, out_hw, masks=m01, restore=loaded.restore_resized, progress=progress, callback=callback)
     return loaded.restore_resized(y.contiguous())
 
 

@@ -9,6 +9,7 @@ assumed, so any model works: a forward and backward of one central feature on ra
 from __future__ import annotations
 
 import math
+import weakref
 
 import torch
 from torch import nn
@@ -16,6 +17,9 @@ from torch import nn
 from fastdream.models.taps import LayerTaps, input_convention
 
 _PROBE = 512  # probe input side: larger than the support of any layer style transfer uses
+# net -> {(layers, device): (strides, halo)}: the probe costs a 512 px forward and backward per layer
+# (seconds on a CPU); a network's support does not change, so each pair is measured once.
+_probed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class Features:
@@ -35,7 +39,11 @@ class Features:
         self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
         self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
         self.device = device
-        self.strides, self.halo = self._probe()
+        key = (self.layers, str(device))
+        known = _probed.setdefault(net, {})
+        if key not in known:
+            known[key] = self._probe()
+        self.strides, self.halo = dict(known[key][0]), known[key][1]
         self.stride = max(self.strides.values())
 
     def __call__(self, x01: torch.Tensor) -> dict:

@@ -1,7 +1,9 @@
 r"""The losses of style transfer, normalized so that one set of weights works at any size.
 
 - Gram matrix of a layer: :math:`G = F F^\top / P` for features :math:`F` (C x P positions): the
-  mean over positions, so an image twice as large has the same Gram.
+  mean over positions, so an image twice as large has the same Gram. A region's Gram (style by
+  regions) weighs each position by the region's mask :math:`m` at the layer's resolution:
+  :math:`G = F \\operatorname{diag}(m) F^\\top / \\sum_p m_p`.
 - Style loss of a layer: :math:`\lVert G - T\rVert^2 / \lVert T\rVert^2` (the relative squared
   error against the target Gram :math:`T`), so every layer counts alike whatever its scale.
 - Content loss of a layer: :math:`\lVert F - F_c\rVert^2 / \lVert F_c\rVert^2`, relative too.
@@ -18,14 +20,22 @@ import torch
 EPS = 1e-12
 
 
-def gram_sum(f: torch.Tensor) -> torch.Tensor:
-    """:math:`\\sum_p f_p f_p^\\top` of features (1, C, h, w), in float64 (C x C)."""
+def gram_sum(f: torch.Tensor, weight: torch.Tensor | None = None) -> torch.Tensor:
+    """:math:`\\sum_p w_p f_p f_p^\\top` of features (1, C, h, w), in float64 (C x C); ``weight``
+    (1, 1, h, w), a region's mask at the layer's resolution, or None for 1 everywhere."""
     flat = f[0].reshape(f.shape[1], -1).double()
-    return flat @ flat.T
+    if weight is None:
+        return flat @ flat.T
+    return (flat * weight.reshape(1, -1).double()) @ flat.T
 
 
 def positions(f: torch.Tensor) -> int:
     return int(f.shape[-2] * f.shape[-1])
+
+
+def mass(f: torch.Tensor, weight: torch.Tensor | None = None):
+    """What a (weighted) Gram sum is divided by: the positions of ``f``, or the weights' sum."""
+    return positions(f) if weight is None else float(weight.double().sum())
 
 
 def style_loss(gram: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -1,0 +1,108 @@
+"""A style transfer's styles, settings and network, made once and used for one picture or the
+frames of a video: :class:`Stylizer`.
+
+The network is built and its tiles' halo measured once; each style's Gram matrices are computed
+once per working size (a video's frames share one size, so one computation serves them all). The
+styles' colors are adjusted once, to a reference picture (the content; a video's first frame),
+when ``preserve_colors`` or ``color_match`` asks for it.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from fastdream import ops
+from fastdream.models.build import dream_net
+from fastdream.models.taps import Frozen
+from fastdream.style import engine
+from fastdream.style import regions as R
+from fastdream.style.features import Features
+from fastdream.style.options import StyleOptions
+
+
+class Stylizer:
+    """Paints pictures in the given styles; use as a context manager (the network is frozen
+    inside it).
+
+    Args:
+        styles01: the style images, each (1, 3, h, w) in [0, 1].
+        o: the checked :class:`~fastdream.style.options.StyleOptions`.
+        device: where to run.
+        reference01: the picture (1, 3, H, W) the styles' colors are adjusted to, for
+            ``preserve_colors`` (their luma's mean and std) and ``color_match``.
+
+    Examples:
+        >>> import torch
+        >>> o = StyleOptions.create(1, octaves=1, steps=2, seed=0)
+        >>> content, style = torch.rand(1, 3, 48, 64), torch.rand(1, 3, 64, 64)
+        >>> with Stylizer([style], o, torch.device("cpu"), content) as st:
+        ...     st.paint(content, (48, 64)).shape
+        torch.Size([1, 3, 48, 64])
+    """
+
+    def __init__(self, styles01, o: StyleOptions, device: torch.device, reference01: torch.Tensor):
+        self.o, self.device = o, device
+        self.layers = o.style_layers + o.content_layers
+        self.net = dream_net(o.model, self.layers, device)
+        styles = [s.to(device) for s in styles01]
+        ref = reference01.to(device)
+        if o.preserve_colors:
+            _, styles = engine.luminance_only(ref, styles)
+        elif o.color_match:
+            styles = engine.matched_colors(ref, styles)
+        self.styles01 = styles
+        self._frozen = Frozen(self.net)
+        self._grams: dict = {}
+        self.feats = None
+
+    def __enter__(self) -> Stylizer:
+        self._frozen.__enter__()
+        self.feats = Features(self.net, self.layers, self.device)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._frozen.__exit__(*exc)
+
+    def working(self, x01: torch.Tensor) -> torch.Tensor:
+        """A picture as the optimization sees it: gray (its luma) with ``preserve_colors``."""
+        return engine.luminance_only(x01, [])[0] if self.o.preserve_colors else x01
+
+    def regions(self, hw: tuple[int, int], masks=None) -> list:
+        """The style regions at the working size ``hw`` (``masks``: at the content's size)."""
+        o, feats = self.o, self.feats
+        if hw not in self._grams:
+            sized = [engine.resize(s, engine.style_size(s, hw, o.style_scale, feats.stride)) for s in self.styles01]
+            self._grams[hw] = [engine.grams(feats, s, o.style_layers, o.tile_size) for s in sized]
+        at = None if masks is None else [R.mask_at(m, hw) for m in masks]
+        return R.build(self._grams[hw], o.style_weights, at, feats.strides)
+
+    def paint(
+        self, content01, size, *, masks=None, init=None, temporal=None, restore=None, progress=False, callback=None
+    ) -> torch.Tensor:
+        """``content01`` (1, 3, H, W) in [0, 1] painted at ``size`` (h, w): (1, 3, h, w) in [0, 1].
+
+        ``masks``: the styles' masks (1, 1, H, W), or None; ``init``: start from this picture
+        (at the full working size, as :meth:`working` gives it) and run the full-size octave
+        only; ``temporal``: ``(picture, valid, weight)`` at that size, the temporal term;
+        ``restore``: turns the picture so far into what the step hook's ``image()`` gives.
+        """
+        o = self.o
+        c01 = self.working(content01)
+        job = engine.Transfer(
+            c01,
+            lambda hw: self.regions(hw, masks),
+            o,
+            self.feats,
+            restore or (lambda x: x),
+            init=init,
+            temporal=temporal,
+        )
+        y = engine.run(job, size, progress, callback)
+        # From the working size (a multiple of the network's stride) to the output's.
+        y = F.interpolate(y, size=size, mode="bilinear", align_corners=False).clamp_(0, 1)
+        if masks is not None:
+            y = R.keep_uncovered(y, engine.resize(c01, size), [R.mask_at(m, size) for m in masks]).clamp_(0, 1)
+        if o.preserve_colors:
+            y = ops.keep_chroma(y, engine.resize(content01, size))
+        return y
