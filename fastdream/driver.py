@@ -94,16 +94,20 @@ class Job(Protocol):
         """The current picture, of the input's kind, at the current octave's size."""
 
 
-def for_frame(callback: Callable | None, frame: int, index: int, count: int) -> Callable | None:
+def for_frame(
+    callback: Callable | None, frame: int, index: int, count: int, *, before: int = 0, total: int | None = None
+) -> Callable | None:
     """``callback`` for the dream of video frame ``frame``, the ``index``-th of the ``count`` frames
-    a call makes: its states count steps over the whole call."""
+    a call makes: its states count steps over the whole call. Frames that take different numbers
+    of steps say how many the call takes in all (``total``) and how many came ``before`` this
+    frame; otherwise every frame counts as many as this one."""
     if callback is None:
         return None
 
     def hook(state: StepState):
         per = state.total
-        moved = dataclasses.replace(state, frame=frame, frames=count, step=index * per + state.step, total=count * per)
-        return callback(moved)
+        step, steps = (index * per + state.step, count * per) if total is None else (before + state.step, total)
+        return callback(dataclasses.replace(state, frame=frame, frames=count, step=step, total=steps))
 
     return hook
 

@@ -12,12 +12,10 @@ Frames dreamed independently (``flow=False, blend=0``) can be split over torchru
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
 from fastdream.dream import build_objective, run
@@ -25,35 +23,13 @@ from fastdream.models.build import dream_net
 from fastdream.models.taps import LayerTaps
 from fastdream.training import distributed
 from fastdream.video import frames as F
-from fastdream.video.source import Source, open_source
+from fastdream.video.source import open_source
 
 SETTINGS_NAME = "dream_video_settings.json"
 SETTINGS_FORMAT = 1
 #: The dream of each frame, unless told otherwise: each frame starts from the last one's dream
 #: (with blend > 0), so a short dream per frame builds up; explicit options win.
 DREAM_DEFAULTS = {"octaves": 2, "steps": 5}
-
-
-def _fingerprint(src: Source) -> str:
-    """A hash of the input's bytes (files streamed; a folder: its frames' names and bytes)."""
-    h = hashlib.sha256()
-    for path in src.files if src.files is not None else [src.path]:
-        h.update(path.name.encode())
-        with open(path, "rb") as f:
-            for block in iter(lambda: f.read(1 << 20), b""):
-                h.update(block)
-    return h.hexdigest()
-
-
-def _range(start, end, count: int) -> tuple[int, int]:
-    s = 0 if start is None else _checks.integer("start", start, 0, count - 1)
-    e = count if end is None else _checks.integer("end", end, s + 1, count)
-    return s, e
-
-
-def _to01(frame: np.ndarray, device) -> torch.Tensor:
-    # np.array copies: a decoded frame may be read-only, which torch.from_numpy warns about
-    return io.from_uint8(torch.from_numpy(np.array(frame)).permute(2, 0, 1)[None].to(device))
 
 
 class _Coherent:
@@ -75,7 +51,7 @@ class _Coherent:
     def start(self, frame: np.ndarray) -> torch.Tensor:
         """What frame k's dream starts from, given the current input ``frame`` (H, W, 3 uint8):
         (1, 3, H, W) in [0, 1] on the host."""
-        current = _to01(frame, "cpu")
+        current = F.to01(frame, "cpu")
         if self.blend == 0 or self.prev is None:
             return current
         prev_dream, prev = self.prev
@@ -84,7 +60,7 @@ class _Coherent:
         else:
             moved, valid = prev_dream, np.ones(frame.shape[:2], np.float32)
         w = torch.from_numpy(np.ascontiguousarray(self.blend * valid, dtype=np.float32))[None, None]
-        return current.mul_(1 - w).add_(_to01(moved, "cpu").mul_(w))
+        return current.mul_(1 - w).add_(F.to01(moved, "cpu").mul_(w))
 
     def dream(self, frame: np.ndarray, callback=None) -> np.ndarray:
         x = self.start(frame).to(self.device)
@@ -92,6 +68,10 @@ class _Coherent:
         out = io.quantize(y)[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
         self.prev = (out, frame)
         return out
+
+    def keep(self, out: np.ndarray, frame: np.ndarray) -> None:
+        """Resuming: the last finished frame (as its PNG holds it) and its input frame."""
+        self.prev = (out, frame)
 
 
 def dream_video(
@@ -148,10 +128,8 @@ def dream_video(
     blend = _checks.real("blend", blend, lo=0.0, hi=1.0, lo_open=False, hi_open=False)
     flow, resume = _checks.boolean("flow", flow), _checks.boolean("resume", resume)
     keep_audio, progress = _checks.boolean("keep_audio", keep_audio), _checks.boolean("progress", progress)
-    s, e = _range(start, end, src.count)
-    fps = src.fps if fps is None else _checks.real("fps", fps, lo=0.0)
-    if fps > io.max_fps(fmt):
-        raise ValueError(f"fps must be <= {io.max_fps(fmt):g} for {out.suffix} output, got {fps:g}")
+    s, e = F.frame_range(start, end, src.count)
+    fps = F.check_fps(fps, src, fmt, out)
     frames_dir = F.check_frames_dir(frames_dir, out)
     w, h = src.size
     callback = driver.check_callback(callback)
@@ -172,7 +150,7 @@ def dream_video(
             "dream": F.dream_settings(opts),
         }
 
-    digest = _fingerprint(src)
+    digest = F.fingerprint(src)
     seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume)
     dist = distributed(device)
     if dist.enabled and not independent:
@@ -182,52 +160,23 @@ def dream_video(
         )
     maker = _Coherent(dataclasses.replace(opts, seed=seed), device, blend, flow)
     if dist.main:
-        frames_dir.mkdir(parents=True, exist_ok=True)
-        if not resume:
-            for k in sorted(F.frame_indices(frames_dir)):
-                F.frame_path(frames_dir, k).unlink(missing_ok=True)
         info = {"frames": e - s, "fps": fps, "device": str(device), "out_path": str(out)}
-        io.write_json({"key": key(seed), "info": info}, frames_dir / SETTINGS_NAME)
+        F.start_frames_dir(frames_dir, SETTINGS_NAME, key(seed), info, resume)
     dist.barrier()
-    _make(src, maker, frames_dir, s, e, dist, independent, progress, callback)
+    F.make_frames(
+        src,
+        frames_dir,
+        (s, e),
+        maker.dream,
+        maker.keep,
+        dist=dist,
+        independent=independent,
+        progress=progress,
+        callback=callback,
+        desc="dream-video",
+    )
     dist.barrier()
     if dist.main:
-        audio = src.path if keep_audio and fmt == "MP4" and src.has_audio else None
-        io.write_animation(
-            [F.frame_path(frames_dir, k) for k in range(e - s)], out, fps=fps, audio=audio, audio_start=s / src.fps
-        )
+        F.write_video(src, frames_dir, e - s, out, fmt, fps, s, keep_audio)
     dist.barrier()
     return out
-
-
-def _make(
-    src: Source, maker: _Coherent, frames_dir: Path, s: int, e: int, dist, independent: bool, progress, callback=None
-):
-    """Dreams the missing frames in order (or, independent, this rank's share of them)."""
-    have = F.frame_indices(frames_dir)
-    done = len(have) if independent else F.complete_frames(have)
-    made = 0
-    bar = tqdm(
-        total=e - s, initial=min(done, e - s), disable=not (progress and dist.main), desc="dream-video", unit="frame"
-    )
-    try:
-        for k, frame in enumerate(src.frames()):
-            if k >= e:
-                break
-            i = k - s
-            if i < 0:
-                continue
-            path = F.frame_path(frames_dir, i)
-            if independent:
-                if i % dist.world != dist.rank or i in have:
-                    continue
-            elif i < done:
-                if i == done - 1:  # the previous dreamed frame, as the PNG holds it
-                    maker.prev = (np.asarray(io.load_pil(path).convert("RGB")), frame)
-                continue
-            hook = driver.for_frame(callback, i, made, e - s - done)
-            F.save_frame(_to01(maker.dream(frame, hook), "cpu"), path)
-            made += 1
-            bar.update(len(F.frame_indices(frames_dir)) - bar.n if dist.enabled else 1)
-    finally:
-        bar.close()

@@ -14,10 +14,12 @@ import re
 import secrets
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
-from fastdream import _checks, io
+from fastdream import _checks, driver, io
 from fastdream.dream import DEFAULT_LAYERS, DreamOptions
 from fastdream.objectives import describe
 
@@ -197,3 +199,105 @@ def resume_state(frames_dir: Path, settings_name: str, key, seed: int | None, re
         refuse_changes(stored, key(seed if seed is not None else -1), frames_dir)
         done = complete_frames(frame_indices(frames_dir))
     return (secrets.randbelow(2**31) if seed is None else seed), done
+
+
+def fingerprint(src) -> str:
+    """A hash of an input video's bytes (files streamed; a folder: its frames' names and bytes)."""
+    h = hashlib.sha256()
+    for path in src.files if src.files is not None else [src.path]:
+        h.update(path.name.encode())
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+    return h.hexdigest()
+
+
+def frame_range(start, end, count: int) -> tuple[int, int]:
+    """Frames ``[start, end)`` of ``count`` (None: from the first, to the last), checked."""
+    s = 0 if start is None else _checks.integer("start", start, 0, count - 1)
+    e = count if end is None else _checks.integer("end", end, s + 1, count)
+    return s, e
+
+
+def check_fps(fps, src, fmt: str, out: Path) -> float:
+    """The output's frame rate: ``fps``, or the input's; no faster than ``fmt`` can play."""
+    fps = src.fps if fps is None else _checks.real("fps", fps, lo=0.0)
+    if fps > io.max_fps(fmt):
+        raise ValueError(f"fps must be <= {io.max_fps(fmt):g} for {out.suffix} output, got {fps:g}")
+    return fps
+
+
+def to01(frame: np.ndarray, device) -> torch.Tensor:
+    """An RGB uint8 frame (H, W, 3) as (1, 3, H, W) float32 in [0, 1] on ``device``."""
+    # np.array copies: frames may be read-only
+    return io.from_uint8(torch.from_numpy(np.array(frame)).permute(2, 0, 1)[None].to(device))
+
+
+def start_frames_dir(frames_dir: Path, settings_name: str, key: dict, info: dict, resume: bool) -> None:
+    """Makes ``frames_dir``, drops earlier frames unless resuming, and writes the settings file
+    (on rank 0 only)."""
+    frames_dir.mkdir(parents=True, exist_ok=True)
+    if not resume:
+        for k in sorted(frame_indices(frames_dir)):
+            frame_path(frames_dir, k).unlink(missing_ok=True)
+    io.write_json({"key": key, "info": info}, frames_dir / settings_name)
+
+
+def make_frames(
+    src,
+    frames_dir: Path,
+    span: tuple[int, int],
+    make,
+    keep,
+    *,
+    dist,
+    independent: bool,
+    progress: bool,
+    callback=None,
+    desc: str = "video",
+    steps_of=None,
+) -> None:
+    """Makes the missing frames of ``span`` (input frames ``[s, e)``) in order, or, ``independent``,
+    this rank's share of them, each saved as made.
+
+    ``make(frame, hook)`` gives output frame (H, W, 3 uint8) from input ``frame``; ``keep(out,
+    frame)`` hands a resumed run the last finished frame, as its PNG holds it. ``hook`` is
+    ``callback`` for that frame (:func:`fastdream.driver.for_frame`); ``steps_of(i)``, when frames
+    take different numbers of steps, says how many output frame ``i`` takes.
+    """
+    s, e = span
+    have = frame_indices(frames_dir)
+    done = len(have) if independent else complete_frames(have)
+    if independent:
+        todo = [i for i in range(e - s) if i % dist.world == dist.rank and i not in have]
+    else:
+        todo = list(range(done, e - s))
+    todo_set = set(todo)
+    total = None if steps_of is None else sum(steps_of(i) for i in todo)
+    made, before = 0, 0
+    bar = tqdm(total=e - s, initial=min(done, e - s), disable=not (progress and dist.main), desc=desc, unit="frame")
+    try:
+        for k, frame in enumerate(src.frames()):
+            i = k - s
+            if k >= e:
+                break
+            if i < 0:
+                continue
+            if not independent and i == done - 1:  # the previous finished frame, as the PNG holds it
+                keep(np.asarray(io.load_pil(frame_path(frames_dir, i)).convert("RGB")), frame)
+            if i not in todo_set:
+                continue
+            hook = driver.for_frame(callback, i, made, len(todo), before=before, total=total)
+            save_frame(to01(make(frame, hook), "cpu"), frame_path(frames_dir, i))
+            made, before = made + 1, before + (steps_of(i) if steps_of is not None else 0)
+            bar.update(len(frame_indices(frames_dir)) - bar.n if dist.enabled else 1)
+    finally:
+        bar.close()
+
+
+def write_video(src, frames_dir: Path, count: int, out: Path, fmt: str, fps: float, start: int, keep_audio: bool):
+    """The ``count`` frames of ``frames_dir`` as the video ``out``, with the input's sound from
+    frame ``start`` for MP4 when ``keep_audio`` (written atomically)."""
+    audio = src.path if keep_audio and fmt == "MP4" and src.has_audio else None
+    frames = [frame_path(frames_dir, k) for k in range(count)]
+    io.write_animation(frames, out, fps=fps, audio=audio, audio_start=start / src.fps)
