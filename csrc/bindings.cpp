@@ -41,7 +41,8 @@ const P* ptr(uintptr_t p) {
 
 fastdream::AscentStepArgs ascent_args(const Desc& image, uintptr_t grad, uintptr_t mask,
                                       int64_t mask_stride_n, bool channels_last, double step_size,
-                                      double eps, bool clamp, double lo, double hi, int norm) {
+                                      double eps, bool clamp, double lo, double hi, int norm,
+                                      uintptr_t scratch) {
   return fastdream::AscentStepArgs{tensor4(image),
                                    ptr<void>(grad),
                                    ptr<void>(mask),
@@ -52,7 +53,8 @@ fastdream::AscentStepArgs ascent_args(const Desc& image, uintptr_t grad, uintptr
                                    lo,
                                    hi,
                                    clamp,
-                                   norm};
+                                   norm,
+                                   reinterpret_cast<double*>(scratch)};
 }
 
 fastdream::ZoomShiftArgs zoom_args(const Desc& src, const Desc& dst, const std::vector<double>& m,
@@ -86,9 +88,10 @@ PYBIND11_MODULE(_C, m) {
   m.def(
       "cpu_ascent_step",
       [](const Desc& image, uintptr_t grad, uintptr_t mask, int64_t msn, bool cl, double step,
-         double eps, bool clamp, double lo, double hi, int norm, int dtype, int threads) {
+         double eps, bool clamp, double lo, double hi, int norm, uintptr_t scratch, int dtype,
+         int threads) {
         fastdream::cpu::ascent_step(
-            ascent_args(image, grad, mask, msn, cl, step, eps, clamp, lo, hi, norm), dtype,
+            ascent_args(image, grad, mask, msn, cl, step, eps, clamp, lo, hi, norm, scratch), dtype,
             threads);
       },
       nogil);
@@ -131,9 +134,10 @@ PYBIND11_MODULE(_C, m) {
   m.def(
       "cuda_ascent_step",
       [](const Desc& image, uintptr_t grad, uintptr_t mask, int64_t msn, bool cl, double step,
-         double eps, bool clamp, double lo, double hi, int norm, int dtype, uintptr_t stream) {
+         double eps, bool clamp, double lo, double hi, int norm, uintptr_t scratch, int dtype,
+         uintptr_t stream) {
         fastdream::cuda::ascent_step(
-            ascent_args(image, grad, mask, msn, cl, step, eps, clamp, lo, hi, norm), dtype,
+            ascent_args(image, grad, mask, msn, cl, step, eps, clamp, lo, hi, norm, scratch), dtype,
             stream_ptr(stream));
       },
       nogil);

@@ -30,6 +30,7 @@ struct AscentStepArgs {
   double step_size, eps, clamp_lo, clamp_hi;
   bool clamp;
   int norm;
+  double* scratch;  // CUDA: 3 * N zeroed doubles from torch's allocator (the per-sample moments)
 };
 
 struct ZoomShiftArgs {

@@ -9,6 +9,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../checks.h"
 #include "../fastdream.h"
 #include "parallel.h"
 
@@ -220,6 +221,7 @@ void ascent_step_impl(const AscentStepArgs& a, int threads) {
 }  // namespace
 
 void ascent_step(const AscentStepArgs& a, int dtype, int threads) {
+  check_ascent_step(a, "ascent_step_");
   switch (dtype) {
     case kFloat32:
       return ascent_step_impl<float>(a, threads);

@@ -11,6 +11,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../checks.h"
 #include "../fastdream.h"
 #include "parallel.h"
 
@@ -148,6 +149,7 @@ void laplacian_impl(const LaplacianArgs& a, int threads) {
 }  // namespace
 
 void laplacian_normalize(const LaplacianArgs& a, int dtype, int threads) {
+  check_laplacian(a, "laplacian_normalize");
   switch (dtype) {
     case kFloat32:
       return laplacian_impl<float>(a, threads);

@@ -10,6 +10,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../checks.h"
 #include "../fastdream.h"
 #include "parallel.h"
 
@@ -141,6 +142,7 @@ void blend_impl(const TileArgs& a, int threads) {
 }  // namespace
 
 void extract_tiles(const TileArgs& a, int dtype, int threads) {
+  check_tiles(a, "extract_tiles", false, true);
   switch (dtype) {
     case kFloat32:
       return extract_impl<float>(a, threads);
@@ -152,6 +154,7 @@ void extract_tiles(const TileArgs& a, int dtype, int threads) {
 }
 
 void blend_tiles(const TileArgs& a, int dtype, int threads) {
+  check_tiles(a, "blend_tiles", true, true);
   switch (dtype) {
     case kFloat32:
       return blend_impl<float>(a, threads);

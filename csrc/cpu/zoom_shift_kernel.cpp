@@ -8,6 +8,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "../checks.h"
 #include "../fastdream.h"
 #include "parallel.h"
 
@@ -121,6 +122,7 @@ void zoom_shift_impl(const ZoomShiftArgs& a, int threads) {
 }  // namespace
 
 void zoom_shift(const ZoomShiftArgs& a, int dtype, int threads) {
+  check_zoom_shift(a, "zoom_shift");
   switch (dtype) {
     case kFloat32:
       return zoom_shift_impl<float>(a, threads);

@@ -1,5 +1,7 @@
 // Fused DeepDream update on the GPU: one reduction pass, one update pass (same rules as the CPU
 // kernel and the reference: non-finite gradient entries count as 0; unbiased std).
+#include <type_traits>
+
 #include "common.cuh"
 
 namespace fastdream {
@@ -8,43 +10,50 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__device__ __forceinline__ float finite_or_zero(float g) { return fabsf(g) < INFINITY ? g : 0.0f; }
+template <typename A>
+__device__ __forceinline__ A finite_or_zero(A g) {
+  return fabs(g) < A(INFINITY) ? g : A(0);
+}
 
-// torch.clamp's NaN rule (a NaN in the image stays NaN); fminf/fmaxf alone would drop it.
-__device__ __forceinline__ float clamp_nan(float v, float lo, float hi) {
-  return v != v ? v : fminf(fmaxf(v, lo), hi);
+// torch.clamp's NaN rule (a NaN in the image stays NaN); fmin/fmax alone would drop it.
+template <typename A>
+__device__ __forceinline__ A clamp_nan(A v, A lo, A hi) {
+  return v != v ? v : fmin(fmax(v, lo), hi);
 }
 
 template <typename T>
 __global__ void reduce_kernel(const T* __restrict__ grad, long long per,
                               double* __restrict__ moments) {
   const int n = blockIdx.y;
+  using A = acc_t<T>;
   const T* g = grad + (long long)n * per;
-  float s = 0.f, ss = 0.f, sa = 0.f;
+  A s = 0, ss = 0, sa = 0;
   const long long stride = (long long)gridDim.x * blockDim.x;
   long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   // 16-byte loads when the sample is float32 and aligned; the tail and other types go one by one.
-  if (sizeof(T) == 4 && (reinterpret_cast<uintptr_t>(g) & 15) == 0) {
-    const long long n4 = per / 4;
-    const float4* g4 = reinterpret_cast<const float4*>(g);
-    for (long long k = i; k < n4; k += stride) {
-      float4 v = g4[k];
-      float a[4] = {finite_or_zero(v.x), finite_or_zero(v.y), finite_or_zero(v.z),
-                    finite_or_zero(v.w)};
+  if constexpr (std::is_same<T, float>::value) {
+    if ((reinterpret_cast<uintptr_t>(g) & 15) == 0) {
+      const long long n4 = per / 4;
+      const float4* g4 = reinterpret_cast<const float4*>(g);
+      for (long long k = i; k < n4; k += stride) {
+        float4 v = g4[k];
+        float a[4] = {finite_or_zero(v.x), finite_or_zero(v.y), finite_or_zero(v.z),
+                      finite_or_zero(v.w)};
 #pragma unroll
-      for (int j = 0; j < 4; ++j) {
-        s += a[j];
-        ss += a[j] * a[j];
-        sa += fabsf(a[j]);
+        for (int j = 0; j < 4; ++j) {
+          s += a[j];
+          ss += a[j] * a[j];
+          sa += fabsf(a[j]);
+        }
       }
+      i += n4 * 4;
     }
-    i += n4 * 4;
   }
   for (; i < per; i += stride) {
-    float v = finite_or_zero(to_float(g[i]));
+    A v = finite_or_zero(to_acc(g[i]));
     s += v;
     ss += v * v;
-    sa += fabsf(v);
+    sa += fabs(v);
   }
   // Block reduction in double so the sum over millions of elements stays exact enough.
   __shared__ double sh[3][kThreads];
@@ -61,8 +70,8 @@ __global__ void reduce_kernel(const T* __restrict__ grad, long long per,
     for (int k = 0; k < 3; ++k) atomicAdd(&moments[n * 3 + k], sh[k][0]);
 }
 
-__device__ __forceinline__ float sample_scale(const double* m, long long per, int norm, double step,
-                                              double eps) {
+__device__ __forceinline__ double sample_scale(const double* m, long long per, int norm,
+                                               double step, double eps) {
   double stat;
   if (norm == kNormStd) {
     double var = (m[1] - m[0] * m[0] / double(per)) / double(per > 1 ? per - 1 : 1);
@@ -70,7 +79,7 @@ __device__ __forceinline__ float sample_scale(const double* m, long long per, in
   } else {
     stat = m[2] / double(per);
   }
-  return float(step / (stat + eps));
+  return step / (stat + eps);
 }
 
 template <typename T>
@@ -78,42 +87,45 @@ __global__ void update_kernel(T* __restrict__ image, const T* __restrict__ grad,
                               const T* __restrict__ mask, long long mask_stride_n, long long per,
                               long long C, long long HW, bool channels_last,
                               const double* __restrict__ moments, int norm, double step, double eps,
-                              bool clamp, float lo, float hi) {
+                              bool clamp, double lo_, double hi_) {
+  using A = acc_t<T>;
   const int n = blockIdx.y;
-  const float scale = sample_scale(moments + 3 * n, per, norm, step, eps);
+  const A scale = A(sample_scale(moments + 3 * n, per, norm, step, eps));
+  const A lo = A(lo_), hi = A(hi_);
   T* x = image + (long long)n * per;
   const T* g = grad + (long long)n * per;
   const T* m = mask ? mask + n * mask_stride_n : nullptr;
   const long long stride = (long long)gridDim.x * blockDim.x;
   long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;
   // 16-byte loads and stores for aligned float32 samples without a mask (the dream's hot case).
-  if (sizeof(T) == 4 && !m &&
-      ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(g)) & 15) == 0) {
-    const long long n4 = per / 4;
-    float4* x4 = reinterpret_cast<float4*>(x);
-    const float4* g4 = reinterpret_cast<const float4*>(g);
-    for (long long k = i; k < n4; k += stride) {
-      float4 v = x4[k], d = g4[k];
-      v.x += scale * finite_or_zero(d.x);
-      v.y += scale * finite_or_zero(d.y);
-      v.z += scale * finite_or_zero(d.z);
-      v.w += scale * finite_or_zero(d.w);
-      if (clamp) {
-        v.x = clamp_nan(v.x, lo, hi);
-        v.y = clamp_nan(v.y, lo, hi);
-        v.z = clamp_nan(v.z, lo, hi);
-        v.w = clamp_nan(v.w, lo, hi);
+  if constexpr (std::is_same<T, float>::value) {
+    if (!m && ((reinterpret_cast<uintptr_t>(x) | reinterpret_cast<uintptr_t>(g)) & 15) == 0) {
+      const long long n4 = per / 4;
+      float4* x4 = reinterpret_cast<float4*>(x);
+      const float4* g4 = reinterpret_cast<const float4*>(g);
+      for (long long k = i; k < n4; k += stride) {
+        float4 v = x4[k], d = g4[k];
+        v.x += scale * finite_or_zero(d.x);
+        v.y += scale * finite_or_zero(d.y);
+        v.z += scale * finite_or_zero(d.z);
+        v.w += scale * finite_or_zero(d.w);
+        if (clamp) {
+          v.x = clamp_nan(v.x, lo, hi);
+          v.y = clamp_nan(v.y, lo, hi);
+          v.z = clamp_nan(v.z, lo, hi);
+          v.w = clamp_nan(v.w, lo, hi);
+        }
+        x4[k] = v;
       }
-      x4[k] = v;
+      i += n4 * 4;
     }
-    i += n4 * 4;
   }
   for (; i < per; i += stride) {
-    float u = scale * finite_or_zero(to_float(g[i]));
-    if (m) u *= to_float(m[channels_last ? i / C : i % HW]);
-    float v = to_float(x[i]) + u;
+    A u = scale * finite_or_zero(to_acc(g[i]));
+    if (m) u *= to_acc(m[channels_last ? i / C : i % HW]);
+    A v = to_acc(x[i]) + u;
     if (clamp) v = clamp_nan(v, lo, hi);
-    x[i] = from_float<T>(v);
+    x[i] = from_acc<T>(v);
   }
 }
 
@@ -121,14 +133,15 @@ __global__ void update_kernel(T* __restrict__ image, const T* __restrict__ grad,
 
 void ascent_step(const AscentStepArgs& a, int dtype, void* stream_ptr) {
   const char* op = "ascent_step_";
+  check_ascent_step(a, op);
   cudaStream_t stream = static_cast<cudaStream_t>(stream_ptr);
   const Tensor4& t = a.image;
   const long long per = t.c * t.h * t.w, N = t.n;
   if (per == 0 || N == 0) return;
-  double* moments = nullptr;
-  check(cudaMallocAsync(reinterpret_cast<void**>(&moments), sizeof(double) * 3 * N, stream), op,
-        "cudaMallocAsync");
-  check(cudaMemsetAsync(moments, 0, sizeof(double) * 3 * N, stream), op, "cudaMemsetAsync");
+  // The moments live in the caller's zeroed scratch tensor (torch's caching allocator, on this
+  // stream): no allocation here, so nothing leaks when a launch check throws.
+  require(a.scratch != nullptr, op, "the CUDA kernel needs a scratch buffer of 3 * N doubles");
+  double* moments = a.scratch;
   dim3 grid(blocks_for(per, kThreads * 8, 1024), unsigned(N));
   dispatch_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
@@ -137,10 +150,9 @@ void ascent_step(const AscentStepArgs& a, int dtype, void* stream_ptr) {
     update_kernel<T><<<grid, kThreads, 0, stream>>>(
         static_cast<T*>(t.data), static_cast<const T*>(a.grad), static_cast<const T*>(a.mask),
         a.mask_stride_n, per, t.c, t.h * t.w, a.channels_last, moments, a.norm, a.step_size, a.eps,
-        a.clamp, float(a.clamp_lo), float(a.clamp_hi));
+        a.clamp, a.clamp_lo, a.clamp_hi);
     check_launch(op);
   });
-  check(cudaFreeAsync(moments, stream), op, "cudaFreeAsync");
 }
 
 }  // namespace cuda

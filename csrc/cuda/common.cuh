@@ -1,5 +1,5 @@
-// Shared helpers of the CUDA kernels: error checks that name the op, and float conversion of the
-// storage types (statistics and interpolation are always computed in float32 or wider).
+// Shared helpers of the CUDA kernels: error checks that name the op, and conversion of the storage
+// types to their arithmetic type (statistics and interpolation in float32, or double for float64).
 #pragma once
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -8,6 +8,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "../checks.h"
 #include "../fastdream.h"
 
 namespace fastdream {
@@ -21,27 +22,40 @@ inline void check(cudaError_t err, const char* op, const char* what) {
 // Every launch is followed by this: it turns a bad configuration into an exception naming the op.
 inline void check_launch(const char* op) { check(cudaGetLastError(), op, "kernel launch"); }
 
-__device__ __forceinline__ float to_float(float v) { return v; }
-__device__ __forceinline__ float to_float(double v) { return float(v); }
-__device__ __forceinline__ float to_float(__half v) { return __half2float(v); }
-__device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162float(v); }
+// The arithmetic type of a storage type: float for float32 and the half types, double for
+// float64 (float64 tensors are computed in double, as on the CPU and in the reference).
+template <typename T>
+struct Acc {
+  using type = float;
+};
+template <>
+struct Acc<double> {
+  using type = double;
+};
+template <typename T>
+using acc_t = typename Acc<T>::type;
+
+__device__ __forceinline__ float to_acc(float v) { return v; }
+__device__ __forceinline__ double to_acc(double v) { return v; }
+__device__ __forceinline__ float to_acc(__half v) { return __half2float(v); }
+__device__ __forceinline__ float to_acc(__nv_bfloat16 v) { return __bfloat162float(v); }
 
 template <typename T>
-__device__ __forceinline__ T from_float(float v);
+__device__ __forceinline__ T from_acc(acc_t<T> v);
 template <>
-__device__ __forceinline__ float from_float<float>(float v) {
+__device__ __forceinline__ float from_acc<float>(float v) {
   return v;
 }
 template <>
-__device__ __forceinline__ double from_float<double>(float v) {
+__device__ __forceinline__ double from_acc<double>(double v) {
   return v;
 }
 template <>
-__device__ __forceinline__ __half from_float<__half>(float v) {
+__device__ __forceinline__ __half from_acc<__half>(float v) {
   return __float2half_rn(v);
 }
 template <>
-__device__ __forceinline__ __nv_bfloat16 from_float<__nv_bfloat16>(float v) {
+__device__ __forceinline__ __nv_bfloat16 from_acc<__nv_bfloat16>(float v) {
   return __float2bfloat16_rn(v);
 }
 

@@ -16,8 +16,9 @@ __device__ __forceinline__ double reflect_coord(double v, long long size) {
   return fmin(fmax(v, 0.0), double(size - 1));
 }
 
+template <typename A>
 __device__ __forceinline__ void axis_taps(double v, long long size, int padding, long long& i0,
-                                          long long& i1, float& w0, float& w1) {
+                                          long long& i1, A& w0, A& w1) {
   if (padding == kPadBorder)
     v = fmin(fmax(v, 0.0), double(size - 1));
   else if (padding == kPadReflect)
@@ -25,14 +26,14 @@ __device__ __forceinline__ void axis_taps(double v, long long size, int padding,
   double f = floor(v);
   i0 = (long long)f;
   i1 = i0 + 1;
-  w1 = float(v - f);
-  w0 = 1.0f - w1;
+  w1 = A(v - f);
+  w0 = A(1) - w1;
   if (i0 < 0 || i0 >= size) {
-    w0 = 0.f;
+    w0 = A(0);
     i0 = 0;
   }
   if (i1 < 0 || i1 >= size) {
-    w1 = 0.f;
+    w1 = A(0);
     i1 = 0;
   }
 }
@@ -47,19 +48,19 @@ __global__ void zoom_shift_kernel(ZoomShiftArgs a) {
     const long long x = p % d.w, y = (p / d.w) % d.h, n = p / (d.w * d.h);
     const double sx = a.m[0] * x + a.m[1] * y + a.bx;
     const double sy = a.m[2] * x + a.m[3] * y + a.by;
+    using A = acc_t<T>;
     long long x0, x1, y0, y1;
-    float wx0, wx1, wy0, wy1;
+    A wx0, wx1, wy0, wy1;
     axis_taps(sx, s.w, a.padding, x0, x1, wx0, wx1);
     axis_taps(sy, s.h, a.padding, y0, y1, wy0, wy1);
     const T* sp = static_cast<const T*>(s.data) + n * s.sn;
     T* dp = static_cast<T*>(d.data) + n * d.sn + y * d.sh + x * d.sw;
     for (long long c = 0; c < d.c; ++c) {
       const T* q = sp + c * s.sc;
-      float v = wy0 * (wx0 * to_float(q[y0 * s.sh + x0 * s.sw]) +
-                       wx1 * to_float(q[y0 * s.sh + x1 * s.sw])) +
-                wy1 * (wx0 * to_float(q[y1 * s.sh + x0 * s.sw]) +
-                       wx1 * to_float(q[y1 * s.sh + x1 * s.sw]));
-      dp[c * d.sc] = from_float<T>(v);
+      A v =
+          wy0 * (wx0 * to_acc(q[y0 * s.sh + x0 * s.sw]) + wx1 * to_acc(q[y0 * s.sh + x1 * s.sw])) +
+          wy1 * (wx0 * to_acc(q[y1 * s.sh + x0 * s.sw]) + wx1 * to_acc(q[y1 * s.sh + x1 * s.sw]));
+      dp[c * d.sc] = from_acc<T>(v);
     }
   }
 }
@@ -68,6 +69,7 @@ __global__ void zoom_shift_kernel(ZoomShiftArgs a) {
 
 void zoom_shift(const ZoomShiftArgs& a, int dtype, void* stream_ptr) {
   const char* op = "zoom_shift";
+  check_zoom_shift(a, op);
   const long long total = a.dst.n * a.dst.h * a.dst.w;
   if (total == 0) return;
   dispatch_dtype(dtype, op, [&](auto tag) {

@@ -1,7 +1,9 @@
 """Public ops: check inputs, then run the native kernel or the PyTorch reference.
 
 The backend follows ``FASTDREAM_BACKEND`` (``auto``, ``native``, ``reference``) or
-:func:`use_backend`. The native kernels are registered as ``torch.ops.fastdream.*``.
+:func:`use_backend`. The native kernels are registered as ``torch.ops.fastdream.*``
+(:mod:`fastdream.ops.library`): each checks its own arguments, has a fake kernel for
+torch.compile, and the differentiable ones have autograd formulas.
 """
 
 from fastdream.ops import reference

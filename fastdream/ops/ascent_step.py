@@ -2,29 +2,67 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
 
-from fastdream.ops import _checks, _native, backend, reference
+from fastdream.ops import _checks, _native, backend, library, reference
+
+OP = "fastdream::ascent_step_"
 
 
-# The native kernel as a torch.library op, so torch.compile and opcheck see one opaque, in-place
-# op instead of tracing into ctypes-like pointer passing (which they cannot follow).
-@torch.library.custom_op("fastdream::ascent_step_", mutates_args=("image",))
-def _ascent_step_native(
-    image: torch.Tensor,
-    grad: torch.Tensor,
-    mask: Optional[torch.Tensor],
-    step_size: float,
-    norm: str,
-    clamp: bool,
-    clamp_min: float,
-    clamp_max: float,
-    eps: float,
-) -> None:
-    channels_last = not image.is_contiguous()
+def _check(image, grad, mask, step_size, norm, clamp, clamp_min, clamp_max, eps) -> None:
+    """The op's own checks (its kernel and fake kernel): what the kernel assumes, never a crash.
+
+    The kernel walks image, grad and mask with one linear index, so image and grad must be dense
+    in the same layout (NCHW, or channels_last; the kernel takes the first that fits) and the mask
+    a contiguous (N or 1, 1, H, W) tensor of the image's dtype.
+    """
+    library.check_tensor(OP, "image", image)
+    library.check_tensor(OP, "grad", grad)
+    library.check(
+        grad.shape == image.shape, lambda: f"{OP}: grad has shape {tuple(grad.shape)}, image {tuple(image.shape)}"
+    )
+    library.check_same_device(OP, "grad", grad, image, "image")
+    library.check(
+        grad.dtype == image.dtype, lambda: f"{OP}: grad is {grad.dtype} but image is {image.dtype}", TypeError
+    )
+    nchw = image.is_contiguous()
+    dense = nchw or image.is_contiguous(memory_format=torch.channels_last)
+    library.check(dense, lambda: f"{OP}: image must be dense NCHW or channels_last, got strides {image.stride()}")
+    same = grad.is_contiguous() if nchw else grad.is_contiguous(memory_format=torch.channels_last)
+    library.check(
+        same, lambda: f"{OP}: grad must have the memory layout of image (strides {image.stride()}), got {grad.stride()}"
+    )
+    if mask is not None:
+        library.check_tensor(OP, "mask", mask)
+        n, _, h, w = image.shape
+        shape_ok = mask.shape[1] == 1 and mask.shape[-2:] == image.shape[-2:] and mask.shape[0] in (1, n)
+        library.check(
+            shape_ok,
+            lambda: f"{OP}: mask must have shape (N or 1, 1, H, W) = ({n} or 1, 1, {h}, {w}), got {tuple(mask.shape)}",
+        )
+        library.check_same_device(OP, "mask", mask, image, "image")
+        library.check(
+            mask.dtype == image.dtype, lambda: f"{OP}: mask is {mask.dtype} but image is {image.dtype}", TypeError
+        )
+        library.check(mask.is_contiguous(), lambda: f"{OP}: mask must be contiguous, got strides {mask.stride()}")
+    library.check_choice(OP, "norm", norm, tuple(_native.NORM_CODES))
+    library.check_finite(OP, "step_size", step_size)
+    library.check_finite(OP, "eps", eps, nonnegative=True)
+    if clamp:
+        ok = math.isfinite(clamp_min) and math.isfinite(clamp_max) and clamp_min <= clamp_max
+        library.check(ok, lambda: f"{OP}: clamp_min <= clamp_max must be finite, got {clamp_min!r}, {clamp_max!r}")
+
+
+def _kernel(image, grad, mask, step_size, norm, clamp, clamp_min, clamp_max, eps) -> None:
+    _check(image, grad, mask, step_size, norm, clamp, clamp_min, clamp_max, eps)
+    library.check_runnable(OP, image)
     mask_stride_n = 0 if mask is None or mask.shape[0] == 1 else mask.shape[-2] * mask.shape[-1]
+    # The CUDA kernel sums each sample's moments into this (zeroed, from torch's allocator, so
+    # nothing is left behind when a launch fails); the CPU kernel keeps its partial sums itself.
+    scratch = torch.zeros(3 * image.shape[0], dtype=torch.float64, device=image.device) if image.is_cuda else None
     _native.call(
         "ascent_step",
         image,
@@ -32,21 +70,31 @@ def _ascent_step_native(
         grad.data_ptr(),
         0 if mask is None else mask.data_ptr(),
         mask_stride_n,
-        channels_last,
+        not image.is_contiguous(),
         step_size,
         eps,
         clamp,
         clamp_min,
         clamp_max,
         _native.NORM_CODES[norm],
+        0 if scratch is None else scratch.data_ptr(),
     )
 
 
-@_ascent_step_native.register_fake
-def _(image, grad, mask, step_size, norm, clamp, clamp_min, clamp_max, eps):
-    # Fake (meta) kernel: lets torch.compile trace shapes without running the op; it only
-    # mutates ``image``, so there is no output to describe.
-    return None
+def _fake(image, grad, mask, step_size, norm, clamp, clamp_min, clamp_max, eps) -> None:
+    # Lets torch.compile and opcheck trace the op without running it: it only mutates image, so
+    # there is no output to describe, but the checks still run at trace time.
+    _check(image, grad, mask, step_size, norm, clamp, clamp_min, clamp_max, eps)
+
+
+# In place, so no autograd formula (torch refuses one for a mutating op): the public wrapper
+# refuses an image that requires grad.
+library.define(
+    "ascent_step_(Tensor(a!) image, Tensor grad, Tensor? mask, float step_size, str norm, bool clamp, "
+    "float clamp_min, float clamp_max, float eps) -> ()",
+    _kernel,
+    _fake,
+)
 
 
 def _canonical_mask(mask, image: torch.Tensor) -> torch.Tensor:
@@ -135,7 +183,7 @@ def ascent_step_(
     if g.stride() != work.stride():
         g = g.contiguous(memory_format=fmt)
     lo, hi = clamp if clamp is not None else (0.0, 0.0)
-    _ascent_step_native(work, g, m, step_size, norm, clamp is not None, lo, hi, eps)
+    torch.ops.fastdream.ascent_step_(work, g, m, step_size, norm, clamp is not None, lo, hi, eps)
     if work is not image:
         image.copy_(work)
     return image

@@ -13,7 +13,7 @@ from typing import Sequence
 
 import torch
 
-from fastdream.ops import _checks, _native, backend, reference
+from fastdream.ops import _checks, _native, backend, library, reference, tiles_autograd
 
 
 @dataclass(frozen=True)
@@ -108,19 +108,61 @@ def tile_grid(size: Sequence[int], tile_size: int | Sequence[int], overlap: int 
 def _roll(roll: Sequence[int], size: Sequence[int]) -> tuple[int, int]:
     if not isinstance(roll, (tuple, list)) or len(roll) != 2 or not all(isinstance(v, int) for v in roll):
         raise TypeError(f"roll must be a pair of ints (dy, dx), got {roll!r}")
-    return roll[0] % size[0], roll[1] % size[1]
+    return int(roll[0] % size[0]), int(roll[1] % size[1])
 
 
-@torch.library.custom_op("fastdream::extract_tiles", mutates_args=())
-def _extract_native(
-    image: torch.Tensor, ys: list[int], xs: list[int], tile_h: int, tile_w: int, roll_y: int, roll_x: int
-) -> torch.Tensor:
-    n, c = image.shape[:2]
-    fmt = _checks.memory_format(image) or torch.contiguous_format
-    out = torch.empty(n * len(ys) * len(xs), c, tile_h, tile_w, dtype=image.dtype, device=image.device)
-    out = out.contiguous(memory_format=fmt)
-    yt = torch.tensor(ys, dtype=torch.int64, device=image.device)
-    xt = torch.tensor(xs, dtype=torch.int64, device=image.device)
+EXTRACT = "fastdream::extract_tiles"
+BLEND = "fastdream::blend_tiles"
+
+
+def _check_layout(op: str, ys, xs, tile_h, tile_w, height, width) -> None:
+    """Every tile lies inside the (rolled) ``height x width`` image: what both kernels index by."""
+    library.check(len(ys) >= 1 and len(xs) >= 1, lambda: f"{op}: ys and xs must not be empty, got {ys}, {xs}")
+    library.check(1 <= tile_h <= height, lambda: f"{op}: tile_h must be in [1, H] = [1, {height}], got {tile_h}")
+    library.check(1 <= tile_w <= width, lambda: f"{op}: tile_w must be in [1, W] = [1, {width}], got {tile_w}")
+    for name, starts, hi in (("ys", ys, height - tile_h), ("xs", xs, width - tile_w)):
+        for i, v in enumerate(starts):
+            library.check(
+                0 <= v <= hi,
+                lambda name=name, i=i, v=v, hi=hi: (
+                    f"{op}: {name}[{i}] = {v} puts a tile outside the image; must be in [0, {hi}]"
+                ),
+            )
+
+
+def _check_extract(image, ys, xs, tile_h, tile_w) -> None:
+    library.check_tensor(EXTRACT, "image", image)
+    _check_layout(EXTRACT, ys, xs, tile_h, tile_w, image.shape[-2], image.shape[-1])
+
+
+def _check_blend(tiles, ys, xs, weight_y, weight_x, height, width) -> None:
+    library.check_tensor(BLEND, "tiles", tiles)
+    th, tw = tiles.shape[-2], tiles.shape[-1]
+    _check_layout(BLEND, ys, xs, th, tw, height, width)
+    count = len(ys) * len(xs)
+    library.check(tiles.shape[0] % count == 0, lambda: f"{BLEND}: tiles.shape[0] = {tiles.shape[0]} is not N * {count}")
+    for name, w, shape in (("weight_y", weight_y, (len(ys), th)), ("weight_x", weight_x, (len(xs), tw))):
+        library.check_tensor(BLEND, name, w, rank=2)
+        library.check_shape(BLEND, name, w, shape)
+        library.check_same_device(BLEND, name, w, tiles, "tiles")
+
+
+def _out_like(t: torch.Tensor, shape) -> torch.Tensor:
+    """A new tensor of ``shape`` in ``t``'s dtype, device and dense memory format."""
+    fmt = _checks.memory_format(t) or torch.contiguous_format
+    return t.new_empty(shape).contiguous(memory_format=fmt)
+
+
+def _offsets(values, device) -> torch.Tensor:
+    return torch.tensor([int(v) for v in values], dtype=torch.int64, device=device)
+
+
+def _extract_kernel(image, ys, xs, tile_h, tile_w, roll_y, roll_x):
+    _check_extract(image, ys, xs, tile_h, tile_w)
+    library.check_runnable(EXTRACT, image)
+    n, c, h, w = image.shape
+    out = _out_like(image, (n * len(ys) * len(xs), c, tile_h, tile_w))
+    yt, xt = _offsets(ys, image.device), _offsets(xs, image.device)
     _native.call(
         "extract_tiles",
         image,
@@ -130,40 +172,26 @@ def _extract_native(
         xt.data_ptr(),
         len(ys),
         len(xs),
-        roll_y,
-        roll_x,
+        roll_y % h,
+        roll_x % w,
     )
     return out
 
 
-@_extract_native.register_fake
-def _(image, ys, xs, tile_h, tile_w, roll_y, roll_x):
-    # Fake kernel for tracing: the tile batch in the image's memory format.
-    fmt = _checks.memory_format(image) or torch.contiguous_format
-    out = image.new_empty(image.shape[0] * len(ys) * len(xs), image.shape[1], tile_h, tile_w)
-    return out.contiguous(memory_format=fmt)
+def _extract_fake(image, ys, xs, tile_h, tile_w, roll_y, roll_x):
+    # Lets torch.compile and opcheck trace the op without running it: the tile batch, in the
+    # image's memory format.
+    _check_extract(image, ys, xs, tile_h, tile_w)
+    return _out_like(image, (image.shape[0] * len(ys) * len(xs), image.shape[1], tile_h, tile_w))
 
 
-@torch.library.custom_op("fastdream::blend_tiles", mutates_args=())
-def _blend_native(
-    tiles: torch.Tensor,
-    ys: list[int],
-    xs: list[int],
-    weight_y: torch.Tensor,
-    weight_x: torch.Tensor,
-    height: int,
-    width: int,
-    roll_y: int,
-    roll_x: int,
-) -> torch.Tensor:
-    n = tiles.shape[0] // (len(ys) * len(xs))
-    fmt = _checks.memory_format(tiles) or torch.contiguous_format
-    out = torch.empty(n, tiles.shape[1], height, width, dtype=tiles.dtype, device=tiles.device)
-    out = out.contiguous(memory_format=fmt)
-    yt = torch.tensor(ys, dtype=torch.int64, device=tiles.device)
-    xt = torch.tensor(xs, dtype=torch.int64, device=tiles.device)
-    wy = weight_y.to(device=tiles.device, dtype=torch.float32).contiguous()
-    wx = weight_x.to(device=tiles.device, dtype=torch.float32).contiguous()
+def _blend_kernel(tiles, ys, xs, weight_y, weight_x, height, width, roll_y, roll_x):
+    _check_blend(tiles, ys, xs, weight_y, weight_x, height, width)
+    library.check_runnable(BLEND, tiles)
+    out = _out_like(tiles, (tiles.shape[0] // (len(ys) * len(xs)), tiles.shape[1], height, width))
+    yt, xt = _offsets(ys, tiles.device), _offsets(xs, tiles.device)
+    wy = weight_y.to(torch.float32).contiguous()
+    wx = weight_x.to(torch.float32).contiguous()
     _native.call(
         "blend_tiles",
         tiles,
@@ -173,20 +201,34 @@ def _blend_native(
         xt.data_ptr(),
         len(ys),
         len(xs),
-        roll_y,
-        roll_x,
+        roll_y % height,
+        roll_x % width,
         wy.data_ptr(),
         wx.data_ptr(),
     )
     return out
 
 
-@_blend_native.register_fake
-def _(tiles, ys, xs, weight_y, weight_x, height, width, roll_y, roll_x):
-    # Fake kernel for tracing: one blended image per sample, in the tiles' memory format.
-    fmt = _checks.memory_format(tiles) or torch.contiguous_format
-    out = tiles.new_empty(tiles.shape[0] // (len(ys) * len(xs)), tiles.shape[1], height, width)
-    return out.contiguous(memory_format=fmt)
+def _blend_fake(tiles, ys, xs, weight_y, weight_x, height, width, roll_y, roll_x):
+    # Lets torch.compile and opcheck trace the op without running it: one blended image per
+    # sample, in the tiles' memory format.
+    _check_blend(tiles, ys, xs, weight_y, weight_x, height, width)
+    return _out_like(tiles, (tiles.shape[0] // (len(ys) * len(xs)), tiles.shape[1], height, width))
+
+
+library.define(
+    "extract_tiles(Tensor image, SymInt[] ys, SymInt[] xs, SymInt tile_h, SymInt tile_w, SymInt roll_y, "
+    "SymInt roll_x) -> Tensor",
+    _extract_kernel,
+    _extract_fake,
+)
+library.define(
+    "blend_tiles(Tensor tiles, SymInt[] ys, SymInt[] xs, Tensor weight_y, Tensor weight_x, SymInt height, "
+    "SymInt width, SymInt roll_y, SymInt roll_x) -> Tensor",
+    _blend_kernel,
+    _blend_fake,
+)
+tiles_autograd.register(EXTRACT, BLEND)
 
 
 def extract_tiles(image: torch.Tensor, grid: TileGrid, *, roll: Sequence[int] = (0, 0)) -> torch.Tensor:
@@ -212,7 +254,9 @@ def extract_tiles(image: torch.Tensor, grid: TileGrid, *, roll: Sequence[int] = 
     ry, rx = _roll(roll, grid.size)
     if not backend.use_native("extract_tiles", image.device, image.dtype):
         return reference.extract_tiles(image, grid.ys, grid.xs, grid.tile_h, grid.tile_w, (ry, rx))
-    return _extract_native(image, list(grid.ys), list(grid.xs), grid.tile_h, grid.tile_w, ry, rx)
+    return torch.ops.fastdream.extract_tiles(
+        image, _ints(grid.ys), _ints(grid.xs), int(grid.tile_h), int(grid.tile_w), ry, rx
+    )
 
 
 def blend_tiles(tiles: torch.Tensor, grid: TileGrid, *, roll: Sequence[int] = (0, 0)) -> torch.Tensor:
@@ -225,23 +269,64 @@ def blend_tiles(tiles: torch.Tensor, grid: TileGrid, *, roll: Sequence[int] = (0
         The inverse of :func:`extract_tiles` with the same ``grid`` and ``roll``: each pixel is
         the weighted sum of the tiles covering it, with weights that sum to 1, so blending
         extracted tiles gives the image back.
+
+    Examples:
+        >>> import torch, fastdream as fd
+        >>> g = fd.ops.tile_grid((64, 64), 32)
+        >>> x = torch.rand(2, 3, 64, 64)
+        >>> y = fd.ops.blend_tiles(fd.ops.extract_tiles(x, g, roll=(5, 7)), g, roll=(5, 7))
+        >>> torch.allclose(x, y, atol=1e-6)
+        True
     """
     _checks.image_tensor("tiles", tiles, ranks=(4,))
+    _check_grid(grid)
     if tiles.shape[0] % grid.count or tiles.shape[-2:] != (grid.tile_h, grid.tile_w):
         raise ValueError(
             f"tiles must have shape (N * {grid.count}, C, {grid.tile_h}, {grid.tile_w}) for this grid, "
             f"got {tuple(tiles.shape)}"
         )
     ry, rx = _roll(roll, grid.size)
-    h, w = grid.size
+    h, w = _ints(grid.size)
+    # float32 as the kernels take them (a hand-built grid may hold other float types).
+    wy, wx = (t.to(tiles.device, torch.float32) for t in (grid.weight_y, grid.weight_x))
     if not backend.use_native("blend_tiles", tiles.device, tiles.dtype):
-        wy, wx = grid.weight_y.to(tiles.device), grid.weight_x.to(tiles.device)
         return reference.blend_tiles(tiles, grid.ys, grid.xs, wy, wx, (h, w), (ry, rx))
-    return _blend_native(tiles, list(grid.ys), list(grid.xs), grid.weight_y, grid.weight_x, h, w, ry, rx)
+    return torch.ops.fastdream.blend_tiles(tiles, _ints(grid.ys), _ints(grid.xs), wy, wx, h, w, ry, rx)
 
 
-def _check_grid(grid, size, name) -> None:
+def _ints(values) -> list[int]:
+    return [int(v) for v in values]
+
+
+def _check_grid(grid, size=None, name="image") -> None:
+    """A grid, from :func:`tile_grid` or built by hand, whose tiles all lie inside its image (of
+    ``size``, when given) and whose weights match its tiles."""
     if not isinstance(grid, TileGrid):
         raise TypeError(f"grid must be a fastdream.ops.TileGrid (from tile_grid), got {type(grid).__name__}")
-    if tuple(grid.size) != tuple(size):
-        raise ValueError(f"grid was made for size {grid.size} but {name} is {tuple(size)}")
+
+    if not isinstance(grid.size, (tuple, list)) or len(grid.size) != 2:
+        raise TypeError(f"grid.size must be a pair (H, W), got {grid.size!r}")
+    _checks.integer("grid.size[0]", grid.size[0], 1)
+    _checks.integer("grid.size[1]", grid.size[1], 1)
+    h, w = grid.size
+    if size is not None and tuple(grid.size) != tuple(size):
+        raise ValueError(f"grid was made for size {tuple(grid.size)} but {name} is {tuple(size)}")
+    # Every tile inside the image: the kernels index by these without bounds checks of their own.
+    _checks.integer("grid.tile_h", grid.tile_h, 1, h)
+    _checks.integer("grid.tile_w", grid.tile_w, 1, w)
+    for field, starts, hi, weights, tile in (
+        ("ys", grid.ys, h - grid.tile_h, grid.weight_y, grid.tile_h),
+        ("xs", grid.xs, w - grid.tile_w, grid.weight_x, grid.tile_w),
+    ):
+        if not isinstance(starts, (tuple, list)) or not starts:
+            raise TypeError(f"grid.{field} must be a non-empty tuple of ints, got {starts!r}")
+        for i, v in enumerate(starts):
+            _checks.integer(f"grid.{field}[{i}]", v, 0, hi)
+        wname = "weight_y" if field == "ys" else "weight_x"
+        if not isinstance(weights, torch.Tensor) or not weights.is_floating_point():
+            raise TypeError(f"grid.{wname} must be a floating-point tensor, got {weights!r}")
+        if tuple(weights.shape) != (len(starts), tile):
+            raise ValueError(
+                f"grid.{wname} must have shape (len(grid.{field}), tile) = {(len(starts), tile)}, "
+                f"got {tuple(weights.shape)}"
+            )

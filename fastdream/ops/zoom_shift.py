@@ -4,16 +4,28 @@ from __future__ import annotations
 
 import torch
 
-from fastdream.ops import _checks, _native, backend, reference
+from fastdream.ops import _checks, _native, backend, library, reference
 
 PADDINGS = ("reflect", "border", "zeros")
 
 
-# The native kernel as a torch.library op (see ascent_step.py for why).
-@torch.library.custom_op("fastdream::zoom_shift", mutates_args=())
-def _zoom_shift_native(
-    image: torch.Tensor, zoom: float, shift_x: float, shift_y: float, angle: float, padding: str
-) -> torch.Tensor:
+OP = "fastdream::zoom_shift"
+
+
+def _check(image, zoom, shift_x, shift_y, angle, padding) -> None:
+    """The op's own checks (its kernel and fake kernel). Any strides are fine: the kernel reads and
+    writes through them."""
+    library.check_tensor(OP, "image", image)
+    library.check_finite(OP, "zoom", zoom, positive=True)
+    library.check_finite(OP, "shift_x", shift_x)
+    library.check_finite(OP, "shift_y", shift_y)
+    library.check_finite(OP, "angle", angle)
+    library.check_choice(OP, "padding", padding, PADDINGS)
+
+
+def _kernel(image, zoom, shift_x, shift_y, angle, padding):
+    _check(image, zoom, shift_x, shift_y, angle, padding)
+    library.check_runnable(OP, image)
     out = torch.empty_like(image)
     m00, m01, m10, m11, bx, by = reference.zoom_shift_matrix(
         image.shape[-2], image.shape[-1], zoom, (shift_x, shift_y), angle
@@ -31,10 +43,36 @@ def _zoom_shift_native(
     return out
 
 
-@_zoom_shift_native.register_fake
-def _(image, zoom, shift_x, shift_y, angle, padding):
-    # Fake kernel for tracing: the output has the input's shape, dtype and memory format.
+def _fake(image, zoom, shift_x, shift_y, angle, padding):
+    # Lets torch.compile and opcheck trace the op without running it: the output has the input's
+    # shape, dtype and memory format (what empty_like gives the kernel too).
+    _check(image, zoom, shift_x, shift_y, angle, padding)
     return torch.empty_like(image)
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    image, zoom, shift_x, shift_y, angle, padding = inputs
+    ctx.args = (image.shape, image.dtype, image.device, zoom, (shift_x, shift_y), angle, padding)
+
+
+def _backward(ctx, grad):
+    # The op is linear in the image, so its vjp is the reference's vjp at any point: zeros do.
+    # The reference is PyTorch ops, so this backward is itself differentiable.
+    shape, dtype, device, zoom, shift, angle, padding = ctx.args
+    create_graph = torch.is_grad_enabled()
+    with torch.enable_grad():
+        x = torch.zeros(shape, dtype=dtype, device=device, requires_grad=True)
+        y = reference.zoom_shift(x, zoom, shift, angle, padding)
+        (gx,) = torch.autograd.grad(library.dot(y, grad), x, create_graph=create_graph)
+    return gx, None, None, None, None, None
+
+
+library.define(
+    "zoom_shift(Tensor image, float zoom, float shift_x, float shift_y, float angle, str padding) -> Tensor",
+    _kernel,
+    _fake,
+)
+library.register_autograd(OP, _backward, _setup_context)
 
 
 def zoom_shift(
@@ -77,4 +115,4 @@ def zoom_shift(
         return zoom_shift(image[None], zoom=zoom, shift=(sx, sy), angle=angle, padding=padding)[0]
     if not backend.use_native("zoom_shift", image.device, image.dtype):
         return reference.zoom_shift(image, zoom, (sx, sy), angle, padding)
-    return _zoom_shift_native(image, zoom, sx, sy, angle, padding)
+    return torch.ops.fastdream.zoom_shift(image, zoom, sx, sy, angle, padding)
