@@ -1,4 +1,4 @@
-"""Backend selection, info(), the torch.library registration (opcheck, torch.compile)."""
+"""Backend selection and info(); the ops' own tests (opcheck, torch.compile, ...) are in tests/ops/tester.py."""
 
 import subprocess
 import sys
@@ -80,51 +80,6 @@ def test_info_command():
         assert key in d
     out = subprocess.run([sys.executable, "-m", "fastdream.cli", "info"], capture_output=True, text=True, check=True)
     assert "fastdream " + fd.__version__ in out.stdout and "backend: auto" in out.stdout
-
-
-@needs_native
-def test_opcheck():
-    image = torch.rand(2, 3, 17, 23)
-    grad = torch.randn(2, 3, 17, 23)
-    torch.library.opcheck(
-        torch.ops.fastdream.ascent_step_.default, (image, grad, None, 0.1, "std", True, -1.0, 1.0, 1e-8)
-    )
-    torch.library.opcheck(
-        torch.ops.fastdream.ascent_step_.default,
-        (
-            image.contiguous(memory_format=torch.channels_last),
-            grad.contiguous(memory_format=torch.channels_last),
-            torch.rand(1, 1, 17, 23),
-            0.1,
-            "mean_abs",
-            False,
-            0.0,
-            0.0,
-            1e-8,
-        ),
-    )
-    torch.library.opcheck(torch.ops.fastdream.zoom_shift.default, (image, 1.2, 3.0, -2.0, 10.0, "reflect"))
-    g = fd.ops.tile_grid((17, 23), 8)
-    torch.library.opcheck(torch.ops.fastdream.extract_tiles.default, (image, list(g.ys), list(g.xs), 8, 8, 3, 4))
-    tiles = torch.rand(2 * g.count, 3, 8, 8)
-    torch.library.opcheck(
-        torch.ops.fastdream.blend_tiles.default, (tiles, list(g.ys), list(g.xs), g.weight_y, g.weight_x, 17, 23, 3, 4)
-    )
-
-
-@needs_native
-def test_torch_compile_traces_the_ops():
-    torch._dynamo.reset()
-
-    def step(x, g):
-        y = fd.ops.zoom_shift(x, zoom=1.1, angle=3.0)
-        return fd.ops.ascent_step_(y, g, 0.05)
-
-    x, g = torch.rand(1, 3, 33, 41), torch.randn(1, 3, 33, 41)
-    with fd.use_backend("native"):
-        expected = step(x, g)
-        compiled = torch.compile(step, fullgraph=True, backend="aot_eager")
-        assert torch.allclose(compiled(x, g), expected)
 
 
 def test_native_build_is_the_one_ci_expects():

@@ -1,14 +1,14 @@
-"""Gradient shaping ops: laplacian_normalize (CPU kernel vs its reference, evaluated in float64)
+"""Gradient shaping ops: laplacian_normalize (the shared op tests, and its kernel at dream sizes)
 and smooth_gradient; their conventions pinned."""
 
 import pytest
 import torch
-from hypothesis import given
 from hypothesis import strategies as st
 
 import fastdream as fd
 from fastdream.ops import reference
-from tests.conftest import layouts, max_rel_err, needs_native
+from tests.conftest import max_rel_err, needs_native
+from tests.ops.tester import Case, OpTests
 
 
 def _native(g, levels):
@@ -20,22 +20,27 @@ def _oracle(g, levels):
     return reference.laplacian_normalize(g.double(), levels, 1e-8).to(g.dtype)
 
 
-@needs_native
-@given(
-    n=st.integers(1, 3),
-    c=st.integers(1, 4),
-    h=st.integers(1, 70),
-    w=st.integers(1, 70),
-    levels=st.integers(1, 6),
-    channels_last=st.booleans(),
-    seed=st.integers(0, 2**31 - 1),
-)
-def test_native_matches_reference(n, c, h, w, levels, channels_last, seed):
-    g = torch.randn(n, c, h, w, generator=torch.Generator().manual_seed(seed))
-    g = layouts(g, "channels_last" if channels_last else "nchw")
-    out = _native(g, levels)
-    assert out.shape == g.shape and out.stride() == g.stride()
-    assert max_rel_err(out, _oracle(g, levels)) <= 1e-5
+class TestLaplacianNormalize(OpTests):
+    """Parity, layouts, dtypes, opcheck, gradients and torch.compile: tests/ops/tester.py. No CUDA
+    kernel: on a GPU the public op runs its reference."""
+
+    op = "laplacian_normalize"
+    cuda_kernel = False
+
+    def params(self, h, w):
+        return dict(levels=st.integers(1, 6))
+
+    def fixed_params(self, h, w):
+        return dict(levels=3)
+
+    def make(self, gen, n, c, h, w, dtype, params):
+        return Case({"grad": torch.randn(n, c, h, w, generator=gen, dtype=dtype)}, params)
+
+    def call(self, case):
+        return fd.ops.laplacian_normalize(case.tensors["grad"], case.params["levels"])
+
+    def op_args(self, case):
+        return (case.tensors["grad"], case.params["levels"], 1e-8)
 
 
 @needs_native

@@ -1,15 +1,16 @@
-"""zoom_shift: native vs the reference (evaluated in float64), and the pinned conventions."""
+"""zoom_shift: the shared op tests, native vs the reference at dream sizes, and the pinned conventions."""
 
 import math
 
 import pytest
 import torch
-from hypothesis import given
 from hypothesis import strategies as st
 
 import fastdream as fd
 from fastdream.ops import reference
+from fastdream.ops.zoom_shift import PADDINGS
 from tests.conftest import layouts, max_rel_err, needs_native
+from tests.ops.tester import Case, OpTests
 
 BACKENDS = ["reference", pytest.param("native", marks=needs_native)]
 
@@ -39,25 +40,36 @@ def test_matches_reference(shape, layout, padding, params):
     assert max_rel_err(out, _oracle(image, padding=padding, **params)) <= 1e-5
 
 
-@needs_native
-@given(
-    n=st.integers(1, 3),
-    c=st.integers(1, 4),
-    h=st.integers(1, 60),
-    w=st.integers(1, 60),
-    zoom=st.floats(0.2, 4.0),
-    dx=st.floats(-80, 80),
-    dy=st.floats(-80, 80),
-    angle=st.floats(-400, 400),
-    padding=st.sampled_from(["reflect", "border", "zeros"]),
-    channels_last=st.booleans(),
-    seed=st.integers(0, 2**31 - 1),
-)
-def test_matches_reference_random(n, c, h, w, zoom, dx, dy, angle, padding, channels_last, seed):
-    gen = torch.Generator().manual_seed(seed)
-    image = layouts(torch.rand(n, c, h, w, generator=gen), "channels_last" if channels_last else "nchw")
-    kw = dict(zoom=zoom, shift=(dx, dy), angle=angle, padding=padding)
-    assert max_rel_err(_native(image, **kw), _oracle(image, **kw)) <= 1e-5
+class TestZoomShift(OpTests):
+    """Parity, layouts, dtypes, opcheck, gradients, torch.compile and CUDA: tests/ops/tester.py."""
+
+    op = "zoom_shift"
+
+    def params(self, h, w):
+        return dict(
+            zoom=st.floats(0.2, 4.0),
+            dx=st.floats(-80, 80),
+            dy=st.floats(-80, 80),
+            angle=st.floats(-400, 400),
+            padding=st.sampled_from(PADDINGS),
+        )
+
+    def fixed_params(self, h, w):
+        return dict(zoom=1.3, dx=2.5, dy=-7.25, angle=11.0, padding="reflect")
+
+    def make(self, gen, n, c, h, w, dtype, params):
+        return Case({"image": torch.rand(n, c, h, w, generator=gen, dtype=dtype)}, params)
+
+    def call(self, case):
+        p = case.params
+        shift = (p["dx"], p["dy"])
+        return fd.ops.zoom_shift(
+            case.tensors["image"], zoom=p["zoom"], shift=shift, angle=p["angle"], padding=p["padding"]
+        )
+
+    def op_args(self, case):
+        p = case.params
+        return (case.tensors["image"], p["zoom"], p["dx"], p["dy"], p["angle"], p["padding"])
 
 
 @needs_native
