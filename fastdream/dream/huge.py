@@ -188,17 +188,16 @@ def _gradient(base, detail, grad, taps, objective, grid, roll, batch):
 
 
 def _update(base, detail, grad, stat, o: DreamOptions, clamp, mask) -> None:
-    """``detail`` such that ``base + detail`` took the step (clamped), band by band."""
-    n, h, w = detail.shape[:3]
-    scale = (o.step_size / (stat + 1e-8)).float().view(n, 1, 1, 1)
+    """``detail`` such that ``base + detail`` took the step (clamped), band by band: the one
+    ascent step, :func:`fastdream.ops.ascent_step_`, given the whole gradient's statistic."""
+    h, w = detail.shape[1:3]
     for idx in _bands(h, w, detail.device):
-        b = _nhwc(base.rows(idx))
-        x = b + detail[:, idx[0] : idx[-1] + 1].float()
-        step = grad[:, idx[0] : idx[-1] + 1].float().mul_(scale)
-        if mask is not None:
-            step.mul_(io.from_uint8(mask[:, idx[0] : idx[-1] + 1].to(step.device))[..., None])
-        x.add_(step).clamp_(*clamp)
-        detail[:, idx[0] : idx[-1] + 1] = (x - b).to(detail.dtype)
+        rows = slice(int(idx[0]), int(idx[-1]) + 1)
+        b = base.rows(idx)
+        x = b + _nchw(detail[:, rows]).float()
+        m = None if mask is None else io.from_uint8(mask[:, rows].to(x.device))
+        ops.ascent_step_(x, _nchw(grad[:, rows]).float(), o.step_size, norm=o.norm, clamp=clamp, mask=m, stat=stat)
+        detail[:, rows] = _nhwc(x - b).to(detail.dtype)
 
 
 def _stat(sums, count: int, norm: str) -> torch.Tensor:

@@ -10,6 +10,8 @@ import torch
 from fastdream.ops import _checks, _native, backend, library, reference
 
 OP = "fastdream::ascent_step_"
+#: Added to the gradient's statistic before dividing by it: a zero gradient takes no step.
+EPS = 1e-8
 
 
 def _check(image, grad, mask, step_size, norm, clamp, clamp_min, clamp_max, eps) -> None:
@@ -126,12 +128,16 @@ def ascent_step_(
     norm: str = "std",
     clamp: Optional[tuple[float, float]] = (-1.0, 1.0),
     mask: Optional[torch.Tensor] = None,
-    eps: float = 1e-8,
+    eps: float = EPS,
+    stat: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """The DeepDream update, fused: ``image += step_size * g / (stat(g) + eps) [* mask]``, clamped.
 
     In place; returns ``image``. ``stat`` is taken per sample over (C, H, W): the unbiased
     standard deviation (``norm="std"``) or the mean absolute value (``norm="mean_abs"``).
+    When the step is applied a part at a time (a band of rows of a huge image), pass the whole
+    gradient's statistic as ``stat`` (N,): the part is then stepped exactly as it would be in
+    one call over the whole image.
 
     Shape:
         image, grad: (N, C, H, W) or (C, H, W), same shape. mask: (H, W), (N or 1, H, W) or
@@ -167,14 +173,20 @@ def ascent_step_(
         clamp = (lo, hi)
     if image.dim() == 3:
         m = None if mask is None else (mask[None] if mask.dim() == 3 else mask)
-        ascent_step_(image[None], grad[None], step_size, norm=norm, clamp=clamp, mask=m, eps=eps)
+        ascent_step_(image[None], grad[None], step_size, norm=norm, clamp=clamp, mask=m, eps=eps, stat=stat)
         return image
+    if stat is not None:
+        if not isinstance(stat, torch.Tensor) or stat.shape != (image.shape[0],) or not stat.is_floating_point():
+            got = tuple(stat.shape) if isinstance(stat, torch.Tensor) else type(stat).__name__
+            raise ValueError(f"stat must be a float tensor of shape ({image.shape[0]},), one per sample; got {got}")
+        _checks.same_device("stat", stat, image)
     if image.requires_grad and torch.is_grad_enabled():
         raise ValueError("image requires grad; call ascent_step_ under torch.no_grad() or pass image.detach()")
     m = None if mask is None else _canonical_mask(mask, image)
 
-    if not backend.use_native("ascent_step_", image.device, image.dtype):
-        return reference.ascent_step_(image, grad, step_size, norm, clamp, m, eps)
+    # A given statistic skips the reduction, the kernel's first pass: what is left is elementwise.
+    if stat is not None or not backend.use_native("ascent_step_", image.device, image.dtype):
+        return reference.ascent_step_(image, grad, step_size, norm, clamp, m, eps, stat=stat)
 
     fmt = _checks.memory_format(image)
     work = image if fmt is not None else image.contiguous()

@@ -23,6 +23,7 @@ def ascent_step_(
     clamp: Optional[tuple[float, float]] = (-1.0, 1.0),
     mask: Optional[torch.Tensor] = None,
     eps: float = 1e-8,
+    stat: Optional[torch.Tensor] = None,
 ) -> torch.Tensor:
     """``image += step_size * grad / (stat(grad) + eps) [* mask]``, then clamp; in place.
 
@@ -37,11 +38,12 @@ def ascent_step_(
     """
     n = image.shape[0]
     g = torch.where(torch.isfinite(grad), grad, torch.zeros((), dtype=grad.dtype, device=grad.device))
-    flat = g.reshape(n, -1).to(torch.float64 if g.dtype == torch.float64 else torch.float32)
-    if norm == "std":
-        stat = flat.var(dim=1, correction=1 if flat.shape[1] > 1 else 0).sqrt()
-    else:
-        stat = flat.abs().mean(dim=1)
+    if stat is None:  # else the whole gradient's, given for a part of it
+        flat = g.reshape(n, -1).to(torch.float64 if g.dtype == torch.float64 else torch.float32)
+        if norm == "std":
+            stat = flat.var(dim=1, correction=1 if flat.shape[1] > 1 else 0).sqrt()
+        else:
+            stat = flat.abs().mean(dim=1)
     scale = (step_size / (stat.double() + eps)).to(image.dtype).view(n, 1, 1, 1)
     update = g.to(image.dtype) * scale
     if mask is not None:

@@ -155,3 +155,27 @@ def test_three_dim_image_is_updated_in_place():
     grad = torch.randn(3, 8, 8)
     fd.ops.ascent_step_(image, grad, 0.1, mask=torch.ones(8, 8))
     assert image.abs().sum() > 0
+
+
+@pytest.mark.parametrize("norm", ["std", "mean_abs"])
+def test_a_band_at_a_time_with_the_whole_statistic_is_one_step(norm):
+    # The low-memory dream steps a huge image band by band: given the whole gradient's statistic,
+    # the bands together must take exactly the step one call over the whole image takes.
+    gen = torch.Generator().manual_seed(1)
+    x, g = torch.rand(2, 3, 37, 23, generator=gen), torch.randn(2, 3, 37, 23, generator=gen)
+    mask = torch.rand(1, 37, 23, generator=gen)
+    whole = fd.ops.reference.ascent_step_(x.clone(), g, 0.05, norm, (0.1, 0.9), mask[:, None])
+    flat = g.reshape(2, -1)
+    stat = flat.std(dim=1) if norm == "std" else flat.abs().mean(dim=1)
+    banded = x.clone()
+    for rows in (slice(0, 10), slice(10, 11), slice(11, 37)):
+        part = banded[:, :, rows].clone()
+        fd.ops.ascent_step_(part, g[:, :, rows], 0.05, norm=norm, clamp=(0.1, 0.9), mask=mask[:, rows], stat=stat)
+        banded[:, :, rows] = part
+    assert torch.allclose(banded, whole, atol=1e-6)
+
+
+def test_a_given_statistic_is_checked():
+    x, g = torch.zeros(2, 3, 4, 4), torch.ones(2, 3, 4, 4)
+    with pytest.raises(ValueError, match=r"stat must be a float tensor of shape \(2,\)"):
+        fd.ops.ascent_step_(x, g, 0.1, stat=torch.ones(3))
