@@ -15,7 +15,7 @@ from fastdream import driver, io
 from fastdream.style import regions
 from fastdream.style.options import CONTENT_LAYERS, STYLE_LAYERS, StyleOptions
 from fastdream.style.regions import SUBJECT
-from fastdream.style.stylizer import Stylizer
+from fastdream.style.stylizer import Stylizer, scaled_size
 
 __all__ = ["CONTENT_LAYERS", "STYLE_LAYERS", "SUBJECT", "StyleOptions", "Stylizer", "style_transfer"]
 
@@ -92,7 +92,7 @@ def style_transfer(content, style, *, masks=None, cutout_model=None, progress: b
     dev = _device(o, content)
     x01 = loaded.rgb.to(dev)
     h, w = x01.shape[-2:]
-    out_hw = (h, w) if o.size is None else _scaled(h, w, o.size)
+    out_hw = scaled_size(h, w, o.size)
     m01 = regions.load_masks(masks, len(styles), (h, w), content=x01, cutout_model=cutout_model, device=dev)
     with Stylizer(style01, o, dev, x01) as st:
         y = st.paint(x01, out_hw, masks=m01, restore=loaded.restore_resized, progress=progress, callback=callback)
@@ -103,8 +103,3 @@ def _device(o: StyleOptions, content) -> torch.device:
     from fastdream import _checks
 
     return _checks.device("device", o.device, model=o.model, tensor=content)
-
-
-def _scaled(h: int, w: int, size: int) -> tuple[int, int]:
-    k = size / max(h, w)
-    return max(1, round(h * k)), max(1, round(w * k))

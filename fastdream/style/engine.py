@@ -77,6 +77,18 @@ def grams(feats: Features, x01, layers, tile_size) -> dict:
 
 
 @torch.no_grad()
+def style_distance(feats: Features, x01, style01, layers, mask=None, style_scale: float = 1.0) -> float:
+    """How far ``x01``'s style is from ``style01``'s: the style loss (the relative Gram error,
+    averaged over ``layers``) at ``x01``'s size (a multiple of the network's stride), inside
+    ``mask`` ((1, 1, h, w) at that size) when given; the style at its working size for it."""
+    hw = tuple(x01.shape[-2:])
+    target = grams(feats, resize(style01, style_size(style01, hw, style_scale, feats.stride)), layers, None)
+    region = R.build([target], (1.0,), None if mask is None else [mask], feats.strides)[0]
+    f = feats(x01)
+    return sum(float(_whole_style(f[k], region, k)) for k in layers) / len(layers)
+
+
+@torch.no_grad()
 def assemble(feats: Features, x01, layers, tile_size) -> dict:
     """The whole-image features of ``layers``, assembled from the tiles' cores."""
     h, w = x01.shape[-2:]

@@ -102,7 +102,8 @@ def _show(v) -> str:
     return repr(v) if isinstance(v, (str, os.PathLike, type(None))) else f"a {type(v).__name__}"
 
 
-def _subject(n_styles: int, content, cutout_model, device) -> list[torch.Tensor]:
+def check_subject(n_styles: int, cutout_model) -> None:
+    """The checks of ``masks="subject"``: a U-Net to find the subject, and two styles."""
     if cutout_model is None:
         raise ValueError(f"masks={SUBJECT!r} needs cutout_model= (a U-Net checkpoint from train_unet, or the model)")
     if n_styles != 2:
@@ -110,14 +111,35 @@ def _subject(n_styles: int, content, cutout_model, device) -> list[torch.Tensor]
             f"masks={SUBJECT!r} paints the subject in the first style and the background in the second: "
             f"give 2 style images, got {n_styles}"
         )
+
+
+def subject_model(cutout_model, device=None):
+    """The U-Net of ``cutout_model`` (a module as it is; a checkpoint loaded once), for finding
+    the subject in many pictures."""
+    if isinstance(cutout_model, torch.nn.Module):
+        return cutout_model
+    from fastdream.cutout import load_unet
+
+    return load_unet(cutout_model, device=device)
+
+
+def subject_masks(content, cutout_model, device=None) -> list[torch.Tensor]:
+    """[the subject's mask, the background's] (1, 1, H, W) for ``content`` (1, 3, H, W) in [0, 1],
+    from :func:`fastdream.cutout.predict_mask` (soft: the U-Net's probabilities)."""
     from fastdream.cutout import predict_mask
 
     m = predict_mask(content.detach().cpu(), cutout_model, device=device)[None, None]
-    if float(m.max()) <= 0 or float(m.min()) >= 1:
-        found = "no subject" if float(m.max()) <= 0 else "no background"
-        raise ValueError(f"masks={SUBJECT!r}: cutout_model found {found} in the content, so one style has no region")
     m = m.to(device) if device is not None else m
     return [m, 1 - m]
+
+
+def _subject(n_styles: int, content, cutout_model, device) -> list[torch.Tensor]:
+    check_subject(n_styles, cutout_model)
+    subject, background = subject_masks(content, cutout_model, device)
+    for what, m in (("no subject", subject), ("no background", background)):
+        if float(m.max()) <= 0:
+            raise ValueError(f"masks={SUBJECT!r}: cutout_model found {what} in the content, so one style has no region")
+    return [subject, background]
 
 
 def mask_at(mask: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -150,4 +172,6 @@ def keep_uncovered(y: torch.Tensor, content: torch.Tensor, masks: list[torch.Ten
     """``y`` blended back to ``content`` where the masks (at ``y``'s size) do not cover:
     ``content + min(1, sum(masks)) * (y - content)``."""
     cover = torch.stack(list(masks)).sum(0).clamp_(max=1.0)
+    if float(cover.min()) >= 1:
+        return y  # covered everywhere: nothing to blend (and no rounding added)
     return content + cover * (y - content)

@@ -21,6 +21,19 @@ from fastdream.style.features import Features
 from fastdream.style.options import StyleOptions
 
 
+def scaled_size(h: int, w: int, size: int | None) -> tuple[int, int]:
+    """(h, w) with the long side ``size`` (None: as it is).
+
+    Examples:
+        >>> scaled_size(300, 400, 200)
+        (150, 200)
+    """
+    if size is None:
+        return h, w
+    k = size / max(h, w)
+    return max(1, round(h * k)), max(1, round(w * k))
+
+
 class Stylizer:
     """Paints pictures in the given styles; use as a context manager (the network is frozen
     inside it).
@@ -30,7 +43,7 @@ class Stylizer:
         o: the checked :class:`~fastdream.style.options.StyleOptions`.
         device: where to run.
         reference01: the picture (1, 3, H, W) the styles' colors are adjusted to, for
-            ``preserve_colors`` (their luma's mean and std) and ``color_match``.
+            ``preserve_colors`` (their luma's mean and std) and ``color_match`` (needed only then).
 
     Examples:
         >>> import torch
@@ -41,16 +54,17 @@ class Stylizer:
         torch.Size([1, 3, 48, 64])
     """
 
-    def __init__(self, styles01, o: StyleOptions, device: torch.device, reference01: torch.Tensor):
+    def __init__(self, styles01, o: StyleOptions, device: torch.device, reference01: torch.Tensor | None = None):
         self.o, self.device = o, device
         self.layers = o.style_layers + o.content_layers
         self.net = dream_net(o.model, self.layers, device)
         styles = [s.to(device) for s in styles01]
-        ref = reference01.to(device)
+        if (o.preserve_colors or o.color_match) and reference01 is None:
+            raise ValueError("reference01: preserve_colors and color_match adjust the styles to a reference picture")
         if o.preserve_colors:
-            _, styles = engine.luminance_only(ref, styles)
+            _, styles = engine.luminance_only(reference01.to(device), styles)
         elif o.color_match:
-            styles = engine.matched_colors(ref, styles)
+            styles = engine.matched_colors(reference01.to(device), styles)
         self.styles01 = styles
         self._frozen = Frozen(self.net)
         self._grams: dict = {}
