@@ -14,7 +14,7 @@ from fastdream.info import info
 from fastdream.ops import use_backend
 from fastdream.style import style_transfer
 from fastdream.vae import sample_vae, train_vae, vae_reconstruct, vae_walk
-from fastdream.video import dream_video, zoom_video
+from fastdream.video import dream_video, style_video, zoom_video
 
 __all__ = [
     "Cancelled",
@@ -34,6 +34,7 @@ __all__ = [
     "sample_gan",
     "sample_vae",
     "style_transfer",
+    "style_video",
     "train_gan",
     "train_unet",
     "train_vae",

@@ -28,7 +28,11 @@ TOP = "fastdream"  # the package's own __init__/__main__: the public face, above
 
 #: Imports within one line of the table that the page allows, with the words that allow them:
 #: the page must still say so for the exception to hold.
-SIDEWAYS = {("video", "dream"): "shared with the videos", ("style", "cutout"): "style uses cutout's predict_mask"}
+SIDEWAYS = {
+    ("video", "dream"): "shared with the videos",
+    ("style", "cutout"): "style uses cutout's predict_mask",
+    ("video", "style"): "styled videos use style's Stylizer",
+}
 
 
 def layer_table(text: str) -> list[list[str]]:

@@ -41,12 +41,14 @@ def test_torchvision_layout(name, params, keys, spot):
         assert tuple(sd[k].shape) == shape
 
 
-@pytest.mark.parametrize("name", ["googlenet", "vgg16", "vgg19", "efficientnet_lite0"])
+@pytest.mark.parametrize("name", ["googlenet", "inception_v3", "vgg16", "vgg19", "efficientnet_lite0"])
 def test_default_layers_exist_and_conventions_are_stated(name):
+    from fastdream.models.taps import resolve_layer
+
     net = _meta(fd.models.registry.MODELS[name])
     modules = dict(net.named_modules())
     for layers in (net.dream_layers, net.style_layers, net.content_layers):
-        assert layers and all(n in modules for n in layers)
+        assert layers and all(resolve_layer(net, n) in modules for n in layers)
     assert len(net.input_mean) == 3 and len(net.input_std) == 3
 
 
@@ -92,7 +94,7 @@ def test_unsafe_or_missing_files_are_refused(tmp_path):
         load("vgg16", weights=path)
     with pytest.raises(FileNotFoundError, match="weights: no such file"):
         load("vgg16", weights=tmp_path / "nope.pt")
-    with pytest.raises(ValueError, match="known models are: efficientnet_lite0, googlenet, vgg16, vgg19"):
+    with pytest.raises(ValueError, match="known models are: efficientnet_lite0, googlenet, inception_v3, vgg16, vgg19"):
         load("resnet50")
 
 

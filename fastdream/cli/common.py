@@ -73,7 +73,7 @@ def model_options(s) -> None:
         "--weights",
         metavar="PATH",
         default=None,
-        help="state dict for --model (torchvision's key layout for googlenet and vgg16/19)",
+        help="state dict for --model (torchvision's key layout for googlenet, inception_v3 and vgg16/19)",
     )
 
 

@@ -92,18 +92,22 @@ def _list_layers(args) -> int:
     import warnings
 
     from fastdream.models.registry import MODELS
-    from fastdream.models.taps import layer_shapes
+    from fastdream.models.taps import aliases, layer_shapes
 
     # The network as defined (weights do not change the names or channels): dream accepts all of
-    # these names, and builds the fast version itself.
+    # these names (and their aliases: InceptionV3's Keras names), and builds the fast version itself.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         net = MODELS[args.model or "efficientnet_lite0"]().eval()
-    shapes = layer_shapes(net)
-    width = max(map(len, shapes))
+    side = max(64, getattr(net, "min_input_side", 0))
+    shapes = layer_shapes(net, (side, side))
+    alias = {module: a for a, module in aliases(net).items()}
+    width = max(len(n) + (len(alias[n]) + 3 if n in alias else 0) for n in shapes)
     print(f"{'layer':<{width}}  channels")
     for name, shape in shapes.items():
-        print(f"{name:<{width}}  {shape[0]:>8}" + ("   (default)" if name in net.dream_layers else ""))
+        shown = f"{name} ({alias[name]})" if name in alias else name
+        default = name in net.dream_layers or alias.get(name) in net.dream_layers
+        print(f"{shown:<{width}}  {shape[0]:>8}" + ("   (default)" if default else ""))
     return 0
 
 

@@ -1,21 +1,32 @@
-"""The style command: paint a photo in the style of one or more images."""
+"""The style commands: paint a photo in the style of one or more images (by regions if asked),
+and style a video without flicker."""
 
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import sys
 
-from fastdream.cli.common import UsageError, given, load_model, model_options, note_defaults, output_path
+from fastdream.cli.common import (
+    UsageError,
+    given,
+    library_defaults,
+    load_model,
+    model_options,
+    note_defaults,
+    off,
+    output_path,
+)
 
 
-def _cmd_style(args) -> int:
-    import fastdream as fd
-    from fastdream import io
-
-    out = output_path(args, "style.png")
-    content = io.load_pil(args.input)  # missing file / not an image: a clear error before any work
-    styles = [io.load_pil(s) for s in args.styles]
-    if args.style_weights is not None and len(args.style_weights) != len(styles):
-        raise UsageError(f"--style-weights has {len(args.style_weights)} value(s) for {len(styles)} style image(s)")
+def _style_kwargs(args, n_styles: int) -> dict:
+    """The keyword arguments of ``style_transfer`` the user gave, from :func:`_style_options`."""
+    if args.style_weights is not None and len(args.style_weights) != n_styles:
+        raise UsageError(f"--style-weights has {len(args.style_weights)} value(s) for {n_styles} style image(s)")
+    if args.masks is not None and args.subject_from is not None:
+        raise UsageError("--masks and --subject-from are alternatives: give one of them")
+    if args.masks is not None and len(args.masks) != n_styles:
+        raise UsageError(f"--masks has {len(args.masks)} mask(s) for {n_styles} style image(s); give one per style")
     kw = given(
         style_weights=args.style_weights,
         content_weight=args.content_weight,
@@ -31,24 +42,69 @@ def _cmd_style(args) -> int:
         seed=args.seed,
         device=args.device,
         model=load_model(args),
+        masks=args.masks,
     )
+    if args.subject_from is not None:
+        kw.update(masks="subject", cutout_model=args.subject_from)
     if args.tile is not None:
         kw["tile_size"] = args.tile or None  # 0: no tiling
+    return kw
+
+
+def _cmd_style(args) -> int:
+    import fastdream as fd
+    from fastdream import io
+
+    out = output_path(args, "style.png")
+    content = io.load_pil(args.input)  # missing file / not an image: a clear error before any work
+    styles = [io.load_pil(s) for s in args.styles]
+    kw = _style_kwargs(args, len(styles))
     result = fd.style_transfer(content, styles, progress=not args.quiet, **kw)
     io.save_image(result, out)
     print(f"wrote {out} ({result.width}x{result.height})")
     return 0
 
 
-def add(sub) -> None:
-    from fastdream.style import StyleOptions
+def _cmd_style_video(args) -> int:
+    import fastdream as fd
+    from fastdream import io
 
-    s = sub.add_parser("style", help="paint a photo in the style of one or more images (neural style transfer)")
-    s.add_argument("input", metavar="CONTENT", help="the photo whose shapes are kept")
-    s.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are blended")
-    s.add_argument("-o", "--output", help="output image file (default: style.png)")
+    out = output_path(args, None)
+    styles = [io.load_pil(s) for s in args.styles]  # missing file / not an image: a clear error first
+    try:
+        kw = given(
+            flow=off(args.no_flow),
+            temporal_weight=args.temporal_weight,
+            frames_dir=args.frames_dir,
+            resume=off(args.no_resume),
+            start=args.start,
+            end=args.end,
+            fps=args.fps,
+            keep_audio=off(args.no_audio),
+        )
+        path = fd.style_video(
+            args.input, styles, out, progress=not args.quiet, **kw, **_style_kwargs(args, len(styles))
+        )
+    except KeyboardInterrupt:
+        print(
+            "fastdream style-video: interrupted; the finished frames are kept: run the same command to resume",
+            file=sys.stderr,
+        )
+        return 130
+    print(f"wrote {path}")
+    return 0
+
+
+def _style_options(s) -> None:
+    """The style settings shared by ``style`` and ``style-video`` (defaults: the library's)."""
     s.add_argument("--style-weights", type=float, nargs="+", metavar="W", help="one weight per style image")
     s.add_argument("--style-scale", type=float, help="style size relative to the output (2: bigger strokes)")
+    s.add_argument("--masks", nargs="+", metavar="MASK", help="one mask image per style: each style only in its region")
+    s.add_argument(
+        "--subject-from",
+        metavar="CKPT",
+        help="U-Net checkpoint (train-unet): the subject in STYLE1, the rest in STYLE2",
+    )
     s.add_argument("--size", type=int, metavar="PX", help="output long side (default: the content's)")
     s.add_argument("--steps", type=int, help="Adam steps per octave")
     s.add_argument("--octaves", type=int)
@@ -66,7 +122,38 @@ def add(sub) -> None:
     model_options(s)
     s.add_argument("--seed", type=int)
     s.add_argument("--device", help="cpu or cuda (default: cuda when available)")
-    s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    note_defaults(s, {f.name: f.default for f in dataclasses.fields(StyleOptions)}, rename={"tile": "tile_size"})
+
+
+def add(sub) -> None:
+    import fastdream as fd
+    from fastdream.style import StyleOptions
+    from fastdream.video import styled
+
+    style_defaults = {f.name: f.default for f in dataclasses.fields(StyleOptions)}
+    s = sub.add_parser("style", help="paint a photo in the style of one or more images (neural style transfer)")
+    s.add_argument("input", metavar="CONTENT", help="the photo whose shapes are kept")
+    s.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are blended, or one per mask")
+    s.add_argument("-o", "--output", help="output image file (default: style.png)")
+    _style_options(s)
+    s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
+    note_defaults(s, style_defaults, rename={"tile": "tile_size"})
     s.set_defaults(func=_cmd_style)
+
+    s = sub.add_parser("style-video", help="style a video (MP4, GIF, WebP or a folder of frames) without flicker")
+    s.add_argument("input", help="video file or folder of frames")
+    s.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are blended, or one per mask")
+    s.add_argument("-o", "--output", required=True, help="video file: .mp4, .gif or .webp")
+    s.add_argument("--no-flow", action="store_true", help="style every frame on its own (it flickers)")
+    s.add_argument("--temporal-weight", type=float, help="how strongly each frame keeps to the last one, moved")
+    s.add_argument("--start", type=int, help="first frame to style")
+    s.add_argument("--end", type=int, help="frame to stop before")
+    s.add_argument("--fps", type=float, help="output frame rate (default: the input's)")
+    s.add_argument("--no-audio", action="store_true", help="drop the input's sound")
+    s.add_argument("--frames-dir", help="where frames are kept (default: OUTPUT_frames/)")
+    s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
+    s.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)
+    _style_options(s)
+    defaults = {**style_defaults, **styled.STYLE_DEFAULTS, **library_defaults(fd.style_video)}
+    note_defaults(s, defaults, rename={"tile": "tile_size"})
+    s.set_defaults(func=_cmd_style_video)

@@ -1,4 +1,4 @@
-"""Models: the named dream backbones (:func:`load`: EfficientNet-Lite0, GoogLeNet, VGG16/19),
+"""Models: the named dream backbones (:func:`load`: EfficientNet-Lite0, GoogLeNet, InceptionV3, VGG16/19),
 the dream build of any model (:func:`dream_build`), taps for any nn.Module, and the networks of
 the pipelines (U-Net, DCGAN, VAE)."""
 
@@ -6,6 +6,7 @@ from fastdream.models.build import dream_build
 from fastdream.models.dcgan import Discriminator, Generator
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0
 from fastdream.models.googlenet import GoogLeNet
+from fastdream.models.inception_v3 import InceptionV3
 from fastdream.models.registry import load, names
 from fastdream.models.unet import UNet
 from fastdream.models.vae import VAE
@@ -18,6 +19,7 @@ __all__ = [
     "EfficientNetLite0",
     "Generator",
     "GoogLeNet",
+    "InceptionV3",
     "UNet",
     "dream_build",
     "efficientnet_lite0",

@@ -16,7 +16,7 @@ from torch import nn
 from fastdream.models import fold, phase_conv
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0, fuse_batchnorm
 from fastdream.models.fused import EfficientNetLite0Fused, fuse_for_dream
-from fastdream.models.taps import LayerTaps
+from fastdream.models.taps import LayerTaps, resolve_layer
 
 #: Layers of the default backbone: block 5 (textures, eyes) and block 10 (animal parts), the pair
 #: that gives the classic look on EfficientNet-Lite0.
@@ -139,7 +139,8 @@ def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Modu
             kind = variant(layers)
             net = {"fused": fuse_for_dream, "folded": fuse_batchnorm}.get(kind, _copy)(model)
         else:
-            net = phase_conv.apply(fold.apply(model, fold.plan(model, layers))).eval()
+            modules = [resolve_layer(model, n) for n in layers]  # aliases (InceptionV3's mixedN) name modules
+            net = phase_conv.apply(fold.apply(model, fold.plan(model, modules))).eval()
         net = _prepare(net, device)
         if not _same_activations(model, net, layers, device):
             net = _prepare(_copy(model), device)

@@ -1,7 +1,8 @@
 """The named backbones, with your own weights: :func:`load`.
 
 ``efficientnet_lite0`` (the default; its ImageNet weights come with fastdream), ``googlenet``
-(Inception v1, the original DeepDream network) and ``vgg16`` / ``vgg19``, each a fastdream
+(Inception v1, the original DeepDream network), ``inception_v3`` (the TensorFlow tutorial's) and
+``vgg16`` / ``vgg19``, each a fastdream
 definition whose state-dict keys are torchvision's (see their modules for the layout), so
 ``torch.save(torchvision_model.state_dict(), PATH)`` on any machine gives a file that loads here.
 """
@@ -17,21 +18,29 @@ from torch import nn
 
 from fastdream.models.efficientnet_lite import EfficientNetLite0
 from fastdream.models.googlenet import GoogLeNet
+from fastdream.models.inception_v3 import InceptionV3
 from fastdream.models.vgg import vgg16, vgg19
 
 MODELS: dict[str, Callable[[], nn.Module]] = {
     "efficientnet_lite0": EfficientNetLite0,
     "googlenet": GoogLeNet,
+    "inception_v3": InceptionV3,
     "vgg16": vgg16,
     "vgg19": vgg19,
 }
-# Keys a file may hold that the dream network has no use for: GoogLeNet's training-time
-# auxiliary classifiers (torchvision's own checkpoint has them).
-_IGNORED = {"googlenet": ("aux1.", "aux2.")}
+# Keys a file may hold that the dream network has no use for: the training-time auxiliary
+# classifiers (torchvision's own checkpoints have them).
+_IGNORED = {"googlenet": ("aux1.", "aux2."), "inception_v3": ("AuxLogits.",)}
 # Dicts that checkpoints commonly wrap the state dict in (fastdream's trainers, Lightning, timm...).
 _WRAPPERS = ("state_dict", "model_state_dict", "model", "weights", "net", "ema")
 _SHOWN = 8
-_DOCUMENTED_IN = {"efficientnet_lite0": "efficientnet_lite", "googlenet": "googlenet", "vgg16": "vgg", "vgg19": "vgg"}
+_DOCUMENTED_IN = {
+    "efficientnet_lite0": "efficientnet_lite",
+    "googlenet": "googlenet",
+    "inception_v3": "inception_v3",
+    "vgg16": "vgg",
+    "vgg19": "vgg",
+}
 
 
 def names() -> list[str]:

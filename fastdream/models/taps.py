@@ -24,8 +24,27 @@ class _Stop(Exception):
 
 
 def layer_names(model: nn.Module) -> list[str]:
-    """Names accepted by ``layers=``: every named submodule (the root excluded)."""
-    return [name for name, _ in model.named_modules() if name]
+    """Names accepted by ``layers=``: every named submodule (the root excluded), and the model's
+    aliases for them (:func:`resolve_layer`)."""
+    return [name for name, _ in model.named_modules() if name] + list(aliases(model))
+
+
+def aliases(model: nn.Module) -> dict[str, str]:
+    """The model's other names for its modules: its ``layer_aliases`` attribute (alias -> module
+    name; InceptionV3's Keras names ``mixed0`` .. ``mixed10``), else none."""
+    return dict(getattr(model, "layer_aliases", None) or {})
+
+
+def resolve_layer(model: nn.Module, name: str) -> str:
+    """The module name ``name`` stands for in ``model``: itself, or what its alias names.
+
+    Examples:
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3))
+        >>> net.layer_aliases = {"conv": "0"}
+        >>> resolve_layer(net, "conv"), resolve_layer(net, "0")
+        ('0', '0')
+    """
+    return aliases(model).get(name, name)
 
 
 def input_convention(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, ...]]:
@@ -58,14 +77,15 @@ class LayerTaps:
         if not layers:
             raise ValueError("layers must name at least one layer")
         modules = dict(model.named_modules())
-        unknown = [name for name in layers if name not in modules or not name]
+        unknown = [name for name in layers if resolve_layer(model, name) not in modules or not name]
         if unknown:
-            valid = layer_names(model)
+            valid = [name for name in modules if name]
             shown = ", ".join(valid[:60]) + (f", ... ({len(valid)} in all)" if len(valid) > 60 else "")
-            raise ValueError(f"layers: unknown layer name(s) {unknown}; valid names are: {shown}")
+            also = f"; and the aliases {', '.join(aliases(model))}" if aliases(model) else ""
+            raise ValueError(f"layers: unknown layer name(s) {unknown}; valid names are: {shown}{also}")
         self.model = model
-        self.layers = layers
-        self._modules = [modules[name] for name in layers]
+        self.layers = layers  # the names as given (the keys of the objective's activations)
+        self._modules = [modules[resolve_layer(model, name)] for name in layers]
 
     def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Runs the model on ``x`` until every tapped layer has produced its output."""

@@ -3,7 +3,8 @@
 OpenCV's DIS flow (Kroeger et al. 2016; ``opencv-python-headless``, the ``video`` extra): fast and
 dense. ``carry(prev_dream, prev, cur)`` moves the previous dreamed frame to where its content is
 in the current frame, and says which pixels have no trustworthy source: those whose forward and
-backward flows disagree (occluded or uncovered), which then take the current frame instead.
+backward flows disagree (occluded or uncovered) and those that come from outside the previous frame,
+which then take the current frame instead.
 """
 
 from __future__ import annotations
@@ -68,4 +69,9 @@ class Flow:
         mag = self.cv2.magnitude
         miss = mag(*np.moveaxis(back + fwd_at, -1, 0))
         limit = OCCLUSION_PX + OCCLUSION_SHARE * (mag(*np.moveaxis(back, -1, 0)) + mag(*np.moveaxis(fwd_at, -1, 0)))
-        return moved, (miss <= limit).astype(np.float32)
+        # Pixels that come from outside the previous frame (entering at an edge) have no source:
+        # the warp would smear the edge's pixels into them.
+        h, w = back.shape[:2]
+        src = self._grid + back
+        inside = (src[..., 0] >= 0) & (src[..., 0] <= w - 1) & (src[..., 1] >= 0) & (src[..., 1] <= h - 1)
+        return moved, ((miss <= limit) & inside).astype(np.float32)
