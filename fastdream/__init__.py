@@ -7,7 +7,7 @@ for how the package is laid out.
 from fastdream import data, io, metrics, models, ops
 from fastdream._version import __version__
 from fastdream.cutout import cutout, cutout_folder, train_unet
-from fastdream.dream import dream, dream_folder
+from fastdream.dream import PRESETS, dream, dream_folder
 from fastdream.driver import Cancelled, StepState
 from fastdream.gan import sample_gan, train_gan
 from fastdream.info import info
@@ -18,6 +18,7 @@ from fastdream.video import dream_video, style_video, zoom_video
 
 __all__ = [
     "Cancelled",
+    "PRESETS",
     "StepState",
     "__version__",
     "cutout",

@@ -157,7 +157,9 @@ def test_the_cli_leaves_every_default_to_the_library():
     sub = next(a for a in parser._actions if a.dest == "command")
     for name, command in sub.choices.items():
         for action in command._actions:
-            if action.dest in ("help", "input", "func", "quiet", "overwrite", "list_layers") or action.required:
+            if action.dest in ("help", "input", "func", "quiet", "overwrite", "list_layers", "list_presets"):
+                continue  # print and exit, or the command's own
+            if action.required:
                 continue
             if action.default is False and (action.dest.startswith("no_") or action.dest in ("hard", "invert_mask")):
                 continue  # a --no-X switch: when absent, the library's default is used (off() gives None)

@@ -77,10 +77,12 @@ def model_options(s) -> None:
     )
 
 
-def load_model(args):
-    """The model of ``--model`` / ``--weights`` (None: the default backbone)."""
+def load_model(args, weights_for: str | None = None):
+    """The model of ``--model`` / ``--weights`` (None: the default backbone, or the preset's
+    model). ``--weights`` without ``--model`` are for ``weights_for`` (a preset's model), else for
+    the default backbone."""
     if args.model is None and args.weights is None:
         return None
     from fastdream.models import load
 
-    return load(args.model or "efficientnet_lite0", weights=args.weights, device=None)
+    return load(args.model or weights_for or "efficientnet_lite0", weights=args.weights, device=None)

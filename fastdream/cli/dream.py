@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from pathlib import Path
 
@@ -19,11 +18,27 @@ from fastdream.cli.common import (
 )
 
 
-def dream_options(s, overrides: dict | None = None) -> None:
-    """The dream settings shared by ``dream``, ``zoom`` and ``dream-video``: every default is the
-    library's (``DreamOptions``, with the pipeline's ``overrides``), shown in the help."""
-    from fastdream.dream import DreamOptions
+def octaves_arg(text: str) -> int | str:
+    """``--octaves``: a whole number, or ``auto``."""
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"octaves must be a whole number or 'auto', got {text!r}") from None
 
+
+def dream_options(s, overrides: dict | None = None) -> None:
+    """The dream settings shared by ``dream``, ``zoom``, ``dream-video`` and ``sheet``: every
+    default is the library's (``DreamOptions``, with the pipeline's ``overrides``), shown in the help."""
+    from fastdream.dream import DreamOptions
+    from fastdream.dream.presets import names
+
+    s.add_argument(
+        "--preset",
+        choices=names(),
+        help="a named look to start from; the options given win over it (see dream --list-presets)",
+    )
     s.add_argument(
         "--layers",
         nargs="+",
@@ -32,7 +47,7 @@ def dream_options(s, overrides: dict | None = None) -> None:
         "optional =WEIGHT (see dream --list-layers)",
     )
     model_options(s)
-    s.add_argument("--octaves", type=int)
+    s.add_argument("--octaves", type=octaves_arg, help="octaves, or auto: the smallest about 256 px on its long side")
     s.add_argument("--octave-scale", type=float)
     s.add_argument("--steps", type=int, help="steps per octave")
     s.add_argument("--step-size", type=float)
@@ -56,8 +71,7 @@ def dream_options(s, overrides: dict | None = None) -> None:
     s.add_argument("--seed", type=int)
     s.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    defaults = {f.name: f.default for f in dataclasses.fields(DreamOptions)}
-    note_defaults(s, {**defaults, **(overrides or {})}, rename={"tile": "tile_size"})
+    note_defaults(s, {**DreamOptions.defaults(), **(overrides or {})}, rename={"tile": "tile_size"})
 
 
 def dream_kwargs(args) -> dict:
@@ -69,7 +83,8 @@ def dream_kwargs(args) -> dict:
         guide = io.load_pil(args.guide)  # missing file / not an image: a clear error first
     tile = None if args.tile is None else {"tile_size": args.tile or None}  # 0: no tiling
     return given(
-        model=load_model(args),
+        preset=args.preset,
+        model=load_model(args, _preset_model(args)),
         layers=args.layers,
         octaves=args.octaves,
         octave_scale=args.octave_scale,
@@ -86,6 +101,24 @@ def dream_kwargs(args) -> dict:
         seed=args.seed,
         device=args.device,
     ) | (tile or {})
+
+
+def _preset_model(args) -> str | None:
+    """The model ``--weights`` are for when ``--model`` is not given: the preset's (tutorial:
+    inception_v3), else the default backbone."""
+    if args.preset is None:
+        return None
+    from fastdream.dream.presets import model_of
+
+    return model_of(args.preset)
+
+
+def _list_presets() -> int:
+    from fastdream.dream.presets import describe, names
+
+    for name in names():
+        print(describe(name))
+    return 0
 
 
 def _list_layers(args) -> int:
@@ -129,6 +162,8 @@ def _cmd_dream(args) -> int:
 
     if args.list_layers:
         return _list_layers(args)
+    if args.list_presets:
+        return _list_presets()
     if args.input and Path(args.input).is_dir():
         return _cmd_folder(args)
     if args.format:
@@ -219,6 +254,7 @@ def add(sub) -> None:
     dream_options(s)
     s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
     s.add_argument("--list-layers", action="store_true", help="print the model's layers and channel counts, and exit")
+    s.add_argument("--list-presets", action="store_true", help="print the presets, their looks and settings, and exit")
     s.add_argument(
         "--low-memory",
         action="store_true",

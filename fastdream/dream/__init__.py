@@ -17,13 +17,15 @@ from fastdream import driver
 from fastdream.dream import engine, huge
 from fastdream.dream.engine import build_objective
 from fastdream.dream.folder import FolderReport, dream_folder
-from fastdream.dream.options import DreamOptions
+from fastdream.dream.options import DreamOptions, marked_defaults
+from fastdream.dream.presets import PRESETS
 from fastdream.models.build import DEFAULT_LAYERS, default_model, variant
 
 __all__ = [
     "DEFAULT_LAYERS",
     "DreamOptions",
     "FolderReport",
+    "PRESETS",
     "build_objective",
     "default_model",
     "dream",
@@ -31,6 +33,10 @@ __all__ = [
     "run",
     "variant",
 ]
+
+
+# dream()'s defaults, marked as not given, so that a preset may set what the caller left out.
+_UNSET = marked_defaults()
 
 
 def run(image, opts: DreamOptions, *, progress: bool = False, callback=None):
@@ -44,28 +50,29 @@ def run(image, opts: DreamOptions, *, progress: bool = False, callback=None):
 
 def dream(
     image,
-    layers: Sequence[str] | str | dict | None = None,
+    layers: Sequence[str] | str | dict | None = _UNSET.layers,
     *,
-    model: nn.Module | None = None,
-    octaves: int = 4,
-    octave_scale: float = 1.4,
-    steps: int = 10,
-    step_size: float = 0.01,
-    jitter: int = 32,
-    tile_size: int | None = 512,
-    objective="l2",
-    norm: str = "std",
-    lap_levels: int = 4,
-    smooth: float | None = None,
-    guide=None,
-    preserve_colors: bool = False,
-    color_match: bool = False,
-    mask=None,
-    seed: int | None = None,
-    device: str | torch.device | None = None,
+    preset: str | None = None,
+    model: nn.Module | str | None = _UNSET.model,
+    octaves: int | str = _UNSET.octaves,
+    octave_scale: float = _UNSET.octave_scale,
+    steps: int = _UNSET.steps,
+    step_size: float = _UNSET.step_size,
+    jitter: int = _UNSET.jitter,
+    tile_size: int | None = _UNSET.tile_size,
+    objective=_UNSET.objective,
+    norm: str = _UNSET.norm,
+    lap_levels: int = _UNSET.lap_levels,
+    smooth: float | None = _UNSET.smooth,
+    guide=_UNSET.guide,
+    preserve_colors: bool = _UNSET.preserve_colors,
+    color_match: bool = _UNSET.color_match,
+    mask=_UNSET.mask,
+    seed: int | None = _UNSET.seed,
+    device: str | torch.device | None = _UNSET.device,
     progress: bool = False,
-    tile_batch: int | None = None,
-    low_memory: bool | None = None,
+    tile_batch: int | None = _UNSET.tile_batch,
+    low_memory: bool | None = _UNSET.low_memory,
     callback=None,
 ):
     """Dreams ``image``: amplifies what ``layers`` of ``model`` see in it (DeepDream).
@@ -79,9 +86,17 @@ def dream(
             octave), ``"NAME=2"`` (a weight); a list of them, or a dict spec -> weight (see
             :mod:`fastdream.objectives`). Default ``DEFAULT_LAYERS`` for the default model
             (required for a custom model).
-        model: any ``nn.Module`` (default: EfficientNet-Lite0, ImageNet weights). Its input
-            convention is read from ``input_mean`` / ``input_std`` attributes, else ImageNet's.
-        octaves, octave_scale: pyramid levels and the size ratio between them.
+        preset: a name of :data:`fastdream.PRESETS` (``"subtle"``, ``"classic"``, ``"deep"``,
+            ``"tutorial"``): its settings replace the defaults; every option passed explicitly
+            wins over the preset's.
+        model: any ``nn.Module`` (default: EfficientNet-Lite0, ImageNet weights), or a name of
+            :func:`fastdream.models.names` (loaded without weights: random ones, with a warning,
+            except efficientnet_lite0's own). Its input convention is read from ``input_mean`` /
+            ``input_std`` attributes, else ImageNet's.
+        octaves, octave_scale: pyramid levels and the size ratio between them; ``"auto"``
+            (the default): as many as bring the smallest to about 256 px on its long side (3 for
+            a 512 px picture, 5 for 1024 px, 7 for 2048 px), so the eyes and animal parts keep
+            their size relative to the picture at any resolution.
         steps, step_size: gradient steps per octave, and the step in model-input units on the
             normalized gradient.
         jitter: random circular shift of up to this many pixels per step (0 disables).
@@ -159,5 +174,6 @@ def dream(
         device=device,
         tile_batch=tile_batch,
         low_memory=low_memory,
+        preset=preset,
     )
     return run(image, opts, progress=progress, callback=callback)

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from fastdream import _malloc, driver, io, ops
 from fastdream.dream.context import Context
-from fastdream.dream.options import DreamOptions
+from fastdream.dream.options import DreamOptions, octave_count
 from fastdream.models.build import DEFAULT_LAYERS, dream_net
 from fastdream.models.taps import Frozen, LayerTaps, input_convention
 from fastdream.objectives import Objective, describe, from_layers, parse_layers
@@ -30,11 +30,12 @@ MIN_OCTAVE_SIDE = 32
 TILE_BATCH_PIXELS = {"cpu": 2 * 512 * 512, "cuda": 16 * 512 * 512}
 
 
-def pyramid(h: int, w: int, octaves: int, scale: float, net=None) -> list[tuple[int, int]]:
-    """The dream's octave sizes, smallest first (:func:`fastdream.driver.pyramid`); none smaller
-    than the network takes (its ``min_input_side``: InceptionV3's 75 px)."""
+def pyramid(h: int, w: int, octaves: int | str, scale: float, net=None) -> list[tuple[int, int]]:
+    """The dream's octave sizes, smallest first (:func:`fastdream.driver.pyramid`; ``"auto"``:
+    :func:`~fastdream.dream.options.octave_count`); none smaller than the network takes (its
+    ``min_input_side``: InceptionV3's 75 px)."""
     min_side = max(MIN_OCTAVE_SIDE, getattr(net, "min_input_side", 0))
-    return driver.pyramid(h, w, octaves, scale, min_side=min_side)
+    return driver.pyramid(h, w, octave_count(octaves, h, w, scale), scale, min_side=min_side)
 
 
 def build_objective(o: DreamOptions) -> Objective:

@@ -1,19 +1,26 @@
-"""The dream's settings, checked once: :class:`DreamOptions`, shared by ``dream`` and the videos."""
+"""The dream's settings, checked once: :class:`DreamOptions`, shared by ``dream`` and the videos;
+a preset (:mod:`fastdream.dream.presets`) resolved under the options given explicitly."""
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import torch
 from torch import nn
 
 from fastdream import _checks, io
+from fastdream.dream import presets
 from fastdream.objectives import LayerSpec, Objective, parse_layers
 
 OBJECTIVES = ("l2", "mean")
 NORMS = ("std", "mean_abs", "laplacian")
+#: ``octaves="auto"``: as many octaves as bring the smallest to about this many pixels on its long
+#: side, so the dream's patterns keep their size relative to the picture at any resolution.
+AUTO_OCTAVE_SIDE = 256
 
 
 @dataclass(frozen=True)
@@ -21,14 +28,19 @@ class DreamOptions:
     """Everything that decides a dream's pixels besides the image, checked on creation.
 
     Fields are the keyword arguments of :func:`fastdream.dream` (see there); :meth:`create` fills in
-    the defaults and checks each value, naming the parameter in the error. After the checks,
-    ``layers`` is a tuple of :class:`~fastdream.objectives.LayerSpec` (or None for the default
-    model's layers) and ``guide`` an RGB tensor (1, 3, h, w) in [0, 1] (or None).
+    the defaults (under ``preset``'s settings, if one is named) and checks each value, naming the
+    parameter in the error. After the checks, ``layers`` is a tuple of
+    :class:`~fastdream.objectives.LayerSpec` (or None for the default model's layers), ``model``
+    an ``nn.Module`` (a name of :func:`fastdream.models.names` is loaded) or None, and ``guide``
+    an RGB tensor (1, 3, h, w) in [0, 1] (or None).
 
     Examples:
         >>> o = DreamOptions.create(octaves=2, steps=5, layers=["_blocks.10:37=2"])
         >>> o.octaves, o.steps, [str(s) for s in o.layers]
         (2, 5, ['_blocks.10:37=2'])
+        >>> o = DreamOptions.create(preset="deep", steps=3)  # explicit options win over the preset's
+        >>> o.steps, [s.layer for s in o.layers], o.preset
+        (3, ['_blocks.10', '_blocks.12'], 'deep')
         >>> DreamOptions.create(steps=0)
         Traceback (most recent call last):
         ...
@@ -37,10 +49,10 @@ class DreamOptions:
 
     layers: Any = None
     model: nn.Module | None = None
-    octaves: int = 4
+    octaves: int | str = "auto"
     octave_scale: float = 1.4
     steps: int = 10
-    step_size: float = 0.01
+    step_size: float = 0.02
     jitter: int = 32
     tile_size: int | None = 512
     objective: Any = "l2"
@@ -55,21 +67,37 @@ class DreamOptions:
     device: Any = None
     tile_batch: int | None = None
     low_memory: bool | None = None
+    preset: str | None = None
 
     @classmethod
     def names(cls) -> list[str]:
         return [f.name for f in dataclasses.fields(cls)]
 
     @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """Each option's default (what the shell's ``--help`` shows)."""
+        return {f.name: f.default for f in dataclasses.fields(cls)}
+
+    @classmethod
     def create(cls, **kw) -> DreamOptions:
-        """Options from keyword arguments (unknown names are a ``TypeError``), checked."""
+        """Options from keyword arguments (unknown names are a ``TypeError``), checked.
+
+        An argument whose value is a :class:`Default` (the marked defaults of :func:`fastdream.dream`'s
+        signature), or None for an option whose default is None, counts as not given: the
+        ``preset``'s setting applies, else the default."""
         unknown = [k for k in kw if k not in cls.names()]
         if unknown:
             raise TypeError(f"unknown option(s) {unknown}; dream options are: {', '.join(cls.names())}")
-        return cls(**kw).checked()
+        defaults = cls.defaults()
+        given = {k: v for k, v in kw.items() if not isinstance(v, Default) and not (v is None and defaults[k] is None)}
+        return cls(**{**_preset_settings(given), **given}).checked()
 
     def checked(self) -> DreamOptions:
         c = _checks
+        if isinstance(self.model, str):
+            from fastdream.models.registry import load  # a name: the named backbone (a preset's model)
+
+            return dataclasses.replace(self, model=load(self.model)).checked()
         if self.layers is None and self.model is not None and not isinstance(self.objective, Objective):
             # fastdream's named models (fastdream.models.load) carry the layers they dream best
             defaults = getattr(self.model, "dream_layers", None)
@@ -90,7 +118,7 @@ class DreamOptions:
         return dataclasses.replace(
             self,
             layers=None if self.layers is None else _specs(self.layers),
-            octaves=c.integer("octaves", self.octaves, 1),
+            octaves=_octaves(self.octaves),
             octave_scale=c.real("octave_scale", self.octave_scale, lo=1.0),
             steps=c.integer("steps", self.steps, 1),
             step_size=c.real("step_size", self.step_size, lo=0.0),
@@ -104,6 +132,7 @@ class DreamOptions:
             tile_batch=None if self.tile_batch is None else c.integer("tile_batch", self.tile_batch, 1),
             low_memory=None if self.low_memory is None else c.boolean("low_memory", self.low_memory),
             seed=None if self.seed is None else c.integer("seed", self.seed, 0),
+            preset=None if self.preset is None else presets.check_name(self.preset),
         )
 
     def _check_model_and_objective(self) -> None:
@@ -143,6 +172,66 @@ class DreamOptions:
         """Where the dream runs: ``device``, else the model's, else a tensor image's, else CUDA
         when available, else the CPU."""
         return _checks.device("device", self.device, model=self.model, tensor=image)
+
+
+def _octaves(v) -> int | str:
+    if isinstance(v, str):
+        if v != "auto":
+            raise ValueError(f"octaves must be an integer >= 1 or 'auto', got {v!r}")
+        return v
+    return _checks.integer("octaves", v, 1)
+
+
+def octave_count(octaves: int | str, h: int, w: int, scale: float) -> int:
+    """How many octaves an ``h x w`` dream has: ``octaves``, or for ``"auto"`` as many as bring the
+    smallest to about :data:`AUTO_OCTAVE_SIDE` px on its long side.
+
+    Examples:
+        >>> [octave_count("auto", s, s, 1.4) for s in (256, 512, 1024, 2048)]
+        [1, 3, 5, 7]
+        >>> octave_count(4, 2048, 2048, 1.4)
+        4
+    """
+    if octaves != "auto":
+        return octaves
+    return 1 + max(0, round(math.log(max(h, w) / AUTO_OCTAVE_SIDE) / math.log(scale)))
+
+
+class Default:
+    """A keyword argument's default, marked as not given, so that a preset may set it; it shows
+    as its value (``help(fastdream.dream)`` reads ``octaves: int = 'auto'``)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return repr(self.value)
+
+
+def marked_defaults() -> SimpleNamespace:
+    """:class:`DreamOptions`' defaults, each marked as not given (a :class:`Default`), by name.
+
+    Examples:
+        >>> marked_defaults().octaves
+        'auto'
+    """
+    return SimpleNamespace(**{name: Default(v) for name, v in DreamOptions.defaults().items()})
+
+
+def _preset_settings(given: dict) -> dict:
+    """The settings of the preset named in ``given`` (none without one). A preset's layers are for
+    its model: with another model given, they are left to that model (its ``dream_layers``)."""
+    if given.get("preset") is None:
+        return {}
+    settings = dict(presets.preset(given["preset"]))
+    model = given.get("model")
+    if model is not None:
+        settings.pop("model", None)
+        if not presets.is_model_of(given["preset"], model):
+            settings.pop("layers", None)
+    return settings
 
 
 def _specs(layers) -> tuple[LayerSpec, ...]:

@@ -88,6 +88,7 @@ def dream_video(
     keep_audio: bool = True,
     progress: bool = False,
     callback=None,
+    preset: str | None = None,
     **dream_kwargs,
 ) -> Path:
     """Dreams every frame of a video, coherently from one frame to the next.
@@ -112,6 +113,9 @@ def dream_video(
             dream (``frame`` / ``frames`` say which; ``step`` / ``total`` count over the frames this
             call makes); returning ``False`` raises :class:`fastdream.Cancelled`, and the frames
             already saved are kept for a re-run to resume.
+        preset: a name of :data:`fastdream.PRESETS`: its look (layers, step size, objective,
+            model...) for every frame; explicit options win over it, and each frame's
+            ``octaves`` and ``steps`` stay :data:`DREAM_DEFAULTS` unless given.
         **dream_kwargs: options of :func:`fastdream.dream` (every frame uses the same seed, so the
             jitter does not flicker); ``octaves`` and ``steps`` default to :data:`DREAM_DEFAULTS`
             (2 x 5).
@@ -133,7 +137,8 @@ def dream_video(
     frames_dir = F.check_frames_dir(frames_dir, out)
     w, h = src.size
     callback = driver.check_callback(callback)
-    opts = F.dream_options({**DREAM_DEFAULTS, **dream_kwargs}, (h, w), "dream_video")
+    # The preset gives the look; the length of each frame's dream stays DREAM_DEFAULTS' unless given.
+    opts = F.dream_options({**DREAM_DEFAULTS, **dream_kwargs, "preset": preset}, (h, w), "dream_video")
     device = opts.resolve_device()
     independent = blend == 0
 

@@ -41,6 +41,7 @@ def zoom_video(
     color_drift=None,
     progress: bool = False,
     callback=None,
+    preset: str | None = None,
     **dream_kwargs,
 ) -> Path:
     """Makes a DeepDream zoom video: each frame is the previous one zoomed/shifted/rotated, then dreamed.
@@ -77,6 +78,9 @@ def zoom_video(
             frame's dream; the state's ``frame`` / ``frames`` say which frame, and ``step`` /
             ``total`` count over all the frames this call makes. Returning ``False`` raises
             :class:`fastdream.Cancelled`; the frames already saved are kept (a re-run resumes).
+        preset: a name of :data:`fastdream.PRESETS`: its look (layers, step size, objective,
+            model...) for every frame; explicit options win over it, and each frame's
+            ``octaves`` and ``steps`` stay :data:`DREAM_DEFAULTS` unless given.
         **dream_kwargs: options of :func:`fastdream.dream`: ``layers, model, octaves, octave_scale,
             steps, step_size, jitter, tile_size, objective, norm, mask, seed, device, tile_batch``;
             ``octaves`` and ``steps`` default to :data:`DREAM_DEFAULTS` (1 x 5: each frame builds
@@ -132,7 +136,8 @@ def zoom_video(
     move["color_drift"] = check_color_drift(color_drift)
     frames_dir = F.check_frames_dir(frames_dir, out)
     callback = driver.check_callback(callback)
-    opts = F.dream_options({**DREAM_DEFAULTS, **dream_kwargs}, (h, w), "zoom_video")
+    # The preset gives the look; the length of each frame's dream stays DREAM_DEFAULTS' unless given.
+    opts = F.dream_options({**DREAM_DEFAULTS, **dream_kwargs, "preset": preset}, (h, w), "zoom_video")
     device = opts.resolve_device(image)
 
     # ---- 2. What decides the pixels, and how far an earlier run got.
