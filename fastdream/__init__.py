@@ -12,6 +12,7 @@ from fastdream.driver import Cancelled, StepState
 from fastdream.gan import sample_gan, train_gan
 from fastdream.info import info
 from fastdream.ops import use_backend
+from fastdream.sheet import proof_sheet
 from fastdream.style import style_transfer
 from fastdream.vae import sample_vae, train_vae, vae_reconstruct, vae_walk
 from fastdream.video import dream_video, style_video, zoom_video
@@ -32,6 +33,7 @@ __all__ = [
     "metrics",
     "models",
     "ops",
+    "proof_sheet",
     "sample_gan",
     "sample_vae",
     "style_transfer",

@@ -1,0 +1,66 @@
+"""``fastdream sheet``: a proof sheet of many small dreams of one picture (fastdream.proof_sheet)."""
+
+from __future__ import annotations
+
+import argparse
+
+from fastdream.cli.common import UsageError, given, library_defaults, note_defaults, output_path
+from fastdream.cli.dream import dream_kwargs, dream_options
+
+
+def _top(text: str) -> int | str:
+    if text == "all":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"top must be a whole number or 'all', got {text!r}") from None
+
+
+def _cmd_sheet(args) -> int:
+    import fastdream as fd
+    from fastdream import io
+    from fastdream.sheet import vary
+
+    if not args.vary and not args.channels:
+        raise UsageError("give --vary NAME=V1,V2,... (one or more) or --channels LAYER: what the cells differ by")
+    if args.vary and args.channels:
+        raise UsageError("--vary and --channels are alternatives; pass one of them")
+    if args.top is not None and not args.channels:
+        raise UsageError("--top is for --channels LAYER")
+    out = output_path(args, "sheet.png")
+    source = args.input or io.SAMPLE_IMAGE
+    io.load_pil(source)  # missing file / not an image: a clear error before any work
+    varied = vary.parse(args.vary) if args.vary else None
+    notes = given(model=args.model, weights=args.weights)
+    kw = given(vary=varied, channels=args.channels, top=args.top, size=args.size) | dream_kwargs(args)
+    sheet = fd.proof_sheet(source, out, progress=not args.quiet, notes=notes, **kw)
+    print(f"wrote {sheet.path} ({len(sheet.cells)} cells) and {sheet.json_path}")
+    return 0
+
+
+def add(sub) -> None:
+    import fastdream as fd
+
+    s = sub.add_parser(
+        "sheet",
+        help="a proof sheet: many small dreams of one picture side by side, to choose settings or channels by eye",
+        description="Dreams every combination of the --vary values (or each of a layer's channels) at a small size "
+        "and writes one labeled contact sheet, plus SHEET.json with every cell's settings.",
+    )
+    s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo)")
+    s.add_argument("-o", "--output", help="the sheet image (default: sheet.png); the settings go to its .json")
+    s.add_argument(
+        "--vary",
+        action="append",
+        metavar="NAME=V1,V2,...",
+        help="an option and its values, one cell per combination (repeat for more options); layers: specs "
+        "joined by +, e.g. --vary layers=_blocks.5,_blocks.10+_blocks.12",
+    )
+    s.add_argument("--channels", metavar="LAYER", help="instead of --vary: one cell per channel of LAYER")
+    s.add_argument("--top", type=_top, metavar="K", help="with --channels: the K channels that respond most, or all")
+    s.add_argument("--size", type=int, metavar="PX", help="long side of each cell")
+    dream_options(s)
+    s.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)
+    note_defaults(s, library_defaults(fd.proof_sheet))
+    s.set_defaults(func=_cmd_sheet)

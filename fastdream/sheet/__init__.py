@@ -1,0 +1,212 @@
+"""Proof sheets: many small dreams of one picture on one labeled contact sheet, to choose by eye.
+
+:func:`proof_sheet` dreams every combination of the options it varies (``vary=``), or one cell
+per channel of a layer (``channels=``), at a small size, and lays them out captioned with what
+differs; the settings of every cell go beside the sheet as JSON, so any cell can be made again
+(at full size, or exactly). Parts: ``vary`` (what may vary, the command line's values, the
+combinations), ``channels`` (a layer's channels by response), ``layout`` (the contact sheet).
+"""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+from tqdm.auto import tqdm
+
+from fastdream import _checks, driver, io
+from fastdream.dream import DreamOptions, run
+from fastdream.dream.engine import pyramid
+from fastdream.dream.presets import model_of, preset
+from fastdream.sheet import layout
+from fastdream.sheet import vary as V
+from fastdream.sheet.channels import ranked
+
+__all__ = ["Sheet", "proof_sheet"]
+
+
+@dataclass
+class Sheet:
+    """A proof sheet: the contact sheet ``image``; ``cells``, each cell's options of
+    :func:`fastdream.dream` (``fd.dream(picture, **cells[k])`` makes ``pictures[k]`` again, byte
+    for byte on the same device); ``picture``, the input at the cells' size; the files written."""
+
+    image: Image.Image
+    cells: list[dict]
+    pictures: list[Image.Image]
+    picture: Image.Image
+    path: Path | None = None
+    json_path: Path | None = None
+
+
+def proof_sheet(
+    image,
+    out_path=None,
+    *,
+    vary: dict | None = None,
+    channels: str | None = None,
+    top: int | str = 16,
+    size: int = 256,
+    progress: bool = False,
+    callback=None,
+    notes: dict | None = None,
+    **dream_kwargs,
+) -> Sheet:
+    """Dreams ``image`` once per cell, small, and lays the dreams out on one labeled sheet.
+
+    Args:
+        image: any image kind :func:`fastdream.dream` takes (alpha is dropped on the sheet).
+        out_path: where to write the sheet (PNG, JPEG, ...), and its cells' settings beside it
+            as ``<out_path stem>.json`` (``{"cells": [{settings}, ...], ...}``); both atomically,
+            never over the input. None: nothing is written.
+        vary: ``{option: [values]}``: one cell per combination, the last option varying along a
+            row (e.g. ``{"step_size": [0.01, 0.02], "layers": [["_blocks.5"], ["_blocks.10"]]}``).
+            The options are those of :data:`fastdream.sheet.vary.VARIABLE`.
+        channels: instead of ``vary``, a layer name: one cell per channel of it, each dreamed
+            alone (``"LAYER:C"``), the ``top`` channels that respond most to the picture first.
+        top: how many channels (``"all"``: every one).
+        size: the long side of the cells in pixels (the picture is shrunk to it, never enlarged).
+        progress: a progress bar over the cells.
+        callback: the step hook of :func:`fastdream.dream`; ``frame`` / ``frames`` say which
+            cell, ``step`` / ``total`` count over the whole sheet.
+        notes: JSON-able facts written into the JSON beside the cells (the shell records the
+            ``--model`` name and ``--weights`` path there).
+        **dream_kwargs: the options of :func:`fastdream.dream` every cell shares (``preset``,
+            ``seed``...). Without ``seed`` one is drawn, used for every cell and recorded.
+
+    Returns:
+        A :class:`Sheet`.
+
+    Raises:
+        TypeError, ValueError: a bad option or value (each cell's options are checked before
+            anything is dreamed, and nothing is written then).
+
+    Shape:
+        Cells are ``size`` px on their long side (the picture's aspect ratio); the sheet has as
+        many columns as the last varied option has values (up to 8; else about square).
+
+    Examples:
+        >>> import numpy as np, fastdream as fd
+        >>> img = (np.random.default_rng(0).random((60, 90, 3)) * 255).astype(np.uint8)
+        >>> s = fd.proof_sheet(img, vary={"steps": [1, 2], "step_size": [0.01, 0.03]}, size=64, seed=0)
+        >>> len(s.cells), s.cells[3]["steps"], s.cells[3]["step_size"], s.pictures[0].size
+        (4, 2, 0.03, (64, 43))
+        >>> again = fd.dream(s.picture, **s.cells[3])
+        >>> np.array_equal(np.asarray(again), np.asarray(s.pictures[3]))
+        True
+    """
+    out, json_out = _outputs(out_path, image)
+    size = _checks.integer("size", size, 32)
+    progress = _checks.boolean("progress", progress)
+    callback = driver.check_callback(callback)
+    picture = _small(image, size)
+    base = {**dream_kwargs, "seed": dream_kwargs.get("seed", secrets.randbelow(2**31))}
+    models: dict[str, Any] = {}
+    if channels is not None:
+        if vary:
+            raise ValueError("proof_sheet: pass vary= or channels=, not both")
+        first = _options(base, models)
+        count = None if top == "all" else _checks.integer("top", top, 1)
+        order = ranked(picture, channels, first)[:count]
+        cells, captions = [{**base, "layers": [f"{channels}:{c}"]} for c in order], [f"#{c}" for c in order]
+        title = f"{_name(image)}: channels of {channels}, strongest response first; " + _fixed(base)
+        row = None
+    elif vary:
+        varied = V.check(vary, dream_kwargs)
+        cells = [{**base, **combo} for combo in V.combinations(varied)]
+        captions = [V.caption(c, list(varied)) for c in cells]
+        title = f"{_name(image)}: " + _fixed(base)
+        row = len(list(varied.values())[-1])
+    else:
+        raise ValueError("proof_sheet: give vary={option: [values]} or channels=LAYER: what the cells differ by")
+    opts = [_options(c, models) for c in cells]  # every cell's options checked before any dream
+    pictures = _dream_all(picture, opts, progress, callback)
+    sheet = layout.contact_sheet(pictures, captions, layout.columns_for(len(cells), row), title)
+    result = Sheet(sheet, cells, pictures, picture)
+    if out is not None:
+        jsonable = [_jsonable(c) for c in cells]
+        record = {"image": _name(image), "size": list(picture.size), "cells": jsonable, "notes": notes or {}}
+        result.json_path = io.write_json(record, json_out)
+        result.path = io.save_image(sheet, out)
+    return result
+
+
+def _outputs(out_path, image) -> tuple[Path | None, Path | None]:
+    if out_path is None:
+        return None, None
+    out = _checks.path("out_path", out_path)
+    if Image.registered_extensions().get(out.suffix.lower()) is None:
+        raise ValueError(f"out_path: unknown image extension {out.suffix!r} (use .png, .jpg, .webp, ...)")
+    json_out = out.with_suffix(".json")
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.is_dir():
+        raise FileNotFoundError(f"out_path: output folder does not exist: {parent}")
+    if isinstance(image, (str, Path)) and Path(image).resolve() in (out.resolve(), json_out.resolve()):
+        raise ValueError(f"out_path: {out} (or its .json) is the input image; the input is never overwritten")
+    return out, json_out
+
+
+def _small(image, size: int) -> Image.Image:
+    """The picture as RGB, shrunk so that its long side is ``size`` (never enlarged)."""
+    rgb = io.load(image).rgb
+    if rgb.shape[0] != 1:
+        raise ValueError(f"image must be one picture, got a batch of {rgb.shape[0]}")
+    pil = io.to_pil(rgb[0])
+    s = size / max(pil.size)
+    if s < 1:
+        pil = pil.resize((max(1, round(pil.width * s)), max(1, round(pil.height * s))), Image.LANCZOS)
+    return pil
+
+
+def _options(kwargs: dict, models: dict) -> DreamOptions:
+    """The checked options of one cell; model names (given, or a preset's) loaded once per sheet."""
+    kw = dict(kwargs)
+    name = kw.get("model")
+    if name is None and kw.get("preset") is not None and "model" in preset(kw["preset"]):
+        name = model_of(kw["preset"])
+    if isinstance(name, str):
+        if name not in models:
+            models[name] = DreamOptions.create(model=name).model
+        kw["model"] = models[name]
+    return DreamOptions.create(**kw)
+
+
+def _dream_all(picture: Image.Image, opts: list[DreamOptions], progress: bool, callback) -> list[Image.Image]:
+    h, w = picture.height, picture.width
+    with warnings.catch_warnings():  # a dropped octave is warned about once, by the dream itself
+        warnings.simplefilter("ignore")
+        counts = [len(pyramid(h, w, o.octaves, o.octave_scale)) * o.steps for o in opts]
+    pictures = []
+    with tqdm(total=len(opts), disable=not progress, desc="sheet", unit="cell") as bar:
+        for k, o in enumerate(opts):
+            hook = driver.for_frame(callback, k, k, len(opts), before=sum(counts[:k]), total=sum(counts))
+            pictures.append(run(picture, o, callback=hook))
+            bar.update(1)
+    return pictures
+
+
+def _name(image) -> str:
+    return Path(image).name if isinstance(image, (str, Path)) else "image"
+
+
+def _fixed(base: dict) -> str:
+    return ", ".join(f"{k}={V.shown(v)}" for k, v in _jsonable(base).items())
+
+
+def _jsonable(cell: dict) -> dict:
+    """The cell's options as JSON values: what is not one (a model, an image) by its type."""
+    out = {}
+    for k, v in cell.items():
+        if v is None or isinstance(v, (bool, int, float, str)):
+            out[k] = v
+        elif isinstance(v, (list, tuple)) and all(isinstance(x, (int, float, str)) for x in v):
+            out[k] = list(v)
+        elif isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()):
+            out[k] = {str(a): b for a, b in v.items()}
+        else:
+            out[k] = f"<{type(v).__name__}>"
+    return out

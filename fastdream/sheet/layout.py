@@ -1,0 +1,81 @@
+"""The contact sheet itself: equal cells in a grid, each captioned under its picture, and a title."""
+
+from __future__ import annotations
+
+import math
+import re
+from typing import Sequence
+
+from PIL import Image, ImageDraw, ImageFont
+
+#: Caption text size in pixels (Pillow's built-in font, so nothing is needed on disk), the space
+#: between cells, and the colors.
+FONT_SIZE = 13
+GAP = 6
+BACKGROUND, INK = (255, 255, 255), (20, 20, 20)
+
+
+def columns_for(count: int, row: int | None = None) -> int:
+    """Columns of a sheet of ``count`` cells: ``row`` (the values of the last varied option, one
+    row per value of the others) when it is at most 8, else about a square.
+
+    Examples:
+        >>> columns_for(4, 2), columns_for(16), columns_for(5), columns_for(30, 10)
+        (2, 4, 3, 6)
+    """
+    if row is not None and 1 <= row <= 8:
+        return row
+    return max(1, math.ceil(math.sqrt(count)))
+
+
+def _font(size: int) -> ImageFont.ImageFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1 has no sizes for its default font
+        return ImageFont.load_default()
+
+
+def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
+    """``text`` in lines that fit ``width`` pixels, broken after ", " or spaces where it can be."""
+    lines, line = [], ""
+    for word in re.findall(r"\S+\s*", text):  # each word with the spaces after it
+        if line and draw.textlength((line + word).rstrip(), font=font) > width:
+            lines.append(line.rstrip())
+            line = word
+        else:
+            line += word
+    return lines + [line.rstrip()] if line.strip() else lines
+
+
+def contact_sheet(
+    pictures: Sequence[Image.Image], captions: Sequence[str], columns: int, title: str = ""
+) -> Image.Image:
+    """One RGB image of ``pictures`` (all the same size) in ``columns`` columns, each with its
+    caption under it, and ``title`` above them all.
+
+    Examples:
+        >>> cells = [Image.new("RGB", (64, 48), c) for c in ("red", "green", "blue")]
+        >>> contact_sheet(cells, ["a", "b", "c"], 2, "three").size
+        (146, 162)
+    """
+    w, h = pictures[0].size
+    font = _font(FONT_SIZE)
+    scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    line_h = FONT_SIZE + 3
+    wrapped = [_wrap(scratch, c, font, w) for c in captions]
+    caption_h = line_h * max(1, max(map(len, wrapped)))
+    rows = math.ceil(len(pictures) / columns)
+    sheet_w = GAP + columns * (w + GAP)
+    title_lines = _wrap(scratch, title, font, sheet_w - 2 * GAP) if title else []
+    top = GAP + line_h * len(title_lines)
+    sheet = Image.new("RGB", (sheet_w, top + rows * (h + caption_h + GAP)), BACKGROUND)
+    draw = ImageDraw.Draw(sheet)
+    for i, line in enumerate(title_lines):
+        draw.text((GAP, GAP + i * line_h), line, fill=INK, font=font)
+    for k, (picture, lines) in enumerate(zip(pictures, wrapped)):
+        x = GAP + (k % columns) * (w + GAP)
+        y = top + (k // columns) * (h + caption_h + GAP)
+        sheet.paste(picture.convert("RGB"), (x, y))
+        for i, line in enumerate(lines):
+            draw.text((x, y + h + 1 + i * line_h), line, fill=INK, font=font)
+    return sheet

@@ -1,0 +1,151 @@
+"""What a proof sheet varies: the dream options it may vary, their values from the command line,
+and the combinations (one cell each)."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any, Callable, Mapping, Sequence
+
+#: A sheet of more cells than this is refused (it would run for hours, and its thumbnails would
+#: be too small to judge).
+MAX_CELLS = 100
+
+
+def _integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a number") from None
+
+
+def _octaves(text: str) -> int | str:
+    return text if text == "auto" else _integer(text)
+
+
+def _tile(text: str) -> int | None:
+    return _integer(text) or None  # 0: no tiling, as --tile 0
+
+
+def _switch(text: str) -> bool:
+    on, off = ("on", "true", "yes", "1"), ("off", "false", "no", "0")
+    if text.lower() not in on + off:
+        raise ValueError(f"{text!r} is not on/off (or true/false, yes/no, 1/0)")
+    return text.lower() in on
+
+
+def _layers(text: str) -> list[str]:
+    return [spec for spec in text.split("+") if spec]  # "+" joins the specs of one cell
+
+
+def _word(text: str) -> str:
+    return text
+
+
+#: The dream options a sheet may vary -> how a value is read from the command line.
+VARIABLE: dict[str, Callable[[str], Any]] = {
+    "preset": _word,
+    "layers": _layers,
+    "octaves": _octaves,
+    "octave_scale": _number,
+    "steps": _integer,
+    "step_size": _number,
+    "jitter": _integer,
+    "tile_size": _tile,
+    "objective": _word,
+    "norm": _word,
+    "lap_levels": _integer,
+    "smooth": _number,
+    "preserve_colors": _switch,
+    "color_match": _switch,
+    "seed": _integer,
+}
+
+
+def parse(texts: Sequence[str]) -> dict[str, list]:
+    """``--vary NAME=V1,V2,...`` options (a list of such texts) as ``{name: [values]}``.
+
+    A value of ``layers`` is one or more layer specs joined by ``+``; ``octaves`` takes ``auto``;
+    ``tile_size`` 0 is no tiling; ``preserve_colors`` / ``color_match`` take on/off.
+
+    Examples:
+        >>> parse(["step_size=0.01,0.02", "layers=_blocks.5+_blocks.10,_blocks.12"])
+        {'step_size': [0.01, 0.02], 'layers': [['_blocks.5', '_blocks.10'], ['_blocks.12']]}
+        >>> parse(["speed=1,2"])
+        Traceback (most recent call last):
+        ...
+        ValueError: vary: unknown option 'speed' in 'speed=1,2'; the options a sheet varies are: preset, layers, octaves, octave_scale, steps, step_size, jitter, tile_size, objective, norm, lap_levels, smooth, preserve_colors, color_match, seed
+    """
+    out: dict[str, list] = {}
+    for text in texts:
+        name, sep, values = str(text).partition("=")
+        name = name.strip().replace("-", "_")
+        if not sep or not values.strip():
+            raise ValueError(f"vary: {text!r} is not NAME=VALUE1,VALUE2,... (e.g. steps=5,10)")
+        if name not in VARIABLE:
+            raise ValueError(f"vary: unknown option {name!r} in {text!r}; {_accepted()}")
+        if name in out:
+            raise ValueError(f"vary: {name} is varied twice; give all its values in one --vary {name}=V1,V2,...")
+        try:
+            out[name] = [VARIABLE[name](v.strip()) for v in values.split(",")]
+        except ValueError as exc:
+            raise ValueError(f"vary: {text!r}: {exc}") from None
+    return out
+
+
+def check(vary: Mapping[str, Sequence] | None, given: Mapping[str, Any]) -> dict[str, list]:
+    """``vary`` checked: known option names, lists of values, not also given as a fixed option,
+    at most :data:`MAX_CELLS` combinations. (The values themselves are checked by the dream's
+    options, cell by cell, before anything is dreamed.)"""
+    if vary is None:
+        return {}
+    if not isinstance(vary, Mapping):
+        raise TypeError(f"vary must be a dict of option name -> list of values, got {type(vary).__name__}")
+    out = {}
+    for name, values in vary.items():
+        if name not in VARIABLE:
+            raise ValueError(f"vary: unknown option {name!r}; {_accepted()}")
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
+            raise TypeError(f"vary: {name} must be a non-empty list of values, got {values!r}")
+        if name in given:
+            raise ValueError(f"vary: {name} is both given ({name}={given[name]!r}) and varied; pass one of them")
+        out[name] = list(values)
+    cells = 1
+    for values in out.values():
+        cells *= len(values)
+    if cells > MAX_CELLS:
+        raise ValueError(
+            f"vary: {' x '.join(str(len(v)) for v in out.values())} values make {cells} cells; at most {MAX_CELLS}"
+        )
+    return out
+
+
+def combinations(vary: Mapping[str, list]) -> list[dict]:
+    """Every combination of the varied values, the last option varying fastest (a row of the sheet).
+
+    Examples:
+        >>> combinations({"steps": [5, 10], "norm": ["std", "laplacian"]})
+        [{'steps': 5, 'norm': 'std'}, {'steps': 5, 'norm': 'laplacian'}, {'steps': 10, 'norm': 'std'}, {'steps': 10, 'norm': 'laplacian'}]
+    """
+    names = list(vary)
+    return [dict(zip(names, values)) for values in itertools.product(*(vary[n] for n in names))]
+
+
+def caption(cell: Mapping[str, Any], names: Sequence[str]) -> str:
+    """``name=value`` of the varied options of ``cell`` (layers joined by ``+``)."""
+    return ", ".join(f"{n}={shown(cell[n])}" for n in names)
+
+
+def shown(v) -> str:
+    """A value as a caption shows it (layer lists joined by ``+``, as ``parse`` reads them)."""
+    return "+".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
+
+
+def _accepted() -> str:
+    return f"the options a sheet varies are: {', '.join(VARIABLE)}"

@@ -1,0 +1,111 @@
+"""Proof sheets (fastdream.proof_sheet, fastdream sheet): every combination of the varied options,
+one cell per channel, captions, the JSON that remakes any cell, and errors before any work."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fastdream as fd
+from fastdream.cli import main
+from fastdream.sheet import layout
+from fastdream.sheet import vary as V
+
+IMG = (np.random.default_rng(0).random((60, 90, 3)) * 255).astype(np.uint8)
+FAST = ["--octaves", "1", "--steps", "1", "--size", "48", "-q"]
+
+
+@pytest.fixture
+def photo(tmp_path):
+    path = tmp_path / "photo.png"
+    Image.fromarray(IMG).save(path)
+    return path
+
+
+def test_two_varied_options_of_two_values_make_a_2x2_sheet_and_4_cells(tmp_path, photo):
+    out = tmp_path / "sheet.png"
+    args = ["sheet", str(photo), "-o", str(out), "--vary", "steps=1,2", "--vary", "step_size=0.01,0.04"]
+    assert main([*args, "--octaves", "1", "--size", "48", "--seed", "5", "-q"]) == 0
+    record = json.loads(out.with_suffix(".json").read_text())
+    cells = record["cells"]
+    assert [(c["steps"], c["step_size"]) for c in cells] == [(1, 0.01), (1, 0.04), (2, 0.01), (2, 0.04)]
+    assert all(c["seed"] == 5 and c["octaves"] == 1 for c in cells) and record["size"] == [48, 32]
+    sheet = Image.open(out)
+    assert sheet.width == layout.GAP + 2 * (48 + layout.GAP)  # two columns: step_size along a row, steps down
+    # the shell's sheet is Python's, and any cell is remade from its settings at the sheet's size
+    python = fd.proof_sheet(photo, vary={"steps": [1, 2], "step_size": [0.01, 0.04]}, size=48, octaves=1, seed=5)
+    assert np.array_equal(np.asarray(sheet), np.asarray(python.image)) and python.cells == cells
+    small = Image.open(photo).resize(tuple(record["size"]), Image.LANCZOS)
+    assert np.array_equal(np.asarray(fd.dream(small, **cells[3])), np.asarray(python.pictures[3]))
+
+
+def test_channels_make_one_cell_per_channel_strongest_first(tmp_path, photo):
+    out = tmp_path / "channels.jpg"
+    assert main(["sheet", str(photo), "-o", str(out), "--channels", "_blocks.3", "--top", "5", *FAST]) == 0
+    cells = json.loads(out.with_suffix(".json").read_text())["cells"]
+    layers = [c["layers"] for c in cells]
+    assert len(cells) == 5 and all(len(spec) == 1 and spec[0].startswith("_blocks.3:") for spec in layers)
+    sheet = fd.proof_sheet(photo, channels="_blocks.3", top="all", size=48, octaves=1, steps=1, seed=0)
+    assert len(sheet.cells) == 40  # every channel of block 3
+    assert [c["layers"] for c in sheet.cells[:5]] == layers  # the same ranking, strongest response first
+
+
+def test_the_step_hook_and_progress_count_over_the_whole_sheet():
+    states = []
+    fd.proof_sheet(IMG, vary={"steps": [1, 2]}, size=48, octaves=1, seed=0, callback=states.append)
+    assert [(s.frame, s.frames, s.step, s.total) for s in states] == [(0, 2, 1, 3), (1, 2, 2, 3), (1, 2, 3, 3)]
+
+
+@pytest.mark.parametrize(
+    "vary, message",
+    [
+        ("speed=1,2", "unknown option 'speed'"),
+        ("steps=1,x", "'steps=1,x': 'x' is not a whole number"),
+        ("steps", "is not NAME=VALUE1,VALUE2"),
+        ("norm=std,wavy", "norm must be one of 'std', 'mean_abs', 'laplacian', got 'wavy'"),
+        ("jitter=4,-1", "jitter must be >= 0, got -1"),
+    ],
+)
+def test_bad_vary_is_one_clear_error_and_nothing_is_written(tmp_path, photo, capsys, vary, message):
+    out = tmp_path / "s.png"
+    assert main(["sheet", str(photo), "-o", str(out), "--vary", vary, *FAST]) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_usage_errors(tmp_path, photo, capsys):
+    cases = [
+        ([], "give --vary"),
+        (["--vary", "steps=1,2", "--channels", "_blocks.3"], "alternatives"),
+        (["--vary", "steps=1,2", "--steps", "3"], "steps is both given (steps=3) and varied"),
+        (["--channels", "_blocks.99"], "unknown layer name"),
+        (["--vary", "steps=1", "--vary", "steps=2"], "steps is varied twice"),
+    ]
+    for extra, message in cases:
+        assert main(["sheet", str(photo), "-o", str(tmp_path / "s.png"), *extra, "--size", "48", "-q"]) == 2, extra
+        assert message in capsys.readouterr().err
+    assert main(["sheet", str(photo), "-o", str(photo), "--vary", "steps=1,2", *FAST]) == 2
+    assert "is the input" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_vary_values_from_the_command_line():
+    assert V.parse(["layers=_blocks.5+_blocks.10,_blocks.12", "octaves=auto,2", "tile_size=0,256"]) == {
+        "layers": [["_blocks.5", "_blocks.10"], ["_blocks.12"]],
+        "octaves": ["auto", 2],
+        "tile_size": [None, 256],
+    }
+    assert V.parse(["preserve-colors=on,off", "preset=subtle,deep"]) == {
+        "preserve_colors": [True, False],
+        "preset": ["subtle", "deep"],
+    }
+    with pytest.raises(ValueError, match="at most 100"):
+        V.check({"steps": list(range(1, 12)), "jitter": list(range(10))}, {})
+
+
+def test_presets_side_by_side():
+    sheet = fd.proof_sheet(IMG, vary={"preset": ["subtle", "classic"]}, size=48, octaves=1, steps=1, seed=0)
+    a, b = (np.asarray(p) for p in sheet.pictures)
+    assert not np.array_equal(a, b) and sheet.cells[0]["preset"] == "subtle"
