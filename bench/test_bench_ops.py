@@ -3,6 +3,10 @@
 Run: ``pytest bench/test_bench_ops.py --benchmark-group-by=group`` (see bench/README.md).
 """
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -66,3 +70,24 @@ def test_tiles_extract_blend(benchmark, size, impl):
 
     with fd.use_backend(impl):
         _run(benchmark, run, size)
+
+
+# A fresh process: import fastdream, then one small call of each native op. What every CLI call,
+# torchrun rank and test process pays before its first step (issue 23: 1.1-1.7 s when the ops
+# were torch.library.custom_op, whose wrapper imported torch._dynamo on first use).
+FRESH_PROCESS = """
+import torch, fastdream as fd
+x = torch.rand(1, 3, 64, 64); g = torch.randn_like(x); grid = fd.ops.tile_grid((64, 64), 32)
+fd.ops.ascent_step_(x, g, 0.1); fd.ops.zoom_shift(x, zoom=1.1); fd.ops.laplacian_normalize(g)
+fd.ops.blend_tiles(fd.ops.extract_tiles(x, grid), grid)
+"""
+
+
+@pytest.mark.parametrize("impl", ["native", "reference", "import_only"])
+def test_fresh_process_first_calls(benchmark, impl):
+    benchmark.group = "fresh process: import + first call of each op"
+    code = "import torch, fastdream" if impl == "import_only" else FRESH_PROCESS
+    env = dict(os.environ, FASTDREAM_BACKEND="native" if impl == "native" else "reference")
+    benchmark.pedantic(
+        lambda: subprocess.run([sys.executable, "-c", code], env=env, check=True), rounds=5, iterations=1
+    )
