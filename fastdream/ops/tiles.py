@@ -154,7 +154,12 @@ def _out_like(t: torch.Tensor, shape) -> torch.Tensor:
 
 
 def _offsets(values, device) -> torch.Tensor:
-    return torch.tensor([int(v) for v in values], dtype=torch.int64, device=device)
+    t = torch.tensor([int(v) for v in values], dtype=torch.int64)
+    if device.type != "cuda":
+        return t
+    # Pinned and non-blocking: a copy from pageable memory makes the host wait for the stream to
+    # drain, so every tile op would stall the queue.
+    return t.pin_memory().to(device, non_blocking=True)
 
 
 def _extract_kernel(image, ys, xs, tile_h, tile_w, roll_y, roll_x):

@@ -13,42 +13,53 @@ pytestmark = [pytest.mark.cuda, needs_cuda]
 
 # About 50-100 ms of spinning on the side stream: far longer than the ops take.
 SLEEP_CYCLES = 100_000_000
+GRID = fd.ops.tile_grid((301, 299), 64)
+ROLL = (7, -3)
 
 
-def _ops(x: torch.Tensor, g: torch.Tensor) -> dict:
-    """Every CUDA op on ``x`` (ascent_step_ on a copy made on the current stream)."""
-    grid = fd.ops.tile_grid(x.shape[-2:], 64)
+def _ascent(x, g, w):
     y = x.clone()
-    fd.ops.ascent_step_(y, g, 0.05)
-    tiles = fd.ops.extract_tiles(x, grid, roll=(7, -3))
-    return {
-        "ascent_step_": y,
-        "zoom_shift": fd.ops.zoom_shift(x, zoom=1.1, angle=3.0),
-        "extract_tiles": tiles,
-        "blend_tiles": fd.ops.blend_tiles(tiles * 2, grid, roll=(7, -3)),
-    }
+    return fd.ops.ascent_step_(y, g, 0.05)
 
 
-def test_kernels_run_on_the_current_stream():
-    """A side stream writes the input after a long sleep; the ops are queued right behind it, with
-    no sync. A kernel launched on any other stream (the legacy default stream does not wait for
-    torch's non-blocking streams) would read the input before it is written, and fail here."""
+def _blend(x, g, w):
+    # The raw op with the weights already on the GPU: the public op copies them from the CPU
+    # first, a synchronous copy that would drain the stream before the kernel is queued.
+    wy, wx = w
+    tiles = x[:, :, : GRID.tile_h, : GRID.tile_w].repeat(GRID.count, 1, 1, 1)
+    return torch.ops.fastdream.blend_tiles(tiles, list(GRID.ys), list(GRID.xs), wy, wx, *GRID.size, *ROLL)
+
+
+OPS = {
+    "ascent_step_": _ascent,
+    "zoom_shift": lambda x, g, w: fd.ops.zoom_shift(x, zoom=1.1, angle=3.0),
+    "extract_tiles": lambda x, g, w: fd.ops.extract_tiles(x, GRID, roll=ROLL),
+    "blend_tiles": _blend,
+}
+
+
+@pytest.mark.parametrize("op", list(OPS))
+def test_kernels_run_on_the_current_stream(op):
+    """A side stream writes the input after a long sleep, and the op is queued right behind it,
+    with no sync. A kernel launched on any other stream (the legacy default stream does not wait
+    for torch's non-blocking streams) would read the input before it is written, and an op that
+    made the host wait for the stream would find the sleep over: either fails here."""
     src = torch.rand(2, 3, 301, 299, device="cuda")
     grad = torch.randn_like(src)
+    weights = (GRID.weight_y.cuda(), GRID.weight_x.cuda())
     with fd.use_backend("native"):
-        expected = _ops(src, grad)
-    x = torch.zeros_like(src)
-    torch.cuda.synchronize()
-    side = torch.cuda.Stream()
-    with torch.cuda.stream(side), fd.use_backend("native"):
-        torch.cuda._sleep(SLEEP_CYCLES)
-        x.copy_(src)
-        got = _ops(x, grad)
-        queued = not side.query()  # the ops were queued behind the sleep, not run at once
-    side.synchronize()
+        expected = OPS[op](src, grad, weights)
+        x = torch.zeros_like(src)
+        torch.cuda.synchronize()
+        side = torch.cuda.Stream()
+        with torch.cuda.stream(side):
+            torch.cuda._sleep(SLEEP_CYCLES)
+            x.copy_(src)
+            got = OPS[op](x, grad, weights)
+            queued = not side.query()  # still behind the sleep: nothing waited for the stream
+        side.synchronize()
     assert queued
-    for name, value in expected.items():
-        assert max_rel_err(got[name], value) <= 1e-6, name
+    assert max_rel_err(got, expected) <= 1e-6
 
 
 def test_compile_across_ops():

@@ -165,7 +165,7 @@ class OpTests:
         tensors = [t.detach().clone().requires_grad_() for t in case.tensors.values()]
         with fd.use_backend(backend):
             out = self.call(case.with_tensors(tensors))
-        weight = torch.linspace(-1, 1, out.numel(), dtype=out.dtype).reshape(out.shape)
+        weight = torch.linspace(-1, 1, out.numel(), dtype=out.dtype, device=out.device).reshape(out.shape)
         return torch.autograd.grad((out * weight).sum(), tensors)
 
     @needs_native
