@@ -60,8 +60,10 @@ def test_float32_storage_with_a_mask(photo, float32_storage):
     x = _tensor(photo)
     mask = torch.zeros(113, 150)
     mask[20:90, 30:120] = 1.0
-    ref = fd.dream(x, seed=0, tile_size=64, octaves=2, steps=2, jitter=0, mask=mask)
-    got = fd.dream(x, seed=0, tile_size=64, octaves=2, steps=2, jitter=0, mask=mask, low_memory=True)
+    # step 0.01 (the tolerance's calibration): float16 detail rounding grows with the step
+    kw = dict(seed=0, tile_size=64, octaves=2, steps=2, step_size=0.01, jitter=0, mask=mask)
+    ref = fd.dream(x, **kw)
+    got = fd.dream(x, low_memory=True, **kw)
     assert ((got - ref).abs() * 255).mean() < 0.05
     assert torch.equal(got[..., :10, :], x[..., :10, :])  # masked out: untouched, exactly
 
