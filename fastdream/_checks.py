@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import re
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +17,9 @@ import torch
 DEVICE_TYPES = ("cpu", "cuda", "mps")
 
 
-def integer(name: str, v, lo: int | None = None, hi: int | None = None) -> int:
-    """An integer (not a bool), optionally bounded (``lo <= v <= hi``).
+def integer(name: str, v, lo: int | None = None, hi: int | None = None, *, cap: int | None = None) -> int:
+    """An integer (not a bool), optionally bounded (``lo <= v <= hi``); ``cap`` is an upper limit
+    of the machine or of sense (named only when crossed: a message about ``lo`` stays ``>= lo``).
 
     Examples:
         >>> integer("steps", 3, 1)
@@ -31,11 +34,16 @@ def integer(name: str, v, lo: int | None = None, hi: int | None = None) -> int:
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         accepted = f">= {lo}" if hi is None else (f"<= {hi}" if lo is None else f"in [{lo}, {hi}]")
         raise ValueError(f"{name} must be {accepted}, got {v}")
+    if cap is not None and v > cap:
+        raise ValueError(f"{name} must be <= {cap}, got {v}")
     return int(v)
 
 
-def real(name: str, v, *, lo: float | None = None, hi: float | None = None, lo_open=True, hi_open=True) -> float:
-    """A finite real number, optionally bounded (open bounds by default: ``lo < v < hi``)."""
+def real(
+    name: str, v, *, lo: float | None = None, hi: float | None = None, lo_open=True, hi_open=True, cap=None
+) -> float:
+    """A finite real number, optionally bounded (open bounds by default: ``lo < v < hi``);
+    ``cap``: an upper limit (``v <= cap``) named only when crossed, as for :func:`integer`."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name} must be a number, got {v!r} ({type(v).__name__})")
     v = float(v)
@@ -54,6 +62,8 @@ def real(name: str, v, *, lo: float | None = None, hi: float | None = None, lo_o
         else:
             accepted = f" in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
         raise ValueError(f"{name} must be a finite number{accepted}, got {v!r}")
+    if cap is not None and v > cap:
+        raise ValueError(f"{name} must be <= {cap:g}, got {v!r}")
     return v
 
 
@@ -138,3 +148,166 @@ def device(name: str, v, *, model=None, tensor=None, fallback: str | None = None
     if own is not None and own != dev:
         raise ValueError(f"{name} is {dev} but the model's parameters are on {own}; move the model or pass {name}=")
     return dev
+
+
+#: Seeds are unsigned 64-bit in torch; a run adds the frame or epoch to its seed, so fastdream takes
+#: up to 2**63 - 1 and keeps that sum in range.
+SEED_MAX = 2**63 - 1
+#: The largest count any option takes (frames, samples, channels, epochs...): an index that fits
+#: in a C int, so no kernel or library below sees an overflow whatever memory allows.
+COUNT_MAX = 2**31 - 1
+
+
+def seed(name: str, v) -> int:
+    """A seed: an integer in [0, :data:`SEED_MAX`].
+
+    Examples:
+        >>> seed("seed", 2**64)
+        Traceback (most recent call last):
+        ...
+        ValueError: seed must be <= 9223372036854775807, got 18446744073709551616
+    """
+    return integer(name, v, 0, cap=SEED_MAX)
+
+
+_RANGE = re.compile(r"^(\d{1,9})(?:-(\d{1,9}))?$")
+
+
+def indices(name: str, text: str, most: int, context: str) -> tuple[int, ...]:
+    """The indices of ``"30-40,77,..."`` (ranges inclusive), each once, in the order they first
+    appear, none above ``most``; in time linear in the text and the indices (a range jumps over
+    the runs taken before it, through ``skip``, which points from a taken index past its run).
+
+    Examples:
+        >>> indices("layers", "3-5,1,4-8", 100, "x:3-5,1,4-8")
+        (3, 4, 5, 1, 6, 7, 8)
+        >>> indices("layers", "0-999999", 100, "x:0-999999")
+        Traceback (most recent call last):
+        ...
+        ValueError: layers: 999999 in 'x:0-999999' is beyond 100, the largest index accepted
+    """
+    out: list[int] = []
+    skip: dict[int, int] = {}
+    for part in text.split(","):
+        r = _RANGE.match(part.strip())
+        if not r:
+            raise ValueError(f"{name}: {part.strip()[:40]!r} in {context[:80]!r} is not a number or a range like 30-40")
+        lo, hi = int(r[1]), int(r[2] or r[1])
+        if hi > most:
+            raise ValueError(f"{name}: {hi} in {context[:80]!r} is beyond {most}, the largest index accepted")
+        if hi < lo:
+            raise ValueError(f"{name}: the range {part.strip()!r} in {context[:80]!r} runs backwards")
+        c, passed = lo, []
+        while c <= hi:
+            passed.append(c)
+            if c in skip:
+                c = skip[c]
+            else:
+                out.append(c)
+                c += 1
+        for t in passed:  # path compression: all of them now point past this range
+            skip[t] = max(c, skip.get(t, 0))
+    return tuple(out)
+
+
+def input_file(name: str, v) -> Path:
+    """``v`` as the path of an existing regular file (followed through links) that can be read.
+
+    Named pipes, devices and sockets are refused before anything opens them: reading a pipe
+    waits for a writer for ever, and ``/dev/zero`` never ends.
+    """
+    p = path(name, v)
+    try:
+        st = os.stat(p)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{name}: no such file: {p}") from None
+    except OSError as exc:
+        raise OSError(f"{name}: cannot read {p} ({exc.strerror or exc})") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(f"{name}: {p} is a folder, not a file")
+    if not stat.S_ISREG(st.st_mode):
+        kind = "a named pipe" if stat.S_ISFIFO(st.st_mode) else "a device" if stat.S_ISCHR(st.st_mode) else None
+        kind = kind or ("a block device" if stat.S_ISBLK(st.st_mode) else "a socket or other special file")
+        raise ValueError(f"{name}: {p} is {kind}, not a regular file; give a file (fastdream does not read streams)")
+    if not os.access(p, os.R_OK):
+        raise PermissionError(f"{name}: {p} is not readable")
+    return p
+
+
+def human_bytes(n: float) -> str:
+    """``n`` bytes for a message.
+
+    Examples:
+        >>> human_bytes(3.2e9), human_bytes(512)
+        ('3.2 GB', '512 B')
+    """
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+def _meminfo(key: str) -> int | None:
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _cgroup_room() -> int | None:
+    """What the cgroup (v2) of this process may still allocate, where it sets a limit."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
+        return None if limit == "max" else max(0, int(limit) - int(used))
+    except (OSError, ValueError):
+        return None
+
+
+def _rlimit_room() -> int | None:
+    """What ``ulimit -v`` (RLIMIT_AS) leaves of this process's address space."""
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft == resource.RLIM_INFINITY:
+            return None
+        with open("/proc/self/statm") as f:
+            size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+        return max(0, soft - size)
+    except (ImportError, OSError, ValueError, AttributeError):
+        return None
+
+
+def memory_budget() -> int:
+    """Bytes this process can still allocate: the memory available on the machine (Linux's
+    MemAvailable, else the physical memory), less where a cgroup limit or ``ulimit -v`` leaves less."""
+    room = [r for r in (_meminfo("MemAvailable"), _cgroup_room(), _rlimit_room()) if r is not None]
+    if not room:
+        try:
+            room.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
+        except (ValueError, OSError, AttributeError):
+            room.append(1 << 40)  # unknown: only the hard limits of each option hold
+    return min(room)
+
+
+def fits(what: str, need: float, hint: str = "") -> None:
+    """Refuses, before any allocation, work whose memory ``need`` (bytes) exceeds
+    :func:`memory_budget`; ``what`` says what needs it, with the value the user gave.
+
+    Examples:
+        >>> fits("nz=10**15 (a generator of 1e18 parameters)", 4e18)  # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        ValueError: nz=10**15 (a generator of 1e18 parameters) needs about 4e+06 TB of memory, more than the ...
+    """
+    budget = memory_budget()
+    if need > budget:
+        raise ValueError(
+            f"{what} needs about {human_bytes(need)} of memory, more than the {human_bytes(budget)} this machine "
+            f"has available{'; ' + hint if hint else ''}"
+        )

@@ -2,44 +2,74 @@
 the animation writer (GIF/WebP/MP4) and atomic writes."""
 
 from fastdream.io.animation import FORMATS as VIDEO_FORMATS
-from fastdream.io.animation import animation_format, durations, max_fps, write_animation
+from fastdream.io.animation import animation_format, check_fps, durations, max_fps, write_animation
 from fastdream.io.atomic import atomic_save, write_json
 from fastdream.io.convert import (
+    DEEP_GRAY,
     MODES,
     from_pil,
     from_uint8,
     grid,
     grid_tensor,
     quantize,
+    standard,
+    standard_mode,
     to_pil,
     to_uint8,
     uint8_from_pil,
 )
-from fastdream.io.images import MAX_PIXELS, SAMPLE_IMAGE, Loaded, check_range, load, load_mask, load_pil, save_image
+from fastdream.io.images import (
+    MAX_PIXELS,
+    SAMPLE_IMAGE,
+    Loaded,
+    check_pixels,
+    check_range,
+    load,
+    load_mask,
+    load_pil,
+    opened,
+    reason,
+    save_image,
+    upright,
+)
+from fastdream.io.outputs import WRITABLE, Made, check_not_input, flatten, image_format
 
 __all__ = [
+    "DEEP_GRAY",
     "MAX_PIXELS",
     "MODES",
     "SAMPLE_IMAGE",
     "VIDEO_FORMATS",
+    "WRITABLE",
+    "Made",
     "Loaded",
     "animation_format",
     "atomic_save",
+    "check_fps",
+    "check_not_input",
+    "check_pixels",
     "check_range",
     "durations",
+    "flatten",
     "from_pil",
     "from_uint8",
     "grid",
     "grid_tensor",
+    "image_format",
     "load",
     "load_mask",
     "load_pil",
     "max_fps",
+    "opened",
     "quantize",
+    "reason",
     "save_image",
+    "standard",
+    "standard_mode",
     "to_pil",
     "to_uint8",
     "uint8_from_pil",
+    "upright",
     "write_animation",
     "write_json",
 ]

@@ -21,6 +21,8 @@ FORMATS = {".gif": "GIF", ".webp": "WEBP", ".mp4": "MP4"}
 #: GIF delays are stored in 1/100 s and browsers slow down anything under 20 ms.
 GIF_MAX_FPS = 50.0
 MAX_FPS = 240.0
+#: A frame shown for at most 100 s (a GIF's delay field holds up to 655 s).
+MIN_FPS = 0.01
 #: crf ~15 for libx264: dream detail is fine, high-frequency texture that the default (crf 25)
 #: visibly smears.
 MP4_QUALITY = 7
@@ -49,6 +51,23 @@ def animation_format(path, name: str = "out_path") -> str:
 
 def max_fps(fmt: str) -> float:
     return GIF_MAX_FPS if fmt == "GIF" else MAX_FPS
+
+
+def check_fps(fps, fmt: str, name: str = "fps") -> float:
+    """``fps`` as a frame rate ``fmt`` can play: in [:data:`MIN_FPS`, :func:`max_fps`].
+
+    Examples:
+        >>> check_fps(1e-300, "GIF")
+        Traceback (most recent call last):
+        ...
+        ValueError: fps must be in [0.01, 50] for GIF output, got 1e-300
+    """
+    from fastdream import _checks
+
+    fps = _checks.real(name, fps, lo=0.0)
+    if not MIN_FPS <= fps <= max_fps(fmt):
+        raise ValueError(f"{name} must be in [{MIN_FPS:g}, {max_fps(fmt):g}] for {fmt} output, got {fps:g}")
+    return fps
 
 
 def durations(n: int, fps: float, unit_ms: int) -> list[int]:
@@ -151,8 +170,7 @@ def write_animation(frames: Iterable, path, *, fps: float = 15, loop: int = 0, a
     frames = list(frames)
     if not frames:
         raise ValueError("frames must hold at least one frame")
-    if not fps > 0 or fps > max_fps(fmt):
-        raise ValueError(f"fps must be in (0, {max_fps(fmt):g}] for {path.suffix} output, got {fps:g}")
+    fps = check_fps(fps, fmt)
     if audio is not None and fmt != "MP4":
         raise ValueError(f"audio: only .mp4 output keeps a sound track, not {path.suffix}")
     if fmt == "MP4":

@@ -53,6 +53,77 @@ def from_uint8(x: torch.Tensor, value_range=(0.0, 1.0)) -> torch.Tensor:
     return y.add_(lo) if lo else y
 
 
+#: Modes of one gray channel deeper than 8 bits: 16-bit (Pillow's ``I;16`` family), 32-bit integer
+#: (``I``, which Pillow gives 16-bit PGM files) and 32-bit float (``F``).
+DEEP_GRAY = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+
+
+def standard(im: Image.Image) -> Image.Image:
+    """``im`` in one of the 8-bit modes fastdream works in (``L``, ``LA``, ``RGB``, ``RGBA``), with
+    nothing lost that 8 bits can hold: 16-bit and 32-bit gray scaled to 8 bits (not clipped, which
+    turns a 16-bit photo white), transparency kept as alpha (palette, color key, ``PA``, ``La``,
+    ``RGBa``), CMYK, YCbCr, LAB and HSV as RGB, bilevel as gray. Other modes are a ``ValueError``.
+
+    Examples:
+        >>> im = Image.fromarray(np.array([[0, 32896, 65535]], np.uint16))  # 16-bit gray
+        >>> im.mode, standard(im).mode, np.asarray(standard(im)).tolist()
+        ('I;16', 'L', [[0, 128, 255]])
+        >>> p = Image.new("P", (2, 1)); p.info["transparency"] = 0
+        >>> standard(p).mode
+        'RGBA'
+    """
+    mode, key = im.mode, im.info.get("transparency")
+    if mode in ("L", "RGB") and key is not None:  # a color key: that value is transparent
+        return im.convert("LA" if mode == "L" else "RGBA")
+    if mode in MODES.values():
+        return im
+    if mode in DEEP_GRAY:
+        a = np.asarray(im)
+        gray = Image.fromarray(_levels(a, mode), "L")
+        if isinstance(key, int) and mode != "F":
+            gray.putalpha(Image.fromarray(np.where(a == key, 0, 255).astype(np.uint8), "L"))
+        return gray
+    if mode in ("P", "PA"):
+        return im.convert("RGBA" if mode == "PA" or key is not None else "RGB")
+    if mode in ("La", "RGBa"):
+        return im.convert(mode.upper())
+    if mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
+        return im.convert("L" if mode == "1" else "RGB")
+    raise ValueError(f"image: Pillow mode {mode!r} is not supported (fastdream reads gray, RGB, CMYK, palette...)")
+
+
+def standard_mode(im: Image.Image) -> str:
+    """The mode :func:`standard` gives ``im``, read from its header (nothing is decoded).
+
+    Examples:
+        >>> standard_mode(Image.new("I;16", (1, 1))), standard_mode(Image.new("PA", (1, 1)))
+        ('L', 'RGBA')
+    """
+    mode, key = im.mode, im.info.get("transparency")
+    if mode in ("L", "RGB"):
+        return mode + ("A" if key is not None else "")
+    if mode in MODES.values():
+        return mode
+    if mode in DEEP_GRAY:
+        return "LA" if isinstance(key, int) and mode != "F" else "L"
+    if mode in ("P", "PA"):
+        return "RGBA" if mode == "PA" or key is not None else "RGB"
+    if mode in ("La", "RGBa"):
+        return mode.upper()
+    return "L" if mode == "1" else "RGB"
+
+
+def _levels(a: np.ndarray, mode: str) -> np.ndarray:
+    """8-bit levels of a deep gray array: 16-bit values (and ``I``) over 65535, float over 1 when
+    they lie in [0, 1], else over 255 as Pillow's own conversion reads them."""
+    if mode == "F":
+        a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        scale = 255.0 if a.size and a.min() >= 0 and a.max() <= 1 else 1.0
+        return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
+    a = np.clip(a.astype(np.int64), 0, 65535)
+    return ((a * 255 + 32767) // 65535).astype(np.uint8)  # round(v / 257): exact for 8-bit values stored wide
+
+
 def uint8_from_pil(im: Image.Image, mode: str | None = None) -> torch.Tensor:
     """The pixels of a PIL image as a uint8 (C, H, W) tensor (a copy, ours to modify), after
     ``im.convert(mode)`` when ``mode`` is given (``"L"``, ``"LA"``, ``"RGB"`` or ``"RGBA"``).

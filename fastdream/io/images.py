@@ -11,16 +11,18 @@ from __future__ import annotations
 
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from fastdream import _checks
 from fastdream.io.atomic import atomic_save
-from fastdream.io.convert import from_uint8, to_uint8
+from fastdream.io.convert import DEEP_GRAY, from_uint8, standard, to_uint8
 from fastdream.ops.luma import luma
 
 #: The bundled sample photo: the public-domain astronaut portrait from scikit-image.
@@ -32,6 +34,8 @@ MAX_PIXELS = 1 << 30
 
 
 _KEEP = object()  # restore(): keep the input's own alpha
+#: Bytes per pixel of an image as float32 RGB + alpha, with the copies on the way in and out.
+_FLOAT_BYTES = 40
 
 
 @dataclass
@@ -55,46 +59,99 @@ class Loaded:
         return self.restore(rgb, a.clamp_(0, 1))
 
 
-def load_pil(path) -> Image.Image:
-    """Opens an image file with EXIF orientation applied; clear errors for missing files, files that
-    are not images and headers that claim more than :data:`MAX_PIXELS` pixels."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"image: no such file: {path}")
-    if path.is_dir():
-        raise IsADirectoryError(f"image: {path} is a directory, not an image file")
-    guard = Image.MAX_IMAGE_PIXELS
-    try:
-        # Pillow raises above twice its limit and warns above it: ours replaces both.
-        Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
-                return ImageOps.exif_transpose(im)
-    except Image.DecompressionBombError:
+#: Bytes per pixel Pillow keeps for a decoded image of each mode (3 and 4 bands take 4 bytes).
+_DECODED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2, "I": 4, "F": 4}
+
+
+def check_pixels(name: str, where, size: tuple[int, int], mode: str = "RGBA", bytes_per_pixel: float = 0) -> None:
+    """Refuses an image of ``size`` (width, height) before it is decoded: none of its sides 0, at
+    most :data:`MAX_PIXELS` pixels, and its decoding (``mode``) plus ``bytes_per_pixel`` of work
+    within the memory this machine has (:func:`fastdream._checks.fits`)."""
+    w, h = size
+    if w < 1 or h < 1:
+        raise ValueError(f"{name}: {where} is {w}x{h} pixels: an image needs at least one pixel")
+    if w * h > MAX_PIXELS:
         raise ValueError(
-            f"image: {path} claims more than {MAX_PIXELS / 1e6:.0f} megapixels (its header says "
-            f"{_header_size(path)}); fastdream refuses such files, which are usually broken or malicious"
-        ) from None
-    except UnidentifiedImageError:
-        raise ValueError(f"image: {path} is not an image Pillow can read") from None
-    except OSError as exc:  # truncated or corrupt files
-        raise ValueError(f"image: {path} could not be read ({exc})") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = guard
+            f"{name}: {where} claims more than the {MAX_PIXELS / 1e6:.0f} megapixels fastdream opens ({w}x{h}, "
+            f"{w * h / 1e6:.0f} megapixels); such files are usually broken or malicious"
+        )
+    per_pixel = _DECODED_BYTES.get(mode, 4) + 4 + (16 if mode in DEEP_GRAY else 0) + bytes_per_pixel
+    _checks.fits(f"{name}: {where} ({w}x{h} pixels)", w * h * per_pixel)
 
 
-def _header_size(path: Path) -> str:
+@contextmanager
+def opened(path, name: str = "image") -> Iterator[Image.Image]:
+    """The image file ``path`` opened, its header read and nothing decoded, after the checks that
+    hold before decoding: a regular file (:func:`fastdream._checks.input_file`: never a pipe that
+    waits for ever) that Pillow recognizes, whose size passes :func:`check_pixels`. Pillow's
+    errors become a ``ValueError`` naming the file; the caller's own errors pass unchanged."""
+    p = _checks.input_file(name, path)
     guard = Image.MAX_IMAGE_PIXELS
     try:
-        Image.MAX_IMAGE_PIXELS = None  # the header only: nothing is decoded
-        with Image.open(path) as im:
-            return f"{im.width}x{im.height}"
-    except Exception:
-        return "an unreadable size"
+        Image.MAX_IMAGE_PIXELS = None  # check_pixels replaces Pillow's guard (179 MP: too low for 16K prints)
+        im = Image.open(p)
+    except UnidentifiedImageError:
+        raise ValueError(f"{name}: {p} is not an image Pillow can read") from None
+    except Exception as exc:  # a header Pillow's parser chokes on: any error type
+        raise ValueError(f"{name}: {p} could not be read ({reason(exc)})") from None
     finally:
         Image.MAX_IMAGE_PIXELS = guard
+    with im:
+        try:
+            check_pixels(name, p, im.size, im.mode)
+        except Exception as exc:
+            if isinstance(exc, ValueError):
+                raise
+            raise ValueError(f"{name}: {p} could not be read ({reason(exc)})") from None
+        yield im
+
+
+def reason(exc: BaseException) -> str:
+    """An exception as a short clause for a one-line message: its type, and the first line of its text."""
+    text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def upright(im: Image.Image, where) -> Image.Image:
+    """``im`` turned as its EXIF orientation says; an unreadable EXIF block is ignored with a
+    warning (the pixels are fine; only their orientation is unknown)."""
+    why = None
+    try:
+        with warnings.catch_warnings(record=True) as said:  # Pillow's own warnings name no file
+            warnings.simplefilter("always")
+            out = ImageOps.exif_transpose(im)
+        why = str(said[0].message) if said else None
+    except Exception as exc:
+        why, out = reason(exc), im
+    if why is not None:
+        warnings.warn(f"{where}: its EXIF block is damaged ({why}); the orientation may be ignored", UserWarning, 2)
+    return out
+
+
+def load_pil(path, name: str = "image") -> Image.Image:
+    """An image file as a PIL image in an 8-bit mode (:func:`~fastdream.io.convert.standard`: ``L``,
+    ``LA``, ``RGB`` or ``RGBA``; 16-bit scaled, transparency kept), EXIF orientation applied.
+
+    Everything is checked before decoding (:func:`opened`): a missing file, a folder, a pipe or
+    device, a file that is not an image, a header claiming more than :data:`MAX_PIXELS` pixels or
+    more memory than the machine has; a truncated or corrupt file is a ``ValueError`` naming it.
+    """
+    with opened(path, name) as im:
+        where = path
+        try:
+            im.load()
+        except MemoryError:
+            raise ValueError(f"{name}: {where} does not fit in memory once decoded") from None
+        except Exception as exc:  # truncated or corrupt pixel data: any error type from the decoders
+            raise ValueError(f"{name}: {where} could not be read ({reason(exc)})") from None
+        return standard(upright(im, f"{name}: {where}"))
+
+
+def check_size(name: str, h: int, w: int, n: int = 1) -> None:
+    """Refuses an empty array or tensor image, and one whose float copies would not fit in memory."""
+    if h < 1 or w < 1 or n < 1:
+        raise ValueError(f"{name} is empty: {n} image(s) of {w}x{h} pixels; an image needs at least one pixel")
+    _checks.fits(f"{name}: {n} image(s) of {w}x{h} pixels", n * h * w * _FLOAT_BYTES)
 
 
 def _split(t: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -119,11 +176,10 @@ def _merge(rgb: torch.Tensor, alpha: torch.Tensor | None, channels: int) -> torc
 
 
 def _from_pil(im: Image.Image) -> Loaded:
+    # Palette, CMYK, 16-bit...: worked on in their 8-bit mode (standard), given back in that mode.
+    check_pixels("image", "the image", im.size, im.mode, _FLOAT_BYTES)
+    im = standard(im)
     mode = im.mode
-    if mode not in ("RGB", "RGBA", "L", "LA"):
-        # Palette, CMYK, 16-bit...: work in RGB(A) and give that back.
-        mode = "RGBA" if ("A" in im.getbands() or "transparency" in im.info) else "RGB"
-        im = im.convert(mode)
     arr = np.asarray(im)
     loaded = _from_numpy(arr, "image")
 
@@ -138,6 +194,7 @@ def _from_numpy(arr: np.ndarray, name: str) -> Loaded:
     if arr.ndim not in (2, 3):
         raise ValueError(f"{name} as a numpy array must be HxW or HxWxC, got shape {arr.shape}")
     dtype, shape = arr.dtype, arr.shape
+    check_size(name, shape[0], shape[1])
     if dtype == np.uint8:
         t = from_uint8(torch.from_numpy(np.array(arr, copy=True)))
     elif np.issubdtype(dtype, np.floating):
@@ -165,6 +222,7 @@ def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
     if t.dim() not in (3, 4):
         raise ValueError(f"{name} as a tensor must be (C, H, W) or (N, C, H, W), got shape {tuple(t.shape)}")
     batched, device, dtype = t.dim() == 4, t.device, t.dtype
+    check_size(name, t.shape[-2], t.shape[-1], t.shape[0] if batched else 1)
     x = (t if batched else t[None]).detach().float()
     x = check_range(x, name)
     channels = x.shape[1]
@@ -199,9 +257,9 @@ def check_range(t: torch.Tensor, name: str) -> torch.Tensor:
 def load(image, name: str = "image") -> Loaded:
     """Turns any accepted image kind into a :class:`Loaded`."""
     if isinstance(image, (str, os.PathLike)):
-        return _from_pil(load_pil(image))
+        return _from_pil(load_pil(image, name))
     if isinstance(image, Image.Image):
-        return _from_pil(ImageOps.exif_transpose(image))
+        return _from_pil(upright(image, name))
     if isinstance(image, np.ndarray):
         return _from_numpy(image, name)
     if isinstance(image, torch.Tensor):
@@ -215,9 +273,9 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
     Images and uint8 arrays are scaled by 1/255; a mask of another size is resized (bilinear).
     """
     if isinstance(mask, (str, os.PathLike)):
-        mask = load_pil(mask)
+        mask = load_pil(mask, name)
     if isinstance(mask, Image.Image):
-        mask = np.array(mask.convert("L"))  # writable: torch warns about sharing a read-only buffer
+        mask = np.array(standard(mask).convert("L"))  # writable: torch warns about sharing a read-only buffer
     if isinstance(mask, np.ndarray):
         m = torch.from_numpy(np.ascontiguousarray(mask)).float()
         if mask.dtype == np.uint8:
@@ -241,10 +299,10 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
 
 
 def save_image(image: Image.Image, path, **options) -> Path:
-    """Saves a PIL image atomically; the format follows the file extension."""
-    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
-    if fmt is None:
-        raise ValueError(f"output: unknown image extension {Path(path).suffix!r} (use .png, .jpg, .webp, ...)")
-    if fmt == "JPEG" and image.mode in ("RGBA", "LA"):
-        raise ValueError(f"output: {path} is a JPEG, which cannot keep the alpha channel; use .png or .webp")
+    """Saves a PIL image atomically; the format follows the file extension, checked first
+    (:func:`fastdream.io.outputs.image_format`: a format Pillow cannot write, or transparency into
+    a JPEG, is a ``ValueError`` and nothing is written)."""
+    from fastdream.io.outputs import image_format
+
+    fmt = image_format(path, image.mode)
     return atomic_save(lambda tmp: image.save(tmp, format=fmt, **options), path)

@@ -14,12 +14,15 @@ import warnings
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
-from fastdream import _malloc
-from fastdream.io.convert import MODES, from_uint8, quantize
-from fastdream.io.images import check_range, load_pil
+from fastdream import _checks, _malloc
+from fastdream.io.convert import from_uint8, quantize, standard
+from fastdream.io.images import check_pixels, check_range, load_pil, upright
 from fastdream.ops.luma import luma
+
+#: Memory of the low-memory dream per pixel of its input, all told (bench/RESULTS.md: 21-27 bytes).
+LOW_MEMORY_BYTES = 27
 
 
 class Pixels:
@@ -52,16 +55,18 @@ class Pixels:
     def of(cls, image, name: str = "image") -> Pixels:
         """The pixels of a path, PIL image, numpy array or tensor (the kinds ``fastdream.dream`` takes)."""
         if isinstance(image, (str, os.PathLike)):
-            image = load_pil(image)
+            image = load_pil(image, name)
         if isinstance(image, Image.Image):
-            image = ImageOps.exif_transpose(image)
-            mode = image.mode if image.mode in MODES.values() else ("RGBA" if "A" in image.getbands() else "RGB")
-            arr = np.array(image if mode == image.mode else image.convert(mode))
+            check_pixels(name, "the image", image.size, image.mode, LOW_MEMORY_BYTES)
+            image = standard(upright(image, name))  # 16-bit scaled, palette transparency kept as alpha
+            mode = image.mode
+            arr = np.array(image)
             arr = arr[..., None] if arr.ndim == 2 else arr
             return cls(torch.from_numpy(arr)[None], lambda out: Image.fromarray(_squeeze(out[0].numpy()), mode), True)
         if isinstance(image, np.ndarray):
             if image.ndim not in (2, 3):
                 raise ValueError(f"{name} as a numpy array must be HxW or HxWxC, got shape {image.shape}")
+            _fits(name, image.shape[0] * image.shape[1])
             gray2d = image.ndim == 2
             arr = image[..., None] if gray2d else image
             if arr.dtype == np.uint8:
@@ -79,6 +84,7 @@ class Pixels:
                 raise ValueError(
                     f"{name} as a tensor must be (C, H, W) or (N, C, H, W), got shape {tuple(image.shape)}"
                 )
+            _fits(name, image.shape[-1] * image.shape[-2] * (image.shape[0] if image.dim() == 4 else 1))
             batched, dtype, device = image.dim() == 4, image.dtype, image.device
             x = image if batched else image[None]
             x = check_range(x.detach().float(), name)  # float32: a copy only for other float types
@@ -137,6 +143,12 @@ class Pixels:
         """The output in the input's kind (PIL image, array or tensor)."""
         out, self.out = self.out, None
         return self._finish(out)
+
+
+def _fits(name: str, pixels: int) -> None:
+    if pixels < 1:
+        raise ValueError(f"{name} is empty: an image needs at least one pixel")
+    _checks.fits(f"{name}: a low-memory dream of {pixels / 1e6:.0f} megapixels", pixels * LOW_MEMORY_BYTES)
 
 
 def _empty(shape, dtype, device) -> torch.Tensor:

@@ -67,7 +67,7 @@ def test_mp4_frames_and_odd_sizes(tmp_path):
     "name, kwargs, exc, words",
     [
         ("a.avi", {}, ValueError, "unknown video extension"),
-        ("a.gif", dict(fps=60), ValueError, r"fps must be in \(0, 50\]"),
+        ("a.gif", dict(fps=60), ValueError, r"fps must be in \[0.01, 50\] for GIF output"),
         ("a.gif", dict(fps=0), ValueError, "fps must be"),
         ("a.gif", dict(audio="song.mp3"), ValueError, "only .mp4"),
     ],

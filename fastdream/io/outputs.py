@@ -1,0 +1,172 @@
+"""The one rule for outputs, checked before any work starts.
+
+- The writer is chosen and tried first: an extension Pillow cannot write (``.psd``), or a format
+  that cannot hold what will be made (transparency in a JPEG), is refused before the work, not
+  found after it.
+- No output (file, folder of frames, checkpoint) may be an input, contain one, or lie inside an
+  input folder, however the paths are spelled (``./a.png``, a symbolic or hard link).
+- A run that fails leaves nothing it created: :class:`Made` removes the folders it made.
+"""
+
+from __future__ import annotations
+
+import io as _bytes
+import os
+from pathlib import Path
+from typing import Iterable
+
+from PIL import Image
+
+from fastdream.io.images import reason
+
+#: What to suggest when a format cannot be written or cannot hold the picture.
+WRITABLE = ".png, .jpg, .webp, .tif or .bmp"
+
+
+def image_format(path, mode: str = "RGB", name: str = "output") -> str:
+    """The Pillow format that writes ``path`` (by its extension), once a tiny image of ``mode`` has
+    been written in it: unknown extensions, formats Pillow only reads, and formats that cannot
+    hold ``mode`` (transparency into JPEG) are a ``ValueError`` before any work.
+
+    Examples:
+        >>> image_format("out.PNG", "RGBA")
+        'PNG'
+        >>> image_format("out.jpg", "RGBA")
+        Traceback (most recent call last):
+        ...
+        ValueError: output: out.jpg is a JPEG, which cannot hold transparency (alpha); use .png or .webp
+    """
+    path = Path(path)
+    ext = path.suffix.lower()
+    if not ext:
+        raise ValueError(f"{name}: {path} has no extension to choose an image format by; use {WRITABLE}")
+    fmt = Image.registered_extensions().get(ext)
+    if fmt is None:
+        raise ValueError(f"{name}: unknown image extension {ext!r} in {str(path)!r}; use {WRITABLE}")
+    if fmt not in Image.SAVE:
+        raise ValueError(f"{name}: Pillow reads {ext} files but cannot write them; use {WRITABLE}")
+    if not _holds(fmt, mode):
+        if "A" in mode:
+            raise ValueError(f"{name}: {path} is a {fmt}, which cannot hold transparency (alpha); use .png or .webp")
+        raise ValueError(f"{name}: {path} is a {fmt}, which cannot hold a {mode} image; use {WRITABLE}")
+    return fmt
+
+
+def _holds(fmt: str, mode: str) -> bool:
+    """Whether ``fmt`` writes a ``mode`` image and gives its transparency back."""
+    im = Image.new(mode, (2, 2))
+    if "A" in mode:
+        im.putpixel((0, 0), (0,) * (len(mode) - 1) + (0,))
+        im.putpixel((1, 1), (255,) * len(mode))
+    buf = _bytes.BytesIO()
+    try:
+        im.save(buf, format=fmt)
+        if "A" not in mode:
+            return True
+        buf.seek(0)
+        with Image.open(buf) as back:
+            back = back.convert("RGBA")
+            return back.getpixel((0, 0))[3] == 0 and back.getpixel((1, 1))[3] == 255
+    except Exception:  # any writer's refusal, whatever its type
+        return False
+
+
+def flatten(im: Image.Image, color=(255, 255, 255)) -> Image.Image:
+    """``im`` without its alpha: composited on ``color`` (RGB, 0-255), for formats that keep none.
+
+    Examples:
+        >>> flatten(Image.new("RGBA", (1, 1), (0, 0, 0, 0))).getpixel((0, 0))
+        (255, 255, 255)
+    """
+    if "A" not in im.mode and "transparency" not in im.info:
+        return im
+    base = Image.new("RGBA", im.size, (*color[:3], 255))
+    flat = Image.alpha_composite(base, im.convert("RGBA")).convert("RGB")
+    return flat.convert("L") if im.mode in ("LA", "La") else flat
+
+
+def _same(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    except OSError:
+        return False
+
+
+def check_not_input(name: str, out, inputs: Iterable, *, folder: bool = False, overwrite: bool = False) -> Path:
+    """``out`` (a file, or with ``folder`` a folder a run writes into) checked against every input
+    path of ``inputs`` (files or folders; None and non-paths are skipped): it may not be one of
+    them (unless ``overwrite``, for a file), lie inside an input folder, or (a folder) contain an
+    input. Paths are compared resolved (``.``/``..``, symbolic links) and, when both exist, as
+    files (hard links).
+
+    Examples:
+        >>> check_not_input("frames_dir", "clip_frames", ["./clip_frames"], folder=True)
+        Traceback (most recent call last):
+        ...
+        ValueError: frames_dir: clip_frames is the input clip_frames; fastdream never writes into its inputs; choose another frames_dir
+    """
+    out = Path(out)
+    o = out.resolve()
+    for item in inputs:
+        if not isinstance(item, (str, os.PathLike)) or not str(item):
+            continue
+        p = Path(item)
+        r = p.resolve()
+        if _same(out, p):
+            if overwrite and not folder and not p.is_dir():
+                continue
+            what = "input folder" if p.is_dir() else "input"
+            raise ValueError(
+                f"{name}: {out} is the {what} {p}; fastdream never writes into its inputs; choose another {name}"
+            )
+        if r in o.parents and p.is_dir():
+            raise ValueError(f"{name}: {out} lies inside the input folder {p}; write it outside the inputs")
+        if folder and o in r.parents:
+            raise ValueError(f"{name}: the folder {out} contains the input {p}; choose a folder outside the inputs")
+    return out
+
+
+class Made:
+    """The folders a run makes for its outputs, removed again (when still empty) if the run fails:
+    ``with Made(folder) as made: ...`` makes ``folder`` and its missing parents.
+
+    Examples:
+        >>> import tempfile
+        >>> root = Path(tempfile.mkdtemp())
+        >>> try:
+        ...     with Made(root / "a" / "b"):
+        ...         raise KeyboardInterrupt
+        ... except KeyboardInterrupt:
+        ...     pass
+        >>> (root / "a").exists()
+        False
+    """
+
+    def __init__(self, folder, *, make: bool = True):
+        self.folder = Path(folder)
+        self.new: list[Path] = []
+        p = self.folder
+        while not p.exists() and p != p.parent:
+            self.new.append(p)
+            p = p.parent
+        self.make = make
+
+    def __enter__(self) -> Made:
+        if self.make:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        return self
+
+    def __exit__(self, kind, exc, tb) -> None:
+        if kind is not None and self.make:
+            self.undo()
+
+    def undo(self) -> None:
+        """Removes the folders this made that are empty, deepest first."""
+        for p in self.new:
+            try:
+                p.rmdir()
+            except OSError:
+                break
+
+
+__all__ = ["WRITABLE", "Made", "check_not_input", "flatten", "image_format", "reason"]
