@@ -123,12 +123,14 @@ def test_gray_training_and_sampling(folder, tmp_path, capsys):
     assert im.mode == "L" and im.size == (32, 32)
 
 
-def test_out_dir_inside_images_dir_is_skipped(tmp_path):
+def test_out_dir_may_not_lie_inside_the_images(tmp_path):
     write_image_folder(tmp_path, n=4)
-    gan.train_gan(tmp_path, tmp_path / "run", epochs=1, **TINY)
-    # second run: the grid written into images_dir/run must not be taken as a training image
-    ckpt = gan.train_gan(tmp_path, tmp_path / "run", epochs=2, **TINY)
-    assert torch.load(ckpt, weights_only=True)["config"]["images"] == 4
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    with pytest.raises(ValueError, match="lies inside the input folder"):
+        gan.train_gan(tmp_path, tmp_path / "run", epochs=1, **TINY)
+    with pytest.raises(ValueError, match="contains the input"):
+        gan.train_gan(tmp_path / "nested", tmp_path, epochs=1, **TINY)
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
 @pytest.mark.parametrize(

@@ -35,9 +35,9 @@ def working_size(h: int, w: int, resolution: int) -> tuple[int, int]:
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-def read_mask(path) -> np.ndarray:
+def read_mask(path, name: str = "mask") -> np.ndarray:
     """A mask file as a bool HxW array, by the rule in the module documentation (EXIF applied)."""
-    im = io.load_pil(path)
+    im = io.load_pil(path, name)
     if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
         alpha = np.asarray(im.convert("RGBA").getchannel("A"))
         if alpha.min() < 255:

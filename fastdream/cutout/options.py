@@ -8,12 +8,18 @@ import warnings
 
 import numpy as np
 
-from fastdream import _checks
-from fastdream.models.unet import BACKBONES
-from fastdream.training import Dist
+from fastdream import _checks, io
+from fastdream.cutout.predict import CONFIG
+from fastdream.models.unet import BACKBONES, UNet
+from fastdream.training import Anything, Dist, Int, Listing, Record, Weights, model_fits
 
 # Settings that define the network (and the resolution it works at): resume needs the same.
 ARCH_KEYS = ("base_channels", "depth", "backbone", "image_size")
+#: What resuming reads from a checkpoint, checked before anything is built from it.
+RESUME = Record(
+    {"config": CONFIG, "model": Weights(), "optimizer": Anything(), "epoch": Int(0, _checks.COUNT_MAX)},
+    {"history": Listing(Anything()), "metrics": Anything(), "val_keys": Listing(Anything())},
+)
 #: Without ``epochs``, train for about this many crops (at least MIN_EPOCHS, at most MAX_EPOCHS
 #: epochs): small folders get more passes (bench/RESULTS.md, "Background removal").
 DEFAULT_CROPS = 9000
@@ -40,17 +46,17 @@ def check_arguments(a: dict) -> dict:
         images_dir=_checks.path("images_dir", a["images_dir"]),
         masks_dir=_checks.path("masks_dir", a["masks_dir"]),
         out_path=out_path,
-        epochs=None if a["epochs"] is None else _checks.integer("epochs", a["epochs"], 1),
-        batch_size=_checks.integer("batch_size", a["batch_size"], 1),
+        epochs=None if a["epochs"] is None else _checks.integer("epochs", a["epochs"], 1, cap=_checks.COUNT_MAX),
+        batch_size=_checks.integer("batch_size", a["batch_size"], 1, cap=_checks.COUNT_MAX),
         backbone=backbone,
     )
     if backbone is None:
-        c["base_channels"] = _checks.integer("base_channels", a["base_channels"], 1)
+        c["base_channels"] = _checks.integer("base_channels", a["base_channels"], 1, cap=_checks.COUNT_MAX)
         c["depth"] = _checks.integer("depth", a["depth"], 1, 8)
         min_size = max(16, 2 ** (c["depth"] + 1))
     else:
         c["base_channels"], c["depth"], min_size = None, None, 64
-    c["image_size"] = _checks.integer("image_size", a["image_size"], 1)
+    c["image_size"] = _checks.integer("image_size", a["image_size"], 1, cap=1 << 16)
     if c["image_size"] < min_size:
         what = f"depth={c['depth']}" if backbone is None else f"backbone={backbone!r}"
         raise ValueError(
@@ -63,14 +69,16 @@ def check_arguments(a: dict) -> dict:
         resume=_checks.boolean("resume", a["resume"]),
         progress=_checks.boolean("progress", a["progress"]),
         skip_bad=_checks.boolean("skip_bad", a["skip_bad"]),
-        seed=_checks.integer("seed", a["seed"], 0),
-        num_workers=_checks.integer("num_workers", a["num_workers"], 0),
+        seed=_checks.seed("seed", a["seed"]),
+        num_workers=_checks.integer("num_workers", a["num_workers"], 0, cap=1024),
         augment=_checks.boolean("augment", a["augment"]),
         encoder_lr=_checks.real("encoder_lr", a["encoder_lr"], lo=0.0, lo_open=False),
-        freeze_epochs=_checks.integer("freeze_epochs", a["freeze_epochs"], 0),
+        freeze_epochs=_checks.integer("freeze_epochs", a["freeze_epochs"], 0, cap=_checks.COUNT_MAX),
         max_minutes=None if a["max_minutes"] is None else _checks.real("max_minutes", a["max_minutes"], lo=0.0),
         device=_checks.device("device", a["device"]),
     )
+    _fits(c)
+    io.check_not_input("out_path", out_path, [c["images_dir"], c["masks_dir"]])
     if out_path.exists() and not out_path.is_file():
         raise ValueError(f"out_path: {out_path} exists and is not a file")
     for parent in out_path.parents:  # the folder is created at the first checkpoint: it must be creatable
@@ -79,6 +87,21 @@ def check_arguments(a: dict) -> dict:
                 raise ValueError(f"out_path: {parent} is a file, so {out_path} cannot be written")
             break
     return c
+
+
+def _fits(c: dict) -> None:
+    """The network with its gradients and Adam's moments, and a batch of crops through it (at the
+    least one full-size feature map of ``base_channels`` and its gradient), fit in memory."""
+    if c["backbone"] is None:
+        width, depth = c["base_channels"], c["depth"]
+        model_fits(f"base_channels={width}, depth={depth}", lambda: UNet(base_channels=width, depth=depth), copies=4)
+        per_pixel = width * 4 * 2
+    else:
+        per_pixel = 32 * 4 * 2
+    _checks.fits(
+        f"batch_size={c['batch_size']} crops of image_size={c['image_size']}",
+        c["batch_size"] * c["image_size"] ** 2 * per_pixel,
+    )
 
 
 def arch(config: dict) -> dict:

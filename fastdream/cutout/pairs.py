@@ -40,14 +40,8 @@ def stored_size(h: int, w: int, size: int, zoom: float) -> tuple[int, int]:
 
 def load_pair(img_path: Path, mask_path: Path, size: int, zoom: float = 1.0) -> tuple[Tensor, Tensor]:
     """Image and mask at :func:`_stored_size`: uint8 (3, h, w) and uint8 (1, h, w) (0..255, soft edges)."""
-    try:
-        im = io.load_pil(img_path).convert("RGB")
-    except ValueError as exc:
-        raise ValueError(f"images_dir: {exc}") from None
-    try:
-        m = read_mask(mask_path)
-    except ValueError as exc:
-        raise ValueError(f"masks_dir: {exc}") from None
+    im = io.load_pil(img_path, "images_dir").convert("RGB")
+    m = read_mask(mask_path, "masks_dir")
     if m.shape != (im.height, im.width):
         raise ValueError(_mismatch(img_path, (im.width, im.height), mask_path, (m.shape[1], m.shape[0])))
     h, w = stored_size(im.height, im.width, size, zoom)
@@ -68,14 +62,8 @@ def _mismatch(img_path, isize, mask_path, msize) -> str:
 
 def check_pair(ip: Path, mp: Path) -> tuple[int, int]:
     """(width, height) of a pair from the file headers; ValueError naming the file if unreadable or mismatched."""
-    try:
-        isize = header_size(ip)
-    except ValueError as exc:
-        raise ValueError(f"images_dir: {exc}") from None
-    try:
-        msize = header_size(mp)
-    except ValueError as exc:
-        raise ValueError(f"masks_dir: {exc}") from None
+    isize = header_size(ip, "images_dir")
+    msize = header_size(mp, "masks_dir")
     if isize != msize:
         raise ValueError(_mismatch(ip, isize, mp, msize))
     return isize

@@ -18,14 +18,31 @@ from fastdream import _checks, io
 from fastdream.batch import run_folder
 from fastdream.cutout.masks import DEFAULT_RESOLUTION, working_size
 from fastdream.cutout.refine import decontaminate, refine
-from fastdream.models.unet import UNet
-from fastdream.training import read_checkpoint
+from fastdream.models.unet import BACKBONES, UNet
+from fastdream.training import Choice, Int, Maybe, Record, Weights, load_weights, model_fits, read_checkpoint
 
 FORMAT, VERSION = "fastdream.unet", 1
+#: The network's settings a checkpoint may hold (their memory is checked too: ``model_fits``).
+MODEL = {
+    "in_channels": Choice(3),
+    "out_channels": Int(1, 64),
+    "base_channels": Maybe(Int(1, _checks.COUNT_MAX)),
+    "depth": Maybe(Int(1, 8)),
+    "bilinear": Choice(True, False),
+    "encoder": Maybe(Choice(*BACKBONES)),
+}
+CONFIG = Record({"model": Record(MODEL), "image_size": Int(8, 1 << 16)})
+#: What using a U-Net reads from its checkpoint, checked before the network is built.
+SCHEMA = Record({"config": CONFIG, "model": Weights()})
 
 
-def read_unet_checkpoint(checkpoint, name: str = "checkpoint") -> dict:
-    return read_checkpoint(checkpoint, FORMAT, VERSION, name)
+def read_unet_checkpoint(checkpoint, name: str = "checkpoint", schema=SCHEMA) -> dict:
+    state = read_checkpoint(checkpoint, FORMAT, VERSION, name, schema)
+    m = state["config"]["model"]
+    if m["encoder"] is None and (m["base_channels"] is None or m["depth"] is None):
+        where = "the given dict" if isinstance(checkpoint, dict) else str(checkpoint)
+        raise ValueError(f"{name}: {where} is not a usable checkpoint: a plain U-Net needs base_channels and depth")
+    return state
 
 
 def to_device(x: Tensor, dev: torch.device) -> Tensor:
@@ -50,8 +67,11 @@ def load_unet(checkpoint, *, device=None) -> UNet:
     """
     dev = _checks.device("device", device, fallback="cpu")
     state = read_unet_checkpoint(checkpoint)
-    model = UNet.from_config(state["config"]["model"])
-    model.load_state_dict(state["model"])
+    where = "the given dict" if isinstance(checkpoint, dict) else str(checkpoint)
+    config = {k: state["config"]["model"][k] for k in MODEL}
+    if config["encoder"] is None:
+        model_fits(f"checkpoint: {where} (base_channels={config['base_channels']})", lambda: UNet.from_config(config))
+    model = load_weights(UNet.from_config(config), state["model"], where, key="model weights")
     model.image_size = int(state["config"]["image_size"])
     return model.to(dev).eval()
 
@@ -302,7 +322,13 @@ def cutout_folder(
         >>> cutout_folder("photos", "cutouts", "unet.pt", background=(255, 255, 255))  # doctest: +SKIP
     """
     model, dev = _model_and_device(model_or_checkpoint, device)
-    cutout(Image.new("RGB", (8, 8)), model, device=dev, **cutout_kwargs)  # bad options: an error before any file
+    probe = cutout(Image.new("RGB", (8, 8)), model, device=dev, **cutout_kwargs)  # bad options: an error first
+    ext = "." + str(format).lower().lstrip(".") if format is not None else None
+    if "A" in probe.mode and ext is not None and Image.registered_extensions().get(ext) == "JPEG":
+        raise ValueError(
+            f"format: {format} cannot hold the cutouts' transparency; use png or webp, or pass background=(R, G, B) "
+            "(--bg-color R G B) to put the subjects on a color"
+        )
     return run_folder(
         input_dir,
         output_dir,
@@ -311,4 +337,5 @@ def cutout_folder(
         device=dev,
         progress=progress,
         name="cutout",
+        mode=probe.mode,
     )

@@ -18,7 +18,17 @@ from fastdream.cutout import options as O
 from fastdream.cutout import pairs as P
 from fastdream.cutout.predict import FORMAT, VERSION, read_unet_checkpoint, to_device
 from fastdream.models.unet import UNet
-from fastdream.training import PRELOAD_BYTES, Dist, Trainer, TrainingError, check_architecture, distributed
+from fastdream.training import (
+    PRELOAD_BYTES,
+    Dist,
+    Trainer,
+    TrainingError,
+    check_architecture,
+    check_optimizer,
+    distributed,
+    load_weights,
+    resumed,
+)
 
 #: The learning rate follows a cosine from ``lr`` down to ``lr * MIN_LR_FRACTION``.
 MIN_LR_FRACTION = 0.02
@@ -99,12 +109,14 @@ class UNetTrainer(Trainer):
         self.scaler = torch.amp.GradScaler(dev.type, enabled=c["amp"])
         self.start, self.history, self.metrics = 0, [], {}
         if state is not None:
-            model.load_state_dict(state["model"])
-            self.opt.load_state_dict(state["optimizer"])
-            if c["amp"] and state.get("scaler"):
-                self.scaler.load_state_dict(state["scaler"])
-            self.start, self.history = int(state["epoch"]), list(state.get("history", []))
-            self.metrics = dict(state.get("metrics", {}))
+            with resumed(path, "out_path"):
+                load_weights(model, state["model"], path, "out_path", "model weights")
+                self.opt.load_state_dict(state["optimizer"])
+                check_optimizer(self.opt, path, "out_path")
+                if c["amp"] and state.get("scaler"):
+                    self.scaler.load_state_dict(state["scaler"])
+                self.start, self.history = int(state["epoch"]), list(state.get("history") or [])
+                self.metrics = dict(state.get("metrics") or {})
         self.c = dict(
             {k: v for k, v in c.items() if k != "model_args"}, model=dict(model.config), world_size=dist.world
         )
@@ -316,7 +328,7 @@ def train_unet(
         O.too_few(good, a)
     state = None
     if a["resume"] and a["out_path"].is_file():
-        state = read_unet_checkpoint(a["out_path"], "out_path")
+        state = read_unet_checkpoint(a["out_path"], "out_path", O.RESUME)
         check_architecture(O.arch(state["config"]), {k: a[k] for k in O.ARCH_KEYS}, a["out_path"], "out_path")
     val_keys = O.split([k for k, _, _ in good], state, a, launch)
     if a["epochs"] is None:

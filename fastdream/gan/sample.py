@@ -9,23 +9,47 @@ from PIL import Image
 from torch import Tensor
 
 from fastdream import _checks, io
-from fastdream.models.dcgan import Generator
+from fastdream.models.dcgan import IMAGE_SIZES, Generator
 from fastdream.models.latent import latent_generator, loop_latents, slerp
-from fastdream.training import read_checkpoint
+from fastdream.training import Choice, Int, Record, Weights, load_weights, model_fits, read_checkpoint
 
 FORMAT, VERSION = "fastdream.dcgan", 2
+#: The networks' settings a checkpoint may hold (their memory is checked too: ``model_fits``).
+CONFIG = {
+    "nz": Int(1, _checks.COUNT_MAX),
+    "ngf": Int(1, _checks.COUNT_MAX),
+    "nc": Choice(1, 3),
+    "image_size": Choice(*IMAGE_SIZES),
+}
+#: What sampling reads from a GAN checkpoint, checked before the generator is built.
+SCHEMA = Record({"config": Record(CONFIG), "generator": Weights()}, {"generator_ema": Weights()})
 
 
-def read_gan_checkpoint(checkpoint, name: str = "checkpoint") -> dict:
-    return read_checkpoint(checkpoint, FORMAT, VERSION, name)
+def read_gan_checkpoint(checkpoint, name: str = "checkpoint", schema=SCHEMA) -> dict:
+    return read_checkpoint(checkpoint, FORMAT, VERSION, name, schema)
 
 
-def _generator(state: dict, device: torch.device) -> Generator:
+def _where(checkpoint) -> str:
+    return "the given dict" if isinstance(checkpoint, dict) else str(checkpoint)
+
+
+def _generator(state: dict, device: torch.device, where: str) -> Generator:
     """The net that makes samples: the average of the generator's weights when the run kept one."""
     c = state["config"]
+    settings = f"checkpoint: {where} (nz={c['nz']}, ngf={c['ngf']})"
+    model_fits(settings, lambda: Generator(c["nz"], c["ngf"], c["nc"], c["image_size"]))
     g = Generator(c["nz"], c["ngf"], c["nc"], c["image_size"])
-    g.load_state_dict(state.get("generator_ema", state["generator"]))
+    key = "generator_ema" if state.get("generator_ema") is not None else "generator"
+    load_weights(g, state[key], where, key=key)
     return g.to(device).eval()
+
+
+def check_count(name: str, n: int, image_size: int, nc: int, latent: int) -> int:
+    """``n`` images (samples, frames, latent points) of ``image_size`` with ``nc`` channels from
+    latents of ``latent`` numbers, checked to fit in memory as PIL images and their floats."""
+    n = _checks.integer(name, n, 1, cap=_checks.COUNT_MAX)
+    _checks.fits(f"{name}={n} ({image_size}x{image_size} images)", n * (image_size**2 * nc * 5 + latent * 8))
+    return n
 
 
 __all__ = ["latent_walk", "read_gan_checkpoint", "sample_gan", "save_animation", "slerp"]
@@ -62,14 +86,17 @@ def sample_gan(checkpoint, n: int, *, seed: int | None = None, device=None, batc
         >>> images[0].size                                                 # doctest: +SKIP
         (32, 32)
     """
-    n = _checks.integer("n", n, 1)
-    batch_size = _checks.integer("batch_size", batch_size, 1)
-    gen = latent_generator(seed)
+    n = _checks.integer("n", n, 1, cap=_checks.COUNT_MAX)
+    batch_size = _checks.integer("batch_size", batch_size, 1, cap=_checks.COUNT_MAX)
+    gen = latent_generator(None if seed is None else _checks.seed("seed", seed))
     device = _checks.device("device", device)
     state = read_gan_checkpoint(checkpoint)
+    c = state["config"]
+    check_count("n", n, c["image_size"], c["nc"], c["nz"])
+    g = _generator(state, device, _where(checkpoint))
     # One row at a time: the first k latents of a seed are the same whatever n is.
-    z = torch.stack([torch.randn(state["config"]["nz"], generator=gen) for _ in range(n)])
-    return _generate(_generator(state, device), z, device, batch_size)
+    z = torch.stack([torch.randn(c["nz"], generator=gen) for _ in range(n)])
+    return _generate(g, z, device, min(batch_size, n))
 
 
 def latent_walk(
@@ -96,14 +123,18 @@ def latent_walk(
         >>> frames = latent_walk("runs/digits/checkpoint.pt", 60, seed=0)  # doctest: +SKIP
         >>> save_animation(frames, "walk.gif", fps=15)                     # doctest: +SKIP
     """
-    frames = _checks.integer("frames", frames, 2)
-    points = _checks.integer("points", points, 2)
-    batch_size = _checks.integer("batch_size", batch_size, 1)
-    gen = latent_generator(seed)
+    frames = _checks.integer("frames", frames, 2, cap=_checks.COUNT_MAX)
+    points = _checks.integer("points", points, 2, cap=_checks.COUNT_MAX)
+    batch_size = _checks.integer("batch_size", batch_size, 1, cap=_checks.COUNT_MAX)
+    gen = latent_generator(None if seed is None else _checks.seed("seed", seed))
     device = _checks.device("device", device)
     state = read_gan_checkpoint(checkpoint)
-    keys = torch.randn(points, state["config"]["nz"], generator=gen, dtype=torch.float64)
-    return _generate(_generator(state, device), loop_latents(keys, frames), device, batch_size)
+    c = state["config"]
+    check_count("frames", frames, c["image_size"], c["nc"], c["nz"])
+    check_count("points", points, 1, 1, c["nz"])
+    g = _generator(state, device, _where(checkpoint))
+    keys = torch.randn(points, c["nz"], generator=gen, dtype=torch.float64)
+    return _generate(g, loop_latents(keys, frames), device, min(batch_size, frames))
 
 
 def save_animation(frames: Sequence[Image.Image], path, *, fps: float = 15, loop: int = 0):

@@ -7,12 +7,25 @@ import time
 import warnings
 from pathlib import Path
 
-from fastdream import _checks
+from fastdream import _checks, io
 from fastdream.gan.augment import POLICIES
-from fastdream.gan.sample import read_gan_checkpoint
+from fastdream.gan.sample import CONFIG, read_gan_checkpoint
 from fastdream.gan.trainer import GANTrainer, GANTrainingError
 from fastdream.models.dcgan import IMAGE_SIZES
-from fastdream.training import Dist, all_gray, check_architecture, distributed, list_images, no_images
+from fastdream.training import (
+    Anything,
+    Dist,
+    Int,
+    Listing,
+    Record,
+    Tensor,
+    Weights,
+    all_gray,
+    check_architecture,
+    distributed,
+    list_images,
+    no_images,
+)
 
 #: File name of the checkpoint inside ``out_dir``.
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -23,6 +36,19 @@ RECIPES = ("stable", "dcgan")
 AUGMENT_BELOW = 1000
 # Hyperparameters that define the networks: a checkpoint only resumes with the same ones.
 _ARCH_KEYS = ("image_size", "nz", "ngf", "ndf", "nc", "recipe")
+#: What resuming reads from a checkpoint, checked before anything is built from it.
+RESUME = Record(
+    {
+        "config": Record({**CONFIG, "ndf": Int(1, _checks.COUNT_MAX)}),
+        "generator": Weights(),
+        "discriminator": Weights(),
+        "optimizer_g": Anything(),
+        "optimizer_d": Anything(),
+        "fixed_noise": Tensor(2),
+        "epoch": Int(0, _checks.COUNT_MAX),
+    },
+    {"generator_ema": Weights(), "history": Listing(Anything()), "images_seen": Int(0, 2**62)},
+)
 
 __all__ = ["CHECKPOINT_NAME", "RECIPES", "GANTrainingError", "train_gan"]
 
@@ -55,7 +81,7 @@ def train_gan(
     r"""Trains a GAN on a folder of images; returns the path of the checkpoint.
 
     Images are found by extension (``.png .jpg .jpeg .bmp .gif .tif .tiff .webp .ppm .pgm``)
-    in ``images_dir`` and its subfolders (files under ``out_dir`` are skipped), converted to
+    in ``images_dir`` and its subfolders (``out_dir`` may not lie inside it), converted to
     gray (``nc=1``) or RGB (``nc=3``; gray is repeated, alpha dropped), resized so the short side
     is ``image_size`` and center-cropped. Each epoch visits every image once (in full batches;
     the remainder is left out, reshuffled each epoch), then writes ``out_dir/samples_epoch_NNN.png``
@@ -130,7 +156,7 @@ def train_gan(
     resume, progress, num_workers = c.pop("resume"), c.pop("progress"), c.pop("num_workers")
     max_minutes = c.pop("max_minutes")
     launch = Dist.from_env()
-    files = list_images(images_dir, "images_dir", exclude=out_dir)  # never train on our own grids
+    files = list_images(images_dir, "images_dir")
     if not files:
         raise no_images(images_dir)
     if len(files) < c["batch_size"] * launch.world:
@@ -146,7 +172,7 @@ def train_gan(
     path = out_dir / CHECKPOINT_NAME
     state = None
     if resume and path.is_file():
-        state = read_gan_checkpoint(path, "out_dir")
+        state = read_gan_checkpoint(path, "out_dir", RESUME)
         stored = dict(state["config"], recipe=state["config"].get("recipe", "dcgan"))
         check_architecture(stored, {k: c[k] for k in _ARCH_KEYS}, path, "out_dir")
     if c["amp"] and device.type != "cuda":
@@ -171,31 +197,44 @@ def _check_arguments(a: dict) -> dict:
         images_dir=_checks.path("images_dir", a["images_dir"]),
         out_dir=out_dir,
         image_size=int(a["image_size"]),
-        nz=_checks.integer("nz", a["nz"], 1),
-        ngf=_checks.integer("ngf", a["ngf"], 1),
-        ndf=_checks.integer("ndf", a["ndf"], 1),
+        nz=_checks.integer("nz", a["nz"], 1, cap=_checks.COUNT_MAX),
+        ngf=_checks.integer("ngf", a["ngf"], 1, cap=_checks.COUNT_MAX),
+        ndf=_checks.integer("ndf", a["ndf"], 1, cap=_checks.COUNT_MAX),
         nc=None if a["nc"] is None else _channels(a["nc"]),
-        epochs=_checks.integer("epochs", a["epochs"], 1),
-        batch_size=_checks.integer("batch_size", a["batch_size"], 2),
+        epochs=_checks.integer("epochs", a["epochs"], 1, cap=_checks.COUNT_MAX),
+        batch_size=_checks.integer("batch_size", a["batch_size"], 2, cap=_checks.COUNT_MAX),
         lr=lr,
         lr_d=lr if a["lr_d"] is None else _checks.real("lr_d", a["lr_d"], lo=0.0),
         beta1=_checks.real("beta1", a["beta1"], lo=0.0, hi=1.0, lo_open=False),
         recipe=recipe,
         augment=_augment(a["augment"]),
-        kid_samples=_checks.integer("kid_samples", a["kid_samples"], 0),
+        kid_samples=_checks.integer("kid_samples", a["kid_samples"], 0, cap=_checks.COUNT_MAX),
         amp=_checks.boolean("amp", a["amp"]),
         resume=_checks.boolean("resume", a["resume"]),
         progress=_checks.boolean("progress", a["progress"]),
-        seed=_checks.integer("seed", a["seed"], 0),
+        seed=_checks.seed("seed", a["seed"]),
         max_minutes=None if a["max_minutes"] is None else _checks.real("max_minutes", a["max_minutes"], lo=0.0),
-        num_workers=_checks.integer("num_workers", a["num_workers"], 0),
+        num_workers=_checks.integer("num_workers", a["num_workers"], 0, cap=1024),
         device=_checks.device("device", a["device"]),
     )
+    _fits(c)
     if c["kid_samples"] == 1:
         raise ValueError("kid_samples must be 0 (no KID) or >= 2, got 1")
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir: {out_dir} exists and is not a folder")
+    io.check_not_input("out_dir", out_dir, [c["images_dir"]], folder=True)
     return c
+
+
+def _fits(c: dict) -> None:
+    """The networks (with their gradients and Adam's moments) fit in memory, for the widest
+    channel count (3) when it is left to the folder."""
+    from fastdream.models.dcgan import Discriminator, Generator
+    from fastdream.training import model_fits
+
+    nc, size = c["nc"] or 3, c["image_size"]
+    model_fits(f"nz={c['nz']}, ngf={c['ngf']}", lambda: Generator(c["nz"], c["ngf"], nc, size), copies=4)
+    model_fits(f"ndf={c['ndf']}", lambda: Discriminator(c["ndf"], nc, size), copies=4)
 
 
 def _augment(augment) -> list[str] | None:

@@ -27,7 +27,7 @@ from fastdream import io, metrics
 from fastdream.gan.augment import diff_augment
 from fastdream.gan.sample import FORMAT, VERSION
 from fastdream.models.dcgan import Discriminator, Generator
-from fastdream.training import Dist, ImageFolder, Trainer, TrainingError
+from fastdream.training import Dist, ImageFolder, Trainer, TrainingError, check_optimizer, load_weights, resumed
 
 #: Samples in each epoch's grid file (8 x 8), drawn from noise fixed for the whole run.
 GRID_SAMPLES = 64
@@ -113,12 +113,20 @@ class GANTrainer(Trainer):
                 self.kid_reference = metrics.features(io.from_uint8(take), size=KID_SIZE, device=device)
 
     def _resume(self, state: dict, betas) -> None:
-        self.g.load_state_dict(state["generator"])
-        self.d.load_state_dict(state["discriminator"])
-        if self.g_ema is not None and "generator_ema" in state:
-            self.g_ema.load_state_dict(state["generator_ema"])
+        with resumed(self.path, "out_dir"):
+            self._restore(state, betas)
+        if tuple(self.fixed_noise.shape) != (GRID_SAMPLES, self.c["nz"]):
+            raise ValueError(f"out_dir: {self.path} cannot be resumed from (its fixed_noise has another shape)")
+
+    def _restore(self, state: dict, betas) -> None:
+        load_weights(self.g, state["generator"], self.path, "out_dir", "generator")
+        load_weights(self.d, state["discriminator"], self.path, "out_dir", "discriminator")
+        if self.g_ema is not None and state.get("generator_ema") is not None:
+            load_weights(self.g_ema, state["generator_ema"], self.path, "out_dir", "generator_ema")
         self.opt_g.load_state_dict(state["optimizer_g"])
         self.opt_d.load_state_dict(state["optimizer_d"])
+        check_optimizer(self.opt_g, self.path, "out_dir")
+        check_optimizer(self.opt_d, self.path, "out_dir")
         for opt, lr in ((self.opt_g, self.c["lr"]), (self.opt_d, self.c["lr_d"])):  # this call's wins
             for group in opt.param_groups:
                 group["lr"], group["betas"] = lr, betas

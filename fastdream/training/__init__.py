@@ -24,9 +24,35 @@ from fastdream.training.folders import (
     no_images,
 )
 from fastdream.training.loop import Trainer, TrainingError
+from fastdream.training.schema import (
+    Anything,
+    Choice,
+    Int,
+    Listing,
+    Maybe,
+    Real,
+    Record,
+    Tensor,
+    Weights,
+    check_optimizer,
+    load_weights,
+    model_fits,
+    resumed,
+)
 
 __all__ = [
     "FORMATS",
+    "Anything",
+    "Choice",
+    "Int",
+    "Listing",
+    "Maybe",
+    "Real",
+    "Record",
+    "Tensor",
+    "Weights",
+    "load_weights",
+    "model_fits",
     "IMAGE_EXTENSIONS",
     "PRELOAD_BYTES",
     "Dist",
@@ -35,6 +61,7 @@ __all__ = [
     "TrainingError",
     "all_gray",
     "check_architecture",
+    "check_optimizer",
     "distributed",
     "header_size",
     "is_gray",
@@ -43,6 +70,7 @@ __all__ = [
     "load_square",
     "no_images",
     "read_checkpoint",
+    "resumed",
     "save_checkpoint",
     "unwrap",
 ]

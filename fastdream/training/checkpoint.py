@@ -7,16 +7,19 @@ it, so no code from the file ever runs.
 
 from __future__ import annotations
 
+import errno
 from pathlib import Path
 
 import torch
 
 from fastdream import _checks
-from fastdream.io import atomic_save
+from fastdream.io import atomic_save, reason
+from fastdream.training.schema import validate
 
 #: The formats fastdream writes: what they hold and the function that writes them (for messages).
 FORMATS = {
     "fastdream.dcgan": ("GAN", "train_gan"),
+    "fastdream.dreamer": ("dreamer", "train_dreamer"),
     "fastdream.unet": ("U-Net", "train_unet"),
     "fastdream.vae": ("VAE", "train_vae"),
 }
@@ -24,15 +27,28 @@ FORMATS = {
 
 def save_checkpoint(state: dict, path) -> Path:
     """Writes ``state`` with torch.save to a temporary file and renames it into place, so a run
-    stopped mid-write keeps the previous checkpoint intact."""
-    return atomic_save(lambda tmp: torch.save(state, tmp), path, suffix=".tmp")
+    stopped mid-write keeps the previous checkpoint intact. A failed write (a full disk) is an
+    ``OSError`` that says so; the temporary file is removed."""
+
+    def write(tmp):
+        try:
+            torch.save(state, tmp)
+        except RuntimeError as exc:  # torch's zip writer reports a full disk as a RuntimeError
+            raise OSError(errno.EIO, f"torch.save failed: {reason(exc)}") from None
+
+    try:
+        return atomic_save(write, path, suffix=".tmp")
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        kept = "the previous checkpoint is kept" if Path(path).is_file() else "nothing was written"
+        raise OSError(exc.errno, f"checkpoint: could not write {path} ({why}; is the disk full?); {kept}") from None
 
 
 def load_checkpoint(path, map_location="cpu") -> dict:
-    """Loads a checkpoint with ``weights_only=True`` (no arbitrary code runs from the file)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint: no such file: {path}")
+    """Loads a checkpoint with ``weights_only=True`` (no arbitrary code runs from the file), from a
+    regular file (never a pipe) that fits in memory."""
+    path = _checks.input_file("checkpoint", path)
+    _checks.fits(f"checkpoint: loading {path}", 2 * path.stat().st_size)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
@@ -43,9 +59,11 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         ) from None
 
 
-def read_checkpoint(checkpoint, format: str, version: int, name: str = "checkpoint") -> dict:
+def read_checkpoint(checkpoint, format: str, version: int, name: str = "checkpoint", schema=None) -> dict:
     """The checkpoint ``checkpoint`` (a path, or a dict already loaded) if it is one of ``format``
-    at a ``version`` this fastdream reads; else a ``ValueError`` that says what the file is.
+    at a ``version`` this fastdream reads, and holds what ``schema`` (a
+    :class:`~fastdream.training.schema.Record`) asks for; else a ``ValueError`` that says what the
+    file is, or which key is missing or wrong.
 
     Examples:
         >>> read_checkpoint({"format": "fastdream.dcgan", "version": 1}, "fastdream.vae", 1)
@@ -61,20 +79,25 @@ def read_checkpoint(checkpoint, format: str, version: int, name: str = "checkpoi
     what, writer = FORMATS[format]
     found = state.get("format") if isinstance(state, dict) else None
     if found != format:
-        if found in FORMATS:
+        if isinstance(found, str) and found in FORMATS:
             other, other_writer = FORMATS[found]
             raise ValueError(
                 f"{name}: {where} is a fastdream {other} checkpoint (written by {other_writer}), "
                 f"not a {what} checkpoint (one written by {writer})"
             )
         raise ValueError(f"{name}: {where} is not a fastdream {what} checkpoint (one written by {writer})")
-    if state.get("version", 0) > version:
-        raise ValueError(f"{name}: {where} has format version {state['version']}; this fastdream reads up to {version}")
-    return state
+    stored = state.get("version", 0)
+    if isinstance(stored, bool) or not isinstance(stored, int) or stored < 0:
+        raise ValueError(f"{name}: {where} has no valid format version (got {stored!r})")
+    if stored > version:
+        raise ValueError(f"{name}: {where} has format version {stored}; this fastdream reads up to {version}")
+    return state if schema is None else validate(state, schema, where, name)
 
 
 def check_architecture(stored: dict, wanted: dict, path, name: str) -> None:
     """Refuses to resume ``path`` when a setting that shapes the networks differs from this run's."""
+    if not isinstance(stored, dict):
+        raise ValueError(f"{name}: {path} holds no settings to resume from; pass resume=False to start over")
     for k, v in wanted.items():
         if stored.get(k) != v:
             raise ValueError(

@@ -11,10 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
+from fastdream import io
 from fastdream.io import load_pil, uint8_from_pil
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -45,25 +46,27 @@ def no_images(folder, name: str = "images_dir") -> ValueError:
     )
 
 
-def header_size(path: Path) -> tuple[int, int]:
-    """(width, height) after EXIF orientation, from the header only; ValueError if unreadable."""
-    try:
-        with Image.open(path) as im:
-            w, h = im.size
-            # A PNG's EXIF may sit after the pixels, and reading it decodes them: only an EXIF
-            # block seen in the header counts here (the full decode checks the size again).
-            lazy = im.format == "PNG" and "exif" not in im.info
+def header_size(path: Path, name: str = "image") -> tuple[int, int]:
+    """(width, height) after EXIF orientation, from the header only (:func:`fastdream.io.opened`:
+    a regular file whose size passes the limits); ValueError if unreadable. An unreadable EXIF
+    block counts as no orientation, as when the image is loaded."""
+    with io.opened(path, name) as im:
+        w, h = im.size
+        # A PNG's EXIF may sit after the pixels, and reading it decodes them: only an EXIF
+        # block seen in the header counts here (the full decode checks the size again).
+        lazy = im.format == "PNG" and "exif" not in im.info
+        try:
             orientation = 1 if lazy else im.getexif().get(0x0112, 1)
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-        raise ValueError(f"{path} is not an image Pillow can read ({exc})") from None
+        except Exception:  # a corrupt EXIF block: any error type
+            orientation = 1
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def load_square(path: Path, size: int, channels: int) -> torch.Tensor:
     """Decoded, converted to gray (1) or RGB (3), short side resized to ``size``, center-cropped:
     uint8 (channels, size, size)."""
-    im = load_pil(path)
-    im = im.convert("L" if channels == 1 else "RGB")  # alpha dropped, palette/CMYK/gray expanded
+    im = load_pil(path, "images_dir")  # 8-bit: 16-bit scaled, palette/CMYK expanded
+    im = im.convert("L" if channels == 1 else "RGB")  # alpha dropped
     return uint8_from_pil(ImageOps.fit(im, (size, size), Image.BICUBIC, centering=(0.5, 0.5)))
 
 
@@ -100,10 +103,7 @@ class ImageFolder(Dataset):
             self.cache = torch.stack([load_square(p, size, channels) for p in it])
         else:
             for p in files:
-                try:
-                    header_size(p)
-                except ValueError as exc:
-                    raise ValueError(f"images_dir: {exc}") from None
+                header_size(p, "images_dir")
 
     def __len__(self):
         return len(self.files)

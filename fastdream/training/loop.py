@@ -20,14 +20,24 @@ from __future__ import annotations
 import math
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
 
 import torch
 from tqdm.auto import tqdm
 
+from fastdream.io import Made
 from fastdream.training.checkpoint import save_checkpoint
 from fastdream.training.distributed import Dist
+
+
+@contextmanager
+def _closing(bar):
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 class TrainingError(RuntimeError):
@@ -138,11 +148,10 @@ class Trainer:
                 )
             return self.path
         t_start = time.monotonic() if t_start is None else t_start
-        if self.dist.main:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
         times: list[float] = []
         bar = tqdm(total=(epochs - self.start) * iters, disable=not show, unit=self.unit, dynamic_ncols=True)
-        try:
+        # The checkpoint's folder, made here; a run that fails before it holds anything leaves none.
+        with Made(self.path.parent, make=self.dist.main), _closing(bar):
             for epoch in range(self.start, epochs):
                 stop, horizon = self._plan(epoch, epochs, times, max_minutes, t_start)
                 if stop:
@@ -158,8 +167,6 @@ class Trainer:
                     self.history.append(row)
                     save_checkpoint(self.state(epoch + 1), self.path)
                 times.append(time.monotonic() - t_epoch)
-        finally:
-            bar.close()
         line = self.summary() if show else None
         if line:
             print(line, file=sys.stderr)

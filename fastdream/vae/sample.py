@@ -6,12 +6,22 @@ import torch
 from PIL import Image
 
 from fastdream import _checks, io
+from fastdream.models.dcgan import IMAGE_SIZES
 from fastdream.models.latent import latent_generator, loop_latents, slerp
 from fastdream.models.vae import VAE
 from fastdream.ops.luma import luma
-from fastdream.training import read_checkpoint
+from fastdream.training import Choice, Int, Record, Weights, load_weights, model_fits, read_checkpoint
 
 FORMAT, VERSION = "fastdream.vae", 1
+#: The network's settings a checkpoint may hold (their memory is checked too: ``model_fits``).
+MODEL = {
+    "image_size": Choice(*IMAGE_SIZES),
+    "channels": Choice(1, 3),
+    "latent_dim": Int(1, _checks.COUNT_MAX),
+    "base_channels": Int(1, _checks.COUNT_MAX),
+}
+#: What using a VAE reads from its checkpoint, checked before the network is built.
+SCHEMA = Record({"config": Record({"model": Record(MODEL)}), "model": Weights()})
 
 __all__ = ["load_vae", "sample_vae", "vae_reconstruct", "vae_walk"]
 
@@ -19,10 +29,22 @@ __all__ = ["load_vae", "sample_vae", "vae_reconstruct", "vae_walk"]
 def load_vae(checkpoint, *, device=None) -> VAE:
     """The model of a :func:`~fastdream.train_vae` checkpoint (path or loaded dict), in eval mode."""
     dev = _checks.device("device", device)
-    state = read_checkpoint(checkpoint, FORMAT, VERSION)
-    model = VAE(**state["config"]["model"])
-    model.load_state_dict(state["model"])
+    state = read_checkpoint(checkpoint, FORMAT, VERSION, schema=SCHEMA)
+    where = "the given dict" if isinstance(checkpoint, dict) else str(checkpoint)
+    config = {k: state["config"]["model"][k] for k in MODEL}
+    model_fits(f"checkpoint: {where} ({', '.join(f'{k}={v}' for k, v in config.items())})", lambda: VAE(**config))
+    model = load_weights(VAE(**config), state["model"], where, key="model weights")
     return model.to(dev).eval()
+
+
+def _count(name: str, n, model: VAE) -> int:
+    n = _checks.integer(name, n, 1 if name == "n" else 2, cap=_checks.COUNT_MAX)
+    c = model.config
+    _checks.fits(
+        f"{name}={n} ({c['image_size']}x{c['image_size']} images)",
+        n * (c["image_size"] ** 2 * 20 + c["latent_dim"] * 8),
+    )
+    return n
 
 
 def _images(model: VAE, logits: torch.Tensor) -> list[Image.Image]:
@@ -39,11 +61,12 @@ def sample_vae(
     Examples:
         >>> images = sample_vae("runs/digits/checkpoint.pt", 16, seed=0)  # doctest: +SKIP
     """
-    n = _checks.integer("n", n, 1)
-    temperature = _checks.real("temperature", temperature, lo=0.0, lo_open=False)
-    batch_size = _checks.integer("batch_size", batch_size, 1)
-    gen = latent_generator(seed)
+    n = _checks.integer("n", n, 1, cap=_checks.COUNT_MAX)
+    temperature = _checks.real("temperature", temperature, lo=0.0, lo_open=False, cap=100.0)
+    batch_size = _checks.integer("batch_size", batch_size, 1, cap=_checks.COUNT_MAX)
+    gen = latent_generator(None if seed is None else _checks.seed("seed", seed))
     model = load_vae(checkpoint, device=device)
+    _count("n", n, model)
     dev = next(model.parameters()).device
     z = torch.stack([torch.randn(model.config["latent_dim"], generator=gen) for _ in range(n)]) * temperature
     return [im for i in range(0, n, batch_size) for im in _images(model, model.decode(z[i : i + batch_size].to(dev)))]
@@ -83,8 +106,10 @@ def vae_walk(
     Examples:
         >>> frames = vae_walk("runs/digits/checkpoint.pt", 30, between=("3.png", "8.png"))  # doctest: +SKIP
     """
-    frames = _checks.integer("frames", frames, 2)
+    frames = _checks.integer("frames", frames, 2, cap=_checks.COUNT_MAX)
+    seed = None if seed is None else _checks.seed("seed", seed)
     model = load_vae(checkpoint, device=device)
+    _count("frames", frames, model)
     if between is not None:
         if not isinstance(between, (list, tuple)) or len(between) != 2:
             raise ValueError(f"between must be a pair of images (a, b), got {between!r}")
@@ -92,7 +117,7 @@ def vae_walk(
         t = torch.linspace(0, 1, frames, dtype=torch.float64)[:, None]
         z = slerp(a.expand(frames, -1), b.expand(frames, -1), t).float()
     else:
-        points = _checks.integer("points", points, 2)
+        points = _count("points", points, model)
         keys = torch.randn(points, model.config["latent_dim"], generator=latent_generator(seed), dtype=torch.float64)
         z = loop_latents(keys, frames)
     return _images(model, model.decode(z.to(next(model.parameters()).device)))

@@ -26,20 +26,34 @@ from fastdream import _checks, io
 from fastdream.models.dcgan import IMAGE_SIZES
 from fastdream.models.vae import VAE
 from fastdream.training import (
+    Anything,
     Dist,
     ImageFolder,
+    Int,
+    Listing,
+    Record,
     Trainer,
     TrainingError,
+    Weights,
     all_gray,
     check_architecture,
+    check_optimizer,
     distributed,
     list_images,
+    load_weights,
+    model_fits,
     no_images,
     read_checkpoint,
+    resumed,
 )
-from fastdream.vae.sample import FORMAT, VERSION
+from fastdream.vae.sample import FORMAT, MODEL, VERSION
 
 CHECKPOINT_NAME = "checkpoint.pt"
+#: What resuming reads from a checkpoint, checked before anything is built from it.
+RESUME = Record(
+    {"config": Record({"model": Record(MODEL)}), "model": Weights(), "optimizer": Anything(), "epoch": Int(0, 2**31)},
+    {"history": Listing(Anything()), "val_files": Listing(Anything())},
+)
 GRID_SAMPLES = 64
 _ARCH_KEYS = ("image_size", "channels", "latent_dim", "base_channels")
 
@@ -88,11 +102,13 @@ class VAETrainer(Trainer):
         self.fixed = torch.randn(GRID_SAMPLES, m["latent_dim"], generator=torch.Generator().manual_seed(c["seed"]))
         self.start, self.history = 0, []
         if state is not None:
-            self.model.load_state_dict(state["model"])
-            self.opt.load_state_dict(state["optimizer"])
-            for g in self.opt.param_groups:
-                g["lr"] = c["lr"]
-            self.start, self.history = int(state["epoch"]), list(state.get("history", []))
+            with resumed(path, "out_dir"):
+                load_weights(self.model, state["model"], path, "out_dir", "model weights")
+                self.opt.load_state_dict(state["optimizer"])
+                check_optimizer(self.opt, path, "out_dir")
+                for g in self.opt.param_groups:
+                    g["lr"] = c["lr"]
+                self.start, self.history = int(state["epoch"]), list(state.get("history") or [])
         self.net = dist.wrap(self.model, dev)
         self.autocast = torch.autocast(dev.type, dtype=torch.float16, enabled=c["amp"])
 
@@ -218,11 +234,11 @@ def train_vae(
     t_start = time.monotonic()
     a = _check_arguments(locals())
     launch = Dist.from_env()
-    files = list_images(a["images_dir"], "images_dir", exclude=a["out_dir"])
+    files = list_images(a["images_dir"], "images_dir")
     if not files:
         raise no_images(a["images_dir"])
     path = a["out_dir"] / CHECKPOINT_NAME
-    state = read_checkpoint(path, FORMAT, VERSION, "out_dir") if a["resume"] and path.is_file() else None
+    state = read_checkpoint(path, FORMAT, VERSION, "out_dir", RESUME) if a["resume"] and path.is_file() else None
     val = _split(files, a, state, launch)
     train = [f for f in files if str(f) not in val]
     if len(train) < a["batch_size"] * launch.world or not val:
@@ -296,24 +312,29 @@ def _check_arguments(a: dict) -> dict:
     out_dir = c.path("out_dir", a["out_dir"])
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir: {out_dir} exists and is not a folder")
-    return dict(
+    io.check_not_input("out_dir", out_dir, [a["images_dir"]], folder=True)
+    out = dict(
         images_dir=c.path("images_dir", a["images_dir"]),
         out_dir=out_dir,
         image_size=int(a["image_size"]),
         channels=a["channels"],
-        latent_dim=c.integer("latent_dim", a["latent_dim"], 1),
-        base_channels=c.integer("base_channels", a["base_channels"], 1),
+        latent_dim=c.integer("latent_dim", a["latent_dim"], 1, cap=c.COUNT_MAX),
+        base_channels=c.integer("base_channels", a["base_channels"], 1, cap=c.COUNT_MAX),
         beta=c.real("beta", a["beta"], lo=0.0, lo_open=False),
         kl_warmup=c.real("kl_warmup", a["kl_warmup"], lo=0.0, lo_open=False),
-        epochs=c.integer("epochs", a["epochs"], 1),
-        batch_size=c.integer("batch_size", a["batch_size"], 2),
+        epochs=c.integer("epochs", a["epochs"], 1, cap=c.COUNT_MAX),
+        batch_size=c.integer("batch_size", a["batch_size"], 2, cap=c.COUNT_MAX),
         lr=c.real("lr", a["lr"], lo=0.0),
         val_split=c.real("val_split", a["val_split"], lo=0.0, hi=1.0),
         amp=c.boolean("amp", a["amp"]),
         resume=c.boolean("resume", a["resume"]),
         progress=c.boolean("progress", a["progress"]),
-        seed=c.integer("seed", a["seed"], 0),
+        seed=c.seed("seed", a["seed"]),
         max_minutes=None if a["max_minutes"] is None else c.real("max_minutes", a["max_minutes"], lo=0.0),
-        num_workers=c.integer("num_workers", a["num_workers"], 0),
+        num_workers=c.integer("num_workers", a["num_workers"], 0, cap=1024),
         device=c.device("device", a["device"]),
     )
+    size, latent, width = out["image_size"], out["latent_dim"], out["base_channels"]
+    settings = f"latent_dim={latent}, base_channels={width}"
+    model_fits(settings, lambda: VAE(size, out["channels"] or 3, latent, width), copies=4)
+    return out
