@@ -34,27 +34,45 @@ class FolderReport:
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
+    flattened: int = 0  # outputs with alpha written to a format without (JPEG): put on white
 
     def summary(self, verb: str, out_dir) -> str:
         failed = f", {len(self.failed)} unreadable (skipped)" if self.failed else ""
         return f"{verb} {len(self.written)} image(s) into {out_dir} ({len(self.skipped)} already done{failed})"
 
 
-def check_folders(in_dir, out_dir, fmt) -> tuple[Path, Path, str | None]:
+def check_folders(in_dir, out_dir, fmt, mode: str = "RGB") -> tuple[Path, Path, str | None]:
+    """The folders of a folder run, and the output format (``None``: each input's own) checked to
+    be writable for ``mode`` pictures; the output folder may not be, contain or lie inside the
+    input folder (:func:`fastdream.io.check_not_input`)."""
     in_dir, out_dir = _checks.path("input_dir", in_dir), _checks.path("output_dir", out_dir)
     if fmt is not None:
-        fmt = str(fmt).lower().lstrip(".")
+        if not isinstance(fmt, str) or not fmt.strip(". "):
+            raise ValueError(f"format: an image format such as 'png' or 'jpg', got {fmt!r}")
+        fmt = fmt.lower().strip().lstrip(".")
         if "." + fmt not in Image.registered_extensions():
             raise ValueError(f"format: unknown image format {fmt!r} (use png, jpg, webp, ...)")
+        try:
+            io.image_format(f"output.{fmt}", mode, "format")
+        except ValueError:
+            what = "transparency, which these pictures have" if "A" in mode else f"{mode} pictures"
+            raise ValueError(f"format: {fmt} cannot hold {what}; use png or webp") from None
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"output_dir: {out_dir} exists and is not a folder")
-    if out_dir.resolve() == in_dir.resolve():
-        raise ValueError(f"output_dir: {out_dir} is the input folder; the inputs are never overwritten")
+    io.check_not_input("output_dir", out_dir, [in_dir], folder=True)
     return in_dir, out_dir, fmt
 
 
 def run_folder(
-    in_dir, out_dir, fmt: str | None, make: Callable[[Image.Image], Image.Image], *, device, progress: bool, name: str
+    in_dir,
+    out_dir,
+    fmt: str | None,
+    make: Callable[[Image.Image], Image.Image],
+    *,
+    device,
+    progress: bool,
+    name: str,
+    mode: str = "RGB",
 ) -> FolderReport:
     """``make(image) -> image`` for every image of ``in_dir`` (checked first) into ``out_dir``.
 
@@ -62,8 +80,8 @@ def run_folder(
     started beside this one never redoes a finished image); rank 0's progress bar follows the other
     ranks with :class:`_Watch`, which looks for each of their outputs until it appears, not after.
     """
-    in_dir, out_dir, fmt = check_folders(in_dir, out_dir, fmt)
-    files = list_images(in_dir, "input_dir", exclude=out_dir)
+    in_dir, out_dir, fmt = check_folders(in_dir, out_dir, fmt, mode)
+    files = list_images(in_dir, "input_dir")
     if not files:
         raise ValueError(f"input_dir: no images in {in_dir} or its subfolders")
     targets = [
@@ -119,8 +137,11 @@ def _one(src: Path, dst: Path, make, report: FolderReport, name: str) -> None:
         report.failed.append((src, str(exc)))
         return
     out = make(image)
-    if dst.suffix.lower() in (".jpg", ".jpeg") and out.mode in ("RGBA", "LA"):
-        out = out.convert("RGB")  # JPEG keeps no alpha
+    if dst.suffix.lower() in (".jpg", ".jpeg") and "A" in out.mode:
+        if not report.flattened:  # said once a run, not per image
+            print(f"{name}: JPEG keeps no transparency: images with alpha are put on white", file=sys.stderr)
+        report.flattened += 1
+        out = io.flatten(out)
     dst.parent.mkdir(parents=True, exist_ok=True)
     io.save_image(out, dst)
     report.written.append(dst)

@@ -46,8 +46,13 @@ def test_counts_and_resume(tmp_path, capsys):
 
 def test_the_input_folder_is_never_the_output(tmp_path):
     src = write_folder(tmp_path / "in", 1)
-    with pytest.raises(ValueError, match="never overwritten"):
+    with pytest.raises(ValueError, match="never writes into its inputs"):
         batch.run_folder(src, src, None, invert, device=CPU, progress=False, name="test")
+    with pytest.raises(ValueError, match="lies inside the input folder"):
+        batch.run_folder(src, src / "out", None, invert, device=CPU, progress=False, name="test")
+    with pytest.raises(ValueError, match="contains the input"):
+        batch.run_folder(src, tmp_path, None, invert, device=CPU, progress=False, name="test")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"] and not (src / "out").exists()
 
 
 class _TwoRanks(Dist):

@@ -134,7 +134,8 @@ def dream_video(
     keep_audio, progress = _checks.boolean("keep_audio", keep_audio), _checks.boolean("progress", progress)
     s, e = F.frame_range(start, end, src.count)
     fps = F.check_fps(fps, src, fmt, out)
-    frames_dir = F.check_frames_dir(frames_dir, out)
+    frames_dir = F.check_frames_dir(frames_dir, out, [input])
+    F.check_frame_count("end - start", e - s, src.size[::-1], fmt, frames_dir)
     w, h = src.size
     callback = driver.check_callback(callback)
     # The preset gives the look; the length of each frame's dream stays DREAM_DEFAULTS' unless given.

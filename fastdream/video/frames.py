@@ -7,11 +7,13 @@ file of the settings that decide its pixels. A re-run compares the settings, ref
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -80,27 +82,52 @@ def model_fingerprint(model: nn.Module | None) -> str:
     return f"{type(model).__module__}.{type(model).__qualname__} sha256:{h.hexdigest()}"
 
 
+def _settings(frames_dir: Path, settings_name: str) -> dict:
+    """The settings file of an earlier run, read and checked; a clear error when unreadable."""
+    settings_path = frames_dir / settings_name
+    try:
+        settings = json.loads(_checks.input_file("frames_dir", settings_path).read_text())
+        if not isinstance(settings, dict) or not isinstance(settings.get("key"), dict):
+            raise TypeError("its key is not an object")
+    except (ValueError, KeyError, TypeError, OSError) as exc:
+        raise ValueError(
+            f"frames_dir: {settings_path} is not a readable fastdream settings file ({io.reason(exc)}); "
+            "remove it, or choose another frames_dir"
+        ) from None
+    return settings
+
+
 def stored_key(frames_dir: Path, settings_name: str) -> dict | None:
     """The settings key of an earlier run in ``frames_dir`` (None when there was none); a clear
     error for an unreadable settings file, or frames without one (nothing to check them against)."""
-    settings_path = frames_dir / settings_name
-    if settings_path.exists():
-        try:
-            stored = json.loads(settings_path.read_text())["key"]
-            if not isinstance(stored, dict):
-                raise TypeError("key is not an object")
-        except (ValueError, KeyError, TypeError, OSError) as exc:
-            raise ValueError(
-                f"frames_dir: {settings_path} is not a readable fastdream settings file ({exc}); "
-                "pass resume=False to start over, or choose another frames_dir"
-            ) from None
-        return stored
+    if (frames_dir / settings_name).exists():
+        return _settings(frames_dir, settings_name)["key"]
+    not_ours(frames_dir, settings_name)
+    return None
+
+
+def owned_frames(frames_dir: Path, settings_name: str) -> list[Path]:
+    """The frame files of ``frames_dir`` that fastdream wrote: those its settings file accounts
+    for (frames ``0 .. written - 1``). Frames without a settings file are not fastdream's (frames
+    extracted with ``ffmpeg -i x.mp4 frame_%05d.png`` look the same): a ``ValueError``, so that
+    ``resume=False`` never deletes a user's own frames."""
+    if not (frames_dir / settings_name).exists():
+        not_ours(frames_dir, settings_name)
+        return []
+    info = _settings(frames_dir, settings_name).get("info")
+    info = info if isinstance(info, dict) else {}
+    counts = [v for v in (info.get("written"), info.get("frames")) if isinstance(v, int) and not isinstance(v, bool)]
+    written = max(counts, default=0)
+    return [frame_path(frames_dir, k) for k in sorted(frame_indices(frames_dir)) if k < written]
+
+
+def not_ours(frames_dir: Path, settings_name: str) -> None:
+    """Refuses a folder that holds frame files but no settings file of ours."""
     if frame_indices(frames_dir):
         raise ValueError(
-            f"frames_dir: {frames_dir} holds frame PNGs but no {settings_name}, so they cannot be checked "
-            "against these settings; pass resume=False to replace them, or choose another frames_dir"
+            f"frames_dir: {frames_dir} holds frame PNGs but no {settings_name}, so fastdream did not make them "
+            "and will neither use nor delete them; choose another frames_dir"
         )
-    return None
 
 
 def refuse_changes(stored: dict, current: dict, frames_dir: Path) -> None:
@@ -134,17 +161,27 @@ def check_out_path(out_path, image) -> tuple[Path, str]:
         raise PermissionError(f"out_path: {out} exists and is not writable")
     if isinstance(image, (str, os.PathLike)) and Path(image).resolve() == out.resolve():
         raise ValueError(f"out_path: {out} is the input image; the input is never overwritten")
+    io.check_not_input("out_path", out, [image])
     return out, fmt
 
 
-def check_frames_dir(frames_dir, out: Path) -> Path:
-    if frames_dir is None:
+def check_frames_dir(frames_dir, out: Path, inputs=()) -> Path:
+    """The folder of frames (default: ``<out stem>_frames`` beside ``out``): a folder, not the
+    output, and not an input, inside an input folder or holding an input (:func:`fastdream.io.check_not_input`)."""
+    default = frames_dir is None
+    if default:
         frames_dir = out.with_name(f"{out.stem}_frames")
     frames_dir = _checks.path("frames_dir", frames_dir)
     if frames_dir.exists() and not frames_dir.is_dir():
         raise NotADirectoryError(f"frames_dir: {frames_dir} exists and is not a folder")
     if frames_dir.resolve() == out.resolve():
         raise ValueError(f"frames_dir and out_path are the same path: {out}")
+    try:
+        io.check_not_input("frames_dir", frames_dir, inputs, folder=True)
+    except ValueError as exc:
+        if not default:
+            raise
+        raise ValueError(f"{exc} (it is the default for {out.name}; pass frames_dir= (--frames-dir))") from None
     return frames_dir
 
 
@@ -193,6 +230,8 @@ def resume_state(frames_dir: Path, settings_name: str, key, seed: int | None, re
     own the run continues with the earlier one's; a run with no earlier frames draws a seed.
     """
     done, stored = 0, stored_key(frames_dir, settings_name) if resume else None
+    if not resume and frames_dir.is_dir():
+        owned_frames(frames_dir, settings_name)  # a user's own frames: refused before any work
     if stored is not None:
         if seed is None and isinstance(stored.get("seed"), int):
             seed = stored["seed"]  # no seed given: continue with the one the frames were made with
@@ -212,6 +251,24 @@ def fingerprint(src) -> str:
     return h.hexdigest()
 
 
+def check_frame_count(name: str, n, size: tuple[int, int], fmt: str, frames_dir: Path) -> int:
+    """``n`` frames of ``size`` (height, width): within :data:`fastdream._checks.COUNT_MAX`, their
+    PNGs within the disk's free space (at half their raw size, a PNG's usual share), and for GIF
+    and WebP (whose writer keeps every frame) within memory."""
+    n = _checks.integer(name, n, 1, cap=_checks.COUNT_MAX)
+    h, w = size
+    if fmt != "MP4":
+        _checks.fits(f"{name}={n} frames of {w}x{h} in a {fmt} (its writer keeps every frame)", n * h * w * 4)
+    root = next((p for p in [frames_dir, *frames_dir.parents] if p.exists()), Path("."))
+    free = shutil.disk_usage(root).free
+    if n * h * w * 3 / 2 > free:
+        raise ValueError(
+            f"{name}={n} frames of {w}x{h} need about {_checks.human_bytes(n * h * w * 1.5)} of PNGs in {frames_dir}, "
+            f"more than the {_checks.human_bytes(free)} free there"
+        )
+    return n
+
+
 def frame_range(start, end, count: int) -> tuple[int, int]:
     """Frames ``[start, end)`` of ``count`` (None: from the first, to the last), checked."""
     s = 0 if start is None else _checks.integer("start", start, 0, count - 1)
@@ -221,10 +278,7 @@ def frame_range(start, end, count: int) -> tuple[int, int]:
 
 def check_fps(fps, src, fmt: str, out: Path) -> float:
     """The output's frame rate: ``fps``, or the input's; no faster than ``fmt`` can play."""
-    fps = src.fps if fps is None else _checks.real("fps", fps, lo=0.0)
-    if fps > io.max_fps(fmt):
-        raise ValueError(f"fps must be <= {io.max_fps(fmt):g} for {out.suffix} output, got {fps:g}")
-    return fps
+    return io.check_fps(src.fps if fps is None else fps, fmt, "fps" if fps is not None else "fps (the input's)")
 
 
 def to01(frame: np.ndarray, device) -> torch.Tensor:
@@ -233,14 +287,42 @@ def to01(frame: np.ndarray, device) -> torch.Tensor:
     return io.from_uint8(torch.from_numpy(np.array(frame)).permute(2, 0, 1)[None].to(device))
 
 
+#: What :func:`start_frames_dir` made, by folder: undone by :func:`undo_if_empty` when a run
+#: fails before its first frame.
+_STARTED: dict[Path, tuple[io.Made, Path]] = {}
+
+
 def start_frames_dir(frames_dir: Path, settings_name: str, key: dict, info: dict, resume: bool) -> None:
-    """Makes ``frames_dir``, drops earlier frames unless resuming, and writes the settings file
-    (on rank 0 only)."""
-    frames_dir.mkdir(parents=True, exist_ok=True)
+    """Makes ``frames_dir``, drops the frames an earlier run made there unless resuming (only
+    those: :func:`owned_frames`), and writes the settings file (on rank 0 only), which counts
+    the frames this run and the earlier ones may have written."""
+    owned = owned_frames(frames_dir, settings_name) if frames_dir.is_dir() else []
+    made = io.Made(frames_dir).__enter__()
+    _STARTED[frames_dir.resolve()] = made, frames_dir / settings_name
+    written = info.get("frames", 0)
+    if owned:
+        before = _settings(frames_dir, settings_name).get("info") or {}
+        written = max([written] + [v for k, v in before.items() if k in ("written", "frames") and type(v) is int])
     if not resume:
-        for k in sorted(frame_indices(frames_dir)):
-            frame_path(frames_dir, k).unlink(missing_ok=True)
-    io.write_json({"key": key, "info": info}, frames_dir / settings_name)
+        for path in owned:
+            path.unlink(missing_ok=True)
+    io.write_json({"key": key, "info": {**info, "written": written}}, frames_dir / settings_name)
+
+
+@contextlib.contextmanager
+def undo_if_empty(frames_dir: Path):
+    """Around the making of frames: a run that fails (or is stopped) before any frame exists in
+    ``frames_dir`` takes away the settings file and the folder :func:`start_frames_dir` made;
+    frames already made are kept for a re-run to resume."""
+    started = _STARTED.pop(frames_dir.resolve(), None)
+    try:
+        yield
+    except BaseException:
+        if started is not None and not frame_indices(frames_dir):
+            made, settings = started
+            settings.unlink(missing_ok=True)
+            made.undo()
+        raise
 
 
 def make_frames(
@@ -276,7 +358,7 @@ def make_frames(
     total = None if steps_of is None else sum(steps_of(i) for i in todo)
     made, before = 0, 0
     bar = tqdm(total=e - s, initial=min(done, e - s), disable=not (progress and dist.main), desc=desc, unit="frame")
-    try:
+    with undo_if_empty(frames_dir), _closing(bar):
         for k, frame in enumerate(src.frames()):
             i = k - s
             if k >= e:
@@ -291,6 +373,12 @@ def make_frames(
             save_frame(to01(make(frame, hook), "cpu"), frame_path(frames_dir, i))
             made, before = made + 1, before + (steps_of(i) if steps_of is not None else 0)
             bar.update(len(frame_indices(frames_dir)) - bar.n if dist.enabled else 1)
+
+
+@contextlib.contextmanager
+def _closing(bar):
+    try:
+        yield bar
     finally:
         bar.close()
 

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Iterator
 
 import numpy as np
-from PIL import Image, ImageSequence, UnidentifiedImageError
+from PIL import Image, ImageSequence
 
-from fastdream import io
-from fastdream.training import IMAGE_EXTENSIONS
+from fastdream import _checks, io
+from fastdream.training import IMAGE_EXTENSIONS, header_size
 
 #: Containers read through ffmpeg (imageio-ffmpeg, the ``video`` extra).
 FFMPEG_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")
@@ -40,12 +40,16 @@ class Source:
 
     def frames(self) -> Iterator[np.ndarray]:
         if self.kind == "folder":
-            for f in self.files:
-                yield np.asarray(io.load_pil(f).convert("RGB"))
+            for f in self.files or []:
+                frame = np.asarray(io.load_pil(f, "input").convert("RGB"))
+                if frame.shape[:2] != self.size[::-1]:
+                    w, h = self.size
+                    raise ValueError(f"input: {f} is {frame.shape[1]}x{frame.shape[0]}, not {w}x{h} as the first frame")
+                yield frame
         elif self.kind == "animated":
-            with Image.open(self.path) as im:
-                for frame in ImageSequence.Iterator(im):
-                    yield np.asarray(frame.convert("RGB"))
+            with io.opened(self.path, "input") as im:
+                for k in range(self.count):
+                    yield _frame(im, k, self.path)
         else:
             import imageio_ffmpeg
 
@@ -53,6 +57,15 @@ class Source:
             w, h = next(gen)["size"]
             for buf in gen:
                 yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+
+
+def _frame(im: Image.Image, k: int, path: Path) -> np.ndarray:
+    """Frame ``k`` of an animation as RGB; a frame that cannot be decoded is a ``ValueError``."""
+    try:
+        im.seek(k)
+        return np.asarray(io.standard(im).convert("RGB"))
+    except Exception as exc:  # any decoder's error type
+        raise ValueError(f"input: frame {k} of {path} could not be read ({io.reason(exc)})") from None
 
 
 def _ffmpeg(path: Path) -> Source:
@@ -69,10 +82,11 @@ def _ffmpeg(path: Path) -> Source:
         meta = next(gen)
         gen.close()
         count, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
-    except (OSError, RuntimeError, StopIteration) as exc:
-        raise ValueError(f"input: {path} is not a video ffmpeg can read ({str(exc).splitlines()[0][:200]})") from None
+    except Exception as exc:  # ffmpeg's and imageio's errors, any type
+        raise ValueError(f"input: {path} is not a video ffmpeg can read ({io.reason(exc)})") from None
     if count < 1 or not meta.get("size"):
         raise ValueError(f"input: {path} holds no video frames")
+    io.check_pixels("input", path, tuple(meta["size"]), "RGB")  # before a frame is decoded
     return Source(
         path,
         "ffmpeg",
@@ -84,14 +98,14 @@ def _ffmpeg(path: Path) -> Source:
 
 
 def _animated(path: Path) -> Source:
-    try:
-        with Image.open(path) as im:
+    with io.opened(path, "input") as im:  # a regular file, a size that fits: checked before decoding
+        try:
             count, size = getattr(im, "n_frames", 1), im.size
             durations = []
             for frame in ImageSequence.Iterator(im):
                 durations.append(frame.info.get("duration", 0) or 0)
-    except (UnidentifiedImageError, OSError) as exc:
-        raise ValueError(f"input: {path} is not an animation Pillow can read ({exc})") from None
+        except Exception as exc:  # a truncated or corrupt animation: any decoder's error type
+            raise ValueError(f"input: {path} is not an animation Pillow can read ({io.reason(exc)})") from None
     mean_ms = sum(durations) / len(durations) if durations else 0
     return Source(path, "animated", count, 1000.0 / mean_ms if mean_ms > 0 else 10.0, size)
 
@@ -100,8 +114,13 @@ def _folder(path: Path) -> Source:
     files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
         raise ValueError(f"input: the folder {path} holds no images (looked for {' '.join(IMAGE_EXTENSIONS)})")
-    with Image.open(files[0]) as im:
-        size = im.size
+    size = header_size(files[0], "input")  # every frame's header: one size, each within the limits
+    for f in files[1:]:
+        if header_size(f, "input") != size:
+            raise ValueError(
+                f"input: the frames in {path} differ in size ({files[0].name} is {size[0]}x{size[1]}, "
+                f"{f.name} is {header_size(f, 'input')[0]}x{header_size(f, 'input')[1]}); a video has one size"
+            )
     return Source(path, "folder", len(files), FOLDER_FPS, size, files=files)
 
 
@@ -112,6 +131,7 @@ def open_source(path) -> Source:
         raise FileNotFoundError(f"input: no such file or folder: {path}")
     if path.is_dir():
         return _folder(path)
+    _checks.input_file("input", path)  # never a pipe (ffmpeg would wait on it for ever) or a device
     ext = path.suffix.lower()
     if ext in FFMPEG_EXTENSIONS:
         return _ffmpeg(path)

@@ -185,7 +185,7 @@ def style_video(
     tw = _checks.real("temporal_weight", temporal_weight, lo=0.0, lo_open=False)
     s, e = F.frame_range(start, end, src.count)
     fps = F.check_fps(fps, src, fmt, out)
-    frames_dir = F.check_frames_dir(frames_dir, out)
+    frames_dir = F.check_frames_dir(frames_dir, out, [video_or_frames])
     callback = driver.check_callback(callback)
     masks, cutout = style_options.pop("masks", None), style_options.pop("cutout_model", None)
     style01 = _styles(style_or_styles)

@@ -126,15 +126,13 @@ def zoom_video(
         raise ValueError(f"image must be a single image, got a batch of {rgb.shape[0]} (shape {tuple(rgb.shape)})")
     h, w = rgb.shape[-2:]
     out, fmt = F.check_out_path(out_path, image)
-    frames = _checks.integer("frames", frames, 1)
     move = dict(zoom=_checks.real("zoom", zoom, lo=0.0), shift=_shift(shift), angle=_checks.real("angle", angle))
-    fps = _checks.real("fps", fps, lo=0.0)
-    if fps > io.max_fps(fmt):
-        raise ValueError(f"fps must be <= {io.max_fps(fmt):g} for {out.suffix} output, got {fps:g}")
+    fps = io.check_fps(fps, fmt)
     resume, reverse = _checks.boolean("resume", resume), _checks.boolean("reverse", reverse)
     progress = _checks.boolean("progress", progress)
     move["color_drift"] = check_color_drift(color_drift)
-    frames_dir = F.check_frames_dir(frames_dir, out)
+    frames_dir = F.check_frames_dir(frames_dir, out, [image])
+    frames = F.check_frame_count("frames", frames, (h, w), fmt, frames_dir)
     callback = driver.check_callback(callback)
     # The preset gives the look; the length of each frame's dream stays DREAM_DEFAULTS' unless given.
     opts = F.dream_options({**DREAM_DEFAULTS, **dream_kwargs, "preset": preset}, (h, w), "zoom_video")
@@ -165,13 +163,10 @@ def zoom_video(
         x = prev.to(device)
 
     # ---- 3. Make the missing frames, each saved as soon as it exists.
-    frames_dir.mkdir(parents=True, exist_ok=True)
-    if not resume:
-        for k in sorted(F.frame_indices(frames_dir)):
-            F.frame_path(frames_dir, k).unlink(missing_ok=True)
     info = {"frames": frames, "fps": fps, "device": str(device), "out_path": str(out)}  # for readers; not compared
-    io.write_json({"key": key(seed), "info": info}, frames_dir / SETTINGS_NAME)
-    with tqdm(total=frames, initial=min(done, frames), disable=not progress, desc="zoom", unit="frame") as bar:
+    F.start_frames_dir(frames_dir, SETTINGS_NAME, key(seed), info, resume)  # drops only frames it made
+    bar = tqdm(total=frames, initial=min(done, frames), disable=not progress, desc="zoom", unit="frame")
+    with F.undo_if_empty(frames_dir), bar:  # failed before a frame exists: nothing is left behind
         for k in range(done, frames):
             hook = driver.for_frame(callback, k, k - done, frames - done)
             x = maker.first(rgb.to(device), hook) if k == 0 else maker.next(x, k, hook)
