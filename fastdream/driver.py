@@ -131,7 +131,13 @@ def pyramid(
     def snap(v: float) -> int:
         return max(multiple, multiple * round(v / multiple))
 
-    sizes = [(snap(h / scale**i), snap(w / scale**i)) for i in range(octaves)]
+    def shrunk(v: int, i: int) -> float:
+        try:
+            return v / scale**i
+        except OverflowError:  # far below a pixel
+            return 0.0
+
+    sizes = [(snap(shrunk(h, i)), snap(shrunk(w, i))) for i in range(octaves)]
     keep = list(dict.fromkeys(s for i, s in enumerate(sizes) if i == 0 or min(s) >= min_side))
     if len(keep) < octaves:
         warnings.warn(

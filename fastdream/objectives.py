@@ -44,6 +44,8 @@ from typing import Callable
 import torch
 from torch import Tensor
 
+from fastdream import _checks
+
 __all__ = [
     "LayerSpec",
     "Objective",
@@ -60,7 +62,9 @@ __all__ = [
 
 _SPEC = re.compile(r"^(?P<layer>[^:=]+)(?::(?P<sel>[^=]+))?(?:=(?P<weight>.+))?$")
 _MODE = re.compile(r"^(top|bottom)(\d+)$")
-_RANGE = re.compile(r"^(\d+)(?:-(\d+))?$")
+#: The largest channel index (and topK) a spec may name: more than any layer has (a larger number
+#: is a typo, refused before a list of that length is made).
+MAX_CHANNEL = (1 << 16) - 1
 
 
 # ------------------------------------------------------------------------------------------------
@@ -107,22 +111,11 @@ def parse_spec(text: str, weight=None) -> LayerSpec:
     sel = sel.strip()
     mode = _MODE.match(sel)
     if mode:
-        k = int(mode[2])
+        k = _checks.indices("layers", mode[2], MAX_CHANNEL, text)[0]
         if k < 1:
             raise ValueError(f"layers: {text!r} asks for {k} channels; use {mode[1]}1 or more")
         return LayerSpec(layer, mode=mode[1], k=k, weight=weight)
-    channels: list[int] = []
-    for part in sel.split(","):
-        r = _RANGE.match(part.strip())
-        if not r:
-            raise ValueError(
-                f"layers: {part.strip()!r} in {text!r} is not a channel, a range like 30-40, or topK/bottomK"
-            )
-        lo, hi = int(r[1]), int(r[2] if r[2] is not None else r[1])
-        if hi < lo:
-            raise ValueError(f"layers: the range {part.strip()!r} in {text!r} runs backwards")
-        channels += [c for c in range(lo, hi + 1) if c not in channels]
-    return LayerSpec(layer, channels=tuple(channels), weight=weight)
+    return LayerSpec(layer, channels=_checks.indices("layers", sel, MAX_CHANNEL, text), weight=weight)
 
 
 def _weight(text, w) -> float:

@@ -21,6 +21,10 @@ NORMS = ("std", "mean_abs", "laplacian")
 #: ``octaves="auto"``: as many octaves as bring the smallest to about this many pixels on its long
 #: side, so the dream's patterns keep their size relative to the picture at any resolution.
 AUTO_OCTAVE_SIDE = 256
+#: Upper bounds of the numbers (issue 24): past them an octave is under a pixel, a step or blur
+#: saturates every pixel, a jitter or tile exceeds any image fastdream opens, or a run takes days.
+MAX = {"octaves": 64, "octave_scale": 16.0, "steps": 10_000, "step_size": 10.0, "jitter": 1 << 16}
+MAX.update(tile_size=1 << 16, smooth=1000.0)
 
 
 @dataclass(frozen=True)
@@ -119,19 +123,21 @@ class DreamOptions:
             self,
             layers=None if self.layers is None else _specs(self.layers),
             octaves=_octaves(self.octaves),
-            octave_scale=c.real("octave_scale", self.octave_scale, lo=1.0),
-            steps=c.integer("steps", self.steps, 1),
-            step_size=c.real("step_size", self.step_size, lo=0.0),
-            jitter=c.integer("jitter", self.jitter, 0),
-            tile_size=None if self.tile_size is None else c.integer("tile_size", self.tile_size, 32),
+            octave_scale=c.real("octave_scale", self.octave_scale, lo=1.0, cap=MAX["octave_scale"]),
+            steps=c.integer("steps", self.steps, 1, cap=MAX["steps"]),
+            step_size=c.real("step_size", self.step_size, lo=0.0, cap=MAX["step_size"]),
+            jitter=c.integer("jitter", self.jitter, 0, cap=MAX["jitter"]),
+            tile_size=None
+            if self.tile_size is None
+            else c.integer("tile_size", self.tile_size, 32, cap=MAX["tile_size"]),
             lap_levels=c.integer("lap_levels", self.lap_levels, 1, 12),
-            smooth=None if not self.smooth else c.real("smooth", self.smooth, lo=0.0),
+            smooth=None if not self.smooth else c.real("smooth", self.smooth, lo=0.0, cap=MAX["smooth"]),
             guide=None if self.guide is None else _guide(self.guide),
             preserve_colors=preserve,
             color_match=match,
-            tile_batch=None if self.tile_batch is None else c.integer("tile_batch", self.tile_batch, 1),
+            tile_batch=None if self.tile_batch is None else c.integer("tile_batch", self.tile_batch, 1, cap=4096),
             low_memory=None if self.low_memory is None else c.boolean("low_memory", self.low_memory),
-            seed=None if self.seed is None else c.integer("seed", self.seed, 0),
+            seed=None if self.seed is None else c.seed("seed", self.seed),
             preset=None if self.preset is None else presets.check_name(self.preset),
         )
 
@@ -179,7 +185,7 @@ def _octaves(v) -> int | str:
         if v != "auto":
             raise ValueError(f"octaves must be an integer >= 1 or 'auto', got {v!r}")
         return v
-    return _checks.integer("octaves", v, 1)
+    return _checks.integer("octaves", v, 1, cap=MAX["octaves"])
 
 
 def octave_count(octaves: int | str, h: int, w: int, scale: float) -> int:
@@ -194,7 +200,7 @@ def octave_count(octaves: int | str, h: int, w: int, scale: float) -> int:
     """
     if octaves != "auto":
         return octaves
-    return 1 + max(0, round(math.log(max(h, w) / AUTO_OCTAVE_SIDE) / math.log(scale)))
+    return min(MAX["octaves"], 1 + max(0, round(math.log(max(h, w) / AUTO_OCTAVE_SIDE) / math.log(scale))))
 
 
 class Default:

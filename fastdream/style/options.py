@@ -16,6 +16,10 @@ from fastdream.models.efficientnet_lite import EfficientNetLite0
 STYLE_LAYERS = EfficientNetLite0.style_layers
 CONTENT_LAYERS = EfficientNetLite0.content_layers
 INITS = ("content", "noise")
+#: Upper bounds of the numbers (issue 24): sizes within the sides of the largest image fastdream
+#: opens, weights far from float32's overflow, octaves and steps that end.
+MAX = {"size": 1 << 16, "octaves": 64, "octave_scale": 16.0, "steps": 100_000, "lr": 10.0, "style_scale": 16.0}
+MAX["weight"] = 1e9
 
 
 @dataclass(frozen=True)
@@ -68,22 +72,26 @@ class StyleOptions:
         return dataclasses.replace(
             self,
             style_weights=_style_weights(self.style_weights, n_styles),
-            content_weight=c.real("content_weight", self.content_weight, lo=0.0, lo_open=False),
-            style_weight=c.real("style_weight", self.style_weight, lo=0.0, lo_open=False),
-            tv_weight=c.real("tv_weight", self.tv_weight, lo=0.0, lo_open=False),
-            size=None if self.size is None else c.integer("size", self.size, 1),
-            octaves=c.integer("octaves", self.octaves, 1),
-            octave_scale=c.real("octave_scale", self.octave_scale, lo=1.0),
-            steps=c.integer("steps", self.steps, 1),
-            lr=c.real("lr", self.lr, lo=0.0),
-            tile_size=None if self.tile_size is None else c.integer("tile_size", self.tile_size, 32),
-            style_scale=c.real("style_scale", self.style_scale, lo=0.0),
+            content_weight=_weight("content_weight", self.content_weight),
+            style_weight=_weight("style_weight", self.style_weight),
+            tv_weight=_weight("tv_weight", self.tv_weight),
+            size=None if self.size is None else c.integer("size", self.size, 1, cap=MAX["size"]),
+            octaves=c.integer("octaves", self.octaves, 1, cap=MAX["octaves"]),
+            octave_scale=c.real("octave_scale", self.octave_scale, lo=1.0, cap=MAX["octave_scale"]),
+            steps=c.integer("steps", self.steps, 1, cap=MAX["steps"]),
+            lr=c.real("lr", self.lr, lo=0.0, cap=MAX["lr"]),
+            tile_size=None if self.tile_size is None else c.integer("tile_size", self.tile_size, 32, cap=MAX["size"]),
+            style_scale=c.real("style_scale", self.style_scale, lo=0.0, cap=MAX["style_scale"]),
             preserve_colors=preserve,
             color_match=match,
             content_layers=_names("content_layers", content, CONTENT_LAYERS),
             style_layers=_names("style_layers", style, STYLE_LAYERS),
-            seed=None if self.seed is None else c.integer("seed", self.seed, 0),
+            seed=None if self.seed is None else c.seed("seed", self.seed),
         )
+
+
+def _weight(name: str, w) -> float:
+    return _checks.real(name, w, lo=0.0, lo_open=False, cap=MAX["weight"])
 
 
 def _style_weights(w, n: int) -> tuple[float, ...]:
@@ -93,7 +101,7 @@ def _style_weights(w, n: int) -> tuple[float, ...]:
         raise TypeError(f"style_weights must be a list of numbers, one per style, got {w!r}")
     if len(w) != n:
         raise ValueError(f"style_weights has {len(w)} weight(s) for {n} style image(s); give one per style")
-    ws = tuple(_checks.real(f"style_weights[{i}]", v, lo=0.0, lo_open=False) for i, v in enumerate(w))
+    ws = tuple(_weight(f"style_weights[{i}]", v) for i, v in enumerate(w))
     if sum(ws) <= 0:
         raise ValueError("style_weights must not all be 0")
     return ws
