@@ -1,7 +1,9 @@
 """The ``fastdream`` command line: thin commands over the library, one module per pipeline.
 
 Errors in the user's input (bad values, missing files, unknown layers) print one line on stderr
-and exit with status 2, never a traceback; nothing is written then. Each command imports what it
+and exit with status 2, never a traceback; nothing is written then. Any other exception is one
+line too, exit status 1, asking for a report (``--debug`` shows the traceback); Ctrl-C is 130 and
+says what was kept (:mod:`fastdream.cli.errors`). Each command imports what it
 needs when it runs, so ``fastdream --help`` and ``fastdream info`` start quickly.
 """
 
@@ -13,6 +15,7 @@ import sys
 
 from fastdream.cli import cutout, dream, generative, sheet, style
 from fastdream.cli.common import Parser, UsageError
+from fastdream.cli.errors import kept, one_line_warnings, status
 
 __all__ = ["Parser", "UsageError", "build_parser", "main"]
 
@@ -27,6 +30,7 @@ def _cmd_info(args) -> int:
 
 def build_parser() -> Parser:
     p = Parser(prog="fastdream", description="DeepDream and creative image models.")
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error (the option may come anywhere)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     s = sub.add_parser("info", help="versions, native kernels and the backend in use")
     s.add_argument("--json", action="store_true", help="print a JSON object")
@@ -37,17 +41,23 @@ def build_parser() -> Parser:
 
 
 def main(argv=None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except BrokenPipeError:  # output piped into head & co.; before OSError, its base class
-        # Python would report the broken pipe again when it flushes stdout at exit.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
-    except (ValueError, TypeError, OSError, ImportError) as exc:
-        print(f"fastdream {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"fastdream {args.command}: interrupted; nothing was written", file=sys.stderr)
-        return 130
+    """Runs one command; returns the exit status (see :mod:`fastdream.cli.errors`)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    end = argv.index("--") if "--" in argv else len(argv)
+    debug = "--debug" in argv[:end]
+    argv = [a for i, a in enumerate(argv) if a != "--debug" or i >= end]
+    args = build_parser().parse_args(argv)
+    command = args.command
+    with one_line_warnings(command):
+        try:
+            return args.func(args)
+        except BrokenPipeError:  # output piped into head & co.; before OSError, its base class
+            # Python would report the broken pipe again when it flushes stdout at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
+        except (Exception, KeyboardInterrupt) as exc:
+            if debug:
+                raise
+            code, line = status(exc, command, kept(args))
+            print(line, file=sys.stderr)
+            return code

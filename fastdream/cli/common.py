@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import os
 from pathlib import Path
 
 
@@ -47,16 +48,44 @@ class UsageError(ValueError):
     """A problem with the command line itself, reported like the other input errors."""
 
 
-def output_path(args, default: str | None) -> Path:
-    """``-o``: not the input (unless ``--overwrite``), not a folder, in a folder that exists."""
+#: Commands whose ``-o`` is a video (GIF, WebP or MP4) rather than an image.
+VIDEO_COMMANDS = ("zoom", "dream-video", "style-video")
+
+
+def output_path(args, default: str | None, *, inputs=(), mode: str | None = None) -> Path:
+    """``-o``, checked before any work (:mod:`fastdream.io.outputs`): a file (not a folder) in a
+    folder that exists and can be written, in a format that can be written and holds ``mode``
+    (the picture the command makes; default: that of the input image, whose alpha the result
+    keeps), and not an input (``args.input`` and ``inputs``) unless ``--overwrite`` is given for
+    ``args.input``, nor inside an input folder."""
+    from fastdream import io
+
     out = Path(args.output or default)
-    if getattr(args, "input", None) and Path(args.input).resolve() == out.resolve() and not args.overwrite:
-        raise UsageError(f"output {out} is the input file; pass --overwrite to replace it")
-    if out.exists() and out.is_dir():
+    if out.is_dir():
         raise UsageError(f"output {out} is a folder; give a file name")
-    if not out.parent.exists():
+    parent = out.parent if str(out.parent) else Path(".")
+    if not parent.exists():
         raise FileNotFoundError(f"output folder does not exist: {out.parent}")
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise PermissionError(f"output: the folder {parent} cannot be written")
+    source = getattr(args, "input", None)
+    overwrite = bool(getattr(args, "overwrite", False))
+    if source and Path(source).is_file() and not overwrite and _same(out, source):
+        raise UsageError(f"output {out} is the input file; pass --overwrite to replace it")
+    io.check_not_input("output", out, [source, *inputs], overwrite=overwrite)
+    if getattr(args, "command", None) in VIDEO_COMMANDS:
+        io.animation_format(out, "output")
+        return out
+    if mode is None and source and Path(source).is_file():
+        with io.opened(source, "input") as im:  # the header only; a bad input is refused here too
+            mode = io.standard_mode(im)
+    io.image_format(out, mode or "RGB", "output")
     return out
+
+
+def _same(a, b) -> bool:
+    a, b = Path(a), Path(b)
+    return a.resolve() == b.resolve() or (a.exists() and os.path.samefile(a, b))
 
 
 def model_options(s) -> None:

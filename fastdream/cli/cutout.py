@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastdream.cli.common import given, library_defaults, note_defaults, off, output_path
+from fastdream.cli.common import UsageError, given, library_defaults, note_defaults, off, output_path
 
 
 def _cmd_train_unet(args) -> int:
@@ -57,7 +57,16 @@ def _cmd_cutout(args) -> int:
         r = fd.cutout_folder(args.input, args.output, args.model, progress=not args.quiet, **kw)
         print(r.summary("cut out", args.output))
         return 0
-    out = output_path(args, None)
+    color = args.bg_color or []
+    opaque = len(color) == 3 or (len(color) == 4 and color[3] == 255)
+    mode = "L" if args.only_mask else "RGB" if opaque else "RGBA"
+    ext = Path(args.output).suffix.lower()
+    if "A" in mode and ext in (".jpg", ".jpeg", ".jfif", ".jpe"):
+        raise UsageError(
+            f"output {args.output} is a JPEG, which cannot hold the cutout's transparency (its alpha); use .png or .webp, "
+            "or pass --bg-color R G B to put the subject on a color"
+        )
+    out = output_path(args, None, inputs=[args.model], mode=mode)
     image = io.load_pil(args.input)
     result = fd.cutout(image, args.model, **_cutout_options(args))
     io.save_image(result, out)

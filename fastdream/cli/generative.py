@@ -82,15 +82,42 @@ def _cmd_train_vae(args) -> int:
     return _trained(train_vae, "train-vae", images_dir=args.images, out_dir=args.output, progress=not args.quiet, **kw)
 
 
+def _check_output(args, walk: bool) -> None:
+    """``-o`` checked before anything is generated: a folder for samples (or a video file for a
+    walk) that is not the checkpoint, nor holds it; ``--dream-size`` within bounds."""
+    from fastdream import _checks, io
+
+    out = Path(args.output)
+    if walk:
+        if out.is_dir():
+            raise IsADirectoryError(f"output: {out} is a folder; give a .gif, .webp or .mp4 file")
+        io.animation_format(out, "output")
+        fps = _checks.real("--fps", args.fps, lo=0.0, hi=io.max_fps(io.animation_format(out, "output")), hi_open=False)
+        args.fps = fps
+    elif out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"output: {out} exists and is not a folder (samples go into a folder)")
+    io.check_not_input("output", out, [args.checkpoint], folder=not walk)
+    if args.dream:
+        _checks.integer("--dream-size", args.dream_size, 16, 1 << 14)
+        _checks.fits(f"--dream-size {args.dream_size}", args.dream_size**2 * 145)
+        _checks.integer("--steps", args.steps, 1, 10_000)
+
+
 def _write_samples(images, args) -> int:
     from fastdream import io
 
     if args.dream:
         images = _dream_all(images, args, seed=args.seed)
     out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    for i, im in enumerate(images):
-        io.save_image(im, out / f"sample_{i:04d}.png")
+    written = []
+    with io.Made(out):  # a failed write leaves none of this run's files (nor the folder it made)
+        try:
+            for i, im in enumerate(images):
+                written.append(io.save_image(im, out / f"sample_{i:04d}.png"))
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
     print(f"wrote {len(images)} images to {out}")
     return 0
 
@@ -108,12 +135,14 @@ def _write_walk(frames, args) -> int:
 def _cmd_sample_gan(args) -> int:
     from fastdream.gan import sample_gan
 
+    _check_output(args, walk=False)
     return _write_samples(sample_gan(args.checkpoint, args.n, **given(seed=args.seed, device=args.device)), args)
 
 
 def _cmd_sample_vae(args) -> int:
     from fastdream.vae import sample_vae
 
+    _check_output(args, walk=False)
     images = sample_vae(
         args.checkpoint, args.n, **given(seed=args.seed, temperature=args.temperature, device=args.device)
     )
@@ -123,6 +152,7 @@ def _cmd_sample_vae(args) -> int:
 def _cmd_gan_walk(args) -> int:
     from fastdream.gan import latent_walk
 
+    _check_output(args, walk=True)
     frames = latent_walk(args.checkpoint, args.frames, **given(seed=args.seed, points=args.points, device=args.device))
     return _write_walk(frames, args)
 
@@ -131,7 +161,8 @@ def _cmd_vae_walk(args) -> int:
     from fastdream import io
     from fastdream.vae import vae_walk
 
-    between = None if args.between is None else [io.load_pil(p) for p in args.between]
+    _check_output(args, walk=True)
+    between = None if args.between is None else [io.load_pil(p, "--between") for p in args.between]
     kw = given(seed=args.seed, points=args.points, between=between, device=args.device)
     frames = vae_walk(args.checkpoint, args.frames, **kw)
     return _write_walk(frames, args)

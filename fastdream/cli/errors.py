@@ -1,0 +1,87 @@
+"""The command line's last line of defence: whatever a command lets out becomes one line on stderr
+and an exit status, never a traceback (unless ``--debug`` asks for it).
+
+- 2: the user's input (a bad value, a missing or unreadable file, not enough memory for what was
+  asked, a missing extra): the line says what is wrong and what is accepted.
+- 1: training failed (diverged; the last good checkpoint is kept), or an internal error: a bug in
+  fastdream, which the line asks to report, with ``--debug`` for the traceback.
+- 130: interrupted (Ctrl-C); the line says what was kept.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+#: Exceptions that mean the user's input is wrong (or the machine lacks something it asks for).
+USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
+
+
+def one_line(text) -> str:
+    """``text`` on one line: its lines joined, runs of spaces made one."""
+    return " ".join(str(text).split())
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    if isinstance(exc, MemoryError):
+        return True
+    text = str(exc).lower()
+    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def _training_error(exc: BaseException) -> bool:
+    from fastdream.training import TrainingError
+
+    return isinstance(exc, TrainingError)
+
+
+def status(exc: BaseException, command: str, kept: str) -> tuple[int, str]:
+    """The exit status and the line for an exception that reached ``main``."""
+    prog = f"fastdream {command}"
+    if isinstance(exc, KeyboardInterrupt):
+        return 130, f"{prog}: interrupted; {kept}"
+    if _training_error(exc):
+        return 1, f"{prog}: training failed: {one_line(exc)}"
+    if _out_of_memory(exc):
+        return 2, (
+            f"{prog}: error: not enough memory for this input with these settings ({type(exc).__name__}); "
+            "try a smaller size, fewer images or --low-memory"
+        )
+    if isinstance(exc, USER_ERRORS) and not isinstance(exc, (NotImplementedError, RecursionError)):
+        return 2, f"{prog}: error: {one_line(exc)}"
+    if type(exc).__name__ == "Cancelled":
+        return 130, f"{prog}: cancelled; {kept}"
+    return 1, (
+        f"{prog}: internal error ({type(exc).__name__}: {one_line(exc)[:300]}); this is a bug in fastdream, "
+        "please report it with the command line; run it again with --debug for the traceback"
+    )
+
+
+def kept(args) -> str:
+    """What an interrupted command leaves on disk, for the line that reports it."""
+    out = getattr(args, "output", None)
+    command = getattr(args, "command", "")
+    if command.startswith("train-") and out:
+        ckpt = Path(out) if command == "train-unet" else Path(out) / "checkpoint.pt"
+        if ckpt.is_file():
+            return f"the checkpoint of the last finished epoch is kept ({ckpt}); run the same command to resume"
+    elif out and Path(out).is_dir() and command in ("dream", "cutout"):
+        return f"the images already written to {out} are kept; run the same command to finish"
+    elif command in ("zoom", "dream-video", "style-video"):
+        return "the finished frames are kept: run the same command to resume"
+    return "nothing was written"
+
+
+@contextmanager
+def one_line_warnings(command: str):
+    """Warnings printed as ``fastdream CMD: warning: ...``, one line each (Python prints two,
+    with the source line of the library that warned)."""
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        print(f"fastdream {command}: warning: {one_line(message)}", file=file or sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        yield
