@@ -28,7 +28,10 @@ class Dist:
     @classmethod
     def from_env(cls) -> Dist:
         """What torchrun set for this process (read once, before the process group exists)."""
-        return cls(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
+        rank, world = _env("RANK", 0), _env("WORLD_SIZE", 1)
+        if world < 1 or not 0 <= rank < world:
+            raise ValueError(f"RANK={rank} and WORLD_SIZE={world} do not make a launch; unset them outside torchrun")
+        return cls(rank, world)
 
     @property
     def main(self) -> bool:
@@ -66,6 +69,16 @@ class Dist:
         if not self.enabled:
             return module
         return nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
+
+
+def _env(name: str, default: int) -> int:
+    """An integer torchrun sets; a clear error for any other spelling ("1 ", "one", "")."""
+    text = os.environ.get(name)
+    if text is None:
+        return default
+    if not text.strip().isdigit():
+        raise ValueError(f"the environment variable {name}={text!r} is not a count torchrun sets; unset it")
+    return int(text)
 
 
 def unwrap(module: nn.Module) -> nn.Module:

@@ -108,6 +108,20 @@ class Trainer:
             return f"the last good checkpoint ({self.path}, epoch {epochs_done}) is kept"
         return "no checkpoint was written"
 
+    @contextmanager
+    def _sweep(self):
+        """Removes the files a run wrote beside its checkpoint when it fails before writing one."""
+        folder = self.path.parent
+        before = set(folder.iterdir()) if folder.is_dir() else set()
+        try:
+            yield
+        except BaseException:
+            if self.dist.main and not self.path.is_file() and folder.is_dir():
+                for p in set(folder.iterdir()) - before:
+                    if p.is_file():
+                        p.unlink(missing_ok=True)
+            raise
+
     def _plan(self, epoch: int, epochs: int, times: list, max_minutes, t_start) -> tuple[bool, float]:
         """(stop now, epochs that fit the budget): rank 0's decision, broadcast to every rank."""
         if max_minutes is None or not times:
@@ -150,8 +164,9 @@ class Trainer:
         t_start = time.monotonic() if t_start is None else t_start
         times: list[float] = []
         bar = tqdm(total=(epochs - self.start) * iters, disable=not show, unit=self.unit, dynamic_ncols=True)
-        # The checkpoint's folder, made here; a run that fails before it holds anything leaves none.
-        with Made(self.path.parent, make=self.dist.main), _closing(bar):
+        # The checkpoint's folder, made here; a run that fails before its first checkpoint leaves
+        # nothing (neither the folder nor the first epoch's sample grid).
+        with Made(self.path.parent, make=self.dist.main), _closing(bar), self._sweep():
             for epoch in range(self.start, epochs):
                 stop, horizon = self._plan(epoch, epochs, times, max_minutes, t_start)
                 if stop:

@@ -156,7 +156,10 @@ def model_fits(what: str, build: Callable[[], nn.Module], copies: int = 1) -> in
         with torch.device("meta"):
             n = sum(p.numel() for p in build().parameters())
     except (RuntimeError, OverflowError) as exc:
-        raise ValueError(f"{what} gives a network torch cannot make ({type(exc).__name__}: {exc})") from None
+        raise ValueError(
+            f"{what} asks for a network too large to even describe, far beyond the memory of this machine "
+            f"({_checks.human_bytes(_checks.memory_budget())} available)"
+        ) from None
     _checks.fits(f"{what} (a network of {n:.3g} parameters)", 4 * n * copies)
     return n
 
