@@ -35,18 +35,18 @@ DREAM_DEFAULTS = {"octaves": 2, "steps": 5}
 class _Coherent:
     """Makes each frame from the current input frame and the previous dreamed one."""
 
-    def __init__(self, opts, device, blend: float, flow: bool):
+    def __init__(self, opts, device, blend: float, flow: bool, size: tuple[int, int]):
+        self.flow = None
+        if flow and blend > 0:  # frames the flow cannot follow: refused before the network is built
+            from fastdream.video.flow import Flow
+
+            self.flow = Flow(size)
         objective = build_objective(opts)
         model = dream_net(opts.model, objective.layers, device)
         LayerTaps(model, objective.layers)  # unknown layers: an error before any frame is made
         self.opts = dataclasses.replace(opts, model=model, layers=None, objective=objective, guide=None, device=device)
         self.device, self.blend = device, blend
         self.prev = None  # (the previous dreamed frame, the previous input frame)
-        self.flow = None
-        if flow and blend > 0:
-            from fastdream.video.flow import Flow
-
-            self.flow = Flow()
 
     def start(self, frame: np.ndarray) -> torch.Tensor:
         """What frame k's dream starts from, given the current input ``frame`` (H, W, 3 uint8):
@@ -164,7 +164,7 @@ def dream_video(
             "dream_video: frames that start from the previous dreamed frame (blend > 0) are made one "
             "after another; run in one process, or pass blend=0 to split the frames over the ranks"
         )
-    maker = _Coherent(dataclasses.replace(opts, seed=seed), device, blend, flow)
+    maker = _Coherent(dataclasses.replace(opts, seed=seed), device, blend, flow, src.size)
     if dist.main:
         info = {"frames": e - s, "fps": fps, "device": str(device), "out_path": str(out)}
         F.start_frames_dir(frames_dir, SETTINGS_NAME, key(seed), info, resume)

@@ -29,12 +29,21 @@ def _cv2():
     return cv2
 
 
+#: OpenCV's DIS flow refuses frames with a side under this.
+MIN_SIDE = 12
+
+
 class Flow:
     """Dense flow between RGB uint8 frames (H, W, 3), with reused DIS instances: the medium preset
     for the flow that moves the dream, the fast one (4x cheaper) for the occlusion check, which
     only has to tell large disagreements (bench/RESULTS.md, "Dreaming a video")."""
 
-    def __init__(self):
+    def __init__(self, size: tuple[int, int] | None = None):
+        if size is not None and min(size) < MIN_SIDE:
+            raise ValueError(
+                f"flow: frames of {size[0]}x{size[1]} are too small for the optical flow (at least {MIN_SIDE} px "
+                "a side); pass flow=False (--no-flow)"
+            )
         cv2 = _cv2()
         self.cv2 = cv2
         self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)

@@ -70,7 +70,7 @@ class _Painter:
         if flow:
             from fastdream.video.flow import Flow
 
-            self.flow = Flow()
+            self.flow = Flow((hw[1], hw[0]))  # frames too small for the flow: refused before any frame
 
     def steps_of(self, i: int) -> int:
         return self.first_steps if self.flow is None or i == 0 else self.st.o.steps
