@@ -288,7 +288,7 @@ def test_mp4_without_imageio_ffmpeg_names_the_extra(photo, tmp_path, monkeypatch
         (dict(out="missing/v.gif"), FileNotFoundError, "output folder does not exist"),
         (dict(out="adir.gif"), IsADirectoryError, "is a folder"),
         (dict(fps=0), ValueError, "fps must be a finite number > 0"),
-        (dict(fps=60), ValueError, r"fps must be <= 50 for \.gif"),
+        (dict(fps=60), ValueError, r"fps must be in \[0.01, 50\] for GIF output"),
         (dict(shift=(1.0,)), TypeError, "shift must be a pair"),
         (dict(shift=(1.0, float("inf"))), ValueError, r"shift\[1\] must be a finite number"),
         (dict(angle="3"), TypeError, "angle must be a number"),

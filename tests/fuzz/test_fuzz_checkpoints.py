@@ -127,7 +127,7 @@ def _command(root: Path, use: str, ckpt: Path) -> list[str]:
     return [use, ckpt.name, "-o", "walk.gif", "--frames", "2", "--seed", "0"]
 
 
-@settings(max_examples=examples(10, 400), deadline=None)
+@settings(max_examples=examples(10, 1500), deadline=None)
 @given(use=st.sampled_from(list(USES)), data=st.data())
 def test_crafted_checkpoints_are_refused_in_one_line(worker, trained, use, data):
     kind = USES[use]

@@ -94,7 +94,7 @@ def test_the_public_ops_never_crash_and_say_what_is_wrong(worker):
     rewritten: listed in the xfail reason until they are fixed (docs/errors.md keeps the list)."""
     findings: dict[tuple, tuple] = {}
 
-    @settings(max_examples=examples(12, 1500), deadline=None, database=None)
+    @settings(max_examples=examples(12, 3000), deadline=None, database=None)
     @given(c=call())
     def one(c):
         name, args, kwargs = c

@@ -72,7 +72,7 @@ OPTIONS = {
 CASES = [(cmd, spec) for cmd, specs in OPTIONS.items() for spec in specs]
 
 
-@settings(max_examples=examples(14, 500), deadline=None)
+@settings(max_examples=examples(14, 1500), deadline=None)
 @given(case=st.sampled_from(CASES), data=st.data())
 def test_absurd_numbers_are_refused_in_one_line(worker, case, data):
     command, spec = case
