@@ -112,6 +112,10 @@ def load_model(args, weights_for: str | None = None):
     the default backbone."""
     if args.model is None and args.weights is None:
         return None
+    from fastdream import _checks
     from fastdream.models import load
+
+    if args.weights is not None:
+        _checks.input_file("--weights", args.weights)  # never a pipe, which torch.load would wait on
 
     return load(args.model or weights_for or "efficientnet_lite0", weights=args.weights, device=None)
