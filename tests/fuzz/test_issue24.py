@@ -294,3 +294,27 @@ def test_a_video_that_fails_before_its_first_frame_leaves_no_frames_folder(tmp_p
     with pytest.raises(fd.Cancelled):
         fd.dream_video(tmp_path / "in.gif", tmp_path / "v.gif", octaves=1, steps=1, callback=lambda s: False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.gif", "in.png"]
+
+
+def test_ctrl_c_is_130_and_says_what_was_kept(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    argv = setups.inputs(tmp_path, "train-gan")
+    argv[argv.index("--epochs") + 1] = "1000"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fastdream.cli", *argv], cwd=tmp_path, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 240
+        while not (tmp_path / "run" / "checkpoint.pt").is_file() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "interrupted" in lines[0] and "checkpoint" in lines[0] and "kept" in lines[0], err
