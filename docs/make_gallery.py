@@ -1,8 +1,9 @@
-"""Remakes the pictures of docs/gallery.md: each creative control of dream beside the plain
-dream, and style transfers.
+"""Remakes the pictures of docs/gallery.md: the default dream before and after issue 25 on ten
+photos, each creative control of dream beside the plain dream, and style transfers.
 
     python docs/make_gallery.py            # all of them, into docs/gallery/
     python docs/make_gallery.py guide top8 # some of them
+    python docs/make_gallery.py defaults_china
 
 Every dream picture is the bundled sample photo (scikit-image's public-domain astronaut) at 320 px,
 dreamed with the settings below and the same seed, so the pictures differ only by the control. The
@@ -63,6 +64,66 @@ STYLES = {
 }
 
 
+#: The photos of the before/after sheet of the default dream: name -> (source, long side in px).
+#: scikit-image's and scikit-learn's bundled, public-domain or freely licensed photos.
+DEFAULT_PHOTOS = {
+    "astronaut": ("sample", 512),  # a portrait, the README's first dream
+    "camera": ("camera", 256),  # a gray portrait, small
+    "chelsea": ("chelsea", 451),  # an animal
+    "coffee": ("coffee", 600),  # an object, warm
+    "motorcycle": ("stereo_motorcycle", 741),  # an object, busy
+    "rocket": ("rocket", 640),  # a landscape at dusk, dark
+    "flower": ("flower", 640),  # saturated colors on black
+    "ihc": ("immunohistochemistry", 512),  # bright, a texture
+    "hubble": ("hubble_deep_field", 1000),  # almost black
+    "china": ("china", 2048),  # a bright landscape, enlarged from 640 px
+}
+#: The default of dream() before issue 25 (4 octaves x 10 steps of 0.01): the "before" column.
+OLD_DEFAULTS = dict(octaves=4, steps=10, step_size=0.01)
+THUMB = 300  # width of each picture of a row
+
+
+def _photo(source: str, long_side: int) -> Image.Image:
+    from skimage import data
+    from sklearn.datasets import load_sample_images
+
+    if source == "sample":
+        im = Image.open(io.SAMPLE_IMAGE)
+    elif source in ("china", "flower"):
+        im = Image.fromarray(load_sample_images().images[("china", "flower").index(source)])
+    elif source == "stereo_motorcycle":
+        im = Image.fromarray(data.stereo_motorcycle()[0])
+    else:
+        im = Image.fromarray(getattr(data, source)())
+    s = long_side / max(im.size)
+    im = im if s == 1 else im.resize((round(im.width * s), round(im.height * s)), Image.LANCZOS)
+    return im.convert("RGB") if im.mode not in ("RGB", "L") else im
+
+
+def make_defaults(name: str) -> Path:
+    """One row: the photo, the old default dream, the new default dream (and, for a photo over
+    800 px, a 300 px crop of the new one at full size: the detail a thumbnail hides)."""
+    from PIL import ImageDraw, ImageFont
+
+    photo = _photo(*DEFAULT_PHOTOS[name[len("defaults_") :]])
+    before, after = fd.dream(photo, seed=0, **OLD_DEFAULTS), fd.dream(photo, seed=0)
+    cells = [photo, before, after]
+    labels = [f"{photo.width}x{photo.height}", "before: 4 x 10 steps of 0.01", "after: the new default"]
+    if max(photo.size) > 800:
+        x, y = photo.width // 2 - THUMB // 2, photo.height // 2 - THUMB // 2
+        cells.append(after.crop((x, y, x + THUMB, y + THUMB)))
+        labels.append("after, 1:1 detail")
+    h = round(THUMB * photo.height / photo.width)
+    row = Image.new("RGB", (len(cells) * (THUMB + 4), max(h, THUMB if len(cells) == 4 else 0) + 18), "white")
+    draw, font = ImageDraw.Draw(row), ImageFont.load_default(size=13)
+    for k, (cell, label) in enumerate(zip(cells, labels)):
+        thumb = cell if cell.width == THUMB and k == 3 else cell.resize((THUMB, h), Image.LANCZOS)
+        row.paste(thumb.convert("RGB"), (k * (THUMB + 4), 18))
+        draw.text((k * (THUMB + 4) + 2, 2), label, fill=(20, 20, 20), font=font)
+    OUT.mkdir(exist_ok=True)
+    return io.save_image(row, OUT / f"{name}.jpg", quality=85)
+
+
 def make_style(name: str) -> Path:
     content, styles, options = STYLES[name]
     out = fd.style_transfer(_sk(content), [_sk(s, 512) for s in styles], seed=0, **options)
@@ -73,6 +134,8 @@ def make_style(name: str) -> Path:
 def make(name: str) -> Path:
     if name in STYLES:
         return make_style(name)
+    if name.startswith("defaults_"):
+        return make_defaults(name)
     options, _ = CONTROLS[name]
     options = {k: (_guide() if v == "CAT" else v) for k, v in options.items()}
     photo = Image.open(io.SAMPLE_IMAGE).convert("RGB").resize((SIZE, SIZE), Image.BICUBIC)
@@ -82,7 +145,7 @@ def make(name: str) -> Path:
 
 
 if __name__ == "__main__":
-    known = list(CONTROLS) + list(STYLES)
+    known = list(CONTROLS) + list(STYLES) + [f"defaults_{n}" for n in DEFAULT_PHOTOS]
     names = sys.argv[1:] or known
     unknown = [n for n in names if n not in known]
     if unknown:
