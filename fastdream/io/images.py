@@ -63,10 +63,12 @@ class Loaded:
 _DECODED_BYTES = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2, "I": 4, "F": 4}
 
 
-def check_pixels(name: str, where, size: tuple[int, int], mode: str = "RGBA", bytes_per_pixel: float = 0) -> None:
+def check_pixels(
+    name: str, where, size: tuple[int, int], mode: str = "RGBA", bytes_per_pixel: float = 0, *, decoded: bool = False
+) -> None:
     """Refuses an image of ``size`` (width, height) before it is decoded: none of its sides 0, at
-    most :data:`MAX_PIXELS` pixels, and its decoding (``mode``) plus ``bytes_per_pixel`` of work
-    within the memory this machine has (:func:`fastdream._checks.fits`)."""
+    most :data:`MAX_PIXELS` pixels, and its decoding (``mode``; none when already ``decoded``) plus
+    ``bytes_per_pixel`` of work within the memory this machine has (:func:`fastdream._checks.fits`)."""
     w, h = size
     if w < 1 or h < 1:
         raise ValueError(f"{name}: {where} is {w}x{h} pixels: an image needs at least one pixel")
@@ -75,7 +77,7 @@ def check_pixels(name: str, where, size: tuple[int, int], mode: str = "RGBA", by
             f"{name}: {where} claims more than the {MAX_PIXELS / 1e6:.0f} megapixels fastdream opens ({w}x{h}, "
             f"{w * h / 1e6:.0f} megapixels); such files are usually broken or malicious"
         )
-    per_pixel = _DECODED_BYTES.get(mode, 4) + 4 + (16 if mode in DEEP_GRAY else 0) + bytes_per_pixel
+    per_pixel = bytes_per_pixel + (0 if decoded else _DECODED_BYTES.get(mode, 4) + 4 + (16 if mode in DEEP_GRAY else 0))
     _checks.fits(f"{name}: {where} ({w}x{h} pixels)", w * h * per_pixel)
 
 
@@ -177,7 +179,7 @@ def _merge(rgb: torch.Tensor, alpha: torch.Tensor | None, channels: int) -> torc
 
 def _from_pil(im: Image.Image) -> Loaded:
     # Palette, CMYK, 16-bit...: worked on in their 8-bit mode (standard), given back in that mode.
-    check_pixels("image", "the image", im.size, im.mode, _FLOAT_BYTES)
+    check_pixels("image", "the image", im.size, im.mode, _FLOAT_BYTES, decoded=True)
     im = standard(im)
     mode = im.mode
     arr = np.asarray(im)

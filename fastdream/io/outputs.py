@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+import numpy as np
 from PIL import Image
 
 from fastdream.io.images import reason
@@ -64,9 +65,9 @@ def _holds(fmt: str, mode: str) -> bool:
         if "A" not in mode:
             return True
         buf.seek(0)
-        with Image.open(buf) as back:
-            back = back.convert("RGBA")
-            return back.getpixel((0, 0))[3] == 0 and back.getpixel((1, 1))[3] == 255
+        with Image.open(buf) as opened:
+            alpha = np.asarray(opened.convert("RGBA"))[..., 3]
+        return bool(alpha[0, 0] == 0 and alpha[1, 1] == 255)
     except Exception:  # any writer's refusal, whatever its type
         return False
 

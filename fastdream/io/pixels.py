@@ -57,7 +57,7 @@ class Pixels:
         if isinstance(image, (str, os.PathLike)):
             image = load_pil(image, name)
         if isinstance(image, Image.Image):
-            check_pixels(name, "the image", image.size, image.mode, LOW_MEMORY_BYTES)
+            check_pixels(name, "the image", image.size, image.mode, LOW_MEMORY_BYTES, decoded=True)
             image = standard(upright(image, name))  # 16-bit scaled, palette transparency kept as alpha
             mode = image.mode
             arr = np.array(image)
