@@ -155,7 +155,7 @@ def model_fits(what: str, build: Callable[[], nn.Module], copies: int = 1) -> in
     try:
         with torch.device("meta"):
             n = sum(p.numel() for p in build().parameters())
-    except (RuntimeError, OverflowError) as exc:
+    except (RuntimeError, OverflowError):
         raise ValueError(
             f"{what} asks for a network too large to even describe, far beyond the memory of this machine "
             f"({_checks.human_bytes(_checks.memory_budget())} available)"
