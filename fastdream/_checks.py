@@ -173,7 +173,9 @@ def seed(name: str, v) -> int:
 _RANGE = re.compile(r"^(\d{1,9})(?:-(\d{1,9}))?$")
 
 
-def indices(name: str, text: str, most: int, context: str) -> tuple[int, ...]:
+def indices(
+    name: str, text: str, most: int, context: str, accepted: str = "a number or a range like 30-40"
+) -> tuple[int, ...]:
     """The indices of ``"30-40,77,..."`` (ranges inclusive), each once, in the order they first
     appear, none above ``most``; in time linear in the text and the indices (a range jumps over
     the runs taken before it, through ``skip``, which points from a taken index past its run).
@@ -191,7 +193,7 @@ def indices(name: str, text: str, most: int, context: str) -> tuple[int, ...]:
     for part in text.split(","):
         r = _RANGE.match(part.strip())
         if not r:
-            raise ValueError(f"{name}: {part.strip()[:40]!r} in {context[:80]!r} is not a number or a range like 30-40")
+            raise ValueError(f"{name}: {part.strip()[:40]!r} in {context[:80]!r} is not {accepted}")
         lo, hi = int(r[1]), int(r[2] or r[1])
         if hi > most:
             raise ValueError(f"{name}: {hi} in {context[:80]!r} is beyond {most}, the largest index accepted")

@@ -115,7 +115,8 @@ def parse_spec(text: str, weight=None) -> LayerSpec:
         if k < 1:
             raise ValueError(f"layers: {text!r} asks for {k} channels; use {mode[1]}1 or more")
         return LayerSpec(layer, mode=mode[1], k=k, weight=weight)
-    return LayerSpec(layer, channels=_checks.indices("layers", sel, MAX_CHANNEL, text), weight=weight)
+    accepted = "a channel, a range like 30-40, or topK/bottomK"
+    return LayerSpec(layer, channels=_checks.indices("layers", sel, MAX_CHANNEL, text, accepted), weight=weight)
 
 
 def _weight(text, w) -> float:
