@@ -75,9 +75,15 @@ def test_another_model_keeps_its_own_layers():
 
 
 def test_a_preset_naming_a_model_loads_it_without_weights_with_a_warning():
+    import torch
+
+    torch.manual_seed(0)
+    expected = torch.rand(3)
+    torch.manual_seed(0)
     with pytest.warns(UserWarning, match="random weights"):
         o = DreamOptions.create(preset="tutorial")
     assert isinstance(o.model, InceptionV3) and o.octave_scale == 1.3
+    assert torch.equal(torch.rand(3), expected)  # loading it left the caller's random state alone
 
 
 def test_bad_presets_are_refused(tmp_path):

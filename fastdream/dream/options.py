@@ -101,7 +101,9 @@ class DreamOptions:
         if isinstance(self.model, str):
             from fastdream.models.registry import load  # a name: the named backbone (a preset's model)
 
-            return dataclasses.replace(self, model=load(self.model)).checked()
+            with torch.random.fork_rng(devices=[]):  # its random init leaves the caller's RNG alone
+                model = load(self.model)
+            return dataclasses.replace(self, model=model).checked()
         if self.layers is None and self.model is not None and not isinstance(self.objective, Objective):
             # fastdream's named models (fastdream.models.load) carry the layers they dream best
             defaults = getattr(self.model, "dream_layers", None)
