@@ -190,3 +190,14 @@ def test_list_layers_shows_the_keras_names_and_unknown_ones_are_refused(capsys, 
     assert "(mixed10)" in shown["Mixed_7c"] and "2048" in shown["Mixed_7c"] and "default" not in shown["Mixed_7c"]
     with pytest.raises(ValueError, match=r"unknown layer name\(s\) \['mixed11'\].*mixed10"):
         LayerTaps(net, ["mixed11"])
+
+
+def test_style_transfer_takes_a_models_aliases():
+    net = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, stride=2, padding=1), nn.ReLU())
+    net.layer_aliases = {"low": "1", "high": "3"}
+    c = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
+    s = (np.random.default_rng(1).random((48, 48, 3)) * 255).astype(np.uint8)
+    kw = dict(model=net, octaves=1, steps=2, seed=0)
+    a = fd.style_transfer(c, s, content_layers=["high"], style_layers=["low", "high"], **kw)
+    b = fd.style_transfer(c, s, content_layers=["3"], style_layers=["1", "3"], **kw)
+    assert np.array_equal(a, b)
