@@ -73,6 +73,42 @@ def test_lite0_textbook(benchmark, photo):
     benchmark.pedantic(lambda: textbook_dream(net, photo, **LITE), rounds=3, warmup_rounds=1)
 
 
+# The classic backbones (random weights: the speed is the same with real ones), their default
+# layers, 2 octaves x 10 steps: fastdream's dream build vs the textbook loop on the same model.
+CLASSIC = dict(octaves=2, steps=10, step_size=0.01, jitter=32, seed=0)
+INCEPTION_V3_LAYERS = ("Mixed_6a", "Mixed_6c", "Mixed_6e")  # mixed3/5/7 by torchvision's names
+
+
+def _classic(name):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # no weights: random ones
+        return fd.models.load(name)
+
+
+@pytest.mark.parametrize("impl", ["textbook", "dream"])
+def test_googlenet(benchmark, photo, impl):
+    benchmark.group = "GoogLeNet, 512x341, inception4c, 2 octaves x 10 steps"
+    net = _classic("googlenet")
+    if impl == "textbook":
+        fn = lambda: textbook_dream(net, photo, layers=["inception4c"], **CLASSIC)
+    else:
+        fn = lambda: fd.dream(photo, model=net, **CLASSIC)
+    benchmark.pedantic(fn, rounds=3, warmup_rounds=1)
+
+
+@pytest.mark.parametrize("impl", ["textbook", "dream"])
+def test_inception_v3(benchmark, photo, impl):
+    benchmark.group = "InceptionV3, 512x341, mixed3/5/7, 2 octaves x 10 steps"
+    net = _classic("inception_v3")
+    if impl == "textbook":
+        fn = lambda: textbook_dream(net, photo, layers=INCEPTION_V3_LAYERS, **CLASSIC)
+    else:
+        fn = lambda: fd.dream(photo, model=net, **CLASSIC)
+    benchmark.pedantic(fn, rounds=3, warmup_rounds=1)
+
+
 @torch.no_grad()
 def test_resnet_build_cost(benchmark):
     """What the first dream with a new model pays once: trace, fold, copy, probe."""
