@@ -49,6 +49,8 @@ def test_channels_make_one_cell_per_channel_strongest_first(tmp_path, photo):
     sheet = fd.proof_sheet(photo, channels="_blocks.3", top="all", size=48, octaves=1, steps=1, seed=0)
     assert len(sheet.cells) == 40  # every channel of block 3
     assert [c["layers"] for c in sheet.cells[:5]] == layers  # the same ranking, strongest response first
+    one = fd.proof_sheet(photo, channels="_blocks.3", top=1, size=48, octaves=1, seed=0)
+    assert one.cells[0]["steps"] == fd.sheet.CHANNEL_DEFAULTS["steps"]  # a channel's motif needs longer
 
 
 def test_the_step_hook_and_progress_count_over_the_whole_sheet():

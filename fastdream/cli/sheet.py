@@ -57,7 +57,11 @@ def add(sub) -> None:
         help="an option and its values, one cell per combination (repeat for more options); layers: specs "
         "joined by +, e.g. --vary layers=_blocks.5,_blocks.10+_blocks.12",
     )
-    s.add_argument("--channels", metavar="LAYER", help="instead of --vary: one cell per channel of LAYER")
+    s.add_argument(
+        "--channels",
+        metavar="LAYER",
+        help="instead of --vary: one cell per channel of LAYER, each dreamed 30 steps unless --steps is given",
+    )
     s.add_argument("--top", type=_top, metavar="K", help="with --channels: the K channels that respond most, or all")
     s.add_argument("--size", type=int, metavar="PX", help="long side of each cell")
     dream_options(s)

@@ -26,7 +26,11 @@ from fastdream.sheet import layout
 from fastdream.sheet import vary as V
 from fastdream.sheet.channels import ranked
 
-__all__ = ["Sheet", "proof_sheet"]
+__all__ = ["CHANNEL_DEFAULTS", "Sheet", "proof_sheet"]
+
+#: A channel sheet dreams each cell longer than a dream's default: one channel's motif needs about
+#: 30 steps to show at a sheet's size (10 leave it faint); options given explicitly win.
+CHANNEL_DEFAULTS = {"steps": 30}
 
 
 @dataclass
@@ -67,7 +71,8 @@ def proof_sheet(
             row (e.g. ``{"step_size": [0.01, 0.02], "layers": [["_blocks.5"], ["_blocks.10"]]}``).
             The options are those of :data:`fastdream.sheet.vary.VARIABLE`.
         channels: instead of ``vary``, a layer name: one cell per channel of it, each dreamed
-            alone (``"LAYER:C"``), the ``top`` channels that respond most to the picture first.
+            alone (``"LAYER:C"``), the ``top`` channels that respond most to the picture first;
+            ``steps`` default to :data:`CHANNEL_DEFAULTS` (30: a channel's motif shows).
         top: how many channels (``"all"``: every one).
         size: the long side of the cells in pixels (the picture is shrunk to it, never enlarged).
         progress: a progress bar over the cells.
@@ -104,7 +109,8 @@ def proof_sheet(
     progress = _checks.boolean("progress", progress)
     callback = driver.check_callback(callback)
     picture = _small(image, size)
-    base = {**dream_kwargs, "seed": dream_kwargs.get("seed", secrets.randbelow(2**31))}
+    base = {**(CHANNEL_DEFAULTS if channels is not None else {}), **dream_kwargs}
+    base["seed"] = dream_kwargs.get("seed", secrets.randbelow(2**31))
     models: dict[str, Any] = {}
     if channels is not None:
         if vary:
