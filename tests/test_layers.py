@@ -32,6 +32,7 @@ SIDEWAYS = {
     ("video", "dream"): "shared with the videos",
     ("style", "cutout"): "style uses cutout's predict_mask",
     ("video", "style"): "styled videos use style's Stylizer",
+    ("cli", "ui"): "the ui command starts the web app",
 }
 
 

@@ -1,0 +1,52 @@
+"""The page: a header, one tab per pipeline (each a module of ``fastdream.ui.tabs``), the queue
+that runs one job at a time, and the end of a session."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+import fastdream as fd
+from fastdream.ui.page import Page
+from fastdream.ui.tabs import TABS
+
+#: Pictures and text in the system's own fonts: the page loads nothing from other sites.
+THEME = gr.themes.Soft(
+    primary_hue="violet",
+    secondary_hue="slate",
+    font=[gr.themes.Font("system-ui"), gr.themes.Font("Segoe UI"), gr.themes.Font("sans-serif")],
+    font_mono=[gr.themes.Font("ui-monospace"), gr.themes.Font("monospace")],
+)
+
+CSS = """
+.gradio-container { max-width: 1280px !important; margin: auto; }
+#fd-header h1 { margin-bottom: 0; }
+#fd-header p { margin-top: 4px; opacity: 0.8; }
+.fd-status { margin: 4px 2px; font-size: 0.95rem; }
+.fd-error { color: #b00020; font-weight: 600; }
+.fd-note { margin: 2px 2px; font-size: 0.85rem; opacity: 0.75; }
+.fd-preview-box:not(:has(img)) { display: none; }  /* no empty box above the result */
+.fd-preview { margin: 0; text-align: center; }
+.fd-preview img { max-width: 100%; height: auto; border-radius: 8px; }
+.fd-preview figcaption { font-size: 0.85rem; opacity: 0.75; margin-top: 4px; }
+"""
+
+HEADER = f"""# fastdream
+DeepDream, style transfer, videos, cutouts and generative models on this machine (fastdream {fd.__version__}).
+Every run shows the picture as it is made; **Stop** ends it at the next step."""
+
+
+def build(page: Page, *, queue: int) -> gr.Blocks:
+    """The app's page over ``page`` (the shared state), with at most ``queue`` jobs waiting."""
+    with gr.Blocks(title="fastdream", analytics_enabled=False, delete_cache=(900, 3600)) as demo:
+        gr.Markdown(HEADER, elem_id="fd-header")
+        with gr.Tabs():
+            for tab in TABS:
+                with gr.Tab(tab.TITLE, id=tab.__name__.rsplit(".", 1)[-1]):
+                    tab.build(page)
+
+        def end(request: gr.Request) -> None:  # the page was closed: its files go
+            page.sessions.end(getattr(request, "session_hash", None))
+
+        demo.unload(end)
+    demo.queue(max_size=queue, default_concurrency_limit=page.jobs)
+    return demo

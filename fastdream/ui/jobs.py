@@ -1,0 +1,187 @@
+"""Running one job for the page: the work in a thread, its pictures from the step hook, its Stop.
+
+Gradio's ``cancels=`` stops only queued events, or generators between two yields: the work
+running in a thread goes on (gradio #3758, #9415, #11513). So a Stop here is read by the work
+itself: the step hook (``callback=`` of the pipelines) returns False once the session's Stop was
+pressed, the pipeline raises :class:`fastdream.Cancelled` within that step, and the page shows
+the picture so far. The generator that feeds the page waits for the thread before it ends, so
+the next job never starts while this one still computes.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io as _bytes
+import os
+import re
+import sys
+import threading
+import time
+import traceback
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterator
+
+import numpy as np
+import torch
+from PIL import Image
+
+import fastdream as fd
+from fastdream.ui.session import Session
+
+#: Seconds between two previews sent to the page (each is a JPEG made from the step's picture).
+PREVIEW_EVERY_S = 0.4
+#: The long side of a preview, in pixels.
+PREVIEW_SIDE = 512
+#: The errors that are the user's input (as the command line's exit code 2): shown as they are.
+INPUT_ERRORS = (ValueError, TypeError, OSError, ImportError, KeyError)
+
+
+@dataclass
+class Update:
+    """What the page shows of a job at one moment: the latest preview (HTML, None when unchanged),
+    one status line, and at the end the result (or None when it stopped or failed)."""
+
+    status: str
+    preview: str | None = None
+    done: bool = False
+    result: Any = None
+    failed: bool = False
+    notes: list[str] = field(default_factory=list)
+
+
+def picture_html(image, caption: str = "") -> str:
+    """A picture as an ``<img>`` with the JPEG inline: previews leave no files on the server."""
+    im = _pil(image)
+    im.thumbnail((PREVIEW_SIDE, PREVIEW_SIDE))
+    if im.mode in ("RGBA", "LA", "P"):  # over white, as a viewer shows a transparent picture
+        im = im.convert("RGBA")
+        back = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(back, im)
+    buf = _bytes.BytesIO()
+    im.convert("RGB").save(buf, "JPEG", quality=85)
+    data = base64.b64encode(buf.getvalue()).decode()
+    note = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return (
+        f'<figure class="fd-preview"><img src="data:image/jpeg;base64,{data}" alt="preview" '
+        f'width="{im.width}" height="{im.height}">{note}</figure>'
+    )
+
+
+def _pil(image) -> Image.Image:
+    """A step's picture (of the input's kind: a video's frames are tensors) as a PIL image."""
+    if isinstance(image, Image.Image):
+        return image.copy()
+    if isinstance(image, torch.Tensor):
+        t = image.detach()[0] if image.dim() == 4 else image.detach()
+        return fd.io.to_pil(t.float().clamp(0, 1).cpu())
+    arr = np.asarray(image)
+    return Image.fromarray(arr if arr.dtype == np.uint8 else (np.clip(arr, 0, 1) * 255).round().astype(np.uint8))
+
+
+def describe(state: fd.StepState) -> str:
+    """A step as the page says it: frame, octave, step and loss."""
+    parts = [f"frame {state.frame + 1 if state.frame is not None else '?'} of {state.frames}"] if state.frames else []
+    parts += [f"octave {state.octave + 1}/{state.octaves}", f"step {state.step}/{state.total}"]
+    return " · ".join(parts + [f"loss {state.loss:.3g}"])
+
+
+class Hook:
+    """The step callback of one job: keeps the latest preview (at most one per
+    :data:`PREVIEW_EVERY_S`) and stops the work once ``stopped()`` is true."""
+
+    def __init__(self, stopped: Callable[[], bool]):
+        self.stopped = stopped
+        self.cancelled = False  # the page went away: this job only stops
+        self.lock = threading.Lock()
+        self.preview: str | None = None
+        self.seq = 0
+        self.text = "starting"
+        self.last = float("-inf")
+
+    def __call__(self, state: fd.StepState) -> bool:
+        self.text = describe(state)
+        if time.monotonic() - self.last >= PREVIEW_EVERY_S:
+            made = picture_html(state.image(), self.text)
+            with self.lock:
+                self.preview, self.seq = made, self.seq + 1
+            self.last = time.monotonic()  # after the picture: a slow one never starves the steps
+        return not (self.cancelled or self.stopped())
+
+    def show(self, text: str) -> None:
+        """A step of a job without a step hook of its own (the frames of a GAN walk)."""
+        self.text = text
+
+
+def message(exc: BaseException, hide: str = "") -> str:
+    """An exception as one line for the page: an input error as it is, anything else as its
+    type with a note that the server's log has the traceback. Paths under ``hide`` (the app's
+    temporary folder) are shown by their file name only."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    if hide:
+        text = re.sub(re.escape(hide) + r"[^\s'\",;:()]*", lambda m: m[0].rstrip("/").rsplit("/", 1)[-1], text)
+    if isinstance(exc, MemoryError):
+        return "out of memory: try a smaller picture, a smaller tile size or fewer octaves"
+    if isinstance(exc, INPUT_ERRORS):
+        return text
+    return f"something went wrong ({type(exc).__name__}: {text}); the server's log has the details"
+
+
+def run(session: Session, since: float, work: Callable[[Hook], Any], hide: str = "") -> Iterator[Update]:
+    """Runs ``work(hook)`` in a thread and yields what the page shows while it runs; the last
+    update is ``done``. ``since``: when the job was asked for (a Stop pressed after it stops it)."""
+    hook = Hook(lambda: session.stopped(since))
+    box: dict[str, Any] = {}
+
+    def target():
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            try:
+                box["result"] = work(hook)
+            except BaseException as exc:  # given to the page; the thread must not die silently
+                box["error"] = exc
+        # The library's warnings only (the setting is the process's: other threads' land here too).
+        ours = [w for w in said if f"{os.sep}fastdream{os.sep}" in str(w.filename)]
+        box["notes"] = list(dict.fromkeys(str(w.message).splitlines()[0] for w in ours))
+
+    if session.stopped(since):
+        yield Update("Stopped before it started.", done=True)
+        return
+    thread = threading.Thread(target=target, name=f"fastdream-ui-{session.tag}", daemon=True)
+    started = time.monotonic()
+    thread.start()
+    try:
+        yield from _follow(thread, hook)
+    finally:  # the page went away (or the generator was closed): stop the work, then free the slot
+        if thread.is_alive():
+            hook.cancelled = True
+            thread.join()
+    yield _last(box, hook, time.monotonic() - started, hide)
+
+
+def _follow(thread: threading.Thread, hook: Hook) -> Iterator[Update]:
+    """The new previews while the work runs, and the last one once it ended (a short job's only
+    preview may come after the last look)."""
+    seen, alive = 0, True
+    while alive:
+        thread.join(0.1)
+        alive = thread.is_alive()
+        with hook.lock:
+            seq, preview = hook.seq, hook.preview
+        if seq != seen:
+            seen = seq
+            yield Update(f"Working: {hook.text}", preview)
+
+
+def _last(box: dict, hook: Hook, seconds: float, hide: str) -> Update:
+    notes = box.get("notes", [])
+    error = box.get("error")
+    if error is None:
+        return Update(f"Done in {seconds:.1f} s.", None, done=True, result=box.get("result"), notes=notes)
+    if isinstance(error, fd.Cancelled):
+        picture = picture_html(error.image, f"stopped: {hook.text}") if error.image is not None else None
+        return Update(f"Stopped after {seconds:.1f} s ({hook.text}).", picture, done=True, notes=notes)
+    if not isinstance(error, INPUT_ERRORS):
+        traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
+    return Update(f"Error: {message(error, hide)}", None, done=True, failed=True, notes=notes)

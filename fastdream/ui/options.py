@@ -1,0 +1,217 @@
+"""The dream's settings on a page (the Dream tab has them all; the sheet and the videos a few):
+the controls, their values as ``fastdream.dream`` keywords, and the same as command-line options.
+
+The controls always show what will be used: choosing a preset (or a backbone) sets them to its
+values, and only the values that differ from that are passed, so a preset is resolved by the
+library exactly as ``preset=`` in Python and ``--preset`` in the shell.
+"""
+
+from __future__ import annotations
+
+import functools
+import shlex
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import gradio as gr
+import torch
+
+import fastdream as fd
+from fastdream.dream import DreamOptions
+from fastdream.dream.presets import model_of
+from fastdream.models.registry import MODELS
+from fastdream.models.taps import layer_shapes
+from fastdream.ui import widgets
+
+DEFAULT_PRESET = "classic"
+DEFAULT_MODEL = "efficientnet_lite0"
+#: option -> its command-line flag (``fastdream dream``); switches have no value.
+FLAGS = {
+    "preset": "--preset",
+    "model": "--model",
+    "weights": "--weights",
+    "layers": "--layers",
+    "octaves": "--octaves",
+    "octave_scale": "--octave-scale",
+    "steps": "--steps",
+    "step_size": "--step-size",
+    "jitter": "--jitter",
+    "tile_size": "--tile",
+    "objective": "--objective",
+    "norm": "--norm",
+    "smooth": "--smooth",
+    "seed": "--seed",
+    "preserve_colors": "--preserve-colors",
+    "color_match": "--color-match",
+    "guide": "--guide",
+}
+FULL = tuple(FLAGS)
+SHORT = ("preset", "layers", "octaves", "steps", "step_size", "seed")
+
+
+@functools.cache
+def layer_choices(model: str) -> tuple[tuple[str, str], ...]:
+    """The layers of a named backbone with their channel counts, as (label, name) pairs (its
+    dream layers marked); from a network on the meta device: no weights made, nothing computed."""
+    with warnings.catch_warnings(), torch.device("meta"):
+        warnings.simplefilter("ignore")
+        net = MODELS[model]()
+        shapes = layer_shapes(net, (max(64, getattr(net, "min_input_side", 0)),) * 2)
+    marked = set(net.dream_layers)
+    return tuple(
+        (f"{name} · {shape[0]} ch" + (" (default)" if name in marked else ""), name) for name, shape in shapes.items()
+    )
+
+
+def baseline(preset: str, model: str | None = None, overrides: dict | None = None) -> dict[str, Any]:
+    """The settings a dream with ``preset`` (and ``model``) uses when nothing else is given: the
+    library's defaults, the preset's, then the pipeline's ``overrides`` (a video's short dreams)."""
+    base = {**DreamOptions.defaults(), "model": DEFAULT_MODEL, "weights": None}
+    base.update(fd.PRESETS[preset])
+    base["model"] = model_of(preset) or DEFAULT_MODEL
+    if model is not None and model != base["model"]:  # a preset's layers belong to its model
+        base.update(model=model, layers=_dream_layers(model))
+    base.update(overrides or {})
+    base["preset"] = preset
+    return base
+
+
+def _dream_layers(model: str) -> list[str]:
+    return [name for label, name in layer_choices(model) if label.endswith("(default)")]
+
+
+class DreamControls:
+    """The controls of ``names`` (:data:`FULL` or :data:`SHORT`), laid out where they are made."""
+
+    def __init__(self, names: Sequence[str] = FULL, overrides: dict | None = None, prefix: str = ""):
+        self.names, self.overrides = tuple(names), overrides or {}
+        base = baseline(DEFAULT_PRESET, overrides=self.overrides)
+        c: dict[str, Any] = {}
+        with gr.Row():
+            c["preset"] = gr.Dropdown(
+                list(fd.PRESETS), value=DEFAULT_PRESET, label="Preset", info=fd.PRESETS[DEFAULT_PRESET].description
+            )
+            if "model" in self.names:
+                c["model"] = gr.Dropdown(sorted(MODELS), value=DEFAULT_MODEL, label="Backbone")
+        c["layers"] = gr.Dropdown(
+            list(layer_choices(DEFAULT_MODEL)),
+            value=base["layers"],
+            multiselect=True,
+            allow_custom_value=True,
+            label="Layers",
+            info="a name, or a spec: NAME:37 (a channel), NAME:30-40, NAME:top8",
+        )
+        with gr.Row():
+            c["octaves"] = gr.Dropdown(
+                ["auto"] + [str(k) for k in range(1, 9)], value=str(base["octaves"]), label="Octaves"
+            )
+            c["steps"] = gr.Slider(1, 100, value=base["steps"], step=1, label="Steps per octave")
+            c["step_size"] = gr.Slider(0.001, 0.1, value=base["step_size"], step=0.001, label="Step size")
+        with gr.Row():
+            if "jitter" in self.names:
+                c["jitter"] = gr.Slider(0, 128, value=base["jitter"], step=1, label="Jitter (px)")
+                c["tile_size"] = gr.Slider(0, 2048, value=base["tile_size"], step=64, label="Tile size (0: none)")
+            c["seed"] = gr.Textbox("", label="Seed", placeholder="random", max_lines=1)
+        if "objective" in self.names:
+            self._creative(c, base)
+        for name, component in c.items():  # ids the browser tests (and user styles) can find
+            component.elem_id = f"{prefix}-{name}" if prefix else None
+        self.c = c
+        self._wire()
+
+    def _creative(self, c: dict, base: dict) -> None:
+        with gr.Accordion("Creative controls", open=False), gr.Row():
+            c["objective"] = gr.Radio(["l2", "mean"], value=base["objective"], label="Objective")
+            c["norm"] = gr.Radio(["std", "mean_abs", "laplacian"], value=base["norm"], label="Gradient normalization")
+            c["octave_scale"] = gr.Slider(1.1, 2.0, value=base["octave_scale"], step=0.05, label="Octave scale")
+            c["smooth"] = gr.Slider(0, 4, value=0, step=0.25, label="Smooth the gradient (sigma; 0: off)")
+            c["preserve_colors"] = gr.Checkbox(base["preserve_colors"], label="Preserve colors")
+            c["color_match"] = gr.Checkbox(base["color_match"], label="Match colors")
+            c["guide"] = widgets.upload("Guide picture (optional): grow what it contains", height=160)
+            c["weights"] = gr.File(label="Backbone weights (.pth, torchvision's keys)", height=80)
+
+    def _wire(self) -> None:
+        """A preset (or backbone) sets the controls to its values."""
+        moved = ("model", "layers", "octaves", "steps", "step_size", "objective", "norm", "octave_scale")
+        moved = tuple(k for k in moved if k in self.c)
+        inputs = [self.c["preset"]] + ([self.c["model"]] if "model" in self.c else [])
+
+        def show(preset, model=None, *, changed_model=False):
+            base = baseline(preset, model if changed_model else None, self.overrides)
+            out = []
+            for k in moved:
+                value = base[k]
+                if k == "layers":
+                    out.append(gr.Dropdown(list(layer_choices(base["model"])), value=list(value or [])))
+                elif k == "octaves":
+                    out.append(str(value))
+                else:
+                    out.append(value)
+            return [gr.Dropdown(info=fd.PRESETS[preset].description), *out]
+
+        outputs = [self.c["preset"]] + [self.c[k] for k in moved]
+        self.c["preset"].input(show, inputs, outputs, queue=False, api_visibility="private")
+        if "model" in self.c:
+            self.c["model"].input(
+                lambda p, m: show(p, m, changed_model=True), inputs, outputs, queue=False, api_visibility="private"
+            )
+
+    @property
+    def inputs(self) -> dict[str, Any]:
+        """The controls by name (the names of the job's API parameters)."""
+        return dict(self.c)
+
+    def values(self, values: dict) -> dict[str, Any]:
+        """The controls' values by name, from a tab's values (a dict with these names and others)."""
+        v = {k: values[k] for k in self.c}
+        if "octaves" in v:
+            v["octaves"] = v["octaves"] if v["octaves"] in (None, "auto") else int(v["octaves"])
+        if v.get("tile_size") == 0:
+            v["tile_size"] = None
+        if v.get("smooth") == 0:
+            v["smooth"] = None
+        v["seed"] = widgets.seed(v.get("seed"))
+        v["layers"] = list(v.get("layers") or []) or None
+        return v
+
+    def given(self, values: dict) -> dict[str, Any]:
+        """The settings that differ from what the preset (and backbone) would use: what is passed."""
+        v = self.values(values)
+        base = baseline(v["preset"], v.get("model"), self.overrides)
+        given = {k: x for k, x in v.items() if k != "preset" and x != base.get(k) and not (k == "layers" and x is None)}
+        if given.get("weights") is not None:  # the weights are for the backbone shown
+            given["model"] = v.get("model") or base["model"]
+        if v["preset"] != DEFAULT_PRESET:
+            given["preset"] = v["preset"]
+        return given
+
+
+def dream_kwargs(given: dict, load_picture) -> dict:
+    """``given`` as keywords of ``fastdream.dream``: a backbone with weights loaded, the guide
+    picture loaded (``load_picture(path, what)``)."""
+    kw = dict(given)
+    weights = kw.pop("weights", None)
+    if weights is not None:
+        kw["model"] = fd.models.load(kw["model"], weights=Path(weights))
+    if kw.get("guide") is not None:
+        kw["guide"] = load_picture(kw["guide"], "guide")
+    return kw
+
+
+def command(name: str, inputs: Sequence[str], output: str, given: dict, extra: Sequence[str] = ()) -> str:
+    """The shell command that makes the same output: ``fastdream NAME INPUTS -o OUTPUT OPTIONS``."""
+    words = ["fastdream", name, *inputs, "-o", output, *extra]
+    for key, value in sorted(given.items(), key=lambda kv: list(FLAGS).index(kv[0])):
+        flag = FLAGS[key]
+        if value is True:
+            words.append(flag)
+        elif key == "layers":
+            words += [flag, *value]
+        elif key in ("guide", "weights"):
+            words += [flag, Path(value).name]
+        elif key == "tile_size":
+            words += [flag, str(value or 0)]
+        elif value is not None and value is not False:
+            words += [flag, str(value)]
+    return shlex.join(words)

@@ -1,0 +1,128 @@
+"""What every tab gets from the app: the sessions, the inputs loaded through the guarded loader,
+and the wiring of a tab's Run and Stop buttons to a job."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import gradio as gr
+
+from fastdream import io
+from fastdream.ui import jobs, widgets
+from fastdream.ui.jobs import Hook
+from fastdream.ui.session import Session, Sessions
+
+#: The concurrency group of every job: with the app's ``jobs`` limit (1 by default), one runs
+#: at a time and the others wait in Gradio's queue (their position shown on the page).
+JOBS = "fastdream-job"
+
+
+@dataclass
+class Page:
+    """The app's shared state, handed to each tab's ``build``."""
+
+    root: Path  # the app's temporary folder: every file the app serves is in it
+    sessions: Sessions
+    jobs: int = 1
+    sample: Path = io.SAMPLE_IMAGE
+
+    def keep(self, component) -> None:
+        """A component's first value (Gradio's copy of it) stays when sessions end: every new
+        page shows it."""
+        if isinstance(component.value, dict) and component.value.get("path"):
+            self.sessions.keep.add(str(component.value["path"]))
+
+    def sample_input(self, label: str, **kw):
+        """A picture upload that starts with the sample photo."""
+        component = widgets.upload(label, str(self.sample), **kw)
+        self.keep(component)
+        return component
+
+    def is_default(self, path) -> bool:
+        """Whether ``path`` is a component's first value (the sample photo), not an upload."""
+        return not path or str(path) in self.sessions.keep
+
+    def session(self, request: gr.Request | None) -> Session:
+        return self.sessions.get(getattr(request, "session_hash", None))
+
+    def picture(self, session: Session, path, what: str = "picture", *, default: Path | None = None):
+        """An uploaded picture (or ``default`` when none) as a PIL image, through the guarded loader."""
+        if not path:
+            if default is None:
+                raise ValueError(f"{what}: upload a picture first")
+            path = default
+        self.sessions.uses(session, path)
+        return io.load_pil(path, what)
+
+    def file(self, session: Session, path, what: str) -> Path:
+        """An uploaded file that a pipeline reads itself (a checkpoint, a video)."""
+        if not path:
+            raise ValueError(f"{what}: upload a file first")
+        self.sessions.uses(session, path)
+        return Path(path)
+
+    def hide(self) -> str:
+        return str(self.root)
+
+    def job(
+        self,
+        button: gr.Button,
+        stop: gr.Button,
+        prepare: Callable[[Session, dict], Callable[[Hook], Any]],
+        inputs: dict[str, Any],
+        outputs: list,
+        api_name: str,
+    ) -> None:
+        """Wires ``button`` to a job and ``stop`` to its Stop.
+
+        ``inputs``: the tab's components by name (the names of the job's API parameters too);
+        ``prepare(session, values)`` checks their values (a dict by those names) and loads the
+        inputs, raising a ``ValueError`` with the message the page shows, and returns the work: a
+        function of the step hook that returns the values of the tab's results. ``outputs``: the
+        tab's status and preview, then those results."""
+        asked = gr.State(None)
+        names, count = list(inputs), len(outputs) - 2
+
+        def arm():  # the click: a Stop pressed from now on stops this job, queued or running
+            return time.monotonic()
+
+        def run(*args):
+            request, since, values = args[0], args[1], dict(zip(names, args[2:]))
+            session = self.session(request)
+            since = since if since is not None else time.monotonic()
+            try:
+                work = prepare(session, values)
+            except Exception as exc:  # an input the tab refused: one line, the server goes on
+                yield widgets.shown(widgets.error_update(jobs.message(exc, self.hide())), count)
+                return
+            for update in jobs.run(session, since, work, self.hide()):
+                yield widgets.shown(update, count)
+
+        # Gradio reads the parameters' names (the API's), finds the request by its annotation, and
+        # lets a client leave out a parameter whose default is None (an empty component's value).
+        kind = inspect.Parameter.POSITIONAL_OR_KEYWORD
+        params = [inspect.Parameter("request", kind)]
+        params += [inspect.Parameter(n, kind, default=None) for n in ["since", *names]]
+        run.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+        run.__annotations__ = {"request": gr.Request}
+        run.__name__ = api_name
+
+        clicked = button.click(arm, None, asked, queue=False, api_visibility="private")
+        clicked.then(
+            run,
+            [asked, *inputs.values()],
+            outputs,
+            api_name=api_name,
+            concurrency_id=JOBS,
+            concurrency_limit=self.jobs,
+            show_progress="minimal",
+        )
+        stop.click(self.stop, None, None, queue=False, api_name=f"{api_name}_stop")
+
+    def stop(self, request: gr.Request) -> None:
+        """Stop: the session's running job ends at its next step, its queued ones at their start."""
+        self.session(request).stop()

@@ -1,0 +1,110 @@
+"""Who is using the page: each browser tab (or client) is a session with its own Stop, its own
+folder of outputs and the uploads it used, all removed when the session ends."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+import threading
+import time
+from pathlib import Path
+
+#: A session nobody has used for this long is ended by the next one that starts (a browser that
+#: went away without closing its page never sends the end of its session).
+IDLE_END_S = 6 * 3600
+
+
+class Session:
+    """One visitor: the Stop they pressed last, their outputs' folder, the uploads they used.
+
+    Stop works by time: a job stops (at its next step) when Stop was pressed after the job was
+    asked for (``since``: the click, or the job's start for a client that calls it directly).
+    So a Stop stops what runs and what waits in the queue, and never a job asked for later."""
+
+    def __init__(self, key: str, root: Path):
+        self.key = key
+        #: In the names of this session's files, so that Gradio's copies of them can be found.
+        self.tag = hashlib.sha256(key.encode()).hexdigest()[:10]
+        self.folder = root / self.tag
+        self.uploads: set[str] = set()
+        self.stopped_at = float("-inf")
+        self.last_used = time.monotonic()
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        self.stopped_at = time.monotonic()
+
+    def stopped(self, since: float) -> bool:
+        return self.stopped_at >= since
+
+    def output(self, stem: str, suffix: str) -> Path:
+        """A new file name in this session's folder: ``STEM-TAG-N.SUFFIX`` (the tag finds Gradio's
+        copy of it when the session ends)."""
+        with self._lock:
+            self._count += 1
+            n = self._count
+        self.folder.mkdir(parents=True, exist_ok=True)
+        return self.folder / f"{stem}-{self.tag}-{n}{suffix}"
+
+    def workdir(self, stem: str) -> Path:
+        """A new folder in this session's folder (a video's frames)."""
+        path = self.output(stem, "")
+        path.mkdir()
+        return path
+
+
+class Sessions:
+    """The sessions of the app, by Gradio's session hash; ``end`` removes a session's files:
+    its folder, Gradio's copies of its outputs in ``cache`` and the uploads no other session used."""
+
+    def __init__(self, root: Path, cache: Path):
+        self.root, self.cache = root, cache
+        #: Files no session's end removes: the page's own pictures (the sample photo's copy).
+        self.keep: set[str] = set()
+        self._by_key: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str | None) -> Session:
+        key = key or "anonymous"
+        with self._lock:
+            session = self._by_key.get(key)
+            if session is None:
+                session = self._by_key[key] = Session(key, self.root)
+            session.last_used = time.monotonic()
+            idle = [s for s in self._by_key.values() if session.last_used - s.last_used > IDLE_END_S]
+        for s in idle:
+            self.end(s.key)
+        return session
+
+    def uses(self, session: Session, path) -> None:
+        """The session used the uploaded file ``path`` (only files in Gradio's upload folder count)."""
+        p = Path(path)
+        if p.is_relative_to(self.cache) and str(p) not in self.keep:
+            session.uploads.add(str(p))
+
+    def end(self, key: str | None) -> None:
+        with self._lock:
+            session = self._by_key.pop(key or "anonymous", None)
+            if session is None:
+                return
+            shared = {u for s in self._by_key.values() for u in s.uploads}
+        session.stop()  # a job of the session still running ends at its next step
+        shutil.rmtree(session.folder, ignore_errors=True)
+        # Gradio keeps its copy of a file in CACHE/<hash>/<name>: the name carries the tag.
+        gone = list(self.cache.glob(f"*/*-{session.tag}-*")) + [Path(u) for u in session.uploads - shared]
+        for path in gone:
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # the hash folder, once empty
+                path.parent.rmdir()
+
+    def end_all(self) -> None:
+        for key in list(self._by_key):
+            self.end(key)
+
+    def __len__(self) -> int:
+        return len(self._by_key)

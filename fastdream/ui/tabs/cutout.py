@@ -1,0 +1,68 @@
+"""The Cutout tab: ``fastdream.cutout``, the subject of a picture cut out by a U-Net checkpoint
+(from ``fastdream train-unet``), as a transparent PNG, a mask, or on a color."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+import fastdream as fd
+from fastdream import io
+from fastdream.ui import widgets
+from fastdream.ui.page import Page
+
+TITLE = "Cutout"
+
+
+def build(page: Page) -> None:
+    gr.Markdown("A U-Net checkpoint trained with `fastdream train-unet` (or `fastdream.train_unet`) finds the subject.")
+    with gr.Row(equal_height=True):
+        picture = page.sample_input("Picture", height=360, elem_id="cutout-input")
+        with gr.Column():
+            preview = widgets.preview("cutout-preview")
+            cut = widgets.result("Cutout", height=360, elem_id="cutout-result")
+    with gr.Row():
+        ckpt = gr.File(label="U-Net checkpoint (.pt)", elem_id="cutout-model")
+        with gr.Column():
+            go = gr.Button("Cut out", variant="primary", elem_id="cutout-run")
+            stop = gr.Button("Stop", variant="stop", elem_id="cutout-stop", visible=False)
+    state = widgets.status("cutout-status")
+    with gr.Row():
+        threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Threshold")
+        only_mask = gr.Checkbox(False, label="Only the mask")
+        tta = gr.Checkbox(False, label="Average with the mirror image")
+        refine = gr.Checkbox(True, label="Refine the edges at full size")
+        decontaminate = gr.Checkbox(False, label="Take the old background's color out of the edges")
+        background = gr.ColorPicker(None, label="Background color (empty: transparent)")
+
+    def prepare(session, v):
+        image = page.picture(session, v["picture"], default=page.sample)
+        model = page.file(session, v["model"], "U-Net checkpoint")
+        kw = {k: bool(v[k]) for k in ("only_mask", "tta", "refine", "decontaminate")}
+        kw.update(threshold=float(v["threshold"]), background=_rgb(v["background"]))
+        out = session.output("cutout", ".png")
+
+        def work(hook):
+            io.save_image(fd.cutout(image, model, **kw), out)
+            return (str(out),)
+
+        return work
+
+    inputs = dict(picture=picture, model=ckpt, threshold=threshold, only_mask=only_mask, tta=tta, refine=refine)
+    inputs.update(decontaminate=decontaminate, background=background)
+    page.job(go, stop, prepare, inputs, [state, preview, cut], api_name="cutout")
+
+
+def _rgb(color) -> tuple[int, int, int] | None:
+    """``#rrggbb`` (or ``rgba(r, g, b, a)``, as some browsers send it) as an RGB triple."""
+    if not color:
+        return None
+    text = str(color).strip()
+    try:
+        if text.startswith("#") and len(text) == 7:
+            return tuple(int(text[k : k + 2], 16) for k in (1, 3, 5))  # type: ignore[return-value]
+        if text.startswith("rgb"):
+            parts = text[text.index("(") + 1 : text.index(")")].split(",")
+            return tuple(round(float(p)) for p in parts[:3])  # type: ignore[return-value]
+    except ValueError:
+        pass
+    raise ValueError(f"background color must be #rrggbb, got {color!r}")

@@ -1,0 +1,49 @@
+"""The Dream tab: a picture (or the sample photo) dreamed with ``fastdream.dream``, a live preview
+from the step hook, the result beside the input as a PNG, and the same command for a shell."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+import fastdream as fd
+from fastdream import io
+from fastdream.ui import options, widgets
+from fastdream.ui.page import Page
+
+TITLE = "Dream"
+
+
+def build(page: Page) -> None:
+    with gr.Row(equal_height=True):
+        picture = page.sample_input(
+            "Picture (the sample photo until you upload one)", height=420, elem_id="dream-input"
+        )
+        with gr.Column():
+            preview = widgets.preview("dream-preview")
+            dreamed = widgets.result("Dream", height=420, elem_id="dream-result")
+    with gr.Row():
+        go = gr.Button("Dream", variant="primary", elem_id="dream-run")
+        stop = gr.Button("Stop", variant="stop", elem_id="dream-stop")
+    state = widgets.status("dream-status")
+    controls = options.DreamControls(options.FULL, prefix="dream")
+    shell = gr.Code("fastdream dream -o dream.png", label="The same in a shell", language="shell", lines=1)
+
+    def prepare(session, v):
+        given, path = controls.given(v), v["picture"]
+        image = page.picture(session, path, default=page.sample)
+        kw = options.dream_kwargs(given, lambda p, what: page.picture(session, p, what))
+        source = [] if page.is_default(path) else [Path(path).name]
+        out = session.output("dream", ".png")
+        line = options.command("dream", source, "dream.png", given)
+
+        def work(hook):
+            result = fd.dream(image, callback=hook, **kw)
+            io.save_image(result, out)
+            return str(out), line
+
+        return work
+
+    inputs = {"picture": picture, **controls.inputs}
+    page.job(go, stop, prepare, inputs, [state, preview, dreamed, shell], api_name="dream")

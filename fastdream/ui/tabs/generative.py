@@ -1,0 +1,68 @@
+"""The GAN / VAE tab: samples and latent walks of a checkpoint from ``fastdream train-gan`` or
+``train-vae`` (``fd.sample_gan``, ``fastdream.gan.latent_walk``, ``fd.sample_vae``,
+``fd.vae_walk``): a grid of samples, or a walk as an animation."""
+
+from __future__ import annotations
+
+import math
+
+import gradio as gr
+import torch
+
+import fastdream as fd
+from fastdream import io
+from fastdream.gan import latent_walk
+from fastdream.ui import widgets
+from fastdream.ui.page import Page
+
+TITLE = "GAN / VAE"
+#: What the tab makes -> (the function, whether it is a walk).
+KINDS = {
+    "GAN samples": (fd.sample_gan, False),
+    "GAN walk": (latent_walk, True),
+    "VAE samples": (fd.sample_vae, False),
+    "VAE walk": (fd.vae_walk, True),
+}
+
+
+def build(page: Page) -> None:
+    gr.Markdown("A checkpoint written by `fastdream train-gan` or `fastdream train-vae`.")
+    with gr.Row():
+        ckpt = gr.File(label="Checkpoint (.pt)", elem_id="gen-model")
+        with gr.Column():
+            kind = gr.Radio(list(KINDS), value="GAN samples", label="Make", elem_id="gen-kind")
+            go = gr.Button("Make", variant="primary", elem_id="gen-run")
+            stop = gr.Button("Stop", variant="stop", visible=False)
+    state = widgets.status("gen-status")
+    with gr.Row():
+        n = gr.Slider(1, 256, value=16, step=1, label="Samples")
+        frames = gr.Slider(2, 240, value=48, step=1, label="Walk frames")
+        temperature = gr.Slider(0.1, 2.0, value=1.0, step=0.05, label="Temperature (VAE samples)")
+        fps = gr.Slider(1, 30, value=12, step=1, label="Walk frames per second")
+        seed = gr.Textbox("", label="Seed", placeholder="random", max_lines=1)
+    preview = widgets.preview("gen-preview")
+    made = widgets.result("Made", height=480, elem_id="gen-result")
+
+    def prepare(session, v):
+        if v["make"] not in KINDS:
+            raise ValueError(f"make must be one of {', '.join(KINDS)}, got {v['make']!r}")
+        model = page.file(session, v["checkpoint"], "checkpoint")
+        fn, walk = KINDS[v["make"]]
+        kw = {} if widgets.seed(v["seed"]) is None else {"seed": widgets.seed(v["seed"])}
+        if v["make"] == "VAE samples":
+            kw["temperature"] = float(v["temperature"])
+        out = session.output("walk" if walk else "samples", ".gif" if walk else ".png")
+
+        def work(hook):
+            pictures = fn(model, int(v["frames"]) if walk else int(v["n"]), **kw)
+            if walk:
+                io.write_animation(pictures, out, fps=float(v["fps"]))
+            else:
+                batch = torch.stack([io.from_pil(p.convert("RGB")) for p in pictures])
+                io.save_image(io.grid(batch, nrow=math.ceil(math.sqrt(len(pictures)))), out)
+            return (str(out),)
+
+        return work
+
+    inputs = dict(checkpoint=ckpt, make=kind, n=n, frames=frames, temperature=temperature, fps=fps, seed=seed)
+    page.job(go, stop, prepare, inputs, [state, preview, made], api_name="generate")

@@ -1,0 +1,58 @@
+"""The Proof sheet tab: ``fastdream.proof_sheet``, many small dreams of one picture on one
+captioned contact sheet (settings varied, or a layer's channels), to choose by eye."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+import fastdream as fd
+from fastdream.sheet import vary as varied
+from fastdream.ui import options, widgets
+from fastdream.ui.page import Page
+
+TITLE = "Proof sheet"
+EXAMPLE = "step_size=0.01,0.02\nsteps=5,10"
+
+
+def build(page: Page) -> None:
+    gr.Markdown(
+        "Every combination of the settings below (one `NAME=V1,V2,...` a line), or the channels of a layer "
+        "that respond most to the picture, each dreamed small with one seed, on one sheet. The JSON beside "
+        "it holds each cell's settings."
+    )
+    with gr.Row(equal_height=True):
+        picture = page.sample_input("Picture", height=320, elem_id="sheet-input")
+        with gr.Column():
+            preview = widgets.preview("sheet-preview")
+            sheet = widgets.result("Proof sheet", height=320, elem_id="sheet-result")
+    with gr.Row():
+        go = gr.Button("Make the sheet", variant="primary", elem_id="sheet-run")
+        stop = gr.Button("Stop", variant="stop", elem_id="sheet-stop")
+    state = widgets.status("sheet-status")
+    with gr.Row():
+        mode = gr.Radio(["settings", "channels"], value="settings", label="Vary")
+        vary = gr.Textbox(EXAMPLE, lines=3, label="Settings to vary (NAME=V1,V2,... a line)")
+        layer = gr.Dropdown(list(options.layer_choices(options.DEFAULT_MODEL)), value="_blocks.10", label="Layer")
+        top = gr.Slider(1, 64, value=16, step=1, label="Channels (the most responsive)")
+        size = gr.Slider(64, 512, value=256, step=32, label="Cell size (px)")
+    controls = options.DreamControls(options.SHORT, prefix="sheet")
+    saved = gr.File(label="Each cell's settings (JSON)")
+
+    def prepare(session, v):
+        given, lines = controls.given(v), str(v["vary"] or "").splitlines()
+        picked = (
+            dict(vary=varied.parse([t.strip() for t in lines if t.strip()]))
+            if v["mode"] == "settings"
+            else dict(channels=v["layer"], top=int(v["top"]))
+        )
+        image = page.picture(session, v["picture"], default=page.sample)
+        out = session.output("sheet", ".png")
+
+        def work(hook):
+            made = fd.proof_sheet(image, out, size=int(v["size"]), callback=hook, **picked, **given)
+            return str(made.path), str(made.json_path)
+
+        return work
+
+    inputs = dict(picture=picture, mode=mode, vary=vary, layer=layer, top=top, size=size, **controls.inputs)
+    page.job(go, stop, prepare, inputs, [state, preview, sheet, saved], api_name="sheet")

@@ -1,0 +1,63 @@
+"""The Dream a video tab: ``fastdream.dream_video``, each frame dreamed from the last dreamed one
+moved along the optical flow, so the dream moves with the scene."""
+
+from __future__ import annotations
+
+import shutil
+
+import gradio as gr
+
+import fastdream as fd
+from fastdream.ui import options, widgets
+from fastdream.ui.page import Page
+from fastdream.video.coherent import DREAM_DEFAULTS
+
+TITLE = "Dream a video"
+
+
+def build(page: Page) -> None:
+    gr.Markdown("An MP4 (or MOV, MKV, WebM), a GIF or an animated WebP; MP4 needs `fastdream[video]`.")
+    with gr.Row(equal_height=True):
+        source = gr.File(label="Video", elem_id="video-input")
+        with gr.Column():
+            preview = widgets.preview("video-preview")
+            video = widgets.Video("video")
+    with gr.Row():
+        go = gr.Button("Dream the video", variant="primary", elem_id="video-run")
+        stop = gr.Button("Stop", variant="stop", elem_id="video-stop")
+    state = widgets.status("video-status")
+    with gr.Row():
+        start = gr.Number(0, precision=0, minimum=0, label="First frame")
+        end = gr.Number(0, precision=0, minimum=0, label="Stop before frame (0: at the end)")
+        blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend with the last dreamed frame")
+        flow = gr.Checkbox(True, label="Follow the motion (optical flow)")
+        kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
+    controls = options.DreamControls(options.SHORT, DREAM_DEFAULTS, prefix="video")
+
+    def prepare(session, v):
+        given = controls.given(v)
+        clip = page.file(session, v["video"], "video")
+        out = session.output("video", f".{v['format']}")
+        span = dict(start=int(v["start"] or 0), end=int(v["end"]) if v["end"] else None)
+
+        def work(hook):
+            work_dir = session.workdir("video-frames")
+            try:
+                made = fd.dream_video(
+                    clip,
+                    out,
+                    blend=float(v["blend"]),
+                    flow=bool(v["flow"]),
+                    frames_dir=work_dir,
+                    callback=hook,
+                    **span,
+                    **given,
+                )
+            finally:
+                shutil.rmtree(work_dir, ignore_errors=True)
+            return widgets.Video.shown(made)
+
+        return work
+
+    inputs = dict(video=source, start=start, end=end, blend=blend, flow=flow, format=kind, **controls.inputs)
+    page.job(go, stop, prepare, inputs, [state, preview, *video.outputs], api_name="dream_video")

@@ -1,0 +1,59 @@
+"""The Zoom video tab: ``fastdream.zoom_video``, each frame the last one zoomed (shifted, turned)
+and dreamed again; every frame shown as it is made."""
+
+from __future__ import annotations
+
+import shutil
+
+import gradio as gr
+
+import fastdream as fd
+from fastdream.ui import options, widgets
+from fastdream.ui.page import Page
+from fastdream.video.zoom import DREAM_DEFAULTS
+
+TITLE = "Zoom video"
+
+
+def build(page: Page) -> None:
+    with gr.Row(equal_height=True):
+        picture = page.sample_input("First frame", height=360, elem_id="zoom-input")
+        with gr.Column():
+            preview = widgets.preview("zoom-preview")
+            video = widgets.Video("zoom")
+    with gr.Row():
+        go = gr.Button("Make the video", variant="primary", elem_id="zoom-run")
+        stop = gr.Button("Stop", variant="stop", elem_id="zoom-stop")
+    state = widgets.status("zoom-status")
+    with gr.Row():
+        frames = gr.Slider(2, 600, value=60, step=1, label="Frames", elem_id="zoom-frames")
+        zoom = gr.Slider(1.0, 1.2, value=1.05, step=0.005, label="Zoom per frame")
+        angle = gr.Slider(-10, 10, value=0, step=0.5, label="Turn per frame (degrees)")
+        fps = gr.Slider(1, 30, value=15, step=1, label="Frames per second")
+    with gr.Row():
+        dx = gr.Slider(-32, 32, value=0, step=1, label="Shift right per frame (px)")
+        dy = gr.Slider(-32, 32, value=0, step=1, label="Shift down per frame (px)")
+        reverse = gr.Checkbox(False, label="Reverse (zoom out of the dream)")
+        kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
+    controls = options.DreamControls(options.SHORT, DREAM_DEFAULTS, prefix="zoom")
+
+    def prepare(session, v):
+        given = controls.given(v)
+        image = page.picture(session, v["picture"], default=page.sample)
+        out = session.output("zoom", f".{v['format']}")
+        move = dict(frames=int(v["frames"]), zoom=float(v["zoom"]), angle=float(v["angle"]))
+        move.update(shift=(float(v["shift_x"]), float(v["shift_y"])), fps=float(v["fps"]), reverse=bool(v["reverse"]))
+
+        def work(hook):
+            work_dir = session.workdir("zoom-frames")
+            try:  # the frames are not kept: a new run starts afresh
+                made = fd.zoom_video(image, out, frames_dir=work_dir, callback=hook, **move, **given)
+            finally:
+                shutil.rmtree(work_dir, ignore_errors=True)
+            return widgets.Video.shown(made)
+
+        return work
+
+    inputs = dict(picture=picture, frames=frames, zoom=zoom, angle=angle, fps=fps, shift_x=dx, shift_y=dy)
+    inputs.update(reverse=reverse, format=kind, **controls.inputs)
+    page.job(go, stop, prepare, inputs, [state, preview, *video.outputs], api_name="zoom")

@@ -1,0 +1,97 @@
+"""The page's building blocks shared by the tabs: the upload that Gradio does not decode, the
+status line, the live preview, and how a job's updates reach a tab's outputs."""
+
+from __future__ import annotations
+
+import html
+
+import gradio as gr
+
+from fastdream.ui.jobs import Update
+
+
+def upload(label: str, value=None, **kw) -> gr.Image:
+    """An image upload whose file reaches the tab as it was sent, without Gradio opening it: the
+    tabs decode it through :func:`fastdream.io.load_pil` (the guarded loader: size limits before
+    decoding, one clear message for a file that is not an image). Gradio has already checked
+    that the file is one uploaded to this app (its ``check_in_upload_folder``)."""
+    component = gr.Image(value=value, label=label, type="filepath", sources=["upload", "clipboard"], **kw)
+    # On the instance, not in a subclass: Gradio writes a .pyi file beside the module of every
+    # component class defined (into site-packages, which may be read-only).
+    component.preprocess = _path  # type: ignore[method-assign]
+    return component
+
+
+def _path(payload):
+    return None if payload is None else payload.path
+
+
+def result(label: str, **kw) -> gr.Image:
+    """A picture the app made, with a button that downloads the file itself (a PNG)."""
+    return gr.Image(
+        label=label, type="filepath", format="png", interactive=False, buttons=["download", "fullscreen"], **kw
+    )
+
+
+def status(elem_id: str | None = None) -> gr.HTML:
+    return gr.HTML(status_html("Ready."), elem_id=elem_id, elem_classes=["fd-status-box"], js_on_load=None)
+
+
+def preview(elem_id: str | None = None) -> gr.HTML:
+    return gr.HTML("", elem_id=elem_id, elem_classes=["fd-preview-box"], js_on_load=None)
+
+
+def status_html(text: str, notes: list[str] | None = None, failed: bool = False) -> str:
+    """One status line (``fd-error`` when it failed), and the library's warnings under it."""
+    kind = "fd-status fd-error" if failed else "fd-status"
+    lines = [f'<p class="{kind}">{html.escape(text)}</p>']
+    lines += [f'<p class="fd-note">Note: {html.escape(n)}</p>' for n in notes or []]
+    return "".join(lines)
+
+
+def seed(text) -> int | None:
+    """A seed box: empty for a random seed, else a whole number (the library checks its range)."""
+    if text is None or str(text).strip() == "":
+        return None
+    try:
+        return int(str(text).strip())
+    except ValueError:
+        raise ValueError(f"seed must be a whole number (or empty for a random one), got {text!r}") from None
+
+
+def error_update(text: str) -> Update:
+    return Update(f"Error: {text}", done=True, failed=True)
+
+
+def shown(update: Update, count: int) -> tuple:
+    """A job's update as a tab's outputs: the status, the preview, then the tab's ``count``
+    results (the tuple the work returned, when it is done; unchanged before)."""
+    text = status_html(update.status, update.notes, update.failed)
+    if not update.done:
+        return (text, update.preview if update.preview is not None else gr.skip(), *[gr.skip()] * count)
+    if update.result is None:  # stopped (the last picture stays shown) or failed
+        return (text, update.preview if update.preview is not None else gr.skip(), *[gr.skip()] * count)
+    return (text, "", *update.result)
+
+
+#: The formats a video can be written in (MP4 needs imageio-ffmpeg: ``fastdream[video]``).
+VIDEO_FORMATS = ("gif", "webp", "mp4")
+
+
+class Video:
+    """A video the app made: shown as an animated picture (GIF, WebP; an MP4 is only downloaded:
+    Gradio's player would need ffmpeg on the server) and downloadable as the file itself."""
+
+    def __init__(self, prefix: str, height: int = 360):
+        self.animation = gr.Image(
+            label="Video", type="filepath", interactive=False, height=height, elem_id=f"{prefix}-animation"
+        )
+        self.file = gr.File(label="Download", elem_id=f"{prefix}-file")
+
+    @property
+    def outputs(self) -> list:
+        return [self.animation, self.file]
+
+    @staticmethod
+    def shown(path) -> tuple:
+        return (None if str(path).lower().endswith(".mp4") else str(path), str(path))
