@@ -1,0 +1,27 @@
+"""The web app's tests share one server (``fastdream ui`` in a subprocess, see helpers.py) and
+one client of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ui.helpers import needs, start_server, stop_server
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    needs("gradio")
+    tmp = tmp_path_factory.mktemp("ui-server")
+    s = start_server(tmp)
+    yield s
+    code = stop_server(s)
+    assert code == 0, (tmp / "server.log").read_text()[-2000:]
+    assert s.folders() == [], "the server left its temporary folder behind"
+
+
+@pytest.fixture(scope="session")
+def client(server, tmp_path_factory):
+    """A client of the server (one session): what it downloads goes to a folder of the test's."""
+    gradio_client = needs("gradio_client")
+    downloads = tmp_path_factory.mktemp("ui-downloads")
+    return gradio_client.Client(server.url, verbose=False, download_files=str(downloads), analytics_enabled=False)

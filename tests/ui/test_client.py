@@ -1,0 +1,251 @@
+"""Each tab's job end to end through Gradio's Python client, on tiny pictures and 1-2 steps: the
+results, the one-line errors (the server goes on serving), Stop, one job at a time, and files
+outside the app's folder never read nor served."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import fastdream as fd
+from tests.helpers import GAN_TINY, UNET_TINY, VAE_TINY, write_image_folder
+from tests.ui.helpers import needs, picture
+
+QUICK = dict(octaves="1", steps=2, seed="0")
+#: A dream that runs for many seconds here (300 steps up to 256 px): stopped long before its end.
+LONG = dict(octaves="3", steps=100)
+
+
+def handle(path):
+    return needs("gradio_client").handle_file(str(path))
+
+
+def status_text(html: str) -> str:
+    return html.split(">", 1)[1].split("<", 1)[0]
+
+
+def unset(value) -> bool:
+    """An output the job left as it was (None, or Gradio's "no change")."""
+    return value is None or value == {"__type__": "update"}
+
+
+def wait(job, until, timeout=120.0):
+    """Polls a client job until ``until(outputs)`` holds or it ends; the last outputs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        outs = job.outputs()
+        if (outs and until(outs[-1])) or job.done():
+            return outs[-1] if outs else None
+        time.sleep(0.05)
+    raise AssertionError("the job did not get there in time")
+
+
+def test_dream_end_to_end(client, tmp_path):
+    src = picture(tmp_path / "photo.png")
+    state, preview, result, command = client.predict(picture=handle(src), **QUICK, api_name="/dream")
+    assert status_text(state).startswith("Done in"), state
+    out, before = Image.open(result), Image.open(src)
+    assert out.format == "PNG" and out.size == before.size and out.mode == "RGB"
+    assert np.abs(np.asarray(out, float) - np.asarray(before, float)).mean() > 0.5  # it dreamed
+    assert command == "fastdream dream photo.png -o dream.png --octaves 1 --steps 2 --seed 0"
+    # The command means what the page did: the same keywords through the command line's parser.
+    from fastdream.cli import build_parser
+    from fastdream.cli.dream import dream_kwargs
+
+    args = build_parser().parse_args(shlex.split(command)[1:])
+    assert dream_kwargs(args) == dict(octaves=1, steps=2, seed=0)
+    again = client.predict(picture=handle(src), **QUICK, api_name="/dream")[2]
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(out))  # seeded: the same picture
+
+
+def test_dream_of_the_sample_and_a_preset(client):
+    # No picture: the sample photo (as `fastdream dream` without INPUT). The controls are taken as
+    # they are (the page sets them to a preset's values when one is chosen): those equal to the
+    # preset's are left to it, so the command names only the others.
+    state, _, result, command = client.predict(
+        picture=None, preset="subtle", octaves="1", steps=1, step_size=0.01, tile_size=0, api_name="/dream"
+    )
+    assert status_text(state).startswith("Done"), state
+    assert Image.open(result).size == Image.open(fd.io.SAMPLE_IMAGE).size
+    assert command == "fastdream dream -o dream.png --preset subtle --octaves 1 --steps 1 --tile 0"
+
+
+@pytest.mark.parametrize(
+    "kind, options, expected",
+    [
+        ("text", {}, "notes.txt is not an image Pillow can read"),
+        ("png", {"seed": "abc"}, "seed must be a whole number"),
+        ("png", {"seed": "-1"}, "seed"),
+        ("png", {"layers": ["_blocks.99"]}, "_blocks.99"),
+        ("png", {"layers": ["_blocks.10:500"]}, "channels"),
+    ],
+)
+def test_bad_input_is_one_line_in_the_page(client, tmp_path, kind, options, expected):
+    if kind == "text":
+        src = tmp_path / "notes.txt"
+        src.write_text("not a picture")
+    else:
+        src = picture(tmp_path / "ok.png")
+    state, preview, result, _ = client.predict(picture=handle(src), **{**QUICK, **options}, api_name="/dream")
+    assert 'class="fd-status fd-error"' in state and expected in state, state
+    assert "Traceback" not in state and "fastdream-ui-" not in state  # no traceback, no server paths
+    assert unset(result)
+
+
+def test_values_out_of_a_sliders_range_are_refused_by_gradio_in_one_line(client, tmp_path):
+    errors = needs("gradio_client").exceptions
+    with pytest.raises(errors.AppError, match="less than minimum value 1"):
+        client.predict(picture=handle(picture(tmp_path / "ok.png")), steps=0, api_name="/dream")
+
+
+def test_stop_ends_a_running_dream_within_a_step(client, tmp_path):
+    src = picture(tmp_path / "photo.png", (256, 256))
+    job = client.submit(picture=handle(src), **LONG, api_name="/dream")
+    wait(job, lambda outs: "<img" in (outs[1] or ""))  # a preview came from the step hook
+    asked = time.monotonic()
+    client.predict(api_name="/dream_stop")
+    state, preview, result, _ = wait(job, lambda outs: "Stopped" in outs[0], timeout=30)
+    assert time.monotonic() - asked < 10
+    assert "Stopped after" in state and "step" in state and unset(result)
+    assert "<img" in preview  # the picture so far stays shown
+    # The server goes on: the next dream of the session runs (Stop only stopped what ran).
+    assert status_text(client.predict(picture=handle(src), **QUICK, api_name="/dream")[0]).startswith("Done")
+
+
+def test_one_job_at_a_time_the_others_wait(server, client, tmp_path):
+    other = needs("gradio_client").Client(server.url, verbose=False, download_files=str(tmp_path))
+    src = picture(tmp_path / "photo.png", (256, 256))
+    first = client.submit(picture=handle(src), **LONG, api_name="/dream")
+    wait(first, lambda outs: "<img" in (outs[1] or ""))
+    second = other.submit(picture=handle(picture(tmp_path / "small.png")), **QUICK, api_name="/dream")
+    time.sleep(1.0)
+    assert second.status().code.name == "IN_QUEUE" and second.status().rank == 0  # its place shown
+    client.predict(api_name="/dream_stop")
+    assert status_text(second.result(timeout=120)[0]).startswith("Done")
+    assert "Stopped" in first.result(timeout=60)[0]
+
+
+def test_the_servers_memory_does_not_grow_over_dreams(server, client, tmp_path):
+    # The short form of bench/ui_soak.py (50 dreams): each dream a new upload, with its previews.
+    def rss_mb() -> float:
+        status = open(f"/proc/{server.process.pid}/status").read()  # noqa: SIM115
+        return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+    rss = []
+    for k in range(12):
+        src = picture(tmp_path / f"{k}.png", (64, 48), seed=k)
+        assert "Done" in client.predict(picture=handle(src), octaves="1", steps=1, api_name="/dream")[0]
+        rss.append(rss_mb())
+    assert rss[-1] <= 1.10 * rss[2], rss
+
+
+def test_proof_sheet(client, tmp_path):
+    src = picture(tmp_path / "photo.png")
+    state, _, sheet, cells = client.predict(
+        picture=handle(src), vary="steps=1,2", size=64, octaves="1", api_name="/sheet"
+    )
+    assert status_text(state).startswith("Done"), state
+    assert [c["steps"] for c in json.loads(Path(cells).read_text())["cells"]] == [1, 2]
+    assert Image.open(sheet).width > 2 * 40
+
+
+def test_zoom_video(client, tmp_path):
+    src = picture(tmp_path / "photo.png")
+    state, _, animation, file = client.predict(picture=handle(src), frames=3, steps=1, format="gif", api_name="/zoom")
+    assert status_text(state).startswith("Done"), state
+    with Image.open(file) as gif:
+        assert gif.format == "GIF" and gif.n_frames == 3 and gif.size == (40, 32)
+
+
+def test_dream_a_video(client, tmp_path):
+    frames = [Image.open(picture(tmp_path / f"{k}.png", (64, 48), seed=k)) for k in range(3)]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=100)
+    state, _, animation, file = client.predict(
+        video=handle(tmp_path / "clip.gif"), steps=1, octaves="1", format="gif", api_name="/dream_video"
+    )
+    assert status_text(state).startswith("Done"), state
+    with Image.open(file) as gif:
+        assert gif.n_frames == 3 and gif.size == (64, 48)
+
+
+def test_style_with_two_styles_in_regions(client, tmp_path):
+    src = picture(tmp_path / "content.png", (48, 32))
+    styles = [picture(tmp_path / f"s{k}.png", (32, 32), seed=10 + k) for k in range(2)]
+    left = np.zeros((32, 48), np.uint8)
+    left[:, :24] = 255
+    Image.fromarray(left).save(tmp_path / "left.png")
+    Image.fromarray(255 - left).save(tmp_path / "right.png")
+    state, _, result = client.predict(
+        content=handle(src),
+        styles=[handle(s) for s in styles],
+        regions="a mask per style",
+        masks=[handle(tmp_path / "left.png"), handle(tmp_path / "right.png")],
+        steps=2,
+        octaves=1,
+        api_name="/style",
+    )
+    assert status_text(state).startswith("Done"), state
+    assert Image.open(result).size == (48, 32)
+    state = client.predict(content=handle(src), styles=None, api_name="/style")[0]
+    assert "upload one or more style pictures" in state
+
+
+@pytest.fixture(scope="module")
+def checkpoints(tmp_path_factory):
+    """A tiny U-Net, GAN and VAE, one epoch each."""
+    root = tmp_path_factory.mktemp("ckpts")
+    data = fd.data.make_cutout_dataset(root / "cut", 8, size=48, seed=0)
+    folder = write_image_folder(root / "imgs")
+    return dict(
+        unet=fd.train_unet(data.images, data.masks, root / "unet.pt", epochs=1, **UNET_TINY),
+        gan=fd.train_gan(folder, root / "gan", epochs=1, **GAN_TINY),
+        vae=fd.train_vae(folder, root / "vae", epochs=1, **VAE_TINY),
+    )
+
+
+def test_cutout(client, tmp_path, checkpoints):
+    src = picture(tmp_path / "photo.png")
+    state, _, result = client.predict(picture=handle(src), model=handle(checkpoints["unet"]), api_name="/cutout")
+    assert status_text(state).startswith("Done"), state
+    assert Image.open(result).mode == "RGBA" and Image.open(result).size == (40, 32)
+    state = client.predict(picture=handle(src), model=handle(src), api_name="/cutout")[0]
+    assert "fd-error" in state and "photo.png" in state and "Traceback" not in state
+
+
+@pytest.mark.parametrize("make", ["GAN samples", "GAN walk", "VAE samples", "VAE walk"])
+def test_gan_and_vae(client, checkpoints, make):
+    ckpt = checkpoints["gan" if make.startswith("GAN") else "vae"]
+    state, _, result = client.predict(checkpoint=handle(ckpt), make=make, n=4, frames=3, api_name="/generate")
+    assert status_text(state).startswith("Done"), state
+    with Image.open(result) as im:
+        assert (im.format, getattr(im, "n_frames", 1)) == (("GIF", 3) if "walk" in make else ("PNG", 1))
+
+
+def test_a_checkpoint_of_the_other_kind_is_one_line(client, checkpoints):
+    state = client.predict(checkpoint=handle(checkpoints["vae"]), make="GAN samples", api_name="/generate")[0]
+    assert "fd-error" in state and "Traceback" not in state
+
+
+def test_no_file_outside_the_apps_folder_is_read_or_served(server, tmp_path):
+    for path in ("/etc/passwd", str(fd.io.SAMPLE_IMAGE), __file__):
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{server.url}gradio_api/file={path}", timeout=10)
+        assert refused.value.code == 403
+    # A request that names a server file as its upload is refused before the tab sees it.
+    body = json.dumps({"data": [{"path": "/etc/passwd", "meta": {"_type": "gradio.FileData"}}]}).encode()
+    request = urllib.request.Request(
+        f"{server.url}gradio_api/call/dream", body, {"Content-Type": "application/json"}, method="POST"
+    )
+    event = json.loads(urllib.request.urlopen(request, timeout=10).read())["event_id"]
+    with urllib.request.urlopen(f"{server.url}gradio_api/call/dream/{event}", timeout=60) as stream:
+        text = stream.read().decode()
+    assert "event: error" in text and "root:" not in text
+    assert server.answers()

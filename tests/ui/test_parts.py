@@ -1,0 +1,168 @@
+"""The web app's parts without a server: Gradio stays out of ``import fastdream``, the safe
+defaults, a job's Stop and errors, a session's files, the command shown for a shell."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+import fastdream as fd
+from tests.ui.helpers import needs
+
+
+def test_import_fastdream_and_its_command_line_do_not_import_gradio():
+    code = (
+        "import sys, fastdream, fastdream.cli; fastdream.cli.build_parser(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'gradio' or m.startswith('fastdream.ui')))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_the_commands_defaults_are_the_apps():
+    import fastdream.ui as ui
+    from fastdream.cli import ui as command
+
+    assert (command.HOST, command.PORT, command.MAX_UPLOAD_MB) == (
+        ui.DEFAULT_HOST,
+        ui.DEFAULT_PORT,
+        ui.DEFAULT_MAX_UPLOAD_MB,
+    )
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_loopback_hosts_are_quiet(host):
+    from fastdream.ui import check_host
+
+    assert check_host(host) is None
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.20", "::", "myhost.example"])
+def test_another_address_needs_allow_remote_and_warns(host, capsys):
+    from fastdream.cli import main
+    from fastdream.ui import check_host
+
+    with pytest.raises(ValueError, match="--allow-remote"):
+        check_host(host)
+    assert "no login" in check_host(host, allow_remote=True)
+    assert main(["ui", "--host", host]) == 2  # before Gradio is even imported
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith(f"fastdream ui: error: host {host} would let")
+
+
+def test_bad_numbers_are_refused_before_anything_starts():
+    from fastdream.ui import start
+
+    for kw, match in [({"port": 0}, "port"), ({"max_upload_mb": 0}, "max_upload_mb"), ({"jobs": 1.5}, "jobs")]:
+        with pytest.raises(ValueError, match=match):
+            start(**kw)
+
+
+def test_a_session_ends_with_its_files_only(tmp_path):
+    from fastdream.ui.session import Sessions
+
+    cache = tmp_path / "gradio"
+    sessions = Sessions(tmp_path / "sessions", cache)
+    a, b = sessions.get("a"), sessions.get("b")
+    mine, theirs = a.output("dream", ".png"), b.output("dream", ".png")
+    mine.write_bytes(b"a"), theirs.write_bytes(b"b")
+    copies = [cache / "h1" / mine.name, cache / "h2" / theirs.name]
+    uploads = {n: cache / n / f"{n}.png" for n in ("only-a", "both", "page")}
+    for path in [*copies, *uploads.values()]:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"x")
+    sessions.keep.add(str(uploads["page"]))  # the sample photo every page shows
+    for path in uploads.values():
+        sessions.uses(a, path)
+    sessions.uses(b, uploads["both"])
+    sessions.end("a")
+    assert not a.folder.exists() and not copies[0].exists() and not uploads["only-a"].exists()
+    assert not (cache / "h1").exists()  # Gradio's hash folder, emptied, goes too
+    assert theirs.exists() and copies[1].exists() and uploads["both"].exists() and uploads["page"].exists()
+    assert a.stopped(0.0)  # a job it left running stops at its next step
+    assert len(sessions) == 1
+
+
+def _picture():
+    return (np.random.default_rng(0).random((24, 24, 3)) * 255).astype(np.uint8)
+
+
+def test_a_job_shows_previews_and_stops_within_a_step():
+    from fastdream.ui import jobs
+    from fastdream.ui.session import Session
+
+    session = Session("s", __import__("pathlib").Path("."))
+    steps = []
+
+    def work(hook):
+        return fd.dream(_picture(), octaves=1, steps=500, seed=0, callback=lambda s: steps.append(s.step) or hook(s))
+
+    updates = jobs.run(session, 0.0, work)
+    first = next(updates)
+    assert first.preview.startswith('<figure class="fd-preview"><img src="data:image/jpeg;base64,')
+    session.stop()
+    *_, last = updates
+    assert last.done and last.result is None and last.status.startswith("Stopped after")
+    assert "<img" in last.preview and len(steps) < 500
+    assert jobs.run(session, 0.0, work).__next__().status == "Stopped before it started."
+
+
+def test_a_closed_page_stops_its_job_and_frees_the_slot():
+    from fastdream.ui import jobs
+    from fastdream.ui.session import Session
+
+    session = Session("s", __import__("pathlib").Path("."))
+    updates = jobs.run(session, 0.0, lambda hook: fd.dream(_picture(), octaves=1, steps=10**4, callback=hook))
+    next(updates)
+    updates.close()  # what Gradio does when the page goes away
+    assert not [t for t in threading.enumerate() if t.name.startswith("fastdream-ui-")]
+    assert not session.stopped(0.0)  # the session's other jobs go on
+
+
+@pytest.mark.parametrize(
+    "error, shown",
+    [
+        (ValueError("image: /tmp/fastdream-ui-x/gradio/abc/cat.png is not an image"), "Error: image: cat.png is not"),
+        (RuntimeError("boom"), "Error: something went wrong (RuntimeError: boom); the server's log has the details"),
+        (MemoryError(), "Error: out of memory"),
+    ],
+)
+def test_errors_are_one_line_without_the_servers_paths(error, shown, capsys):
+    from fastdream.ui import jobs
+    from fastdream.ui.session import Session
+
+    def work(hook):
+        raise error
+
+    *_, last = jobs.run(Session("s", __import__("pathlib").Path(".")), 0.0, work, hide="/tmp/fastdream-ui-x")
+    assert last.failed and last.status.startswith(shown) and "\n" not in last.status
+
+
+def test_the_command_shown_is_what_the_page_passed():
+    needs("gradio")
+    from fastdream.cli import build_parser
+    from fastdream.cli.dream import dream_kwargs
+    from fastdream.ui import options
+
+    given = dict(layers=["_blocks.10:top8"], octaves=2, steps=3, tile_size=None, smooth=1.5, preserve_colors=True)
+    line = options.command("dream", ["my photo.jpg"], "dream.png", {**given, "preset": "deep", "seed": 7})
+    assert line.startswith("fastdream dream 'my photo.jpg' -o dream.png --preset deep --layers _blocks.10:top8")
+    args = build_parser().parse_args(shlex.split(line)[1:])
+    assert dream_kwargs(args) == {**given, "preset": "deep", "seed": 7}
+
+
+def test_a_presets_values_are_left_to_it():
+    needs("gradio")
+    from fastdream.ui import options
+
+    deep = options.baseline("deep")
+    assert deep["steps"] == 20 and deep["layers"] == ["_blocks.10", "_blocks.12"] and deep["jitter"] == 32
+    assert options.baseline("tutorial")["model"] == "inception_v3"
+    assert options.baseline("classic", "googlenet")["layers"] == ["inception4c"]  # the backbone's own layers
+    assert options.baseline("deep", overrides={"steps": 5})["steps"] == 5  # a video's short dreams
+    assert ("_blocks.10 · 112 ch (default)", "_blocks.10") in options.layer_choices("efficientnet_lite0")
