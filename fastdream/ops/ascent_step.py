@@ -183,6 +183,8 @@ def ascent_step_(
     if image.requires_grad and torch.is_grad_enabled():
         raise ValueError("image requires grad; call ascent_step_ under torch.no_grad() or pass image.detach()")
     m = None if mask is None else _canonical_mask(mask, image)
+    if image.numel() == 0:  # no pixels: no statistic and nothing to step
+        return image
 
     # A given statistic skips the reduction, the kernel's first pass: what is left is elementwise.
     if stat is not None or not backend.use_native("ascent_step_", image.device, image.dtype):

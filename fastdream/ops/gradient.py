@@ -81,6 +81,8 @@ def laplacian_normalize(grad: torch.Tensor, levels: int = 4) -> torch.Tensor:
     """
     _checks.image_tensor("grad", grad)
     levels = _checks.integer("levels", levels, 1, 12)
+    if grad.numel() == 0:  # no bands to normalize
+        return grad.clone()
     if grad.dim() == 3:
         return laplacian_normalize(grad[None], levels)[0]
     if not backend.use_native("laplacian_normalize", grad.device, grad.dtype):
@@ -103,6 +105,8 @@ def smooth_gradient(grad: torch.Tensor, sigma: float) -> torch.Tensor:
     """
     _checks.image_tensor("grad", grad)
     sigma = _checks.number("sigma", sigma, positive=True)
+    if grad.numel() == 0:  # nothing to blur (and no convolution takes an empty plane)
+        return grad.clone()
     if grad.dim() == 3:
         return smooth_gradient(grad[None], sigma)[0]
     return reference.smooth_gradient(grad, sigma)

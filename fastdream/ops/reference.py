@@ -87,6 +87,9 @@ def zoom_shift(
     The grid is built with ``affine_grid`` in the image's dtype; grid_sample's normalized float32
     coordinates are off by up to ~1e-4 px on 4096 px images (pass float64 for an exact oracle).
     """
+    if image.dtype in (torch.float16, torch.bfloat16) and image.device.type == "cpu":
+        # grid_sample has no half kernels on the CPU (and half coordinates overflow): in float32
+        return zoom_shift(image.float(), zoom, shift, angle, padding).to(image.dtype)
     n, c, h, w = image.shape
     m00, m01, m10, m11, bx, by = zoom_shift_matrix(h, w, zoom, shift, angle)
     # Pixel coordinates relative to the center are D @ normalized, with D = diag(W/2, H/2).
@@ -202,7 +205,7 @@ def laplacian_normalize(grad: torch.Tensor, levels: int = 4, eps: float = 1e-8) 
 
 
 def _gaussian_1d(sigma: float, size: int, dtype, device) -> torch.Tensor:
-    radius = max(1, min(math.ceil(3 * sigma), size - 1))
+    radius = max(1, math.ceil(min(3 * sigma, size - 1)))  # min first: a huge sigma is no int
     x = torch.arange(-radius, radius + 1, dtype=torch.float64)
     k = torch.exp(-0.5 * (x / sigma) ** 2)
     return (k / k.sum()).to(dtype=dtype, device=device)
@@ -269,9 +272,12 @@ def match_colors(out: torch.Tensor, source: torch.Tensor, eps: float = 1e-5) -> 
     for i in range(n):
         o, s = out[i].reshape(3, -1).double(), source[i].reshape(3, -1).double()
         mo, ms = o.mean(1, keepdim=True), s.mean(1, keepdim=True)
-        co = torch.cov(o) + eps * torch.eye(3, dtype=o.dtype, device=o.device)
-        cs = torch.cov(s) + eps * torch.eye(3, dtype=o.dtype, device=o.device)
-        a = _sqrtm(cs) @ torch.linalg.inv(_sqrtm(co))
+        if min(o.shape[1], s.shape[1]) < 2:  # one pixel has no covariance: match the mean only
+            a = torch.eye(3, dtype=o.dtype, device=o.device)
+        else:
+            co = torch.cov(o) + eps * torch.eye(3, dtype=o.dtype, device=o.device)
+            cs = torch.cov(s) + eps * torch.eye(3, dtype=o.dtype, device=o.device)
+            a = _sqrtm(cs) @ torch.linalg.inv(_sqrtm(co))
         res.append((a @ (o - mo) + ms).to(out.dtype).reshape(out.shape[1:]))
     return torch.stack(res).clamp_(0.0, 1.0)
 

@@ -72,6 +72,11 @@ def _axis(length: int, tile: int, overlap: int) -> tuple[list[int], torch.Tensor
     return starts, weights.float()
 
 
+#: The longest side a grid is laid over: far past any image fastdream opens (2**30 pixels in all),
+#: and short of sizes whose per-axis tile lists alone would exhaust memory or time.
+MAX_SIDE = 1 << 20
+
+
 def tile_grid(size: Sequence[int], tile_size: int | Sequence[int], overlap: int | None = None) -> TileGrid:
     """Lays overlapping tiles of ``tile_size`` over an image of ``size = (H, W)``.
 
@@ -89,6 +94,8 @@ def tile_grid(size: Sequence[int], tile_size: int | Sequence[int], overlap: int 
     th, tw = (tile_size, tile_size) if isinstance(tile_size, int) else (int(tile_size[0]), int(tile_size[1]))
     if min(h, w) < 1:
         raise ValueError(f"size must be positive, got {tuple(size)}")
+    if max(h, w) > MAX_SIDE:
+        raise ValueError(f"size must be at most {MAX_SIDE} pixels a side, got {tuple(size)}")
     if min(th, tw) < 8:
         raise ValueError(f"tile_size must be at least 8 pixels, got {tile_size!r}")
     th, tw = min(th, h), min(tw, w)

@@ -111,6 +111,8 @@ def zoom_shift(
     sx, sy = _checks.pair("shift", shift)
     angle = _checks.number("angle", angle)
     _checks.choice("padding", padding, PADDINGS)
+    if image.numel() == 0:  # no pixels to resample (and no center to turn about)
+        return image.clone()
     if image.dim() == 3:
         return zoom_shift(image[None], zoom=zoom, shift=(sx, sy), angle=angle, padding=padding)[0]
     if not backend.use_native("zoom_shift", image.device, image.dtype):

@@ -89,9 +89,8 @@ def call(draw):
 
 
 def test_the_public_ops_never_crash_and_say_what_is_wrong(worker):
-    """A crash (the worker dying: a segfault, an abort) fails at once. Other errors than
-    TypeError/ValueError, and hangs, are findings for fastdream/ops, where the op checks are being
-    rewritten: listed in the xfail reason until they are fixed (docs/errors.md keeps the list)."""
+    """A crash (the worker dying: a segfault, an abort) fails at once; other errors than
+    TypeError/ValueError, and hangs, are collected and fail the test together."""
     findings: dict[tuple, tuple] = {}
 
     @settings(max_examples=examples(12, 3000), deadline=None, database=None)
@@ -113,4 +112,4 @@ def test_the_public_ops_never_crash_and_say_what_is_wrong(worker):
     one()
     if findings:
         shown = "; ".join(f"{n}: {k} {m} {a}" for (n, k, m), a in list(findings.items())[:8])
-        pytest.xfail(f"{len(findings)} open finding(s) for fastdream/ops (issue 24): {shown}")
+        pytest.fail(f"{len(findings)} finding(s) in fastdream/ops: {shown}")
