@@ -86,7 +86,7 @@ class Video:
         self.animation = gr.Image(
             label="Video", type="filepath", interactive=False, height=height, elem_id=f"{prefix}-animation"
         )
-        self.file = gr.File(label="Download", elem_id=f"{prefix}-file")
+        self.file = gr.DownloadButton("Download the video", value=None, elem_id=f"{prefix}-file")
 
     @property
     def outputs(self) -> list:

@@ -21,7 +21,7 @@ def build(page: Page) -> None:
             preview = widgets.preview("cutout-preview")
             cut = widgets.result("Cutout", height=360, elem_id="cutout-result")
     with gr.Row():
-        ckpt = gr.File(label="U-Net checkpoint (.pt)", elem_id="cutout-model")
+        ckpt = gr.File(label="U-Net checkpoint (.pt)", height=120, elem_id="cutout-model")
         with gr.Column():
             go = gr.Button("Cut out", variant="primary", elem_id="cutout-run")
             stop = gr.Button("Stop", variant="stop", elem_id="cutout-stop", visible=False)

@@ -28,7 +28,7 @@ KINDS = {
 def build(page: Page) -> None:
     gr.Markdown("A checkpoint written by `fastdream train-gan` or `fastdream train-vae`.")
     with gr.Row():
-        ckpt = gr.File(label="Checkpoint (.pt)", elem_id="gen-model")
+        ckpt = gr.File(label="Checkpoint (.pt)", height=140, elem_id="gen-model")
         with gr.Column():
             kind = gr.Radio(list(KINDS), value="GAN samples", label="Make", elem_id="gen-kind")
             go = gr.Button("Make", variant="primary", elem_id="gen-run")

@@ -30,9 +30,12 @@ def build(page: Page) -> None:
         stop = gr.Button("Stop", variant="stop", elem_id="sheet-stop")
     state = widgets.status("sheet-status")
     with gr.Row():
-        mode = gr.Radio(["settings", "channels"], value="settings", label="Vary")
-        vary = gr.Textbox(EXAMPLE, lines=3, label="Settings to vary (NAME=V1,V2,... a line)")
-        layer = gr.Dropdown(list(options.layer_choices(options.DEFAULT_MODEL)), value="_blocks.10", label="Layer")
+        mode = gr.Radio(["settings", "channels"], value="settings", label="Vary", scale=1)
+        vary = gr.Textbox(EXAMPLE, lines=3, label="Settings to vary (NAME=V1,V2,... a line)", scale=3)
+    with gr.Row():
+        layer = gr.Dropdown(
+            list(options.layer_choices(options.DEFAULT_MODEL)), value="_blocks.10", label="Layer (channels)", scale=2
+        )
         top = gr.Slider(1, 64, value=16, step=1, label="Channels (the most responsive)")
         size = gr.Slider(64, 512, value=256, step=32, label="Cell size (px)")
     controls = options.DreamControls(options.SHORT, prefix="sheet")

@@ -27,12 +27,14 @@ def build(page: Page) -> None:
         stop = gr.Button("Stop", variant="stop", elem_id="style-stop")
     state = widgets.status("style-status")
     with gr.Row():
-        styles = gr.File(file_count="multiple", label="Style pictures (one or more)", elem_id="style-styles")
+        styles = gr.File(
+            file_count="multiple", label="Style pictures (one or more)", height=140, elem_id="style-styles"
+        )
         weights = gr.Textbox("", label="Style weights (one per style, e.g. 1, 2; empty: equal)")
     with gr.Row():
         regions = gr.Radio(list(REGIONS), value=REGIONS[0], label="Where each style goes")
-        masks = gr.File(file_count="multiple", label="Masks (one per style, white where it goes)")
-        unet = gr.File(label="Cutout U-Net checkpoint (subject: the first style, background: the second)")
+        masks = gr.File(file_count="multiple", label="Masks (one per style, white where it goes)", height=120)
+        unet = gr.File(label="Cutout U-Net checkpoint (subject: the first style, background: the second)", height=120)
     with gr.Row():
         size = gr.Slider(0, 2048, value=0, step=32, label="Long side (px; 0: the content's)")
         steps = gr.Slider(1, 300, value=100, step=1, label="Steps per octave", elem_id="style-steps")

@@ -17,8 +17,8 @@ TITLE = "Dream a video"
 
 def build(page: Page) -> None:
     gr.Markdown("An MP4 (or MOV, MKV, WebM), a GIF or an animated WebP; MP4 needs `fastdream[video]`.")
-    with gr.Row(equal_height=True):
-        source = gr.File(label="Video", elem_id="video-input")
+    with gr.Row():
+        source = gr.File(label="Video", height=200, elem_id="video-input")
         with gr.Column():
             preview = widgets.preview("video-preview")
             video = widgets.Video("video")
