@@ -80,7 +80,18 @@ def grams(feats: Features, x01, layers, tile_size) -> dict:
 def style_distance(feats: Features, x01, style01, layers, mask=None, style_scale: float = 1.0) -> float:
     """How far ``x01``'s style is from ``style01``'s: the style loss (the relative Gram error,
     averaged over ``layers``) at ``x01``'s size (a multiple of the network's stride), inside
-    ``mask`` ((1, 1, h, w) at that size) when given; the style at its working size for it."""
+    ``mask`` ((1, 1, h, w) at that size) when given; the style at its working size for it.
+
+    Examples:
+        >>> import torch
+        >>> from fastdream.style import StyleOptions, Stylizer
+        >>> o, gen = StyleOptions.create(1), torch.Generator().manual_seed(0)
+        >>> x, style = torch.rand(1, 3, 64, 64, generator=gen), torch.rand(1, 3, 64, 64, generator=gen)
+        >>> with Stylizer([style], o, torch.device("cpu")) as st:
+        ...     far, near = (style_distance(st.feats, p, style, o.style_layers) for p in (x.mul(0.5), style))
+        >>> near < 1e-6 < far
+        True
+    """
     hw = tuple(x01.shape[-2:])
     target = grams(feats, resize(style01, style_size(style01, hw, style_scale, feats.stride)), layers, None)
     region = R.build([target], (1.0,), None if mask is None else [mask], feats.strides)[0]

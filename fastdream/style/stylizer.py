@@ -100,6 +100,11 @@ class Stylizer:
         (at the full working size, as :meth:`working` gives it) and run the full-size octave
         only; ``temporal``: ``(picture, valid, weight)`` at that size, the temporal term;
         ``restore``: turns the picture so far into what the step hook's ``image()`` gives.
+
+        Shape:
+            ``content01`` (1, 3, H, W); ``masks`` each (1, 1, H, W); ``init`` and the temporal
+            picture (1, 3, h', w') and its valid pixels (1, 1, h', w') at the full working size
+            (``size`` rounded to multiples of ``self.feats.stride``); the result (1, 3, *size*).
         """
         o = self.o
         c01 = self.working(content01)

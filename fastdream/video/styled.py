@@ -174,9 +174,24 @@ def style_video(
     Returns:
         ``out_path`` as a :class:`pathlib.Path`.
 
+    Shape:
+        Frames (H, W) in, frames (H, W) out (or ``size`` on the long side), worked on padded to
+        multiples of the network's stride (16 for the default backbone).
+
     Examples:
         >>> fd.style_video("clip.mp4", "starry.jpg", "styled.mp4", seed=0)  # doctest: +SKIP
         PosixPath('styled.mp4')
+        >>> import tempfile, numpy as np, fastdream as fd
+        >>> from PIL import Image
+        >>> root = Path(tempfile.mkdtemp())
+        >>> (root / "in").mkdir()
+        >>> stripes = (np.indices((48, 64)).sum(0) % 16 * 16).astype(np.uint8)
+        >>> for k in range(3):  # a pattern moving 2 px a frame
+        ...     Image.fromarray(np.roll(stripes, 2 * k, 1)).convert("RGB").save(root / "in" / f"{k}.png")
+        >>> style = (np.random.default_rng(0).random((64, 64, 3)) * 255).astype(np.uint8)
+        >>> out = fd.style_video(root / "in", style, root / "out.gif", octaves=1, steps=2, seed=0)
+        >>> out.name, sorted(p.name for p in (root / "out_frames").glob("*.png"))
+        ('out.gif', ['frame_00000.png', 'frame_00001.png', 'frame_00002.png'])
     """
     src = open_source(video_or_frames)
     out, fmt = F.check_out_path(out_path, video_or_frames)
