@@ -1,6 +1,7 @@
 """Styled videos: steadier than frames styled one by one, resume equals an uninterrupted run, the
 step hook and Cancelled, masks per frame, MP4 rate and sound, the shell, and bad inputs."""
 
+import json
 import subprocess
 
 import numpy as np
@@ -14,6 +15,7 @@ from fastdream import io
 from fastdream.cli import main
 from fastdream.style import StyleOptions, Stylizer
 from fastdream.style import engine as E
+from fastdream.video import styled as sv
 
 W, H, N, PAN = 96, 64, 6, 3
 FAST = dict(octaves=2, steps=20, seed=0)
@@ -196,3 +198,33 @@ def test_bad_inputs_write_nothing(tmp_path, style, make, kw, exc, words):
     with pytest.raises(exc, match=words):
         fd.style_video(src, style, out, octaves=1, steps=1, **kw)
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_the_subject_from_a_checkpoint_in_the_shell(clip, style, tmp_path):
+    from fastdream.cutout import train_unet
+    from fastdream.data import make_cutout_dataset
+    from tests.helpers import UNET_TINY
+
+    data = make_cutout_dataset(tmp_path / "cutouts", 8, size=48, seed=0)
+    ckpt = train_unet(data.images, data.masks, tmp_path / "unet.pt", epochs=1, **UNET_TINY)
+    style.save(tmp_path / "a.png")
+    style.rotate(90).save(tmp_path / "b.png")
+    Image.fromarray(clip[1][0]).save(tmp_path / "photo.png")
+    quick = ["--octaves", "1", "--steps", "2", "--seed", "0", "-q"]
+    args = ["style", str(tmp_path / "photo.png"), str(tmp_path / "a.png"), str(tmp_path / "b.png")]
+    assert main([*args, "--subject-from", str(ckpt), "-o", str(tmp_path / "out.png"), *quick]) == 0
+    py = fd.style_transfer(
+        str(tmp_path / "photo.png"),
+        [str(tmp_path / "a.png"), str(tmp_path / "b.png")],
+        masks="subject",
+        cutout_model=str(ckpt),
+        octaves=1,
+        steps=2,
+        seed=0,
+    )
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), np.asarray(py))
+    video = ["style-video", str(clip[0]), str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--end", "2"]
+    assert main([*video, "--subject-from", str(ckpt), "-o", str(tmp_path / "v.gif"), *quick]) == 0
+    settings = json.loads((tmp_path / "v_frames" / sv.SETTINGS_NAME).read_text())
+    assert "subject" in settings["key"]["masks"]
+    assert main([*video, "--masks", str(ckpt), "--subject-from", str(ckpt), "-o", str(tmp_path / "w.gif")]) == 2

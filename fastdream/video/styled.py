@@ -27,7 +27,7 @@ from PIL import Image
 from fastdream import _checks, driver, io
 from fastdream.style import regions
 from fastdream.style.engine import octave_sizes
-from fastdream.style.options import StyleOptions
+from fastdream.style.options import MAX, StyleOptions
 from fastdream.style.stylizer import Stylizer, scaled_size
 from fastdream.training import distributed
 from fastdream.video import frames as F
@@ -197,7 +197,7 @@ def style_video(
     out, fmt = F.check_out_path(out_path, video_or_frames)
     flow, resume = _checks.boolean("flow", flow), _checks.boolean("resume", resume)
     keep_audio, progress = _checks.boolean("keep_audio", keep_audio), _checks.boolean("progress", progress)
-    tw = _checks.real("temporal_weight", temporal_weight, lo=0.0, lo_open=False)
+    tw = _checks.real("temporal_weight", temporal_weight, lo=0.0, lo_open=False, cap=MAX["weight"])
     s, e = F.frame_range(start, end, src.count)
     fps = F.check_fps(fps, src, fmt, out)
     frames_dir = F.check_frames_dir(frames_dir, out, [video_or_frames])
@@ -206,6 +206,7 @@ def style_video(
     style01 = _styles(style_or_styles)
     o = _options(len(style01), style_options)
     hw = scaled_size(src.size[1], src.size[0], o.size)
+    F.check_frame_count("end - start", e - s, hw, fmt, frames_dir)
     device = _checks.device("device", o.device, model=o.model)
     masks, cutout, masks_key = _masks(masks, cutout, len(style01), hw, device)
     dist = distributed(device)
