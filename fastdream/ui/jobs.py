@@ -152,6 +152,7 @@ def run(session: Session, since: float, work: Callable[[Hook], Any], hide: str =
     started = time.monotonic()
     thread.start()
     try:
+        yield Update("Working: starting (the first run also builds the network)")
         yield from _follow(thread, hook)
     finally:  # the page went away (or the generator was closed): stop the work, then free the slot
         if thread.is_alive():

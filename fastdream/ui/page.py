@@ -19,6 +19,7 @@ from fastdream.ui.session import Session, Sessions
 #: The concurrency group of every job: with the app's ``jobs`` limit (1 by default), one runs
 #: at a time and the others wait in Gradio's queue (their position shown on the page).
 JOBS = "fastdream-job"
+WAITING = "Waiting for its turn: one job runs at a time (the place in the queue shows on the right)."
 
 
 @dataclass
@@ -88,7 +89,7 @@ class Page:
         names, count = list(inputs), len(outputs) - 2
 
         def arm():  # the click: a Stop pressed from now on stops this job, queued or running
-            return time.monotonic()
+            return time.monotonic(), widgets.status_html(WAITING)
 
         def run(*args):
             request, since, values = args[0], args[1], dict(zip(names, args[2:]))
@@ -111,7 +112,7 @@ class Page:
         run.__annotations__ = {"request": gr.Request}
         run.__name__ = api_name
 
-        clicked = button.click(arm, None, asked, queue=False, api_visibility="private")
+        clicked = button.click(arm, None, [asked, outputs[0]], queue=False, api_visibility="private")
         clicked.then(
             run,
             [asked, *inputs.values()],

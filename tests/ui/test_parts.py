@@ -103,6 +103,7 @@ def test_a_job_shows_previews_and_stops_within_a_step():
         return fd.dream(_picture(), octaves=1, steps=500, seed=0, callback=lambda s: steps.append(s.step) or hook(s))
 
     updates = jobs.run(session, 0.0, work)
+    assert next(updates).status.startswith("Working: starting")
     first = next(updates)
     assert first.preview.startswith('<figure class="fd-preview"><img src="data:image/jpeg;base64,')
     session.stop()
