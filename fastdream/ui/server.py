@@ -100,16 +100,34 @@ def start(
     if share:
         warnings.warn("share=True: anyone with the public link can use the app", UserWarning, stacklevel=2)
     root = Path(tempfile.mkdtemp(prefix="fastdream-ui-"))
+    before = {k: os.environ.get(k) for k in ("GRADIO_TEMP_DIR", "GRADIO_EXAMPLES_CACHE")}
     try:
         # Read by Gradio when the page is built and on every upload: this process serves this app.
         os.environ["GRADIO_TEMP_DIR"] = str(root / "gradio")
         os.environ["GRADIO_EXAMPLES_CACHE"] = str(root / "examples")
-        from fastdream.ui.app import CSS, THEME, build
+        from fastdream.ui.app import build
         from fastdream.ui.page import Page
         from fastdream.ui.session import Sessions
 
         page = Page(root, Sessions(root / "sessions", root / "gradio"), jobs=jobs)
         demo = build(page, queue=queue)
+        url, share_url = _launch(demo, host, port, share=share, quiet=quiet, max_upload_mb=max_upload_mb)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        for k, v in before.items():  # a failed start leaves the process as it was
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+        raise
+    return Server(demo, url, root, page, share_url)
+
+
+def _launch(demo, host: str, port: int, *, share: bool, quiet: bool, max_upload_mb: int) -> tuple[str, str | None]:
+    """Gradio's server with the safe settings; a port in use is one clear line."""
+    from fastdream.ui.app import CSS, THEME
+
+    try:
         _, url, share_url = demo.launch(
             server_name=host,
             server_port=port,
@@ -129,10 +147,11 @@ def start(
             theme=THEME,
             css=CSS,
         )
-    except BaseException:
-        shutil.rmtree(root, ignore_errors=True)
-        raise
-    return Server(demo, url, root, page, share_url)
+    except OSError as exc:
+        if "empty port" not in str(exc):
+            raise
+        raise OSError(f"port {port} on {host} is in use (another server?): choose another with --port") from None
+    return url, share_url
 
 
 def serve(**options) -> int:

@@ -3,9 +3,11 @@ defaults, a job's Stop and errors, a session's files, the command shown for a sh
 
 from __future__ import annotations
 
+import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import threading
 
 import numpy as np
@@ -61,6 +63,24 @@ def test_bad_numbers_are_refused_before_anything_starts():
     for kw, match in [({"port": 0}, "port"), ({"max_upload_mb": 0}, "max_upload_mb"), ({"jobs": 1.5}, "jobs")]:
         with pytest.raises(ValueError, match=match):
             start(**kw)
+
+
+def test_a_port_in_use_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
+    needs("gradio")
+    import socket
+
+    from fastdream.ui import start
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(OSError, match=f"port {port} on 127.0.0.1 is in use"):
+            start(port=port, quiet=True)
+    assert not list(tmp_path.glob("fastdream-ui-*"))  # its folder removed
+    assert "GRADIO_TEMP_DIR" not in os.environ or str(tmp_path) not in os.environ["GRADIO_TEMP_DIR"]
 
 
 def test_a_session_ends_with_its_files_only(tmp_path):
