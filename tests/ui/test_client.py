@@ -198,6 +198,18 @@ def test_style_with_two_styles_in_regions(client, tmp_path):
     assert "upload one or more style pictures" in state
 
 
+def test_a_video_in_a_style(client, tmp_path):
+    frames = [Image.open(picture(tmp_path / f"{k}.png", (64, 48), seed=k)) for k in range(2)]
+    frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=100)
+    style = picture(tmp_path / "style.png", (32, 32), seed=7)
+    state, _, animation, file = client.predict(
+        video=handle(tmp_path / "clip.gif"), styles=[handle(style)], steps=2, api_name="/style_video"
+    )
+    assert status_text(state).startswith("Done"), state
+    with Image.open(file) as gif:
+        assert gif.n_frames == 2 and gif.size == (64, 48)
+
+
 @pytest.fixture(scope="module")
 def checkpoints(tmp_path_factory):
     """A tiny U-Net, GAN and VAE, one epoch each."""

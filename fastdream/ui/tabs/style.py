@@ -1,8 +1,10 @@
 """The Style tab: ``fastdream.style_transfer`` with one or several styles, blended or each in its
-own region (masks, or the subject found by a cutout U-Net); the painting shown as it is made."""
+own region (masks, or the subject found by a cutout U-Net); the painting shown as it is made; and
+a video in the same styles (``fastdream.style_video``)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import gradio as gr
@@ -11,6 +13,7 @@ import fastdream as fd
 from fastdream import io
 from fastdream.ui import widgets
 from fastdream.ui.page import Page
+from fastdream.video.styled import STYLE_DEFAULTS
 
 TITLE = "Style"
 REGIONS = ("whole picture", "a mask per style", "subject and background")
@@ -71,6 +74,52 @@ def build(page: Page) -> None:
     inputs.update(cutout_model=unet, size=size, steps=steps, octaves=octaves, style_weight=strength)
     inputs.update(preserve_colors=keep, color_match=match, seed=seed)
     page.job(go, stop, prepare, inputs, [state, preview, painted], api_name="style")
+    _video(page, styles, weights, strength)
+
+
+def _video(page: Page, styles, weights, strength) -> None:
+    """A video in the styles above (``fastdream.style_video``): each frame from the last styled one
+    moved along the optical flow, so the style does not flicker."""
+    with gr.Accordion("A video in these styles", open=False):
+        with gr.Row():
+            clip = gr.File(label="Video (MP4, GIF, WebP)", height=140, elem_id="style-video-input")
+            with gr.Column():
+                preview = widgets.preview("style-video-preview")
+                video = widgets.Video("style-video", height=280)
+        with gr.Row():
+            go = gr.Button("Paint the video", variant="primary", elem_id="style-video-run")
+            stop = gr.Button("Stop", variant="stop", elem_id="style-video-stop")
+        state = widgets.status("style-video-status")
+        with gr.Row():
+            steps = gr.Slider(1, 200, value=STYLE_DEFAULTS["steps"], step=1, label="Steps per frame")
+            end = gr.Number(0, precision=0, minimum=0, label="Stop before frame (0: at the end)")
+            flow = gr.Checkbox(True, label="Follow the motion (optical flow)")
+            kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
+
+    def prepare(session, v):
+        source = page.file(session, v["video"], "video")
+        if not v["styles"]:
+            raise ValueError("style: upload one or more style pictures")
+        looks = [page.picture(session, p, f"style {Path(p).name}") for p in v["styles"]]
+        kw = dict(steps=int(v["steps"]), style_weight=float(v["style_weight"]), flow=bool(v["flow"]))
+        kw.update(_numbers(v["style_weights"], ""), end=int(v["end"]) if v["end"] else None)
+        out = session.output("styled-video", f".{v['format']}")
+
+        def work(hook):
+            work_dir = session.workdir("style-frames")
+            try:  # the frames are not kept: a new run starts afresh
+                made = fd.style_video(
+                    source, looks if len(looks) > 1 else looks[0], out, frames_dir=work_dir, callback=hook, **kw
+                )
+            finally:
+                shutil.rmtree(work_dir, ignore_errors=True)
+            return widgets.Video.shown(made)
+
+        return work
+
+    inputs = dict(video=clip, styles=styles, style_weights=weights, style_weight=strength, steps=steps, end=end)
+    inputs.update(flow=flow, format=kind)
+    page.job(go, stop, prepare, inputs, [state, preview, *video.outputs], api_name="style_video")
 
 
 def _missing(what: str):
