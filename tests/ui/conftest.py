@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import pytest
 
-from tests.ui.helpers import needs, start_server, stop_server
+from tests.ui.helpers import MAX_UPLOAD_MB, needs, start_server, stop_server
 
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
     needs("gradio")
     tmp = tmp_path_factory.mktemp("ui-server")
-    s = start_server(tmp)
+    s = start_server(tmp, "--max-upload-mb", str(MAX_UPLOAD_MB))
     yield s
     code = stop_server(s)
     assert code == 0, (tmp / "server.log").read_text()[-2000:]

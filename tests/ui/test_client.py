@@ -17,7 +17,7 @@ from PIL import Image
 
 import fastdream as fd
 from tests.helpers import GAN_TINY, UNET_TINY, VAE_TINY, write_image_folder
-from tests.ui.helpers import needs, picture
+from tests.ui.helpers import MAX_UPLOAD_MB, needs, picture
 
 QUICK = dict(octaves="1", steps=2, seed="0")
 #: A dream that runs for many seconds here (300 steps up to 256 px): stopped long before its end.
@@ -244,6 +244,26 @@ def test_gan_and_vae(client, checkpoints, make):
 def test_a_checkpoint_of_the_other_kind_is_one_line(client, checkpoints):
     state = client.predict(checkpoint=handle(checkpoints["vae"]), make="GAN samples", api_name="/generate")[0]
     assert "fd-error" in state and "Traceback" not in state
+
+
+def test_uploads_over_the_limit_are_refused(server, tmp_path):
+    big = b"x" * (MAX_UPLOAD_MB * 2**20 + 1)
+    boundary = "fastdreamboundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; filename="big.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + big
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"{server.url}gradio_api/upload", body, {"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 413 and "maximum allowed size" in refused.value.read().decode()
+    assert server.answers()
 
 
 def test_no_file_outside_the_apps_folder_is_read_or_served(server, tmp_path):
