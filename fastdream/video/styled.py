@@ -226,10 +226,7 @@ def style_video(
         "masks": masks_key,
         "style": _settings(o, style01),
     }
-
-    def key(seed: int) -> dict:
-        return {**settings, "seed": seed}
-
+    key = lambda seed: {**settings, "seed": seed}  # what decides the pixels, compared on resume
     seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, o.seed, resume)
     o = dataclasses.replace(o, seed=seed)
     first = F.to01(_frame(src, s, hw), device) if o.preserve_colors or o.color_match else None
