@@ -196,11 +196,14 @@ def laplacian_normalize(grad: torch.Tensor, levels: int = 4, eps: float = 1e-8) 
         bands.append(g - _up(lo, g.shape[-2:]))
         g = lo
     bands.append(g)
-    out = None
-    for band in reversed(bands):
+
+    def normalized(band: torch.Tensor) -> torch.Tensor:
         rms = band.reshape(n, -1).square().mean(1).add_(eps).sqrt_().repeat_interleave(c).view(n * c, 1, 1, 1)
-        band = band / rms
-        out = band if out is None else _up(out, band.shape[-2:]).add_(band)
+        return band / rms
+
+    out = normalized(bands[-1])
+    for band in reversed(bands[:-1]):
+        out = _up(out, band.shape[-2:]).add_(normalized(band))
     return _unplanes(out, grad)
 
 
@@ -234,7 +237,8 @@ def gaussian_blur(x: torch.Tensor, sigma: float) -> torch.Tensor:
 def smooth_gradient(grad: torch.Tensor, sigma: float) -> torch.Tensor:
     """The mean of three Gaussian blurs of ``grad``, at ``sigma`` / 2, ``sigma`` and 2 ``sigma``
     (pytorch-deepdream's cascade smoothing): smooths fine noise and keeps some mid detail."""
-    return sum(gaussian_blur(grad, s) for s in (0.5 * sigma, sigma, 2.0 * sigma)) / 3.0
+    blurs = [gaussian_blur(grad, s) for s in (0.5 * sigma, sigma, 2.0 * sigma)]
+    return (blurs[0] + blurs[1] + blurs[2]) / 3.0
 
 
 # ITU-R BT.601 (JPEG's YCbCr, full range) on RGB in [0, 1].

@@ -129,11 +129,10 @@ def _check_layout(op: str, ys, xs, tile_h, tile_w, height, width) -> None:
     library.check(1 <= tile_w <= width, lambda: f"{op}: tile_w must be in [1, W] = [1, {width}], got {tile_w}")
     for name, starts, hi in (("ys", ys, height - tile_h), ("xs", xs, width - tile_w)):
         for i, v in enumerate(starts):
+            message = f"{op}: {name}[{i}] = {v} puts a tile outside the image; must be in [0, {hi}]"
             library.check(
                 0 <= v <= hi,
-                lambda name=name, i=i, v=v, hi=hi: (
-                    f"{op}: {name}[{i}] = {v} puts a tile outside the image; must be in [0, {hi}]"
-                ),
+                message,
             )
 
 

@@ -303,8 +303,14 @@ def test_ctrl_c_is_130_and_says_what_was_kept(tmp_path):
 
     argv = setups.inputs(tmp_path, "train-gan")
     argv[argv.index("--epochs") + 1] = "1000"
+    # A shell that starts a job in the background ignores SIGINT for it, and an ignored signal stays
+    # ignored through exec: give the child the default disposition, as a terminal's Ctrl-C finds it.
     proc = subprocess.Popen(
-        [sys.executable, "-m", "fastdream.cli", *argv], cwd=tmp_path, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-m", "fastdream.cli", *argv],
+        cwd=tmp_path,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.monotonic() + 240
