@@ -34,7 +34,7 @@ def variant(layers: Sequence[str] | None) -> str:
     affine; ``plain`` is the network as trained.
     """
     names = DEFAULT_LAYERS if layers is None else ([layers] if isinstance(layers, str) else list(layers))
-    if all(_BLOCK_OUTPUT.fullmatch(n) for n in names):
+    if all(_BLOCK_OUTPUT.fullmatch(n) or n == "_fc" for n in names):  # the fused build keeps _fc as is
         return "fused"
     if not any(n.endswith(("_conv", "_conv_stem", "_conv_head")) for n in names):
         return "folded"
@@ -135,7 +135,7 @@ def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Modu
     was_training = model.training
     model.eval()
     try:
-        if type(model) is EfficientNetLite0:
+        if isinstance(model, EfficientNetLite0) and type(model).forward is EfficientNetLite0.forward:  # a dreamer too
             kind = variant(layers)
             net = {"fused": fuse_for_dream, "folded": fuse_batchnorm}.get(kind, _copy)(model)
         else:

@@ -16,6 +16,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from fastdream.models.dreamer import is_dreamer_path, load_dreamer
 from fastdream.models.efficientnet_lite import EfficientNetLite0
 from fastdream.models.googlenet import GoogLeNet
 from fastdream.models.inception_v3 import InceptionV3
@@ -51,7 +52,9 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
     """The backbone ``name`` with ``weights``, frozen and in eval mode.
 
     Args:
-        name: one of :func:`names`.
+        name: one of :func:`names`, or the path of a dreamer checkpoint (written by
+            :func:`fastdream.train_dreamer`: a :class:`~fastdream.models.dreamer.Dreamer`, which
+            dreams its subjects with ``fastdream.dream(..., subject=NAME)``).
         weights: a file holding a state dict (or a checkpoint with one under ``state_dict``,
             ``model``, ...), read with ``torch.load(weights_only=True)``; keys prefixed by
             ``module.`` (DataParallel) are accepted. None: efficientnet_lite0's bundled ImageNet
@@ -82,8 +85,15 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
         ...     print(str(e)[:70])
         weights: the file does not fit googlenet: 286 missing key(s) (conv1.bn
     """
+    if is_dreamer_path(name):
+        if weights is not None:
+            raise ValueError(f"weights: {name} is a dreamer checkpoint, which holds its own weights; pass no weights")
+        return load_dreamer(name, device).eval().requires_grad_(False)
     if name not in MODELS:
-        raise ValueError(f"model: unknown name {name!r}; known models are: {', '.join(names())}")
+        raise ValueError(
+            f"model: unknown name {name!r}; known models are: {', '.join(names())}, or the path of a dreamer "
+            "checkpoint (written by train_dreamer)"
+        )
     if weights is None:
         if name == "efficientnet_lite0":
             from fastdream.models.efficientnet_lite import efficientnet_lite0
