@@ -53,6 +53,7 @@ __all__ = [
     "describe",
     "from_layers",
     "guide",
+    "guide_match",
     "layer_l2",
     "layer_mean",
     "neuron",
@@ -291,7 +292,7 @@ class _Term(Objective):
         if self.kind == "guide":
             if self.target is None:
                 raise RuntimeError(f"{self}: the guide's features are computed by the dream (prepare)")
-            return self.spec.weight * _guide_match(a if w is None else a * w, self.target, w)
+            return self.spec.weight * guide_match(a if w is None else a * w, self.target, w)
         v = a * a if self.kind == "l2" else a
         if w is not None:
             # The mean over the chosen channels, counted here rather than read back from the
@@ -300,7 +301,7 @@ class _Term(Objective):
         return self.spec.weight * _per_sample(v)
 
 
-def _guide_match(x: Tensor, y: Tensor, weights) -> Tensor:
+def guide_match(x: Tensor, y: Tensor, weights) -> Tensor:
     """Mean over positions of ``x_i . y_j*`` with ``j*`` the guide feature that best matches ``x_i``
     (the guide objective of the original DeepDream notebook): its gradient at each position is the
     best-matching guide feature. The match is found without gradients, in chunks of positions, so

@@ -73,6 +73,7 @@ def dream(
     progress: bool = False,
     tile_batch: int | None = _UNSET.tile_batch,
     low_memory: bool | None = _UNSET.low_memory,
+    subject=None,
     callback=None,
 ):
     """Dreams ``image``: amplifies what ``layers`` of ``model`` see in it (DeepDream).
@@ -126,6 +127,11 @@ def dream(
             None (default): on for images over 4096x4096 when the options allow it (not with
             ``norm="laplacian"``, ``smooth`` or ``color_match``, which need the whole gradient
             or image in float32).
+        subject: with a dreamer as ``model`` (:func:`fastdream.train_dreamer`, loaded by
+            :func:`fastdream.models.load`): the subject to grow in the image, by name, or several
+            with weights (``"cat=2"``, a list of them, or a dict name -> weight); the objective
+            is :func:`fastdream.dream.subjects.subject`'s, plus the ``layers`` terms if given. An
+            unknown name is a ``ValueError`` listing the dreamer's subjects.
         callback: called after every step with a :class:`fastdream.driver.StepState`
             (``octave``, ``step``, ``total``, ``loss``, ``image()``: the picture so far, of the
             input's kind, at the octave's size). Returning ``False`` stops the dream within that
@@ -175,5 +181,6 @@ def dream(
         tile_batch=tile_batch,
         low_memory=low_memory,
         preset=preset,
+        subject=subject,
     )
     return run(image, opts, progress=progress, callback=callback)

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from fastdream import _malloc, driver, io, ops
 from fastdream.dream.context import Context
 from fastdream.dream.options import DreamOptions, octave_count
+from fastdream.dream.subjects import subject
 from fastdream.models.build import DEFAULT_LAYERS, dream_net
 from fastdream.models.taps import Frozen, LayerTaps, input_convention
 from fastdream.objectives import Objective, describe, from_layers, parse_layers
@@ -39,10 +40,14 @@ def pyramid(h: int, w: int, octaves: int | str, scale: float, net=None) -> list[
 
 
 def build_objective(o: DreamOptions) -> Objective:
-    """The objective of a dream: the expression given, a callable over ``layers``, or the sum
-    of the ``layers`` specs' terms (``l2``/``mean``, or the guide match with ``guide=``)."""
+    """The objective of a dream: the expression given, a callable over ``layers``, the subjects'
+    (:func:`fastdream.dream.subjects.subject`, plus the ``layers`` terms if any), or the sum of the
+    ``layers`` specs' terms (``l2``/``mean``, or the guide match with ``guide=``)."""
     if isinstance(o.objective, Objective):
         return o.objective
+    if o.subject is not None:  # the subjects' objectives, plus the layers' terms when given
+        total = sum((subject(o.model, name, w) for name, w in o.subject[1:]), subject(o.model, *o.subject[0]))
+        return total if o.layers is None else total + from_layers(o.layers, o.objective)
     specs = o.layers if o.layers is not None else parse_layers(list(DEFAULT_LAYERS))
     if callable(o.objective) and not isinstance(o.objective, str):
         fn = o.objective

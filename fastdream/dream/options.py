@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +15,7 @@ from torch import nn
 
 from fastdream import _checks, io
 from fastdream.dream import presets
+from fastdream.dream.subjects import parse_subjects
 from fastdream.objectives import LayerSpec, Objective, parse_layers
 
 OBJECTIVES = ("l2", "mean")
@@ -72,6 +74,7 @@ class DreamOptions:
     tile_batch: int | None = None
     low_memory: bool | None = None
     preset: str | None = None
+    subject: Any = None
 
     @classmethod
     def names(cls) -> list[str]:
@@ -88,23 +91,29 @@ class DreamOptions:
 
         An argument whose value is a :class:`Default` (the marked defaults of :func:`fastdream.dream`'s
         signature), or None for an option whose default is None, counts as not given: the
-        ``preset``'s setting applies, else the default."""
+        ``preset``'s setting applies, else, in a dream of a dreamer's ``subject``, the dreamer's
+        ``dream_settings``, else the default."""
         unknown = [k for k in kw if k not in cls.names()]
         if unknown:
             raise TypeError(f"unknown option(s) {unknown}; dream options are: {', '.join(cls.names())}")
         defaults = cls.defaults()
         given = {k: v for k, v in kw.items() if not isinstance(v, Default) and not (v is None and defaults[k] is None)}
-        return cls(**{**_preset_settings(given), **given}).checked()
+        return cls(**{**_subject_settings(given), **_preset_settings(given), **given}).checked()
 
     def checked(self) -> DreamOptions:
         c = _checks
-        if isinstance(self.model, str):
+        if isinstance(self.model, (str, os.PathLike)):
             from fastdream.models.registry import load  # a name: the named backbone (a preset's model)
 
             with torch.random.fork_rng(devices=[]):  # its random init leaves the caller's RNG alone
                 model = load(self.model)
             return dataclasses.replace(self, model=model).checked()
-        if self.layers is None and self.model is not None and not isinstance(self.objective, Objective):
+        if (
+            self.layers is None
+            and self.model is not None
+            and self.subject is None
+            and not isinstance(self.objective, Objective)
+        ):
             # fastdream's named models (fastdream.models.load) carry the layers they dream best
             defaults = getattr(self.model, "dream_layers", None)
             if defaults is not None:
@@ -141,6 +150,7 @@ class DreamOptions:
             low_memory=None if self.low_memory is None else c.boolean("low_memory", self.low_memory),
             seed=None if self.seed is None else c.seed("seed", self.seed),
             preset=None if self.preset is None else presets.check_name(self.preset),
+            subject=None if self.subject is None else _subjects(self),
         )
 
     def _check_model_and_objective(self) -> None:
@@ -157,7 +167,7 @@ class DreamOptions:
             raise ValueError(
                 f"objective must be 'l2' or 'mean' (or a callable, or a fastdream.objectives expression), got {obj!r}"
             )
-        elif model is not None and self.layers is None:
+        elif model is not None and self.layers is None and self.subject is None:
             raise ValueError("layers: a custom model needs layers= (names from model.named_modules())")
         if self.guide is not None and obj not in OBJECTIVES:
             raise ValueError(
@@ -240,6 +250,41 @@ def _preset_settings(given: dict) -> dict:
         if not presets.is_model_of(given["preset"], model):
             settings.pop("layers", None)
     return settings
+
+
+def _subject_settings(given: dict) -> dict:
+    """The dream settings a dreamer gives a dream of its subjects (none without ``subject=``);
+    a dreamer given by its path is loaded here, once."""
+    if given.get("subject") is None:
+        return {}
+    if isinstance(given.get("model"), (str, os.PathLike)):
+        from fastdream.models.registry import load
+
+        given["model"] = load(given["model"])
+    return dict(getattr(given.get("model"), "dream_settings", None) or {})
+
+
+def _subjects(o: DreamOptions) -> tuple[tuple[str, float], ...]:
+    """``subject=`` as (name, weight) pairs, each a subject of the model (a dreamer)."""
+    pairs = parse_subjects(o.subject)
+    if o.guide is not None or o.objective not in OBJECTIVES:
+        raise ValueError(
+            "subject is the objective; to combine a subject with another objective use "
+            "fastdream.dream.subjects.subject(model, name) in an objective expression"
+        )
+    known = getattr(o.model, "subjects", None)
+    if not known:
+        what = "the default backbone" if o.model is None else f"the model ({type(o.model).__name__})"
+        raise ValueError(
+            f"subject: {what} has no subjects; pass model= a dreamer (fastdream.models.load('dreamer.pt'), "
+            "written by fastdream.train_dreamer), or --model dreamer.pt in the shell"
+        )
+    unknown = [n for n, _ in pairs if n not in known]
+    if unknown:
+        raise ValueError(
+            f"subject: unknown subject(s) {', '.join(map(repr, unknown))}; this dreamer knows: {', '.join(known)}"
+        )
+    return pairs
 
 
 def _specs(layers) -> tuple[LayerSpec, ...]:

@@ -208,7 +208,7 @@ def dream_settings(o: DreamOptions) -> dict:
         "preserve_colors": o.preserve_colors,
         "color_match": o.color_match,
         "mask_sha256": None if o.mask is None else tensor_sha256(o.mask),
-    }
+    } | ({"subject": [list(p) for p in o.subject]} if o.subject else {})  # absent without one: older runs resume
 
 
 def dream_options(kw: dict, size: tuple[int, int], caller: str) -> DreamOptions:
