@@ -4,10 +4,11 @@ The public API is re-exported here; see README.md for the command line and docs/
 for how the package is laid out.
 """
 
-from fastdream import data, io, metrics, models, ops
+from fastdream import data, dreamer, io, metrics, models, ops
 from fastdream._version import __version__
 from fastdream.cutout import cutout, cutout_folder, train_unet
 from fastdream.dream import PRESETS, dream, dream_folder
+from fastdream.dreamer import train_dreamer
 from fastdream.driver import Cancelled, StepState
 from fastdream.gan import sample_gan, train_gan
 from fastdream.info import info
@@ -28,6 +29,7 @@ __all__ = [
     "dream",
     "dream_folder",
     "dream_video",
+    "dreamer",
     "info",
     "io",
     "metrics",
@@ -38,6 +40,7 @@ __all__ = [
     "sample_vae",
     "style_transfer",
     "style_video",
+    "train_dreamer",
     "train_gan",
     "train_unet",
     "train_vae",

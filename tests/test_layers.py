@@ -33,6 +33,7 @@ SIDEWAYS = {
     ("style", "cutout"): "style uses cutout's predict_mask",
     ("video", "style"): "styled videos use style's Stylizer",
     ("cli", "ui"): "the ui command starts the web app",
+    ("dreamer", "dream"): "the dreamer's contact sheet dreams with dream's run",
 }
 
 

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 
-from fastdream.cli import cutout, dream, generative, sheet, style, ui
+from fastdream.cli import cutout, dream, dreamer, generative, sheet, style, ui
 from fastdream.cli.common import Parser, UsageError
 from fastdream.cli.errors import kept, one_line_warnings, status
 
@@ -35,7 +35,7 @@ def build_parser() -> Parser:
     s = sub.add_parser("info", help="versions, native kernels and the backend in use")
     s.add_argument("--json", action="store_true", help="print a JSON object")
     s.set_defaults(func=_cmd_info)
-    for module in (dream, sheet, style, cutout, generative, ui):
+    for module in (dream, sheet, style, cutout, generative, dreamer, ui):
         module.add(sub)
     return p
 

@@ -88,15 +88,29 @@ def _same(a, b) -> bool:
     return a.resolve() == b.resolve() or (a.exists() and os.path.samefile(a, b))
 
 
+def model_arg(text: str) -> str:
+    """``--model``: a backbone's name, or the path of a dreamer checkpoint (``train-dreamer``)."""
+    from fastdream.models.dreamer import is_dreamer_path
+    from fastdream.models.registry import names
+
+    if text in names() or is_dreamer_path(text):
+        return text
+    raise argparse.ArgumentTypeError(
+        f"unknown model {text!r}; give one of {', '.join(names())}, or a dreamer checkpoint's path (train-dreamer)"
+    )
+
+
 def model_options(s) -> None:
-    """``--model NAME --weights PATH``: a named backbone, with the user's weights."""
+    """``--model NAME|PATH --weights PATH``: a named backbone with the user's weights, or a dreamer."""
     from fastdream.models.registry import names
 
     s.add_argument(
         "--model",
-        choices=names(),
+        type=model_arg,
         default=None,
-        help="backbone (default: efficientnet_lite0 with its bundled ImageNet weights)",
+        metavar="NAME|DREAMER.pt",
+        help=f"backbone ({', '.join(names())}; default: efficientnet_lite0 with its bundled ImageNet weights), "
+        "or a dreamer checkpoint written by train-dreamer (dream its subjects with --subject)",
     )
     s.add_argument(
         "--weights",

@@ -47,6 +47,12 @@ def dream_options(s, overrides: dict | None = None) -> None:
         "optional =WEIGHT (see dream --list-layers)",
     )
     model_options(s)
+    s.add_argument(
+        "--subject",
+        nargs="+",
+        metavar="NAME[=W]",
+        help="with --model DREAMER.pt: the subject(s) to grow, each with an optional =WEIGHT",
+    )
     s.add_argument("--octaves", type=octaves_arg, help="octaves, or auto: the smallest about 256 px on its long side")
     s.add_argument("--octave-scale", type=float)
     s.add_argument("--steps", type=int, help="steps per octave")
@@ -86,6 +92,7 @@ def dream_kwargs(args) -> dict:
         preset=args.preset,
         model=load_model(args, _preset_model(args)),
         layers=args.layers,
+        subject=args.subject,
         octaves=args.octaves,
         octave_scale=args.octave_scale,
         steps=args.steps,
@@ -131,7 +138,12 @@ def _list_layers(args) -> int:
     # these names (and their aliases: InceptionV3's Keras names), and builds the fast version itself.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        net = MODELS[args.model or "efficientnet_lite0"]().eval()
+        net = (
+            load_model(args)
+            if args.model and args.model not in MODELS
+            else MODELS[args.model or "efficientnet_lite0"]()
+        )
+    net.eval()
     side = max(64, getattr(net, "min_input_side", 0))
     shapes = layer_shapes(net, (side, side))
     alias = {module: a for a, module in aliases(net).items()}
@@ -141,6 +153,8 @@ def _list_layers(args) -> int:
         shown = f"{name} ({alias[name]})" if name in alias else name
         default = name in net.dream_layers or alias.get(name) in net.dream_layers
         print(f"{shown:<{width}}  {shape[0]:>8}" + ("   (default)" if default else ""))
+    if getattr(net, "subjects", None):
+        print(f"subjects (--subject): {', '.join(net.subjects)}")
     return 0
 
 

@@ -64,7 +64,7 @@ def kept(args) -> str:
     out = getattr(args, "output", None)
     command = getattr(args, "command", "")
     if command.startswith("train-") and out:
-        ckpt = Path(out) if command == "train-unet" else Path(out) / "checkpoint.pt"
+        ckpt = Path(out) if command in ("train-unet", "train-dreamer") else Path(out) / "checkpoint.pt"
         if ckpt.is_file():
             return f"the checkpoint of the last finished epoch is kept ({ckpt}); run the same command to resume"
     elif out and Path(out).is_dir() and command in ("dream", "cutout"):

@@ -1,0 +1,75 @@
+"""The dreamer's command: train-dreamer (fine-tune on folders of subjects, optionally write a
+contact sheet of the subjects dreamed into the sample picture)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from fastdream.cli.common import given, library_defaults, note_defaults, off, output_path
+
+
+def _cmd_train_dreamer(args) -> int:
+    from fastdream.dreamer import subject_sheet, train_dreamer
+
+    kw = given(
+        epochs=args.epochs,
+        max_minutes=args.max_minutes,
+        seed=args.seed,
+        image_size=args.image_size,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        backbone_lr=args.backbone_lr,
+        tune_from=args.tune_from,
+        keep=args.keep,
+        val_split=args.val_split,
+        resume=off(args.no_resume),
+        skip_bad=False if args.strict else None,
+        device=args.device,
+    )
+    sheet = None
+    if args.sheet:  # checked before the training
+        sheet = output_path(SimpleNamespace(output=args.sheet, input=None, overwrite=False), None)
+    path = train_dreamer(args.images, args.output, progress=not args.quiet, **kw)  # a TrainingError: exit 1
+    print(f"wrote {path}")
+    if sheet is not None:
+        from fastdream import io
+
+        image = subject_sheet(
+            path, args.sheet_image, progress=not args.quiet, **given(seed=args.seed, device=args.device)
+        )
+        io.save_image(image, sheet)
+        print(f"wrote {sheet}")
+    return 0
+
+
+def add(sub) -> None:
+    from fastdream.dreamer import train_dreamer
+
+    s = sub.add_parser(
+        "train-dreamer",
+        help="fine-tune the dream network on folders of your pictures (one per subject), to dream them",
+    )
+    s.add_argument("images", help="folder with one subfolder of pictures per subject (named for it)")
+    s.add_argument("-o", "--output", required=True, help="checkpoint file to write (dreamer.pt)")
+    s.add_argument("--epochs", type=int, help="default: from the number of pictures (about 3000 views)")
+    s.add_argument("--max-minutes", type=float, help="stop before an epoch that would end past this")
+    s.add_argument("--seed", type=int, help="default: a fresh one (a resumed run keeps its own)")
+    s.add_argument("--image-size", type=int, help="training resolution")
+    s.add_argument("--batch-size", type=int)
+    s.add_argument("--lr", type=float, help="learning rate of the new output layer")
+    s.add_argument("--backbone-lr", type=float, help="the learning blocks' rate, as a fraction of --lr")
+    s.add_argument("--tune-from", type=int, help="first block that learns (16: only the head)")
+    s.add_argument("--keep", type=float, help="weight of the loss that keeps the features near ImageNet's")
+    s.add_argument("--val-split", type=float, help="fraction of each subject held out for validation")
+    s.add_argument(
+        "--strict", action="store_true", default=None, help="stop at an unreadable picture instead of skipping it"
+    )
+    s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
+    s.add_argument("--device")
+    s.add_argument(
+        "--sheet", metavar="IMAGE", help="also write a contact sheet: the sample dreamed toward each subject"
+    )
+    s.add_argument("--sheet-image", metavar="IMAGE", help="the picture of --sheet (default: the bundled astronaut)")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    note_defaults(s, library_defaults(train_dreamer))
+    s.set_defaults(func=_cmd_train_dreamer)

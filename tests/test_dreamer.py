@@ -1,0 +1,149 @@
+"""Dream your own subjects: train_dreamer on folders of subjects, models.load of its checkpoint,
+dream(..., subject=), the contact sheet, the command line; tiny data, a second or two per run."""
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import fastdream as fd
+from fastdream.cli import main
+from fastdream.dreamer import make_subject_folders, subject_sheet, train_dreamer
+from fastdream.models.dreamer import Dreamer
+from fastdream.training import loop
+
+TINY = dict(image_size=64, batch_size=8, seed=0, recipe={"exemplars": 32})
+QUICK = dict(octaves=1, steps=2, seed=0)
+
+
+@pytest.fixture(scope="module")
+def subjects(tmp_path_factory):
+    import skimage.data as d
+
+    root = tmp_path_factory.mktemp("subjects") / "pictures"
+    pictures = {"brick": d.brick(), "cat": d.chelsea(), "coffee": d.coffee()}
+    return make_subject_folders(root, pictures, per_subject=6, size=80, seed=0)
+
+
+@pytest.fixture(scope="module")
+def dreamer(subjects, tmp_path_factory):
+    return train_dreamer(subjects, tmp_path_factory.mktemp("ckpt") / "dreamer.pt", epochs=2, **TINY)
+
+
+def _photo():
+    return (np.random.default_rng(1).random((48, 56, 3)) * 255).astype(np.uint8)
+
+
+def test_train_load_dream(dreamer, tmp_path):
+    state = torch.load(dreamer, weights_only=True)
+    assert state["format"] == "fastdream.dreamer" and state["subjects"] == ["brick", "cat", "coffee"]
+    assert state["input"]["image_size"] == 64 and state["recipe"]["exemplars"] == 32
+    assert [h["epoch"] for h in state["history"]] == [1, 2] and all("val_acc" in h for h in state["history"])
+    assert state["config"]["train"] + state["config"]["val"] == 18 and state["config"]["val"] == 3
+    m = fd.models.load(dreamer)
+    assert isinstance(m, Dreamer) and m.subjects == ("brick", "cat", "coffee") and not m.training
+    assert m.style_layers and m.dream_layers and m.stats["_blocks.5"]["exemplars"].shape == (3, 32, 80)
+    photo = _photo()
+    out = fd.dream(photo, model=m, subject="cat", **QUICK)
+    assert out.shape == photo.shape and np.abs(out.astype(int) - photo).mean() > 1
+    # the path works as the model; several subjects with weights; the layers' terms added
+    mixed = fd.dream(photo, model=str(dreamer), subject=["cat=2", "brick"], **QUICK)
+    assert not np.array_equal(mixed, out)
+    assert not np.array_equal(fd.dream(photo, model=m, subject="cat", layers="_blocks.3", **QUICK), out)
+    # a subject dream starts from the dreamer's settings; the options given win over them
+    assert fd.dream(photo, model=m, subject="cat", seed=0, octaves=1, steps=2).shape == photo.shape
+    # zoom videos take the dream's options, the subject too
+    video = fd.zoom_video(photo, tmp_path / "z.gif", frames=2, model=m, subject="coffee", octaves=1, steps=1, seed=0)
+    assert video.is_file()
+
+
+def test_unknown_subject_and_wrong_models(dreamer):
+    m = fd.models.load(dreamer)
+    with pytest.raises(ValueError, match=r"unknown subject\(s\) 'dog'; this dreamer knows: brick, cat, coffee"):
+        fd.dream(_photo(), model=m, subject="dog")
+    with pytest.raises(ValueError, match="the default backbone has no subjects"):
+        fd.dream(_photo(), subject="cat")
+    with pytest.raises(ValueError, match="subject is the objective"):
+        fd.dream(_photo(), model=m, subject="cat", guide=_photo())
+    with pytest.raises(ValueError, match="weight of 'cat' must be a finite number"):
+        fd.dream(_photo(), model=m, subject={"cat": float("nan")})
+    with pytest.raises(ValueError, match="holds its own weights"):
+        fd.models.load(dreamer, weights=dreamer)
+    with pytest.raises(ValueError, match="is not a fastdream checkpoint"):
+        bad = dreamer.parent / "bad.pt"
+        bad.write_bytes(b"not a checkpoint")
+        fd.models.load(bad)
+
+
+def test_resume_gives_the_uninterrupted_model(subjects, tmp_path, monkeypatch):
+    save = loop.save_checkpoint
+
+    def save_then_stop(state, path):
+        save(state, path)
+        raise KeyboardInterrupt  # Ctrl-C right after the first checkpoint
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
+    with pytest.raises(KeyboardInterrupt):
+        train_dreamer(subjects, tmp_path / "a.pt", epochs=2, **TINY)
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    again = torch.load(train_dreamer(subjects, tmp_path / "a.pt", epochs=2, **TINY), weights_only=True)
+    whole = torch.load(train_dreamer(subjects, tmp_path / "b.pt", epochs=2, **TINY), weights_only=True)
+    assert again["epoch"] == whole["epoch"] == 2 and again["config"]["val_files"] == whole["config"]["val_files"]
+    for k, v in whole["model"].items():
+        torch.testing.assert_close(again["model"][k], v, rtol=0, atol=1e-6, msg=k)
+    torch.testing.assert_close(again["stats"]["_blocks.5"]["gram"], whole["stats"]["_blocks.5"]["gram"])
+    with pytest.raises(ValueError, match="image_size=64, not image_size=96"):
+        train_dreamer(subjects, tmp_path / "a.pt", epochs=3, **{**TINY, "image_size": 96})
+
+
+def _folder(root, layout: dict):
+    """``layout``: subject -> number of pictures (a str: that many, one of them not an image)."""
+    rng = np.random.default_rng(0)
+    for name, n in layout.items():
+        (root / name).mkdir(parents=True)
+        for i in range(int(n)):
+            Image.fromarray((rng.random((40, 50, 3)) * 255).astype(np.uint8)).save(root / name / f"{i}.png")
+        if isinstance(n, str):
+            (root / name / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return root
+
+
+def test_folder_errors_and_counted_skips(tmp_path):
+    with pytest.raises(ValueError, match="at least 2 subfolders of images, one per subject .* found only 'a'"):
+        train_dreamer(_folder(tmp_path / "one", {"a": 3}), tmp_path / "x.pt", **TINY)
+    with pytest.raises(ValueError, match=r"at least 2 readable images .* too few in: b \(1\)"):
+        train_dreamer(_folder(tmp_path / "few", {"a": 3, "b": 1}), tmp_path / "x.pt", **TINY)
+    with pytest.raises(FileNotFoundError, match="images_dir: no such folder"):
+        train_dreamer(tmp_path / "missing", tmp_path / "x.pt", **TINY)
+    # an empty subject and an unreadable file: skipped, counted in the warning and the checkpoint
+    root = _folder(tmp_path / "skips", {"a": 3, "b": "3", "empty": 0})
+    with pytest.warns(UserWarning, match=r"1 empty subject folder\(s\) \(empty\) and 1 unreadable file"):
+        ckpt = train_dreamer(root, tmp_path / "s.pt", epochs=1, **TINY)
+    c = torch.load(ckpt, weights_only=True)["config"]
+    assert c["subjects"] == ["a", "b"] and c["skipped_counts"] == dict(empty=1, loose=0, bad=1)
+    with pytest.raises(ValueError, match="broken.jpg"):
+        train_dreamer(root, tmp_path / "t.pt", epochs=1, skip_bad=False, **TINY)
+
+
+def test_sheet(dreamer):
+    sheet = subject_sheet(dreamer, _photo(), size=40, octaves=1, steps=1)
+    assert sheet.size == (4 * 40, 40 * 48 // 56 + 18)  # the picture and three subjects, captioned
+
+
+def test_cli_equals_python(subjects, dreamer, tmp_path, capsys):
+    args = ["--epochs", "1", "--seed", "0", "--image-size", "64", "--batch-size", "8", "-q"]
+    assert main(["train-dreamer", str(subjects), "-o", str(tmp_path / "cli.pt"), *args]) == 0
+    py = train_dreamer(subjects, tmp_path / "py.pt", epochs=1, seed=0, image_size=64, batch_size=8)
+    a, b = torch.load(tmp_path / "cli.pt", weights_only=True), torch.load(py, weights_only=True)
+    assert a["config"] == {**b["config"]} and all(torch.equal(a["model"][k], v) for k, v in b["model"].items())
+    Image.fromarray(_photo()).save(tmp_path / "in.png")
+    dream = ["--model", str(dreamer), "--subject", "cat=2", "brick", "--octaves", "1", "--steps", "2", "--seed", "0"]
+    assert main(["dream", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), *dream, "-q"]) == 0
+    expected = fd.dream(
+        Image.open(tmp_path / "in.png"), model=fd.models.load(dreamer), subject=["cat=2", "brick"], **QUICK
+    )
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "out.png")), np.asarray(expected))
+    assert main(["dream", "--model", str(dreamer), "--subject", "dog", "-o", str(tmp_path / "o.png")]) == 2
+    assert "this dreamer knows: brick, cat, coffee" in capsys.readouterr().err
+    assert main(["dream", "--model", str(dreamer), "--list-layers"]) == 0
+    assert "subjects (--subject): brick, cat, coffee" in capsys.readouterr().out
