@@ -125,9 +125,13 @@ def test_folder_errors_and_counted_skips(tmp_path):
         train_dreamer(root, tmp_path / "t.pt", epochs=1, skip_bad=False, **TINY)
 
 
-def test_sheet(dreamer):
+def test_sheets(dreamer):
     sheet = subject_sheet(dreamer, _photo(), size=40, octaves=1, steps=1)
     assert sheet.size == (4 * 40, 40 * 48 // 56 + 18)  # the picture and three subjects, captioned
+    proof = fd.proof_sheet(
+        _photo(), vary={"subject": ["brick", "cat"]}, model=fd.models.load(dreamer), size=40, **QUICK
+    )
+    assert [c["subject"] for c in proof.cells] == ["brick", "cat"]  # the proof sheet varies subjects too
 
 
 def test_cli_equals_python(subjects, dreamer, tmp_path, capsys):

@@ -65,6 +65,7 @@ VARIABLE: dict[str, Callable[[str], Any]] = {
     "preserve_colors": _switch,
     "color_match": _switch,
     "seed": _integer,
+    "subject": _word,  # a dreamer's subjects (--model DREAMER.pt): one cell per subject
 }
 
 
@@ -80,7 +81,7 @@ def parse(texts: Sequence[str]) -> dict[str, list]:
         >>> parse(["speed=1,2"])
         Traceback (most recent call last):
         ...
-        ValueError: vary: unknown option 'speed' in 'speed=1,2'; the options a sheet varies are: preset, layers, octaves, octave_scale, steps, step_size, jitter, tile_size, objective, norm, lap_levels, smooth, preserve_colors, color_match, seed
+        ValueError: vary: unknown option 'speed' in 'speed=1,2'; the options a sheet varies are: preset, layers, octaves, octave_scale, steps, step_size, jitter, tile_size, objective, norm, lap_levels, smooth, preserve_colors, color_match, seed, subject
     """
     out: dict[str, list] = {}
     for text in texts:
