@@ -183,6 +183,8 @@ def test_ddp_two_processes_cpu(data, tmp_path):
                   progress=False)
         train_unet(cutouts / "images", cutouts / "masks", out / "unet.pt", epochs=1, image_size=32, base_channels=8, backbone=None,
                    depth=2, batch_size=2, progress=False)
+        from fastdream.dreamer import train_dreamer  # the two folders as two subjects
+        train_dreamer(cutouts, out / "dreamer.pt", epochs=1, image_size=64, batch_size=2, seed=0, recipe={"exemplars": 8})
     """)
     )
     out = tmp_path / "out"
@@ -205,3 +207,7 @@ def test_ddp_two_processes_cpu(data, tmp_path):
     # 7 of 8 images to train (one held out), 2 processes, batches of 2: one full batch each
     assert v["epoch"] == 1 and v["config"]["world_size"] == 2 and v["history"][0]["iterations"] == 1
     assert math.isfinite(v["history"][0]["val_elbo"])
+    d = _state(out / "dreamer.pt")
+    # 24 pictures, 2 held out of each subject: 10 draws of each, 10 per process, batches of 2
+    assert d["config"]["world_size"] == 2 and d["history"][0]["iterations"] == 5
+    assert d["history"][0]["val_acc"] >= 0.5 and d["stats"]["_blocks.5"]["exemplars"].shape == (2, 8, 80)
