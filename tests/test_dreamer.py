@@ -52,6 +52,8 @@ def test_train_load_dream(dreamer, tmp_path):
     assert not np.array_equal(fd.dream(photo, model=m, subject="cat", layers="_blocks.3", **QUICK), out)
     # a subject dream starts from the dreamer's settings; the options given win over them
     assert fd.dream(photo, model=m, subject="cat", seed=0, octaves=1, steps=2).shape == photo.shape
+    # the low-memory path, asked for, takes the subject with its own normalization
+    assert fd.dream(photo, model=m, subject="cat", low_memory=True, **QUICK).shape == photo.shape
     # zoom videos take the dream's options, the subject too
     video = fd.zoom_video(photo, tmp_path / "z.gif", frames=2, model=m, subject="coffee", octaves=1, steps=1, seed=0)
     assert video.is_file()

@@ -261,7 +261,10 @@ def _subject_settings(given: dict) -> dict:
         from fastdream.models.registry import load
 
         given["model"] = load(given["model"])
-    return dict(getattr(given.get("model"), "dream_settings", None) or {})
+    settings = dict(getattr(given.get("model"), "dream_settings", None) or {})
+    if given.get("low_memory"):  # the low-memory path has no Laplacian normalization: the std then
+        settings.pop("norm", None)
+    return settings
 
 
 def _subjects(o: DreamOptions) -> tuple[tuple[str, float], ...]:
