@@ -203,3 +203,51 @@ def test_style_transfer_takes_a_models_aliases():
     a = fd.style_transfer(c, s, content_layers=["high"], style_layers=["low", "high"], **kw)
     b = fd.style_transfer(c, s, content_layers=["3"], style_layers=["1", "3"], **kw)
     assert np.array_equal(a, b)
+
+
+def test_style_features_of_an_unpadded_network_have_side_over_stride(net):
+    """InceptionV3's unpadded convolutions shrink its maps; style transfer pads the input by
+    reflection and crops each map, centred, to side / stride: the grid of a padded network."""
+    from fastdream.models.taps import Frozen
+    from fastdream.style.features import Features
+
+    layers = list(InceptionV3.style_layers) + list(InceptionV3.content_layers)
+    with Frozen(built := dream_build(net, layers)):
+        f = Features(built, layers, torch.device("cpu"))
+        feats = f(torch.rand(1, 3, 192, 224, generator=torch.Generator().manual_seed(0)))
+    assert f.pad > 0 and f.min_side + 2 * f.pad >= InceptionV3.min_input_side
+    for k, v in feats.items():
+        assert tuple(v.shape[-2:]) == (192 // f.strides[k], 224 // f.strides[k]), k
+
+
+def test_style_transfer_tiles_an_unpadded_network_exactly(net):
+    """The whole-image loss and gradient equal the tiled ones (the stem's layers: a small halo,
+    so several real tiles)."""
+    from fastdream.models.taps import Frozen
+    from fastdream.style import engine as E
+    from fastdream.style.features import Features
+    from fastdream.style.tiles import tiles
+
+    style_layers, content_layers = ["Conv2d_2b_3x3", "Conv2d_4a_3x3"], ["Conv2d_4a_3x3"]
+    with Frozen(built := dream_build(net, style_layers)):
+        f = Features(built, style_layers, torch.device("cpu"))
+        assert f.pad > 0
+        gen = torch.Generator().manual_seed(0)
+        x, style = torch.rand(1, 3, 96, 128, generator=gen), torch.rand(1, 3, 64, 64, generator=gen)
+        tile = 2 * f.halo + 2 * f.stride
+        assert len(tiles((96, 128), tile, f.halo, f.stride)) >= 4
+        targets = [
+            E.Targets(f, x, E.style_regions(f, [style], (1.0,), style_layers, t), style_layers, content_layers, t)
+            for t in (None, tile)
+        ]
+        y = (x + 0.1 * torch.randn(x.shape, generator=gen)).clamp(0, 1)
+        (l1, p1, g1), (l2, p2, g2) = (E.loss_and_grad(y, t, dict(style=3.0, content=1.0, tv=1.0)) for t in targets)
+    assert abs(l1 - l2) < 1e-5 * l1 and abs(p1["content"] - p2["content"]) < 1e-5 * p1["content"]
+    assert float((g1 - g2).abs().max() / g1.abs().max()) < 1e-4
+
+
+def test_a_style_transfer_with_inception_v3_runs_from_its_smallest_octave(net):
+    c = (np.random.default_rng(0).random((80, 120, 3)) * 255).astype(np.uint8)
+    s = (np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8)
+    out = fd.style_transfer(c, s, model=net, octaves=3, steps=2, seed=0)
+    assert out.shape == c.shape and out.dtype == np.uint8 and not np.array_equal(out, c)

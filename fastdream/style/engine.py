@@ -27,14 +27,18 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink).clamp_(0, 1)
 
 
-def octave_sizes(h: int, w: int, octaves: int, scale: float, stride: int) -> list[tuple[int, int]]:
-    """Working sizes, smallest first, each a multiple of ``stride`` and at least two strides."""
-    if min(h, w) < 2 * stride:
+def octave_sizes(
+    h: int, w: int, octaves: int, scale: float, stride: int, min_side: int | None = None
+) -> list[tuple[int, int]]:
+    """Working sizes, smallest first, each a multiple of ``stride`` and at least ``min_side``
+    (default: two strides; :attr:`Features.min_side` for the network at hand)."""
+    min_side = 2 * stride if min_side is None else min_side
+    if min(h, w) < min_side:
         raise ValueError(
-            f"size: {w}x{h} is below what the network needs ({2 * stride} px on the short side for its "
+            f"size: {w}x{h} is below what the network needs ({min_side} px on the short side for its "
             f"stride of {stride}); use a larger size"
         )
-    return driver.pyramid(h, w, octaves, scale, min_side=2 * stride, multiple=stride, name="style_transfer")
+    return driver.pyramid(h, w, octaves, scale, min_side=min_side, multiple=stride, name="style_transfer")
 
 
 class Targets:
@@ -67,7 +71,7 @@ def _tile_feats(feats: Features, x01, t: Tile) -> dict:
 def grams(feats: Features, x01, layers, tile_size) -> dict:
     """The Gram matrix of each of ``layers`` over the whole image ``x01``, summed tile by tile."""
     sums, count = dict.fromkeys(layers, 0.0), dict.fromkeys(layers, 0)
-    for t in tiles(tuple(x01.shape[-2:]), tile_size, feats.halo, feats.stride):
+    for t in tiles(tuple(x01.shape[-2:]), tile_size, feats.halo, feats.stride, feats.min_side):
         f = _tile_feats(feats, x01, t)
         for k in layers:
             core = t.core_of(f[k], feats.strides[k])
@@ -93,7 +97,9 @@ def style_distance(feats: Features, x01, style01, layers, mask=None, style_scale
         True
     """
     hw = tuple(x01.shape[-2:])
-    target = grams(feats, resize(style01, style_size(style01, hw, style_scale, feats.stride)), layers, None)
+    target = grams(
+        feats, resize(style01, style_size(style01, hw, style_scale, feats.stride, feats.min_side)), layers, None
+    )
     region = R.build([target], (1.0,), None if mask is None else [mask], feats.strides)[0]
     f = feats(x01)
     return sum(float(_whole_style(f[k], region, k)) for k in layers) / len(layers)
@@ -104,7 +110,7 @@ def assemble(feats: Features, x01, layers, tile_size) -> dict:
     """The whole-image features of ``layers``, assembled from the tiles' cores."""
     h, w = x01.shape[-2:]
     out = {}
-    for t in tiles((h, w), tile_size, feats.halo, feats.stride):
+    for t in tiles((h, w), tile_size, feats.halo, feats.stride, feats.min_side):
         f = _tile_feats(feats, x01, t)
         for k in layers:
             s = feats.strides[k]
@@ -119,7 +125,7 @@ def loss_and_grad(x01: torch.Tensor, tg: Targets, weights: dict) -> tuple[float,
     """The total loss at ``x01``, its parts, and its gradient w.r.t. ``x01``: in one piece when one
     tile covers the image, else in two exact passes over the tiles."""
     feats = tg.feats
-    ts = tiles(tuple(x01.shape[-2:]), tg.tile_size, feats.halo, feats.stride)
+    ts = tiles(tuple(x01.shape[-2:]), tg.tile_size, feats.halo, feats.stride, feats.min_side)
     ns, nc = len(tg.style_layers), len(tg.content_layers)
     sw, cw = weights["style"] / max(ns, 1), weights["content"] / max(nc, 1)
     with torch.enable_grad():
@@ -252,18 +258,20 @@ def run(job: Transfer, size: tuple[int, int], progress: bool, callback=None) -> 
     """Optimizes the image at each octave (the full-size one only when the job starts from a
     picture); returns it (1, 3, h, w) in [0, 1] at the top octave's size."""
     o = job.o
-    sizes = octave_sizes(*size, o.octaves, o.octave_scale, job.feats.stride)
+    sizes = octave_sizes(*size, o.octaves, o.octave_scale, job.feats.stride, job.feats.min_side)
     if job.init is not None:
         sizes = sizes[-1:]
     driver.drive(job, sizes, o.steps, seed=o.seed, progress=progress, callback=callback, desc="style")
     return job.x.detach()
 
 
-def style_size(style01, hw, scale: float, stride: int) -> tuple[int, int]:
-    """A style image's working size: its long side ``scale`` times the octave's long side."""
+def style_size(style01, hw, scale: float, stride: int, min_side: int | None = None) -> tuple[int, int]:
+    """A style image's working size: its long side ``scale`` times the octave's long side, each
+    side a multiple of ``stride`` and at least ``min_side`` (default: two strides)."""
     sh, sw = style01.shape[-2:]
     k = scale * max(hw) / max(sh, sw)
-    return max(2 * stride, stride * round(sh * k / stride)), max(2 * stride, stride * round(sw * k / stride))
+    least = 2 * stride if min_side is None else min_side
+    return max(least, stride * round(sh * k / stride)), max(least, stride * round(sw * k / stride))
 
 
 def luminance_only(content01, styles01):

@@ -4,6 +4,12 @@ Tiles are exact when every tile is aligned to the deepest layer's stride and car
 least as wide as that layer's support (the input pixels one feature depends on): the features of
 a tile's core are then those of the whole image, to float rounding. The support is measured, not
 assumed, so any model works: a forward and backward of one central feature on random input.
+
+A network with unpadded ("valid") convolutions, such as InceptionV3, shrinks its maps: at 512 px
+its 17x17-grid layers are 30 wide, not 512 / 16 = 32. Such a network sees the image padded by
+reflection (a multiple of the largest stride on every side) and each map is cropped, centred, to
+``side / stride``: every layer then has the grid of a padded network, so tiles, region masks and
+working sizes work as for any other.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ import math
 import weakref
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from fastdream.models.taps import LayerTaps, input_convention
@@ -30,6 +37,9 @@ class Features:
         halo: pixels of context a tile needs around its core for exact features (a multiple of
             ``stride``).
         strides: each layer's stride.
+        pad: pixels of reflection around the input (0 for a network that keeps its sizes).
+        min_side: the smallest working side (a multiple of ``stride``): two strides, or more for
+            a network that says it needs more (``min_input_side``, less the padding).
     """
 
     def __init__(self, net: nn.Module, layers, device: torch.device):
@@ -42,14 +52,43 @@ class Features:
         key = (self.layers, str(device))
         known = _probed.setdefault(net, {})
         if key not in known:
-            known[key] = self._probe()
+            self.pad, self.crops = self._probe_sizes()
+            known[key] = (*self._probe(), self.pad, self.crops)
         self.strides, self.halo = dict(known[key][0]), known[key][1]
+        self.pad, self.crops = known[key][2], dict(known[key][3])
         self.stride = max(self.strides.values())
+        least = max(2 * self.stride, int(getattr(net, "min_input_side", 0) or 0) - 2 * self.pad)
+        self.min_side = self.stride * math.ceil(least / self.stride)
 
     def __call__(self, x01: torch.Tensor) -> dict:
-        x = ((x01 - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
-        outs = self.taps(x)
-        return {k: (v[0] if isinstance(v, (tuple, list)) else v).float() for k, v in zip(self.layers, outs)}
+        x = (x01 - self.mean) / self.std
+        if self.pad:
+            h, w = x.shape[-2:]
+            x = F.pad(x, (self.pad,) * 4, mode="reflect" if self.pad < min(h, w) else "replicate")
+        outs = self.taps(x.contiguous(memory_format=torch.channels_last))
+        feats = {k: (v[0] if isinstance(v, (tuple, list)) else v).float() for k, v in zip(self.layers, outs)}
+        for k, (dy, dx) in self.crops.items():  # the centred crop to side / stride (unpadded networks)
+            s = self.strides[k]
+            feats[k] = feats[k][..., dy : dy + x01.shape[-2] // s, dx : dx + x01.shape[-1] // s]
+        return feats
+
+    @torch.no_grad()
+    def _probe_sizes(self) -> tuple[int, dict]:
+        """The reflection padding and per-layer crops that give every map ``side / stride``
+        (none for a network whose maps already have that size)."""
+        self.pad, self.crops = 0, {}
+        x = torch.rand(1, 3, _PROBE, _PROBE, generator=torch.Generator().manual_seed(0)).to(self.device)
+        sizes = {k: tuple(f.shape[-2:]) for k, f in self(x).items()}
+        strides = {k: 2 ** round(math.log2(max(1, round(_PROBE / max(hw))))) for k, hw in sizes.items()}
+        short = {k: max(_PROBE // strides[k] - n for n in hw) for k, hw in sizes.items()}
+        if max(short.values()) <= 0:
+            return 0, {}
+        top = max(strides.values())
+        pad = top * math.ceil(max(short[k] * strides[k] / 2 for k in sizes) / top)
+        self.pad, self.strides = pad, strides
+        padded = {k: tuple(f.shape[-2:]) for k, f in self(x).items()}
+        crops = {k: tuple((n - _PROBE // strides[k]) // 2 for n in hw) for k, hw in padded.items()}
+        return pad, crops
 
     def _probe(self) -> tuple[dict, int]:
         gen = torch.Generator().manual_seed(0)

@@ -86,7 +86,10 @@ class Stylizer:
         """The style regions at the working size ``hw`` (``masks``: at the content's size)."""
         o, feats = self.o, self.feats
         if hw not in self._grams:
-            sized = [engine.resize(s, engine.style_size(s, hw, o.style_scale, feats.stride)) for s in self.styles01]
+            sized = [
+                engine.resize(s, engine.style_size(s, hw, o.style_scale, feats.stride, feats.min_side))
+                for s in self.styles01
+            ]
             self._grams[hw] = [engine.grams(feats, s, o.style_layers, o.tile_size) for s in sized]
         at = None if masks is None else [R.mask_at(m, hw) for m in masks]
         return R.build(self._grams[hw], o.style_weights, at, feats.strides)

@@ -44,22 +44,30 @@ class Tile:
         return slice(self.cy0 // stride, self.cy1 // stride), slice(self.cx0 // stride, self.cx1 // stride)
 
 
-def _axis(length: int, core: int, halo: int, stride: int) -> list[tuple[int, int, int, int]]:
+def _axis(length: int, core: int, halo: int, stride: int, least: int) -> list[tuple[int, int, int, int]]:
     count = max(1, math.ceil(length / core))
     units = length // stride
     edges = [stride * round(k * units / count) for k in range(count + 1)]  # even cores, stride-aligned
-    return [(a, b, max(0, a - halo), min(length, b + halo)) for a, b in zip(edges, edges[1:])]
+    out = []
+    for a, b in zip(edges, edges[1:]):
+        ta, tb = max(0, a - halo), min(length, b + halo)
+        if tb - ta < least:  # more context than the halo never changes the core's features
+            ta = max(0, min(ta, tb - least))
+            tb = min(length, max(tb, ta + least))
+        out.append((a, b, ta, tb))
+    return out
 
 
-def tiles(size: tuple[int, int], tile_size: int | None, halo: int, stride: int) -> list[Tile]:
+def tiles(size: tuple[int, int], tile_size: int | None, halo: int, stride: int, min_side: int = 0) -> list[Tile]:
     """The tiles of an image of ``size`` (multiples of ``stride``): one tile when ``tile_size`` is
-    None or covers the image, else cores of at most ``tile_size - 2 halo`` (at least one stride)."""
+    None or covers the image, else cores of at most ``tile_size - 2 halo`` (at least one stride),
+    each tile at least ``min_side`` (a multiple of ``stride``) each way where the image allows."""
     h, w = size
     if tile_size is None or tile_size >= max(h, w):
         return [Tile(0, h, 0, w, 0, h, 0, w)]
     core = max(stride, (tile_size - 2 * halo) // stride * stride)
     return [
         Tile(a, b, c, d, ta, tb, tc, td)
-        for a, b, ta, tb in _axis(h, core, halo, stride)
-        for c, d, tc, td in _axis(w, core, halo, stride)
+        for a, b, ta, tb in _axis(h, core, halo, stride, min_side)
+        for c, d, tc, td in _axis(w, core, halo, stride, min_side)
     ]

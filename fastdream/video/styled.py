@@ -63,7 +63,7 @@ class _Painter:
         stride = st.feats.stride
         self.work = (stride * math.ceil(hw[0] / stride), stride * math.ceil(hw[1] / stride))
         o = st.o
-        self.first_steps = len(octave_sizes(*self.work, o.octaves, o.octave_scale, stride)) * o.steps
+        self.first_steps = len(octave_sizes(*self.work, o.octaves, o.octave_scale, stride, st.feats.min_side)) * o.steps
         self.masks, self.cutout, self.temporal_weight = masks, cutout, temporal_weight
         self.prev = None  # (the previous styled frame, its input frame)
         self.flow = None
