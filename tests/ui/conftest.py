@@ -25,3 +25,16 @@ def client(server, tmp_path_factory):
     gradio_client = needs("gradio_client")
     downloads = tmp_path_factory.mktemp("ui-downloads")
     return gradio_client.Client(server.url, verbose=False, download_files=str(downloads), analytics_enabled=False)
+
+
+@pytest.fixture(scope="session")
+def dreamer(tmp_path_factory):
+    """A tiny dreamer of two subjects (brick and cat), trained for one epoch."""
+    import skimage.data as d
+
+    from fastdream.dreamer import make_subject_folders, train_dreamer
+
+    root = tmp_path_factory.mktemp("dreamer")
+    folders = make_subject_folders(root / "pictures", {"brick": d.brick(), "cat": d.chelsea()}, per_subject=4, size=64)
+    tiny = dict(image_size=64, batch_size=8, seed=0, recipe={"exemplars": 16})
+    return train_dreamer(folders, root / "dreamer.pt", epochs=1, **tiny)

@@ -191,3 +191,27 @@ def test_closing_the_page_removes_its_files(server, browser, tmp_path):
     assert list(mine.iterdir()) and list((root / "gradio").glob(f"*/*-{tag}-*"))
     browser.get("about:blank")  # the page closes: Gradio ends the session
     until(lambda: not mine.exists() and not list((root / "gradio").glob(f"*/*-{tag}-*")), 60, "the clean-up")
+
+
+def test_a_dream_of_the_subjects_of_an_uploaded_dreamer(server, browser, tmp_path, dreamer):
+    """The Subjects tab: the checkpoint's subjects fill the list when it arrives, the dream runs."""
+    open_page(browser, server.url)
+    tab = [b for b in css(browser, "button[role=tab]") if b.text.strip() == "Your subjects"]
+    assert tab, [b.text for b in css(browser, "button[role=tab]")]
+    tab[0].click()
+    src = picture(tmp_path / "photo.png", (96, 80))
+    css(browser, "#subjects-input input[type=file]")[0].send_keys(str(src))
+    css(browser, "#subjects-model input[type=file]")[0].send_keys(str(dreamer))
+    words = lambda: " ".join(e.text for e in css(browser, "#subjects-status"))
+    until(lambda: "2 subjects: brick, cat" in words(), 60, "the dreamer's subjects")
+    assert "brick" in css(browser, "#subjects-subject")[0].text  # the first subject, chosen
+    set_number(browser, "#subjects-steps", 2)
+    click(browser, "#subjects-run")
+    until(lambda: words().startswith("Done"), 300, "the dream")
+    url = until(lambda: [i.get_attribute("src") for i in css(browser, "#subjects-result img")], 10)[0]
+    with urllib.request.urlopen(url, timeout=10) as r:
+        assert Image.open(io.BytesIO(r.read())).size == (96, 80)
+    assert "--subject brick" in " ".join(e.text for e in css(browser, ".cm-content"))
+    if os.environ.get("FASTDREAM_UI_SUBJECTS_SCREENSHOT"):
+        browser.execute_script("window.scrollTo(0, 0)")
+        browser.save_screenshot(os.environ["FASTDREAM_UI_SUBJECTS_SCREENSHOT"])

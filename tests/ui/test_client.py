@@ -281,3 +281,30 @@ def test_no_file_outside_the_apps_folder_is_read_or_served(server, tmp_path):
         text = stream.read().decode()
     assert "event: error" in text and "root:" not in text
     assert server.answers()
+
+
+def test_dream_of_a_subject(client, tmp_path, dreamer):
+    src = picture(tmp_path / "photo.png")
+    kw = dict(picture=handle(src), model=handle(dreamer), octaves="1", steps=2, seed="0", api_name="/subjects")
+    state, _, result, line = client.predict(subject=["cat=2"], **kw)
+    assert status_text(state).startswith("Done"), state
+    with Image.open(result) as im:
+        ours = np.asarray(im.convert("RGB"))
+    assert ours.shape == (32, 40, 3)
+    words = shlex.split(line)
+    assert words[:3] == ["fastdream", "dream", "photo.png"] and words[words.index("--subject") + 1] == "cat=2"
+    # the same dream from Python
+    same = fd.dream(Image.open(src), model=fd.models.load(dreamer), subject=["cat=2"], octaves=1, steps=2, seed=0)
+    assert np.array_equal(ours, np.asarray(same.convert("RGB")))
+    state = client.predict(subject=["dog"], **kw)[0]
+    assert "fd-error" in state and "brick, cat" in state and "Traceback" not in state
+    state = client.predict(subject=[], **kw)[0]
+    assert "fd-error" in state and "pick one" in state
+
+
+def test_a_checkpoint_that_is_not_a_dreamer_is_one_line(client, tmp_path, checkpoints):
+    src = picture(tmp_path / "photo.png")
+    state = client.predict(
+        picture=handle(src), model=handle(checkpoints["unet"]), subject=["cat"], api_name="/subjects"
+    )[0]
+    assert "fd-error" in state and "Traceback" not in state

@@ -1,7 +1,7 @@
 """The page's tabs, one module each: ``TITLE`` and ``build(page)``, which lays the tab out and
 wires its buttons to the public API (``fastdream.*``) through :class:`fastdream.ui.page.Page`."""
 
-from fastdream.ui.tabs import cutout, dream, generative, sheet, style, video, zoom
+from fastdream.ui.tabs import cutout, dream, generative, sheet, style, subjects, video, zoom
 
 #: In the order they appear on the page.
-TABS = (dream, sheet, zoom, video, style, cutout, generative)
+TABS = (dream, sheet, subjects, zoom, video, style, cutout, generative)
