@@ -1,8 +1,10 @@
 """The named backbones (fastdream.models.load): torchvision's key layout, input conventions,
 default layers, weights files that fit and files that do not."""
 
+import os
 import subprocess
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -96,6 +98,26 @@ def test_unsafe_or_missing_files_are_refused(tmp_path):
         load("vgg16", weights=tmp_path / "nope.pt")
     with pytest.raises(ValueError, match="known models are: efficientnet_lite0, googlenet, inception_v3, vgg16, vgg19"):
         load("resnet50")
+    with pytest.raises(IsADirectoryError, match="weights: .* is a folder"):
+        load("vgg16", weights=tmp_path)
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_refused_not_waited_on(tmp_path):
+    """torch.load on a pipe would wait for a writer for ever: the check comes first (in a thread
+    here, so that a regression fails instead of hanging the suite)."""
+    pipe = tmp_path / "w.pt"
+    os.mkfifo(pipe)
+    errors = []
+    for call in (lambda: load("googlenet", weights=pipe), lambda: load(str(pipe))):
+        t = threading.Thread(target=lambda c=call: errors.append(pytest.raises(ValueError, c).value), daemon=True)
+        t.start()
+        t.join(30)
+        if t.is_alive():
+            with open(pipe, "wb"):  # let the blocked reader go
+                pass
+            pytest.fail("models.load waited on a named pipe")
+    assert all("is a named pipe, not a regular file" in str(e) for e in errors) and len(errors) == 2
 
 
 def test_dreams_with_each_backbone_and_default_layers():

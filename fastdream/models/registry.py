@@ -10,12 +10,12 @@ definition whose state-dict keys are torchvision's (see their modules for the la
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 from typing import Callable
 
 import torch
 from torch import nn
 
+from fastdream import _checks
 from fastdream.models.dreamer import is_dreamer_path, load_dreamer
 from fastdream.models.efficientnet_lite import EfficientNetLite0
 from fastdream.models.googlenet import GoogLeNet
@@ -118,11 +118,8 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
 
 def read_state_dict(path) -> dict[str, torch.Tensor]:
     """The state dict in a weights file (plain, or wrapped in a checkpoint dict), safely loaded."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"weights: no such file: {path}")
-    if path.is_dir():
-        raise IsADirectoryError(f"weights: {path} is a folder, not a weights file")
+    path = _checks.input_file("weights", path)  # pipes and devices refused before torch.load blocks on them
+    _checks.fits(f"weights: loading {path}", 2 * path.stat().st_size)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickles of arbitrary objects, zip errors, truncated files
