@@ -1,6 +1,8 @@
 """Dream your own subjects: train_dreamer on folders of subjects, models.load of its checkpoint,
 dream(..., subject=), the contact sheet, the command line; tiny data, a second or two per run."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -75,6 +77,53 @@ def test_unknown_subject_and_wrong_models(dreamer):
         bad = dreamer.parent / "bad.pt"
         bad.write_bytes(b"not a checkpoint")
         fd.models.load(bad)
+
+
+def _edit(state, path, value):
+    """``state`` with the entry at ``path`` (keys) set to ``value`` (``...``: removed)."""
+    *outer, last = path
+    d = state
+    for k in outer:
+        d = d[k]
+    if value is ...:
+        del d[last]
+    else:
+        d[last] = value
+    return state
+
+
+DAMAGE = [  # (where, new value, words of the one-line error)
+    (("subjects",), ["cat", "cat", "brick"], "subjects must be distinct"),
+    (("stats",), {}, "stats must be a dict"),
+    (("stats", "_blocks.5", "gram"), ..., "must hold exactly means, std, gram, exemplars"),
+    (("stats", "_blocks.5", "means"), torch.zeros(3, 7), "does not match the others"),
+    (("stats", "_blocks.5", "std"), torch.full((80,), float("nan")), "NaN or infinite"),
+    (("stats", "_blocks.5", "exemplars"), "x", "exemplars must be a float tensor"),
+    (("recipe", "guide", "_blocks.5"), "five", "must be a finite number"),
+    (("recipe", "texture"), {"_blocks.9": 1.0}, "'_blocks.9', which has no stats"),
+    (("recipe",), "abc", "recipe must be a dict"),
+    (("dream_settings",), {"stepz": 3}, "dream_settings must be a dict with keys among"),
+    (("dream_layers",), ["nope"], "dream_layers must be a list of the network's layers"),
+]
+
+
+@pytest.mark.parametrize("where, value, words", DAMAGE, ids=lambda v: ".".join(v) if isinstance(v, tuple) else None)
+def test_a_damaged_checkpoint_is_one_clear_error_at_load(dreamer, tmp_path, where, value, words):
+    """Not a KeyError or a shape error half way into the first dream."""
+    state = _edit(torch.load(dreamer, weights_only=True), where, value)
+    path = tmp_path / "damaged.pt"
+    torch.save(state, path)
+    with pytest.raises(ValueError, match="damaged dreamer checkpoint: .*" + re.escape(words)):
+        fd.models.load(path)
+
+
+def test_statistics_of_a_layer_with_other_channels_are_refused(dreamer, tmp_path):
+    state = torch.load(dreamer, weights_only=True)
+    st = state["stats"]["_blocks.5"]
+    state["stats"]["_blocks.5"] = {k: v[..., :7] if k != "gram" else v[..., :7, :7] for k, v in st.items()}
+    torch.save(state, tmp_path / "d.pt")
+    with pytest.raises(ValueError, match=r"stats\['_blocks.5'\] have 7 channels, the layer has 80"):
+        fd.models.load(tmp_path / "d.pt")
 
 
 def test_resume_gives_the_uninterrupted_model(subjects, tmp_path, monkeypatch):

@@ -35,7 +35,9 @@ from typing import Sequence
 import torch
 
 from fastdream import _checks
+from fastdream.models import dreamer_state
 from fastdream.models.efficientnet_lite import EfficientNetLite0
+from fastdream.models.taps import layer_shapes
 
 __all__ = ["FORMAT", "VERSION", "Dreamer", "dreamer_from_state", "is_dreamer_path", "load_dreamer"]
 
@@ -117,9 +119,13 @@ def dreamer_from_state(state: dict, where: str = "the given dict") -> Dreamer:
         raise ValueError(
             f"model: {where} has dreamer format version {state.get('version')!r}; this fastdream reads up to {VERSION}"
         )
-    subjects = state.get("subjects")
-    if not isinstance(subjects, list) or len(subjects) < 2 or not all(isinstance(n, str) for n in subjects):
-        raise ValueError(f"model: {where} has no list of subject names (it is damaged)")
+    bad = dreamer_state.problem(state)
+    if bad:
+        raise ValueError(f"model: {where} is a damaged dreamer checkpoint: {bad}")
+    subjects = state["subjects"]
+    bad = _layers_problem(state, subjects)
+    if bad:
+        raise ValueError(f"model: {where} is a damaged dreamer checkpoint: {bad}")
     try:
         with torch.device("meta"):  # no random init (and no draw from the caller's RNG) of replaced weights
             net = Dreamer(subjects, state.get("stats"), state.get("recipe"), state.get("dream_settings"))
@@ -132,6 +138,22 @@ def dreamer_from_state(state: dict, where: str = "the given dict") -> Dreamer:
     if layers:
         net.dream_layers = tuple(layers)
     return net.eval().requires_grad_(False)
+
+
+def _layers_problem(state: dict, subjects: list) -> str | None:
+    """Layers the statistics (and ``dream_layers``) name that the network lacks, or whose channel
+    count differs (a network on the meta device: nothing computed)."""
+    with torch.device("meta"):
+        shapes = layer_shapes(Dreamer(subjects), (64, 64))
+    for layer, st in state["stats"].items():
+        if layer not in shapes:
+            return f"stats name {layer!r}, which is not a layer of the dreamer's network"
+        if st["means"].shape[1] != shapes[layer][0]:
+            return f"stats[{layer!r}] have {st['means'].shape[1]} channels, the layer has {shapes[layer][0]}"
+    layers = state.get("dream_layers")
+    if layers is not None and (not isinstance(layers, list) or not all(n in shapes for n in layers)):
+        return f"dream_layers must be a list of the network's layers, got {layers!r}"
+    return None
 
 
 def load_dreamer(path, device=None) -> Dreamer:
