@@ -181,6 +181,16 @@ def test_small_image_uses_fewer_octaves_with_a_warning():
     assert out.shape == img.shape
 
 
+@pytest.mark.parametrize("hw", [(1, 1), (2, 9), (7, 1)])
+@pytest.mark.parametrize("low_memory", [False, True])
+def test_images_smaller_than_the_smallest_tile_dream_untiled(hw, low_memory):
+    """tile_size=None (the CLI's --tile 0) is one tile of the image, however small."""
+    img = torch.rand(3, *hw, generator=torch.Generator().manual_seed(0))
+    with pytest.warns(UserWarning):  # fewer octaves than asked
+        out = fd.dream(img, tile_size=None, octaves=2, steps=1, seed=0, low_memory=low_memory)
+    assert out.shape == img.shape and torch.isfinite(out).all()
+
+
 @pytest.mark.parametrize(
     "kwargs, exc, word",
     [

@@ -170,7 +170,7 @@ class Dream:
         if self.mask_o is not None and self.detail is not None:
             x = torch.where(self.mask_o > 0, x, base_o)  # no resampling bleed into masked-out pixels
         self.x = x
-        self.grid = ops.tile_grid(size, o.tile_size if o.tile_size is not None else max(size))
+        self.grid = ops.tile_grid(size, o.tile_size if o.tile_size is not None else max(8, *size))  # one tile
         self.batch = o.tile_batch or max(1, self.budget // (self.grid.tile_h * self.grid.tile_w))
         self.nw.objective.prepare(self.ctx.at(x, self.grid, self.batch))
 
