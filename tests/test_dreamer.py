@@ -147,6 +147,25 @@ def test_resume_gives_the_uninterrupted_model(subjects, tmp_path, monkeypatch):
         train_dreamer(subjects, tmp_path / "a.pt", epochs=3, **{**TINY, "image_size": 96})
 
 
+@pytest.mark.parametrize(
+    "where, value, words",
+    [
+        (("optimizer",), None, "optimizer must be an optimizer's state dict"),
+        (("model",), {}, "the model in .* do not fit"),
+        (("config", "seed"), "x", "config.seed must be an integer"),
+        (("epoch",), -1, "epoch must be an integer"),
+        (("stats",), 5, "stats must be a dict"),
+    ],
+)
+def test_resuming_a_damaged_checkpoint_is_one_line_and_keeps_it(dreamer, tmp_path, subjects, where, value, words):
+    path = tmp_path / "d.pt"
+    torch.save(_edit(torch.load(dreamer, weights_only=True), where, value), path)
+    before = path.read_bytes()
+    with pytest.raises(ValueError, match=words):
+        train_dreamer(subjects, path, epochs=3, **TINY)
+    assert path.read_bytes() == before
+
+
 def _folder(root, layout: dict):
     """``layout``: subject -> number of pictures (a str: that many, one of them not an image)."""
     rng = np.random.default_rng(0)

@@ -98,6 +98,23 @@ def test_done_resume_false_and_another_architecture(name, data, tmp_path):
     assert _state(ckpt)["epoch"] == 1
 
 
+@pytest.mark.parametrize("value", [None, {}, {"state": {}, "param_groups": "x"}])
+@pytest.mark.parametrize("name", TRAINERS)
+def test_a_damaged_optimizer_state_is_one_line_and_the_checkpoint_stays(name, data, tmp_path, value):
+    """A checkpoint whose optimizer state is not one (found by fuzzing: None reached torch's
+    load_state_dict as an AttributeError)."""
+    run = TRAINERS[name][0]
+    ckpt = run(data, tmp_path, epochs=1)
+    state = _state(ckpt)
+    for key in [k for k in state if k.startswith("optimizer")]:
+        state[key] = value
+    torch.save(state, ckpt)
+    before = ckpt.read_bytes()
+    with pytest.raises(ValueError, match=r"not a usable checkpoint: optimizer(_g)? must"):
+        run(data, tmp_path, epochs=2)
+    assert ckpt.read_bytes() == before
+
+
 @pytest.mark.parametrize("name", TRAINERS)
 def test_nan_stops_and_keeps_the_last_good_checkpoint(name, data, tmp_path, monkeypatch):
     run, cls, _, _, _, _ = TRAINERS[name]

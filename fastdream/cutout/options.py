@@ -11,13 +11,13 @@ import numpy as np
 from fastdream import _checks, io
 from fastdream.cutout.predict import CONFIG
 from fastdream.models.unet import BACKBONES, UNet
-from fastdream.training import Anything, Dist, Int, Listing, Record, Weights, model_fits
+from fastdream.training import Anything, Dist, Int, Listing, OptimizerState, Record, Weights, model_fits
 
 # Settings that define the network (and the resolution it works at): resume needs the same.
 ARCH_KEYS = ("base_channels", "depth", "backbone", "image_size")
 #: What resuming reads from a checkpoint, checked before anything is built from it.
 RESUME = Record(
-    {"config": CONFIG, "model": Weights(), "optimizer": Anything(), "epoch": Int(0, _checks.COUNT_MAX)},
+    {"config": CONFIG, "model": Weights(), "optimizer": OptimizerState(), "epoch": Int(0, _checks.COUNT_MAX)},
     {"history": Listing(Anything()), "metrics": Anything(), "val_keys": Listing(Anything())},
 )
 #: Without ``epochs``, train for about this many crops (at least MIN_EPOCHS, at most MAX_EPOCHS

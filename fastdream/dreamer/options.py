@@ -8,6 +8,7 @@ import re
 
 from fastdream import _checks
 from fastdream.dreamer.network import BLOCKS
+from fastdream.training import Anything, Int, Listing, OptimizerState, Record, Weights
 
 _BLOCK = re.compile(r"_blocks\.\d+")
 
@@ -17,6 +18,19 @@ DEFAULT_VIEWS = 3000
 MIN_EPOCHS, MAX_EPOCHS = 3, 40
 #: Settings that shape the network and what it was trained for: resume needs the same.
 ARCH_KEYS = ("subjects", "image_size", "tune_from")
+#: What resuming reads from a checkpoint, checked before anything is built from it.
+RESUME = Record(
+    {
+        "config": Record(
+            {"subjects": Listing(Anything()), "image_size": Int(1, 1 << 16), "tune_from": Int(0, BLOCKS)},
+            {"seed": Int(0, 2**63 - 1)},
+        ),
+        "model": Weights(),
+        "optimizer": OptimizerState(),
+        "epoch": Int(0, _checks.COUNT_MAX),
+    },
+    {"history": Listing(Anything()), "metrics": Record({}), "stats": Record({}), "val_files": Listing(Anything())},
+)
 #: How a dream grows a subject (:func:`fastdream.dream.subjects.subject`): layer -> weight of each
 #: term. ``guide``: the subject's feature vectors (its parts); ``texture``: its Gram matrices (its
 #: colors and patterns); ``channels``: its most specific channels (``channel_count`` of them);

@@ -111,7 +111,9 @@ def train_dreamer(
     subjects = data.find_subjects(root)
     data.check_subjects(subjects, root)  # before the slow decoding: the layout errors come at once
     state = (
-        read_checkpoint(a["out_path"], FORMAT, VERSION, "out_path") if a["resume"] and a["out_path"].is_file() else None
+        read_checkpoint(a["out_path"], FORMAT, VERSION, "out_path", O.RESUME)
+        if a["resume"] and a["out_path"].is_file()
+        else None
     )
     pictures = data.load_all(subjects, round(a["image_size"] * data.KEEP_SCALE), a["skip_bad"])
     data.check_subjects(subjects, root)

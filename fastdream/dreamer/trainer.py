@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from fastdream.dreamer import data, network
 from fastdream.dreamer import options as O
 from fastdream.models.dreamer import FORMAT, VERSION
-from fastdream.training import Dist, Trainer, TrainingError
+from fastdream.training import Dist, Trainer, TrainingError, check_optimizer, load_weights, resumed
 
 #: The learning rate follows a cosine from ``lr`` down to ``lr * MIN_LR_FRACTION``.
 MIN_LR_FRACTION = 0.02
@@ -59,8 +59,10 @@ class DreamerTrainer(Trainer):
         self.std = torch.tensor(self.model.input_std, device=dev).view(1, 3, 1, 1)
         self.start, self.history, self.metrics, self.stats = 0, [], {}, {}
         if state is not None:
-            self.model.load_state_dict(state["model"])
-            self.opt.load_state_dict(state["optimizer"])
+            with resumed(path, "out_path"):  # weights or optimizer state of another network: one line
+                load_weights(self.model, state["model"], path, "out_path", "model")
+                self.opt.load_state_dict(state["optimizer"])
+                check_optimizer(self.opt, path, "out_path")
             self.start, self.history = int(state["epoch"]), list(state.get("history", []))
             self.metrics, self.stats = dict(state.get("metrics", {})), dict(state.get("stats", {}))
         self.net = dist.wrap(network.Tail(self.model, first), dev)

@@ -76,6 +76,19 @@ class Weights(Field):
         return None
 
 
+class OptimizerState(Field):
+    """An optimizer's ``state_dict()``: ``state`` (a dict) and ``param_groups`` (a list of dicts);
+    whether it fits the network is :func:`check_optimizer`'s question, after loading."""
+
+    def problem(self, v):
+        if not isinstance(v, dict) or not isinstance(v.get("state"), dict):
+            return f"must be an optimizer's state dict (with 'state' and 'param_groups'), got {_short(v)}"
+        groups = v.get("param_groups")
+        if not isinstance(groups, list) or not groups or not all(isinstance(g, dict) for g in groups):
+            return f"must hold 'param_groups', a list of dicts, got {_short(groups)}"
+        return None
+
+
 class Tensor(Field):
     """A tensor of ``ndim`` dimensions (any when None)."""
 
@@ -183,7 +196,7 @@ class _Resumed:
         if (
             not ours
             and kind is not None
-            and issubclass(kind, (KeyError, IndexError, RuntimeError, TypeError, ValueError))
+            and issubclass(kind, (AttributeError, KeyError, IndexError, RuntimeError, TypeError, ValueError))
         ):
             text = " ".join(str(exc).split())[:200]
             raise ValueError(

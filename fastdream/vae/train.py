@@ -31,6 +31,7 @@ from fastdream.training import (
     ImageFolder,
     Int,
     Listing,
+    OptimizerState,
     Record,
     Trainer,
     TrainingError,
@@ -51,7 +52,12 @@ from fastdream.vae.sample import FORMAT, MODEL, VERSION
 CHECKPOINT_NAME = "checkpoint.pt"
 #: What resuming reads from a checkpoint, checked before anything is built from it.
 RESUME = Record(
-    {"config": Record({"model": Record(MODEL)}), "model": Weights(), "optimizer": Anything(), "epoch": Int(0, 2**31)},
+    {
+        "config": Record({"model": Record(MODEL)}),
+        "model": Weights(),
+        "optimizer": OptimizerState(),
+        "epoch": Int(0, 2**31),
+    },
     {"history": Listing(Anything()), "val_files": Listing(Anything())},
 )
 GRID_SAMPLES = 64

@@ -96,6 +96,13 @@ def inputs(root: Path, command: str) -> list[str]:
         folder(root / "masks", masks=True)
         tiny = ["--image-size", "32", "--base-channels", "4", "--depth", "2", "--backbone", "none"]
         return ["train-unet", "img", "masks", "-o", "unet.pt", *tiny, *TRAIN]
+    if command == "train-dreamer":
+        for k, name in enumerate(("brick", "cat")):
+            (root / "subjects" / name).mkdir(parents=True, exist_ok=True)
+            for i in range(3):
+                picture(root / "subjects" / name / f"{i}.png", 10 * k + i, (72, 72))
+        tiny = ["--image-size", "64", "--epochs", "1", "--batch-size", "4", "--seed", "0", "-q"]
+        return ["train-dreamer", "subjects", "-o", "dreamer.pt", *tiny]
     if command in ("train-gan", "train-vae"):
         folder(root / "img")
         tiny = ["--nz", "8", "--ngf", "4", "--ndf", "4"] if command == "train-gan" else ["--latent-dim", "8"]

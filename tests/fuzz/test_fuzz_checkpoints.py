@@ -31,6 +31,8 @@ USES = {
     "resume-gan": "gan-trained",
     "resume-vae": "vae-trained",
     "resume-unet": "unet-trained",
+    "resume-dreamer": "dreamer-trained",
+    "dream-dreamer": "dreamer-trained",
 }
 
 
@@ -48,6 +50,7 @@ def trained(worker, tmp_path_factory):
         ("train-gan", "run/checkpoint.pt"),
         ("train-vae", "run/checkpoint.pt"),
         ("train-unet", "unet.pt"),
+        ("train-dreamer", "dreamer.pt"),
     ):
         sub = root / command
         sub.mkdir()
@@ -116,9 +119,12 @@ def _bytes(state, data) -> bytes:
 
 def _command(root: Path, use: str, ckpt: Path) -> list[str]:
     if use.startswith("resume-"):
-        command = {"resume-gan": "train-gan", "resume-vae": "train-vae", "resume-unet": "train-unet"}[use]
+        command = "train-" + use.split("-", 1)[1]
         argv = setups.inputs(root, command)
         return [*argv, "--epochs", "2"]
+    if use == "dream-dreamer":
+        setups.picture(root / "in.png")
+        return ["dream", "in.png", "-o", "out.png", "--model", ckpt.name, "--subject", "cat", *setups.DREAM]
     if use == "cutout":
         setups.picture(root / "in.png")
         return ["cutout", "in.png", "-o", "out.png", "--model", ckpt.name]
@@ -139,7 +145,12 @@ def test_crafted_checkpoints_are_refused_in_one_line(worker, trained, use, data)
             state = getattr(setups, f"{kind}_checkpoint")(root / "base.pt")
             (root / "base.pt").unlink()
         argv = _command(root, use, root / "model.pt")
-        ckpt = {"resume-gan": "run/checkpoint.pt", "resume-vae": "run/checkpoint.pt", "resume-unet": "unet.pt"}
+        ckpt = {
+            "resume-gan": "run/checkpoint.pt",
+            "resume-vae": "run/checkpoint.pt",
+            "resume-unet": "unet.pt",
+            "resume-dreamer": "dreamer.pt",
+        }
         path = root / ckpt.get(use, "model.pt")
         path.parent.mkdir(exist_ok=True)
         path.write_bytes(_bytes(mutate(state, data), data))
