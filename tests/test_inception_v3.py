@@ -249,5 +249,5 @@ def test_style_transfer_tiles_an_unpadded_network_exactly(net):
 def test_a_style_transfer_with_inception_v3_runs_from_its_smallest_octave(net):
     c = (np.random.default_rng(0).random((80, 120, 3)) * 255).astype(np.uint8)
     s = (np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8)
-    out = fd.style_transfer(c, s, model=net, octaves=3, steps=2, seed=0)
+    out = fd.style_transfer(c, s, model=net, octaves=2, steps=2, seed=0)  # the smaller octave near the least side
     assert out.shape == c.shape and out.dtype == np.uint8 and not np.array_equal(out, c)

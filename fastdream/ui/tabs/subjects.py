@@ -12,7 +12,7 @@ import gradio as gr
 import fastdream as fd
 from fastdream import io
 from fastdream.dream.subjects import parse_subjects
-from fastdream.ui import widgets
+from fastdream.ui import jobs, widgets
 from fastdream.ui.page import Page
 
 TITLE = "Your subjects"
@@ -65,8 +65,8 @@ def build(page: Page) -> None:
             return gr.Dropdown(choices=[], value=[]), gr.update(), gr.update(), widgets.status_html("Ready.")
         try:
             net = _dreamer(path)
-        except (ValueError, OSError) as exc:
-            text = str(exc).replace(str(Path(path).parent) + "/", "")
+        except Exception as exc:  # any upload: one line on the page, the server goes on
+            text = jobs.message(exc, page.hide())
             return gr.Dropdown(choices=[], value=[]), gr.update(), gr.update(), widgets.status_html(text, failed=True)
         s = net.dream_settings
         names = list(net.subjects)
