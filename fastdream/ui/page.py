@@ -43,6 +43,17 @@ class Page:
         self.keep(component)
         return component
 
+    def picture_row(self, tab: str, label: str, height: int, make_result: Callable[[], Any]) -> tuple:
+        """A tab's first row: an upload that starts with the sample photo (``TAB-input``) and,
+        beside it, the live preview (``TAB-preview``) above what ``make_result()`` makes (the
+        tab's result). Returns (upload, preview, result)."""
+        with gr.Row(equal_height=True):
+            picture = self.sample_input(label, height=height, elem_id=f"{tab}-input")
+            with gr.Column():
+                preview = widgets.preview(f"{tab}-preview")
+                result = make_result()
+        return picture, preview, result
+
     def is_default(self, path) -> bool:
         """Whether ``path`` is a component's first value (the sample photo), not an upload."""
         return not path or str(path) in self.sessions.keep

@@ -33,6 +33,15 @@ def result(label: str, **kw) -> gr.Image:
     )
 
 
+def run_row(tab: str, label: str) -> tuple[gr.Button, gr.Button, gr.HTML]:
+    """A tab's Run (``TAB-run``) and Stop (``TAB-stop``) buttons side by side, and its status
+    line (``TAB-status``) under them."""
+    with gr.Row():
+        go = gr.Button(label, variant="primary", elem_id=f"{tab}-run")
+        stop = gr.Button("Stop", variant="stop", elem_id=f"{tab}-stop")
+    return go, stop, status(f"{tab}-status")
+
+
 def status(elem_id: str | None = None) -> gr.HTML:
     return gr.HTML(status_html("Ready."), elem_id=elem_id, elem_classes=["fd-status-box"], js_on_load=None)
 

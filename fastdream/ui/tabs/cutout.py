@@ -15,11 +15,9 @@ TITLE = "Cutout"
 
 def build(page: Page) -> None:
     gr.Markdown("A U-Net checkpoint trained with `fastdream train-unet` (or `fastdream.train_unet`) finds the subject.")
-    with gr.Row(equal_height=True):
-        picture = page.sample_input("Picture", height=360, elem_id="cutout-input")
-        with gr.Column():
-            preview = widgets.preview("cutout-preview")
-            cut = widgets.result("Cutout", height=360, elem_id="cutout-result")
+    picture, preview, cut = page.picture_row(
+        "cutout", "Picture", 360, lambda: widgets.result("Cutout", height=360, elem_id="cutout-result")
+    )
     with gr.Row():
         ckpt = gr.File(label="U-Net checkpoint (.pt)", height=120, elem_id="cutout-model")
         with gr.Column():

@@ -16,17 +16,13 @@ TITLE = "Dream"
 
 
 def build(page: Page) -> None:
-    with gr.Row(equal_height=True):
-        picture = page.sample_input(
-            "Picture (the sample photo until you upload one)", height=420, elem_id="dream-input"
-        )
-        with gr.Column():
-            preview = widgets.preview("dream-preview")
-            dreamed = widgets.result("Dream", height=420, elem_id="dream-result")
-    with gr.Row():
-        go = gr.Button("Dream", variant="primary", elem_id="dream-run")
-        stop = gr.Button("Stop", variant="stop", elem_id="dream-stop")
-    state = widgets.status("dream-status")
+    picture, preview, dreamed = page.picture_row(
+        "dream",
+        "Picture (the sample photo until you upload one)",
+        420,
+        lambda: widgets.result("Dream", height=420, elem_id="dream-result"),
+    )
+    go, stop, state = widgets.run_row("dream", "Dream")
     controls = options.DreamControls(options.FULL, prefix="dream")
     shell = gr.Code("fastdream dream -o dream.png", label="The same in a shell", language="shell", lines=1)
 

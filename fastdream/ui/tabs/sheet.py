@@ -20,15 +20,10 @@ def build(page: Page) -> None:
         "that respond most to the picture, each dreamed small with one seed, on one sheet. The JSON beside "
         "it holds each cell's settings."
     )
-    with gr.Row(equal_height=True):
-        picture = page.sample_input("Picture", height=320, elem_id="sheet-input")
-        with gr.Column():
-            preview = widgets.preview("sheet-preview")
-            sheet = widgets.result("Proof sheet", height=320, elem_id="sheet-result")
-    with gr.Row():
-        go = gr.Button("Make the sheet", variant="primary", elem_id="sheet-run")
-        stop = gr.Button("Stop", variant="stop", elem_id="sheet-stop")
-    state = widgets.status("sheet-status")
+    picture, preview, sheet = page.picture_row(
+        "sheet", "Picture", 320, lambda: widgets.result("Proof sheet", height=320, elem_id="sheet-result")
+    )
+    go, stop, state = widgets.run_row("sheet", "Make the sheet")
     with gr.Row():
         mode = gr.Radio(["settings", "channels"], value="settings", label="Vary", scale=1)
         vary = gr.Textbox(EXAMPLE, lines=3, label="Settings to vary (NAME=V1,V2,... a line)", scale=3)

@@ -20,15 +20,10 @@ REGIONS = ("whole picture", "a mask per style", "subject and background")
 
 
 def build(page: Page) -> None:
-    with gr.Row(equal_height=True):
-        picture = page.sample_input("Content", height=360, elem_id="style-input")
-        with gr.Column():
-            preview = widgets.preview("style-preview")
-            painted = widgets.result("Painted", height=360, elem_id="style-result")
-    with gr.Row():
-        go = gr.Button("Paint", variant="primary", elem_id="style-run")
-        stop = gr.Button("Stop", variant="stop", elem_id="style-stop")
-    state = widgets.status("style-status")
+    picture, preview, painted = page.picture_row(
+        "style", "Content", 360, lambda: widgets.result("Painted", height=360, elem_id="style-result")
+    )
+    go, stop, state = widgets.run_row("style", "Paint")
     with gr.Row():
         styles = gr.File(
             file_count="multiple", label="Style pictures (one or more)", height=140, elem_id="style-styles"

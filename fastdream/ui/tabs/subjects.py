@@ -33,11 +33,9 @@ def _dreamer(path):
 
 def build(page: Page) -> None:
     gr.Markdown(HOW)
-    with gr.Row(equal_height=True):
-        picture = page.sample_input("Picture", height=380, elem_id="subjects-input")
-        with gr.Column():
-            preview = widgets.preview("subjects-preview")
-            dreamed = widgets.result("Dream", height=380, elem_id="subjects-result")
+    picture, preview, dreamed = page.picture_row(
+        "subjects", "Picture", 380, lambda: widgets.result("Dream", height=380, elem_id="subjects-result")
+    )
     with gr.Row():
         ckpt = gr.File(label="Dreamer checkpoint (.pt)", height=120, elem_id="subjects-model")
         with gr.Column():

@@ -22,10 +22,7 @@ def build(page: Page) -> None:
         with gr.Column():
             preview = widgets.preview("video-preview")
             video = widgets.Video("video")
-    with gr.Row():
-        go = gr.Button("Dream the video", variant="primary", elem_id="video-run")
-        stop = gr.Button("Stop", variant="stop", elem_id="video-stop")
-    state = widgets.status("video-status")
+    go, stop, state = widgets.run_row("video", "Dream the video")
     with gr.Row():
         start = gr.Number(0, precision=0, minimum=0, label="First frame")
         end = gr.Number(0, precision=0, minimum=0, label="Stop before frame (0: at the end)")

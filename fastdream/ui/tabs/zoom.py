@@ -16,15 +16,8 @@ TITLE = "Zoom video"
 
 
 def build(page: Page) -> None:
-    with gr.Row(equal_height=True):
-        picture = page.sample_input("First frame", height=360, elem_id="zoom-input")
-        with gr.Column():
-            preview = widgets.preview("zoom-preview")
-            video = widgets.Video("zoom")
-    with gr.Row():
-        go = gr.Button("Make the video", variant="primary", elem_id="zoom-run")
-        stop = gr.Button("Stop", variant="stop", elem_id="zoom-stop")
-    state = widgets.status("zoom-status")
+    picture, preview, video = page.picture_row("zoom", "First frame", 360, lambda: widgets.Video("zoom"))
+    go, stop, state = widgets.run_row("zoom", "Make the video")
     with gr.Row():
         frames = gr.Slider(2, 600, value=60, step=1, label="Frames", elem_id="zoom-frames")
         zoom = gr.Slider(1.0, 1.2, value=1.05, step=0.005, label="Zoom per frame")
