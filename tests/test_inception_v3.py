@@ -251,3 +251,21 @@ def test_a_style_transfer_with_inception_v3_runs_from_its_smallest_octave(net):
     s = (np.random.default_rng(1).random((64, 64, 3)) * 255).astype(np.uint8)
     out = fd.style_transfer(c, s, model=net, octaves=2, steps=2, seed=0)  # the smaller octave near the least side
     assert out.shape == c.shape and out.dtype == np.uint8 and not np.array_equal(out, c)
+
+
+@pytest.mark.parametrize("low_memory", [False, True])
+def test_tiles_grow_to_the_networks_smallest_side_and_a_smaller_picture_is_one_line(net, low_memory):
+    """tile_grid shares the image evenly, so a 64 px tile request gives 56-60 px tiles: under the
+    75 px InceptionV3 takes. The dream grows them; a picture under 75 px is refused up front."""
+    from fastdream.dream.engine import tile_grid
+
+    for h, w, t in [(80, 200, 64), (200, 200, 32), (333, 97, 75), (76, 1000, 40)]:
+        g = tile_grid((h, w), t, net)
+        assert min(g.tile_h, g.tile_w) >= 75, (h, w, t)
+    photo = (np.random.default_rng(0).random((80, 200, 3)) * 255).astype(np.uint8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # fewer octaves than asked
+        out = fd.dream(photo, model=net, octaves=2, steps=1, tile_size=64, seed=0, low_memory=low_memory)
+    assert out.shape == photo.shape
+    with pytest.raises(ValueError, match="the picture is 300x74 px and InceptionV3 takes at least 75 px a side"):
+        fd.dream(photo[:74].repeat(2, 1)[:, :300], model=net, steps=1, low_memory=low_memory)

@@ -35,8 +35,28 @@ def pyramid(h: int, w: int, octaves: int | str, scale: float, net=None) -> list[
     """The dream's octave sizes, smallest first (:func:`fastdream.driver.pyramid`; ``"auto"``:
     :func:`~fastdream.dream.options.octave_count`); none smaller than the network takes (its
     ``min_input_side``: InceptionV3's 75 px)."""
-    min_side = max(MIN_OCTAVE_SIDE, getattr(net, "min_input_side", 0))
+    least = getattr(net, "min_input_side", 0)
+    if min(h, w) < least:  # said here, before any work, of the picture (not of a tile or an octave)
+        raise ValueError(
+            f"image: the picture is {w}x{h} px and {type(net).__name__} takes at least {least} px a side; "
+            "resize it, or dream it with another model"
+        )
+    min_side = max(MIN_OCTAVE_SIDE, least)
     return driver.pyramid(h, w, octave_count(octaves, h, w, scale), scale, min_side=min_side)
+
+
+def tile_grid(size: tuple[int, int], tile_size: int | None, net=None) -> ops.TileGrid:
+    """The tiles of an octave of ``size``: ``tile_size`` (None: one tile), each at least the
+    network's ``min_input_side`` where the image allows (tile_grid shrinks tiles to share the
+    image evenly, so the request grows until they are)."""
+    h, w = size
+    least = getattr(net, "min_input_side", 0)
+    tile = tile_size if tile_size is not None else max(8, h, w)
+    grid = ops.tile_grid(size, tile)
+    while (grid.tile_h < min(least, h) or grid.tile_w < min(least, w)) and tile < max(h, w):
+        tile += 8
+        grid = ops.tile_grid(size, tile)
+    return grid
 
 
 def build_objective(o: DreamOptions) -> Objective:
@@ -170,7 +190,7 @@ class Dream:
         if self.mask_o is not None and self.detail is not None:
             x = torch.where(self.mask_o > 0, x, base_o)  # no resampling bleed into masked-out pixels
         self.x = x
-        self.grid = ops.tile_grid(size, o.tile_size if o.tile_size is not None else max(8, *size))  # one tile
+        self.grid = tile_grid(size, o.tile_size, self.nw.net)
         self.batch = o.tile_batch or max(1, self.budget // (self.grid.tile_h * self.grid.tile_w))
         self.nw.objective.prepare(self.ctx.at(x, self.grid, self.batch))
 

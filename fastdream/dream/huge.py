@@ -286,7 +286,7 @@ class HugeDream:
             self.detail = upsample(self.detail, size)
             if self.mask_o is not None:  # no resampling bleed into masked-out pixels
                 self.detail.mul_((self.mask_o > 0).to(dev)[..., None])
-        self.grid = ops.tile_grid(size, self.tile)
+        self.grid = engine.tile_grid(size, self.tile, nw.net)
         self.batch = self.o.tile_batch or max(1, self.budget // (self.grid.tile_h * self.grid.tile_w))
         nw.objective.prepare(self.ctx.at_bands(self.base, self.detail, self.grid, self.batch))
         self.grad = _full((self.px.n, *size, 3), GRAD_DTYPE, dev)
