@@ -94,7 +94,7 @@ def _edit(state, path, value):
 
 DAMAGE = [  # (where, new value, words of the one-line error)
     (("subjects",), ["cat", "cat", "brick"], "subjects must be distinct"),
-    (("stats",), {}, "stats must be a dict"),
+    (("stats",), {}, "guide names '_blocks.5', which has no stats"),
     (("stats", "_blocks.5", "gram"), ..., "must hold exactly means, std, gram, exemplars"),
     (("stats", "_blocks.5", "means"), torch.zeros(3, 7), "does not match the others"),
     (("stats", "_blocks.5", "std"), torch.full((80,), float("nan")), "NaN or infinite"),
@@ -164,6 +164,20 @@ def test_resuming_a_damaged_checkpoint_is_one_line_and_keeps_it(dreamer, tmp_pat
     with pytest.raises(ValueError, match=words):
         train_dreamer(subjects, path, epochs=3, **TINY)
     assert path.read_bytes() == before
+
+
+@pytest.mark.parametrize(
+    "recipe",
+    [
+        {"guide": {}, "texture": {}, "logit": 1.0},  # the logit alone: no statistics to keep
+        {"guide": {"_blocks.5": np.float64(5.0)}, "texture": {}},  # a numpy weight, saved as a float
+    ],
+    ids=["logit-only", "numpy-weight"],
+)
+def test_unusual_recipes_train_load_and_dream(subjects, tmp_path, recipe):
+    ckpt = train_dreamer(subjects, tmp_path / "r.pt", epochs=1, **{**TINY, "recipe": {**TINY["recipe"], **recipe}})
+    m = fd.models.load(ckpt)  # torch.load(weights_only=True) inside: plain numbers only
+    assert fd.dream(_photo(), model=m, subject="cat", **QUICK).shape == _photo().shape
 
 
 def _folder(root, layout: dict):

@@ -266,6 +266,27 @@ def test_tiles_grow_to_the_networks_smallest_side_and_a_smaller_picture_is_one_l
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # fewer octaves than asked
         out = fd.dream(photo, model=net, octaves=2, steps=1, tile_size=64, seed=0, low_memory=low_memory)
-    assert out.shape == photo.shape
+        assert out.shape == photo.shape
+        wide_guide = photo[:40]  # resized for the 64 px tiles: its short side must still reach 75 px
+        guided = fd.dream(photo, model=net, octaves=1, steps=1, tile_size=64, guide=wide_guide, low_memory=low_memory)
+        assert guided.shape == photo.shape
     with pytest.raises(ValueError, match="the picture is 300x74 px and InceptionV3 takes at least 75 px a side"):
         fd.dream(photo[:74].repeat(2, 1)[:, :300], model=net, steps=1, low_memory=low_memory)
+
+
+def test_style_tiles_of_a_far_seeing_layer_are_exact_and_few(net):
+    """mixed7 depends on input pixels farther away than half the 512 px probe: the probe grows
+    until the support fits, so tiled features equal the whole image's; cores are at least the
+    halo, so a 512 px tile request does not become hundreds of one-stride tiles."""
+    from fastdream.models.taps import Frozen
+    from fastdream.style import engine as E
+    from fastdream.style.features import Features
+    from fastdream.style.tiles import tiles
+
+    with Frozen(built := dream_build(net, ["mixed7"])):
+        f = Features(built, ["mixed7"], torch.device("cpu"))
+        x = torch.rand(1, 3, 96, 2048, generator=torch.Generator().manual_seed(0))
+        assert f.halo > 256 and len(tiles((96, 2048), 1024, f.halo, f.stride, f.min_side)) >= 3
+        whole, tiled = (E.assemble(f, x, ["mixed7"], t)["mixed7"] for t in (None, 1024))
+    assert float((whole - tiled).abs().max() / whole.abs().max()) < 1e-5
+    assert len(tiles((512, 768), 512, 288, 16, 48)) == 1 and len(tiles((1024, 1536), 512, 288, 16, 48)) == 24

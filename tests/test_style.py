@@ -13,6 +13,7 @@ from fastdream.models.taps import Frozen
 from fastdream.style import STYLE_LAYERS, StyleOptions
 from fastdream.style import engine as E
 from fastdream.style.features import Features
+from fastdream.style.tiles import tiles
 
 FAST = dict(octaves=1, steps=30, seed=0)
 W = dict(style=3.0, content=1.0, tv=1.0)
@@ -79,9 +80,10 @@ def test_a_tile_covering_the_image_is_the_untiled_run(images):
 def test_exact_gram_loss_and_gradient_across_tiles(feats):
     f, o = feats
     gen = torch.Generator().manual_seed(0)
-    x = torch.rand(1, 3, 224, 288, generator=gen)
+    x = torch.rand(1, 3, 320, 416, generator=gen)
     whole = E.grams(f, x, o.style_layers, None)
-    tiled = E.grams(f, x, o.style_layers, 256)  # 256 - 2 x 96 halo: 64 px cores, 4 x 5 tiles
+    tiled = E.grams(f, x, o.style_layers, 256)  # cores of the 96 px halo: 4 x 5 tiles
+    assert len(tiles((320, 416), 256, f.halo, f.stride, f.min_side)) == 20 and f.halo == 96
     for k in whole:
         assert float((whole[k] - tiled[k]).norm() / whole[k].norm()) < 1e-5, k
     style = torch.rand(1, 3, 160, 160, generator=gen)

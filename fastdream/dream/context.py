@@ -60,12 +60,14 @@ class Context:
     @torch.no_grad()
     def guide_features(self, image, layer: str) -> torch.Tensor:
         """``layer``'s features of the guide ``image`` (any image kind), (positions, channels),
-        with the image resized so its long side is the tiles' (``guide_side``)."""
+        with the image resized so its long side is the tiles' (``guide_side``), and its short side
+        at least what the network takes (``min_input_side``)."""
         feats = next((f for im, f in self._guides if im is image), None)
         if feats is None:
             g = io.load(image, "guide").rgb[:1].to(self.device)
             h, w = g.shape[-2:]
             s = self.guide_side / max(h, w)
+            s = max(s, getattr(self.net, "min_input_side", 0) / min(h, w))  # what the network takes
             size = (max(1, round(h * s)), max(1, round(w * s)))
             if size != (h, w):
                 g = F.interpolate(g, size=size, mode="bilinear", align_corners=False, antialias=s < 1).clamp_(0, 1)

@@ -87,6 +87,8 @@ def subject_stats(
     views), ``gram`` (S, C, C) (the Gram matrix over positions, averaged) and ``exemplars``
     (S, M, C) float16 (``M = exemplars`` feature vectors drawn at random from the subject's positions)."""
     wanted = {int(n.split(".")[1]): n for n in layers}
+    if not wanted:  # a recipe of the logit alone reads no statistics
+        return {}
     acts: dict[str, list[Tensor]] = {n: [] for n in layers}
     for i in range(0, len(views), 32):
         h = F.relu6(net._bn0(net._conv_stem(torch.stack(views[i : i + 32]).to(device))))

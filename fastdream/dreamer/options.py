@@ -22,8 +22,12 @@ ARCH_KEYS = ("subjects", "image_size", "tune_from")
 RESUME = Record(
     {
         "config": Record(
-            {"subjects": Listing(Anything()), "image_size": Int(1, 1 << 16), "tune_from": Int(0, BLOCKS)},
-            {"seed": Int(0, 2**63 - 1)},
+            {
+                "subjects": Listing(Anything()),
+                "image_size": Int(1, 1 << 16),
+                "tune_from": Int(0, BLOCKS),
+                "seed": Int(0, 2**63 - 1),
+            }
         ),
         "model": Weights(),
         "optimizer": OptimizerState(),
@@ -74,7 +78,7 @@ def check_arguments(a: dict) -> dict:
         out_path=out_path,
         epochs=None if a["epochs"] is None else c.integer("epochs", a["epochs"], 1),
         max_minutes=None if a["max_minutes"] is None else c.real("max_minutes", a["max_minutes"], lo=0.0),
-        seed=None if a["seed"] is None else c.integer("seed", a["seed"], 0),
+        seed=None if a["seed"] is None else c.integer("seed", a["seed"], 0, 2**63 - 1),
         progress=c.boolean("progress", a["progress"]),
         image_size=c.integer("image_size", a["image_size"], 64, 512),
         batch_size=c.integer("batch_size", a["batch_size"], 1),
@@ -101,12 +105,13 @@ def _recipe(recipe) -> dict:
     for term in ("guide", "texture", "channels"):
         if not isinstance(r[term], dict):
             raise ValueError(f"recipe: {term} must be a dict layer -> weight, got {r[term]!r}")
-        for layer, w in r[term].items():
+        for layer in r[term]:
             if not isinstance(layer, str) or not _BLOCK.fullmatch(layer) or int(layer.split(".")[1]) >= BLOCKS:
                 raise ValueError(
                     f"recipe: {term} layers must be block outputs _blocks.0 to _blocks.{BLOCKS - 1}, got {layer!r}"
                 )
-            _checks.real(f"recipe: {term}[{layer!r}]", w)
+        # plain floats: a numpy number would make the checkpoint one torch.load(weights_only) refuses
+        r[term] = {layer: _checks.real(f"recipe: {term}[{layer!r}]", w) for layer, w in r[term].items()}
     r["channel_count"] = _checks.integer("recipe: channel_count", r["channel_count"], 1)
     r["logit"] = _checks.real("recipe: logit", r["logit"])
     r["exemplars"] = _checks.integer("recipe: exemplars", r["exemplars"], 1, 1 << 16)

@@ -42,7 +42,7 @@ def problem(state: dict) -> str | None:
     ):
         return f"subjects must be distinct non-empty names, got {_short(subjects)}"
     stats = state.get("stats")
-    if not isinstance(stats, dict) or not stats:
+    if not isinstance(stats, dict):
         return f"stats must be a dict layer -> statistics, got {_short(stats)}"
     for layer, st in stats.items():
         bad = _stat_problem(st, len(subjects))
@@ -76,11 +76,13 @@ def _recipe_problem(recipe, stats: dict) -> str | None:
                 return f"recipe: {term} names {layer!r}, which has no stats (it has {', '.join(stats)})"
             if not _finite(w):
                 return f"recipe: {term}[{layer!r}] must be a finite number, got {_short(w)}"
-    count = recipe.get("channel_count", 1)
+    count = recipe.get("channel_count")
     if recipe["channels"] and (isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1):
         return f"recipe: channel_count must be an integer >= 1, got {_short(count)}"
     if not _finite(recipe.get("logit", 0.0)):
         return f"recipe: logit must be a finite number, got {_short(recipe.get('logit'))}"
+    if not any(w for t in TERMS for w in recipe[t].values()) and not recipe.get("logit"):
+        return "recipe: every weight is 0, so its dreams would grow nothing"
     return None
 
 

@@ -46,7 +46,9 @@ def style_transfer(content, style, *, masks=None, cutout_model=None, progress: b
             get coherent large-scale structure.
         steps, lr: Adam steps per octave and its learning rate (image in [0, 1]).
         tile_size: tiles of at most this many pixels (halo included) go through the network; the
-            style stays exact across tiles (two passes). None: the whole image at once.
+            style stays exact across tiles (two passes). None: the whole image at once. A network
+            whose layers see far (InceptionV3's halo is 288 px) gets larger tiles: each tile's
+            core is at least its halo, so no more than 9 pixels go through it per pixel tiled.
         init: ``"content"`` (start from the content) or ``"noise"`` (from seeded noise).
         style_scale: the style images' long side relative to the output's, per octave (2: larger
             brush strokes).

@@ -23,7 +23,8 @@ from torch import nn
 
 from fastdream.models.taps import LayerTaps, input_convention
 
-_PROBE = 512  # probe input side: larger than the support of any layer style transfer uses
+_PROBE = 512  # probe input side: larger than the support of most layers style transfer uses
+_PROBE_MAX = 4096  # the probe grows (x2) while a support reaches its edge, up to this side
 # net -> {(layers, device): (strides, halo)}: the probe costs a 512 px forward and backward per layer
 # (seconds on a CPU); a network's support does not change, so each pair is measured once.
 _probed: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -91,18 +92,37 @@ class Features:
         return pad, crops
 
     def _probe(self) -> tuple[dict, int]:
+        """Each layer's stride, and the halo: the farthest input pixel one central feature of any
+        layer depends on, rounded up to the largest stride. A support that reaches the probe's
+        edge may reach farther (InceptionV3's mixed5 and deeper): probed again at twice the side."""
+        side = _PROBE
+        while True:
+            strides, reach, edge = self._reach(side)
+            if not edge or side >= _PROBE_MAX:
+                break
+            side *= 2
+        stride = max(strides.values())
+        return strides, stride * math.ceil((reach + 1) / stride)
+
+    def _reach(self, side: int) -> tuple[dict, int, bool]:
         gen = torch.Generator().manual_seed(0)
-        x = torch.rand(1, 3, _PROBE, _PROBE, generator=gen).to(self.device).requires_grad_(True)
+        x = torch.rand(1, 3, side, side, generator=gen).to(self.device).requires_grad_(True)
         with torch.enable_grad():
             feats = self(x)
-        strides, reach = {}, 0
+        strides, reach, edge = {}, 0, False
         for i, (name, f) in enumerate(feats.items()):
             h, w = f.shape[-2:]
-            s = max(1, round(_PROBE / h))
+            s = max(1, round(side / h))
             strides[name] = 2 ** round(math.log2(s))
             (g,) = torch.autograd.grad(f[0, :, h // 2, w // 2].sum(), x, retain_graph=i + 1 < len(feats))
             ys, xs = torch.nonzero(g[0].abs().sum(0) > 0, as_tuple=True)
             cy, cx = (h // 2) * s, (w // 2) * s
             reach = max(reach, int((ys - cy).abs().max()), int((xs - cx).abs().max()))
-        stride = max(strides.values())
-        return strides, stride * math.ceil((reach + 1) / stride)
+            edge = (
+                edge
+                or int(ys.min()) == 0
+                or int(xs.min()) == 0
+                or int(ys.max()) == side - 1
+                or int(xs.max()) == side - 1
+            )
+        return strides, reach, edge
