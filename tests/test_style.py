@@ -178,3 +178,16 @@ def test_bad_inputs_are_clear_errors(images, style, kwargs, exc, words):
 
 def test_default_layers_are_block_outputs_of_the_default_model():
     assert all(name.startswith("_blocks.") for name in STYLE_LAYERS)
+
+
+def test_a_layer_dead_at_the_probes_centre_is_not_an_error():
+    """A ReLU that is 0 around the probe's centre has no gradient there to measure the support
+    from (a max() of nothing before): its neighbours' are used, or, dead there too, none."""
+    dead = nn.Conv2d(3, 4, 3, padding=1)
+    nn.init.constant_(dead.bias, -1e3)  # 0 after the ReLU for any input in [0, 1]
+    net = nn.Sequential(dead, nn.ReLU(), nn.Conv2d(4, 4, 3, stride=2, padding=1), nn.ReLU()).eval()
+    with Frozen(net):
+        f = Features(net, ["1", "3"], torch.device("cpu"))
+        x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
+        whole, tiled = (E.grams(f, x, ["1", "3"], t) for t in (None, 48))
+    assert all(torch.allclose(whole[k], tiled[k], rtol=1e-5, atol=1e-8) for k in whole)

@@ -110,12 +110,15 @@ class Features:
         with torch.enable_grad():
             feats = self(x)
         strides, reach, edge = {}, 0, False
-        for i, (name, f) in enumerate(feats.items()):
+        for name, f in feats.items():
             h, w = f.shape[-2:]
             s = max(1, round(side / h))
             strides[name] = 2 ** round(math.log2(s))
-            (g,) = torch.autograd.grad(f[0, :, h // 2, w // 2].sum(), x, retain_graph=i + 1 < len(feats))
-            ys, xs = torch.nonzero(g[0].abs().sum(0) > 0, as_tuple=True)
+            ys, xs = self._support(f[0, :, h // 2, w // 2], x)
+            if ys.numel() == 0:  # a dead (ReLU) feature: its neighbours', a stride or two wider
+                ys, xs = self._support(f[0, :, max(0, h // 2 - 1) : h // 2 + 2, max(0, w // 2 - 1) : w // 2 + 2], x)
+            if ys.numel() == 0:
+                continue  # dead around the centre: nothing there to keep exact
             cy, cx = (h // 2) * s, (w // 2) * s
             reach = max(reach, int((ys - cy).abs().max()), int((xs - cx).abs().max()))
             edge = (
@@ -126,3 +129,9 @@ class Features:
                 or int(xs.max()) == side - 1
             )
         return strides, reach, edge
+
+    @staticmethod
+    def _support(f: torch.Tensor, x: torch.Tensor):
+        """The input pixels (rows, columns) the features ``f`` depend on (for this input)."""
+        (g,) = torch.autograd.grad(f.sum(), x, retain_graph=True)
+        return torch.nonzero(g[0].abs().sum(0) > 0, as_tuple=True)
