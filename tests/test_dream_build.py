@@ -144,3 +144,20 @@ def test_efficientnet_lite0_gets_the_default_builds():
     x = (np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8)
     ref = fd.dream(x, octaves=1, steps=2, seed=0)
     assert np.array_equal(fd.dream(x, model=net, octaves=1, steps=2, seed=0), ref)  # its dream_layers, same build
+
+
+@pytest.mark.parametrize("low_memory", [False, True])
+def test_a_model_with_unpadded_layers_gets_its_smallest_side(low_memory):
+    """Found by fuzzing random user models: pictures, octaves or tiles smaller than unpadded
+    convolutions and pools take ended in torch's "kernel size can't be greater than actual input
+    size". The build measures the smallest side; tiles grow to it, octaves below it are left out,
+    a smaller picture is one line naming it."""
+    net = nn.Sequential(nn.Conv2d(3, 8, 7), nn.ReLU(), nn.MaxPool2d(3, 2), nn.Conv2d(8, 8, 5), nn.ReLU()).eval()
+    built = dream_build(net, ["4"])
+    assert built.min_input_side == 17 and not hasattr(net, "min_input_side")  # 7x7, 3x3/2 pool, 5x5: 17 px
+    photo = (np.random.default_rng(0).random((40, 120, 3)) * 255).astype(np.uint8)
+    with pytest.warns(UserWarning, match="octaves"):
+        out = fd.dream(photo, "4", model=net, octaves=4, tile_size=32, steps=1, seed=0, low_memory=low_memory)
+    assert out.shape == photo.shape
+    with pytest.raises(ValueError, match="the picture is 120x12 px and Sequential takes at least 17 px a side"):
+        fd.dream(photo[:12], "4", model=net, steps=1, low_memory=low_memory)

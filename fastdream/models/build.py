@@ -146,7 +146,50 @@ def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Modu
             net = _prepare(_copy(model), device)
     finally:
         model.train(was_training)
+    if not getattr(net, "min_input_side", 0):  # unpadded layers: say what they take, as InceptionV3 does
+        side = smallest_input(net, layers, device)
+        if side > 1:
+            net.min_input_side = side
     return _mark(net)
+
+
+@torch.no_grad()
+def smallest_input(net: nn.Module, layers: Sequence[str], device, cap: int = 1024) -> int:
+    """The smallest square side of an RGB input that ``net`` takes up to the deepest of
+    ``layers`` (1 when any side does; 1 too when no side up to ``cap`` does, so that the
+    network's own error is the one the user sees). Unpadded convolutions and pools need more:
+    the dream grows its tiles to this side, drops octaves below it and refuses smaller pictures
+    in one line, instead of a convolution's complaint about kernel sizes deep inside.
+
+    Examples:
+        >>> from torch import nn
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(4, 4, 3))
+        >>> smallest_input(net.eval(), ["3"], "cpu")
+        10
+    """
+    taps = LayerTaps(net, layers)
+    p = next(iter(net.parameters()), None)
+    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+
+    def takes(side: int) -> bool:
+        x = torch.zeros(1, 3, side, side, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        try:
+            taps(x)
+        except RuntimeError:  # "kernel size can't be greater than actual input size", "output size is too small"
+            return False
+        return True
+
+    if takes(1):
+        return 1
+    lo, hi = 1, 2  # lo fails
+    while not takes(hi):
+        if hi >= cap:
+            return 1
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if takes(mid) else (mid, hi)
+    return hi
 
 
 def _copy(model: nn.Module) -> nn.Module:
