@@ -53,6 +53,15 @@ def test_channels_make_one_cell_per_channel_strongest_first(tmp_path, photo):
     assert one.cells[0]["steps"] == fd.sheet.CHANNEL_DEFAULTS["steps"]  # a channel's motif needs longer
 
 
+def test_channels_of_a_users_own_model(photo):
+    """channels= names the layer: a custom model (which has no default layers) needs nothing more."""
+    from torch import nn
+
+    net = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.ReLU(), nn.Conv2d(6, 6, 3, padding=1), nn.ReLU()).eval()
+    sheet = fd.proof_sheet(photo, channels="3", top="all", model=net, size=48, octaves=1, steps=1, seed=0)
+    assert sorted(c["layers"][0] for c in sheet.cells) == [f"3:{k}" for k in range(6)]
+
+
 def test_the_step_hook_and_progress_count_over_the_whole_sheet():
     states = []
     fd.proof_sheet(IMG, vary={"steps": [1, 2]}, size=48, octaves=1, seed=0, callback=states.append)

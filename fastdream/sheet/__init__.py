@@ -115,7 +115,7 @@ def proof_sheet(
     if channels is not None:
         if vary:
             raise ValueError("proof_sheet: pass vary= or channels=, not both")
-        first = _options(base, models)
+        first = _options({**base, "layers": [channels]}, models)  # a custom model needs its layer named
         count = None if top == "all" else _checks.integer("top", top, 1)
         order = ranked(picture, channels, first)[:count]
         cells, captions = [{**base, "layers": [f"{channels}:{c}"]} for c in order], [f"#{c}" for c in order]
