@@ -87,7 +87,8 @@ def choice(name: str, v, options):
 
 def path(name: str, v) -> Path:
     if not isinstance(v, (str, os.PathLike)) or not str(v):
-        raise TypeError(f"{name} must be a path (str or os.PathLike), got {v!r}")
+        got = repr(v) if isinstance(v, (str, bytes, int, float, type(None))) else f"a {type(v).__name__}"
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {got[:80]}")
     return Path(v)
 
 

@@ -7,6 +7,7 @@ checked before a frame is dreamed, and frames one at a time (never the whole vid
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -126,6 +127,8 @@ def _folder(path: Path) -> Source:
 
 def open_source(path) -> Source:
     """The video at ``path``; clear errors for missing files, unknown extensions, unreadable videos."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"input must be the path of a video or of a folder of frames, got a {type(path).__name__}")
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"input: no such file or folder: {path}")
