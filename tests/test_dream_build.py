@@ -161,3 +161,22 @@ def test_a_model_with_unpadded_layers_gets_its_smallest_side(low_memory):
     assert out.shape == photo.shape
     with pytest.raises(ValueError, match="the picture is 120x12 px and Sequential takes at least 17 px a side"):
         fd.dream(photo[:12], "4", model=net, steps=1, low_memory=low_memory)
+
+
+def test_a_model_that_checks_its_input_size_itself_still_dreams():
+    """The smallest-side probe feeds tiny inputs: a model's own refusal (an assert, a ValueError)
+    is a size it does not take, not an error of the dream."""
+
+    class Picky(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv, self.relu = nn.Conv2d(3, 4, 3, padding=1), nn.ReLU()
+
+        def forward(self, x):
+            if min(x.shape[-2:]) < 16:
+                raise ValueError("Picky takes 16 px and more")
+            return self.relu(self.conv(x))
+
+    photo = (np.random.default_rng(0).random((64, 80, 3)) * 255).astype(np.uint8)
+    assert dream_build(Picky().eval(), ["relu"]).min_input_side == 16
+    assert fd.dream(photo, "relu", model=Picky().eval(), steps=1, octaves=2, seed=0).shape == photo.shape
