@@ -160,11 +160,14 @@ def _out_like(t: torch.Tensor, shape) -> torch.Tensor:
 
 
 def _offsets(values, device) -> torch.Tensor:
-    t = torch.tensor([int(v) for v in values], dtype=torch.int64)
-    if device.type != "cuda":
-        return t
-    # Pinned and non-blocking: a copy from pageable memory makes the host wait for the stream to
-    # drain, so every tile op would stall the queue.
+    return _to_device(torch.tensor([int(v) for v in values], dtype=torch.int64), device)
+
+
+def _to_device(t: torch.Tensor, device) -> torch.Tensor:
+    """``t`` on ``device``; from the CPU to a GPU pinned and non-blocking: a copy from pageable
+    memory makes the host wait for the stream to drain, so every tile op would stall the queue."""
+    if device.type != "cuda" or t.device.type != "cpu":
+        return t.to(device)
     return t.pin_memory().to(device, non_blocking=True)
 
 
@@ -298,8 +301,9 @@ def blend_tiles(tiles: torch.Tensor, grid: TileGrid, *, roll: Sequence[int] = (0
         )
     ry, rx = _roll(roll, grid.size)
     h, w = _ints(grid.size)
-    # float32 as the kernels take them (a hand-built grid may hold other float types).
-    wy, wx = (t.to(tiles.device, torch.float32) for t in (grid.weight_y, grid.weight_x))
+    # float32 as the kernels take them (a hand-built grid may hold other float types); to a GPU
+    # pinned and non-blocking, as the offsets: a pageable copy would stall the stream every call.
+    wy, wx = (_to_device(t.to(torch.float32), tiles.device) for t in (grid.weight_y, grid.weight_x))
     if not backend.use_native("blend_tiles", tiles.device, tiles.dtype):
         return reference.blend_tiles(tiles, grid.ys, grid.xs, wy, wx, (h, w), (ry, rx))
     return torch.ops.fastdream.blend_tiles(tiles, _ints(grid.ys), _ints(grid.xs), wy, wx, h, w, ry, rx)
