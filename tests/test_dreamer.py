@@ -192,6 +192,16 @@ def _folder(root, layout: dict):
     return root
 
 
+def test_the_checkpoint_may_not_be_or_lie_among_the_pictures(subjects):
+    """train-dreamer PICTURES -o PICTURES/cat/x.jpg --no-resume replaced a picture by the checkpoint."""
+    picture = sorted((subjects / "cat").iterdir())[0]
+    before = picture.read_bytes()
+    for out in (picture, subjects / "cat" / "new.pt", subjects / "dreamer.pt"):
+        with pytest.raises(ValueError, match="out_path: .* (is the input|lies inside the input folder)"):
+            train_dreamer(subjects, out, epochs=1, resume=False, **TINY)
+    assert picture.read_bytes() == before and not (subjects / "cat" / "new.pt").exists()
+
+
 def test_folder_errors_and_counted_skips(tmp_path):
     with pytest.raises(ValueError, match="at least 2 subfolders of images, one per subject .* found only 'a'"):
         train_dreamer(_folder(tmp_path / "one", {"a": 3}), tmp_path / "x.pt", **TINY)

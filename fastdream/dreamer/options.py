@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import re
 
-from fastdream import _checks
+from fastdream import _checks, io
 from fastdream.dreamer.network import BLOCKS
 from fastdream.training import Anything, Int, Listing, OptimizerState, Record, Weights
 
@@ -66,6 +66,7 @@ def check_arguments(a: dict) -> dict:
     """Every argument of :func:`train_dreamer` checked (before anything is read or written)."""
     c = _checks
     out_path = c.path("out_path", a["out_path"])
+    io.check_not_input("out_path", out_path, [a["images_dir"]])  # a checkpoint among the pictures: never
     if out_path.exists() and not out_path.is_file():
         raise ValueError(f"out_path: {out_path} exists and is not a file")
     for parent in out_path.parents:  # the folder is created at the first checkpoint: it must be creatable

@@ -86,6 +86,11 @@ def scenario(root: Path, which: str, how: str) -> list[str]:
         out = {"train-unet-image": "img/0.png", "train-unet-inside": "img/new.pt", "train-unet-mask": "masks/1.png"}
         argv[argv.index("-o") + 1] = s(out[which].split("/")[0]) + "/" + out[which].split("/")[1]
         return argv
+    if which.startswith("train-dreamer"):  # a picture of a subject, or a new file among them
+        argv = setups.inputs(root, "train-dreamer")
+        name = {"train-dreamer-image": "0.png", "train-dreamer-inside": "new.pt"}[which]
+        argv[argv.index("-o") + 1] = s("subjects") + "/cat/" + name
+        return [*argv, "--no-resume"]
     if which.startswith(("train-gan", "train-vae")):
         command = "-".join(which.split("-")[:2])
         argv = setups.inputs(root, command)
@@ -115,6 +120,8 @@ SCENARIOS = [
     "train-unet-image",
     "train-unet-inside",
     "train-unet-mask",
+    "train-dreamer-image",
+    "train-dreamer-inside",
     "train-gan-same",
     "train-gan-inside",
     "train-gan-holds",
