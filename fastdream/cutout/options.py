@@ -78,14 +78,7 @@ def check_arguments(a: dict) -> dict:
         device=_checks.device("device", a["device"]),
     )
     _fits(c)
-    io.check_not_input("out_path", out_path, [c["images_dir"], c["masks_dir"]])
-    if out_path.exists() and not out_path.is_file():
-        raise ValueError(f"out_path: {out_path} exists and is not a file")
-    for parent in out_path.parents:  # the folder is created at the first checkpoint: it must be creatable
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"out_path: {parent} is a file, so {out_path} cannot be written")
-            break
+    io.checkpoint_file("out_path", out_path, [c["images_dir"], c["masks_dir"]])
     return c
 
 

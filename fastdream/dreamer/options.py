@@ -65,15 +65,7 @@ def default_epochs(n_train: int) -> int:
 def check_arguments(a: dict) -> dict:
     """Every argument of :func:`train_dreamer` checked (before anything is read or written)."""
     c = _checks
-    out_path = c.path("out_path", a["out_path"])
-    io.check_not_input("out_path", out_path, [a["images_dir"]])  # a checkpoint among the pictures: never
-    if out_path.exists() and not out_path.is_file():
-        raise ValueError(f"out_path: {out_path} exists and is not a file")
-    for parent in out_path.parents:  # the folder is created at the first checkpoint: it must be creatable
-        if parent.exists():
-            if not parent.is_dir():
-                raise ValueError(f"out_path: {parent} is a file, so {out_path} cannot be written")
-            break
+    out_path = io.checkpoint_file("out_path", c.path("out_path", a["out_path"]), [a["images_dir"]])
     return dict(
         images_dir=c.path("images_dir", a["images_dir"]),
         out_path=out_path,

@@ -32,7 +32,7 @@ from fastdream.io.images import (
     save_image,
     upright,
 )
-from fastdream.io.outputs import WRITABLE, Made, check_not_input, flatten, image_format
+from fastdream.io.outputs import WRITABLE, Made, check_not_input, checkpoint_file, flatten, image_format
 
 __all__ = [
     "DEEP_GRAY",
@@ -47,6 +47,7 @@ __all__ = [
     "atomic_save",
     "check_fps",
     "check_not_input",
+    "checkpoint_file",
     "check_pixels",
     "check_range",
     "durations",

@@ -127,6 +127,21 @@ def check_not_input(name: str, out, inputs: Iterable, *, folder: bool = False, o
     return out
 
 
+def checkpoint_file(name: str, out, inputs: Iterable) -> Path:
+    """``out`` as the file a trainer writes its checkpoint to: not one of ``inputs`` nor inside
+    an input folder (:func:`check_not_input`), not a folder, and in a folder that exists or can be
+    made at the first checkpoint (no file where a parent folder goes)."""
+    out = check_not_input(name, out, inputs)
+    if out.exists() and not out.is_file():
+        raise ValueError(f"{name}: {out} exists and is not a file")
+    for parent in out.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ValueError(f"{name}: {parent} is a file, so {out} cannot be written")
+            break
+    return out
+
+
 class Made:
     """The folders a run makes for its outputs, removed again (when still empty) if the run fails:
     ``with Made(folder) as made: ...`` makes ``folder`` and its missing parents.
@@ -170,4 +185,4 @@ class Made:
                 break
 
 
-__all__ = ["WRITABLE", "Made", "check_not_input", "flatten", "image_format", "reason"]
+__all__ = ["WRITABLE", "Made", "check_not_input", "checkpoint_file", "flatten", "image_format", "reason"]
