@@ -1,10 +1,33 @@
 """Helpers shared by the trainer tests: small image folders and the tiny settings of each trainer."""
 
+import contextlib
+
 import numpy as np
+import pytest
 from PIL import Image
 
 GAN_TINY = dict(image_size=32, nz=8, ngf=4, ndf=4, batch_size=4, progress=False)
 UNET_TINY = dict(image_size=32, base_channels=8, depth=2, batch_size=4, backbone=None, progress=False)
+
+
+@contextlib.contextmanager
+def ctrl_c_after_first_checkpoint():
+    """The training run inside the block is stopped by Ctrl-C right after the shared trainer's
+    first checkpoint is written (the KeyboardInterrupt is expected and caught here)."""
+    from fastdream.training import loop
+
+    save = loop.save_checkpoint
+
+    def save_then_stop(state, path):
+        save(state, path)
+        raise KeyboardInterrupt
+
+    loop.save_checkpoint = save_then_stop
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            yield
+    finally:
+        loop.save_checkpoint = save
 
 
 def write_image_folder(root, n=8):

@@ -12,7 +12,7 @@ import fastdream as fd
 from fastdream.cli import main
 from fastdream.dreamer import make_subject_folders, subject_sheet, train_dreamer
 from fastdream.models.dreamer import Dreamer
-from fastdream.training import loop
+from tests.helpers import ctrl_c_after_first_checkpoint
 
 TINY = dict(image_size=64, batch_size=8, seed=0, recipe={"exemplars": 32})
 QUICK = dict(octaves=1, steps=2, seed=0)
@@ -126,17 +126,9 @@ def test_statistics_of_a_layer_with_other_channels_are_refused(dreamer, tmp_path
         fd.models.load(tmp_path / "d.pt")
 
 
-def test_resume_gives_the_uninterrupted_model(subjects, tmp_path, monkeypatch):
-    save = loop.save_checkpoint
-
-    def save_then_stop(state, path):
-        save(state, path)
-        raise KeyboardInterrupt  # Ctrl-C right after the first checkpoint
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
-    with pytest.raises(KeyboardInterrupt):
+def test_resume_gives_the_uninterrupted_model(subjects, tmp_path):
+    with ctrl_c_after_first_checkpoint():
         train_dreamer(subjects, tmp_path / "a.pt", epochs=2, **TINY)
-    monkeypatch.setattr(loop, "save_checkpoint", save)
     again = torch.load(train_dreamer(subjects, tmp_path / "a.pt", epochs=2, **TINY), weights_only=True)
     whole = torch.load(train_dreamer(subjects, tmp_path / "b.pt", epochs=2, **TINY), weights_only=True)
     assert again["epoch"] == whole["epoch"] == 2 and again["config"]["val_files"] == whole["config"]["val_files"]

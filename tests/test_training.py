@@ -19,7 +19,7 @@ from fastdream.gan.trainer import GANTrainer
 from fastdream.training import Dist, Trainer, TrainingError, loop
 from fastdream.vae import train_vae
 from fastdream.vae.train import VAETrainer
-from tests.helpers import GAN_TINY, UNET_TINY, VAE_TINY, write_image_folder
+from tests.helpers import GAN_TINY, UNET_TINY, VAE_TINY, ctrl_c_after_first_checkpoint, write_image_folder
 
 
 @pytest.fixture(scope="module")
@@ -61,18 +61,10 @@ def _state(path):
 
 
 @pytest.mark.parametrize("name", TRAINERS)
-def test_stopped_then_resumed_equals_uninterrupted(name, data, tmp_path, monkeypatch):
+def test_stopped_then_resumed_equals_uninterrupted(name, data, tmp_path):
     run, _, weights, tol, _, _ = TRAINERS[name]
-    save = loop.save_checkpoint
-
-    def save_then_stop(state, path):
-        save(state, path)
-        raise KeyboardInterrupt  # Ctrl-C right after the first checkpoint
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_stop)
-    with pytest.raises(KeyboardInterrupt):
+    with ctrl_c_after_first_checkpoint():
         run(data, tmp_path / "a", epochs=3)
-    monkeypatch.setattr(loop, "save_checkpoint", save)
     assert _state(run(data, tmp_path / "a", epochs=1))["epoch"] == 1  # nothing lost, nothing more to do
     again = _state(run(data, tmp_path / "a", epochs=3))
     whole = _state(run(data, tmp_path / "b", epochs=3))
