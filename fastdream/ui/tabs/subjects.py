@@ -20,15 +20,22 @@ HOW = (
     "Train a dreamer on folders of your own pictures (one folder per subject) with "
     "`fastdream train-dreamer PICTURES -o dreamer.pt`, upload it here and pick what to grow."
 )
-SETTINGS = ("octaves", "steps")  # the dreamer's settings the page shows (and a user may change)
+# The last dreamer loaded, by its file (path, size, time): the upload reads it to fill the list and
+# every Dream click uses it again, so it is read and built for the dream once, not per click.
+_last: dict = {}
 
 
 def _dreamer(path):
     """The dreamer in an uploaded checkpoint (a ``ValueError`` naming the file for anything else)."""
-    net = fd.models.load(path)
-    if not getattr(net, "subjects", None):
-        raise ValueError(f"{Path(path).name} is not a dreamer checkpoint (make one with fastdream train-dreamer)")
-    return net
+    st = Path(path).stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _last:
+        net = fd.models.load(path)
+        if not getattr(net, "subjects", None):
+            raise ValueError(f"{Path(path).name} is not a dreamer checkpoint (make one with fastdream train-dreamer)")
+        _last.clear()
+        _last[key] = net
+    return _last[key]
 
 
 def build(page: Page) -> None:
