@@ -80,7 +80,7 @@ class Features:
         self.pad, self.crops = 0, {}
         x = torch.rand(1, 3, _PROBE, _PROBE, generator=torch.Generator().manual_seed(0)).to(self.device)
         sizes = {k: tuple(f.shape[-2:]) for k, f in self(x).items()}
-        strides = {k: 2 ** round(math.log2(max(1, round(_PROBE / max(hw))))) for k, hw in sizes.items()}
+        strides = {k: _stride(_PROBE, max(hw)) for k, hw in sizes.items()}
         short = {k: max(_PROBE // strides[k] - n for n in hw) for k, hw in sizes.items()}
         if max(short.values()) <= 0:
             return 0, {}
@@ -113,7 +113,7 @@ class Features:
         for name, f in feats.items():
             h, w = f.shape[-2:]
             s = max(1, round(side / h))
-            strides[name] = 2 ** round(math.log2(s))
+            strides[name] = _stride(side, h)
             ys, xs = self._support(f[0, :, h // 2, w // 2], x)
             if ys.numel() == 0:  # a dead (ReLU) feature: its neighbours', a stride or two wider
                 ys, xs = self._support(f[0, :, max(0, h // 2 - 1) : h // 2 + 2, max(0, w // 2 - 1) : w // 2 + 2], x)
@@ -135,3 +135,9 @@ class Features:
         """The input pixels (rows, columns) the features ``f`` depend on (for this input)."""
         (g,) = torch.autograd.grad(f.sum(), x, retain_graph=True)
         return torch.nonzero(g[0].abs().sum(0) > 0, as_tuple=True)
+
+
+def _stride(side: int, n: int) -> int:
+    """The stride of a layer whose map is ``n`` wide on a ``side`` px input: the power of two
+    nearest ``side / n`` (an unpadded network's maps are a little short of ``side / stride``)."""
+    return 2 ** round(math.log2(max(1, round(side / n))))
