@@ -71,6 +71,28 @@ def test_a_torchvision_style_file_loads(tmp_path):
     torch.testing.assert_close(net(x), ref(x))
 
 
+@pytest.mark.parametrize("name", ["googlenet", "inception_v3", "vgg16", "efficientnet_lite0"])
+def test_a_network_fine_tuned_on_other_classes_loads_with_its_classifier(tmp_path, name):
+    """torchvision's fine-tuning recipe replaces the last Linear (here with 7 classes): the file
+    loads with a 7-way classifier, the same logits, and its class logits can be dreamed."""
+    from fastdream.models.registry import MODELS
+
+    ref = MODELS[name](num_classes=7).eval()
+    path = tmp_path / "tuned.pth"
+    torch.save(ref.state_dict(), path)
+    net = load(name, weights=path)
+    x = torch.randn(1, 3, 80, 80)
+    out = net(x)
+    assert out.shape == (1, 7)
+    torch.testing.assert_close(out, ref(x))
+    head = {"vgg16": "classifier.6", "efficientnet_lite0": "_fc"}.get(name, "fc")
+    img = torch.rand(3, 80, 96)
+    dreamed = fd.dream(img, {f"{head}:6": 1.0}, model=net, octaves=1, steps=2, jitter=0, seed=0)
+    assert dreamed.shape == img.shape and (dreamed - img).abs().max() > 0
+    with pytest.raises(ValueError, match="channel"):
+        fd.dream(img, f"{head}:7", model=net, octaves=1, steps=1)
+
+
 def test_a_file_that_does_not_fit_lists_its_keys(tmp_path):
     sd = GoogLeNet().state_dict()
     sd.pop("fc.bias")

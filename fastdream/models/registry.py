@@ -32,6 +32,15 @@ MODELS: dict[str, Callable[[], nn.Module]] = {
 # Keys a file may hold that the dream network has no use for: the training-time auxiliary
 # classifiers (torchvision's own checkpoints have them).
 _IGNORED = {"googlenet": ("aux1.", "aux2."), "inception_v3": ("AuxLogits.",)}
+# Each network's classifier. A network fine-tuned on other classes (torchvision's recipe: replace
+# the last Linear) loads with its own class count: its file only differs there.
+_HEADS = {
+    "efficientnet_lite0": "_fc",
+    "googlenet": "fc",
+    "inception_v3": "fc",
+    "vgg16": "classifier.6",
+    "vgg19": "classifier.6",
+}
 # Dicts that checkpoints commonly wrap the state dict in (fastdream's trainers, Lightning, timm...).
 _WRAPPERS = ("state_dict", "model_state_dict", "model", "weights", "net", "ema")
 _SHOWN = 8
@@ -57,8 +66,10 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
             dreams its subjects with ``fastdream.dream(..., subject=NAME)``).
         weights: a file holding a state dict (or a checkpoint with one under ``state_dict``,
             ``model``, ...), read with ``torch.load(weights_only=True)``; keys prefixed by
-            ``module.`` (DataParallel) are accepted. None: efficientnet_lite0's bundled ImageNet
-            weights; random weights for the others, with a warning.
+            ``module.`` (DataParallel) are accepted, and so is a classifier for other classes
+            than ImageNet's 1000 (a network fine-tuned on your own: the model gets that many).
+            None: efficientnet_lite0's bundled ImageNet weights; random weights for the others,
+            with a warning.
         device: where the model goes (default: the CPU).
 
     Returns:
@@ -108,9 +119,11 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
             )
             net = MODELS[name]()
     else:
-        sd = _fit(name, read_state_dict(weights))
+        sd = read_state_dict(weights)
+        classes = _classes(name, sd)
+        sd = _fit(name, sd, classes)
         with torch.device("meta"):  # no random init of weights that are replaced at once (VGG: 138M)
-            net = MODELS[name]()
+            net = MODELS[name](num_classes=classes)
         net.load_state_dict(sd, strict=True, assign=True)
     net.eval().requires_grad_(False)
     return net.to(device) if device is not None else net
@@ -141,10 +154,18 @@ def read_state_dict(path) -> dict[str, torch.Tensor]:
     return obj
 
 
-def _fit(name: str, sd: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """``sd`` checked against ``name``'s keys and shapes; a ValueError listing what does not fit."""
+def _classes(name: str, sd: dict[str, torch.Tensor]) -> int:
+    """How many classes the file's classifier has (1000 when it has none or a malformed one: then
+    :func:`_fit` names the key)."""
+    w = sd.get(f"{_HEADS[name]}.weight")
+    return int(w.shape[0]) if isinstance(w, torch.Tensor) and w.dim() == 2 and w.shape[0] > 0 else 1000
+
+
+def _fit(name: str, sd: dict[str, torch.Tensor], classes: int = 1000) -> dict[str, torch.Tensor]:
+    """``sd`` checked against ``name``'s keys and shapes with a ``classes``-way classifier; a
+    ValueError listing what does not fit."""
     with torch.device("meta"):
-        expected = {k: tuple(v.shape) for k, v in MODELS[name]().state_dict().items()}
+        expected = {k: tuple(v.shape) for k, v in MODELS[name](num_classes=classes).state_dict().items()}
     sd = {k: v for k, v in sd.items() if not k.startswith(_IGNORED.get(name, ()))}
     for k in expected:  # files saved before BatchNorm counted its batches lack the counters
         if k.endswith("num_batches_tracked") and k not in sd:
