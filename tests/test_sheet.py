@@ -76,6 +76,7 @@ def test_the_step_hook_and_progress_count_over_the_whole_sheet():
         ("steps", "is not NAME=VALUE1,VALUE2"),
         ("norm=std,wavy", "norm must be one of 'std', 'mean_abs', 'laplacian', got 'wavy'"),
         ("jitter=4,-1", "jitter must be >= 0, got -1"),
+        ("layers=_blocks.5,_blocks.99", "unknown layer name(s) ['_blocks.99']"),
     ],
 )
 def test_bad_vary_is_one_clear_error_and_nothing_is_written(tmp_path, photo, capsys, vary, message):
@@ -84,6 +85,17 @@ def test_bad_vary_is_one_clear_error_and_nothing_is_written(tmp_path, photo, cap
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
     assert sorted(p.name for p in tmp_path.iterdir()) == ["photo.png"]
+
+
+def test_a_bad_layer_in_the_last_cell_fails_before_the_first_dream():
+    """Layer names are checked for every cell up front: a typo in the last value of a long sheet
+    must not cost the other cells' dreams first."""
+    states = []
+    with pytest.raises(ValueError, match="unknown layer name"):
+        fd.proof_sheet(
+            IMG, vary={"layers": [["_blocks.5"], ["_blocks.6:top2", "_blocks.x"]]}, size=48, callback=states.append
+        )
+    assert states == []
 
 
 def test_usage_errors(tmp_path, photo, capsys):

@@ -15,13 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
 from fastdream.dream import DreamOptions, run
-from fastdream.dream.engine import pyramid
+from fastdream.dream.engine import build_objective, pyramid
 from fastdream.dream.presets import model_of, preset
+from fastdream.models.efficientnet_lite import EfficientNetLite0
+from fastdream.models.taps import LayerTaps
 from fastdream.sheet import layout
 from fastdream.sheet import vary as V
 from fastdream.sheet.channels import ranked
@@ -130,6 +133,7 @@ def proof_sheet(
     else:
         raise ValueError("proof_sheet: give vary={option: [values]} or channels=LAYER: what the cells differ by")
     opts = [_options(c, models) for c in cells]  # every cell's options checked before any dream
+    _check_layers(opts)
     pictures = _dream_all(picture, opts, progress, callback)
     sheet = layout.contact_sheet(pictures, captions, layout.columns_for(len(cells), row), title)
     result = Sheet(sheet, cells, pictures, picture)
@@ -179,6 +183,15 @@ def _options(kwargs: dict, models: dict) -> DreamOptions:
             models[name] = DreamOptions.create(model=name).model
         kw["model"] = models[name]
     return DreamOptions.create(**kw)
+
+
+def _check_layers(opts: list[DreamOptions]) -> None:
+    """Every cell's layers (and subjects) named in its model before the first dream: a typo in
+    the last value of a ``vary`` is one error at once, not one after the other cells' dreams."""
+    with torch.device("meta"):  # the default backbone's names, without its weights
+        default = EfficientNetLite0()
+    for o in opts:
+        LayerTaps(o.model if o.model is not None else default, build_objective(o).layers)
 
 
 def _dream_all(picture: Image.Image, opts: list[DreamOptions], progress: bool, callback) -> list[Image.Image]:
