@@ -50,16 +50,26 @@ class UsageError(ValueError):
 
 #: Commands whose ``-o`` is a video (GIF, WebP or MP4) rather than an image.
 VIDEO_COMMANDS = ("zoom", "dream-video", "style-video")
+#: Commands whose ``--overwrite`` lets the output replace the input file.
+OVERWRITE_COMMANDS = ("dream", "cutout")
+#: Options (argparse dests) that name files or folders a command reads (``model``: a dreamer
+#: checkpoint, or a backbone's name, which is no file).
+INPUT_DESTS = (
+    "guide", "mask_from", "subject_from", "model", "weights", "styles", "masks", "checkpoint", "between",
+    "sheet_image",
+)  # fmt: skip
 
 
 def output_path(args, default: str | None, *, inputs=(), mode: str | None = None) -> Path:
     """``-o``, checked before any work (:mod:`fastdream.io.outputs`): a file (not a folder) in a
     folder that exists and can be written, in a format that can be written and holds ``mode``
     (the picture the command makes; default: that of the input image, whose alpha the result
-    keeps), and not an input (``args.input`` and ``inputs``) unless ``--overwrite`` is given for
-    ``args.input``, nor inside an input folder."""
+    keeps), and not an input (``args.input``, the options that name files it reads and ``inputs``)
+    unless ``--overwrite`` is given for ``args.input``, nor inside an input folder."""
     from fastdream import io
 
+    if args.output is not None and not str(args.output).strip():
+        raise UsageError("output: the name is empty (an unset shell variable?); give a file name")
     out = Path(args.output or default)
     if out.is_dir():
         raise UsageError(f"output {out} is a folder; give a file name")
@@ -71,8 +81,11 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
     source = getattr(args, "input", None)
     overwrite = bool(getattr(args, "overwrite", False))
     if source and Path(source).is_file() and not overwrite and _same(out, source):
-        raise UsageError(f"output {out} is the input file; pass --overwrite to replace it")
-    io.check_not_input("output", out, [source, *inputs], overwrite=overwrite)
+        if getattr(args, "command", None) in OVERWRITE_COMMANDS:
+            raise UsageError(f"output {out} is the input file; pass --overwrite to replace it")
+        raise UsageError(f"output {out} is the input file, which fastdream never writes over; choose another output")
+    io.check_not_input("output", out, [source], overwrite=overwrite)
+    io.check_not_input("output", out, [*input_args(args), *inputs])  # --overwrite is for the input only
     if getattr(args, "command", None) in VIDEO_COMMANDS:
         io.animation_format(out, "output")
         return out
@@ -81,6 +94,17 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
             mode = io.standard_mode(im)
     io.image_format(out, mode or "RGB", "output")
     return out
+
+
+def input_args(args) -> list:
+    """The files and folders a command line reads besides ``INPUT`` (``--guide``, ``--weights``,
+    the styles, the masks, checkpoints...): none of them may be an output."""
+    found = []
+    for dest in INPUT_DESTS:
+        value = getattr(args, dest, None)
+        found += value if isinstance(value, (list, tuple)) else [value]
+    # Files only: a name like --model vgg16 is no input, even beside a folder called vgg16.
+    return [v for v in found if isinstance(v, (str, os.PathLike)) and str(v) and Path(v).is_file()]
 
 
 def _same(a, b) -> bool:

@@ -28,7 +28,11 @@ def _cmd_train_dreamer(args) -> int:
     )
     sheet = None
     if args.sheet:  # checked before the training
-        sheet = output_path(SimpleNamespace(output=args.sheet, input=None, overwrite=False), None)
+        sheet = output_path(
+            SimpleNamespace(output=args.sheet, input=args.sheet_image, overwrite=False),
+            None,
+            inputs=[args.images, args.output],
+        )
     path = train_dreamer(args.images, args.output, progress=not args.quiet, **kw)  # a TrainingError: exit 1
     print(f"wrote {path}")
     if sheet is not None:

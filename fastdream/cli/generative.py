@@ -96,7 +96,7 @@ def _check_output(args, walk: bool) -> None:
         args.fps = fps
     elif out.exists() and not out.is_dir():
         raise NotADirectoryError(f"output: {out} exists and is not a folder (samples go into a folder)")
-    io.check_not_input("output", out, [args.checkpoint], folder=not walk)
+    io.check_not_input("output", out, [args.checkpoint, *(getattr(args, "between", None) or [])], folder=not walk)
     if args.dream:
         _checks.integer("--dream-size", args.dream_size, 16, 1 << 14)
         _checks.fits(f"--dream-size {args.dream_size}", args.dream_size**2 * 145)

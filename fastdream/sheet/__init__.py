@@ -107,7 +107,7 @@ def proof_sheet(
         >>> np.array_equal(np.asarray(again), np.asarray(s.pictures[3]))
         True
     """
-    out, json_out = _outputs(out_path, image)
+    out, json_out = _outputs(out_path, image, dream_kwargs.get("guide"))
     size = _checks.integer("size", size, 32)
     progress = _checks.boolean("progress", progress)
     callback = driver.check_callback(callback)
@@ -128,7 +128,7 @@ def proof_sheet(
         varied = V.check(vary, dream_kwargs)
         cells = [{**base, **combo} for combo in V.combinations(varied)]
         captions = [V.caption(c, list(varied)) for c in cells]
-        title = f"{_name(image)}: " + _fixed(base)
+        title = f"{_name(image)}: " + _fixed({k: v for k, v in base.items() if k not in varied})
         row = len(list(varied.values())[-1])
     else:
         raise ValueError("proof_sheet: give vary={option: [values]} or channels=LAYER: what the cells differ by")
@@ -145,7 +145,7 @@ def proof_sheet(
     return result
 
 
-def _outputs(out_path, image) -> tuple[Path | None, Path | None]:
+def _outputs(out_path, image, guide=None) -> tuple[Path | None, Path | None]:
     if out_path is None:
         return None, None
     out = _checks.path("out_path", out_path)
@@ -157,6 +157,8 @@ def _outputs(out_path, image) -> tuple[Path | None, Path | None]:
         raise FileNotFoundError(f"out_path: output folder does not exist: {parent}")
     if isinstance(image, (str, Path)) and Path(image).resolve() in (out.resolve(), json_out.resolve()):
         raise ValueError(f"out_path: {out} (or its .json) is the input image; the input is never overwritten")
+    for written in (out, json_out):
+        io.check_not_input("out_path", written, [image, guide])
     return out, json_out
 
 

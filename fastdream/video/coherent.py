@@ -128,7 +128,7 @@ def dream_video(
         PosixPath('dreamed.mp4')
     """
     src = open_source(input)
-    out, fmt = F.check_out_path(out_path, input)
+    out, fmt = F.check_out_path(out_path, input, [dream_kwargs.get("guide")])
     blend = _checks.real("blend", blend, lo=0.0, hi=1.0, lo_open=False, hi_open=False)
     flow, resume = _checks.boolean("flow", flow), _checks.boolean("resume", resume)
     keep_audio, progress = _checks.boolean("keep_audio", keep_audio), _checks.boolean("progress", progress)

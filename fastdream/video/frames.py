@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import shutil
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -146,8 +147,9 @@ def save_frame(x01: torch.Tensor, path: Path) -> None:
     io.atomic_save(lambda tmp: img.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL), path)
 
 
-def check_out_path(out_path, image) -> tuple[Path, str]:
-    """The video file to write and its format; every problem with it raised before any work."""
+def check_out_path(out_path, image, others=()) -> tuple[Path, str]:
+    """The video file to write and its format; every problem with it raised before any work. It
+    may not be ``image`` nor any of ``others`` (the guide, the styles: files the run reads)."""
     out = _checks.path("out_path", out_path)
     fmt = io.animation_format(out)
     parent = out.parent if str(out.parent) else Path(".")
@@ -161,7 +163,7 @@ def check_out_path(out_path, image) -> tuple[Path, str]:
         raise PermissionError(f"out_path: {out} exists and is not writable")
     if isinstance(image, (str, os.PathLike)) and Path(image).resolve() == out.resolve():
         raise ValueError(f"out_path: {out} is the input image; the input is never overwritten")
-    io.check_not_input("out_path", out, [image])
+    io.check_not_input("out_path", out, [image, *others])
     return out, fmt
 
 
@@ -277,8 +279,20 @@ def frame_range(start, end, count: int) -> tuple[int, int]:
 
 
 def check_fps(fps, src, fmt: str, out: Path) -> float:
-    """The output's frame rate: ``fps``, or the input's; no faster than ``fmt`` can play."""
-    return io.check_fps(src.fps if fps is None else fps, fmt, "fps" if fps is not None else "fps (the input's)")
+    """The output's frame rate: ``fps``, or the input's brought into what ``fmt`` can play (with a
+    warning: a GIF of 10 ms frames stored 100 fps, which no GIF player shows)."""
+    if fps is not None:
+        return io.check_fps(fps, fmt)
+    rate = io.check_fps(src.fps, "MP4", "fps (the input's)")  # any rate a video may have
+    kept = min(rate, io.max_fps(fmt))  # the lowest rate is every format's
+    if kept != rate:
+        warnings.warn(
+            f"the input plays at {rate:g} fps and {fmt} at most {io.max_fps(fmt):g}: {out.name} plays at {kept:g} "
+            "fps (pass fps= / --fps to choose)",
+            UserWarning,
+            stacklevel=3,
+        )
+    return kept
 
 
 def to01(frame: np.ndarray, device) -> torch.Tensor:

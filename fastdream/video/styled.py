@@ -194,7 +194,8 @@ def style_video(
         ('out.gif', ['frame_00000.png', 'frame_00001.png', 'frame_00002.png'])
     """
     src = open_source(video_or_frames)
-    out, fmt = F.check_out_path(out_path, video_or_frames)
+    styles = style_or_styles if isinstance(style_or_styles, (list, tuple)) else [style_or_styles]
+    out, fmt = F.check_out_path(out_path, video_or_frames, styles)
     flow, resume = _checks.boolean("flow", flow), _checks.boolean("resume", resume)
     keep_audio, progress = _checks.boolean("keep_audio", keep_audio), _checks.boolean("progress", progress)
     tw = _checks.real("temporal_weight", temporal_weight, lo=0.0, lo_open=False, cap=MAX["weight"])

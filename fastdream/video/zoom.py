@@ -125,7 +125,7 @@ def zoom_video(
     if rgb.shape[0] != 1:
         raise ValueError(f"image must be a single image, got a batch of {rgb.shape[0]} (shape {tuple(rgb.shape)})")
     h, w = rgb.shape[-2:]
-    out, fmt = F.check_out_path(out_path, image)
+    out, fmt = F.check_out_path(out_path, image, [dream_kwargs.get("guide")])
     move = dict(zoom=_checks.real("zoom", zoom, lo=0.0), shift=_shift(shift), angle=_checks.real("angle", angle))
     fps = io.check_fps(fps, fmt)
     resume, reverse = _checks.boolean("resume", resume), _checks.boolean("reverse", reverse)

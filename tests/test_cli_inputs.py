@@ -1,0 +1,111 @@
+"""No command writes over a file it reads: not the input, nor the guide, a style, a weights file,
+a checkpoint or the images of a walk; and the refusals come before any work, in one line."""
+
+import hashlib
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from fastdream.cli import main
+
+QUICK = ["--steps", "1", "-q"]
+
+
+@pytest.fixture
+def files(tmp_path):
+    rng = np.random.default_rng(0)
+    picture = Image.fromarray((rng.random((48, 64, 3)) * 255).astype(np.uint8))
+    for name in ("in.png", "guide.png", "style.png", "a.webp", "b.webp"):
+        picture.save(tmp_path / name)
+    picture.save(tmp_path / "guide.gif")
+    (tmp_path / "w.pth").write_bytes(b"not read: the output is refused first")
+    (tmp_path / "vae.pt").write_bytes(b"not read either")
+    return tmp_path
+
+
+def _digests(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["dream", "in.png", "-o", "guide.png", "--guide", "guide.png"],
+        ["dream", "in.png", "-o", "guide.png", "--guide", "guide.png", "--overwrite"],  # that is for the input
+        ["zoom", "in.png", "-o", "guide.gif", "--guide", "guide.gif", "--frames", "2"],
+        ["sheet", "in.png", "-o", "guide.png", "--guide", "guide.png", "--vary", "seed=1,2", "--size", "48"],
+        ["style", "in.png", "style.png", "-o", "style.png"],
+        ["style", "in.png", "guide.png", "style.png", "-o", "style.png"],
+        ["dream", "in.png", "-o", "w.pth", "--model", "vgg16", "--weights", "w.pth"],
+        ["vae-walk", "vae.pt", "--between", "a.webp", "b.webp", "-o", "b.webp"],
+    ],
+    ids=["dream-guide", "dream-guide-overwrite", "zoom-guide", "sheet-guide", "style", "style-2nd", "weights", "walk"],
+)
+def test_no_output_is_a_file_the_command_reads(files, monkeypatch, capsys, args):
+    monkeypatch.chdir(files)
+    before = _digests(files)
+    assert main([*args, *([] if args[0] == "vae-walk" else QUICK)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "input" in err[0], err
+    assert _digests(files) == before and sorted(p.name for p in files.iterdir()) == sorted(before)
+
+
+def test_the_input_refused_as_output_names_the_right_remedy(files, monkeypatch, capsys):
+    """--overwrite is the remedy where it exists (dream); zoom never writes over its input."""
+    monkeypatch.chdir(files)
+    assert main(["dream", "in.png", "-o", "in.png", *QUICK]) == 2
+    assert "pass --overwrite" in capsys.readouterr().err
+    assert main(["zoom", "guide.gif", "-o", "guide.gif", "--frames", "2", *QUICK]) == 2
+    err = capsys.readouterr().err
+    assert "never writes over" in err and "--overwrite" not in err
+
+
+def test_an_empty_output_name_is_refused_not_replaced_by_the_default(files, monkeypatch, capsys):
+    monkeypatch.chdir(files)
+    assert main(["dream", "in.png", "-o", "", *QUICK]) == 2
+    assert "output: the name is empty" in capsys.readouterr().err
+    assert not (files / "dream.png").exists()
+
+
+def test_a_folder_dream_into_a_name_like_an_image_is_refused(files, monkeypatch, capsys):
+    (files / "photos").mkdir()
+    (files / "in.png").rename(files / "photos" / "in.png")
+    monkeypatch.chdir(files)
+    assert main(["dream", "photos", "-o", "out.png", *QUICK]) == 2
+    assert "out.png is named as an image" in capsys.readouterr().err
+    assert not (files / "out.png").exists()
+
+
+def test_the_library_refuses_them_too(files):
+    """The same from Python: a zoom, a sheet and a styled video never write over their guide or styles."""
+    import fastdream as fd
+
+    before = _digests(files)
+    with pytest.raises(ValueError, match="never writes into its inputs"):
+        fd.zoom_video(files / "in.png", files / "guide.gif", guide=files / "guide.gif", frames=2, steps=1)
+    with pytest.raises(ValueError, match="never writes into its inputs"):
+        fd.proof_sheet(files / "in.png", files / "guide.png", guide=files / "guide.png", vary={"seed": [1, 2]})
+    frames = files / "frames"
+    frames.mkdir()
+    for k in range(2):
+        Image.open(files / "in.png").save(frames / f"{k}.png")
+    with pytest.raises(ValueError, match="never writes into its inputs"):
+        fd.style_video(frames, [files / "style.png", files / "a.webp"], files / "a.webp", steps=1)
+    assert _digests(files) == before
+
+
+def test_a_videos_own_rate_beyond_what_gif_plays_is_brought_down_with_a_warning(tmp_path):
+    """A GIF of 10 ms frames (100 fps) dreamed into a GIF: 50 fps and a warning, where it failed
+    with "fps (the input's) must be in [0.01, 50]"; an fps the user gives is still checked."""
+    import fastdream as fd
+
+    clip = tmp_path / "fast.gif"
+    pictures = [Image.new("RGB", (64, 48), (60 * k, 90, 40)) for k in range(3)]
+    pictures[0].save(clip, save_all=True, append_images=pictures[1:], duration=10, loop=0)
+    with pytest.warns(UserWarning, match="plays at 100 fps and GIF at most 50"):
+        out = fd.dream_video(clip, tmp_path / "out.gif", steps=1, octaves=1, flow=False)
+    with Image.open(out) as im:
+        assert im.n_frames == 3 and im.info["duration"] == 20
+    with pytest.raises(ValueError, match=r"fps must be in \[0.01, 50\] for GIF output, got 100"):
+        fd.dream_video(clip, tmp_path / "again.gif", fps=100, steps=1, octaves=1, flow=False)
