@@ -59,6 +59,10 @@ def check_folders(in_dir, out_dir, fmt, mode: str = "RGB") -> tuple[Path, Path, 
             raise ValueError(f"format: {fmt} cannot hold {what}; use png or webp") from None
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"output_dir: {out_dir} exists and is not a folder")
+    if not out_dir.exists() and out_dir.suffix.lower() in Image.registered_extensions():
+        raise ValueError(
+            f"output_dir: {out_dir} is named as an image, but a folder of images goes into a folder; give a folder name"
+        )
     io.check_not_input("output_dir", out_dir, [in_dir], folder=True)
     return in_dir, out_dir, fmt
 
@@ -87,6 +91,8 @@ def run_folder(
     targets = [
         out_dir / (f.relative_to(in_dir).with_suffix("." + fmt) if fmt else f.relative_to(in_dir)) for f in files
     ]
+    if fmt:
+        _check_distinct(files, targets, fmt)
     dist = distributed(device)
     if dist.enabled and device.type == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
@@ -105,6 +111,16 @@ def run_folder(
     finally:
         bar.close()
     return report
+
+
+def _check_distinct(files: list[Path], targets: list[Path], fmt: str) -> None:
+    """Two inputs that one format gives the same output name (``a.jpg`` and ``a.png`` as png):
+    refused before any work, where the second would be counted as done and never made."""
+    first: dict[Path, Path] = {}
+    for f, t in zip(files, targets):
+        if t in first:
+            raise ValueError(f"format: {first[t]} and {f} would both be written as {t} ({fmt}); rename one of them")
+        first[t] = f
 
 
 class _Watch:

@@ -55,6 +55,21 @@ def test_the_input_folder_is_never_the_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"] and not (src / "out").exists()
 
 
+def test_two_inputs_one_format_names_alike_are_refused_before_any_work(tmp_path):
+    """a.jpg and a.png as png would be one output: the second was counted as done and never made."""
+    src = tmp_path / "in"
+    (src / "sub").mkdir(parents=True)
+    for name in ("a.png", "a.jpg", "b.jpg", "sub/a.jpg"):
+        Image.new("RGB", (4, 4)).save(src / name)
+    with pytest.raises(ValueError, match=r"a\.jpg and .*a\.png would both be written as .*a\.png"):
+        batch.run_folder(src, tmp_path / "out", "png", invert, device=CPU, progress=False, name="test")
+    assert not (tmp_path / "out").exists()
+    kept = batch.run_folder(src, tmp_path / "kept", None, invert, device=CPU, progress=False, name="test")
+    assert len(kept.written) == 4  # each input's own format: four names, four outputs
+    with pytest.raises(ValueError, match="named as an image"):
+        batch.run_folder(src, tmp_path / "out.png", None, invert, device=CPU, progress=False, name="test")
+
+
 class _TwoRanks(Dist):
     """Rank 0 of 2, without a process group: the other rank is played by ``make`` below."""
 
