@@ -116,6 +116,11 @@ def test_unsafe_or_missing_files_are_refused(tmp_path):
     torch.save({"model": _Pickled()}, path)
     with pytest.raises(ValueError, match="weights_only=True"):
         load("vgg16", weights=path)
+    for name, data in (("empty.pth", b""), ("photo.png", b"\x89PNG\r\n\x1a\n" + bytes(64))):
+        (tmp_path / name).write_bytes(data)  # an empty file's EOFError has no text at all
+        with pytest.raises(ValueError, match="is not a file torch.load reads") as e:
+            load("vgg16", weights=tmp_path / name)
+        assert "weights_only=False" not in str(e.value) and "\n" not in str(e.value)
     with pytest.raises(FileNotFoundError, match="weights: no such file"):
         load("vgg16", weights=tmp_path / "nope.pt")
     with pytest.raises(ValueError, match="known models are: efficientnet_lite0, googlenet, inception_v3, vgg16, vgg19"):

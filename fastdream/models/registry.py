@@ -135,10 +135,12 @@ def read_state_dict(path) -> dict[str, torch.Tensor]:
     _checks.fits(f"weights: loading {path}", 2 * path.stat().st_size)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # pickles of arbitrary objects, zip errors, truncated files
+    except Exception as exc:  # pickles of arbitrary objects, zip errors, truncated or empty files
+        # Only the error's type, as the checkpoint reader: torch's text suggests weights_only=False,
+        # which is what must not be done with a file of unknown origin (and an EOFError has none).
         raise ValueError(
             f"weights: {path} is not a file torch.load reads with weights_only=True (a state dict saved with "
-            f"torch.save(model.state_dict(), path)): {str(exc).splitlines()[0]}"
+            f"torch.save(model.state_dict(), path)): {type(exc).__name__}"
         ) from None
     for _ in range(3):  # a state dict at most a few wrappers deep
         if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
