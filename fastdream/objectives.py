@@ -66,6 +66,8 @@ _MODE = re.compile(r"^(top|bottom)(\d+)$")
 #: The largest channel index (and topK) a spec may name: more than any layer has (a larger number
 #: is a typo, refused before a list of that length is made).
 MAX_CHANNEL = (1 << 16) - 1
+#: The sizes a layer's weight may have (besides 0).
+MIN_WEIGHT, MAX_WEIGHT = 1e-6, 1e6
 
 
 # ------------------------------------------------------------------------------------------------
@@ -123,6 +125,13 @@ def parse_spec(text: str, weight=None) -> LayerSpec:
 def _weight(text, w) -> float:
     if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w):
         raise ValueError(f"layers: the weight of {text!r} must be a finite number, got {w!r}")
+    if w != 0 and not MIN_WEIGHT <= abs(w) <= MAX_WEIGHT:
+        # Past these the objective overflows float32 (inf: no step at all) or its gradient sinks
+        # under the step's epsilon (a fainter dream); weights only matter relative to each other.
+        raise ValueError(
+            f"layers: the weight of {text!r} must be 0 or between {MIN_WEIGHT:g} and {MAX_WEIGHT:g} in size, "
+            f"got {w!r} (weights count relative to each other: the dream normalizes its gradient)"
+        )
     return float(w)
 
 
@@ -138,6 +147,8 @@ def parse_layers(layers) -> tuple[LayerSpec, ...]:
         raise TypeError(f"layers must be a layer spec, a list of them, or a dict spec -> weight, got {layers!r}")
     if not specs:
         raise ValueError("layers must name at least one layer")
+    if all(s.weight == 0 for s in specs):
+        raise ValueError("layers: every weight is 0, so there is nothing to dream; give a layer a weight")
     return specs
 
 

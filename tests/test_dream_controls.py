@@ -257,6 +257,10 @@ def test_every_option_tiles_masks_and_seeds(name, photo, guide_image):
         (dict(layers=["_blocks.10:top200"]), ValueError, "_blocks.10 has 112 channels; top200"),
         (dict(layers=["_blocks.10:x"]), ValueError, "layers: 'x' in '_blocks.10:x' is not a channel"),
         (dict(layers={"_blocks.10": "2"}), ValueError, "weight of '_blocks.10' must be a finite number"),
+        # past these the objective overflowed (no step at all) or sank under the epsilon, silently
+        (dict(layers={"_blocks.10": 1e30}), ValueError, "must be 0 or between 1e-06 and 1e[+]06 in size, got 1e[+]30"),
+        (dict(layers=["_blocks.10=1e-9"]), ValueError, "must be 0 or between 1e-06 and 1e[+]06 in size"),
+        (dict(layers={"_blocks.10": 0, "_blocks.5": 0.0}), ValueError, "every weight is 0"),
         (dict(norm="lap"), ValueError, "norm must be one of"),
         (dict(norm="laplacian", lap_levels=0), ValueError, "lap_levels must be in"),
         (dict(smooth=-1.0), ValueError, "smooth must be a finite number > 0"),
