@@ -98,6 +98,35 @@ def test_a_bad_layer_in_the_last_cell_fails_before_the_first_dream():
     assert states == []
 
 
+def test_captions_stay_in_their_cell_and_the_title_names_only_what_is_fixed(monkeypatch):
+    """A long layer spec wraps inside the cell (it ran into the next one); a varied seed is not
+    also shown as the sheet's seed; a 1 px wide picture still gets a column its captions fit."""
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    font = layout._font(layout.FONT_SIZE)
+    long = "layers=_blocks.5:top8+_blocks.10:30-40, octave_scale=1.3"
+    lines = layout._wrap(draw, long, font, 64)
+    assert "".join(lines).replace(" ", "") == long.replace(" ", "")
+    assert all(draw.textlength(line, font=font) <= 64 for line in lines)
+    titles = []
+    real = layout.contact_sheet
+    monkeypatch.setattr(layout, "contact_sheet", lambda *a: titles.append(a[3]) or real(*a))
+    sheet = fd.proof_sheet(IMG, vary={"seed": [1, 2]}, size=48, octaves=1, steps=1)
+    assert [c["seed"] for c in sheet.cells] == [1, 2]
+    assert titles == ["image: octaves=1, steps=1"]
+    thin = real([Image.new("RGB", (1, 40))] * 2, ["steps=1", "steps=2"], 2, "a title")
+    assert thin.width == layout.GAP + 2 * (layout.MIN_CELL + layout.GAP)
+
+
+def test_vary_values_with_commas_are_separated_by_semicolons(tmp_path, photo):
+    out = tmp_path / "s.png"
+    varied = "layers=_blocks.10:30-40,77;_blocks.12"
+    assert main(["sheet", str(photo), "-o", str(out), "--vary", varied, *FAST]) == 0
+    cells = json.loads(out.with_suffix(".json").read_text())["cells"]
+    assert [c["layers"] for c in cells] == [["_blocks.10:30-40,77"], ["_blocks.12"]]
+
+
 def test_usage_errors(tmp_path, photo, capsys):
     cases = [
         ([], "give --vary"),

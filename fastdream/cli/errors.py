@@ -24,6 +24,22 @@ def one_line(text) -> str:
     return " ".join(str(text).split())
 
 
+#: The library's advice in Python's words -> the same on the command line.
+_CLI_WORDS = (("resume=False (--no-resume)", "--no-resume"), ("resume=False", "--no-resume"))
+
+
+def cli_spelling(text: str) -> str:
+    """A library message with its Python arguments spelled as the command line's options.
+
+    Examples:
+        >>> cli_spelling("pass resume=False to start over")
+        'pass --no-resume to start over'
+    """
+    for python, option in _CLI_WORDS:
+        text = text.replace(python, option)
+    return text
+
+
 def _out_of_memory(exc: BaseException) -> bool:
     if isinstance(exc, MemoryError):
         return True
@@ -50,7 +66,7 @@ def status(exc: BaseException, command: str, kept: str) -> tuple[int, str]:
             "try a smaller size, fewer images or --low-memory"
         )
     if isinstance(exc, USER_ERRORS) and not isinstance(exc, (NotImplementedError, RecursionError)):
-        return 2, f"{prog}: error: {one_line(exc)}"
+        return 2, f"{prog}: error: {cli_spelling(one_line(exc))}"
     if type(exc).__name__ == "Cancelled":
         return 130, f"{prog}: cancelled; {kept}"
     return 1, (

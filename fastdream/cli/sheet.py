@@ -55,7 +55,8 @@ def add(sub) -> None:
         action="append",
         metavar="NAME=V1,V2,...",
         help="an option and its values, one cell per combination (repeat for more options); layers: specs "
-        "joined by +, e.g. --vary layers=_blocks.5,_blocks.10+_blocks.12",
+        "joined by +, e.g. --vary layers=_blocks.5,_blocks.10+_blocks.12; values with commas of their own "
+        "are separated by ; instead, e.g. --vary 'layers=_blocks.10:30-40,77;_blocks.12'",
     )
     s.add_argument(
         "--channels",

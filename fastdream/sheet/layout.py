@@ -12,6 +12,8 @@ from PIL import Image, ImageDraw, ImageFont
 #: between cells, and the colors.
 FONT_SIZE = 13
 GAP = 6
+#: The narrowest column: room for a caption's words under a tiny picture.
+MIN_CELL = 32
 BACKGROUND, INK = (255, 255, 255), (20, 20, 20)
 
 
@@ -36,14 +38,20 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
-    """``text`` in lines that fit ``width`` pixels, broken after ", " or spaces where it can be."""
+    """``text`` in lines that fit ``width`` pixels, broken after spaces or ``+`` where it can be,
+    and inside a word that alone is wider (a long layer spec) rather than past the edge."""
     lines, line = [], ""
-    for word in re.findall(r"\S+\s*", text):  # each word with the spaces after it
+    for word in re.findall(r"[^\s+]*\+?\s*", text):  # each word with the "+" or spaces after it
+        if not word:
+            continue
         if line and draw.textlength((line + word).rstrip(), font=font) > width:
             lines.append(line.rstrip())
-            line = word
-        else:
-            line += word
+            line = ""
+        for ch in word:
+            if line.strip() and draw.textlength((line + ch).rstrip(), font=font) > width:
+                lines.append(line.rstrip())
+                line = ""
+            line += ch if line or not ch.isspace() else ""
     return lines + [line.rstrip()] if line.strip() else lines
 
 
@@ -58,7 +66,8 @@ def contact_sheet(
         >>> contact_sheet(cells, ["a", "b", "c"], 2, "three").size
         (146, 162)
     """
-    w, h = pictures[0].size
+    pw, h = pictures[0].size
+    w = max(pw, MIN_CELL)  # a column; narrower pictures (a 2000x40 photo at 64 px) are centred in it
     font = _font(FONT_SIZE)
     scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     line_h = FONT_SIZE + 3
@@ -75,7 +84,7 @@ def contact_sheet(
     for k, (picture, lines) in enumerate(zip(pictures, wrapped)):
         x = GAP + (k % columns) * (w + GAP)
         y = top + (k // columns) * (h + caption_h + GAP)
-        sheet.paste(picture.convert("RGB"), (x, y))
+        sheet.paste(picture.convert("RGB"), (x + (w - pw) // 2, y))
         for i, line in enumerate(lines):
             draw.text((x, y + h + 1 + i * line_h), line, fill=INK, font=font)
     return sheet

@@ -73,11 +73,14 @@ def parse(texts: Sequence[str]) -> dict[str, list]:
     """``--vary NAME=V1,V2,...`` options (a list of such texts) as ``{name: [values]}``.
 
     A value of ``layers`` is one or more layer specs joined by ``+``; ``octaves`` takes ``auto``;
-    ``tile_size`` 0 is no tiling; ``preserve_colors`` / ``color_match`` take on/off.
+    ``tile_size`` 0 is no tiling; ``preserve_colors`` / ``color_match`` take on/off. Values that
+    hold commas themselves (a layer's channel list, ``NAME:30-40,77``) are separated by ``;``.
 
     Examples:
         >>> parse(["step_size=0.01,0.02", "layers=_blocks.5+_blocks.10,_blocks.12"])
         {'step_size': [0.01, 0.02], 'layers': [['_blocks.5', '_blocks.10'], ['_blocks.12']]}
+        >>> parse(["layers=_blocks.10:30-40,77;_blocks.12"])
+        {'layers': [['_blocks.10:30-40,77'], ['_blocks.12']]}
         >>> parse(["speed=1,2"])
         Traceback (most recent call last):
         ...
@@ -94,7 +97,7 @@ def parse(texts: Sequence[str]) -> dict[str, list]:
         if name in out:
             raise ValueError(f"vary: {name} is varied twice; give all its values in one --vary {name}=V1,V2,...")
         try:
-            out[name] = [VARIABLE[name](v.strip()) for v in values.split(",")]
+            out[name] = [VARIABLE[name](v.strip()) for v in values.split(";" if ";" in values else ",")]
         except ValueError as exc:
             raise ValueError(f"vary: {text!r}: {exc}") from None
     return out
