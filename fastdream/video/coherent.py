@@ -22,6 +22,7 @@ from fastdream.dream import build_objective, run
 from fastdream.models.build import dream_net
 from fastdream.models.taps import LayerTaps
 from fastdream.training import distributed
+from fastdream.video import checks as C
 from fastdream.video import frames as F
 from fastdream.video.source import open_source
 
@@ -128,14 +129,14 @@ def dream_video(
         PosixPath('dreamed.mp4')
     """
     src = open_source(input)
-    out, fmt = F.check_out_path(out_path, input, [dream_kwargs.get("guide")])
+    out, fmt = C.check_out_path(out_path, input, [dream_kwargs.get("guide")])
     blend = _checks.real("blend", blend, lo=0.0, hi=1.0, lo_open=False, hi_open=False)
     flow, resume = _checks.boolean("flow", flow), _checks.boolean("resume", resume)
     keep_audio, progress = _checks.boolean("keep_audio", keep_audio), _checks.boolean("progress", progress)
-    s, e = F.frame_range(start, end, src.count)
-    fps = F.check_fps(fps, src, fmt, out)
-    frames_dir = F.check_frames_dir(frames_dir, out, [input])
-    F.check_frame_count("end - start", e - s, src.size[::-1], fmt, frames_dir)
+    s, e = C.frame_range(start, end, src.count)
+    fps = C.check_fps(fps, src, fmt, out)
+    frames_dir = C.check_frames_dir(frames_dir, out, [input])
+    C.check_frame_count("end - start", e - s, src.size[::-1], fmt, frames_dir)
     w, h = src.size
     callback = driver.check_callback(callback)
     # The preset gives the look; the length of each frame's dream stays DREAM_DEFAULTS' unless given.

@@ -13,8 +13,6 @@ import json
 import os
 import re
 import secrets
-import shutil
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -147,46 +145,6 @@ def save_frame(x01: torch.Tensor, path: Path) -> None:
     io.atomic_save(lambda tmp: img.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL), path)
 
 
-def check_out_path(out_path, image, others=()) -> tuple[Path, str]:
-    """The video file to write and its format; every problem with it raised before any work. It
-    may not be ``image`` nor any of ``others`` (the guide, the styles: files the run reads)."""
-    out = _checks.path("out_path", out_path)
-    fmt = io.animation_format(out)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"out_path: output folder does not exist: {parent}")
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise PermissionError(f"out_path: output folder is not writable: {parent}")
-    if out.is_dir():
-        raise IsADirectoryError(f"out_path: {out} is a folder; give a file name ending in {out.suffix}")
-    if out.exists() and not os.access(out, os.W_OK):
-        raise PermissionError(f"out_path: {out} exists and is not writable")
-    if isinstance(image, (str, os.PathLike)) and Path(image).resolve() == out.resolve():
-        raise ValueError(f"out_path: {out} is the input image; the input is never overwritten")
-    io.check_not_input("out_path", out, [image, *others])
-    return out, fmt
-
-
-def check_frames_dir(frames_dir, out: Path, inputs=()) -> Path:
-    """The folder of frames (default: ``<out stem>_frames`` beside ``out``): a folder, not the
-    output, and not an input, inside an input folder or holding an input (:func:`fastdream.io.check_not_input`)."""
-    default = frames_dir is None
-    if default:
-        frames_dir = out.with_name(f"{out.stem}_frames")
-    frames_dir = _checks.path("frames_dir", frames_dir)
-    if frames_dir.exists() and not frames_dir.is_dir():
-        raise NotADirectoryError(f"frames_dir: {frames_dir} exists and is not a folder")
-    if frames_dir.resolve() == out.resolve():
-        raise ValueError(f"frames_dir and out_path are the same path: {out}")
-    try:
-        io.check_not_input("frames_dir", frames_dir, inputs, folder=True)
-    except ValueError as exc:
-        if not default:
-            raise
-        raise ValueError(f"{exc} (it is the default for {out.name}; pass frames_dir= (--frames-dir))") from None
-    return frames_dir
-
-
 def dream_settings(o: DreamOptions) -> dict:
     """What of the dream options decides the pixels, as JSON-able values for the settings file."""
     return {
@@ -251,48 +209,6 @@ def fingerprint(src) -> str:
             for block in iter(lambda: f.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
-
-
-def check_frame_count(name: str, n, size: tuple[int, int], fmt: str, frames_dir: Path) -> int:
-    """``n`` frames of ``size`` (height, width): within :data:`fastdream._checks.COUNT_MAX`, their
-    PNGs within the disk's free space (at half their raw size, a PNG's usual share), and for GIF
-    and WebP (whose writer keeps every frame) within memory."""
-    n = _checks.integer(name, n, 1, cap=_checks.COUNT_MAX)
-    h, w = size
-    if fmt != "MP4":
-        _checks.fits(f"{name}={n} frames of {w}x{h} in a {fmt} (its writer keeps every frame)", n * h * w * 4)
-    root = next((p for p in [frames_dir, *frames_dir.parents] if p.exists()), Path("."))
-    free = shutil.disk_usage(root).free
-    if n * h * w * 3 / 2 > free:
-        raise ValueError(
-            f"{name}={n} frames of {w}x{h} need about {_checks.human_bytes(n * h * w * 1.5)} of PNGs in {frames_dir}, "
-            f"more than the {_checks.human_bytes(free)} free there"
-        )
-    return n
-
-
-def frame_range(start, end, count: int) -> tuple[int, int]:
-    """Frames ``[start, end)`` of ``count`` (None: from the first, to the last), checked."""
-    s = 0 if start is None else _checks.integer("start", start, 0, count - 1)
-    e = count if end is None else _checks.integer("end", end, s + 1, count)
-    return s, e
-
-
-def check_fps(fps, src, fmt: str, out: Path) -> float:
-    """The output's frame rate: ``fps``, or the input's brought into what ``fmt`` can play (with a
-    warning: a GIF of 10 ms frames stored 100 fps, which no GIF player shows)."""
-    if fps is not None:
-        return io.check_fps(fps, fmt)
-    rate = io.check_fps(src.fps, "MP4", "fps (the input's)")  # any rate a video may have
-    kept = min(rate, io.max_fps(fmt))  # the lowest rate is every format's
-    if kept != rate:
-        warnings.warn(
-            f"the input plays at {rate:g} fps and {fmt} at most {io.max_fps(fmt):g}: {out.name} plays at {kept:g} "
-            "fps (pass fps= / --fps to choose)",
-            UserWarning,
-            stacklevel=3,
-        )
-    return kept
 
 
 def to01(frame: np.ndarray, device) -> torch.Tensor:

@@ -30,6 +30,7 @@ from fastdream.style.engine import octave_sizes
 from fastdream.style.options import MAX, StyleOptions
 from fastdream.style.stylizer import Stylizer, scaled_size
 from fastdream.training import distributed
+from fastdream.video import checks as C
 from fastdream.video import frames as F
 from fastdream.video.source import open_source
 
@@ -195,19 +196,19 @@ def style_video(
     """
     src = open_source(video_or_frames)
     styles = style_or_styles if isinstance(style_or_styles, (list, tuple)) else [style_or_styles]
-    out, fmt = F.check_out_path(out_path, video_or_frames, styles)
+    out, fmt = C.check_out_path(out_path, video_or_frames, styles)
     flow, resume = _checks.boolean("flow", flow), _checks.boolean("resume", resume)
     keep_audio, progress = _checks.boolean("keep_audio", keep_audio), _checks.boolean("progress", progress)
     tw = _checks.real("temporal_weight", temporal_weight, lo=0.0, lo_open=False, cap=MAX["weight"])
-    s, e = F.frame_range(start, end, src.count)
-    fps = F.check_fps(fps, src, fmt, out)
-    frames_dir = F.check_frames_dir(frames_dir, out, [video_or_frames])
+    s, e = C.frame_range(start, end, src.count)
+    fps = C.check_fps(fps, src, fmt, out)
+    frames_dir = C.check_frames_dir(frames_dir, out, [video_or_frames])
     callback = driver.check_callback(callback)
     masks, cutout = style_options.pop("masks", None), style_options.pop("cutout_model", None)
     style01 = _styles(style_or_styles)
     o = _options(len(style01), style_options)
     hw = scaled_size(src.size[1], src.size[0], o.size)
-    F.check_frame_count("end - start", e - s, hw, fmt, frames_dir)
+    C.check_frame_count("end - start", e - s, hw, fmt, frames_dir)
     device = _checks.device("device", o.device, model=o.model)
     masks, cutout, masks_key = _masks(masks, cutout, len(style01), hw, device)
     dist = distributed(device)

@@ -13,6 +13,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
+from fastdream.video import checks as C
 from fastdream.video import frames as F
 from fastdream.video.maker import PADDING, FrameMaker, check_color_drift
 
@@ -125,14 +126,14 @@ def zoom_video(
     if rgb.shape[0] != 1:
         raise ValueError(f"image must be a single image, got a batch of {rgb.shape[0]} (shape {tuple(rgb.shape)})")
     h, w = rgb.shape[-2:]
-    out, fmt = F.check_out_path(out_path, image, [dream_kwargs.get("guide")])
+    out, fmt = C.check_out_path(out_path, image, [dream_kwargs.get("guide")])
     move = dict(zoom=_checks.real("zoom", zoom, lo=0.0), shift=_shift(shift), angle=_checks.real("angle", angle))
     fps = io.check_fps(fps, fmt)
     resume, reverse = _checks.boolean("resume", resume), _checks.boolean("reverse", reverse)
     progress = _checks.boolean("progress", progress)
     move["color_drift"] = check_color_drift(color_drift)
-    frames_dir = F.check_frames_dir(frames_dir, out, [image])
-    frames = F.check_frame_count("frames", frames, (h, w), fmt, frames_dir)
+    frames_dir = C.check_frames_dir(frames_dir, out, [image])
+    frames = C.check_frame_count("frames", frames, (h, w), fmt, frames_dir)
     callback = driver.check_callback(callback)
     # The preset gives the look; the length of each frame's dream stays DREAM_DEFAULTS' unless given.
     opts = F.dream_options({**DREAM_DEFAULTS, **dream_kwargs, "preset": preset}, (h, w), "zoom_video")
