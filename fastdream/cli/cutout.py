@@ -51,6 +51,7 @@ def _cutout_options(args) -> dict:
 def _cmd_cutout(args) -> int:
     import fastdream as fd
     from fastdream import io
+    from fastdream.cutout import no_soft_alpha
 
     if Path(args.input).is_dir():
         kw = given(format=args.format) | _cutout_options(args)
@@ -60,11 +61,11 @@ def _cmd_cutout(args) -> int:
     color = args.bg_color or []
     opaque = len(color) == 3 or (len(color) == 4 and color[3] == 255)
     mode = "L" if args.only_mask else "RGB" if opaque else "RGBA"
-    ext = Path(args.output).suffix.lower()
-    if "A" in mode and ext in (".jpg", ".jpeg", ".jfif", ".jpe"):
+    fmt = no_soft_alpha(Path(args.output).suffix)
+    if "A" in mode and fmt:
         raise UsageError(
-            f"output {args.output} is a JPEG, which cannot hold the cutout's transparency (its alpha); use .png or .webp, "
-            "or pass --bg-color R G B to put the subject on a color"
+            f"output {args.output} is a {fmt}, which cannot hold the cutout's soft transparency (its alpha); use .png or "
+            ".webp, or pass --bg-color R G B to put the subject on a color"
         )
     out = output_path(args, None, inputs=[args.model], mode=mode)
     image = io.load_pil(args.input)

@@ -300,6 +300,18 @@ def _composite(rgb: Image.Image, mask: Image.Image, color: tuple) -> Image.Image
     return Image.alpha_composite(base, fg).convert(mode)
 
 
+def no_soft_alpha(extension: str) -> str | None:
+    """The format of ``extension`` (``".gif"``, ``"jpg"``) if it cannot keep a cutout's alpha:
+    JPEG has none, GIF only on/off (Pillow drops a soft one altogether). None for the others.
+
+    Examples:
+        >>> no_soft_alpha(".GIF"), no_soft_alpha("jpg"), no_soft_alpha(".png")
+        ('GIF', 'JPEG', None)
+    """
+    fmt = Image.registered_extensions().get("." + extension.lower().lstrip("."))
+    return fmt if fmt in ("JPEG", "GIF") else None
+
+
 def cutout_folder(
     input_dir,
     output_dir,
@@ -323,10 +335,9 @@ def cutout_folder(
     """
     model, dev = _model_and_device(model_or_checkpoint, device)
     probe = cutout(Image.new("RGB", (8, 8)), model, device=dev, **cutout_kwargs)  # bad options: an error first
-    ext = "." + str(format).lower().lstrip(".") if format is not None else None
-    if "A" in probe.mode and ext is not None and Image.registered_extensions().get(ext) == "JPEG":
+    if "A" in probe.mode and format is not None and no_soft_alpha(str(format)):
         raise ValueError(
-            f"format: {format} cannot hold the cutouts' transparency; use png or webp, or pass background=(R, G, B) "
+            f"format: {format} cannot hold the cutouts' soft transparency; use png or webp, or pass background=(R, G, B) "
             "(--bg-color R G B) to put the subjects on a color"
         )
     return run_folder(
