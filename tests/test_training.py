@@ -4,6 +4,7 @@ check, NaN stops keeping the last good checkpoint, the time budget, and a 2-proc
 
 import math
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -120,6 +121,35 @@ def test_nan_stops_and_keeps_the_last_good_checkpoint(name, data, tmp_path, monk
     assert not list(ckpt.parent.glob("*epoch_002*")) and not list(ckpt.parent.glob(".*"))
     with pytest.raises(TrainingError, match="no checkpoint was written"):
         run(data, tmp_path / "fresh", epochs=1)
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_weights_that_overflow_stop_the_run_though_the_losses_look_finite(name, data, tmp_path, monkeypatch):
+    """A GAN at lr=1e10 printed losses of 1e11 while BatchNorm's running variance overflowed: its
+    checkpoint was written and sampled from. Now no checkpoint with NaN or inf is written, and
+    none is read."""
+    run, cls, weights, _, _, _ = TRAINERS[name]
+    ckpt = run(data, tmp_path, epochs=1)
+    good = ckpt.read_bytes()
+    real = cls.state
+
+    def overflowed(self, epochs_done):
+        state = real(self, epochs_done)
+        key = next(k for k, v in state[weights].items() if v.is_floating_point())
+        state[weights][key] = torch.full_like(state[weights][key], float("inf"))
+        return state
+
+    monkeypatch.setattr(cls, "state", overflowed)
+    with pytest.raises(cls.error, match=rf"diverged in epoch 2: {weights}\..* is not finite.*epoch 1\) is kept"):
+        run(data, tmp_path, epochs=2)
+    assert ckpt.read_bytes() == good
+    monkeypatch.setattr(cls, "state", real)
+    state = _state(ckpt)
+    key = next(k for k, v in state[weights].items() if v.is_floating_point())
+    state[weights][key][...] = float("nan")
+    torch.save(state, ckpt)
+    with pytest.raises(ValueError, match=rf"holds NaN or infinite numbers \({weights}\.{re.escape(key)}\)"):
+        run(data, tmp_path, epochs=2)
 
 
 @pytest.mark.parametrize("name", TRAINERS)

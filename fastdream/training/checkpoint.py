@@ -91,7 +91,31 @@ def read_checkpoint(checkpoint, format: str, version: int, name: str = "checkpoi
         raise ValueError(f"{name}: {where} has no valid format version (got {stored!r})")
     if stored > version:
         raise ValueError(f"{name}: {where} has format version {stored}; this fastdream reads up to {version}")
+    bad = non_finite(state)
+    if bad is not None:
+        raise ValueError(f"{name}: {where} holds NaN or infinite numbers ({bad}): the run that wrote it diverged")
     return state if schema is None else validate(state, schema, where, name)
+
+
+def non_finite(obj, where: str = "") -> str | None:
+    """The key path of the first floating tensor in ``obj`` (nested dicts, lists, tuples) with a
+    NaN or an infinity; None when every one is finite. A diverged run's BatchNorm statistics can
+    be infinite while its losses still print as numbers.
+
+    Examples:
+        >>> non_finite({"model": {"w": torch.ones(2), "bn.running_var": torch.tensor([1.0, float("inf")])}})
+        'model.bn.running_var'
+        >>> non_finite({"opt": [torch.zeros(3)]}) is None
+        True
+    """
+    if isinstance(obj, torch.Tensor):
+        return where if obj.is_floating_point() and not bool(torch.isfinite(obj).all()) else None
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    for k, v in items:
+        found = non_finite(v, f"{where}.{k}" if where else str(k))
+        if found is not None:
+            return found
+    return None
 
 
 def check_architecture(stored: dict, wanted: dict, path, name: str) -> None:

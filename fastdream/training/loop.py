@@ -28,7 +28,7 @@ import torch
 from tqdm.auto import tqdm
 
 from fastdream.io import Made
-from fastdream.training.checkpoint import save_checkpoint
+from fastdream.training.checkpoint import non_finite, save_checkpoint
 from fastdream.training.distributed import Dist
 
 
@@ -151,6 +151,16 @@ class Trainer:
         means = dict(zip(self.keys, [s / max(n, 1) for s in sums or [0.0] * len(self.keys)]))
         return dict(means, iterations=n)
 
+    def _check_finite(self, state: dict | None, epoch: int) -> None:
+        """No checkpoint with NaN or infinite weights or statistics is written: the losses can
+        stay finite (1e11) while BatchNorm's running variance overflows. Rank 0 decides."""
+        bad = non_finite(state) if state is not None else None
+        if self.dist.broadcast(torch.tensor([float(bad is not None)])).item():
+            raise self.error(
+                f"{self.name}: training diverged in epoch {epoch + 1}: {bad or 'the state'} is not finite; "
+                f"stopped, {self.kept(epoch)}. {self.hint}"
+            )
+
     def fit(self, epochs: int, iters: int, *, max_minutes=None, t_start=None, progress=True) -> Path:
         """Trains from epoch ``self.start`` up to ``epochs`` (``iters`` steps each); returns the path."""
         show = progress and self.dist.main
@@ -180,7 +190,10 @@ class Trainer:
                 row["seconds"] = time.monotonic() - t_epoch
                 if self.dist.main:
                     self.history.append(row)
-                    save_checkpoint(self.state(epoch + 1), self.path)
+                state = self.state(epoch + 1) if self.dist.main else None
+                self._check_finite(state, epoch)
+                if state is not None:
+                    save_checkpoint(state, self.path)
                 times.append(time.monotonic() - t_epoch)
         line = self.summary() if show else None
         if line:
