@@ -2,6 +2,7 @@
 mask reading and bad inputs (the shared training behaviour: test_training.py)."""
 
 import warnings
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -226,6 +227,12 @@ def test_inference_bad_inputs(trained, tmp_path):
         cutout(img, tmp_path / "junk.pt")
     with pytest.raises(FileNotFoundError, match="image: no such file"):
         cutout(tmp_path / "nope.jpg", trained)
+    # a working size of 10**12 pixels went to the U-Net and the machine swapped until killed
+    with pytest.raises(ValueError, match="resolution must be <= 8192"):
+        cutout(img, trained, resolution=10**6)
+    small_machine = mock.patch("fastdream._checks.memory_budget", lambda: 2**30)
+    with small_machine, pytest.raises(ValueError, match=r"resolution=8000 \(a 8000x8000 working size\) needs about"):
+        cutout(img, trained, resolution=8000)
 
 
 # ---------------------------------------------------------------- bad training inputs

@@ -104,11 +104,18 @@ def _rgb_pil(image) -> tuple[Image.Image, Image.Image | None]:
     return rgb, alpha
 
 
+#: The U-Net's working memory per pixel of its input in inference (its widest activations and
+#: their neighbours, with margin), and the largest working side: past it a mask is no finer.
+UNET_BYTES_PER_PIXEL = 1024
+MAX_RESOLUTION = 8192
+
+
 @torch.no_grad()
 def _predict_small(rgb: Image.Image, model: nn.Module, dev: torch.device, resolution: int, tta: bool) -> Tensor:
     """Foreground probability (h, w) float32 on the CPU at the working size of ``rgb``; with
     ``tta``, the mean of the predictions for the image and its mirror image."""
     h, w = working_size(rgb.height, rgb.width, resolution)
+    _checks.fits(f"resolution={resolution} (a {w}x{h} working size)", h * w * (2 if tta else 1) * UNET_BYTES_PER_PIXEL)
     small = rgb.resize((w, h), Image.BILINEAR, reducing_gap=3.0) if (h, w) != (rgb.height, rgb.width) else rgb
     x = io.from_pil(small)[None]
     if tta:
@@ -140,7 +147,7 @@ def _check_common(threshold, soft, resolution, model):
     soft = _checks.boolean("soft", soft)
     if resolution is None:
         resolution = getattr(model, "image_size", None) or DEFAULT_RESOLUTION
-    return threshold, soft, _checks.integer("resolution", resolution, 8)
+    return threshold, soft, _checks.integer("resolution", resolution, 8, cap=MAX_RESOLUTION)
 
 
 def _remap(p: Tensor, threshold: float, soft: bool) -> Tensor:
