@@ -250,3 +250,22 @@ def test_ddp_two_processes_cpu(data, tmp_path):
     # 24 pictures, 2 held out of each subject: 10 draws of each, 10 per process, batches of 2
     assert d["config"]["world_size"] == 2 and d["history"][0]["iterations"] == 5
     assert d["history"][0]["val_acc"] >= 0.5 and d["stats"]["_blocks.5"]["exemplars"].shape == (2, 8, 80)
+
+
+def test_a_unet_resumed_without_its_backbone_setting_names_the_backbone(data, tmp_path, capsys):
+    """A plain U-Net resumed with the default backbone was told to pass base_channels=8, which
+    changed nothing: the backbone is the setting that differs, and the shell gets its option."""
+    from fastdream.cli import main
+
+    c = data["cutouts"]
+    ckpt = _unet(data, tmp_path, epochs=1, image_size=64)
+    with pytest.raises(
+        ValueError, match="trained with backbone=None, not backbone='efficientnet_lite0'; pass backbone"
+    ):
+        _unet(data, tmp_path, epochs=2, image_size=64, backbone="efficientnet_lite0")
+    args = ["train-unet", str(c.images), str(c.masks), "-o", str(ckpt), "--epochs", "2", "--image-size", "64", "-q"]
+    assert main(args) == 2
+    assert "pass --backbone none to resume, --no-resume to start over" in capsys.readouterr().err
+    assert main([*args, "--base-channels", "8"]) == 2  # ignored with a backbone, where they were taken silently
+    assert "--base-channels and --depth shape the plain U-Net" in capsys.readouterr().err
+    assert _state(ckpt)["epoch"] == 1

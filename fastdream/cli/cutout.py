@@ -30,6 +30,8 @@ def _cmd_train_unet(args) -> int:
     )
     if args.backbone is not None:
         kw["backbone"] = None if args.backbone == "none" else args.backbone
+    if args.backbone != "none" and (args.base_channels is not None or args.depth is not None):
+        raise UsageError("--base-channels and --depth shape the plain U-Net; pass them with --backbone none")
     path = fd.train_unet(args.images, args.masks, args.output, progress=not args.quiet, **kw)
     print(f"wrote {path}")
     return 0

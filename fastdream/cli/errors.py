@@ -10,6 +10,7 @@ and an exit status, never a traceback (unless ``--debug`` asks for it).
 
 from __future__ import annotations
 
+import re
 import sys
 import warnings
 from contextlib import contextmanager
@@ -34,10 +35,20 @@ def cli_spelling(text: str) -> str:
     Examples:
         >>> cli_spelling("pass resume=False to start over")
         'pass --no-resume to start over'
+        >>> cli_spelling("trained with backbone=None; pass backbone=None to resume, resume=False to start over")
+        'trained with backbone=None; pass --backbone none to resume, --no-resume to start over'
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
-    return text
+    return _RESUME_WITH.sub(lambda m: f"pass --{m[1].replace('_', '-')} {_shell_value(m[2])} to resume", text)
+
+
+#: The trainers' "pass NAME=VALUE to resume" (a checkpoint's setting this run must repeat).
+_RESUME_WITH = re.compile(r"pass (\w+)=(\S+?) to resume")
+
+
+def _shell_value(text: str) -> str:
+    return "none" if text == "None" else text.strip("'\"")
 
 
 def _out_of_memory(exc: BaseException) -> bool:

@@ -14,7 +14,7 @@ from fastdream.models.unet import BACKBONES, UNet
 from fastdream.training import Anything, Dist, Int, Listing, OptimizerState, Record, Weights, model_fits
 
 # Settings that define the network (and the resolution it works at): resume needs the same.
-ARCH_KEYS = ("base_channels", "depth", "backbone", "image_size")
+ARCH_KEYS = ("backbone", "image_size", "base_channels", "depth")  # the backbone first: it decides the others
 #: What resuming reads from a checkpoint, checked before anything is built from it.
 RESUME = Record(
     {"config": CONFIG, "model": Weights(), "optimizer": OptimizerState(), "epoch": Int(0, _checks.COUNT_MAX)},
