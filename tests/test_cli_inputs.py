@@ -121,3 +121,25 @@ def test_a_cutout_into_a_format_without_soft_alpha_is_refused_up_front(files, mo
     assert "cannot hold the cutout's soft transparency" in err and not (files / name).exists()
     assert main(["cutout", "in.png", "-o", name, "--model", "vae.pt", "--bg-color", "0", "0", "0"]) == 2
     assert "not a fastdream checkpoint" in capsys.readouterr().err  # past the format check, to the model
+
+
+def test_train_dreamer_checks_its_sheet_before_training(files, monkeypatch, capsys):
+    """A bad --sheet-image was found after the whole training; a sheet among the pictures (one
+    of them, or inside their folder) replaced a training picture."""
+    subjects = files / "subjects"
+    (subjects / "cat").mkdir(parents=True)
+    Image.open(files / "in.png").save(subjects / "cat" / "cat_0.png")
+    (files / "notimg.png").write_text("hello")
+    monkeypatch.chdir(files)
+    before = _digests(subjects / "cat")
+    cases = [
+        (["--sheet", "s.png", "--sheet-image", "notimg.png"], "--sheet-image: notimg.png is not an image"),
+        (["--sheet-image", "in.png"], "pass --sheet too"),
+        (["--sheet", "subjects/cat/cat_0.png"], "input"),
+        (["--sheet", "subjects/cat/new.png"], "lies inside the input folder"),
+    ]
+    for extra, words in cases:
+        assert main(["train-dreamer", "subjects", "-o", "d.pt", "--epochs", "1", "-q", *extra]) == 2
+        err = capsys.readouterr().err
+        assert words in err and len(err.strip().splitlines()) == 1, err
+    assert _digests(subjects / "cat") == before and not (files / "d.pt").exists()

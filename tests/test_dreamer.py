@@ -71,6 +71,10 @@ def test_unknown_subject_and_wrong_models(dreamer):
         fd.dream(_photo(), model=m, subject="cat", guide=_photo())
     with pytest.raises(ValueError, match="weight of 'cat' must be a finite number"):
         fd.dream(_photo(), model=m, subject={"cat": float("nan")})
+    with pytest.raises(ValueError, match="every weight is 0"):  # the picture came back unchanged
+        fd.dream(_photo(), model=m, subject=["cat=0", "brick=0"])
+    with pytest.raises(ValueError, match="'cat=' has no weight after '='"):  # taken as 1 before
+        fd.dream(_photo(), model=m, subject="cat=")
     with pytest.raises(ValueError, match="holds its own weights"):
         fd.models.load(dreamer, weights=dreamer)
     with pytest.raises(ValueError, match="is not a fastdream checkpoint"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from fastdream.cli.common import given, library_defaults, note_defaults, off, output_path
+from fastdream.cli.common import UsageError, given, library_defaults, note_defaults, off, output_path
 
 
 def _cmd_train_dreamer(args) -> int:
@@ -27,6 +27,12 @@ def _cmd_train_dreamer(args) -> int:
         device=args.device,
     )
     sheet = None
+    if args.sheet_image and not args.sheet:
+        raise UsageError("--sheet-image is the picture of --sheet SHEET.png; pass --sheet too")
+    if args.sheet_image:
+        from fastdream import io
+
+        io.load_pil(args.sheet_image, "--sheet-image")  # not an image: said before the training, not after
     if args.sheet:  # checked before the training
         sheet = output_path(
             SimpleNamespace(output=args.sheet, input=args.sheet_image, overwrite=False),

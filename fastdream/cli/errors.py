@@ -26,7 +26,13 @@ def one_line(text) -> str:
 
 
 #: The library's advice in Python's words -> the same on the command line.
-_CLI_WORDS = (("resume=False (--no-resume)", "--no-resume"), ("resume=False", "--no-resume"))
+_CLI_WORDS = (
+    ("resume=False (--no-resume)", "--no-resume"),
+    ("resume=False", "--no-resume"),
+    ("pass skip_bad=True", "pass --skip-bad"),
+    ("skip_bad=True leaves such files out", "without --strict such files are left out"),
+    ("lower batch_size", "lower --batch-size"),
+)
 
 
 def cli_spelling(text: str) -> str:
@@ -74,7 +80,7 @@ def status(exc: BaseException, command: str, kept: str) -> tuple[int, str]:
     if _out_of_memory(exc):
         return 2, (
             f"{prog}: error: not enough memory for this input with these settings ({type(exc).__name__}); "
-            "try a smaller size, fewer images or --low-memory"
+            "try a smaller size or fewer images" + (", or --low-memory" if command == "dream" else "")
         )
     if isinstance(exc, USER_ERRORS) and not isinstance(exc, (NotImplementedError, RecursionError)):
         return 2, f"{prog}: error: {cli_spelling(one_line(exc))}"

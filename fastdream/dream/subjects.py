@@ -57,9 +57,11 @@ def parse_subjects(subject) -> tuple[tuple[str, float], ...]:
                 continue
             if not isinstance(text, str):
                 raise TypeError(f"subject: a subject must be a name (optionally NAME=WEIGHT), got {text!r}")
-            name, _, w = text.partition("=")
+            name, eq, w = text.partition("=")
+            if eq and not w.strip():
+                raise ValueError(f"subject: {text!r} has no weight after '='; write NAME or NAME=WEIGHT")
             try:
-                pairs.append((name.strip(), float(w) if w else 1.0))
+                pairs.append((name.strip(), float(w) if eq else 1.0))
             except ValueError:
                 raise ValueError(f"subject: the weight in {text!r} is not a number") from None
     else:
@@ -71,7 +73,10 @@ def parse_subjects(subject) -> tuple[tuple[str, float], ...]:
     for name, _ in pairs:
         if not isinstance(name, str) or not name:
             raise ValueError(f"subject: {name!r} is not a subject name")
-    return tuple((name, _subject_weight(name, w)) for name, w in pairs)
+    checked = tuple((name, _subject_weight(name, w)) for name, w in pairs)
+    if all(w == 0 for _, w in checked):
+        raise ValueError("subject: every weight is 0, so there is nothing to dream; give a subject a weight")
+    return checked
 
 
 class _Exemplars(Objective):
