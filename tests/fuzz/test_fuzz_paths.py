@@ -101,11 +101,43 @@ def scenario(root: Path, which: str, how: str) -> list[str]:
         setups.folder(root / "img")
         out = {"same": s("img"), "inside": s("img") + "/out", "holds": s(".")}[which.split("-")[1]]
         return ["dream", s("img"), "-o", out, *setups.DREAM]
+    if which.startswith("reads-"):  # an output that is another file the run reads (not its INPUT)
+        return _reads(root, which.split("-", 1)[1], s)
     if which == "samples-hold-checkpoint":
         argv = setups.inputs(root, "sample-gan")
         argv[argv.index("-o") + 1] = s(".")
         return argv
     raise ValueError(which)
+
+
+def _reads(root: Path, what: str, s) -> list[str]:
+    """The output spelled as the guide, a style, a style's mask, a walk's --between image or the
+    dreamer's sheet picture (the first three were written over before the third session)."""
+    if what in ("guide", "guide-zoom", "guide-sheet"):
+        command = {"guide": "dream", "guide-zoom": "zoom", "guide-sheet": "sheet"}[what]
+        base = setups.inputs(root, "zoom" if command == "zoom" else "dream")
+        guide = "g.gif" if command == "zoom" else "g.png"
+        setups.picture(root / guide, 3)
+        argv = [command, *base[1:], "--guide", s(guide)]
+        argv[argv.index("-o") + 1] = s(guide)
+        return argv + (["--vary", "seed=1,2", "--size", "32"] if command == "sheet" else [])
+    if what in ("style", "mask"):
+        argv = setups.inputs(root, "style")
+        setups.picture(root / "m.png", 4)
+        argv += ["--masks", "m.png"]
+        argv[argv.index("-o") + 1] = s("st.png" if what == "style" else "m.png")
+        return argv
+    if what == "between":
+        argv = setups.inputs(root, "vae-walk")
+        setups.picture(root / "a.gif", 6)
+        setups.picture(root / "b.png", 7)
+        argv[argv.index("-o") + 1] = s("a.gif")
+        return [*argv, "--between", s("a.gif"), "b.png"]
+    if what == "sheet-picture":
+        argv = setups.inputs(root, "train-dreamer")
+        setups.picture(root / "p.png", 8)
+        return [*argv, "--sheet", s("p.png"), "--sheet-image", s("p.png"), "--no-resume"]
+    raise ValueError(what)
 
 
 SCENARIOS = [
@@ -130,6 +162,13 @@ SCENARIOS = [
     "folder-inside",
     "folder-holds",
     "samples-hold-checkpoint",
+    "reads-guide",
+    "reads-guide-zoom",
+    "reads-guide-sheet",
+    "reads-style",
+    "reads-mask",
+    "reads-between",
+    "reads-sheet-picture",
 ]
 
 
