@@ -269,3 +269,6 @@ def test_a_unet_resumed_without_its_backbone_setting_names_the_backbone(data, tm
     assert main([*args, "--base-channels", "8"]) == 2  # ignored with a backbone, where they were taken silently
     assert "--base-channels and --depth shape the plain U-Net" in capsys.readouterr().err
     assert _state(ckpt)["epoch"] == 1
+    args[args.index("--epochs") + 1] = "1"  # already done: said so, not "wrote"
+    assert main([*args, "--backbone", "none", "--base-channels", "8", "--depth", "2", "--batch-size", "4"]) == 0
+    assert capsys.readouterr().out.strip() == f"{ckpt} is already trained that far; nothing written"

@@ -157,3 +157,17 @@ def load_model(args, weights_for: str | None = None):
         _checks.input_file("--weights", args.weights)  # never a pipe, which torch.load would wait on
 
     return load(args.model or weights_for or "efficientnet_lite0", weights=args.weights, device=None)
+
+
+def stamp(path) -> int | None:
+    """When ``path`` was last written (None: it does not exist), to tell a run that trained from
+    one that found nothing to do."""
+    path = Path(path)
+    return path.stat().st_mtime_ns if path.is_file() else None
+
+
+def written(path, before: int | None) -> str:
+    """The line after a training: what it wrote, or that the checkpoint was already done."""
+    if before is not None and stamp(path) == before:
+        return f"{path} is already trained that far; nothing written"
+    return f"wrote {path}"

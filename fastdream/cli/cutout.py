@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastdream.cli.common import UsageError, given, library_defaults, note_defaults, off, output_path
+from fastdream.cli.common import UsageError, given, library_defaults, note_defaults, off, output_path, stamp, written
 
 
 def _cmd_train_unet(args) -> int:
@@ -32,8 +32,9 @@ def _cmd_train_unet(args) -> int:
         kw["backbone"] = None if args.backbone == "none" else args.backbone
     if args.backbone != "none" and (args.base_channels is not None or args.depth is not None):
         raise UsageError("--base-channels and --depth shape the plain U-Net; pass them with --backbone none")
+    before = stamp(args.output)
     path = fd.train_unet(args.images, args.masks, args.output, progress=not args.quiet, **kw)
-    print(f"wrote {path}")
+    print(written(path, before))
     return 0
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from fastdream.cli.common import UsageError, given, library_defaults, note_defaults, off, output_path
+from fastdream.cli.common import UsageError, given, library_defaults, note_defaults, off, output_path, stamp, written
 
 
 def _cmd_train_dreamer(args) -> int:
@@ -39,8 +39,9 @@ def _cmd_train_dreamer(args) -> int:
             None,
             inputs=[args.images, args.output],
         )
+    before = stamp(args.output)
     path = train_dreamer(args.images, args.output, progress=not args.quiet, **kw)  # a TrainingError: exit 1
-    print(f"wrote {path}")
+    print(written(path, before))
     if sheet is not None:
         from fastdream import io
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fastdream.cli.common import given, library_defaults, note_defaults, off
+from fastdream.cli.common import given, library_defaults, note_defaults, off, stamp, written
 
 
 def _dream_all(images, args, seed=None):
@@ -28,12 +28,13 @@ def _channels(args):
 def _trained(train, name: str, **kw) -> int:
     from fastdream.training import TrainingError
 
+    before = stamp(Path(kw["out_dir"]) / "checkpoint.pt")
     try:
         path = train(**kw)
     except TrainingError as exc:
         print(f"fastdream {name}: training failed: {exc}", file=sys.stderr)
         return 1
-    print(f"wrote {path}")
+    print(written(path, before))
     return 0
 
 
