@@ -272,3 +272,24 @@ def test_a_unet_resumed_without_its_backbone_setting_names_the_backbone(data, tm
     args[args.index("--epochs") + 1] = "1"  # already done: said so, not "wrote"
     assert main([*args, "--backbone", "none", "--base-channels", "8", "--depth", "2", "--batch-size", "4"]) == 0
     assert capsys.readouterr().out.strip() == f"{ckpt} is already trained that far; nothing written"
+
+
+@pytest.mark.parametrize("name", ["gan", "vae"])
+def test_one_unreadable_file_is_an_error_or_with_skip_bad_left_out(name, data, tmp_path):
+    """A text file among a GAN's or VAE's pictures stopped the run with no way round it (the U-Net
+    has skip_bad, the dreamer skips by default)."""
+    import shutil
+
+    images = tmp_path / "images"
+    shutil.copytree(data["images"], images)
+    (images / "notes.png").write_text("not a picture")
+    (images / "empty.jpg").write_bytes(b"")
+    run = TRAINERS[name][0]
+    with pytest.raises(ValueError, match=r"is not an image Pillow can read \(pass skip_bad=True"):
+        run({**data, "images": images}, tmp_path, epochs=1)
+    assert not (tmp_path / name).exists()
+    with pytest.warns(
+        UserWarning, match=r"skipping 2 unreadable file\(s\) \((empty.jpg, notes.png|notes.png, empty.jpg)\)"
+    ):
+        ckpt = run({**data, "images": images}, tmp_path, epochs=1, skip_bad=True)
+    assert _state(ckpt)["epoch"] == 1

@@ -58,6 +58,7 @@ def _cmd_train_gan(args) -> int:
         ndf=args.ndf,
         nc=_channels(args),
         max_minutes=args.max_minutes,
+        skip_bad=args.skip_bad,
     )
     return _trained(train_gan, "train-gan", images_dir=args.images, out_dir=args.output, progress=not args.quiet, **kw)
 
@@ -78,6 +79,7 @@ def _cmd_train_vae(args) -> int:
         amp=args.amp,
         resume=off(args.no_resume),
         seed=args.seed,
+        skip_bad=args.skip_bad,
         max_minutes=args.max_minutes,
     )
     return _trained(train_vae, "train-vae", images_dir=args.images, out_dir=args.output, progress=not args.quiet, **kw)
@@ -180,6 +182,7 @@ def _training_options(s) -> None:
     s.add_argument("--max-minutes", type=float, help="stop before an epoch that would end past this")
     s.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA only)")
     s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
+    s.add_argument("--skip-bad", action="store_true", default=None, help="leave unreadable files out, with a warning")
     s.add_argument("--seed", type=int)
     s.add_argument("--device")
     s.add_argument("-q", "--quiet", action="store_true")

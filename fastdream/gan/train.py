@@ -26,6 +26,7 @@ from fastdream.training import (
     distributed,
     list_images,
     no_images,
+    readable,
 )
 
 #: File name of the checkpoint inside ``out_dir``.
@@ -78,6 +79,7 @@ def train_gan(
     kid_samples: int = 256,
     max_minutes: float | None = None,
     num_workers: int = 0,
+    skip_bad: bool = False,
 ) -> Path:
     r"""Trains a GAN on a folder of images; returns the path of the checkpoint.
 
@@ -135,6 +137,9 @@ def train_gan(
             training stops when the epoch would end past the budget. The first epoch always runs.
         num_workers: DataLoader worker processes (0 loads in the training process; images
             that fit in memory are decoded once anyway).
+        skip_bad: leave files Pillow cannot read (a text file, an empty download) out of the
+            folder, with one warning naming them; default: such a file is an error, before
+            anything is written.
 
     Returns:
         ``Path`` of ``out_dir/checkpoint.pt`` (on every rank).
@@ -155,9 +160,9 @@ def train_gan(
     c = _check_arguments(locals())
     images_dir, out_dir, device = c.pop("images_dir"), c.pop("out_dir"), c.pop("device")
     resume, progress, num_workers = c.pop("resume"), c.pop("progress"), c.pop("num_workers")
-    max_minutes = c.pop("max_minutes")
+    max_minutes, skip_bad = c.pop("max_minutes"), c.pop("skip_bad")
     launch = Dist.from_env()
-    files = list_images(images_dir, "images_dir")
+    files = readable(list_images(images_dir, "images_dir"), skip_bad)
     if not files:
         raise no_images(images_dir)
     if len(files) < c["batch_size"] * launch.world:
@@ -217,6 +222,7 @@ def _check_arguments(a: dict) -> dict:
         max_minutes=None if a["max_minutes"] is None else _checks.real("max_minutes", a["max_minutes"], lo=0.0),
         num_workers=_checks.integer("num_workers", a["num_workers"], 0, cap=1024),
         device=_checks.device("device", a["device"]),
+        skip_bad=_checks.boolean("skip_bad", a["skip_bad"]),
     )
     _fits(c)
     if c["kid_samples"] == 1:

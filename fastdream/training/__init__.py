@@ -22,6 +22,7 @@ from fastdream.training.folders import (
     list_images,
     load_square,
     no_images,
+    readable,
 )
 from fastdream.training.loop import Trainer, TrainingError
 from fastdream.training.schema import (
@@ -68,6 +69,7 @@ __all__ = [
     "header_size",
     "is_gray",
     "list_images",
+    "readable",
     "load_checkpoint",
     "load_square",
     "no_images",

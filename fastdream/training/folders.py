@@ -7,6 +7,7 @@ unreadable file before anything is written, and keep a dataset in memory when it
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -60,6 +61,26 @@ def header_size(path: Path, name: str = "image") -> tuple[int, int]:
         except Exception:  # a corrupt EXIF block: any error type
             orientation = 1
     return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def readable(files: list[Path], skip_bad: bool, name: str = "images_dir") -> list[Path]:
+    """``files`` whose headers Pillow reads. An unreadable one (a text file, an empty download)
+    is a ``ValueError`` that says how to leave it out, or with ``skip_bad`` one warning naming
+    them all, and they are left out."""
+    good, bad = [], []
+    for f in files:
+        try:
+            header_size(f, name)
+        except (ValueError, OSError) as exc:
+            if not skip_bad:
+                raise ValueError(f"{exc} (pass skip_bad=True to leave such files out)") from None
+            bad.append(f)
+        else:
+            good.append(f)
+    if bad:
+        shown = ", ".join(p.name for p in bad[:5]) + (", ..." if len(bad) > 5 else "")
+        warnings.warn(f"{name}: skipping {len(bad)} unreadable file(s) ({shown})", UserWarning, stacklevel=3)
+    return good
 
 
 def load_square(path: Path, size: int, channels: int) -> torch.Tensor:

@@ -45,6 +45,7 @@ from fastdream.training import (
     model_fits,
     no_images,
     read_checkpoint,
+    readable,
     resumed,
 )
 from fastdream.vae.sample import FORMAT, MODEL, VERSION
@@ -207,6 +208,7 @@ def train_vae(
     progress: bool = True,
     max_minutes: float | None = None,
     num_workers: int = 0,
+    skip_bad: bool = False,
 ) -> Path:
     """Trains a VAE on a folder of images; returns the path of the checkpoint.
 
@@ -227,7 +229,7 @@ def train_vae(
         epochs, batch_size, lr: Adam's schedule (a resumed run continues up to ``epochs``).
         val_split: fraction held out, in (0, 1).
         channels: 1 or 3; default: detected (1 for a gray folder).
-        device, amp, resume, seed, progress, max_minutes, num_workers: as for
+        device, amp, resume, seed, progress, max_minutes, num_workers, skip_bad: as for
             :func:`~fastdream.train_gan`.
 
     Returns:
@@ -240,7 +242,7 @@ def train_vae(
     t_start = time.monotonic()
     a = _check_arguments(locals())
     launch = Dist.from_env()
-    files = list_images(a["images_dir"], "images_dir")
+    files = readable(list_images(a["images_dir"], "images_dir"), a["skip_bad"])
     if not files:
         raise no_images(a["images_dir"])
     path = a["out_dir"] / CHECKPOINT_NAME
@@ -338,6 +340,7 @@ def _check_arguments(a: dict) -> dict:
         seed=c.seed("seed", a["seed"]),
         max_minutes=None if a["max_minutes"] is None else c.real("max_minutes", a["max_minutes"], lo=0.0),
         num_workers=c.integer("num_workers", a["num_workers"], 0, cap=1024),
+        skip_bad=c.boolean("skip_bad", a["skip_bad"]),
         device=c.device("device", a["device"]),
     )
     size, latent, width = out["image_size"], out["latent_dim"], out["base_channels"]
