@@ -137,8 +137,8 @@ class DreamControls:
         moved = tuple(k for k in moved if k in self.c)
         inputs = [self.c["preset"]] + ([self.c["model"]] if "model" in self.c else [])
 
-        def show(preset, model=None, *, changed_model=False):
-            base = baseline(preset, model if changed_model else None, self.overrides)
+        def show(preset, model=None):
+            base = baseline(preset, None, self.overrides)
             out = []
             for k in moved:
                 value = base[k]
@@ -152,10 +152,13 @@ class DreamControls:
 
         outputs = [self.c["preset"]] + [self.c[k] for k in moved]
         self.c["preset"].input(show, inputs, outputs, queue=False, api_visibility="private")
-        if "model" in self.c:
-            self.c["model"].input(
-                lambda p, m: show(p, m, changed_model=True), inputs, outputs, queue=False, api_visibility="private"
-            )
+        if "model" in self.c:  # another backbone: its layers; the user's other settings stay
+
+            def layers_of(preset, model):
+                base = baseline(preset, model, self.overrides)
+                return gr.Dropdown(list(layer_choices(base["model"])), value=list(base["layers"] or []))
+
+            self.c["model"].input(layers_of, inputs, [self.c["layers"]], queue=False, api_visibility="private")
 
     @property
     def inputs(self) -> dict[str, Any]:
@@ -180,8 +183,11 @@ class DreamControls:
         v = self.values(values)
         base = baseline(v["preset"], v.get("model"), self.overrides)
         given = {k: x for k, x in v.items() if k != "preset" and x != base.get(k) and not (k == "layers" and x is None)}
-        if given.get("weights") is not None:  # the weights are for the backbone shown
-            given["model"] = v.get("model") or base["model"]
+        # The baseline already holds the chosen backbone: it is given when it is not the preset's
+        # own (or when weights come for it), else every dream ran on the default one.
+        chosen = v.get("model")
+        if given.get("weights") is not None or (chosen and chosen != (model_of(v["preset"]) or DEFAULT_MODEL)):
+            given["model"] = chosen or base["model"]
         if v["preset"] != DEFAULT_PRESET:
             given["preset"] = v["preset"]
         return given

@@ -66,6 +66,19 @@ def test_dream_end_to_end(client, tmp_path):
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(out))  # seeded: the same picture
 
 
+def test_the_chosen_backbone_is_the_one_that_dreams(client, tmp_path):
+    """The Backbone dropdown was compared with a baseline that already held it: every dream ran on
+    the default network and the command had no --model."""
+    src = picture(tmp_path / "photo.png")
+    default = client.predict(picture=handle(src), **QUICK, api_name="/dream")[2]
+    state, _, result, command = client.predict(
+        picture=handle(src), model="googlenet", layers=["inception4c"], **QUICK, api_name="/dream"
+    )
+    assert status_text(state).startswith("Done"), state
+    assert command == "fastdream dream photo.png -o dream.png --model googlenet --octaves 1 --steps 2 --seed 0"
+    assert not np.array_equal(np.asarray(Image.open(result)), np.asarray(Image.open(default)))
+
+
 def test_dream_of_the_sample_and_a_preset(client):
     # No picture: the sample photo (as `fastdream dream` without INPUT). The controls are taken as
     # they are (the page sets them to a preset's values when one is chosen): those equal to the
