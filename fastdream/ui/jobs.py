@@ -128,10 +128,13 @@ def message(exc: BaseException, hide: str = "") -> str:
     return f"something went wrong ({type(exc).__name__}: {text}); the server's log has the details"
 
 
-def run(session: Session, since: float, work: Callable[[Hook], Any], hide: str = "") -> Iterator[Update]:
+def run(
+    session: Session, since: float, work: Callable[[Hook], Any], hide: str = "", kind: str | None = None
+) -> Iterator[Update]:
     """Runs ``work(hook)`` in a thread and yields what the page shows while it runs; the last
-    update is ``done``. ``since``: when the job was asked for (a Stop pressed after it stops it)."""
-    hook = Hook(lambda: session.stopped(since))
+    update is ``done``. ``since``: when the job was asked for (a Stop of its ``kind`` pressed
+    after it stops it)."""
+    hook = Hook(lambda: session.stopped(since, kind))
     box: dict[str, Any] = {}
 
     def target():
@@ -145,7 +148,7 @@ def run(session: Session, since: float, work: Callable[[Hook], Any], hide: str =
         ours = [w for w in said if f"{os.sep}fastdream{os.sep}" in str(w.filename)]
         box["notes"] = list(dict.fromkeys(str(w.message).splitlines()[0] for w in ours))
 
-    if session.stopped(since):
+    if session.stopped(since, kind):
         yield Update("Stopped before it started.", done=True)
         return
     thread = threading.Thread(target=target, name=f"fastdream-ui-{session.tag}", daemon=True)

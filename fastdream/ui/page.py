@@ -111,7 +111,7 @@ class Page:
             except Exception as exc:  # an input the tab refused: one line, the server goes on
                 yield widgets.shown(widgets.error_update(jobs.message(exc, self.hide())), count)
                 return
-            for update in jobs.run(session, since, work, self.hide()):
+            for update in jobs.run(session, since, work, self.hide(), kind=api_name):
                 yield widgets.shown(update, count)
 
         # Gradio reads the parameters' names (the API's), finds the request by its annotation, and
@@ -133,8 +133,13 @@ class Page:
             concurrency_limit=self.jobs,
             show_progress="minimal",
         )
-        stop.click(self.stop, None, None, queue=False, api_name=f"{api_name}_stop")
+        stop.click(self.stopper(api_name), None, None, queue=False, api_name=f"{api_name}_stop")
 
-    def stop(self, request: gr.Request) -> None:
-        """Stop: the session's running job ends at its next step, its queued ones at their start."""
-        self.session(request).stop()
+    def stopper(self, kind: str) -> Callable[[gr.Request], None]:
+        """The Stop of the tab whose jobs are ``kind``: its running job ends at its next step, its
+        queued ones at their start; another tab's job runs on."""
+
+        def stop(request: gr.Request) -> None:
+            self.session(request).stop(kind)
+
+        return stop

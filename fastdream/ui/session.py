@@ -18,9 +18,10 @@ IDLE_END_S = 6 * 3600
 class Session:
     """One visitor: the Stop they pressed last, their outputs' folder, the uploads they used.
 
-    Stop works by time: a job stops (at its next step) when Stop was pressed after the job was
-    asked for (``since``: the click, or the job's start for a client that calls it directly).
-    So a Stop stops what runs and what waits in the queue, and never a job asked for later."""
+    Stop works by time: a job stops (at its next step) when its tab's Stop was pressed after the
+    job was asked for (``since``: the click, or the job's start for a client that calls it
+    directly). So a Stop stops what runs and what waits in the queue of its own tab (``kind``,
+    the job's API name), never another tab's job nor a job asked for later."""
 
     def __init__(self, key: str, root: Path):
         self.key = key
@@ -28,16 +29,19 @@ class Session:
         self.tag = hashlib.sha256(key.encode()).hexdigest()[:10]
         self.folder = root / self.tag
         self.uploads: set[str] = set()
-        self.stopped_at = float("-inf")
+        self.stopped_at: dict[str | None, float] = {}  # kind -> the last Stop; None: every kind
         self.last_used = time.monotonic()
         self._count = 0
         self._lock = threading.Lock()
 
-    def stop(self) -> None:
-        self.stopped_at = time.monotonic()
+    def stop(self, kind: str | None = None) -> None:
+        """Stops the jobs of ``kind`` (a tab's API name) asked for until now; None: all of them."""
+        self.stopped_at[kind] = time.monotonic()
 
-    def stopped(self, since: float) -> bool:
-        return self.stopped_at >= since
+    def stopped(self, since: float, kind: str | None = None) -> bool:
+        """Whether a job of ``kind`` asked for at ``since`` has been stopped since."""
+        last = max(self.stopped_at.get(None, float("-inf")), self.stopped_at.get(kind, float("-inf")))
+        return last >= since
 
     def output(self, stem: str, suffix: str) -> Path:
         """A new file name in this session's folder: ``STEM-TAG-N.SUFFIX`` (the tag finds Gradio's

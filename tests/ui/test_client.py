@@ -131,6 +131,11 @@ def test_stop_ends_a_running_dream_within_a_step(client, tmp_path):
     assert "<img" in preview  # the picture so far stays shown
     # The server goes on: the next dream of the session runs (Stop only stopped what ran).
     assert status_text(client.predict(picture=handle(src), **QUICK, api_name="/dream")[0]).startswith("Done")
+    # Another tab's Stop leaves this tab's job alone (it stopped every job of the session before).
+    job = client.submit(picture=handle(src), octaves="1", steps=6, seed="0", api_name="/dream")
+    wait(job, lambda outs: "<img" in (outs[1] or ""))
+    client.predict(api_name="/zoom_stop")
+    assert status_text(job.result(timeout=120)[0]).startswith("Done")
 
 
 def test_one_job_at_a_time_the_others_wait(server, client, tmp_path):

@@ -131,6 +131,12 @@ def test_a_job_shows_previews_and_stops_within_a_step():
     assert last.done and last.result is None and last.status.startswith("Stopped after")
     assert "<img" in last.preview and len(steps) < 500
     assert jobs.run(session, 0.0, work).__next__().status == "Stopped before it started."
+    # A tab's Stop is its own: another kind of job runs on; the session's end stops every kind.
+    tabs = Session("t", __import__("pathlib").Path("."))
+    tabs.stop("zoom")
+    assert tabs.stopped(0.0, "zoom") and not tabs.stopped(0.0, "dream")
+    tabs.stop()
+    assert tabs.stopped(0.0, "dream")
 
 
 def test_a_closed_page_stops_its_job_and_frees_the_slot():
