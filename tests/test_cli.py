@@ -416,3 +416,18 @@ def test_unet_commands_end_to_end(tmp_path):
     assert " 3 image(s) " in r.stdout and "1 unreadable (skipped)" in r.stdout, r.stdout
     r = run("cutout", str(folder), "-o", str(out_dir), "--model", str(ckpt), "-q")
     assert r.returncode == 0 and "3 already done" in r.stdout, r.stdout
+
+
+def test_an_unknown_option_is_said_by_its_command_and_debug_keeps_the_exit_status(small_image, capsys):
+    """`fastdream dream ... --bogus` was said as "fastdream: error ... (see fastdream --help)";
+    --debug turned an input error's status 2 into Python's 1."""
+    from fastdream.cli import main
+
+    with pytest.raises(SystemExit) as e:
+        main(["dream", str(small_image), "-o", "x.png", "--bogus"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip() == "fastdream dream: error: unrecognized arguments: --bogus (see fastdream dream --help)"
+    assert main(["dream", str(small_image), "--layers", "_blocks.99", "--debug", "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("fastdream dream: error: layers: unknown")

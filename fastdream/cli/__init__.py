@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import traceback
 
 from fastdream.cli import cutout, dream, dreamer, generative, sheet, style, ui
 from fastdream.cli.common import Parser, UsageError
@@ -32,6 +33,7 @@ def build_parser() -> Parser:
     p = Parser(prog="fastdream", description="DeepDream and creative image models.")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error (the option may come anywhere)")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    p.commands = sub.choices  # each command's parser, by name
     s = sub.add_parser("info", help="versions, native kernels and the backend in use")
     s.add_argument("--json", action="store_true", help="print a JSON object")
     s.set_defaults(func=_cmd_info)
@@ -46,7 +48,10 @@ def main(argv=None) -> int:
     end = argv.index("--") if "--" in argv else len(argv)
     debug = "--debug" in argv[:end]
     argv = [a for i, a in enumerate(argv) if a != "--debug" or i >= end]
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # said by the command's parser: "fastdream dream: ... (see fastdream dream --help)"
+        _command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(extra)}")
     command = args.command
     with one_line_warnings(command):
         try:
@@ -56,8 +61,13 @@ def main(argv=None) -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
             return 0
         except (Exception, KeyboardInterrupt) as exc:
-            if debug:
-                raise
+            if debug:  # the traceback, then the same line and exit status as without --debug
+                traceback.print_exc()
             code, line = status(exc, command, kept(args))
             print(line, file=sys.stderr)
             return code
+
+
+def _command_parser(parser: Parser, command: str) -> Parser:
+    """The subparser of ``command``, which says its errors in the command's name."""
+    return parser.commands.get(command, parser)

@@ -11,6 +11,8 @@ from pathlib import Path
 class Parser(argparse.ArgumentParser):
     """argparse with the one-line error contract (argparse prints the whole usage by default)."""
 
+    commands: dict = {}  # the top-level parser's: each command's parser, by name
+
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
@@ -51,7 +53,7 @@ class UsageError(ValueError):
 #: Commands whose ``-o`` is a video (GIF, WebP or MP4) rather than an image.
 VIDEO_COMMANDS = ("zoom", "dream-video", "style-video")
 #: Commands whose ``--overwrite`` lets the output replace the input file.
-OVERWRITE_COMMANDS = ("dream", "cutout")
+OVERWRITE_COMMANDS = ("dream", "style", "cutout")
 #: Options (argparse dests) that name files or folders a command reads (``model``: a dreamer
 #: checkpoint, or a backbone's name, which is no file).
 INPUT_DESTS = (
@@ -124,8 +126,9 @@ def model_arg(text: str) -> str:
     )
 
 
-def model_options(s) -> None:
-    """``--model NAME|PATH --weights PATH``: a named backbone with the user's weights, or a dreamer."""
+def model_options(s, dreamer_use: str = "dream its subjects with --subject") -> None:
+    """``--model NAME|PATH --weights PATH``: a named backbone with the user's weights, or a dreamer
+    (``dreamer_use``: what the command does with one, for the help)."""
     from fastdream.models.registry import names
 
     s.add_argument(
@@ -134,7 +137,7 @@ def model_options(s) -> None:
         default=None,
         metavar="NAME|DREAMER.pt",
         help=f"backbone ({', '.join(names())}; default: efficientnet_lite0 with its bundled ImageNet weights), "
-        "or a dreamer checkpoint written by train-dreamer (dream its subjects with --subject)",
+        f"or a dreamer checkpoint written by train-dreamer ({dreamer_use})",
     )
     s.add_argument(
         "--weights",

@@ -115,7 +115,7 @@ def add(sub) -> None:
     s = sub.add_parser("cutout", help="cut the subject out of a photo or a folder of them (RGBA PNG) with a U-Net")
     s.add_argument("input", help="image file, or folder of images")
     s.add_argument("-o", "--output", required=True, help="output image (.png or .webp keep the alpha), or folder")
-    s.add_argument("--format", help="for a folder: the outputs' format (default: png)")
+    s.add_argument("--format", help="for a folder: the outputs' format")
     s.add_argument(
         "--bg-color",
         type=int,

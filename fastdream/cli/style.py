@@ -119,7 +119,7 @@ def _style_options(s) -> None:
     s.add_argument(
         "--color-match", action="store_true", default=None, help="give the styles the photo's color statistics first"
     )
-    model_options(s)
+    model_options(s, "its fine-tuned network's features")
     s.add_argument("--seed", type=int)
     s.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
@@ -150,7 +150,7 @@ def add(sub) -> None:
     s.add_argument("--end", type=int, help="frame to stop before")
     s.add_argument("--fps", type=float, help="output frame rate (default: the input's)")
     s.add_argument("--no-audio", action="store_true", help="drop the input's sound")
-    s.add_argument("--frames-dir", help="where frames are kept (default: OUTPUT_frames/)")
+    s.add_argument("--frames-dir", help="where frames are kept (default: beside the output, its name + _frames)")
     s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
     s.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)
     _style_options(s)

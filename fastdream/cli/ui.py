@@ -25,7 +25,7 @@ def add(sub) -> None:
         "ui",
         help="the web app: every pipeline in a local page, with live previews and a Stop",
         description="Serves a page on this machine (http://127.0.0.1:7860 by default) with a tab per pipeline: "
-        "dream, proof sheet, zoom video, dream a video, style, cutout, GAN / VAE. One job runs at a time; "
+        "dream, proof sheet, zoom video, dream a video, style, cutout, GAN / VAE, your subjects. One job runs at a time; "
         "Stop ends it at its next step. Ctrl-C stops the server and removes its files.",
     )
     s.add_argument(
