@@ -122,14 +122,14 @@ def parse_spec(text: str, weight=None) -> LayerSpec:
     return LayerSpec(layer, channels=_checks.indices("layers", sel, MAX_CHANNEL, text, accepted), weight=weight)
 
 
-def _weight(text, w) -> float:
+def _weight(text, w, name: str = "layers") -> float:
     if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w):
-        raise ValueError(f"layers: the weight of {text!r} must be a finite number, got {w!r}")
+        raise ValueError(f"{name}: the weight of {text!r} must be a finite number, got {w!r}")
     if w != 0 and not MIN_WEIGHT <= abs(w) <= MAX_WEIGHT:
         # Past these the objective overflows float32 (inf: no step at all) or its gradient sinks
         # under the step's epsilon (a fainter dream); weights only matter relative to each other.
         raise ValueError(
-            f"layers: the weight of {text!r} must be 0 or between {MIN_WEIGHT:g} and {MAX_WEIGHT:g} in size, "
+            f"{name}: the weight of {text!r} must be 0 or between {MIN_WEIGHT:g} and {MAX_WEIGHT:g} in size, "
             f"got {w!r} (weights count relative to each other: the dream normalizes its gradient)"
         )
     return float(w)
@@ -212,7 +212,7 @@ class Objective:
     def __mul__(self, w):
         if isinstance(w, bool) or not isinstance(w, numbers.Real):
             return NotImplemented
-        w = float(w)
+        w = _weight(str(self), w, "objective")  # a layer weight's bounds: no silent overflow
         text = f"{w:g} * {self}" if " + " not in self.text and " - " not in self.text else f"{w:g} * ({self})"
         return Objective(lambda a: w * self(a), self.layers, text, (self,))
 

@@ -80,3 +80,5 @@ def test_arithmetic_prints_and_refuses_what_is_not_a_number():
         O.layer_l2("a") + "x"
     with pytest.raises(TypeError):
         O.layer_l2("a") * True
+    with pytest.raises(ValueError, match=r"objective: the weight of \"layer_l2\('a'\)\" must be 0 or between"):
+        O.layer_l2("a") * 1e30  # the objective overflowed and the dream did nothing

@@ -5,6 +5,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 import fastdream as fd
@@ -161,3 +163,16 @@ def test_presets_side_by_side():
     sheet = fd.proof_sheet(IMG, vary={"preset": ["subtle", "classic"]}, size=48, octaves=1, steps=1, seed=0)
     a, b = (np.asarray(p) for p in sheet.pictures)
     assert not np.array_equal(a, b) and sheet.cells[0]["preset"] == "subtle"
+
+
+@settings(max_examples=60, deadline=None)
+@given(text=st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=120), width=st.integers(8, 200))
+def test_any_caption_wraps_within_its_cell_and_keeps_its_words(text, width):
+    from PIL import ImageDraw
+
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    font = layout._font(layout.FONT_SIZE)
+    lines = layout._wrap(draw, text, font, width)
+    widest_char = max((draw.textlength(c, font=font) for c in text), default=0)
+    assert all(draw.textlength(line, font=font) <= max(width, widest_char) for line in lines)
+    assert "".join(lines).replace(" ", "") == text.replace(" ", "")
