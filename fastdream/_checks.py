@@ -159,6 +159,32 @@ SEED_MAX = 2**63 - 1
 COUNT_MAX = 2**31 - 1
 
 
+#: The sizes a term's weight may have besides 0 (a layer's, a subject's, a dreamer recipe's):
+#: past them the objective overflows float32 (inf: no step at all) or its gradient sinks under
+#: the step's epsilon (a fainter dream); weights only matter relative to each other.
+MIN_WEIGHT, MAX_WEIGHT = 1e-6, 1e6
+
+
+def weight(name: str, text, w) -> float:
+    """The weight ``w`` of the term ``text``: finite, and 0 or between :data:`MIN_WEIGHT` and
+    :data:`MAX_WEIGHT` in size.
+
+    Examples:
+        >>> weight("layers", "_blocks.5", 1e30)
+        Traceback (most recent call last):
+        ...
+        ValueError: layers: the weight of '_blocks.5' must be 0 or between 1e-06 and 1e+06 in size, got 1e+30 (weights count relative to each other: the dream normalizes its gradient)
+    """
+    if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w):
+        raise ValueError(f"{name}: the weight of {text!r} must be a finite number, got {w!r}")
+    if w != 0 and not MIN_WEIGHT <= abs(w) <= MAX_WEIGHT:
+        raise ValueError(
+            f"{name}: the weight of {text!r} must be 0 or between {MIN_WEIGHT:g} and {MAX_WEIGHT:g} in size, "
+            f"got {w!r} (weights count relative to each other: the dream normalizes its gradient)"
+        )
+    return float(w)
+
+
 def seed(name: str, v) -> int:
     """A seed: an integer in [0, :data:`SEED_MAX`].
 

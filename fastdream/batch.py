@@ -41,6 +41,11 @@ class FolderReport:
         return f"{verb} {len(self.written)} image(s) into {out_dir} ({len(self.skipped)} already done{failed})"
 
 
+#: Names an output folder is refused under (``-o out.png`` for a folder: a file was meant); the
+#: formats pictures are saved in, not every suffix Pillow knows (``scans.pdf`` may be a folder).
+PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".bmp")
+
+
 def check_folders(in_dir, out_dir, fmt, mode: str = "RGB") -> tuple[Path, Path, str | None]:
     """The folders of a folder run, and the output format (``None``: each input's own) checked to
     be writable for ``mode`` pictures; the output folder may not be, contain or lie inside the
@@ -59,7 +64,7 @@ def check_folders(in_dir, out_dir, fmt, mode: str = "RGB") -> tuple[Path, Path, 
             raise ValueError(f"format: {fmt} cannot hold {what}; use png or webp") from None
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"output_dir: {out_dir} exists and is not a folder")
-    if not out_dir.exists() and out_dir.suffix.lower() in Image.registered_extensions():
+    if not out_dir.exists() and out_dir.suffix.lower() in PICTURE_SUFFIXES:
         raise ValueError(
             f"output_dir: {out_dir} is named as an image, but a folder of images goes into a folder; give a folder name"
         )
@@ -116,11 +121,12 @@ def run_folder(
 def _check_distinct(files: list[Path], targets: list[Path], fmt: str) -> None:
     """Two inputs that one format gives the same output name (``a.jpg`` and ``a.png`` as png):
     refused before any work, where the second would be counted as done and never made."""
-    first: dict[Path, Path] = {}
+    first: dict[str, Path] = {}
     for f, t in zip(files, targets):
-        if t in first:
-            raise ValueError(f"format: {first[t]} and {f} would both be written as {t} ({fmt}); rename one of them")
-        first[t] = f
+        key = str(t).casefold()  # one file on macOS and Windows disks, whose names ignore case
+        if key in first:
+            raise ValueError(f"format: {first[key]} and {f} would both be written as {t} ({fmt}); rename one of them")
+        first[key] = f
 
 
 class _Watch:

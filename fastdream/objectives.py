@@ -35,7 +35,6 @@ Examples:
 
 from __future__ import annotations
 
-import math
 import numbers
 import re
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ __all__ = [
     "LayerSpec",
     "Objective",
     "channel",
+    "check_weight",
     "describe",
     "from_layers",
     "guide",
@@ -67,7 +67,7 @@ _MODE = re.compile(r"^(top|bottom)(\d+)$")
 #: is a typo, refused before a list of that length is made).
 MAX_CHANNEL = (1 << 16) - 1
 #: The sizes a layer's weight may have (besides 0).
-MIN_WEIGHT, MAX_WEIGHT = 1e-6, 1e6
+MIN_WEIGHT, MAX_WEIGHT = _checks.MIN_WEIGHT, _checks.MAX_WEIGHT
 
 
 # ------------------------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ def parse_spec(text: str, weight=None) -> LayerSpec:
             weight = float(w)
         except ValueError:
             raise ValueError(f"layers: the weight in {text!r} is not a number") from None
-    weight = _weight(text, 1.0 if weight is None else weight)
+    weight = check_weight(text, 1.0 if weight is None else weight)
     if sel is None:
         return LayerSpec(layer, weight=weight)
     sel = sel.strip()
@@ -122,17 +122,15 @@ def parse_spec(text: str, weight=None) -> LayerSpec:
     return LayerSpec(layer, channels=_checks.indices("layers", sel, MAX_CHANNEL, text, accepted), weight=weight)
 
 
-def _weight(text, w, name: str = "layers") -> float:
-    if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w):
-        raise ValueError(f"{name}: the weight of {text!r} must be a finite number, got {w!r}")
-    if w != 0 and not MIN_WEIGHT <= abs(w) <= MAX_WEIGHT:
-        # Past these the objective overflows float32 (inf: no step at all) or its gradient sinks
-        # under the step's epsilon (a fainter dream); weights only matter relative to each other.
-        raise ValueError(
-            f"{name}: the weight of {text!r} must be 0 or between {MIN_WEIGHT:g} and {MAX_WEIGHT:g} in size, "
-            f"got {w!r} (weights count relative to each other: the dream normalizes its gradient)"
-        )
-    return float(w)
+def check_weight(text, w, name: str = "layers") -> float:
+    """A term's weight ``w`` (of ``text``, for ``name``'s message): finite, and 0 or between
+    :data:`MIN_WEIGHT` and :data:`MAX_WEIGHT` in size (:func:`fastdream._checks.weight`).
+
+    Examples:
+        >>> check_weight("_blocks.5", 2), check_weight("_blocks.5", 0)
+        (2.0, 0.0)
+    """
+    return _checks.weight(name, text, w)
 
 
 def parse_layers(layers) -> tuple[LayerSpec, ...]:
@@ -212,7 +210,7 @@ class Objective:
     def __mul__(self, w):
         if isinstance(w, bool) or not isinstance(w, numbers.Real):
             return NotImplemented
-        w = _weight(str(self), w, "objective")  # a layer weight's bounds: no silent overflow
+        w = check_weight(str(self), w, "objective")  # a layer weight's bounds: no silent overflow
         text = f"{w:g} * {self}" if " + " not in self.text and " - " not in self.text else f"{w:g} * ({self})"
         return Objective(lambda a: w * self(a), self.layers, text, (self,))
 

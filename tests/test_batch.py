@@ -68,6 +68,16 @@ def test_two_inputs_one_format_names_alike_are_refused_before_any_work(tmp_path)
     assert len(kept.written) == 4  # each input's own format: four names, four outputs
     with pytest.raises(ValueError, match="named as an image"):
         batch.run_folder(src, tmp_path / "out.png", None, invert, device=CPU, progress=False, name="test")
+    assert (
+        len(batch.run_folder(src, tmp_path / "scans.pdf", None, invert, device=CPU, progress=False, name="t").written)
+        == 4
+    )
+    cased = tmp_path / "cased"
+    cased.mkdir()
+    for name in ("b.jpg", "B.png"):  # one file on disks whose names ignore case (macOS, Windows)
+        Image.new("RGB", (4, 4)).save(cased / name)
+    with pytest.raises(ValueError, match=r"would both be written as .*\.png \(png\)"):
+        batch.run_folder(cased, tmp_path / "cased_out", "png", invert, device=CPU, progress=False, name="test")
 
 
 class _TwoRanks(Dist):

@@ -51,6 +51,16 @@ def test_no_output_is_a_file_the_command_reads(files, monkeypatch, capsys, args)
     assert _digests(files) == before and sorted(p.name for p in files.iterdir()) == sorted(before)
 
 
+def test_overwrite_replaces_the_input_even_when_it_is_also_the_guide(files, monkeypatch, capsys):
+    monkeypatch.chdir(files)
+    assert main(["dream", "in.png", "-o", "in.png", "--guide", "in.png", "--overwrite", "--octaves", "1", *QUICK]) == 0
+    assert main(["dream", "in.png", "-o", "in.png", "--guide", "guide.png", "--overwrite", *QUICK]) == 0
+    Image.new("RGBA", (48, 40)).save(files / "clear.png")  # a sheet is RGB, whatever its picture
+    assert (
+        main(["sheet", "clear.png", "-o", "s.jpg", "--vary", "seed=1,2", "--size", "32", "--octaves", "1", *QUICK]) == 0
+    )
+
+
 def test_the_input_refused_as_output_names_the_right_remedy(files, monkeypatch, capsys):
     """--overwrite is the remedy where it exists (dream); zoom never writes over its input."""
     monkeypatch.chdir(files)
@@ -121,6 +131,9 @@ def test_a_cutout_into_a_format_without_soft_alpha_is_refused_up_front(files, mo
     assert "cannot hold the cutout's soft transparency" in err and not (files / name).exists()
     assert main(["cutout", "in.png", "-o", name, "--model", "vae.pt", "--bg-color", "0", "0", "0"]) == 2
     assert "not a fastdream checkpoint" in capsys.readouterr().err  # past the format check, to the model
+    assert main(["cutout", "in.png", "-o", name, "--model", "vae.pt", "--hard"]) == 2  # on/off alpha: a GIF keeps it
+    err = capsys.readouterr().err
+    assert ("not a fastdream checkpoint" if name.endswith(".gif") else "soft transparency") in err
 
 
 def test_train_dreamer_checks_its_sheet_before_training(files, monkeypatch, capsys):

@@ -75,6 +75,12 @@ def test_unknown_subject_and_wrong_models(dreamer):
         fd.dream(_photo(), model=m, subject=["cat=0", "brick=0"])
     with pytest.raises(ValueError, match="'cat=' has no weight after '='"):  # taken as 1 before
         fd.dream(_photo(), model=m, subject="cat=")
+    with pytest.raises(ValueError, match="subject: the weight of 'cat' must be 0 or between 1e-06 and 1e[+]06"):
+        fd.dream(_photo(), model=m, subject=["cat=1e7"])
+    from fastdream.dreamer.options import _recipe
+
+    with pytest.raises(ValueError, match=r"recipe: the weight of \"guide\['_blocks.5'\]\" must be 0 or between"):
+        _recipe({"guide": {"_blocks.5": 1e7}})  # accepted, it made a dreamer that every subject dream refused
     with pytest.raises(ValueError, match="holds its own weights"):
         fd.models.load(dreamer, weights=dreamer)
     with pytest.raises(ValueError, match="is not a fastdream checkpoint"):

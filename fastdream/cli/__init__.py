@@ -63,7 +63,8 @@ def main(argv=None) -> int:
         except (Exception, KeyboardInterrupt) as exc:
             if debug:  # the traceback, then the same line and exit status as without --debug
                 traceback.print_exc()
-            code, line = status(exc, command, kept(args))
+            options = set(_command_parser(parser, command)._option_string_actions)
+            code, line = status(exc, command, kept(args), options)
             print(line, file=sys.stderr)
             return code
 

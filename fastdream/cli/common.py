@@ -87,7 +87,9 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
             raise UsageError(f"output {out} is the input file; pass --overwrite to replace it")
         raise UsageError(f"output {out} is the input file, which fastdream never writes over; choose another output")
     io.check_not_input("output", out, [source], overwrite=overwrite)
-    io.check_not_input("output", out, [*input_args(args), *inputs])  # --overwrite is for the input only
+    # --overwrite is for the input only (which may also be the guide or a style: read before the write)
+    others = [p for p in input_args(args) if not (overwrite and source and _same(p, source))]
+    io.check_not_input("output", out, [*others, *inputs])
     if getattr(args, "command", None) in VIDEO_COMMANDS:
         io.animation_format(out, "output")
         return out

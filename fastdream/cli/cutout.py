@@ -65,7 +65,7 @@ def _cmd_cutout(args) -> int:
     opaque = len(color) == 3 or (len(color) == 4 and color[3] == 255)
     mode = "L" if args.only_mask else "RGB" if opaque else "RGBA"
     fmt = no_soft_alpha(Path(args.output).suffix)
-    if "A" in mode and fmt:
+    if "A" in mode and fmt and (fmt == "JPEG" or not args.hard):  # --hard: on/off alpha, which GIF keeps
         raise UsageError(
             f"output {args.output} is a {fmt}, which cannot hold the cutout's soft transparency (its alpha); use .png or "
             ".webp, or pass --bg-color R G B to put the subject on a color"

@@ -38,6 +38,7 @@ def _cmd_train_dreamer(args) -> int:
             SimpleNamespace(output=args.sheet, input=args.sheet_image, overwrite=False),
             None,
             inputs=[args.images, args.output],
+            mode="RGB",  # the contact sheet, whatever the picture's mode
         )
     before = stamp(args.output)
     path = train_dreamer(args.images, args.output, progress=not args.quiet, **kw)  # a TrainingError: exit 1

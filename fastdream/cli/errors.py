@@ -35,18 +35,32 @@ _CLI_WORDS = (
 )
 
 
-def cli_spelling(text: str) -> str:
-    """A library message with its Python arguments spelled as the command line's options.
+def cli_spelling(text: str, options=None) -> str:
+    """A library message with its Python arguments spelled as the command line's ``options``
+    (the command's option strings; None: any); a setting with no option keeps its Python name.
 
     Examples:
         >>> cli_spelling("pass resume=False to start over")
         'pass --no-resume to start over'
         >>> cli_spelling("trained with backbone=None; pass backbone=None to resume, resume=False to start over")
         'trained with backbone=None; pass --backbone none to resume, --no-resume to start over'
+        >>> cli_spelling("pass nc=3 to resume", {"--channels"}), cli_spelling("pass nz=8 to resume", {"--seed"})
+        ('pass --channels 3 to resume', 'pass nz=8 to resume')
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
-    return _RESUME_WITH.sub(lambda m: f"pass --{m[1].replace('_', '-')} {_shell_value(m[2])} to resume", text)
+
+    def option(m: re.Match) -> str:
+        flag = _FLAGS.get(m[1], "--" + m[1].replace("_", "-"))
+        if options is not None and flag not in options:
+            return m[0]
+        return f"pass {flag} {_shell_value(m[2])} to resume"
+
+    return _RESUME_WITH.sub(option, text)
+
+
+#: Settings whose option has another name than the library's keyword.
+_FLAGS = {"nc": "--channels"}
 
 
 #: The trainers' "pass NAME=VALUE to resume" (a checkpoint's setting this run must repeat).
@@ -70,8 +84,9 @@ def _training_error(exc: BaseException) -> bool:
     return isinstance(exc, TrainingError)
 
 
-def status(exc: BaseException, command: str, kept: str) -> tuple[int, str]:
-    """The exit status and the line for an exception that reached ``main``."""
+def status(exc: BaseException, command: str, kept: str, options=None) -> tuple[int, str]:
+    """The exit status and the line for an exception that reached ``main`` (``options``: the
+    command's option strings, to say the library's advice in them)."""
     prog = f"fastdream {command}"
     if isinstance(exc, KeyboardInterrupt):
         return 130, f"{prog}: interrupted; {kept}"
@@ -83,7 +98,7 @@ def status(exc: BaseException, command: str, kept: str) -> tuple[int, str]:
             "try a smaller size or fewer images" + (", or --low-memory" if command == "dream" else "")
         )
     if isinstance(exc, USER_ERRORS) and not isinstance(exc, (NotImplementedError, RecursionError)):
-        return 2, f"{prog}: error: {cli_spelling(one_line(exc))}"
+        return 2, f"{prog}: error: {cli_spelling(one_line(exc), options)}"
     if type(exc).__name__ == "Cancelled":
         return 130, f"{prog}: cancelled; {kept}"
     return 1, (

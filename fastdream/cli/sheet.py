@@ -28,7 +28,7 @@ def _cmd_sheet(args) -> int:
         raise UsageError("--vary and --channels are alternatives; pass one of them")
     if args.top is not None and not args.channels:
         raise UsageError("--top is for --channels LAYER")
-    out = output_path(args, "sheet.png")
+    out = output_path(args, "sheet.png", mode="RGB")  # a contact sheet, whatever the picture's mode
     source = args.input or io.SAMPLE_IMAGE
     io.load_pil(source)  # missing file / not an image: a clear error before any work
     varied = vary.parse(args.vary) if args.vary else None

@@ -342,7 +342,8 @@ def cutout_folder(
     """
     model, dev = _model_and_device(model_or_checkpoint, device)
     probe = cutout(Image.new("RGB", (8, 8)), model, device=dev, **cutout_kwargs)  # bad options: an error first
-    if "A" in probe.mode and format is not None and no_soft_alpha(str(format)):
+    lost = no_soft_alpha(str(format)) if format is not None else None
+    if "A" in probe.mode and lost and (lost == "JPEG" or cutout_kwargs.get("soft", True)):  # GIF keeps hard alpha
         raise ValueError(
             f"format: {format} cannot hold the cutouts' soft transparency; use png or webp, or pass background=(R, G, B) "
             "(--bg-color R G B) to put the subjects on a color"

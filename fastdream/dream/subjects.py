@@ -8,12 +8,9 @@ turns these into an :class:`~fastdream.objectives.Objective`.
 
 from __future__ import annotations
 
-import math
-import numbers
-
 from torch import Tensor
 
-from fastdream.objectives import Objective, channel, guide_match
+from fastdream.objectives import Objective, channel, check_weight, guide_match
 
 __all__ = ["exemplars", "gram", "output", "parse_subjects", "subject"]
 
@@ -183,6 +180,4 @@ def subject(model, name: str, weight: float = 1.0) -> Objective:
 
 
 def _subject_weight(name, w) -> float:
-    if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w):
-        raise ValueError(f"subject: the weight of {name!r} must be a finite number, got {w!r}")
-    return float(w)
+    return check_weight(name, w, "subject")

@@ -8,6 +8,7 @@ import re
 
 from fastdream import _checks, io
 from fastdream.dreamer.network import BLOCKS
+from fastdream.objectives import check_weight
 from fastdream.training import Anything, Int, Listing, OptimizerState, Record, Weights
 
 _BLOCK = re.compile(r"_blocks\.\d+")
@@ -104,9 +105,9 @@ def _recipe(recipe) -> dict:
                     f"recipe: {term} layers must be block outputs _blocks.0 to _blocks.{BLOCKS - 1}, got {layer!r}"
                 )
         # plain floats: a numpy number would make the checkpoint one torch.load(weights_only) refuses
-        r[term] = {layer: _checks.real(f"recipe: {term}[{layer!r}]", w) for layer, w in r[term].items()}
+        r[term] = {layer: check_weight(f"{term}[{layer!r}]", w, "recipe") for layer, w in r[term].items()}
     r["channel_count"] = _checks.integer("recipe: channel_count", r["channel_count"], 1)
-    r["logit"] = _checks.real("recipe: logit", r["logit"])
+    r["logit"] = check_weight("logit", r["logit"], "recipe")
     r["exemplars"] = _checks.integer("recipe: exemplars", r["exemplars"], 1, 1 << 16)
     if not any(r[t] for t in ("guide", "texture", "channels")) and not r["logit"]:
         raise ValueError("recipe: every weight is 0, so dreams would grow nothing; give one term a weight")

@@ -23,6 +23,8 @@ import numbers
 
 import torch
 
+from fastdream import _checks
+
 #: The dream options a checkpoint may set for its subject dreams (the trainer writes some of them).
 SETTINGS = {"octaves", "octave_scale", "steps", "step_size", "jitter", "norm", "objective", "smooth", "tile_size"}
 #: Each statistic: its dimensions (S subjects, C channels, M exemplars).
@@ -74,16 +76,25 @@ def _recipe_problem(recipe, stats: dict) -> str | None:
         for layer, w in recipe[term].items():
             if layer not in stats:
                 return f"recipe: {term} names {layer!r}, which has no stats (it has {', '.join(stats)})"
-            if not _finite(w):
-                return f"recipe: {term}[{layer!r}] must be a finite number, got {_short(w)}"
+            if not _weight_ok(w):
+                return f"recipe: {term}[{layer!r}] must be a finite number, 0 or of size 1e-6..1e6, got {_short(w)}"
     count = recipe.get("channel_count")
     if recipe["channels"] and (isinstance(count, bool) or not isinstance(count, numbers.Integral) or count < 1):
         return f"recipe: channel_count must be an integer >= 1, got {_short(count)}"
-    if not _finite(recipe.get("logit", 0.0)):
-        return f"recipe: logit must be a finite number, got {_short(recipe.get('logit'))}"
+    if not _weight_ok(recipe.get("logit", 0.0)):
+        return f"recipe: logit must be a finite number, 0 or of size 1e-6..1e6, got {_short(recipe.get('logit'))}"
     if not any(w for t in TERMS for w in recipe[t].values()) and not recipe.get("logit"):
         return "recipe: every weight is 0, so its dreams would grow nothing"
     return None
+
+
+def _weight_ok(w) -> bool:
+    """A weight a dream's objective takes (:func:`fastdream._checks.weight`)."""
+    try:
+        _checks.weight("recipe", "", w)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _settings_problem(settings) -> str | None:
