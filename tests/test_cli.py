@@ -428,6 +428,9 @@ def test_an_unknown_option_is_said_by_its_command_and_debug_keeps_the_exit_statu
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert err.strip() == "fastdream dream: error: unrecognized arguments: --bogus (see fastdream dream --help)"
+    with pytest.raises(SystemExit):  # before the command's name: fastdream's own option
+        main(["--bogus", "info"])
+    assert capsys.readouterr().err.strip() == "fastdream: error: unrecognized arguments: --bogus (see fastdream --help)"
     assert main(["dream", str(small_image), "--layers", "_blocks.99", "--debug", "-q"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and err.strip().splitlines()[-1].startswith("fastdream dream: error: layers: unknown")

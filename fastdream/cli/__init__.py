@@ -50,8 +50,10 @@ def main(argv=None) -> int:
     argv = [a for i, a in enumerate(argv) if a != "--debug" or i >= end]
     parser = build_parser()
     args, extra = parser.parse_known_args(argv)
-    if extra:  # said by the command's parser: "fastdream dream: ... (see fastdream dream --help)"
-        _command_parser(parser, args.command).error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:  # said by the parser whose part of the line holds them: the command's, or fastdream's
+        before = argv[: argv.index(args.command)] if args.command in argv else []
+        owner = parser if any(a in before for a in extra) else _command_parser(parser, args.command)
+        owner.error(f"unrecognized arguments: {' '.join(extra)}")
     command = args.command
     with one_line_warnings(command):
         try:

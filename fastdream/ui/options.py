@@ -9,6 +9,7 @@ library exactly as ``preset=`` in Python and ``--preset`` in the shell.
 from __future__ import annotations
 
 import functools
+import math
 import shlex
 import warnings
 from pathlib import Path
@@ -170,6 +171,9 @@ class DreamControls:
         v = {k: values[k] for k in self.c}
         if "octaves" in v:
             v["octaves"] = v["octaves"] if v["octaves"] in (None, "auto") else int(v["octaves"])
+        for k in ("steps", "jitter"):  # a slider of whole steps: 2.5 typed into its box is 2, not an error
+            if isinstance(v.get(k), float) and math.isfinite(v[k]):
+                v[k] = round(v[k])
         if v.get("tile_size") == 0:
             v["tile_size"] = None
         if v.get("smooth") == 0:

@@ -77,6 +77,9 @@ def test_the_chosen_backbone_is_the_one_that_dreams(client, tmp_path):
     assert status_text(state).startswith("Done"), state
     assert command == "fastdream dream photo.png -o dream.png --model googlenet --octaves 1 --steps 2 --seed 0"
     assert not np.array_equal(np.asarray(Image.open(result)), np.asarray(Image.open(default)))
+    # 2.5 typed into the box of a slider of whole steps is rounded (it was "steps must be an integer")
+    state, _, _, command = client.predict(picture=handle(src), octaves="1", steps=2.5, seed="0", api_name="/dream")
+    assert status_text(state).startswith("Done") and "--steps 2 " in command, (state, command)
 
 
 def test_dream_of_the_sample_and_a_preset(client):
