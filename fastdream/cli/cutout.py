@@ -54,7 +54,7 @@ def _cutout_options(args) -> dict:
 def _cmd_cutout(args) -> int:
     import fastdream as fd
     from fastdream import io
-    from fastdream.cutout import no_soft_alpha
+    from fastdream.cutout import loses_alpha
 
     if Path(args.input).is_dir():
         kw = given(format=args.format) | _cutout_options(args)
@@ -64,13 +64,13 @@ def _cmd_cutout(args) -> int:
     color = args.bg_color or []
     opaque = len(color) == 3 or (len(color) == 4 and color[3] == 255)
     mode = "L" if args.only_mask else "RGB" if opaque else "RGBA"
-    fmt = no_soft_alpha(Path(args.output).suffix)
-    if "A" in mode and fmt and (fmt == "JPEG" or not args.hard):  # --hard: on/off alpha, which GIF keeps
+    fmt = loses_alpha(Path(args.output).suffix, soft=not args.hard)
+    if "A" in mode and fmt:
         raise UsageError(
             f"output {args.output} is a {fmt}, which cannot hold the cutout's soft transparency (its alpha); use .png or "
             ".webp, or pass --bg-color R G B to put the subject on a color"
         )
-    out = output_path(args, None, inputs=[args.model], mode=mode)
+    out = output_path(args, None, mode=mode)  # --model is among the inputs it checks
     image = io.load_pil(args.input)
     result = fd.cutout(image, args.model, **_cutout_options(args))
     io.save_image(result, out)

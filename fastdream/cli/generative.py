@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fastdream.cli.common import given, library_defaults, note_defaults, off, stamp, written
+from fastdream.cli.common import given, input_args, library_defaults, note_defaults, off, stamp, written
 
 
 def _dream_all(images, args, seed=None):
@@ -99,7 +99,7 @@ def _check_output(args, walk: bool) -> None:
         args.fps = fps
     elif out.exists() and not out.is_dir():
         raise NotADirectoryError(f"output: {out} exists and is not a folder (samples go into a folder)")
-    io.check_not_input("output", out, [args.checkpoint, *(getattr(args, "between", None) or [])], folder=not walk)
+    io.check_not_input("output", out, input_args(args), folder=not walk)  # the checkpoint, --between's images
     if args.dream:
         _checks.integer("--dream-size", args.dream_size, 16, 1 << 14)
         _checks.fits(f"--dream-size {args.dream_size}", args.dream_size**2 * 145)

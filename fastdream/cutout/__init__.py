@@ -33,7 +33,7 @@ Examples:
 """
 
 from fastdream.cutout.masks import DEFAULT_RESOLUTION, MAX_ASPECT, read_mask, working_size
-from fastdream.cutout.predict import cutout, cutout_folder, load_unet, no_soft_alpha, predict_mask
+from fastdream.cutout.predict import cutout, cutout_folder, load_unet, loses_alpha, predict_mask
 from fastdream.cutout.synthetic import CutoutDataset, make_cutout_dataset
 from fastdream.cutout.train import UNetTrainingError, train_unet
 
@@ -45,8 +45,8 @@ __all__ = [
     "cutout",
     "cutout_folder",
     "load_unet",
+    "loses_alpha",
     "make_cutout_dataset",
-    "no_soft_alpha",
     "predict_mask",
     "read_mask",
     "train_unet",

@@ -307,16 +307,17 @@ def _composite(rgb: Image.Image, mask: Image.Image, color: tuple) -> Image.Image
     return Image.alpha_composite(base, fg).convert(mode)
 
 
-def no_soft_alpha(extension: str) -> str | None:
-    """The format of ``extension`` (``".gif"``, ``"jpg"``) if it cannot keep a cutout's alpha:
-    JPEG has none, GIF only on/off (Pillow drops a soft one altogether). None for the others.
+def loses_alpha(extension: str, soft: bool = True) -> str | None:
+    """The format of ``extension`` (``".gif"``, ``"jpg"``) if it would lose a cutout's alpha:
+    JPEG has none; GIF keeps only on/off transparency, so a ``soft`` one (Pillow drops it
+    altogether). None for the others.
 
     Examples:
-        >>> no_soft_alpha(".GIF"), no_soft_alpha("jpg"), no_soft_alpha(".png")
-        ('GIF', 'JPEG', None)
+        >>> loses_alpha(".GIF"), loses_alpha("jpg"), loses_alpha(".png"), loses_alpha(".gif", soft=False)
+        ('GIF', 'JPEG', None, None)
     """
     fmt = Image.registered_extensions().get("." + extension.lower().lstrip("."))
-    return fmt if fmt in ("JPEG", "GIF") else None
+    return fmt if fmt == "JPEG" or (fmt == "GIF" and soft) else None
 
 
 def cutout_folder(
@@ -342,8 +343,7 @@ def cutout_folder(
     """
     model, dev = _model_and_device(model_or_checkpoint, device)
     probe = cutout(Image.new("RGB", (8, 8)), model, device=dev, **cutout_kwargs)  # bad options: an error first
-    lost = no_soft_alpha(str(format)) if format is not None else None
-    if "A" in probe.mode and lost and (lost == "JPEG" or cutout_kwargs.get("soft", True)):  # GIF keeps hard alpha
+    if "A" in probe.mode and format is not None and loses_alpha(str(format), cutout_kwargs.get("soft", True)):
         raise ValueError(
             f"format: {format} cannot hold the cutouts' soft transparency; use png or webp, or pass background=(R, G, B) "
             "(--bg-color R G B) to put the subjects on a color"

@@ -133,32 +133,26 @@ class DreamControls:
             c["weights"] = gr.File(label="Backbone weights (.pth, torchvision's keys)", height=80)
 
     def _wire(self) -> None:
-        """A preset (or backbone) sets the controls to its values."""
+        """A preset sets the controls to its values; a backbone, the layers to its own."""
         moved = ("model", "layers", "octaves", "steps", "step_size", "objective", "norm", "octave_scale")
         moved = tuple(k for k in moved if k in self.c)
-        inputs = [self.c["preset"]] + ([self.c["model"]] if "model" in self.c else [])
 
-        def show(preset, model=None):
+        def layers(base: dict) -> gr.Dropdown:
+            return gr.Dropdown(list(layer_choices(base["model"])), value=list(base["layers"] or []))
+
+        def show(preset):
             base = baseline(preset, None, self.overrides)
-            out = []
-            for k in moved:
-                value = base[k]
-                if k == "layers":
-                    out.append(gr.Dropdown(list(layer_choices(base["model"])), value=list(value or [])))
-                elif k == "octaves":
-                    out.append(str(value))
-                else:
-                    out.append(value)
+            out = [layers(base) if k == "layers" else str(base[k]) if k == "octaves" else base[k] for k in moved]
             return [gr.Dropdown(info=fd.PRESETS[preset].description), *out]
 
         outputs = [self.c["preset"]] + [self.c[k] for k in moved]
-        self.c["preset"].input(show, inputs, outputs, queue=False, api_visibility="private")
+        self.c["preset"].input(show, [self.c["preset"]], outputs, queue=False, api_visibility="private")
         if "model" in self.c:  # another backbone: its layers; the user's other settings stay
 
             def layers_of(preset, model):
-                base = baseline(preset, model, self.overrides)
-                return gr.Dropdown(list(layer_choices(base["model"])), value=list(base["layers"] or []))
+                return layers(baseline(preset, model, self.overrides))
 
+            inputs = [self.c["preset"], self.c["model"]]
             self.c["model"].input(layers_of, inputs, [self.c["layers"]], queue=False, api_visibility="private")
 
     @property
