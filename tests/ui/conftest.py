@@ -3,6 +3,8 @@ one client of it."""
 
 from __future__ import annotations
 
+import tempfile
+
 import pytest
 
 from tests.ui.helpers import MAX_UPLOAD_MB, needs, start_server, stop_server
@@ -17,6 +19,16 @@ def server(tmp_path_factory):
     code = stop_server(s)
     assert code == 0, (tmp / "server.log").read_text()[-2000:]
     assert s.folders() == [], "the server left its temporary folder behind"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _client_staging(tmp_path_factory):
+    """Gradio's client stages every download in a folder of its own under the system's temporary
+    folder and leaves that folder behind, empty (about 70 a run): here it stages in the test's."""
+    before = tempfile.tempdir
+    tempfile.tempdir = str(tmp_path_factory.mktemp("ui-client-staging"))
+    yield
+    tempfile.tempdir = before
 
 
 @pytest.fixture(scope="session")
