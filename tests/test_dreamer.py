@@ -247,3 +247,14 @@ def test_cli_equals_python(subjects, dreamer, tmp_path, capsys):
     assert "this dreamer knows: brick, cat, coffee" in capsys.readouterr().err
     assert main(["dream", "--model", str(dreamer), "--list-layers"]) == 0
     assert "subjects (--subject): brick, cat, coffee" in capsys.readouterr().out
+
+
+def test_the_bar_shows_validation_accuracy_once_measured():
+    from types import SimpleNamespace
+
+    from fastdream.dreamer.trainer import DreamerTrainer
+
+    first = SimpleNamespace(metrics={})  # validation runs at each epoch's end: none yet
+    assert DreamerTrainer.postfix(first, {"loss": 0.5}) == {"loss": "0.500"}
+    later = SimpleNamespace(metrics={"val_acc": 0.75})
+    assert DreamerTrainer.postfix(later, {"loss": 0.5}) == {"loss": "0.500", "val_acc": "0.750"}

@@ -113,7 +113,10 @@ class DreamerTrainer(Trainer):
         return total / len(feats)
 
     def postfix(self, values):
-        return dict(loss=f"{values['loss']:.3f}", val_acc=f"{self.metrics.get('val_acc', float('nan')):.3f}")
+        shown = dict(loss=f"{values['loss']:.3f}")
+        if "val_acc" in self.metrics:  # measured at each epoch's end: none to show in the first
+            shown["val_acc"] = f"{self.metrics['val_acc']:.3f}"
+        return shown
 
     def _views(self, pairs) -> tuple[list, list]:
         size = self.c["image_size"]
@@ -185,7 +188,8 @@ class DreamerTrainer(Trainer):
         c, m = self.c, self.metrics
         done = self.history[-1]["epoch"] if self.history else self.start
         skipped = f"; skipped {c['skipped']}" if c.get("skipped") else ""
+        accuracy = f"val accuracy {m['val_acc']:.3f}" if "val_acc" in m else "not validated yet"
         return (
             f"train_dreamer: {len(c['subjects'])} subjects, {c['images']} images ({c['train']} train, {c['val']} val)"
-            f"{skipped}; epoch {done}/{c['epochs']}: val accuracy {m.get('val_acc', float('nan')):.3f}; wrote {self.path}"
+            f"{skipped}; epoch {done}/{c['epochs']}: {accuracy}; wrote {self.path}"
         )
