@@ -29,16 +29,26 @@ from fastdream.training import distributed, list_images
 
 @dataclass
 class FolderReport:
-    """What a folder run did (on this rank): outputs written, found done, and unreadable inputs."""
+    """What a folder run did (on this rank): outputs written, found done, and unreadable inputs.
+
+    Under torchrun, ``totals`` counts them over every rank (written, already done, unreadable),
+    the numbers :meth:`summary` says, and ``main`` is True on rank 0 only: the rank that says it."""
 
     written: list[Path] = field(default_factory=list)
     skipped: list[Path] = field(default_factory=list)
     failed: list[tuple[Path, str]] = field(default_factory=list)
     flattened: int = 0  # outputs with alpha written to a format without (JPEG): put on white
+    totals: tuple[int, int, int] | None = None
+    main: bool = True
+
+    def counts(self) -> tuple[int, int, int]:
+        """Written, already done and unreadable: over every rank of a torchrun launch."""
+        return self.totals or (len(self.written), len(self.skipped), len(self.failed))
 
     def summary(self, verb: str, out_dir) -> str:
-        failed = f", {len(self.failed)} unreadable (skipped)" if self.failed else ""
-        return f"{verb} {len(self.written)} image(s) into {out_dir} ({len(self.skipped)} already done{failed})"
+        written, skipped, failed = self.counts()
+        unread = f", {failed} unreadable (skipped)" if failed else ""
+        return f"{verb} {written} image(s) into {out_dir} ({skipped} already done{unread})"
 
 
 #: Names an output folder is refused under (``-o out.png`` for a folder: a file was meant); the
@@ -115,6 +125,10 @@ def run_folder(
         bar.update(bar.total - bar.n)  # every rank is done; an unreadable file of another rank held its count back
     finally:
         bar.close()
+    if dist.enabled:  # one summary for the launch, said by rank 0, not one per rank
+        mine = [len(report.written), len(report.skipped), len(report.failed)]
+        report.totals = tuple(int(v) for v in dist.sum(torch.tensor(mine, device=device)).tolist())
+        report.main = dist.main
     return report
 
 

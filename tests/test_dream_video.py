@@ -226,6 +226,10 @@ def test_two_torchrun_ranks_share_a_folder_and_independent_frames(tmp_path, clip
         fd.dream_video(sys.argv[3], sys.argv[4], blend=0.0, flow=False, octaves=1, steps=1, seed=0)
         # one file per rank: two ranks' prints can interleave on the shared stdout
         Path(sys.argv[5], "written" + os.environ["RANK"]).write_text(json.dumps([p.name for p in r.written]))
+        assert r.totals == (8, 0, 0) and r.main == (os.environ["RANK"] == "0"), (r.totals, r.main)
+        # the CLI says one summary for the launch (it said one per rank, each of its own share)
+        from fastdream.cli import main
+        main(["dream", sys.argv[1], "-o", sys.argv[2], "-q"])
     """)
     )
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT")}
@@ -249,5 +253,7 @@ def test_two_torchrun_ranks_share_a_folder_and_independent_frames(tmp_path, clip
     written = [json.loads((tmp_path / f"written{rank}").read_text()) for rank in (0, 1)]
     assert len(written) == 2 and sorted(written[0] + written[1]) == [f"{i}.png" for i in range(8)]
     assert not set(written[0]) & set(written[1])  # each image by exactly one rank
+    assert proc.stdout.count("dreamed ") == 1 and "dreamed 0 image(s) into" in proc.stdout  # all 8 already done
+    assert "(8 already done)" in proc.stdout
     with Image.open(tmp_path / "v.gif") as im:
         assert im.n_frames == N

@@ -59,7 +59,8 @@ def _cmd_cutout(args) -> int:
     if Path(args.input).is_dir():
         kw = given(format=args.format) | _cutout_options(args)
         r = fd.cutout_folder(args.input, args.output, args.model, progress=not args.quiet, **kw)
-        print(r.summary("cut out", args.output))
+        if r.main:
+            print(r.summary("cut out", args.output))
         return 0
     color = args.bg_color or []
     opaque = len(color) == 3 or (len(color) == 4 and color[3] == 255)

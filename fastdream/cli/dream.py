@@ -165,8 +165,8 @@ def _cmd_folder(args) -> int:
         raise UsageError("dreaming a folder needs -o OUTDIR (and takes no --mask-from)")
     kw = given(format=args.format, low_memory=args.low_memory) | dream_kwargs(args)
     r = fd.dream_folder(args.input, args.output, progress=not args.quiet, **kw)
-    failed = f", {len(r.failed)} unreadable (skipped)" if r.failed else ""
-    print(f"dreamed {len(r.written)} image(s) into {args.output} ({len(r.skipped)} already done{failed})")
+    if r.main:
+        print(r.summary("dreamed", args.output))
     return 0
 
 
