@@ -340,3 +340,35 @@ def fits(what: str, need: float, hint: str = "") -> None:
             f"{what} needs about {human_bytes(need)} of memory, more than the {human_bytes(budget)} this machine "
             f"has available{'; ' + hint if hint else ''}"
         )
+
+
+#: torch's allocators say what they were asked for: the CPU's in bytes, CUDA's in GiB/MiB.
+_ASKED = re.compile(r"tried to allocate ([\d.]+) ?(bytes|[KMGT]iB)", re.IGNORECASE)
+_UNIT = {"bytes": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def out_of_memory(exc: BaseException) -> str | None:
+    """For an exception that is the machine running out of memory during the work (Python's
+    ``MemoryError``, torch's CPU or CUDA allocator), a phrase with what the failed allocation asked
+    for and what is free, where known; ``None`` for any other exception.
+
+    Examples:
+        >>> out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9000000000000 bytes"))[:42]
+        'one allocation of 9 TB did not fit in the '
+        >>> out_of_memory(ValueError("bad")) is None
+        True
+    """
+    text = str(exc)
+    if not isinstance(exc, MemoryError) and not (
+        isinstance(exc, RuntimeError) and re.search(r"out of memory|can't allocate memory", text, re.IGNORECASE)
+    ):
+        return None
+    m = _ASKED.search(text)
+    asked = f"one allocation of {human_bytes(float(m[1]) * _UNIT[m[2].lower()])}" if m else "the work"
+    if "cuda" not in text.lower():
+        room = f"the {human_bytes(memory_budget())} available"
+    elif torch.cuda.is_available():
+        room = f"the {human_bytes(torch.cuda.mem_get_info()[0])} free on the GPU"
+    else:
+        room = "the GPU's memory"
+    return f"{asked} did not fit in {room}"

@@ -1,6 +1,7 @@
 """The fastdream command line, end to end in a subprocess, as a user runs it."""
 
 import io
+import re
 import struct
 import subprocess
 import sys
@@ -434,3 +435,23 @@ def test_an_unknown_option_is_said_by_its_command_and_debug_keeps_the_exit_statu
     assert main(["dream", str(small_image), "--layers", "_blocks.99", "--debug", "-q"]) == 2
     err = capsys.readouterr().err
     assert "Traceback" in err and err.strip().splitlines()[-1].startswith("fastdream dream: error: layers: unknown")
+
+
+def test_memory_running_out_during_the_work_says_how_much(small_image, tmp_path, monkeypatch, capsys):
+    """An allocation that fails mid-work (not refused by the up-front checks) was said without
+    amounts; the line now says what the allocation asked for and what the machine has."""
+    import fastdream as fd
+    from fastdream.cli import main
+
+    def dream(*a, **k):
+        raise RuntimeError(
+            "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't allocate memory: "
+            "you tried to allocate 10000000000000 bytes. Error code 12 (Cannot allocate memory)"
+        )
+
+    monkeypatch.setattr(fd, "dream", dream)
+    assert main(["dream", str(small_image), "-o", str(tmp_path / "o.png"), "-q"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("fastdream dream: error: not enough memory for this input with these settings (one ")
+    assert re.search(r"allocation of 10 TB did not fit in the [\d.]+ [kMGT]?B available\); try a smaller", err), err
+    assert err.endswith("or --low-memory") and "\n" not in err and not (tmp_path / "o.png").exists()

@@ -71,13 +71,6 @@ def _shell_value(text: str) -> str:
     return "none" if text == "None" else text.strip("'\"")
 
 
-def _out_of_memory(exc: BaseException) -> bool:
-    if isinstance(exc, MemoryError):
-        return True
-    text = str(exc).lower()
-    return isinstance(exc, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
-
-
 def _training_error(exc: BaseException) -> bool:
     from fastdream.training import TrainingError
 
@@ -92,9 +85,12 @@ def status(exc: BaseException, command: str, kept: str, options=None) -> tuple[i
         return 130, f"{prog}: interrupted; {kept}"
     if _training_error(exc):
         return 1, f"{prog}: training failed: {one_line(exc)}"
-    if _out_of_memory(exc):
+    from fastdream._checks import out_of_memory  # here: torch loads only for commands that need it
+
+    oom = out_of_memory(exc)
+    if oom:
         return 2, (
-            f"{prog}: error: not enough memory for this input with these settings ({type(exc).__name__}); "
+            f"{prog}: error: not enough memory for this input with these settings ({oom}); "
             "try a smaller size or fewer images" + (", or --low-memory" if command == "dream" else "")
         )
     if isinstance(exc, USER_ERRORS) and not isinstance(exc, (NotImplementedError, RecursionError)):

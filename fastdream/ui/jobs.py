@@ -28,6 +28,7 @@ import torch
 from PIL import Image
 
 import fastdream as fd
+from fastdream._checks import out_of_memory
 from fastdream.ui.session import Session
 
 #: Seconds between two previews sent to the page (each is a JPEG made from the step's picture).
@@ -121,8 +122,9 @@ def message(exc: BaseException, hide: str = "") -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     if hide:
         text = re.sub(re.escape(hide) + r"[^\s'\",;:()]*", lambda m: m[0].rstrip("/").rsplit("/", 1)[-1], text)
-    if isinstance(exc, MemoryError):
-        return "out of memory: try a smaller picture, a smaller tile size or fewer octaves"
+    oom = out_of_memory(exc)
+    if oom:
+        return f"out of memory ({oom}): try a smaller picture, a smaller tile size or fewer octaves"
     if isinstance(exc, INPUT_ERRORS):
         return text
     return f"something went wrong ({type(exc).__name__}: {text}); the server's log has the details"

@@ -156,7 +156,11 @@ def test_a_closed_page_stops_its_job_and_frees_the_slot():
     [
         (ValueError("image: /tmp/fastdream-ui-x/gradio/abc/cat.png is not an image"), "Error: image: cat.png is not"),
         (RuntimeError("boom"), "Error: something went wrong (RuntimeError: boom); the server's log has the details"),
-        (MemoryError(), "Error: out of memory"),
+        (MemoryError(), "Error: out of memory (the work did not fit in the "),
+        (
+            RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 5000000000 bytes."),
+            "Error: out of memory (one allocation of 5 GB did not fit in the ",
+        ),
     ],
 )
 def test_errors_are_one_line_without_the_servers_paths(error, shown, capsys):
