@@ -37,6 +37,26 @@ def test_unseeded_runs_differ_and_seeded_ones_repeat():
     assert np.array_equal(fd.dream(IMG, **QUICK), fd.dream(IMG, **QUICK))
 
 
+def test_dreams_in_threads_give_what_each_gives_alone():
+    """Two dreams at once share the cached network (the web app's --jobs 2 runs them so): each
+    took the other's layer outputs, giving a wrong picture or "produced no output"."""
+    import threading
+
+    alone = {s: fd.dream(IMG, octaves=1, steps=3, seed=s) for s in (1, 2, 3)}
+
+    def dream(s, got):
+        got[s] = fd.dream(IMG, octaves=1, steps=3, seed=s)
+
+    for _ in range(3):
+        got: dict = {}
+        threads = [threading.Thread(target=dream, args=(s, got)) for s in alone]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert sorted(got) == sorted(alone) and all(np.array_equal(got[s], alone[s]) for s in alone)
+
+
 @pytest.mark.parametrize("low_memory", [False, True])
 def test_the_hook_sees_every_step_and_a_preview_of_the_inputs_kind(low_memory):
     states = []

@@ -8,6 +8,7 @@ for any model whose forward calls its submodules (torchvision's included) withou
 
 from __future__ import annotations
 
+import threading
 from typing import Sequence
 
 import torch
@@ -91,10 +92,13 @@ class LayerTaps:
         """Runs the model on ``x`` until every tapped layer has produced its output."""
         outputs: dict[int, torch.Tensor] = {}
         pending = set(range(len(self._modules)))
+        # The hooks sit on modules that other threads may be running too (a cached build shared by
+        # two dreams, the web app's jobs): each call takes the outputs of its own thread only.
+        owner = threading.get_ident()
 
         def make_hook(i):
             def hook(module, args, output):
-                if i in pending:
+                if i in pending and threading.get_ident() == owner:
                     outputs[i] = output
                     pending.discard(i)
                     if not pending:
@@ -147,13 +151,14 @@ def layer_shapes(model: nn.Module, size: tuple[int, int] = (64, 64)) -> dict[str
     """
     shapes: dict[str, tuple[int, ...]] = {}
     handles = []
+    owner = threading.get_ident()  # another thread's forward of the same modules is not this one's
     for name, m in model.named_modules():
         if not name:
             continue
 
         def hook(module, args, out, name=name):
             t = out[0] if isinstance(out, (tuple, list)) else out
-            if isinstance(t, torch.Tensor) and name not in shapes:
+            if isinstance(t, torch.Tensor) and name not in shapes and threading.get_ident() == owner:
                 shapes[name] = tuple(t.shape[1:])
 
         handles.append(m.register_forward_hook(hook))
