@@ -80,6 +80,23 @@ def test_cached_and_rebuilt_when_weights_change(resnet):
     assert dream_net(resnet, ["layer3"], "cpu") is not b
 
 
+def test_rebuilt_when_a_module_or_the_input_convention_changes():
+    """A module put in another's place, or input_mean/input_std set after a first dream, kept the
+    old build (and the old picture) for the next dream."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Conv2d(8, 16, 3, padding=1))
+    x, quick = torch.rand(1, 3, 40, 48), dict(octaves=1, steps=2, seed=0)
+    first = fd.dream(x, "3", model=m.eval(), **quick)
+    m[2] = nn.Tanh()
+    swapped = fd.dream(x, "3", model=m, **quick)
+    assert not torch.equal(first, swapped) and torch.equal(swapped, fd.dream(x, "3", model=copy.deepcopy(m), **quick))
+    m.input_mean, m.input_std = (0.9, 0.9, 0.9), (0.1, 0.1, 0.1)
+    convention = fd.dream(x, "3", model=m, **quick)
+    assert not torch.equal(swapped, convention)
+    assert torch.equal(convention, fd.dream(x, "3", model=copy.deepcopy(m), **quick))
+    assert dream_net(m, ["3"], "cpu") is dream_net(m, ["3"], "cpu")  # unchanged: still cached
+
+
 def test_a_build_passed_back_is_used_as_is(resnet):
     built = dream_net(resnet, ["layer3"], "cpu")
     assert dream_net(built, ["layer3"], "cpu") is built

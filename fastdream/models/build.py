@@ -71,10 +71,19 @@ def _mark(net: nn.Module) -> nn.Module:
     return net
 
 
+#: Attributes of a model that its build copies and a dream reads: set after a first dream, they
+#: must reach the next one.
+_READ_ATTRIBUTES = ("input_mean", "input_std", "dream_layers", "forward")
+
+
 def _fingerprint(model: nn.Module) -> tuple:
     # In-place updates (optimizer steps, load_state_dict, .copy_) bump a tensor's _version;
-    # assigning new tensors changes the data pointers. Either invalidates the build.
-    return tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in (*model.parameters(), *model.buffers()))
+    # assigning new tensors changes the data pointers. Either invalidates the build; so does a
+    # module put in another's place (``model[2] = nn.Tanh()``) or a new input convention.
+    tensors = tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in (*model.parameters(), *model.buffers()))
+    modules = tuple((name, id(m), type(m)) for name, m in model.named_modules())
+    attributes = tuple(repr(model.__dict__.get(a)) for a in _READ_ATTRIBUTES)
+    return tensors, modules, attributes
 
 
 def dream_net(model: nn.Module | None, layers: Sequence[str], device) -> nn.Module:
