@@ -180,6 +180,24 @@ class Objective:
 
     def __init__(self, fn: Callable[[dict], Tensor], layers, text: str, parts=()):
         self.fn, self.layers, self.text, self.parts = fn, tuple(dict.fromkeys(layers)), text, tuple(parts)
+        # The objective as a weighted sum of its leaves (what a leaf computes -> (leaf, weight)),
+        # kept by + - * so that a sum whose weights are all 0, or cancel, is refused rather than
+        # dreamed as nothing. A leaf's key: what it computes where that is known, else itself.
+        self.terms: dict[object, tuple[Objective, float]] = {id(self): (self, 1.0)}
+
+    def _combined(self, fn, layers, text, parts, terms) -> Objective:
+        o = Objective(fn, layers, text, parts)
+        o.terms = terms
+        return o
+
+    def check_not_zero(self) -> None:
+        """A ``ValueError`` when every term's weight is 0 or they cancel (``0 * a``, ``a - a``):
+        such an objective has no gradient, and the dream would return the picture unchanged."""
+        if all(abs(w) < 1e-9 * max(1.0, *(abs(v) for _, v in self.terms.values())) for _, w in self.terms.values()):
+            raise ValueError(
+                f"objective: {self} has every weight 0 (or its terms cancel), so there is nothing to dream; "
+                "give a term a weight"
+            )
 
     def __call__(self, acts: dict) -> Tensor:
         return self.fn(acts)
@@ -191,28 +209,39 @@ class Objective:
     def __repr__(self) -> str:
         return self.text
 
+    def _weighted(self, w: float) -> dict:
+        return {k: (leaf, w * v) for k, (leaf, v) in self.terms.items()}
+
     def __add__(self, other):
         other = _lift(other)
-        return Objective(lambda a: self(a) + other(a), self.layers + other.layers, f"{self} + {other}", (self, other))
+        terms = dict(self.terms)
+        for k, (leaf, v) in other.terms.items():
+            terms[k] = (leaf, terms[k][1] + v if k in terms else v)
+        layers, text = self.layers + other.layers, f"{self} + {other}"
+        return self._combined(lambda a: self(a) + other(a), layers, text, (self, other), terms)
 
     __radd__ = __add__
 
     def __sub__(self, other):
         other = _lift(other)
-        return Objective(lambda a: self(a) - other(a), self.layers + other.layers, f"{self} - {other}", (self, other))
+        terms = dict(self.terms)
+        for k, (leaf, v) in other.terms.items():
+            terms[k] = (leaf, terms[k][1] - v if k in terms else -v)
+        layers, text = self.layers + other.layers, f"{self} - {other}"
+        return self._combined(lambda a: self(a) - other(a), layers, text, (self, other), terms)
 
     def __rsub__(self, other):
         return _lift(other) - self
 
     def __neg__(self):
-        return Objective(lambda a: -self(a), self.layers, f"-({self})", (self,))
+        return self._combined(lambda a: -self(a), self.layers, f"-({self})", (self,), self._weighted(-1.0))
 
     def __mul__(self, w):
         if isinstance(w, bool) or not isinstance(w, numbers.Real):
             return NotImplemented
         w = check_weight(str(self), w, "objective")  # a layer weight's bounds: no silent overflow
         text = f"{w:g} * {self}" if " + " not in self.text and " - " not in self.text else f"{w:g} * ({self})"
-        return Objective(lambda a: w * self(a), self.layers, text, (self,))
+        return self._combined(lambda a: w * self(a), self.layers, text, (self,), self._weighted(w))
 
     __rmul__ = __mul__
 
@@ -235,7 +264,9 @@ def _lift(x) -> Objective:
         return x
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
         v = float(x)
-        return Objective(lambda a: _constant(a, v), (), f"{v:g}")
+        constant = Objective(lambda a: _constant(a, v), (), f"{v:g}")
+        constant.terms = {}  # no gradient: not a term that dreams
+        return constant
     raise TypeError(f"objectives combine with objectives and numbers, not {type(x).__name__}")
 
 
@@ -254,6 +285,8 @@ class _Term(Objective):
     def __init__(self, spec: LayerSpec, kind: str, text: str, guide_image=None):
         super().__init__(self._value, (spec.layer,), text)
         self.spec, self.kind, self.guide_image = spec, kind, guide_image
+        what = (kind, spec.layer, spec.channels, spec.mode, spec.k, id(guide_image) if guide_image is not None else None)
+        self.terms = {what: (self, spec.weight)}
         self.chosen: list[int] | None = None  # the channels of top/bottom k, decided by prepare()
         self.target: Tensor | None = None  # guide features (M, C), computed once per model
         self._target_of = None
@@ -357,7 +390,11 @@ def channel(layer: str, channels, kind: str = "l2") -> Objective:
 
 def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Objective:
     """The activation of channel ``c`` of ``layer`` at one position (default: the center of the
-    activation map, so of each tile the network sees)."""
+    activation map, so of each tile the network sees). ``y`` and ``x`` count from the map's top
+    left; where a map is smaller than that (a small octave or tile) its last row or column is used."""
+    c = _checks.integer("neuron: c", c, 0, cap=MAX_CHANNEL)
+    y = None if y is None else _checks.integer("neuron: y", y, 0, cap=_checks.COUNT_MAX)
+    x = None if x is None else _checks.integer("neuron: x", x, 0, cap=_checks.COUNT_MAX)
 
     def value(acts):
         a = _activation(acts, layer)
@@ -369,7 +406,9 @@ def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Ob
         return a[:, c, yy, xx]
 
     pos = "" if y is None and x is None else f", y={y}, x={x}"
-    return Objective(value, (layer,), f"neuron({layer!r}, {c}{pos})")
+    o = Objective(value, (layer,), f"neuron({layer!r}, {c}{pos})")
+    o.terms = {o.text: (o, 1.0)}  # two neuron(...) of the same place are one term
+    return o
 
 
 def guide(layer: str, image) -> Objective:

@@ -82,3 +82,41 @@ def test_arithmetic_prints_and_refuses_what_is_not_a_number():
         O.layer_l2("a") * True
     with pytest.raises(ValueError, match=r"objective: the weight of \"layer_l2\('a'\)\" must be 0 or between"):
         O.layer_l2("a") * 1e30  # the objective overflowed and the dream did nothing
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: 0 * O.layer_l2("a"),
+        lambda: O.layer_l2("a") - O.layer_l2("a"),  # two objects, one term
+        lambda: 0.5 * O.layer_l2("a") + 0.5 * O.layer_l2("a") - O.layer_l2("a"),
+        lambda: -O.channel("a", [1, 2]) + O.channel("a", [1, 2]),
+        lambda: O.neuron("a", 2, y=1, x=1) * 2 - 2 * O.neuron("a", 2, y=1, x=1),
+        lambda: (O.layer_l2("a") + O.layer_mean("b")) * 0 + 3,  # a constant has no gradient
+    ],
+)
+def test_an_objective_with_every_weight_zero_is_refused(make):
+    """Such an expression has no gradient: the dream returned the picture unchanged, silently."""
+    with pytest.raises(ValueError, match="every weight 0 .or its terms cancel., so there is nothing to dream"):
+        make().check_not_zero()
+
+
+def test_objectives_that_differ_are_not_taken_for_zero():
+    for o in (
+        O.layer_l2("a") - O.layer_mean("a"),
+        O.channel("a", [1, 2]) - O.channel("a", [1, 3]),
+        O.neuron("a", 2) - O.neuron("a", 3),
+        0 * O.layer_l2("a") + 1e-6 * O.layer_l2("b"),
+        O.layer_l2("a") - 1,
+        O.Objective(lambda a: a["a"].mean((1, 2, 3)), ["a"], "mine")
+        - O.Objective(lambda a: a["a"].sum((1, 2, 3)), ["a"], "m"),
+    ):
+        o.check_not_zero()
+
+
+def test_a_neurons_position_is_a_place_on_the_map():
+    for bad in (dict(c=-1), dict(c=1, y=-2), dict(c=1, x=2.5), dict(c="3")):
+        with pytest.raises((ValueError, TypeError), match=r"neuron: [cxy] must be"):
+            O.neuron("a", **bad)
+    a = acts()
+    assert torch.equal(O.neuron("a", 1, y=99, x=99)(a), a["a"][:, 1, -1, -1])  # past the map: its last place

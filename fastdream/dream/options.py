@@ -160,6 +160,7 @@ class DreamOptions:
         if isinstance(obj, Objective):
             if self.layers is not None:
                 raise ValueError("layers: an objective expression names its own layers; pass layers=None with it")
+            obj.check_not_zero()
         elif callable(obj) and not isinstance(obj, str):
             if model is not None and self.layers is None:
                 raise ValueError("layers: a callable objective on a custom model needs layers= (the layers it reads)")
