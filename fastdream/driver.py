@@ -107,9 +107,30 @@ def for_frame(
     def hook(state: StepState):
         per = state.total
         step, steps = (index * per + state.step, count * per) if total is None else (before + state.step, total)
-        return callback(dataclasses.replace(state, frame=frame, frames=count, step=step, total=steps))
+        picture = state._picture  # the frame's working kind (a tensor or an array): a video's is a picture
+        framed = dataclasses.replace(
+            state, frame=frame, frames=count, step=step, total=steps, _picture=lambda: frame_picture(picture())
+        )
+        if callback(framed) is False:
+            raise Cancelled(f"stopped by the callback after step {step} of {steps} (frame {frame})", _picture(framed))
+        return True
 
     return hook
+
+
+def frame_picture(frame) -> Any:
+    """A video frame as the step hook and :class:`Cancelled` show it: an RGB PIL image (from a
+    (1, 3, H, W) or (3, H, W) tensor in [0, 1], or an HxWx3 uint8 array)."""
+    from PIL import Image
+
+    from fastdream import io
+
+    if isinstance(frame, torch.Tensor):
+        t = frame.detach()
+        return io.to_pil((t[0] if t.dim() == 4 else t).float().clamp(0, 1).cpu())
+    if isinstance(frame, Image.Image):
+        return frame
+    return Image.fromarray(frame)
 
 
 def pyramid(
@@ -214,8 +235,9 @@ def drive(
         bar.close()
 
 
-def _picture(job: Job):
+def _picture(job):
+    """The picture of ``job`` (a :class:`Job` or a :class:`StepState`) for :class:`Cancelled`."""
     try:
-        return job.picture()
+        return job.picture() if hasattr(job, "picture") else job.image()
     except Exception:  # the stop must not turn into another error; the image is a courtesy
         return None

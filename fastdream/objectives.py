@@ -285,7 +285,14 @@ class _Term(Objective):
     def __init__(self, spec: LayerSpec, kind: str, text: str, guide_image=None):
         super().__init__(self._value, (spec.layer,), text)
         self.spec, self.kind, self.guide_image = spec, kind, guide_image
-        what = (kind, spec.layer, spec.channels, spec.mode, spec.k, id(guide_image) if guide_image is not None else None)
+        what = (
+            kind,
+            spec.layer,
+            spec.channels,
+            spec.mode,
+            spec.k,
+            id(guide_image) if guide_image is not None else None,
+        )
         self.terms = {what: (self, spec.weight)}
         self.chosen: list[int] | None = None  # the channels of top/bottom k, decided by prepare()
         self.target: Tensor | None = None  # guide features (M, C), computed once per model

@@ -257,3 +257,16 @@ def test_two_torchrun_ranks_share_a_folder_and_independent_frames(tmp_path, clip
     assert "(8 already done)" in proc.stdout
     with Image.open(tmp_path / "v.gif") as im:
         assert im.n_frames == N
+
+
+def test_the_hook_shows_each_frame_as_a_picture(clip, tmp_path):
+    """state.image() and Cancelled.image were the working (1, 3, H, W) tensor, not a picture."""
+    shown = []
+
+    def hook(state):
+        shown.append((state.frame, state.image().size, state.image().mode))
+        return state.frame < 1
+
+    with pytest.raises(fd.Cancelled) as stop:
+        fd.dream_video(clip[0], tmp_path / "v.gif", octaves=1, steps=1, seed=0, flow=False, callback=hook)
+    assert shown == [(0, (W, H), "RGB"), (1, (W, H), "RGB")] and stop.value.image.size == (W, H)

@@ -124,12 +124,17 @@ def test_a_cancelled_zoom_keeps_its_finished_frames_and_writes_no_video(tmp_path
 
     def hook(state):
         seen.append((state.frame, state.frames, state.step, state.total))
+        assert state.image().size == (64, 48) and state.image().mode == "RGB"  # a frame is a picture (was a tensor)
         return not (state.frame == 1 and state.octave_step == 1)
 
     out = tmp_path / "z.gif"
-    with pytest.raises(fd.Cancelled):
+    with pytest.raises(fd.Cancelled) as stop:
         fd.zoom_video(IMG, out, frames=3, steps=2, seed=0, callback=hook)
     assert seen == [(0, 3, 1, 6), (0, 3, 2, 6), (1, 3, 3, 6)]
+    assert str(stop.value) == "stopped by the callback after step 3 of 6 (frame 1)" and stop.value.image.size == (
+        64,
+        48,
+    )
     assert not out.exists()
     assert sorted(p.name for p in (tmp_path / "z_frames").glob("*.png")) == ["frame_00000.png"]
     assert [p for p in tmp_path.rglob("*") if ".tmp" in p.name] == []

@@ -89,13 +89,13 @@ def test_resume_after_a_stop_equals_an_uninterrupted_run(clip, style, tmp_path):
     with pytest.raises(fd.Cancelled) as stop:
         fd.style_video(root, style, tmp_path / "r.gif", frames_dir=tmp_path / "r", callback=stop_in_frame_3, **FAST)
     assert sorted(p.name for p in (tmp_path / "r").glob("frame_*.png")) == [f"frame_{k:05d}.png" for k in range(3)]
-    assert not (tmp_path / "r.gif").exists() and stop.value.image.shape == (H, W, 3)
+    assert not (tmp_path / "r.gif").exists() and stop.value.image.size == (W, H) and stop.value.image.mode == "RGB"
     # the hook: frame 0 runs the octaves, later ones the full size only; steps count over the call
     first = len([s for s in states if s.frame == 0])
     assert first == 2 * FAST["steps"] and len([s for s in states if s.frame == 1]) == FAST["steps"]
     assert [s.step for s in states] == list(range(1, len(states) + 1))
     assert states[0].total == first + (N - 1) * FAST["steps"] and states[0].frames == N
-    assert states[-1].image().shape == (H, W, 3) and states[-1].image().dtype == np.uint8
+    assert states[-1].image().size == (W, H) and states[-1].image().mode == "RGB"  # a frame: a picture
     fd.style_video(root, style, tmp_path / "r.gif", frames_dir=tmp_path / "r", **FAST)
     for a, b in zip(_frames(tmp_path / "w"), _frames(tmp_path / "r")):
         assert np.array_equal(a, b)

@@ -164,7 +164,7 @@ def style_video(
         progress: show a progress bar over the frames.
         callback: the step hook of :func:`fastdream.style_transfer`, after every step of every
             frame (``frame`` / ``frames`` say which; ``step`` / ``total`` count over the frames
-            this call makes; ``image()`` is an RGB uint8 array); returning ``False`` raises
+            this call makes; ``image()`` is the frame so far, an RGB PIL image); returning ``False`` raises
             :class:`fastdream.Cancelled`, and the frames already saved are kept for a re-run.
         **style_options: options of :func:`fastdream.style_transfer`, ``masks`` and
             ``cutout_model`` included (static masks apply to every frame; ``masks="subject"``
