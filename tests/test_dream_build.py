@@ -3,6 +3,7 @@ copy with BatchNorm folded where the data flow allows, channels_last, truncated 
 tap; the user's model untouched; the tapped activations unchanged; rebuilt when weights change."""
 
 import copy
+import warnings
 
 import numpy as np
 import pytest
@@ -197,3 +198,30 @@ def test_a_model_that_checks_its_input_size_itself_still_dreams():
     photo = (np.random.default_rng(0).random((64, 80, 3)) * 255).astype(np.uint8)
     assert dream_build(Picky().eval(), ["relu"]).min_input_side == 16
     assert fd.dream(photo, "relu", model=Picky().eval(), steps=1, octaves=2, seed=0).shape == photo.shape
+
+
+def test_models_of_other_kinds_dream_in_float32_or_are_one_clear_error():
+    """A half/double/bfloat16 model was torch's "Input type (float) and bias type (Half)"; a
+    TorchScript or meta-device model an internal error."""
+
+    def net():
+        torch.manual_seed(0)
+        return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 8, 3, padding=1)).eval()
+
+    x, quick = torch.rand(1, 3, 40, 48), dict(octaves=1, steps=2, seed=0)
+    plain = fd.dream(x, "2", model=net(), **quick)
+    for dtype in (torch.float16, torch.bfloat16, torch.float64):
+        m = net().to(dtype)
+        out = fd.dream(x, "2", model=m, **quick)
+        assert out.dtype == torch.float32 and (out - plain).abs().mean() < 0.02, dtype
+        assert next(m.parameters()).dtype == dtype  # the user's model as it was
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # torch's: users still have such files
+        scripted = (torch.jit.script(net()), torch.jit.trace(net(), torch.rand(1, 3, 16, 16)))
+    for made in scripted:
+        with pytest.raises(TypeError, match="a TorchScript module .* pass the nn.Module it was made from"):
+            fd.dream(x, "2", model=made, **quick)
+    with torch.device("meta"):
+        ghost = net()
+    with pytest.raises(ValueError, match="weights are on the meta device"):
+        fd.style_transfer(x, x, model=ghost, content_layers=["2"], style_layers=["0"], **quick)

@@ -103,6 +103,7 @@ def _dream_net(model: nn.Module | None, layers: Sequence[str], device) -> nn.Mod
         return default_model(device, layers)
     if getattr(model, "_fastdream_build", False):
         return model
+    check_model(model)
     per_model = _builds.setdefault(model, OrderedDict())
     key, fp = (layers, str(device)), _fingerprint(model)
     hit = per_model.get(key)
@@ -115,6 +116,21 @@ def _dream_net(model: nn.Module | None, layers: Sequence[str], device) -> nn.Mod
     while len(per_model) > _BUILDS_PER_MODEL:
         per_model.popitem(last=False)
     return net
+
+
+def check_model(model: nn.Module) -> None:
+    """A model a dream can run: a Python ``nn.Module`` (its layers are tapped with hooks and it is
+    rebuilt), with its weights loaded (not on the meta device)."""
+    if isinstance(model, torch.jit.ScriptModule):
+        raise TypeError(
+            "model: a TorchScript module (torch.jit.script or trace) cannot be used: fastdream taps its layers "
+            "and rebuilds it in Python; pass the nn.Module it was made from"
+        )
+    if any(t.is_meta for t in (*model.parameters(), *model.buffers())):
+        raise ValueError(
+            "model: its weights are on the meta device (made but never loaded); load them first "
+            "(model.to_empty(device='cpu'), then load_state_dict)"
+        )
 
 
 @torch.no_grad()
@@ -206,7 +222,9 @@ def _copy(model: nn.Module) -> nn.Module:
 
 
 def _prepare(net: nn.Module, device) -> nn.Module:
-    net = net.eval().requires_grad_(False).to(device)
+    # float32 whatever the model's own dtype (a half or double model): the dream's pictures are
+    # float32, and the build is a private copy.
+    net = net.eval().requires_grad_(False).to(device=device, dtype=torch.float32)
     return net.to(memory_format=torch.channels_last)
 
 
