@@ -167,7 +167,7 @@ def test_kinds_sizes_and_a_custom_model(images):
         ("IHC", dict(preserve_colors=True, color_match=True), ValueError, "alternatives"),
         ("IHC", dict(model=nn.Conv2d(3, 3, 1)), ValueError, "custom model needs both"),
         ("IHC", dict(style_layers=["nope"]), ValueError, "unknown layer"),
-        ("IHC", dict(stylez=1), TypeError, "stylez"),
+        ("IHC", dict(stylez=1), TypeError, r"unknown option\(s\) \['stylez'\]; style options are: style_weights, "),
     ],
 )
 def test_bad_inputs_are_clear_errors(images, style, kwargs, exc, words):

@@ -174,7 +174,7 @@ def test_the_shell_makes_the_same_video(clip, style, tmp_path):
         ("frames", dict(masks="subject"), ValueError, "needs cutout_model="),
         ("frames", dict(temporal_weight=-1), ValueError, "temporal_weight must be a finite number >= 0"),
         ("frames", dict(end=99), ValueError, "end must be in"),
-        ("frames", dict(stepz=1), TypeError, "style_video got an unknown option 'stepz'"),
+        ("frames", dict(stepz=1), TypeError, r"unknown option\(s\) \['stepz'\]; style options are: style_weights, "),
         ("frames", dict(size=8), ValueError, "below what the network needs"),
         ("frames", dict(out="x.avi"), ValueError, "unknown video extension"),
     ],

@@ -49,6 +49,11 @@ class StyleOptions:
 
     @classmethod
     def create(cls, n_styles: int, **kw) -> StyleOptions:
+        """Options from keyword arguments (an unknown name is a ``TypeError`` listing the known), checked."""
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in kw if k not in names]
+        if unknown:
+            raise TypeError(f"unknown option(s) {unknown}; style options are: {', '.join(names)}")
         return cls(**kw).checked(n_styles)
 
     def checked(self, n_styles: int) -> StyleOptions:

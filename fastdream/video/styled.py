@@ -266,13 +266,7 @@ def _styles(style_or_styles) -> list[torch.Tensor]:
 
 
 def _options(n_styles: int, kw: dict) -> StyleOptions:
-    try:
-        return StyleOptions.create(n_styles, **{**STYLE_DEFAULTS, **kw})
-    except TypeError as exc:
-        if "unexpected keyword" in str(exc):
-            name = str(exc).rsplit(" ", 1)[-1]
-            raise TypeError(f"style_video got an unknown option {name}") from None
-        raise
+    return StyleOptions.create(n_styles, **{**STYLE_DEFAULTS, **kw})
 
 
 def _frame(src, index: int, hw) -> np.ndarray:
