@@ -205,3 +205,16 @@ def test_cli_model_and_weights(tmp_path):
         timeout=300,
     )
     assert r.returncode == 0 and "features.22" in r.stdout and "(default)" in r.stdout
+
+
+@pytest.mark.parametrize("name", ["_block.10", "_blocks.100"])
+def test_an_unknown_layer_suggests_the_close_names_and_lists_every_layer(name):
+    """The list came from whichever build the layers chose (the fused one has no BatchNorms,
+    though _bn0 can be dreamed), and no close name was suggested."""
+    with pytest.raises(ValueError, match=r"\(did you mean _blocks\.10, .*\?\); valid names are: .*_bn0,") as e:
+        fd.dream(np.zeros((48, 48, 3), np.uint8), [name], octaves=1, steps=1)
+    assert "(118 in all)" in str(e.value)
+    with pytest.warns(UserWarning, match="random weights"):
+        net = load("inception_v3")
+    with pytest.raises(ValueError, match=r"\['mixed33'\] \(did you mean mixed3, mixed.*\?\)"):
+        fd.dream(np.zeros((96, 96, 3), np.uint8), ["mixed33"], model=net, octaves=1, steps=1)

@@ -16,7 +16,7 @@ from torch import nn
 from fastdream.models import fold, phase_conv
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0, fuse_batchnorm
 from fastdream.models.fused import EfficientNetLite0Fused, fuse_for_dream
-from fastdream.models.taps import LayerTaps, resolve_layer
+from fastdream.models.taps import LayerTaps, layer_names, resolve_layer
 
 #: Layers of the default backbone: block 5 (textures, eyes) and block 10 (animal parts), the pair
 #: that gives the classic look on EfficientNet-Lite0.
@@ -52,10 +52,12 @@ def default_model(device: str | torch.device = "cpu", layers: Sequence[str] | No
     key = (str(device), kind)
     if key not in _default_models:
         model = efficientnet_lite0(pretrained=True)
+        names = tuple(layer_names(model))
         if kind == "fused":
             model = fuse_for_dream(model)
         elif kind == "folded":
             model = fuse_batchnorm(model)
+        model.listed_layers = names  # what an unknown name's error lists: every layer, not the build's
         _default_models[key] = _mark(model.to(device=device, memory_format=torch.channels_last).eval())
     return _default_models[key]
 

@@ -8,6 +8,7 @@ for any model whose forward calls its submodules (torchvision's included) withou
 
 from __future__ import annotations
 
+import difflib
 import threading
 from typing import Sequence
 
@@ -80,10 +81,15 @@ class LayerTaps:
         modules = dict(model.named_modules())
         unknown = [name for name in layers if resolve_layer(model, name) not in modules or not name]
         if unknown:
-            valid = [name for name in modules if name]
+            # A build that leaves layers out (the default backbone's fused one) lists its source's.
+            valid = list(getattr(model, "listed_layers", None) or [name for name in modules if name])
+            close = [
+                m for name in unknown for m in difflib.get_close_matches(str(name), valid + list(aliases(model)), 2)
+            ]
+            meant = f" (did you mean {', '.join(dict.fromkeys(close))}?)" if close else ""
             shown = ", ".join(valid[:60]) + (f", ... ({len(valid)} in all)" if len(valid) > 60 else "")
             also = f"; and the aliases {', '.join(aliases(model))}" if aliases(model) else ""
-            raise ValueError(f"layers: unknown layer name(s) {unknown}; valid names are: {shown}{also}")
+            raise ValueError(f"layers: unknown layer name(s) {unknown}{meant}; valid names are: {shown}{also}")
         self.model = model
         self.layers = layers  # the names as given (the keys of the objective's activations)
         self._modules = [modules[resolve_layer(model, name)] for name in layers]
