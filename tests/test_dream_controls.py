@@ -247,6 +247,8 @@ def test_every_option_tiles_masks_and_seeds(name, photo, guide_image):
     mask[:, 48:] = 1
     masked = np.asarray(fd.dream(photo, mask=mask, **kw))
     assert np.array_equal(masked[:, :48], np.asarray(photo)[:, :48])
+    half = np.asarray(fd.dream(photo, mask=mask[::2, ::2], **kw))  # the picture's shape, scaled: taken
+    assert np.array_equal(half[:, :46], np.asarray(photo)[:, :46]) and not np.array_equal(half, np.asarray(photo))
     assert np.abs(masked[:, 48:].astype(float) - np.asarray(photo)[:, 48:]).mean() > 0.5
 
 
@@ -271,6 +273,9 @@ def test_every_option_tiles_masks_and_seeds(name, photo, guide_image):
         (dict(objective=O.layer_l2("_blocks.5"), layers=["_blocks.5"]), ValueError, "names its own layers"),
         (dict(objective=O.layer_l2("_blocks.5"), guide=np.zeros((8, 8, 3), np.uint8)), ValueError, "guide replaces"),
         (dict(objective=O.layer_l2("_blocks.99")), ValueError, "unknown layer"),
+        (dict(objective=O.layer_l2("_blocks.5") - O.layer_l2("_blocks.5")), ValueError, "nothing to dream"),
+        (dict(mask=np.ones((10, 50))), ValueError, "mask is 50x10 and the picture 96x64: .* would be stretched"),
+        (dict(mask=np.ones((64, 70)), low_memory=True), ValueError, "would be stretched"),
     ],
 )
 def test_bad_values_name_the_parameter(photo, kwargs, exc, words):

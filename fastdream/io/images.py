@@ -272,7 +272,8 @@ def load(image, name: str = "image") -> Loaded:
 def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
     """A mask in [0, 1] of shape (1, 1, H, W) from a path, PIL image, array or tensor.
 
-    Images and uint8 arrays are scaled by 1/255; a mask of another size is resized (bilinear).
+    Images and uint8 arrays are scaled by 1/255; a mask of another size is resized (bilinear),
+    one of another shape (aspect ratio) is a ``ValueError``: it would be stretched.
     """
     if isinstance(mask, (str, os.PathLike)):
         mask = load_pil(mask, name)
@@ -295,6 +296,12 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
         raise ValueError(f"{name} must be a single-channel HxW mask, got shape {tuple(mask.shape)}")
     m = check_range(m, name)
     m = m[None, None]
+    (h, w), (hh, ww) = m.shape[-2:], size
+    if abs(h * ww / w - hh) > max(0.02 * hh, ww / w):  # off by more than rounding (2%, or a mask pixel)
+        raise ValueError(
+            f"{name} is {w}x{h} and the picture {ww}x{hh}: a mask of another shape would be stretched; "
+            f"give one of the picture's shape ({ww}x{hh}, or that scaled)"
+        )
     if tuple(m.shape[-2:]) != tuple(size):
         m = torch.nn.functional.interpolate(m, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
     return m
