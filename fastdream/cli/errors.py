@@ -32,6 +32,7 @@ _CLI_WORDS = (
     ("pass skip_bad=True", "pass --skip-bad"),
     ("skip_bad=True leaves such files out", "without --strict such files are left out"),
     ("lower batch_size", "lower --batch-size"),
+    ("pass low_memory=False (or None) with it", "drop --low-memory to use it"),
 )
 
 
