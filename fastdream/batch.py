@@ -132,6 +132,14 @@ def run_folder(
     return report
 
 
+def _holds_alpha(dst: Path, image: Image.Image) -> bool:
+    try:
+        io.image_format(dst, image.mode, soft=io.soft_alpha(image))
+    except ValueError:
+        return False
+    return True
+
+
 def _check_distinct(files: list[Path], targets: list[Path], fmt: str) -> None:
     """Two inputs that one format gives the same output name (``a.jpg`` and ``a.png`` as png):
     refused before any work, where the second would be counted as done and never made."""
@@ -173,9 +181,10 @@ def _one(src: Path, dst: Path, make, report: FolderReport, name: str) -> None:
         report.failed.append((src, str(exc)))
         return
     out = make(image)
-    if dst.suffix.lower() in (".jpg", ".jpeg") and "A" in out.mode:
+    if "A" in out.mode and not _holds_alpha(dst, out):  # JPEG, BMP; GIF for soft alpha
         if not report.flattened:  # said once a run, not per image
-            print(f"{name}: JPEG keeps no transparency: images with alpha are put on white", file=sys.stderr)
+            fmt = dst.suffix.lstrip(".").upper()
+            print(f"{name}: {fmt} cannot hold these images' transparency: they are put on white", file=sys.stderr)
         report.flattened += 1
         out = io.flatten(out)
     dst.parent.mkdir(parents=True, exist_ok=True)

@@ -115,3 +115,18 @@ def test_each_output_is_looked_for_a_bounded_number_of_times(tmp_path, monkeypat
     assert len(report.written) + len(report.failed) == len(files[::2])
     assert len(lookups) <= 2 * len(files), f"{len(lookups)} lookups of {len(files)} outputs"
     assert max(lookups.count(t) for t in targets) <= 3
+
+
+@pytest.mark.parametrize("fmt", ["bmp", "gif", "jpg"])
+def test_pictures_with_alpha_are_put_on_white_in_formats_without_it(tmp_path, fmt, capsys):
+    """--format bmp/gif failed half-way through a folder at its first picture with alpha."""
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.new("RGB", (6, 4), (10, 200, 30)).save(src / "a.png")
+    soft = np.zeros((4, 6, 4), np.uint8)
+    soft[..., 3] = np.arange(6, dtype=np.uint8)[None] * 40  # soft alpha: GIF holds none of it
+    Image.fromarray(soft).save(src / "b.png")
+    report = batch.run_folder(src, tmp_path / "out", fmt, lambda im: im, device=CPU, progress=False, name="test")
+    assert len(report.written) == 2 and report.flattened == 1
+    assert capsys.readouterr().err.count("cannot hold these images' transparency: they are put on white") == 1
+    assert Image.open(tmp_path / "out" / f"b.{fmt}").convert("RGB").getpixel((0, 0))[0] >= 250  # clear: white

@@ -156,3 +156,59 @@ def test_train_dreamer_checks_its_sheet_before_training(files, monkeypatch, caps
         err = capsys.readouterr().err
         assert words in err and len(err.strip().splitlines()) == 1, err
     assert _digests(subjects / "cat") == before and not (files / "d.pt").exists()
+
+
+def _rgba(path, soft: bool):
+    a = np.zeros((24, 32, 4), np.uint8)
+    a[..., :3] = 90
+    a[..., 3] = np.linspace(0, 255, 32).astype(np.uint8)[None] if soft else 255 * (np.arange(32) > 15)[None]
+    Image.fromarray(a).save(path)
+    return np.asarray(Image.open(path))[..., 3]
+
+
+@pytest.mark.parametrize(
+    "make, output, words",
+    [
+        (None, "x" * 252 + ".png", "the file name is 256 bytes, more than the 255 a name may have"),
+        ("soft", "o.gif", "o.gif is a GIF, which cannot hold soft transparency"),
+        ("wide", "o.jpg", "o.jpg is a JPEG, which stores at most 65500 pixels a side, and the picture is 66000x2"),
+        ("wide", "o.webp", "stores at most 16383 pixels a side"),
+        ("big", "o.ico", "o.ico is an ICO, which stores at most 256 pixels a side"),
+        (None, "-", "- (standard output) is not supported"),
+        (None, "in.png/x.png", "output: in.png is a file, not a folder"),
+        ("fifo", "pipe.png", "exists and is not a regular file"),
+    ],
+)
+def test_outputs_that_could_not_be_written_are_refused_before_the_work(files, monkeypatch, capsys, make, output, words):
+    """Each of these was found only when the picture was written, after the work (a JPEG wider
+    than 65500, a WebP over 16383), or never (a soft alpha in a GIF came out opaque, an ICO was
+    shrunk to 256, a named pipe was replaced), or as a traceback (a name over 255 bytes)."""
+    import os
+
+    monkeypatch.chdir(files)
+    source = "in.png"
+    if make == "soft":
+        _rgba(files / "soft.png", soft=True)
+        source = "soft.png"
+    elif make in ("wide", "big"):
+        Image.new("RGB", (66000, 2) if make == "wide" else (300, 300)).save(files / "wide.png")
+        source = "wide.png"
+    elif make == "fifo":
+        os.mkfifo(files / "pipe.png")
+    before = _digests(files)
+    assert main(["dream", source, "-o", output, *QUICK]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert _digests(files) == before
+
+
+def test_alpha_that_a_format_holds_is_written_there(files, monkeypatch, capsys):
+    """An on/off alpha goes into a GIF, and ICO and AVIF keep soft alpha (a 2x2 probe said not)."""
+    monkeypatch.chdir(files)
+    hard = _rgba(files / "hard.png", soft=False)
+    assert main(["dream", "hard.png", "-o", "hard.gif", *QUICK]) == 0
+    assert np.array_equal(np.asarray(Image.open("hard.gif").convert("RGBA"))[..., 3], hard)
+    soft = _rgba(files / "soft.png", soft=True)
+    for name in ("soft.ico", "soft.avif"):
+        assert main(["dream", "soft.png", "-o", name, *QUICK]) == 0, capsys.readouterr().err
+        assert np.abs(np.asarray(Image.open(name).convert("RGBA"))[..., 3].astype(int) - soft).max() <= 8

@@ -55,6 +55,9 @@ def main(argv=None) -> int:
         owner = parser if any(a in before for a in extra) else _command_parser(parser, args.command)
         owner.error(f"unrecognized arguments: {' '.join(extra)}")
     command = args.command
+    for stream in (sys.stdout, sys.stderr):  # a path the terminal cannot show must not fail a finished run
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     with one_line_warnings(command):
         try:
             return args.func(args)

@@ -62,23 +62,36 @@ INPUT_DESTS = (
 )  # fmt: skip
 
 
-def output_path(args, default: str | None, *, inputs=(), mode: str | None = None) -> Path:
+def output_path(args, default: str | None, *, inputs=(), mode: str | None = None, soft: bool | None = None) -> Path:
     """``-o``, checked before any work (:mod:`fastdream.io.outputs`): a file (not a folder) in a
     folder that exists and can be written, in a format that can be written and holds ``mode``
     (the picture the command makes; default: that of the input image, whose alpha the result
     keeps), and not an input (``args.input``, the options that name files it reads and ``inputs``)
-    unless ``--overwrite`` is given for ``args.input``, nor inside an input folder."""
+    unless ``--overwrite`` is given for ``args.input``, nor inside an input folder. ``soft``: whether
+    the picture's alpha has values between clear and opaque (default: the input's, looked at only
+    for a format that holds no such values, GIF); the input's size is checked against the format's.
+    An existing output that is not a regular file (a named pipe, a device) is refused."""
     from fastdream import io
 
     if args.output is not None and not str(args.output).strip():
         raise UsageError("output: the name is empty (an unset shell variable?); give a file name")
+    if str(args.output) == "-":
+        raise UsageError("output: - (standard output) is not supported; give a file name")
     out = Path(args.output or default)
+    _check_name_length(out)
     if out.is_dir():
         raise UsageError(f"output {out} is a folder; give a file name")
+    if out.exists() and not out.is_file():
+        raise UsageError(f"output {out} exists and is not a regular file (a named pipe or a device); choose another")
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.exists():
+        missing = next((p for p in reversed(out.parents) if not p.exists()), parent)
+        if missing.parent.exists() and not missing.parent.is_dir():
+            raise NotADirectoryError(f"output: {missing.parent} is a file, not a folder")
         raise FileNotFoundError(f"output folder does not exist: {out.parent}")
-    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+    if not parent.is_dir():
+        raise NotADirectoryError(f"output: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(f"output: the folder {parent} cannot be written")
     source = getattr(args, "input", None)
     overwrite = bool(getattr(args, "overwrite", False))
@@ -93,11 +106,28 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
     if getattr(args, "command", None) in VIDEO_COMMANDS:
         io.animation_format(out, "output")
         return out
-    if mode is None and source and Path(source).is_file():
+    size = None
+    if source and Path(source).is_file():
         with io.opened(source, "input") as im:  # the header only; a bad input is refused here too
-            mode = io.standard_mode(im)
-    io.image_format(out, mode or "RGB", "output")
+            mode, size = mode or io.standard_mode(im), im.size  # its longest side, whichever way it turns
+            if soft is None and "A" in mode and not io.keeps_soft_alpha(out):
+                soft = io.soft_alpha(io.standard(im))  # GIF holds an alpha that is only on or off
+    io.image_format(out, mode or "RGB", "output", size=size, soft=True if soft is None else soft)
     return out
+
+
+def _check_name_length(out: Path) -> None:
+    """A file name longer than the file system takes (255 bytes on most) is refused before the
+    work: the OS's own error came as a traceback, or after the work, from the temporary file."""
+    parent = out.parent if str(out.parent) else Path(".")
+    try:
+        most = os.pathconf(parent, "PC_NAME_MAX") if parent.is_dir() else 255
+    except (OSError, ValueError, AttributeError):
+        most = 255
+    if len(os.fsencode(out.name)) > most:
+        raise UsageError(
+            f"output: the file name is {len(os.fsencode(out.name))} bytes, more than the {most} a name may have"
+        )
 
 
 def input_args(args) -> list:

@@ -71,7 +71,7 @@ def _cmd_cutout(args) -> int:
             f"output {args.output} is a {fmt}, which cannot hold the cutout's soft transparency (its alpha); use .png or "
             ".webp, or pass --bg-color R G B to put the subject on a color"
         )
-    out = output_path(args, None, mode=mode)  # --model is among the inputs it checks
+    out = output_path(args, None, mode=mode, soft=not args.hard)  # --model is among the inputs it checks
     image = io.load_pil(args.input)
     result = fd.cutout(image, args.model, **_cutout_options(args))
     io.save_image(result, out)

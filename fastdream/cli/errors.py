@@ -106,6 +106,13 @@ def status(exc: BaseException, command: str, kept: str, options=None) -> tuple[i
 
 def kept(args) -> str:
     """What an interrupted command leaves on disk, for the line that reports it."""
+    try:
+        return _kept(args)
+    except OSError:  # a path the system refuses to look at (a name too long): the error says why
+        return "nothing was written"
+
+
+def _kept(args) -> str:
     out = getattr(args, "output", None)
     command = getattr(args, "command", "")
     if command.startswith("train-") and out:

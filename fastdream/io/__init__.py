@@ -32,7 +32,16 @@ from fastdream.io.images import (
     save_image,
     upright,
 )
-from fastdream.io.outputs import WRITABLE, Made, check_not_input, checkpoint_file, flatten, image_format
+from fastdream.io.outputs import (
+    WRITABLE,
+    Made,
+    check_not_input,
+    checkpoint_file,
+    flatten,
+    image_format,
+    keeps_soft_alpha,
+    soft_alpha,
+)
 
 __all__ = [
     "DEEP_GRAY",
@@ -57,6 +66,7 @@ __all__ = [
     "grid",
     "grid_tensor",
     "image_format",
+    "keeps_soft_alpha",
     "load",
     "load_mask",
     "load_pil",
@@ -65,6 +75,7 @@ __all__ = [
     "quantize",
     "reason",
     "save_image",
+    "soft_alpha",
     "standard",
     "standard_mode",
     "to_pil",

@@ -23,7 +23,8 @@ def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = Non
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(f"output folder does not exist: {parent}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=suffix or path.suffix, dir=parent)
+    # A short name: the output's own may be as long as the file system takes, with no room to spare.
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:32]}.", suffix=(suffix or path.suffix)[:16], dir=parent)
     os.close(fd)
     # mkstemp creates 0600; give the file the mode a plain open() would (0666 less the umask).
     umask = os.umask(0)

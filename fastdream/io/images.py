@@ -291,7 +291,10 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
         m = mask.detach().float().cpu()
     else:
         raise TypeError(f"{name} must be a path, PIL image, numpy array or tensor, got {type(mask).__name__}")
-    m = m.squeeze()
+    while m.dim() > 2 and m.shape[0] == 1:  # (1, 1, H, W), (1, H, W): batch and channel
+        m = m[0]
+    if m.dim() == 3 and m.shape[-1] == 1:  # (H, W, 1)
+        m = m[..., 0]
     if m.dim() != 2:
         raise ValueError(f"{name} must be a single-channel HxW mask, got shape {tuple(mask.shape)}")
     m = check_range(m, name)
@@ -311,7 +314,9 @@ def save_image(image: Image.Image, path, **options) -> Path:
     """Saves a PIL image atomically; the format follows the file extension, checked first
     (:func:`fastdream.io.outputs.image_format`: a format Pillow cannot write, or transparency into
     a JPEG, is a ``ValueError`` and nothing is written)."""
-    from fastdream.io.outputs import image_format
+    from fastdream.io.outputs import image_format, soft_alpha
 
-    fmt = image_format(path, image.mode)
+    fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
+    if fmt == "ICO":  # its own size, not the squares Pillow shrinks a picture to by default
+        options.setdefault("sizes", [image.size])
     return atomic_save(lambda tmp: image.save(tmp, format=fmt, **options), path)

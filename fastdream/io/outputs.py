@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import io as _bytes
 import os
 from pathlib import Path
@@ -24,10 +25,19 @@ from fastdream.io.images import reason
 WRITABLE = ".png, .jpg, .webp, .tif or .bmp"
 
 
-def image_format(path, mode: str = "RGB", name: str = "output") -> str:
-    """The Pillow format that writes ``path`` (by its extension), once a tiny image of ``mode`` has
-    been written in it: unknown extensions, formats Pillow only reads, and formats that cannot
-    hold ``mode`` (transparency into JPEG) are a ``ValueError`` before any work.
+#: The longest side each format can store (Pillow's writers fail or shrink past it).
+MAX_SIDE = {"JPEG": 65500, "WEBP": 16383, "GIF": 65535, "TGA": 65535, "AVIF": 65536, "ICO": 256, "BMP": 2**31 - 1}
+
+
+def image_format(
+    path, mode: str = "RGB", name: str = "output", size: tuple[int, int] | None = None, *, soft: bool = True
+) -> str:
+    """The Pillow format that writes ``path`` (by its extension), once a small image of ``mode`` has
+    been written in it: unknown extensions, formats Pillow only reads, formats that cannot hold
+    ``mode`` (transparency into JPEG, soft transparency into GIF) and, given the picture's ``size``
+    (width, height), formats that cannot store that size (:data:`MAX_SIDE`) are a ``ValueError``
+    before any work. ``soft=False``: the picture's alpha is only fully clear or opaque
+    (:func:`soft_alpha`), which GIF holds.
 
     Examples:
         >>> image_format("out.PNG", "RGBA")
@@ -46,18 +56,51 @@ def image_format(path, mode: str = "RGB", name: str = "output") -> str:
         raise ValueError(f"{name}: unknown image extension {ext!r} in {str(path)!r}; use {WRITABLE}")
     if fmt not in Image.SAVE:
         raise ValueError(f"{name}: Pillow reads {ext} files but cannot write them; use {WRITABLE}")
-    if not _holds(fmt, mode):
+    a = "an" if fmt[0] in "AEIOU" else "a"
+    held = _holds(fmt, mode)
+    if held == "hard" and soft:
+        raise ValueError(
+            f"{name}: {path} is {a} {fmt}, which cannot hold soft transparency (only fully clear or opaque pixels: "
+            "the picture's alpha would be lost); use .png or .webp"
+        )
+    if not held:
         if "A" in mode:
-            raise ValueError(f"{name}: {path} is a {fmt}, which cannot hold transparency (alpha); use .png or .webp")
-        raise ValueError(f"{name}: {path} is a {fmt}, which cannot hold a {mode} image; use {WRITABLE}")
+            raise ValueError(f"{name}: {path} is {a} {fmt}, which cannot hold transparency (alpha); use .png or .webp")
+        raise ValueError(f"{name}: {path} is {a} {fmt}, which cannot hold a {mode} image; use {WRITABLE}")
+    if size is not None and max(size) > MAX_SIDE.get(fmt, 2**31 - 1):
+        raise ValueError(
+            f"{name}: {path} is {a} {fmt}, which stores at most {MAX_SIDE[fmt]} pixels a side, and the picture is "
+            f"{size[0]}x{size[1]}; use .png or .tif"
+        )
     return fmt
 
 
-def _holds(fmt: str, mode: str) -> bool:
-    """Whether ``fmt`` writes a ``mode`` image and gives its transparency back."""
-    im = Image.new(mode, (2, 2))
+def soft_alpha(image: Image.Image) -> bool:
+    """Whether ``image`` has alpha between fully clear and fully opaque (which GIF cannot hold).
+
+    Examples:
+        >>> soft_alpha(Image.new("RGBA", (2, 2), (0, 0, 0, 128))), soft_alpha(Image.new("LA", (2, 2), (0, 255)))
+        (True, False)
+    """
+    if "A" not in image.mode:
+        return False
+    return sum(image.getchannel("A").histogram()[1:255]) > 0
+
+
+def keeps_soft_alpha(path) -> bool:
+    """Whether the format of ``path`` (by its extension) keeps alpha between clear and opaque."""
+    fmt = Image.registered_extensions().get(Path(path).suffix.lower())
+    return fmt is not None and _holds(fmt, "RGBA") is True
+
+
+@functools.cache
+def _holds(fmt: str, mode: str) -> bool | str:
+    """Whether ``fmt`` writes a ``mode`` image and gives its transparency back: True, False, or
+    ``"hard"`` when only fully clear and fully opaque pixels come back (GIF). Once per format."""
+    im = Image.new(mode, (16, 16))  # ICO has no size under 16
     if "A" in mode:
         im.putpixel((0, 0), (0,) * (len(mode) - 1) + (0,))
+        im.putpixel((1, 0), (100,) * (len(mode) - 1) + (128,))
         im.putpixel((1, 1), (255,) * len(mode))
     buf = _bytes.BytesIO()
     try:
@@ -66,8 +109,10 @@ def _holds(fmt: str, mode: str) -> bool:
             return True
         buf.seek(0)
         with Image.open(buf) as opened:
-            alpha = np.asarray(opened.convert("RGBA"))[..., 3]
-        return bool(alpha[0, 0] == 0 and alpha[1, 1] == 255)
+            alpha = np.asarray(opened.convert("RGBA"))[..., 3].astype(int)
+        if not (alpha[0, 0] == 0 and alpha[1, 1] == 255):
+            return False
+        return True if abs(alpha[0, 1] - 128) <= 8 else "hard"
     except Exception:  # any writer's refusal, whatever its type
         return False
 

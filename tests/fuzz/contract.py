@@ -13,7 +13,7 @@ import re
 from pathlib import Path
 
 #: Lines a run may print on stderr besides its error: one-line warnings and the notes of folder runs.
-NOTE = re.compile(r"^(fastdream [\w-]+: warning: |\w+: skipping |\w+: JPEG keeps no transparency)")
+NOTE = re.compile(r"^(fastdream [\w-]+: warning: |\w+: skipping |\w+: \w+ cannot hold these images. transparency)")
 
 
 def snapshot(root: Path) -> dict[str, str]:

@@ -131,8 +131,13 @@ def test_a_rounding_error_past_one_is_clamped_not_refused():
 
 
 def test_masks_from_every_kind_are_resized_to_the_image():
-    m = io.load_mask(np.full((4, 4), 255, np.uint8), (H, W))
+    m = io.load_mask(np.full((2 * H, 2 * W), 255, np.uint8), (H, W))  # the picture's shape at another scale
     assert m.shape == (1, 1, H, W) and torch.all(m == 1)
+    with pytest.raises(ValueError, match=f"mask is 4x4 and the picture {W}x{H}: .* would be stretched"):
+        io.load_mask(np.full((4, 4), 255, np.uint8), (H, W))
+    for shape in ((1, 7), (7, 1), (1, 1, 7), (1, 7, 1), (1, 1, 1, 7)):  # a side of 1 is a side, not a channel
+        side = (1, 7) if shape[-1] == 7 else (7, 1)
+        assert io.load_mask(np.ones(shape), side).shape[-2:] == side
     assert torch.all(io.load_mask(np.ones((H, W), bool), (H, W)) == 1)
     assert torch.all(io.load_mask(Image.new("RGB", (W, H), (0, 0, 0)), (H, W)) == 0)
     assert torch.equal(io.load_mask(torch.full((1, H, W), 0.5), (H, W)), torch.full((1, 1, H, W), 0.5))
