@@ -86,6 +86,8 @@ def choice(name: str, v, options):
 
 
 def path(name: str, v) -> Path:
+    if isinstance(v, str) and not v.strip():
+        raise ValueError(f"{name}: the path is empty; give a file or folder name")
     if not isinstance(v, (str, os.PathLike)) or not str(v):
         got = repr(v) if isinstance(v, (str, bytes, int, float, type(None))) else f"a {type(v).__name__}"
         raise TypeError(f"{name} must be a path (str or os.PathLike), got {got[:80]}")
@@ -249,6 +251,10 @@ def input_file(name: str, v) -> Path:
     try:
         st = os.stat(p)
     except FileNotFoundError:
+        if re.match(r"^[a-z][a-z0-9+.-]*://", str(v), re.IGNORECASE):
+            raise ValueError(
+                f"{name}: {v} is an address, not a file; download it first (fastdream reads files)"
+            ) from None
         raise FileNotFoundError(f"{name}: no such file: {p}") from None
     except OSError as exc:
         raise OSError(f"{name}: cannot read {p} ({exc.strerror or exc})") from None

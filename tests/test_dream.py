@@ -1,5 +1,7 @@
 """fastdream.dream: real DeepDream behaviour on small images with the embedded backbone."""
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -230,3 +232,41 @@ def test_bad_arguments(kwargs, exc, word):
 def test_bad_images(image, exc):
     with pytest.raises(exc, match="image"):
         fd.dream(image, **FAST)
+
+
+@pytest.mark.parametrize(
+    "image, words",
+    [
+        ("", "image: the path is empty"),
+        ("https://example.com/cat.png", "is an address, not a file; download it first"),
+        (np.zeros((3, 48, 40), np.uint8), "got 40; it looks like channels first: a numpy image is H x W x C"),
+        (torch.zeros(48, 40, 3), "got 48; it looks like channels last: a tensor image is .C, H, W."),
+        (torch.empty(3, 8, 8, device="meta"), "a tensor on the meta device has no values"),
+        (
+            np.array([[[np.nan, 0.5, 0.2]] * 4] * 4, np.float32),
+            r"16 value\(s\) NaN or infinite, the others in \[0.2, 0.5\]",
+        ),
+    ],
+)
+def test_images_a_user_gets_wrong_are_said_plainly(image, words):
+    """Each was a misleading line: '' "must be a path (str...)", a URL mangled into a missing
+    file, a (C, H, W) array "got 40 channels" with no hint, a meta tensor torch's .item() error,
+    one NaN "range [nan, nan]"."""
+    with pytest.raises(ValueError, match=words):
+        fd.dream(image, **FAST)
+
+
+def test_a_named_pipe_given_as_the_picture_is_refused_not_waited_on(tmp_path):
+    """dream's size probe opened it with Pillow before the guarded loader: it waited for ever."""
+    os.mkfifo(tmp_path / "p.png")
+    with pytest.raises(ValueError, match="is a named pipe, not a regular file"):
+        fd.dream(str(tmp_path / "p.png"), **FAST)
+
+
+def test_32_bit_gray_pictures_keep_their_levels():
+    """Mode I holding 8-bit values (PIL's convert("I")) came back almost black, and one holding
+    values past 16 bits almost white."""
+    gray = np.arange(0, 256, dtype=np.int32).reshape(16, 16)
+    assert np.array_equal(np.asarray(fd.io.standard(Image.fromarray(gray, "I"))), gray)
+    wide = np.asarray(fd.io.standard(Image.fromarray(gray * 1000, "I"))).astype(int)
+    assert abs(wide - gray).max() <= 1

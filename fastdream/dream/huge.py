@@ -58,11 +58,9 @@ def unsupported(o: DreamOptions) -> str | None:
 
 def _pixel_count(image) -> int | None:
     if isinstance(image, (str, os.PathLike)):
-        try:
-            with Image.open(image) as im:  # the header only
-                return im.width * im.height
-        except Exception:
-            return None  # io's loader gives the clear error
+        # The header only, through io's checks (a named pipe would wait for ever in Pillow's open).
+        with io.opened(image, "image") as im:
+            return im.width * im.height
     if isinstance(image, Image.Image):
         return image.width * image.height
     if isinstance(image, (np.ndarray, torch.Tensor)) and image.ndim >= 2:

@@ -114,13 +114,26 @@ def standard_mode(im: Image.Image) -> str:
 
 
 def _levels(a: np.ndarray, mode: str) -> np.ndarray:
-    """8-bit levels of a deep gray array: 16-bit values (and ``I``) over 65535, float over 1 when
-    they lie in [0, 1], else over 255 as Pillow's own conversion reads them."""
+    """8-bit levels of a deep gray array: 16-bit values over 65535; float over 1 when they lie in
+    [0, 1], else over 255 as Pillow's own conversion reads them; 32-bit ``I`` by what it holds:
+    8-bit values (``convert("I")`` of a gray picture) as they are, 16-bit ones over 65535, wider
+    ones over their largest (clipping them turned the picture white).
+
+    Examples:
+        >>> _levels(np.array([[0, 128, 255]], np.int32), "I").tolist(), _levels(np.array([[0, 50000, 100000]]), "I").tolist()
+        ([[0, 128, 255]], [[0, 128, 255]])
+    """
     if mode == "F":
         a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
         scale = 255.0 if a.size and a.min() >= 0 and a.max() <= 1 else 1.0
         return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
-    a = np.clip(a.astype(np.int64), 0, 65535)
+    a = np.clip(a.astype(np.int64), 0, None)
+    top = int(a.max()) if a.size else 0
+    if mode == "I" and top <= 255:
+        return a.astype(np.uint8)
+    if mode == "I" and top > 65535:
+        return ((a * 255 + top // 2) // top).astype(np.uint8)
+    a = np.clip(a, 0, 65535)
     return ((a * 255 + 32767) // 65535).astype(np.uint8)  # round(v / 257): exact for 8-bit values stored wide
 
 

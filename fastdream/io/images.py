@@ -167,7 +167,12 @@ def _split(t: torch.Tensor, name: str) -> tuple[torch.Tensor, torch.Tensor | Non
         return t, None
     if c == 4:
         return t[:, :3], t[:, 3:]
-    raise ValueError(f"{name} must have 1, 2, 3 or 4 channels, got {c}")
+    hint = ""
+    if t.shape[2] <= 4:  # an array's (H, W, C) read from a (C, H, W) one
+        hint = "; it looks like channels first: a numpy image is H x W x C (arr.transpose(1, 2, 0))"
+    elif t.shape[3] <= 4:  # a tensor's (C, H, W) read from an (H, W, C) one
+        hint = "; it looks like channels last: a tensor image is (C, H, W) (t.permute(2, 0, 1))"
+    raise ValueError(f"{name} must have 1, 2, 3 or 4 channels, got {c}{hint}")
 
 
 def _merge(rgb: torch.Tensor, alpha: torch.Tensor | None, channels: int) -> torch.Tensor:
@@ -250,9 +255,14 @@ def check_range(t: torch.Tensor, name: str) -> torch.Tensor:
         >>> check_range(torch.tensor([0.5, 1.0 + 1e-7]), "image")
         tensor([0.5000, 1.0000])
     """
+    if t.is_meta:
+        raise ValueError(f"{name}: a tensor on the meta device has no values; give one with its data")
     if t.numel() and (not torch.isfinite(t).all() or t.min() < -_RANGE_SLACK or t.max() > 1 + _RANGE_SLACK):
-        lo, hi = float(t.min()), float(t.max())
-        raise ValueError(f"{name} values must be finite and in [0, 1] for float input, got range [{lo:.3g}, {hi:.3g}]")
+        bad = int((~torch.isfinite(t)).sum())
+        finite = t[torch.isfinite(t)]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.numel() else (float("nan"),) * 2
+        which = f"{bad} value(s) NaN or infinite, the others in" if bad else "got range"
+        raise ValueError(f"{name} values must be finite and in [0, 1] for float input, {which} [{lo:.3g}, {hi:.3g}]")
     return t.clamp(0.0, 1.0)
 
 
