@@ -212,3 +212,22 @@ def test_alpha_that_a_format_holds_is_written_there(files, monkeypatch, capsys):
     for name in ("soft.ico", "soft.avif"):
         assert main(["dream", "soft.png", "-o", name, *QUICK]) == 0, capsys.readouterr().err
         assert np.abs(np.asarray(Image.open(name).convert("RGBA"))[..., 3].astype(int) - soft).max() <= 8
+
+
+def test_a_sheet_writes_its_settings_over_no_file_of_the_users(files, monkeypatch, capsys):
+    """`sheet -o guide.png --guide guide.json` replaced the guide with the settings, and any
+    user.json beside user.png was overwritten; a sheet's own earlier settings still are."""
+    monkeypatch.chdir(files)
+    Image.open("in.png").save("guide.json", format="PNG")  # a picture named .json: still an input
+    (files / "user.json").write_text('{"mine": 1}')
+    before = _digests(files)
+    sheet = ["--vary", "seed=1,2", "--size", "48", "--octaves", "1", *QUICK]
+    assert main(["sheet", "in.png", "-o", "guide.png", "--guide", "guide.json", *sheet]) == 2
+    assert "input" in capsys.readouterr().err
+    assert main(["sheet", "in.png", "-o", "user.png", *sheet]) == 2
+    assert (
+        "user.json (where the sheet's settings go) exists and is not a sheet's settings file" in capsys.readouterr().err
+    )
+    assert _digests(files) == before
+    assert main(["sheet", "in.png", "-o", "mine.png", *sheet]) == 0
+    assert main(["sheet", "in.png", "-o", "mine.png", *sheet]) == 0  # its own settings: replaced

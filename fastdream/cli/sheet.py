@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fastdream.cli.common import UsageError, given, library_defaults, note_defaults, output_path
+from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, output_path
 from fastdream.cli.dream import dream_kwargs, dream_options
 
 
@@ -29,6 +29,7 @@ def _cmd_sheet(args) -> int:
     if args.top is not None and not args.channels:
         raise UsageError("--top is for --channels LAYER")
     out = output_path(args, "sheet.png", mode="RGB")  # a contact sheet, whatever the picture's mode
+    io.check_not_input("output", out.with_suffix(".json"), [args.input, *input_args(args)])  # its settings too
     source = args.input or io.SAMPLE_IMAGE
     io.load_pil(source)  # missing file / not an image: a clear error before any work
     varied = vary.parse(args.vary) if args.vary else None

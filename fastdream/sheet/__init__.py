@@ -9,6 +9,7 @@ combinations), ``channels`` (a layer's channels by response), ``layout`` (the co
 
 from __future__ import annotations
 
+import json
 import secrets
 import warnings
 from dataclasses import dataclass
@@ -159,7 +160,20 @@ def _outputs(out_path, image, guide=None) -> tuple[Path | None, Path | None]:
         raise ValueError(f"out_path: {out} (or its .json) is the input image; the input is never overwritten")
     for written in (out, json_out):
         io.check_not_input("out_path", written, [image, guide])
+    if json_out.exists() and not _a_sheets_record(json_out):  # the user named the sheet, not this file
+        raise ValueError(
+            f"out_path: {json_out} (where the sheet's settings go) exists and is not a sheet's settings file; "
+            "it is not overwritten: choose another name for the sheet, or move that file"
+        )
     return out, json_out
+
+
+def _a_sheets_record(path: Path) -> bool:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(record, dict) and isinstance(record.get("cells"), list)
 
 
 def _small(image, size: int) -> Image.Image:
