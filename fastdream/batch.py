@@ -129,6 +129,9 @@ def run_folder(
         mine = [len(report.written), len(report.skipped), len(report.failed)]
         report.totals = tuple(int(v) for v in dist.sum(torch.tensor(mine, device=device)).tolist())
         report.main = dist.main
+    written, skipped, failed = report.counts()
+    if failed and not written and not skipped:  # a run that made nothing is no success
+        raise ValueError(f"input_dir: none of the {failed} image file(s) in {in_dir} could be read (each said above)")
     return report
 
 

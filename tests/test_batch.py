@@ -130,3 +130,14 @@ def test_pictures_with_alpha_are_put_on_white_in_formats_without_it(tmp_path, fm
     assert len(report.written) == 2 and report.flattened == 1
     assert capsys.readouterr().err.count("cannot hold these images' transparency: they are put on white") == 1
     assert Image.open(tmp_path / "out" / f"b.{fmt}").convert("RGB").getpixel((0, 0))[0] >= 250  # clear: white
+
+
+def test_a_folder_of_which_nothing_could_be_read_is_an_error(tmp_path, capsys):
+    """It was a success: exit 0, "dreamed 0 image(s)", and no output folder."""
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "zero.png").write_bytes(b"")
+    (src / "text.png").write_text("not a picture")
+    with pytest.raises(ValueError, match=r"none of the 2 image file\(s\) in .* could be read"):
+        batch.run_folder(src, tmp_path / "out", None, invert, device=CPU, progress=False, name="test")
+    assert capsys.readouterr().err.count("skipping") == 2
