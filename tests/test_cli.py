@@ -169,6 +169,9 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
         (["dream", "{img}", "--layers", "_blocks.10:500"], "_blocks.10 has 112 channels"),
         (["dream", "{img}", "--layers", "_blocks.10:top8=two"], "not a number"),
         (["dream", "{img}", "--guide", "missing.png"], "no such file"),
+        (["dream", "{img}", "--guide", "{bad}"], "error: guide: "),  # said "image:", the input seemed bad
+        (["style", "{img}", "{bad}", "-o", "{tmp}/s.png"], "error: style: "),
+        (["style", "{bad}", "{img}", "-o", "{tmp}/s.png"], "error: input: "),
         (["dream", "{img}", "--smooth", "-1"], "smooth must be"),
         (["dream", "{img}", "--preserve-colors", "--color-match"], "alternatives"),
         (["dream", "{img}", "--norm", "laplacian", "--lap-levels", "0"], "lap_levels"),

@@ -86,7 +86,7 @@ def dream_kwargs(args) -> dict:
     if args.guide:
         from fastdream import io
 
-        guide = io.load_pil(args.guide)  # missing file / not an image: a clear error first
+        guide = io.load_pil(args.guide, "guide")  # missing file / not an image: a clear error first
     tile = None if args.tile is None else {"tile_size": args.tile or None}  # 0: no tiling
     return given(
         preset=args.preset,

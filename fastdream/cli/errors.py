@@ -33,6 +33,7 @@ _CLI_WORDS = (
     ("skip_bad=True leaves such files out", "without --strict such files are left out"),
     ("lower batch_size", "lower --batch-size"),
     ("pass low_memory=False (or None) with it", "drop --low-memory to use it"),
+    ("or pass background=(R, G, B) (--bg-color R G B)", "or pass --bg-color R G B"),
 )
 
 

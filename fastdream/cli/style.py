@@ -56,8 +56,8 @@ def _cmd_style(args) -> int:
     from fastdream import io
 
     out = output_path(args, "style.png")
-    content = io.load_pil(args.input)  # missing file / not an image: a clear error before any work
-    styles = [io.load_pil(s) for s in args.styles]
+    content = io.load_pil(args.input, "content")  # missing file / not an image: a clear error before any work
+    styles = [io.load_pil(s, "style") for s in args.styles]
     kw = _style_kwargs(args, len(styles))
     result = fd.style_transfer(content, styles, progress=not args.quiet, **kw)
     io.save_image(result, out)
@@ -70,7 +70,7 @@ def _cmd_style_video(args) -> int:
     from fastdream import io
 
     out = output_path(args, None)
-    styles = [io.load_pil(s) for s in args.styles]  # missing file / not an image: a clear error first
+    styles = [io.load_pil(s, "style") for s in args.styles]  # missing file / not an image: a clear error first
     try:
         kw = given(
             flow=off(args.no_flow),

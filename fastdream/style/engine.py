@@ -35,8 +35,8 @@ def octave_sizes(
     min_side = 2 * stride if min_side is None else min_side
     if min(h, w) < min_side:
         raise ValueError(
-            f"size: {w}x{h} is below what the network needs ({min_side} px on the short side for its "
-            f"stride of {stride}); use a larger size"
+            f"size: the content's working size {w}x{h} is below what the network needs ({min_side} px on the short "
+            f"side for its stride of {stride}); give a larger content picture, or a larger size"
         )
     return driver.pyramid(h, w, octaves, scale, min_side=min_side, multiple=stride, name="style_transfer")
 
