@@ -459,3 +459,27 @@ def test_memory_running_out_during_the_work_says_how_much(small_image, tmp_path,
     assert err.startswith("fastdream dream: error: not enough memory for this input with these settings (one ")
     assert re.search(r"allocation of 10 TB did not fit in the [\d.]+ [kMGT]?B available\); try a smaller", err), err
     assert err.endswith("or --low-memory") and "\n" not in err and not (tmp_path / "o.png").exists()
+
+
+def test_sigterm_unwinds_like_ctrl_c_and_leaves_no_temporary_file(small_image, tmp_path, monkeypatch, capsys):
+    """`kill`, `docker stop` or a batch system's time limit left a hidden .NAME.XXXX.png beside the
+    output (the cleanup ran on Python exceptions only) and said nothing."""
+    import os
+    import signal
+
+    from fastdream.cli import main
+
+    save = Image.Image.save
+
+    def save_then_terminated(self, fp, *a, **k):
+        save(self, fp, *a, **k)  # the temporary file is written...
+        os.kill(os.getpid(), signal.SIGTERM)  # ...and the process told to stop before it is renamed
+
+    before = signal.getsignal(signal.SIGTERM)
+    monkeypatch.setattr(Image.Image, "save", save_then_terminated)
+    assert (
+        main(["dream", str(small_image), "-o", str(tmp_path / "o.png"), "--octaves", "1", "--steps", "1", "-q"]) == 143
+    )
+    assert capsys.readouterr().err.strip() == "fastdream dream: terminated; nothing was written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
+    assert signal.getsignal(signal.SIGTERM) == before  # the command's handler is gone with it

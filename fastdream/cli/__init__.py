@@ -16,7 +16,7 @@ import traceback
 
 from fastdream.cli import cutout, dream, dreamer, generative, sheet, style, ui
 from fastdream.cli.common import Parser, UsageError
-from fastdream.cli.errors import kept, one_line_warnings, status
+from fastdream.cli.errors import kept, one_line_warnings, status, terminated_as_interrupted
 
 __all__ = ["Parser", "UsageError", "build_parser", "main"]
 
@@ -58,7 +58,7 @@ def main(argv=None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a path the terminal cannot show must not fail a finished run
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    with one_line_warnings(command):
+    with one_line_warnings(command), terminated_as_interrupted():
         try:
             return args.func(args)
         except BrokenPipeError:  # output piped into head & co.; before OSError, its base class

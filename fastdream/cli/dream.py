@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from fastdream.cli.common import (
@@ -208,23 +207,17 @@ def _cmd_zoom(args) -> int:
     out = output_path(args, "zoom.gif")
     source = args.input or io.SAMPLE_IMAGE
     io.load_pil(source)  # missing file / not an image: a clear error before any work
-    try:
-        kw = given(
-            frames=args.frames,
-            zoom=args.zoom,
-            shift=None if args.shift is None else tuple(args.shift),
-            angle=args.angle,
-            fps=args.fps,
-            frames_dir=args.frames_dir,
-            resume=off(args.no_resume),
-            reverse=args.reverse,
-        )
-        path = fd.zoom_video(source, out, progress=not args.quiet, **kw, **dream_kwargs(args))
-    except KeyboardInterrupt:
-        print(
-            "fastdream zoom: interrupted; the finished frames are kept: run the same command to resume", file=sys.stderr
-        )
-        return 130
+    kw = given(
+        frames=args.frames,
+        zoom=args.zoom,
+        shift=None if args.shift is None else tuple(args.shift),
+        angle=args.angle,
+        fps=args.fps,
+        frames_dir=args.frames_dir,
+        resume=off(args.no_resume),
+        reverse=args.reverse,
+    )
+    path = fd.zoom_video(source, out, progress=not args.quiet, **kw, **dream_kwargs(args))
     print(f"wrote {path}")
     return 0
 
@@ -233,24 +226,17 @@ def _cmd_dream_video(args) -> int:
     import fastdream as fd
 
     out = output_path(args, None)
-    try:
-        kw = given(
-            blend=args.blend,
-            flow=off(args.no_flow),
-            frames_dir=args.frames_dir,
-            resume=off(args.no_resume),
-            start=args.start,
-            end=args.end,
-            fps=args.fps,
-            keep_audio=off(args.no_audio),
-        )
-        path = fd.dream_video(args.input, out, progress=not args.quiet, **kw, **dream_kwargs(args))
-    except KeyboardInterrupt:
-        print(
-            "fastdream dream-video: interrupted; the finished frames are kept: run the same command to resume",
-            file=sys.stderr,
-        )
-        return 130
+    kw = given(
+        blend=args.blend,
+        flow=off(args.no_flow),
+        frames_dir=args.frames_dir,
+        resume=off(args.no_resume),
+        start=args.start,
+        end=args.end,
+        fps=args.fps,
+        keep_audio=off(args.no_audio),
+    )
+    path = fd.dream_video(args.input, out, progress=not args.quiet, **kw, **dream_kwargs(args))
     print(f"wrote {path}")
     return 0
 

@@ -11,6 +11,7 @@ and an exit status, never a traceback (unless ``--debug`` asks for it).
 from __future__ import annotations
 
 import re
+import signal
 import sys
 import warnings
 from contextlib import contextmanager
@@ -79,10 +80,36 @@ def _training_error(exc: BaseException) -> bool:
     return isinstance(exc, TrainingError)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``kill``, ``docker stop``, a batch system's time limit) raised as an interrupt, so
+    that it unwinds as Ctrl-C does: half-written temporary files removed, the line saying what
+    was kept. A KeyboardInterrupt to every ``except`` that cleans up; exit status 143."""
+
+
+@contextmanager
+def terminated_as_interrupted():
+    """While a command runs, SIGTERM raises :class:`Terminated` (in the main thread only)."""
+
+    def raise_terminated(signum, frame):
+        raise Terminated()
+
+    try:
+        before = signal.signal(signal.SIGTERM, raise_terminated)
+    except ValueError:  # not the main thread (a test's runner): leave the signal alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, before)
+
+
 def status(exc: BaseException, command: str, kept: str, options=None) -> tuple[int, str]:
     """The exit status and the line for an exception that reached ``main`` (``options``: the
     command's option strings, to say the library's advice in them)."""
     prog = f"fastdream {command}"
+    if isinstance(exc, Terminated):
+        return 143, f"{prog}: terminated; {kept}"
     if isinstance(exc, KeyboardInterrupt):
         return 130, f"{prog}: interrupted; {kept}"
     if _training_error(exc):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import sys
 
 from fastdream.cli.common import (
     UsageError,
@@ -71,26 +70,17 @@ def _cmd_style_video(args) -> int:
 
     out = output_path(args, None)
     styles = [io.load_pil(s, "style") for s in args.styles]  # missing file / not an image: a clear error first
-    try:
-        kw = given(
-            flow=off(args.no_flow),
-            temporal_weight=args.temporal_weight,
-            frames_dir=args.frames_dir,
-            resume=off(args.no_resume),
-            start=args.start,
-            end=args.end,
-            fps=args.fps,
-            keep_audio=off(args.no_audio),
-        )
-        path = fd.style_video(
-            args.input, styles, out, progress=not args.quiet, **kw, **_style_kwargs(args, len(styles))
-        )
-    except KeyboardInterrupt:
-        print(
-            "fastdream style-video: interrupted; the finished frames are kept: run the same command to resume",
-            file=sys.stderr,
-        )
-        return 130
+    kw = given(
+        flow=off(args.no_flow),
+        temporal_weight=args.temporal_weight,
+        frames_dir=args.frames_dir,
+        resume=off(args.no_resume),
+        start=args.start,
+        end=args.end,
+        fps=args.fps,
+        keep_audio=off(args.no_audio),
+    )
+    path = fd.style_video(args.input, styles, out, progress=not args.quiet, **kw, **_style_kwargs(args, len(styles)))
     print(f"wrote {path}")
     return 0
 
