@@ -159,6 +159,9 @@ SEED_MAX = 2**63 - 1
 #: The largest count any option takes (frames, samples, channels, epochs...): an index that fits
 #: in a C int, so no kernel or library below sees an overflow whatever memory allows.
 COUNT_MAX = 2**31 - 1
+#: The largest learning rate: Adam moves each weight by up to lr a step, so past 1 a training only
+#: diverges (lr 100 "finished" a VAE of black samples; 1e308 overflowed inside the optimizer).
+LR_MAX = 1.0
 
 
 #: The sizes a term's weight may have besides 0 (a layer's, a subject's, a dreamer recipe's):

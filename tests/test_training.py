@@ -153,6 +153,15 @@ def test_weights_that_overflow_stop_the_run_though_the_losses_look_finite(name, 
 
 
 @pytest.mark.parametrize("name", TRAINERS)
+def test_a_learning_rate_past_one_is_refused_before_training(name, data, tmp_path):
+    """lr=1e308 overflowed inside Adam (an "internal error"); lr=100 "finished" a VAE whose
+    samples were black."""
+    with pytest.raises(ValueError, match=r"lr must be <= 1, got 100.0"):
+        TRAINERS[name][0](data, tmp_path, epochs=1, lr=100)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", TRAINERS)
 def test_time_budget_and_amp_on_cpu(name, data, tmp_path):
     run = TRAINERS[name][0]
     with pytest.warns(UserWarning, match="amp=True needs CUDA"):

@@ -63,7 +63,7 @@ def check_arguments(a: dict) -> dict:
             f"image_size must be >= {min_size} with {what} (the deepest level needs 2x2 pixels), got {c['image_size']}"
         )
     c.update(
-        lr=_checks.real("lr", a["lr"], lo=0.0),
+        lr=_checks.real("lr", a["lr"], lo=0.0, cap=_checks.LR_MAX),
         val_split=_checks.real("val_split", a["val_split"], lo=0.0, hi=1.0),
         amp=_checks.boolean("amp", a["amp"]),
         resume=_checks.boolean("resume", a["resume"]),
@@ -72,7 +72,7 @@ def check_arguments(a: dict) -> dict:
         seed=_checks.seed("seed", a["seed"]),
         num_workers=_checks.integer("num_workers", a["num_workers"], 0, cap=1024),
         augment=_checks.boolean("augment", a["augment"]),
-        encoder_lr=_checks.real("encoder_lr", a["encoder_lr"], lo=0.0, lo_open=False),
+        encoder_lr=_checks.real("encoder_lr", a["encoder_lr"], lo=0.0, lo_open=False, cap=_checks.LR_MAX),
         freeze_epochs=_checks.integer("freeze_epochs", a["freeze_epochs"], 0, cap=_checks.COUNT_MAX),
         max_minutes=None if a["max_minutes"] is None else _checks.real("max_minutes", a["max_minutes"], lo=0.0),
         device=_checks.device("device", a["device"]),

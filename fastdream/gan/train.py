@@ -198,7 +198,7 @@ def _check_arguments(a: dict) -> dict:
         raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {a['image_size']}")
     recipe = _checks.choice("recipe", a["recipe"], RECIPES)
     out_dir = _checks.path("out_dir", a["out_dir"])
-    lr = _checks.real("lr", a["lr"], lo=0.0)
+    lr = _checks.real("lr", a["lr"], lo=0.0, cap=_checks.LR_MAX)
     c = dict(
         images_dir=_checks.path("images_dir", a["images_dir"]),
         out_dir=out_dir,

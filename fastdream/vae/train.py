@@ -332,7 +332,7 @@ def _check_arguments(a: dict) -> dict:
         kl_warmup=c.real("kl_warmup", a["kl_warmup"], lo=0.0, lo_open=False),
         epochs=c.integer("epochs", a["epochs"], 1, cap=c.COUNT_MAX),
         batch_size=c.integer("batch_size", a["batch_size"], 2, cap=c.COUNT_MAX),
-        lr=c.real("lr", a["lr"], lo=0.0),
+        lr=c.real("lr", a["lr"], lo=0.0, cap=c.LR_MAX),
         val_split=c.real("val_split", a["val_split"], lo=0.0, hi=1.0),
         amp=c.boolean("amp", a["amp"]),
         resume=c.boolean("resume", a["resume"]),
