@@ -276,6 +276,7 @@ def test_every_option_tiles_masks_and_seeds(name, photo, guide_image):
         (dict(objective=O.layer_l2("_blocks.5") - O.layer_l2("_blocks.5")), ValueError, "nothing to dream"),
         (dict(mask=np.ones((10, 50))), ValueError, "mask is 50x10 and the picture 96x64: .* would be stretched"),
         (dict(mask=np.ones((64, 70)), low_memory=True), ValueError, "would be stretched"),
+        (dict(step_size=1e-308), ValueError, r"step_size must be at least 1e-06 \(a smaller step changes nothing\)"),
     ],
 )
 def test_bad_values_name_the_parameter(photo, kwargs, exc, words):

@@ -191,3 +191,10 @@ def test_a_layer_dead_at_the_probes_centre_is_not_an_error():
         x = torch.rand(1, 3, 64, 96, generator=torch.Generator().manual_seed(0))
         whole, tiled = (E.grams(f, x, ["1", "3"], t) for t in (None, 48))
     assert all(torch.allclose(whole[k], tiled[k], rtol=1e-5, atol=1e-8) for k in whole)
+
+
+def test_every_loss_weight_zero_is_refused():
+    """It returned the photo unchanged, byte for byte."""
+    img = np.zeros((40, 40, 3), np.uint8)
+    with pytest.raises(ValueError, match="are all 0, so there is nothing to paint"):
+        fd.style_transfer(img, img, content_weight=0, style_weight=0, tv_weight=0, steps=1, octaves=1)

@@ -136,7 +136,7 @@ class DreamOptions:
             octaves=_octaves(self.octaves),
             octave_scale=c.real("octave_scale", self.octave_scale, lo=1.0, cap=MAX["octave_scale"]),
             steps=c.integer("steps", self.steps, 1, cap=MAX["steps"]),
-            step_size=c.real("step_size", self.step_size, lo=0.0, cap=MAX["step_size"]),
+            step_size=_step_size(self.step_size),
             jitter=c.integer("jitter", self.jitter, 0, cap=MAX["jitter"]),
             tile_size=None
             if self.tile_size is None
@@ -295,6 +295,17 @@ def _specs(layers) -> tuple[LayerSpec, ...]:
     if isinstance(layers, tuple) and layers and all(isinstance(s, LayerSpec) for s in layers):
         return layers
     return parse_layers(layers)
+
+
+#: The smallest step: below it a step changes no pixel by a float32 level (1e-308 "dreamed" nothing).
+MIN_STEP_SIZE = 1e-6
+
+
+def _step_size(v) -> float:
+    v = _checks.real("step_size", v, lo=0.0, cap=MAX["step_size"])
+    if v < MIN_STEP_SIZE:
+        raise ValueError(f"step_size must be at least {MIN_STEP_SIZE:g} (a smaller step changes nothing), got {v!r}")
+    return v
 
 
 def _guide(guide) -> torch.Tensor:

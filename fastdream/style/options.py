@@ -74,6 +74,9 @@ class StyleOptions:
         preserve, match = c.boolean("preserve_colors", self.preserve_colors), c.boolean("color_match", self.color_match)
         if preserve and match:
             raise ValueError("preserve_colors and color_match are alternatives: pass one of them")
+        weights = [_weight(n, getattr(self, n)) for n in ("content_weight", "style_weight", "tv_weight")]
+        if not any(weights):  # no loss at all: the picture would come back as it went in
+            raise ValueError("content_weight, style_weight and tv_weight are all 0, so there is nothing to paint")
         return dataclasses.replace(
             self,
             style_weights=_style_weights(self.style_weights, n_styles),

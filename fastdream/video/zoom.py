@@ -127,7 +127,11 @@ def zoom_video(
         raise ValueError(f"image must be a single image, got a batch of {rgb.shape[0]} (shape {tuple(rgb.shape)})")
     h, w = rgb.shape[-2:]
     out, fmt = C.check_out_path(out_path, image, [dream_kwargs.get("guide")])
-    move = dict(zoom=_checks.real("zoom", zoom, lo=0.0), shift=_shift(shift), angle=_checks.real("angle", angle))
+    move = dict(
+        zoom=_checks.real("zoom", zoom, lo=MIN_ZOOM, hi=1 / MIN_ZOOM, lo_open=False, hi_open=False),
+        shift=_shift(shift),
+        angle=_checks.real("angle", angle, lo=-180.0, hi=180.0, lo_open=False, hi_open=False),
+    )
     fps = io.check_fps(fps, fmt)
     resume, reverse = _checks.boolean("resume", resume), _checks.boolean("reverse", reverse)
     progress = _checks.boolean("progress", progress)
@@ -179,7 +183,15 @@ def zoom_video(
     return io.write_animation(paths[::-1] if reverse else paths, out, fps=fps)
 
 
+#: A frame's move: zoom in [1/2, 2] (past it a frame keeps almost nothing of the last, or fills
+#: it with the border), a turn of at most half a circle, a shift of at most MAX_SHIFT pixels.
+MIN_ZOOM, MAX_SHIFT = 0.5, 4096.0
+
+
 def _shift(shift) -> list[float]:
     if not isinstance(shift, (tuple, list)) or len(shift) != 2:
         raise TypeError(f"shift must be a pair of numbers (dx, dy) in pixels, got {shift!r}")
-    return [_checks.real("shift[0]", shift[0]), _checks.real("shift[1]", shift[1])]
+    return [
+        _checks.real(f"shift[{i}]", v, lo=-MAX_SHIFT, hi=MAX_SHIFT, lo_open=False, hi_open=False)
+        for i, v in enumerate(shift)
+    ]
