@@ -152,6 +152,15 @@ def test_weights_that_overflow_stop_the_run_though_the_losses_look_finite(name, 
         run(data, tmp_path, epochs=2)
 
 
+@pytest.mark.parametrize("name", ["gan", "vae"])
+def test_a_resume_with_another_learning_rate_or_batch_says_so(name, data, tmp_path):
+    """They resumed silently, and the checkpoint then claimed the new ones for the whole training."""
+    run = TRAINERS[name][0]
+    run(data, tmp_path, epochs=1, lr=1e-3)
+    with pytest.warns(UserWarning, match=r"resuming .* with other settings from here on: lr 0.001 -> 0.0005"):
+        run(data, tmp_path, epochs=2, lr=5e-4)
+
+
 @pytest.mark.parametrize("name", TRAINERS)
 def test_a_learning_rate_past_one_is_refused_before_training(name, data, tmp_path):
     """lr=1e308 overflowed inside Adam (an "internal error"); lr=100 "finished" a VAE whose

@@ -11,7 +11,7 @@ from fastdream.dreamer import data
 from fastdream.dreamer import options as O
 from fastdream.dreamer.trainer import DreamerTrainer
 from fastdream.models.dreamer import FORMAT, VERSION
-from fastdream.training import Dist, check_architecture, distributed, read_checkpoint
+from fastdream.training import Dist, check_architecture, distributed, note_changes, read_checkpoint
 
 
 def train_dreamer(
@@ -122,6 +122,9 @@ def train_dreamer(
     config = _config(a, subjects, state)
     if state is not None:
         check_architecture(state["config"], {k: config[k] for k in O.ARCH_KEYS}, a["out_path"], "out_path")
+        if launch.main:
+            changes = {k: config[k] for k in ("lr", "backbone_lr", "batch_size") if k in config}
+            note_changes(state["config"], changes, a["out_path"], "train_dreamer")
     dist = distributed(a["device"])
     if config["seed"] is None:  # rank 0's draw, for every rank
         drawn = torch.randint(0, 2**31 - 1, (1,), dtype=torch.int64) if dist.main else torch.zeros(1, dtype=torch.int64)

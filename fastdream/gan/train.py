@@ -26,6 +26,7 @@ from fastdream.training import (
     distributed,
     list_images,
     no_images,
+    note_changes,
     readable,
 )
 
@@ -186,6 +187,10 @@ def train_gan(
         c["amp"] = False
     dist = distributed(device)
     c.update(world_size=dist.world, images=len(files))
+    if state is not None and dist.main:
+        note_changes(
+            state["config"], {k: c[k] for k in ("lr", "lr_d", "beta1", "batch_size", "images")}, path, "train_gan"
+        )
     trainer = GANTrainer(files, path, c, state, dist, device, show=progress and dist.main, num_workers=num_workers)
     return trainer.fit(c["epochs"], len(trainer.loader), max_minutes=max_minutes, t_start=t_start, progress=progress)
 

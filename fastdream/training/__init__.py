@@ -8,6 +8,7 @@ from fastdream.training.checkpoint import (
     FORMATS,
     check_architecture,
     load_checkpoint,
+    note_changes,
     read_checkpoint,
     save_checkpoint,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "TrainingError",
     "all_gray",
     "check_architecture",
+    "note_changes",
     "check_optimizer",
     "distributed",
     "header_size",

@@ -8,6 +8,7 @@ it, so no code from the file ever runs.
 from __future__ import annotations
 
 import errno
+import warnings
 from pathlib import Path
 
 import torch
@@ -116,6 +117,17 @@ def non_finite(obj, where: str = "") -> str | None:
         if found is not None:
             return found
     return None
+
+
+def note_changes(stored: dict, wanted: dict, path, who: str) -> None:
+    """One warning naming the settings a resumed run changes that it may change (a learning rate,
+    the batch, the number of pictures): they hold from here on, and the checkpoint records the
+    new ones, so the change is said rather than kept silent."""
+    changed = [f"{k} {stored[k]!r} -> {v!r}" for k, v in wanted.items() if k in stored and stored[k] != v]
+    if changed:
+        warnings.warn(
+            f"{who}: resuming {path} with other settings from here on: {', '.join(changed)}", UserWarning, stacklevel=3
+        )
 
 
 def check_architecture(stored: dict, wanted: dict, path, name: str) -> None:

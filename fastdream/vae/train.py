@@ -44,6 +44,7 @@ from fastdream.training import (
     load_weights,
     model_fits,
     no_images,
+    note_changes,
     read_checkpoint,
     readable,
     resumed,
@@ -262,6 +263,7 @@ def train_vae(
     )
     if state is not None:
         check_architecture(state["config"]["model"], model, path, "out_dir")
+        note_changes(state["config"], {k: a[k] for k in ("lr", "batch_size", "beta", "kl_warmup")}, path, "train_vae")
     if a["amp"] and a["device"].type != "cuda":
         warnings.warn(f"train_vae: amp=True needs CUDA; training on {a['device']} in float32", stacklevel=2)
         a["amp"] = False
