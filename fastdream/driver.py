@@ -159,11 +159,16 @@ def pyramid(
             return 0.0
 
     sizes = [(snap(shrunk(h, i)), snap(shrunk(w, i))) for i in range(octaves)]
-    keep = list(dict.fromkeys(s for i, s in enumerate(sizes) if i == 0 or min(s) >= min_side))
+    big = [s for i, s in enumerate(sizes) if i == 0 or min(s) >= min_side]
+    keep = list(dict.fromkeys(big))
     if len(keep) < octaves:
+        why = []
+        if len(big) < octaves:
+            why.append(f"at scale {scale:g} the {w}x{h} image would shrink below {min_side} px")
+        if len(keep) < len(big):
+            why.append(f"at scale {scale:g} some octaves round to the same size, worked on once")
         warnings.warn(
-            f"{name}: using {len(keep)} of {octaves} octaves: at scale {scale:g} the {w}x{h} image would shrink "
-            f"below {min_side} px",
+            f"{name}: using {len(keep)} of {octaves} octaves: {'; '.join(why)}",
             UserWarning,
             stacklevel=user_stacklevel(),
         )

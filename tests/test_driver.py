@@ -208,3 +208,9 @@ def test_pyramid_keeps_the_full_size_and_warns_when_it_drops_octaves():
     with pytest.warns(UserWarning, match="using 2 of 5 octaves"):
         sizes = driver.pyramid(50, 60, 5, 1.4, min_side=32)
     assert sizes[-1] == (50, 60) and len(sizes) == 2
+
+
+def test_octaves_that_round_to_one_size_are_said_as_such():
+    """Merged octaves were reported as shrinking below the least size, which they did not."""
+    with pytest.warns(UserWarning, match=r"using 1 of 3 octaves: at scale 1.0001 some octaves round to the same size"):
+        assert driver.pyramid(160, 160, 3, 1.0001, min_side=32) == [(160, 160)]

@@ -80,7 +80,7 @@ def check_arguments(a: dict) -> dict:
         backbone_lr=c.real("backbone_lr", a["backbone_lr"], lo=0.0, lo_open=False, cap=c.LR_MAX),
         weight_decay=c.real("weight_decay", a["weight_decay"], lo=0.0, lo_open=False),
         tune_from=c.integer("tune_from", a["tune_from"], 0, BLOCKS),
-        keep=c.real("keep", a["keep"], lo=0.0, lo_open=False),
+        keep=c.real("keep", a["keep"], lo=0.0, lo_open=False, cap=1e4),
         val_split=c.real("val_split", a["val_split"], lo=0.0, hi=1.0),
         recipe=_recipe(a["recipe"]),
         resume=c.boolean("resume", a["resume"]),

@@ -43,6 +43,7 @@ class DreamerTrainer(Trainer):
     def __init__(self, pictures, train, val, path, c: dict, state, dist: Dist, dev):
         """``pictures``: per subject, its decoded pictures; ``train``/``val``: (subject, picture) pairs."""
         self.c, self.path, self.dist, self.device = c, path, dist, dev
+        self.hint = "Try a lower lr or keep"  # keep weighs the pull toward ImageNet's features
         self.pictures, self.train, self.val = pictures, train, val
         self.counts = [sum(1 for k, _ in train if k == s) for s in range(len(pictures))]
         self.by_subject = [[i for k, i in train if k == s] for s in range(len(pictures))]

@@ -330,8 +330,8 @@ def _check_arguments(a: dict) -> dict:
         channels=a["channels"],
         latent_dim=c.integer("latent_dim", a["latent_dim"], 1, cap=c.COUNT_MAX),
         base_channels=c.integer("base_channels", a["base_channels"], 1, cap=c.COUNT_MAX),
-        beta=c.real("beta", a["beta"], lo=0.0, lo_open=False),
-        kl_warmup=c.real("kl_warmup", a["kl_warmup"], lo=0.0, lo_open=False),
+        beta=c.real("beta", a["beta"], lo=0.0, lo_open=False, cap=1e4),  # beta-VAEs go to a few hundred
+        kl_warmup=c.real("kl_warmup", a["kl_warmup"], lo=0.0, lo_open=False, cap=1e6),  # epochs
         epochs=c.integer("epochs", a["epochs"], 1, cap=c.COUNT_MAX),
         batch_size=c.integer("batch_size", a["batch_size"], 2, cap=c.COUNT_MAX),
         lr=c.real("lr", a["lr"], lo=0.0, cap=c.LR_MAX),
