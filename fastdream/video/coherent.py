@@ -19,6 +19,7 @@ import torch
 
 from fastdream import _checks, driver, io
 from fastdream.dream import build_objective, run
+from fastdream.dream.record import dream_settings
 from fastdream.models.build import dream_net
 from fastdream.models.taps import LayerTaps
 from fastdream.training import distributed
@@ -154,7 +155,7 @@ def dream_video(
             "blend": blend,
             "flow": flow and not independent,
             "seed": seed,
-            "dream": F.dream_settings(opts),
+            "dream": dream_settings(opts),
         }
 
     digest = F.fingerprint(src)

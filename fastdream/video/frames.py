@@ -17,12 +17,11 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
-from fastdream.dream import DEFAULT_LAYERS, DreamOptions
-from fastdream.objectives import describe
+from fastdream.dream import DreamOptions
+from fastdream.io.atomic import settings_diff
 
 #: Frame ``k`` is ``frames_dir / FRAME_NAME.format(k)``; five digits keep the names sorted in a
 #: file browser for any practical length (longer videos simply get longer names).
@@ -50,35 +49,6 @@ def complete_frames(indices: set[int]) -> int:
     while n in indices:
         n += 1
     return n
-
-
-def settings_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
-    """The settings that differ, as ``"name: stored X, now Y"`` (nested keys joined by dots)."""
-    out = []
-    for key in sorted(set(stored) | set(current)):
-        a, b = stored.get(key, "<missing>"), current.get(key, "<missing>")
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += settings_diff(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}: stored {a!r}, now {b!r}")
-    return out
-
-
-def tensor_sha256(t: torch.Tensor) -> str:
-    t = t.detach().to("cpu", torch.float32).contiguous()
-    h = hashlib.sha256(repr(tuple(t.shape)).encode())
-    h.update(t.numpy().tobytes())
-    return h.hexdigest()
-
-
-def model_fingerprint(model: nn.Module | None) -> str:
-    if model is None:
-        return "efficientnet_lite0 (fastdream default)"
-    h = hashlib.sha256()
-    for name, t in model.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor_sha256(t).encode() if t.is_floating_point() else repr(t.tolist()).encode())
-    return f"{type(model).__module__}.{type(model).__qualname__} sha256:{h.hexdigest()}"
 
 
 def _settings(frames_dir: Path, settings_name: str) -> dict:
@@ -143,32 +113,6 @@ def save_frame(x01: torch.Tensor, path: Path) -> None:
     """A (1, 3, H, W) frame in [0, 1] as an 8-bit PNG, atomically."""
     img = io.to_pil(x01[0])
     io.atomic_save(lambda tmp: img.save(tmp, format="PNG", compress_level=PNG_COMPRESS_LEVEL), path)
-
-
-def dream_settings(o: DreamOptions) -> dict:
-    """What of the dream options decides the pixels, as JSON-able values for the settings file."""
-    return {
-        "model": model_fingerprint(o.model),
-        "layers": [str(s) for s in o.layers] if o.layers is not None else list(DEFAULT_LAYERS),
-        "octaves": o.octaves,
-        "octave_scale": o.octave_scale,
-        "steps": o.steps,
-        "step_size": o.step_size,
-        "jitter": o.jitter,
-        "tile_size": o.tile_size,
-        # Tiles per network call can change float rounding, so it is part of the key.
-        "tile_batch": o.tile_batch,
-        # A callable is recorded by its name: resuming with another function of the same name is
-        # the caller's responsibility.
-        "objective": o.objective if isinstance(o.objective, str) else describe(o.objective),
-        "norm": o.norm,
-        "lap_levels": o.lap_levels if o.norm == "laplacian" else None,
-        "smooth": o.smooth,
-        "guide_sha256": None if o.guide is None else tensor_sha256(o.guide),
-        "preserve_colors": o.preserve_colors,
-        "color_match": o.color_match,
-        "mask_sha256": None if o.mask is None else tensor_sha256(o.mask),
-    } | ({"subject": [list(p) for p in o.subject]} if o.subject else {})  # absent without one: older runs resume
 
 
 def dream_options(kw: dict, size: tuple[int, int], caller: str) -> DreamOptions:

@@ -25,6 +25,7 @@ import torch.nn.functional as TF
 from PIL import Image
 
 from fastdream import _checks, driver, io
+from fastdream.dream.record import model_fingerprint, tensor_sha256
 from fastdream.style import regions
 from fastdream.style.engine import octave_sizes
 from fastdream.style.options import MAX, StyleOptions
@@ -287,14 +288,14 @@ def _masks(masks, cutout, n_styles: int, hw, device):
     """(static masks at ``hw``, the U-Net that finds each frame's subject, what the settings record)."""
     if not (isinstance(masks, str) and masks == regions.SUBJECT):
         loaded = regions.load_masks(masks, n_styles, hw, cutout_model=cutout, device=device)
-        return loaded, None, None if loaded is None else [F.tensor_sha256(m) for m in loaded]
+        return loaded, None, None if loaded is None else [tensor_sha256(m) for m in loaded]
     regions.check_subject(n_styles, cutout)
     cutout = regions.subject_model(cutout, device)
-    return None, cutout, {"subject": F.model_fingerprint(cutout)}
+    return None, cutout, {"subject": model_fingerprint(cutout)}
 
 
 def _settings(o: StyleOptions, styles01) -> dict:
     """What of the style options decides the pixels, as JSON-able values for the settings file."""
     skip = ("model", "device", "seed")
     out = {f.name: getattr(o, f.name) for f in dataclasses.fields(o) if f.name not in skip}
-    return {**out, "model": F.model_fingerprint(o.model), "styles_sha256": [F.tensor_sha256(s) for s in styles01]}
+    return {**out, "model": model_fingerprint(o.model), "styles_sha256": [tensor_sha256(s) for s in styles01]}

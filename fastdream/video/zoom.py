@@ -13,6 +13,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
+from fastdream.dream.record import dream_settings, tensor_sha256
 from fastdream.video import checks as C
 from fastdream.video import frames as F
 from fastdream.video.maker import PADDING, FrameMaker, check_color_drift
@@ -147,12 +148,12 @@ def zoom_video(
     def key(seed: int) -> dict:
         return {
             "format": SETTINGS_FORMAT,
-            "input_sha256": F.tensor_sha256(rgb),
+            "input_sha256": tensor_sha256(rgb),
             "size": [int(w), int(h)],
             **move,
             "padding": PADDING,
             "seed": seed,
-            "dream": F.dream_settings(opts),
+            "dream": dream_settings(opts),
         }
 
     seed, done = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume)
