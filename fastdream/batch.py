@@ -13,6 +13,7 @@ share of the cores.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from dataclasses import dataclass, field
@@ -92,8 +93,13 @@ def run_folder(
     progress: bool,
     name: str,
     mode: str = "RGB",
+    settings: dict | None = None,
 ) -> FolderReport:
     """``make(image) -> image`` for every image of ``in_dir`` (checked first) into ``out_dir``.
+
+    ``settings`` (JSON-able: what decides the outputs' pixels) are kept beside the outputs in
+    :data:`SETTINGS_NAME`; a run whose settings differ from those of the outputs already there is
+    refused, naming what differs, where it would finish the folder with another look.
 
     Each output is looked for once by the rank that owns it, just before its image (so a run
     started beside this one never redoes a finished image); rank 0's progress bar follows the other
@@ -108,6 +114,8 @@ def run_folder(
     ]
     if fmt:
         _check_distinct(files, targets, fmt)
+    if settings is not None:
+        settings = _check_settings(out_dir, {"format": fmt, **settings}, targets)
     dist = distributed(device)
     if dist.enabled and device.type == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
@@ -119,6 +127,9 @@ def run_folder(
             if targets[i].exists():
                 report.skipped.append(targets[i])
             else:
+                if settings is not None and not report.written:  # before the first output: a stop leaves both
+                    out_dir.mkdir(parents=True, exist_ok=True)
+                    io.write_json(settings, out_dir / SETTINGS_NAME)
                 _one(files[i], targets[i], make, report, name)
             bar.update((watch.others() + done if watch else done) - bar.n)
         dist.barrier()
@@ -133,6 +144,29 @@ def run_folder(
     if failed and not written and not skipped:  # a run that made nothing is no success
         raise ValueError(f"input_dir: none of the {failed} image file(s) in {in_dir} could be read (each said above)")
     return report
+
+
+#: The settings of a folder run's outputs, kept in its output folder.
+SETTINGS_NAME = ".fastdream-settings.json"
+
+
+def _check_settings(out_dir: Path, settings: dict, targets: list[Path]) -> dict:
+    """``settings`` as the file holds them, after refusing a run whose settings differ from those
+    of the outputs already in ``out_dir`` (outputs of a run that kept none are taken as they are)."""
+    settings = json.loads(json.dumps(settings))
+    record = out_dir / SETTINGS_NAME
+    try:
+        stored = json.loads(record.read_text()) if record.is_file() else None
+    except (OSError, ValueError):
+        stored = None
+    diff = io.settings_diff(stored, settings) if isinstance(stored, dict) else []
+    if diff and any(t.exists() for t in targets):
+        shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
+        raise ValueError(
+            f"output_dir: the images already in {out_dir} were made with other settings ({shown}); "
+            "the run would finish the folder with another look: give another output folder, or delete them"
+        )
+    return settings
 
 
 def _holds_alpha(dst: Path, image: Image.Image) -> bool:

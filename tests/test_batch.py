@@ -141,3 +141,20 @@ def test_a_folder_of_which_nothing_could_be_read_is_an_error(tmp_path, capsys):
     with pytest.raises(ValueError, match=r"none of the 2 image file\(s\) in .* could be read"):
         batch.run_folder(src, tmp_path / "out", None, invert, device=CPU, progress=False, name="test")
     assert capsys.readouterr().err.count("skipping") == 2
+
+
+def test_a_rerun_with_other_settings_does_not_finish_the_folder_with_another_look(tmp_path):
+    """A stopped folder run rerun with other settings skipped the images done and made the rest
+    with the new ones: one folder, two looks, nothing said."""
+    import fastdream as fd
+
+    src = write_folder(tmp_path / "in", 3)
+    out = tmp_path / "out"
+    quick = dict(octaves=1, seed=0)
+    first = fd.dream_folder(src, out, steps=2, **quick)
+    (out / "00.png").unlink()  # as if stopped before it
+    with pytest.raises(ValueError, match=r"made with other settings \(dream.steps: stored 2, now 3\)"):
+        fd.dream_folder(src, out, steps=3, **quick)
+    again = fd.dream_folder(src, out, steps=2, **quick)  # the same settings finish it
+    assert len(first.written) == 3 and [p.name for p in again.written] == ["00.png"]
+    assert (out / batch.SETTINGS_NAME).is_file()

@@ -119,7 +119,7 @@ def test_dream_a_folder_and_a_video(tmp_path, small_image):
     )
     assert r.returncode == 0, r.stderr
     assert "dreamed 3 image(s)" in r.stdout and "1 unreadable" in r.stdout and "skipping" in r.stderr
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.jpg", "1.jpg", "2.jpg"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.jpg")) == ["0.jpg", "1.jpg", "2.jpg"]
     r = run(
         "dream-video",
         str(tmp_path / "out"),

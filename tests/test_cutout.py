@@ -429,7 +429,7 @@ def test_cutout_folder_resumes_and_skips_bad_files(trained, data, tmp_path, caps
         (src / f"{i}.png").write_bytes((data.images / f"{i:05d}.png").read_bytes())
     (src / "bad.png").write_text("nope")
     r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0))
-    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["0.png", "1.png", "2.png"]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["0.png", "1.png", "2.png"]
     assert len(r.written) == 3 and len(r.failed) == 1 and "skipping" in capsys.readouterr().err
     (tmp_path / "out" / "2.png").unlink()
     r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0))

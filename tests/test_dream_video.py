@@ -229,7 +229,7 @@ def test_two_torchrun_ranks_share_a_folder_and_independent_frames(tmp_path, clip
         assert r.totals == (8, 0, 0) and r.main == (os.environ["RANK"] == "0"), (r.totals, r.main)
         # the CLI says one summary for the launch (it said one per rank, each of its own share)
         from fastdream.cli import main
-        main(["dream", sys.argv[1], "-o", sys.argv[2], "-q"])
+        main(["dream", sys.argv[1], "-o", sys.argv[2], "--octaves", "1", "--steps", "1", "--seed", "0", "-q"])
     """)
     )
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT")}

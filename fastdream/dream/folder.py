@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from fastdream.batch import FolderReport, run_folder
 from fastdream.dream.options import DreamOptions
+from fastdream.dream.record import dream_settings
 
 
 def dream_folder(
@@ -15,7 +16,9 @@ def dream_folder(
     Args:
         input_dir: the images (any format Pillow reads; files under ``output_dir`` are left out).
         output_dir: where the dreams go, under the inputs' relative names (created if missing);
-            outputs already there are skipped, so the same call finishes a stopped batch.
+            outputs already there are skipped, so the same call finishes a stopped batch (a call
+            with other settings is refused: the folder keeps its settings in
+            :data:`fastdream.batch.SETTINGS_NAME`).
         format: the output format (``"png"``, ``"jpg"``, ...); default: each input's own.
         progress: one progress bar over all the images (on rank 0).
         **dream_kwargs: options of :func:`fastdream.dream`.
@@ -37,4 +40,5 @@ def dream_folder(
         device=opts.resolve_device(),
         progress=progress,
         name="dream",
+        settings={"dream": dream_settings(opts), "seed": opts.seed},  # a rerun with others is refused
     )
