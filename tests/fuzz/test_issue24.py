@@ -81,7 +81,7 @@ def test_a_cutout_folder_as_jpeg_is_composited_or_refused_never_dropped(worker, 
     assert rc == 2 and "transparency" in err and "--bg-color" in err
     rc, _ = run(worker, tmp_path, "cutout", "photos", "-o", "cut", "--model", "unet.pt", "--format", "jpg",
                 "--bg-color", "0", "255", "0", ok=True)  # fmt: skip
-    assert rc == 0 and sorted(p.name for p in (tmp_path / "cut").iterdir()) == ["0.jpg", "1.jpg"]
+    assert rc == 0 and sorted(p.name for p in (tmp_path / "cut").glob("*.jpg")) == ["0.jpg", "1.jpg"]
     rc, err = run(worker, tmp_path, "cutout", "photos/0.png", "-o", "one.jpg", "--model", "unet.pt")
     assert rc == 2 and "--bg-color" in err
 
