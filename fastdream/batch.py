@@ -106,6 +106,7 @@ def run_folder(
     ranks with :class:`_Watch`, which looks for each of their outputs until it appears, not after.
     """
     in_dir, out_dir, fmt = check_folders(in_dir, out_dir, fmt, mode)
+    progress = _checks.boolean("progress", progress)
     files = list_images(in_dir, "input_dir")
     if not files:
         raise ValueError(f"input_dir: no images in {in_dir} or its subfolders")

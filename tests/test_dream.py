@@ -206,6 +206,7 @@ def test_images_smaller_than_the_smallest_tile_dream_untiled(hw, low_memory):
         (dict(norm="max"), ValueError, "norm"),
         (dict(layers=["nope"]), ValueError, "unknown layer"),
         (dict(mask=np.ones((5, 5, 3))), ValueError, "mask"),
+        (dict(progress="yes"), TypeError, "progress must be True or False"),
         pytest.param(
             dict(device="cuda"),
             ValueError,

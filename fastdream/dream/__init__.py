@@ -13,7 +13,7 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from fastdream import driver
+from fastdream import _checks, driver
 from fastdream.dream import engine, huge
 from fastdream.dream.engine import build_objective
 from fastdream.dream.folder import FolderReport, dream_folder
@@ -44,6 +44,7 @@ def run(image, opts: DreamOptions, *, progress: bool = False, callback=None):
     (:mod:`fastdream.dream.huge`) when :func:`~fastdream.dream.huge.wanted`, else the float32 one.
     The body of :func:`dream`, shared with the folders and the videos."""
     callback = driver.check_callback(callback)
+    progress = _checks.boolean("progress", progress)  # "yes" was taken as True
     path = huge if huge.wanted(opts, image) else engine
     return path.run(image, opts, progress=progress, callback=callback)
 
@@ -85,8 +86,8 @@ def dream(
             ``"NAME:37"`` / ``"NAME:30-40,77"`` (channels), ``"NAME:top8"`` / ``"NAME:bottom8"``
             (the channels with the largest / smallest mean activation on this image, chosen per
             octave), ``"NAME=2"`` (a weight); a list of them, or a dict spec -> weight (see
-            :mod:`fastdream.objectives`). Default ``DEFAULT_LAYERS`` for the default model
-            (required for a custom model).
+            :mod:`fastdream.objectives`). Default ``DEFAULT_LAYERS`` for the default model; for
+            another, its ``dream_layers`` attribute (the named backbones have one), else required.
         preset: a name of :data:`fastdream.PRESETS` (``"subtle"``, ``"classic"``, ``"deep"``,
             ``"tutorial"``): its settings replace the defaults; every option passed explicitly
             wins over the preset's.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from fastdream import driver, io
+from fastdream import _checks, driver, io
 from fastdream.style import regions
 from fastdream.style.options import CONTENT_LAYERS, STYLE_LAYERS, StyleOptions
 from fastdream.style.regions import SUBJECT
@@ -87,6 +87,7 @@ def style_transfer(content, style, *, masks=None, cutout_model=None, progress: b
     if not styles:
         raise ValueError("style: give at least one style image")
     o = StyleOptions.create(len(styles), **options)
+    progress = _checks.boolean("progress", progress)
     loaded = io.load(content, "content")
     if loaded.rgb.shape[0] != 1:
         raise ValueError(f"content: one image at a time, got a batch of {loaded.rgb.shape[0]}")
