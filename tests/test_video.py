@@ -383,3 +383,22 @@ def test_cuda_run_keeps_the_frame_on_the_gpu(photo, tmp_path, monkeypatch):
     monkeypatch.setattr(maker, "run", run)
     out = zoom_video(photo, tmp_path / "v.gif", frames=3, zoom=ZOOM, device="cuda", **FAST)
     assert devices == ["cuda"] * 3 and len(_decoded(out)[0]) == 3
+
+
+def test_a_transparent_picture_zooms_on_white_not_on_its_hidden_colors(tmp_path):
+    """The frames took the RGB under clear pixels (often junk: here red) and the video showed it."""
+    a = np.zeros((48, 48, 4), np.uint8)
+    a[..., 0] = 255  # red, hidden under alpha 0 ...
+    a[24:, :, :3], a[24:, :, 3] = 100, 255  # ... above an opaque gray half
+    with pytest.warns(UserWarning, match="transparency is put on white"):
+        out = fd.zoom_video(a, tmp_path / "z.gif", frames=2, steps=1, octaves=1, seed=0)
+    with Image.open(out) as im:
+        top = np.asarray(im.convert("RGB"))[:6].astype(int)
+    assert top.min() > 200  # white, not red
+
+
+def test_an_animated_picture_says_only_its_first_frame_is_dreamed(tmp_path):
+    frames = [Image.new("RGB", (32, 32), (60 * i, 0, 0)) for i in range(3)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    with pytest.warns(UserWarning, match="has 3 frames; the first is used .dream-video works on every frame."):
+        fd.dream(str(tmp_path / "a.gif"), steps=1, octaves=1)

@@ -140,6 +140,13 @@ def load_pil(path, name: str = "image") -> Image.Image:
     """
     with opened(path, name) as im:
         where = path
+        frames = getattr(im, "n_frames", 1)
+        if frames > 1:
+            warnings.warn(
+                f"{name}: {where} has {frames} frames; the first is used (dream-video works on every frame)",
+                UserWarning,
+                2,
+            )
         try:
             im.load()
         except MemoryError:

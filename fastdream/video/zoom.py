@@ -8,6 +8,7 @@ the end by the shared animation writer (:func:`fastdream.io.write_animation`).
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 from tqdm.auto import tqdm
@@ -123,7 +124,12 @@ def zoom_video(
         ...               seed=0, frames_dir="cat_frames", reverse=True)  # doctest: +SKIP
     """
     # ---- 1. Check everything; nothing is written until all of it passes.
-    rgb = io.load(image).rgb
+    loaded = io.load(image)
+    rgb = loaded.rgb
+    if loaded.alpha is not None and bool((loaded.alpha < 1).any()):
+        # A video holds no transparency, and the colors under clear pixels are often junk (red).
+        rgb = rgb * loaded.alpha + (1 - loaded.alpha)
+        warnings.warn("zoom_video: the picture's transparency is put on white (a video holds none)", UserWarning, 2)
     if rgb.shape[0] != 1:
         raise ValueError(f"image must be a single image, got a batch of {rgb.shape[0]} (shape {tuple(rgb.shape)})")
     h, w = rgb.shape[-2:]
