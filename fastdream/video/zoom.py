@@ -124,21 +124,12 @@ def zoom_video(
         ...               seed=0, frames_dir="cat_frames", reverse=True)  # doctest: +SKIP
     """
     # ---- 1. Check everything; nothing is written until all of it passes.
-    loaded = io.load(image)
-    rgb = loaded.rgb
-    if loaded.alpha is not None and bool((loaded.alpha < 1).any()):
-        # A video holds no transparency, and the colors under clear pixels are often junk (red).
-        rgb = rgb * loaded.alpha + (1 - loaded.alpha)
-        warnings.warn("zoom_video: the picture's transparency is put on white (a video holds none)", UserWarning, 2)
+    rgb = _on_white(io.load(image))
     if rgb.shape[0] != 1:
         raise ValueError(f"image must be a single image, got a batch of {rgb.shape[0]} (shape {tuple(rgb.shape)})")
     h, w = rgb.shape[-2:]
     out, fmt = C.check_out_path(out_path, image, [dream_kwargs.get("guide")])
-    move = dict(
-        zoom=_checks.real("zoom", zoom, lo=MIN_ZOOM, hi=1 / MIN_ZOOM, lo_open=False, hi_open=False),
-        shift=_shift(shift),
-        angle=_checks.real("angle", angle, lo=-180.0, hi=180.0, lo_open=False, hi_open=False),
-    )
+    move = _move(zoom, shift, angle)
     fps = io.check_fps(fps, fmt)
     resume, reverse = _checks.boolean("resume", resume), _checks.boolean("reverse", reverse)
     progress = _checks.boolean("progress", progress)
@@ -188,6 +179,23 @@ def zoom_video(
     # ---- 4. The video, from the PNGs (the same bytes whether or not the run was resumed).
     paths = [F.frame_path(frames_dir, k) for k in range(frames)]
     return io.write_animation(paths[::-1] if reverse else paths, out, fps=fps)
+
+
+def _on_white(loaded):
+    """The picture's RGB; one with transparency put on white, as a video holds none (and the
+    colors under its clear pixels are often junk)."""
+    if loaded.alpha is None or not bool((loaded.alpha < 1).any()):
+        return loaded.rgb
+    warnings.warn("zoom_video: the picture's transparency is put on white (a video holds none)", UserWarning, 3)
+    return loaded.rgb * loaded.alpha + (1 - loaded.alpha)
+
+
+def _move(zoom, shift, angle) -> dict:
+    return dict(
+        zoom=_checks.real("zoom", zoom, lo=MIN_ZOOM, hi=1 / MIN_ZOOM, lo_open=False, hi_open=False),
+        shift=_shift(shift),
+        angle=_checks.real("angle", angle, lo=-180.0, hi=180.0, lo_open=False, hi_open=False),
+    )
 
 
 #: A frame's move: zoom in [1/2, 2] (past it a frame keeps almost nothing of the last, or fills
