@@ -206,3 +206,16 @@ def written(path, before: int | None) -> str:
     if before is not None and stamp(path) == before:
         return f"{path} is already trained that far; nothing written"
     return f"wrote {path}"
+
+
+def video_options(args) -> dict:
+    """The options of a video made from a video (``dream-video``, ``style-video``): its frames
+    folder and resume, the part of the input, the rate and the sound (given ones only)."""
+    return given(
+        frames_dir=args.frames_dir,
+        resume=off(args.no_resume),
+        start=args.start,
+        end=args.end,
+        fps=args.fps,
+        keep_audio=off(args.no_audio),
+    )

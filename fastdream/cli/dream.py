@@ -14,6 +14,7 @@ from fastdream.cli.common import (
     note_defaults,
     off,
     output_path,
+    video_options,
 )
 
 
@@ -226,16 +227,7 @@ def _cmd_dream_video(args) -> int:
     import fastdream as fd
 
     out = output_path(args, None)
-    kw = given(
-        blend=args.blend,
-        flow=off(args.no_flow),
-        frames_dir=args.frames_dir,
-        resume=off(args.no_resume),
-        start=args.start,
-        end=args.end,
-        fps=args.fps,
-        keep_audio=off(args.no_audio),
-    )
+    kw = given(blend=args.blend, flow=off(args.no_flow)) | video_options(args)
     path = fd.dream_video(args.input, out, progress=not args.quiet, **kw, **dream_kwargs(args))
     print(f"wrote {path}")
     return 0

@@ -15,6 +15,7 @@ from fastdream.cli.common import (
     note_defaults,
     off,
     output_path,
+    video_options,
 )
 
 
@@ -70,16 +71,7 @@ def _cmd_style_video(args) -> int:
 
     out = output_path(args, None)
     styles = [io.load_pil(s, "style") for s in args.styles]  # missing file / not an image: a clear error first
-    kw = given(
-        flow=off(args.no_flow),
-        temporal_weight=args.temporal_weight,
-        frames_dir=args.frames_dir,
-        resume=off(args.no_resume),
-        start=args.start,
-        end=args.end,
-        fps=args.fps,
-        keep_audio=off(args.no_audio),
-    )
+    kw = given(flow=off(args.no_flow), temporal_weight=args.temporal_weight) | video_options(args)
     path = fd.style_video(args.input, styles, out, progress=not args.quiet, **kw, **_style_kwargs(args, len(styles)))
     print(f"wrote {path}")
     return 0
