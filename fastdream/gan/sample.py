@@ -48,7 +48,8 @@ def check_count(name: str, n: int, image_size: int, nc: int, latent: int) -> int
     """``n`` images (samples, frames, latent points) of ``image_size`` with ``nc`` channels from
     latents of ``latent`` numbers, checked to fit in memory as PIL images and their floats."""
     n = _checks.integer(name, n, 1, cap=_checks.COUNT_MAX)
-    _checks.fits(f"{name}={n} ({image_size}x{image_size} images)", n * (image_size**2 * nc * 5 + latent * 8))
+    what = f"{image_size}x{image_size} images" if image_size else f"latent vectors of {latent} numbers"
+    _checks.fits(f"{name}={n} ({what})", n * (image_size**2 * nc * 5 + latent * 8))
     return n
 
 
@@ -131,7 +132,7 @@ def latent_walk(
     state = read_gan_checkpoint(checkpoint)
     c = state["config"]
     check_count("frames", frames, c["image_size"], c["nc"], c["nz"])
-    check_count("points", points, 1, 1, c["nz"])
+    check_count("points", points, 0, 0, c["nz"])  # latent vectors only: no image per point
     g = _generator(state, device, _where(checkpoint))
     keys = torch.randn(points, c["nz"], generator=gen, dtype=torch.float64)
     return _generate(g, loop_latents(keys, frames), device, min(batch_size, frames))

@@ -40,6 +40,9 @@ def load_vae(checkpoint, *, device=None) -> VAE:
 def _count(name: str, n, model: VAE) -> int:
     n = _checks.integer(name, n, 1 if name == "n" else 2, cap=_checks.COUNT_MAX)
     c = model.config
+    if name == "points":  # latent vectors only: no image per point
+        _checks.fits(f"points={n} (latent vectors of {c['latent_dim']} numbers)", n * c["latent_dim"] * 8)
+        return n
     _checks.fits(
         f"{name}={n} ({c['image_size']}x{c['image_size']} images)",
         n * (c["image_size"] ** 2 * 20 + c["latent_dim"] * 8),
