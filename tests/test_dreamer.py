@@ -258,3 +258,17 @@ def test_the_bar_shows_validation_accuracy_once_measured():
     assert DreamerTrainer.postfix(first, {"loss": 0.5}) == {"loss": "0.500"}
     later = SimpleNamespace(metrics={"val_acc": 0.75})
     assert DreamerTrainer.postfix(later, {"loss": 0.5}) == {"loss": "0.500", "val_acc": "0.750"}
+
+
+def test_a_resume_on_renamed_subject_folders_says_to_name_them_as_before(subjects, tmp_path):
+    """It said "pass subjects=[...] to resume", an argument no command has: subjects are folders."""
+    import shutil
+
+    mine = tmp_path / "pictures"
+    shutil.copytree(subjects, mine)
+    train_dreamer(mine, tmp_path / "d.pt", epochs=1, **TINY)
+    (mine / "cat").rename(mine / "kitten")
+    with pytest.raises(
+        ValueError, match=r"was trained on the subjects \[.*'cat'.*\], and the folder now holds .*'kitten'"
+    ):
+        train_dreamer(mine, tmp_path / "d.pt", epochs=2, **TINY)

@@ -121,6 +121,12 @@ def train_dreamer(
         data.warn_skipped(subjects, root)
     config = _config(a, subjects, state)
     if state is not None:
+        was = state["config"].get("subjects")
+        if was != config["subjects"]:  # the folder's subfolders, not an argument: said so
+            raise ValueError(
+                f"out_path: {a['out_path']} was trained on the subjects {was}, and the folder now holds {config['subjects']}; "
+                "name the subject folders as before to resume, resume=False to start over (replacing it), or another out_path"
+            )
         check_architecture(state["config"], {k: config[k] for k in O.ARCH_KEYS}, a["out_path"], "out_path")
         if launch.main:
             changes = {k: config[k] for k in ("lr", "backbone_lr", "batch_size") if k in config}
