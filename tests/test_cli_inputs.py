@@ -231,3 +231,13 @@ def test_a_sheet_writes_its_settings_over_no_file_of_the_users(files, monkeypatc
     assert _digests(files) == before
     assert main(["sheet", "in.png", "-o", "mine.png", *sheet]) == 0
     assert main(["sheet", "in.png", "-o", "mine.png", *sheet]) == 0  # its own settings: replaced
+
+
+def test_a_sheet_of_a_picture_too_wide_for_its_format_is_still_made(files, monkeypatch, capsys):
+    """The format's size limit holds for the picture a command writes: a sheet's cells are small."""
+    monkeypatch.chdir(files)
+    Image.new("RGB", (17000, 24)).save(files / "wide.png")
+    assert main(["dream", "wide.png", "-o", "w.webp", *QUICK]) == 2  # a dream keeps the size: refused
+    assert "stores at most 16383 pixels a side" in capsys.readouterr().err
+    sheet = ["--vary", "seed=1,2", "--size", "48", "--octaves", "1", *QUICK]
+    assert main(["sheet", "wide.png", "-o", "s.webp", *sheet]) == 0, capsys.readouterr().err

@@ -109,11 +109,19 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
     size = None
     if source and Path(source).is_file():
         with io.opened(source, "input") as im:  # the header only; a bad input is refused here too
-            mode, size = mode or io.standard_mode(im), im.size  # its longest side, whichever way it turns
+            mode = mode or io.standard_mode(im)
+            if _input_sized(args):  # the picture made is the input's size: its longest side, whichever way it turns
+                size = im.size
             if soft is None and "A" in mode and not io.keeps_soft_alpha(out):
                 soft = io.soft_alpha(io.standard(im))  # GIF holds an alpha that is only on or off
     io.image_format(out, mode or "RGB", "output", size=size, soft=True if soft is None else soft)
     return out
+
+
+def _input_sized(args) -> bool:
+    """Whether the command writes a picture of its input's size (a sheet, a style at --size do not)."""
+    command = getattr(args, "command", None)
+    return command in ("dream", "cutout") or (command == "style" and getattr(args, "size", None) is None)
 
 
 def _check_name_length(out: Path) -> None:
