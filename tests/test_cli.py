@@ -176,6 +176,7 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
         (["dream", "{img}", "--preserve-colors", "--color-match"], "alternatives"),
         (["dream", "{img}", "--norm", "laplacian", "--lap-levels", "0"], "lap_levels"),
         (["dream", "{img}", "--low-memory", "--smooth", "1"], "in float32; drop --low-memory to use it"),
+        (["dream", "{img}", "--tile", "1"], "tile_size must be >= 32, got 1 (--tile 0: no tiling)"),
         (["dream", "{img}", "--device", "tpu"], "'tpu' is not a valid device"),
         (["zoom", "{img}", "-o", "{tmp}/z.gif", "--device", "tpu"], "'tpu' is not a valid device"),
     ],

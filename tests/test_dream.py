@@ -201,7 +201,7 @@ def test_images_smaller_than_the_smallest_tile_dream_untiled(hw, low_memory):
         (dict(steps=2.5), TypeError, "steps"),
         (dict(step_size=-1.0), ValueError, "step_size"),
         (dict(jitter=-1), ValueError, "jitter"),
-        (dict(tile_size=8), ValueError, "tile_size"),
+        (dict(tile_size=8), ValueError, r"tile_size must be >= 32, got 8 \(None: no tiling\)"),
         (dict(objective="l3"), ValueError, "objective"),
         (dict(norm="max"), ValueError, "norm"),
         (dict(layers=["nope"]), ValueError, "unknown layer"),

@@ -35,6 +35,7 @@ _CLI_WORDS = (
     ("lower batch_size", "lower --batch-size"),
     ("pass low_memory=False (or None) with it", "drop --low-memory to use it"),
     ("or pass background=(R, G, B) (--bg-color R G B)", "or pass --bg-color R G B"),
+    ("(None: no tiling)", "(--tile 0: no tiling)"),
 )
 
 
