@@ -24,6 +24,7 @@ from fastdream.io.images import (
     Loaded,
     check_pixels,
     check_range,
+    color_profile,
     load,
     load_mask,
     load_pil,
@@ -31,6 +32,7 @@ from fastdream.io.images import (
     reason,
     save_image,
     upright,
+    with_profile,
 )
 from fastdream.io.outputs import (
     WRITABLE,
@@ -59,6 +61,7 @@ __all__ = [
     "checkpoint_file",
     "check_pixels",
     "check_range",
+    "color_profile",
     "durations",
     "flatten",
     "from_pil",
@@ -83,6 +86,7 @@ __all__ = [
     "to_uint8",
     "uint8_from_pil",
     "upright",
+    "with_profile",
     "write_animation",
     "write_json",
 ]

@@ -192,6 +192,7 @@ def _merge(rgb: torch.Tensor, alpha: torch.Tensor | None, channels: int) -> torc
 def _from_pil(im: Image.Image) -> Loaded:
     # Palette, CMYK, 16-bit...: worked on in their 8-bit mode (standard), given back in that mode.
     check_pixels("image", "the image", im.size, im.mode, _FLOAT_BYTES, decoded=True)
+    icc = color_profile(im)
     im = standard(im)
     mode = im.mode
     arr = np.asarray(im)
@@ -199,7 +200,7 @@ def _from_pil(im: Image.Image) -> Loaded:
 
     def restore(rgb, alpha=_KEEP):
         out = loaded.restore(rgb, alpha)
-        return Image.fromarray(out, mode)
+        return with_profile(Image.fromarray(out, mode), icc)
 
     return Loaded(loaded.rgb, loaded.alpha, restore)
 
@@ -327,6 +328,20 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
     return m
 
 
+def color_profile(im: Image.Image) -> bytes | None:
+    """The picture's ICC color profile, where the result keeps its mode (a CMYK profile does not
+    describe the RGB a CMYK picture becomes)."""
+    return im.info.get("icc_profile") if im.mode in ("L", "LA", "RGB", "RGBA") else None
+
+
+def with_profile(im: Image.Image, icc: bytes | None) -> Image.Image:
+    """``im`` carrying the input's color profile, for :func:`save_image` to write (its colors are
+    the input's numbers: without the profile a wide-gamut photo would show shifted)."""
+    if icc:
+        im.info["icc_profile"] = icc
+    return im
+
+
 def save_image(image: Image.Image, path, **options) -> Path:
     """Saves a PIL image atomically; the format follows the file extension, checked first
     (:func:`fastdream.io.outputs.image_format`: a format Pillow cannot write, or transparency into
@@ -336,4 +351,6 @@ def save_image(image: Image.Image, path, **options) -> Path:
     fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
     if fmt == "ICO":  # its own size, not the squares Pillow shrinks a picture to by default
         options.setdefault("sizes", [image.size])
+    if image.info.get("icc_profile") and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+        options.setdefault("icc_profile", image.info["icc_profile"])
     return atomic_save(lambda tmp: image.save(tmp, format=fmt, **options), path)

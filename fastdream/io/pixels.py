@@ -18,7 +18,7 @@ from PIL import Image
 
 from fastdream import _checks, _malloc
 from fastdream.io.convert import from_uint8, quantize, standard
-from fastdream.io.images import check_pixels, check_range, load_pil, upright
+from fastdream.io.images import check_pixels, check_range, color_profile, load_pil, upright, with_profile
 from fastdream.ops.luma import luma
 
 #: Memory of the low-memory dream per pixel of its input, all told (bench/RESULTS.md: 21-27 bytes).
@@ -58,11 +58,13 @@ class Pixels:
             image = load_pil(image, name)
         if isinstance(image, Image.Image):
             check_pixels(name, "the image", image.size, image.mode, LOW_MEMORY_BYTES, decoded=True)
+            icc = color_profile(image)
             image = standard(upright(image, name))  # 16-bit scaled, palette transparency kept as alpha
             mode = image.mode
             arr = np.array(image)
             arr = arr[..., None] if arr.ndim == 2 else arr
-            return cls(torch.from_numpy(arr)[None], lambda out: Image.fromarray(_squeeze(out[0].numpy()), mode), True)
+            finish = lambda out: with_profile(Image.fromarray(_squeeze(out[0].numpy()), mode), icc)
+            return cls(torch.from_numpy(arr)[None], finish, True)
         if isinstance(image, np.ndarray):
             if image.ndim not in (2, 3):
                 raise ValueError(f"{name} as a numpy array must be HxW or HxWxC, got shape {image.shape}")

@@ -4,7 +4,7 @@ channels and dtype; masks; the errors; saving."""
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageCms
 
 from fastdream import io
 
@@ -152,3 +152,19 @@ def test_save_image_writes_atomically_and_refuses_alpha_in_jpeg(tmp_path):
     with pytest.raises(ValueError, match="unknown image extension"):
         io.save_image(pil("RGB"), tmp_path / "a.nope")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+@pytest.mark.parametrize("low_memory", [False, True])
+def test_a_pictures_color_profile_reaches_the_output(tmp_path, low_memory):
+    """The ICC profile was dropped: a wide-gamut photo's dream showed shifted colors."""
+    import fastdream as fd
+
+    icc = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    Image.new("RGB", (40, 32), (200, 60, 30)).save(tmp_path / "in.jpg", icc_profile=icc)
+    out = fd.dream(str(tmp_path / "in.jpg"), steps=1, octaves=1, low_memory=low_memory)
+    assert out.info.get("icc_profile") == icc
+    io.save_image(out, tmp_path / "out.png")
+    assert Image.open(tmp_path / "out.png").info.get("icc_profile") == icc
+    cmyk = Image.new("CMYK", (8, 8))
+    cmyk.info["icc_profile"] = icc  # a CMYK profile does not describe the RGB it becomes
+    assert io.color_profile(cmyk) is None
