@@ -25,7 +25,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from fastdream import _checks, io
-from fastdream.training import distributed, list_images
+from fastdream.training import IMAGE_EXTENSIONS, distributed, list_images
 
 
 @dataclass
@@ -121,6 +121,10 @@ def run_folder(
     if dist.enabled and device.type == "cpu":
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
     report = FolderReport()
+    if dist.main:  # a link to a picture that is gone is an unreadable file, not no file at all
+        for link in _broken_links(in_dir):
+            print(f"{name}: skipping {link}: a link to a file that does not exist", file=sys.stderr)
+            report.failed.append((link, "a broken link"))
     bar = tqdm(total=len(files), disable=not (progress and dist.main), desc=name, unit="image")
     watch = _Watch(targets, dist.rank, dist.world) if dist.enabled and not bar.disable else None
     try:
@@ -168,6 +172,12 @@ def _check_settings(out_dir: Path, settings: dict, targets: list[Path]) -> dict:
             "the run would finish the folder with another look: give another output folder, or delete them"
         )
     return settings
+
+
+def _broken_links(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_symlink() and not p.exists()
+    )
 
 
 def _holds_alpha(dst: Path, image: Image.Image) -> bool:

@@ -158,3 +158,11 @@ def test_a_rerun_with_other_settings_does_not_finish_the_folder_with_another_loo
     again = fd.dream_folder(src, out, steps=2, **quick)  # the same settings finish it
     assert len(first.written) == 3 and [p.name for p in again.written] == ["00.png"]
     assert (out / batch.SETTINGS_NAME).is_file()
+
+
+def test_a_broken_link_among_the_pictures_is_counted_as_unreadable(tmp_path, capsys):
+    src = write_folder(tmp_path / "in", 2)
+    (src / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    report = batch.run_folder(src, tmp_path / "out", None, invert, device=CPU, progress=False, name="test")
+    assert len(report.written) == 2 and sorted(p.name for p, _ in report.failed) == ["broken.png", "gone.png"]
+    assert "skipping" in capsys.readouterr().err
