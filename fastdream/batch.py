@@ -132,9 +132,10 @@ def run_folder(
             if targets[i].exists():
                 report.skipped.append(targets[i])
             else:
-                if settings is not None and not report.written:  # before the first output: a stop leaves both
+                if settings is not None:  # once, before the first output: a stop leaves both
                     out_dir.mkdir(parents=True, exist_ok=True)
                     io.write_json(settings, out_dir / SETTINGS_NAME)
+                    settings = None
                 _one(files[i], targets[i], make, report, name)
             bar.update((watch.others() + done if watch else done) - bar.n)
         dist.barrier()

@@ -112,7 +112,9 @@ def for_frame(
             state, frame=frame, frames=count, step=step, total=steps, _picture=lambda: frame_picture(picture())
         )
         if callback(framed) is False:
-            raise Cancelled(f"stopped by the callback after step {step} of {steps} (frame {frame})", _picture(framed))
+            raise Cancelled(
+                f"stopped by the callback after step {step} of {steps} (frame {frame})", _picture(framed.image)
+            )
         return True
 
     return hook
@@ -234,15 +236,15 @@ def drive(
                     continue
                 state = StepState(octave, len(sizes), done, total, k + 1, tuple(size), float(loss), job.picture)
                 if callback(state) is False:
-                    raise Cancelled(f"stopped by the callback after step {done} of {total}", _picture(job))
+                    raise Cancelled(f"stopped by the callback after step {done} of {total}", _picture(job.picture))
             job.end()
     finally:
         bar.close()
 
 
-def _picture(job):
-    """The picture of ``job`` (a :class:`Job` or a :class:`StepState`) for :class:`Cancelled`."""
+def _picture(make: Callable[[], Any]):
+    """The picture so far (``make()``) for :class:`Cancelled`."""
     try:
-        return job.picture() if hasattr(job, "picture") else job.image()
+        return make()
     except Exception:  # the stop must not turn into another error; the image is a courtesy
         return None

@@ -357,11 +357,9 @@ def cutout_folder(
         progress=progress,
         name="cutout",
         mode=probe.mode,
-        # what decides the cutouts: a rerun with others is refused (the model by its weights' sum)
-        settings={"cutout": {k: repr(v) for k, v in sorted(cutout_kwargs.items())}, "model": _weights_sum(model)},
+        # what decides the cutouts: a rerun with others is refused
+        settings={
+            "cutout": {k: repr(v) for k, v in sorted(cutout_kwargs.items())},
+            "model": io.model_fingerprint(model),
+        },
     )
-
-
-def _weights_sum(model) -> str:
-    with torch.no_grad():
-        return repr([round(float(p.double().sum()), 6) for p in model.parameters()][:64])

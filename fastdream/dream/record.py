@@ -3,31 +3,10 @@ folder run keep, so that a run with other settings is refused rather than mixed 
 
 from __future__ import annotations
 
-import hashlib
-
-import torch
-from torch import nn
-
 from fastdream.dream.options import DreamOptions
+from fastdream.io.record import model_fingerprint, tensor_sha256
 from fastdream.models.build import DEFAULT_LAYERS
 from fastdream.objectives import describe
-
-
-def tensor_sha256(t: torch.Tensor) -> str:
-    t = t.detach().to("cpu", torch.float32).contiguous()
-    h = hashlib.sha256(repr(tuple(t.shape)).encode())
-    h.update(t.numpy().tobytes())
-    return h.hexdigest()
-
-
-def model_fingerprint(model: nn.Module | None) -> str:
-    if model is None:
-        return "efficientnet_lite0 (fastdream default)"
-    h = hashlib.sha256()
-    for name, t in model.state_dict().items():
-        h.update(name.encode())
-        h.update(tensor_sha256(t).encode() if t.is_floating_point() else repr(t.tolist()).encode())
-    return f"{type(model).__module__}.{type(model).__qualname__} sha256:{h.hexdigest()}"
 
 
 def dream_settings(o: DreamOptions) -> dict:

@@ -3,7 +3,7 @@ the animation writer (GIF/WebP/MP4) and atomic writes."""
 
 from fastdream.io.animation import FORMATS as VIDEO_FORMATS
 from fastdream.io.animation import animation_format, check_fps, durations, max_fps, write_animation
-from fastdream.io.atomic import atomic_save, settings_diff, write_json
+from fastdream.io.atomic import atomic_save, write_json
 from fastdream.io.convert import (
     DEEP_GRAY,
     MODES,
@@ -44,6 +44,7 @@ from fastdream.io.outputs import (
     keeps_soft_alpha,
     soft_alpha,
 )
+from fastdream.io.record import model_fingerprint, settings_diff, tensor_sha256
 
 __all__ = [
     "DEEP_GRAY",
@@ -74,6 +75,7 @@ __all__ = [
     "load_mask",
     "load_pil",
     "max_fps",
+    "model_fingerprint",
     "opened",
     "quantize",
     "reason",
@@ -82,6 +84,7 @@ __all__ = [
     "soft_alpha",
     "standard",
     "standard_mode",
+    "tensor_sha256",
     "to_pil",
     "to_uint8",
     "uint8_from_pil",

@@ -44,15 +44,3 @@ def write_json(obj, path) -> Path:
     """``obj`` as indented, key-sorted JSON, written atomically."""
     text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
     return atomic_save(lambda tmp: Path(tmp).write_text(text), path, suffix=".json")
-
-
-def settings_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
-    """The settings that differ, as ``"name: stored X, now Y"`` (nested keys joined by dots)."""
-    out = []
-    for key in sorted(set(stored) | set(current)):
-        a, b = stored.get(key, "<missing>"), current.get(key, "<missing>")
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += settings_diff(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key}: stored {a!r}, now {b!r}")
-    return out

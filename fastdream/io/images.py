@@ -140,7 +140,7 @@ def load_pil(path, name: str = "image") -> Image.Image:
     """
     with opened(path, name) as im:
         where = path
-        frames = getattr(im, "n_frames", 1)
+        frames = getattr(im, "n_frames", 1) if getattr(im, "is_animated", False) else 1  # counting seeks every frame
         if frames > 1:
             warnings.warn(
                 f"{name}: {where} has {frames} frames; the first is used (dream-video works on every frame)",

@@ -89,17 +89,14 @@ class Objective:
         text: how the objective prints.
     """
 
-    def __init__(self, fn: Callable[[dict], Tensor], layers, text: str, parts=()):
+    def __init__(self, fn: Callable[[dict], Tensor], layers, text: str, parts=(), terms=None, key=None):
         self.fn, self.layers, self.text, self.parts = fn, tuple(dict.fromkeys(layers)), text, tuple(parts)
         # The objective as a weighted sum of its leaves (what a leaf computes -> (leaf, weight)),
         # kept by + - * so that a sum whose weights are all 0, or cancel, is refused rather than
         # dreamed as nothing. A leaf's key: what it computes where that is known, else itself.
-        self.terms: dict[object, tuple[Objective, float]] = {id(self): (self, 1.0)}
-
-    def _combined(self, fn, layers, text, parts, terms) -> Objective:
-        o = Objective(fn, layers, text, parts)
-        o.terms = terms
-        return o
+        self.terms: dict[object, tuple[Objective, float]] = (
+            terms if terms is not None else {id(self) if key is None else key: (self, 1.0)}
+        )
 
     def check_not_zero(self) -> None:
         """A ``ValueError`` when every term's weight is 0 or they cancel (``0 * a``, ``a - a``):
@@ -123,36 +120,37 @@ class Objective:
     def _weighted(self, w: float) -> dict:
         return {k: (leaf, w * v) for k, (leaf, v) in self.terms.items()}
 
-    def __add__(self, other):
-        other = _lift(other)
+    def _merged(self, other: Objective, sign: float) -> dict:
+        """The terms of ``self + sign * other``: a leaf in both has its weights summed."""
         terms = dict(self.terms)
         for k, (leaf, v) in other.terms.items():
-            terms[k] = (leaf, terms[k][1] + v if k in terms else v)
-        layers, text = self.layers + other.layers, f"{self} + {other}"
-        return self._combined(lambda a: self(a) + other(a), layers, text, (self, other), terms)
+            terms[k] = (leaf, terms[k][1] + sign * v if k in terms else sign * v)
+        return terms
+
+    def __add__(self, other):
+        other = _lift(other)
+        layers, text, parts = self.layers + other.layers, f"{self} + {other}", (self, other)
+        return Objective(lambda a: self(a) + other(a), layers, text, parts, self._merged(other, 1.0))
 
     __radd__ = __add__
 
     def __sub__(self, other):
         other = _lift(other)
-        terms = dict(self.terms)
-        for k, (leaf, v) in other.terms.items():
-            terms[k] = (leaf, terms[k][1] - v if k in terms else -v)
-        layers, text = self.layers + other.layers, f"{self} - {other}"
-        return self._combined(lambda a: self(a) - other(a), layers, text, (self, other), terms)
+        layers, text, parts = self.layers + other.layers, f"{self} - {other}", (self, other)
+        return Objective(lambda a: self(a) - other(a), layers, text, parts, self._merged(other, -1.0))
 
     def __rsub__(self, other):
         return _lift(other) - self
 
     def __neg__(self):
-        return self._combined(lambda a: -self(a), self.layers, f"-({self})", (self,), self._weighted(-1.0))
+        return Objective(lambda a: -self(a), self.layers, f"-({self})", (self,), self._weighted(-1.0))
 
     def __mul__(self, w):
         if isinstance(w, bool) or not isinstance(w, numbers.Real):
             return NotImplemented
         w = check_weight(str(self), w, "objective")  # a layer weight's bounds: no silent overflow
         text = f"{w:g} * {self}" if " + " not in self.text and " - " not in self.text else f"{w:g} * ({self})"
-        return self._combined(lambda a: w * self(a), self.layers, text, (self,), self._weighted(w))
+        return Objective(lambda a: w * self(a), self.layers, text, (self,), self._weighted(w))
 
     __rmul__ = __mul__
 
@@ -175,9 +173,7 @@ def _lift(x) -> Objective:
         return x
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
         v = float(x)
-        constant = Objective(lambda a: _constant(a, v), (), f"{v:g}")
-        constant.terms = {}  # no gradient: not a term that dreams
-        return constant
+        return Objective(lambda a: _constant(a, v), (), f"{v:g}", terms={})  # no gradient: no term that dreams
     raise TypeError(f"objectives combine with objectives and numbers, not {type(x).__name__}")
 
 
@@ -324,9 +320,8 @@ def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Ob
         return a[:, c, yy, xx]
 
     pos = "" if y is None and x is None else f", y={y}, x={x}"
-    o = Objective(value, (layer,), f"neuron({layer!r}, {c}{pos})")
-    o.terms = {o.text: (o, 1.0)}  # two neuron(...) of the same place are one term
-    return o
+    text = f"neuron({layer!r}, {c}{pos})"
+    return Objective(value, (layer,), text, key=text)  # two neuron(...) of the same place are one term
 
 
 def guide(layer: str, image) -> Objective:

@@ -14,8 +14,6 @@ _MODE = re.compile(r"^(top|bottom)(\d+)$")
 #: The largest channel index (and topK) a spec may name: more than any layer has (a larger number
 #: is a typo, refused before a list of that length is made).
 MAX_CHANNEL = (1 << 16) - 1
-#: The sizes a layer's weight may have (besides 0).
-MIN_WEIGHT, MAX_WEIGHT = _checks.MIN_WEIGHT, _checks.MAX_WEIGHT
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ def parse_spec(text: str, weight=None) -> LayerSpec:
 
 def check_weight(text, w, name: str = "layers") -> float:
     """A term's weight ``w`` (of ``text``, for ``name``'s message): finite, and 0 or between
-    :data:`MIN_WEIGHT` and :data:`MAX_WEIGHT` in size (:func:`fastdream._checks.weight`).
+    :data:`~fastdream._checks.MIN_WEIGHT` and :data:`~fastdream._checks.MAX_WEIGHT` in size (:func:`fastdream._checks.weight`).
 
     Examples:
         >>> check_weight("_blocks.5", 2), check_weight("_blocks.5", 0)
@@ -92,7 +90,3 @@ def parse_layers(layers) -> tuple[LayerSpec, ...]:
     if all(s.weight == 0 for s in specs):
         raise ValueError("layers: every weight is 0, so there is nothing to dream; give a layer a weight")
     return specs
-
-
-# ------------------------------------------------------------------------------------------------
-# objectives

@@ -263,11 +263,12 @@ def train_vae(
     )
     if state is not None:
         check_architecture(state["config"]["model"], model, path, "out_dir")
-        note_changes(state["config"], {k: a[k] for k in ("lr", "batch_size", "beta", "kl_warmup")}, path, "train_vae")
     if a["amp"] and a["device"].type != "cuda":
         warnings.warn(f"train_vae: amp=True needs CUDA; training on {a['device']} in float32", stacklevel=2)
         a["amp"] = False
     dist = distributed(a["device"])
+    if state is not None and dist.main:  # said once, as the other trainers say it
+        note_changes(state["config"], {k: a[k] for k in ("lr", "batch_size", "beta", "kl_warmup")}, path, "train_vae")
     c = dict(
         model=model,
         beta=a["beta"],

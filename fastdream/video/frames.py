@@ -21,7 +21,7 @@ from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
 from fastdream.dream import DreamOptions
-from fastdream.io.atomic import settings_diff
+from fastdream.io.record import settings_diff
 
 #: Frame ``k`` is ``frames_dir / FRAME_NAME.format(k)``; five digits keep the names sorted in a
 #: file browser for any practical length (longer videos simply get longer names).

@@ -25,7 +25,7 @@ import torch.nn.functional as TF
 from PIL import Image
 
 from fastdream import _checks, driver, io
-from fastdream.dream.record import model_fingerprint, tensor_sha256
+from fastdream.io.record import model_fingerprint, tensor_sha256
 from fastdream.style import regions
 from fastdream.style.engine import octave_sizes
 from fastdream.style.options import MAX, StyleOptions

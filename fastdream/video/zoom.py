@@ -14,7 +14,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
-from fastdream.dream.record import dream_settings, tensor_sha256
+from fastdream.dream.record import dream_settings
+from fastdream.io.record import tensor_sha256
 from fastdream.video import checks as C
 from fastdream.video import frames as F
 from fastdream.video.maker import PADDING, FrameMaker, check_color_drift

@@ -1,0 +1,39 @@
+"""Settings records: what decided a run's outputs, kept beside them (a video's frames folder, a
+folder run's output folder) so that a run with other settings is refused rather than mixed in;
+the hashes that stand for tensors and models in them, and the difference of two records."""
+
+from __future__ import annotations
+
+import hashlib
+
+import torch
+from torch import nn
+
+
+def tensor_sha256(t: torch.Tensor) -> str:
+    t = t.detach().to("cpu", torch.float32).contiguous()
+    h = hashlib.sha256(repr(tuple(t.shape)).encode())
+    h.update(t.numpy().tobytes())
+    return h.hexdigest()
+
+
+def model_fingerprint(model: nn.Module | None) -> str:
+    if model is None:
+        return "efficientnet_lite0 (fastdream default)"
+    h = hashlib.sha256()
+    for name, t in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor_sha256(t).encode() if t.is_floating_point() else repr(t.tolist()).encode())
+    return f"{type(model).__module__}.{type(model).__qualname__} sha256:{h.hexdigest()}"
+
+
+def settings_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
+    """The settings that differ, as ``"name: stored X, now Y"`` (nested keys joined by dots)."""
+    out = []
+    for key in sorted(set(stored) | set(current)):
+        a, b = stored.get(key, "<missing>"), current.get(key, "<missing>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += settings_diff(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key}: stored {a!r}, now {b!r}")
+    return out
