@@ -110,10 +110,6 @@ class Hook:
             self.last = time.monotonic()  # after the picture: a slow one never starves the steps
         return not (self.cancelled or self.stopped())
 
-    def show(self, text: str) -> None:
-        """A step of a job without a step hook of its own (the frames of a GAN walk)."""
-        self.text = text
-
 
 def message(exc: BaseException, hide: str = "") -> str:
     """An exception as one line for the page: an input error as it is, anything else as its

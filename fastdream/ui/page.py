@@ -106,6 +106,9 @@ class Page:
             request, since, values = args[0], args[1], dict(zip(names, args[2:]))
             session = self.session(request)
             since = since if since is not None else time.monotonic()
+            if session.stopped(since, api_name):  # stopped in the queue: its inputs do not matter
+                yield widgets.shown(jobs.Update("Stopped before it started.", done=True), count)
+                return
             try:
                 work = prepare(session, values)
             except Exception as exc:  # an input the tab refused: one line, the server goes on

@@ -215,3 +215,25 @@ def test_a_dream_of_the_subjects_of_an_uploaded_dreamer(server, browser, tmp_pat
     if os.environ.get("FASTDREAM_UI_SUBJECTS_SCREENSHOT"):
         browser.execute_script("window.scrollTo(0, 0)")
         browser.save_screenshot(os.environ["FASTDREAM_UI_SUBJECTS_SCREENSHOT"])
+
+
+def test_stop_in_another_tab_ends_its_queued_job_not_the_running_one(server, browser, tmp_path):
+    """The GAN / VAE and Cutout tabs' jobs take seconds, but wait behind a long one: their Stop
+    ends the waiting job (before its inputs are even read), and the running dream goes on."""
+    dream(browser, server, picture(tmp_path / "big.png", (384, 384)), 100)
+    until(lambda: browser.execute_script("return window.previews") >= 1, 120, "a preview")
+    tab = [b for b in css(browser, "button[role=tab]") if b.text.strip() == "GAN / VAE"]
+    tab[0].click()
+    until(lambda: css(browser, "#gen-stop") and css(browser, "#gen-stop")[0].is_displayed(), 10, "the Stop")
+    click(browser, "#gen-run")  # no checkpoint: it would fail, but it waits behind the dream
+    gen = lambda: " ".join(e.text for e in css(browser, "#gen-status"))
+    until(lambda: "Waiting" in gen(), 10, "the job queued")
+    click(browser, "#gen-stop")
+    time.sleep(1.0)
+    # (A hidden tab's text is empty to Selenium: the dream's status is read as the page holds it.)
+    dreaming = lambda: " ".join(e.get_attribute("textContent") for e in css(browser, "#dream-status"))
+    assert "Working" in dreaming()  # the dream runs on
+    click(browser, "#dream-stop")
+    until(lambda: "Stopped" in dreaming(), 30, "the dream's stop")
+    until(lambda: "Stopped before it started" in gen(), 30, "the queued job's stop")
+    assert "Error" not in gen()

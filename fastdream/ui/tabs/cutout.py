@@ -22,7 +22,8 @@ def build(page: Page) -> None:
         ckpt = gr.File(label="U-Net checkpoint (.pt)", height=120, elem_id="cutout-model")
         with gr.Column():
             go = gr.Button("Cut out", variant="primary", elem_id="cutout-run")
-            stop = gr.Button("Stop", variant="stop", elem_id="cutout-stop", visible=False)
+            # A cut takes seconds: Stop is for a cut waiting behind another tab's long job.
+            stop = gr.Button("Stop", variant="stop", elem_id="cutout-stop")
     state = widgets.status("cutout-status")
     with gr.Row():
         threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Threshold")

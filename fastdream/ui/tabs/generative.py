@@ -32,7 +32,8 @@ def build(page: Page) -> None:
         with gr.Column():
             kind = gr.Radio(list(KINDS), value="GAN samples", label="Make", elem_id="gen-kind")
             go = gr.Button("Make", variant="primary", elem_id="gen-run")
-            stop = gr.Button("Stop", variant="stop", visible=False)
+            # Samples and walks take seconds: Stop is for a job waiting behind another tab's long one.
+            stop = gr.Button("Stop", variant="stop", elem_id="gen-stop")
     state = widgets.status("gen-status")
     with gr.Row():
         n = gr.Slider(1, 256, value=16, step=1, label="Samples")
