@@ -1,6 +1,8 @@
 """The VAE: shapes, a few steps lower the loss, train_vae's files and history, sampling,
 reconstructions, walks, bad inputs (the shared training behaviour: test_training.py)."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -74,6 +76,15 @@ def test_training_writes_grids_history_and_detects_gray(trained):
     assert len(state["val_files"]) == 2  # 10% of 24, held out and remembered for resume
     with Image.open(out / "recon_epoch_003.png") as im:
         assert im.mode == "L"
+
+
+def test_a_run_whose_loss_explodes_says_it_is_diverging(gray_folder, tmp_path):
+    # lr 0.9: the losses stay finite (the KL term reaches ~1e9) and the samples are one gray.
+    with pytest.warns(UserWarning, match=r"train_vae: the loss rose from .* training is diverging"):
+        fd.train_vae(gray_folder, tmp_path / "hot", epochs=1, **{**VAE_TINY, "lr": 0.9})
+    with warnings.catch_warnings():  # the default lr: nothing said
+        warnings.simplefilter("error")
+        fd.train_vae(gray_folder, tmp_path / "ok", epochs=2, **VAE_TINY)
 
 
 def test_sample_reconstruct_and_walk(trained, gray_folder, tmp_path):

@@ -67,6 +67,7 @@ class GANTrainer(Trainer):
     labels = ("loss_D", "loss_G", "D(x)", "D(G(z))")
     keys = ("loss_d", "loss_g", "d_x", "d_g_z")
     losses = 2
+    rise = None  # the two losses pull against each other: a rise is not a divergence
 
     def __init__(self, files, path: Path, c: dict, state, dist: Dist, device: torch.device, *, show, num_workers):
         self.c, self.path, self.dist, self.device = c, path, dist, device

@@ -20,6 +20,7 @@ from __future__ import annotations
 import math
 import sys
 import time
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
@@ -70,6 +71,10 @@ class Trainer:
     device: torch.device = torch.device("cpu")
     start = 0
     history: list
+    #: An epoch whose mean first loss is over this many times the run's first step's is said to be
+    #: diverging, once (finite losses that exploded: a VAE at lr 0.9 went from 2e3 to 1e10 and
+    #: wrote samples of one gray). None: not watched (a GAN's losses are a contest, not a descent).
+    rise: float | None = 100.0
 
     # ---- hooks
     def batches(self, epoch: int) -> Iterable:
@@ -143,6 +148,8 @@ class Trainer:
                     f"{self.name}: training diverged at epoch {epoch + 1}, {self.unit} {it + 1}: {shown}; "
                     f"stopped, {self.kept(epoch)}. {self.hint}"
                 )
+            if self._first is None:
+                self._first = values[0]
             self.after_step(dict(zip(self.keys, values)))
             sums = values if sums is None else [a + b for a, b in zip(sums, values)]
             n += 1
@@ -150,6 +157,18 @@ class Trainer:
             bar.set_postfix(self.postfix(dict(zip(self.keys, values))), refresh=False)
         means = dict(zip(self.keys, [s / max(n, 1) for s in sums or [0.0] * len(self.keys)]))
         return dict(means, iterations=n)
+
+    def _watch_rise(self, epoch: int, mean: float) -> None:
+        first = self._first
+        if self.rise is None or self._warned or first is None or not first > 0 or not self.dist.main:
+            return
+        if mean > self.rise * first:
+            self._warned = True
+            warnings.warn(
+                f"{self.name}: the {self.labels[0]} rose from {first:.4g} (the run's first {self.unit}) to "
+                f"{mean:.4g} (epoch {epoch + 1}): training is diverging. {self.hint}",
+                stacklevel=2,
+            )
 
     def _check_finite(self, state: dict | None, epoch: int) -> None:
         """No checkpoint with NaN or infinite weights or statistics is written: the losses can
@@ -173,6 +192,8 @@ class Trainer:
             return self.path
         t_start = time.monotonic() if t_start is None else t_start
         times: list[float] = []
+        self._first: float | None = None
+        self._warned = False
         bar = tqdm(total=(epochs - self.start) * iters, disable=not show, unit=self.unit, dynamic_ncols=True)
         # The checkpoint's folder, made here; a run that fails before its first checkpoint leaves
         # nothing (neither the folder nor the first epoch's sample grid).
@@ -186,6 +207,7 @@ class Trainer:
                 t_epoch = time.monotonic()
                 bar.set_description(f"epoch {epoch + 1}/{epochs}")
                 row = self._epoch(epoch, horizon, iters, bar)
+                self._watch_rise(epoch, row[self.keys[0]])
                 row = {"epoch": epoch + 1, **row, **self.end_epoch(epoch, row)}
                 row["seconds"] = time.monotonic() - t_epoch
                 if self.dist.main:
