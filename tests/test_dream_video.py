@@ -101,6 +101,24 @@ def test_resume_is_byte_identical_and_other_settings_are_refused(clip, tmp_path,
         fd.dream_video(root, tmp_path / "r.gif", frames_dir=tmp_path / "r", **{**FAST, "steps": 7})
 
 
+def test_a_resume_may_go_further_or_stop_sooner(clip, tmp_path):
+    """Where a video ends does not change its frames: a re-run with another ``end`` resumes."""
+    root = clip[0]
+    fd.dream_video(root, tmp_path / "whole.gif", frames_dir=tmp_path / "w", end=5, **FAST)
+    fd.dream_video(root, tmp_path / "p.gif", frames_dir=tmp_path / "p", end=3, **FAST)
+    first = (tmp_path / "p" / "frame_00000.png").stat().st_mtime_ns
+    fd.dream_video(root, tmp_path / "p.gif", frames_dir=tmp_path / "p", end=5, **FAST)  # on to 5
+    assert (tmp_path / "p" / "frame_00000.png").stat().st_mtime_ns == first  # kept, not made again
+    for a, b in zip(_frames(tmp_path / "w", 5), _frames(tmp_path / "p", 5)):
+        assert np.array_equal(a, b)
+    assert (tmp_path / "p.gif").read_bytes() == (tmp_path / "whole.gif").read_bytes()
+    fd.dream_video(root, tmp_path / "short.gif", frames_dir=tmp_path / "p", end=2, **FAST)
+    with Image.open(tmp_path / "short.gif") as gif:
+        assert gif.n_frames == 2
+    with pytest.raises(ValueError, match="start: stored 0, now 1"):
+        fd.dream_video(root, tmp_path / "p.gif", frames_dir=tmp_path / "p", start=1, **FAST)
+
+
 def test_mp4_in_keeps_its_rate_and_sound_and_gif_in_works(tmp_path):
     src = tmp_path / "in.mp4"
     subprocess.run(

@@ -100,6 +100,10 @@ def test_resume_after_a_stop_equals_an_uninterrupted_run(clip, style, tmp_path):
     for a, b in zip(_frames(tmp_path / "w"), _frames(tmp_path / "r")):
         assert np.array_equal(a, b)
     assert (tmp_path / "r.gif").read_bytes() == whole.read_bytes()
+    # Where it ends does not change the frames: a shorter video from the same folder, no new work.
+    fd.style_video(root, style, tmp_path / "short.gif", frames_dir=tmp_path / "r", end=2, **FAST)
+    with Image.open(tmp_path / "short.gif") as gif:
+        assert gif.n_frames == 2
     with pytest.raises(ValueError, match="steps: stored 20, now 21"):
         fd.style_video(root, style, tmp_path / "r.gif", frames_dir=tmp_path / "r", **{**FAST, "steps": 21})
     with pytest.raises(ValueError, match="temporal_weight: stored"):

@@ -151,7 +151,6 @@ def dream_video(
             "input_sha256": digest,
             "size": [w, h],
             "start": s,
-            "end": e,
             "blend": blend,
             "flow": flow and not independent,
             "seed": seed,

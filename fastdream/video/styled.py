@@ -223,7 +223,6 @@ def style_video(
         "input_sha256": F.fingerprint(src),
         "size": [hw[1], hw[0]],
         "start": s,
-        "end": e,
         "flow": flow,
         "temporal_weight": tw if flow else None,
         "masks": masks_key,
