@@ -154,6 +154,22 @@ def test_one_job_at_a_time_the_others_wait(server, client, tmp_path):
     assert "Stopped" in first.result(timeout=60)[0]
 
 
+def test_a_client_cancels_its_own_waiting_job(server, client, tmp_path):
+    """A client's job that waits is taken out of the queue by Gradio's ``job.cancel()`` (the
+    ``/TAB_stop`` endpoints stop what runs: a client's job has no click to date its Stop from)."""
+    other = needs("gradio_client").Client(server.url, verbose=False, download_files=str(tmp_path))
+    first = client.submit(picture=handle(picture(tmp_path / "photo.png", (256, 256))), **LONG, api_name="/dream")
+    wait(first, lambda outs: "<img" in (outs[1] or ""))
+    second = other.submit(picture=handle(picture(tmp_path / "small.png")), **QUICK, api_name="/dream")
+    time.sleep(1.0)
+    assert second.status().code.name == "IN_QUEUE"
+    assert second.cancel()
+    client.predict(api_name="/dream_stop")
+    assert "Stopped" in first.result(timeout=60)[0]
+    time.sleep(1.0)
+    assert second.status().code.name == "CANCELLED" and not second.outputs()
+
+
 def test_the_servers_memory_does_not_grow_over_dreams(server, client, tmp_path):
     # The short form of bench/ui_soak.py (50 dreams): each dream a new upload, with its previews.
     def rss_mb() -> float:
