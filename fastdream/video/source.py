@@ -1,13 +1,18 @@
 """Input videos as sequences of frames: MP4 (and other ffmpeg formats) through imageio-ffmpeg,
-GIF and WebP through Pillow, or a folder of frames (sorted by name).
+GIF and WebP through Pillow, or a folder of frames (in the order of the numbers in their names).
 
 A :class:`Source` gives the frame count, the frame rate and the size up front, so everything is
 checked before a frame is dreamed, and frames one at a time (never the whole video in memory).
+Frames come as a video holds them: at one constant rate (a phone's variable-rate MP4 is read as
+ffmpeg makes it constant, its sound in step) and opaque (transparency is put on white).
 """
 
 from __future__ import annotations
 
 import os
+import re
+import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -42,7 +47,7 @@ class Source:
     def frames(self) -> Iterator[np.ndarray]:
         if self.kind == "folder":
             for f in self.files or []:
-                frame = np.asarray(io.load_pil(f, "input").convert("RGB"))
+                frame = np.asarray(_opaque(io.load_pil(f, "input")))
                 if frame.shape[:2] != self.size[::-1]:
                     w, h = self.size
                     raise ValueError(f"input: {f} is {frame.shape[1]}x{frame.shape[0]}, not {w}x{h} as the first frame")
@@ -54,9 +59,9 @@ class Source:
         else:
             import imageio_ffmpeg
 
-            gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24")
+            gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24", output_params=CONSTANT_RATE)
             w, h = next(gen)["size"]
-            for buf in gen:
+            for buf, _ in zip(gen, range(self.count)):
                 yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
 
 
@@ -64,9 +69,42 @@ def _frame(im: Image.Image, k: int, path: Path) -> np.ndarray:
     """Frame ``k`` of an animation as RGB; a frame that cannot be decoded is a ``ValueError``."""
     try:
         im.seek(k)
-        return np.asarray(io.standard(im).convert("RGB"))
+        return np.asarray(_opaque(im))
     except Exception as exc:  # any decoder's error type
         raise ValueError(f"input: frame {k} of {path} could not be read ({io.reason(exc)})") from None
+
+
+def _opaque(im: Image.Image) -> Image.Image:
+    """A frame as RGB, its transparency put on white (a video holds none; the colors under clear
+    pixels are junk, or black in a GIF)."""
+    return io.flatten(io.standard(im)).convert("RGB")
+
+
+def _warn_if_clear(im: Image.Image, path: Path) -> None:
+    """Says, before any work, that the first frame's transparency will be put on white."""
+    frame = io.standard(im)
+    if "A" in frame.mode and frame.getchannel("A").getextrema()[0] < 255:
+        warnings.warn(f"input: the transparency of {path.name} is put on white (a video holds none)", UserWarning, 3)
+
+
+#: ffmpeg's output options for reading frames: one constant rate (the one its count uses).
+CONSTANT_RATE = ["-fps_mode", "cfr"]
+
+
+def _count(path: Path) -> tuple[int, float]:
+    """(frames, seconds) of the first video stream as :meth:`Source.frames` reads it: decoded at
+    one constant rate, as ffmpeg's rawvideo pipe gives them (imageio-ffmpeg's own count takes the
+    frames as stored, fewer than that pipe gives for a variable-rate video)."""
+    import imageio_ffmpeg
+
+    cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-nostdin", "-i", str(path), "-map", "0:v:0", "-vf", "null"]
+    run = subprocess.run([*cmd, *CONSTANT_RATE, "-f", "null", "-"], capture_output=True, check=True)
+    found = re.findall(rb"frame=\s*(\d+).*?time=\s*(-?[\d:.]+)", run.stderr)
+    if not found:
+        raise RuntimeError("ffmpeg did not report the frames it decoded")
+    frames, stamp = found[-1]
+    secs = sum(float(part) * 60**k for k, part in enumerate(reversed(stamp.decode().split(":"))))
+    return int(frames), abs(secs)
 
 
 def _ffmpeg(path: Path) -> Source:
@@ -82,20 +120,23 @@ def _ffmpeg(path: Path) -> Source:
         gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
         meta = next(gen)
         gen.close()
-        count, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
+        count, secs = _count(path)
     except Exception as exc:  # ffmpeg's and imageio's errors, any type
         raise ValueError(f"input: {path} is not a video ffmpeg can read ({io.reason(exc)})") from None
     if count < 1 or not meta.get("size"):
         raise ValueError(f"input: {path} holds no video frames")
     io.check_pixels("input", path, tuple(meta["size"]), "RGB")  # before a frame is decoded
-    return Source(
-        path,
-        "ffmpeg",
-        int(count),
-        float(meta.get("fps") or FOLDER_FPS),
-        tuple(meta["size"]),
-        has_audio=bool(meta.get("audio_codec")),
-    )
+    fps = float(meta.get("fps") or FOLDER_FPS)
+    if secs > 0 and abs(count - fps * secs) > max(2.0, 0.01 * count):
+        # A variable rate: its mean rate is not the one ffmpeg repeats frames at to make it constant.
+        fps = count / secs
+        warnings.warn(
+            f"input: {path.name} has a variable frame rate; it is read at a constant {fps:.4g} fps ({count} "
+            "frames; a frame the video holds longer is repeated), so its timing and sound stay as they were",
+            UserWarning,
+            3,
+        )
+    return Source(path, "ffmpeg", int(count), fps, tuple(meta["size"]), has_audio=bool(meta.get("audio_codec")))
 
 
 def _animated(path: Path) -> Source:
@@ -104,15 +145,38 @@ def _animated(path: Path) -> Source:
             count, size = getattr(im, "n_frames", 1), im.size
             durations = []
             for frame in ImageSequence.Iterator(im):
+                frame.load()  # WebP sets a frame's duration when it is decoded, not when sought
                 durations.append(frame.info.get("duration", 0) or 0)
+            im.seek(0)
+            _warn_if_clear(im, path)
         except Exception as exc:  # a truncated or corrupt animation: any decoder's error type
             raise ValueError(f"input: {path} is not an animation Pillow can read ({io.reason(exc)})") from None
     mean_ms = sum(durations) / len(durations) if durations else 0
+    if durations and max(durations) > 1.1 * min(durations):
+        warnings.warn(
+            f"input: the frames of {path.name} last from {min(durations)} to {max(durations)} ms; the video "
+            f"shows each for the mean, {mean_ms:.0f} ms (its length stays)",
+            UserWarning,
+            3,
+        )
     return Source(path, "animated", count, 1000.0 / mean_ms if mean_ms > 0 else 10.0, size)
 
 
+def frame_order(path: Path) -> list:
+    """The sort key of a frame's file: its name, numbers compared as numbers (``2.png`` before
+    ``10.png``), case aside.
+
+    Examples:
+        >>> sorted(["10.png", "2.png", "1.png"], key=lambda n: frame_order(Path(n)))
+        ['1.png', '2.png', '10.png']
+    """
+    return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
+
+
 def _folder(path: Path) -> Source:
-    files = sorted(p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    # Hidden files are not frames (a Mac's ``._frame.png`` beside each frame, an editor's backup).
+    files = [p for p in path.iterdir() if not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS]
+    files = sorted((p for p in files if p.is_file()), key=frame_order)
     if not files:
         raise ValueError(f"input: the folder {path} holds no images (looked for {' '.join(IMAGE_EXTENSIONS)})")
     size = header_size(files[0], "input")  # every frame's header: one size, each within the limits
@@ -122,6 +186,7 @@ def _folder(path: Path) -> Source:
                 f"input: the frames in {path} differ in size ({files[0].name} is {size[0]}x{size[1]}, "
                 f"{f.name} is {header_size(f, 'input')[0]}x{header_size(f, 'input')[1]}); a video has one size"
             )
+    _warn_if_clear(io.load_pil(files[0], "input"), files[0])
     return Source(path, "folder", len(files), FOLDER_FPS, size, files=files)
 
 
