@@ -77,6 +77,27 @@ def frame_range(start, end, count: int) -> tuple[int, int]:
     return s, e
 
 
+def check_sound(src, fmt: str, fps: float, keep_audio: bool) -> bool:
+    """Whether the output keeps the input's sound: only an MP4 at the input's own rate does.
+    Otherwise the sound is left out with a word (at another rate the pictures play faster or
+    slower than the sound: out of step)."""
+    if not (keep_audio and src.has_audio):
+        return False
+    if fmt != "MP4":
+        warnings.warn(f"{fmt} holds no sound: the input's sound is left out (write an MP4 to keep it)", UserWarning, 3)
+        return False
+    if abs(fps - src.fps) > 1e-3 * src.fps:
+        pace = "faster" if fps > src.fps else "slower"
+        warnings.warn(
+            f"the input's sound is left out: at {fps:g} fps instead of the input's {src.fps:.4g} the pictures "
+            f"play {pace} than the sound (keep the input's rate to keep its sound)",
+            UserWarning,
+            3,
+        )
+        return False
+    return True
+
+
 def check_fps(fps, src, fmt: str, out: Path) -> float:
     """The output's frame rate: ``fps``, or the input's brought into what ``fmt`` can play (with a
     warning: a GIF of 10 ms frames stored 100 fps, which no GIF player shows)."""

@@ -97,7 +97,7 @@ def dream_video(
 
     Args:
         input: an MP4 (or another container ffmpeg reads; the ``video`` extra), a GIF or WebP, or a
-            folder of frames (sorted by name).
+            folder of frames (in the order of the numbers in their names; hidden files left out).
         out_path: the output video, ``.mp4``, ``.gif`` or ``.webp`` (written atomically).
         blend: how much of the previous dreamed frame each frame starts from, in [0, 1] (0: every
             frame dreamed on its own).
@@ -109,7 +109,8 @@ def dream_video(
             refused, naming what differs); ``False`` starts over.
         start, end: dream frames ``[start, end)`` of the input only (default: all).
         fps: the output's frame rate (default: the input's).
-        keep_audio: for MP4 output from an input with sound, keep the sound (from ``start``).
+        keep_audio: for MP4 output from an input with sound, keep the sound (from ``start``); at
+            another rate than the input's (``fps``) it is left out, with a warning.
         progress: show a progress bar over the frames (rank 0).
         callback: the step hook of :func:`fastdream.dream`, after every step of every frame's
             dream (``frame`` / ``frames`` say which; ``step`` / ``total`` count over the frames this
@@ -136,6 +137,7 @@ def dream_video(
     keep_audio, progress = _checks.boolean("keep_audio", keep_audio), _checks.boolean("progress", progress)
     s, e = C.frame_range(start, end, src.count)
     fps = C.check_fps(fps, src, fmt, out)
+    keep_audio = C.check_sound(src, fmt, fps, keep_audio)
     frames_dir = C.check_frames_dir(frames_dir, out, [input])
     C.check_frame_count("end - start", e - s, src.size[::-1], fmt, frames_dir)
     w, h = src.size

@@ -148,7 +148,7 @@ def style_video(
 
     Args:
         video_or_frames: an MP4 (or another container ffmpeg reads; the ``video`` extra), a GIF or
-            WebP, or a folder of frames (sorted by name).
+            WebP, or a folder of frames (in the order of the numbers in their names; hidden files left out).
         style_or_styles: one style image or a list of them (any image kind).
         out_path: the output video, ``.mp4``, ``.gif`` or ``.webp`` (written atomically).
         flow: start each frame from the previous styled frame moved along the optical flow
@@ -161,7 +161,8 @@ def style_video(
             refused, naming what differs); ``False`` starts over.
         start, end: style frames ``[start, end)`` of the input only (default: all).
         fps: the output's frame rate (default: the input's).
-        keep_audio: for MP4 output from an input with sound, keep the sound (from ``start``).
+        keep_audio: for MP4 output from an input with sound, keep the sound (from ``start``); at
+            another rate than the input's (``fps``) it is left out, with a warning.
         progress: show a progress bar over the frames.
         callback: the step hook of :func:`fastdream.style_transfer`, after every step of every
             frame (``frame`` / ``frames`` say which; ``step`` / ``total`` count over the frames
@@ -203,6 +204,7 @@ def style_video(
     tw = _checks.real("temporal_weight", temporal_weight, lo=0.0, lo_open=False, cap=MAX["weight"])
     s, e = C.frame_range(start, end, src.count)
     fps = C.check_fps(fps, src, fmt, out)
+    keep_audio = C.check_sound(src, fmt, fps, keep_audio)
     frames_dir = C.check_frames_dir(frames_dir, out, [video_or_frames])
     callback = driver.check_callback(callback)
     masks, cutout = style_options.pop("masks", None), style_options.pop("cutout_model", None)
