@@ -484,3 +484,18 @@ def test_sigterm_unwinds_like_ctrl_c_and_leaves_no_temporary_file(small_image, t
     assert capsys.readouterr().err.strip() == "fastdream dream: terminated; nothing was written"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
     assert signal.getsignal(signal.SIGTERM) == before  # the command's handler is gone with it
+
+
+def test_an_interrupted_video_says_how_many_frames_it_kept(tmp_path):
+    from argparse import Namespace
+
+    from fastdream.cli.errors import kept
+
+    args = Namespace(command="dream-video", output=str(tmp_path / "v.mp4"), frames_dir=None)
+    assert kept(args) == "nothing was written"  # stopped before its first frame: nothing left
+    (tmp_path / "v_frames").mkdir()
+    for k in range(2):
+        (tmp_path / "v_frames" / f"frame_{k:05d}.png").write_bytes(b"")
+    assert kept(args).startswith(f"the 2 finished frames in {tmp_path / 'v_frames'} are kept")
+    args.frames_dir = str(tmp_path / "elsewhere")
+    assert kept(args) == "nothing was written"

@@ -150,8 +150,11 @@ def _kept(args) -> str:
             return f"the checkpoint of the last finished epoch is kept ({ckpt}); run the same command to resume"
     elif out and Path(out).is_dir() and command in ("dream", "cutout"):
         return f"the images already written to {out} are kept; run the same command to finish"
-    elif command in ("zoom", "dream-video", "style-video"):
-        return "the finished frames are kept: run the same command to resume"
+    elif command in ("zoom", "dream-video", "style-video") and out:
+        frames = Path(getattr(args, "frames_dir", None) or Path(out).with_name(f"{Path(out).stem}_frames"))
+        done = len(list(frames.glob("frame_*.png"))) if frames.is_dir() else 0
+        if done:
+            return f"the {done} finished frame{'s' * (done != 1)} in {frames} are kept: run the same command to resume"
     return "nothing was written"
 
 

@@ -93,6 +93,12 @@ def owned_frames(frames_dir: Path, settings_name: str) -> list[Path]:
 def not_ours(frames_dir: Path, settings_name: str) -> None:
     """Refuses a folder that holds frame files but no settings file of ours."""
     if frame_indices(frames_dir):
+        other = sorted(p.name for p in frames_dir.glob("*_settings.json") if p.name != settings_name)
+        if other:  # another of the video commands made them: one folder of frames serves one video
+            raise ValueError(
+                f"frames_dir: {frames_dir} holds the frames of another kind of video ({other[0]}); choose another "
+                "frames_dir (--frames-dir), or another output name (the default folder is named after it)"
+            )
         raise ValueError(
             f"frames_dir: {frames_dir} holds frame PNGs but no {settings_name}, so fastdream did not make them "
             "and will neither use nor delete them; choose another frames_dir"
