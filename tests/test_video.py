@@ -402,3 +402,15 @@ def test_an_animated_picture_says_only_its_first_frame_is_dreamed(tmp_path):
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
     with pytest.warns(UserWarning, match="has 3 frames; the first is used .dream-video works on every frame."):
         fd.dream(str(tmp_path / "a.gif"), steps=1, octaves=1)
+    with pytest.warns(UserWarning, match=r"style: .* has 3 frames; the first is used$"):  # no dream-video there
+        io.load_pil(tmp_path / "a.gif", "style")
+
+
+def test_the_zoom_command_says_a_pictures_warning_once(tmp_path, capsys):
+    from fastdream.cli import main
+
+    frames = [Image.new("RGB", (32, 32), (60 * i, 0, 0)) for i in range(3)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
+    args = ["zoom", str(tmp_path / "a.gif"), "-o", str(tmp_path / "z.gif"), "--frames", "2", "--steps", "1"]
+    assert main([*args, "--octaves", "1", "-q"]) == 0
+    assert capsys.readouterr().err.count("has 3 frames") == 1  # the command's own early look said it too

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import warnings
 from pathlib import Path
 
 from fastdream.cli.common import (
@@ -207,7 +208,9 @@ def _cmd_zoom(args) -> int:
 
     out = output_path(args, "zoom.gif")
     source = args.input or io.SAMPLE_IMAGE
-    io.load_pil(source)  # missing file / not an image: a clear error before any work
+    with warnings.catch_warnings():  # what it says about the picture, zoom_video says once
+        warnings.simplefilter("ignore")
+        io.load_pil(source)  # missing file / not an image: a clear error before any work
     kw = given(
         frames=args.frames,
         zoom=args.zoom,

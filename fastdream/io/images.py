@@ -143,7 +143,8 @@ def load_pil(path, name: str = "image") -> Image.Image:
         frames = getattr(im, "n_frames", 1) if getattr(im, "is_animated", False) else 1  # counting seeks every frame
         if frames > 1:
             warnings.warn(
-                f"{name}: {where} has {frames} frames; the first is used (dream-video works on every frame)",
+                f"{name}: {where} has {frames} frames; the first is used"
+                + (" (dream-video works on every frame)" if name in ("image", "input") else ""),
                 UserWarning,
                 2,
             )
