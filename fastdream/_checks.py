@@ -104,6 +104,8 @@ def parse_device(name: str, v) -> torch.device:
         dev = None
     if dev is None or dev.type not in DEVICE_TYPES:
         raise ValueError(f"{name}: {str(v)!r} is not a valid device; use 'cpu', 'cuda', 'cuda:N' or 'mps'") from None
+    if dev.type == "cpu" and dev.index is not None:  # torch has one CPU device: "cpu:1" is it, under another name
+        raise ValueError(f"{name}: {str(v)!r}: the CPU is one device, with no number; use 'cpu'")
     return dev
 
 

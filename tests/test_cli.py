@@ -161,7 +161,7 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
         (["dream", "{img}", "--layers", "no_such_layer"], "unknown layer"),
         (["dream", "{img}", "--steps", "0"], "steps"),
         (["dream", "{img}", "--steps", "ten"], "invalid int"),
-        (["dream", "{img}", "--octave-scale", "0.5"], "octave_scale"),
+        (["dream", "{img}", "--octave-scale", "0.5"], "--octave-scale"),
         (["dream", "{img}", "-o", "{img}"], "--overwrite"),
         (["dream", "{img}", "-o", "{tmp}/no/such/dir/out.png"], "does not exist"),
         (["dream", "{img}", "-o", "{tmp}/out.xyz"], "extension"),
@@ -169,14 +169,17 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
         (["dream", "{img}", "--layers", "_blocks.10:500"], "_blocks.10 has 112 channels"),
         (["dream", "{img}", "--layers", "_blocks.10:top8=two"], "not a number"),
         (["dream", "{img}", "--guide", "missing.png"], "no such file"),
-        (["dream", "{img}", "--guide", "{bad}"], "error: guide: "),  # said "image:", the input seemed bad
+        (["dream", "{img}", "--guide", "{bad}"], "error: --guide: "),  # said "image:", the input seemed bad
         (["style", "{img}", "{bad}", "-o", "{tmp}/s.png"], "error: style: "),
         (["style", "{bad}", "{img}", "-o", "{tmp}/s.png"], "error: input: "),
         (["dream", "{img}", "--smooth", "-1"], "smooth must be"),
         (["dream", "{img}", "--preserve-colors", "--color-match"], "alternatives"),
-        (["dream", "{img}", "--norm", "laplacian", "--lap-levels", "0"], "lap_levels"),
+        (["dream", "{img}", "--norm", "laplacian", "--lap-levels", "0"], "--lap-levels"),
         (["dream", "{img}", "--low-memory", "--smooth", "1"], "in float32; drop --low-memory to use it"),
-        (["dream", "{img}", "--tile", "1"], "tile_size must be >= 32, got 1 (--tile 0: no tiling)"),
+        (
+            ["dream", "{img}", "--tile", "1"],
+            "--tile must be >= 32, got 1 (--tile 0: no tiling)",
+        ),  # in its option's name
         (["dream", "{img}", "--device", "tpu"], "'tpu' is not a valid device"),
         (["zoom", "{img}", "-o", "{tmp}/z.gif", "--device", "tpu"], "'tpu' is not a valid device"),
     ],
@@ -439,7 +442,7 @@ def test_an_unknown_option_is_said_by_its_command_and_debug_keeps_the_exit_statu
     assert capsys.readouterr().err.strip() == "fastdream: error: unrecognized arguments: --bogus (see fastdream --help)"
     assert main(["dream", str(small_image), "--layers", "_blocks.99", "--debug", "-q"]) == 2
     err = capsys.readouterr().err
-    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("fastdream dream: error: layers: unknown")
+    assert "Traceback" in err and err.strip().splitlines()[-1].startswith("fastdream dream: error: --layers: unknown")
 
 
 def test_memory_running_out_during_the_work_says_how_much(small_image, tmp_path, monkeypatch, capsys):

@@ -58,7 +58,8 @@ def main(argv=None) -> int:
     for stream in (sys.stdout, sys.stderr):  # a path the terminal cannot show must not fail a finished run
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")
-    with one_line_warnings(command), terminated_as_interrupted():
+    options = set(_command_parser(parser, command)._option_string_actions)
+    with one_line_warnings(command, options), terminated_as_interrupted():
         try:
             return args.func(args)
         except BrokenPipeError:  # output piped into head & co.; before OSError, its base class
@@ -68,7 +69,6 @@ def main(argv=None) -> int:
         except (Exception, KeyboardInterrupt) as exc:
             if debug:  # the traceback, then the same line and exit status as without --debug
                 traceback.print_exc()
-            options = set(_command_parser(parser, command)._option_string_actions)
             code, line = status(exc, command, kept(args), options)
             print(line, file=sys.stderr)
             return code

@@ -36,6 +36,7 @@ _CLI_WORDS = (
     ("pass low_memory=False (or None) with it", "drop --low-memory to use it"),
     ("or pass background=(R, G, B) (--bg-color R G B)", "or pass --bg-color R G B"),
     ("(None: no tiling)", "(--tile 0: no tiling)"),
+    ("masks='subject' paints", "--subject-from paints"),
 )
 
 
@@ -50,21 +51,51 @@ def cli_spelling(text: str, options=None) -> str:
         'trained with backbone=None; pass --backbone none to resume, --no-resume to start over'
         >>> cli_spelling("pass nc=3 to resume", {"--channels"}), cli_spelling("pass nz=8 to resume", {"--seed"})
         ('pass --channels 3 to resume', 'pass nz=8 to resume')
+
+    The setting a message is about, and advice given in both spellings, in the option's:
+
+        >>> cli_spelling("tile_size must be >= 32, got 5", {"--tile"})
+        '--tile must be >= 32, got 5'
+        >>> cli_spelling("frames=100 frames of 512x512 need 2 GB", {"--frames"})
+        '--frames 100 frames of 512x512 need 2 GB'
+        >>> cli_spelling("the flow needs frames; pass flow=False (--no-flow)"), cli_spelling("use device='cpu'")
+        ('the flow needs frames; pass --no-flow', 'use --device cpu')
+        >>> cli_spelling("input: no such file", {"-o"}), cli_spelling("(pass fps= / --fps to choose)")
+        ('input: no such file', '(pass --fps to choose)')
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
 
-    def option(m: re.Match) -> str:
-        flag = _FLAGS.get(m[1], "--" + m[1].replace("_", "-"))
-        if options is not None and flag not in options:
-            return m[0]
-        return f"pass {flag} {_shell_value(m[2])} to resume"
+    def flag(name: str) -> str | None:
+        f = _FLAGS.get(name, "--" + name.replace("_", "-"))
+        return f if options is None or f in options else None
 
-    return _RESUME_WITH.sub(option, text)
+    def resume_with(m: re.Match) -> str:
+        f = flag(m[1])
+        return m[0] if f is None else f"pass {f} {_shell_value(m[2])} to resume"
+
+    def use(m: re.Match) -> str:
+        f = flag(m[2])
+        return m[0] if f is None else f"{m[1]} {f} {_shell_value(m[3])}"
+
+    def subject(m: re.Match) -> str:
+        f = flag(m[1])
+        return m[0] if f is None else f + (f" {m[2]}" if m[2] else "")
+
+    text = _BOTH.sub(lambda m: m[1] or m[2], text)
+    text = _RESUME_WITH.sub(resume_with, text)
+    text = _USE.sub(use, text)
+    return _SUBJECT.sub(subject, text, count=1)
 
 
 #: Settings whose option has another name than the library's keyword.
-_FLAGS = {"nc": "--channels"}
+_FLAGS = {"nc": "--channels", "tile_size": "--tile", "out_path": "--output"}
+#: Advice in both spellings, ``name=VALUE (--option ...)`` or ``name= / --option``: the option's.
+_BOTH = re.compile(r"\b\w+=\S*? \((--[\w-]+[^)]*)\)|\b\w+= / (--[\w-]+)")
+#: "use device='cpu'", "pass lr=0.1": the advice of one setting and its value.
+_USE = re.compile(r"\b(use|pass) (\w+)='?([\w.:-]+)'?(?= |$|[;,)])")
+#: The setting a message starts with: ``tile_size must be``, ``frames=100 frames of``.
+_SUBJECT = re.compile(r"^(\w+)(?:=(\S+))?(?= must | is |=|: | frames)")
 
 
 #: The trainers' "pass NAME=VALUE to resume" (a checkpoint's setting this run must repeat).
@@ -159,12 +190,12 @@ def _kept(args) -> str:
 
 
 @contextmanager
-def one_line_warnings(command: str):
+def one_line_warnings(command: str, options=None):
     """Warnings printed as ``fastdream CMD: warning: ...``, one line each (Python prints two,
-    with the source line of the library that warned)."""
+    with the source line of the library that warned), in the command's ``options``' words."""
 
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"fastdream {command}: warning: {one_line(message)}", file=file or sys.stderr)
+        print(f"fastdream {command}: warning: {cli_spelling(one_line(message), options)}", file=file or sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show

@@ -192,10 +192,10 @@ def test_checkpoints_that_pass_the_format_check_but_not_the_schema(worker, tmp_p
     "command, option, words",
     [
         ("dream", ["--octaves", "5000"], "octaves must be <= 64"),
-        ("dream", ["--octave-scale", "1e200"], "octave_scale must be <= 16"),
+        ("dream", ["--octave-scale", "1e200"], "--octave-scale must be <= 16"),
         ("dream", ["--seed", str(2**64)], "seed must be <= 9223372036854775807"),
         ("style", ["--size", str(10**9)], "size must be <= 65536"),
-        ("style", ["--style-scale", "1e200"], "style_scale must be <= 16"),
+        ("style", ["--style-scale", "1e200"], "--style-scale must be <= 16"),
         ("train-gan", ["--nz", str(10**9)], "memory"),
         ("train-gan", ["--nz", str(10**12)], "nz must be <= 2147483647"),
         ("train-vae", ["--latent-dim", str(10**9)], "memory"),
