@@ -40,7 +40,7 @@ def stored_size(h: int, w: int, size: int, zoom: float) -> tuple[int, int]:
 
 def load_pair(img_path: Path, mask_path: Path, size: int, zoom: float = 1.0) -> tuple[Tensor, Tensor]:
     """Image and mask at :func:`_stored_size`: uint8 (3, h, w) and uint8 (1, h, w) (0..255, soft edges)."""
-    im = io.load_pil(img_path, "images_dir").convert("RGB")
+    im = io.flatten(io.load_pil(img_path, "images_dir")).convert("RGB")  # clear pixels on white
     m = read_mask(mask_path, "masks_dir")
     if m.shape != (im.height, im.width):
         raise ValueError(_mismatch(img_path, (im.width, im.height), mask_path, (m.shape[1], m.shape[0])))

@@ -28,6 +28,7 @@ from fastdream.training import (
     distributed,
     load_weights,
     resumed,
+    start_over,
 )
 
 #: The learning rate follows a cosine from ``lr`` down to ``lr * MIN_LR_FRACTION``.
@@ -202,6 +203,18 @@ class UNetTrainer(Trainer):
         )
 
 
+def _held_out(good, val_keys: set[str], cache: dict | None, a: dict, launch: Dist) -> set[str]:
+    """The held-out pairs among those that decoded: when every one drawn failed to (skip_bad),
+    others are held out, decoded again whole as validation sees them (training pairs are kept
+    larger, for zooms)."""
+    if len(good) < 2 or any(k in val_keys for k, _, _ in good):
+        return val_keys
+    val_keys = O.split([k for k, _, _ in good], None, a, launch)
+    if cache is not None:
+        cache.update({k: P.load_pair(ip, mp, a["image_size"]) for k, ip, mp in good if k in val_keys})
+    return val_keys
+
+
 def train_unet(
     images_dir,
     masks_dir,
@@ -313,6 +326,8 @@ def train_unet(
     """
     t_start = time.monotonic()
     a = O.check_arguments(locals())
+    if not a["resume"]:  # only a U-Net's checkpoint is replaced, never a file given by mistake
+        start_over(a["out_path"], FORMAT, "out_path")
     launch = Dist.from_env()
     found, lone_i, lone_m = P.find_pairs(a["images_dir"], a["masks_dir"])
     if (lone_i or lone_m) and launch.main:
@@ -342,6 +357,7 @@ def train_unet(
             UserWarning,
             stacklevel=2,
         )
+    val_keys = _held_out(good, val_keys, cache, a, launch)
     train_pairs = [p for p in good if p[0] not in val_keys]
     val_pairs = [p for p in good if p[0] in val_keys]
     if not train_pairs or not val_pairs:

@@ -85,8 +85,8 @@ def warn_skipped(s: Subjects, images_dir: Path, stacklevel: int = 3) -> None:
 
 def decode(path: Path, side: int) -> torch.Tensor:
     """A picture as uint8 RGB (3, h, w) with its short side ``side`` (gray, palette and alpha
-    pictures converted; EXIF orientation applied)."""
-    im = io.load_pil(path).convert("RGB")
+    pictures converted, transparency on white; EXIF orientation applied)."""
+    im = io.flatten(io.load_pil(path)).convert("RGB")  # clear pixels on white, not their junk colors
     w, h = im.size
     s = side / min(w, h)
     size = (max(side, round(w * s)), max(side, round(h * s)))

@@ -34,7 +34,10 @@ def list_images(folder, name: str = "images_dir", recursive: bool = True, exclud
     if not folder.is_dir():
         raise NotADirectoryError(f"{name}: {folder} is not a folder")
     pattern = "**/*" if recursive else "*"
-    files = sorted(p for p in folder.glob(pattern) if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS)
+    # Hidden files and folders are no one's pictures: a Mac's ``._photo.png`` beside each photo
+    # (not an image at all), a viewer's ``.thumbnails/``.
+    found = (p for p in folder.glob(pattern) if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    files = sorted(p for p in found if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     if exclude is not None:
         skip = Path(exclude).resolve()
         files = [f for f in files if skip not in f.resolve().parents]
@@ -66,11 +69,12 @@ def header_size(path: Path, name: str = "image") -> tuple[int, int]:
 def readable(files: list[Path], skip_bad: bool, name: str = "images_dir") -> list[Path]:
     """``files`` whose headers Pillow reads. An unreadable one (a text file, an empty download)
     is a ``ValueError`` that says how to leave it out, or with ``skip_bad`` one warning naming
-    them all, and they are left out."""
+    them all, and they are left out; with ``skip_bad`` each is decoded whole, so that a file cut
+    short after its header is left out too (else it stopped the run when decoded)."""
     good, bad = [], []
     for f in files:
         try:
-            header_size(f, name)
+            load_pil(f, name) if skip_bad else header_size(f, name)
         except (ValueError, OSError) as exc:
             if not skip_bad:
                 raise ValueError(f"{exc} (pass skip_bad=True to leave such files out)") from None
@@ -84,11 +88,20 @@ def readable(files: list[Path], skip_bad: bool, name: str = "images_dir") -> lis
 
 
 def load_square(path: Path, size: int, channels: int) -> torch.Tensor:
-    """Decoded, converted to gray (1) or RGB (3), short side resized to ``size``, center-cropped:
-    uint8 (channels, size, size)."""
-    im = load_pil(path, "images_dir")  # 8-bit: 16-bit scaled, palette/CMYK expanded
-    im = im.convert("L" if channels == 1 else "RGB")  # alpha dropped
+    """Decoded, converted to gray (1) or RGB (3), transparency put on white, short side resized
+    to ``size``, center-cropped: uint8 (channels, size, size)."""
+    return square(load_pil(path, "images_dir"), size, channels)
+
+
+def square(im: Image.Image, size: int, channels: int) -> torch.Tensor:
+    """:func:`load_square` of a decoded picture (8-bit: 16-bit scaled, palette/CMYK expanded)."""
+    im = io.flatten(im).convert("L" if channels == 1 else "RGB")  # not the junk under clear pixels
     return uint8_from_pil(ImageOps.fit(im, (size, size), Image.BICUBIC, centering=(0.5, 0.5)))
+
+
+def clear(im: Image.Image) -> bool:
+    """Whether a decoded picture has pixels that are not opaque."""
+    return "A" in im.mode and im.getchannel("A").getextrema()[0] < 255
 
 
 def is_gray(path: Path) -> bool:
@@ -115,13 +128,22 @@ class ImageFolder(Dataset):
     """Square training images as uint8 (channels, size, size) tensors; decoded once when they fit
     in :data:`PRELOAD_BYTES`, else checked (headers) now and decoded on each use."""
 
-    def __init__(self, files: list[Path], size: int, channels: int, show_progress: bool = False):
+    def __init__(self, files: list[Path], size: int, channels: int, show_progress: bool = False, say: bool = True):
         self.files, self.size, self.channels = files, size, channels
         self.cache = None
         if len(files) * channels * size * size <= PRELOAD_BYTES:
             # Decoding everything now also surfaces an unreadable file before anything is written.
             it = tqdm(files, desc="loading images", leave=False, disable=not show_progress or len(files) < 500)
-            self.cache = torch.stack([load_square(p, size, channels) for p in it])
+            squares, seen = [], 0
+            for p in it:
+                im = load_pil(p, "images_dir")
+                seen += clear(im)
+                squares.append(square(im, size, channels))
+            self.cache = torch.stack(squares)
+            if seen and say:  # (rank 0 of a torchrun says it)
+                warnings.warn(
+                    f"images_dir: the transparency of {seen} of {len(files)} images is put on white", UserWarning, 2
+                )
         else:
             for p in files:
                 header_size(p, "images_dir")
