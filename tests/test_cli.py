@@ -297,6 +297,10 @@ def test_gan_commands_end_to_end(tmp_path):
     r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "3", "--seed", "1")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [f"sample_{i:04d}.png" for i in range(3)]
+    before = (tmp_path / "s" / "sample_0000.png").read_bytes()
+    r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "2", "--seed", "2")  # the same folder again
+    assert r.returncode == 2 and "already holds 3 samples" in r.stderr  # replacing 2 of 3 mixed two runs
+    assert (tmp_path / "s" / "sample_0000.png").read_bytes() == before
     r = run("gan-walk", str(ckpt), "-o", str(tmp_path / "w.gif"), "--frames", "5")
     assert r.returncode == 0, r.stderr
     with Image.open(tmp_path / "w.gif") as im:
@@ -502,3 +506,20 @@ def test_an_interrupted_video_says_how_many_frames_it_kept(tmp_path):
     assert kept(args).startswith(f"the 2 finished frames in {tmp_path / 'v_frames'} are kept")
     args.frames_dir = str(tmp_path / "elsewhere")
     assert kept(args) == "nothing was written"
+
+
+def test_a_warning_said_again_and_again_is_printed_once(capsys):
+    """gan-walk --dream said its dream's warning once per frame: 120 lines for 120 frames."""
+    import warnings
+
+    from fastdream.cli.errors import one_line_warnings
+
+    with one_line_warnings("gan-walk", {"--steps"}):
+        warnings.simplefilter("always")  # as each frame's dream, which resets Python's own once-only
+        for _ in range(3):
+            warnings.warn("using 1 of 2 octaves", UserWarning, stacklevel=2)
+        warnings.warn("steps must be <= 10", UserWarning, stacklevel=2)
+    assert capsys.readouterr().err.splitlines() == [
+        "fastdream gan-walk: warning: using 1 of 2 octaves",
+        "fastdream gan-walk: warning: --steps must be <= 10",
+    ]

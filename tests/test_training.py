@@ -2,6 +2,7 @@
 after a stop gives what an uninterrupted run gives, nothing to do when done, the architecture
 check, NaN stops keeping the last good checkpoint, the time budget, and a 2-process DDP run."""
 
+import io
 import math
 import os
 import re
@@ -11,6 +12,7 @@ import textwrap
 
 import pytest
 import torch
+from PIL import Image
 
 from fastdream import gan
 from fastdream.cutout import train_unet
@@ -302,12 +304,88 @@ def test_one_unreadable_file_is_an_error_or_with_skip_bad_left_out(name, data, t
     shutil.copytree(data["images"], images)
     (images / "notes.png").write_text("not a picture")
     (images / "empty.jpg").write_bytes(b"")
+    whole = io.BytesIO()
+    Image.new("RGB", (64, 64), (200, 30, 30)).save(whole, "PNG", compress_level=0)
+    (images / "cut.png").write_bytes(whole.getvalue()[:4000])  # a header, then half the pixels
+    # Hidden files are no one's pictures (a Mac's ._x.png is not even an image): never read.
+    (images / "._cut.png").write_bytes(b"\x00\x05\x16\x07 Mac OS X resource fork")
+    (images / ".thumbnails").mkdir()
+    Image.new("RGB", (8, 8)).save(images / ".thumbnails" / "a.png")
     run = TRAINERS[name][0]
     with pytest.raises(ValueError, match=r"is not an image Pillow can read \(pass skip_bad=True"):
         run({**data, "images": images}, tmp_path, epochs=1)
     assert not (tmp_path / name).exists()
-    with pytest.warns(
-        UserWarning, match=r"skipping 2 unreadable file\(s\) \((empty.jpg, notes.png|notes.png, empty.jpg)\)"
-    ):
+    # skip_bad decodes each file whole: one cut short after its header is left out too (it
+    # passed the header check and stopped the run when decoded).
+    with pytest.warns(UserWarning, match=r"skipping 3 unreadable file\(s\) \(.*cut.png"):
         ckpt = run({**data, "images": images}, tmp_path, epochs=1, skip_bad=True)
     assert _state(ckpt)["epoch"] == 1
+    assert _state(ckpt)["config"]["images"] == len(list(data["images"].rglob("*.*"))) - 1  # (its text file)
+
+
+@pytest.mark.parametrize("name", ["gan", "vae"])
+def test_starting_over_replaces_the_old_runs_grids_once_it_has_a_checkpoint(name, data, tmp_path):
+    run = TRAINERS[name][0]
+    ckpt = run(data, tmp_path, epochs=3)
+    grids = lambda: sorted(p.name for p in ckpt.parent.glob("*_epoch_*.png"))
+    assert any("_epoch_003" in g for g in grids())
+    run(data, tmp_path, epochs=1, resume=False)
+    assert grids() and all("_epoch_001" in g for g in grids())  # the new run's only: no stale epochs 2, 3
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_starting_over_replaces_only_a_checkpoint_of_its_kind(name, data, tmp_path):
+    """resume=False wrote the checkpoint over whatever the output named: a photo, notes, another
+    trainer's checkpoint (``-o photo.png --no-resume``)."""
+    run = TRAINERS[name][0]
+    folder = name in ("gan", "vae")
+    target = (
+        tmp_path / name / "checkpoint.pt" if folder else tmp_path / ("unet.pt" if name == "unet" else "unet_lite.pt")
+    )
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(b"my notes")
+    with pytest.raises(ValueError, match=r"is not a fastdream checkpoint; starting over .* so it is kept"):
+        run(data, tmp_path, epochs=1, resume=False)
+    assert target.read_bytes() == b"my notes"
+    other = _gan(data, tmp_path / "other", epochs=1) if name != "gan" else _vae(data, tmp_path / "other", epochs=1)
+    target.write_bytes(other.read_bytes())
+    with pytest.raises(ValueError, match=r"is a fastdream (GAN|VAE) checkpoint; starting over"):
+        run(data, tmp_path, epochs=1, resume=False)
+    assert target.read_bytes() == other.read_bytes()
+
+
+def test_transparent_training_pictures_are_put_on_white(tmp_path):
+    from fastdream.training import ImageFolder
+
+    im = Image.new("RGBA", (32, 32), (255, 0, 0, 0))  # clear, red underneath
+    im.paste((0, 0, 255, 255), (0, 0, 16, 32))
+    im.save(tmp_path / "sprite.png")
+    with pytest.warns(UserWarning, match="the transparency of 1 of 1 images is put on white"):
+        x = ImageFolder([tmp_path / "sprite.png"], 32, 3)[0]
+    assert x[:, :, 20:].min() >= 250 and x[:, 4, 4].tolist() == [0, 0, 255]
+
+
+def test_a_unet_whose_held_out_pair_is_unreadable_holds_out_another(data, tmp_path, monkeypatch):
+    """The held-out pair was drawn before decoding: when it was the one file cut short, skip_bad
+    ended in 'needs at least 2 pairs; found 11 usable'."""
+    import shutil
+
+    from fastdream.cutout import options
+
+    c = data["cutouts"]
+    images, masks = tmp_path / "images", tmp_path / "masks"
+    shutil.copytree(c.images, images)
+    shutil.copytree(c.masks, masks)
+    victim = sorted(images.iterdir())[0]
+    victim.write_bytes(victim.read_bytes()[: victim.stat().st_size // 2])
+    real, calls = options.split, []
+
+    def split(keys, state, a, launch):  # the first draw holds out the victim alone
+        calls.append(1)
+        return {victim.stem} if len(calls) == 1 else real(keys, state, a, launch)
+
+    monkeypatch.setattr(options, "split", split)
+    with pytest.warns(UserWarning, match="skipping 1 bad pair"):
+        ckpt = train_unet(images, masks, tmp_path / "u.pt", epochs=1, skip_bad=True, **UNET_TINY)
+    state = _state(ckpt)
+    assert len(calls) == 2 and state["val_keys"] and victim.stem not in state["val_keys"]

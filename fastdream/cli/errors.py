@@ -60,6 +60,8 @@ def cli_spelling(text: str, options=None) -> str:
         '--frames 100 frames of 512x512 need 2 GB'
         >>> cli_spelling("the flow needs frames; pass flow=False (--no-flow)"), cli_spelling("use device='cpu'")
         ('the flow needs frames; pass --no-flow', 'use --device cpu')
+        >>> cli_spelling("out_path: x.png is a photo; choose another out_path", {"--output"})
+        '--output: x.png is a photo; choose another --output'
         >>> cli_spelling("input: no such file", {"-o"}), cli_spelling("(pass fps= / --fps to choose)")
         ('input: no such file', '(pass --fps to choose)')
     """
@@ -85,15 +87,18 @@ def cli_spelling(text: str, options=None) -> str:
     text = _BOTH.sub(lambda m: m[1] or m[2], text)
     text = _RESUME_WITH.sub(resume_with, text)
     text = _USE.sub(use, text)
+    text = _ANOTHER.sub(lambda m: m[0] if flag(m[1]) is None else f"another {flag(m[1])}", text)
     return _SUBJECT.sub(subject, text, count=1)
 
 
 #: Settings whose option has another name than the library's keyword.
-_FLAGS = {"nc": "--channels", "tile_size": "--tile", "out_path": "--output"}
+_FLAGS = {"nc": "--channels", "tile_size": "--tile", "out_path": "--output", "out_dir": "--output"}
 #: Advice in both spellings, ``name=VALUE (--option ...)`` or ``name= / --option``: the option's.
 _BOTH = re.compile(r"\b\w+=\S*? \((--[\w-]+[^)]*)\)|\b\w+= / (--[\w-]+)")
 #: "use device='cpu'", "pass lr=0.1": the advice of one setting and its value.
 _USE = re.compile(r"\b(use|pass) (\w+)='?([\w.:-]+)'?(?= |$|[;,)])")
+#: "choose another out_path": the setting to change.
+_ANOTHER = re.compile(r"\banother (\w+)\b")
 #: The setting a message starts with: ``tile_size must be``, ``frames=100 frames of``.
 _SUBJECT = re.compile(r"^(\w+)(?:=(\S+))?(?= must | is |=|: | frames)")
 
@@ -194,8 +199,13 @@ def one_line_warnings(command: str, options=None):
     """Warnings printed as ``fastdream CMD: warning: ...``, one line each (Python prints two,
     with the source line of the library that warned), in the command's ``options``' words."""
 
+    said: set[str] = set()
+
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"fastdream {command}: warning: {cli_spelling(one_line(message), options)}", file=file or sys.stderr)
+        text = f"fastdream {command}: warning: {cli_spelling(one_line(message), options)}"
+        if text not in said:  # once: a warning of each frame's dream said 120 times for 120 frames
+            said.add(text)
+            print(text, file=file or sys.stderr)
 
     with warnings.catch_warnings():
         warnings.showwarning = show

@@ -11,7 +11,7 @@ from fastdream.dreamer import data
 from fastdream.dreamer import options as O
 from fastdream.dreamer.trainer import DreamerTrainer
 from fastdream.models.dreamer import FORMAT, VERSION
-from fastdream.training import Dist, check_architecture, distributed, note_changes, read_checkpoint
+from fastdream.training import Dist, check_architecture, distributed, note_changes, read_checkpoint, start_over
 
 
 def train_dreamer(
@@ -106,6 +106,8 @@ def train_dreamer(
     """
     t_start = time.monotonic()
     a = O.check_arguments(locals())
+    if not a["resume"]:  # only a dreamer's checkpoint is replaced, never a file given by mistake
+        start_over(a["out_path"], FORMAT, "out_path")
     launch = Dist.from_env()
     root = a["images_dir"]
     subjects = data.find_subjects(root)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from fastdream import _checks, io
 from fastdream.gan.augment import POLICIES
-from fastdream.gan.sample import CONFIG, read_gan_checkpoint
+from fastdream.gan.sample import CONFIG, FORMAT, read_gan_checkpoint
 from fastdream.gan.trainer import GANTrainer, GANTrainingError
 from fastdream.models.dcgan import IMAGE_SIZES
 from fastdream.training import (
@@ -24,10 +24,12 @@ from fastdream.training import (
     all_gray,
     check_architecture,
     distributed,
+    epoch_pictures,
     list_images,
     no_images,
     note_changes,
     readable,
+    start_over,
 )
 
 #: File name of the checkpoint inside ``out_dir``.
@@ -177,7 +179,10 @@ def train_gan(
     if c["augment"] is None:
         c["augment"] = list(POLICIES) if c["recipe"] == "stable" and len(files) < AUGMENT_BELOW else []
     path = out_dir / CHECKPOINT_NAME
-    state = None
+    state, stale = None, []
+    if not resume:  # only a GAN's checkpoint is replaced; the grids of its run go with it
+        start_over(path, FORMAT, "out_dir")
+        stale = epoch_pictures(out_dir) if path.is_file() else []
     if resume and path.is_file():
         state = read_gan_checkpoint(path, "out_dir", RESUME)
         stored = dict(state["config"], recipe=state["config"].get("recipe", "dcgan"))
@@ -189,9 +194,13 @@ def train_gan(
     c.update(world_size=dist.world, images=len(files))
     if state is not None and dist.main:
         note_changes(
-            state["config"], {k: c[k] for k in ("lr", "lr_d", "beta1", "batch_size", "images")}, path, "train_gan"
+            state["config"],
+            {k: c[k] for k in ("lr", "lr_d", "beta1", "batch_size", "images", "seed")},
+            path,
+            "train_gan",
         )
     trainer = GANTrainer(files, path, c, state, dist, device, show=progress and dist.main, num_workers=num_workers)
+    trainer.stale = stale
     return trainer.fit(c["epochs"], len(trainer.loader), max_minutes=max_minutes, t_start=t_start, progress=progress)
 
 

@@ -7,10 +7,12 @@ A trainer (``fastdream.gan``, ``fastdream.cutout``, ``fastdream.vae``) is its mo
 from fastdream.training.checkpoint import (
     FORMATS,
     check_architecture,
+    epoch_pictures,
     load_checkpoint,
     note_changes,
     read_checkpoint,
     save_checkpoint,
+    start_over,
 )
 from fastdream.training.distributed import Dist, distributed, unwrap
 from fastdream.training.folders import (
@@ -73,6 +75,8 @@ __all__ = [
     "list_images",
     "readable",
     "load_checkpoint",
+    "epoch_pictures",
+    "start_over",
     "load_square",
     "no_images",
     "read_checkpoint",

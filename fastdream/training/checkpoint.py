@@ -60,6 +60,34 @@ def load_checkpoint(path, map_location="cpu") -> dict:
         ) from None
 
 
+def start_over(path: Path, format: str, name: str) -> None:
+    """Checks what a run that starts over (``resume=False``) would replace at ``path``: nothing,
+    or a checkpoint of its own kind (``format``). Anything else there (a photo given as the
+    output, notes, another trainer's checkpoint) is a ``ValueError`` before any work: it was
+    overwritten."""
+    if not path.exists() and not path.is_symlink():
+        return
+    what = FORMATS[format][0]
+    if path.is_dir():
+        raise IsADirectoryError(f"{name}: {path} is a folder, not a {what} checkpoint; choose another {name}")
+    try:
+        found = load_checkpoint(path).get("format")
+    except (ValueError, OSError, AttributeError):  # not a torch file, or not a dict
+        found = None
+    if found != format:
+        kind = f"a fastdream {FORMATS[found][0]} checkpoint" if found in FORMATS else "not a fastdream checkpoint"
+        raise ValueError(
+            f"{name}: {path} is {kind}; starting over (resume=False) replaces only a {what} checkpoint, "
+            f"so it is kept: choose another {name}"
+        )
+
+
+def epoch_pictures(folder: Path) -> list[Path]:
+    """The pictures a trainer that writes a folder made after each epoch (``*_epoch_NNN.png``): a
+    run that starts over there replaces them (:attr:`~fastdream.training.loop.Trainer.stale`)."""
+    return sorted(folder.glob("*_epoch_[0-9][0-9][0-9]*.png")) if folder.is_dir() else []
+
+
 def read_checkpoint(checkpoint, format: str, version: int, name: str = "checkpoint", schema=None) -> dict:
     """The checkpoint ``checkpoint`` (a path, or a dict already loaded) if it is one of ``format``
     at a ``version`` this fastdream reads, and holds what ``schema`` (a

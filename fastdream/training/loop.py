@@ -17,6 +17,7 @@ checkpoint. :meth:`Trainer.fit` does the rest, the same way for all of them:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import sys
 import time
@@ -75,6 +76,9 @@ class Trainer:
     #: diverging, once (finite losses that exploded: a VAE at lr 0.9 went from 2e3 to 1e10 and
     #: wrote samples of one gray). None: not watched (a GAN's losses are a contest, not a descent).
     rise: float | None = 100.0
+    #: Pictures of the run this one replaces (it started over): removed when this run's first
+    #: checkpoint replaces that run's, those this run has not written over by then.
+    stale: list[Path] = []
 
     # ---- hooks
     def batches(self, epoch: int) -> Iterable:
@@ -170,6 +174,13 @@ class Trainer:
                 stacklevel=2,
             )
 
+    def _drop_stale(self, began: float) -> None:
+        for p in self.stale:
+            with contextlib.suppress(OSError):
+                if p.stat().st_mtime < began:
+                    p.unlink()
+        self.stale = []
+
     def _check_finite(self, state: dict | None, epoch: int) -> None:
         """No checkpoint with NaN or infinite weights or statistics is written: the losses can
         stay finite (1e11) while BatchNorm's running variance overflows. Rank 0 decides."""
@@ -194,6 +205,7 @@ class Trainer:
         times: list[float] = []
         self._first: float | None = None
         self._warned = False
+        began = time.time()  # (file times are wall-clock)
         bar = tqdm(total=(epochs - self.start) * iters, disable=not show, unit=self.unit, dynamic_ncols=True)
         # The checkpoint's folder, made here; a run that fails before its first checkpoint leaves
         # nothing (neither the folder nor the first epoch's sample grid).
@@ -216,6 +228,7 @@ class Trainer:
                 self._check_finite(state, epoch)
                 if state is not None:
                     save_checkpoint(state, self.path)
+                    self._drop_stale(began)
                 times.append(time.monotonic() - t_epoch)
         line = self.summary() if show else None
         if line:

@@ -40,6 +40,7 @@ from fastdream.training import (
     check_architecture,
     check_optimizer,
     distributed,
+    epoch_pictures,
     list_images,
     load_weights,
     model_fits,
@@ -48,6 +49,7 @@ from fastdream.training import (
     read_checkpoint,
     readable,
     resumed,
+    start_over,
 )
 from fastdream.vae.sample import FORMAT, MODEL, VERSION
 
@@ -88,8 +90,8 @@ class VAETrainer(Trainer):
     def __init__(self, train_files, val_files, path: Path, c: dict, state, dist: Dist, dev, *, show, num_workers):
         self.c, self.path, self.dist, self.device = c, path, dist, dev
         m = c["model"]
-        self.train_ds = ImageFolder(train_files, m["image_size"], m["channels"], show)
-        self.val_ds = ImageFolder(val_files, m["image_size"], m["channels"], False)
+        self.train_ds = ImageFolder(train_files, m["image_size"], m["channels"], show, dist.main)
+        self.val_ds = ImageFolder(val_files, m["image_size"], m["channels"], False, False)
         self.val_files = [str(f) for f in val_files]
         self.sampler = DistributedSampler(
             self.train_ds, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=c["seed"], drop_last=True
@@ -247,7 +249,7 @@ def train_vae(
     if not files:
         raise no_images(a["images_dir"])
     path = a["out_dir"] / CHECKPOINT_NAME
-    state = read_checkpoint(path, FORMAT, VERSION, "out_dir", RESUME) if a["resume"] and path.is_file() else None
+    state, stale = _earlier(path, a["resume"])
     val = _split(files, a, state, launch)
     train = [f for f in files if str(f) not in val]
     if len(train) < a["batch_size"] * launch.world or not val:
@@ -293,9 +295,19 @@ def train_vae(
         show=a["progress"] and dist.main,
         num_workers=a["num_workers"],
     )
+    trainer.stale = stale
     return trainer.fit(
         a["epochs"], len(trainer.loader), max_minutes=a["max_minutes"], t_start=t_start, progress=a["progress"]
     )
+
+
+def _earlier(path: Path, resume: bool) -> tuple[dict | None, list[Path]]:
+    """(the checkpoint to resume, None when starting over; the pictures of the run a start over
+    replaces). Only a VAE's checkpoint is replaced."""
+    if resume:
+        return (read_checkpoint(path, FORMAT, VERSION, "out_dir", RESUME) if path.is_file() else None), []
+    start_over(path, FORMAT, "out_dir")
+    return None, epoch_pictures(path.parent) if path.is_file() else []
 
 
 def _split(files, a, state, launch) -> list[str]:
