@@ -40,7 +40,7 @@ def test_dream_video_of_extracted_frames_never_takes_or_deletes_them(worker, tmp
     frames_folder(tmp_path)
     for extra in ([], ["--no-resume"]):
         rc, err = run(worker, tmp_path, "dream-video", "clip_frames", "-o", "clip.gif", *DREAM, *extra)
-        assert rc == 2 and "frames_dir" in err and "input folder" in err and "--frames-dir" in err
+        assert rc == 2 and "--frames-dir: " in err and "input folder" in err
     # their frames in another folder: --no-resume deletes only what fastdream wrote
     setups.clip(tmp_path / "in.gif")
     rc, err = run(
