@@ -73,6 +73,8 @@ def test_unknown_subject_and_wrong_models(dreamer):
         fd.dream(_photo(), model=m, subject={"cat": float("nan")})
     with pytest.raises(ValueError, match="every weight is 0"):  # the picture came back unchanged
         fd.dream(_photo(), model=m, subject=["cat=0", "brick=0"])
+    with pytest.raises(ValueError, match="'cat' named twice"):  # which weight? (the two were added)
+        fd.dream(_photo(), model=m, subject=["cat", "cat=3"])
     with pytest.raises(ValueError, match="'cat=' has no weight after '='"):  # taken as 1 before
         fd.dream(_photo(), model=m, subject="cat=")
     with pytest.raises(ValueError, match="subject: the weight of 'cat' must be 0 or between 1e-06 and 1e[+]06"):

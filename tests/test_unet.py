@@ -115,3 +115,14 @@ def test_from_backbone_bad_name():
         UNet.from_backbone("resnet50")
     with pytest.raises(ValueError, match="3 channels"):
         UNet(in_channels=1, encoder="efficientnet_lite0")
+
+
+def test_the_bar_shows_validation_iou_once_measured():
+    """It showed val_iou=nan through the first epoch, which read as a broken run."""
+    from types import SimpleNamespace
+
+    from fastdream.cutout.train import UNetTrainer
+
+    assert UNetTrainer.postfix(SimpleNamespace(metrics={}), {"loss": 0.5}) == {"loss": "0.5000"}
+    later = SimpleNamespace(metrics={"val_iou": 0.75})
+    assert UNetTrainer.postfix(later, {"loss": 0.5}) == {"loss": "0.5000", "val_iou": "0.7500"}

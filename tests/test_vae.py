@@ -98,6 +98,8 @@ def test_sample_reconstruct_and_walk(trained, gray_folder, tmp_path):
     rec = fd.vae_reconstruct(trained, src)
     assert len(rec) == 3 and rec[0].size == (32, 32)
     walk = fd.vae_walk(trained, 6, between=(src[0], src[1]))
+    with pytest.raises(ValueError, match="points: a walk between two images has no random points"):
+        fd.vae_walk(trained, 6, between=(src[0], src[1]), points=7)  # was taken, and ignored
     assert len(walk) == 6
     ends = fd.vae_reconstruct(trained, [src[0], src[1]])
     assert np.abs(np.asarray(walk[0], float) - np.asarray(ends[0], float)).max() <= 1  # starts at A

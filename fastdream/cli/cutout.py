@@ -103,7 +103,10 @@ def add(sub) -> None:
     s.add_argument("--no-augment", action="store_true", help="no rotation or color jitter of the crops")
     s.add_argument("--max-minutes", type=float)
     s.add_argument(
-        "--skip-bad", action="store_true", default=None, help="skip unpaired or unreadable files with a warning"
+        "--skip-bad",
+        action="store_true",
+        default=None,
+        help="leave out pairs that cannot be read or differ in size, with a warning (an image without a mask, or a mask without an image, is always left out, with a warning)",
     )
     s.add_argument("--amp", action="store_true", default=None, help="mixed precision (CUDA only)")
     s.add_argument("--no-resume", action="store_true")

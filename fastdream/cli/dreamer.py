@@ -79,7 +79,7 @@ def add(sub) -> None:
     s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
     s.add_argument("--device")
     s.add_argument(
-        "--sheet", metavar="IMAGE", help="also write a contact sheet: the sample dreamed toward each subject"
+        "--sheet", metavar="SHEET.png", help="also write a contact sheet: the sample dreamed toward each subject"
     )
     s.add_argument("--sheet-image", metavar="IMAGE", help="the picture of --sheet (default: the bundled astronaut)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fastdream.cli.common import given, input_args, library_defaults, note_defaults, off, stamp, written
+from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, off, stamp, written
 
 
 def _dream_all(images, args, seed=None):
@@ -106,6 +106,10 @@ def _check_output(args, walk: bool) -> None:
             f"output: {out} already holds {len(old)} samples ({old[0]}, ...), which are kept; give a new or empty folder"
         )
     io.check_not_input("output", out, input_args(args), folder=not walk)  # the checkpoint, --between's images
+    if not args.dream and (args.dream_size is not None or args.steps is not None):
+        raise UsageError("--dream-size and --steps are for the dream of each picture: add --dream")
+    args.dream_size = DREAM_SIZE if args.dream_size is None else args.dream_size
+    args.steps = DREAM_STEPS if args.steps is None else args.steps
     if args.dream:
         _checks.integer("--dream-size", args.dream_size, 16, 1 << 14)
         _checks.fits(f"--dream-size {args.dream_size}", args.dream_size**2 * 145)
@@ -177,6 +181,10 @@ def _cmd_vae_walk(args) -> int:
     return _write_walk(frames, args)
 
 
+#: The dream of each sample or frame with --dream: its size and steps per octave.
+DREAM_SIZE, DREAM_STEPS = 256, 5
+
+
 def _training_options(s) -> None:
     s.add_argument("images", help="folder of images (nested folders are read too)")
     s.add_argument("-o", "--output", required=True, help="folder for the checkpoint and the sample grids")
@@ -207,8 +215,10 @@ def _using_options(s, what: str, walk: bool) -> None:
     s.add_argument("--seed", type=int)
     s.add_argument("--device")
     s.add_argument("--dream", action="store_true", help="pass each image through fastdream.dream")
-    s.add_argument("--dream-size", type=int, default=256, help="size the images are dreamed at")
-    s.add_argument("--steps", type=int, default=5, help="dream steps per octave (with --dream)")
+    s.add_argument(
+        "--dream-size", type=int, help=f"size the images are dreamed at (with --dream; default: {DREAM_SIZE})"
+    )
+    s.add_argument("--steps", type=int, help=f"dream steps per octave (with --dream; default: {DREAM_STEPS})")
 
 
 def add(sub) -> None:

@@ -147,7 +147,10 @@ class UNetTrainer(Trainer):
         return loss.detach().reshape(1)
 
     def postfix(self, values):
-        return dict(loss=f"{values['loss']:.4f}", val_iou=f"{self.metrics.get('val_iou', float('nan')):.4f}")
+        shown = dict(loss=f"{values['loss']:.4f}")
+        if "val_iou" in self.metrics:  # from the first validation on (nan before it read as broken)
+            shown["val_iou"] = f"{self.metrics['val_iou']:.4f}"
+        return shown
 
     def end_epoch(self, epoch, means):
         self.metrics = dict(loss=means["loss"], **self.validate())

@@ -70,6 +70,11 @@ def parse_subjects(subject) -> tuple[tuple[str, float], ...]:
     for name, _ in pairs:
         if not isinstance(name, str) or not name:
             raise ValueError(f"subject: {name!r} is not a subject name")
+    twice = sorted({n for n, _ in pairs if [m for m, _ in pairs].count(n) > 1})
+    if twice:  # which weight was meant? (a second "cat" doubled the first, unsaid)
+        raise ValueError(
+            f"subject: {', '.join(map(repr, twice))} named twice; name each once, with its weight (NAME=W)"
+        )
     checked = tuple((name, _subject_weight(name, w)) for name, w in pairs)
     if all(w == 0 for _, w in checked):
         raise ValueError("subject: every weight is 0, so there is nothing to dream; give a subject a weight")

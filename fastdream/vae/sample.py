@@ -100,11 +100,12 @@ def vae_reconstruct(checkpoint, images, *, device=None) -> list[Image.Image]:
 
 @torch.no_grad()
 def vae_walk(
-    checkpoint, frames: int, *, seed: int | None = None, points: int = 4, between=None, device=None
+    checkpoint, frames: int, *, seed: int | None = None, points: int | None = None, between=None, device=None
 ) -> list[Image.Image]:
     """Frames of a walk through the latent space: a closed loop through ``points`` random latents
     (great circles, as :func:`~fastdream.gan.latent_walk`), or with ``between=(a, b)`` the path
-    from image a's latent (its posterior mean) to image b's, both ends included.
+    from image a's latent (its posterior mean) to image b's, both ends included (``points``, 4 by
+    default, is the loop's: not with ``between``; nor is ``seed``).
 
     Examples:
         >>> frames = vae_walk("runs/digits/checkpoint.pt", 30, between=("3.png", "8.png"))  # doctest: +SKIP
@@ -114,13 +115,18 @@ def vae_walk(
     model = load_vae(checkpoint, device=device)
     _count("frames", frames, model)
     if between is not None:
+        if points is not None or seed is not None:  # taken and not used, it was silently ignored
+            raise ValueError(
+                f"{'points' if points is not None else 'seed'}: a walk between two images has no random points; "
+                "leave it out, or leave out between= / --between for a loop through random points"
+            )
         if not isinstance(between, (list, tuple)) or len(between) != 2:
             raise ValueError(f"between must be a pair of images (a, b), got {between!r}")
         a, b = _encode(model, list(between), "between").double().cpu()
         t = torch.linspace(0, 1, frames, dtype=torch.float64)[:, None]
         z = slerp(a.expand(frames, -1), b.expand(frames, -1), t).float()
     else:
-        points = _count("points", points, model)
+        points = _count("points", 4 if points is None else points, model)
         keys = torch.randn(points, model.config["latent_dim"], generator=latent_generator(seed), dtype=torch.float64)
         z = loop_latents(keys, frames)
     return _images(model, model.decode(z.to(next(model.parameters()).device)))
