@@ -130,7 +130,7 @@ def train_dreamer(
                 "name the subject folders as before to resume, resume=False to start over (replacing it), or another out_path"
             )
         check_architecture(state["config"], {k: config[k] for k in O.ARCH_KEYS}, a["out_path"], "out_path")
-        if launch.main:
+        if launch.main and (config.get("epochs") is None or state["epoch"] < config["epochs"]):
             changes = {k: config[k] for k in ("lr", "backbone_lr", "batch_size") if k in config}
             note_changes(state["config"], changes, a["out_path"], "train_dreamer")
     dist = distributed(a["device"])

@@ -192,7 +192,7 @@ def train_gan(
         c["amp"] = False
     dist = distributed(device)
     c.update(world_size=dist.world, images=len(files))
-    if state is not None and dist.main:
+    if state is not None and dist.main and state["epoch"] < c["epochs"]:  # (nothing to do: nothing changes)
         note_changes(
             state["config"],
             {k: c[k] for k in ("lr", "lr_d", "beta1", "batch_size", "images", "seed")},

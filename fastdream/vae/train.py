@@ -269,7 +269,7 @@ def train_vae(
         warnings.warn(f"train_vae: amp=True needs CUDA; training on {a['device']} in float32", stacklevel=2)
         a["amp"] = False
     dist = distributed(a["device"])
-    if state is not None and dist.main:  # said once, as the other trainers say it
+    if state is not None and dist.main and state["epoch"] < a["epochs"]:  # once; not when there is nothing to do
         note_changes(state["config"], {k: a[k] for k in ("lr", "batch_size", "beta", "kl_warmup")}, path, "train_vae")
     c = dict(
         model=model,
