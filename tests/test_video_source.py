@@ -137,3 +137,19 @@ def test_another_kind_of_videos_frames_folder_is_named(tmp_path):
         _plain(COLORS[k], (48, 32)).save(clip / f"{k}.png")
     with pytest.raises(ValueError, match=r"holds the frames of another kind of video \(zoom_settings.json\)"):
         fd.dream_video(clip, tmp_path / "v.mp4", octaves=1, steps=1, seed=0)
+
+
+def test_reading_an_mp4_closes_ffmpeg_s_pipes(with_sound):
+    """Frames read to the end left ffmpeg's pipes open: 'unclosed file' warnings, which the web
+    app showed as notes under every MP4 it dreamed."""
+    import gc
+
+    src = source.open_source(with_sound)
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        assert len(list(src.frames())) == src.count
+        partly = src.frames()
+        next(partly)
+        partly.close()
+        gc.collect()
+    assert not [w for w in said if issubclass(w.category, ResourceWarning)], [str(w.message) for w in said]

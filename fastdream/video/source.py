@@ -60,9 +60,36 @@ class Source:
             import imageio_ffmpeg
 
             gen = imageio_ffmpeg.read_frames(str(self.path), pix_fmt="rgb24", output_params=CONSTANT_RATE)
-            w, h = next(gen)["size"]
-            for buf, _ in zip(gen, range(self.count)):
-                yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+            pipes = None
+            try:
+                w, h = next(gen)["size"]
+                pipes = _pipes(gen)  # (while the reader runs: its process is gone once it ends)
+                for k in range(self.count):
+                    buf = next(gen, None)
+                    if buf is None:
+                        raise ValueError(
+                            f"input: {self.path} ended after {k} of the {self.count} frames it was counted to hold"
+                        )
+                    yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+            finally:
+                _close(gen, pipes)
+
+
+def _pipes(gen) -> list:
+    """ffmpeg's stdin and stdout of an imageio-ffmpeg frame reader, while it runs."""
+    process = gen.gi_frame.f_locals.get("process") if gen.gi_frame is not None else None
+    return [getattr(process, "stdin", None), getattr(process, "stdout", None)]
+
+
+def _close(gen, pipes=None) -> None:
+    """Closes an imageio-ffmpeg frame reader and ffmpeg's pipes: the reader closes them only when
+    ffmpeg still runs, so a short video's (done before the reader) stayed open, each an
+    "unclosed file" warning (which the web app showed as notes)."""
+    pipes = _pipes(gen) if pipes is None else pipes
+    gen.close()
+    for pipe in pipes:
+        if pipe is not None and not pipe.closed:
+            pipe.close()
 
 
 def _frame(im: Image.Image, k: int, path: Path) -> np.ndarray:
@@ -119,7 +146,7 @@ def _ffmpeg(path: Path) -> Source:
     try:
         gen = imageio_ffmpeg.read_frames(str(path), pix_fmt="rgb24")
         meta = next(gen)
-        gen.close()
+        _close(gen)
         count, secs = _count(path)
     except Exception as exc:  # ffmpeg's and imageio's errors, any type
         raise ValueError(f"input: {path} is not a video ffmpeg can read ({io.reason(exc)})") from None
