@@ -6,7 +6,7 @@ from fastdream.cli.common import given
 
 #: The command's own defaults, shown in --help: those of fastdream.ui (a test keeps them equal),
 #: which is not imported to build the parser (it would make every command start slower).
-HOST, PORT, MAX_UPLOAD_MB = "127.0.0.1", 7860, 50
+HOST, PORT, MAX_UPLOAD_MB, MAX_MEGAPIXELS = "127.0.0.1", 7860, 50, 16.0
 
 
 def _cmd_ui(args) -> int:
@@ -17,7 +17,8 @@ def _cmd_ui(args) -> int:
     from fastdream.ui import serve
 
     options = given(allow_remote=args.allow_remote, share=args.share, jobs=args.jobs, queue=args.queue)
-    return serve(host=args.host, port=args.port, max_upload_mb=args.max_upload_mb, **options)
+    limits = dict(max_upload_mb=args.max_upload_mb, max_megapixels=args.max_megapixels)
+    return serve(host=args.host, port=args.port, **limits, **options)
 
 
 def add(sub) -> None:
@@ -38,6 +39,13 @@ def add(sub) -> None:
         default=MAX_UPLOAD_MB,
         metavar="N",
         help="largest upload in MB (default: %(default)s)",
+    )
+    s.add_argument(
+        "--max-megapixels",
+        type=float,
+        default=MAX_MEGAPIXELS,
+        metavar="N",
+        help="largest picture in megapixels, read before it is decoded (default: %(default)g)",
     )
     s.add_argument(
         "--allow-remote",

@@ -19,6 +19,7 @@ os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 from fastdream.ui.server import (
     DEFAULT_HOST,
     DEFAULT_JOBS,
+    DEFAULT_MAX_MEGAPIXELS,
     DEFAULT_MAX_UPLOAD_MB,
     DEFAULT_PORT,
     DEFAULT_QUEUE,
@@ -31,6 +32,7 @@ from fastdream.ui.server import (
 __all__ = [
     "DEFAULT_HOST",
     "DEFAULT_JOBS",
+    "DEFAULT_MAX_MEGAPIXELS",
     "DEFAULT_MAX_UPLOAD_MB",
     "DEFAULT_PORT",
     "DEFAULT_QUEUE",

@@ -191,13 +191,14 @@ class DreamControls:
         return given
 
 
-def dream_kwargs(given: dict, load_picture) -> dict:
-    """``given`` as keywords of ``fastdream.dream``: a backbone with weights loaded, the guide
+def dream_kwargs(given: dict, load_picture, load_file) -> dict:
+    """``given`` as keywords of ``fastdream.dream``: a backbone with weights loaded
+    (``load_file(path, what)``: the uploaded file's path, the session's to remove), the guide
     picture loaded (``load_picture(path, what)``)."""
     kw = dict(given)
     weights = kw.pop("weights", None)
     if weights is not None:
-        kw["model"] = fd.models.load(kw["model"], weights=Path(weights))
+        kw["model"] = fd.models.load(kw["model"], weights=load_file(weights, "backbone weights"))
     if kw.get("guide") is not None:
         kw["guide"] = load_picture(kw["guide"], "guide")
     return kw

@@ -30,6 +30,7 @@ class Page:
     sessions: Sessions
     jobs: int = 1
     sample: Path = io.SAMPLE_IMAGE
+    max_pixels: int = 16_000_000  # the app's limit (``fastdream ui --max-megapixels``)
 
     def keep(self, component) -> None:
         """A component's first value (Gradio's copy of it) stays when sessions end: every new
@@ -68,6 +69,13 @@ class Page:
                 raise ValueError(f"{what}: upload a picture first")
             path = default
         self.sessions.uses(session, path)
+        with io.opened(path, what) as im:  # the header's size: nothing decoded yet
+            w, h = im.size
+        if w * h > self.max_pixels and Path(path) != self.sample:
+            raise ValueError(
+                f"{what}: {Path(path).name} is {w}x{h}, {w * h / 1e6:.0f} megapixels, over the app's "
+                f"{self.max_pixels / 1e6:g} (fastdream ui --max-megapixels); make it smaller, or use the command line"
+            )
         return io.load_pil(path, what)
 
     def file(self, session: Session, path, what: str) -> Path:

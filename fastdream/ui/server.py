@@ -3,7 +3,8 @@
 - It listens on 127.0.0.1: another address lets other machines use it (run jobs, read what it
   makes), so it needs ``allow_remote=True`` and says so with a warning; a share link (Gradio's
   public tunnel) only with ``share=True``.
-- Uploads are limited in size (:data:`DEFAULT_MAX_UPLOAD_MB`) and decoded by the tabs through the
+- Uploads are limited in size (:data:`DEFAULT_MAX_UPLOAD_MB`), pictures in pixels
+  (:data:`DEFAULT_MAX_MEGAPIXELS`, read from the header), and decoded by the tabs through the
   guarded loader, not by Gradio.
 - Every file Gradio keeps or serves is in one temporary folder of the app (``GRADIO_TEMP_DIR``;
   no ``allowed_paths``): its file route serves nothing else. A session's files are removed when
@@ -23,10 +24,15 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
+from fastdream import _checks, io
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
 #: The largest upload, in megabytes: a 16K photo as JPEG fits; a 16K PNG does not (about 400 MB).
 DEFAULT_MAX_UPLOAD_MB = 50
+#: The largest picture the app takes, in megapixels (a 48 KB PNG can claim 20000x20000 pixels:
+#: its dream took 8 minutes and 22 of the machine's 23 GB); the library's own limit is ~1000.
+DEFAULT_MAX_MEGAPIXELS = 16.0
 #: Jobs running at once: two dreams on the same cores only slow each other down.
 DEFAULT_JOBS = 1
 #: Jobs waiting at most (the page shows each its position); more are refused until one ends.
@@ -83,6 +89,7 @@ def start(
     port: int = DEFAULT_PORT,
     *,
     max_upload_mb: int = DEFAULT_MAX_UPLOAD_MB,
+    max_megapixels: float = DEFAULT_MAX_MEGAPIXELS,
     allow_remote: bool = False,
     share: bool = False,
     jobs: int = DEFAULT_JOBS,
@@ -93,6 +100,9 @@ def start(
     said = check_host(host, allow_remote)
     _check_count("port", port, 1, 65535)
     _check_count("max_upload_mb", max_upload_mb, 1)
+    max_megapixels = _checks.real(
+        "max_megapixels", max_megapixels, lo=0.0, hi=float(io.MAX_PIXELS) / 1e6, hi_open=False
+    )
     _check_count("jobs", jobs, 1)
     _check_count("queue", queue, 1)
     if said:
@@ -109,7 +119,9 @@ def start(
         from fastdream.ui.page import Page
         from fastdream.ui.session import Sessions
 
-        page = Page(root, Sessions(root / "sessions", root / "gradio"), jobs=jobs)
+        page = Page(
+            root, Sessions(root / "sessions", root / "gradio"), jobs=jobs, max_pixels=round(max_megapixels * 1e6)
+        )
         demo = build(page, queue=queue)
         url, share_url = _launch(demo, host, port, share=share, quiet=quiet, max_upload_mb=max_upload_mb)
     except BaseException:

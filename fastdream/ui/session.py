@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import shutil
 import threading
 import time
@@ -97,14 +98,42 @@ class Sessions:
         session.stop()  # a job of the session still running ends at its next step
         shutil.rmtree(session.folder, ignore_errors=True)
         # Gradio keeps its copy of a file in CACHE/<hash>/<name>: the name carries the tag.
-        gone = list(self.cache.glob(f"*/*-{session.tag}-*")) + [Path(u) for u in session.uploads - shared]
+        gone = self._copies(f"-{session.tag}-") + [Path(u) for u in session.uploads - shared] + self._leftovers()
         for path in gone:
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)
             else:
                 path.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):  # the hash folder, once empty
-                path.parent.rmdir()
+            with contextlib.suppress(OSError):  # the hash folder, once empty (never the cache itself)
+                if path.parent != self.cache:
+                    path.parent.rmdir()
+
+    def _copies(self, mark: str) -> list[Path]:
+        """Gradio's copies whose names hold ``mark``. Listed folder by folder, each listing allowed
+        to fail: another session that ends at the same time removes its own folders meanwhile
+        (a glob over them failed, and this session's files stayed)."""
+        found = []
+        with contextlib.suppress(OSError):
+            folders = [e.path for e in os.scandir(self.cache) if e.is_dir(follow_symlinks=False)]
+            for folder in folders:
+                with contextlib.suppress(OSError):
+                    found += [Path(e.path) for e in os.scandir(folder) if mark in e.name]
+        return found
+
+    def _leftovers(self) -> list[Path]:
+        """The empty ``tmp*`` files Gradio leaves beside its copies for each file uploaded to a
+        File component (141 after an hour of use), once they are a minute old."""
+        old = time.time() - 60
+        with contextlib.suppress(OSError):
+            return [
+                Path(e.path)
+                for e in os.scandir(self.cache)
+                if e.name.startswith("tmp")
+                and e.is_file(follow_symlinks=False)
+                and e.stat().st_size == 0
+                and e.stat().st_mtime < old
+            ]
+        return []
 
     def end_all(self) -> None:
         for key in list(self._by_key):

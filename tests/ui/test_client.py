@@ -116,6 +116,17 @@ def test_bad_input_is_one_line_in_the_page(client, tmp_path, kind, options, expe
     assert unset(result)
 
 
+def test_a_picture_over_the_apps_pixel_limit_is_refused_before_decoding(client, tmp_path):
+    """A 48 KB PNG claiming 20000x20000 pixels was dreamed: 8 minutes, 22 of 23 GB of memory."""
+    bomb = tmp_path / "bomb.png"
+    Image.new("1", (20000, 20000)).save(bomb, optimize=True)
+    assert bomb.stat().st_size < 200_000
+    started = time.monotonic()
+    state = client.predict(picture=handle(bomb), **QUICK, api_name="/dream")[0]
+    assert "fd-error" in state and "20000x20000, 400 megapixels, over the app&#x27;s 16 " in state, state
+    assert time.monotonic() - started < 30
+
+
 def test_values_out_of_a_sliders_range_are_refused_by_gradio_in_one_line(client, tmp_path):
     errors = needs("gradio_client").exceptions
     with pytest.raises(errors.AppError, match="less than minimum value 1"):

@@ -30,10 +30,11 @@ def test_the_commands_defaults_are_the_apps():
     import fastdream.ui as ui
     from fastdream.cli import ui as command
 
-    assert (command.HOST, command.PORT, command.MAX_UPLOAD_MB) == (
+    assert (command.HOST, command.PORT, command.MAX_UPLOAD_MB, command.MAX_MEGAPIXELS) == (
         ui.DEFAULT_HOST,
         ui.DEFAULT_PORT,
         ui.DEFAULT_MAX_UPLOAD_MB,
+        ui.DEFAULT_MAX_MEGAPIXELS,
     )
 
 
@@ -106,6 +107,38 @@ def test_a_session_ends_with_its_files_only(tmp_path):
     assert theirs.exists() and copies[1].exists() and uploads["both"].exists() and uploads["page"].exists()
     assert a.stopped(0.0)  # a job it left running stops at its next step
     assert len(sessions) == 1
+
+
+def test_a_session_ends_cleanly_while_others_remove_their_folders(tmp_path, monkeypatch):
+    """Sessions ending at once: a glob over the cache failed when another's folder went in the
+    middle of it (FileNotFoundError in the server's log), and this session's copies stayed."""
+    import os
+    import time
+
+    from fastdream.ui import session as S
+
+    cache = tmp_path / "gradio"
+    sessions = S.Sessions(tmp_path / "sessions", cache)
+    a = sessions.get("a")
+    copy = cache / "h1" / a.output("dream", ".png").name
+    copy.parent.mkdir(parents=True)
+    copy.write_bytes(b"x")
+    (cache / "h0").mkdir()  # another session's folder, gone by the time it is listed
+    real = os.scandir
+
+    def racing(path):
+        if str(path) == str(cache / "h0"):
+            raise FileNotFoundError(path)
+        return real(path)
+
+    monkeypatch.setattr(S.os, "scandir", racing)
+    empty = cache / "tmpab12cd"  # Gradio's empty leftover of a File upload, a minute old
+    empty.write_bytes(b"")
+    os.utime(empty, (time.time() - 120, time.time() - 120))
+    fresh = cache / "tmpnew"  # one being written now: left alone
+    fresh.write_bytes(b"")
+    sessions.end("a")
+    assert not copy.exists() and not empty.exists() and fresh.exists() and cache.is_dir()
 
 
 def _picture():
@@ -197,3 +230,19 @@ def test_a_presets_values_are_left_to_it():
     assert options.baseline("classic", "googlenet")["layers"] == ["inception4c"]  # the backbone's own layers
     assert options.baseline("deep", overrides={"steps": 5})["steps"] == 5  # a video's short dreams
     assert ("_blocks.10 · 112 ch (default)", "_blocks.10") in options.layer_choices("efficientnet_lite0")
+
+
+def test_uploaded_weights_are_the_sessions_files():
+    """The backbone weights a dream loaded were never counted as the session's upload: they
+    stayed in the app's folder after the page closed (a 37 MB checkpoint each)."""
+    from fastdream.ui.options import dream_kwargs
+
+    asked = []
+
+    def load_file(path, what):
+        asked.append((path, what))
+        raise ValueError("stop here")  # (the file itself is not a checkpoint)
+
+    with pytest.raises(ValueError, match="stop here"):
+        dream_kwargs({"model": "googlenet", "weights": "/up/w.pth"}, None, load_file)
+    assert asked == [("/up/w.pth", "backbone weights")]

@@ -29,7 +29,9 @@ def build(page: Page) -> None:
     def prepare(session, v):
         given, path = controls.given(v), v["picture"]
         image = page.picture(session, path, default=page.sample)
-        kw = options.dream_kwargs(given, lambda p, what: page.picture(session, p, what))
+        kw = options.dream_kwargs(
+            given, lambda p, what: page.picture(session, p, what), lambda p, what: page.file(session, p, what)
+        )
         source = [] if page.is_default(path) else [Path(path).name]
         out = session.output("dream", ".png")
         line = options.command("dream", source, "dream.png", given)

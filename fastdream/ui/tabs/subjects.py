@@ -65,7 +65,9 @@ def build(page: Page) -> None:
         seed = gr.Textbox("", label="Seed", placeholder="random", max_lines=1, elem_id="subjects-seed")
     shell = gr.Code("", label="The same in a shell", language="shell", lines=1)
 
-    def loaded(path):  # a checkpoint arrived: its subjects to choose from, its settings shown
+    def loaded(path, request: gr.Request):  # a checkpoint arrived: its subjects to choose from, its settings shown
+        if path:  # the session's upload, removed with it even if no dream is asked for
+            page.sessions.uses(page.session(request), path)
         if not path:
             return gr.Dropdown(choices=[], value=[]), gr.update(), gr.update(), widgets.status_html("Ready.")
         try:
