@@ -156,6 +156,18 @@ def test_dreams_with_each_backbone_and_default_layers():
         assert out.shape == x.shape and np.abs(out.astype(int) - x).mean() > 0.3, name
 
 
+def test_random_weights_are_the_same_each_time_and_leave_the_callers_generator():
+    """A seeded dream of a backbone without weights differed from run to run (and the shell's
+    from Python's): the weights were drawn from the caller's generator."""
+    torch.manual_seed(123)
+    before = torch.rand(3)
+    torch.manual_seed(123)
+    with pytest.warns(UserWarning, match="random weights"):
+        a, b = load("googlenet"), load("googlenet")
+    assert torch.rand(3).equal(before)  # the caller's draws go on as if nothing was loaded
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+
+
 def test_style_with_googlenet_uses_its_layers():
     with pytest.warns(UserWarning):
         net = load("googlenet")

@@ -68,8 +68,8 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
             ``model``, ...), read with ``torch.load(weights_only=True)``; keys prefixed by
             ``module.`` (DataParallel) are accepted, and so is a classifier for other classes
             than ImageNet's 1000 (a network fine-tuned on your own: the model gets that many).
-            None: efficientnet_lite0's bundled ImageNet weights; random weights for the others,
-            with a warning.
+            None: efficientnet_lite0's bundled ImageNet weights; random weights for the others
+            (the same each time), with a warning.
         device: where the model goes (default: the CPU).
 
     Returns:
@@ -117,7 +117,11 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
                 UserWarning,
                 stacklevel=2,
             )
-            net = MODELS[name]()
+            # The same random weights every time (drawn from seed 0, the caller's generator left
+            # as it was): a seeded dream of it repeats, in the shell and in Python alike.
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(0)
+                net = MODELS[name]()
     else:
         sd = read_state_dict(weights)
         classes = _classes(name, sd)
