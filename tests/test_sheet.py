@@ -55,6 +55,26 @@ def test_channels_make_one_cell_per_channel_strongest_first(tmp_path, photo):
     assert one.cells[0]["steps"] == fd.sheet.CHANNEL_DEFAULTS["steps"]  # a channel's motif needs longer
 
 
+def test_every_channel_of_a_wide_layer_is_too_many_cells(photo):
+    with pytest.raises(ValueError, match=r"all 320 channels of _blocks.15 make 320 cells, at most 100"):
+        fd.proof_sheet(photo, channels="_blocks.15", top="all", size=48, octaves=1, steps=1, seed=0)
+
+
+def test_a_named_model_is_named_in_each_cell(tmp_path, photo):
+    """Made with --model, the JSON said "<GoogLeNet>": no cell could be dreamed again from it."""
+    out = tmp_path / "sheet.png"
+    args = ["sheet", str(photo), "-o", str(out), "--model", "googlenet", "--vary", "step_size=0.01,0.02", *FAST]
+    assert main(args) == 0
+    cells = json.loads(out.with_suffix(".json").read_text())["cells"]
+    assert [c["model"] for c in cells] == ["googlenet", "googlenet"]
+    small = Image.open(photo).resize(json.loads(out.with_suffix(".json").read_text())["size"], Image.LANCZOS)
+    again = fd.dream(small, **cells[1])  # from its JSON alone, and the same picture (seeded weights too)
+    python = fd.proof_sheet(
+        photo, vary={"step_size": [0.01, 0.02]}, size=48, octaves=1, steps=1, model="googlenet", seed=cells[1]["seed"]
+    )
+    assert np.array_equal(np.asarray(again), np.asarray(python.pictures[1]))
+
+
 def test_channels_of_a_users_own_model(photo):
     """channels= names the layer: a custom model (which has no default layers) needs nothing more."""
     from torch import nn
@@ -136,6 +156,9 @@ def test_usage_errors(tmp_path, photo, capsys):
         (["--vary", "steps=1,2", "--steps", "3"], "steps is both given (steps=3) and varied"),
         (["--channels", "_blocks.99"], "unknown layer name"),
         (["--vary", "steps=1", "--vary", "steps=2"], "steps is varied twice"),
+        (["--channels", "_blocks.3", "--layers", "_blocks.5"], "--layers: a channel sheet dreams each channel"),
+        (["--channels", "_blocks.3", "--top", "41"], "_blocks.3 has 40 channels; top=41 asks for more"),
+        (["--channels", "_blocks.15", "--top", "101"], "--top must be in [1, 100], got 101"),
     ]
     for extra, message in cases:
         assert main(["sheet", str(photo), "-o", str(tmp_path / "s.png"), *extra, "--size", "48", "-q"]) == 2, extra

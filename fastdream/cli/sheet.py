@@ -35,6 +35,8 @@ def _cmd_sheet(args) -> int:
     varied = vary.parse(args.vary) if args.vary else None
     notes = given(model=args.model, weights=args.weights)
     kw = given(vary=varied, channels=args.channels, top=args.top, size=args.size) | dream_kwargs(args)
+    if args.model is not None and args.weights is None:  # by its name: each cell's JSON dreams it again
+        kw["model"] = args.model
     sheet = fd.proof_sheet(source, out, progress=not args.quiet, notes=notes, **kw)
     print(f"wrote {sheet.path} ({len(sheet.cells)} cells) and {sheet.json_path}")
     return 0

@@ -117,11 +117,7 @@ def proof_sheet(
     base["seed"] = dream_kwargs.get("seed", secrets.randbelow(2**31))
     models: dict[str, Any] = {}
     if channels is not None:
-        if vary:
-            raise ValueError("proof_sheet: pass vary= or channels=, not both")
-        first = _options({**base, "layers": [channels]}, models)  # a custom model needs its layer named
-        count = None if top == "all" else _checks.integer("top", top, 1)
-        order = ranked(picture, channels, first)[:count]
+        order = _channel_order(picture, channels, top, vary, base, models)
         cells, captions = [{**base, "layers": [f"{channels}:{c}"]} for c in order], [f"#{c}" for c in order]
         title = f"{_name(image)}: channels of {channels}, strongest response first; " + _fixed(base)
         row = None
@@ -226,6 +222,26 @@ def _dream_all(picture: Image.Image, opts: list[DreamOptions], progress: bool, c
 
 def _name(image) -> str:
     return Path(image).name if isinstance(image, (str, Path)) else "image"
+
+
+def _channel_order(picture, channels: str, top, vary, base: dict, models: dict) -> list[int]:
+    """The channels of a channel sheet, strongest response first: ``top`` of them (``"all"``),
+    no more than the layer has, and no more cells than a sheet takes (:data:`~fastdream.sheet.vary.MAX_CELLS`)."""
+    if vary:
+        raise ValueError("proof_sheet: pass vary= or channels=, not both")
+    if "layers" in base:  # (it was dropped without a word: each cell dreams one channel of `channels`)
+        raise ValueError("layers: a channel sheet dreams each channel of its layer alone (channels=); leave layers out")
+    count = None if top == "all" else _checks.integer("top", top, 1, V.MAX_CELLS)
+    first = _options({**base, "layers": [channels]}, models)  # a custom model needs its layer named
+    order = ranked(picture, channels, first)
+    if count is not None and count > len(order):
+        raise ValueError(f"top: {channels} has {len(order)} channels; top={count} asks for more")
+    if count is None and len(order) > V.MAX_CELLS:
+        raise ValueError(
+            f"top: all {len(order)} channels of {channels} make {len(order)} cells, at most {V.MAX_CELLS} "
+            "(it would run for hours); pass top=K"
+        )
+    return order[:count]
 
 
 def _fixed(base: dict) -> str:
