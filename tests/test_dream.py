@@ -108,6 +108,8 @@ def test_mask_limits_the_change():
     assert np.abs(out[:, 32:].astype(int) - img[:, 32:]).mean() > 1.0
     out2 = fd.dream(img, mask=mask, octaves=2, steps=2, seed=0)  # octaves must not bleed either
     assert np.array_equal(out2[:, :32], img[:, :32])
+    with pytest.raises(ValueError, match="mask is 0 everywhere: nothing would be dreamed"):
+        fd.dream(img, mask=np.zeros_like(mask), **FAST)  # it gave the picture back as it was
 
 
 def test_every_input_kind_round_trips(tmp_path, photo):

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 
 from fastdream import _malloc, driver, io, ops
 from fastdream.dream.context import Context
-from fastdream.dream.options import DreamOptions, octave_count
+from fastdream.dream.options import EMPTY_MASK, DreamOptions, octave_count
 from fastdream.dream.subjects import subject
 from fastdream.models.build import DEFAULT_LAYERS, dream_net
 from fastdream.models.taps import Frozen, LayerTaps, input_convention
@@ -172,7 +172,7 @@ class Dream:
         self.nw = nw = network(image, o)
         self.x01 = self.loaded.rgb.to(nw.device)
         h, w = self.x01.shape[-2:]
-        self.m = None if o.mask is None else io.load_mask(o.mask, (h, w)).to(nw.device)
+        self.m = None if o.mask is None else io.load_mask(o.mask, (h, w), empty=EMPTY_MASK).to(nw.device)
         self.base = ((self.x01 - nw.mean) / nw.std).contiguous(memory_format=torch.channels_last)
         self.budget = TILE_BATCH_PIXELS.get(nw.device.type, TILE_BATCH_PIXELS["cpu"])
         self.ctx = Context(

@@ -27,7 +27,7 @@ from fastdream import _malloc, driver, io, ops
 from fastdream.dream import engine
 from fastdream.dream.context import Context
 from fastdream.dream.engine import TILE_BATCH_PIXELS, pyramid
-from fastdream.dream.options import DreamOptions
+from fastdream.dream.options import EMPTY_MASK, DreamOptions
 from fastdream.io.pixels import Pixels
 from fastdream.models.taps import Frozen
 
@@ -246,7 +246,7 @@ def _full(shape, dtype, device) -> torch.Tensor:
 
 
 def _mask_u8(mask, size) -> torch.Tensor:
-    m = io.load_mask(mask, size)[0]  # (1, H, W) float in [0, 1]
+    m = io.load_mask(mask, size, empty=EMPTY_MASK)[0]  # (1, H, W) float in [0, 1]
     return io.quantize(m).to(torch.uint8)
 
 

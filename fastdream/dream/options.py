@@ -295,6 +295,10 @@ def _specs(layers) -> tuple[LayerSpec, ...]:
     return parse_layers(layers)
 
 
+#: What a dream's mask of zeros would do (it returned the picture unchanged, without a word).
+EMPTY_MASK = "nothing would be dreamed; a mask is white (1) where the dream goes"
+
+
 #: The smallest step: below it a step changes no pixel by a float32 level (1e-308 "dreamed" nothing).
 MIN_STEP_SIZE = 1e-6
 

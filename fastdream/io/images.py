@@ -288,16 +288,22 @@ def load(image, name: str = "image") -> Loaded:
     raise TypeError(f"{name} must be a path, PIL image, numpy array or torch tensor, got {type(image).__name__}")
 
 
-def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
+def load_mask(mask, size: tuple[int, int], name: str = "mask", *, empty: str | None = None) -> torch.Tensor:
     """A mask in [0, 1] of shape (1, 1, H, W) from a path, PIL image, array or tensor.
 
-    Images and uint8 arrays are scaled by 1/255; a mask of another size is resized (bilinear),
-    one of another shape (aspect ratio) is a ``ValueError``: it would be stretched.
+    Images and uint8 arrays are scaled by 1/255; a picture with transparency is its alpha (a
+    region painted on a clear layer, a cutout), else its gray levels. A mask of another size is
+    resized (bilinear), one of another shape (aspect ratio) is a ``ValueError``: it would be
+    stretched. ``empty``: a mask that is 0 everywhere is a ``ValueError`` saying this (what it
+    would do), when given.
     """
     if isinstance(mask, (str, os.PathLike)):
         mask = load_pil(mask, name)
     if isinstance(mask, Image.Image):
-        mask = np.array(standard(mask).convert("L"))  # writable: torch warns about sharing a read-only buffer
+        im = standard(mask)
+        clear = "A" in im.mode and im.getchannel("A").getextrema()[0] < 255
+        # (np.array: writable, torch warns about sharing a read-only buffer)
+        mask = np.array(im.getchannel("A") if clear else im.convert("L"))
     if isinstance(mask, np.ndarray):
         m = torch.from_numpy(np.ascontiguousarray(mask)).float()
         if mask.dtype == np.uint8:
@@ -317,6 +323,8 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask") -> torch.Tensor:
     if m.dim() != 2:
         raise ValueError(f"{name} must be a single-channel HxW mask, got shape {tuple(mask.shape)}")
     m = check_range(m, name)
+    if empty is not None and not bool((m > 0).any()):
+        raise ValueError(f"{name} is 0 everywhere: {empty}")
     m = m[None, None]
     (h, w), (hh, ww) = m.shape[-2:], size
     if abs(h * ww / w - hh) > max(0.02 * hh, ww / w):  # off by more than rounding (2%, or a mask pixel)

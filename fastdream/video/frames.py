@@ -21,6 +21,7 @@ from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
 from fastdream.dream import DreamOptions
+from fastdream.dream.options import EMPTY_MASK
 from fastdream.io.record import settings_diff
 
 #: Frame ``k`` is ``frames_dir / FRAME_NAME.format(k)``; five digits keep the names sorted in a
@@ -129,7 +130,7 @@ def dream_options(kw: dict, size: tuple[int, int], caller: str) -> DreamOptions:
         if "unknown option" in str(exc):
             raise TypeError(f"{caller} got {exc}") from None
         raise
-    return opts if opts.mask is None else opts.replace(mask=io.load_mask(opts.mask, size))
+    return opts if opts.mask is None else opts.replace(mask=io.load_mask(opts.mask, size, empty=EMPTY_MASK))
 
 
 def resume_state(frames_dir: Path, settings_name: str, key, seed: int | None, resume: bool) -> tuple[int, int]:

@@ -140,6 +140,19 @@ def test_masks_from_every_kind_are_resized_to_the_image():
         assert io.load_mask(np.ones(shape), side).shape[-2:] == side
     assert torch.all(io.load_mask(np.ones((H, W), bool), (H, W)) == 1)
     assert torch.all(io.load_mask(Image.new("RGB", (W, H), (0, 0, 0)), (H, W)) == 0)
+
+
+def test_a_mask_with_transparency_is_its_alpha_and_an_empty_one_can_be_refused():
+    """A region painted on a clear layer (black paint, as editors export it) was read as its gray:
+    0 everywhere, and the dream left the picture as it was."""
+    painted = Image.new("RGBA", (W, H), (0, 0, 0, 0))
+    painted.paste((0, 0, 0, 255), (0, 0, W // 2, H))
+    m = io.load_mask(painted, (H, W))[0, 0]
+    assert torch.all(m[:, : W // 2] == 1) and torch.all(m[:, W // 2 :] == 0)
+    opaque = Image.new("RGBA", (W, H), (255, 255, 255, 255))  # alpha all opaque: its gray counts
+    assert torch.all(io.load_mask(opaque, (H, W)) == 1)
+    with pytest.raises(ValueError, match="mask is 0 everywhere: it would do nothing"):
+        io.load_mask(np.zeros((H, W), np.uint8), (H, W), empty="it would do nothing")
     assert torch.equal(io.load_mask(torch.full((1, H, W), 0.5), (H, W)), torch.full((1, 1, H, W), 0.5))
     with pytest.raises(ValueError, match="single-channel"):
         io.load_mask(np.zeros((H, W, 3), np.float32), (H, W))
