@@ -301,7 +301,7 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask", *, empty: str | N
         mask = load_pil(mask, name)
     if isinstance(mask, Image.Image):
         im = standard(mask)
-        clear = "A" in im.mode and im.getchannel("A").getextrema()[0] < 255
+        clear = "A" in im.mode and np.asarray(im.getchannel("A")).min() < 255
         # (np.array: writable, torch warns about sharing a read-only buffer)
         mask = np.array(im.getchannel("A") if clear else im.convert("L"))
     if isinstance(mask, np.ndarray):
