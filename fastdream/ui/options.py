@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+import secrets
 import shlex
 import warnings
 from pathlib import Path
@@ -60,7 +61,12 @@ def layer_choices(model: str) -> tuple[tuple[str, str], ...]:
         net = MODELS[model]()
         shapes = layer_shapes(net, (max(64, getattr(net, "min_input_side", 0)),) * 2)
     marked = set(net.dream_layers)
+    aliases = dict(getattr(net, "layer_aliases", None) or {})  # InceptionV3: Keras' mixed3 is Mixed_6a
     return tuple(
+        (f"{alias} = {name} · {shapes[name][0]} ch" + (" (default)" if alias in marked else ""), alias)
+        for alias, name in aliases.items()
+        if name in shapes
+    ) + tuple(
         (f"{name} · {shape[0]} ch" + (" (default)" if name in marked else ""), name) for name, shape in shapes.items()
     )
 
@@ -119,6 +125,8 @@ class DreamControls:
         for name, component in c.items():  # ids the browser tests (and user styles) can find
             component.elem_id = f"{prefix}-{name}" if prefix else None
         self.c = c
+        #: The controls' first values: what an API client's left-out setting arrives as.
+        self._first = {k: getattr(component, "value", None) for k, component in c.items()}
         self._wire()
 
     def _creative(self, c: dict, base: dict) -> None:
@@ -177,10 +185,33 @@ class DreamControls:
         return v
 
     def given(self, values: dict) -> dict[str, Any]:
-        """The settings that differ from what the preset (and backbone) would use: what is passed."""
+        """The settings that differ from what the preset (and backbone) would use: what is passed.
+
+        A client of the API sends every control, those it leaves out at their first values (the
+        default preset's, the default backbone's): such a value of a setting the chosen preset or
+        backbone sets is its, not the client's (``preset="tutorial"`` alone dreamed the default
+        backbone's layers; ``model="googlenet"`` alone asked for layers it does not have). On the
+        page, choosing a preset or backbone has set those controls already. A dream without a
+        seed gets one drawn here, so the command shown makes the same picture."""
         v = self.values(values)
+        own = model_of(v["preset"])
+        if own and "model" in v and v["model"] == self._first.get("model"):  # the preset's backbone
+            v["model"] = own
         base = baseline(v["preset"], v.get("model"), self.overrides)
-        given = {k: x for k, x in v.items() if k != "preset" and x != base.get(k) and not (k == "layers" and x is None)}
+        first = self.values(dict(self._first))
+        theirs = set(fd.PRESETS[v["preset"]]) if v["preset"] != DEFAULT_PRESET else set()
+        if v.get("model") not in (None, DEFAULT_MODEL):
+            theirs.add("layers")
+        given = {
+            k: x
+            for k, x in v.items()
+            if k != "preset"
+            and x != base.get(k)
+            and not (k == "layers" and x is None)
+            and not (k in theirs and x == first.get(k))
+        }
+        if "seed" in self.c and v.get("seed") is None:
+            given["seed"] = secrets.randbelow(2**31)
         # The baseline already holds the chosen backbone: it is given when it is not the preset's
         # own (or when weights come for it), else every dream ran on the default one.
         chosen = v.get("model")

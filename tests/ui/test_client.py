@@ -5,6 +5,7 @@ outside the app's folder never read nor served."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import time
 import urllib.error
@@ -91,7 +92,10 @@ def test_dream_of_the_sample_and_a_preset(client):
     )
     assert status_text(state).startswith("Done"), state
     assert Image.open(result).size == Image.open(fd.io.SAMPLE_IMAGE).size
-    assert command == "fastdream dream -o dream.png --preset subtle --octaves 1 --steps 1 --tile 0"
+    # No seed given: one is drawn and named, so that the command makes the same picture.
+    assert re.fullmatch(
+        r"fastdream dream -o dream.png --preset subtle --octaves 1 --steps 1 --tile 0 --seed \d+", command
+    )
 
 
 @pytest.mark.parametrize(
@@ -197,8 +201,8 @@ def test_the_servers_memory_does_not_grow_over_dreams(server, client, tmp_path):
 
 def test_proof_sheet(client, tmp_path):
     src = picture(tmp_path / "photo.png")
-    state, _, sheet, cells = client.predict(
-        picture=handle(src), vary="steps=1,2", size=64, octaves="1", api_name="/sheet"
+    state, _, sheet, cells = client.predict(  # the Steps slider moved too: the varied steps win
+        picture=handle(src), vary="steps=1,2", size=64, octaves="1", steps=5, api_name="/sheet"
     )
     assert status_text(state).startswith("Done"), state
     assert [c["steps"] for c in json.loads(Path(cells).read_text())["cells"]] == [1, 2]

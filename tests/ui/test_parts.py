@@ -230,6 +230,34 @@ def test_a_presets_values_are_left_to_it():
     assert options.baseline("classic", "googlenet")["layers"] == ["inception4c"]  # the backbone's own layers
     assert options.baseline("deep", overrides={"steps": 5})["steps"] == 5  # a video's short dreams
     assert ("_blocks.10 · 112 ch (default)", "_blocks.10") in options.layer_choices("efficientnet_lite0")
+    # InceptionV3's default layers are Keras' names: listed (and marked) beside the modules' own,
+    # else choosing the backbone emptied the Layers box.
+    assert ("mixed3 = Mixed_6a · 768 ch (default)", "mixed3") in options.layer_choices("inception_v3")
+    assert (
+        options.baseline("tutorial")["layers"]
+        == options._dream_layers("inception_v3")
+        == ["mixed3", "mixed5", "mixed7"]
+    )
+
+
+def test_an_api_client_leaving_settings_out_gets_the_presets_and_backbones():
+    """Through Gradio's client, a left-out setting arrives as the control's first value:
+    preset="tutorial" alone dreamed the default backbone's layers, model="googlenet" alone asked
+    for layers it does not have; and an unseeded dream's command could not make it again."""
+    needs("gradio")
+    import gradio as gr
+
+    from fastdream.ui import options
+
+    with gr.Blocks():
+        controls = options.DreamControls(options.FULL, prefix="t")
+    first = dict(controls._first)
+    tutorial = controls.given({**first, "preset": "tutorial"})
+    assert set(tutorial) == {"preset", "seed"} and isinstance(tutorial["seed"], int)
+    assert set(controls.given({**first, "model": "googlenet"})) == {"model", "seed"}
+    assert controls.given({**first, "steps": 12, "seed": "4"}) == {"steps": 12, "seed": 4}  # what is given stays
+    line = options.command("dream", [], "dream.png", tutorial)
+    assert f"--seed {tutorial['seed']}" in line
 
 
 def test_uploaded_weights_are_the_sessions_files():

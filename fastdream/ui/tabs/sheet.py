@@ -43,6 +43,9 @@ def build(page: Page) -> None:
             if v["mode"] == "settings"
             else dict(channels=v["layer"], top=int(v["top"]))
         )
+        # A setting both varied and set by its control: the varied values win (moving the Steps
+        # slider made the example's steps=... an error: "both given and varied").
+        given = {k: x for k, x in given.items() if k not in picked.get("vary", {})}
         image = page.picture(session, v["picture"], default=page.sample)
         out = session.output("sheet", ".png")
 
