@@ -525,3 +525,29 @@ def test_a_warning_said_again_and_again_is_printed_once(capsys):
         "fastdream gan-walk: warning: using 1 of 2 octaves",
         "fastdream gan-walk: warning: --steps must be <= 10",
     ]
+
+
+def test_dream_takes_a_painted_mask_and_its_inverse(tmp_path, small_image, capsys):
+    """The shell had only --mask-from (a trained U-Net): a mask painted by hand could not be given."""
+    from fastdream.cli import main
+
+    mask = Image.new("RGBA", (56, 40), (0, 0, 0, 0))  # the left half painted on a clear layer
+    mask.paste((0, 0, 0, 255), (0, 0, 28, 40))
+    mask.save(tmp_path / "mask.png")
+    before = np.asarray(Image.open(small_image), float)
+    change = {}
+    for name, extra in (("inside", []), ("outside", ["--invert-mask"])):
+        out = tmp_path / f"{name}.png"
+        args = ["dream", str(small_image), "-o", str(out), "--mask", str(tmp_path / "mask.png"), *extra]
+        assert main([*args, "--octaves", "1", "--steps", "2", "--seed", "0", "-q"]) == 0
+        d = np.abs(np.asarray(Image.open(out), float) - before).mean(axis=(0, 2))
+        change[name] = (d[:26].mean(), d[30:].mean())
+    assert (
+        change["inside"][0] > 0.5
+        and change["inside"][1] == 0
+        and change["outside"][0] == 0
+        and change["outside"][1] > 0.5
+    )
+    both = ["--mask", str(tmp_path / "mask.png"), "--mask-from", str(tmp_path / "u.pt")]
+    assert main(["dream", str(small_image), "-o", str(tmp_path / "x.png"), *both]) == 2
+    assert "--mask and --mask-from are alternatives" in capsys.readouterr().err

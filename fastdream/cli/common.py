@@ -57,7 +57,7 @@ OVERWRITE_COMMANDS = ("dream", "style", "cutout")
 #: Options (argparse dests) that name files or folders a command reads (``model``: a dreamer
 #: checkpoint, or a backbone's name, which is no file).
 INPUT_DESTS = (
-    "guide", "mask_from", "subject_from", "model", "weights", "styles", "masks", "checkpoint", "between",
+    "guide", "mask", "mask_from", "subject_from", "model", "weights", "styles", "masks", "checkpoint", "between",
     "sheet_image",
 )  # fmt: skip
 

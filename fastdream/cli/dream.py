@@ -162,8 +162,8 @@ def _list_layers(args) -> int:
 def _cmd_folder(args) -> int:
     import fastdream as fd
 
-    if args.mask_from or not args.output:
-        raise UsageError("dreaming a folder needs -o OUTDIR (and takes no --mask-from)")
+    if args.mask_from or args.mask or not args.output:
+        raise UsageError("dreaming a folder needs -o OUTDIR (and takes no --mask or --mask-from)")
     kw = given(format=args.format, low_memory=args.low_memory) | dream_kwargs(args)
     r = fd.dream_folder(args.input, args.output, progress=not args.quiet, **kw)
     if r.main:
@@ -186,20 +186,33 @@ def _cmd_dream(args) -> int:
     out = output_path(args, "dream.png")
     source = args.input or io.SAMPLE_IMAGE
     image = io.load_pil(source)  # missing file / not an image: a clear error before any work
-    mask = None
-    if args.mask_from:
-        from fastdream.cutout import predict_mask
-
-        mask = predict_mask(image, args.mask_from, threshold=0.5, device=args.device)
-        if args.invert_mask:
-            mask = 1.0 - mask
-    elif args.invert_mask:
-        raise UsageError("--invert-mask needs --mask-from CKPT")
+    mask = _mask(args, image)
     kw = given(mask=mask, low_memory=args.low_memory) | dream_kwargs(args)
     result = fd.dream(image, progress=not args.quiet, **kw)
     io.save_image(result, out)
     print(f"wrote {out} ({result.width}x{result.height})")
     return 0
+
+
+def _mask(args, image):
+    """Where the dream goes: a painted mask (``--mask``: white, or the painted part of a clear
+    layer) or the subject a U-Net finds (``--mask-from``), ``--invert-mask`` the rest; None: all."""
+    from fastdream import io
+    from fastdream.dream.options import EMPTY_MASK
+
+    if args.mask and args.mask_from:
+        raise UsageError("--mask and --mask-from are alternatives; pass one of them")
+    if args.mask:
+        mask = io.load_mask(args.mask, (image.height, image.width), "--mask", empty=EMPTY_MASK)
+    elif args.mask_from:
+        from fastdream.cutout import predict_mask
+
+        mask = predict_mask(image, args.mask_from, threshold=0.5, device=args.device)
+    elif args.invert_mask:
+        raise UsageError("--invert-mask needs --mask IMAGE or --mask-from CKPT")
+    else:
+        return None
+    return 1.0 - mask if args.invert_mask else mask
 
 
 def _cmd_zoom(args) -> int:
@@ -256,8 +269,15 @@ def add(sub) -> None:
         default=None,
         help="dream in bounded memory (8-bit input kept, float16 detail); automatic above 4096x4096",
     )
+    s.add_argument(
+        "--mask",
+        metavar="IMAGE",
+        help="dream only where this picture is white (a picture with transparency: where it is painted)",
+    )
     s.add_argument("--mask-from", metavar="CKPT", help="U-Net checkpoint (train-unet): dream only the subject")
-    s.add_argument("--invert-mask", action="store_true", help="with --mask-from: dream only the background")
+    s.add_argument(
+        "--invert-mask", action="store_true", help="with --mask or --mask-from: dream only the rest (the background)"
+    )
     s.set_defaults(func=_cmd_dream)
 
     s = sub.add_parser("dream-video", help="dream a video (MP4, GIF, WebP or a folder of frames), coherently")
