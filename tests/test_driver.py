@@ -190,7 +190,7 @@ def test_the_cli_leaves_every_default_to_the_library():
                 continue  # a --no-X switch: when absent, the library's default is used (off() gives None)
             if action.dest in ("json", "gray"):
                 continue  # the command's own output format; --channels 1
-            if name == "ui" and action.dest in ("host", "port", "max_upload_mb"):
+            if name == "ui" and action.dest in ("host", "port", "max_upload_mb", "max_megapixels"):
                 continue  # the web server's own address and upload limit, shown in --help
             if name in ("gan-walk", "vae-walk", "sample-gan", "sample-vae") and action.dest in (
                 "frames",
