@@ -95,6 +95,16 @@ def test_uncovered_pixels_keep_the_content_and_soft_edges_fade(images):
     assert thirds[0] > thirds[1] > 2 * thirds[2] > 0, thirds  # the style fades out along the ramp
 
 
+def test_a_style_of_weight_0_leaves_its_region_the_photo(images):
+    """Its region took the other style's texture (14 levels of change): weight 0 is no style."""
+    left = np.zeros((96, 128), np.float32)
+    left[:, :64] = 1
+    styles = [images["ihc"], images["hubble"]]
+    out = fd.style_transfer(images["content"], styles, masks=[left, 1 - left], style_weights=[1, 0], **FAST)
+    out, src = np.asarray(out, np.float32), np.asarray(images["content"], np.float32)
+    assert np.array_equal(out[:, 64:], src[:, 64:]) and np.abs(out[:, :60] - src[:, :60]).mean() > 2
+
+
 def test_one_mask_over_everything_is_the_plain_transfer(images):
     plain = fd.style_transfer(images["content"], images["ihc"], octaves=1, steps=5, seed=0)
     full = fd.style_transfer(images["content"], images["ihc"], masks=np.ones((96, 128)), octaves=1, steps=5, seed=0)

@@ -123,8 +123,9 @@ class Stylizer:
         y = engine.run(job, size, progress, callback)
         # From the working size (a multiple of the network's stride) to the output's.
         y = F.interpolate(y, size=size, mode="bilinear", align_corners=False).clamp_(0, 1)
-        if masks is not None:
-            y = R.keep_uncovered(y, engine.resize(c01, size), [R.mask_at(m, size) for m in masks]).clamp_(0, 1)
+        if masks is not None:  # a style of weight 0 covers nothing: its region stays the photo
+            painted = [R.mask_at(m, size) for m, w in zip(masks, o.style_weights) if w > 0]
+            y = R.keep_uncovered(y, engine.resize(c01, size), painted).clamp_(0, 1)
         if o.preserve_colors:
             y = ops.keep_chroma(y, engine.resize(content01, size))
         return y
