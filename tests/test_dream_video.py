@@ -176,6 +176,7 @@ def test_mp4_in_keeps_its_rate_and_sound_and_gif_in_works(tmp_path):
         ("empty_dir", {}, ValueError, "holds no images"),
         ("frames", dict(blend=1.5), ValueError, r"blend must be a finite number in \[0, 1\]"),
         ("frames", dict(end=99), ValueError, "end must be in"),
+        ("frames", dict(start=2, end=1), ValueError, r"end \(1\) must be after start \(2\)"),  # was "in [3, 3]"
         ("frames", dict(stepz=1), TypeError, "dream_video got unknown option"),
         ("frames", dict(out="x.avi"), ValueError, "unknown video extension"),
     ],

@@ -21,7 +21,7 @@ import time
 import traceback
 import warnings
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -126,12 +126,24 @@ def message(exc: BaseException, hide: str = "") -> str:
     return f"something went wrong ({type(exc).__name__}: {text}); the server's log has the details"
 
 
+def notes(said) -> list[str]:
+    """The library's warnings among those recorded (the first line of each, once): the notes
+    under a job's status. (The setting is the process's: other threads' land here too.)"""
+    ours = [w for w in said if f"{os.sep}fastdream{os.sep}" in str(w.filename)]
+    return list(dict.fromkeys(str(w.message).splitlines()[0] for w in ours))
+
+
 def run(
-    session: Session, since: float, work: Callable[[Hook], Any], hide: str = "", kind: str | None = None
+    session: Session,
+    since: float,
+    work: Callable[[Hook], Any],
+    hide: str = "",
+    kind: str | None = None,
+    early: Sequence[str] = (),
 ) -> Iterator[Update]:
     """Runs ``work(hook)`` in a thread and yields what the page shows while it runs; the last
     update is ``done``. ``since``: when the job was asked for (a Stop of its ``kind`` pressed
-    after it stops it)."""
+    after it stops it). ``early``: notes said before the work (loading its inputs), shown with its own."""
     hook = Hook(lambda: session.stopped(since, kind))
     box: dict[str, Any] = {}
 
@@ -142,9 +154,7 @@ def run(
                 box["result"] = work(hook)
             except BaseException as exc:  # given to the page; the thread must not die silently
                 box["error"] = exc
-        # The library's warnings only (the setting is the process's: other threads' land here too).
-        ours = [w for w in said if f"{os.sep}fastdream{os.sep}" in str(w.filename)]
-        box["notes"] = list(dict.fromkeys(str(w.message).splitlines()[0] for w in ours))
+        box["notes"] = list(dict.fromkeys([*early, *notes(said)]))
 
     if session.stopped(since, kind):
         yield Update("Stopped before it started.", done=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -118,11 +119,14 @@ class Page:
                 yield widgets.shown(jobs.Update("Stopped before it started.", done=True), count)
                 return
             try:
-                work = prepare(session, values)
+                with warnings.catch_warnings(record=True) as said:  # what loading the inputs said
+                    warnings.simplefilter("always")
+                    work = prepare(session, values)
             except Exception as exc:  # an input the tab refused: one line, the server goes on
                 yield widgets.shown(widgets.error_update(jobs.message(exc, self.hide())), count)
                 return
-            for update in jobs.run(session, since, work, self.hide(), kind=api_name):
+            early = jobs.notes(said)  # (an animated GIF: only its first frame is dreamed)
+            for update in jobs.run(session, since, work, self.hide(), kind=api_name, early=early):
                 yield widgets.shown(update, count)
 
         # Gradio reads the parameters' names (the API's), finds the request by its annotation, and

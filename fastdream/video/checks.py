@@ -73,7 +73,9 @@ def check_frame_count(name: str, n, size: tuple[int, int], fmt: str, frames_dir:
 def frame_range(start, end, count: int) -> tuple[int, int]:
     """Frames ``[start, end)`` of ``count`` (None: from the first, to the last), checked."""
     s = 0 if start is None else _checks.integer("start", start, 0, count - 1)
-    e = count if end is None else _checks.integer("end", end, s + 1, count)
+    e = count if end is None else _checks.integer("end", end, 1, count)
+    if e <= s:  # ("end must be in [4, 4]" said the bound, not the reason)
+        raise ValueError(f"end ({e}) must be after start ({s}): the frames [start, end) would be none")
     return s, e
 
 

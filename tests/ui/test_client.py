@@ -131,6 +131,15 @@ def test_a_picture_over_the_apps_pixel_limit_is_refused_before_decoding(client, 
     assert time.monotonic() - started < 30
 
 
+def test_what_loading_the_picture_said_is_a_note(client, tmp_path):
+    """An animated GIF's "only the first frame is used" was said on the command line, not on the page."""
+    gif = tmp_path / "moving.gif"
+    frames = [Image.new("RGB", (48, 40), (60 * k, 90, 20)) for k in range(3)]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)
+    state = client.predict(picture=handle(gif), **QUICK, api_name="/dream")[0]
+    assert status_text(state).startswith("Done") and "has 3 frames; the first is used" in state, state
+
+
 def test_values_out_of_a_sliders_range_are_refused_by_gradio_in_one_line(client, tmp_path):
     errors = needs("gradio_client").exceptions
     with pytest.raises(errors.AppError, match="less than minimum value 1"):
