@@ -76,10 +76,15 @@ def shown(update: Update, count: int) -> tuple:
     """A job's update as a tab's outputs: the status, the preview, then the tab's ``count``
     results (the tuple the work returned, when it is done; unchanged before)."""
     text = status_html(update.status, update.notes, update.failed)
+    preview = update.preview if update.preview is not None else gr.skip()
     if not update.done:
-        return (text, update.preview if update.preview is not None else gr.skip(), *[gr.skip()] * count)
-    if update.result is None:  # stopped (the last picture stays shown) or failed
-        return (text, update.preview if update.preview is not None else gr.skip(), *[gr.skip()] * count)
+        return (text, preview, *[gr.skip()] * count)
+    if update.result is None and not update.failed:
+        # Stopped: the picture so far stays in the preview, and the result slots are emptied (the
+        # last run's result there was downloaded as this one's).
+        return (text, preview, *[None] * count)
+    if update.result is None:  # failed: the last result stays, under the error
+        return (text, preview, *[gr.skip()] * count)
     return (text, "", *update.result)
 
 

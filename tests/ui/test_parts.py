@@ -274,3 +274,19 @@ def test_uploaded_weights_are_the_sessions_files():
     with pytest.raises(ValueError, match="stop here"):
         dream_kwargs({"model": "googlenet", "weights": "/up/w.pth"}, None, load_file)
     assert asked == [("/up/w.pth", "backbone weights")]
+
+
+def test_a_stopped_job_empties_the_result_a_failed_one_keeps_it():
+    """After a Stop the result slot still held the previous run's picture: Download gave it."""
+    needs("gradio")
+    import gradio as gr
+
+    from fastdream.ui import widgets
+    from fastdream.ui.jobs import Update
+
+    stopped = widgets.shown(Update("Stopped after 2 s.", "<img>", done=True), 2)
+    assert stopped[1:] == ("<img>", None, None)
+    failed = widgets.shown(Update("Error: x", done=True, failed=True), 1)
+    assert isinstance(failed[2], type(gr.skip()))
+    done = widgets.shown(Update("Done.", done=True, result=("a.png",)), 1)
+    assert done[1:] == ("", "a.png")
