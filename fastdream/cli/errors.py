@@ -187,8 +187,11 @@ def _kept(args) -> str:
     elif out and Path(out).is_dir() and command in ("dream", "cutout"):
         return f"the images already written to {out} are kept; run the same command to finish"
     elif command in ("zoom", "dream-video", "style-video") and out:
-        frames = Path(getattr(args, "frames_dir", None) or Path(out).with_name(f"{Path(out).stem}_frames"))
-        done = len(list(frames.glob("frame_*.png"))) if frames.is_dir() else 0
+        from fastdream.video.checks import default_frames_dir
+        from fastdream.video.frames import frame_indices
+
+        frames = Path(getattr(args, "frames_dir", None) or default_frames_dir(Path(out)))
+        done = len(frame_indices(frames))
         if done:
             return f"the {done} finished frame{'s' * (done != 1)} in {frames} are kept: run the same command to resume"
     return "nothing was written"

@@ -99,9 +99,8 @@ def _check_output(args, walk: bool) -> None:
         args.fps = fps
     elif out.exists() and not out.is_dir():
         raise NotADirectoryError(f"output: {out} exists and is not a folder (samples go into a folder)")
-    elif out.is_dir() and any(out.glob("sample_[0-9][0-9][0-9][0-9]*.png")):
+    elif old := sorted(p.name for p in out.glob("sample_[0-9][0-9][0-9][0-9]*.png")) if out.is_dir() else []:
         # Replacing some and leaving the others mixed samples of two runs (or checkpoints) unseen.
-        old = sorted(p.name for p in out.glob("sample_[0-9][0-9][0-9][0-9]*.png"))
         raise FileExistsError(
             f"output: {out} already holds {len(old)} samples ({old[0]}, ...), which are kept; give a new or empty folder"
         )

@@ -182,7 +182,7 @@ def train_gan(
     state, stale = None, []
     if not resume:  # only a GAN's checkpoint is replaced; the grids of its run go with it
         start_over(path, FORMAT, "out_dir")
-        stale = epoch_pictures(out_dir) if path.is_file() else []
+        stale = epoch_pictures(path)
     if resume and path.is_file():
         state = read_gan_checkpoint(path, "out_dir", RESUME)
         stored = dict(state["config"], recipe=state["config"].get("recipe", "dcgan"))

@@ -92,6 +92,16 @@ def standard(im: Image.Image) -> Image.Image:
     raise ValueError(f"image: Pillow mode {mode!r} is not supported (fastdream reads gray, RGB, CMYK, palette...)")
 
 
+def has_clear(image: Image.Image) -> bool:
+    """Whether ``image`` has pixels that are not fully opaque (its alpha below 255 somewhere).
+
+    Examples:
+        >>> has_clear(Image.new("RGBA", (2, 2), (0, 0, 0, 255))), has_clear(Image.new("LA", (2, 2), (0, 254)))
+        (False, True)
+    """
+    return "A" in image.mode and sum(image.getchannel("A").histogram()[:255]) > 0
+
+
 def standard_mode(im: Image.Image) -> str:
     """The mode :func:`standard` gives ``im``, read from its header (nothing is decoded).
 

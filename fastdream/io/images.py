@@ -22,7 +22,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fastdream import _checks
 from fastdream.io.atomic import atomic_save
-from fastdream.io.convert import DEEP_GRAY, from_uint8, standard, to_uint8
+from fastdream.io.convert import DEEP_GRAY, from_uint8, has_clear, standard, to_uint8
 from fastdream.ops.luma import luma
 
 #: The bundled sample photo: the public-domain astronaut portrait from scikit-image.
@@ -301,9 +301,8 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask", *, empty: str | N
         mask = load_pil(mask, name)
     if isinstance(mask, Image.Image):
         im = standard(mask)
-        clear = "A" in im.mode and np.asarray(im.getchannel("A")).min() < 255
         # (np.array: writable, torch warns about sharing a read-only buffer)
-        mask = np.array(im.getchannel("A") if clear else im.convert("L"))
+        mask = np.array(im.getchannel("A") if has_clear(im) else im.convert("L"))
     if isinstance(mask, np.ndarray):
         m = torch.from_numpy(np.ascontiguousarray(mask)).float()
         if mask.dtype == np.uint8:

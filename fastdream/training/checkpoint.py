@@ -82,10 +82,11 @@ def start_over(path: Path, format: str, name: str) -> None:
         )
 
 
-def epoch_pictures(folder: Path) -> list[Path]:
-    """The pictures a trainer that writes a folder made after each epoch (``*_epoch_NNN.png``): a
-    run that starts over there replaces them (:attr:`~fastdream.training.loop.Trainer.stale`)."""
-    return sorted(folder.glob("*_epoch_[0-9][0-9][0-9]*.png")) if folder.is_dir() else []
+def epoch_pictures(checkpoint: Path) -> list[Path]:
+    """The pictures a trainer that writes a folder made after each epoch (``*_epoch_NNN.png``)
+    beside its ``checkpoint``, when there is one: a run that starts over there replaces them
+    (:attr:`~fastdream.training.loop.Trainer.stale`)."""
+    return sorted(checkpoint.parent.glob("*_epoch_[0-9][0-9][0-9]*.png")) if checkpoint.is_file() else []
 
 
 def read_checkpoint(checkpoint, format: str, version: int, name: str = "checkpoint", schema=None) -> dict:

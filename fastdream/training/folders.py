@@ -99,11 +99,6 @@ def square(im: Image.Image, size: int, channels: int) -> torch.Tensor:
     return uint8_from_pil(ImageOps.fit(im, (size, size), Image.BICUBIC, centering=(0.5, 0.5)))
 
 
-def clear(im: Image.Image) -> bool:
-    """Whether a decoded picture has pixels that are not opaque."""
-    return "A" in im.mode and im.getchannel("A").getextrema()[0] < 255
-
-
 def is_gray(path: Path) -> bool:
     """Whether an image holds no color: a gray mode, or RGB whose channels are equal everywhere."""
     im = load_pil(path)
@@ -137,7 +132,7 @@ class ImageFolder(Dataset):
             squares, seen = [], 0
             for p in it:
                 im = load_pil(p, "images_dir")
-                seen += clear(im)
+                seen += io.has_clear(im)
                 squares.append(square(im, size, channels))
             self.cache = torch.stack(squares)
             if seen and say:  # (rank 0 of a torchrun says it)

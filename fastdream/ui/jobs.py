@@ -126,6 +126,11 @@ def message(exc: BaseException, hide: str = "") -> str:
     return f"something went wrong ({type(exc).__name__}: {text}); the server's log has the details"
 
 
+def not_started() -> Update:
+    """What the page shows of a job stopped while it waited."""
+    return Update("Stopped before it started.", done=True)
+
+
 def notes(said) -> list[str]:
     """The library's warnings among those recorded (the first line of each, once): the notes
     under a job's status. (The setting is the process's: other threads' land here too.)"""
@@ -157,7 +162,7 @@ def run(
         box["notes"] = list(dict.fromkeys([*early, *notes(said)]))
 
     if session.stopped(since, kind):
-        yield Update("Stopped before it started.", done=True)
+        yield not_started()
         return
     thread = threading.Thread(target=target, name=f"fastdream-ui-{session.tag}", daemon=True)
     started = time.monotonic()

@@ -125,8 +125,8 @@ class DreamControls:
         for name, component in c.items():  # ids the browser tests (and user styles) can find
             component.elem_id = f"{prefix}-{name}" if prefix else None
         self.c = c
-        #: The controls' first values: what an API client's left-out setting arrives as.
-        self._first = {k: getattr(component, "value", None) for k, component in c.items()}
+        #: The controls' first values (as values() gives them): what a client's left-out setting arrives as.
+        self._first = self.values({k: getattr(component, "value", None) for k, component in c.items()})
         self._wire()
 
     def _creative(self, c: dict, base: dict) -> None:
@@ -198,7 +198,7 @@ class DreamControls:
         if own and "model" in v and v["model"] == self._first.get("model"):  # the preset's backbone
             v["model"] = own
         base = baseline(v["preset"], v.get("model"), self.overrides)
-        first = self.values(dict(self._first))
+        first = self._first
         theirs = set(fd.PRESETS[v["preset"]]) if v["preset"] != DEFAULT_PRESET else set()
         if v.get("model") not in (None, DEFAULT_MODEL):
             theirs.add("layers")

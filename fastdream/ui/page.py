@@ -116,7 +116,7 @@ class Page:
             session = self.session(request)
             since = since if since is not None else time.monotonic()
             if session.stopped(since, api_name):  # stopped in the queue: its inputs do not matter
-                yield widgets.shown(jobs.Update("Stopped before it started.", done=True), count)
+                yield widgets.shown(jobs.not_started(), count)
                 return
             try:
                 with warnings.catch_warnings(record=True) as said:  # what loading the inputs said

@@ -307,7 +307,7 @@ def _earlier(path: Path, resume: bool) -> tuple[dict | None, list[Path]]:
     if resume:
         return (read_checkpoint(path, FORMAT, VERSION, "out_dir", RESUME) if path.is_file() else None), []
     start_over(path, FORMAT, "out_dir")
-    return None, epoch_pictures(path.parent) if path.is_file() else []
+    return None, epoch_pictures(path)
 
 
 def _split(files, a, state, launch) -> list[str]:

@@ -32,12 +32,17 @@ def check_out_path(out_path, image, others=()) -> tuple[Path, str]:
     return out, fmt
 
 
+def default_frames_dir(out: Path) -> Path:
+    """Where a video's frames are kept when no ``frames_dir`` is given: ``<out stem>_frames``."""
+    return out.with_name(f"{out.stem}_frames")
+
+
 def check_frames_dir(frames_dir, out: Path, inputs=()) -> Path:
     """The folder of frames (default: ``<out stem>_frames`` beside ``out``): a folder, not the
     output, and not an input, inside an input folder or holding an input (:func:`fastdream.io.check_not_input`)."""
     default = frames_dir is None
     if default:
-        frames_dir = out.with_name(f"{out.stem}_frames")
+        frames_dir = default_frames_dir(out)
     frames_dir = _checks.path("frames_dir", frames_dir)
     if frames_dir.exists() and not frames_dir.is_dir():
         raise NotADirectoryError(f"frames_dir: {frames_dir} exists and is not a folder")

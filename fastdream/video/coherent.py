@@ -186,6 +186,6 @@ def dream_video(
     )
     dist.barrier()
     if dist.main:
-        F.write_video(src, frames_dir, e - s, out, fmt, fps, s, keep_audio)
+        F.write_video(src, frames_dir, e - s, out, fps, s, keep_audio)
     dist.barrier()
     return out

@@ -264,9 +264,10 @@ def _closing(bar):
         bar.close()
 
 
-def write_video(src, frames_dir: Path, count: int, out: Path, fmt: str, fps: float, start: int, keep_audio: bool):
+def write_video(src, frames_dir: Path, count: int, out: Path, fps: float, start: int, keep_audio: bool):
     """The ``count`` frames of ``frames_dir`` as the video ``out``, with the input's sound from
-    frame ``start`` for MP4 when ``keep_audio`` (written atomically)."""
-    audio = src.path if keep_audio and fmt == "MP4" and src.has_audio else None
+    frame ``start`` when ``keep_audio`` (:func:`fastdream.video.checks.check_sound`: an MP4 at the
+    input's rate, from an input with sound), written atomically."""
+    audio = src.path if keep_audio else None
     frames = [frame_path(frames_dir, k) for k in range(count)]
     io.write_animation(frames, out, fps=fps, audio=audio, audio_start=start / src.fps)

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from fastdream import _checks, io
-from fastdream.training import IMAGE_EXTENSIONS, header_size
+from fastdream.training import IMAGE_EXTENSIONS, header_size, list_images
 
 #: Containers read through ffmpeg (imageio-ffmpeg, the ``video`` extra).
 FFMPEG_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")
@@ -109,8 +109,7 @@ def _opaque(im: Image.Image) -> Image.Image:
 
 def _warn_if_clear(im: Image.Image, path: Path) -> None:
     """Says, before any work, that the first frame's transparency will be put on white."""
-    frame = io.standard(im)
-    if "A" in frame.mode and frame.getchannel("A").getextrema()[0] < 255:
+    if io.has_clear(io.standard(im)):
         warnings.warn(f"input: the transparency of {path.name} is put on white (a video holds none)", UserWarning, 3)
 
 
@@ -172,7 +171,8 @@ def _animated(path: Path) -> Source:
             count, size = getattr(im, "n_frames", 1), im.size
             durations = []
             for frame in ImageSequence.Iterator(im):
-                frame.load()  # WebP sets a frame's duration when it is decoded, not when sought
+                if im.format == "WEBP":  # it sets a frame's duration when decoding it (a GIF's: seeking)
+                    frame.load()
                 durations.append(frame.info.get("duration", 0) or 0)
             im.seek(0)
             _warn_if_clear(im, path)
@@ -201,9 +201,8 @@ def frame_order(path: Path) -> list:
 
 
 def _folder(path: Path) -> Source:
-    # Hidden files are not frames (a Mac's ``._frame.png`` beside each frame, an editor's backup).
-    files = [p for p in path.iterdir() if not p.name.startswith(".") and p.suffix.lower() in IMAGE_EXTENSIONS]
-    files = sorted((p for p in files if p.is_file()), key=frame_order)
+    # The training folders' listing: images by extension, hidden files left out (a Mac's ._x.png).
+    files = sorted(list_images(path, "input", recursive=False), key=frame_order)
     if not files:
         raise ValueError(f"input: the folder {path} holds no images (looked for {' '.join(IMAGE_EXTENSIONS)})")
     size = header_size(files[0], "input")  # every frame's header: one size, each within the limits
