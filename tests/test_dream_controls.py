@@ -265,6 +265,7 @@ def test_every_option_tiles_masks_and_seeds(name, photo, guide_image):
         (dict(layers={"_blocks.10": 0, "_blocks.5": 0.0}), ValueError, "every weight is 0"),
         (dict(norm="lap"), ValueError, "norm must be one of"),
         (dict(norm="laplacian", lap_levels=0), ValueError, "lap_levels must be in"),
+        (dict(lap_levels=3), ValueError, "lap_levels: .* change nothing with norm='std'"),  # was ignored
         (dict(smooth=-1.0), ValueError, "smooth must be a finite number > 0"),
         (dict(guide="/no/such/guide.png"), FileNotFoundError, "no such file"),
         (dict(guide=3), TypeError, "guide must be a path"),

@@ -98,7 +98,13 @@ class DreamOptions:
             raise TypeError(f"unknown option(s) {unknown}; dream options are: {', '.join(cls.names())}")
         defaults = cls.defaults()
         given = {k: v for k, v in kw.items() if not isinstance(v, Default) and not (v is None and defaults[k] is None)}
-        return cls(**{**_subject_settings(given), **_preset_settings(given), **given}).checked()
+        opts = cls(**{**_subject_settings(given), **_preset_settings(given), **given})
+        if "lap_levels" in given and opts.norm != "laplacian":  # accepted, it would change nothing
+            raise ValueError(
+                f"lap_levels: the Laplacian normalization's bands change nothing with norm={opts.norm!r}; "
+                "pass norm='laplacian' with them, or leave them out"
+            )
+        return opts.checked()
 
     def checked(self) -> DreamOptions:
         c = _checks
