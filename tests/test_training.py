@@ -296,6 +296,10 @@ def test_a_unet_resumed_without_its_backbone_setting_names_the_backbone(data, tm
     args[args.index("--epochs") + 1] = "1"  # already done: said so, not "wrote"
     assert main([*args, "--backbone", "none", "--base-channels", "8", "--depth", "2", "--batch-size", "4"]) == 0
     assert capsys.readouterr().out.strip() == f"{ckpt} is already trained that far; nothing written"
+    args.remove("-q")  # with its progress shown, the trainer says so, once (the command said it again)
+    assert main([*args, "--backbone", "none", "--base-channels", "8", "--depth", "2", "--batch-size", "4"]) == 0
+    out, err = capsys.readouterr()
+    assert (out, err.count("nothing to do"), err.count("\n")) == ("", 1, 1)
 
 
 @pytest.mark.parametrize("name", ["gan", "vae"])

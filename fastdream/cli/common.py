@@ -209,11 +209,14 @@ def stamp(path) -> int | None:
     return path.stat().st_mtime_ns if path.is_file() else None
 
 
-def written(path, before: int | None) -> str:
-    """The line after a training: what it wrote, or that the checkpoint was already done."""
+def say_written(path, before: int | None, quiet: bool) -> None:
+    """The line after a training: what it wrote, or, when its progress was not shown (the trainer
+    says it there), that the checkpoint was already done."""
     if before is not None and stamp(path) == before:
-        return f"{path} is already trained that far; nothing written"
-    return f"wrote {path}"
+        if quiet:
+            print(f"{path} is already trained that far; nothing written")
+        return
+    print(f"wrote {path}")
 
 
 def video_options(args) -> dict:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastdream.cli.common import UsageError, given, library_defaults, note_defaults, off, output_path, stamp, written
+from fastdream.cli.common import (
+    UsageError,
+    given,
+    library_defaults,
+    note_defaults,
+    off,
+    output_path,
+    say_written,
+    stamp,
+)
 
 
 def _cmd_train_unet(args) -> int:
@@ -34,7 +43,7 @@ def _cmd_train_unet(args) -> int:
         raise UsageError("--base-channels and --depth shape the plain U-Net; pass them with --backbone none")
     before = stamp(args.output)
     path = fd.train_unet(args.images, args.masks, args.output, progress=not args.quiet, **kw)
-    print(written(path, before))
+    say_written(path, before, args.quiet)
     return 0
 
 

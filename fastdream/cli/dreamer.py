@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from fastdream.cli.common import UsageError, given, library_defaults, note_defaults, off, output_path, stamp, written
+from fastdream.cli.common import (
+    UsageError,
+    given,
+    library_defaults,
+    note_defaults,
+    off,
+    output_path,
+    say_written,
+    stamp,
+)
 
 
 def _cmd_train_dreamer(args) -> int:
@@ -42,7 +51,7 @@ def _cmd_train_dreamer(args) -> int:
         )
     before = stamp(args.output)
     path = train_dreamer(args.images, args.output, progress=not args.quiet, **kw)  # a TrainingError: exit 1
-    print(written(path, before))
+    say_written(path, before, args.quiet)
     if sheet is not None:
         from fastdream import io
 

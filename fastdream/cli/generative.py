@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, off, stamp, written
+from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, off, say_written, stamp
 
 
 def _dream_all(images, args, seed=None):
@@ -34,7 +34,7 @@ def _trained(train, name: str, **kw) -> int:
     except TrainingError as exc:
         print(f"fastdream {name}: training failed: {exc}", file=sys.stderr)
         return 1
-    print(written(path, before))
+    say_written(path, before, not kw["progress"])
     return 0
 
 
