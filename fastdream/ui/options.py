@@ -88,6 +88,10 @@ def _dream_layers(model: str) -> list[str]:
     return [name for label, name in layer_choices(model) if label.endswith("(default)")]
 
 
+#: The key of a job's values that says they come from the page (its button), not from an API client.
+FROM_PAGE = "_from_page"
+
+
 class DreamControls:
     """The controls of ``names`` (:data:`FULL` or :data:`SHORT`), laid out where they are made."""
 
@@ -192,15 +196,19 @@ class DreamControls:
         backbone sets is its, not the client's (``preset="tutorial"`` alone dreamed the default
         backbone's layers; ``model="googlenet"`` alone asked for layers it does not have). On the
         page, choosing a preset or backbone has set those controls already. A dream without a
-        seed gets one drawn here, so the command shown makes the same picture."""
+        seed gets one drawn here, so the command shown makes the same picture.
+
+        From the page (``values[FROM_PAGE]`` true) every control counts as it shows: a control the
+        user set back to the default preset's value after choosing another preset is theirs."""
         v = self.values(values)
+        page = bool(values.get(FROM_PAGE))
         own = model_of(v["preset"])
-        if own and "model" in v and v["model"] == self._first.get("model"):  # the preset's backbone
+        if own and not page and "model" in v and v["model"] == self._first.get("model"):  # the preset's
             v["model"] = own
         base = baseline(v["preset"], v.get("model"), self.overrides)
         first = self._first
-        theirs = set(fd.PRESETS[v["preset"]]) if v["preset"] != DEFAULT_PRESET else set()
-        if v.get("model") not in (None, DEFAULT_MODEL):
+        theirs = set(fd.PRESETS[v["preset"]]) if v["preset"] != DEFAULT_PRESET and not page else set()
+        if v.get("model") not in (None, DEFAULT_MODEL) and not page:
             theirs.add("layers")
         given = {
             k: x

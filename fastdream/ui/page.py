@@ -13,7 +13,7 @@ from typing import Any, Callable
 import gradio as gr
 
 from fastdream import io
-from fastdream.ui import jobs, widgets
+from fastdream.ui import jobs, options, widgets
 from fastdream.ui.jobs import Hook
 from fastdream.ui.session import Session, Sessions
 
@@ -113,6 +113,7 @@ class Page:
 
         def run(*args):
             request, since, values = args[0], args[1], dict(zip(names, args[2:]))
+            values[options.FROM_PAGE] = since is not None  # armed by the page's button click
             session = self.session(request)
             since = since if since is not None else time.monotonic()
             if session.stopped(since, api_name):  # stopped in the queue: its inputs do not matter

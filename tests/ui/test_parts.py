@@ -258,6 +258,14 @@ def test_an_api_client_leaving_settings_out_gets_the_presets_and_backbones():
     assert controls.given({**first, "steps": 12, "seed": "4"}) == {"steps": 12, "seed": 4}  # what is given stays
     line = options.command("dream", [], "dream.png", tutorial)
     assert f"--seed {tutorial['seed']}" in line
+    # On the page, choosing a preset has set its controls; one set back to the default preset's
+    # value is the user's (it took the preset's: 50 steps of tutorial where the page showed 10)
+    page = {**first, "preset": "tutorial", "seed": "1", options.FROM_PAGE: True}
+    back = {k: first[k] for k in ("model", "objective", "octaves", "octave_scale", "steps", "step_size")}
+    assert controls.given(page) == {"preset": "tutorial", "seed": 1, **back}  # (layers, norm: the same)
+    deep = {**first, "preset": "deep", "seed": "1", "layers": ["_blocks.10", "_blocks.12"]}
+    assert controls.given({**deep, options.FROM_PAGE: True}) == {"preset": "deep", "seed": 1, "steps": 10}
+    assert controls.given(deep) == {"preset": "deep", "seed": 1}  # a client's 10 steps: left out
 
 
 def test_uploaded_weights_are_the_sessions_files():
