@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from fastdream import _checks, io
 from fastdream.training import IMAGE_EXTENSIONS, distributed, list_images
+from fastdream.training.folders import walk_files
 
 
 @dataclass
@@ -176,9 +177,8 @@ def _check_settings(out_dir: Path, settings: dict, targets: list[Path]) -> dict:
 
 
 def _broken_links(folder: Path) -> list[Path]:
-    return sorted(
-        p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_symlink() and not p.exists()
-    )
+    found = walk_files(folder, recursive=True)  # (the folders list_images reads)
+    return sorted(p for p in found if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_symlink() and not p.exists())
 
 
 def _holds_alpha(dst: Path, image: Image.Image) -> bool:

@@ -7,6 +7,7 @@ unreadable file before anything is written, and keep a dataset in memory when it
 
 from __future__ import annotations
 
+import os
 import warnings
 from pathlib import Path
 
@@ -33,15 +34,26 @@ def list_images(folder, name: str = "images_dir", recursive: bool = True, exclud
         raise FileNotFoundError(f"{name}: no such folder: {folder}")
     if not folder.is_dir():
         raise NotADirectoryError(f"{name}: {folder} is not a folder")
-    pattern = "**/*" if recursive else "*"
-    # Hidden files and folders are no one's pictures: a Mac's ``._photo.png`` beside each photo
-    # (not an image at all), a viewer's ``.thumbnails/``.
-    found = (p for p in folder.glob(pattern) if not any(part.startswith(".") for part in p.relative_to(folder).parts))
+    found = walk_files(folder, recursive)
     files = sorted(p for p in found if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
     if exclude is not None:
         skip = Path(exclude).resolve()
         files = [f for f in files if skip not in f.resolve().parents]
     return files
+
+
+def walk_files(folder: Path, recursive: bool):
+    """The files under ``folder``. Hidden files and folders are no one's pictures: a Mac's
+    ``._photo.png`` beside each photo (not an image at all), a viewer's ``.thumbnails/``. Linked
+    folders are followed (``ln -s ~/photos/cats subjects/cat``), each real folder once, so a link
+    to a folder above it is no loop."""
+    seen = set()
+    for root, dirs, names in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        dirs[:] = [] if real in seen or not recursive else sorted(d for d in dirs if not d.startswith("."))
+        if real not in seen:
+            seen.add(real)
+            yield from (Path(root, n) for n in names if not n.startswith("."))
 
 
 def no_images(folder, name: str = "images_dir") -> ValueError:
