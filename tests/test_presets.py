@@ -54,7 +54,17 @@ def test_explicit_options_win_even_when_equal_to_the_default(monkeypatch):
     fd.dream(IMG, None, preset="deep")  # None layers: not given, the preset's stay
     assert seen[0].step_size == default_step != seen[1].step_size == fd.PRESETS["subtle"]["step_size"]
     assert seen[0].octaves == 4 and seen[1].steps == fd.PRESETS["subtle"]["steps"]
-    assert [str(s) for s in seen[2].layers] == fd.PRESETS["deep"]["layers"]
+    assert tuple(str(s) for s in seen[2].layers) == fd.PRESETS["deep"]["layers"]
+
+
+def test_a_preset_is_read_only():
+    """A copy a user changed (dict(preset)["layers"].append(...)) changed the preset itself."""
+    mine = dict(fd.PRESETS["deep"])
+    with pytest.raises(AttributeError):
+        mine["layers"].append("_blocks.3")
+    with pytest.raises(AttributeError, match="read-only"):
+        fd.PRESETS["deep"].description = "mine"
+    assert fd.PRESETS["deep"]["layers"] == ("_blocks.10", "_blocks.12")
 
 
 def test_the_signature_and_help_show_the_true_defaults(capsys):
@@ -132,7 +142,7 @@ def test_videos_take_a_preset_but_keep_their_short_frame_dreams(tmp_path):
     import json
 
     key = json.loads((tmp_path / "z_frames" / "zoom_settings.json").read_text())["key"]["dream"]
-    assert key["layers"] == fd.PRESETS["deep"]["layers"] and key["octaves"] == 1 and key["steps"] == 1
+    assert tuple(key["layers"]) == fd.PRESETS["deep"]["layers"] and key["octaves"] == 1 and key["steps"] == 1
     assert key["step_size"] == fd.PRESETS["deep"]["step_size"]
 
 

@@ -28,9 +28,22 @@ class Preset(Mapping):
     """A named look: dream options (a read-only mapping, so ``fd.dream(img, **preset)`` works)
     and a one-line ``description``."""
 
+    __slots__ = ("_description", "_settings")
+
     def __init__(self, description: str, **settings: Any) -> None:
-        self.description = description
-        self._settings = MappingProxyType(dict(settings))
+        # Lists frozen as tuples: a copy a user changes (dict(preset)["layers"].append(...)) changed
+        # the preset for the rest of the process, and a sheet's JSON then named a look it was not.
+        frozen = {k: tuple(v) if isinstance(v, list) else v for k, v in settings.items()}
+        object.__setattr__(self, "_description", description)
+        object.__setattr__(self, "_settings", MappingProxyType(frozen))
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"a preset is read-only; make your own settings with dict(preset) (not {name})")
+
+    @property
+    def description(self) -> str:
+        """What the look is, in a line."""
+        return self._description
 
     def __getitem__(self, key: str) -> Any:
         return self._settings[key]

@@ -80,6 +80,7 @@ def baseline(preset: str, model: str | None = None, overrides: dict | None = Non
     if model is not None and model != base["model"]:  # a preset's layers belong to its model
         base.update(model=model, layers=_dream_layers(model))
     base.update(overrides or {})
+    base["layers"] = None if base["layers"] is None else list(base["layers"])  # (a preset's are a tuple)
     base["preset"] = preset
     return base
 
