@@ -51,7 +51,7 @@ def format_info(d: dict) -> str:
         f"fastdream {d['version']} (torch {d['torch']}, Python {d['python']})",
         f"native CPU kernels: {'yes' if d['native_cpu'] else 'no (' + str(d['native_error']) + ')'}",
         f"native CUDA kernels: {'yes' if d['native_cuda'] else 'no'}"
-        + (f", architectures {archs}, runtime {d['cuda_runtime']}" if d["native_cuda"] else ""),
+        + (f", architectures {archs}, runtime {_version(d['cuda_runtime'])}" if d["native_cuda"] else ""),
     ]
     if d["gpu"]:
         g = d["gpu"]
@@ -71,3 +71,13 @@ def format_info(d: dict) -> str:
         f"backend: {d['backend_requested']} -> cpu: {d['backend_cpu']}, cuda: {d['backend_cuda']}",
     ]
     return "\n".join(lines)
+
+
+def _version(code) -> str:
+    """CUDA's version number as people write it: 13000 -> '13.0', 12080 -> '12.8'.
+
+    Examples:
+        >>> _version(13000), _version(12080), _version(None)
+        ('13.0', '12.8', 'unknown')
+    """
+    return "unknown" if code is None else f"{code // 1000}.{code % 1000 // 10}"

@@ -29,9 +29,16 @@ def _cmd_info(args) -> int:
     return 0
 
 
+def _version() -> str:
+    from fastdream._version import __version__
+
+    return __version__
+
+
 def build_parser() -> Parser:
     p = Parser(prog="fastdream", description="DeepDream and creative image models.")
     p.add_argument("--debug", action="store_true", help="show the traceback of an error (the option may come anywhere)")
+    p.add_argument("--version", action="version", version=f"fastdream {_version()}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     p.commands = sub.choices  # each command's parser, by name
     s = sub.add_parser("info", help="versions, native kernels and the backend in use")

@@ -7,6 +7,8 @@ load, :data:`LOAD_ERROR` says why and the ops run on the reference path.
 
 from __future__ import annotations
 
+import re
+
 import torch
 
 try:  # pragma: no cover - which branch runs depends on the build
@@ -44,21 +46,31 @@ def cuda_covers(capability: tuple[int, int]) -> bool:
     """Whether the compiled kernels run on a GPU of this compute capability.
 
     SASS (``NN`` or ``NN-real``) runs on the same major version with an equal or higher minor
-    version; PTX (``NN`` or ``NN-virtual``) is JIT-compiled for any newer GPU.
+    version; PTX (``NN`` or ``NN-virtual``) is JIT-compiled for any newer GPU. Arch-specific
+    ``NNa`` runs on that exact GPU only, family-specific ``NNf`` on its major version from that
+    minor on. CMake's ``all`` and ``all-major`` hold every GPU nvcc knew, with PTX of the newest.
     """
-    cc = capability[0] * 10 + capability[1]
-    for arch in cuda_architectures():
-        num, _, kind = arch.partition("-")
-        if not num.isdigit():
-            continue
-        a = int(num)
-        sass = kind in ("", "real")
-        ptx = kind in ("", "virtual")
-        if sass and a // 10 == cc // 10 and a <= cc:
-            return True
-        if ptx and a <= cc:
-            return True
-    return False
+    return any(_arch_covers(arch, capability[0] * 10 + capability[1]) for arch in cuda_architectures())
+
+
+def _arch_covers(arch: str, cc: int) -> bool:
+    """
+    Examples:
+        >>> [_arch_covers(a, 90) for a in ("90-real", "86", "100-real", "90a-real", "100f", "all-major")]
+        [True, True, False, True, False, True]
+    """
+    if arch in ("all", "all-major"):
+        return True
+    m = re.fullmatch(r"(\d+)([af]?)(?:-(real|virtual))?", arch)
+    if m is None:
+        return False
+    a, special, kind = int(m[1]), m[2], m[3] or ""
+    if special == "a":
+        return a == cc
+    same_major = a // 10 == cc // 10 and a <= cc
+    if special == "f" or kind == "real":
+        return same_major
+    return a <= cc  # PTX (with SASS when plain): JIT-compiled for any newer GPU
 
 
 def desc(t: torch.Tensor) -> tuple[int, list[int], list[int]]:

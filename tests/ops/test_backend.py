@@ -72,6 +72,14 @@ def test_cuda_coverage_rules(monkeypatch):
     assert not _native.cuda_covers((7, 5))
     monkeypatch.setattr(_native, "cuda_architectures", lambda: ["80-real"])
     assert not _native.cuda_covers((9, 0))
+    # CMake's all / all-major cover every GPU (they were read as covering none: always the slow
+    # path); arch-specific 90a only sm_90 itself, family-specific 100f sm_10x from 10.0 on
+    for every in ("all", "all-major"):
+        monkeypatch.setattr(_native, "cuda_architectures", lambda every=every: [every])
+        assert _native.cuda_covers((7, 5)) and _native.cuda_covers((12, 0))
+    monkeypatch.setattr(_native, "cuda_architectures", lambda: ["90a-real", "100f"])
+    assert _native.cuda_covers((9, 0)) and not _native.cuda_covers((9, 1))
+    assert _native.cuda_covers((10, 3)) and not _native.cuda_covers((12, 0))
 
 
 def test_info_command():
