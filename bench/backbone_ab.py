@@ -18,6 +18,8 @@ from fastdream.models.taps import LayerTaps
 #: The default dream's objective: l2 of the default layers.
 OBJECTIVE = build_objective(DreamOptions.create())
 
+if sys.argv[1:] not in (["default"], ["tuned"]):
+    sys.exit(__doc__)
 if sys.argv[1] == "tuned":
     from fastdream import _malloc
 

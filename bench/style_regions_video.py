@@ -211,7 +211,7 @@ GALLERY_STYLES = ("immunohistochemistry", "hubble_deep_field", "immunohistochemi
 
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("what", nargs="*", help="regions, video, speed (default: all three)")
+    p.add_argument("what", nargs="*", help="regions, video, speed, gallery (default: the first three)")
     p.add_argument("--out", default="/tmp/style_bench", help="where the pictures go")
     a = p.parse_args()
     if set(a.what) - {"regions", "video", "speed", "gallery"}:

@@ -5,7 +5,9 @@ for how the package is laid out.
 """
 
 from fastdream import data, dreamer, io, metrics, models, ops
+from fastdream._grad import autograd_on
 from fastdream._version import __version__
+from fastdream._warnings import FastdreamWarning
 from fastdream.cutout import cutout, cutout_folder, train_unet
 from fastdream.dream import PRESETS, dream, dream_folder
 from fastdream.dreamer import train_dreamer
@@ -18,8 +20,31 @@ from fastdream.style import style_transfer
 from fastdream.vae import sample_vae, train_vae, vae_reconstruct, vae_walk
 from fastdream.video import dream_video, style_video, zoom_video
 
+for _name in [
+    "cutout",
+    "cutout_folder",
+    "train_unet",
+    "dream",
+    "dream_folder",
+    "train_dreamer",
+    "sample_gan",
+    "train_gan",
+    "proof_sheet",
+    "style_transfer",
+    "sample_vae",
+    "train_vae",
+    "vae_reconstruct",
+    "vae_walk",
+    "dream_video",
+    "style_video",
+    "zoom_video",
+]:
+    globals()[_name] = autograd_on(globals()[_name])  # (under a notebook's inference mode too)
+del _name
+
 __all__ = [
     "Cancelled",
+    "FastdreamWarning",
     "PRESETS",
     "StepState",
     "__version__",

@@ -3,20 +3,21 @@
 A pipeline (the float32 dream, the low-memory dream, style transfer) says what one octave and one
 step are (:class:`Job`); :func:`drive` runs them smallest octave first, with a private random
 generator (the caller's global RNG is never touched), one progress bar, and after every step the
-user's ``callback(state)``, which may stop the run by returning ``False``
+user's ``callback(state)``, which may stop the run by returning ``False`` (:func:`stops`)
 (:class:`Cancelled`, carrying the picture so far).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 import torch
 from tqdm.auto import tqdm
+
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 
 __all__ = ["Cancelled", "Job", "StepState", "check_callback", "drive", "for_frame", "generator", "pyramid"]
 
@@ -67,14 +68,46 @@ class StepState:
     octave_step: int
     size: tuple[int, int]
     loss: float
-    _picture: Callable[[], Any]
+    _picture: Callable[[], Any] = dataclasses.field(repr=False)
     frame: int | None = None
     frames: int | None = None
 
     def image(self):
         """The current picture, of the input's kind, at this octave's size (made on each call:
-        ask only when you show it)."""
+        ask only when you show it; only while the call runs: keep the picture, not the state)."""
         return self._picture()
+
+
+def stops(answer) -> bool:
+    """Whether a callback's answer stops the run: any false value but None (``False``, numpy's
+    ``np.False_`` from ``return elapsed < limit``, ``0``); None, a callback that returns
+    nothing, goes on.
+
+    Examples:
+        >>> import numpy as np
+        >>> [stops(a) for a in (None, True, False, np.False_, 0, 1)]
+        [False, False, True, True, True, False]
+    """
+    if answer is None:
+        return False
+    try:
+        return not bool(answer)
+    except Exception as exc:  # an array of several values, ...
+        raise TypeError(
+            f"callback: return True or None to go on, False to stop; got {type(answer).__name__} ({exc})"
+        ) from None
+
+
+def _while_running(picture: Callable[[], Any], running: list[bool]) -> Callable[[], Any]:
+    def image():
+        if not running[0]:
+            raise RuntimeError(
+                "state.image(): the call this state came from has ended; keep the picture "
+                "(state.image() inside the callback) rather than the state"
+            )
+        return picture()
+
+    return image
 
 
 class Job(Protocol):
@@ -111,7 +144,7 @@ def for_frame(
         framed = dataclasses.replace(
             state, frame=frame, frames=count, step=step, total=steps, _picture=lambda: frame_picture(picture())
         )
-        if callback(framed) is False:
+        if stops(callback(framed)):
             raise Cancelled(
                 f"stopped by the callback after step {step} of {steps} (frame {frame})", _picture(framed.image)
             )
@@ -136,13 +169,22 @@ def frame_picture(frame) -> Any:
 
 
 def pyramid(
-    h: int, w: int, octaves: int, scale: float, *, min_side: int, multiple: int = 1, name: str = "dream"
+    h: int,
+    w: int,
+    octaves: int,
+    scale: float,
+    *,
+    min_side: int,
+    multiple: int = 1,
+    name: str = "dream",
+    quiet: bool = False,
 ) -> list[tuple[int, int]]:
     """The octave sizes of an ``h x w`` image, smallest first.
 
     Octave ``i`` is the image shrunk by ``scale**i``, each side rounded to a multiple of
     ``multiple`` (at least one). Octaves whose short side would be under ``min_side`` are left out
-    with a warning (the full size always stays), and a size that repeats is worked on once.
+    with a warning (none when ``quiet``; the full size always stays), and a size that repeats is
+    worked on once.
 
     Examples:
         >>> pyramid(300, 400, 3, 1.4, min_side=32)
@@ -163,7 +205,7 @@ def pyramid(
     sizes = [(snap(shrunk(h, i)), snap(shrunk(w, i))) for i in range(octaves)]
     big = [s for i, s in enumerate(sizes) if i == 0 or min(s) >= min_side]
     keep = list(dict.fromkeys(big))
-    if len(keep) < octaves:
+    if len(keep) < octaves and not quiet:
         why = []
         if len(big) < octaves:
             why.append(f"at scale {scale:g} the {w}x{h} image would shrink below {min_side} px")
@@ -171,21 +213,10 @@ def pyramid(
             why.append(f"at scale {scale:g} some octaves round to the same size, worked on once")
         warnings.warn(
             f"{name}: using {len(keep)} of {octaves} octaves: {'; '.join(why)}",
-            UserWarning,
+            FastdreamWarning,
             stacklevel=user_stacklevel(),
         )
     return keep[::-1]
-
-
-def user_stacklevel() -> int:
-    """The ``stacklevel`` that points a warning at the first frame outside fastdream."""
-    import sys
-
-    root = os.path.dirname(os.path.abspath(__file__))
-    frame, level = sys._getframe(1), 1
-    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(root):
-        frame, level = frame.f_back, level + 1
-    return level
 
 
 def generator(seed: int | None) -> torch.Generator:
@@ -222,7 +253,8 @@ def drive(
     """
     gen, total = generator(seed), len(sizes) * steps
     bar = tqdm(total=total, disable=not progress, desc=desc, unit="step", leave=False)
-    done = 0
+    done, running = 0, [True]
+    picture = _while_running(job.picture, running)
     try:
         for octave, size in enumerate(sizes):
             job.begin(octave, tuple(size), gen)
@@ -234,11 +266,12 @@ def drive(
                     bar.set_postfix(loss=f"{float(loss):.4g}", refresh=False)
                 if callback is None:
                     continue
-                state = StepState(octave, len(sizes), done, total, k + 1, tuple(size), float(loss), job.picture)
-                if callback(state) is False:
+                state = StepState(octave, len(sizes), done, total, k + 1, tuple(size), float(loss), picture)
+                if stops(callback(state)):
                     raise Cancelled(f"stopped by the callback after step {done} of {total}", _picture(job.picture))
             job.end()
     finally:
+        running[0] = False
         bar.close()
 
 

@@ -154,8 +154,8 @@ def features(images, *, size: int = DEFAULT_SIZE, batch_size: int = 32, device=N
     batch_size = _checks.integer("batch_size", batch_size, 1)
     device = _checks.device("device", device)
     model = _extractor(device)
-    mean = torch.tensor(EfficientNetLite0.input_mean, device=device).view(1, 3, 1, 1)
-    std = torch.tensor(EfficientNetLite0.input_std, device=device).view(1, 3, 1, 1)
+    mean = torch.tensor(EfficientNetLite0.input_mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+    std = torch.tensor(EfficientNetLite0.input_std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
     out = []
     for x in _as_batches(images, "images", batch_size):
         x = x.to(device)

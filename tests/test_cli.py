@@ -11,6 +11,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import fastdream as fd
+
 
 def _png_claiming(width: int, height: int) -> bytes:
     """A tiny PNG whose header claims ``width`` x ``height`` pixels (a decompression bomb)."""
@@ -147,10 +149,22 @@ def test_dream_a_folder_and_a_video(tmp_path, small_image):
 
 @pytest.mark.slow
 def test_dream_without_input_uses_the_bundled_sample(tmp_path):
-    r = run("dream", "--octaves", "1", "--steps", "1", "--tile", "256", "-q", cwd=tmp_path)
+    (tmp_path / "dream.png").write_text("an earlier dream")  # the default name: replaced, silently
+    r = run("dream", "--octaves", "1", "--steps", "1", "--tile", "256", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
-    with Image.open(tmp_path / "dream.png") as im:
+    said = r.stdout.strip()  # the seed drawn, to make it again; the sample named (a forgotten input)
+    assert re.fullmatch(r"wrote dream-2.png \(512x512, seed (\d+), of the bundled sample photo\)", said), said
+    assert (tmp_path / "dream.png").read_text() == "an earlier dream"
+    with Image.open(tmp_path / "dream-2.png") as im:
         assert im.size == (512, 512)
+    seed = re.search(r"seed (\d+)", said)[1]
+    again = run(
+        "dream", "--octaves", "1", "--steps", "1", "--tile", "256", "--seed", seed, "-o", "again.png", cwd=tmp_path
+    )
+    assert again.returncode == 0, again.stderr
+    assert np.array_equal(
+        np.asarray(Image.open(tmp_path / "again.png")), np.asarray(Image.open(tmp_path / "dream-2.png"))
+    )
 
 
 @pytest.mark.parametrize(
@@ -201,6 +215,11 @@ def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, small_image, arg
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0] and "Traceback" not in r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == before
+
+
+def test_version():
+    r = run("--version")
+    assert (r.returncode, r.stdout.strip()) == (0, f"fastdream {fd.__version__}")  # it said "required: COMMAND"
 
 
 def test_list_layers():

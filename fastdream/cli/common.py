@@ -78,6 +78,9 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
     if str(args.output) == "-":
         raise UsageError("output: - (standard output) is not supported; give a file name")
     out = Path(args.output or default)
+    if args.output is None and out.exists():  # a default name never replaces an earlier result
+        out = _unused(out)
+        args.output = str(out)
     _check_name_length(out)
     if out.is_dir():
         raise UsageError(f"output {out} is a folder; give a file name")
@@ -116,6 +119,22 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
                 soft = io.soft_alpha(io.standard(im))  # GIF holds an alpha that is only on or off
     io.image_format(out, mode or "RGB", "output", size=size, soft=True if soft is None else soft)
     return out
+
+
+def _unused(path: Path) -> Path:
+    """``dream-2.png``, ``dream-3.png``...: the first of ``path``'s numbered names that is free.
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = (Path(d) / "dream.png").write_bytes(b""), (Path(d) / "dream-2.png").write_bytes(b"")
+        ...     _unused(Path(d) / "dream.png").name
+        'dream-3.png'
+    """
+    k = 2
+    while (path.with_name(f"{path.stem}-{k}{path.suffix}")).exists():
+        k += 1
+    return path.with_name(f"{path.stem}-{k}{path.suffix}")
 
 
 def _input_sized(args) -> bool:

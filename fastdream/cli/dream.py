@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import secrets
 import warnings
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def dream_options(s, overrides: dict | None = None) -> None:
     s.add_argument(
         "--color-match", action="store_true", default=None, help="give the output the input's color statistics"
     )
-    s.add_argument("--seed", type=int)
+    s.add_argument("--seed", type=int, help="the jitter's seed (default: drawn, and said with the result)")
     s.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     note_defaults(s, {**DreamOptions.defaults(), **(overrides or {})}, rename={"tile": "tile_size"})
@@ -188,9 +189,12 @@ def _cmd_dream(args) -> int:
     image = io.load_pil(source)  # missing file / not an image: a clear error before any work
     mask = _mask(args, image)
     kw = given(mask=mask, low_memory=args.low_memory) | dream_kwargs(args)
+    if kw.get("seed") is None:  # drawn here and said: a dream you like can be made again (--seed)
+        kw["seed"] = secrets.randbelow(2**31)
     result = fd.dream(image, progress=not args.quiet, **kw)
     io.save_image(result, out)
-    print(f"wrote {out} ({result.width}x{result.height})")
+    sample = "" if args.input else ", of the bundled sample photo"  # (an input left out by mistake shows)
+    print(f"wrote {out} ({result.width}x{result.height}, seed {kw['seed']}{sample})")
     return 0
 
 
@@ -257,7 +261,11 @@ def add(sub) -> None:
     s.add_argument(
         "input", nargs="?", help="image file or folder (default: the bundled astronaut photo, public domain)"
     )
-    s.add_argument("-o", "--output", help="output image file (default: dream.png), or folder for a folder")
+    s.add_argument(
+        "-o",
+        "--output",
+        help="output image file (default: dream.png, or dream-2.png... when that exists), or folder for a folder",
+    )
     s.add_argument("--format", help="for a folder: the outputs' format (png, jpg, ...; default: kept)")
     dream_options(s)
     s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
@@ -298,7 +306,9 @@ def add(sub) -> None:
 
     s = sub.add_parser("zoom", help="endless-zoom video: dream, zoom, repeat (GIF, WebP or MP4)")
     s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo)")
-    s.add_argument("-o", "--output", help="video file: .gif, .webp or .mp4 (default: zoom.gif)")
+    s.add_argument(
+        "-o", "--output", help="video file: .gif, .webp or .mp4 (default: zoom.gif, or zoom-2.gif... when that exists)"
+    )
     s.add_argument("--frames", type=int, help="frames in the video")
     s.add_argument("--zoom", type=float, help="zoom factor per frame, 0.5 to 2 (> 1 zooms in)")
     s.add_argument("--shift", type=float, nargs=2, metavar=("DX", "DY"), help="pixels per frame")

@@ -52,7 +52,11 @@ def add(sub) -> None:
         "and writes one labeled contact sheet, plus SHEET.json with every cell's settings.",
     )
     s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo)")
-    s.add_argument("-o", "--output", help="the sheet image (default: sheet.png); the settings go to its .json")
+    s.add_argument(
+        "-o",
+        "--output",
+        help="the sheet image (default: sheet.png, or sheet-2.png... when that exists); the settings go to its .json",
+    )
     s.add_argument(
         "--vary",
         action="append",

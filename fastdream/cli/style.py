@@ -116,7 +116,7 @@ def add(sub) -> None:
     s = sub.add_parser("style", help="paint a photo in the style of one or more images (neural style transfer)")
     s.add_argument("input", metavar="CONTENT", help="the photo whose shapes are kept")
     s.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are blended, or one per mask")
-    s.add_argument("-o", "--output", help="output image file (default: style.png)")
+    s.add_argument("-o", "--output", help="output image file (default: style.png, or style-2.png... when that exists)")
     _style_options(s)
     s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
     note_defaults(s, style_defaults, rename={"tile": "tile_size"})

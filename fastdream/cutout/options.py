@@ -9,6 +9,7 @@ import warnings
 import numpy as np
 
 from fastdream import _checks, io
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 from fastdream.cutout.predict import CONFIG
 from fastdream.models.unet import BACKBONES, UNet
 from fastdream.training import Anything, Dist, Int, Listing, OptimizerState, Record, Weights, model_fits
@@ -117,8 +118,8 @@ def split(keys: list[str], state, a: dict, launch: Dist) -> set[str]:
         if launch.main:
             warnings.warn(
                 "train_unet: the data changed since the checkpoint; drawing a new validation split",
-                UserWarning,
-                stacklevel=3,
+                FastdreamWarning,
+                stacklevel=user_stacklevel(),
             )
     n_val = min(max(1, round(len(keys) * a["val_split"])), len(keys) - 1)
     perm = np.random.default_rng(a["seed"]).permutation(len(keys))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
 from pathlib import Path
 
 import torch
@@ -14,6 +13,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from fastdream import io
+from fastdream._warnings import warn
 from fastdream.cutout import options as O
 from fastdream.cutout import pairs as P
 from fastdream.cutout.predict import FORMAT, VERSION, read_unet_checkpoint, to_device
@@ -339,7 +339,7 @@ def train_unet(
             parts.append(f"{len(lone_i)} image(s) without a mask ({P.names(lone_i)})")
         if lone_m:
             parts.append(f"{len(lone_m)} mask(s) without an image ({P.names(lone_m)})")
-        warnings.warn(f"train_unet: skipping {' and '.join(parts)}", UserWarning, stacklevel=2)
+        warn(f"train_unet: skipping {' and '.join(parts)}")
     reject = P.Rejects(a["skip_bad"])
     good, sizes = P.checked(found, reject)
     if len(good) < 2:
@@ -355,11 +355,7 @@ def train_unet(
     show = a["progress"] and launch.main
     cache, good = P.decoded(good, sizes, a["image_size"], zoom_of, reject, PRELOAD_BYTES, show=show)
     if reject.bad and launch.main:
-        warnings.warn(
-            f"train_unet: skipping {len(reject.bad)} bad pair(s): " + "; ".join(reject.bad[:5]),
-            UserWarning,
-            stacklevel=2,
-        )
+        warn(f"train_unet: skipping {len(reject.bad)} bad pair(s): " + "; ".join(reject.bad[:5]))
     val_keys = _held_out(good, val_keys, cache, a, launch)
     train_pairs = [p for p in good if p[0] not in val_keys]
     val_pairs = [p for p in good if p[0] in val_keys]
@@ -368,7 +364,7 @@ def train_unet(
     dev = a["device"]
     if a["amp"] and dev.type != "cuda":
         if launch.main:
-            warnings.warn(f"train_unet: amp=True needs CUDA; training on {dev} in float32", UserWarning, stacklevel=2)
+            warn(f"train_unet: amp=True needs CUDA; training on {dev} in float32")
         a["amp"] = False
     config = _config(a, len(good), len(train_pairs), len(val_pairs), len(lone_i) + len(lone_m), len(reject.bad))
     dist = distributed(dev)

@@ -11,12 +11,14 @@ and memory bounded by the tile batch.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 
 from fastdream import _malloc, driver, io, ops
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 from fastdream.dream.context import Context
 from fastdream.dream.options import EMPTY_MASK, DreamOptions, octave_count
 from fastdream.dream.subjects import subject
@@ -42,7 +44,9 @@ def pyramid(h: int, w: int, octaves: int | str, scale: float, net=None) -> list[
             "resize it, or dream it with another model"
         )
     min_side = max(MIN_OCTAVE_SIDE, least)
-    return driver.pyramid(h, w, octave_count(octaves, h, w, scale), scale, min_side=min_side)
+    count = octave_count(octaves, h, w, scale)
+    # "auto" counts by the long side: a thin strip's octaves the short side cannot take were never asked for
+    return driver.pyramid(h, w, count, scale, min_side=min_side, quiet=octaves == "auto")
 
 
 def tile_grid(size: tuple[int, int], tile_size: int | None, net=None) -> ops.TileGrid:
@@ -82,6 +86,13 @@ def _per_sample_values(v, acts) -> torch.Tensor:
         raise ValueError(
             f"objective: a callable objective must return one value per sample, a tensor of shape ({n},), got {got}"
         )
+    if not v.requires_grad:  # torch's own words: "element 0 of tensors does not require grad"
+        raise ValueError(
+            "objective: the callable's value does not depend on the activations (detached, .item(), "
+            "or made under torch.no_grad()); a dream climbs its gradient"
+        )
+    if not bool(torch.isfinite(v).all()):  # a NaN step changed nothing, silently
+        raise ValueError(f"objective: the callable returned {v.detach().tolist()}; it must be finite")
     return v
 
 
@@ -135,6 +146,13 @@ def finish_colors(out01: torch.Tensor, x01: torch.Tensor, o: DreamOptions) -> to
     return out01
 
 
+#: What a dream that changed no pixel says (a silent no-op would look like a bug in fastdream).
+NOTHING_CHANGED = (
+    "dream: the picture did not change: the objective's gradient was 0 everywhere (an objective that does "
+    "not depend on the picture, or channels this picture leaves at 0), or every step was clipped at black or white"
+)
+
+
 @dataclass
 class Network:
     """What a dream runs on: the device, the objective, the built network and its taps, and the
@@ -157,8 +175,8 @@ def network(image, o: DreamOptions) -> Network:
     objective = build_objective(o)
     net = dream_net(o.model, objective.layers, dev)
     mean_, std_ = input_convention(net)
-    mean = torch.tensor(mean_, device=dev).view(1, 3, 1, 1)
-    std = torch.tensor(std_, device=dev).view(1, 3, 1, 1)
+    mean = torch.tensor(mean_, dtype=torch.float32, device=dev).view(1, 3, 1, 1)
+    std = torch.tensor(std_, dtype=torch.float32, device=dev).view(1, 3, 1, 1)
     clamp = (min((0 - a) / b for a, b in zip(mean_, std_)), max((1 - a) / b for a, b in zip(mean_, std_)))
     return Network(dev, objective, net, LayerTaps(net, objective.layers), mean, std, clamp)
 
@@ -211,6 +229,8 @@ class Dream:
 
     def result(self):
         """The dreamed image at full size, colors finished, mask applied, of the input's kind."""
+        if not bool(self.detail.any()):
+            warnings.warn(NOTHING_CHANGED, FastdreamWarning, stacklevel=user_stacklevel())
         out01 = finish_colors((self.x01 + self.detail * self.nw.std).clamp_(0.0, 1.0), self.x01, self.o)
         if self.m is not None:
             out01 = torch.where(self.m > 0, out01, self.x01)

@@ -167,7 +167,7 @@ def _gradient(base, detail, grad, taps, objective, grid, roll, batch):
         idx = (torch.arange(start, start + rows.shape[1], device=detail.device) - dy) % h
         grad.index_copy_(1, idx, rows.to(grad.dtype))
 
-    total = torch.zeros((), device=detail.device)
+    total = torch.zeros((), dtype=torch.float32, device=detail.device)
     window, w0 = None, 0  # float32 sums of rolled rows w0 .. w0 + tile_h, not yet final
     for r, y in enumerate(grid.ys):
         x = _strip(base, detail, y, grid.tile_h, dy)

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from fastdream import io
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 from fastdream.training import IMAGE_EXTENSIONS, list_images
 
 #: A subject needs this many readable pictures: one to train on and one to validate with.
@@ -80,7 +81,7 @@ def warn_skipped(s: Subjects, images_dir: Path, stacklevel: int = 3) -> None:
     if s.bad:
         parts.append(f"{len(s.bad)} unreadable file(s) ({'; '.join(s.bad[:3])})")
     if parts:
-        warnings.warn(f"train_dreamer: skipping {' and '.join(parts)}", UserWarning, stacklevel=stacklevel)
+        warnings.warn(f"train_dreamer: skipping {' and '.join(parts)}", FastdreamWarning, stacklevel=user_stacklevel())
 
 
 def decode(path: Path, side: int) -> torch.Tensor:
@@ -124,7 +125,9 @@ def split(s: Subjects, root: Path, val_split: float, seed: int, stored=None) -> 
         if all(0 < len(stored & set(k)) < len(k) for k in keys) and stored <= {x for k in keys for x in k}:
             return stored
         warnings.warn(
-            "train_dreamer: the data changed since the checkpoint; drawing a new validation split", stacklevel=3
+            "train_dreamer: the data changed since the checkpoint; drawing a new validation split",
+            FastdreamWarning,
+            stacklevel=user_stacklevel(),
         )
     rng = np.random.default_rng(seed)
     held = set()

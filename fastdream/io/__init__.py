@@ -27,7 +27,6 @@ from fastdream.io.images import (
     check_range,
     color_profile,
     load,
-    load_mask,
     load_pil,
     opened,
     reason,
@@ -35,6 +34,7 @@ from fastdream.io.images import (
     upright,
     with_profile,
 )
+from fastdream.io.masks import load_mask
 from fastdream.io.outputs import (
     WRITABLE,
     Made,

@@ -133,18 +133,55 @@ def _levels(a: np.ndarray, mode: str) -> np.ndarray:
         >>> _levels(np.array([[0, 128, 255]], np.int32), "I").tolist(), _levels(np.array([[0, 50000, 100000]]), "I").tolist()
         ([[0, 128, 255]], [[0, 128, 255]])
     """
+    white = deep_white(a, mode)
     if mode == "F":
         a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
-        scale = 255.0 if a.size and a.min() >= 0 and a.max() <= 1 else 1.0
-        return np.clip(np.rint(a * scale), 0, 255).astype(np.uint8)
-    a = np.clip(a.astype(np.int64), 0, None)
+        return np.clip(np.rint(a * (255.0 / white)), 0, 255).astype(np.uint8)
+    a = np.clip(a.astype(np.int64), 0, white)
+    if white == 255:
+        return a.astype(np.uint8)
+    return ((a * 255 + white // 2) // white).astype(np.uint8)  # 16-bit: round(v / 257), exact for 8-bit values
+
+
+def deep_white(a: np.ndarray, mode: str):
+    """The value a deep gray array's white is (:func:`_levels`, :func:`deep_float`): 65535 for
+    16-bit; for float (``F``) 1 when every value lies in [0, 1], else 255 (Pillow's own reading);
+    for 32-bit ``I`` 255 when it holds 8-bit values, its largest when wider than 16 bits, else 65535.
+
+    Examples:
+        >>> deep_white(np.array([[0.0, 0.5]], np.float32), "F"), deep_white(np.array([[0, 300]]), "I")
+        (1.0, 65535)
+    """
+    if mode == "F":
+        finite = a[np.isfinite(a)]
+        return 1.0 if not finite.size or (finite.min() >= 0 and finite.max() <= 1) else 255.0
     top = int(a.max()) if a.size else 0
     if mode == "I" and top <= 255:
-        return a.astype(np.uint8)
-    if mode == "I" and top > 65535:
-        return ((a * 255 + top // 2) // top).astype(np.uint8)
-    a = np.clip(a, 0, 65535)
-    return ((a * 255 + 32767) // 65535).astype(np.uint8)  # round(v / 257): exact for 8-bit values stored wide
+        return 255
+    return top if mode == "I" and top > 65535 else 65535
+
+
+def deep_float(a: np.ndarray, mode: str) -> tuple[np.ndarray, float]:
+    """A deep gray array as float32 in [0, 1] at its full depth, and its white (:func:`deep_white`),
+    to give a result back in the same mode with :func:`deep_back`.
+
+    Examples:
+        >>> x, white = deep_float(np.array([[0, 32768, 65535]], np.uint16), "I;16")
+        >>> white, deep_back(x, "I;16", white).tolist()
+        (65535, [[0, 32768, 65535]])
+    """
+    white = deep_white(a, mode)
+    x = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=white, neginf=0.0) / white
+    return np.clip(x, 0.0, 1.0).astype(np.float32), white
+
+
+def deep_back(x: np.ndarray, mode: str, white) -> np.ndarray:
+    """:func:`deep_float`'s inverse: float in [0, 1] to the values of ``mode`` (``uint16`` for the
+    16-bit modes, ``int32`` for ``I``, ``float32`` for ``F``)."""
+    if mode == "F":
+        return (x.astype(np.float64) * white).astype(np.float32)
+    y = np.rint(x.astype(np.float64) * white)
+    return y.astype(np.int32 if mode == "I" else np.uint16)
 
 
 def uint8_from_pil(im: Image.Image, mode: str | None = None) -> torch.Tensor:

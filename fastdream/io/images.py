@@ -21,8 +21,9 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fastdream import _checks
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 from fastdream.io.atomic import atomic_save
-from fastdream.io.convert import DEEP_GRAY, from_uint8, has_clear, standard, to_uint8
+from fastdream.io.convert import DEEP_GRAY, deep_back, deep_float, from_uint8, standard, to_uint8
 from fastdream.ops.luma import luma
 
 #: The bundled sample photo: the public-domain astronaut portrait from scikit-image.
@@ -49,6 +50,8 @@ class Loaded:
     rgb: torch.Tensor
     alpha: torch.Tensor | None
     restore: Callable[..., object]
+    #: The input is gray (its result is made gray again: ``rgb``'s three channels are equal).
+    gray: bool = False
 
     def restore_resized(self, rgb: torch.Tensor):
         """``restore`` for a result of another size than the input: the alpha channel (if any)
@@ -126,7 +129,11 @@ def upright(im: Image.Image, where) -> Image.Image:
     except Exception as exc:
         why, out = reason(exc), im
     if why is not None:
-        warnings.warn(f"{where}: its EXIF block is damaged ({why}); the orientation may be ignored", UserWarning, 2)
+        warnings.warn(
+            f"{where}: its EXIF block is damaged ({why}); the orientation may be ignored",
+            FastdreamWarning,
+            stacklevel=user_stacklevel(),
+        )
     return out
 
 
@@ -145,8 +152,8 @@ def load_pil(path, name: str = "image") -> Image.Image:
             warnings.warn(
                 f"{name}: {where} has {frames} frames; the first is used"
                 + (" (dream-video works on every frame)" if name in ("image", "input") else ""),
-                UserWarning,
-                2,
+                FastdreamWarning,
+                stacklevel=user_stacklevel(),
             )
         try:
             im.load()
@@ -155,6 +162,18 @@ def load_pil(path, name: str = "image") -> Image.Image:
         except Exception as exc:  # truncated or corrupt pixel data: any error type from the decoders
             raise ValueError(f"{name}: {where} could not be read ({reason(exc)})") from None
         return standard(upright(im, f"{name}: {where}"))
+
+
+def decoded(im: Image.Image, name: str = "image") -> Image.Image:
+    """A PIL image given as it is, its pixels read: a closed or truncated one is a ``ValueError``
+    (it was a bare AssertionError, after a false warning about its EXIF block)."""
+    try:
+        im.load()
+    except Exception as exc:  # Pillow's decoders: any error type
+        closed = getattr(im, "_im", True) is None and getattr(im, "fp", True) is None
+        why = "it was closed before its pixels were read" if closed else reason(exc)
+        raise ValueError(f"{name}: the PIL image could not be read ({why})") from None
+    return im
 
 
 def check_size(name: str, h: int, w: int, n: int = 1) -> None:
@@ -190,20 +209,47 @@ def _merge(rgb: torch.Tensor, alpha: torch.Tensor | None, channels: int) -> torc
     return rgb if alpha is None else torch.cat([rgb, alpha.to(rgb)], 1)
 
 
+#: Modes a PIL image is given back in though fastdream works on it in another (:func:`standard`):
+#: CMYK, by Pillow's conversion. Palette images come back RGB (or RGBA: a palette cannot hold a
+#: dream's colors), bilevel ones gray (two levels cannot hold it either: a dream dithered back to
+#: them was the input again), YCbCr, LAB and HSV ones RGB.
+_BACK_TO = ("CMYK",)
+
+
 def _from_pil(im: Image.Image) -> Loaded:
-    # Palette, CMYK, 16-bit...: worked on in their 8-bit mode (standard), given back in that mode.
     check_pixels("image", "the image", im.size, im.mode, _FLOAT_BYTES, decoded=True)
-    icc = color_profile(im)
+    original = im.mode
+    icc = im.info.get("icc_profile") if original == "CMYK" else color_profile(im)
+    if original in DEEP_GRAY and im.info.get("transparency") is None:
+        return _from_deep(im)  # 16-bit, 32-bit and float gray: at their depth, given back in their mode
     im = standard(im)
     mode = im.mode
     arr = np.asarray(im)
     loaded = _from_numpy(arr, "image")
 
     def restore(rgb, alpha=_KEEP):
-        out = loaded.restore(rgb, alpha)
-        return with_profile(Image.fromarray(out, mode), icc)
+        out = Image.fromarray(loaded.restore(rgb, alpha), mode)
+        return with_profile(out.convert(original) if original in _BACK_TO else out, icc)
 
-    return Loaded(loaded.rgb, loaded.alpha, restore)
+    return Loaded(loaded.rgb, loaded.alpha, restore, loaded.gray)
+
+
+def _from_deep(im: Image.Image) -> Loaded:
+    mode = im.mode
+    x, white = deep_float(np.asarray(im), mode)
+    if mode == "F" and white == 255 and float(np.nanmax(np.asarray(im))) <= 2:
+        warnings.warn(
+            f"image: a float ('F') picture with values up to {float(np.nanmax(np.asarray(im))):.3g} is read as "
+            "0-255 levels (Pillow's reading), so it is nearly black; clip it to [0, 1] to have it read as [0, 1]",
+            FastdreamWarning,
+            stacklevel=user_stacklevel(),
+        )
+    loaded = _from_numpy(x, "image")
+
+    def restore(rgb, alpha=_KEEP):
+        return Image.fromarray(deep_back(loaded.restore(rgb, alpha), mode, white))
+
+    return Loaded(loaded.rgb, loaded.alpha, restore, gray=True)
 
 
 def _from_numpy(arr: np.ndarray, name: str) -> Loaded:
@@ -225,11 +271,13 @@ def _from_numpy(arr: np.ndarray, name: str) -> Loaded:
     def restore(out, a=_KEEP):
         x = _merge(out, alpha if a is _KEEP else a, channels)[0].permute(1, 2, 0).cpu()
         x = x[..., 0] if len(shape) == 2 else x
-        if dtype == np.uint8:
-            return to_uint8(x).numpy()
-        return x.numpy().astype(dtype)
+        # C order, as the input was: a view of the channel planes broke OpenCV and ndarray.resize
+        y = np.ascontiguousarray(to_uint8(x).numpy() if dtype == np.uint8 else x.numpy().astype(dtype))
+        if a is _KEEP and alpha is not None and dtype != np.uint8:
+            y[..., -1] = arr[..., -1]  # the input's own alpha, not its float32 copy
+        return y
 
-    return Loaded(rgb.contiguous(), alpha, restore)
+    return Loaded(rgb.contiguous(), alpha, restore, gray=channels in (1, 2))
 
 
 def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
@@ -238,6 +286,7 @@ def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
     if t.dim() not in (3, 4):
         raise ValueError(f"{name} as a tensor must be (C, H, W) or (N, C, H, W), got shape {tuple(t.shape)}")
     batched, device, dtype = t.dim() == 4, t.device, t.dtype
+    layout = torch.channels_last if batched and _is_channels_last(t) else torch.contiguous_format
     check_size(name, t.shape[-2], t.shape[-1], t.shape[0] if batched else 1)
     x = (t if batched else t[None]).detach().float()
     x = check_range(x, name)
@@ -246,9 +295,18 @@ def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
 
     def restore(out, a=_KEEP):
         y = _merge(out, alpha if a is _KEEP else a, channels).to(device=device, dtype=dtype)
+        if a is _KEEP and alpha is not None and dtype != torch.float32:
+            y[:, -1:] = (t if batched else t[None])[:, -1:].detach()  # the input's own alpha
+        y = y.contiguous(memory_format=layout)
         return y if batched else y[0]
 
-    return Loaded(rgb.contiguous(), alpha, restore)
+    return Loaded(rgb.contiguous(), alpha, restore, gray=channels in (1, 2))
+
+
+def _is_channels_last(t: torch.Tensor) -> bool:
+    """Whether an (N, C, H, W) tensor is laid out channels last (and not also plainly contiguous,
+    as a tensor of one channel or one pixel is both)."""
+    return t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()
 
 
 # Resampling and color conversions overshoot [0, 1] by a rounding error (bilinear weights sum
@@ -280,60 +338,12 @@ def load(image, name: str = "image") -> Loaded:
     if isinstance(image, (str, os.PathLike)):
         return _from_pil(load_pil(image, name))
     if isinstance(image, Image.Image):
-        return _from_pil(upright(image, name))
+        return _from_pil(upright(decoded(image, name), name))
     if isinstance(image, np.ndarray):
         return _from_numpy(image, name)
     if isinstance(image, torch.Tensor):
         return _from_tensor(image, name)
     raise TypeError(f"{name} must be a path, PIL image, numpy array or torch tensor, got {type(image).__name__}")
-
-
-def load_mask(mask, size: tuple[int, int], name: str = "mask", *, empty: str | None = None) -> torch.Tensor:
-    """A mask in [0, 1] of shape (1, 1, H, W) from a path, PIL image, array or tensor.
-
-    Images and uint8 arrays are scaled by 1/255; a picture with transparency is its alpha (a
-    region painted on a clear layer, a cutout), else its gray levels. A mask of another size is
-    resized (bilinear), one of another shape (aspect ratio) is a ``ValueError``: it would be
-    stretched. ``empty``: a mask that is 0 everywhere is a ``ValueError`` saying this (what it
-    would do), when given.
-    """
-    if isinstance(mask, (str, os.PathLike)):
-        mask = load_pil(mask, name)
-    if isinstance(mask, Image.Image):
-        im = standard(mask)
-        # (np.array: writable, torch warns about sharing a read-only buffer)
-        mask = np.array(im.getchannel("A") if has_clear(im) else im.convert("L"))
-    if isinstance(mask, np.ndarray):
-        m = torch.from_numpy(np.ascontiguousarray(mask)).float()
-        if mask.dtype == np.uint8:
-            m = m / 255.0
-        elif mask.dtype == bool:
-            pass
-        elif not np.issubdtype(mask.dtype, np.floating):
-            raise TypeError(f"{name} must be uint8, bool or float in [0, 1], got dtype {mask.dtype}")
-    elif isinstance(mask, torch.Tensor):
-        m = mask.detach().float().cpu()
-    else:
-        raise TypeError(f"{name} must be a path, PIL image, numpy array or tensor, got {type(mask).__name__}")
-    while m.dim() > 2 and m.shape[0] == 1:  # (1, 1, H, W), (1, H, W): batch and channel
-        m = m[0]
-    if m.dim() == 3 and m.shape[-1] == 1:  # (H, W, 1)
-        m = m[..., 0]
-    if m.dim() != 2:
-        raise ValueError(f"{name} must be a single-channel HxW mask, got shape {tuple(mask.shape)}")
-    m = check_range(m, name)
-    if empty is not None and not bool((m > 0).any()):
-        raise ValueError(f"{name} is 0 everywhere: {empty}")
-    m = m[None, None]
-    (h, w), (hh, ww) = m.shape[-2:], size
-    if abs(h * ww / w - hh) > max(0.02 * hh, ww / w):  # off by more than rounding (2%, or a mask pixel)
-        raise ValueError(
-            f"{name} is {w}x{h} and the picture {ww}x{hh}: a mask of another shape would be stretched; "
-            f"give one of the picture's shape ({ww}x{hh}, or that scaled)"
-        )
-    if tuple(m.shape[-2:]) != tuple(size):
-        m = torch.nn.functional.interpolate(m, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
-    return m
 
 
 def color_profile(im: Image.Image) -> bytes | None:
@@ -359,6 +369,8 @@ def save_image(image: Image.Image, path, **options) -> Path:
     fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
     if fmt == "ICO":  # its own size, not the squares Pillow shrinks a picture to by default
         options.setdefault("sizes", [image.size])
+    if fmt in ("JPEG", "WEBP"):  # Pillow's 75 / 80 blur the dream's fine detail (6 levels off at 75)
+        options.setdefault("quality", 95)
     if image.info.get("icc_profile") and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
         options.setdefault("icc_profile", image.info["icc_profile"])
     return atomic_save(lambda tmp: image.save(tmp, format=fmt, **options), path)

@@ -266,7 +266,7 @@ def efficientnet_lite0(pretrained: bool = True) -> EfficientNetLite0:
         >>> any(p.requires_grad for p in model.parameters())
         False
     """
-    model = EfficientNetLite0()
+    model = EfficientNetLite0().float()  # (float32 under torch.set_default_dtype(torch.float64) too)
     if pretrained:
         sd = torch.load(_weights_path(), map_location="cpu", weights_only=True)
         model.load_state_dict(sd, strict=True)

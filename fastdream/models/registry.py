@@ -16,6 +16,8 @@ import torch
 from torch import nn
 
 from fastdream import _checks
+from fastdream._grad import autograd_on
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 from fastdream.models.dreamer import is_dreamer_path, load_dreamer
 from fastdream.models.efficientnet_lite import EfficientNetLite0
 from fastdream.models.googlenet import GoogLeNet
@@ -57,6 +59,7 @@ def names() -> list[str]:
     return sorted(MODELS)
 
 
+@autograd_on  # (a model made under inference mode has weights no dream can take a gradient through)
 def load(name: str, weights=None, *, device=None) -> nn.Module:
     """The backbone ``name`` with ``weights``, frozen and in eval mode.
 
@@ -114,8 +117,8 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
             warnings.warn(
                 f"model {name}: no weights given, so random weights: its dreams are textures, not the things a "
                 "trained network sees; pass weights=PATH (a state dict saved from torchvision's model fits)",
-                UserWarning,
-                stacklevel=2,
+                FastdreamWarning,
+                stacklevel=user_stacklevel(),
             )
             # The same random weights every time (drawn from seed 0, the caller's generator left
             # as it was): a seeded dream of it repeats, in the shell and in Python alike.
@@ -129,7 +132,7 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
         with torch.device("meta"):  # no random init of weights that are replaced at once (VGG: 138M)
             net = MODELS[name](num_classes=classes)
         net.load_state_dict(sd, strict=True, assign=True)
-    net.eval().requires_grad_(False)
+    net = net.eval().requires_grad_(False).float()  # (float32 under torch.set_default_dtype(torch.float64) too)
     return net.to(device) if device is not None else net
 
 

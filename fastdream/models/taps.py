@@ -87,6 +87,9 @@ class LayerTaps:
                 m for name in unknown for m in difflib.get_close_matches(str(name), valid + list(aliases(model)), 2)
             ]
             meant = f" (did you mean {', '.join(dict.fromkeys(close))}?)" if close else ""
+            parts = [p.strip() for name in unknown for p in str(name).replace(" ", ",").split(",") if p.strip()]
+            if len(parts) > 1 and all(resolve_layer(model, p) in modules for p in parts):  # "a,b": two layers
+                meant = f" (several layers go in a list: {parts})"
             shown = ", ".join(valid[:60]) + (f", ... ({len(valid)} in all)" if len(valid) > 60 else "")
             also = f"; and the aliases {', '.join(aliases(model))}" if aliases(model) else ""
             raise ValueError(f"layers: unknown layer name(s) {unknown}{meant}; valid names are: {shown}{also}")
@@ -169,7 +172,7 @@ def layer_shapes(model: nn.Module, size: tuple[int, int] = (64, 64)) -> dict[str
 
         handles.append(m.register_forward_hook(hook))
     p = next(model.parameters(), None)
-    x = torch.zeros(1, 3, *size, device=p.device if p is not None else "cpu")
+    x = torch.zeros(1, 3, *size, dtype=torch.float32, device=p.device if p is not None else "cpu")
     was_training = model.training
     model.eval()
     try:

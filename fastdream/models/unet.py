@@ -153,8 +153,8 @@ class EfficientNetLite0Encoder(nn.Module):
         self.full = DoubleConv(in_channels, stem_channels)
         self.channels: List[int] = [stem_channels, *_LITE0_TAP_CHANNELS]
         self.strides: List[int] = [1, 2, 4, 8, 16, 32]
-        mean = torch.tensor(EfficientNetLite0.input_mean).view(1, 3, 1, 1)
-        std = torch.tensor(EfficientNetLite0.input_std).view(1, 3, 1, 1)
+        mean = torch.tensor(EfficientNetLite0.input_mean, dtype=torch.float32).view(1, 3, 1, 1)
+        std = torch.tensor(EfficientNetLite0.input_std, dtype=torch.float32).view(1, 3, 1, 1)
         self.register_buffer("mean", mean, persistent=False)
         self.register_buffer("std", std, persistent=False)
         for m in self._frozen_bns():

@@ -17,6 +17,7 @@ import warnings
 
 import torch
 
+from fastdream._warnings import user_stacklevel
 from fastdream.ops import _native
 
 BACKENDS = ("auto", "native", "reference")
@@ -77,7 +78,11 @@ def native_unavailable_reason(device: torch.device, dtype: torch.dtype | None = 
 def _warn_once(reason: str) -> None:
     if reason not in _warned:
         _warned.add(reason)
-        warnings.warn(f"fastdream: using the PyTorch reference path because {reason}", RuntimeWarning, stacklevel=4)
+        warnings.warn(
+            f"fastdream: using the PyTorch reference path because {reason}",
+            RuntimeWarning,
+            stacklevel=user_stacklevel(),
+        )
 
 
 #: Ops with a CPU kernel only: on a GPU they run as PyTorch ops (their reference), which is fast

@@ -50,7 +50,7 @@ def _axis_tile(length: int, tile: int, overlap: int) -> int:
 
 def _axis(length: int, tile: int, overlap: int) -> tuple[list[int], torch.Tensor]:
     if tile >= length:
-        return [0], torch.ones(1, length)
+        return [0], torch.ones(1, length, dtype=torch.float32)
     count = math.ceil((length - overlap) / (tile - overlap))
     starts = [round(k * (length - tile) / (count - 1)) for k in range(count)]
     i = torch.arange(tile, dtype=torch.float64) + 0.5

@@ -28,8 +28,8 @@ def _extract_setup(ctx, inputs, output) -> None:
 def _extract_backward(ctx, grad):
     ys, xs, h, w, roll_y, roll_x = ctx.args
     th, tw = grad.shape[-2:]
-    ones_y = torch.ones(len(ys), th, device=grad.device)
-    ones_x = torch.ones(len(xs), tw, device=grad.device)
+    ones_y = torch.ones(len(ys), th, dtype=grad.dtype, device=grad.device)
+    ones_x = torch.ones(len(xs), tw, dtype=grad.dtype, device=grad.device)
     gi = torch.ops.fastdream.blend_tiles(grad, ys, xs, ones_y, ones_x, h, w, roll_y, roll_x)
     return gi, None, None, None, None, None, None
 

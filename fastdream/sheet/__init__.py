@@ -173,11 +173,13 @@ def _a_sheets_record(path: Path) -> bool:
 
 
 def _small(image, size: int) -> Image.Image:
-    """The picture as RGB, shrunk so that its long side is ``size`` (never enlarged)."""
-    rgb = io.load(image).rgb
-    if rgb.shape[0] != 1:
-        raise ValueError(f"image must be one picture, got a batch of {rgb.shape[0]}")
-    pil = io.to_pil(rgb[0])
+    """The picture as a PIL image of its channels (gray stays gray, alpha stays: the cells are
+    the dreams ``fd.dream`` makes of it), shrunk so that its long side is ``size`` (never enlarged)."""
+    loaded = io.load(image)
+    if loaded.rgb.shape[0] != 1:
+        raise ValueError(f"image must be one picture, got a batch of {loaded.rgb.shape[0]}")
+    x = loaded.rgb[:, :1] if loaded.gray else loaded.rgb
+    pil = io.to_pil((x if loaded.alpha is None else torch.cat([x, loaded.alpha], 1))[0])
     s = size / max(pil.size)
     if s < 1:
         pil = pil.resize((max(1, round(pil.width * s)), max(1, round(pil.height * s))), Image.LANCZOS)

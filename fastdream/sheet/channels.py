@@ -22,7 +22,7 @@ def ranked(picture, layer: str, opts: DreamOptions) -> list[int]:
     device = opts.resolve_device()
     net = dream_net(opts.model, [layer], device)
     taps = LayerTaps(net, [layer])  # an unknown name: the error lists the model's layers
-    mean, std = (torch.tensor(v, device=device).view(1, 3, 1, 1) for v in input_convention(net))
+    mean, std = (torch.tensor(v, dtype=torch.float32, device=device).view(1, 3, 1, 1) for v in input_convention(net))
     x = io.load(picture).rgb.to(device)
     x = ((x - mean) / std).contiguous(memory_format=torch.channels_last)
     a = taps(x)[0]

@@ -84,7 +84,8 @@ def contact_sheet(
     for k, (picture, lines) in enumerate(zip(pictures, wrapped)):
         x = GAP + (k % columns) * (w + GAP)
         y = top + (k // columns) * (h + caption_h + GAP)
-        sheet.paste(picture.convert("RGB"), (x + (w - pw) // 2, y))
+        clear = picture.getchannel("A") if "A" in picture.mode else None  # (never what lies under it)
+        sheet.paste(picture.convert("RGB"), (x + (w - pw) // 2, y), clear)
         for i, line in enumerate(lines):
             draw.text((x, y + h + 1 + i * line_h), line, fill=INK, font=font)
     return sheet

@@ -47,8 +47,8 @@ class Features:
         self.net, self.layers = net, tuple(dict.fromkeys(layers))
         self.taps = LayerTaps(net, list(self.layers))
         mean, std = input_convention(net)
-        self.mean = torch.tensor(mean, device=device).view(1, 3, 1, 1)
-        self.std = torch.tensor(std, device=device).view(1, 3, 1, 1)
+        self.mean = torch.tensor(mean, dtype=torch.float32, device=device).view(1, 3, 1, 1)
+        self.std = torch.tensor(std, dtype=torch.float32, device=device).view(1, 3, 1, 1)
         self.device = device
         key = (self.layers, str(device))
         known = _probed.setdefault(net, {})
@@ -78,7 +78,9 @@ class Features:
         """The reflection padding and per-layer crops that give every map ``side / stride``
         (none for a network whose maps already have that size)."""
         self.pad, self.crops = 0, {}
-        x = torch.rand(1, 3, _PROBE, _PROBE, generator=torch.Generator().manual_seed(0)).to(self.device)
+        x = torch.rand(1, 3, _PROBE, _PROBE, generator=torch.Generator().manual_seed(0), dtype=torch.float32).to(
+            self.device
+        )
         sizes = {k: tuple(f.shape[-2:]) for k, f in self(x).items()}
         strides = {k: _stride(_PROBE, max(hw)) for k, hw in sizes.items()}
         short = {k: max(_PROBE // strides[k] - n for n in hw) for k, hw in sizes.items()}
@@ -106,7 +108,7 @@ class Features:
 
     def _reach(self, side: int) -> tuple[dict, int, bool]:
         gen = torch.Generator().manual_seed(0)
-        x = torch.rand(1, 3, side, side, generator=gen).to(self.device).requires_grad_(True)
+        x = torch.rand(1, 3, side, side, generator=gen, dtype=torch.float32).to(self.device).requires_grad_(True)
         with torch.enable_grad():
             feats = self(x)
         strides, reach, edge = {}, 0, False

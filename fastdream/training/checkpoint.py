@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from fastdream import _checks
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 from fastdream.io import atomic_save, reason
 from fastdream.training.schema import validate
 
@@ -155,7 +156,9 @@ def note_changes(stored: dict, wanted: dict, path, who: str) -> None:
     changed = [f"{k} {stored[k]!r} -> {v!r}" for k, v in wanted.items() if k in stored and stored[k] != v]
     if changed:
         warnings.warn(
-            f"{who}: resuming {path} with other settings from here on: {', '.join(changed)}", UserWarning, stacklevel=3
+            f"{who}: resuming {path} with other settings from here on: {', '.join(changed)}",
+            FastdreamWarning,
+            stacklevel=user_stacklevel(),
         )
 
 

@@ -18,6 +18,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from fastdream import io
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 from fastdream.io import load_pil, uint8_from_pil
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -95,7 +96,9 @@ def readable(files: list[Path], skip_bad: bool, name: str = "images_dir") -> lis
             good.append(f)
     if bad:
         shown = ", ".join(p.name for p in bad[:5]) + (", ..." if len(bad) > 5 else "")
-        warnings.warn(f"{name}: skipping {len(bad)} unreadable file(s) ({shown})", UserWarning, stacklevel=3)
+        warnings.warn(
+            f"{name}: skipping {len(bad)} unreadable file(s) ({shown})", FastdreamWarning, stacklevel=user_stacklevel()
+        )
     return good
 
 
@@ -149,7 +152,9 @@ class ImageFolder(Dataset):
             self.cache = torch.stack(squares)
             if seen and say:  # (rank 0 of a torchrun says it)
                 warnings.warn(
-                    f"images_dir: the transparency of {seen} of {len(files)} images is put on white", UserWarning, 2
+                    f"images_dir: the transparency of {seen} of {len(files)} images is put on white",
+                    FastdreamWarning,
+                    stacklevel=user_stacklevel(),
                 )
         else:
             for p in files:

@@ -29,6 +29,7 @@ from typing import Iterable
 import torch
 from tqdm.auto import tqdm
 
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 from fastdream.io import Made
 from fastdream.training.checkpoint import non_finite, save_checkpoint
 from fastdream.training.distributed import Dist
@@ -171,7 +172,8 @@ class Trainer:
             warnings.warn(
                 f"{self.name}: the {self.labels[0]} rose from {first:.4g} (the run's first {self.unit}) to "
                 f"{mean:.4g} (epoch {epoch + 1}): training is diverging. {self.hint}",
-                stacklevel=2,
+                FastdreamWarning,
+                stacklevel=user_stacklevel(),
             )
 
     def _drop_stale(self, began: float) -> None:

@@ -134,7 +134,11 @@ def not_started() -> Update:
 def notes(said) -> list[str]:
     """The library's warnings among those recorded (the first line of each, once): the notes
     under a job's status. (The setting is the process's: other threads' land here too.)"""
-    ours = [w for w in said if f"{os.sep}fastdream{os.sep}" in str(w.filename)]
+    ours = [
+        w
+        for w in said
+        if issubclass(w.category, fd.FastdreamWarning) or f"{os.sep}fastdream{os.sep}" in str(w.filename)
+    ]
     return list(dict.fromkeys(str(w.message).splitlines()[0] for w in ours))
 
 

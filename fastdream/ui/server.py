@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastdream import _checks, io
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -106,9 +107,11 @@ def start(
     _check_count("jobs", jobs, 1)
     _check_count("queue", queue, 1)
     if said:
-        warnings.warn(said, UserWarning, stacklevel=2)
+        warnings.warn(said, FastdreamWarning, stacklevel=user_stacklevel())
     if share:
-        warnings.warn("share=True: anyone with the public link can use the app", UserWarning, stacklevel=2)
+        warnings.warn(
+            "share=True: anyone with the public link can use the app", FastdreamWarning, stacklevel=user_stacklevel()
+        )
     root = Path(tempfile.mkdtemp(prefix="fastdream-ui-"))
     before = {k: os.environ.get(k) for k in ("GRADIO_TEMP_DIR", "GRADIO_EXAMPLES_CACHE")}
     try:

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from fastdream import _checks, io
+from fastdream._warnings import FastdreamWarning, user_stacklevel, warn
 from fastdream.models.dcgan import IMAGE_SIZES
 from fastdream.models.vae import VAE
 from fastdream.training import (
@@ -266,7 +267,7 @@ def train_vae(
     if state is not None:
         check_architecture(state["config"]["model"], model, path, "out_dir")
     if a["amp"] and a["device"].type != "cuda":
-        warnings.warn(f"train_vae: amp=True needs CUDA; training on {a['device']} in float32", stacklevel=2)
+        warn(f"train_vae: amp=True needs CUDA; training on {a['device']} in float32")
         a["amp"] = False
     dist = distributed(a["device"])
     if state is not None and dist.main and state["epoch"] < a["epochs"]:  # once; not when there is nothing to do
@@ -318,8 +319,8 @@ def _split(files, a, state, launch) -> list[str]:
     if state is not None and launch.main:
         warnings.warn(
             "train_vae: the images changed since the checkpoint; drawing a new validation split",
-            UserWarning,
-            stacklevel=3,
+            FastdreamWarning,
+            stacklevel=user_stacklevel(),
         )
     n = max(1, round(len(files) * a["val_split"])) if len(files) > 1 else 0
     order = np.random.default_rng(a["seed"]).permutation(len(files))

@@ -10,6 +10,7 @@ import warnings
 from pathlib import Path
 
 from fastdream import _checks, io
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 
 
 def check_out_path(out_path, image, others=()) -> tuple[Path, str]:
@@ -91,15 +92,19 @@ def check_sound(src, fmt: str, fps: float, keep_audio: bool) -> bool:
     if not (keep_audio and src.has_audio):
         return False
     if fmt != "MP4":
-        warnings.warn(f"{fmt} holds no sound: the input's sound is left out (write an MP4 to keep it)", UserWarning, 3)
+        warnings.warn(
+            f"{fmt} holds no sound: the input's sound is left out (write an MP4 to keep it)",
+            FastdreamWarning,
+            stacklevel=user_stacklevel(),
+        )
         return False
     if abs(fps - src.fps) > 1e-3 * src.fps:
         pace = "faster" if fps > src.fps else "slower"
         warnings.warn(
             f"the input's sound is left out: at {fps:g} fps instead of the input's {src.fps:.4g} the pictures "
             f"play {pace} than the sound (keep the input's rate to keep its sound)",
-            UserWarning,
-            3,
+            FastdreamWarning,
+            stacklevel=user_stacklevel(),
         )
         return False
     return True
@@ -116,7 +121,7 @@ def check_fps(fps, src, fmt: str, out: Path) -> float:
         warnings.warn(
             f"the input plays at {rate:g} fps and {fmt} at most {io.max_fps(fmt):g}: {out.name} plays at {kept:g} "
             "fps (pass fps= / --fps to choose)",
-            UserWarning,
-            stacklevel=3,
+            FastdreamWarning,
+            stacklevel=user_stacklevel(),
         )
     return kept

@@ -22,8 +22,8 @@ def _cv2():
         import cv2
     except ImportError:
         raise ModuleNotFoundError(
-            "flow=True needs OpenCV, which is not installed; install the extra with `pip install 'fastdream[video]'`, "
-            "or pass flow=False (plain blending)",
+            "following the motion between frames (flow=True) needs OpenCV, which is not installed; install the "
+            "extra with `pip install 'fastdream[video]'`, or pass flow=False (--no-flow) to do without it",
             name="cv2",
         ) from None
     return cv2

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from fastdream import _checks, io
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 from fastdream.training import IMAGE_EXTENSIONS, header_size, list_images
 
 #: Containers read through ffmpeg (imageio-ffmpeg, the ``video`` extra).
@@ -110,7 +111,11 @@ def _opaque(im: Image.Image) -> Image.Image:
 def _warn_if_clear(im: Image.Image, path: Path) -> None:
     """Says, before any work, that the first frame's transparency will be put on white."""
     if io.has_clear(io.standard(im)):
-        warnings.warn(f"input: the transparency of {path.name} is put on white (a video holds none)", UserWarning, 3)
+        warnings.warn(
+            f"input: the transparency of {path.name} is put on white (a video holds none)",
+            FastdreamWarning,
+            stacklevel=user_stacklevel(),
+        )
 
 
 #: ffmpeg's output options for reading frames: one constant rate (the one its count uses).
@@ -159,8 +164,8 @@ def _ffmpeg(path: Path) -> Source:
         warnings.warn(
             f"input: {path.name} has a variable frame rate; it is read at a constant {fps:.4g} fps ({count} "
             "frames; a frame the video holds longer is repeated), so its timing and sound stay as they were",
-            UserWarning,
-            3,
+            FastdreamWarning,
+            stacklevel=user_stacklevel(),
         )
     return Source(path, "ffmpeg", int(count), fps, tuple(meta["size"]), has_audio=bool(meta.get("audio_codec")))
 
@@ -183,8 +188,8 @@ def _animated(path: Path) -> Source:
         warnings.warn(
             f"input: the frames of {path.name} last from {min(durations)} to {max(durations)} ms; the video "
             f"shows each for the mean, {mean_ms:.0f} ms (its length stays)",
-            UserWarning,
-            3,
+            FastdreamWarning,
+            stacklevel=user_stacklevel(),
         )
     return Source(path, "animated", count, 1000.0 / mean_ms if mean_ms > 0 else 10.0, size)
 

@@ -14,8 +14,10 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
+from fastdream._warnings import FastdreamWarning, user_stacklevel
 from fastdream.dream.record import dream_settings
 from fastdream.io.record import tensor_sha256
+from fastdream.ops.luma import luma
 from fastdream.video import checks as C
 from fastdream.video import frames as F
 from fastdream.video.maker import PADDING, FrameMaker, check_color_drift
@@ -57,7 +59,8 @@ def zoom_video(
     Args:
         image: the first frame before dreaming: a path, PIL image, HxW(xC) numpy array (uint8, or
             float in [0, 1]) or a float tensor (C, H, W) / (1, C, H, W) in [0, 1]. The video is RGB:
-            gray is expanded to RGB and an alpha channel is dropped.
+            a gray picture's frames are gray (each dream made gray, as ``fd.dream`` makes a gray
+            picture's), and transparency is put on white.
         out_path: the video file, ``.gif`` or ``.webp`` (Pillow, looping forever) or ``.mp4``
             (H.264 through imageio-ffmpeg: ``pip install 'fastdream[video]'``). Written atomically.
         frames: number of frames in the video (>= 1), frame 0 included.
@@ -125,7 +128,8 @@ def zoom_video(
         ...               seed=0, frames_dir="cat_frames", reverse=True)  # doctest: +SKIP
     """
     # ---- 1. Check everything; nothing is written until all of it passes.
-    rgb = _on_white(io.load(image))
+    loaded = io.load(image)
+    rgb, gray = _on_white(loaded), loaded.gray  # a gray picture's video stays gray, as its dream does
     if rgb.shape[0] != 1:
         raise ValueError(f"image must be a single image, got a batch of {rgb.shape[0]} (shape {tuple(rgb.shape)})")
     h, w = rgb.shape[-2:]
@@ -152,6 +156,7 @@ def zoom_video(
             "padding": PADDING,
             "seed": seed,
             "dream": dream_settings(opts),
+            **({"gray": True} if gray else {}),
         }
 
     seed, done = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume)
@@ -174,6 +179,8 @@ def zoom_video(
         for k in range(done, frames):
             hook = driver.for_frame(callback, k, k - done, frames - done)
             x = maker.first(rgb.to(device), hook) if k == 0 else maker.next(x, k, hook)
+            if gray:
+                x = luma(x).expand_as(x).contiguous()
             F.save_frame(x, F.frame_path(frames_dir, k))
             bar.update(1)
 
@@ -187,7 +194,11 @@ def _on_white(loaded):
     colors under its clear pixels are often junk)."""
     if loaded.alpha is None or not bool((loaded.alpha < 1).any()):
         return loaded.rgb
-    warnings.warn("zoom_video: the picture's transparency is put on white (a video holds none)", UserWarning, 3)
+    warnings.warn(
+        "zoom_video: the picture's transparency is put on white (a video holds none)",
+        FastdreamWarning,
+        stacklevel=user_stacklevel(),
+    )
     return loaded.rgb * loaded.alpha + (1 - loaded.alpha)
 
 

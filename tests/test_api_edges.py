@@ -1,0 +1,163 @@
+"""What a script or notebook user meets at the edges of the Python API: the kinds that come back,
+masks of labels, objectives that cannot climb, grad modes, callbacks, and where warnings point."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import fastdream as fd
+
+FAST = dict(octaves=1, steps=2, jitter=8, seed=0)
+
+
+@pytest.fixture(scope="module")
+def photo():
+    import skimage.data
+
+    return np.array(Image.fromarray(skimage.data.astronaut()).resize((64, 48)))
+
+
+def test_a_mask_of_0_and_1_labels_dreams_where_it_is_1(photo):
+    """(seg > 0).astype(np.uint8) was read as 1/255: the dream changed nothing, silently."""
+    m = np.zeros(photo.shape[:2], np.uint8)
+    m[:, :32] = 1
+    out = fd.dream(photo, mask=m, **FAST)
+    assert (out[:, :32] != photo[:, :32]).any() and (out[:, 32:] == photo[:, 32:]).all()
+    assert (fd.dream(photo, mask=m * 255, **FAST) == out).all()
+    three = np.repeat(m[..., None] * 255, 3, axis=2)  # cv2.imread of a mask file: HxWx3, refused
+    assert (fd.dream(photo, mask=three, **FAST) == out).all()
+
+
+def test_arrays_come_back_in_c_order_and_tensors_in_their_layout(photo):
+    out = fd.dream(photo, **FAST)  # a view of channel planes broke cv2.rectangle and ndarray.resize
+    assert out.flags.c_contiguous and out.base is None or isinstance(out.base, np.ndarray)
+    rgba = np.random.default_rng(0).random((24, 20, 4))
+    back = fd.dream(rgba, **FAST)
+    assert back.flags.c_contiguous and back.dtype == np.float64
+    assert np.array_equal(back[..., 3], rgba[..., 3])  # alpha untouched, not through float32
+    t = torch.rand(2, 4, 24, 20, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    y = fd.dream(t, **FAST)
+    assert y.is_contiguous(memory_format=torch.channels_last) and torch.equal(y[:, 3], t[:, 3])
+
+
+@pytest.mark.parametrize("mode", ["I;16", "I", "F", "CMYK"])
+def test_pil_images_come_back_in_their_own_mode(photo, mode):
+    gray = np.asarray(Image.fromarray(photo).convert("L"), np.float64) / 255
+    made = {
+        "I;16": lambda: Image.fromarray((gray * 65535).astype(np.uint16)),
+        "I": lambda: Image.fromarray((gray * 65535).astype(np.int32)),
+        "F": lambda: Image.fromarray(gray.astype(np.float32)),
+        "CMYK": lambda: Image.fromarray(photo).convert("CMYK"),
+    }[mode]()
+    out = fd.dream(made, **FAST)
+    assert out.mode == made.mode and out.size == made.size  # 16-bit came back 8-bit L
+    a, b = np.asarray(out, np.float64), np.asarray(made, np.float64)
+    top = {"I;16": 65535, "I": 65535, "F": 1.0, "CMYK": 255}[mode]
+    change = np.abs(a - b).mean() / top
+    assert 0.002 < change < 0.2  # dreamed, at the input's scale
+    if mode in ("I;16", "I"):
+        assert len(np.unique(a)) > 300  # at full depth, not 256 levels scaled up
+
+
+def test_a_float_picture_just_over_1_says_how_it_is_read(photo):
+    g = np.linspace(0, 1.01, 48 * 64, dtype=np.float32).reshape(48, 64)
+    with pytest.warns(UserWarning, match=r"values up to 1.01 is read as 0-255 levels .* nearly black") as said:
+        fd.dream(Image.fromarray(g), **FAST)
+    assert {w.filename for w in said} == {__file__}  # the user's line, not torch's decorator
+
+
+def test_a_closed_or_cut_pil_image_is_one_clear_error(photo, tmp_path):
+    Image.fromarray(photo).save(tmp_path / "p.jpg")
+    with Image.open(tmp_path / "p.jpg") as im:
+        pass
+    with pytest.raises(ValueError, match="image: the PIL image could not be read .*closed"):
+        fd.dream(im, **FAST)  # a bare AssertionError, after a false warning about its EXIF block
+    whole = (tmp_path / "p.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(whole[: len(whole) * 2 // 3])  # the header, a part of the pixels
+    with pytest.raises(ValueError, match="could not be read .*truncated"):
+        fd.dream(Image.open(tmp_path / "cut.jpg"), **FAST)
+
+
+def _total(acts):
+    return sum(a.mean((1, 2, 3)) for a in acts.values())
+
+
+@pytest.mark.parametrize(
+    "objective, words",
+    [
+        (lambda acts: _total(acts) * float("nan"), r"returned \[nan\]; it must be finite"),
+        (lambda acts: _total(acts).detach(), "does not depend on the activations"),
+    ],
+)
+def test_a_callable_objective_that_cannot_climb_is_refused(photo, objective, words):
+    with pytest.raises(ValueError, match=words):  # NaN changed nothing silently; detached: torch's words
+        fd.dream(photo, objective=objective, layers=["_blocks.5"], **FAST)
+
+
+def test_a_dream_that_changed_nothing_says_so(photo):
+    with pytest.warns(UserWarning, match="the picture did not change: the objective's gradient was 0"):
+        out = fd.dream(photo, objective=lambda acts: _total(acts) * 0, layers=["_blocks.5"], **FAST)
+    assert (out == photo).all()
+
+
+def test_dreams_run_under_inference_mode_and_a_float64_default(photo):
+    with torch.inference_mode():  # a notebook cell's: "Inference tensors do not track version counter"
+        a = fd.dream(photo, **FAST)
+        net = fd.models.load("efficientnet_lite0")
+    b = fd.dream(photo, model=net, layers=["_blocks.5", "_blocks.10"], **FAST)
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        c = fd.dream(photo, **FAST)
+        s = fd.style_transfer(photo, photo, octaves=1, steps=1, seed=0)
+    finally:
+        torch.set_default_dtype(before)
+    assert (a == b).all() and (a == c).all() and s.shape == photo.shape
+
+
+def test_the_callback_stops_on_any_false_but_none_and_its_state_ends_with_the_call(photo):
+    kept = []
+    fd.dream(photo, callback=kept.append, **FAST)  # None: go on
+    assert len(kept) == 2 and "_picture" not in repr(kept[0])
+    with pytest.raises(RuntimeError, match="has ended; keep the picture"):
+        kept[0].image()  # was "'Dream' object has no attribute 'x'"
+    with pytest.raises(fd.Cancelled, match="after step 1 of 2"):
+        fd.dream(photo, callback=lambda s: np.bool_(False), **FAST)  # `return elapsed < limit` ran on
+    with pytest.raises(TypeError, match="callback: return True or None to go on, False to stop"):
+        fd.dream(photo, callback=lambda s: np.array([True, False]), **FAST)
+
+
+def test_auto_octaves_do_not_warn_about_a_thin_strip(photo):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # "using 1 of 3 octaves" of octaves the user never asked for
+        fd.dream(np.full((20, 300, 3), 100, np.uint8), steps=1, seed=0)
+    with pytest.warns(UserWarning, match="using 1 of 3 octaves"):
+        fd.dream(np.full((20, 300, 3), 100, np.uint8), octaves=3, steps=1, seed=0)
+
+
+def test_layers_in_one_string_say_they_go_in_a_list(photo):
+    with pytest.raises(ValueError, match=r"several layers go in a list: \['_blocks.5', '_blocks.10'\]"):
+        fd.dream(photo, layers="_blocks.5,_blocks.10", **FAST)
+
+
+def test_a_gray_picture_stays_gray_and_a_clear_one_hides_its_pixels_in_sheets_and_zooms(photo, tmp_path):
+    """A sheet's cells are fd.dream's of the picture: gray ones had color, and a cutout's hidden
+    pixels (green here) showed; a zoom of a gray picture gained pink and green swirls."""
+    gray = Image.fromarray(photo).convert("L")
+    s = fd.proof_sheet(gray, tmp_path / "g.png", vary={"steps": [1, 2]}, size=48, octaves=1, seed=0)
+    assert s.picture.mode == "L" and all(p.mode == "L" for p in s.pictures)
+    assert np.array_equal(np.asarray(fd.dream(s.picture, **s.cells[1])), np.asarray(s.pictures[1]))
+    cut = np.dstack([photo, np.full(photo.shape[:2], 255, np.uint8)])
+    cut[:, 32:] = (0, 255, 0, 0)
+    fd.proof_sheet(cut, tmp_path / "c.png", vary={"steps": [1, 2]}, size=48, octaves=1, seed=0)
+    sheet = np.asarray(Image.open(tmp_path / "c.png"), np.int64)
+    assert not ((sheet[..., 1] - sheet[..., 0] > 120) & (sheet[..., 1] - sheet[..., 2] > 120)).any()
+    fd.zoom_video(gray, tmp_path / "z.gif", frames=2, steps=2, seed=0)
+    for frame in sorted((tmp_path / "z_frames").glob("frame_*.png")):
+        a = np.asarray(Image.open(frame).convert("RGB"), np.int64)
+        assert (a.max(2) - a.min(2)).max() == 0
