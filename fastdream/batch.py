@@ -58,10 +58,11 @@ class FolderReport:
 PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".bmp")
 
 
-def check_folders(in_dir, out_dir, fmt, mode: str = "RGB") -> tuple[Path, Path, str | None]:
+def check_folders(in_dir, out_dir, fmt, mode: str = "RGB", soft: bool = True) -> tuple[Path, Path, str | None]:
     """The folders of a folder run, and the output format (``None``: each input's own) checked to
-    be writable for ``mode`` pictures; the output folder may not be, contain or lie inside the
-    input folder (:func:`fastdream.io.check_not_input`)."""
+    be writable for ``mode`` pictures (``soft=False``: whose alpha is only clear or opaque, which
+    GIF holds); the output folder may not be, contain or lie inside the input folder
+    (:func:`fastdream.io.check_not_input`)."""
     in_dir, out_dir = _checks.path("input_dir", in_dir), _checks.path("output_dir", out_dir)
     if fmt is not None:
         if not isinstance(fmt, str) or not fmt.strip(". "):
@@ -70,12 +71,15 @@ def check_folders(in_dir, out_dir, fmt, mode: str = "RGB") -> tuple[Path, Path, 
         if "." + fmt not in Image.registered_extensions():
             raise ValueError(f"format: unknown image format {fmt!r} (use png, jpg, webp, ...)")
         try:
-            io.image_format(f"output.{fmt}", mode, "format")
+            io.image_format(f"output.{fmt}", mode, "format", soft=soft)
         except ValueError:
             what = "transparency, which these pictures have" if "A" in mode else f"{mode} pictures"
             raise ValueError(f"format: {fmt} cannot hold {what}; use png or webp") from None
     if out_dir.exists() and not out_dir.is_dir():
         raise NotADirectoryError(f"output_dir: {out_dir} exists and is not a folder")
+    existing = next((p for p in (out_dir, *out_dir.parents) if p.exists()), None)
+    if existing is not None and existing.is_dir() and not io.can_write_in(existing):  # before the work
+        raise PermissionError(f"output_dir: the folder {existing} cannot be written")
     if not out_dir.exists() and out_dir.suffix.lower() in PICTURE_SUFFIXES:
         raise ValueError(
             f"output_dir: {out_dir} is named as an image, but a folder of images goes into a folder; give a folder name"
@@ -95,6 +99,7 @@ def run_folder(
     name: str,
     mode: str = "RGB",
     settings: dict | None = None,
+    soft: bool = True,
 ) -> FolderReport:
     """``make(image) -> image`` for every image of ``in_dir`` (checked first) into ``out_dir``.
 
@@ -106,7 +111,7 @@ def run_folder(
     started beside this one never redoes a finished image); rank 0's progress bar follows the other
     ranks with :class:`_Watch`, which looks for each of their outputs until it appears, not after.
     """
-    in_dir, out_dir, fmt = check_folders(in_dir, out_dir, fmt, mode)
+    in_dir, out_dir, fmt = check_folders(in_dir, out_dir, fmt, mode, soft)
     progress = _checks.boolean("progress", progress)
     files = list_images(in_dir, "input_dir")
     if not files:
@@ -128,6 +133,7 @@ def run_folder(
             report.failed.append((link, "a broken link"))
     bar = tqdm(total=len(files), disable=not (progress and dist.main), desc=name, unit="image")
     watch = _Watch(targets, dist.rank, dist.world) if dist.enabled and not bar.disable else None
+    made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]  # a run that makes nothing leaves none
     try:
         for done, i in enumerate(range(dist.rank, len(files), dist.world), 1):
             if targets[i].exists():
@@ -143,6 +149,8 @@ def run_folder(
         bar.update(bar.total - bar.n)  # every rank is done; an unreadable file of another rank held its count back
     finally:
         bar.close()
+        if made and not report.written and dist.main:
+            _undo(out_dir, made)
     if dist.enabled:  # one summary for the launch, said by rank 0, not one per rank
         mine = [len(report.written), len(report.skipped), len(report.failed)]
         report.totals = tuple(int(v) for v in dist.sum(torch.tensor(mine, device=device)).tolist())
@@ -174,6 +182,22 @@ def _check_settings(out_dir: Path, settings: dict, targets: list[Path]) -> dict:
             "the run would finish the folder with another look: give another output folder, or delete them"
         )
     return settings
+
+
+def _undo(out_dir: Path, made: list[Path]) -> None:
+    """Removes the folders a run made (and its settings file) when it wrote no image: its own
+    empty folders only, never a file another put there."""
+    (out_dir / SETTINGS_NAME).unlink(missing_ok=True)
+    for root, _dirs, _files in sorted(os.walk(out_dir), key=lambda t: -len(t[0])):
+        try:
+            os.rmdir(root)
+        except OSError:  # not empty: someone else's file is there
+            return
+    for folder in made[1:]:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
 
 
 def _broken_links(folder: Path) -> list[Path]:

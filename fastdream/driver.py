@@ -250,6 +250,8 @@ def drive(
 
     Raises:
         Cancelled: ``callback`` returned ``False`` (its ``image`` is ``job.picture()`` then).
+        KeyboardInterrupt: as it came (Ctrl-C), carrying ``image``, the picture so far, and
+            ``steps``, (steps done, steps in all), once a step is done: the command line saves it.
     """
     gen, total = generator(seed), len(sizes) * steps
     bar = tqdm(total=total, disable=not progress, desc=desc, unit="step", leave=False)
@@ -270,6 +272,10 @@ def drive(
                 if stops(callback(state)):
                     raise Cancelled(f"stopped by the callback after step {done} of {total}", _picture(job.picture))
             job.end()
+    except KeyboardInterrupt as stop:  # Ctrl-C (or SIGTERM as one): the picture so far goes with it
+        if done and getattr(stop, "image", None) is None:
+            stop.image, stop.steps = _picture(job.picture), (done, total)  # type: ignore[attr-defined]
+        raise
     finally:
         running[0] = False
         bar.close()

@@ -138,9 +138,13 @@ def test_a_folder_of_which_nothing_could_be_read_is_an_error(tmp_path, capsys):
     src.mkdir()
     (src / "zero.png").write_bytes(b"")
     (src / "text.png").write_text("not a picture")
-    with pytest.raises(ValueError, match=r"none of the 2 image file\(s\) in .* could be read"):
-        batch.run_folder(src, tmp_path / "out", None, invert, device=CPU, progress=False, name="test")
-    assert capsys.readouterr().err.count("skipping") == 2
+    (src / "sub").mkdir()
+    (src / "sub" / "bad.jpg").write_text("not a picture either")
+    with pytest.raises(ValueError, match=r"none of the 3 image file\(s\) in .* could be read"):
+        out = tmp_path / "out" / "deeper"
+        batch.run_folder(src, out, None, invert, device=CPU, progress=False, name="test", settings={"look": 1})
+    assert capsys.readouterr().err.count("skipping") == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]  # out/deeper/ and its settings file stayed
 
 
 def test_a_rerun_with_other_settings_does_not_finish_the_folder_with_another_look(tmp_path):

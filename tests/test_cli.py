@@ -515,6 +515,29 @@ def test_sigterm_unwinds_like_ctrl_c_and_leaves_no_temporary_file(small_image, t
     assert signal.getsignal(signal.SIGTERM) == before  # the command's handler is gone with it
 
 
+def test_an_interrupted_dream_keeps_the_picture_so_far(tmp_path, small_image, monkeypatch, capsys):
+    """Ctrl-C at step 41 of 90 said "nothing was written": the minutes of work were lost."""
+    from fastdream.cli import main
+    from fastdream.dream import engine
+
+    step, done = engine.Dream.step, []
+
+    def step_then_interrupted(self, gen):
+        if done:
+            raise KeyboardInterrupt
+        done.append(1)
+        return step(self, gen)
+
+    monkeypatch.setattr(engine.Dream, "step", step_then_interrupted)
+    out = tmp_path / "o.png"
+    assert main(["dream", str(small_image), "-o", str(out), "--octaves", "1", "--steps", "3", "-q"]) == 130
+    partial = tmp_path / "o-partial.png"
+    w, h = Image.open(small_image).size
+    said = capsys.readouterr().err.strip()
+    assert said == f"fastdream dream: interrupted; the picture so far (step 1 of 3, {w}x{h}) is in {partial}"
+    assert not out.exists() and Image.open(partial).size == (w, h)
+
+
 def test_an_interrupted_video_says_how_many_frames_it_kept(tmp_path):
     from argparse import Namespace
 

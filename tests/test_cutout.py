@@ -437,3 +437,8 @@ def test_cutout_folder_resumes_and_skips_bad_files(trained, data, tmp_path, caps
     with pytest.raises(ValueError, match="background must be"):
         cutout_folder(src, tmp_path / "o2", trained, background=(1,))
     assert not (tmp_path / "o2").exists()
+    # hard cutouts go into GIFs as a single file's do (the folder run said GIF cannot hold them)
+    r = cutout_folder(src, tmp_path / "gifs", trained, format="gif", soft=False)
+    assert len(r.written) == 3 and Image.open(r.written[0]).format == "GIF"
+    with pytest.raises(ValueError, match="gif cannot hold the cutouts' soft transparency"):
+        cutout_folder(src, tmp_path / "soft", trained, format="gif")

@@ -99,6 +99,7 @@ def test_the_step_hook_and_progress_count_over_the_whole_sheet():
         ("norm=std,wavy", "norm must be one of 'std', 'mean_abs', 'laplacian', got 'wavy'"),
         ("jitter=4,-1", "jitter must be >= 0, got -1"),
         ("layers=_blocks.5,_blocks.99", "unknown layer name(s) ['_blocks.99']"),
+        ("jitter=4,4", "vary: jitter repeats 4; give each value once"),  # two identical cells, no word
     ],
 )
 def test_bad_vary_is_one_clear_error_and_nothing_is_written(tmp_path, photo, capsys, vary, message):

@@ -15,7 +15,7 @@ import sys
 import traceback
 
 from fastdream.cli import cutout, dream, dreamer, generative, sheet, style, ui
-from fastdream.cli.common import Parser, UsageError
+from fastdream.cli.common import Parser, UsageError, common_help
 from fastdream.cli.errors import kept, one_line_warnings, status, terminated_as_interrupted
 
 __all__ = ["Parser", "UsageError", "build_parser", "main"]
@@ -46,6 +46,8 @@ def build_parser() -> Parser:
     s.set_defaults(func=_cmd_info)
     for module in (dream, sheet, style, cutout, generative, dreamer, ui):
         module.add(sub)
+    for command in p.commands.values():
+        common_help(command)
     return p
 
 

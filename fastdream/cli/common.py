@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -43,6 +44,8 @@ def note_defaults(parser, defaults: dict, rename: dict | None = None) -> None:
         value = defaults.get(name)
         if action.default is None and value is not None and action.help != argparse.SUPPRESS:
             shown = "on" if value is True else "off" if value is False else value
+            if isinstance(value, (tuple, list)):  # as typed: --shift 0.0 0.0, not (0.0, 0.0)
+                shown = " ".join(map(str, value))
             action.help = f"{action.help} (default: {shown})" if action.help else f"default: {shown}"
 
 
@@ -94,7 +97,7 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
         raise FileNotFoundError(f"output folder does not exist: {out.parent}")
     if not parent.is_dir():
         raise NotADirectoryError(f"output: {parent} is a file, not a folder")
-    if not os.access(parent, os.W_OK | os.X_OK):
+    if not io.can_write_in(parent):
         raise PermissionError(f"output: the folder {parent} cannot be written")
     source = getattr(args, "input", None)
     overwrite = bool(getattr(args, "overwrite", False))
@@ -249,3 +252,43 @@ def video_options(args) -> dict:
         fps=args.fps,
         keep_audio=off(args.no_audio),
     )
+
+
+@contextmanager
+def picture_so_far(args, out: Path):
+    """Ctrl-C during a single picture's work: the picture so far saved beside ``out``
+    (``dream-partial.png``, at the size of the octave it was in), and said by the interrupt's line."""
+    try:
+        yield
+    except KeyboardInterrupt as stop:
+        image = getattr(stop, "image", None)
+        if image is not None:
+            from fastdream import io
+
+            path = out.with_name(f"{out.stem}-partial{out.suffix}")
+            try:
+                io.save_image(image, path)
+                done, total = stop.steps  # type: ignore[attr-defined]
+                args.partial = f"the picture so far (step {done} of {total}, {image.width}x{image.height}) is in {path}"
+            except (OSError, ValueError):
+                pass  # the interrupt is what the user asked for; its line says nothing was kept
+        raise
+
+
+#: What an option says in --help where its command says nothing of its own (by argparse dest).
+COMMON_HELP = {
+    "seed": "the random seed (default: a fresh one each run)",
+    "device": "cpu, cuda or cuda:N (default: CUDA when available, else the CPU)",
+    "quiet": "no progress bars",
+    "max_minutes": "stop before an epoch that would end past this many minutes (the checkpoint is kept)",
+    "no_resume": "start over instead of resuming (replaces only a checkpoint of this trainer's kind)",
+    "frames": "how many frames",
+    "fps": "frames per second",
+}
+
+
+def common_help(parser) -> None:
+    """Fills the --help lines of ``parser``'s options that say nothing from :data:`COMMON_HELP`."""
+    for action in parser._actions:
+        if not action.help and action.option_strings and action.dest in COMMON_HELP:
+            action.help = COMMON_HELP[action.dest]

@@ -71,6 +71,8 @@ def _cmd_cutout(args) -> int:
         if r.main:
             print(r.summary("cut out", args.output))
         return 0
+    if args.format:  # (a single cutout wrote its extension's format and said nothing)
+        raise UsageError("--format is for a folder of pictures; the output's extension gives the format")
     color = args.bg_color or []
     opaque = len(color) == 3 or (len(color) == 4 and color[3] == 255)
     mode = "L" if args.only_mask else "RGB" if opaque else "RGBA"

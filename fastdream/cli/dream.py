@@ -16,6 +16,7 @@ from fastdream.cli.common import (
     note_defaults,
     off,
     output_path,
+    picture_so_far,
     video_options,
 )
 
@@ -56,11 +57,11 @@ def dream_options(s, overrides: dict | None = None) -> None:
         help="with --model DREAMER.pt: the subject(s) to grow, each with an optional =WEIGHT",
     )
     s.add_argument("--octaves", type=octaves_arg, help="octaves, or auto: the smallest about 256 px on its long side")
-    s.add_argument("--octave-scale", type=float)
+    s.add_argument("--octave-scale", type=float, help="the size ratio between octaves (> 1)")
     s.add_argument("--steps", type=int, help="steps per octave")
-    s.add_argument("--step-size", type=float)
+    s.add_argument("--step-size", type=float, help="how far each step moves the picture (the gradient normalized)")
     s.add_argument("--jitter", type=int, help="max random shift per step, pixels")
-    s.add_argument("--tile", type=int, help="tile size in pixels; 0 = no tiling")
+    s.add_argument("--tile", type=int, help="tile size in pixels, at least 32; 0 = no tiling")
     s.add_argument("--objective", choices=["l2", "mean"])
     s.add_argument(
         "--norm",
@@ -191,7 +192,8 @@ def _cmd_dream(args) -> int:
     kw = given(mask=mask, low_memory=args.low_memory) | dream_kwargs(args)
     if kw.get("seed") is None:  # drawn here and said: a dream you like can be made again (--seed)
         kw["seed"] = secrets.randbelow(2**31)
-    result = fd.dream(image, progress=not args.quiet, **kw)
+    with picture_so_far(args, out):
+        result = fd.dream(image, progress=not args.quiet, **kw)
     io.save_image(result, out)
     sample = "" if args.input else ", of the bundled sample photo"  # (an input left out by mistake shows)
     print(f"wrote {out} ({result.width}x{result.height}, seed {kw['seed']}{sample})")

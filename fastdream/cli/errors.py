@@ -37,6 +37,7 @@ _CLI_WORDS = (
     ("or pass background=(R, G, B) (--bg-color R G B)", "or pass --bg-color R G B"),
     ("(None: no tiling)", "(--tile 0: no tiling)"),
     ("masks='subject' paints", "--subject-from paints"),
+    ("input_dir: ", "input: "),
 )
 
 
@@ -64,6 +65,8 @@ def cli_spelling(text: str, options=None) -> str:
         '--output: x.png is a photo; choose another --output'
         >>> cli_spelling("input: no such file", {"-o"}), cli_spelling("(pass fps= / --fps to choose)")
         ('input: no such file', '(pass --fps to choose)')
+        >>> cli_spelling("style_weights[1] must be >= 0", {"--style-weights"}), cli_spelling("background[0] must be")
+        ('--style-weights must be >= 0', '--bg-color must be')
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
@@ -92,7 +95,14 @@ def cli_spelling(text: str, options=None) -> str:
 
 
 #: Settings whose option has another name than the library's keyword.
-_FLAGS = {"nc": "--channels", "tile_size": "--tile", "out_path": "--output", "out_dir": "--output"}
+_FLAGS = {
+    "nc": "--channels",
+    "tile_size": "--tile",
+    "out_path": "--output",
+    "out_dir": "--output",
+    "output_dir": "--output",
+    "background": "--bg-color",
+}
 #: Advice in both spellings, ``name=VALUE (--option ...)`` or ``name= / --option``: the option's.
 _BOTH = re.compile(r"\b\w+=\S*? \((--[\w-]+[^)]*)\)|\b\w+= / (--[\w-]+)")
 #: "use device='cpu'", "pass lr=0.1": the advice of one setting and its value.
@@ -100,7 +110,7 @@ _USE = re.compile(r"\b(use|pass) (\w+)='?([\w.:-]+)'?(?= |$|[;,)])")
 #: "choose another out_path": the setting to change.
 _ANOTHER = re.compile(r"\banother (\w+)\b")
 #: The setting a message starts with: ``tile_size must be``, ``frames=100 frames of``.
-_SUBJECT = re.compile(r"^(\w+)(?:=(\S+))?(?= must | is |=|: | frames)")
+_SUBJECT = re.compile(r"^(\w+)(?:\[\d+\])?(?:=(\S+))?(?= must | is |=|: | frames)")
 
 
 #: The trainers' "pass NAME=VALUE to resume" (a checkpoint's setting this run must repeat).
@@ -178,6 +188,8 @@ def kept(args) -> str:
 
 
 def _kept(args) -> str:
+    if getattr(args, "partial", None):  # a single picture's work, saved as it was (cli.common.picture_so_far)
+        return args.partial
     out = getattr(args, "output", None)
     command = getattr(args, "command", "")
     if command.startswith("train-") and out:

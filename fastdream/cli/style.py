@@ -15,6 +15,7 @@ from fastdream.cli.common import (
     note_defaults,
     off,
     output_path,
+    picture_so_far,
     video_options,
 )
 
@@ -59,7 +60,8 @@ def _cmd_style(args) -> int:
     content = io.load_pil(args.input, "content")  # missing file / not an image: a clear error before any work
     styles = [io.load_pil(s, "style") for s in args.styles]
     kw = _style_kwargs(args, len(styles))
-    result = fd.style_transfer(content, styles, progress=not args.quiet, **kw)
+    with picture_so_far(args, out):
+        result = fd.style_transfer(content, styles, progress=not args.quiet, **kw)
     io.save_image(result, out)
     print(f"wrote {out} ({result.width}x{result.height})")
     return 0

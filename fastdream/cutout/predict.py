@@ -357,6 +357,7 @@ def cutout_folder(
         progress=progress,
         name="cutout",
         mode=probe.mode,
+        soft=cutout_kwargs.get("soft", True),  # hard cutouts (--hard) go into a GIF as a single file's do
         # what decides the cutouts: a rerun with others is refused
         settings={
             "cutout": {k: repr(v) for k, v in sorted(cutout_kwargs.items())},

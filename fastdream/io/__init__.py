@@ -38,6 +38,7 @@ from fastdream.io.masks import load_mask
 from fastdream.io.outputs import (
     WRITABLE,
     Made,
+    can_write_in,
     check_not_input,
     checkpoint_file,
     flatten,
@@ -48,6 +49,7 @@ from fastdream.io.outputs import (
 from fastdream.io.record import model_fingerprint, settings_diff, tensor_sha256
 
 __all__ = [
+    "can_write_in",
     "DEEP_GRAY",
     "MAX_PIXELS",
     "MODES",

@@ -91,6 +91,8 @@ def opened(path, name: str = "image") -> Iterator[Image.Image]:
     waits for ever) that Pillow recognizes, whose size passes :func:`check_pixels`. Pillow's
     errors become a ``ValueError`` naming the file; the caller's own errors pass unchanged."""
     p = _checks.input_file(name, path)
+    if p.stat().st_size == 0:  # (it was "not an image Pillow can read": true, but not why)
+        raise ValueError(f"{name}: {p} is empty (0 bytes)")
     guard = Image.MAX_IMAGE_PIXELS
     try:
         Image.MAX_IMAGE_PIXELS = None  # check_pixels replaces Pillow's guard (179 MP: too low for 16K prints)

@@ -231,3 +231,23 @@ class Made:
 
 
 __all__ = ["WRITABLE", "Made", "check_not_input", "checkpoint_file", "flatten", "image_format", "reason"]
+
+
+def can_write_in(folder) -> bool:
+    """Whether a file can be made in the existing ``folder``, tried: ``os.access`` calls a
+    read-only mount writable for root, and /sys too (the work was done, then its output refused).
+
+    Examples:
+        >>> import tempfile
+        >>> can_write_in(tempfile.gettempdir()), can_write_in("/proc")
+        (True, False)
+    """
+    import tempfile
+
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".fastdream-probe-"):
+            return True
+    except OSError:
+        return False

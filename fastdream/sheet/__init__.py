@@ -235,7 +235,11 @@ def _channel_order(picture, channels: str, top, vary, base: dict, models: dict) 
         raise ValueError("layers: a channel sheet dreams each channel of its layer alone (channels=); leave layers out")
     count = None if top == "all" else _checks.integer("top", top, 1, V.MAX_CELLS)
     first = _options({**base, "layers": [channels]}, models)  # a custom model needs its layer named
-    order = ranked(picture, channels, first)
+    try:
+        order = ranked(picture, channels, first)
+    except ValueError as exc:  # the layer's name is the channels= argument here, not layers=
+        text = str(exc)
+        raise ValueError("channels:" + text[len("layers:") :] if text.startswith("layers:") else text) from None
     if count is not None and count > len(order):
         raise ValueError(f"top: {channels} has {len(order)} channels; top={count} asks for more")
     if count is None and len(order) > V.MAX_CELLS:

@@ -119,6 +119,9 @@ def check(vary: Mapping[str, Sequence] | None, given: Mapping[str, Any]) -> dict
             raise TypeError(f"vary: {name} must be a non-empty list of values, got {values!r}")
         if name in given:
             raise ValueError(f"vary: {name} is both given ({name}={given[name]!r}) and varied; pass one of them")
+        repeated = [v for k, v in enumerate(values) if v in list(values)[:k]]
+        if repeated:  # two cells alike, side by side, looked like a difference that was none
+            raise ValueError(f"vary: {name} repeats {repeated[0]!r}; give each value once")
         out[name] = list(values)
     cells = 1
     for values in out.values():
