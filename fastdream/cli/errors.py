@@ -67,6 +67,8 @@ def cli_spelling(text: str, options=None) -> str:
         ('input: no such file', '(pass --fps to choose)')
         >>> cli_spelling("style_weights[1] must be >= 0", {"--style-weights"}), cli_spelling("background[0] must be")
         ('--style-weights must be >= 0', '--bg-color must be')
+        >>> cli_spelling("content_weight and tv_weight are 0 (see my_file.png)", {"--content-weight", "--tv-weight"})
+        '--content-weight and --tv-weight are 0 (see my_file.png)'
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
@@ -91,7 +93,11 @@ def cli_spelling(text: str, options=None) -> str:
     text = _RESUME_WITH.sub(resume_with, text)
     text = _USE.sub(use, text)
     text = _ANOTHER.sub(lambda m: m[0] if flag(m[1]) is None else f"another {flag(m[1])}", text)
-    return _SUBJECT.sub(subject, text, count=1)
+    text = _SUBJECT.sub(subject, text, count=1)
+    if options is None:
+        return text
+    # Any other setting of the command named in Python (content_weight, preserve_colors): its option.
+    return _NAME.sub(lambda m: flag(m[1]) or m[0], text)
 
 
 #: Settings whose option has another name than the library's keyword.
@@ -113,6 +119,8 @@ _ANOTHER = re.compile(r"\banother (\w+)\b")
 _SUBJECT = re.compile(r"^(\w+)(?:\[\d+\])?(?:=(\S+))?(?= must | is |=|: | frames)")
 
 
+#: A Python name with an underscore, not part of a path, an assignment or an option already.
+_NAME = re.compile(r"(?<![\w/.=-])([a-z]+(?:_[a-z0-9]+)+)\b(?![=(/.\w])")
 #: The trainers' "pass NAME=VALUE to resume" (a checkpoint's setting this run must repeat).
 _RESUME_WITH = re.compile(r"pass (\w+)=(\S+?) to resume")
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from fastdream.cli.common import given
 
 #: The command's own defaults, shown in --help: those of fastdream.ui (a test keeps them equal),
@@ -13,6 +15,8 @@ def _cmd_ui(args) -> int:
     import importlib.util
 
     if importlib.util.find_spec("gradio") is None:
+        if sys.version_info < (3, 10):  # the extra installs nothing there: Gradio 6 needs 3.10
+            raise ImportError("the web app needs Gradio 6, which needs Python 3.10 or newer; this is Python 3.9")
         raise ImportError('the web app needs Gradio: pip install "fastdream[ui]"')
     from fastdream.ui import serve
 
