@@ -40,6 +40,7 @@ for _name in [
     "zoom_video",
 ]:
     globals()[_name] = autograd_on(globals()[_name])  # (under a notebook's inference mode too)
+    globals()[_name].__module__, globals()[_name].__qualname__ = __name__, _name  # pickled as fastdream.X
 del _name
 
 __all__ = [

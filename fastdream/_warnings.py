@@ -14,6 +14,10 @@ class FastdreamWarning(UserWarning):
     location is your line; its category tells it from other libraries' (the web app shows these)."""
 
 
+class FastdreamRuntimeWarning(FastdreamWarning, RuntimeWarning):
+    """A warning of fastdream's about how it runs (the slower reference path), not what it makes."""
+
+
 _PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TORCH = os.path.dirname(os.path.abspath(torch.__file__)) + os.sep
 

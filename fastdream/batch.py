@@ -113,7 +113,7 @@ def run_folder(
     """
     in_dir, out_dir, fmt = check_folders(in_dir, out_dir, fmt, mode, soft)
     progress = _checks.boolean("progress", progress)
-    files = list_images(in_dir, "input_dir")
+    files = list_images(in_dir, "input_dir", exclude=out_dir)  # (a linked output folder inside the input)
     if not files:
         raise ValueError(f"input_dir: no images in {in_dir} or its subfolders")
     targets = [
@@ -134,6 +134,7 @@ def run_folder(
     bar = tqdm(total=len(files), disable=not (progress and dist.main), desc=name, unit="image")
     watch = _Watch(targets, dist.rank, dist.world) if dist.enabled and not bar.disable else None
     made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]  # a run that makes nothing leaves none
+    wrote_settings = False
     try:
         for done, i in enumerate(range(dist.rank, len(files), dist.world), 1):
             if targets[i].exists():
@@ -142,14 +143,14 @@ def run_folder(
                 if settings is not None:  # once, before the first output: a stop leaves both
                     out_dir.mkdir(parents=True, exist_ok=True)
                     io.write_json(settings, out_dir / SETTINGS_NAME)
-                    settings = None
+                    settings, wrote_settings = None, True
                 _one(files[i], targets[i], make, report, name)
             bar.update((watch.others() + done if watch else done) - bar.n)
         dist.barrier()
         bar.update(bar.total - bar.n)  # every rank is done; an unreadable file of another rank held its count back
     finally:
         bar.close()
-        if made and not report.written and dist.main:
+        if made and wrote_settings and not report.written and not dist.enabled:  # (ranks: others may write)
             _undo(out_dir, made)
     if dist.enabled:  # one summary for the launch, said by rank 0, not one per rank
         mine = [len(report.written), len(report.skipped), len(report.failed)]

@@ -46,7 +46,7 @@ def test_arrays_come_back_in_c_order_and_tensors_in_their_layout(photo):
 
 
 @pytest.mark.parametrize("mode", ["I;16", "I", "F", "CMYK"])
-def test_pil_images_come_back_in_their_own_mode(photo, mode):
+def test_pil_images_come_back_in_their_own_mode(photo, mode, tmp_path):
     gray = np.asarray(Image.fromarray(photo).convert("L"), np.float64) / 255
     made = {
         "I;16": lambda: Image.fromarray((gray * 65535).astype(np.uint16)),
@@ -62,6 +62,9 @@ def test_pil_images_come_back_in_their_own_mode(photo, mode):
     assert 0.002 < change < 0.2  # dreamed, at the input's scale
     if mode in ("I;16", "I"):
         assert len(np.unique(a)) > 300  # at full depth, not 256 levels scaled up
+    for ext in ("png", "jpg"):  # saved as before (in 8 bits) where the format cannot hold the mode
+        saved = Image.open(fd.io.save_image(out, tmp_path / f"out.{ext}"))
+        assert saved.size == made.size and saved.mode in ("L", "RGB", "I;16", "I", "CMYK")
 
 
 def test_a_float_picture_just_over_1_says_how_it_is_read(photo):

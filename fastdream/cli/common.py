@@ -266,6 +266,7 @@ def picture_so_far(args, out: Path):
             from fastdream import io
 
             path = out.with_name(f"{out.stem}-partial{out.suffix}")
+            path = _unused(path) if path.exists() else path  # never over a file (an input, an earlier one)
             try:
                 io.save_image(image, path)
                 done, total = stop.steps  # type: ignore[attr-defined]

@@ -368,7 +368,17 @@ def save_image(image: Image.Image, path, **options) -> Path:
     a JPEG, is a ``ValueError`` and nothing is written)."""
     from fastdream.io.outputs import image_format, soft_alpha
 
-    fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
+    if image.mode == "I" and Path(path).suffix.lower() == ".png":  # (Pillow 12 deprecates I in PNG)
+        image = Image.fromarray(np.clip(np.asarray(image), 0, 65535).astype(np.uint16))
+    try:
+        fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
+    except ValueError:
+        if image.mode in ("L", "LA", "RGB", "RGBA", "P", "PA", "1"):
+            raise
+        # 16-bit or float gray, CMYK (a PIL image's dream comes back in its mode) into a format
+        # that cannot hold it (CMYK into PNG, float into PNG, 16-bit into JPEG): in 8 bits, as read
+        image = with_profile(standard(image), None)
+        fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
     if fmt == "ICO":  # its own size, not the squares Pillow shrinks a picture to by default
         options.setdefault("sizes", [image.size])
     if fmt in ("JPEG", "WEBP"):  # Pillow's 75 / 80 blur the dream's fine detail (6 levels off at 75)

@@ -17,7 +17,7 @@ import warnings
 
 import torch
 
-from fastdream._warnings import user_stacklevel
+from fastdream._warnings import FastdreamRuntimeWarning, user_stacklevel
 from fastdream.ops import _native
 
 BACKENDS = ("auto", "native", "reference")
@@ -80,7 +80,7 @@ def _warn_once(reason: str) -> None:
         _warned.add(reason)
         warnings.warn(
             f"fastdream: using the PyTorch reference path because {reason}",
-            RuntimeWarning,
+            FastdreamRuntimeWarning,
             stacklevel=user_stacklevel(),
         )
 
