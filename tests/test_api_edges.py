@@ -45,8 +45,9 @@ def test_arrays_come_back_in_c_order_and_tensors_in_their_layout(photo):
     assert y.is_contiguous(memory_format=torch.channels_last) and torch.equal(y[:, 3], t[:, 3])
 
 
+@pytest.mark.parametrize("low_memory", [False, True])
 @pytest.mark.parametrize("mode", ["I;16", "I", "F", "CMYK"])
-def test_pil_images_come_back_in_their_own_mode(photo, mode, tmp_path):
+def test_pil_images_come_back_in_their_own_mode(photo, mode, tmp_path, low_memory):
     gray = np.asarray(Image.fromarray(photo).convert("L"), np.float64) / 255
     made = {
         "I;16": lambda: Image.fromarray((gray * 65535).astype(np.uint16)),
@@ -54,13 +55,13 @@ def test_pil_images_come_back_in_their_own_mode(photo, mode, tmp_path):
         "F": lambda: Image.fromarray(gray.astype(np.float32)),
         "CMYK": lambda: Image.fromarray(photo).convert("CMYK"),
     }[mode]()
-    out = fd.dream(made, **FAST)
+    out = fd.dream(made, low_memory=low_memory, **FAST)
     assert out.mode == made.mode and out.size == made.size  # 16-bit came back 8-bit L
     a, b = np.asarray(out, np.float64), np.asarray(made, np.float64)
     top = {"I;16": 65535, "I": 65535, "F": 1.0, "CMYK": 255}[mode]
     change = np.abs(a - b).mean() / top
     assert 0.002 < change < 0.2  # dreamed, at the input's scale
-    if mode in ("I;16", "I"):
+    if mode in ("I;16", "I") and not low_memory:  # (the low-memory path reads them in 8 bits)
         assert len(np.unique(a)) > 300  # at full depth, not 256 levels scaled up
     for ext in ("png", "jpg"):  # saved as before (in 8 bits) where the format cannot hold the mode
         saved = Image.open(fd.io.save_image(out, tmp_path / f"out.{ext}"))
@@ -164,3 +165,19 @@ def test_a_gray_picture_stays_gray_and_a_clear_one_hides_its_pixels_in_sheets_an
     for frame in sorted((tmp_path / "z_frames").glob("frame_*.png")):
         a = np.asarray(Image.open(frame).convert("RGB"), np.int64)
         assert (a.max(2) - a.min(2)).max() == 0
+
+
+def test_a_float32_dream_too_big_for_memory_is_refused_before_its_work(monkeypatch):
+    """12000x12000 with smooth= took the float32 path and was killed by the system at 21 GB."""
+    from fastdream import _checks
+    from fastdream.dream import DreamOptions, engine, huge
+
+    monkeypatch.setattr(_checks, "memory_budget", lambda: 8e9)
+    smooth = DreamOptions.create(smooth=1.0)
+    with pytest.raises(ValueError, match=r"12000x12000 needs about 30.2 GB .* it can take the low-memory path"):
+        engine.check_memory((1, 3, 12000, 12000), smooth)
+    with pytest.raises(ValueError, match="dream it in tiles"):
+        engine.check_memory((1, 3, 3000, 3000), DreamOptions.create(tile_size=None))
+    engine.check_memory((1, 3, 4096, 4096), smooth)  # 3.5 GB: fits
+    with pytest.warns(UserWarning, match="over 4096x4096 takes the float32 path, not the low-memory one: smooth"):
+        assert not huge.wanted(smooth, np.zeros((4097, 4096, 3), np.uint8))

@@ -187,7 +187,9 @@ def _cmd_dream(args) -> int:
         raise UsageError("--format is for dreaming a folder; the output's extension gives the format")
     out = output_path(args, "dream.png")
     source = args.input or io.SAMPLE_IMAGE
-    image = io.load_pil(source)  # missing file / not an image: a clear error before any work
+    # The file's header: a missing file or not an image is a clear error before any work, and a
+    # picture too big for its dream's memory is refused before it is decoded (fd.dream reads it).
+    image = io.load_pil(source) if args.mask_from else Path(source)
     mask = _mask(args, image)
     kw = given(mask=mask, low_memory=args.low_memory) | dream_kwargs(args)
     if kw.get("seed") is None:  # drawn here and said: a dream you like can be made again (--seed)
@@ -208,8 +210,14 @@ def _mask(args, image):
 
     if args.mask and args.mask_from:
         raise UsageError("--mask and --mask-from are alternatives; pass one of them")
+    if isinstance(image, Path):
+        from fastdream.training.folders import header_size
+
+        w, h = header_size(image, "image")  # (upright, as it will be dreamed)
+    else:
+        w, h = image.width, image.height
     if args.mask:
-        mask = io.load_mask(args.mask, (image.height, image.width), "--mask", empty=EMPTY_MASK)
+        mask = io.load_mask(args.mask, (h, w), "--mask", empty=EMPTY_MASK)
     elif args.mask_from:
         from fastdream.cutout import predict_mask
 

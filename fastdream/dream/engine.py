@@ -11,13 +11,16 @@ and memory bounded by the tile batch.
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
-from fastdream import _malloc, driver, io, ops
+from fastdream import _checks, _malloc, driver, io, ops
 from fastdream._warnings import FastdreamWarning, user_stacklevel
 from fastdream.dream.context import Context
 from fastdream.dream.options import EMPTY_MASK, DreamOptions, octave_count
@@ -153,6 +156,42 @@ NOTHING_CHANGED = (
 )
 
 
+#: Bytes per pixel of the float32 dream at its peak (measured with /usr/bin/time on 4096x4096:
+#: 142), more with the whole gradient shaped (smooth, laplacian, color_match: 186-197), and the
+#: network's activations over the whole picture without tiles (2048x2048 untiled: ~890).
+FLOAT_PATH_BYTES, SHAPED_BYTES, UNTILED_BYTES = 150, 60, 800
+
+
+def _shape(image) -> tuple[int, int, int, int]:
+    """(N, C, H, W) of an image of any kind, a file's from its header (C: 3, what the dream holds)."""
+    if isinstance(image, (str, os.PathLike)):
+        with io.opened(image, "image") as im:
+            w, h = im.size
+        return 1, 3, h, w
+    if isinstance(image, Image.Image):
+        return 1, 3, image.height, image.width
+    if isinstance(image, np.ndarray) and image.ndim >= 2:
+        return 1, 3, int(image.shape[0]), int(image.shape[1])
+    if isinstance(image, torch.Tensor) and image.dim() >= 2:
+        return (int(image.shape[0]) if image.dim() == 4 else 1), 3, int(image.shape[-2]), int(image.shape[-1])
+    return 1, 3, 1, 1  # (not an image: io.load says so)
+
+
+def check_memory(shape, o: DreamOptions) -> None:
+    """Refuses a float32 dream that would not fit in memory, before its work (a 12000x12000 one
+    with smooth= was killed by the system at 21 GB, with no word)."""
+    n, _, h, w = shape
+    shaped = o.smooth or o.norm == "laplacian" or o.color_match
+    per_pixel = FLOAT_PATH_BYTES + (SHAPED_BYTES if shaped else 0) + (UNTILED_BYTES if o.tile_size is None else 0)
+    if o.tile_size is None:
+        hint = "dream it in tiles (tile_size=512)"
+    elif shaped:
+        hint = "without smooth, norm='laplacian' and color_match it can take the low-memory path"
+    else:
+        hint = "pass low_memory=True"
+    _checks.fits(f"image: a float32 dream of {n} picture(s) of {w}x{h}", n * h * w * per_pixel, hint)
+
+
 @dataclass
 class Network:
     """What a dream runs on: the device, the objective, the built network and its taps, and the
@@ -186,8 +225,11 @@ class Dream:
     units, tiles through the network, the fused ascent step."""
 
     def __init__(self, image, o: DreamOptions):
-        self.loaded, self.o = io.load(image), o
+        self.o = o
         self.nw = nw = network(image, o)
+        if nw.device.type == "cpu":
+            check_memory(_shape(image), o)  # before a file is decoded
+        self.loaded = io.load(image)
         self.x01 = self.loaded.rgb.to(nw.device)
         h, w = self.x01.shape[-2:]
         self.m = None if o.mask is None else io.load_mask(o.mask, (h, w), empty=EMPTY_MASK).to(nw.device)

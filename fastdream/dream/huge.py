@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from fastdream import _malloc, driver, io, ops
+from fastdream._warnings import warn
 from fastdream.dream import engine
 from fastdream.dream.context import Context
 from fastdream.dream.engine import TILE_BATCH_PIXELS, pyramid
@@ -79,7 +80,10 @@ def wanted(o: DreamOptions, image) -> bool:
             raise ValueError(f"low_memory: {reason}; pass low_memory=False (or None) with it")
         return True
     count = _pixel_count(image)
-    return reason is None and count is not None and count > LOW_MEMORY_PIXELS
+    big = count is not None and count > LOW_MEMORY_PIXELS
+    if big and reason:  # (it was taken in silence, at 4-5 times the memory)
+        warn(f"dream: a picture over 4096x4096 takes the float32 path, not the low-memory one: {reason}")
+    return reason is None and big
 
 
 def _band(width: int) -> int:

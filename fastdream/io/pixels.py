@@ -17,12 +17,25 @@ import torch
 from PIL import Image
 
 from fastdream import _checks, _malloc
-from fastdream.io.convert import from_uint8, quantize, standard
-from fastdream.io.images import check_pixels, check_range, color_profile, load_pil, upright, with_profile
+from fastdream.io.convert import DEEP_GRAY, deep_back, deep_white, from_uint8, quantize, standard
+from fastdream.io.images import check_pixels, check_range, color_profile, load_pil, opened, upright, with_profile
 from fastdream.ops.luma import luma
 
 #: Memory of the low-memory dream per pixel of its input, all told (bench/RESULTS.md: 21-27 bytes).
 LOW_MEMORY_BYTES = 27
+
+
+def _back_to(image: Image.Image):
+    """How an 8-bit result goes back to ``image``'s mode, as the float32 path gives it: CMYK by
+    Pillow's conversion; 16-bit, 32-bit and float gray at their scale (from 8 bits: this path
+    reads them in 8 bits)."""
+    mode = image.mode
+    if mode == "CMYK":
+        return lambda out: out.convert("CMYK")
+    if mode not in DEEP_GRAY or image.info.get("transparency") is not None:
+        return lambda out: out
+    white = deep_white(np.asarray(image), mode)
+    return lambda out: Image.fromarray(deep_back(np.asarray(out, np.float32) / 255.0, mode, white))
 
 
 class Pixels:
@@ -55,15 +68,18 @@ class Pixels:
     def of(cls, image, name: str = "image") -> Pixels:
         """The pixels of a path, PIL image, numpy array or tensor (the kinds ``fastdream.dream`` takes)."""
         if isinstance(image, (str, os.PathLike)):
+            with opened(image, name) as im:  # its work's memory too, from the header: before decoding
+                check_pixels(name, image, im.size, im.mode, LOW_MEMORY_BYTES)
             image = load_pil(image, name)
         if isinstance(image, Image.Image):
             check_pixels(name, "the image", image.size, image.mode, LOW_MEMORY_BYTES, decoded=True)
-            icc = color_profile(image)
+            icc = image.info.get("icc_profile") if image.mode == "CMYK" else color_profile(image)
+            back = _back_to(image)
             image = standard(upright(image, name))  # 16-bit scaled, palette transparency kept as alpha
             mode = image.mode
             arr = np.array(image)
             arr = arr[..., None] if arr.ndim == 2 else arr
-            finish = lambda out: with_profile(Image.fromarray(_squeeze(out[0].numpy()), mode), icc)
+            finish = lambda out: with_profile(back(Image.fromarray(_squeeze(out[0].numpy()), mode)), icc)
             return cls(torch.from_numpy(arr)[None], finish, True)
         if isinstance(image, np.ndarray):
             if image.ndim not in (2, 3):
