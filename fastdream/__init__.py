@@ -4,6 +4,8 @@ The public API is re-exported here; see README.md for the command line and docs/
 for how the package is laid out.
 """
 
+import sys as _sys
+
 from fastdream import data, dreamer, io, metrics, models, ops
 from fastdream._grad import autograd_on
 from fastdream._version import __version__
@@ -39,9 +41,11 @@ for _name in [
     "style_video",
     "zoom_video",
 ]:
-    globals()[_name] = autograd_on(globals()[_name])  # (under a notebook's inference mode too)
-    globals()[_name].__module__, globals()[_name].__qualname__ = __name__, _name  # pickled as fastdream.X
-del _name
+    _fn = globals()[_name]
+    globals()[_name] = autograd_on(_fn)  # (under a notebook's inference mode too)
+    # Where pickle looks it up (and doctest finds its examples) is the wrapper too: it pickles.
+    setattr(_sys.modules[_fn.__module__], _fn.__name__, globals()[_name])
+del _name, _fn
 
 __all__ = [
     "Cancelled",

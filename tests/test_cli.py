@@ -189,7 +189,7 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
         (["dream", "{img}", "--smooth", "-1"], "smooth must be"),
         (["dream", "{img}", "--preserve-colors", "--color-match"], "alternatives"),
         (["dream", "{img}", "--norm", "laplacian", "--lap-levels", "0"], "--lap-levels"),
-        (["dream", "{img}", "--lap-levels", "3"], "with norm='std'; pass --norm laplacian with them"),
+        (["dream", "{img}", "--lap-levels", "3"], "with --norm std; pass --norm laplacian with them"),
         (["dream", "{img}", "--low-memory", "--smooth", "1"], "in float32; drop --low-memory to use it"),
         (
             ["dream", "{img}", "--tile", "1"],

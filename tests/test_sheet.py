@@ -154,11 +154,11 @@ def test_usage_errors(tmp_path, photo, capsys):
     cases = [
         ([], "give --vary"),
         (["--vary", "steps=1,2", "--channels", "_blocks.3"], "alternatives"),
-        (["--vary", "steps=1,2", "--steps", "3"], "steps is both given (steps=3) and varied"),
+        (["--vary", "steps=1,2", "--steps", "3"], "steps is both given (--steps 3) and varied"),
         (["--channels", "_blocks.99"], "unknown layer name"),
         (["--vary", "steps=1", "--vary", "steps=2"], "steps is varied twice"),
         (["--channels", "_blocks.3", "--layers", "_blocks.5"], "--layers: a channel sheet dreams each channel"),
-        (["--channels", "_blocks.3", "--top", "41"], "_blocks.3 has 40 channels; top=41 asks for more"),
+        (["--channels", "_blocks.3", "--top", "41"], "_blocks.3 has 40 channels; --top 41 asks for more"),
         (["--channels", "_blocks.15", "--top", "101"], "--top must be in [1, 100], got 101"),
     ]
     for extra, message in cases:

@@ -67,6 +67,8 @@ def cli_spelling(text: str, options=None) -> str:
         ('input: no such file', '(pass --fps to choose)')
         >>> cli_spelling("style_weights[1] must be >= 0", {"--style-weights"}), cli_spelling("background[0] must be")
         ('--style-weights must be >= 0', '--bg-color must be')
+        >>> cli_spelling("--low-memory: norm='laplacian' needs it", {"--norm", "--low-memory"})
+        '--low-memory: --norm laplacian needs it'
         >>> cli_spelling("content_weight and tv_weight are 0 (see my_file.png)", {"--content-weight", "--tv-weight"})
         '--content-weight and --tv-weight are 0 (see my_file.png)'
     """
@@ -96,7 +98,8 @@ def cli_spelling(text: str, options=None) -> str:
     text = _SUBJECT.sub(subject, text, count=1)
     if options is None:
         return text
-    # Any other setting of the command named in Python (content_weight, preserve_colors): its option.
+    # Any other setting of the command named in Python (content_weight, norm='laplacian'): its option.
+    text = _ASSIGN.sub(lambda m: m[0] if flag(m[1]) is None else f"{flag(m[1])} {_shell_value(m[2])}", text)
     return _NAME.sub(lambda m: flag(m[1]) or m[0], text)
 
 
@@ -119,6 +122,8 @@ _ANOTHER = re.compile(r"\banother (\w+)\b")
 _SUBJECT = re.compile(r"^(\w+)(?:\[\d+\])?(?:=(\S+))?(?= must | is |=|: | frames)")
 
 
+#: A setting and its value in Python, ``norm='laplacian'``, ``smooth=SIGMA``.
+_ASSIGN = re.compile(r"(?<![\w./'\"-])(\w+)=('[\w.:-]+'|[\w.:-]+)(?=[\s;,)]|$)")
 #: A Python name with an underscore, not part of a path, an assignment or an option already.
 _NAME = re.compile(r"(?<![\w/.=-])([a-z]+(?:_[a-z0-9]+)+)\b(?![=(/.\w])")
 #: The trainers' "pass NAME=VALUE to resume" (a checkpoint's setting this run must repeat).

@@ -51,7 +51,7 @@ def unsupported(o: DreamOptions) -> str | None:
     if o.norm == "laplacian":
         return "norm='laplacian' needs the whole gradient in float32"
     if o.smooth:
-        return "smooth needs the whole gradient in float32"
+        return "smooth=SIGMA needs the whole gradient in float32"
     if o.color_match:
         return "color_match needs the whole result in float32 (preserve_colors works per pixel and is supported)"
     return None

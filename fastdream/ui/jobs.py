@@ -116,8 +116,7 @@ def message(exc: BaseException, hide: str = "") -> str:
     type with a note that the server's log has the traceback. Paths under ``hide`` (the app's
     temporary folder) are shown by their file name only."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if hide:
-        text = re.sub(re.escape(hide) + r"[^\s'\",;:()]*", lambda m: m[0].rstrip("/").rsplit("/", 1)[-1], text)
+    text = hidden(text, hide)
     oom = out_of_memory(exc)
     if oom:
         return f"out of memory ({oom}): try a smaller picture, a smaller tile size or fewer octaves"
@@ -131,15 +130,23 @@ def not_started() -> Update:
     return Update("Stopped before it started.", done=True)
 
 
-def notes(said) -> list[str]:
-    """The library's warnings among those recorded (the first line of each, once): the notes
-    under a job's status. (The setting is the process's: other threads' land here too.)"""
+def hidden(text: str, hide: str) -> str:
+    """``text`` with the paths under ``hide`` (the app's temporary folder) as their file names."""
+    if not hide:
+        return text
+    return re.sub(re.escape(hide) + r"[^\s'\",;:()]*", lambda m: m[0].rstrip("/").rsplit("/", 1)[-1], text)
+
+
+def notes(said, hide: str = "") -> list[str]:
+    """The library's warnings among those recorded (the first line of each, once, paths under
+    ``hide`` by their file names): the notes under a job's status. (The setting is the
+    process's: other threads' land here too.)"""
     ours = [
         w
         for w in said
         if issubclass(w.category, fd.FastdreamWarning) or f"{os.sep}fastdream{os.sep}" in str(w.filename)
     ]
-    return list(dict.fromkeys(str(w.message).splitlines()[0] for w in ours))
+    return list(dict.fromkeys(hidden(str(w.message).splitlines()[0], hide) for w in ours))
 
 
 def run(
@@ -163,7 +170,7 @@ def run(
                 box["result"] = work(hook)
             except BaseException as exc:  # given to the page; the thread must not die silently
                 box["error"] = exc
-        box["notes"] = list(dict.fromkeys([*early, *notes(said)]))
+        box["notes"] = list(dict.fromkeys([*early, *notes(said, hide)]))
 
     if session.stopped(since, kind):
         yield not_started()

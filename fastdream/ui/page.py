@@ -126,7 +126,7 @@ class Page:
             except Exception as exc:  # an input the tab refused: one line, the server goes on
                 yield widgets.shown(widgets.error_update(jobs.message(exc, self.hide())), count)
                 return
-            early = jobs.notes(said)  # (an animated GIF: only its first frame is dreamed)
+            early = jobs.notes(said, self.hide())  # (an animated GIF: only its first frame is dreamed)
             for update in jobs.run(session, since, work, self.hide(), kind=api_name, early=early):
                 yield widgets.shown(update, count)
 

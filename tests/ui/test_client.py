@@ -138,6 +138,7 @@ def test_what_loading_the_picture_said_is_a_note(client, tmp_path):
     frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)
     state = client.predict(picture=handle(gif), **QUICK, api_name="/dream")[0]
     assert status_text(state).startswith("Done") and "has 3 frames; the first is used" in state, state
+    assert "moving.gif has 3 frames" in state and "/gradio/" not in state  # the file, not the server's path
 
 
 def test_values_out_of_a_sliders_range_are_refused_by_gradio_in_one_line(client, tmp_path):

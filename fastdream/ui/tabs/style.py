@@ -76,6 +76,11 @@ def _video(page: Page, styles, weights, strength) -> None:
     """A video in the styles above (``fastdream.style_video``): each frame from the last styled one
     moved along the optical flow, so the style does not flicker."""
     with gr.Accordion("A video in these styles", open=False):
+        gr.Markdown(
+            "It takes the style pictures, their weights and the style weight above; the video keeps its "
+            "own size, and each frame is styled with the settings here (not the picture's long side, "
+            "octaves or seed)."
+        )
         with gr.Row():
             clip = gr.File(label="Video (MP4, GIF, WebP)", height=140, elem_id="style-video-input")
             with gr.Column():
