@@ -42,7 +42,8 @@ INPUT_ERRORS = (ValueError, TypeError, OSError, ImportError, KeyError)
 @dataclass
 class Update:
     """What the page shows of a job at one moment: the latest preview (HTML, None when unchanged),
-    one status line, and at the end the result (or None when it stopped or failed)."""
+    one status line, and at the end the result (None when it failed; when it stopped, what its
+    tab kept of it: the Dream tab's picture so far, else None)."""
 
     status: str
     preview: str | None = None
@@ -50,6 +51,7 @@ class Update:
     result: Any = None
     failed: bool = False
     notes: list[str] = field(default_factory=list)
+    stopped: bool = False
 
 
 def picture_html(image, caption: str = "") -> str:
@@ -209,7 +211,9 @@ def _last(box: dict, hook: Hook, seconds: float, hide: str) -> Update:
         return Update(f"Done in {seconds:.1f} s.", None, done=True, result=box.get("result"), notes=notes)
     if isinstance(error, fd.Cancelled):
         picture = picture_html(error.image, f"stopped: {hook.text}") if error.image is not None else None
-        return Update(f"Stopped after {seconds:.1f} s ({hook.text}).", picture, done=True, notes=notes)
+        kept = getattr(error, "result", None)  # a tab that keeps the picture so far, to download
+        status = f"Stopped after {seconds:.1f} s ({hook.text})."
+        return Update(status, picture, done=True, result=kept, notes=notes, stopped=True)
     if not isinstance(error, INPUT_ERRORS):
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)
     return Update(f"Error: {message(error, hide)}", None, done=True, failed=True, notes=notes)

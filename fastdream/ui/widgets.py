@@ -85,7 +85,7 @@ def shown(update: Update, count: int) -> tuple:
         return (text, preview, *[None] * count)
     if update.result is None:  # failed: the last result stays, under the error
         return (text, preview, *[gr.skip()] * count)
-    return (text, "", *update.result)
+    return (text, preview if update.stopped else "", *update.result)  # (stopped: its picture so far stays)
 
 
 #: The formats a video can be written in (MP4 needs imageio-ffmpeg: ``fastdream[video]``).

@@ -155,8 +155,9 @@ def test_stop_ends_a_running_dream_within_a_step(client, tmp_path):
     client.predict(api_name="/dream_stop")
     state, preview, result, _ = wait(job, lambda outs: "Stopped" in outs[0], timeout=30)
     assert time.monotonic() - asked < 10
-    assert "Stopped after" in state and "step" in state and unset(result)
-    assert "<img" in preview  # the picture so far stays shown
+    assert "Stopped after" in state and "step" in state and not unset(result)
+    assert "<img" in preview  # the picture so far stays shown, and is the result to download
+    assert Image.open(result if isinstance(result, str) else result["path"]).size[0] <= 256
     # The server goes on: the next dream of the session runs (Stop only stopped what ran).
     assert status_text(client.predict(picture=handle(src), **QUICK, api_name="/dream")[0]).startswith("Done")
     # Another tab's Stop leaves this tab's job alone (it stopped every job of the session before).
