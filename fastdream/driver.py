@@ -10,14 +10,13 @@ user's ``callback(state)``, which may stop the run by returning ``False`` (:func
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
 import torch
 from tqdm.auto import tqdm
 
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 
 __all__ = ["Cancelled", "Job", "StepState", "check_callback", "drive", "for_frame", "generator", "pyramid"]
 
@@ -211,11 +210,7 @@ def pyramid(
             why.append(f"at scale {scale:g} the {w}x{h} image would shrink below {min_side} px")
         if len(keep) < len(big):
             why.append(f"at scale {scale:g} some octaves round to the same size, worked on once")
-        warnings.warn(
-            f"{name}: using {len(keep)} of {octaves} octaves: {'; '.join(why)}",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
-        )
+        warn(f"{name}: using {len(keep)} of {octaves} octaves: {'; '.join(why)}")
     return keep[::-1]
 
 

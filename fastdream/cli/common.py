@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import itertools
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -81,7 +82,7 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
     if str(args.output) == "-":
         raise UsageError("output: - (standard output) is not supported; give a file name")
     out = Path(args.output or default)
-    if args.output is None and out.exists():  # a default name never replaces an earlier result
+    if args.output is None:  # a default name never replaces an earlier result
         out = _unused(out)
         args.output = str(out)
     _check_name_length(out)
@@ -125,19 +126,17 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
 
 
 def _unused(path: Path) -> Path:
-    """``dream-2.png``, ``dream-3.png``...: the first of ``path``'s numbered names that is free.
+    """``path`` if it is free, else the first free of ``dream-2.png``, ``dream-3.png``...
 
     Examples:
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as d:
         ...     _ = (Path(d) / "dream.png").write_bytes(b""), (Path(d) / "dream-2.png").write_bytes(b"")
-        ...     _unused(Path(d) / "dream.png").name
-        'dream-3.png'
+        ...     _unused(Path(d) / "dream.png").name, _unused(Path(d) / "new.png").name
+        ('dream-3.png', 'new.png')
     """
-    k = 2
-    while (path.with_name(f"{path.stem}-{k}{path.suffix}")).exists():
-        k += 1
-    return path.with_name(f"{path.stem}-{k}{path.suffix}")
+    names = (path.with_name(f"{path.stem}-{k}{path.suffix}") for k in itertools.count(2))
+    return path if not path.exists() else next(p for p in names if not p.exists())
 
 
 def _input_sized(args) -> bool:
@@ -265,8 +264,7 @@ def picture_so_far(args, out: Path):
         if image is not None:
             from fastdream import io
 
-            path = out.with_name(f"{out.stem}-partial{out.suffix}")
-            path = _unused(path) if path.exists() else path  # never over a file (an input, an earlier one)
+            path = _unused(out.with_name(f"{out.stem}-partial{out.suffix}"))  # never over a file (an input...)
             try:
                 io.save_image(image, path)
                 done, total = stop.steps  # type: ignore[attr-defined]

@@ -4,12 +4,11 @@ data, the held-out split."""
 from __future__ import annotations
 
 import math
-import warnings
 
 import numpy as np
 
 from fastdream import _checks, io
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 from fastdream.cutout.predict import CONFIG
 from fastdream.models.unet import BACKBONES, UNet
 from fastdream.training import Anything, Dist, Int, Listing, OptimizerState, Record, Weights, model_fits
@@ -116,11 +115,7 @@ def split(keys: list[str], state, a: dict, launch: Dist) -> set[str]:
         if set(stored) <= set(keys) and len(stored) < len(keys):
             return set(stored)
         if launch.main:
-            warnings.warn(
-                "train_unet: the data changed since the checkpoint; drawing a new validation split",
-                FastdreamWarning,
-                stacklevel=user_stacklevel(),
-            )
+            warn("train_unet: the data changed since the checkpoint; drawing a new validation split")
     n_val = min(max(1, round(len(keys) * a["val_split"])), len(keys) - 1)
     perm = np.random.default_rng(a["seed"]).permutation(len(keys))
     return {keys[i] for i in perm[:n_val]}

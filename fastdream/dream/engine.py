@@ -11,17 +11,13 @@ and memory bounded by the tile batch.
 
 from __future__ import annotations
 
-import os
-import warnings
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from fastdream import _checks, _malloc, driver, io, ops
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 from fastdream.dream.context import Context
 from fastdream.dream.options import EMPTY_MASK, DreamOptions, octave_count
 from fastdream.dream.subjects import subject
@@ -162,21 +158,6 @@ NOTHING_CHANGED = (
 FLOAT_PATH_BYTES, SHAPED_BYTES, UNTILED_BYTES = 150, 60, 800
 
 
-def _shape(image) -> tuple[int, int, int, int]:
-    """(N, C, H, W) of an image of any kind, a file's from its header (C: 3, what the dream holds)."""
-    if isinstance(image, (str, os.PathLike)):
-        with io.opened(image, "image") as im:
-            w, h = im.size
-        return 1, 3, h, w
-    if isinstance(image, Image.Image):
-        return 1, 3, image.height, image.width
-    if isinstance(image, np.ndarray) and image.ndim >= 2:
-        return 1, 3, int(image.shape[0]), int(image.shape[1])
-    if isinstance(image, torch.Tensor) and image.dim() >= 2:
-        return (int(image.shape[0]) if image.dim() == 4 else 1), 3, int(image.shape[-2]), int(image.shape[-1])
-    return 1, 3, 1, 1  # (not an image: io.load says so)
-
-
 def check_memory(shape, o: DreamOptions) -> None:
     """Refuses a float32 dream that would not fit in memory, before its work (a 12000x12000 one
     with smooth= was killed by the system at 21 GB, with no word)."""
@@ -227,8 +208,9 @@ class Dream:
     def __init__(self, image, o: DreamOptions):
         self.o = o
         self.nw = nw = network(image, o)
-        if nw.device.type == "cpu":
-            check_memory(_shape(image), o)  # before a file is decoded
+        shape = io.image_shape(image)
+        if nw.device.type == "cpu" and shape is not None:
+            check_memory((shape[0], 3, *shape[1:]), o)  # before a file is decoded
         self.loaded = io.load(image)
         self.x01 = self.loaded.rgb.to(nw.device)
         h, w = self.x01.shape[-2:]
@@ -272,7 +254,7 @@ class Dream:
     def result(self):
         """The dreamed image at full size, colors finished, mask applied, of the input's kind."""
         if not bool(self.detail.any()):
-            warnings.warn(NOTHING_CHANGED, FastdreamWarning, stacklevel=user_stacklevel())
+            warn(NOTHING_CHANGED)
         out01 = finish_colors((self.x01 + self.detail * self.nw.std).clamp_(0.0, 1.0), self.x01, self.o)
         if self.m is not None:
             out01 = torch.where(self.m > 0, out01, self.x01)

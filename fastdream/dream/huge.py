@@ -16,12 +16,9 @@ far the result is from the float32 path's.
 from __future__ import annotations
 
 import dataclasses
-import os
 
-import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
 
 from fastdream import _malloc, driver, io, ops
 from fastdream._warnings import warn
@@ -57,19 +54,6 @@ def unsupported(o: DreamOptions) -> str | None:
     return None
 
 
-def _pixel_count(image) -> int | None:
-    if isinstance(image, (str, os.PathLike)):
-        # The header only, through io's checks (a named pipe would wait for ever in Pillow's open).
-        with io.opened(image, "image") as im:
-            return im.width * im.height
-    if isinstance(image, Image.Image):
-        return image.width * image.height
-    if isinstance(image, (np.ndarray, torch.Tensor)) and image.ndim >= 2:
-        shape = image.shape
-        return int(shape[0] * shape[1]) if isinstance(image, np.ndarray) else int(shape[-1] * shape[-2])
-    return None
-
-
 def wanted(o: DreamOptions, image) -> bool:
     """Whether ``dream`` takes the low-memory path for ``image`` with options ``o``."""
     if o.low_memory is False:
@@ -79,8 +63,8 @@ def wanted(o: DreamOptions, image) -> bool:
         if reason:
             raise ValueError(f"low_memory: {reason}; pass low_memory=False (or None) with it")
         return True
-    count = _pixel_count(image)
-    big = count is not None and count > LOW_MEMORY_PIXELS
+    shape = io.image_shape(image)  # (a file's header: nothing decoded)
+    big = shape is not None and shape[1] * shape[2] > LOW_MEMORY_PIXELS
     if big and reason:  # (it was taken in silence, at 4-5 times the memory)
         warn(f"dream: a picture over 4096x4096 takes the float32 path, not the low-memory one: {reason}")
     return reason is None and big

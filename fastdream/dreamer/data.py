@@ -4,7 +4,6 @@ subject, epochs balanced over the subjects, and the augmented views the network 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from fastdream import io
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 from fastdream.training import IMAGE_EXTENSIONS, list_images
 
 #: A subject needs this many readable pictures: one to train on and one to validate with.
@@ -81,7 +80,7 @@ def warn_skipped(s: Subjects, images_dir: Path, stacklevel: int = 3) -> None:
     if s.bad:
         parts.append(f"{len(s.bad)} unreadable file(s) ({'; '.join(s.bad[:3])})")
     if parts:
-        warnings.warn(f"train_dreamer: skipping {' and '.join(parts)}", FastdreamWarning, stacklevel=user_stacklevel())
+        warn(f"train_dreamer: skipping {' and '.join(parts)}")
 
 
 def decode(path: Path, side: int) -> torch.Tensor:
@@ -124,11 +123,7 @@ def split(s: Subjects, root: Path, val_split: float, seed: int, stored=None) -> 
         stored = set(stored)
         if all(0 < len(stored & set(k)) < len(k) for k in keys) and stored <= {x for k in keys for x in k}:
             return stored
-        warnings.warn(
-            "train_dreamer: the data changed since the checkpoint; drawing a new validation split",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
-        )
+        warn("train_dreamer: the data changed since the checkpoint; drawing a new validation split")
     rng = np.random.default_rng(seed)
     held = set()
     for k in keys:

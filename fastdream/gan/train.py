@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import numbers
 import time
-import warnings
 from pathlib import Path
 
 from fastdream import _checks, io
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 from fastdream.gan.augment import POLICIES
 from fastdream.gan.sample import CONFIG, FORMAT, read_gan_checkpoint
 from fastdream.gan.trainer import GANTrainer, GANTrainingError
@@ -189,11 +188,7 @@ def train_gan(
         stored = dict(state["config"], recipe=state["config"].get("recipe", "dcgan"))
         check_architecture(stored, {k: c[k] for k in _ARCH_KEYS}, path, "out_dir")
     if c["amp"] and device.type != "cuda":
-        warnings.warn(
-            f"train_gan: amp=True needs CUDA; training on {device} in float32",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
-        )
+        warn(f"train_gan: amp=True needs CUDA; training on {device} in float32")
         c["amp"] = False
     dist = distributed(device)
     c.update(world_size=dist.world, images=len(files))

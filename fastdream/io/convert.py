@@ -262,3 +262,24 @@ def grid_tensor(x: torch.Tensor, nrow: int = 4, pad: int = 2, value_range=(0.0, 
     """
     t = torch.from_numpy(np.array(grid(x, nrow, pad, value_range)))
     return t[None] if t.dim() == 2 else t.permute(2, 0, 1).contiguous()
+
+
+def back_to_mode(image: Image.Image):
+    """How an 8-bit result of :func:`standard`'s mode goes back to ``image``'s own: CMYK by
+    Pillow's conversion; 16-bit, 32-bit and float gray at their scale (:func:`deep_back`); any
+    other mode as it is (palette and bilevel pictures come back RGB or gray: those modes cannot
+    hold a dream; a dream dithered back to two levels was the input again).
+
+    Examples:
+        >>> back_to_mode(Image.new("CMYK", (1, 1)))(Image.new("RGB", (1, 1))).mode
+        'CMYK'
+        >>> back_to_mode(Image.new("I;16", (1, 1)))(Image.new("L", (1, 1), 255)).getpixel((0, 0))
+        65535
+    """
+    mode = image.mode
+    if mode == "CMYK":
+        return lambda out: out.convert("CMYK")
+    if mode not in DEEP_GRAY or image.info.get("transparency") is not None:
+        return lambda out: out
+    white = deep_white(np.asarray(image), mode)
+    return lambda out: Image.fromarray(deep_back(np.asarray(out, np.float32) / 255.0, mode, white))

@@ -21,9 +21,9 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fastdream import _checks
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 from fastdream.io.atomic import atomic_save
-from fastdream.io.convert import DEEP_GRAY, deep_back, deep_float, from_uint8, standard, to_uint8
+from fastdream.io.convert import DEEP_GRAY, back_to_mode, deep_back, deep_float, from_uint8, standard, to_uint8
 from fastdream.ops.luma import luma
 
 #: The bundled sample photo: the public-domain astronaut portrait from scikit-image.
@@ -131,11 +131,7 @@ def upright(im: Image.Image, where) -> Image.Image:
     except Exception as exc:
         why, out = reason(exc), im
     if why is not None:
-        warnings.warn(
-            f"{where}: its EXIF block is damaged ({why}); the orientation may be ignored",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
-        )
+        warn(f"{where}: its EXIF block is damaged ({why}); the orientation may be ignored")
     return out
 
 
@@ -151,11 +147,9 @@ def load_pil(path, name: str = "image") -> Image.Image:
         where = path
         frames = getattr(im, "n_frames", 1) if getattr(im, "is_animated", False) else 1  # counting seeks every frame
         if frames > 1:
-            warnings.warn(
+            warn(
                 f"{name}: {where} has {frames} frames; the first is used"
-                + (" (dream-video works on every frame)" if name in ("image", "input") else ""),
-                FastdreamWarning,
-                stacklevel=user_stacklevel(),
+                + (" (dream-video works on every frame)" if name in ("image", "input") else "")
             )
         try:
             im.load()
@@ -211,40 +205,30 @@ def _merge(rgb: torch.Tensor, alpha: torch.Tensor | None, channels: int) -> torc
     return rgb if alpha is None else torch.cat([rgb, alpha.to(rgb)], 1)
 
 
-#: Modes a PIL image is given back in though fastdream works on it in another (:func:`standard`):
-#: CMYK, by Pillow's conversion. Palette images come back RGB (or RGBA: a palette cannot hold a
-#: dream's colors), bilevel ones gray (two levels cannot hold it either: a dream dithered back to
-#: them was the input again), YCbCr, LAB and HSV ones RGB.
-_BACK_TO = ("CMYK",)
-
-
 def _from_pil(im: Image.Image) -> Loaded:
     check_pixels("image", "the image", im.size, im.mode, _FLOAT_BYTES, decoded=True)
-    original = im.mode
-    icc = im.info.get("icc_profile") if original == "CMYK" else color_profile(im)
-    if original in DEEP_GRAY and im.info.get("transparency") is None:
+    if im.mode in DEEP_GRAY and im.info.get("transparency") is None:
         return _from_deep(im)  # 16-bit, 32-bit and float gray: at their depth, given back in their mode
+    icc, back = returned_profile(im), back_to_mode(im)  # (CMYK: worked on as RGB, given back as CMYK)
     im = standard(im)
     mode = im.mode
     arr = np.asarray(im)
     loaded = _from_numpy(arr, "image")
 
     def restore(rgb, alpha=_KEEP):
-        out = Image.fromarray(loaded.restore(rgb, alpha), mode)
-        return with_profile(out.convert(original) if original in _BACK_TO else out, icc)
+        return with_profile(back(Image.fromarray(loaded.restore(rgb, alpha), mode)), icc)
 
     return Loaded(loaded.rgb, loaded.alpha, restore, loaded.gray)
 
 
 def _from_deep(im: Image.Image) -> Loaded:
-    mode = im.mode
-    x, white = deep_float(np.asarray(im), mode)
-    if mode == "F" and white == 255 and float(np.nanmax(np.asarray(im))) <= 2:
-        warnings.warn(
-            f"image: a float ('F') picture with values up to {float(np.nanmax(np.asarray(im))):.3g} is read as "
-            "0-255 levels (Pillow's reading), so it is nearly black; clip it to [0, 1] to have it read as [0, 1]",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
+    mode, a = im.mode, np.asarray(im)
+    x, white = deep_float(a, mode)
+    top = float(np.nanmax(a)) if mode == "F" and white == 255 else None
+    if top is not None and top <= 2:
+        warn(
+            f"image: a float ('F') picture with values up to {top:.3g} is read as "
+            "0-255 levels (Pillow's reading), so it is nearly black; clip it to [0, 1] to have it read as [0, 1]"
         )
     loaded = _from_numpy(x, "image")
 
@@ -335,6 +319,26 @@ def check_range(t: torch.Tensor, name: str) -> torch.Tensor:
     return t.clamp(0.0, 1.0)
 
 
+def image_shape(image, name: str = "image") -> tuple[int, int, int] | None:
+    """(N, H, W) of an image of any kind without decoding it (a file's from its header, through
+    :func:`opened`'s checks); None for what is no image (:func:`load` says why).
+
+    Examples:
+        >>> image_shape(np.zeros((4, 6, 3), np.uint8)), image_shape(torch.zeros(2, 3, 5, 7))
+        ((1, 4, 6), (2, 5, 7))
+    """
+    if isinstance(image, (str, os.PathLike)):
+        with opened(image, name) as im:
+            return 1, im.height, im.width
+    if isinstance(image, Image.Image):
+        return 1, image.height, image.width
+    if isinstance(image, np.ndarray) and image.ndim >= 2:
+        return 1, int(image.shape[0]), int(image.shape[1])
+    if isinstance(image, torch.Tensor) and image.dim() >= 2:
+        return (int(image.shape[0]) if image.dim() == 4 else 1), int(image.shape[-2]), int(image.shape[-1])
+    return None
+
+
 def load(image, name: str = "image") -> Loaded:
     """Turns any accepted image kind into a :class:`Loaded`."""
     if isinstance(image, (str, os.PathLike)):
@@ -352,6 +356,12 @@ def color_profile(im: Image.Image) -> bytes | None:
     """The picture's ICC color profile, where the result keeps its mode (a CMYK profile does not
     describe the RGB a CMYK picture becomes)."""
     return im.info.get("icc_profile") if im.mode in ("L", "LA", "RGB", "RGBA") else None
+
+
+def returned_profile(im: Image.Image) -> bytes | None:
+    """The profile a dream of ``im`` given back in its own mode carries: :func:`color_profile`'s,
+    and a CMYK picture's own (it comes back CMYK: :func:`~fastdream.io.convert.back_to_mode`)."""
+    return im.info.get("icc_profile") if im.mode == "CMYK" else color_profile(im)
 
 
 def with_profile(im: Image.Image, icc: bytes | None) -> Image.Image:
@@ -377,7 +387,8 @@ def save_image(image: Image.Image, path, **options) -> Path:
             raise
         # 16-bit or float gray, CMYK (a PIL image's dream comes back in its mode) into a format
         # that cannot hold it (CMYK into PNG, float into PNG, 16-bit into JPEG): in 8 bits, as read
-        image = with_profile(standard(image), None)
+        image = standard(image)
+        image.info.pop("icc_profile", None)  # (a CMYK profile does not describe its RGB)
         fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
     if fmt == "ICO":  # its own size, not the squares Pillow shrinks a picture to by default
         options.setdefault("sizes", [image.size])

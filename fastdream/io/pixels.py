@@ -17,25 +17,20 @@ import torch
 from PIL import Image
 
 from fastdream import _checks, _malloc
-from fastdream.io.convert import DEEP_GRAY, deep_back, deep_white, from_uint8, quantize, standard
-from fastdream.io.images import check_pixels, check_range, color_profile, load_pil, opened, upright, with_profile
+from fastdream.io.convert import back_to_mode, from_uint8, quantize, standard
+from fastdream.io.images import (
+    check_pixels,
+    check_range,
+    load_pil,
+    opened,
+    returned_profile,
+    upright,
+    with_profile,
+)
 from fastdream.ops.luma import luma
 
 #: Memory of the low-memory dream per pixel of its input, all told (bench/RESULTS.md: 21-27 bytes).
 LOW_MEMORY_BYTES = 27
-
-
-def _back_to(image: Image.Image):
-    """How an 8-bit result goes back to ``image``'s mode, as the float32 path gives it: CMYK by
-    Pillow's conversion; 16-bit, 32-bit and float gray at their scale (from 8 bits: this path
-    reads them in 8 bits)."""
-    mode = image.mode
-    if mode == "CMYK":
-        return lambda out: out.convert("CMYK")
-    if mode not in DEEP_GRAY or image.info.get("transparency") is not None:
-        return lambda out: out
-    white = deep_white(np.asarray(image), mode)
-    return lambda out: Image.fromarray(deep_back(np.asarray(out, np.float32) / 255.0, mode, white))
 
 
 class Pixels:
@@ -73,8 +68,7 @@ class Pixels:
             image = load_pil(image, name)
         if isinstance(image, Image.Image):
             check_pixels(name, "the image", image.size, image.mode, LOW_MEMORY_BYTES, decoded=True)
-            icc = image.info.get("icc_profile") if image.mode == "CMYK" else color_profile(image)
-            back = _back_to(image)
+            icc, back = returned_profile(image), back_to_mode(image)
             image = standard(upright(image, name))  # 16-bit scaled, palette transparency kept as alpha
             mode = image.mode
             arr = np.array(image)

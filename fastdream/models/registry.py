@@ -9,7 +9,6 @@ definition whose state-dict keys are torchvision's (see their modules for the la
 
 from __future__ import annotations
 
-import warnings
 from typing import Callable
 
 import torch
@@ -17,7 +16,7 @@ from torch import nn
 
 from fastdream import _checks
 from fastdream._grad import autograd_on
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 from fastdream.models.dreamer import is_dreamer_path, load_dreamer
 from fastdream.models.efficientnet_lite import EfficientNetLite0
 from fastdream.models.googlenet import GoogLeNet
@@ -114,11 +113,9 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
 
             net = efficientnet_lite0(pretrained=True)
         else:
-            warnings.warn(
+            warn(
                 f"model {name}: no weights given, so random weights: its dreams are textures, not the things a "
-                "trained network sees; pass weights=PATH (a state dict saved from torchvision's model fits)",
-                FastdreamWarning,
-                stacklevel=user_stacklevel(),
+                "trained network sees; pass weights=PATH (a state dict saved from torchvision's model fits)"
             )
             # The same random weights every time (drawn from seed 0, the caller's generator left
             # as it was): a seeded dream of it repeats, in the shell and in Python alike.

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import os
-import warnings
 
 import torch
 
-from fastdream._warnings import FastdreamRuntimeWarning, user_stacklevel
+from fastdream._warnings import FastdreamRuntimeWarning, warn
 from fastdream.ops import _native
 
 BACKENDS = ("auto", "native", "reference")
@@ -78,11 +77,7 @@ def native_unavailable_reason(device: torch.device, dtype: torch.dtype | None = 
 def _warn_once(reason: str) -> None:
     if reason not in _warned:
         _warned.add(reason)
-        warnings.warn(
-            f"fastdream: using the PyTorch reference path because {reason}",
-            FastdreamRuntimeWarning,
-            stacklevel=user_stacklevel(),
-        )
+        warn(f"fastdream: using the PyTorch reference path because {reason}", FastdreamRuntimeWarning)
 
 
 #: Ops with a CPU kernel only: on a GPU they run as PyTorch ops (their reference), which is fast

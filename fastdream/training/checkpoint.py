@@ -8,13 +8,12 @@ it, so no code from the file ever runs.
 from __future__ import annotations
 
 import errno
-import warnings
 from pathlib import Path
 
 import torch
 
 from fastdream import _checks
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 from fastdream.io import atomic_save, reason
 from fastdream.training.schema import validate
 
@@ -155,11 +154,7 @@ def note_changes(stored: dict, wanted: dict, path, who: str) -> None:
     new ones, so the change is said rather than kept silent."""
     changed = [f"{k} {stored[k]!r} -> {v!r}" for k, v in wanted.items() if k in stored and stored[k] != v]
     if changed:
-        warnings.warn(
-            f"{who}: resuming {path} with other settings from here on: {', '.join(changed)}",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
-        )
+        warn(f"{who}: resuming {path} with other settings from here on: {', '.join(changed)}")
 
 
 def check_architecture(stored: dict, wanted: dict, path, name: str) -> None:

@@ -8,7 +8,6 @@ unreadable file before anything is written, and keep a dataset in memory when it
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +17,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from fastdream import io
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 from fastdream.io import load_pil, uint8_from_pil
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -96,9 +95,7 @@ def readable(files: list[Path], skip_bad: bool, name: str = "images_dir") -> lis
             good.append(f)
     if bad:
         shown = ", ".join(p.name for p in bad[:5]) + (", ..." if len(bad) > 5 else "")
-        warnings.warn(
-            f"{name}: skipping {len(bad)} unreadable file(s) ({shown})", FastdreamWarning, stacklevel=user_stacklevel()
-        )
+        warn(f"{name}: skipping {len(bad)} unreadable file(s) ({shown})")
     return good
 
 
@@ -151,11 +148,7 @@ class ImageFolder(Dataset):
                 squares.append(square(im, size, channels))
             self.cache = torch.stack(squares)
             if seen and say:  # (rank 0 of a torchrun says it)
-                warnings.warn(
-                    f"images_dir: the transparency of {seen} of {len(files)} images is put on white",
-                    FastdreamWarning,
-                    stacklevel=user_stacklevel(),
-                )
+                warn(f"images_dir: the transparency of {seen} of {len(files)} images is put on white")
         else:
             for p in files:
                 header_size(p, "images_dir")

@@ -21,7 +21,6 @@ import contextlib
 import math
 import sys
 import time
-import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterable
@@ -29,7 +28,7 @@ from typing import Iterable
 import torch
 from tqdm.auto import tqdm
 
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 from fastdream.io import Made
 from fastdream.training.checkpoint import non_finite, save_checkpoint
 from fastdream.training.distributed import Dist
@@ -169,11 +168,9 @@ class Trainer:
             return
         if mean > self.rise * first:
             self._warned = True
-            warnings.warn(
+            warn(
                 f"{self.name}: the {self.labels[0]} rose from {first:.4g} (the run's first {self.unit}) to "
-                f"{mean:.4g} (epoch {epoch + 1}): training is diverging. {self.hint}",
-                FastdreamWarning,
-                stacklevel=user_stacklevel(),
+                f"{mean:.4g} (epoch {epoch + 1}): training is diverging. {self.hint}"
             )
 
     def _drop_stale(self, began: float) -> None:

@@ -20,12 +20,11 @@ import shutil
 import signal
 import tempfile
 import threading
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 from fastdream import _checks, io
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 7860
@@ -107,11 +106,9 @@ def start(
     _check_count("jobs", jobs, 1)
     _check_count("queue", queue, 1)
     if said:
-        warnings.warn(said, FastdreamWarning, stacklevel=user_stacklevel())
+        warn(said)
     if share:
-        warnings.warn(
-            "share=True: anyone with the public link can use the app", FastdreamWarning, stacklevel=user_stacklevel()
-        )
+        warn("share=True: anyone with the public link can use the app")
     root = Path(tempfile.mkdtemp(prefix="fastdream-ui-"))
     before = {k: os.environ.get(k) for k in ("GRADIO_TEMP_DIR", "GRADIO_EXAMPLES_CACHE")}
     try:

@@ -13,7 +13,6 @@ before the KL term pulls the posterior to the prior (no posterior collapse).
 from __future__ import annotations
 
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +22,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from fastdream import _checks, io
-from fastdream._warnings import FastdreamWarning, user_stacklevel, warn
+from fastdream._warnings import warn
 from fastdream.models.dcgan import IMAGE_SIZES
 from fastdream.models.vae import VAE
 from fastdream.training import (
@@ -317,11 +316,7 @@ def _split(files, a, state, launch) -> list[str]:
     if state is not None and state.get("val_files") and set(state["val_files"]) <= set(names):
         return list(state["val_files"])
     if state is not None and launch.main:
-        warnings.warn(
-            "train_vae: the images changed since the checkpoint; drawing a new validation split",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
-        )
+        warn("train_vae: the images changed since the checkpoint; drawing a new validation split")
     n = max(1, round(len(files) * a["val_split"])) if len(files) > 1 else 0
     order = np.random.default_rng(a["seed"]).permutation(len(files))
     return sorted(names[i] for i in order[:n])

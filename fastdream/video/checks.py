@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import warnings
 from pathlib import Path
 
 from fastdream import _checks, io
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 
 
 def check_out_path(out_path, image, others=()) -> tuple[Path, str]:
@@ -92,19 +91,13 @@ def check_sound(src, fmt: str, fps: float, keep_audio: bool) -> bool:
     if not (keep_audio and src.has_audio):
         return False
     if fmt != "MP4":
-        warnings.warn(
-            f"{fmt} holds no sound: the input's sound is left out (write an MP4 to keep it)",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
-        )
+        warn(f"{fmt} holds no sound: the input's sound is left out (write an MP4 to keep it)")
         return False
     if abs(fps - src.fps) > 1e-3 * src.fps:
         pace = "faster" if fps > src.fps else "slower"
-        warnings.warn(
+        warn(
             f"the input's sound is left out: at {fps:g} fps instead of the input's {src.fps:.4g} the pictures "
-            f"play {pace} than the sound (keep the input's rate to keep its sound)",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
+            f"play {pace} than the sound (keep the input's rate to keep its sound)"
         )
         return False
     return True
@@ -118,10 +111,8 @@ def check_fps(fps, src, fmt: str, out: Path) -> float:
     rate = io.check_fps(src.fps, "MP4", "fps (the input's)")  # any rate a video may have
     kept = min(rate, io.max_fps(fmt))  # the lowest rate is every format's
     if kept != rate:
-        warnings.warn(
+        warn(
             f"the input plays at {rate:g} fps and {fmt} at most {io.max_fps(fmt):g}: {out.name} plays at {kept:g} "
-            "fps (pass fps= / --fps to choose)",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
+            "fps (pass fps= / --fps to choose)"
         )
     return kept

@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -21,7 +20,7 @@ import numpy as np
 from PIL import Image, ImageSequence
 
 from fastdream import _checks, io
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 from fastdream.training import IMAGE_EXTENSIONS, header_size, list_images
 
 #: Containers read through ffmpeg (imageio-ffmpeg, the ``video`` extra).
@@ -111,11 +110,7 @@ def _opaque(im: Image.Image) -> Image.Image:
 def _warn_if_clear(im: Image.Image, path: Path) -> None:
     """Says, before any work, that the first frame's transparency will be put on white."""
     if io.has_clear(io.standard(im)):
-        warnings.warn(
-            f"input: the transparency of {path.name} is put on white (a video holds none)",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
-        )
+        warn(f"input: the transparency of {path.name} is put on white (a video holds none)")
 
 
 #: ffmpeg's output options for reading frames: one constant rate (the one its count uses).
@@ -161,11 +156,9 @@ def _ffmpeg(path: Path) -> Source:
     if secs > 0 and abs(count - fps * secs) > max(2.0, 0.01 * count):
         # A variable rate: its mean rate is not the one ffmpeg repeats frames at to make it constant.
         fps = count / secs
-        warnings.warn(
+        warn(
             f"input: {path.name} has a variable frame rate; it is read at a constant {fps:.4g} fps ({count} "
-            "frames; a frame the video holds longer is repeated), so its timing and sound stay as they were",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
+            "frames; a frame the video holds longer is repeated), so its timing and sound stay as they were"
         )
     return Source(path, "ffmpeg", int(count), fps, tuple(meta["size"]), has_audio=bool(meta.get("audio_codec")))
 
@@ -185,11 +178,9 @@ def _animated(path: Path) -> Source:
             raise ValueError(f"input: {path} is not an animation Pillow can read ({io.reason(exc)})") from None
     mean_ms = sum(durations) / len(durations) if durations else 0
     if durations and max(durations) > 1.1 * min(durations):
-        warnings.warn(
+        warn(
             f"input: the frames of {path.name} last from {min(durations)} to {max(durations)} ms; the video "
-            f"shows each for the mean, {mean_ms:.0f} ms (its length stays)",
-            FastdreamWarning,
-            stacklevel=user_stacklevel(),
+            f"shows each for the mean, {mean_ms:.0f} ms (its length stays)"
         )
     return Source(path, "animated", count, 1000.0 / mean_ms if mean_ms > 0 else 10.0, size)
 

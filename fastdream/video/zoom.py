@@ -8,13 +8,12 @@ the end by the shared animation writer (:func:`fastdream.io.write_animation`).
 
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
-from fastdream._warnings import FastdreamWarning, user_stacklevel
+from fastdream._warnings import warn
 from fastdream.dream.record import dream_settings
 from fastdream.io.record import tensor_sha256
 from fastdream.ops.luma import luma
@@ -194,11 +193,7 @@ def _on_white(loaded):
     colors under its clear pixels are often junk)."""
     if loaded.alpha is None or not bool((loaded.alpha < 1).any()):
         return loaded.rgb
-    warnings.warn(
-        "zoom_video: the picture's transparency is put on white (a video holds none)",
-        FastdreamWarning,
-        stacklevel=user_stacklevel(),
-    )
+    warn("zoom_video: the picture's transparency is put on white (a video holds none)")
     return loaded.rgb * loaded.alpha + (1 - loaded.alpha)
 
 
