@@ -80,6 +80,8 @@ def standard(im: Image.Image) -> Image.Image:
     if mode in DEEP_GRAY:
         a = np.asarray(im)
         gray = Image.fromarray(_levels(a, mode), "L")
+        # (its dpi and profile, as convert keeps them)
+        gray.info.update((k, v) for k, v in im.info.items() if k != "transparency")
         if isinstance(key, int) and mode != "F":
             gray.putalpha(Image.fromarray(np.where(a == key, 0, 255).astype(np.uint8), "L"))
         return gray

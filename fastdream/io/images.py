@@ -209,14 +209,14 @@ def _from_pil(im: Image.Image) -> Loaded:
     check_pixels("image", "the image", im.size, im.mode, _FLOAT_BYTES, decoded=True)
     if im.mode in DEEP_GRAY and im.info.get("transparency") is None:
         return _from_deep(im)  # 16-bit, 32-bit and float gray: at their depth, given back in their mode
-    icc, back = returned_profile(im), back_to_mode(im)  # (CMYK: worked on as RGB, given back as CMYK)
+    kept, back = returned_profile(im), back_to_mode(im)  # (CMYK: worked on as RGB, given back as CMYK)
     im = standard(im)
     mode = im.mode
     arr = np.asarray(im)
     loaded = _from_numpy(arr, "image")
 
     def restore(rgb, alpha=_KEEP):
-        return with_profile(back(Image.fromarray(loaded.restore(rgb, alpha), mode)), icc)
+        return with_profile(back(Image.fromarray(loaded.restore(rgb, alpha), mode)), kept)
 
     return Loaded(loaded.rgb, loaded.alpha, restore, loaded.gray)
 
@@ -232,8 +232,10 @@ def _from_deep(im: Image.Image) -> Loaded:
         )
     loaded = _from_numpy(x, "image")
 
+    kept = returned_profile(im)
+
     def restore(rgb, alpha=_KEEP):
-        return Image.fromarray(deep_back(loaded.restore(rgb, alpha), mode, white))
+        return with_profile(Image.fromarray(deep_back(loaded.restore(rgb, alpha), mode, white)), kept)
 
     return Loaded(loaded.rgb, loaded.alpha, restore, gray=True)
 
@@ -358,17 +360,21 @@ def color_profile(im: Image.Image) -> bytes | None:
     return im.info.get("icc_profile") if im.mode in ("L", "LA", "RGB", "RGBA") else None
 
 
-def returned_profile(im: Image.Image) -> bytes | None:
-    """The profile a dream of ``im`` given back in its own mode carries: :func:`color_profile`'s,
-    and a CMYK picture's own (it comes back CMYK: :func:`~fastdream.io.convert.back_to_mode`)."""
-    return im.info.get("icc_profile") if im.mode == "CMYK" else color_profile(im)
+def returned_profile(im: Image.Image) -> dict:
+    """What a dream of ``im`` given back in its own mode keeps of its file's record: the color
+    profile (:func:`color_profile`'s, and a CMYK picture's own: it comes back CMYK,
+    :func:`~fastdream.io.convert.back_to_mode`) and the print resolution (``dpi``), for
+    :func:`with_profile`. A dream keeps the size, so a 300 dpi scan prints at its size again."""
+    icc = im.info.get("icc_profile") if im.mode == "CMYK" else color_profile(im)
+    dpi = im.info.get("dpi")
+    return {k: v for k, v in (("icc_profile", icc), ("dpi", dpi)) if v}
 
 
-def with_profile(im: Image.Image, icc: bytes | None) -> Image.Image:
-    """``im`` carrying the input's color profile, for :func:`save_image` to write (its colors are
-    the input's numbers: without the profile a wide-gamut photo would show shifted)."""
-    if icc:
-        im.info["icc_profile"] = icc
+def with_profile(im: Image.Image, kept: dict) -> Image.Image:
+    """``im`` carrying what :func:`returned_profile` kept of the input, for :func:`save_image`
+    to write: the color profile (its colors are the input's numbers: without the profile a
+    wide-gamut photo would show shifted) and the print resolution."""
+    im.info.update(kept)
     return im
 
 
@@ -379,7 +385,8 @@ def save_image(image: Image.Image, path, **options) -> Path:
     from fastdream.io.outputs import image_format, soft_alpha
 
     if image.mode == "I" and Path(path).suffix.lower() == ".png":  # (Pillow 12 deprecates I in PNG)
-        image = Image.fromarray(np.clip(np.asarray(image), 0, 65535).astype(np.uint16))
+        info, image = image.info, Image.fromarray(np.clip(np.asarray(image), 0, 65535).astype(np.uint16))
+        image.info.update(info)
     try:
         fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
     except ValueError:
@@ -396,4 +403,6 @@ def save_image(image: Image.Image, path, **options) -> Path:
         options.setdefault("quality", 95)
     if image.info.get("icc_profile") and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
         options.setdefault("icc_profile", image.info["icc_profile"])
+    if image.info.get("dpi") and fmt in ("PNG", "JPEG", "TIFF"):  # (the formats Pillow writes it in)
+        options.setdefault("dpi", tuple(float(v) for v in image.info["dpi"]))
     return atomic_save(lambda tmp: image.save(tmp, format=fmt, **options), path)

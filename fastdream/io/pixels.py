@@ -68,12 +68,12 @@ class Pixels:
             image = load_pil(image, name)
         if isinstance(image, Image.Image):
             check_pixels(name, "the image", image.size, image.mode, LOW_MEMORY_BYTES, decoded=True)
-            icc, back = returned_profile(image), back_to_mode(image)
+            kept, back = returned_profile(image), back_to_mode(image)
             image = standard(upright(image, name))  # 16-bit scaled, palette transparency kept as alpha
             mode = image.mode
             arr = np.array(image)
             arr = arr[..., None] if arr.ndim == 2 else arr
-            finish = lambda out: with_profile(back(Image.fromarray(_squeeze(out[0].numpy()), mode)), icc)
+            finish = lambda out: with_profile(back(Image.fromarray(_squeeze(out[0].numpy()), mode)), kept)
             return cls(torch.from_numpy(arr)[None], finish, True)
         if isinstance(image, np.ndarray):
             if image.ndim not in (2, 3):

@@ -181,3 +181,17 @@ def test_a_pictures_color_profile_reaches_the_output(tmp_path, low_memory):
     cmyk = Image.new("CMYK", (8, 8))
     cmyk.info["icc_profile"] = icc  # a CMYK profile does not describe the RGB it becomes
     assert io.color_profile(cmyk) is None
+
+
+@pytest.mark.parametrize("low_memory", [False, True])
+@pytest.mark.parametrize("ext, mode", [(".png", "RGB"), (".jpg", "RGB"), (".tif", "RGB"), (".png", "I;16")])
+def test_a_pictures_print_resolution_reaches_the_output(tmp_path, ext, mode, low_memory):
+    """The dpi was dropped: a 300 dpi scan's dream printed at 72 dpi, four times its size."""
+    import fastdream as fd
+
+    src = tmp_path / f"in{ext}"
+    Image.new(mode, (40, 32), 120).save(src, dpi=(300, 300))
+    out = fd.dream(str(src), steps=1, octaves=1, low_memory=low_memory)
+    for out_ext in (".png", ".jpg", ".tif"):
+        io.save_image(out, tmp_path / f"out{out_ext}")
+        assert Image.open(tmp_path / f"out{out_ext}").info["dpi"] == pytest.approx((300, 300), abs=0.01)
