@@ -244,6 +244,31 @@ def dream_kwargs(given: dict, load_picture, load_file) -> dict:
     return kw
 
 
+def flags(values: dict, defaults: dict) -> list[str]:
+    """Command-line words for the tab's own controls (``{"--flag": value}``) that differ from the
+    command's defaults: True is the flag alone, a tuple its values.
+
+    Examples:
+        >>> flags({"--frames": 60, "--zoom": 1.1, "--shift": (2.0, 0.0), "--reverse": True}, {"--frames": 60})
+        ['--zoom', '1.1', '--shift', '2', '0', '--reverse']
+    """
+    words: list[str] = []
+    for flag, value in values.items():
+        if value is None or value is False or (flag in defaults and value == defaults[flag]):
+            continue
+        if value is True:
+            words.append(flag)
+        else:
+            words += [
+                flag,
+                *(
+                    f"{x:g}" if isinstance(x, float) else str(x)
+                    for x in (value if isinstance(value, tuple) else (value,))
+                ),
+            ]
+    return words
+
+
 def command(name: str, inputs: Sequence[str], output: str, given: dict, extra: Sequence[str] = ()) -> str:
     """The shell command that makes the same output: ``fastdream NAME INPUTS -o OUTPUT OPTIONS``."""
     words = ["fastdream", name, *inputs, "-o", output, *extra]

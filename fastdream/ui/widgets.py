@@ -42,6 +42,11 @@ def run_row(tab: str, label: str) -> tuple[gr.Button, gr.Button, gr.HTML]:
     return go, stop, status(f"{tab}-status")
 
 
+def shell(command: str = "", elem_id: str | None = None) -> gr.Code:
+    """Where a tab shows the command that makes its output from a shell (filled in by each run)."""
+    return gr.Code(command, label="The same in a shell", language="shell", lines=1, elem_id=elem_id)
+
+
 def status(elem_id: str | None = None) -> gr.HTML:
     return gr.HTML(status_html("Ready."), elem_id=elem_id, elem_classes=["fd-status-box"], js_on_load=None)
 

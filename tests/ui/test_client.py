@@ -210,20 +210,35 @@ def test_the_servers_memory_does_not_grow_over_dreams(server, client, tmp_path):
     assert rss[-1] <= 1.10 * rss[2], rss
 
 
+def parsed(command: str):
+    """A page's shell line read by the command line's own parser (its options exist there)."""
+    from fastdream.cli import build_parser
+
+    return build_parser().parse_args(shlex.split(command)[1:])
+
+
 def test_proof_sheet(client, tmp_path):
     src = picture(tmp_path / "photo.png")
-    state, _, sheet, cells = client.predict(  # the Steps slider moved too: the varied steps win
+    state, _, sheet, cells, command = client.predict(  # the Steps slider moved too: the varied steps win
         picture=handle(src), vary="steps=1,2", size=64, octaves="1", steps=5, api_name="/sheet"
     )
     assert status_text(state).startswith("Done"), state
+    assert re.fullmatch(
+        r"fastdream sheet photo.png -o sheet.png --vary steps=1,2 --size 64 --octaves 1 --seed \d+", command
+    )
+    assert parsed(command).vary == ["steps=1,2"]
     assert [c["steps"] for c in json.loads(Path(cells).read_text())["cells"]] == [1, 2]
     assert Image.open(sheet).width > 2 * 40
 
 
 def test_zoom_video(client, tmp_path):
     src = picture(tmp_path / "photo.png")
-    state, _, animation, file = client.predict(picture=handle(src), frames=3, steps=1, format="gif", api_name="/zoom")
+    state, _, animation, file, command = client.predict(
+        picture=handle(src), frames=3, steps=1, shift_x=2, format="gif", api_name="/zoom"
+    )
     assert status_text(state).startswith("Done"), state
+    assert re.fullmatch(r"fastdream zoom photo.png -o zoom.gif --frames 3 --shift 2 0 --steps 1 --seed \d+", command)
+    assert parsed(command).shift == [2.0, 0.0]
     with Image.open(file) as gif:
         assert gif.format == "GIF" and gif.n_frames == 3 and gif.size == (40, 32)
 
@@ -231,10 +246,14 @@ def test_zoom_video(client, tmp_path):
 def test_dream_a_video(client, tmp_path):
     frames = [Image.open(picture(tmp_path / f"{k}.png", (64, 48), seed=k)) for k in range(3)]
     frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=100)
-    state, _, animation, file = client.predict(
-        video=handle(tmp_path / "clip.gif"), steps=1, octaves="1", format="gif", api_name="/dream_video"
+    state, _, animation, file, command = client.predict(
+        video=handle(tmp_path / "clip.gif"), steps=1, octaves="1", flow=False, format="gif", api_name="/dream_video"
     )
     assert status_text(state).startswith("Done"), state
+    assert re.fullmatch(
+        r"fastdream dream-video clip.gif -o dreamed.gif --no-flow --octaves 1 --steps 1 --seed \d+", command
+    )
+    assert parsed(command).no_flow
     with Image.open(file) as gif:
         assert gif.n_frames == 3 and gif.size == (64, 48)
 
@@ -246,7 +265,7 @@ def test_style_with_two_styles_in_regions(client, tmp_path):
     left[:, :24] = 255
     Image.fromarray(left).save(tmp_path / "left.png")
     Image.fromarray(255 - left).save(tmp_path / "right.png")
-    state, _, result = client.predict(
+    state, _, result, command = client.predict(
         content=handle(src),
         styles=[handle(s) for s in styles],
         regions="a mask per style",
@@ -256,6 +275,21 @@ def test_style_with_two_styles_in_regions(client, tmp_path):
         api_name="/style",
     )
     assert status_text(state).startswith("Done"), state
+    pattern = r"fastdream style content.png s0.png s1.png -o style.png --masks left.png right.png --steps 2 --octaves 1 --seed (\d+)"
+    seed = int(re.fullmatch(pattern, command).group(1))
+    assert parsed(command).masks == ["left.png", "right.png"]
+    # The drawn seed is the one that painted: the same settings with it give the same picture.
+    again = client.predict(
+        content=handle(src),
+        styles=[handle(s) for s in styles],
+        regions="a mask per style",
+        masks=[handle(tmp_path / "left.png"), handle(tmp_path / "right.png")],
+        steps=2,
+        octaves=1,
+        seed=str(seed),
+        api_name="/style",
+    )[2]
+    assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(result)))
     assert Image.open(result).size == (48, 32)
     state = client.predict(content=handle(src), styles=None, api_name="/style")[0]
     assert "upload one or more style pictures" in state

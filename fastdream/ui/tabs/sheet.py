@@ -3,6 +3,8 @@ captioned contact sheet (settings varied, or a layer's channels), to choose by e
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 import fastdream as fd
@@ -35,6 +37,7 @@ def build(page: Page) -> None:
         size = gr.Slider(64, 512, value=256, step=32, label="Cell size (px)")
     controls = options.DreamControls(options.SHORT, prefix="sheet")
     saved = gr.File(label="Each cell's settings (JSON)")
+    shell = widgets.shell("fastdream sheet -o sheet.png")
 
     def prepare(session, v):
         given, lines = controls.given(v), str(v["vary"] or "").splitlines()
@@ -48,12 +51,20 @@ def build(page: Page) -> None:
         given = {k: x for k, x in given.items() if k not in picked.get("vary", {})}
         image = page.picture(session, v["picture"], default=page.sample)
         out = session.output("sheet", ".png")
+        source = [] if page.is_default(v["picture"]) else [Path(v["picture"]).name]
+        if v["mode"] == "settings":
+            chosen = [t.strip() for t in lines if t.strip()]
+            extra = [w for t in chosen for w in ("--vary", t)]
+        else:
+            extra = ["--channels", str(v["layer"]), "--top", str(int(v["top"]))]
+        extra += options.flags({"--size": int(v["size"])}, {"--size": 256})
+        line = options.command("sheet", source, "sheet.png", given, extra)
 
         def work(hook):
             made = fd.proof_sheet(image, out, size=int(v["size"]), callback=hook, **picked, **given)
-            return str(made.path), str(made.json_path)
+            return str(made.path), str(made.json_path), line
 
         return work
 
     inputs = dict(picture=picture, mode=mode, vary=vary, layer=layer, top=top, size=size, **controls.inputs)
-    page.job(go, stop, prepare, inputs, [state, preview, sheet, saved], api_name="sheet")
+    page.job(go, stop, prepare, inputs, [state, preview, sheet, saved, shell], api_name="sheet")

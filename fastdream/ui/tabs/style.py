@@ -4,6 +4,8 @@ a video in the same styles (``fastdream.style_video``)."""
 
 from __future__ import annotations
 
+import secrets
+import shlex
 import shutil
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import gradio as gr
 
 import fastdream as fd
 from fastdream import io
-from fastdream.ui import widgets
+from fastdream.ui import options, widgets
 from fastdream.ui.page import Page
 from fastdream.video.styled import STYLE_DEFAULTS
 
@@ -42,6 +44,7 @@ def build(page: Page) -> None:
         keep = gr.Checkbox(False, label="Preserve the content's colors")
         match = gr.Checkbox(False, label="Match the styles' colors to the content")
         seed = gr.Textbox("", label="Seed", placeholder="random", max_lines=1)
+    shell = widgets.shell("fastdream style CONTENT STYLE -o style.png")
 
     def prepare(session, v):
         content = page.picture(session, v["content"], "content", default=page.sample)
@@ -57,18 +60,19 @@ def build(page: Page) -> None:
         elif v["regions"] == REGIONS[2]:
             kw.update(masks="subject", cutout_model=page.file(session, v["cutout_model"], "cutout checkpoint"))
         out = session.output("styled", ".png")
+        line = _command(v, kw, "CONTENT" if page.is_default(v["content"]) else Path(v["content"]).name)
 
         def work(hook):
             result = fd.style_transfer(content, looks if len(looks) > 1 else looks[0], callback=hook, **kw)
             io.save_image(result, out)
-            return (str(out),)
+            return str(out), line
 
         return work
 
     inputs = dict(content=picture, styles=styles, style_weights=weights, regions=regions, masks=masks)
     inputs.update(cutout_model=unet, size=size, steps=steps, octaves=octaves, style_weight=strength)
     inputs.update(preserve_colors=keep, color_match=match, seed=seed)
-    page.job(go, stop, prepare, inputs, [state, preview, painted], api_name="style")
+    page.job(go, stop, prepare, inputs, [state, preview, painted, shell], api_name="style")
     _video(page, styles, weights, strength)
 
 
@@ -102,7 +106,7 @@ def _video(page: Page, styles, weights, strength) -> None:
             raise ValueError("style: upload one or more style pictures")
         looks = [page.picture(session, p, f"style {Path(p).name}") for p in v["styles"]]
         kw = dict(steps=int(v["steps"]), style_weight=float(v["style_weight"]), flow=bool(v["flow"]))
-        kw.update(_numbers(v["style_weights"], ""), end=int(v["end"]) if v["end"] else None)
+        kw.update(_numbers(v["style_weights"], None), end=int(v["end"]) if v["end"] else None)
         out = session.output("styled-video", f".{v['format']}")
 
         def work(hook):
@@ -122,18 +126,37 @@ def _video(page: Page, styles, weights, strength) -> None:
     page.job(go, stop, prepare, inputs, [state, preview, *video.outputs], api_name="style_video")
 
 
+def _command(v: dict, kw: dict, content: str) -> str:
+    """The ``fastdream style`` command that paints the same picture (``content``: the file's name;
+    the sample photo has none a shell could name)."""
+    names = [content, *(Path(p).name for p in v["styles"])]
+    shown = {"--style-weights": tuple(kw.get("style_weights", ())) or None, "--size": kw["size"]}
+    if kw.get("masks") == "subject":
+        shown["--subject-from"] = Path(v["cutout_model"]).name
+    elif kw.get("masks"):
+        shown["--masks"] = tuple(Path(p).name for p in v["masks"])
+    shown.update({"--steps": kw["steps"], "--octaves": kw["octaves"], "--style-weight": kw["style_weight"]})
+    shown.update(
+        {"--preserve-colors": kw["preserve_colors"], "--color-match": kw["color_match"], "--seed": kw.get("seed")}
+    )
+    extra = options.flags(shown, {"--steps": 100, "--octaves": 3, "--style-weight": 3.0})
+    return shlex.join(["fastdream", "style", *names, "-o", "style.png", *extra])
+
+
 def _missing(what: str):
     raise ValueError(f"{what}: upload one mask per style (white where the style goes)")
 
 
-def _numbers(weight_text: str, seed_text: str) -> dict:
-    """The style weights ("1, 2") and the seed from their text boxes (empty: the library's)."""
+def _numbers(weight_text: str, seed_text: str | None) -> dict:
+    """The style weights ("1, 2") and the seed from their text boxes (empty: equal weights, and a
+    seed drawn; ``seed_text`` None: no seed)."""
     out = {}
     if str(weight_text or "").strip():
         try:
             out["style_weights"] = [float(x) for x in str(weight_text).replace(",", " ").split()]
         except ValueError:
             raise ValueError(f"style weights must be numbers such as 1, 2, got {weight_text!r}") from None
-    if widgets.seed(seed_text) is not None:
-        out["seed"] = widgets.seed(seed_text)
+    seed = widgets.seed(seed_text)
+    if seed_text is not None:  # an empty box: a seed drawn here, so the shell's line paints the same
+        out["seed"] = secrets.randbelow(2**31) if seed is None else seed
     return out

@@ -4,6 +4,7 @@ moved along the optical flow, so the dream moves with the scene."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import gradio as gr
 
@@ -30,12 +31,21 @@ def build(page: Page) -> None:
         flow = gr.Checkbox(True, label="Follow the motion (optical flow)")
         kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
     controls = options.DreamControls(options.SHORT, DREAM_DEFAULTS, prefix="video")
+    shell = widgets.shell("fastdream dream-video VIDEO -o dreamed.gif")
 
     def prepare(session, v):
         given = controls.given(v)
         clip = page.file(session, v["video"], "video")
         out = session.output("video", f".{v['format']}")
         span = dict(start=int(v["start"] or 0), end=int(v["end"]) if v["end"] else None)
+        shown = {
+            "--blend": float(v["blend"]),
+            "--no-flow": not v["flow"],
+            "--start": span["start"],
+            "--end": span["end"],
+        }
+        extra = options.flags(shown, {"--blend": 0.5, "--start": 0})
+        line = options.command("dream-video", [Path(clip).name], f"dreamed.{v['format']}", given, extra)
 
         def work(hook):
             work_dir = session.workdir("video-frames")
@@ -52,9 +62,9 @@ def build(page: Page) -> None:
                 )
             finally:
                 shutil.rmtree(work_dir, ignore_errors=True)
-            return widgets.Video.shown(made)
+            return (*widgets.Video.shown(made), line)
 
         return work
 
     inputs = dict(video=source, start=start, end=end, blend=blend, flow=flow, format=kind, **controls.inputs)
-    page.job(go, stop, prepare, inputs, [state, preview, *video.outputs], api_name="dream_video")
+    page.job(go, stop, prepare, inputs, [state, preview, *video.outputs, shell], api_name="dream_video")

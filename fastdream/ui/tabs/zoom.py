@@ -4,6 +4,7 @@ and dreamed again; every frame shown as it is made."""
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import gradio as gr
 
@@ -29,6 +30,7 @@ def build(page: Page) -> None:
         reverse = gr.Checkbox(False, label="Reverse (zoom out of the dream)")
         kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
     controls = options.DreamControls(options.SHORT, DREAM_DEFAULTS, prefix="zoom")
+    shell = widgets.shell("fastdream zoom -o zoom.gif")
 
     def prepare(session, v):
         given = controls.given(v)
@@ -36,6 +38,10 @@ def build(page: Page) -> None:
         out = session.output("zoom", f".{v['format']}")
         move = dict(frames=int(v["frames"]), zoom=float(v["zoom"]), angle=float(v["angle"]))
         move.update(shift=(float(v["shift_x"]), float(v["shift_y"])), fps=float(v["fps"]), reverse=bool(v["reverse"]))
+        source = [] if page.is_default(v["picture"]) else [Path(v["picture"]).name]
+        shown = {f"--{k}": x for k, x in move.items()}
+        extra = options.flags(shown, {"--frames": 60, "--zoom": 1.05, "--angle": 0, "--fps": 15, "--shift": (0, 0)})
+        line = options.command("zoom", source, f"zoom.{v['format']}", given, extra)
 
         def work(hook):
             work_dir = session.workdir("zoom-frames")
@@ -43,10 +49,10 @@ def build(page: Page) -> None:
                 made = fd.zoom_video(image, out, frames_dir=work_dir, callback=hook, **move, **given)
             finally:
                 shutil.rmtree(work_dir, ignore_errors=True)
-            return widgets.Video.shown(made)
+            return (*widgets.Video.shown(made), line)
 
         return work
 
     inputs = dict(picture=picture, frames=frames, zoom=zoom, angle=angle, fps=fps, shift_x=dx, shift_y=dy)
     inputs.update(reverse=reverse, format=kind, **controls.inputs)
-    page.job(go, stop, prepare, inputs, [state, preview, *video.outputs], api_name="zoom")
+    page.job(go, stop, prepare, inputs, [state, preview, *video.outputs, shell], api_name="zoom")
