@@ -127,12 +127,20 @@ class Job(Protocol):
 
 
 def for_frame(
-    callback: Callable | None, frame: int, index: int, count: int, *, before: int = 0, total: int | None = None
+    callback: Callable | None,
+    frame: int,
+    index: int,
+    count: int,
+    *,
+    before: int = 0,
+    total: int | None = None,
+    unit: str = "frame",
 ) -> Callable | None:
     """``callback`` for the dream of video frame ``frame``, the ``index``-th of the ``count`` frames
     a call makes: its states count steps over the whole call. Frames that take different numbers
     of steps say how many the call takes in all (``total``) and how many came ``before`` this
-    frame; otherwise every frame counts as many as this one."""
+    frame; otherwise every frame counts as many as this one. ``unit``: what a stop calls a frame
+    (a proof sheet's are cells)."""
     if callback is None:
         return None
 
@@ -145,7 +153,7 @@ def for_frame(
         )
         if stops(callback(framed)):
             raise Cancelled(
-                f"stopped by the callback after step {step} of {steps} (frame {frame})", _picture(framed.image)
+                f"stopped by the callback after step {step} of {steps} ({unit} {frame})", _picture(framed.image)
             )
         return True
 

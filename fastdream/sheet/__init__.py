@@ -216,7 +216,7 @@ def _dream_all(picture: Image.Image, opts: list[DreamOptions], progress: bool, c
     pictures = []
     with tqdm(total=len(opts), disable=not progress, desc="sheet", unit="cell") as bar:
         for k, o in enumerate(opts):
-            hook = driver.for_frame(callback, k, k, len(opts), before=sum(counts[:k]), total=sum(counts))
+            hook = driver.for_frame(callback, k, k, len(opts), before=sum(counts[:k]), total=sum(counts), unit="cell")
             pictures.append(run(picture, o, callback=hook))
             bar.update(1)
     return pictures

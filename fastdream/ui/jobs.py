@@ -83,9 +83,12 @@ def _pil(image) -> Image.Image:
     return Image.fromarray(arr if arr.dtype == np.uint8 else (np.clip(arr, 0, 1) * 255).round().astype(np.uint8))
 
 
-def describe(state: fd.StepState) -> str:
-    """A step as the page says it: frame, octave, step and loss."""
-    parts = [f"frame {state.frame + 1 if state.frame is not None else '?'} of {state.frames}"] if state.frames else []
+UNITS = {"sheet": "cell"}  # what a job's "frames" are, where they are not a video's
+
+
+def describe(state: fd.StepState, unit: str = "frame") -> str:
+    """A step as the page says it: frame (or a sheet's cell), octave, step and loss."""
+    parts = [f"{unit} {state.frame + 1 if state.frame is not None else '?'} of {state.frames}"] if state.frames else []
     parts += [f"octave {state.octave + 1}/{state.octaves}", f"step {state.step}/{state.total}"]
     return " · ".join(parts + [f"loss {state.loss:.3g}"])
 
@@ -94,8 +97,8 @@ class Hook:
     """The step callback of one job: keeps the latest preview (at most one per
     :data:`PREVIEW_EVERY_S`) and stops the work once ``stopped()`` is true."""
 
-    def __init__(self, stopped: Callable[[], bool]):
-        self.stopped = stopped
+    def __init__(self, stopped: Callable[[], bool], unit: str = "frame"):
+        self.stopped, self.unit = stopped, unit
         self.cancelled = False  # the page went away: this job only stops
         self.lock = threading.Lock()
         self.preview: str | None = None
@@ -104,7 +107,7 @@ class Hook:
         self.last = float("-inf")
 
     def __call__(self, state: fd.StepState) -> bool:
-        self.text = describe(state)
+        self.text = describe(state, self.unit)
         if time.monotonic() - self.last >= PREVIEW_EVERY_S:
             made = picture_html(state.image(), self.text)
             with self.lock:
@@ -162,7 +165,7 @@ def run(
     """Runs ``work(hook)`` in a thread and yields what the page shows while it runs; the last
     update is ``done``. ``since``: when the job was asked for (a Stop of its ``kind`` pressed
     after it stops it). ``early``: notes said before the work (loading its inputs), shown with its own."""
-    hook = Hook(lambda: session.stopped(since, kind))
+    hook = Hook(lambda: session.stopped(since, kind), UNITS.get(kind or "", "frame"))
     box: dict[str, Any] = {}
 
     def target():

@@ -227,7 +227,9 @@ def test_proof_sheet(client, tmp_path):
         r"fastdream sheet photo.png -o sheet.png --vary steps=1,2 --size 64 --octaves 1 --seed \d+", command
     )
     assert parsed(command).vary == ["steps=1,2"]
-    assert [c["steps"] for c in json.loads(Path(cells).read_text())["cells"]] == [1, 2]
+    record = json.loads(Path(cells).read_text())
+    assert [c["steps"] for c in record["cells"]] == [1, 2]
+    assert record["image"] == "photo.png"  # the sheet's title names the picture (it said "image")
     assert Image.open(sheet).width > 2 * 40
 
 

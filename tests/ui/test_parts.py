@@ -298,3 +298,19 @@ def test_a_stopped_job_empties_the_result_a_failed_one_keeps_it():
     assert isinstance(failed[2], type(gr.skip()))
     done = widgets.shown(Update("Done.", done=True, result=("a.png",)), 1)
     assert done[1:] == ("", "a.png")
+
+
+def test_a_sheets_progress_counts_cells_not_frames():
+    """The proof sheet's progress said "frame 2 of 4" and its stop "(frame 1)": a sheet has cells."""
+    from fastdream.ui import jobs
+
+    seen = []
+
+    def hook(state):
+        seen.append(jobs.describe(state, jobs.UNITS["sheet"]))
+        return state.frame < 1
+
+    img = (np.random.default_rng(0).random((40, 40, 3)) * 255).astype(np.uint8)
+    with pytest.raises(fd.Cancelled, match=r"\(cell 1\)"):
+        fd.proof_sheet(img, None, vary={"steps": [1, 2, 3]}, octaves=1, size=40, seed=0, callback=hook)
+    assert seen[0].startswith("cell 1 of 3 ·") and seen[-1].startswith("cell 2 of 3 ·"), seen

@@ -49,7 +49,8 @@ def build(page: Page) -> None:
         # A setting both varied and set by its control: the varied values win (moving the Steps
         # slider made the example's steps=... an error: "both given and varied").
         given = {k: x for k, x in given.items() if k not in picked.get("vary", {})}
-        image = page.picture(session, v["picture"], default=page.sample)
+        page.picture(session, v["picture"], default=page.sample)  # checked here (size, kind): one line on the page
+        image = v["picture"] or page.sample  # the path: the sheet's title names the file
         out = session.output("sheet", ".png")
         source = [] if page.is_default(v["picture"]) else [Path(v["picture"]).name]
         if v["mode"] == "settings":
