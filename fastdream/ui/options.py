@@ -85,6 +85,18 @@ def baseline(preset: str, model: str | None = None, overrides: dict | None = Non
     return base
 
 
+def described(preset: str, model: str | None = None) -> str:
+    """The preset's line, and what of it a backbone other than its own changes (its layers).
+
+    Examples:
+        >>> described("tutorial", "googlenet").endswith("On googlenet, that backbone's own dream layers.")
+        True
+    """
+    own = model_of(preset) or DEFAULT_MODEL
+    line = fd.PRESETS[preset].description
+    return line if model in (None, own) else f"{line} On {model}, that backbone's own dream layers."
+
+
 def _dream_layers(model: str) -> list[str]:
     return [name for label, name in layer_choices(model) if label.endswith("(default)")]
 
@@ -163,10 +175,11 @@ class DreamControls:
         if "model" in self.c:  # another backbone: its layers; the user's other settings stay
 
             def layers_of(preset, model):
-                return layers(baseline(preset, model, self.overrides))
+                return layers(baseline(preset, model, self.overrides)), gr.Dropdown(info=described(preset, model))
 
             inputs = [self.c["preset"], self.c["model"]]
-            self.c["model"].input(layers_of, inputs, [self.c["layers"]], queue=False, api_visibility="private")
+            outputs = [self.c["layers"], self.c["preset"]]
+            self.c["model"].input(layers_of, inputs, outputs, queue=False, api_visibility="private")
 
     @property
     def inputs(self) -> dict[str, Any]:
