@@ -136,10 +136,23 @@ def not_started() -> Update:
 
 
 def hidden(text: str, hide: str) -> str:
-    """``text`` with the paths under ``hide`` (the app's temporary folder) as their file names."""
+    """``text`` with the paths under ``hide`` (the app's temporary folder) as their file names, and
+    the library's Python names in the page's words (:data:`PAGE_WORDS`)."""
+    for pattern, words in PAGE_WORDS:
+        text = re.sub(pattern, words, text)
     if not hide:
         return text
     return re.sub(re.escape(hide) + r"[^\s'\",;:()]*", lambda m: m[0].rstrip("/").rsplit("/", 1)[-1], text)
+
+
+#: The library's Python spellings that its messages use, as the page names the same things.
+PAGE_WORDS = (
+    (r"\bpass weights=PATH\b", "upload its weights (Creative controls: Backbone weights)"),
+    (r"\bweights=PATH\b", "its weights (Creative controls: Backbone weights)"),
+    (r"\bpreserve_colors\b", "Preserve colors"),
+    (r"\bcolor_match\b", "Match colors"),
+    (r"\b(?:fastdream\.)?(train|sample)_(gan|vae|unet|dreamer)\b", r"fastdream \1-\2"),
+)
 
 
 def notes(said, hide: str = "") -> list[str]:

@@ -314,3 +314,19 @@ def test_a_sheets_progress_counts_cells_not_frames():
     with pytest.raises(fd.Cancelled, match=r"\(cell 1\)"):
         fd.proof_sheet(img, None, vary={"steps": [1, 2, 3]}, octaves=1, size=40, seed=0, callback=hook)
     assert seen[0].startswith("cell 1 of 3 ·") and seen[-1].startswith("cell 2 of 3 ·"), seen
+
+
+@pytest.mark.parametrize(
+    "said, shown",
+    [
+        ("model vgg16: random weights; pass weights=PATH (a state dict)", "upload its weights (Creative controls"),
+        ("preserve_colors and color_match are alternatives", "Preserve colors and Match colors are"),
+        ("a checkpoint written by train_dreamer", "written by fastdream train-dreamer"),
+    ],
+)
+def test_the_page_says_the_librarys_messages_in_its_own_words(said, shown):
+    """Notes and errors on the page named Python keywords (weights=PATH, preserve_colors, train_gan)."""
+    from fastdream.ui import jobs
+
+    assert shown in jobs.hidden(said, "")
+    assert shown in jobs.message(ValueError(said))
