@@ -340,6 +340,16 @@ def test_gan_and_vae(client, checkpoints, make):
         assert (im.format, getattr(im, "n_frames", 1)) == (("GIF", 3) if "walk" in make else ("PNG", 1))
 
 
+def test_one_sample_is_the_sample_alone(client, checkpoints):
+    """One GAN sample came in a 2 px black frame (the grid's gaps)."""
+    state, _, result = client.predict(
+        checkpoint=handle(checkpoints["gan"]), make="GAN samples", n=1, api_name="/generate"
+    )
+    assert status_text(state).startswith("Done"), state
+    side = GAN_TINY["image_size"]
+    assert Image.open(result).size == (side, side)
+
+
 def test_a_checkpoint_of_the_other_kind_is_one_line(client, checkpoints):
     state = client.predict(checkpoint=handle(checkpoints["vae"]), make="GAN samples", api_name="/generate")[0]
     assert "fd-error" in state and "Traceback" not in state

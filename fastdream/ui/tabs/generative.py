@@ -60,7 +60,8 @@ def build(page: Page) -> None:
                 io.write_animation(pictures, out, fps=float(v["fps"]))
             else:
                 batch = torch.stack([io.from_pil(p.convert("RGB")) for p in pictures])
-                io.save_image(io.grid(batch, nrow=math.ceil(math.sqrt(len(pictures)))), out)
+                pad = 2 if len(pictures) > 1 else 0  # (one sample alone: no frame around it)
+                io.save_image(io.grid(batch, nrow=math.ceil(math.sqrt(len(pictures))), pad=pad), out)
             return (str(out),)
 
         return work
