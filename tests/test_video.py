@@ -398,12 +398,18 @@ def test_a_transparent_picture_zooms_on_white_not_on_its_hidden_colors(tmp_path)
 
 
 def test_an_animated_picture_says_only_its_first_frame_is_dreamed(tmp_path):
+    from fastdream.models.unet import UNet
+
     frames = [Image.new("RGB", (32, 32), (60 * i, 0, 0)) for i in range(3)]
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:])
     with pytest.warns(UserWarning, match="has 3 frames; the first is used .dream-video works on every frame."):
         fd.dream(str(tmp_path / "a.gif"), steps=1, octaves=1)
     with pytest.warns(UserWarning, match=r"style: .* has 3 frames; the first is used$"):  # no dream-video there
         io.load_pil(tmp_path / "a.gif", "style")
+    with pytest.warns(UserWarning, match=r"content: .* the first is used .style-video works on every frame.$"):
+        io.load_pil(tmp_path / "a.gif", "content")  # (a style's content: it said dream-video)
+    with pytest.warns(UserWarning, match=r"photo: .* has 3 frames; the first is used$"):  # a cutout's: none
+        fd.cutout(str(tmp_path / "a.gif"), UNet(base_channels=8, depth=2))
 
 
 def test_the_zoom_command_says_a_pictures_warning_once(tmp_path, capsys):

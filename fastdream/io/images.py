@@ -135,6 +135,11 @@ def upright(im: Image.Image, where) -> Image.Image:
     return out
 
 
+#: The command that works on every frame of a multi-frame picture given as ``name`` (a cutout's
+#: ``photo`` has none: the first frame's note names no command).
+EVERY_FRAME = {"image": "dream-video", "input": "dream-video", "content": "style-video"}
+
+
 def load_pil(path, name: str = "image") -> Image.Image:
     """An image file as a PIL image in an 8-bit mode (:func:`~fastdream.io.convert.standard`: ``L``,
     ``LA``, ``RGB`` or ``RGBA``; 16-bit scaled, transparency kept), EXIF orientation applied.
@@ -149,7 +154,7 @@ def load_pil(path, name: str = "image") -> Image.Image:
         if frames > 1:
             warn(
                 f"{name}: {where} has {frames} frames; the first is used"
-                + (" (dream-video works on every frame)" if name in ("image", "input") else "")
+                + (f" ({EVERY_FRAME[name]} works on every frame)" if name in EVERY_FRAME else "")
             )
         try:
             im.load()
