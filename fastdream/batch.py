@@ -249,7 +249,7 @@ class _Watch:
 
 def _one(src: Path, dst: Path, make, report: FolderReport, name: str) -> None:
     try:
-        image = io.load_pil(src, "image" if name == "dream" else "photo")  # (a cutout's note names no dream-video)
+        image = io.load_pil(src, every_frame="dream-video" if name == "dream" else None)
     except ValueError as exc:
         print(f"{name}: skipping {src}: {exc}", file=sys.stderr)
         report.failed.append((src, str(exc)))

@@ -408,7 +408,7 @@ def test_an_animated_picture_says_only_its_first_frame_is_dreamed(tmp_path):
         io.load_pil(tmp_path / "a.gif", "style")
     with pytest.warns(UserWarning, match=r"content: .* the first is used .style-video works on every frame.$"):
         io.load_pil(tmp_path / "a.gif", "content")  # (a style's content: it said dream-video)
-    with pytest.warns(UserWarning, match=r"photo: .* has 3 frames; the first is used$"):  # a cutout's: none
+    with pytest.warns(UserWarning, match=r"image: .* has 3 frames; the first is used$"):  # a cutout's: none
         fd.cutout(str(tmp_path / "a.gif"), UNet(base_channels=8, depth=2))
 
 

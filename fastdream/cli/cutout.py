@@ -83,7 +83,7 @@ def _cmd_cutout(args) -> int:
             ".webp, or pass --bg-color R G B to put the subject on a color"
         )
     out = output_path(args, None, mode=mode, soft=not args.hard)  # --model is among the inputs it checks
-    image = io.load_pil(args.input, "photo")
+    image = io.load_pil(args.input, every_frame=None)
     result = fd.cutout(image, args.model, **_cutout_options(args))
     io.save_image(result, out)
     print(f"wrote {out} ({result.mode} {result.width}x{result.height})")

@@ -91,7 +91,11 @@ def _model_and_device(model_or_checkpoint, device) -> tuple[nn.Module, torch.dev
 def _rgb_pil(image) -> tuple[Image.Image, Image.Image | None]:
     """The input as an RGB PIL image (a new one, ours to modify) and its alpha (L) if any."""
     if isinstance(image, (str, os.PathLike, Image.Image)):
-        im = io.load_pil(image, "photo") if not isinstance(image, Image.Image) else ImageOps.exif_transpose(image)
+        im = (
+            io.load_pil(image, every_frame=None)
+            if not isinstance(image, Image.Image)
+            else ImageOps.exif_transpose(image)
+        )
         alpha = None
         if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
             alpha = im.convert("RGBA").getchannel("A")

@@ -135,26 +135,28 @@ def upright(im: Image.Image, where) -> Image.Image:
     return out
 
 
-#: The command that works on every frame of a multi-frame picture given as ``name`` (a cutout's
-#: ``photo`` has none: the first frame's note names no command).
+#: The command that works on every frame of a multi-frame picture given as ``name``.
 EVERY_FRAME = {"image": "dream-video", "input": "dream-video", "content": "style-video"}
 
 
-def load_pil(path, name: str = "image") -> Image.Image:
+def load_pil(path, name: str = "image", *, every_frame: str | None = "") -> Image.Image:
     """An image file as a PIL image in an 8-bit mode (:func:`~fastdream.io.convert.standard`: ``L``,
     ``LA``, ``RGB`` or ``RGBA``; 16-bit scaled, transparency kept), EXIF orientation applied.
 
     Everything is checked before decoding (:func:`opened`): a missing file, a folder, a pipe or
     device, a file that is not an image, a header claiming more than :data:`MAX_PIXELS` pixels or
     more memory than the machine has; a truncated or corrupt file is a ``ValueError`` naming it.
+    A multi-frame file says its first frame is used, and which command takes every frame
+    (``every_frame``; by default the one :data:`EVERY_FRAME` gives ``name``; None: none).
     """
+    every_frame = EVERY_FRAME.get(name) if every_frame == "" else every_frame
     with opened(path, name) as im:
         where = path
         frames = getattr(im, "n_frames", 1) if getattr(im, "is_animated", False) else 1  # counting seeks every frame
         if frames > 1:
             warn(
                 f"{name}: {where} has {frames} frames; the first is used"
-                + (f" ({EVERY_FRAME[name]} works on every frame)" if name in EVERY_FRAME else "")
+                + (f" ({every_frame} works on every frame)" if every_frame else "")
             )
         try:
             im.load()
