@@ -327,6 +327,11 @@ def test_gan_commands_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr
     with Image.open(tmp_path / "w.gif") as im:
         assert im.n_frames == 5
+    dreamed = ("gan-walk", str(ckpt), "--frames", "2", "--dream", "--dream-size", "48", "--steps", "1")
+    r = run(*dreamed, "-o", str(tmp_path / "wd.gif"))  # dreams take seconds each: a progress bar over them
+    assert r.returncode == 0 and "dream: 100%" in r.stderr, r.stderr
+    r = run(*dreamed, "-o", str(tmp_path / "wq.gif"), "-q")  # -q as on every other command
+    assert r.returncode == 0 and "100%" not in r.stderr, r.stderr
     r = run("sample-gan", str(imgs / "0.png"), "-o", str(tmp_path / "s2"))
     assert r.returncode == 2 and "not a fastdream checkpoint" in r.stderr and len(r.stderr.strip().splitlines()) == 1
 

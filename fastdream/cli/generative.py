@@ -11,11 +11,13 @@ from fastdream.cli.common import UsageError, given, input_args, library_defaults
 def _dream_all(images, args, seed=None):
     """Passes generated images through the dream (``--dream``), upscaled first so the network
     sees more than a few pixels."""
+    from tqdm import tqdm
+
     import fastdream as fd
 
     size = args.dream_size
     out = []
-    for im in images:
+    for im in tqdm(images, desc="dream", unit="picture", disable=args.quiet):  # (seconds each)
         big = im.convert("RGB").resize((size, size), resample=3)  # bicubic
         out.append(fd.dream(big, octaves=2, steps=args.steps, seed=seed, device=args.device))
     return out
@@ -218,6 +220,7 @@ def _using_options(s, what: str, walk: bool) -> None:
         "--dream-size", type=int, help=f"size the images are dreamed at (with --dream; default: {DREAM_SIZE})"
     )
     s.add_argument("--steps", type=int, help=f"dream steps per octave (with --dream; default: {DREAM_STEPS})")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bar (with --dream)")
 
 
 def add(sub) -> None:
