@@ -21,6 +21,7 @@ from fastdream.ui.session import Session, Sessions
 #: at a time and the others wait in Gradio's queue (their position shown on the page).
 JOBS = "fastdream-job"
 WAITING = "Waiting for its turn: one job runs at a time (the place in the queue shows on the right)."
+QUEUED_STOP = "Stopped: it will not start (it leaves the queue when the job ahead of it ends)."
 
 
 @dataclass
@@ -116,6 +117,7 @@ class Page:
             values[options.FROM_PAGE] = since is not None  # armed by the page's button click
             session = self.session(request)
             since = since if since is not None else time.monotonic()
+            session.taken[api_name] = since  # out of the queue: a Stop from now on is the job's to say
             if session.stopped(since, api_name):  # stopped in the queue: its inputs do not matter
                 yield widgets.shown(jobs.not_started(), count)
                 return
@@ -149,13 +151,20 @@ class Page:
             concurrency_limit=self.jobs,
             show_progress="minimal",
         )
-        stop.click(self.stopper(api_name), None, None, queue=False, api_name=f"{api_name}_stop")
+        stop.click(self.stopper(api_name), [asked], [outputs[0]], queue=False, api_name=f"{api_name}_stop")
 
-    def stopper(self, kind: str) -> Callable[[gr.Request], None]:
+    def stopper(self, kind: str) -> Callable[..., Any]:
         """The Stop of the tab whose jobs are ``kind``: its running job ends at its next step, its
-        queued ones at their start; another tab's job runs on."""
+        queued ones at their start; another tab's job runs on. A job still in the queue says at
+        once that it will not start (the queue holds it until the job ahead ends: the page said
+        nothing until then); a running one says so itself at its next step."""
 
-        def stop(request: gr.Request) -> None:
-            self.session(request).stop(kind)
+        def stop(asked, request: gr.Request):
+            session = self.session(request)
+            session.stop(kind)
+            if asked is None or session.taken.get(kind) == asked:  # none asked, or it left the queue
+                return gr.skip()
+            return widgets.status_html(QUEUED_STOP)
 
+        stop.__annotations__ = {"request": gr.Request}  # (Gradio finds the request by its annotation)
         return stop

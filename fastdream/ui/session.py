@@ -31,6 +31,7 @@ class Session:
         self.folder = root / self.tag
         self.uploads: set[str] = set()
         self.stopped_at: dict[str | None, float] = {}  # kind -> the last Stop; None: every kind
+        self.taken: dict[str, float] = {}  # kind -> when its last job to leave the queue was asked for
         self.last_used = time.monotonic()
         self._count = 0
         self._lock = threading.Lock()
