@@ -4,9 +4,12 @@ status line, the live preview, and how a job's updates reach a tab's outputs."""
 from __future__ import annotations
 
 import html
+import json
+from pathlib import Path
 
 import gradio as gr
 
+from fastdream import io
 from fastdream.ui.jobs import Update
 
 
@@ -114,3 +117,20 @@ class Video:
     @staticmethod
     def shown(path) -> tuple:
         return (None if str(path).lower().endswith(".mp4") else str(path), str(path))
+
+    @staticmethod
+    def keep_so_far(stop: BaseException, frames_dir: Path, out: Path, extra: tuple = (), reverse: bool = False):
+        """A stopped video job's finished frames (in ``frames_dir``, which the tab removes) as the
+        video it was making, at its rate: the result of ``stop`` (a ``fastdream.Cancelled``) for
+        the page to show and download, with the tab's ``extra`` results. Stopped, a video showed
+        nothing of what it had made."""
+        from fastdream.video import frames as F
+
+        done = F.complete_frames(F.frame_indices(frames_dir))
+        if done == 0:
+            return
+        records = [json.loads(p.read_text()) for p in frames_dir.glob("*.json")]
+        fps = next((r["info"]["fps"] for r in records if isinstance(r, dict) and "fps" in r.get("info", {})), 15)
+        paths = [F.frame_path(frames_dir, k) for k in range(done)]
+        made = io.write_animation(paths[::-1] if reverse else paths, out, fps=fps)
+        stop.result = (*Video.shown(made), *extra)  # type: ignore[attr-defined]

@@ -115,6 +115,9 @@ def _video(page: Page, styles, weights, strength) -> None:
                 made = fd.style_video(
                     source, looks if len(looks) > 1 else looks[0], out, frames_dir=work_dir, callback=hook, **kw
                 )
+            except fd.Cancelled as stopped:  # the frames so far, as a video to watch and download
+                widgets.Video.keep_so_far(stopped, work_dir, out)
+                raise
             finally:
                 shutil.rmtree(work_dir, ignore_errors=True)
             return widgets.Video.shown(made)

@@ -60,6 +60,9 @@ def build(page: Page) -> None:
                     **span,
                     **given,
                 )
+            except fd.Cancelled as stopped:  # the frames so far, as a video to watch and download
+                widgets.Video.keep_so_far(stopped, work_dir, out, (line,))
+                raise
             finally:
                 shutil.rmtree(work_dir, ignore_errors=True)
             return (*widgets.Video.shown(made), line)

@@ -47,6 +47,9 @@ def build(page: Page) -> None:
             work_dir = session.workdir("zoom-frames")
             try:  # the frames are not kept: a new run starts afresh
                 made = fd.zoom_video(image, out, frames_dir=work_dir, callback=hook, **move, **given)
+            except fd.Cancelled as stopped:  # the frames so far, as a video to watch and download
+                widgets.Video.keep_so_far(stopped, work_dir, out, (line,), reverse=move["reverse"])
+                raise
             finally:
                 shutil.rmtree(work_dir, ignore_errors=True)
             return (*widgets.Video.shown(made), line)
