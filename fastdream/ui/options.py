@@ -147,15 +147,22 @@ class DreamControls:
         self._wire()
 
     def _creative(self, c: dict, base: dict) -> None:
-        with gr.Accordion("Creative controls", open=False), gr.Row():
-            c["objective"] = gr.Radio(["l2", "mean"], value=base["objective"], label="Objective")
-            c["norm"] = gr.Radio(["std", "mean_abs", "laplacian"], value=base["norm"], label="Gradient normalization")
-            c["octave_scale"] = gr.Slider(1.1, 2.0, value=base["octave_scale"], step=0.05, label="Octave scale")
-            c["smooth"] = gr.Slider(0, 4, value=0, step=0.25, label="Smooth the gradient (sigma; 0: off)")
-            c["preserve_colors"] = gr.Checkbox(base["preserve_colors"], label="Preserve colors")
-            c["color_match"] = gr.Checkbox(base["color_match"], label="Match colors")
-            c["guide"] = widgets.upload("Guide picture (optional): grow what it contains", height=160)
-            c["weights"] = gr.File(label="Backbone weights (.pth, torchvision's keys)", height=80)
+        # Three rows: in one, eight controls were squeezed until sliders and uploads were cut off.
+        with gr.Accordion("Creative controls", open=False):
+            with gr.Row():
+                c["objective"] = gr.Radio(["l2", "mean"], value=base["objective"], label="Objective")
+                c["norm"] = gr.Radio(
+                    ["std", "mean_abs", "laplacian"], value=base["norm"], label="Gradient normalization"
+                )
+            with gr.Row():
+                c["octave_scale"] = gr.Slider(1.1, 2.0, value=base["octave_scale"], step=0.05, label="Octave scale")
+                c["smooth"] = gr.Slider(0, 4, value=0, step=0.25, label="Smooth the gradient (sigma; 0: off)")
+                with gr.Column():
+                    c["preserve_colors"] = gr.Checkbox(base["preserve_colors"], label="Preserve colors")
+                    c["color_match"] = gr.Checkbox(base["color_match"], label="Match colors")
+            with gr.Row(equal_height=True):
+                c["guide"] = widgets.upload("Guide picture (optional): grow what it contains", height=200)
+                c["weights"] = gr.File(label="Backbone weights (.pth, torchvision's keys)", height=200)
 
     def _wire(self) -> None:
         """A preset sets the controls to its values; a backbone, the layers to its own."""

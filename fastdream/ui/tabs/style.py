@@ -33,8 +33,9 @@ def build(page: Page) -> None:
         weights = gr.Textbox("", label="Style weights (one per style, e.g. 1, 2; empty: equal)")
     with gr.Row():
         regions = gr.Radio(list(REGIONS), value=REGIONS[0], label="Where each style goes")
-        masks = gr.File(file_count="multiple", label="Masks (one per style, white where it goes)", height=120)
-        unet = gr.File(label="Cutout U-Net checkpoint (subject: the first style, background: the second)", height=120)
+        # (at 120 px the labels covered the upload's icon)
+        masks = gr.File(file_count="multiple", label="Masks (one per style, white where it goes)", height=180)
+        unet = gr.File(label="Cutout U-Net (subject: style 1; rest: style 2)", height=180)
     with gr.Row():
         size = gr.Slider(0, 2048, value=0, step=32, label="Long side (px; 0: the content's)")
         steps = gr.Slider(1, 300, value=100, step=1, label="Steps per octave", elem_id="style-steps")
