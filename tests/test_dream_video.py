@@ -289,3 +289,27 @@ def test_the_hook_shows_each_frame_as_a_picture(clip, tmp_path):
     with pytest.raises(fd.Cancelled) as stop:
         fd.dream_video(clip[0], tmp_path / "v.gif", octaves=1, steps=1, seed=0, flow=False, callback=hook)
     assert shown == [(0, (W, H), "RGB"), (1, (W, H), "RGB")] and stop.value.image.size == (W, H)
+
+
+@pytest.mark.parametrize("size", [(16, 256), (31, 100), (13, 40), (256, 16)])
+def test_the_flow_of_thin_strips_does_not_crash_the_process(tmp_path, size):
+    """OpenCV's DIS flow killed the process (a segfault, no message) on a 256x16 strip: its pyramid
+    takes its depth from the long side. Such frames are padded for the flow; a pan is still found."""
+    from fastdream.video.flow import Flow
+
+    h, w = size
+    rng = np.random.default_rng(0)
+    scene = np.asarray(
+        Image.fromarray(rng.integers(0, 255, (h // 4 + 2, w // 4 + 4), dtype=np.uint8)).resize((w + 16, h + 8))
+    )
+    scene = np.repeat(scene[..., None], 3, -1)
+    a, b = scene[4 : 4 + h, 8 : 8 + w], scene[4 : 4 + h, 6 : 6 + w]  # a pan: everything 2 px to the right
+    flow = Flow((h, w)).between(a, b)
+    assert flow.shape == (h, w, 2) and flow.flags.c_contiguous
+    inner = flow[h // 4 : h - h // 4, w // 4 : w - w // 4]
+    assert abs(float(np.median(inner[..., 0])) - 2) < 0.5 and abs(float(np.median(inner[..., 1]))) < 0.5
+    frames = [Image.fromarray(np.ascontiguousarray(scene[4 : 4 + h, 8 - 2 * k : 8 - 2 * k + w])) for k in range(3)]
+    frames[0].save(tmp_path / "strip.gif", save_all=True, append_images=frames[1:], duration=100)
+    out = fd.dream_video(str(tmp_path / "strip.gif"), tmp_path / "out.gif", steps=1, octaves=1, seed=0)
+    with Image.open(out) as gif:
+        assert gif.n_frames == 3 and gif.size == (w, h)

@@ -31,6 +31,11 @@ def _cv2():
 
 #: OpenCV's DIS flow refuses frames with a side under this.
 MIN_SIDE = 12
+#: DIS (OpenCV 5.1) crashes the process (a segfault), or fails an assertion, on frames whose short
+#: side is under this and whose long side is three times it or more (a 256x16 strip): its pyramid
+#: takes its depth from the long side. Such frames are padded to it (edges repeated) for the flow,
+#: which is cut back (scanned: every short side 12-31 with long sides up to 64x, both presets).
+SAFE_SIDE = 32
 
 
 class Flow:
@@ -55,7 +60,13 @@ class Flow:
 
     def between(self, a: np.ndarray, b: np.ndarray, check: bool = False) -> np.ndarray:
         """Flow (H, W, 2) float32 from frame a to frame b: a[y, x] is seen at b[y + f1, x + f0]."""
-        return (self.dis_check if check else self.dis).calc(self._gray(a), self._gray(b), None)
+        ga, gb = self._gray(a), self._gray(b)
+        h, w = ga.shape
+        down, right = max(0, SAFE_SIDE - h), max(0, SAFE_SIDE - w)
+        if down or right:
+            ga, gb = (self.cv2.copyMakeBorder(g, 0, down, 0, right, self.cv2.BORDER_REPLICATE) for g in (ga, gb))
+        flow = (self.dis_check if check else self.dis).calc(ga, gb, None)
+        return np.ascontiguousarray(flow[:h, :w]) if down or right else flow
 
     def warp(self, image: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
         """``image`` (a frame's worth of pixels) pulled along ``flow_back`` (from the target frame to
