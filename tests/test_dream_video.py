@@ -313,3 +313,27 @@ def test_the_flow_of_thin_strips_does_not_crash_the_process(tmp_path, size):
     out = fd.dream_video(str(tmp_path / "strip.gif"), tmp_path / "out.gif", steps=1, octaves=1, seed=0)
     with Image.open(out) as gif:
         assert gif.n_frames == 3 and gif.size == (w, h)
+
+
+@pytest.mark.parametrize("broken", [1, 4])
+def test_a_broken_frame_is_found_before_the_work_and_end_or_start_avoid_it(tmp_path, broken):
+    """A truncated frame 5 of 6 was found after 4 frames were dreamed, and no video was written;
+    --end 4 still read it (and --start 2 read a broken frame 1)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for k in range(6):
+        Image.fromarray((rng.random((24, 32, 3)) * 255).astype(np.uint8)).save(folder / f"{k}.png")
+    data = (folder / f"{broken}.png").read_bytes()
+    (folder / f"{broken}.png").write_bytes(data[: len(data) // 2])
+    seen = []
+    with pytest.raises(ValueError, match=f"{broken}.png could not be read"):
+        fd.dream_video(folder, tmp_path / "a.gif", steps=1, octaves=1, seed=0, callback=lambda s: seen.append(s))
+    assert seen == [] and not (tmp_path / "a.gif").exists()  # said before any step
+    span = dict(end=broken) if broken > 2 else dict(start=broken + 1)
+    out = fd.dream_video(folder, tmp_path / "b.gif", steps=1, octaves=1, seed=0, flow=False, **span)
+    with Image.open(out) as gif:
+        assert gif.n_frames == (broken if broken > 2 else 6 - broken - 1)
+    with pytest.raises(ValueError, match=f"{broken}.png could not be read"):
+        fd.style_video(folder, folder / "0.png", tmp_path / "c.gif", steps=1, callback=lambda s: seen.append(s))
+    assert seen == []

@@ -25,7 +25,7 @@ from fastdream.models.taps import LayerTaps
 from fastdream.training import distributed
 from fastdream.video import checks as C
 from fastdream.video import frames as F
-from fastdream.video.source import open_source
+from fastdream.video.source import check_frames, open_source
 
 SETTINGS_NAME = "dream_video_settings.json"
 SETTINGS_FORMAT = 1
@@ -142,6 +142,7 @@ def dream_video(
     C.check_frame_count("end - start", e - s, src.size[::-1], fmt, frames_dir)
     w, h = src.size
     callback = driver.check_callback(callback)
+    check_frames(src, s, e)
     # The preset gives the look; the length of each frame's dream stays DREAM_DEFAULTS' unless given.
     opts = F.dream_options({**DREAM_DEFAULTS, **dream_kwargs, "preset": preset}, (h, w), "dream_video")
     device = opts.resolve_device()

@@ -240,12 +240,7 @@ def make_frames(
     made, before = 0, 0
     bar = tqdm(total=e - s, initial=min(done, e - s), disable=not (progress and dist.main), desc=desc, unit="frame")
     with undo_if_empty(frames_dir), _closing(bar):
-        for k, frame in enumerate(src.frames()):
-            i = k - s
-            if k >= e:
-                break
-            if i < 0:
-                continue
+        for i, frame in enumerate(src.frames(s, e)):
             if not independent and i == done - 1:  # the previous finished frame, as the PNG holds it
                 keep(np.asarray(io.load_pil(frame_path(frames_dir, i)).convert("RGB")), frame)
             if i not in todo_set:

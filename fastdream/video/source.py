@@ -44,9 +44,13 @@ class Source:
     files: list[Path] | None = None
     has_audio: bool = False
 
-    def frames(self) -> Iterator[np.ndarray]:
+    def frames(self, start: int = 0, end: int | None = None) -> Iterator[np.ndarray]:
+        """Frames ``[start, end)`` (default: all), first to last. Frames outside are not decoded
+        (a folder's, an animation's) or only read past (a video's): a broken frame after ``end``
+        or before ``start`` is no error."""
+        end = self.count if end is None else min(end, self.count)
         if self.kind == "folder":
-            for f in self.files or []:
+            for f in (self.files or [])[start:end]:
                 frame = np.asarray(_opaque(io.load_pil(f, "input")))
                 if frame.shape[:2] != self.size[::-1]:
                     w, h = self.size
@@ -54,7 +58,7 @@ class Source:
                 yield frame
         elif self.kind == "animated":
             with io.opened(self.path, "input") as im:
-                for k in range(self.count):
+                for k in range(start, end):
                     yield _frame(im, k, self.path)
         else:
             import imageio_ffmpeg
@@ -64,15 +68,26 @@ class Source:
             try:
                 w, h = next(gen)["size"]
                 pipes = _pipes(gen)  # (while the reader runs: its process is gone once it ends)
-                for k in range(self.count):
+                for k in range(end):
                     buf = next(gen, None)
                     if buf is None:
                         raise ValueError(
                             f"input: {self.path} ended after {k} of the {self.count} frames it was counted to hold"
                         )
-                    yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
+                    if k >= start:
+                        yield np.frombuffer(buf, np.uint8).reshape(h, w, 3)
             finally:
                 _close(gen, pipes)
+
+
+def check_frames(src: Source, start: int, end: int) -> None:
+    """Decodes frames ``[start, end)`` of a folder or an animation once before any work, so that a
+    broken one is said before hours of dreaming, not when its turn comes (no video was written
+    then). A video file's frames are read by ffmpeg only as they are worked on (reading a long one
+    twice would cost minutes); its frame count is checked up front."""
+    if src.kind != "ffmpeg":
+        for _ in src.frames(start, end):
+            pass
 
 
 def _pipes(gen) -> list:

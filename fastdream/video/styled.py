@@ -33,7 +33,7 @@ from fastdream.style.stylizer import Stylizer, scaled_size
 from fastdream.training import distributed
 from fastdream.video import checks as C
 from fastdream.video import frames as F
-from fastdream.video.source import open_source
+from fastdream.video.source import check_frames, open_source
 
 SETTINGS_NAME = "style_video_settings.json"
 SETTINGS_FORMAT = 1
@@ -207,6 +207,7 @@ def style_video(
     keep_audio = C.check_sound(src, fmt, fps, keep_audio)
     frames_dir = C.check_frames_dir(frames_dir, out, [video_or_frames])
     callback = driver.check_callback(callback)
+    check_frames(src, s, e)
     masks, cutout = style_options.pop("masks", None), style_options.pop("cutout_model", None)
     style01 = _styles(style_or_styles)
     o = _options(len(style01), style_options)
@@ -273,13 +274,10 @@ def _options(n_styles: int, kw: dict) -> StyleOptions:
 
 def _frame(src, index: int, hw) -> np.ndarray:
     """Input frame ``index`` at ``hw``: the picture the styles' colors are adjusted to."""
-    frames = src.frames()
+    frames = src.frames(index, index + 1)
     try:
-        for k, frame in enumerate(frames):
-            if k == index:
-                return (
-                    frame if frame.shape[:2] == hw else np.asarray(Image.fromarray(frame).resize(hw[::-1], _RESAMPLE))
-                )
+        for frame in frames:
+            return frame if frame.shape[:2] == hw else np.asarray(Image.fromarray(frame).resize(hw[::-1], _RESAMPLE))
     finally:
         frames.close()
     raise ValueError(f"start: the input has no frame {index}")
