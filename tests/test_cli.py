@@ -1,6 +1,7 @@
 """The fastdream command line, end to end in a subprocess, as a user runs it."""
 
 import io
+import json
 import re
 import struct
 import subprocess
@@ -98,8 +99,15 @@ def test_style_writes_an_image_and_refuses_bad_input(tmp_path, small_image):
         "-q",
     )
     assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == f"wrote {out} (56x40, seed 0)"
     with Image.open(out) as im:
         assert im.size == (56, 40)
+    # No --seed: one is drawn and said, and it paints the same picture again (it was not said).
+    again = ("style", str(small_image), str(small_image), "--steps", "1", "--octaves", "1", "-q", "-o")
+    r = run(*again, str(tmp_path / "a.png"))
+    seed = re.fullmatch(r"wrote \S+ \(56x40, seed (\d+)\)", r.stdout.strip()).group(1)
+    assert run(*again, str(tmp_path / "b.png"), "--seed", seed).returncode == 0
+    assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
     for args, words in [
         (["--style-weights", "1"], "1 value(s) for 2 style image(s)"),
         (["--size", "8"], "below"),
@@ -136,6 +144,8 @@ def test_dream_a_folder_and_a_video(tmp_path, small_image):
         "-q",
     )
     assert r.returncode == 0, r.stderr
+    seed = json.loads((tmp_path / "v_frames" / "dream_video_settings.json").read_text())["key"]["seed"]
+    assert r.stdout.strip() == f"wrote {tmp_path / 'v.gif'} (seed {seed})"  # the seed drawn, said
     with Image.open(tmp_path / "v.gif") as im:
         assert im.n_frames == 3
     for args, words in [

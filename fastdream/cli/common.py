@@ -253,6 +253,23 @@ def video_options(args) -> dict:
     )
 
 
+def say_video(path: Path, frames_dir, settings_name: str) -> None:
+    """The ``wrote`` line of a video made from saved frames, with the seed its frames were made
+    with (drawn by the first run, kept by a resumed one: in the frames' settings file), so that a
+    video you like can be made again (``--seed``)."""
+    import json
+
+    from fastdream.video.checks import default_frames_dir
+
+    folder = Path(frames_dir) if frames_dir is not None else default_frames_dir(Path(path))
+    try:
+        seed = json.loads((folder / settings_name).read_text())["key"]["seed"]
+    except (OSError, ValueError, KeyError, TypeError):  # (a rank's view, a folder removed since)
+        print(f"wrote {path}")
+        return
+    print(f"wrote {path} (seed {seed})")
+
+
 @contextmanager
 def picture_so_far(args, out: Path):
     """Ctrl-C during a single picture's work: the picture so far saved beside ``out``

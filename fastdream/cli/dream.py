@@ -17,6 +17,7 @@ from fastdream.cli.common import (
     off,
     output_path,
     picture_so_far,
+    say_video,
     video_options,
 )
 
@@ -249,7 +250,7 @@ def _cmd_zoom(args) -> int:
         reverse=args.reverse,
     )
     path = fd.zoom_video(source, out, progress=not args.quiet, **kw, **dream_kwargs(args))
-    print(f"wrote {path}")
+    say_video(path, args.frames_dir, fd.video.zoom.SETTINGS_NAME)
     return 0
 
 
@@ -259,7 +260,7 @@ def _cmd_dream_video(args) -> int:
     out = output_path(args, None)
     kw = given(blend=args.blend, flow=off(args.no_flow)) | video_options(args)
     path = fd.dream_video(args.input, out, progress=not args.quiet, **kw, **dream_kwargs(args))
-    print(f"wrote {path}")
+    say_video(path, args.frames_dir, fd.video.coherent.SETTINGS_NAME)
     return 0
 
 

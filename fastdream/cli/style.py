@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import secrets
 
 from fastdream.cli.common import (
     UsageError,
@@ -16,6 +17,7 @@ from fastdream.cli.common import (
     off,
     output_path,
     picture_so_far,
+    say_video,
     video_options,
 )
 
@@ -60,10 +62,12 @@ def _cmd_style(args) -> int:
     content = io.load_pil(args.input, "content")  # missing file / not an image: a clear error before any work
     styles = [io.load_pil(s, "style") for s in args.styles]
     kw = _style_kwargs(args, len(styles))
+    if kw.get("seed") is None:  # drawn here and said: a painting you like can be made again (--seed)
+        kw["seed"] = secrets.randbelow(2**31)
     with picture_so_far(args, out):
         result = fd.style_transfer(content, styles, progress=not args.quiet, **kw)
     io.save_image(result, out)
-    print(f"wrote {out} ({result.width}x{result.height})")
+    print(f"wrote {out} ({result.width}x{result.height}, seed {kw['seed']})")
     return 0
 
 
@@ -75,7 +79,7 @@ def _cmd_style_video(args) -> int:
     styles = [io.load_pil(s, "style") for s in args.styles]  # missing file / not an image: a clear error first
     kw = given(flow=off(args.no_flow), temporal_weight=args.temporal_weight) | video_options(args)
     path = fd.style_video(args.input, styles, out, progress=not args.quiet, **kw, **_style_kwargs(args, len(styles)))
-    print(f"wrote {path}")
+    say_video(path, args.frames_dir, fd.video.styled.SETTINGS_NAME)
     return 0
 
 
@@ -104,7 +108,7 @@ def _style_options(s) -> None:
         "--color-match", action="store_true", default=None, help="give the styles the photo's color statistics first"
     )
     model_options(s, "its fine-tuned network's features")
-    s.add_argument("--seed", type=int)
+    s.add_argument("--seed", type=int, help="the random seed (default: drawn, and said with the result)")
     s.add_argument("--device", help="cpu or cuda (default: cuda when available)")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
