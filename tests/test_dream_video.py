@@ -337,3 +337,15 @@ def test_a_broken_frame_is_found_before_the_work_and_end_or_start_avoid_it(tmp_p
     with pytest.raises(ValueError, match=f"{broken}.png could not be read"):
         fd.style_video(folder, folder / "0.png", tmp_path / "c.gif", steps=1, callback=lambda s: seen.append(s))
     assert seen == []
+
+
+def test_settings_without_frames_do_not_hold_back_other_settings(clip, tmp_path):
+    """A run killed before its first frame (no Ctrl-C to clean up) left its settings file, which
+    refused other settings: "the frames ... were made with other settings", with no frame there."""
+    fd.dream_video(clip[0], tmp_path / "a.gif", octaves=1, steps=1, seed=3, end=2)
+    frames_dir = tmp_path / "a_frames"
+    for frame in frames_dir.glob("frame_*.png"):
+        frame.unlink()
+    out = fd.dream_video(clip[0], tmp_path / "a.gif", octaves=1, steps=2, seed=4, end=2)
+    settings = json.loads((frames_dir / "dream_video_settings.json").read_text())["key"]
+    assert out.exists() and settings["seed"] == 4 and settings["dream"]["steps"] == 2

@@ -138,11 +138,14 @@ def resume_state(frames_dir: Path, settings_name: str, key, seed: int | None, re
 
     ``key(seed)`` gives the settings that decide the pixels. With ``resume``, an earlier run's
     settings must be the same (else a ``ValueError`` names what differs); without a seed of its
-    own the run continues with the earlier one's; a run with no earlier frames draws a seed.
+    own the run continues with the earlier one's; a run with no earlier frames draws a seed (the
+    settings of a run killed before its first frame count for nothing: there is nothing to keep).
     """
     done, stored = 0, stored_key(frames_dir, settings_name) if resume else None
     if not resume and frames_dir.is_dir():
         owned_frames(frames_dir, settings_name)  # a user's own frames: refused before any work
+    if stored is not None and not frame_indices(frames_dir):
+        stored = None  # a run killed before its first frame: its settings hold back no frame
     if stored is not None:
         if seed is None and isinstance(stored.get("seed"), int):
             seed = stored["seed"]  # no seed given: continue with the one the frames were made with
