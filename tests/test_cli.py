@@ -564,6 +564,8 @@ def test_an_interrupted_video_says_how_many_frames_it_kept(tmp_path):
     for k in range(2):
         (tmp_path / "v_frames" / f"frame_{k:05d}.png").write_bytes(b"")
     assert kept(args).startswith(f"the 2 finished frames in {tmp_path / 'v_frames'} are kept")
+    (tmp_path / "v_frames" / "frame_00001.png").unlink()
+    assert kept(args).startswith(f"the finished frame in {tmp_path / 'v_frames'} is kept")  # (it said "are")
     args.frames_dir = str(tmp_path / "elsewhere")
     assert kept(args) == "nothing was written"
 

@@ -218,7 +218,8 @@ def _kept(args) -> str:
         frames = Path(getattr(args, "frames_dir", None) or default_frames_dir(Path(out)))
         done = len(frame_indices(frames))
         if done:
-            return f"the {done} finished frame{'s' * (done != 1)} in {frames} are kept: run the same command to resume"
+            kept = "the finished frame in {} is" if done == 1 else f"the {done} finished frames in {{}} are"
+            return f"{kept.format(frames)} kept: run the same command to resume"
     return "nothing was written"
 
 

@@ -28,12 +28,20 @@ def model_fingerprint(model: nn.Module | None) -> str:
 
 
 def settings_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
-    """The settings that differ, as ``"name: stored X, now Y"`` (nested keys joined by dots)."""
+    """The settings that differ, as ``"name: stored X, now Y"`` (nested keys joined by dots; a
+    changed ``NAME_sha256`` as ``"NAME: another file"``).
+
+    Examples:
+        >>> settings_diff({"input_sha256": "4b8b", "dream": {"steps": 2}}, {"input_sha256": "fb92", "dream": {"steps": 3}})
+        ['dream.steps: stored 2, now 3', 'input: another file (its contents differ)']
+    """
     out = []
     for key in sorted(set(stored) | set(current)):
         a, b = stored.get(key, "<missing>"), current.get(key, "<missing>")
         if isinstance(a, dict) and isinstance(b, dict):
             out += settings_diff(a, b, f"{prefix}{key}.")
+        elif a != b and key.endswith("_sha256"):  # two 64-digit hashes say nothing to a reader
+            out.append(f"{prefix}{key[: -len('_sha256')]}: another file (its contents differ)")
         elif a != b:
             out.append(f"{prefix}{key}: stored {a!r}, now {b!r}")
     return out
