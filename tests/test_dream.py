@@ -249,6 +249,7 @@ def test_bad_images(image, exc):
             np.array([[[np.nan, 0.5, 0.2]] * 4] * 4, np.float32),
             r"16 value\(s\) NaN or infinite, the others in \[0.2, 0.5\]",
         ),
+        (np.full((8, 8, 3), np.nan, np.float32), "got only NaN or infinite ones"),  # (it said "in [nan, nan]")
     ],
 )
 def test_images_a_user_gets_wrong_are_said_plainly(image, words):

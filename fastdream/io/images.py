@@ -322,7 +322,11 @@ def check_range(t: torch.Tensor, name: str) -> torch.Tensor:
     if t.numel() and (not torch.isfinite(t).all() or t.min() < -_RANGE_SLACK or t.max() > 1 + _RANGE_SLACK):
         bad = int((~torch.isfinite(t)).sum())
         finite = t[torch.isfinite(t)]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.numel() else (float("nan"),) * 2
+        if not finite.numel():
+            raise ValueError(
+                f"{name} values must be finite and in [0, 1] for float input, got only NaN or infinite ones"
+            )
+        lo, hi = float(finite.min()), float(finite.max())
         which = f"{bad} value(s) NaN or infinite, the others in" if bad else "got range"
         raise ValueError(f"{name} values must be finite and in [0, 1] for float input, {which} [{lo:.3g}, {hi:.3g}]")
     return t.clamp(0.0, 1.0)
