@@ -61,12 +61,18 @@ def test_train_load_dream(dreamer, tmp_path):
     assert video.is_file()
 
 
-def test_unknown_subject_and_wrong_models(dreamer):
+def test_unknown_subject_and_wrong_models(dreamer, tmp_path, capsys):
     m = fd.models.load(dreamer)
     with pytest.raises(ValueError, match=r"unknown subject\(s\) 'dog'; this dreamer knows: brick, cat, coffee"):
         fd.dream(_photo(), model=m, subject="dog")
     with pytest.raises(ValueError, match="the default backbone has no subjects"):
         fd.dream(_photo(), subject="cat")
+    from fastdream.cli import main
+
+    Image.fromarray(_photo()).save(tmp_path / "p.png")
+    assert main(["dream", str(tmp_path / "p.png"), "--subject", "cat", "-o", str(tmp_path / "o.png")]) == 2
+    err = capsys.readouterr().err  # in the shell's words (it said "pass model= ... fastdream.models.load")
+    assert err.endswith("has no subjects; pass --model dreamer.pt, a dreamer written by fastdream train-dreamer\n"), err
     with pytest.raises(ValueError, match="subject is the objective"):
         fd.dream(_photo(), model=m, subject="cat", guide=_photo())
     with pytest.raises(ValueError, match="weight of 'cat' must be a finite number"):

@@ -38,6 +38,11 @@ _CLI_WORDS = (
     ("(None: no tiling)", "(--tile 0: no tiling)"),
     ("masks='subject' paints", "--subject-from paints"),
     ("input_dir: ", "input: "),
+    (  # a dreamer's subjects: the shell's way to give it
+        "pass model= a dreamer (fastdream.models.load('dreamer.pt'), written by fastdream.train_dreamer), or "
+        "--model dreamer.pt in the shell",
+        "pass --model dreamer.pt, a dreamer written by fastdream train-dreamer",
+    ),
 )
 
 
@@ -71,6 +76,8 @@ def cli_spelling(text: str, options=None) -> str:
         '--low-memory: --norm laplacian needs it'
         >>> cli_spelling("content_weight and tv_weight are 0 (see my_file.png)", {"--content-weight", "--tv-weight"})
         '--content-weight and --tv-weight are 0 (see my_file.png)'
+        >>> cli_spelling("pass allow_remote=True if you mean it")  # a switch: the flag alone
+        'pass --allow-remote if you mean it'
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
@@ -85,7 +92,7 @@ def cli_spelling(text: str, options=None) -> str:
 
     def use(m: re.Match) -> str:
         f = flag(m[2])
-        return m[0] if f is None else f"{m[1]} {f} {_shell_value(m[3])}"
+        return m[0] if f is None else f"{m[1]} {f}" + ("" if m[3] == "True" else f" {_shell_value(m[3])}")
 
     def subject(m: re.Match) -> str:
         f = flag(m[1])

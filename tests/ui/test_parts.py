@@ -56,6 +56,7 @@ def test_another_address_needs_allow_remote_and_warns(host, capsys):
     assert main(["ui", "--host", host]) == 2  # before Gradio is even imported
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith(f"fastdream ui: error: host {host} would let")
+    assert err.endswith("pass --allow-remote if you mean it\n"), err  # (it said "--allow-remote True")
 
 
 def test_bad_numbers_are_refused_before_anything_starts():
