@@ -238,6 +238,10 @@ def test_list_layers():
     rows = {line.split()[0]: line.split()[1:] for line in r.stdout.strip().split("\n")[1:]}
     # every layer with its channel count; the default layers marked
     assert rows["_blocks.5"] == ["80", "(default)"] and rows["_blocks.10"] == ["112", "(default)"]
+    # A preset's own network: the tutorial's InceptionV3 (it listed EfficientNet's layers).
+    r = run("dream", "--list-layers", "--preset", "tutorial")
+    marked = [line.split()[:2] for line in r.stdout.splitlines() if line.endswith("(default)")]
+    assert marked == [["Mixed_6a", "(mixed3)"], ["Mixed_6c", "(mixed5)"], ["Mixed_6e", "(mixed7)"]], r.stdout
     assert rows["_conv_stem"] == ["32"] and rows["_blocks.15"] == ["320"] and rows["_conv_head"] == ["1280"]
     assert len(rows) > 100
 
