@@ -94,6 +94,7 @@ def test_the_step_hook_and_progress_count_over_the_whole_sheet():
     "vary, message",
     [
         ("speed=1,2", "unknown option 'speed'"),
+        ("speed=1,2", "varies are: preset, layers, octaves, octave-scale, steps, step-size, jitter, tile, objective"),
         ("steps=1,x", "'steps=1,x': 'x' is not a whole number"),
         ("steps", "is not NAME=VALUE1,VALUE2"),
         ("norm=std,wavy", "norm must be one of 'std', 'mean_abs', 'laplacian', got 'wavy'"),
@@ -200,3 +201,13 @@ def test_any_caption_wraps_within_its_cell_and_keeps_its_words(text, width):
     widest_char = max((draw.textlength(c, font=font) for c in text), default=0)
     assert all(draw.textlength(line, font=font) <= max(width, widest_char) for line in lines)
     assert "".join(lines).replace(" ", "") == text.replace(" ", "")
+
+
+def test_vary_takes_the_command_lines_names(tmp_path, photo, capsys):
+    """--vary tile=... was refused while the error listed --tile (and tile_size, which worked, nowhere)."""
+    out = tmp_path / "s.png"
+    assert (
+        main(["sheet", str(photo), "-o", str(out), "--vary", "tile=0,64", "--vary", "step-size=0.01,0.02", *FAST]) == 0
+    )
+    cells = json.loads(out.with_suffix(".json").read_text())["cells"]
+    assert [(c["tile_size"], c["step_size"]) for c in cells] == [(None, 0.01), (None, 0.02), (64, 0.01), (64, 0.02)]

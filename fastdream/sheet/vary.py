@@ -67,6 +67,8 @@ VARIABLE: dict[str, Callable[[str], Any]] = {
     "seed": _integer,
     "subject": _word,  # a dreamer's subjects (--model DREAMER.pt): one cell per subject
 }
+#: The command line's names of varied options that are not their keywords (``--tile``).
+ALIASES = {"tile": "tile_size"}
 
 
 def parse(texts: Sequence[str]) -> dict[str, list]:
@@ -84,16 +86,19 @@ def parse(texts: Sequence[str]) -> dict[str, list]:
         >>> parse(["speed=1,2"])
         Traceback (most recent call last):
         ...
-        ValueError: vary: unknown option 'speed' in 'speed=1,2'; the options a sheet varies are: preset, layers, octaves, octave_scale, steps, step_size, jitter, tile_size, objective, norm, lap_levels, smooth, preserve_colors, color_match, seed, subject
+        ValueError: vary: unknown option 'speed' in 'speed=1,2'; the options a sheet varies are: preset, layers, octaves, octave-scale, steps, step-size, jitter, tile, objective, norm, lap-levels, smooth, preserve-colors, color-match, seed, subject
+        >>> parse(["--tile=0,256", "octave-scale=1.3,1.4"])  # the command line's spellings too
+        {'tile_size': [None, 256], 'octave_scale': [1.3, 1.4]}
     """
     out: dict[str, list] = {}
     for text in texts:
         name, sep, values = str(text).partition("=")
-        name = name.strip().replace("-", "_")
+        name = name.strip().lstrip("-").replace("-", "_")
+        name = ALIASES.get(name, name)
         if not sep or not values.strip():
             raise ValueError(f"vary: {text!r} is not NAME=VALUE1,VALUE2,... (e.g. steps=5,10)")
         if name not in VARIABLE:
-            raise ValueError(f"vary: unknown option {name!r} in {text!r}; {_accepted()}")
+            raise ValueError(f"vary: unknown option {name!r} in {text!r}; {_accepted(spelled=True)}")
         if name in out:
             raise ValueError(f"vary: {name} is varied twice; give all its values in one --vary {name}=V1,V2,...")
         try:
@@ -154,5 +159,9 @@ def shown(v) -> str:
     return "+".join(map(str, v)) if isinstance(v, (list, tuple)) else str(v)
 
 
-def _accepted() -> str:
-    return f"the options a sheet varies are: {', '.join(VARIABLE)}"
+def _accepted(spelled: bool = False) -> str:
+    """The names ``vary`` takes: the keywords, or (``spelled``, for ``NAME=V1,V2`` texts) as the
+    command line names them (``step-size``, ``tile``), which :func:`parse` takes too."""
+    back = {name: alias for alias, name in ALIASES.items()}
+    names = [back.get(n, n).replace("_", "-") for n in VARIABLE] if spelled else list(VARIABLE)
+    return f"the options a sheet varies are: {', '.join(names)}"
