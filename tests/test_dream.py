@@ -1,6 +1,7 @@
 """fastdream.dream: real DeepDream behaviour on small images with the embedded backbone."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -274,3 +275,15 @@ def test_32_bit_gray_pictures_keep_their_levels():
     assert np.array_equal(np.asarray(fd.io.standard(Image.fromarray(gray, "I"))), gray)
     wide = np.asarray(fd.io.standard(Image.fromarray(gray * 1000, "I"))).astype(int)
     assert abs(wide - gray).max() <= 1
+
+
+def test_a_dream_too_small_to_show_says_so():
+    """A step of 1e-4 changed no pixel of an 8-bit picture, without a word (its saved dream was the
+    input); a step that shows says nothing."""
+    img = (np.random.default_rng(0).random((48, 56, 3)) * 255).astype(np.uint8)
+    with pytest.warns(fd.FastdreamWarning, match="no pixel changed by half a level of 255"):
+        out = fd.dream(img, step_size=1e-4, steps=1, octaves=1, seed=0)
+    assert np.array_equal(out, img)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert not np.array_equal(fd.dream(img, step_size=0.02, steps=1, octaves=1, seed=0), img)

@@ -152,6 +152,13 @@ NOTHING_CHANGED = (
 )
 
 
+#: What a dream that moved no pixel by half an 8-bit level says: its picture saved is the input.
+TOO_SMALL = (
+    "dream: no pixel changed by half a level of 255 (at most {most:.2g}): step_size={step_size:g} with "
+    "steps={steps} is too small to show; raise step_size or the steps"
+)
+
+
 #: Bytes per pixel of the float32 dream at its peak (measured with /usr/bin/time on 4096x4096:
 #: 142), more with the whole gradient shaped (smooth, laplacian, color_match: 186-197), and the
 #: network's activations over the whole picture without tiles (2048x2048 untiled: ~890).
@@ -258,6 +265,9 @@ class Dream:
         out01 = finish_colors((self.x01 + self.detail * self.nw.std).clamp_(0.0, 1.0), self.x01, self.o)
         if self.m is not None:
             out01 = torch.where(self.m > 0, out01, self.x01)
+        most = float((out01 - self.x01).abs().max()) if self.detail.any() else None
+        if most is not None and most < 0.5 / 255:  # (the 8-bit picture it gives back is the input's)
+            warn(TOO_SMALL.format(most=most * 255, step_size=self.o.step_size, steps=self.o.steps))
         return self.loaded.restore(out01.contiguous())
 
 

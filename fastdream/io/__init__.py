@@ -25,15 +25,12 @@ from fastdream.io.images import (
     Loaded,
     check_pixels,
     check_range,
-    color_profile,
     image_shape,
     load,
     load_pil,
     opened,
     reason,
-    save_image,
     upright,
-    with_profile,
 )
 from fastdream.io.masks import load_mask
 from fastdream.io.outputs import (
@@ -45,8 +42,10 @@ from fastdream.io.outputs import (
     flatten,
     image_format,
     keeps_soft_alpha,
+    save_image,
     soft_alpha,
 )
+from fastdream.io.profile import color_profile, with_profile
 from fastdream.io.record import model_fingerprint, settings_diff, tensor_sha256
 
 __all__ = [

@@ -22,8 +22,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fastdream import _checks
 from fastdream._warnings import warn
-from fastdream.io.atomic import atomic_save
 from fastdream.io.convert import DEEP_GRAY, back_to_mode, deep_back, deep_float, from_uint8, standard, to_uint8
+from fastdream.io.profile import returned_profile, with_profile
 from fastdream.ops.luma import luma
 
 #: The bundled sample photo: the public-domain astronaut portrait from scikit-image.
@@ -363,57 +363,3 @@ def load(image, name: str = "image") -> Loaded:
     if isinstance(image, torch.Tensor):
         return _from_tensor(image, name)
     raise TypeError(f"{name} must be a path, PIL image, numpy array or torch tensor, got {type(image).__name__}")
-
-
-def color_profile(im: Image.Image) -> bytes | None:
-    """The picture's ICC color profile, where the result keeps its mode (a CMYK profile does not
-    describe the RGB a CMYK picture becomes)."""
-    return im.info.get("icc_profile") if im.mode in ("L", "LA", "RGB", "RGBA") else None
-
-
-def returned_profile(im: Image.Image) -> dict:
-    """What a dream of ``im`` given back in its own mode keeps of its file's record: the color
-    profile (:func:`color_profile`'s, and a CMYK picture's own: it comes back CMYK,
-    :func:`~fastdream.io.convert.back_to_mode`) and the print resolution (``dpi``), for
-    :func:`with_profile`. A dream keeps the size, so a 300 dpi scan prints at its size again."""
-    icc = im.info.get("icc_profile") if im.mode == "CMYK" else color_profile(im)
-    dpi = im.info.get("dpi")
-    return {k: v for k, v in (("icc_profile", icc), ("dpi", dpi)) if v}
-
-
-def with_profile(im: Image.Image, kept: dict) -> Image.Image:
-    """``im`` carrying what :func:`returned_profile` kept of the input, for :func:`save_image`
-    to write: the color profile (its colors are the input's numbers: without the profile a
-    wide-gamut photo would show shifted) and the print resolution."""
-    im.info.update(kept)
-    return im
-
-
-def save_image(image: Image.Image, path, **options) -> Path:
-    """Saves a PIL image atomically; the format follows the file extension, checked first
-    (:func:`fastdream.io.outputs.image_format`: a format Pillow cannot write, or transparency into
-    a JPEG, is a ``ValueError`` and nothing is written)."""
-    from fastdream.io.outputs import image_format, soft_alpha
-
-    if image.mode == "I" and Path(path).suffix.lower() == ".png":  # (Pillow 12 deprecates I in PNG)
-        info, image = image.info, Image.fromarray(np.clip(np.asarray(image), 0, 65535).astype(np.uint16))
-        image.info.update(info)
-    try:
-        fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
-    except ValueError:
-        if image.mode in ("L", "LA", "RGB", "RGBA", "P", "PA", "1"):
-            raise
-        # 16-bit or float gray, CMYK (a PIL image's dream comes back in its mode) into a format
-        # that cannot hold it (CMYK into PNG, float into PNG, 16-bit into JPEG): in 8 bits, as read
-        image = standard(image)
-        image.info.pop("icc_profile", None)  # (a CMYK profile does not describe its RGB)
-        fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
-    if fmt == "ICO":  # its own size, not the squares Pillow shrinks a picture to by default
-        options.setdefault("sizes", [image.size])
-    if fmt in ("JPEG", "WEBP"):  # Pillow's 75 / 80 blur the dream's fine detail (6 levels off at 75)
-        options.setdefault("quality", 95)
-    if image.info.get("icc_profile") and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
-        options.setdefault("icc_profile", image.info["icc_profile"])
-    if image.info.get("dpi") and fmt in ("PNG", "JPEG", "TIFF"):  # (the formats Pillow writes it in)
-        options.setdefault("dpi", tuple(float(v) for v in image.info["dpi"]))
-    return atomic_save(lambda tmp: image.save(tmp, format=fmt, **options), path)

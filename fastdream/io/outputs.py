@@ -19,6 +19,8 @@ from typing import Iterable
 import numpy as np
 from PIL import Image
 
+from fastdream.io.atomic import atomic_save
+from fastdream.io.convert import standard
 from fastdream.io.images import reason
 
 #: What to suggest when a format cannot be written or cannot hold the picture.
@@ -230,7 +232,7 @@ class Made:
                 break
 
 
-__all__ = ["WRITABLE", "Made", "check_not_input", "checkpoint_file", "flatten", "image_format", "reason"]
+__all__ = ["WRITABLE", "Made", "check_not_input", "checkpoint_file", "flatten", "image_format", "reason", "save_image"]
 
 
 def can_write_in(folder) -> bool:
@@ -251,3 +253,31 @@ def can_write_in(folder) -> bool:
             return True
     except OSError:
         return False
+
+
+def save_image(image: Image.Image, path, **options) -> Path:
+    """Saves a PIL image atomically; the format follows the file extension, checked first
+    (:func:`image_format`: a format Pillow cannot write, or transparency into
+    a JPEG, is a ``ValueError`` and nothing is written)."""
+    if image.mode == "I" and Path(path).suffix.lower() == ".png":  # (Pillow 12 deprecates I in PNG)
+        info, image = image.info, Image.fromarray(np.clip(np.asarray(image), 0, 65535).astype(np.uint16))
+        image.info.update(info)
+    try:
+        fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
+    except ValueError:
+        if image.mode in ("L", "LA", "RGB", "RGBA", "P", "PA", "1"):
+            raise
+        # 16-bit or float gray, CMYK (a PIL image's dream comes back in its mode) into a format
+        # that cannot hold it (CMYK into PNG, float into PNG, 16-bit into JPEG): in 8 bits, as read
+        image = standard(image)
+        image.info.pop("icc_profile", None)  # (a CMYK profile does not describe its RGB)
+        fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
+    if fmt == "ICO":  # its own size, not the squares Pillow shrinks a picture to by default
+        options.setdefault("sizes", [image.size])
+    if fmt in ("JPEG", "WEBP"):  # Pillow's 75 / 80 blur the dream's fine detail (6 levels off at 75)
+        options.setdefault("quality", 95)
+    if image.info.get("icc_profile") and fmt in ("PNG", "JPEG", "WEBP", "TIFF"):
+        options.setdefault("icc_profile", image.info["icc_profile"])
+    if image.info.get("dpi") and fmt in ("PNG", "JPEG", "TIFF"):  # (the formats Pillow writes it in)
+        options.setdefault("dpi", tuple(float(v) for v in image.info["dpi"]))
+    return atomic_save(lambda tmp: image.save(tmp, format=fmt, **options), path)

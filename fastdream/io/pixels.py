@@ -18,15 +18,8 @@ from PIL import Image
 
 from fastdream import _checks, _malloc
 from fastdream.io.convert import back_to_mode, from_uint8, quantize, standard
-from fastdream.io.images import (
-    check_pixels,
-    check_range,
-    load_pil,
-    opened,
-    returned_profile,
-    upright,
-    with_profile,
-)
+from fastdream.io.images import check_pixels, check_range, load_pil, opened, upright
+from fastdream.io.profile import returned_profile, with_profile
 from fastdream.ops.luma import luma
 
 #: Memory of the low-memory dream per pixel of its input, all told (bench/RESULTS.md: 21-27 bytes).

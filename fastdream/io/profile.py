@@ -1,0 +1,30 @@
+"""What a picture's result keeps of its file's record: its color profile and its print resolution
+(a dream keeps the size, so a 300 dpi scan prints at its size again)."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+
+def color_profile(im: Image.Image) -> bytes | None:
+    """The picture's ICC color profile, where the result keeps its mode (a CMYK profile does not
+    describe the RGB a CMYK picture becomes)."""
+    return im.info.get("icc_profile") if im.mode in ("L", "LA", "RGB", "RGBA") else None
+
+
+def returned_profile(im: Image.Image) -> dict:
+    """What a dream of ``im`` given back in its own mode keeps of its file's record: the color
+    profile (:func:`color_profile`'s, and a CMYK picture's own: it comes back CMYK,
+    :func:`~fastdream.io.convert.back_to_mode`) and the print resolution (``dpi``), for
+    :func:`with_profile`. A dream keeps the size, so a 300 dpi scan prints at its size again."""
+    icc = im.info.get("icc_profile") if im.mode == "CMYK" else color_profile(im)
+    dpi = im.info.get("dpi")
+    return {k: v for k, v in (("icc_profile", icc), ("dpi", dpi)) if v}
+
+
+def with_profile(im: Image.Image, kept: dict) -> Image.Image:
+    """``im`` carrying what :func:`returned_profile` kept of the input, for :func:`save_image`
+    to write: the color profile (its colors are the input's numbers: without the profile a
+    wide-gamut photo would show shifted) and the print resolution."""
+    im.info.update(kept)
+    return im
