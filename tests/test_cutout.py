@@ -442,3 +442,20 @@ def test_cutout_folder_resumes_and_skips_bad_files(trained, data, tmp_path, caps
     assert len(r.written) == 3 and Image.open(r.written[0]).format == "GIF"
     with pytest.raises(ValueError, match="gif cannot hold the cutouts' soft transparency"):
         cutout_folder(src, tmp_path / "soft", trained, format="gif")
+
+
+@pytest.mark.parametrize("inner", ["masks", "images"])
+def test_a_folder_inside_the_other_is_only_left_out_of_the_outer(data, tmp_path, inner):
+    """photos/ with its masks in photos/masks/ was "no masks found": every mask lies under photos/,
+    so all were dropped (and the other way round, every image)."""
+    import shutil
+
+    from fastdream.cutout.pairs import find_pairs
+
+    outer, nested = tmp_path / "outer", tmp_path / "outer" / inner
+    shutil.copytree(data.masks if inner == "masks" else data.images, nested)
+    for f in (data.images if inner == "masks" else data.masks).iterdir():
+        shutil.copy(f, outer / f.name)
+    images, masks = (outer, nested) if inner == "masks" else (nested, outer)
+    pairs = find_pairs(images, masks)[0]
+    assert len(pairs) == 12 and all(img.parent == images and m.parent == masks for _, img, m in pairs)

@@ -88,9 +88,12 @@ def find_pairs(images_dir: Path, masks_dir: Path) -> tuple[list[tuple[str, Path,
         raise ValueError(
             f"images_dir and masks_dir are the same folder ({images_dir}); keep the masks in their own folder"
         )
-    # A masks folder inside the images folder (or the other way round) is not part of the other.
-    imgs = [f for f in imgs if ma not in f.resolve().parents]
-    masks = [f for f in masks if ia not in f.resolve().parents]
+    # A masks folder inside the images folder (or the other way round) is not part of the outer one
+    # (only the outer one loses the inner's files: every mask of photos/masks is under photos/).
+    if ia in ma.parents:
+        imgs = [f for f in imgs if ma not in f.resolve().parents]
+    if ma in ia.parents:
+        masks = [f for f in masks if ia not in f.resolve().parents]
     exts = " ".join(IMAGE_EXTENSIONS)
     if not imgs:
         raise ValueError(f"images_dir: no images found in {images_dir} or its subfolders (looked for {exts})")
