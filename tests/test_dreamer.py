@@ -219,6 +219,10 @@ def test_folder_errors_and_counted_skips(tmp_path):
         train_dreamer(_folder(tmp_path / "few", {"a": 3, "b": 1}), tmp_path / "x.pt", **TINY)
     with pytest.raises(FileNotFoundError, match="images_dir: no such folder"):
         train_dreamer(tmp_path / "missing", tmp_path / "x.pt", **TINY)
+    # A subject named a=b trained, then could not be dreamed ("the weight in 'a=b' is not a number").
+    with pytest.raises(ValueError, match=r"subject folder 'a=b' holds one of = , ; \+.*rename the folder"):
+        train_dreamer(_folder(tmp_path / "eq", {"a=b": 3, "c": 3}), tmp_path / "x.pt", **TINY)
+    assert not (tmp_path / "x.pt").exists()
     # an empty subject and an unreadable file: skipped, counted in the warning and the checkpoint
     root = _folder(tmp_path / "skips", {"a": 3, "b": "3", "empty": 0})
     with pytest.warns(UserWarning, match=r"1 empty subject folder\(s\) \(empty\) and 1 unreadable file"):

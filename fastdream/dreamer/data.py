@@ -51,6 +51,10 @@ def find_subjects(images_dir: Path) -> Subjects:
     return Subjects(names, files, empty, loose)
 
 
+#: Characters a subject's name cannot hold: ``--subject cat=2``, ``--vary subject=cat,dog+brick``.
+RESERVED = "=,;+"
+
+
 def check_subjects(s: Subjects, images_dir: Path) -> None:
     """At least two subjects, each with :data:`MIN_IMAGES` pictures; else a ``ValueError`` that
     says what the folder holds and what is needed."""
@@ -61,6 +65,12 @@ def check_subjects(s: Subjects, images_dir: Path) -> None:
             f"images_dir: a dreamer learns to tell subjects apart, so {images_dir} needs at least 2 subfolders "
             f"of images, one per subject (named for it); found {held}{extra}. Looked for "
             f"{' '.join(IMAGE_EXTENSIONS)}"
+        )
+    odd = [n for n in s.names if any(c in n for c in RESERVED)]
+    if odd:  # a subject named a=b trained, then could never be dreamed: "the weight in 'a=b' is not a number"
+        raise ValueError(
+            f"images_dir: subject folder {odd[0]!r} holds one of {' '.join(RESERVED)}, which subject lists use "
+            "(NAME=WEIGHT, names joined by , ; or +); rename the folder"
         )
     few = [f"{n} ({len(f)})" for n, f in zip(s.names, s.files) if len(f) < MIN_IMAGES]
     if few:
