@@ -557,6 +557,26 @@ def test_an_interrupted_dream_keeps_the_picture_so_far(tmp_path, small_image, mo
     assert not out.exists() and Image.open(partial).size == (w, h)
 
 
+def test_an_interrupted_no_resume_training_says_what_it_left(tmp_path):
+    """Ctrl-C in `train-unet ... --no-resume` said "the checkpoint of the last finished epoch is
+    kept; run the same command to resume": the checkpoint was the old run's, and the same command
+    (with --no-resume) starts over."""
+    import os
+    from argparse import Namespace
+
+    from fastdream.cli.common import stamp
+    from fastdream.cli.errors import kept
+
+    ckpt = tmp_path / "unet.pt"
+    ckpt.write_bytes(b"an earlier run's")
+    args = Namespace(command="train-unet", output=str(ckpt), no_resume=True, checkpoint_before=stamp(ckpt))
+    assert kept(args) == f"nothing new was written; the checkpoint there before is untouched ({ckpt})"
+    os.utime(ckpt, ns=(0, args.checkpoint_before + 10**9))  # this run's first epoch saved
+    assert kept(args).endswith("run the command without --no-resume to resume")
+    args.no_resume = False
+    assert kept(args).endswith("run the same command to resume")
+
+
 def test_an_interrupted_video_says_how_many_frames_it_kept(tmp_path):
     from argparse import Namespace
 

@@ -49,7 +49,7 @@ def _cmd_train_dreamer(args) -> int:
             inputs=[args.images, args.output],
             mode="RGB",  # the contact sheet, whatever the picture's mode
         )
-    before = stamp(args.output)
+    args.checkpoint_before = before = stamp(args.output)  # (an interrupt says whether this run wrote it)
     path = train_dreamer(args.images, args.output, progress=not args.quiet, **kw)  # a TrainingError: exit 1
     say_written(path, before, args.quiet)
     if sheet is not None:

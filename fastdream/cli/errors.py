@@ -214,6 +214,12 @@ def _kept(args) -> str:
     command = getattr(args, "command", "")
     if command.startswith("train-") and out:
         ckpt = Path(out) if command in ("train-unet", "train-dreamer") else Path(out) / "checkpoint.pt"
+        if ckpt.is_file() and getattr(args, "no_resume", False):  # "the same command" would start over
+            from fastdream.cli.common import stamp
+
+            if stamp(ckpt) == getattr(args, "checkpoint_before", None):
+                return f"nothing new was written; the checkpoint there before is untouched ({ckpt})"
+            return f"the checkpoint of the last finished epoch is kept ({ckpt}); run the command without --no-resume to resume"
         if ckpt.is_file():
             return f"the checkpoint of the last finished epoch is kept ({ckpt}); run the same command to resume"
     elif out and Path(out).is_dir() and command in ("dream", "cutout"):

@@ -27,14 +27,15 @@ def _channels(args):
     return 1 if args.gray else args.channels  # None: the library decides from the folder
 
 
-def _trained(train, name: str, **kw) -> int:
+def _trained(train, args, **kw) -> int:
     from fastdream.training import TrainingError
 
     before = stamp(Path(kw["out_dir"]) / "checkpoint.pt")
+    args.checkpoint_before = before  # (an interrupt says whether this run wrote it)
     try:
         path = train(**kw)
     except TrainingError as exc:
-        print(f"fastdream {name}: training failed: {exc}", file=sys.stderr)
+        print(f"fastdream {args.command}: training failed: {exc}", file=sys.stderr)
         return 1
     say_written(path, before, not kw["progress"])
     return 0
@@ -62,7 +63,7 @@ def _cmd_train_gan(args) -> int:
         max_minutes=args.max_minutes,
         skip_bad=args.skip_bad,
     )
-    return _trained(train_gan, "train-gan", images_dir=args.images, out_dir=args.output, progress=not args.quiet, **kw)
+    return _trained(train_gan, args, images_dir=args.images, out_dir=args.output, progress=not args.quiet, **kw)
 
 
 def _cmd_train_vae(args) -> int:
@@ -84,7 +85,7 @@ def _cmd_train_vae(args) -> int:
         skip_bad=args.skip_bad,
         max_minutes=args.max_minutes,
     )
-    return _trained(train_vae, "train-vae", images_dir=args.images, out_dir=args.output, progress=not args.quiet, **kw)
+    return _trained(train_vae, args, images_dir=args.images, out_dir=args.output, progress=not args.quiet, **kw)
 
 
 def _check_output(args, walk: bool) -> None:
