@@ -459,3 +459,14 @@ def test_a_folder_inside_the_other_is_only_left_out_of_the_outer(data, tmp_path,
     images, masks = (outer, nested) if inner == "masks" else (nested, outer)
     pairs = find_pairs(images, masks)[0]
     assert len(pairs) == 12 and all(img.parent == images and m.parent == masks for _, img, m in pairs)
+
+
+def test_a_resume_with_other_settings_says_so(data, tmp_path):
+    """train_unet resumed with another batch size and learning rate without a word (the other
+    trainers say it), and its checkpoint then recorded them as the whole run's."""
+    out = tmp_path / "u.pt"
+    train_unet(data.images, data.masks, out, epochs=1, **TINY)
+    with pytest.warns(
+        UserWarning, match=r"train_unet: resuming .* with other settings from here on: lr .*batch_size 4 -> 2"
+    ):
+        train_unet(data.images, data.masks, out, epochs=2, **{**TINY, "batch_size": 2, "lr": 0.01})

@@ -27,6 +27,7 @@ from fastdream.training import (
     check_optimizer,
     distributed,
     load_weights,
+    note_changes,
     resumed,
     start_over,
 )
@@ -367,6 +368,9 @@ def train_unet(
             warn(f"train_unet: amp=True needs CUDA; training on {dev} in float32")
         a["amp"] = False
     config = _config(a, len(good), len(train_pairs), len(val_pairs), len(lone_i) + len(lone_m), len(reject.bad))
+    if state is not None and launch.main and state["epoch"] < a["epochs"]:  # said, as the other trainers do
+        keys = ("lr", "batch_size", "augment", "encoder_lr", "freeze_epochs", "pairs", "seed")
+        note_changes(state["config"], {k: config[k] for k in keys}, a["out_path"], "train_unet")
     dist = distributed(dev)
     trainer = UNetTrainer(
         train_pairs, val_pairs, a["out_path"], config, state, dist, dev, cache=cache, num_workers=a["num_workers"]
