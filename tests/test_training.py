@@ -337,8 +337,13 @@ def test_starting_over_replaces_the_old_runs_grids_once_it_has_a_checkpoint(name
     ckpt = run(data, tmp_path, epochs=3)
     grids = lambda: sorted(p.name for p in ckpt.parent.glob("*_epoch_*.png"))
     assert any("_epoch_003" in g for g in grids())
+    # The user's own pictures whose names look alike are theirs (they were removed too).
+    for mine in ("samples_epoch_009.png", "trip_epoch_2023.png"):
+        Image.new("RGB", (4, 4)).save(ckpt.parent / mine)
     run(data, tmp_path, epochs=1, resume=False)
-    assert grids() and all("_epoch_001" in g for g in grids())  # the new run's only: no stale epochs 2, 3
+    ours = [g for g in grids() if g not in ("samples_epoch_009.png", "trip_epoch_2023.png")]
+    assert ours and all("_epoch_001" in g for g in ours)  # the new run's only: no stale epochs 2, 3
+    assert (ckpt.parent / "samples_epoch_009.png").is_file() and (ckpt.parent / "trip_epoch_2023.png").is_file()
 
 
 @pytest.mark.parametrize("name", TRAINERS)

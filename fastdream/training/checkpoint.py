@@ -8,6 +8,7 @@ it, so no code from the file ever runs.
 from __future__ import annotations
 
 import errno
+import re
 from pathlib import Path
 
 import torch
@@ -82,11 +83,24 @@ def start_over(path: Path, format: str, name: str) -> None:
         )
 
 
+#: The names of the pictures a trainer writes after each epoch (GAN: samples; VAE: samples, recon).
+EPOCH_PICTURE = re.compile(r"^(samples|recon)_epoch_(\d{3,})\.png$")
+
+
 def epoch_pictures(checkpoint: Path) -> list[Path]:
-    """The pictures a trainer that writes a folder made after each epoch (``*_epoch_NNN.png``)
-    beside its ``checkpoint``, when there is one: a run that starts over there replaces them
-    (:attr:`~fastdream.training.loop.Trainer.stale`)."""
-    return sorted(checkpoint.parent.glob("*_epoch_[0-9][0-9][0-9]*.png")) if checkpoint.is_file() else []
+    """The pictures a trainer that writes a folder made after each epoch beside its ``checkpoint``
+    (:data:`EPOCH_PICTURE`, up to the epochs it records), when there is one: a run that starts
+    over there replaces them (:attr:`~fastdream.training.loop.Trainer.stale`). Only those: a
+    ``trip_epoch_2023.png`` of the user's, or a ``samples_epoch_009.png`` past what the checkpoint
+    trained, is not its to remove."""
+    if not checkpoint.is_file():
+        return []
+    try:
+        epochs = int(torch.load(checkpoint, map_location="cpu", weights_only=True)["epoch"])
+    except Exception:  # (start_over has checked it is a checkpoint of the trainer; any reader error)
+        return []
+    found = [(p, EPOCH_PICTURE.match(p.name)) for p in checkpoint.parent.iterdir()]
+    return sorted(p for p, m in found if m and 1 <= int(m[2]) <= epochs)
 
 
 def read_checkpoint(checkpoint, format: str, version: int, name: str = "checkpoint", schema=None) -> dict:
