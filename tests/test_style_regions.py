@@ -156,9 +156,10 @@ def test_the_shell_makes_the_same_picture(images, tmp_path):
     "masks, kwargs, exc, words",
     [
         ("ONE", {}, ValueError, r"masks: 1 mask\(s\) for 2 style image\(s\)"),
-        ("TEXT", {}, ValueError, r"masks\[1\]: .* is not an image"),
-        ("MISSING", {}, FileNotFoundError, r"masks\[0\]: no such file"),
-        ("ZERO", {}, ValueError, r"masks\[1\] is 0 everywhere"),
+        ("TEXT", {}, ValueError, r"masks\[1\] \(notes.png\): .* is not an image"),
+        ("MISSING", {}, FileNotFoundError, r"masks\[0\] \(missing.png\): no such file"),
+        ("ZERO", {}, ValueError, r"masks\[1\] is 0 everywhere: style number 2 would have no region"),
+        ("STACK", {}, ValueError, r"masks\[1\] is 0 everywhere"),  # a numpy (S, H, W) stack: one per style
         ("RGB", {}, ValueError, r"masks\[0\] must be a single-channel HxW mask"),
         ("RANGE", {}, ValueError, r"masks\[0\] values must be finite and in \[0, 1\]"),
         ("subject", {}, ValueError, "needs cutout_model="),
@@ -174,6 +175,7 @@ def test_bad_masks_are_clear_errors(images, tmp_path, masks, kwargs, exc, words)
         "TEXT": [ok, str(tmp_path / "notes.png")],
         "MISSING": [tmp_path / "missing.png", ok],
         "ZERO": [ok, np.zeros_like(ok)],
+        "STACK": np.stack([ok, np.zeros_like(ok)]),
         "RGB": [np.zeros((96, 128, 3), np.float32), ok],
         "RANGE": [ok * 2, ok],
         "DICT": [{"a": 1}, ok],

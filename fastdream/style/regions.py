@@ -23,6 +23,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -50,7 +51,7 @@ class Region:
 
 
 def _one(mask, i: int, size: tuple[int, int]) -> torch.Tensor:
-    name = f"masks[{i}]"
+    name = f"masks[{i}]" + (f" ({os.path.basename(mask)})" if isinstance(mask, (str, os.PathLike)) else "")
     if isinstance(mask, (str, os.PathLike)):
         try:
             mask = io.load_pil(mask)
@@ -59,7 +60,8 @@ def _one(mask, i: int, size: tuple[int, int]) -> torch.Tensor:
     m = io.load_mask(mask, size, name)
     if float(m.max()) <= 0:
         raise ValueError(
-            f"{name} is 0 everywhere: style {i} would have no region; give a mask that is > 0 where that style goes"
+            f"{name} is 0 everywhere: style number {i + 1} would have no region; give a mask that is > 0 where "
+            "that style goes"
         )
     return m
 
@@ -87,6 +89,8 @@ def load_masks(
         return None
     if isinstance(masks, torch.Tensor) and masks.dim() == 3 and masks.shape[0] == n_styles > 1:
         masks = list(masks)  # a (S, H, W) stack
+    if isinstance(masks, np.ndarray) and masks.ndim == 3 and masks.shape[0] == n_styles > 1 and masks.shape[2] > 4:
+        masks = list(masks)  # the same in numpy (an H x W x C mask has at most 4 channels)
     if not isinstance(masks, (list, tuple)):
         masks = [masks]
     if len(masks) != n_styles:
