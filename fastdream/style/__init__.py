@@ -39,7 +39,9 @@ def style_transfer(content, style, *, masks=None, cutout_model=None, progress: b
             with ``masks``, each style's strength in its region (1: as strong as a single style).
         content_weight, style_weight, tv_weight: the weights of the content loss, the style loss
             and the total variation (smoothness) loss. The losses are normalized (relative errors,
-            Gram matrices as means over positions), so the same weights work at any size.
+            Gram matrices as means over positions), so the same weights work at any size. The
+            total variation's 4 (it was 1) keeps the optimizer's per-pixel colored grain out of
+            the picture at full size and leaves the style's strokes (bench/RESULTS.md).
         size: the output's long side in pixels (default: the content's size).
         octaves, octave_scale: the transfer starts ``octaves`` levels down at ``octave_scale`` per
             level and grows to full size, carrying the image up: big outputs

@@ -35,8 +35,8 @@ def octave_sizes(
     min_side = 2 * stride if min_side is None else min_side
     if min(h, w) < min_side:
         raise ValueError(
-            f"size: the content's working size {w}x{h} is below what the network needs ({min_side} px on the short "
-            f"side for its stride of {stride}); give a larger content picture, or a larger size"
+            f"content: its working size {w}x{h} is below what the network needs ({min_side} px on the short "
+            f"side for its stride of {stride}); give a larger content picture, or a larger size= / --size to enlarge it"
         )
     return driver.pyramid(h, w, octaves, scale, min_side=min_side, multiple=stride, name="style_transfer")
 

@@ -30,7 +30,7 @@ class StyleOptions:
     style_weights: Any = None
     content_weight: float = 1.0
     style_weight: float = 3.0
-    tv_weight: float = 1.0
+    tv_weight: float = 4.0
     size: int | None = None
     octaves: int = 3
     octave_scale: float = 1.6
