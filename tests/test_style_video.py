@@ -234,3 +234,19 @@ def test_the_subject_from_a_checkpoint_in_the_shell(clip, style, tmp_path):
     settings = json.loads((tmp_path / "v_frames" / sv.SETTINGS_NAME).read_text())
     assert "subject" in settings["key"]["masks"]
     assert main([*video, "--masks", str(ckpt), "--subject-from", str(ckpt), "-o", str(tmp_path / "w.gif")]) == 2
+
+
+def test_picture_entering_a_pan_is_styled_as_strongly_as_the_first_frame(style, tmp_path):
+    """A pan's new strips got only the full-size octave, then the temporal term held them so: by
+    the 8th frame of a 12 px/frame pan the right side was half as styled as the first frame's."""
+    from skimage import data
+
+    big = np.asarray(Image.fromarray(data.astronaut()).resize((200, 200)))
+    frames = [big[40:136, 12 * k : 12 * k + 96] for k in range(8)]
+    (tmp_path / "in").mkdir()
+    for k, f in enumerate(frames):
+        Image.fromarray(f).save(tmp_path / "in" / f"{k}.png")
+    fd.style_video(tmp_path / "in", style, tmp_path / "pan.gif", frames_dir=tmp_path / "f", seed=0)
+    styled = lambda k: np.asarray(Image.open(tmp_path / "f" / f"frame_{k:05d}.png").convert("RGB")).astype(float)
+    right = lambda k: np.abs(styled(k) - frames[k])[:, -36:].mean()  # what entered after frame 4
+    assert right(7) > 0.8 * right(0), (right(0), right(7))

@@ -28,17 +28,18 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def octave_sizes(
-    h: int, w: int, octaves: int, scale: float, stride: int, min_side: int | None = None
+    h: int, w: int, octaves: int, scale: float, stride: int, min_side: int | None = None, quiet: bool = False
 ) -> list[tuple[int, int]]:
     """Working sizes, smallest first, each a multiple of ``stride`` and at least ``min_side``
-    (default: two strides; :attr:`Features.min_side` for the network at hand)."""
+    (default: two strides; :attr:`Features.min_side` for the network at hand); ``quiet``: an
+    octave left out is not warned about (the caller's transfer says it)."""
     min_side = 2 * stride if min_side is None else min_side
     if min(h, w) < min_side:
         raise ValueError(
             f"content: its working size {w}x{h} is below what the network needs ({min_side} px on the short "
             f"side for its stride of {stride}); give a larger content picture, or a larger size= / --size to enlarge it"
         )
-    return driver.pyramid(h, w, octaves, scale, min_side=min_side, multiple=stride, name="style_transfer")
+    return driver.pyramid(h, w, octaves, scale, min_side=min_side, multiple=stride, name="style_transfer", quiet=quiet)
 
 
 class Targets:
@@ -258,7 +259,8 @@ def run(job: Transfer, size: tuple[int, int], progress: bool, callback=None) -> 
     """Optimizes the image at each octave (the full-size one only when the job starts from a
     picture); returns it (1, 3, h, w) in [0, 1] at the top octave's size."""
     o = job.o
-    sizes = octave_sizes(*size, o.octaves, o.octave_scale, job.feats.stride, job.feats.min_side)
+    quiet = job.init is not None  # (only the full-size octave runs: none left out to speak of)
+    sizes = octave_sizes(*size, o.octaves, o.octave_scale, job.feats.stride, job.feats.min_side, quiet=quiet)
     if job.init is not None:
         sizes = sizes[-1:]
     driver.drive(job, sizes, o.steps, seed=o.seed, progress=progress, callback=callback, desc="style")

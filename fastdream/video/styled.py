@@ -43,6 +43,9 @@ SETTINGS_FORMAT = 1
 STYLE_DEFAULTS = {"octaves": 2, "steps": 40}
 #: The temporal term's weight against content 1 and style 3 (bench/RESULTS.md, "Styled videos").
 TEMPORAL_WEIGHT = 100.0
+#: A later frame whose untraced pixels (new picture entering) are at least this share of it gives
+#: them a pass at the smallest octave first (:meth:`_Painter._uncovered`).
+NEW_SHARE = 0.005
 _RESAMPLE = Image.LANCZOS  # frames resized for size=
 
 
@@ -65,7 +68,9 @@ class _Painter:
         stride = st.feats.stride
         self.work = (stride * math.ceil(hw[0] / stride), stride * math.ceil(hw[1] / stride))
         o = st.o
-        self.first_steps = len(octave_sizes(*self.work, o.octaves, o.octave_scale, stride, st.feats.min_side)) * o.steps
+        # (an octave the frames cannot take: said by the first frame's transfer)
+        self.sizes = octave_sizes(*self.work, o.octaves, o.octave_scale, stride, st.feats.min_side, quiet=True)
+        self.first_steps = len(self.sizes) * o.steps
         self.masks, self.cutout, self.temporal_weight = masks, cutout, temporal_weight
         self.prev = None  # (the previous styled frame, its input frame)
         self.flow = None
@@ -97,10 +102,30 @@ class _Painter:
         target = _pad(self.st.working(m01), self.work)
         return init, (target, _pad(v, self.work, "constant"), self.temporal_weight)
 
+    def _uncovered(self, c01: torch.Tensor, init: torch.Tensor, temporal) -> torch.Tensor:
+        """``init`` with the pixels the flow does not trace (new picture entering the frame) taken
+        from a pass at the first frame's smallest octave: they only got the full-size octave, so a
+        pan's new strips stayed half as styled as the first frame, and the temporal term then held
+        them so (bench/RESULTS.md, "Styled videos")."""
+        target, valid, weight = temporal
+        if float((1 - valid).mean()) < NEW_SHARE:
+            return init
+        small = self.sizes[0]
+        if small == self.work:  # one octave: no smaller pass to take them from
+            return init
+        down = lambda t: TF.interpolate(t, size=small, mode="bilinear", align_corners=False, antialias=True)
+        y = self.st.paint(
+            _pad(c01, self.work), small, masks=self._masks(c01), init=init, temporal=(down(target), down(valid), weight)
+        )
+        up = TF.interpolate(y, size=self.work, mode="bilinear", align_corners=False)
+        return valid * init + (1 - valid) * up
+
     def paint(self, frame: np.ndarray, callback=None) -> np.ndarray:
         frame = self.sized(frame)
         c01 = F.to01(frame, self.device)
         init, temporal = self._start(frame, c01)
+        if init is not None:
+            init = self._uncovered(c01, init, temporal)
         y = self.st.paint(
             _pad(c01, self.work),
             self.work,
