@@ -331,6 +331,8 @@ def test_gan_commands_end_to_end(tmp_path):
     r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "3", "--seed", "1")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [f"sample_{i:04d}.png" for i in range(3)]
+    r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s4"), "-n", "0")  # in the shell's words (it said "n")
+    assert r.returncode == 2 and "-n must be >= 1, got 0" in r.stderr, r.stderr
     r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s3"), "--steps", "3")  # a dream setting, no --dream
     assert r.returncode == 2 and "--dream-size and --steps are for the dream of each picture: add --dream" in r.stderr
     before = (tmp_path / "s" / "sample_0000.png").read_bytes()

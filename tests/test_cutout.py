@@ -414,8 +414,11 @@ def test_tta_background_and_decontaminated_cutouts(trained, data):
     half = cutout(src, trained, background=(0, 0, 0, 128))
     assert half.mode == "RGBA"
     assert cutout(src, trained, decontaminate=True).mode == "RGBA"
-    with pytest.raises(ValueError, match="background must be None or an"):
+    with pytest.raises(ValueError, match=r"background must be a color, \(R, G, B\) or \(R, G, B, A\), got \(1, 2\)"):
         cutout(src, trained, background=(1, 2))
+    for ignored in (dict(background=(1, 2, 3)), dict(decontaminate=True)):  # they did nothing, without a word
+        with pytest.raises(ValueError, match="only_mask gives the mask alone"):
+            cutout(src, trained, only_mask=True, **ignored)
     with pytest.raises(ValueError, match=r"background\[0\] must be in \[0, 255\]"):
         cutout(src, trained, background=(300, 0, 0))
 
@@ -470,3 +473,15 @@ def test_a_resume_with_other_settings_says_so(data, tmp_path):
         UserWarning, match=r"train_unet: resuming .* with other settings from here on: lr .*batch_size 4 -> 2"
     ):
         train_unet(data.images, data.masks, out, epochs=2, **{**TINY, "batch_size": 2, "lr": 0.01})
+
+
+def test_encoder_options_without_an_encoder_are_refused(data, tmp_path, capsys):
+    """--backbone none --freeze-epochs 1 --encoder-lr 0.2 trained the plain U-Net without a word."""
+    from fastdream.cli import main
+
+    with pytest.raises(ValueError, match="freeze_epochs is for a pretrained encoder"):
+        train_unet(data.images, data.masks, tmp_path / "u.pt", freeze_epochs=1, **TINY)
+    args = ["train-unet", str(data.images), str(data.masks), "-o", str(tmp_path / "u.pt"), "--backbone", "none"]
+    assert main([*args, "--encoder-lr", "0.2"]) == 2
+    assert "--encoder-lr and --freeze-epochs are for the pretrained encoder" in capsys.readouterr().err
+    assert not (tmp_path / "u.pt").exists()

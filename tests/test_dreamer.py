@@ -212,6 +212,16 @@ def test_the_checkpoint_may_not_be_or_lie_among_the_pictures(subjects):
     assert picture.read_bytes() == before and not (subjects / "cat" / "new.pt").exists()
 
 
+def test_a_sheet_inside_the_pictures_is_refused_as_the_sheet(subjects, tmp_path, capsys):
+    """--sheet subj/cat/x.png was refused as "--output", which was elsewhere."""
+    from fastdream.cli import main
+
+    inside = sorted((subjects / "cat").iterdir())[0]
+    assert main(["train-dreamer", str(subjects), "-o", str(tmp_path / "d.pt"), "--sheet", str(inside)]) == 2
+    err = capsys.readouterr().err
+    assert "--sheet" in err and "--output" not in err and "inside the input folder" in err, err
+
+
 def test_folder_errors_and_counted_skips(tmp_path):
     with pytest.raises(ValueError, match="at least 2 subfolders of images, one per subject .* found only 'a'"):
         train_dreamer(_folder(tmp_path / "one", {"a": 3}), tmp_path / "x.pt", **TINY)

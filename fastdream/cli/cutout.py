@@ -41,6 +41,10 @@ def _cmd_train_unet(args) -> int:
         kw["backbone"] = None if args.backbone == "none" else args.backbone
     if args.backbone != "none" and (args.base_channels is not None or args.depth is not None):
         raise UsageError("--base-channels and --depth shape the plain U-Net; pass them with --backbone none")
+    if args.backbone == "none" and (args.encoder_lr is not None or args.freeze_epochs is not None):
+        raise UsageError(
+            "--encoder-lr and --freeze-epochs are for the pretrained encoder, which --backbone none has not"
+        )
     args.checkpoint_before = before = stamp(args.output)  # (an interrupt says whether this run wrote it)
     path = fd.train_unet(args.images, args.masks, args.output, progress=not args.quiet, **kw)
     say_written(path, before, args.quiet)

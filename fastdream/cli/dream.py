@@ -305,7 +305,11 @@ def add(sub) -> None:
     s.add_argument("--no-flow", action="store_true", help="blend without moving the previous frame along the flow")
     s.add_argument("--start", type=int, help="first frame to dream")
     s.add_argument("--end", type=int, help="frame to stop before")
-    s.add_argument("--fps", type=float, help="output frame rate (default: the input's)")
+    s.add_argument(
+        "--fps",
+        type=float,
+        help="output frame rate (default: the input's; a folder of frames: 24, a GIF without frame times: 10)",
+    )
     s.add_argument("--no-audio", action="store_true", help="drop the input's sound")
     s.add_argument("--frames-dir", help="where frames are kept (default: beside the output, its name + _frames)")
     s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")

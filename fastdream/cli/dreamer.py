@@ -43,12 +43,15 @@ def _cmd_train_dreamer(args) -> int:
 
         io.load_pil(args.sheet_image, "--sheet-image")  # not an image: said before the training, not after
     if args.sheet:  # checked before the training
-        sheet = output_path(
-            SimpleNamespace(output=args.sheet, input=args.sheet_image, overwrite=False),
-            None,
-            inputs=[args.images, args.output],
-            mode="RGB",  # the contact sheet, whatever the picture's mode
-        )
+        try:
+            sheet = output_path(
+                SimpleNamespace(output=args.sheet, input=args.sheet_image, overwrite=False),
+                None,
+                inputs=[args.images, args.output],
+                mode="RGB",  # the contact sheet, whatever the picture's mode
+            )
+        except (UsageError, ValueError, OSError) as exc:  # said of --sheet (it said --output)
+            raise type(exc)(str(exc).replace("output", "--sheet", 1)) from None
     args.checkpoint_before = before = stamp(args.output)  # (an interrupt says whether this run wrote it)
     path = train_dreamer(args.images, args.output, progress=not args.quiet, **kw)  # a TrainingError: exit 1
     say_written(path, before, args.quiet)

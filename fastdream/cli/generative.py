@@ -148,16 +148,20 @@ def _write_walk(frames, args) -> int:
 
 
 def _cmd_sample_gan(args) -> int:
+    from fastdream import _checks
     from fastdream.gan import sample_gan
 
     _check_output(args, walk=False)
+    _checks.integer("-n", args.n, 1, cap=_checks.COUNT_MAX)
     return _write_samples(sample_gan(args.checkpoint, args.n, **given(seed=args.seed, device=args.device)), args)
 
 
 def _cmd_sample_vae(args) -> int:
+    from fastdream import _checks
     from fastdream.vae import sample_vae
 
     _check_output(args, walk=False)
+    _checks.integer("-n", args.n, 1, cap=_checks.COUNT_MAX)
     images = sample_vae(
         args.checkpoint, args.n, **given(seed=args.seed, temperature=args.temperature, device=args.device)
     )
@@ -208,12 +212,12 @@ def _using_options(s, what: str, walk: bool) -> None:
     s.add_argument("checkpoint", help=f"checkpoint.pt written by train-{what}")
     if walk:
         s.add_argument("-o", "--output", required=True, help="animation file: .gif, .webp or .mp4")
-        s.add_argument("--frames", type=int, default=60)
+        s.add_argument("--frames", type=int, default=60, help="frames of the walk (default: 60)")
         s.add_argument("--points", type=int, help="latent points visited in a loop")
-        s.add_argument("--fps", type=float, default=15)
+        s.add_argument("--fps", type=float, default=15, help="frames per second (default: 15)")
     else:
         s.add_argument("-o", "--output", required=True, help="folder for the PNG samples")
-        s.add_argument("-n", type=int, default=16, help="number of samples")
+        s.add_argument("-n", type=int, default=16, help="number of samples (default: 16)")
     s.add_argument("--seed", type=int)
     s.add_argument("--device")
     s.add_argument("--dream", action="store_true", help="pass each image through fastdream.dream")

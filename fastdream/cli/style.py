@@ -136,7 +136,11 @@ def add(sub) -> None:
     s.add_argument("--temporal-weight", type=float, help="how strongly each frame keeps to the last one, moved")
     s.add_argument("--start", type=int, help="first frame to style")
     s.add_argument("--end", type=int, help="frame to stop before")
-    s.add_argument("--fps", type=float, help="output frame rate (default: the input's)")
+    s.add_argument(
+        "--fps",
+        type=float,
+        help="output frame rate (default: the input's; a folder of frames: 24, a GIF without frame times: 10)",
+    )
     s.add_argument("--no-audio", action="store_true", help="drop the input's sound")
     s.add_argument("--frames-dir", help="where frames are kept (default: beside the output, its name + _frames)")
     s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")

@@ -77,6 +77,8 @@ def check_arguments(a: dict) -> dict:
         max_minutes=None if a["max_minutes"] is None else _checks.real("max_minutes", a["max_minutes"], lo=0.0),
         device=_checks.device("device", a["device"]),
     )
+    if backbone is None and c["freeze_epochs"]:  # (it trained the plain U-Net without a word)
+        raise ValueError("freeze_epochs is for a pretrained encoder (backbone=...); the plain U-Net has none")
     _fits(c)
     io.checkpoint_file("out_path", out_path, [c["images_dir"], c["masks_dir"]])
     return c

@@ -266,6 +266,8 @@ def cutout(
     only_mask, decont = _checks.boolean("only_mask", only_mask), _checks.boolean("decontaminate", decontaminate)
     tta, refine_edges = _checks.boolean("tta", tta), _checks.boolean("refine", refine)
     color = _background(background)
+    if only_mask and (color is not None or decont):  # (the color was ignored without a word)
+        raise ValueError("only_mask gives the mask alone: background and decontaminate do nothing with it; pass one")
     rgb, alpha = _rgb_pil(image)
     p = _predict_small(rgb, model, dev, resolution, tta)
     if refine_edges:
@@ -293,7 +295,7 @@ def _background(color):
     if color is None:
         return None
     if not isinstance(color, (tuple, list)) or len(color) not in (3, 4):
-        raise ValueError(f"background must be None or an (R, G, B) or (R, G, B, A) color, got {color!r}")
+        raise ValueError(f"background must be a color, (R, G, B) or (R, G, B, A), got {color!r}")
     return tuple(_checks.integer(f"background[{i}]", v, 0, 255) for i, v in enumerate(color))
 
 

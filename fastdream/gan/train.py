@@ -171,7 +171,7 @@ def train_gan(
     if len(files) < c["batch_size"] * launch.world:
         procs = f" x {launch.world} processes" if launch.enabled else ""
         raise ValueError(
-            f"images_dir: {images_dir} holds {len(files)} images, too few for one batch of "
+            f"images_dir: {images_dir} holds {len(files)} image{'s' * (len(files) != 1)}, too few for one batch of "
             f"batch_size={c['batch_size']}{procs}; add images or lower batch_size"
         )
     if c["nc"] is None:

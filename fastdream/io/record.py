@@ -27,6 +27,16 @@ def model_fingerprint(model: nn.Module | None) -> str:
     return f"{type(model).__module__}.{type(model).__qualname__} sha256:{h.hexdigest()}"
 
 
+class _Unrecorded:
+    """A setting one side does not record (an earlier fastdream's record): said so, not quoted."""
+
+    def __repr__(self) -> str:
+        return "(not recorded)"
+
+
+_UNRECORDED = _Unrecorded()
+
+
 def settings_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
     """The settings that differ, as ``"name: stored X, now Y"`` (nested keys joined by dots; a
     changed ``NAME_sha256`` as ``"NAME: another file"``).
@@ -37,7 +47,7 @@ def settings_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
     """
     out = []
     for key in sorted(set(stored) | set(current)):
-        a, b = stored.get(key, "<missing>"), current.get(key, "<missing>")
+        a, b = stored.get(key, _UNRECORDED), current.get(key, _UNRECORDED)
         if isinstance(a, dict) and isinstance(b, dict):
             out += settings_diff(a, b, f"{prefix}{key}.")
         elif a != b and key.endswith("_sha256"):  # two 64-digit hashes say nothing to a reader
