@@ -253,3 +253,18 @@ def test_latent_walk(trained, tmp_path):
 
 
 # ---------------------------------------------------------------- torchrun / DDP
+
+
+def test_a_small_folder_trains_in_batches_of_what_it_holds(tmp_path):
+    """The default batch of 64 refused any folder of fewer than 64 pictures ("too few for one
+    batch"), though the stable recipe is for small folders; the VAE's the same."""
+    from fastdream import train_gan, train_vae
+    from tests.helpers import VAE_TINY
+
+    folder = write_image_folder(tmp_path / "imgs", 8)
+    kw = {k: v for k, v in GAN_TINY.items() if k != "batch_size"}
+    ckpt = train_gan(folder, tmp_path / "gan", epochs=1, **kw)
+    assert torch.load(ckpt, weights_only=True)["config"]["batch_size"] == 8
+    kw = {k: v for k, v in VAE_TINY.items() if k != "batch_size"}
+    ckpt = train_vae(folder, tmp_path / "vae", epochs=1, **kw)
+    assert torch.load(ckpt, weights_only=True)["config"]["batch_size"] == 7  # (one held out)

@@ -196,7 +196,7 @@ def _training_options(s) -> None:
     s.add_argument("-o", "--output", required=True, help="folder for the checkpoint and the sample grids")
     s.add_argument("--image-size", type=int, choices=[32, 64, 128])
     s.add_argument("--epochs", type=int)
-    s.add_argument("--batch-size", type=int)
+    s.add_argument("--batch-size", type=int, help="images per batch (default: 64, or all a smaller folder holds)")
     s.add_argument("--channels", type=int, choices=[1, 3], help="default: 1 for a gray folder, else 3")
     s.add_argument("--gray", action="store_true", help="the same as --channels 1")
     s.add_argument("--max-minutes", type=float, help="stop before an epoch that would end past this")

@@ -58,13 +58,17 @@ RESUME = Record(
 __all__ = ["CHECKPOINT_NAME", "RECIPES", "GANTrainingError", "train_gan"]
 
 
+#: The batch of a folder that holds enough pictures (a smaller one trains in batches of all it holds).
+BATCH_SIZE = 64
+
+
 def train_gan(
     images_dir,
     out_dir,
     *,
     image_size: int = 64,
     epochs: int = 25,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     nz: int = 100,
     lr: float = 2e-4,
     lr_d: float | None = None,
@@ -114,7 +118,8 @@ def train_gan(
         out_dir: folder for the checkpoint and sample grids (created if missing).
         image_size: side of the generated images: 32, 64 or 128.
         epochs: total epochs; a resumed run continues up to this count.
-        batch_size: images per batch and process (>= 2).
+        batch_size: images per batch and process (>= 2; default: 64, or as many as a smaller
+            folder holds per process: 8 pictures train in batches of 8, not "too few for 64").
         nz: latent vector size.
         lr, lr_d, beta1: Adam learning rates of the generator and the discriminator (``lr_d``
             defaults to ``lr``) and first-moment decay (beta2 is 0.999). On resume the optimizer
@@ -168,6 +173,8 @@ def train_gan(
     files = readable(list_images(images_dir, "images_dir"), skip_bad)
     if not files:
         raise no_images(images_dir)
+    if c["batch_size"] is None:  # a small folder's batch is the folder (the recipe is for small folders)
+        c["batch_size"] = min(BATCH_SIZE, max(2, len(files) // launch.world))
     if len(files) < c["batch_size"] * launch.world:
         procs = f" x {launch.world} processes" if launch.enabled else ""
         raise ValueError(
@@ -222,7 +229,9 @@ def _check_arguments(a: dict) -> dict:
         ndf=_checks.integer("ndf", a["ndf"], 1, cap=_checks.COUNT_MAX),
         nc=None if a["nc"] is None else _channels(a["nc"]),
         epochs=_checks.integer("epochs", a["epochs"], 1, cap=_checks.COUNT_MAX),
-        batch_size=_checks.integer("batch_size", a["batch_size"], 2, cap=_checks.COUNT_MAX),
+        batch_size=None
+        if a["batch_size"] is None
+        else _checks.integer("batch_size", a["batch_size"], 2, cap=_checks.COUNT_MAX),
         lr=lr,
         lr_d=lr if a["lr_d"] is None else _checks.real("lr_d", a["lr_d"], lo=0.0),
         beta1=_checks.real("beta1", a["beta1"], lo=0.0, hi=1.0, lo_open=False),

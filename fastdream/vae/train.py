@@ -190,6 +190,10 @@ class VAETrainer(Trainer):
         }
 
 
+#: The batch of a folder that holds enough pictures (a smaller one trains in batches of all it holds).
+BATCH_SIZE = 64
+
+
 def train_vae(
     images_dir,
     out_dir,
@@ -199,7 +203,7 @@ def train_vae(
     beta: float = 1.0,
     kl_warmup: float = 5,
     epochs: int = 30,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     lr: float = 1e-3,
     val_split: float = 0.1,
     channels: int | None = None,
@@ -229,7 +233,8 @@ def train_vae(
         latent_dim, base_channels: the model (see :class:`~fastdream.models.VAE`).
         beta: weight of the KL term after the warm-up (1: the ELBO; more: a smoother latent space).
         kl_warmup: epochs over which beta grows from 0 (0: none).
-        epochs, batch_size, lr: Adam's schedule (a resumed run continues up to ``epochs``).
+        epochs, batch_size, lr: Adam's schedule (a resumed run continues up to ``epochs``); the
+            batch is 64 by default, or all the training pictures of a smaller folder.
         val_split: fraction held out, in (0, 1).
         channels: 1 or 3; default: detected (1 for a gray folder).
         device, amp, resume, seed, progress, max_minutes, num_workers, skip_bad: as for
@@ -252,6 +257,8 @@ def train_vae(
     state, stale = _earlier(path, a["resume"])
     val = _split(files, a, state, launch)
     train = [f for f in files if str(f) not in val]
+    if a["batch_size"] is None:  # a small folder's batch is what it trains on (8 pictures: not "too few for 64")
+        a["batch_size"] = min(BATCH_SIZE, max(2, len(train) // launch.world))
     if len(train) < a["batch_size"] * launch.world or not val:
         raise ValueError(
             f"images_dir: {len(files)} images are too few for a validation split of {a['val_split']:g} and one "
@@ -342,7 +349,7 @@ def _check_arguments(a: dict) -> dict:
         beta=c.real("beta", a["beta"], lo=0.0, lo_open=False, cap=1e4),  # beta-VAEs go to a few hundred
         kl_warmup=c.real("kl_warmup", a["kl_warmup"], lo=0.0, lo_open=False, cap=1e6),  # epochs
         epochs=c.integer("epochs", a["epochs"], 1, cap=c.COUNT_MAX),
-        batch_size=c.integer("batch_size", a["batch_size"], 2, cap=c.COUNT_MAX),
+        batch_size=None if a["batch_size"] is None else c.integer("batch_size", a["batch_size"], 2, cap=c.COUNT_MAX),
         lr=c.real("lr", a["lr"], lo=0.0, cap=c.LR_MAX),
         val_split=c.real("val_split", a["val_split"], lo=0.0, hi=1.0),
         amp=c.boolean("amp", a["amp"]),
