@@ -257,13 +257,7 @@ def train_vae(
     state, stale = _earlier(path, a["resume"])
     val = _split(files, a, state, launch)
     train = [f for f in files if str(f) not in val]
-    if a["batch_size"] is None:  # a small folder's batch is what it trains on (8 pictures: not "too few for 64")
-        a["batch_size"] = min(BATCH_SIZE, max(2, len(train) // launch.world))
-    if len(train) < a["batch_size"] * launch.world or not val:
-        raise ValueError(
-            f"images_dir: {len(files)} images are too few for a validation split of {a['val_split']:g} and one "
-            f"batch of batch_size={a['batch_size']}; add images or lower batch_size"
-        )
+    a["batch_size"] = _batch(a, len(files), len(train), bool(val), launch.world)
     model = dict(
         image_size=a["image_size"],
         channels=a["channels"] or (1 if all_gray(files) else 3),
@@ -306,6 +300,18 @@ def train_vae(
     return trainer.fit(
         a["epochs"], len(trainer.loader), max_minutes=a["max_minutes"], t_start=t_start, progress=a["progress"]
     )
+
+
+def _batch(a: dict, n_files: int, n_train: int, has_val: bool, world: int) -> int:
+    """The batch: the one given, else 64 or all a smaller folder trains on (8 pictures were
+    "too few for one batch of 64"); a ``ValueError`` when the folder cannot fill it."""
+    batch = a["batch_size"] if a["batch_size"] is not None else min(BATCH_SIZE, max(2, n_train // world))
+    if n_train < batch * world or not has_val:
+        raise ValueError(
+            f"images_dir: {n_files} images are too few for a validation split of {a['val_split']:g} and one "
+            f"batch of batch_size={batch}; add images or lower batch_size"
+        )
+    return batch
 
 
 def _earlier(path: Path, resume: bool) -> tuple[dict | None, list[Path]]:
