@@ -577,6 +577,8 @@ def test_an_interrupted_no_resume_training_says_what_it_left(tmp_path):
     assert kept(args).endswith("run the command without --no-resume to resume")
     args.no_resume = False
     assert kept(args).endswith("run the same command to resume")
+    # stopped before the training began (while loading): nothing of this run's either
+    assert kept(Namespace(command="train-unet", output=str(ckpt), no_resume=True)).startswith("nothing new")
 
 
 def test_an_interrupted_video_says_how_many_frames_it_kept(tmp_path):

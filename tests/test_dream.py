@@ -287,3 +287,6 @@ def test_a_dream_too_small_to_show_says_so():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert not np.array_equal(fd.dream(img, step_size=0.02, steps=1, octaves=1, seed=0), img)
+        # a float picture keeps a change under half a level: nothing to say
+        flt = img.astype(np.float32) / 255
+        assert not np.array_equal(fd.dream(flt, step_size=1e-4, steps=1, octaves=1, seed=0), flt)

@@ -3,6 +3,7 @@ contact sheet of the subjects dreamed into the sample picture)."""
 
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 from fastdream.cli.common import (
@@ -51,7 +52,7 @@ def _cmd_train_dreamer(args) -> int:
                 mode="RGB",  # the contact sheet, whatever the picture's mode
             )
         except (UsageError, ValueError, OSError) as exc:  # said of --sheet (it said --output)
-            raise type(exc)(str(exc).replace("output", "--sheet", 1)) from None
+            raise type(exc)(re.sub(r"(?<![\w/.-])output(?![\w/.-])", "--sheet", str(exc))) from None
     args.checkpoint_before = before = stamp(args.output)  # (an interrupt says whether this run wrote it)
     path = train_dreamer(args.images, args.output, progress=not args.quiet, **kw)  # a TrainingError: exit 1
     say_written(path, before, args.quiet)

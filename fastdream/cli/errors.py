@@ -217,7 +217,7 @@ def _kept(args) -> str:
         if ckpt.is_file() and getattr(args, "no_resume", False):  # "the same command" would start over
             from fastdream.cli.common import stamp
 
-            if stamp(ckpt) == getattr(args, "checkpoint_before", None):
+            if not hasattr(args, "checkpoint_before") or stamp(ckpt) == args.checkpoint_before:  # (or not begun)
                 return f"nothing new was written; the checkpoint there before is untouched ({ckpt})"
             return f"the checkpoint of the last finished epoch is kept ({ckpt}); run the command without --no-resume to resume"
         if ckpt.is_file():

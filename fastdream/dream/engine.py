@@ -11,10 +11,13 @@ and memory bounded by the tile batch.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from fastdream import _checks, _malloc, driver, io, ops
 from fastdream._warnings import warn
@@ -152,7 +155,17 @@ NOTHING_CHANGED = (
 )
 
 
-#: What a dream that moved no pixel by half an 8-bit level says: its picture saved is the input.
+def eight_bit(image) -> bool:
+    """Whether a dream of ``image`` comes back in 8 bits (a file, an 8-bit PIL picture, a uint8
+    array or tensor), where a change under half a level is lost; a float one keeps it."""
+    if isinstance(image, (str, os.PathLike)):
+        return True
+    if isinstance(image, Image.Image):
+        return image.mode not in io.DEEP_GRAY
+    return getattr(image, "dtype", None) in (np.uint8, torch.uint8)
+
+
+#: What a dream of an 8-bit picture that moved no pixel by half a level says: it is the input.
 TOO_SMALL = (
     "dream: no pixel changed by half a level of 255 (at most {most:.2g}): step_size={step_size:g} with "
     "steps={steps} is too small to show; raise step_size or the steps"
@@ -218,7 +231,7 @@ class Dream:
         shape = io.image_shape(image)
         if nw.device.type == "cpu" and shape is not None:
             check_memory((shape[0], 3, *shape[1:]), o)  # before a file is decoded
-        self.loaded = io.load(image)
+        self.loaded, self.eight_bit = io.load(image), eight_bit(image)
         self.x01 = self.loaded.rgb.to(nw.device)
         h, w = self.x01.shape[-2:]
         self.m = None if o.mask is None else io.load_mask(o.mask, (h, w), empty=EMPTY_MASK).to(nw.device)
@@ -266,7 +279,7 @@ class Dream:
         if self.m is not None:
             out01 = torch.where(self.m > 0, out01, self.x01)
         most = float((out01 - self.x01).abs().max()) if self.detail.any() else None
-        if most is not None and most < 0.5 / 255:  # (the 8-bit picture it gives back is the input's)
+        if self.eight_bit and most is not None and most < 0.5 / 255:  # (the 8-bit picture it gives back is the input's)
             warn(TOO_SMALL.format(most=most * 255, step_size=self.o.step_size, steps=self.o.steps))
         return self.loaded.restore(out01.contiguous())
 

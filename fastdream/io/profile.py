@@ -1,5 +1,5 @@
-"""What a picture's result keeps of its file's record: its color profile and its print resolution
-(a dream keeps the size, so a 300 dpi scan prints at its size again)."""
+"""What a picture's result keeps of its file's record: its color profile and its print size (the
+resolution, scaled when the result has another size: a 300 dpi scan prints at its size again)."""
 
 from __future__ import annotations
 
@@ -19,12 +19,22 @@ def returned_profile(im: Image.Image) -> dict:
     :func:`with_profile`. A dream keeps the size, so a 300 dpi scan prints at its size again."""
     icc = im.info.get("icc_profile") if im.mode == "CMYK" else color_profile(im)
     dpi = im.info.get("dpi")
-    return {k: v for k, v in (("icc_profile", icc), ("dpi", dpi)) if v}
+    return {k: v for k, v in (("icc_profile", icc), ("dpi", dpi), ("size", im.size if dpi else None)) if v}
 
 
 def with_profile(im: Image.Image, kept: dict) -> Image.Image:
     """``im`` carrying what :func:`returned_profile` kept of the input, for :func:`save_image`
     to write: the color profile (its colors are the input's numbers: without the profile a
-    wide-gamut photo would show shifted) and the print resolution."""
-    im.info.update(kept)
+    wide-gamut photo would show shifted) and the print resolution, scaled by the result's size
+    against the input's (a style at 4x the size prints at the scan's size, not 4x it).
+
+    Examples:
+        >>> scan = Image.new("RGB", (60, 40)); scan.info["dpi"] = (300, 300)
+        >>> with_profile(Image.new("RGB", (240, 160)), returned_profile(scan)).info["dpi"]
+        (1200.0, 1200.0)
+    """
+    im.info.update({k: v for k, v in kept.items() if k != "size"})
+    if "dpi" in kept and "size" in kept and im.size != kept["size"]:
+        (x, y), (w, h) = kept["dpi"], kept["size"]
+        im.info["dpi"] = (float(x) * im.width / w, float(y) * im.height / h)
     return im

@@ -50,8 +50,16 @@ def settings_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
         a, b = stored.get(key, _UNRECORDED), current.get(key, _UNRECORDED)
         if isinstance(a, dict) and isinstance(b, dict):
             out += settings_diff(a, b, f"{prefix}{key}.")
-        elif a != b and key.endswith("_sha256"):  # two 64-digit hashes say nothing to a reader
+        elif a != b and key.endswith("_sha256") and isinstance(a, str) and isinstance(b, str):
+            # (two 64-digit hashes say nothing to a reader)
             out.append(f"{prefix}{key[: -len('_sha256')]}: another file (its contents differ)")
+        elif a != b and key.endswith("_sha256") and isinstance(a, list) and isinstance(b, list):
+            what = "other files (their contents differ)" if len(a) == len(b) else f"{len(a)} before, {len(b)} now"
+            out.append(f"{prefix}{key[: -len('_sha256')]}: {what}")
+        elif a != b and key.endswith("_sha256"):
+            none = lambda v: v is None or v is _UNRECORDED
+            was, now = ("none" if none(a) else "one"), ("none" if none(b) else "one")
+            out.append(f"{prefix}{key[: -len('_sha256')]}: {was} before, {now} now")
         elif a != b:
             out.append(f"{prefix}{key}: stored {a!r}, now {b!r}")
     return out

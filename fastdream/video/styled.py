@@ -36,7 +36,8 @@ from fastdream.video import frames as F
 from fastdream.video.source import check_frames, open_source
 
 SETTINGS_NAME = "style_video_settings.json"
-SETTINGS_FORMAT = 1
+# 2: later frames' entering picture gets a pass at the smallest octave (frames of 1 are not mixed in).
+SETTINGS_FORMAT = 2
 #: Each frame's style transfer, unless told otherwise: the first frame runs these octaves (as a
 #: still picture would, with fewer steps), each later one its full-size octave only, starting from
 #: the last: the style builds up over the frames. Explicit options win.
@@ -108,7 +109,8 @@ class _Painter:
         pan's new strips stayed half as styled as the first frame, and the temporal term then held
         them so (bench/RESULTS.md, "Styled videos")."""
         target, valid, weight = temporal
-        if float((1 - valid).mean()) < NEW_SHARE:
+        # (over the frame: the padding to the network's stride is untraced too, and would count)
+        if float((1 - valid[..., : self.hw[0], : self.hw[1]]).mean()) < NEW_SHARE:
             return init
         small = self.sizes[0]
         if small == self.work:  # one octave: no smaller pass to take them from
@@ -258,6 +260,8 @@ def style_video(
     }
     key = lambda seed: {**settings, "seed": seed}  # what decides the pixels, compared on resume
     seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, o.seed, resume)
+    if dist.enabled:  # rank 0's seed for every rank (each drew its own when none was given)
+        seed = int(dist.broadcast(torch.tensor([seed], dtype=torch.int64, device=device)).item())
     o = dataclasses.replace(o, seed=seed)
     first = F.to01(_frame(src, s, hw), device) if o.preserve_colors or o.color_match else None
     with Stylizer(style01, o, device, first) as st:

@@ -195,3 +195,27 @@ def test_a_pictures_print_resolution_reaches_the_output(tmp_path, ext, mode, low
     for out_ext in (".png", ".jpg", ".tif"):
         io.save_image(out, tmp_path / f"out{out_ext}")
         assert Image.open(tmp_path / f"out{out_ext}").info["dpi"] == pytest.approx((300, 300), abs=0.01)
+
+
+def test_a_resume_refusal_says_what_changed_of_a_file():
+    """Every changed hash said "another file", also where there was none before, or one fewer."""
+    diff = io.settings_diff(
+        {"guide_sha256": None, "mask_sha256": "ab", "input_sha256": "c", "styles_sha256": ["a", "b"]},
+        {"guide_sha256": "fb", "mask_sha256": None, "input_sha256": "d", "styles_sha256": ["a"]},
+    )
+    assert diff == [
+        "guide: none before, one now",
+        "input: another file (its contents differ)",
+        "mask: one before, none now",
+        "styles: 2 before, 1 now",
+    ]
+
+
+def test_a_resized_result_keeps_the_print_size_not_the_resolution(tmp_path):
+    """A style at 2x the scan's size was written at the scan's 300 dpi: it printed twice as large."""
+    import fastdream as fd
+
+    Image.new("RGB", (40, 32), (90, 120, 60)).save(tmp_path / "scan.png", dpi=(300, 300))
+    style = Image.new("RGB", (32, 32), (200, 30, 30))
+    out = fd.style_transfer(str(tmp_path / "scan.png"), style, size=80, steps=1, octaves=1, seed=0)
+    assert out.size == (80, 64) and out.info["dpi"] == pytest.approx((600, 600), abs=0.1)

@@ -341,6 +341,10 @@ def test_cutout(client, tmp_path, checkpoints):
     state, _, result = client.predict(picture=handle(src), model=handle(checkpoints["unet"]), api_name="/cutout")
     assert status_text(state).startswith("Done"), state
     assert Image.open(result).mode == "RGBA" and Image.open(result).size == (40, 32)
+    # A color once picked cannot be cleared on the page: "Only the mask" still gives the mask.
+    kw = dict(only_mask=True, background="#ff0000", decontaminate=True)
+    state, _, result = client.predict(picture=handle(src), model=handle(checkpoints["unet"]), **kw, api_name="/cutout")
+    assert status_text(state).startswith("Done") and Image.open(result).mode == "L", state
     state = client.predict(picture=handle(src), model=handle(src), api_name="/cutout")[0]
     assert "fd-error" in state and "photo.png" in state and "Traceback" not in state
 

@@ -38,6 +38,8 @@ def build(page: Page) -> None:
         model = page.file(session, v["model"], "U-Net checkpoint")
         kw = {k: bool(v[k]) for k in ("only_mask", "tta", "refine", "decontaminate")}
         kw.update(threshold=float(v["threshold"]), background=_rgb(v["background"]))
+        if kw["only_mask"]:  # the mask alone: the color and the edges' cleaning do not apply (a color
+            kw.update(background=None, decontaminate=False)  # once picked cannot be cleared on the page)
         out = session.output("cutout", ".png")
 
         def work(hook):
