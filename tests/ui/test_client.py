@@ -281,30 +281,21 @@ def test_style_with_two_styles_in_regions(client, tmp_path):
     left[:, :24] = 255
     Image.fromarray(left).save(tmp_path / "left.png")
     Image.fromarray(255 - left).save(tmp_path / "right.png")
-    state, _, result, command = client.predict(
+    inputs = dict(
         content=handle(src),
         styles=[handle(s) for s in styles],
         regions="a mask per style",
         masks=[handle(tmp_path / "left.png"), handle(tmp_path / "right.png")],
         steps=2,
         octaves=1,
-        api_name="/style",
     )
+    state, _, result, command = client.predict(**inputs, api_name="/style")
     assert status_text(state).startswith("Done"), state
     pattern = r"fastdream style content.png s0.png s1.png -o style.png --masks left.png right.png --steps 2 --octaves 1 --seed (\d+)"
     seed = int(re.fullmatch(pattern, command).group(1))
     assert parsed(command).masks == ["left.png", "right.png"]
     # The drawn seed is the one that painted: the same settings with it give the same picture.
-    again = client.predict(
-        content=handle(src),
-        styles=[handle(s) for s in styles],
-        regions="a mask per style",
-        masks=[handle(tmp_path / "left.png"), handle(tmp_path / "right.png")],
-        steps=2,
-        octaves=1,
-        seed=str(seed),
-        api_name="/style",
-    )[2]
+    again = client.predict(**inputs, seed=str(seed), api_name="/style")[2]
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(result)))
     assert Image.open(result).size == (48, 32)
     state = client.predict(content=handle(src), styles=None, api_name="/style")[0]
