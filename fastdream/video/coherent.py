@@ -161,10 +161,8 @@ def dream_video(
         }
 
     digest = F.fingerprint(src)
-    seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume)
     dist = distributed(device)
-    if dist.enabled:  # rank 0's seed for every rank (each drew its own when none was given)
-        seed = int(dist.broadcast(torch.tensor([seed], dtype=torch.int64, device=device)).item())
+    seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume, dist, device)
     if dist.enabled and not independent:
         raise ValueError(
             "dream_video: frames that start from the previous dreamed frame (blend > 0) are made one "

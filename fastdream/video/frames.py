@@ -133,13 +133,16 @@ def dream_options(kw: dict, size: tuple[int, int], caller: str) -> DreamOptions:
     return opts if opts.mask is None else opts.replace(mask=io.load_mask(opts.mask, size, empty=EMPTY_MASK))
 
 
-def resume_state(frames_dir: Path, settings_name: str, key, seed: int | None, resume: bool) -> tuple[int, int]:
+def resume_state(
+    frames_dir: Path, settings_name: str, key, seed: int | None, resume: bool, dist=None, device="cpu"
+) -> tuple[int, int]:
     """(the seed, how many frames are already made) for a run that writes ``frames_dir``.
 
     ``key(seed)`` gives the settings that decide the pixels. With ``resume``, an earlier run's
     settings must be the same (else a ``ValueError`` names what differs); without a seed of its
-    own the run continues with the earlier one's; a run with no earlier frames draws a seed (the
-    settings of a run killed before its first frame count for nothing: there is nothing to keep).
+    own the run continues with the earlier one's; a run with no earlier frames draws a seed. The
+    settings of a run killed before its first frame count for nothing (there is nothing to keep).
+    Under torchrun (``dist``), every rank takes rank 0's seed, broadcast on ``device``.
     """
     done, stored = 0, stored_key(frames_dir, settings_name) if resume else None
     if not resume and frames_dir.is_dir():
@@ -151,7 +154,10 @@ def resume_state(frames_dir: Path, settings_name: str, key, seed: int | None, re
             seed = stored["seed"]  # no seed given: continue with the one the frames were made with
         refuse_changes(stored, key(seed if seed is not None else -1), frames_dir)
         done = complete_frames(frame_indices(frames_dir))
-    return (secrets.randbelow(2**31) if seed is None else seed), done
+    seed = secrets.randbelow(2**31) if seed is None else seed
+    if dist is not None and dist.enabled:  # rank 0's seed for every rank (each drew its own when none was given)
+        seed = int(dist.broadcast(torch.tensor([seed], dtype=torch.int64, device=device)).item())
+    return seed, done
 
 
 def fingerprint(src) -> str:

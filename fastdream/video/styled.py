@@ -259,9 +259,7 @@ def style_video(
         "style": _settings(o, style01),
     }
     key = lambda seed: {**settings, "seed": seed}  # what decides the pixels, compared on resume
-    seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, o.seed, resume)
-    if dist.enabled:  # rank 0's seed for every rank (each drew its own when none was given)
-        seed = int(dist.broadcast(torch.tensor([seed], dtype=torch.int64, device=device)).item())
+    seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, o.seed, resume, dist, device)
     o = dataclasses.replace(o, seed=seed)
     first = F.to01(_frame(src, s, hw), device) if o.preserve_colors or o.color_match else None
     with Stylizer(style01, o, device, first) as st:
