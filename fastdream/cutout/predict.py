@@ -255,6 +255,7 @@ def cutout(
         ``L`` with ``only_mask=True``; on an opaque ``background``, ``RGB``.
 
     Examples:
+        >>> from fastdream import cutout
         >>> out = cutout("portrait.jpg", "unet.pt")  # doctest: +SKIP
         >>> out.mode                                  # doctest: +SKIP
         'RGBA'
@@ -345,6 +346,7 @@ def cutout_folder(
         A :class:`~fastdream.batch.FolderReport` of this rank's images.
 
     Examples:
+        >>> from fastdream import cutout_folder
         >>> cutout_folder("photos", "cutouts", "unet.pt", background=(255, 255, 255))  # doctest: +SKIP
     """
     model, dev = _model_and_device(model_or_checkpoint, device)

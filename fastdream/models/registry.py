@@ -86,6 +86,8 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
 
     Examples:
         >>> import os, tempfile, torch
+        >>> from fastdream.models import load
+        >>> from fastdream.models.googlenet import GoogLeNet
         >>> path = os.path.join(tempfile.mkdtemp(), "w.pt")
         >>> torch.save(GoogLeNet().state_dict(), path)  # as torchvision's googlenet().state_dict() would be
         >>> net = load("googlenet", weights=path)

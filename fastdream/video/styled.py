@@ -212,6 +212,7 @@ def style_video(
         >>> fd.style_video("clip.mp4", "starry.jpg", "styled.mp4", seed=0)  # doctest: +SKIP
         PosixPath('styled.mp4')
         >>> import tempfile, numpy as np, fastdream as fd
+        >>> from pathlib import Path
         >>> from PIL import Image
         >>> root = Path(tempfile.mkdtemp())
         >>> (root / "in").mkdir()
