@@ -268,3 +268,5 @@ def test_a_small_folder_trains_in_batches_of_what_it_holds(tmp_path):
     kw = {k: v for k, v in VAE_TINY.items() if k != "batch_size"}
     ckpt = train_vae(folder, tmp_path / "vae", epochs=1, **kw)
     assert torch.load(ckpt, weights_only=True)["config"]["batch_size"] == 7  # (one held out)
+    # its one held-out image beside its reconstruction (it was one pair in a 16-wide black strip)
+    assert Image.open(tmp_path / "vae" / "recon_epoch_001.png").size == (2 + 2 * (32 + 2), 32 + 4)

@@ -172,7 +172,8 @@ class VAETrainer(Trainer):
             k = min(32, len(self.val_ds))
             x = io.from_uint8(torch.stack([self.val_ds[i] for i in range(k)]).to(self.device))
             pairs = torch.stack([x, torch.sigmoid(m(x)[0].float())], 1).flatten(0, 1)  # original, reconstruction
-            io.save_image(io.grid(pairs, nrow=16), self.path.parent / f"recon_epoch_{epoch + 1:03d}.png")
+            # (up to 8 pairs a row: one held-out image was one pair in a 16-wide, mostly black strip)
+            io.save_image(io.grid(pairs, nrow=min(16, 2 * k)), self.path.parent / f"recon_epoch_{epoch + 1:03d}.png")
             row.update(grid=io.grid_tensor(samples[:16]), recon_grid=io.grid_tensor(pairs[:16], nrow=8))
         m.train()
         return row
@@ -222,7 +223,7 @@ def train_vae(
     Images are read as by :func:`~fastdream.train_gan` (gray folders train a 1-channel model unless
     ``channels=3``). A seeded ``val_split`` of them is held out; after every epoch the held-out ELBO
     (nats per image, beta 1) and the reconstruction MSE go into the history, a grid of samples
-    (``samples_epoch_NNN.png``) and of held-out images above their reconstructions
+    (``samples_epoch_NNN.png``) and of held-out images each beside its reconstruction
     (``recon_epoch_NNN.png``) are written, and the checkpoint (``checkpoint.pt``) is replaced
     atomically, so a stopped run resumes where the last epoch ended (on the same validation images).
     Runs under torchrun with DistributedDataParallel like the other trainers.
