@@ -39,6 +39,15 @@ def integer(name: str, v, lo: int | None = None, hi: int | None = None, *, cap: 
     return int(v)
 
 
+def tile_size(v, cap: int) -> int:
+    """A tile size: at least 32 px (a ``ValueError`` that says None means no tiles: a size of 1 is
+    rarely meant, and ``--tile -1`` said ">= 32" though 0 is taken too)."""
+    try:
+        return integer("tile_size", v, 32, cap=cap)
+    except ValueError as exc:
+        raise ValueError(f"{exc} (None: no tiling)") from None
+
+
 def real(
     name: str, v, *, lo: float | None = None, hi: float | None = None, lo_open=True, hi_open=True, cap=None
 ) -> float:

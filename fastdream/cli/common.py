@@ -257,17 +257,15 @@ def say_video(path: Path, frames_dir, settings_name: str) -> None:
     """The ``wrote`` line of a video made from saved frames, with the seed its frames were made
     with (drawn by the first run, kept by a resumed one: in the frames' settings file), so that a
     video you like can be made again (``--seed``)."""
-    import json
-
     from fastdream.video.checks import default_frames_dir
+    from fastdream.video.frames import stored_key
 
     folder = Path(frames_dir) if frames_dir is not None else default_frames_dir(Path(path))
     try:
-        seed = json.loads((folder / settings_name).read_text())["key"]["seed"]
-    except (OSError, ValueError, KeyError, TypeError):  # (a rank's view, a folder removed since)
-        print(f"wrote {path}")
-        return
-    print(f"wrote {path} (seed {seed})")
+        seed = (stored_key(folder, settings_name) or {}).get("seed")
+    except (OSError, ValueError):  # (a folder removed since, a file another process rewrites)
+        seed = None
+    print(f"wrote {path}" + ("" if seed is None else f" (seed {seed})"))
 
 
 @contextmanager

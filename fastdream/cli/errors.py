@@ -214,14 +214,15 @@ def _kept(args) -> str:
     command = getattr(args, "command", "")
     if command.startswith("train-") and out:
         ckpt = Path(out) if command in ("train-unet", "train-dreamer") else Path(out) / "checkpoint.pt"
-        if ckpt.is_file() and getattr(args, "no_resume", False):  # "the same command" would start over
+        if ckpt.is_file():
             from fastdream.cli.common import stamp
 
-            if not hasattr(args, "checkpoint_before") or stamp(ckpt) == args.checkpoint_before:  # (or not begun)
+            if not getattr(args, "no_resume", False):
+                return f"the checkpoint of the last finished epoch is kept ({ckpt}); run the same command to resume"
+            # "the same command" would start over; before the training began, nothing is this run's
+            if not hasattr(args, "checkpoint_before") or stamp(ckpt) == args.checkpoint_before:
                 return f"nothing new was written; the checkpoint there before is untouched ({ckpt})"
             return f"the checkpoint of the last finished epoch is kept ({ckpt}); run the command without --no-resume to resume"
-        if ckpt.is_file():
-            return f"the checkpoint of the last finished epoch is kept ({ckpt}); run the same command to resume"
     elif out and Path(out).is_dir() and command in ("dream", "cutout"):
         return f"the images already written to {out} are kept; run the same command to finish"
     elif command in ("zoom", "dream-video", "style-video") and out:

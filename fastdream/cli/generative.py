@@ -90,7 +90,7 @@ def _cmd_train_vae(args) -> int:
 
 def _check_output(args, walk: bool) -> None:
     """``-o`` checked before anything is generated: a folder for samples (or a video file for a
-    walk) that is not the checkpoint, nor holds it; ``--dream-size`` within bounds."""
+    walk) that is not the checkpoint, nor holds it; ``-n`` and ``--dream-size`` within bounds."""
     from fastdream import _checks, io
 
     out = Path(args.output)
@@ -108,6 +108,8 @@ def _check_output(args, walk: bool) -> None:
             f"output: {out} already holds {len(old)} samples ({old[0]}, ...), which are kept; give a new or empty folder"
         )
     io.check_not_input("output", out, input_args(args), folder=not walk)  # the checkpoint, --between's images
+    if not walk:  # (in the shell's words: the library's says "n")
+        _checks.integer("-n", args.n, 1, cap=_checks.COUNT_MAX)
     if not args.dream and (args.dream_size is not None or args.steps is not None):
         raise UsageError("--dream-size and --steps are for the dream of each picture: add --dream")
     args.dream_size = DREAM_SIZE if args.dream_size is None else args.dream_size
@@ -148,20 +150,16 @@ def _write_walk(frames, args) -> int:
 
 
 def _cmd_sample_gan(args) -> int:
-    from fastdream import _checks
     from fastdream.gan import sample_gan
 
     _check_output(args, walk=False)
-    _checks.integer("-n", args.n, 1, cap=_checks.COUNT_MAX)
     return _write_samples(sample_gan(args.checkpoint, args.n, **given(seed=args.seed, device=args.device)), args)
 
 
 def _cmd_sample_vae(args) -> int:
-    from fastdream import _checks
     from fastdream.vae import sample_vae
 
     _check_output(args, walk=False)
-    _checks.integer("-n", args.n, 1, cap=_checks.COUNT_MAX)
     images = sample_vae(
         args.checkpoint, args.n, **given(seed=args.seed, temperature=args.temperature, device=args.device)
     )

@@ -273,14 +273,16 @@ class Dream:
 
     def result(self):
         """The dreamed image at full size, colors finished, mask applied, of the input's kind."""
-        if not bool(self.detail.any()):
+        changed = bool(self.detail.any())
+        if not changed:
             warn(NOTHING_CHANGED)
         out01 = finish_colors((self.x01 + self.detail * self.nw.std).clamp_(0.0, 1.0), self.x01, self.o)
         if self.m is not None:
             out01 = torch.where(self.m > 0, out01, self.x01)
-        most = float((out01 - self.x01).abs().max()) if self.detail.any() else None
-        if self.eight_bit and most is not None and most < 0.5 / 255:  # (the 8-bit picture it gives back is the input's)
-            warn(TOO_SMALL.format(most=most * 255, step_size=self.o.step_size, steps=self.o.steps))
+        if changed and self.eight_bit:  # (the 8-bit picture it gives back may be the input)
+            most = float((out01 - self.x01).abs().max())
+            if most < 0.5 / 255:
+                warn(TOO_SMALL.format(most=most * 255, step_size=self.o.step_size, steps=self.o.steps))
         return self.loaded.restore(out01.contiguous())
 
 

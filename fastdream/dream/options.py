@@ -144,7 +144,7 @@ class DreamOptions:
             steps=c.integer("steps", self.steps, 1, cap=MAX["steps"]),
             step_size=_step_size(self.step_size),
             jitter=c.integer("jitter", self.jitter, 0, cap=MAX["jitter"]),
-            tile_size=None if self.tile_size is None else _tile_size(self.tile_size),
+            tile_size=None if self.tile_size is None else _checks.tile_size(self.tile_size, MAX["tile_size"]),
             lap_levels=c.integer("lap_levels", self.lap_levels, 1, 12),
             smooth=None if not self.smooth else c.real("smooth", self.smooth, lo=0.0, cap=MAX["smooth"]),
             guide=None if self.guide is None else _guide(self.guide),
@@ -307,13 +307,6 @@ EMPTY_MASK = "nothing would be dreamed; a mask is white (1) where the dream goes
 
 #: The smallest step: below it a step changes no pixel by a float32 level (1e-308 "dreamed" nothing).
 MIN_STEP_SIZE = 1e-6
-
-
-def _tile_size(v) -> int:
-    try:
-        return _checks.integer("tile_size", v, 32, cap=MAX["tile_size"])
-    except ValueError as exc:  # a size of 1 is rarely meant: say how to have none
-        raise ValueError(f"{exc} (None: no tiling)") from None
 
 
 def _step_size(v) -> float:

@@ -25,6 +25,7 @@ from fastdream.training import (
     check_architecture,
     distributed,
     epoch_pictures,
+    folder_batch,
     list_images,
     no_images,
     note_changes,
@@ -56,10 +57,6 @@ RESUME = Record(
 )
 
 __all__ = ["CHECKPOINT_NAME", "RECIPES", "GANTrainingError", "train_gan"]
-
-
-#: The batch of a folder that holds enough pictures (a smaller one trains in batches of all it holds).
-BATCH_SIZE = 64
 
 
 def train_gan(
@@ -173,8 +170,7 @@ def train_gan(
     files = readable(list_images(images_dir, "images_dir"), skip_bad)
     if not files:
         raise no_images(images_dir)
-    if c["batch_size"] is None:  # a small folder's batch is the folder (the recipe is for small folders)
-        c["batch_size"] = min(BATCH_SIZE, max(2, len(files) // launch.world))
+    c["batch_size"] = folder_batch(c["batch_size"], len(files), launch.world)
     if len(files) < c["batch_size"] * launch.world:
         procs = f" x {launch.world} processes" if launch.enabled else ""
         raise ValueError(

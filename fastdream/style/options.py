@@ -88,7 +88,7 @@ class StyleOptions:
             octave_scale=c.real("octave_scale", self.octave_scale, lo=1.0, cap=MAX["octave_scale"]),
             steps=c.integer("steps", self.steps, 1, cap=MAX["steps"]),
             lr=c.real("lr", self.lr, lo=0.0, cap=MAX["lr"]),
-            tile_size=None if self.tile_size is None else _tile_size(self.tile_size),
+            tile_size=None if self.tile_size is None else c.tile_size(self.tile_size, MAX["size"]),
             style_scale=c.real("style_scale", self.style_scale, lo=0.0, cap=MAX["style_scale"]),
             preserve_colors=preserve,
             color_match=match,
@@ -123,10 +123,3 @@ def _names(name: str, v, default) -> tuple[str, ...]:
     if not isinstance(v, (list, tuple)) or not v or not all(isinstance(s, str) for s in v):
         raise TypeError(f"{name} must be a layer name or a non-empty list of names, got {v!r}")
     return tuple(dict.fromkeys(v))
-
-
-def _tile_size(v) -> int:
-    try:
-        return _checks.integer("tile_size", v, 32, cap=MAX["size"])
-    except ValueError as exc:  # --tile -1 said ">= 32", though 0 (none) is taken too
-        raise ValueError(f"{exc} (None: no tiling)") from None

@@ -16,10 +16,12 @@ from fastdream.training.checkpoint import (
 )
 from fastdream.training.distributed import Dist, distributed, unwrap
 from fastdream.training.folders import (
+    BATCH_SIZE,
     IMAGE_EXTENSIONS,
     PRELOAD_BYTES,
     ImageFolder,
     all_gray,
+    folder_batch,
     header_size,
     is_gray,
     list_images,
@@ -46,6 +48,7 @@ from fastdream.training.schema import (
 )
 
 __all__ = [
+    "BATCH_SIZE",
     "FORMATS",
     "Anything",
     "Choice",
@@ -57,6 +60,7 @@ __all__ = [
     "Record",
     "Tensor",
     "Weights",
+    "folder_batch",
     "load_weights",
     "model_fits",
     "IMAGE_EXTENSIONS",

@@ -56,6 +56,22 @@ def walk_files(folder: Path, recursive: bool):
             yield from (Path(root, n) for n in names if not n.startswith("."))
 
 
+#: The batch of a generative trainer's folder that holds enough pictures.
+BATCH_SIZE = 64
+
+
+def folder_batch(batch_size: int | None, pictures: int, world: int = 1) -> int:
+    """``batch_size`` as given, else :data:`BATCH_SIZE` or all a smaller folder's ``pictures``
+    hold per process (8 pictures were "too few for one batch of 64", though the GAN's recipe is
+    for small folders). The trainer says when the folder cannot fill it.
+
+    Examples:
+        >>> folder_batch(None, 1000), folder_batch(None, 8), folder_batch(None, 8, world=2), folder_batch(16, 8)
+        (64, 8, 4, 16)
+    """
+    return batch_size if batch_size is not None else min(BATCH_SIZE, max(2, pictures // world))
+
+
 def no_images(folder, name: str = "images_dir") -> ValueError:
     return ValueError(
         f"{name}: no images found in {folder} or its subfolders (looked for {' '.join(IMAGE_EXTENSIONS)})"

@@ -8,7 +8,9 @@ library exactly as ``preset=`` in Python and ``--preset`` in the shell.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import inspect
 import math
 import secrets
 import shlex
@@ -264,14 +266,20 @@ def dream_kwargs(given: dict, load_picture, load_file) -> dict:
     return kw
 
 
-def flags(values: dict, defaults: dict) -> list[str]:
+def flags(values: dict, library) -> list[str]:
     """Command-line words for the tab's own controls (``{"--flag": value}``) that differ from the
-    command's defaults: True is the flag alone, a tuple its values.
+    defaults of ``library`` (the function the command calls, or its options' dataclass), which the
+    command shares: True is the flag alone, a tuple its values.
 
     Examples:
-        >>> flags({"--frames": 60, "--zoom": 1.1, "--shift": (2.0, 0.0), "--reverse": True}, {"--frames": 60})
+        >>> flags({"--frames": 60, "--zoom": 1.1, "--shift": (2.0, 0.0), "--reverse": True}, fd.zoom_video)
         ['--zoom', '1.1', '--shift', '2', '0', '--reverse']
     """
+    if dataclasses.is_dataclass(library):
+        found = {f.name: f.default for f in dataclasses.fields(library)}
+    else:
+        found = {k: p.default for k, p in inspect.signature(library).parameters.items() if p.default is not p.empty}
+    defaults = {"--" + k.replace("_", "-"): v for k, v in found.items()}
     words: list[str] = []
     for flag, value in values.items():
         if value is None or value is False or (flag in defaults and value == defaults[flag]):

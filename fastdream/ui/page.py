@@ -61,6 +61,11 @@ class Page:
         """Whether ``path`` is a component's first value (the sample photo), not an upload."""
         return not path or str(path) in self.sessions.keep
 
+    def named(self, path) -> list[str]:
+        """An upload as a shell command names it: its file name, or nothing for the sample photo
+        (as ``fastdream dream`` without INPUT dreams it)."""
+        return [] if self.is_default(path) else [Path(path).name]
+
     def session(self, request: gr.Request | None) -> Session:
         return self.sessions.get(getattr(request, "session_hash", None))
 

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import html
 import json
+import shutil
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import gradio as gr
 
 from fastdream import io
+from fastdream.driver import Cancelled
 from fastdream.ui.jobs import Update
 
 
@@ -117,6 +121,21 @@ class Video:
     @staticmethod
     def shown(path) -> tuple:
         return (None if str(path).lower().endswith(".mp4") else str(path), str(path))
+
+    @staticmethod
+    @contextmanager
+    def frames(session, stem: str, out: Path, extra: tuple = (), reverse: bool = False) -> Iterator[Path]:
+        """The folder of a video job's frames (``session.workdir(stem)``), removed after the job: a
+        new run starts afresh. A stopped job's finished frames are its result first
+        (:meth:`keep_so_far`)."""
+        work_dir = session.workdir(stem)
+        try:
+            yield work_dir
+        except Cancelled as stopped:
+            Video.keep_so_far(stopped, work_dir, out, extra, reverse)
+            raise
+        finally:
+            shutil.rmtree(work_dir, ignore_errors=True)
 
     @staticmethod
     def keep_so_far(stop: BaseException, frames_dir: Path, out: Path, extra: tuple = (), reverse: bool = False):

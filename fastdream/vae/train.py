@@ -41,6 +41,7 @@ from fastdream.training import (
     check_optimizer,
     distributed,
     epoch_pictures,
+    folder_batch,
     list_images,
     load_weights,
     model_fits,
@@ -191,10 +192,6 @@ class VAETrainer(Trainer):
         }
 
 
-#: The batch of a folder that holds enough pictures (a smaller one trains in batches of all it holds).
-BATCH_SIZE = 64
-
-
 def train_vae(
     images_dir,
     out_dir,
@@ -304,9 +301,9 @@ def train_vae(
 
 
 def _batch(a: dict, n_files: int, n_train: int, has_val: bool, world: int) -> int:
-    """The batch: the one given, else 64 or all a smaller folder trains on (8 pictures were
-    "too few for one batch of 64"); a ``ValueError`` when the folder cannot fill it."""
-    batch = a["batch_size"] if a["batch_size"] is not None else min(BATCH_SIZE, max(2, n_train // world))
+    """The batch (:func:`~fastdream.training.folders.folder_batch` of the pictures it trains on);
+    a ``ValueError`` when the folder cannot fill it."""
+    batch = folder_batch(a["batch_size"], n_train, world)
     if n_train < batch * world or not has_val:
         raise ValueError(
             f"images_dir: {n_files} images are too few for a validation split of {a['val_split']:g} and one "

@@ -3,10 +3,6 @@ from the step hook, the result beside the input as a PNG, and the same command f
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import gradio as gr
-
 import fastdream as fd
 from fastdream import io
 from fastdream.ui import options, widgets
@@ -24,7 +20,7 @@ def build(page: Page) -> None:
     )
     go, stop, state = widgets.run_row("dream", "Dream")
     controls = options.DreamControls(options.FULL, prefix="dream")
-    shell = gr.Code("fastdream dream -o dream.png", label="The same in a shell", language="shell", lines=1)
+    shell = widgets.shell("fastdream dream -o dream.png")
 
     def prepare(session, v):
         given, path = controls.given(v), v["picture"]
@@ -32,7 +28,7 @@ def build(page: Page) -> None:
         kw = options.dream_kwargs(
             given, lambda p, what: page.picture(session, p, what), lambda p, what: page.file(session, p, what)
         )
-        source = [] if page.is_default(path) else [Path(path).name]
+        source = page.named(path)
         out = session.output("dream", ".png")
         line = options.command("dream", source, "dream.png", given)
 

@@ -3,8 +3,6 @@ captioned contact sheet (settings varied, or a layer's channels), to choose by e
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import gradio as gr
 
 import fastdream as fd
@@ -40,26 +38,22 @@ def build(page: Page) -> None:
     shell = widgets.shell("fastdream sheet -o sheet.png")
 
     def prepare(session, v):
-        given, lines = controls.given(v), str(v["vary"] or "").splitlines()
-        picked = (
-            dict(vary=varied.parse([t.strip() for t in lines if t.strip()]))
-            if v["mode"] == "settings"
-            else dict(channels=v["layer"], top=int(v["top"]))
-        )
+        given = controls.given(v)
+        lines = [t.strip() for t in str(v["vary"] or "").splitlines() if t.strip()]
+        if v["mode"] == "settings":
+            picked: dict = dict(vary=varied.parse(lines))
+            extra = [w for t in lines for w in ("--vary", t)]
+        else:
+            picked = dict(channels=v["layer"], top=int(v["top"]))
+            extra = ["--channels", str(v["layer"]), "--top", str(int(v["top"]))]
         # A setting both varied and set by its control: the varied values win (moving the Steps
         # slider made the example's steps=... an error: "both given and varied").
         given = {k: x for k, x in given.items() if k not in picked.get("vary", {})}
         page.picture(session, v["picture"], default=page.sample)  # checked here (size, kind): one line on the page
         image = v["picture"] or page.sample  # the path: the sheet's title names the file
         out = session.output("sheet", ".png")
-        source = [] if page.is_default(v["picture"]) else [Path(v["picture"]).name]
-        if v["mode"] == "settings":
-            chosen = [t.strip() for t in lines if t.strip()]
-            extra = [w for t in chosen for w in ("--vary", t)]
-        else:
-            extra = ["--channels", str(v["layer"]), "--top", str(int(v["top"]))]
-        extra += options.flags({"--size": int(v["size"])}, {"--size": 256})
-        line = options.command("sheet", source, "sheet.png", given, extra)
+        extra += options.flags({"--size": int(v["size"])}, fd.proof_sheet)
+        line = options.command("sheet", page.named(v["picture"]), "sheet.png", given, extra)
 
         def work(hook):
             made = fd.proof_sheet(image, out, size=int(v["size"]), callback=hook, **picked, **given)

@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import secrets
 import shlex
-import shutil
 from pathlib import Path
 
 import gradio as gr
 
 import fastdream as fd
 from fastdream import io
+from fastdream.style import StyleOptions
 from fastdream.ui import options, widgets
 from fastdream.ui.page import Page
 from fastdream.video.styled import STYLE_DEFAULTS
@@ -61,7 +61,7 @@ def build(page: Page) -> None:
         elif v["regions"] == REGIONS[2]:
             kw.update(masks="subject", cutout_model=page.file(session, v["cutout_model"], "cutout checkpoint"))
         out = session.output("styled", ".png")
-        line = _command(v, kw, "CONTENT" if page.is_default(v["content"]) else Path(v["content"]).name)
+        line = _command(v, kw, (page.named(v["content"]) or ["CONTENT"])[0])
 
         def work(hook):
             result = fd.style_transfer(content, looks if len(looks) > 1 else looks[0], callback=hook, **kw)
@@ -111,16 +111,10 @@ def _video(page: Page, styles, weights, strength) -> None:
         out = session.output("styled-video", f".{v['format']}")
 
         def work(hook):
-            work_dir = session.workdir("style-frames")
-            try:  # the frames are not kept: a new run starts afresh
+            with widgets.Video.frames(session, "style-frames", out) as work_dir:
                 made = fd.style_video(
                     source, looks if len(looks) > 1 else looks[0], out, frames_dir=work_dir, callback=hook, **kw
                 )
-            except fd.Cancelled as stopped:  # the frames so far, as a video to watch and download
-                widgets.Video.keep_so_far(stopped, work_dir, out)
-                raise
-            finally:
-                shutil.rmtree(work_dir, ignore_errors=True)
             return widgets.Video.shown(made)
 
         return work
@@ -143,7 +137,7 @@ def _command(v: dict, kw: dict, content: str) -> str:
     shown.update(
         {"--preserve-colors": kw["preserve_colors"], "--color-match": kw["color_match"], "--seed": kw.get("seed")}
     )
-    extra = options.flags(shown, {"--steps": 100, "--octaves": 3, "--style-weight": 3.0})
+    extra = options.flags(shown, StyleOptions)
     return shlex.join(["fastdream", "style", *names, "-o", "style.png", *extra])
 
 

@@ -63,7 +63,7 @@ def build(page: Page) -> None:
         )
         steps = gr.Slider(1, 100, value=30, step=1, label="Steps per octave", elem_id="subjects-steps")
         seed = gr.Textbox("", label="Seed", placeholder="random", max_lines=1, elem_id="subjects-seed")
-    shell = gr.Code("", label="The same in a shell", language="shell", lines=1)
+    shell = widgets.shell()
 
     def loaded(path, request: gr.Request):  # a checkpoint arrived: its subjects to choose from, its settings shown
         if path:  # the session's upload, removed with it even if no dream is asked for
@@ -101,7 +101,7 @@ def build(page: Page) -> None:
         if shown["steps"] is not None:
             shown["steps"] = int(shown["steps"])
         kw.update({k: x for k, x in shown.items() if x is not None and x != net.dream_settings.get(k)})
-        source = [] if page.is_default(v["picture"]) else [Path(v["picture"]).name]
+        source = page.named(v["picture"])
         out = session.output("subjects", ".png")
         line = _command(source, Path(v["model"]).name, kw)
 

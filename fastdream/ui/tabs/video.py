@@ -3,7 +3,6 @@ moved along the optical flow, so the dream moves with the scene."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import gradio as gr
@@ -41,15 +40,14 @@ def build(page: Page) -> None:
         shown = {
             "--blend": float(v["blend"]),
             "--no-flow": not v["flow"],
-            "--start": span["start"],
+            "--start": span["start"] or None,
             "--end": span["end"],
         }
-        extra = options.flags(shown, {"--blend": 0.5, "--start": 0})
+        extra = options.flags(shown, fd.dream_video)
         line = options.command("dream-video", [Path(clip).name], f"dreamed.{v['format']}", given, extra)
 
         def work(hook):
-            work_dir = session.workdir("video-frames")
-            try:
+            with widgets.Video.frames(session, "video-frames", out, (line,)) as work_dir:
                 made = fd.dream_video(
                     clip,
                     out,
@@ -60,11 +58,6 @@ def build(page: Page) -> None:
                     **span,
                     **given,
                 )
-            except fd.Cancelled as stopped:  # the frames so far, as a video to watch and download
-                widgets.Video.keep_so_far(stopped, work_dir, out, (line,))
-                raise
-            finally:
-                shutil.rmtree(work_dir, ignore_errors=True)
             return (*widgets.Video.shown(made), line)
 
         return work

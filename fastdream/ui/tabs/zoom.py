@@ -3,9 +3,6 @@ and dreamed again; every frame shown as it is made."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import gradio as gr
 
 import fastdream as fd
@@ -38,20 +35,14 @@ def build(page: Page) -> None:
         out = session.output("zoom", f".{v['format']}")
         move = dict(frames=int(v["frames"]), zoom=float(v["zoom"]), angle=float(v["angle"]))
         move.update(shift=(float(v["shift_x"]), float(v["shift_y"])), fps=float(v["fps"]), reverse=bool(v["reverse"]))
-        source = [] if page.is_default(v["picture"]) else [Path(v["picture"]).name]
+        source = page.named(v["picture"])
         shown = {f"--{k}": x for k, x in move.items()}
-        extra = options.flags(shown, {"--frames": 60, "--zoom": 1.05, "--angle": 0, "--fps": 15, "--shift": (0, 0)})
+        extra = options.flags(shown, fd.zoom_video)
         line = options.command("zoom", source, f"zoom.{v['format']}", given, extra)
 
         def work(hook):
-            work_dir = session.workdir("zoom-frames")
-            try:  # the frames are not kept: a new run starts afresh
+            with widgets.Video.frames(session, "zoom-frames", out, (line,), reverse=move["reverse"]) as work_dir:
                 made = fd.zoom_video(image, out, frames_dir=work_dir, callback=hook, **move, **given)
-            except fd.Cancelled as stopped:  # the frames so far, as a video to watch and download
-                widgets.Video.keep_so_far(stopped, work_dir, out, (line,), reverse=move["reverse"])
-                raise
-            finally:
-                shutil.rmtree(work_dir, ignore_errors=True)
             return (*widgets.Video.shown(made), line)
 
         return work
