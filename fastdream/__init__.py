@@ -6,7 +6,7 @@ for how the package is laid out.
 
 import sys as _sys
 
-from fastdream import data, dreamer, io, metrics, models, ops
+from fastdream import _startup, data, dreamer, io, metrics, models, ops
 from fastdream._grad import autograd_on
 from fastdream._version import __version__
 from fastdream._warnings import FastdreamWarning
@@ -46,6 +46,7 @@ for _name in [
     # Where pickle looks it up (and doctest finds its examples) is the wrapper too: it pickles.
     setattr(_sys.modules[_fn.__module__], _fn.__name__, globals()[_name])
 del _name, _fn
+_startup.done()
 
 __all__ = [
     "Cancelled",

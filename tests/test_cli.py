@@ -536,6 +536,33 @@ def test_sigterm_unwinds_like_ctrl_c_and_leaves_no_temporary_file(small_image, t
     assert signal.getsignal(signal.SIGTERM) == before  # the command's handler is gone with it
 
 
+@pytest.mark.parametrize("argv0", ["fastdream", "script.py"])
+def test_ctrl_c_while_the_package_loads_is_one_line_on_the_command_line(argv0):
+    """Ctrl-C in the first seconds of `fastdream ...` (torch still loading) printed Python's
+    traceback of an import; a script importing fastdream keeps Python's own report."""
+    code = (
+        f"import sys; sys.argv[0] = {argv0!r}\n"
+        "class Stop:\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'fastdream.models':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Stop())\n"
+        "import fastdream\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode in (-2, 130)  # Python ends an unhandled Ctrl-C by SIGINT
+    if argv0 == "fastdream":
+        assert r.stderr == "fastdream: interrupted while starting; nothing was done\n"
+    else:
+        assert "Traceback" in r.stderr and r.stderr.rstrip().endswith("KeyboardInterrupt")
+
+
+def test_the_start_hook_is_gone_once_the_package_has_loaded():
+    code = "import sys; sys.argv[0] = 'fastdream'; h = sys.excepthook; import fastdream; print(sys.excepthook is h)"
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.stdout.strip() == "True", r.stderr
+
+
 def test_an_interrupted_dream_keeps_the_picture_so_far(tmp_path, small_image, monkeypatch, capsys):
     """Ctrl-C at step 41 of 90 said "nothing was written": the minutes of work were lost."""
     from fastdream.cli import main

@@ -78,6 +78,11 @@ def cli_spelling(text: str, options=None) -> str:
         '--content-weight and --tv-weight are 0 (see my_file.png)'
         >>> cli_spelling("pass allow_remote=True if you mean it")  # a switch: the flag alone
         'pass --allow-remote if you mean it'
+
+    A resume's refusal (:func:`fastdream.io.settings_diff`) names the options that changed:
+
+        >>> cli_spelling("other settings (dream.tile_size: stored 64, now None; dream.steps: stored 2, now 3)", {"--tile"})
+        'other settings (--tile: 64 before, none now; dream.steps: stored 2, now 3)'
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
@@ -103,6 +108,12 @@ def cli_spelling(text: str, options=None) -> str:
     text = _USE.sub(use, text)
     text = _ANOTHER.sub(lambda m: m[0] if flag(m[1]) is None else f"another {flag(m[1])}", text)
     text = _SUBJECT.sub(subject, text, count=1)
+    text = _DIFF.sub(
+        lambda m: (
+            m[0] if flag(m[1]) is None else f"{flag(m[1])}: {_shell_value(m[2])} before, {_shell_value(m[3])} now"
+        ),
+        text,
+    )
     if options is None:
         return text
     # Any other setting of the command named in Python (content_weight, norm='laplacian'): its option.
@@ -133,6 +144,8 @@ _SUBJECT = re.compile(r"^(\w+)(?:\[\d+\])?(?:=(\S+))?(?= must | is |=|: | frames
 _ASSIGN = re.compile(r"(?<![\w./'\"-])(\w+)=('[\w.:-]+'|[\w.:-]+)(?=[\s;,)]|$)")
 #: A Python name with an underscore, not part of a path, an assignment or an option already.
 _NAME = re.compile(r"(?<![\w/.=-])([a-z]+(?:_[a-z0-9]+)+)\b(?![=(/.\w])")
+#: A changed setting of a resume's refusal, ``dream.tile_size: stored 64, now None``.
+_DIFF = re.compile(r"(?<![\w-])(?:\w+\.)*(\w+): stored (.+?), now (.+?)(?=; |\)|$)")
 #: The trainers' "pass NAME=VALUE to resume" (a checkpoint's setting this run must repeat).
 _RESUME_WITH = re.compile(r"pass (\w+)=(\S+?) to resume")
 
