@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,7 @@ class FolderReport:
 
     def summary(self, verb: str, out_dir) -> str:
         written, skipped, failed = self.counts()
-        unread = f", {failed} unreadable (skipped)" if failed else ""
+        unread = f", {failed} unreadable and skipped" if failed else ""
         return f"{verb} {written} image(s) into {out_dir} ({skipped} already done{unread})"
 
 
@@ -251,7 +252,8 @@ def _one(src: Path, dst: Path, make, report: FolderReport, name: str) -> None:
     try:
         image = io.load_pil(src, every_frame="dream-video" if name == "dream" else None)
     except ValueError as exc:
-        print(f"{name}: skipping {src}: {exc}", file=sys.stderr)
+        why = re.sub(rf"^image: {re.escape(str(src))} (is )?", "", str(exc))  # (the line names the file once)
+        print(f"{name}: skipping {src}: {why}", file=sys.stderr)
         report.failed.append((src, str(exc)))
         return
     out = make(image)

@@ -33,7 +33,9 @@ def test_counts_and_resume(tmp_path, capsys):
     src, out = write_folder(tmp_path / "in", 6), tmp_path / "out"
     first = batch.run_folder(src, out, None, invert, device=CPU, progress=False, name="test")
     assert (len(first.written), len(first.skipped), len(first.failed)) == (6, 0, 1)
-    assert "skipping" in capsys.readouterr().err and first.failed[0][0].name == "broken.png"
+    err = capsys.readouterr().err
+    assert "skipping" in err and first.failed[0][0].name == "broken.png"
+    assert err.count("broken.png") == 1, err  # the file named once in its line
     assert (out / "sub" / "01.png").is_file()
     assert np.array_equal(np.asarray(Image.open(out / "00.png")), 255 - np.asarray(Image.open(src / "00.png")))
     (out / "sub" / "04.png").unlink()

@@ -469,7 +469,7 @@ def test_unet_commands_end_to_end(tmp_path):
     r = run("cutout", str(folder), "-o", str(out_dir), "--model", str(ckpt), "-q")
     assert r.returncode == 0, r.stderr
     assert len(list(out_dir.glob("*.png"))) == 3 and "broken.png" in r.stderr
-    assert " 3 image(s) " in r.stdout and "1 unreadable (skipped)" in r.stdout, r.stdout
+    assert " 3 image(s) " in r.stdout and "1 unreadable and skipped" in r.stdout, r.stdout
     r = run("cutout", str(folder), "-o", str(out_dir), "--model", str(ckpt), "-q")
     assert r.returncode == 0 and "3 already done" in r.stdout, r.stdout
 
