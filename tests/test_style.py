@@ -1,5 +1,7 @@
 """Style transfer: the losses fall, exact tiles, several styles, colors, kinds and sizes, errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -199,3 +201,15 @@ def test_every_loss_weight_zero_is_refused():
     img = np.zeros((40, 40, 3), np.uint8)
     with pytest.raises(ValueError, match="are all 0, so there is nothing to paint"):
         fd.style_transfer(img, img, content_weight=0, style_weight=0, tv_weight=0, steps=1, octaves=1)
+
+
+def test_a_style_scale_below_the_networks_floor_says_so_once(images):
+    """style_scale=0.001 painted as 0.33 would, without a word: the option seemed to do nothing."""
+    with pytest.warns(
+        fd.FastdreamWarning, match=r"the styles at style_scale=0.001 would be .* they are used at"
+    ) as said:
+        fd.style_transfer(images["content"], images["ihc"], steps=1, octaves=1, style_scale=0.001, seed=0)
+    assert len([w for w in said if "style_scale" in str(w.message)]) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fd.style_transfer(images["content"], images["ihc"], steps=1, octaves=1, style_scale=0.5, seed=0)

@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from fastdream import ops
+from fastdream._warnings import warn
 from fastdream.models.build import dream_net
 from fastdream.models.taps import Frozen
 from fastdream.style import engine
@@ -69,6 +70,7 @@ class Stylizer:
         self._frozen = Frozen(self.net)
         self._grams: dict = {}
         self.feats = None
+        self._scale_said = False
 
     def __enter__(self) -> Stylizer:
         self._frozen.__enter__()
@@ -94,6 +96,22 @@ class Stylizer:
         at = None if masks is None else [R.mask_at(m, hw) for m in masks]
         return R.build(self._grams[hw], o.style_weights, at, feats.strides)
 
+    def _say_floor(self, size) -> None:
+        """Says once when ``style_scale`` asks for a style smaller than the network takes at the
+        full size: it is used at the smallest size, so lower scales change nothing."""
+        if self._scale_said:
+            return
+        self._scale_said = True
+        feats, scale = self.feats, self.o.style_scale
+        least = 2 * feats.stride if feats.min_side is None else feats.min_side
+        long = scale * max(size)  # every style's long side, whatever its own size
+        if feats.stride * round(long / feats.stride) < least:
+            warn(
+                f"the styles at style_scale={scale:g} would be {long:.3g} px on their long side, smaller than the "
+                f"{least} px the network takes: they are used at {least} px, as any style_scale up to "
+                f"{least / max(size):.2g} would be"
+            )
+
     def paint(
         self, content01, size, *, masks=None, init=None, temporal=None, restore=None, progress=False, callback=None
     ) -> torch.Tensor:
@@ -110,6 +128,7 @@ class Stylizer:
             (``size`` rounded to multiples of ``self.feats.stride``); the result (1, 3, *size*).
         """
         o = self.o
+        self._say_floor(size)
         c01 = self.working(content01)
         job = engine.Transfer(
             c01,
