@@ -340,6 +340,8 @@ def test_starting_over_replaces_the_old_runs_grids_once_it_has_a_checkpoint(name
     # The user's own pictures whose names look alike are theirs (they were removed too).
     for mine in ("samples_epoch_009.png", "trip_epoch_2023.png"):
         Image.new("RGB", (4, 4)).save(ckpt.parent / mine)
+    # A run stopped after its 4th epoch's grid, before its checkpoint: the grid is the run's.
+    Image.new("RGB", (4, 4)).save(ckpt.parent / "samples_epoch_004.png")
     run(data, tmp_path, epochs=1, resume=False)
     ours = [g for g in grids() if g not in ("samples_epoch_009.png", "trip_epoch_2023.png")]
     assert ours and all("_epoch_001" in g for g in ours)  # the new run's only: no stale epochs 2, 3

@@ -89,10 +89,11 @@ EPOCH_PICTURE = re.compile(r"^(samples|recon)_epoch_(\d{3,})\.png$")
 
 def epoch_pictures(checkpoint: Path) -> list[Path]:
     """The pictures a trainer that writes a folder made after each epoch beside its ``checkpoint``
-    (:data:`EPOCH_PICTURE`, up to the epochs it records), when there is one: a run that starts
-    over there replaces them (:attr:`~fastdream.training.loop.Trainer.stale`). Only those: a
-    ``trip_epoch_2023.png`` of the user's, or a ``samples_epoch_009.png`` past what the checkpoint
-    trained, is not its to remove."""
+    (:data:`EPOCH_PICTURE`, up to the epochs it records, and the next epoch's, which a run stopped
+    between its pictures and its checkpoint leaves), when there is one: a run that starts over
+    there replaces them (:attr:`~fastdream.training.loop.Trainer.stale`). Only those: a
+    ``trip_epoch_2023.png`` of the user's, or a ``samples_epoch_009.png`` further past what the
+    checkpoint trained, is not its to remove."""
     if not checkpoint.is_file():
         return []
     try:
@@ -100,7 +101,7 @@ def epoch_pictures(checkpoint: Path) -> list[Path]:
     except Exception:  # (start_over has checked it is a checkpoint of the trainer; any reader error)
         return []
     found = [(p, EPOCH_PICTURE.match(p.name)) for p in checkpoint.parent.iterdir()]
-    return sorted(p for p, m in found if m and 1 <= int(m[2]) <= epochs)
+    return sorted(p for p, m in found if m and 1 <= int(m[2]) <= epochs + 1)
 
 
 def read_checkpoint(checkpoint, format: str, version: int, name: str = "checkpoint", schema=None) -> dict:
