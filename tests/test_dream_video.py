@@ -9,7 +9,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageSequence
 
 import fastdream as fd
 from fastdream.video import coherent as dv
@@ -349,3 +349,28 @@ def test_settings_without_frames_do_not_hold_back_other_settings(clip, tmp_path)
     out = fd.dream_video(clip[0], tmp_path / "a.gif", octaves=1, steps=2, seed=4, end=2)
     settings = json.loads((frames_dir / "dream_video_settings.json").read_text())["key"]
     assert out.exists() and settings["seed"] == 4 and settings["dream"]["steps"] == 2
+
+
+@pytest.mark.parametrize("kind", ["dream", "style"])
+def test_a_gray_animation_gives_a_gray_video_and_a_color_one_stays_color(tmp_path, kind):
+    """A gray GIF's dream-video and style-video came out in color, where the dream or the style of a
+    gray picture is gray (and a zoom of it too)."""
+    from skimage import data
+
+    def video(frames, name):
+        path = tmp_path / f"{name}.gif"
+        frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
+        out = tmp_path / f"{name}_out.gif"
+        if kind == "dream":
+            return fd.dream_video(path, out, steps=1, octaves=1, seed=0)
+        style = Image.fromarray(data.coffee()).resize((64, 48))
+        return fd.style_video(path, style, out, steps=2, octaves=1, seed=0, flow=False)
+
+    cat = Image.fromarray(data.chelsea()).resize((72, 48))
+    for name, frames in (("gray", [cat.convert("L").rotate(4 * k) for k in range(2)]), ("color", [cat, cat])):
+        with Image.open(video(frames, name)) as gif:
+            spread = [
+                int(np.ptp(np.asarray(f.convert("RGB")).astype(int), axis=-1).max())
+                for f in ImageSequence.Iterator(gif)
+            ]
+        assert (max(spread) == 0) == (name == "gray"), (name, spread)

@@ -22,6 +22,7 @@ from fastdream.dream import build_objective, run
 from fastdream.dream.record import dream_settings
 from fastdream.models.build import dream_net
 from fastdream.models.taps import LayerTaps
+from fastdream.ops.luma import luma
 from fastdream.training import distributed
 from fastdream.video import checks as C
 from fastdream.video import frames as F
@@ -37,8 +38,8 @@ DREAM_DEFAULTS = {"octaves": 2, "steps": 5}
 class _Coherent:
     """Makes each frame from the current input frame and the previous dreamed one."""
 
-    def __init__(self, opts, device, blend: float, flow: bool, size: tuple[int, int]):
-        self.flow = None
+    def __init__(self, opts, device, blend: float, flow: bool, size: tuple[int, int], gray: bool = False):
+        self.flow, self.gray = None, gray
         if flow and blend > 0:  # frames the flow cannot follow: refused before the network is built
             from fastdream.video.flow import Flow
 
@@ -67,6 +68,8 @@ class _Coherent:
     def dream(self, frame: np.ndarray, callback=None) -> np.ndarray:
         x = self.start(frame).to(self.device)
         y = run(x.clamp_(0, 1), self.opts, callback=callback)
+        if self.gray:
+            y = luma(y).expand_as(y)
         out = io.quantize(y)[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
         self.prev = (out, frame)
         return out
@@ -98,6 +101,8 @@ def dream_video(
     Args:
         input: an MP4 (or another container ffmpeg reads; the ``video`` extra), a GIF or WebP, or a
             folder of frames (in the order of the numbers in their names; hidden files left out).
+            A GIF, WebP or folder whose frames are all gray gives a gray video, as a gray picture
+            gives a gray result.
         out_path: the output video, ``.mp4``, ``.gif`` or ``.webp`` (written atomically).
         blend: how much of the previous dreamed frame each frame starts from, in [0, 1] (0: every
             frame dreamed on its own).
@@ -142,7 +147,7 @@ def dream_video(
     C.check_frame_count("end - start", e - s, src.size[::-1], fmt, frames_dir)
     w, h = src.size
     callback = driver.check_callback(callback)
-    check_frames(src, s, e)
+    gray = check_frames(src, s, e)
     # The preset gives the look; the length of each frame's dream stays DREAM_DEFAULTS' unless given.
     opts = F.dream_options({**DREAM_DEFAULTS, **dream_kwargs, "preset": preset}, (h, w), "dream_video")
     device = opts.resolve_device()
@@ -158,6 +163,7 @@ def dream_video(
             "flow": flow and not independent,
             "seed": seed,
             "dream": dream_settings(opts),
+            **({"gray": True} if gray else {}),
         }
 
     digest = F.fingerprint(src)
@@ -168,7 +174,7 @@ def dream_video(
             "dream_video: frames that start from the previous dreamed frame (blend > 0) are made one "
             "after another; run in one process, or pass blend=0 to split the frames over the ranks"
         )
-    maker = _Coherent(dataclasses.replace(opts, seed=seed), device, blend, flow, src.size)
+    maker = _Coherent(dataclasses.replace(opts, seed=seed), device, blend, flow, src.size, gray)
     if dist.main:
         info = {"frames": e - s, "fps": fps, "device": str(device), "out_path": str(out)}
         F.start_frames_dir(frames_dir, SETTINGS_NAME, key(seed), info, resume)

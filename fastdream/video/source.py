@@ -80,14 +80,20 @@ class Source:
                 _close(gen, pipes)
 
 
-def check_frames(src: Source, start: int, end: int) -> None:
+def check_frames(src: Source, start: int, end: int) -> bool:
     """Decodes frames ``[start, end)`` of a folder or an animation once before any work, so that a
     broken one is said before hours of dreaming, not when its turn comes (no video was written
     then). A video file's frames are read by ffmpeg only as they are worked on (reading a long one
-    twice would cost minutes); its frame count is checked up front."""
-    if src.kind != "ffmpeg":
-        for _ in src.frames(start, end):
-            pass
+    twice would cost minutes); its frame count is checked up front.
+
+    Returns whether every frame is gray (a folder's or an animation's; a video file's are taken as
+    color): its video is made gray, as the dream of a gray picture is."""
+    if src.kind == "ffmpeg":
+        return False
+    gray = True
+    for f in src.frames(start, end):
+        gray = gray and bool((f[..., 0] == f[..., 1]).all() and (f[..., 1] == f[..., 2]).all())
+    return gray
 
 
 def _pipes(gen) -> list:

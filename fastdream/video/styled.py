@@ -26,6 +26,7 @@ from PIL import Image
 
 from fastdream import _checks, driver, io
 from fastdream.io.record import model_fingerprint, tensor_sha256
+from fastdream.ops.luma import luma
 from fastdream.style import regions
 from fastdream.style.engine import octave_sizes
 from fastdream.style.options import MAX, StyleOptions
@@ -64,8 +65,8 @@ def _pad(x: torch.Tensor, hw: tuple[int, int], mode: str = "reflect") -> torch.T
 class _Painter:
     """Paints each frame from the current input frame and, with the flow, the previous styled one."""
 
-    def __init__(self, st: Stylizer, hw, flow: bool, temporal_weight: float, masks, cutout, device):
-        self.st, self.hw, self.device = st, hw, device
+    def __init__(self, st: Stylizer, hw, flow: bool, temporal_weight: float, masks, cutout, device, gray=False):
+        self.st, self.hw, self.device, self.gray = st, hw, device, gray
         stride = st.feats.stride
         self.work = (stride * math.ceil(hw[0] / stride), stride * math.ceil(hw[1] / stride))
         o = st.o
@@ -146,6 +147,8 @@ class _Painter:
         """A working picture as an RGB uint8 frame (cut to the frame at the full working size)."""
         if tuple(y.shape[-2:]) == self.work:
             y = y[..., : self.hw[0], : self.hw[1]]
+        if self.gray:  # a gray video's frames, as a gray picture's style is
+            y = luma(y).expand_as(y)
         return io.quantize(y)[0].permute(1, 2, 0).to(torch.uint8).cpu().numpy()
 
     def keep(self, out: np.ndarray, frame: np.ndarray) -> None:
@@ -176,6 +179,8 @@ def style_video(
     Args:
         video_or_frames: an MP4 (or another container ffmpeg reads; the ``video`` extra), a GIF or
             WebP, or a folder of frames (in the order of the numbers in their names; hidden files left out).
+            A GIF, WebP or folder whose frames are all gray gives a gray video, as a gray picture
+            gives a gray result.
         style_or_styles: one style image or a list of them (any image kind).
         out_path: the output video, ``.mp4``, ``.gif`` or ``.webp`` (written atomically).
         flow: start each frame from the previous styled frame moved along the optical flow
@@ -235,7 +240,7 @@ def style_video(
     keep_audio = C.check_sound(src, fmt, fps, keep_audio)
     frames_dir = C.check_frames_dir(frames_dir, out, [video_or_frames])
     callback = driver.check_callback(callback)
-    check_frames(src, s, e)
+    gray = check_frames(src, s, e)
     masks, cutout = style_options.pop("masks", None), style_options.pop("cutout_model", None)
     style01 = _styles(style_or_styles)
     o = _options(len(style01), style_options)
@@ -258,13 +263,14 @@ def style_video(
         "temporal_weight": tw if flow else None,
         "masks": masks_key,
         "style": _settings(o, style01),
+        **({"gray": True} if gray else {}),
     }
     key = lambda seed: {**settings, "seed": seed}  # what decides the pixels, compared on resume
     seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, o.seed, resume, dist, device)
     o = dataclasses.replace(o, seed=seed)
     first = F.to01(_frame(src, s, hw), device) if o.preserve_colors or o.color_match else None
     with Stylizer(style01, o, device, first) as st:
-        painter = _Painter(st, hw, flow, tw, masks, cutout, device)
+        painter = _Painter(st, hw, flow, tw, masks, cutout, device, gray)
         if dist.main:
             info = {"frames": e - s, "fps": fps, "device": str(device), "out_path": str(out)}
             F.start_frames_dir(frames_dir, SETTINGS_NAME, key(seed), info, resume)
