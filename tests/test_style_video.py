@@ -264,3 +264,30 @@ def test_a_still_frame_of_odd_size_takes_no_extra_pass(style, tmp_path, monkeypa
     monkeypatch.setattr(sv.Stylizer, "paint", lambda self, *a, **k: calls.append(a[1]) or paint(self, *a, **k))
     fd.style_video(tmp_path / "in", style, tmp_path / "still.gif", frames_dir=tmp_path / "f", **FAST)
     assert len(calls) == 3, calls  # one transfer a frame
+
+
+def test_a_stop_is_heard_during_the_pass_for_entering_picture(style, tmp_path, monkeypatch):
+    """The smallest-octave pass for picture entering a pan took no step hook: a Stop waited for it."""
+    from skimage import data
+
+    big = np.asarray(Image.fromarray(data.astronaut()).resize((200, 200)))
+    (tmp_path / "in").mkdir()
+    for k in range(3):
+        Image.fromarray(big[40:136, 24 * k : 24 * k + 96]).save(tmp_path / "in" / f"{k}.png")
+    sizes = []
+    paint = sv.Stylizer.paint
+    monkeypatch.setattr(sv.Stylizer, "paint", lambda self, *a, **k: sizes.append(tuple(a[1])) or paint(self, *a, **k))
+    seen = []
+
+    def stop_in_frame_1(state):
+        seen.append((state.frame, state.step, state.image().size))
+        return state.frame != 1
+
+    with pytest.raises(fd.Cancelled) as stopped:
+        fd.style_video(
+            tmp_path / "in", style, tmp_path / "pan.gif", steps=2, octaves=2, seed=0, callback=stop_in_frame_1
+        )
+    assert len(sizes) == 2 and sizes[1] != sizes[0], sizes  # stopped in frame 1's pass, before its full size
+    first_of_1 = next(s for s in seen if s[0] == 1)
+    assert first_of_1[1] == 4 and first_of_1[2] == (96, 96)  # no step of its own; the frame as it starts
+    assert stopped.value.image.size == (96, 96)

@@ -104,11 +104,13 @@ class _Painter:
         target = _pad(self.st.working(m01), self.work)
         return init, (target, _pad(v, self.work, "constant"), self.temporal_weight)
 
-    def _uncovered(self, c01: torch.Tensor, init: torch.Tensor, temporal) -> torch.Tensor:
+    def _uncovered(self, c01: torch.Tensor, init: torch.Tensor, temporal, callback=None) -> torch.Tensor:
         """``init`` with the pixels the flow does not trace (new picture entering the frame) taken
         from a pass at the first frame's smallest octave: they only got the full-size octave, so a
         pan's new strips stayed half as styled as the first frame, and the temporal term then held
-        them so (bench/RESULTS.md, "Styled videos")."""
+        them so (bench/RESULTS.md, "Styled videos"). ``callback`` hears each of its steps, so a
+        stop is not kept waiting; they count as none of the frame's (whether the pass runs is known
+        only once the flow is), and show the frame as it starts."""
         target, valid, weight = temporal
         # (over the frame: the padding to the network's stride is untraced too, and would count)
         if float((1 - valid[..., : self.hw[0], : self.hw[1]]).mean()) < NEW_SHARE:
@@ -117,8 +119,17 @@ class _Painter:
         if small == self.work:  # one octave: no smaller pass to take them from
             return init
         down = lambda t: TF.interpolate(t, size=small, mode="bilinear", align_corners=False, antialias=True)
+        hook = None
+        if callback is not None:
+            shown = lambda: self._picture(init)
+            hook = lambda state: callback(dataclasses.replace(state, step=0, octave_step=0, _picture=shown))
         y = self.st.paint(
-            _pad(c01, self.work), small, masks=self._masks(c01), init=init, temporal=(down(target), down(valid), weight)
+            _pad(c01, self.work),
+            small,
+            masks=self._masks(c01),
+            init=init,
+            temporal=(down(target), down(valid), weight),
+            callback=hook,
         )
         up = TF.interpolate(y, size=self.work, mode="bilinear", align_corners=False)
         return valid * init + (1 - valid) * up
@@ -128,7 +139,7 @@ class _Painter:
         c01 = F.to01(frame, self.device)
         init, temporal = self._start(frame, c01)
         if init is not None:
-            init = self._uncovered(c01, init, temporal)
+            init = self._uncovered(c01, init, temporal, callback)
         y = self.st.paint(
             _pad(c01, self.work),
             self.work,
