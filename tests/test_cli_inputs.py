@@ -61,6 +61,22 @@ def test_overwrite_replaces_the_input_even_when_it_is_also_the_guide(files, monk
     )
 
 
+@pytest.mark.parametrize("kind", ["gif", "webp", "tiff"])
+@pytest.mark.parametrize("command", ["dream", "style"])
+def test_overwrite_never_replaces_an_animation_by_its_first_frame(files, monkeypatch, capsys, kind, command):
+    """`dream anim.gif -o anim.gif --overwrite` wrote a still over a 4-frame GIF: the other frames
+    were gone (a warning said only the first is used; the run went ahead)."""
+    monkeypatch.chdir(files)
+    frames = [Image.open("in.png").rotate(10 * k) for k in range(3)]
+    frames[0].save(f"anim.{kind}", save_all=True, append_images=frames[1:])
+    before = _digests(files)
+    styles = ["style.png"] if command == "style" else []
+    assert main([command, f"anim.{kind}", *styles, "-o", f"anim.{kind}", "--overwrite", *QUICK]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "holds 3 frames" in err and f"fastdream {command}-video works on every frame" in err, err
+    assert _digests(files) == before
+
+
 def test_the_input_refused_as_output_names_the_right_remedy(files, monkeypatch, capsys):
     """--overwrite is the remedy where it exists (dream); zoom never writes over its input."""
     monkeypatch.chdir(files)

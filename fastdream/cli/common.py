@@ -66,6 +66,24 @@ INPUT_DESTS = (
 )  # fmt: skip
 
 
+#: The command that works on every frame of what a still command reads only the first of.
+_EVERY_FRAME = {"dream": "fastdream dream-video", "style": "fastdream style-video"}
+
+
+def _refuse_replacing_frames(out: Path, command: str) -> None:
+    """``--overwrite`` of an animation or a multi-page file would keep its first frame only."""
+    from fastdream import io
+
+    with io.opened(out, "input") as im:
+        frames = getattr(im, "n_frames", 1) if getattr(im, "is_animated", False) else 1
+    if frames > 1:
+        other = _EVERY_FRAME.get(command)
+        raise UsageError(
+            f"output {out} is the input, which holds {frames} frames: the result written over it would keep only "
+            "the first; choose another output" + (f" ({other} works on every frame)" if other else "")
+        )
+
+
 def output_path(args, default: str | None, *, inputs=(), mode: str | None = None, soft: bool | None = None) -> Path:
     """``-o``, checked before any work (:mod:`fastdream.io.outputs`): a file (not a folder) in a
     folder that exists and can be written, in a format that can be written and holds ``mode``
@@ -107,6 +125,8 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
             raise UsageError(f"output {out} is the input file; pass --overwrite to replace it")
         raise UsageError(f"output {out} is the input file, which fastdream never writes over; choose another output")
     io.check_not_input("output", out, [source], overwrite=overwrite)
+    if overwrite and source and Path(source).is_file() and _same(out, source):
+        _refuse_replacing_frames(out, getattr(args, "command", ""))
     # --overwrite is for the input only (which may also be the guide or a style: read before the write)
     others = [p for p in input_args(args) if not (overwrite and source and _same(p, source))]
     io.check_not_input("output", out, [*others, *inputs])
