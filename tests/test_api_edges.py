@@ -73,6 +73,16 @@ def test_a_float_picture_just_over_1_says_how_it_is_read(photo):
     with pytest.warns(UserWarning, match=r"values up to 1.01 is read as 0-255 levels .* nearly black") as said:
         fd.dream(Image.fromarray(g), **FAST)
     assert {w.filename for w in said} == {__file__}  # the user's line, not torch's decorator
+    assert len(said) == 1
+
+
+def test_a_float_file_just_over_1_says_it_too(tmp_path):
+    """Given as a path (the command line, a folder run), the same TIFF said nothing."""
+    g = np.linspace(0, 1.2, 48 * 64, dtype=np.float32).reshape(48, 64)
+    Image.fromarray(g).save(tmp_path / "over.tif")
+    with pytest.warns(UserWarning, match=r"values up to 1.2 is read as 0-255 levels .* nearly black") as said:
+        fd.dream(tmp_path / "over.tif", **FAST)
+    assert len([w for w in said if "nearly black" in str(w.message)]) == 1
 
 
 def test_a_closed_or_cut_pil_image_is_one_clear_error(photo, tmp_path):

@@ -15,6 +15,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fastdream._warnings import warn
+
 #: The PIL mode of an 8-bit image by its channel count.
 MODES = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
@@ -145,10 +147,11 @@ def _levels(a: np.ndarray, mode: str) -> np.ndarray:
     return ((a * 255 + white // 2) // white).astype(np.uint8)  # 16-bit: round(v / 257), exact for 8-bit values
 
 
-def deep_white(a: np.ndarray, mode: str):
+def deep_white(a: np.ndarray, mode: str, quiet: bool = False):
     """The value a deep gray array's white is (:func:`_levels`, :func:`deep_float`): 65535 for
     16-bit; for float (``F``) 1 when every value lies in [0, 1], else 255 (Pillow's own reading);
     for 32-bit ``I`` 255 when it holds 8-bit values, its largest when wider than 16 bits, else 65535.
+    A float picture just over 1 (up to 2), read so as nearly black, is said unless ``quiet``.
 
     Examples:
         >>> deep_white(np.array([[0.0, 0.5]], np.float32), "F"), deep_white(np.array([[0, 300]]), "I")
@@ -156,7 +159,14 @@ def deep_white(a: np.ndarray, mode: str):
     """
     if mode == "F":
         finite = a[np.isfinite(a)]
-        return 1.0 if not finite.size or (finite.min() >= 0 and finite.max() <= 1) else 255.0
+        if not finite.size or (finite.min() >= 0 and finite.max() <= 1):
+            return 1.0
+        if finite.max() <= 2 and not quiet:  # (said wherever the picture comes from: a path, a PIL image)
+            warn(
+                f"image: a float ('F') picture with values up to {float(finite.max()):.3g} is read as 0-255 levels "
+                "(Pillow's reading), so it is nearly black; clip it to [0, 1] to have it read as [0, 1]"
+            )
+        return 255.0
     top = int(a.max()) if a.size else 0
     if mode == "I" and top <= 255:
         return 255
@@ -283,5 +293,5 @@ def back_to_mode(image: Image.Image):
         return lambda out: out.convert("CMYK")
     if mode not in DEEP_GRAY or image.info.get("transparency") is not None:
         return lambda out: out
-    white = deep_white(np.asarray(image), mode)
+    white = deep_white(np.asarray(image), mode, quiet=True)  # (said as the picture is read)
     return lambda out: Image.fromarray(deep_back(np.asarray(out, np.float32) / 255.0, mode, white))

@@ -231,12 +231,6 @@ def _from_pil(im: Image.Image) -> Loaded:
 def _from_deep(im: Image.Image) -> Loaded:
     mode, a = im.mode, np.asarray(im)
     x, white = deep_float(a, mode)
-    top = float(np.nanmax(a)) if mode == "F" and white == 255 else None
-    if top is not None and top <= 2:
-        warn(
-            f"image: a float ('F') picture with values up to {top:.3g} is read as "
-            "0-255 levels (Pillow's reading), so it is nearly black; clip it to [0, 1] to have it read as [0, 1]"
-        )
     loaded = _from_numpy(x, "image")
 
     kept = returned_profile(im)
