@@ -54,11 +54,6 @@ class FolderReport:
         return f"{verb} {written} image(s) into {out_dir} ({skipped} already done{unread})"
 
 
-#: Names an output folder is refused under (``-o out.png`` for a folder: a file was meant); the
-#: formats pictures are saved in, not every suffix Pillow knows (``scans.pdf`` may be a folder).
-PICTURE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".bmp")
-
-
 def check_folders(in_dir, out_dir, fmt, mode: str = "RGB", soft: bool = True) -> tuple[Path, Path, str | None]:
     """The folders of a folder run, and the output format (``None``: each input's own) checked to
     be writable for ``mode`` pictures (``soft=False``: whose alpha is only clear or opaque, which
@@ -76,16 +71,10 @@ def check_folders(in_dir, out_dir, fmt, mode: str = "RGB", soft: bool = True) ->
         except ValueError:
             what = "transparency, which these pictures have" if "A" in mode else f"{mode} pictures"
             raise ValueError(f"format: {fmt} cannot hold {what}; use png or webp") from None
-    if out_dir.exists() and not out_dir.is_dir():
-        raise NotADirectoryError(f"output_dir: {out_dir} exists and is not a folder")
+    io.output_folder("output_dir", out_dir, [in_dir], "the folder's results")
     existing = next((p for p in (out_dir, *out_dir.parents) if p.exists()), None)
     if existing is not None and existing.is_dir() and not io.can_write_in(existing):  # before the work
         raise PermissionError(f"output_dir: the folder {existing} cannot be written")
-    if not out_dir.exists() and out_dir.suffix.lower() in PICTURE_SUFFIXES:
-        raise ValueError(
-            f"output_dir: {out_dir} is named as an image, but a folder of images goes into a folder; give a folder name"
-        )
-    io.check_not_input("output_dir", out_dir, [in_dir], folder=True)
     return in_dir, out_dir, fmt
 
 

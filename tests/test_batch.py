@@ -68,7 +68,7 @@ def test_two_inputs_one_format_names_alike_are_refused_before_any_work(tmp_path)
     assert not (tmp_path / "out").exists()
     kept = batch.run_folder(src, tmp_path / "kept", None, invert, device=CPU, progress=False, name="test")
     assert len(kept.written) == 4  # each input's own format: four names, four outputs
-    with pytest.raises(ValueError, match="named as an image"):
+    with pytest.raises(ValueError, match="named as a file, but it is a folder"):
         batch.run_folder(src, tmp_path / "out.png", None, invert, device=CPU, progress=False, name="test")
     assert (
         len(batch.run_folder(src, tmp_path / "scans.pdf", None, invert, device=CPU, progress=False, name="t").written)

@@ -99,8 +99,28 @@ def test_a_folder_dream_into_a_name_like_an_image_is_refused(files, monkeypatch,
     (files / "in.png").rename(files / "photos" / "in.png")
     monkeypatch.chdir(files)
     assert main(["dream", "photos", "-o", "out.png", *QUICK]) == 2
-    assert "out.png is named as an image" in capsys.readouterr().err
+    assert "out.png is named as a file, but it is a folder for" in capsys.readouterr().err
     assert not (files / "out.png").exists()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["sample-gan", "gan/checkpoint.pt", "-o", "samples.png"],
+        ["sample-vae", "vae/checkpoint.pt", "-o", "samples.webp"],
+        ["train-gan", "photos", "-o", "gan.pt", "--epochs", "1"],
+        ["train-vae", "photos", "-o", "vae.pth", "--epochs", "1"],
+    ],
+    ids=["sample-gan", "sample-vae", "train-gan", "train-vae"],
+)
+def test_a_folder_named_as_a_file_is_refused_for_samples_and_training(files, monkeypatch, capsys, args):
+    """`sample-gan ... -o samples.png` made a folder samples.png; `train-gan ... -o gan.pt` a folder gan.pt."""
+    (files / "photos").mkdir()
+    monkeypatch.chdir(files)
+    before = sorted(p.name for p in files.iterdir())
+    assert main([*args, "-q"]) == 2
+    assert f"{args[3]} is named as a file, but it is a folder for" in capsys.readouterr().err
+    assert sorted(p.name for p in files.iterdir()) == before
 
 
 def test_the_library_refuses_them_too(files):

@@ -102,6 +102,8 @@ def _check_output(args, walk: bool) -> None:
         args.fps = fps
     elif out.exists() and not out.is_dir():
         raise NotADirectoryError(f"output: {out} exists and is not a folder (samples go into a folder)")
+    elif not out.exists():
+        io.output_folder("output", out, what="the samples (sample_0000.png, ...)")
     elif old := sorted(p.name for p in out.glob("sample_[0-9][0-9][0-9][0-9]*.png")) if out.is_dir() else []:
         # Replacing some and leaving the others mixed samples of two runs (or checkpoints) unseen.
         raise FileExistsError(

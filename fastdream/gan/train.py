@@ -246,9 +246,7 @@ def _check_arguments(a: dict) -> dict:
     _fits(c)
     if c["kid_samples"] == 1:
         raise ValueError("kid_samples must be 0 (no KID) or >= 2, got 1")
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"out_dir: {out_dir} exists and is not a folder")
-    io.check_not_input("out_dir", out_dir, [c["images_dir"]], folder=True)
+    io.output_folder("out_dir", out_dir, [c["images_dir"]], "its checkpoint.pt and sample grids")
     return c
 
 

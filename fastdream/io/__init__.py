@@ -42,6 +42,7 @@ from fastdream.io.outputs import (
     flatten,
     image_format,
     keeps_soft_alpha,
+    output_folder,
     save_image,
     soft_alpha,
 )
@@ -82,6 +83,7 @@ __all__ = [
     "max_fps",
     "model_fingerprint",
     "opened",
+    "output_folder",
     "quantize",
     "reason",
     "save_image",

@@ -189,6 +189,31 @@ def checkpoint_file(name: str, out, inputs: Iterable) -> Path:
     return out
 
 
+#: Names that say "a file": a folder that does not exist yet named so is a slip (``-o out.png``
+#: for a folder run, ``gan.pt`` for a trainer's folder). The formats pictures are saved in and
+#: checkpoints' suffixes, not every suffix Pillow knows (``scans.pdf`` may be a folder).
+FILE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif", ".tif", ".tiff", ".bmp", ".pt", ".pth", ".ckpt")
+
+
+def output_folder(name: str, out, inputs: Iterable = (), what: str = "its pictures") -> Path:
+    """``out`` as a folder a run writes ``what`` into: not a file, not one of ``inputs`` nor
+    inside or around an input folder (:func:`check_not_input`), and, when it does not exist yet,
+    not named as a file (``samples.png``, ``gan.pt``: a folder of that name would be made).
+
+    Examples:
+        >>> output_folder("out_dir", "gan.pt", what="its checkpoint.pt and sample grids")
+        Traceback (most recent call last):
+        ...
+        ValueError: out_dir: gan.pt is named as a file, but it is a folder for its checkpoint.pt and sample grids; give a folder name
+    """
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{name}: {out} exists and is not a folder")
+    if not out.exists() and out.suffix.lower() in FILE_SUFFIXES:
+        raise ValueError(f"{name}: {out} is named as a file, but it is a folder for {what}; give a folder name")
+    return check_not_input(name, out, inputs, folder=True)
+
+
 class Made:
     """The folders a run makes for its outputs, removed again (when still empty) if the run fails:
     ``with Made(folder) as made: ...`` makes ``folder`` and its missing parents.

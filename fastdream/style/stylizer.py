@@ -105,7 +105,8 @@ class Stylizer:
         feats, scale = self.feats, self.o.style_scale
         least = 2 * feats.stride if feats.min_side is None else feats.min_side
         long = scale * max(size)  # every style's long side, whatever its own size
-        if feats.stride * round(long / feats.stride) < least:
+        # (a content too small itself is said by the transfer: not the style's floor)
+        if scale < 1 and max(size) >= least and feats.stride * round(long / feats.stride) < least:
             warn(
                 f"the styles at style_scale={scale:g} would be {long:.3g} px on their long side, smaller than the "
                 f"{least} px the network takes: they are used at {least} px, as any style_scale up to "

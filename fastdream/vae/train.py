@@ -340,9 +340,7 @@ def _check_arguments(a: dict) -> dict:
     if a["channels"] is not None and a["channels"] not in (1, 3):
         raise ValueError(f"channels must be None (detect), 1 or 3, got {a['channels']!r}")
     out_dir = c.path("out_dir", a["out_dir"])
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"out_dir: {out_dir} exists and is not a folder")
-    io.check_not_input("out_dir", out_dir, [a["images_dir"]], folder=True)
+    io.output_folder("out_dir", out_dir, [a["images_dir"]], "its checkpoint.pt and sample grids")
     out = dict(
         images_dir=c.path("images_dir", a["images_dir"]),
         out_dir=out_dir,
