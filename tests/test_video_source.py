@@ -153,3 +153,16 @@ def test_reading_an_mp4_closes_ffmpeg_s_pipes(with_sound):
         partly.close()
         gc.collect()
     assert not [w for w in said if issubclass(w.category, ResourceWarning)], [str(w.message) for w in said]
+
+
+def test_a_phones_rotated_video_is_read_upright_without_a_stray_line(tmp_path, caplog):
+    """imageio-ffmpeg printed "The frame size for reading (72, 96) is different from the source
+    frame size (96, 72)." twice on stderr, with no name, even under -q."""
+    _ffmpeg(
+        "-f", "lavfi", "-i", "testsrc=size=96x72:rate=10", "-t", "0.3", "-pix_fmt", "yuv420p", str(tmp_path / "v.mp4")
+    )
+    _ffmpeg("-display_rotation", "90", "-i", str(tmp_path / "v.mp4"), "-c", "copy", str(tmp_path / "rot.mp4"))
+    src = source.open_source(tmp_path / "rot.mp4")
+    frames = list(src.frames())
+    assert src.size == (72, 96) and frames[0].shape == (96, 72, 3)
+    assert not [r for r in caplog.records if "frame size" in r.getMessage()]

@@ -9,6 +9,7 @@ ffmpeg makes it constant, its sound in step) and opaque (transparency is put on 
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -133,6 +134,14 @@ def _warn_if_clear(im: Image.Image, path: Path) -> None:
     if io.has_clear(io.standard(im)):
         warn(f"input: the transparency of {path.name} is put on white (a video holds none)")
 
+
+def _rotated_note(record: logging.LogRecord) -> bool:
+    # imageio-ffmpeg says that a phone's rotated video is read at its upright size (as it should
+    # be), on stderr with no name: not the user's business.
+    return "different from the source frame size" not in record.getMessage()
+
+
+logging.getLogger("imageio_ffmpeg").addFilter(_rotated_note)
 
 #: ffmpeg's output options for reading frames: one constant rate (the one its count uses).
 CONSTANT_RATE = ["-fps_mode", "cfr"]
