@@ -339,6 +339,10 @@ def test_gan_commands_end_to_end(tmp_path):
     r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "2", "--seed", "2")  # the same folder again
     assert r.returncode == 2 and "already holds 3 samples" in r.stderr  # replacing 2 of 3 mixed two runs
     assert (tmp_path / "s" / "sample_0000.png").read_bytes() == before
+    # Into the pictures it trained on: a resumed training would learn the network's own samples.
+    r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "imgs"), "-n", "2")
+    assert r.returncode == 2 and "other pictures" in r.stderr and "new or empty folder" in r.stderr, r.stderr
+    assert not list((tmp_path / "imgs").glob("sample_*"))
     r = run("gan-walk", str(ckpt), "-o", str(tmp_path / "w.gif"), "--frames", "5")
     assert r.returncode == 0, r.stderr
     with Image.open(tmp_path / "w.gif") as im:

@@ -92,6 +92,7 @@ def _check_output(args, walk: bool) -> None:
     """``-o`` checked before anything is generated: a folder for samples (or a video file for a
     walk) that is not the checkpoint, nor holds it; ``-n`` and ``--dream-size`` within bounds."""
     from fastdream import _checks, io
+    from fastdream.training import IMAGE_EXTENSIONS
 
     out = Path(args.output)
     if walk:
@@ -108,6 +109,11 @@ def _check_output(args, walk: bool) -> None:
         # Replacing some and leaving the others mixed samples of two runs (or checkpoints) unseen.
         raise FileExistsError(
             f"output: {out} already holds {len(old)} samples ({old[0]}, ...), which are kept; give a new or empty folder"
+        )
+    elif theirs := sorted(p.name for p in out.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS) if out.is_dir() else []:
+        # (a training folder among them: its next run would learn the network's own samples)
+        raise FileExistsError(
+            f"output: {out} holds {len(theirs)} other pictures ({theirs[0]}, ...); samples go into a new or empty folder"
         )
     io.check_not_input("output", out, input_args(args), folder=not walk)  # the checkpoint, --between's images
     if not walk:  # (in the shell's words: the library's says "n")
