@@ -140,7 +140,8 @@ def dream(
 
     Returns:
         The dreamed image, of the same kind, size, channel count (and dtype/device for arrays
-        and tensors) as ``image``; a path input gives a PIL image.
+        and tensors) as ``image``; a path input gives a PIL image. A picture whose EXIF says it
+        was taken on its side comes back upright (its width and height swapped).
 
     Examples:
         >>> import numpy as np, fastdream as fd

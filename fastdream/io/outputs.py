@@ -305,4 +305,6 @@ def save_image(image: Image.Image, path, **options) -> Path:
         options.setdefault("icc_profile", image.info["icc_profile"])
     if image.info.get("dpi") and fmt in ("PNG", "JPEG", "TIFF"):  # (the formats Pillow writes it in)
         options.setdefault("dpi", tuple(float(v) for v in image.info["dpi"]))
+    if image.info.get("exif") and fmt in ("PNG", "JPEG", "WEBP"):
+        options.setdefault("exif", image.info["exif"])
     return atomic_save(lambda tmp: image.save(tmp, format=fmt, **options), path)

@@ -197,6 +197,24 @@ def test_a_pictures_print_resolution_reaches_the_output(tmp_path, ext, mode, low
         assert Image.open(tmp_path / f"out{out_ext}").info["dpi"] == pytest.approx((300, 300), abs=0.01)
 
 
+@pytest.mark.parametrize("low_memory", [False, True])
+def test_a_photos_exif_record_reaches_the_output_upright(tmp_path, low_memory):
+    """`dream photo.jpg -o photo.jpg --overwrite` dropped the camera, the date and the GPS of the
+    photo it replaced; the result keeps them, without the orientation (it is upright) or the size."""
+    import fastdream as fd
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0112] = "MyCamera", 6  # make; orientation: turn 90 degrees
+    exif.get_ifd(0x8769).update({0x9003: "2024:01:01 10:00:00", 0xA002: 40, 0xA003: 32})
+    Image.new("RGB", (40, 32), (200, 60, 30)).save(tmp_path / "in.jpg", exif=exif.tobytes())
+    out = fd.dream(str(tmp_path / "in.jpg"), steps=1, octaves=1, low_memory=low_memory)
+    assert out.size == (32, 40)  # upright
+    for ext in (".jpg", ".png", ".webp"):
+        kept = Image.open(io.save_image(out, tmp_path / f"out{ext}")).getexif()
+        assert kept.get(0x010F) == "MyCamera" and 0x0112 not in kept, ext
+        assert dict(kept.get_ifd(0x8769)) == {0x9003: "2024:01:01 10:00:00"}, ext
+
+
 def test_a_resume_refusal_says_what_changed_of_a_file():
     """Every changed hash said "another file", also where there was none before, or one fewer."""
     diff = io.settings_diff(
