@@ -7,6 +7,7 @@ import math
 import numbers
 import os
 import re
+import shutil
 import stat
 from pathlib import Path
 
@@ -359,6 +360,18 @@ def fits(what: str, need: float, hint: str = "") -> None:
         raise ValueError(
             f"{what} needs about {human_bytes(need)} of memory, more than the {human_bytes(budget)} this machine "
             f"has available{'; ' + hint if hint else ''}"
+        )
+
+
+def fits_on_disk(what: str, need: float, folder) -> None:
+    """Refuses, before anything is written, files of ``need`` bytes in all that would not fit in
+    the free space where ``folder`` is (or will be made)."""
+    folder = Path(folder)
+    root = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
+    free = shutil.disk_usage(root).free
+    if need > free:
+        raise ValueError(
+            f"{what} need about {human_bytes(need)} in {folder}, more than the {human_bytes(free)} free there"
         )
 
 

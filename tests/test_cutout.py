@@ -12,7 +12,7 @@ from PIL import Image
 from fastdream.cutout import cutout, load_unet, predict_mask, read_mask, train_unet
 from fastdream.cutout import pairs as cp
 from fastdream.cutout import train as ct
-from fastdream.data import make_cutout_dataset
+from fastdream.data import make_cutout_dataset, make_subject_folders
 from fastdream.models.unet import UNet
 from tests.helpers import UNET_TINY
 
@@ -72,6 +72,13 @@ def test_dataset_bad_arguments(tmp_path):
         make_cutout_dataset(tmp_path / "x", 2, size=32.0)
     with pytest.raises(TypeError, match="out_dir must be a path"):
         make_cutout_dataset(None, 2)
+    # A billion images wrote 159,050 files (1.3 GB) in 30 s; size=10**6 ran out of memory.
+    with pytest.raises(ValueError, match=r"n=1000000000 images and masks of 32x32 need about .* free there"):
+        make_cutout_dataset(tmp_path / "x", 10**9, size=32)
+    with pytest.raises(ValueError, match="size must be <= 8192, got 1000000"):
+        make_cutout_dataset(tmp_path / "x", 4, size=10**6)
+    with pytest.raises(ValueError, match=r"per_subject=1000000000 crops of 16x16 need about .* free there"):
+        make_subject_folders(tmp_path / "x", {"a": np.zeros((32, 32, 3), np.uint8)}, per_subject=10**9, size=16)
     assert not (tmp_path / "x").exists()
 
 

@@ -29,6 +29,7 @@ from typing import NamedTuple
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from fastdream import _checks
 from fastdream._checks import integer as _int
 from fastdream.io import save_image
 
@@ -36,6 +37,8 @@ __all__ = ["CutoutDataset", "make_cutout_dataset"]
 
 #: Masks are drawn this many times larger, then box-filtered down: exact anti-aliased coverage.
 SUPERSAMPLE = 4
+#: The largest image side (a training set's pictures; the U-Net trains on 256-512 px crops).
+MAX_SIZE = 8192
 #: A fill whose pixels differ from the background they cover by less than this on average (RGB
 #: in [0, 1], Euclidean) is redrawn: an object of the background's own colors has no visible
 #: edge and no right answer.
@@ -380,12 +383,14 @@ def make_cutout_dataset(out_dir, n: int, *, size: int = 128, seed: int = 0) -> C
     """
     if not isinstance(out_dir, (str, os.PathLike)):
         raise TypeError(f"out_dir must be a path (str or os.PathLike), got {type(out_dir).__name__}")
-    n = _int("n", n, 1)
-    size = _int("size", size, 16)
+    n = _int("n", n, 1, cap=_checks.COUNT_MAX)
+    size = _int("size", size, 16, cap=MAX_SIZE)
     seed = _int("seed", seed, 0)
     out_dir = Path(out_dir)
     if out_dir.exists() and not out_dir.is_dir():
         raise ValueError(f"out_dir: {out_dir} exists and is not a folder")
+    _checks.fits(f"size={size} (each image drawn at {SUPERSAMPLE}x)", (SUPERSAMPLE * size) ** 2 * 4 * 8)
+    _checks.fits_on_disk(f"n={n} images and masks of {size}x{size}", n * size * size * 4 / 2, out_dir)
     images, masks = out_dir / "images", out_dir / "masks"
     images.mkdir(parents=True, exist_ok=True)
     masks.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,7 @@ def make_subject_folders(out_dir, sources: dict, per_subject: int = 60, size: in
 
     Examples:
         >>> import tempfile, numpy as np
+        >>> from fastdream.data import make_subject_folders
         >>> rng = np.random.default_rng(0)
         >>> pics = {"noise": rng.integers(0, 256, (80, 90, 3), dtype=np.uint8), "flat": np.full((64, 64, 3), 128, np.uint8)}
         >>> root = make_subject_folders(tempfile.mkdtemp(), pics, per_subject=3, size=32)
@@ -63,8 +64,14 @@ def make_subject_folders(out_dir, sources: dict, per_subject: int = 60, size: in
     out = _checks.path("out_dir", out_dir)
     if not isinstance(sources, dict) or not sources:
         raise TypeError(f"sources must be a dict subject name -> picture(s), got {type(sources).__name__}")
-    per_subject = _checks.integer("per_subject", per_subject, 2)
-    size = _checks.integer("size", size, 16)
+    per_subject = _checks.integer("per_subject", per_subject, 2, cap=_checks.COUNT_MAX)
+    size = _checks.integer("size", size, 16, cap=1 << 14)
+    _checks.fits(f"size={size}", size * size * 3 * 4)
+    _checks.fits_on_disk(
+        f"{len(sources)} x per_subject={per_subject} crops of {size}x{size}",
+        len(sources) * per_subject * size * size * 3 / 4,
+        out,
+    )
     rng = np.random.default_rng(_checks.integer("seed", seed, 0))
     for name, pics in sources.items():
         if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):

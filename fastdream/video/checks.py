@@ -5,7 +5,6 @@ frame rate. None of them writes anything."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 from fastdream import _checks, io
@@ -65,13 +64,7 @@ def check_frame_count(name: str, n, size: tuple[int, int], fmt: str, frames_dir:
     h, w = size
     if fmt != "MP4":
         _checks.fits(f"{name}={n} frames of {w}x{h} in a {fmt} (its writer keeps every frame)", n * h * w * 4)
-    root = next((p for p in [frames_dir, *frames_dir.parents] if p.exists()), Path("."))
-    free = shutil.disk_usage(root).free
-    if n * h * w * 3 / 2 > free:
-        raise ValueError(
-            f"{name}={n} frames of {w}x{h} need about {_checks.human_bytes(n * h * w * 1.5)} of PNGs in {frames_dir}, "
-            f"more than the {_checks.human_bytes(free)} free there"
-        )
+    _checks.fits_on_disk(f"{name}={n} frames of {w}x{h} (PNGs)", n * h * w * 1.5, frames_dir)
     return n
 
 
