@@ -126,3 +126,14 @@ def test_the_bar_shows_validation_iou_once_measured():
     assert UNetTrainer.postfix(SimpleNamespace(metrics={}), {"loss": 0.5}) == {"loss": "0.5000"}
     later = SimpleNamespace(metrics={"val_iou": 0.75})
     assert UNetTrainer.postfix(later, {"loss": 0.5}) == {"loss": "0.5000", "val_iou": "0.7500"}
+
+
+def test_a_unet_too_large_for_the_machine_is_refused_before_it_is_built():
+    """UNet(depth=50) took all 24 GB of the machine and was killed (or raised torch's allocator
+    error); the sizes are checked first, in one line."""
+    with pytest.raises(ValueError, match="depth must be <= 12, got 50"):
+        UNet(depth=50)
+    with pytest.raises(ValueError, match="base_channels must be <= 4096"):
+        UNet(base_channels=10**6)
+    with pytest.raises(ValueError, match=r"UNet\(base_channels=32, depth=12\) needs about .* of memory"):
+        UNet(depth=12)

@@ -26,13 +26,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fastdream._checks import integer
+from fastdream._checks import fits, integer
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0
 
 __all__ = ["DoubleConv", "UNet", "PlainEncoder", "EfficientNetLite0Encoder", "BACKBONES"]
 
 #: Names accepted by :meth:`UNet.from_backbone`.
 BACKBONES = ("efficientnet_lite0",)
+#: The deepest plain U-Net (a receptive field of 2**12 px, past any picture it cuts out) and the
+#: widest first level: limits of sense, past which only the memory check would speak.
+MAX_DEPTH, MAX_BASE_CHANNELS = 12, 4096
 
 
 class DoubleConv(nn.Module):
@@ -271,8 +274,11 @@ class UNet(nn.Module):
         super().__init__()
         in_channels = integer("in_channels", in_channels, 1)
         out_channels = integer("out_channels", out_channels, 1)
-        base_channels = integer("base_channels", base_channels, 1)
-        depth = integer("depth", depth, 1)
+        base_channels = integer("base_channels", base_channels, 1, cap=MAX_BASE_CHANNELS)
+        depth = integer("depth", depth, 1, cap=MAX_DEPTH)
+        if encoder is None:  # its weights, before a layer is built (depth 50 took the machine's 24 GB)
+            params = 24 * base_channels**2 * (4 ** (depth + 1) - 1) // 3  # (its count within 7%, above)
+            fits(f"UNet(base_channels={base_channels}, depth={depth})", 4 * params)
         if not isinstance(bilinear, bool):
             raise TypeError(f"bilinear must be True or False, got {bilinear!r}")
         if encoder is not None and encoder not in BACKBONES:
