@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 
 import torch
 
@@ -21,8 +22,13 @@ from fastdream.ops import _native
 
 BACKENDS = ("auto", "native", "reference")
 # A plain global, not a ContextVar: torch.compile traces the ops' backend choice and cannot read
-# a ContextVar. So use_backend applies process-wide, like torch's own global switches.
+# a ContextVar. So use_backend applies process-wide, like torch's own global switches. Its blocks
+# in the process, innermost last: a block that ends takes out its own entry, so blocks of two
+# threads ending in either order leave the setting as it was (the last to end restored the
+# first's choice, for good).
 _override: str | None = None
+_active: list[tuple[object, str]] = []
+_lock = threading.Lock()
 _warned: set[str] = set()
 
 
@@ -38,6 +44,9 @@ def requested() -> str:
 def use_backend(name: str):
     """Runs the ops of the ``with`` block on ``name`` (``auto``, ``native`` or ``reference``).
 
+    The choice is process-wide, as torch's own switches are: while a block runs in one thread,
+    the ops of every thread run on its backend (the block begun last wins while both run).
+
     Examples:
         >>> import fastdream as fd
         >>> with fd.use_backend("reference"):
@@ -46,11 +55,16 @@ def use_backend(name: str):
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
     global _override
-    previous, _override = _override, name
+    entry = (object(), name)
+    with _lock:
+        _active.append(entry)
+        _override = name
     try:
         yield
     finally:
-        _override = previous
+        with _lock:
+            _active.remove(entry)
+            _override = _active[-1][1] if _active else None
 
 
 def native_unavailable_reason(device: torch.device, dtype: torch.dtype | None = None) -> str | None:

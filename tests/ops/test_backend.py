@@ -28,6 +28,38 @@ def test_env_variable_is_read_at_call_time(monkeypatch):
 
 
 @needs_native
+def test_blocks_of_two_threads_ending_in_either_order_leave_the_setting_as_it_was(monkeypatch):
+    """Thread A's "reference" block began, then B's "native"; A ended first, then B: the process
+    stayed on "reference" for good (each block put back what it had found)."""
+    import threading
+
+    monkeypatch.delenv("FASTDREAM_BACKEND", raising=False)
+    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+    seen = {}
+
+    def a():
+        with fd.use_backend("reference"):
+            a_in.set()
+            b_in.wait()
+        a_out.set()
+
+    def b():
+        a_in.wait()
+        with fd.use_backend("native"):
+            b_in.set()
+            a_out.wait()
+            seen["b inside, a gone"] = backend.requested()
+        seen["both gone"] = backend.requested()
+
+    threads = [threading.Thread(target=f) for f in (a, b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert seen == {"b inside, a gone": "native", "both gone": "auto"}
+    assert backend.requested() == "auto"
+
+
 def test_auto_uses_native_on_cpu_for_float32(monkeypatch):
     monkeypatch.delenv("FASTDREAM_BACKEND", raising=False)
     assert backend.use_native("zoom_shift", torch.device("cpu"), torch.float32)
