@@ -221,6 +221,13 @@ def test_inference_bad_inputs(trained, tmp_path):
         cutout(img, trained, only_mask="yes")
     with pytest.raises(TypeError, match="model_or_checkpoint must be a UNet"):
         cutout(img, 42)
+    # Another kind of network: torch's "Padding size 4 is not supported..." from deep inside.
+    with pytest.raises(TypeError, match=r"Sequential is not a cutout network \(it gave \(1, 10\)\)"):
+        cutout(img, torch.nn.Sequential(torch.nn.Flatten(), torch.nn.LazyLinear(10)))
+    with pytest.raises(TypeError, match=r"Conv2d is not a cutout network \(it gave \(1, 2, "):
+        cutout(img, torch.nn.Conv2d(3, 2, 1))
+    with pytest.raises(TypeError, match="Sequential is not a cutout network .* mask for a"):
+        cutout(img, torch.nn.Sequential(torch.nn.Conv2d(3, 1, 1), torch.nn.MaxPool2d(2)))
     with pytest.raises(FileNotFoundError, match="no such file"):
         cutout(img, tmp_path / "missing.pt")
     with pytest.raises(ValueError, match="one image at a time, got a batch of 2"):

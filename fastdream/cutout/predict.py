@@ -127,10 +127,33 @@ def _predict_small(rgb: Image.Image, model: nn.Module, dev: torch.device, resolu
     was_training = model.training
     model.eval()
     try:
-        p = torch.sigmoid(model(to_device(x, dev)).float()).cpu()
+        out = _mask_logits(model, to_device(x, dev))
     finally:
         model.train(was_training)
+    p = torch.sigmoid(out.float()).cpu()
     return (p[0, 0] + p[1, 0].flip(-1)) / 2 if tta else p[0, 0]
+
+
+def _mask_logits(model: nn.Module, x: Tensor) -> Tensor:
+    """``model(x)``, which must be one mask channel at ``x``'s size: a network of another kind (a
+    classifier) said so in a torch error from deep inside, or gave a wrong mask without a word."""
+    fault = None
+    try:
+        out = model(x)
+    except (RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
+        if isinstance(model, UNet):
+            raise
+        out, fault = None, f"it failed on a {x.shape[-1]}x{x.shape[-2]} picture ({str(exc).splitlines()[0]})"
+    if fault is None and not (isinstance(out, Tensor) and out.dim() == 4 and out.shape[1] == 1):
+        fault = f"it gave {tuple(out.shape) if isinstance(out, Tensor) else type(out).__name__}"
+    elif fault is None and out.shape[-2:] != x.shape[-2:]:
+        fault = f"it gave a {out.shape[-1]}x{out.shape[-2]} mask for a {x.shape[-1]}x{x.shape[-2]} picture"
+    if fault is not None:
+        raise TypeError(
+            f"model_or_checkpoint: {type(model).__name__} is not a cutout network ({fault}); give a UNet "
+            "trained by fastdream train-unet (a network giving one mask channel, N x 1 x H x W, at its input's size)"
+        )
+    return out
 
 
 def _to_full(rgb: Image.Image, p: Tensor, refine_edges: bool) -> Tensor:
