@@ -85,6 +85,25 @@ def test_arithmetic_prints_and_refuses_what_is_not_a_number():
 
 
 @pytest.mark.parametrize(
+    "make, exc, words",
+    [
+        (lambda: O.channel("a", 2.5), TypeError, "channel: channels must be a channel number or a list"),
+        (lambda: O.channel("a", float("nan")), TypeError, "channel: channels must be"),
+        (lambda: O.channel(3, 3), TypeError, "channel: layer must be a layer name"),
+        (lambda: O.layer_l2(None), TypeError, "layer_l2: layer must be a layer name"),
+        (lambda: O.layer_mean(""), TypeError, "layer_mean: layer must be a layer name"),
+        (lambda: O.neuron(["a"], 1), TypeError, "neuron: layer must be a layer name"),
+        (lambda: O.layer_l2("a") / 0, ZeroDivisionError, r"layer_l2\('a'\) / 0"),
+    ],
+)
+def test_bad_arguments_are_said_where_the_objective_is_made(make, exc, words):
+    """channel('a', 2.5) said "'float' object is not iterable"; layer_l2(None) was taken and the
+    dream failed in a regular expression; / 0 said "unsupported operand type(s)"."""
+    with pytest.raises(exc, match=words):
+        make()
+
+
+@pytest.mark.parametrize(
     "make",
     [
         lambda: 0 * O.layer_l2("a"),

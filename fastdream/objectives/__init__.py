@@ -155,8 +155,10 @@ class Objective:
     __rmul__ = __mul__
 
     def __truediv__(self, w):
-        if isinstance(w, bool) or not isinstance(w, numbers.Real) or w == 0:
+        if isinstance(w, bool) or not isinstance(w, numbers.Real):
             return NotImplemented
+        if w == 0:  # (Python's "unsupported operand type(s) for /" said it is not a number)
+            raise ZeroDivisionError(f"{self} / 0: an objective divided by zero")
         return self * (1.0 / float(w))
 
 
@@ -272,6 +274,13 @@ def guide_match(x: Tensor, y: Tensor, weights) -> Tensor:
     return _per_sample((x * target).sum(1, keepdim=True))
 
 
+def _layer_name(fn: str, layer) -> str:
+    """A layer name given to ``fn`` (``layer_l2(None)`` was taken, and failed in the dream)."""
+    if not isinstance(layer, str) or not layer:
+        raise TypeError(f"{fn}: layer must be a layer name (a str, as model.named_modules() gives), got {layer!r}")
+    return layer
+
+
 def _term(spec: LayerSpec, kind: str, name: str, guide_image=None) -> _Term:
     text = f"{name}({spec.layer!r}" + (f", {list(spec.channels)}" if spec.channels is not None else "")
     text += f", {spec.mode}={spec.k}" if spec.mode else ""
@@ -281,18 +290,23 @@ def _term(spec: LayerSpec, kind: str, name: str, guide_image=None) -> _Term:
 
 def layer_l2(layer: str) -> Objective:
     """The mean of the squared activations of ``layer`` (the classic DeepDream objective)."""
-    return _term(LayerSpec(layer), "l2", "layer_l2")
+    return _term(LayerSpec(_layer_name("layer_l2", layer)), "l2", "layer_l2")
 
 
 def layer_mean(layer: str) -> Objective:
     """The mean activation of ``layer``."""
-    return _term(LayerSpec(layer), "mean", "layer_mean")
+    return _term(LayerSpec(_layer_name("layer_mean", layer)), "mean", "layer_mean")
 
 
 def channel(layer: str, channels, kind: str = "l2") -> Objective:
     """The mean of the squared (``kind="l2"``) or plain (``"mean"``) activations of one channel of
     ``layer`` or a list of them, over all positions."""
-    chans = (channels,) if isinstance(channels, numbers.Integral) else tuple(int(c) for c in channels)
+    layer = _layer_name("channel", layer)
+    many = isinstance(channels, (list, tuple, range)) or (hasattr(channels, "__iter__") and not isinstance(channels, str))
+    chans = tuple(channels) if many else (channels,)
+    if not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) for c in chans):
+        raise TypeError(f"channel: channels must be a channel number or a list of them (ints), got {channels!r}")
+    chans = tuple(int(c) for c in chans)
     if not chans or min(chans) < 0:
         raise ValueError(f"channels must be channel numbers >= 0, got {channels!r}")
     if kind not in ("l2", "mean"):
@@ -306,6 +320,7 @@ def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Ob
     """The activation of channel ``c`` of ``layer`` at one position (default: the center of the
     activation map, so of each tile the network sees). ``y`` and ``x`` count from the map's top
     left; where a map is smaller than that (a small octave or tile) its last row or column is used."""
+    layer = _layer_name("neuron", layer)
     c = _checks.integer("neuron: c", c, 0, cap=MAX_CHANNEL)
     y = None if y is None else _checks.integer("neuron: y", y, 0, cap=_checks.COUNT_MAX)
     x = None if x is None else _checks.integer("neuron: x", x, 0, cap=_checks.COUNT_MAX)
@@ -329,7 +344,7 @@ def guide(layer: str, image) -> Objective:
     ``dream`` accepts): each position is pulled toward the guide feature it resembles most, so
     the dream grows what the guide contains. The guide's features are computed once, at a size
     like the dream's tiles."""
-    return _term(LayerSpec(layer), "guide", "guide", guide_image=image)
+    return _term(LayerSpec(_layer_name("guide", layer)), "guide", "guide", guide_image=image)
 
 
 def from_layers(specs: tuple[LayerSpec, ...], kind: str, guide_image=None) -> Objective:
