@@ -7,15 +7,39 @@ import math
 import numbers
 import os
 import re
-import shutil
 import stat
 from pathlib import Path
 
 import numpy as np
 import torch
 
+# (the machine's room is checked with the arguments: callers say _checks.fits(...))
+from fastdream._room import fits, fits_on_disk, human_bytes, memory_budget, out_of_memory  # noqa: F401
+
 #: Device types fastdream runs on (the reference path runs on any of them; the kernels on cpu/cuda).
 DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+
+def shown(v) -> str:
+    """A value as an error message shows it: its ``repr``, on one short line. An array or a tensor
+    of more than a few numbers is said by its shape: its repr was dozens of lines of numbers.
+
+    Examples:
+        >>> shown("yes"), shown(np.arange(30.0)), shown(np.array([1, 2]))
+        ("'yes'", 'a numpy array of shape (30,)', 'array([1, 2])')
+        >>> shown(list(range(100)))
+        '[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, ... 96, 97, 98, 99] (100 items)'
+    """
+    if isinstance(v, (np.ndarray, torch.Tensor)):
+        count = v.numel() if isinstance(v, torch.Tensor) else v.size
+        if v.ndim > 1 or count > 8:
+            kind = "numpy array" if isinstance(v, np.ndarray) else "torch tensor"
+            return f"a {kind} of shape {tuple(v.shape)}"
+    text = " ".join(repr(v).split())
+    if len(text) <= 100:
+        return text
+    count = f" ({len(v)} items)" if isinstance(v, (list, tuple)) else ""
+    return f"{text[:64]} ... {text[-16:]}{count}"
 
 
 def integer(name: str, v, lo: int | None = None, hi: int | None = None, *, cap: int | None = None) -> int:
@@ -31,7 +55,7 @@ def integer(name: str, v, lo: int | None = None, hi: int | None = None, *, cap: 
         ValueError: steps must be >= 1, got 0
     """
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral):
-        raise TypeError(f"{name} must be an integer, got {v!r}")
+        raise TypeError(f"{name} must be an integer, got {shown(v)}")
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         accepted = f">= {lo}" if hi is None else (f"<= {hi}" if lo is None else f"in [{lo}, {hi}]")
         raise ValueError(f"{name} must be {accepted}, got {v}")
@@ -55,7 +79,7 @@ def real(
     """A finite real number, optionally bounded (open bounds by default: ``lo < v < hi``);
     ``cap``: an upper limit (``v <= cap``) named only when crossed, as for :func:`integer`."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {v!r} ({type(v).__name__})")
+        raise TypeError(f"{name} must be a number, got {shown(v)} ({type(v).__name__})")
     v = float(v)
     bad = not math.isfinite(v)
     if lo is not None:
@@ -71,27 +95,27 @@ def real(
             accepted = f" {'<' if hi_open else '<='} {hi:g}"
         else:
             accepted = f" in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        raise ValueError(f"{name} must be a finite number{accepted}, got {v!r}")
+        raise ValueError(f"{name} must be a finite number{accepted}, got {shown(v)}")
     if cap is not None and v > cap:
-        raise ValueError(f"{name} must be <= {cap:g}, got {v!r}")
+        raise ValueError(f"{name} must be <= {cap:g}, got {shown(v)}")
     return v
 
 
 def pair(name: str, v) -> tuple[float, float]:
     if not isinstance(v, (tuple, list)) or len(v) != 2:
-        raise TypeError(f"{name} must be a pair of numbers, got {v!r}")
+        raise TypeError(f"{name} must be a pair of numbers, got {shown(v)}")
     return real(f"{name}[0]", v[0]), real(f"{name}[1]", v[1])
 
 
 def boolean(name: str, v) -> bool:
     if not isinstance(v, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {v!r}")
+        raise TypeError(f"{name} must be True or False, got {shown(v)}")
     return bool(v)
 
 
 def choice(name: str, v, options):
     if v not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {v!r}")
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {shown(v)}")
     return v
 
 
@@ -107,7 +131,7 @@ def path(name: str, v) -> Path:
 def parse_device(name: str, v) -> torch.device:
     """``v`` as a torch.device of a type fastdream runs on (not yet checked for availability)."""
     if not isinstance(v, (str, torch.device)):
-        raise TypeError(f"{name} must be None, a string such as 'cpu' or 'cuda:0', or a torch.device, got {v!r}")
+        raise TypeError(f"{name} must be None, a string such as 'cpu' or 'cuda:0', or a torch.device, got {shown(v)}")
     try:
         dev = torch.device(v)
     except (RuntimeError, ValueError):
@@ -193,11 +217,11 @@ def weight(name: str, text, w) -> float:
         ValueError: layers: the weight of '_blocks.5' must be 0 or between 1e-06 and 1e+06 in size, got 1e+30 (weights count relative to each other: the dream normalizes its gradient)
     """
     if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w):
-        raise ValueError(f"{name}: the weight of {text!r} must be a finite number, got {w!r}")
+        raise ValueError(f"{name}: the weight of {text!r} must be a finite number, got {shown(w)}")
     if w != 0 and not MIN_WEIGHT <= abs(w) <= MAX_WEIGHT:
         raise ValueError(
             f"{name}: the weight of {text!r} must be 0 or between {MIN_WEIGHT:g} and {MAX_WEIGHT:g} in size, "
-            f"got {w!r} (weights count relative to each other: the dream normalizes its gradient)"
+            f"got {shown(w)} (weights count relative to each other: the dream normalizes its gradient)"
         )
     return float(w)
 
@@ -282,126 +306,3 @@ def input_file(name: str, v) -> Path:
     if not os.access(p, os.R_OK):
         raise PermissionError(f"{name}: {p} is not readable")
     return p
-
-
-def human_bytes(n: float) -> str:
-    """``n`` bytes for a message.
-
-    Examples:
-        >>> human_bytes(3.2e9), human_bytes(512)
-        ('3.2 GB', '512 B')
-    """
-    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= size:
-            return f"{n / size:.3g} {unit}"
-    return f"{int(n)} B"
-
-
-def _meminfo(key: str) -> int | None:
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def _cgroup_room() -> int | None:
-    """What the cgroup (v2) of this process may still allocate, where it sets a limit."""
-    try:
-        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
-        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
-        return None if limit == "max" else max(0, int(limit) - int(used))
-    except (OSError, ValueError):
-        return None
-
-
-def _rlimit_room() -> int | None:
-    """What ``ulimit -v`` (RLIMIT_AS) leaves of this process's address space."""
-    try:
-        import resource
-
-        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-        if soft == resource.RLIM_INFINITY:
-            return None
-        with open("/proc/self/statm") as f:
-            size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-        return max(0, soft - size)
-    except (ImportError, OSError, ValueError, AttributeError):
-        return None
-
-
-def memory_budget() -> int:
-    """Bytes this process can still allocate: the memory available on the machine (Linux's
-    MemAvailable, else the physical memory), less where a cgroup limit or ``ulimit -v`` leaves less."""
-    room = [r for r in (_meminfo("MemAvailable"), _cgroup_room(), _rlimit_room()) if r is not None]
-    if not room:
-        try:
-            room.append(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
-        except (ValueError, OSError, AttributeError):
-            room.append(1 << 40)  # unknown: only the hard limits of each option hold
-    return min(room)
-
-
-def fits(what: str, need: float, hint: str = "") -> None:
-    """Refuses, before any allocation, work whose memory ``need`` (bytes) exceeds
-    :func:`memory_budget`; ``what`` says what needs it, with the value the user gave.
-
-    Examples:
-        >>> fits("nz=10**15 (a generator of 1e18 parameters)", 4e18)  # doctest: +ELLIPSIS
-        Traceback (most recent call last):
-        ...
-        ValueError: nz=10**15 (a generator of 1e18 parameters) needs about 4e+06 TB of memory, more than the ...
-    """
-    budget = memory_budget()
-    if need > budget:
-        raise ValueError(
-            f"{what} needs about {human_bytes(need)} of memory, more than the {human_bytes(budget)} this machine "
-            f"has available{'; ' + hint if hint else ''}"
-        )
-
-
-def fits_on_disk(what: str, need: float, folder) -> None:
-    """Refuses, before anything is written, files of ``need`` bytes in all that would not fit in
-    the free space where ``folder`` is (or will be made)."""
-    folder = Path(folder)
-    root = next((p for p in [folder, *folder.parents] if p.exists()), Path("."))
-    free = shutil.disk_usage(root).free
-    if need > free:
-        raise ValueError(
-            f"{what} need about {human_bytes(need)} in {folder}, more than the {human_bytes(free)} free there"
-        )
-
-
-#: torch's allocators say what they were asked for: the CPU's in bytes, CUDA's in GiB/MiB.
-_ASKED = re.compile(r"tried to allocate ([\d.]+) ?(bytes|[KMGT]iB)", re.IGNORECASE)
-_UNIT = {"bytes": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
-
-
-def out_of_memory(exc: BaseException) -> str | None:
-    """For an exception that is the machine running out of memory during the work (Python's
-    ``MemoryError``, torch's CPU or CUDA allocator), a phrase with what the failed allocation asked
-    for and what is free, where known; ``None`` for any other exception.
-
-    Examples:
-        >>> out_of_memory(RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 9000000000000 bytes"))[:42]
-        'one allocation of 9 TB did not fit in the '
-        >>> out_of_memory(ValueError("bad")) is None
-        True
-    """
-    text = str(exc)
-    if not isinstance(exc, MemoryError) and not (
-        isinstance(exc, RuntimeError) and re.search(r"out of memory|can't allocate memory", text, re.IGNORECASE)
-    ):
-        return None
-    m = _ASKED.search(text)
-    asked = f"one allocation of {human_bytes(float(m[1]) * _UNIT[m[2].lower()])}" if m else "the work"
-    if "cuda" not in text.lower():
-        room = f"the {human_bytes(memory_budget())} available"
-    elif torch.cuda.is_available():
-        room = f"the {human_bytes(torch.cuda.mem_get_info()[0])} free on the GPU"
-    else:
-        room = "the GPU's memory"
-    return f"{asked} did not fit in {room}"

@@ -26,6 +26,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from fastdream import _checks, io
+from fastdream._checks import shown
 from fastdream.training import IMAGE_EXTENSIONS, distributed, list_images
 from fastdream.training.folders import walk_files
 
@@ -62,7 +63,7 @@ def check_folders(in_dir, out_dir, fmt, mode: str = "RGB", soft: bool = True) ->
     in_dir, out_dir = _checks.path("input_dir", in_dir), _checks.path("output_dir", out_dir)
     if fmt is not None:
         if not isinstance(fmt, str) or not fmt.strip(". "):
-            raise ValueError(f"format: an image format such as 'png' or 'jpg', got {fmt!r}")
+            raise ValueError(f"format: an image format such as 'png' or 'jpg', got {shown(fmt)}")
         fmt = fmt.lower().strip().lstrip(".")
         if "." + fmt not in Image.registered_extensions():
             raise ValueError(f"format: unknown image format {fmt!r} (use png, jpg, webp, ...)")

@@ -16,6 +16,7 @@ from typing import Any, Callable, Protocol, Sequence
 import torch
 from tqdm.auto import tqdm
 
+from fastdream._checks import shown
 from fastdream._warnings import warn
 
 __all__ = ["Cancelled", "Job", "StepState", "check_callback", "drive", "for_frame", "generator", "pyramid"]
@@ -52,7 +53,9 @@ class StepState:
         octaves: how many octaves the call runs.
         step: steps done in the whole call so far, 1 to ``total``.
         total: the steps of the whole call (octaves x steps per octave).
-        octave_step: steps done in this octave, 1 to the steps per octave.
+        octave_step: steps done in this octave, 1 to the steps per octave (0 while a styled
+            video's frame takes its pass for picture entering the frame: steps the call does not
+            count, as it cannot know them before the flow; ``step`` stays where it was).
         size: (height, width) of this octave's picture.
         loss: the objective after this step (the dream's: mean over tiles and samples, growing;
             style transfer's: the total loss, falling).
@@ -235,7 +238,7 @@ def generator(seed: int | None) -> torch.Generator:
 def check_callback(callback) -> Callable | None:
     """``callback`` as given, after checking it is None or callable."""
     if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be a function of one argument (the step state) or None, got {callback!r}")
+        raise TypeError(f"callback must be a function of one argument (the step state) or None, got {shown(callback)}")
     return callback
 
 

@@ -179,10 +179,10 @@ def test_a_gray_picture_stays_gray_and_a_clear_one_hides_its_pixels_in_sheets_an
 
 def test_a_float32_dream_too_big_for_memory_is_refused_before_its_work(monkeypatch):
     """12000x12000 with smooth= took the float32 path and was killed by the system at 21 GB."""
-    from fastdream import _checks
+    from fastdream import _room
     from fastdream.dream import DreamOptions, engine, huge
 
-    monkeypatch.setattr(_checks, "memory_budget", lambda: 8e9)
+    monkeypatch.setattr(_room, "memory_budget", lambda: 8e9)
     smooth = DreamOptions.create(smooth=1.0)
     with pytest.raises(ValueError, match=r"12000x12000 needs about 30.2 GB .* it can take the low-memory path"):
         engine.check_memory((1, 3, 12000, 12000), smooth)

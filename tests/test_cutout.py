@@ -244,7 +244,7 @@ def test_inference_bad_inputs(trained, tmp_path):
     # a working size of 10**12 pixels went to the U-Net and the machine swapped until killed
     with pytest.raises(ValueError, match="resolution must be <= 8192"):
         cutout(img, trained, resolution=10**6)
-    small_machine = mock.patch("fastdream._checks.memory_budget", lambda: 2**30)
+    small_machine = mock.patch("fastdream._room.memory_budget", lambda: 2**30)
     with small_machine, pytest.raises(ValueError, match=r"resolution=8000 \(a 8000x8000 working size\) needs about"):
         cutout(img, trained, resolution=8000)
 

@@ -239,10 +239,10 @@ def test_latent_walk(trained, tmp_path):
     assert step < np.abs(arr[4] - arr[0]).mean()
     with pytest.raises(ValueError, match="frames must be >= 2"):
         gan.latent_walk(trained, 1)
-    from fastdream import _checks
+    from fastdream import _room
 
     with pytest.MonkeyPatch.context() as m:
-        m.setattr(_checks, "memory_budget", lambda: 10**6)  # a machine of 1 MB: the message, not the size
+        m.setattr(_room, "memory_budget", lambda: 10**6)  # a machine of 1 MB: the message, not the size
         with pytest.raises(ValueError, match=r"points=100000 \(latent vectors of \d+ numbers\) needs about"):
             gan.latent_walk(trained, 4, points=10**5)  # was said as "(1x1 images)"
     path = gan.save_animation(frames, tmp_path / "walk.gif", fps=10)

@@ -7,6 +7,7 @@ import secrets
 import warnings
 from pathlib import Path
 
+from fastdream._checks import shown
 from fastdream.cli.common import (
     UsageError,
     given,
@@ -29,7 +30,7 @@ def octaves_arg(text: str) -> int | str:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"octaves must be a whole number or 'auto', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"octaves must be a whole number or 'auto', got {shown(text)}") from None
 
 
 def dream_options(s, overrides: dict | None = None) -> None:

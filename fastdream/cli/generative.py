@@ -110,7 +110,9 @@ def _check_output(args, walk: bool) -> None:
         raise FileExistsError(
             f"output: {out} already holds {len(old)} samples ({old[0]}, ...), which are kept; give a new or empty folder"
         )
-    elif theirs := sorted(p.name for p in out.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS) if out.is_dir() else []:
+    elif (
+        theirs := sorted(p.name for p in out.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS) if out.is_dir() else []
+    ):
         # (a training folder among them: its next run would learn the network's own samples)
         raise FileExistsError(
             f"output: {out} holds {len(theirs)} other pictures ({theirs[0]}, ...); samples go into a new or empty folder"

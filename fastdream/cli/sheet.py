@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from fastdream._checks import shown
 from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, output_path
 from fastdream.cli.dream import dream_kwargs, dream_options
 
@@ -14,7 +15,7 @@ def _top(text: str) -> int | str:
     try:
         return int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"top must be a whole number or 'all', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"top must be a whole number or 'all', got {shown(text)}") from None
 
 
 def _cmd_sheet(args) -> int:

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from fastdream import _checks, io
+from fastdream._checks import shown
 from fastdream._warnings import warn
 from fastdream.cutout.predict import CONFIG
 from fastdream.models.unet import BACKBONES, UNet
@@ -41,7 +42,7 @@ def check_arguments(a: dict) -> dict:
     out_path = _checks.path("out_path", a["out_path"])
     backbone = a["backbone"]
     if backbone is not None and backbone not in BACKBONES:
-        raise ValueError(f"backbone must be None (plain U-Net) or one of {BACKBONES}, got {backbone!r}")
+        raise ValueError(f"backbone must be None (plain U-Net) or one of {BACKBONES}, got {shown(backbone)}")
     c = dict(
         images_dir=_checks.path("images_dir", a["images_dir"]),
         masks_dir=_checks.path("masks_dir", a["masks_dir"]),

@@ -15,6 +15,7 @@ from PIL import Image, ImageChops, ImageOps
 from torch import Tensor, nn
 
 from fastdream import _checks, io
+from fastdream._checks import shown
 from fastdream.batch import run_folder
 from fastdream.cutout.masks import DEFAULT_RESOLUTION, working_size
 from fastdream.cutout.refine import decontaminate, refine
@@ -319,7 +320,7 @@ def _background(color):
     if color is None:
         return None
     if not isinstance(color, (tuple, list)) or len(color) not in (3, 4):
-        raise ValueError(f"background must be a color, (R, G, B) or (R, G, B, A), got {color!r}")
+        raise ValueError(f"background must be a color, (R, G, B) or (R, G, B, A), got {shown(color)}")
     return tuple(_checks.integer(f"background[{i}]", v, 0, 255) for i, v in enumerate(color))
 
 

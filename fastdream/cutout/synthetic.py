@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from pathlib import Path
 from typing import NamedTuple
 
@@ -31,7 +30,7 @@ from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from fastdream import _checks
 from fastdream._checks import integer as _int
-from fastdream.io import save_image
+from fastdream.io import output_folder, save_image
 
 __all__ = ["CutoutDataset", "make_cutout_dataset"]
 
@@ -381,14 +380,10 @@ def make_cutout_dataset(out_dir, n: int, *, size: int = 128, seed: int = 0) -> C
         >>> images, masks = make_cutout_dataset("synthetic", 200, size=128)  # doctest: +SKIP
         >>> ckpt = fastdream.train_unet(images, masks, "unet.pt")            # doctest: +SKIP
     """
-    if not isinstance(out_dir, (str, os.PathLike)):
-        raise TypeError(f"out_dir must be a path (str or os.PathLike), got {type(out_dir).__name__}")
+    out_dir = output_folder("out_dir", _checks.path("out_dir", out_dir), what="its images/ and masks/")
     n = _int("n", n, 1, cap=_checks.COUNT_MAX)
     size = _int("size", size, 16, cap=MAX_SIZE)
     seed = _int("seed", seed, 0)
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"out_dir: {out_dir} exists and is not a folder")
     _checks.fits(f"size={size} (each image drawn at {SUPERSAMPLE}x)", (SUPERSAMPLE * size) ** 2 * 4 * 8)
     _checks.fits_on_disk(f"n={n} images and masks of {size}x{size}", n * size * size * 4 / 2, out_dir)
     images, masks = out_dir / "images", out_dir / "masks"

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from fastdream import _checks, io
+from fastdream._checks import shown
 from fastdream.dream import presets
 from fastdream.dream.subjects import parse_subjects
 from fastdream.objectives import LayerSpec, Objective, parse_layers
@@ -126,7 +127,7 @@ class DreamOptions:
                 return dataclasses.replace(self, layers=tuple(defaults)).checked()
         self._check_model_and_objective()
         if self.norm not in NORMS:
-            raise ValueError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {self.norm!r}")
+            raise ValueError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {shown(self.norm)}")
         if self.device is not None:
             c.parse_device("device", self.device)
         preserve = c.boolean("preserve_colors", self.preserve_colors)
@@ -170,7 +171,7 @@ class DreamOptions:
                 raise ValueError("layers: a callable objective on a custom model needs layers= (the layers it reads)")
         elif obj not in OBJECTIVES:
             raise ValueError(
-                f"objective must be 'l2' or 'mean' (or a callable, or a fastdream.objectives expression), got {obj!r}"
+                f"objective must be 'l2' or 'mean' (or a callable, or a fastdream.objectives expression), got {shown(obj)}"
             )
         elif model is not None and self.layers is None and self.subject is None:
             raise ValueError("layers: a custom model needs layers= (names from model.named_modules())")
@@ -200,7 +201,7 @@ class DreamOptions:
 def _octaves(v) -> int | str:
     if isinstance(v, str):
         if v != "auto":
-            raise ValueError(f"octaves must be an integer >= 1 or 'auto', got {v!r}")
+            raise ValueError(f"octaves must be an integer >= 1 or 'auto', got {shown(v)}")
         return v
     return _checks.integer("octaves", v, 1, cap=MAX["octaves"])
 
@@ -312,7 +313,9 @@ MIN_STEP_SIZE = 1e-6
 def _step_size(v) -> float:
     v = _checks.real("step_size", v, lo=0.0, cap=MAX["step_size"])
     if v < MIN_STEP_SIZE:
-        raise ValueError(f"step_size must be at least {MIN_STEP_SIZE:g} (a smaller step changes nothing), got {v!r}")
+        raise ValueError(
+            f"step_size must be at least {MIN_STEP_SIZE:g} (a smaller step changes nothing), got {shown(v)}"
+        )
     return v
 
 

@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Any, Iterator
 
+from fastdream._checks import shown
+
 
 class Preset(Mapping):
     """A named look: dream options (a read-only mapping, so ``fd.dream(img, **preset)`` works)
@@ -110,7 +112,7 @@ def preset(name) -> Preset:
     if not isinstance(name, str):
         raise TypeError(f"preset must be a preset name (a str), got {type(name).__name__}")
     if name not in PRESETS:
-        raise ValueError(f"preset must be one of {', '.join(map(repr, names()))}, got {name!r}")
+        raise ValueError(f"preset must be one of {', '.join(map(repr, names()))}, got {shown(name)}")
     return PRESETS[name]
 
 

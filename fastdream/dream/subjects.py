@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from fastdream._checks import shown
 from fastdream.objectives import Objective, channel, check_weight, guide_match
 
 __all__ = ["exemplars", "gram", "output", "parse_subjects", "subject"]
@@ -53,7 +54,7 @@ def parse_subjects(subject) -> tuple[tuple[str, float], ...]:
                 pairs.append(text)
                 continue
             if not isinstance(text, str):
-                raise TypeError(f"subject: a subject must be a name (optionally NAME=WEIGHT), got {text!r}")
+                raise TypeError(f"subject: a subject must be a name (optionally NAME=WEIGHT), got {shown(text)}")
             name, eq, w = text.partition("=")
             if eq and not w.strip():
                 raise ValueError(f"subject: {text!r} has no weight after '='; write NAME or NAME=WEIGHT")
@@ -63,7 +64,7 @@ def parse_subjects(subject) -> tuple[tuple[str, float], ...]:
                 raise ValueError(f"subject: the weight in {text!r} is not a number") from None
     else:
         raise TypeError(
-            f"subject must be a name, a list of names (NAME=WEIGHT), or a dict name -> weight, got {subject!r}"
+            f"subject must be a name, a list of names (NAME=WEIGHT), or a dict name -> weight, got {shown(subject)}"
         )
     if not pairs:
         raise ValueError("subject must name at least one subject")

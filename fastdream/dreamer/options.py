@@ -7,6 +7,7 @@ import math
 import re
 
 from fastdream import _checks, io
+from fastdream._checks import shown
 from fastdream.dreamer.network import BLOCKS
 from fastdream.objectives import check_weight
 from fastdream.training import Anything, Int, Listing, OptimizerState, Record, Weights
@@ -94,15 +95,15 @@ def _recipe(recipe) -> dict:
     if recipe is None:
         return {k: dict(v) if isinstance(v, dict) else v for k, v in RECIPE.items()}
     if not isinstance(recipe, dict) or set(recipe) - set(RECIPE):
-        raise ValueError(f"recipe must be a dict with keys among {sorted(RECIPE)}, got {recipe!r}")
+        raise ValueError(f"recipe must be a dict with keys among {sorted(RECIPE)}, got {shown(recipe)}")
     r = {**RECIPE, **recipe}
     for term in ("guide", "texture", "channels"):
         if not isinstance(r[term], dict):
-            raise ValueError(f"recipe: {term} must be a dict layer -> weight, got {r[term]!r}")
+            raise ValueError(f"recipe: {term} must be a dict layer -> weight, got {shown(r[term])}")
         for layer in r[term]:
             if not isinstance(layer, str) or not _BLOCK.fullmatch(layer) or int(layer.split(".")[1]) >= BLOCKS:
                 raise ValueError(
-                    f"recipe: {term} layers must be block outputs _blocks.0 to _blocks.{BLOCKS - 1}, got {layer!r}"
+                    f"recipe: {term} layers must be block outputs _blocks.0 to _blocks.{BLOCKS - 1}, got {shown(layer)}"
                 )
         # plain floats: a numpy number would make the checkpoint one torch.load(weights_only) refuses
         r[term] = {layer: check_weight(f"{term}[{layer!r}]", w, "recipe") for layer, w in r[term].items()}

@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from fastdream import _checks, io
+from fastdream._checks import shown
 from fastdream._warnings import warn
 from fastdream.gan.augment import POLICIES
 from fastdream.gan.sample import CONFIG, FORMAT, read_gan_checkpoint
@@ -210,7 +211,7 @@ def train_gan(
 def _check_arguments(a: dict) -> dict:
     """Every argument of :func:`train_gan` checked (before anything is read or written)."""
     if isinstance(a["image_size"], bool) or not isinstance(a["image_size"], numbers.Integral):
-        raise TypeError(f"image_size must be an integer, one of {IMAGE_SIZES}, got {a['image_size']!r}")
+        raise TypeError(f"image_size must be an integer, one of {IMAGE_SIZES}, got {shown(a['image_size'])}")
     if a["image_size"] not in IMAGE_SIZES:
         raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {a['image_size']}")
     recipe = _checks.choice("recipe", a["recipe"], RECIPES)
@@ -266,13 +267,13 @@ def _augment(augment) -> list[str] | None:
         return None  # decided by the folder's size
     names = [augment] if isinstance(augment, str) else augment
     if not isinstance(names, (list, tuple)) or any(n not in POLICIES for n in names):
-        raise ValueError(f"augment must be a subset of {POLICIES}, got {augment!r}")
+        raise ValueError(f"augment must be a subset of {POLICIES}, got {shown(augment)}")
     return list(dict.fromkeys(names))
 
 
 def _channels(nc) -> int:
     if isinstance(nc, bool) or not isinstance(nc, numbers.Integral):
-        raise TypeError(f"nc must be an integer, 1 (gray) or 3 (RGB), got {nc!r}")
+        raise TypeError(f"nc must be an integer, 1 (gray) or 3 (RGB), got {shown(nc)}")
     if nc not in (1, 3):
         raise ValueError(f"nc must be 1 (gray) or 3 (RGB), got {nc}")
     return int(nc)

@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fastdream._checks import shown
 from fastdream._warnings import warn
 
 #: The PIL mode of an 8-bit image by its channel count.
@@ -209,7 +210,7 @@ def uint8_from_pil(im: Image.Image, mode: str | None = None) -> torch.Tensor:
     if mode is not None and im.mode != mode:
         im = im.convert(mode)
     if im.mode not in MODES.values():
-        raise ValueError(f"image: 8-bit pixels need mode L, LA, RGB or RGBA, got {im.mode!r}; pass mode=")
+        raise ValueError(f"image: 8-bit pixels need mode L, LA, RGB or RGBA, got {shown(im.mode)}; pass mode=")
     a = np.array(im, dtype=np.uint8)  # np.array copies: torch may write to it
     t = torch.from_numpy(a)
     return t[None] if t.dim() == 2 else t.permute(2, 0, 1).contiguous()

@@ -23,7 +23,7 @@ import numbers
 import torch
 from torch import Tensor, nn
 
-from fastdream._checks import integer
+from fastdream._checks import integer, shown
 
 __all__ = ["Generator", "Discriminator", "IMAGE_SIZES", "NORMS", "dcgan_init_"]
 
@@ -36,7 +36,7 @@ NORMS = ("batch", "spectral")
 def _n_blocks(image_size) -> int:
     """Stride-2 layers between a 4x4 map and the image (3 for 32 px, 4 for 64, 5 for 128)."""
     if isinstance(image_size, bool) or not isinstance(image_size, numbers.Integral):
-        raise TypeError(f"image_size must be an integer, one of {IMAGE_SIZES}, got {image_size!r}")
+        raise TypeError(f"image_size must be an integer, one of {IMAGE_SIZES}, got {shown(image_size)}")
     if image_size not in IMAGE_SIZES:
         raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {image_size}")
     return int(image_size).bit_length() - 3  # log2(size / 4)
@@ -160,7 +160,7 @@ class Discriminator(nn.Module):
         self.ndf = integer("ndf", ndf, 1)
         self.nc = integer("nc", nc, 1)
         if norm not in NORMS:
-            raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+            raise ValueError(f"norm must be one of {NORMS}, got {shown(norm)}")
         self.norm = norm
         n = _n_blocks(image_size)
         self.image_size = int(image_size)

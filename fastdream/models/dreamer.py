@@ -35,6 +35,7 @@ from typing import Sequence
 import torch
 
 from fastdream import _checks
+from fastdream._checks import shown
 from fastdream.models import dreamer_state
 from fastdream.models.efficientnet_lite import EfficientNetLite0
 from fastdream.models.taps import layer_shapes
@@ -152,7 +153,7 @@ def _layers_problem(state: dict, subjects: list) -> str | None:
             return f"stats[{layer!r}] have {st['means'].shape[1]} channels, the layer has {shapes[layer][0]}"
     layers = state.get("dream_layers")
     if layers is not None and (not isinstance(layers, list) or not all(n in shapes for n in layers)):
-        return f"dream_layers must be a list of the network's layers, got {layers!r}"
+        return f"dream_layers must be a list of the network's layers, got {shown(layers)}"
     return None
 
 

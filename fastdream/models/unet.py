@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from fastdream._checks import fits, integer
+from fastdream._checks import fits, integer, shown
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0
 
 __all__ = ["DoubleConv", "UNet", "PlainEncoder", "EfficientNetLite0Encoder", "BACKBONES"]
@@ -280,9 +280,9 @@ class UNet(nn.Module):
             params = 24 * base_channels**2 * (4 ** (depth + 1) - 1) // 3  # (its count within 7%, above)
             fits(f"UNet(base_channels={base_channels}, depth={depth})", 4 * params)
         if not isinstance(bilinear, bool):
-            raise TypeError(f"bilinear must be True or False, got {bilinear!r}")
+            raise TypeError(f"bilinear must be True or False, got {shown(bilinear)}")
         if encoder is not None and encoder not in BACKBONES:
-            raise ValueError(f"encoder must be None (plain U-Net) or one of {BACKBONES}, got {encoder!r}")
+            raise ValueError(f"encoder must be None (plain U-Net) or one of {BACKBONES}, got {shown(encoder)}")
         if encoder is None:
             self.encoder: nn.Module = PlainEncoder(in_channels, base_channels, depth)
             # With bilinear upsampling, a level's output has its skip's channels.

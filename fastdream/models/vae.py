@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from fastdream._checks import integer
+from fastdream._checks import integer, shown
 from fastdream.models.dcgan import IMAGE_SIZES
 
 __all__ = ["VAE", "IMAGE_SIZES"]
@@ -25,7 +25,7 @@ __all__ = ["VAE", "IMAGE_SIZES"]
 
 def _blocks(image_size: int) -> int:
     if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size not in IMAGE_SIZES:
-        raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {image_size!r}")
+        raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {shown(image_size)}")
     return image_size.bit_length() - 3  # stride-2 steps between the image and a 4x4 map
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fastdream._checks import shown
 from fastdream.models.taps import IMAGENET_MEAN, IMAGENET_STD
 
 _CONFIGS = {
@@ -56,7 +57,7 @@ class VGG(nn.Module):
     def __init__(self, config: str = "vgg16", num_classes: int = 1000) -> None:
         super().__init__()
         if config not in _CONFIGS:
-            raise ValueError(f"config must be one of {sorted(_CONFIGS)}, got {config!r}")
+            raise ValueError(f"config must be one of {sorted(_CONFIGS)}, got {shown(config)}")
         layers: list[nn.Module] = []
         cin = 3
         for v in _CONFIGS[config]:

@@ -42,6 +42,7 @@ import torch
 from torch import Tensor
 
 from fastdream import _checks
+from fastdream._checks import shown
 from fastdream.objectives.specs import MAX_CHANNEL, LayerSpec, check_weight, parse_layers, parse_spec
 
 __all__ = [
@@ -277,7 +278,7 @@ def guide_match(x: Tensor, y: Tensor, weights) -> Tensor:
 def _layer_name(fn: str, layer) -> str:
     """A layer name given to ``fn`` (``layer_l2(None)`` was taken, and failed in the dream)."""
     if not isinstance(layer, str) or not layer:
-        raise TypeError(f"{fn}: layer must be a layer name (a str, as model.named_modules() gives), got {layer!r}")
+        raise TypeError(f"{fn}: layer must be a layer name (a str, as model.named_modules() gives), got {shown(layer)}")
     return layer
 
 
@@ -302,15 +303,17 @@ def channel(layer: str, channels, kind: str = "l2") -> Objective:
     """The mean of the squared (``kind="l2"``) or plain (``"mean"``) activations of one channel of
     ``layer`` or a list of them, over all positions."""
     layer = _layer_name("channel", layer)
-    many = isinstance(channels, (list, tuple, range)) or (hasattr(channels, "__iter__") and not isinstance(channels, str))
+    many = isinstance(channels, (list, tuple, range)) or (
+        hasattr(channels, "__iter__") and not isinstance(channels, str)
+    )
     chans = tuple(channels) if many else (channels,)
     if not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) for c in chans):
-        raise TypeError(f"channel: channels must be a channel number or a list of them (ints), got {channels!r}")
+        raise TypeError(f"channel: channels must be a channel number or a list of them (ints), got {shown(channels)}")
     chans = tuple(int(c) for c in chans)
     if not chans or min(chans) < 0:
-        raise ValueError(f"channels must be channel numbers >= 0, got {channels!r}")
+        raise ValueError(f"channels must be channel numbers >= 0, got {shown(channels)}")
     if kind not in ("l2", "mean"):
-        raise ValueError(f"kind must be 'l2' or 'mean', got {kind!r}")
+        raise ValueError(f"kind must be 'l2' or 'mean', got {shown(kind)}")
     o = _term(LayerSpec(layer, channels=chans), kind, "channel")
     o.text = f"channel({layer!r}, {chans[0] if len(chans) == 1 else list(chans)})"
     return o

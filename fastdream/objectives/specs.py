@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass
 
 from fastdream import _checks
+from fastdream._checks import shown
 
 _SPEC = re.compile(r"^(?P<layer>[^:=]+)(?::(?P<sel>[^=]+))?(?:=(?P<weight>.+))?$")
 _MODE = re.compile(r"^(top|bottom)(\d+)$")
@@ -38,7 +39,7 @@ class LayerSpec:
 def parse_spec(text: str, weight=None) -> LayerSpec:
     """``"NAME[:CHANNELS|:topK|:bottomK][=WEIGHT]"`` as a :class:`LayerSpec` (see the module docs)."""
     if not isinstance(text, str):
-        raise TypeError(f"layers: a layer spec must be a string, got {text!r}")
+        raise TypeError(f"layers: a layer spec must be a string, got {shown(text)}")
     m = _SPEC.match(text.strip())
     if not m or not m["layer"].strip():
         raise ValueError(f"layers: {text!r} is not a layer spec (NAME, NAME:37, NAME:30-40,77, NAME:top8, NAME=2)")
@@ -84,7 +85,7 @@ def parse_layers(layers) -> tuple[LayerSpec, ...]:
     elif isinstance(layers, (list, tuple)):
         specs = tuple(parse_spec(s) for s in layers)
     else:
-        raise TypeError(f"layers must be a layer spec, a list of them, or a dict spec -> weight, got {layers!r}")
+        raise TypeError(f"layers must be a layer spec, a list of them, or a dict spec -> weight, got {shown(layers)}")
     if not specs:
         raise ValueError("layers must name at least one layer")
     if all(s.weight == 0 for s in specs):

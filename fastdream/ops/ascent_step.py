@@ -7,6 +7,7 @@ from typing import Optional
 
 import torch
 
+from fastdream._checks import shown
 from fastdream.ops import _checks, _native, backend, library, reference
 
 OP = "fastdream::ascent_step_"
@@ -55,7 +56,7 @@ def _check(image, grad, mask, step_size, norm, clamp, clamp_min, clamp_max, eps)
     library.check_finite(OP, "eps", eps, nonnegative=True)
     if clamp:
         ok = math.isfinite(clamp_min) and math.isfinite(clamp_max) and clamp_min <= clamp_max
-        library.check(ok, lambda: f"{OP}: clamp_min <= clamp_max must be finite, got {clamp_min!r}, {clamp_max!r}")
+        library.check(ok, lambda: f"{OP}: clamp_min <= clamp_max must be finite, got {shown(clamp_min)}, {clamp_max!r}")
 
 
 def _kernel(image, grad, mask, step_size, norm, clamp, clamp_min, clamp_max, eps) -> None:
@@ -169,7 +170,7 @@ def ascent_step_(
     if clamp is not None:
         lo, hi = _checks.pair("clamp", clamp)
         if lo > hi:
-            raise ValueError(f"clamp must be (min, max) with min <= max, got {clamp!r}")
+            raise ValueError(f"clamp must be (min, max) with min <= max, got {shown(clamp)}")
         clamp = (lo, hi)
     if image.dim() == 3:
         m = None if mask is None else (mask[None] if mask.dim() == 3 else mask)

@@ -17,6 +17,7 @@ import threading
 
 import torch
 
+from fastdream._checks import shown
 from fastdream._warnings import FastdreamRuntimeWarning, warn
 from fastdream.ops import _native
 
@@ -53,7 +54,7 @@ def use_backend(name: str):
         ...     pass
     """
     if name not in BACKENDS:
-        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {name!r}")
+        raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {shown(name)}")
     global _override
     entry = (object(), name)
     with _lock:

@@ -18,6 +18,7 @@ from typing import Callable, Union
 
 import torch
 
+from fastdream._checks import shown
 from fastdream.ops import _native
 
 #: The one ``fastdream`` namespace. Kept alive for the process: the registrations die with it.
@@ -90,11 +91,11 @@ def check_same_device(op: str, name: str, t: torch.Tensor, ref: torch.Tensor, re
 def check_finite(op: str, name: str, v: float, *, positive: bool = False, nonnegative: bool = False) -> None:
     ok = math.isfinite(v) and (not positive or v > 0) and (not nonnegative or v >= 0)
     kind = " > 0" if positive else (" >= 0" if nonnegative else "")
-    check(ok, lambda: f"{op}: {name} must be a finite number{kind}, got {v!r}")
+    check(ok, lambda: f"{op}: {name} must be a finite number{kind}, got {shown(v)}")
 
 
 def check_choice(op: str, name: str, v: str, choices) -> None:
-    check(v in choices, lambda: f"{op}: {name} must be one of {', '.join(choices)}, got {v!r}")
+    check(v in choices, lambda: f"{op}: {name} must be one of {', '.join(choices)}, got {shown(v)}")
 
 
 def check_runnable(op: str, t: torch.Tensor) -> None:

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import torch
 
+from fastdream._checks import shown
 from fastdream.ops import _checks, _native, backend, library, reference, tiles_autograd
 
 
@@ -97,7 +98,7 @@ def tile_grid(size: Sequence[int], tile_size: int | Sequence[int], overlap: int 
     if max(h, w) > MAX_SIDE:
         raise ValueError(f"size must be at most {MAX_SIDE} pixels a side, got {tuple(size)}")
     if min(th, tw) < 8:
-        raise ValueError(f"tile_size must be at least 8 pixels, got {tile_size!r}")
+        raise ValueError(f"tile_size must be at least 8 pixels, got {shown(tile_size)}")
     th, tw = min(th, h), min(tw, w)
     if overlap is None:
         # Fixed, not a fraction of the tile: what the ramp must hide is the network's reaction to
@@ -114,7 +115,7 @@ def tile_grid(size: Sequence[int], tile_size: int | Sequence[int], overlap: int 
 
 def _roll(roll: Sequence[int], size: Sequence[int]) -> tuple[int, int]:
     if not isinstance(roll, (tuple, list)) or len(roll) != 2 or not all(isinstance(v, int) for v in roll):
-        raise TypeError(f"roll must be a pair of ints (dy, dx), got {roll!r}")
+        raise TypeError(f"roll must be a pair of ints (dy, dx), got {shown(roll)}")
     return int(roll[0] % size[0]), int(roll[1] % size[1])
 
 
@@ -320,7 +321,7 @@ def _check_grid(grid, size=None, name="image") -> None:
         raise TypeError(f"grid must be a fastdream.ops.TileGrid (from tile_grid), got {type(grid).__name__}")
 
     if not isinstance(grid.size, (tuple, list)) or len(grid.size) != 2:
-        raise TypeError(f"grid.size must be a pair (H, W), got {grid.size!r}")
+        raise TypeError(f"grid.size must be a pair (H, W), got {shown(grid.size)}")
     _checks.integer("grid.size[0]", grid.size[0], 1)
     _checks.integer("grid.size[1]", grid.size[1], 1)
     h, w = grid.size
@@ -334,12 +335,12 @@ def _check_grid(grid, size=None, name="image") -> None:
         ("xs", grid.xs, w - grid.tile_w, grid.weight_x, grid.tile_w),
     ):
         if not isinstance(starts, (tuple, list)) or not starts:
-            raise TypeError(f"grid.{field} must be a non-empty tuple of ints, got {starts!r}")
+            raise TypeError(f"grid.{field} must be a non-empty tuple of ints, got {shown(starts)}")
         for i, v in enumerate(starts):
             _checks.integer(f"grid.{field}[{i}]", v, 0, hi)
         wname = "weight_y" if field == "ys" else "weight_x"
         if not isinstance(weights, torch.Tensor) or not weights.is_floating_point():
-            raise TypeError(f"grid.{wname} must be a floating-point tensor, got {weights!r}")
+            raise TypeError(f"grid.{wname} must be a floating-point tensor, got {shown(weights)}")
         if tuple(weights.shape) != (len(starts), tile):
             raise ValueError(
                 f"grid.{wname} must have shape (len(grid.{field}), tile) = {(len(starts), tile)}, "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from fastdream import io
+from fastdream._checks import shown
 from fastdream.dream import DreamOptions
 from fastdream.models.build import dream_net
 from fastdream.models.taps import LayerTaps, input_convention
@@ -18,7 +19,7 @@ def ranked(picture, layer: str, opts: DreamOptions) -> list[int]:
     ``"LAYER:topK"`` decides per octave, here once for the sheet.
     """
     if not isinstance(layer, str) or not layer or ":" in layer or "=" in layer:
-        raise ValueError(f"channels must be a layer name (see dream --list-layers), got {layer!r}")
+        raise ValueError(f"channels must be a layer name (see dream --list-layers), got {shown(layer)}")
     device = opts.resolve_device()
     net = dream_net(opts.model, [layer], device)
     taps = LayerTaps(net, [layer])  # an unknown name: the error lists the model's layers

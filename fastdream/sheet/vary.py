@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 from typing import Any, Callable, Mapping, Sequence
 
+from fastdream import _checks
+
 #: A sheet of more cells than this is refused (it would run for hours, and its thumbnails would
 #: be too small to judge).
 MAX_CELLS = 100
@@ -121,7 +123,7 @@ def check(vary: Mapping[str, Sequence] | None, given: Mapping[str, Any]) -> dict
         if name not in VARIABLE:
             raise ValueError(f"vary: unknown option {name!r}; {_accepted()}")
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
-            raise TypeError(f"vary: {name} must be a non-empty list of values, got {values!r}")
+            raise TypeError(f"vary: {name} must be a non-empty list of values, got {_checks.shown(values)}")
         if name in given:
             raise ValueError(f"vary: {name} is both given ({name}={given[name]!r}) and varied; pass one of them")
         repeated = [v for k, v in enumerate(values) if v in list(values)[:k]]

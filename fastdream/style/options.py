@@ -9,6 +9,7 @@ from typing import Any
 from torch import nn
 
 from fastdream import _checks
+from fastdream._checks import shown
 from fastdream.models.efficientnet_lite import EfficientNetLite0
 
 #: Layers of the default backbone (EfficientNet-Lite0): style from its first four stages, content
@@ -106,7 +107,7 @@ def _style_weights(w, n: int) -> tuple[float, ...]:
     if w is None:
         return (1.0,) * n
     if not isinstance(w, (list, tuple)):
-        raise TypeError(f"style_weights must be a list of numbers, one per style, got {w!r}")
+        raise TypeError(f"style_weights must be a list of numbers, one per style, got {shown(w)}")
     if len(w) != n:
         raise ValueError(f"style_weights has {len(w)} weight(s) for {n} style image(s); give one per style")
     ws = tuple(_weight(f"style_weights[{i}]", v) for i, v in enumerate(w))
@@ -121,5 +122,5 @@ def _names(name: str, v, default) -> tuple[str, ...]:
     if isinstance(v, str):
         v = [v]
     if not isinstance(v, (list, tuple)) or not v or not all(isinstance(s, str) for s in v):
-        raise TypeError(f"{name} must be a layer name or a non-empty list of names, got {v!r}")
+        raise TypeError(f"{name} must be a layer name or a non-empty list of names, got {shown(v)}")
     return tuple(dict.fromkeys(v))

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from fastdream import _checks
+from fastdream._checks import shown
 from fastdream._warnings import warn
 from fastdream.io import atomic_save, reason
 from fastdream.training.schema import validate
@@ -133,7 +134,7 @@ def read_checkpoint(checkpoint, format: str, version: int, name: str = "checkpoi
         raise ValueError(f"{name}: {where} is not a fastdream {what} checkpoint (one written by {writer})")
     stored = state.get("version", 0)
     if isinstance(stored, bool) or not isinstance(stored, int) or stored < 0:
-        raise ValueError(f"{name}: {where} has no valid format version (got {stored!r})")
+        raise ValueError(f"{name}: {where} has no valid format version (got {shown(stored)})")
     if stored > version:
         raise ValueError(f"{name}: {where} has format version {stored}; this fastdream reads up to {version}")
     bad = non_finite(state)

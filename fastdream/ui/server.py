@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fastdream import _checks, io
+from fastdream._checks import shown
 from fastdream._warnings import warn
 
 DEFAULT_HOST = "127.0.0.1"
@@ -45,7 +46,7 @@ def check_host(host: str, allow_remote: bool = False) -> str | None:
     """None for a loopback address; for another one a warning to show when ``allow_remote``,
     else a ``ValueError``."""
     if not isinstance(host, str) or not host:
-        raise ValueError(f"host must be an address such as {DEFAULT_HOST}, got {host!r}")
+        raise ValueError(f"host must be an address such as {DEFAULT_HOST}, got {shown(host)}")
     try:
         loopback = ipaddress.ip_address(host).is_loopback
     except ValueError:
@@ -64,7 +65,7 @@ def check_host(host: str, allow_remote: bool = False) -> str | None:
 def _check_count(name: str, value, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
         within = f"from {low} to {high}" if high is not None else f"of at least {low}"
-        raise ValueError(f"{name} must be a whole number {within}, got {value!r}")
+        raise ValueError(f"{name} must be a whole number {within}, got {shown(value)}")
     return value
 
 

@@ -12,7 +12,7 @@ from typing import Iterator
 
 import gradio as gr
 
-from fastdream import io
+from fastdream import _checks, io
 from fastdream.driver import Cancelled
 from fastdream.ui.jobs import Update
 
@@ -77,7 +77,9 @@ def seed(text) -> int | None:
     try:
         return int(str(text).strip())
     except ValueError:
-        raise ValueError(f"seed must be a whole number (or empty for a random one), got {text!r}") from None
+        raise ValueError(
+            f"seed must be a whole number (or empty for a random one), got {_checks.shown(text)}"
+        ) from None
 
 
 def error_update(text: str) -> Update:

@@ -6,6 +6,7 @@ import torch
 from PIL import Image
 
 from fastdream import _checks, io
+from fastdream._checks import shown
 from fastdream.models.dcgan import IMAGE_SIZES
 from fastdream.models.latent import latent_generator, loop_latents, slerp
 from fastdream.models.vae import VAE
@@ -121,7 +122,7 @@ def vae_walk(
                 "leave it out, or leave out between= / --between for a loop through random points"
             )
         if not isinstance(between, (list, tuple)) or len(between) != 2:
-            raise ValueError(f"between must be a pair of images (a, b), got {between!r}")
+            raise ValueError(f"between must be a pair of images (a, b), got {shown(between)}")
         a, b = _encode(model, list(between), "between").double().cpu()
         t = torch.linspace(0, 1, frames, dtype=torch.float64)[:, None]
         z = slerp(a.expand(frames, -1), b.expand(frames, -1), t).float()

@@ -22,6 +22,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from fastdream import _checks, io
+from fastdream._checks import shown
 from fastdream._warnings import warn
 from fastdream.models.dcgan import IMAGE_SIZES
 from fastdream.models.vae import VAE
@@ -336,9 +337,9 @@ def _split(files, a, state, launch) -> list[str]:
 def _check_arguments(a: dict) -> dict:
     c = _checks
     if a["image_size"] not in IMAGE_SIZES or isinstance(a["image_size"], bool):
-        raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {a['image_size']!r}")
+        raise ValueError(f"image_size must be one of {IMAGE_SIZES}, got {shown(a['image_size'])}")
     if a["channels"] is not None and a["channels"] not in (1, 3):
-        raise ValueError(f"channels must be None (detect), 1 or 3, got {a['channels']!r}")
+        raise ValueError(f"channels must be None (detect), 1 or 3, got {shown(a['channels'])}")
     out_dir = c.path("out_dir", a["out_dir"])
     io.output_folder("out_dir", out_dir, [a["images_dir"]], "its checkpoint.pt and sample grids")
     out = dict(

@@ -13,6 +13,7 @@ import numbers
 import torch
 
 from fastdream import _checks, io, ops
+from fastdream._checks import shown
 from fastdream.dream import DreamOptions, build_objective, run
 from fastdream.models.build import dream_net
 from fastdream.models.taps import LayerTaps
@@ -31,7 +32,9 @@ def check_color_drift(v):
             raise ValueError(f"color_drift as gains must have 3 values (R, G, B), got {len(v)}: {v!r}")
         return [_checks.real(f"color_drift[{i}]", g, lo=0.0) for i, g in enumerate(v)]
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
-        raise TypeError(f"color_drift must be None, a hue rotation in degrees per frame, or (R, G, B) gains; got {v!r}")
+        raise TypeError(
+            f"color_drift must be None, a hue rotation in degrees per frame, or (R, G, B) gains; got {shown(v)}"
+        )
     return _checks.real("color_drift", v)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
+from fastdream._checks import shown
 from fastdream._warnings import warn
 from fastdream.dream.record import dream_settings
 from fastdream.io.record import tensor_sha256
@@ -212,7 +213,7 @@ MIN_ZOOM, MAX_SHIFT = 0.5, 4096.0
 
 def _shift(shift) -> list[float]:
     if not isinstance(shift, (tuple, list)) or len(shift) != 2:
-        raise TypeError(f"shift must be a pair of numbers (dx, dy) in pixels, got {shift!r}")
+        raise TypeError(f"shift must be a pair of numbers (dx, dy) in pixels, got {shown(shift)}")
     return [
         _checks.real(f"shift[{i}]", v, lo=-MAX_SHIFT, hi=MAX_SHIFT, lo_open=False, hi_open=False)
         for i, v in enumerate(shift)

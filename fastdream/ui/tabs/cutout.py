@@ -7,6 +7,7 @@ import gradio as gr
 
 import fastdream as fd
 from fastdream import io
+from fastdream._checks import shown
 from fastdream.ui import widgets
 from fastdream.ui.page import Page
 
@@ -66,4 +67,4 @@ def _rgb(color) -> tuple[int, int, int] | None:
             return tuple(round(float(p)) for p in parts[:3])  # type: ignore[return-value]
     except ValueError:
         pass
-    raise ValueError(f"background color must be #rrggbb, got {color!r}")
+    raise ValueError(f"background color must be #rrggbb, got {shown(color)}")

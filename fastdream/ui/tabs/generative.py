@@ -11,6 +11,7 @@ import torch
 
 import fastdream as fd
 from fastdream import io
+from fastdream._checks import shown
 from fastdream.gan import latent_walk
 from fastdream.ui import widgets
 from fastdream.ui.page import Page
@@ -46,7 +47,7 @@ def build(page: Page) -> None:
 
     def prepare(session, v):
         if v["make"] not in KINDS:
-            raise ValueError(f"make must be one of {', '.join(KINDS)}, got {v['make']!r}")
+            raise ValueError(f"make must be one of {', '.join(KINDS)}, got {shown(v['make'])}")
         model = page.file(session, v["checkpoint"], "checkpoint")
         fn, walk = KINDS[v["make"]]
         kw = {} if widgets.seed(v["seed"]) is None else {"seed": widgets.seed(v["seed"])}

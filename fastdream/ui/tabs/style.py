@@ -12,6 +12,7 @@ import gradio as gr
 
 import fastdream as fd
 from fastdream import io
+from fastdream._checks import shown
 from fastdream.style import StyleOptions
 from fastdream.ui import options, widgets
 from fastdream.ui.page import Page
@@ -153,7 +154,7 @@ def _numbers(weight_text: str, seed_text: str | None) -> dict:
         try:
             out["style_weights"] = [float(x) for x in str(weight_text).replace(",", " ").split()]
         except ValueError:
-            raise ValueError(f"style weights must be numbers such as 1, 2, got {weight_text!r}") from None
+            raise ValueError(f"style weights must be numbers such as 1, 2, got {shown(weight_text)}") from None
     seed = widgets.seed(seed_text)
     if seed_text is not None:  # an empty box: a seed drawn here, so the shell's line paints the same
         out["seed"] = secrets.randbelow(2**31) if seed is None else seed
