@@ -516,9 +516,15 @@ def test_memory_running_out_during_the_work_says_how_much(small_image, tmp_path,
     assert err.endswith("or --low-memory") and "\n" not in err and not (tmp_path / "o.png").exists()
 
 
-def test_sigterm_unwinds_like_ctrl_c_and_leaves_no_temporary_file(small_image, tmp_path, monkeypatch, capsys):
-    """`kill`, `docker stop` or a batch system's time limit left a hidden .NAME.XXXX.png beside the
-    output (the cleanup ran on Python exceptions only) and said nothing."""
+@pytest.mark.parametrize(
+    "signame, code, said", [("SIGTERM", 143, "terminated"), ("SIGHUP", 129, "hung up (the terminal closed)")]
+)
+def test_a_stop_while_the_result_is_written_waits_for_it(
+    small_image, tmp_path, monkeypatch, capsys, signame, code, said
+):
+    """`kill` (or a closed terminal, or Ctrl-C) in the second the finished picture was saving threw
+    it away: "nothing was written", though the work was done (SIGHUP: no word at all). The stop is
+    held until the file is whole, and no temporary file is left."""
     import os
     import signal
 
@@ -526,18 +532,53 @@ def test_sigterm_unwinds_like_ctrl_c_and_leaves_no_temporary_file(small_image, t
 
     save = Image.Image.save
 
-    def save_then_terminated(self, fp, *a, **k):
-        save(self, fp, *a, **k)  # the temporary file is written...
-        os.kill(os.getpid(), signal.SIGTERM)  # ...and the process told to stop before it is renamed
+    def save_then_stopped(self, fp, *a, **k):
+        if isinstance(fp, str):  # (a file, not the format's trial in memory)
+            os.kill(os.getpid(), getattr(signal, signame))  # the process told to stop while it writes...
+        save(self, fp, *a, **k)  # ...which goes on to the end
 
-    before = signal.getsignal(signal.SIGTERM)
-    monkeypatch.setattr(Image.Image, "save", save_then_terminated)
+    before = signal.getsignal(getattr(signal, signame))
+    monkeypatch.setattr(Image.Image, "save", save_then_stopped)
+    out = tmp_path / "o.png"
+    assert main(["dream", str(small_image), "-o", str(out), "--octaves", "1", "--steps", "1", "-q"]) == code
+    assert capsys.readouterr().err.strip() == f"fastdream dream: {said}; {out} was written first, whole"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "o.png"] and Image.open(out).size == (56, 40)
+    assert signal.getsignal(getattr(signal, signame)) == before  # the command's handler is gone with it
+
+
+def test_a_stop_during_the_work_keeps_the_picture_so_far_even_if_pressed_twice(
+    tmp_path, small_image, monkeypatch, capsys
+):
+    """An impatient second Ctrl-C, while the picture so far was being saved, threw it away."""
+    import os
+    import signal
+
+    from fastdream.cli import main
+    from fastdream.dream import engine
+
+    step, done = engine.Dream.step, []
+
+    def step_then_interrupted(self, gen):  # (a picture so far exists after a step)
+        if done:
+            raise KeyboardInterrupt
+        done.append(1)
+        return step(self, gen)
+
+    save = Image.Image.save
+
+    def save_and_again(self, fp, *a, **k):
+        if isinstance(fp, str):  # (a file, not the format's trial in memory)
+            os.kill(os.getpid(), signal.SIGINT)  # the second Ctrl-C, while the partial picture is written
+        save(self, fp, *a, **k)
+
+    monkeypatch.setattr(engine.Dream, "step", step_then_interrupted)
+    monkeypatch.setattr(Image.Image, "save", save_and_again)
     assert (
-        main(["dream", str(small_image), "-o", str(tmp_path / "o.png"), "--octaves", "1", "--steps", "1", "-q"]) == 143
+        main(["dream", str(small_image), "-o", str(tmp_path / "o.png"), "--octaves", "1", "--steps", "3", "-q"]) == 130
     )
-    assert capsys.readouterr().err.strip() == "fastdream dream: terminated; nothing was written"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]
-    assert signal.getsignal(signal.SIGTERM) == before  # the command's handler is gone with it
+    said = capsys.readouterr().err.strip()
+    assert said.endswith(f"is in {tmp_path / 'o-partial.png'}"), said
+    assert (tmp_path / "o-partial.png").is_file() and not (tmp_path / "o.png").exists()
 
 
 @pytest.mark.parametrize("argv0", ["fastdream", "script.py"])

@@ -78,7 +78,7 @@ def main(argv=None) -> int:
         except (Exception, KeyboardInterrupt) as exc:
             if debug:  # the traceback, then the same line and exit status as without --debug
                 traceback.print_exc()
-            code, line = status(exc, command, kept(args), options)
+            code, line = status(exc, command, kept(args, exc), options)
             print(line, file=sys.stderr)
             return code
 

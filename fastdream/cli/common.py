@@ -300,12 +300,16 @@ def picture_so_far(args, out: Path):
             from fastdream import io
 
             path = _unused(out.with_name(f"{out.stem}-partial{out.suffix}"))  # never over a file (an input...)
+            saved = None
             try:
-                io.save_image(image, path)
-                done, total = stop.steps  # type: ignore[attr-defined]
-                args.partial = f"the picture so far (step {done} of {total}, {image.width}x{image.height}) is in {path}"
+                saved = io.save_image(image, path)
+            except KeyboardInterrupt as again:  # a second Ctrl-C, held until the picture was whole
+                saved = getattr(again, "written", None)
             except (OSError, ValueError):
                 pass  # the interrupt is what the user asked for; its line says nothing was kept
+            if saved is not None:
+                done, total = stop.steps  # type: ignore[attr-defined]
+                args.partial = f"the picture so far (step {done} of {total}, {image.width}x{image.height}) is in {path}"
         raise
 
 

@@ -161,27 +161,37 @@ def _training_error(exc: BaseException) -> bool:
 
 
 class Terminated(KeyboardInterrupt):
-    """SIGTERM (``kill``, ``docker stop``, a batch system's time limit) raised as an interrupt, so
-    that it unwinds as Ctrl-C does: half-written temporary files removed, the line saying what
-    was kept. A KeyboardInterrupt to every ``except`` that cleans up; exit status 143."""
+    """SIGTERM (``kill``, ``docker stop``, a batch system's time limit) or SIGHUP (the terminal or
+    the SSH session closed) raised as an interrupt, so that it unwinds as Ctrl-C does: the picture
+    so far saved, half-written temporary files removed, the line saying what was kept. A
+    KeyboardInterrupt to every ``except`` that cleans up; exit status 128 + the signal (143, 129)."""
+
+    def __init__(self, signum: int = signal.SIGTERM):
+        super().__init__()
+        self.signum = int(signum)
+
+
+#: The signals a command unwinds from as from Ctrl-C (SIGHUP killed it with no word, no partial).
+_ENDINGS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
 @contextmanager
 def terminated_as_interrupted():
-    """While a command runs, SIGTERM raises :class:`Terminated` (in the main thread only)."""
+    """While a command runs, SIGTERM and SIGHUP raise :class:`Terminated` (in the main thread only)."""
 
     def raise_terminated(signum, frame):
-        raise Terminated()
+        raise Terminated(signum)
 
     try:
-        before = signal.signal(signal.SIGTERM, raise_terminated)
-    except ValueError:  # not the main thread (a test's runner): leave the signal alone
+        before = {s: signal.signal(s, raise_terminated) for s in _ENDINGS}
+    except ValueError:  # not the main thread (a test's runner): leave the signals alone
         yield
         return
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, before)
+        for s, handler in before.items():
+            signal.signal(s, handler)
 
 
 def status(exc: BaseException, command: str, kept: str, options=None) -> tuple[int, str]:
@@ -189,7 +199,8 @@ def status(exc: BaseException, command: str, kept: str, options=None) -> tuple[i
     command's option strings, to say the library's advice in them)."""
     prog = f"fastdream {command}"
     if isinstance(exc, Terminated):
-        return 143, f"{prog}: terminated; {kept}"
+        hung_up = exc.signum == getattr(signal, "SIGHUP", None)
+        return 128 + exc.signum, f"{prog}: {'hung up (the terminal closed)' if hung_up else 'terminated'}; {kept}"
     if isinstance(exc, KeyboardInterrupt):
         return 130, f"{prog}: interrupted; {kept}"
     if _training_error(exc):
@@ -212,12 +223,24 @@ def status(exc: BaseException, command: str, kept: str, options=None) -> tuple[i
     )
 
 
-def kept(args) -> str:
-    """What an interrupted command leaves on disk, for the line that reports it."""
+def kept(args, exc: BaseException | None = None) -> str:
+    """What an interrupted command leaves on disk, for the line that reports it. An interrupt held
+    until its output was whole (:func:`fastdream.io.atomic.atomic_save`) says the output is there."""
+    written = getattr(exc, "written", None)
+    out = getattr(args, "output", None)
+    if written is not None and out and not getattr(args, "partial", None) and _same_file(written, out):
+        return f"{written} was written first, whole"
     try:
         return _kept(args)
     except OSError:  # a path the system refuses to look at (a name too long): the error says why
         return "nothing was written"
+
+
+def _same_file(a, b) -> bool:
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return False
 
 
 def _kept(args) -> str:

@@ -137,6 +137,8 @@ def dream(
             (``octave``, ``step``, ``total``, ``loss``, ``image()``: the picture so far, of the
             input's kind, at the octave's size). Returning ``False`` stops the dream within that
             step: :class:`fastdream.Cancelled` is raised, its ``image`` the picture so far.
+            Ctrl-C raises ``KeyboardInterrupt`` carrying the same ``image`` and ``steps``
+            (done, total).
 
     Returns:
         The dreamed image, of the same kind, size, channel count (and dtype/device for arrays

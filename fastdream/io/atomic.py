@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import tempfile
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
 
@@ -31,13 +34,50 @@ def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = Non
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
-        save(tmp)
-        os.replace(tmp, path)
+        with _held_signals(path):
+            save(tmp)
+            os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
     return path
+
+
+#: The signals that stop a run (Ctrl-C, kill, a closed terminal), held while a file is written.
+_STOPS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
+
+
+@contextmanager
+def _held_signals(path: Path):
+    """Holds Ctrl-C, SIGTERM and SIGHUP while ``path`` is written and renamed into place, then
+    delivers them: a stop in the second a finished picture was saving threw the whole result away
+    (and a second Ctrl-C, the picture so far). The interrupt then carries ``written``: the path,
+    complete. Only in the main thread (where Python runs signal handlers)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    arrived: list[int] = []
+    try:
+        before = {s: signal.signal(s, lambda signum, frame: arrived.append(signum)) for s in _STOPS}
+    except (ValueError, OSError):  # (an embedding without signals)
+        yield
+        return
+    try:
+        yield
+    finally:
+        for s, handler in before.items():
+            signal.signal(s, handler)
+    if arrived:
+        handler = before[arrived[0]]
+        try:
+            if callable(handler):
+                handler(arrived[0], None)
+            elif handler == signal.SIG_DFL:
+                os.kill(os.getpid(), arrived[0])
+        except KeyboardInterrupt as stop:
+            stop.written = path  # type: ignore[attr-defined]
+            raise
 
 
 def write_json(obj, path) -> Path:
