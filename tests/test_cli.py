@@ -2,6 +2,7 @@
 
 import io
 import json
+import os
 import re
 import struct
 import subprocess
@@ -711,3 +712,23 @@ def test_dream_takes_a_painted_mask_and_its_inverse(tmp_path, small_image, capsy
     both = ["--mask", str(tmp_path / "mask.png"), "--mask-from", str(tmp_path / "u.pt")]
     assert main(["dream", str(small_image), "-o", str(tmp_path / "x.png"), *both]) == 2
     assert "--mask and --mask-from are alternatives" in capsys.readouterr().err
+
+
+def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(tmp_path, small_image):
+    """Two zooms (or folder dreams, or trainings) into one output at once mixed their frames under
+    one settings file, and both said they had succeeded."""
+    from types import SimpleNamespace
+
+    from fastdream.cli.lock import lock_path, output_lock
+
+    out = tmp_path / "z.gif"
+    with output_lock(SimpleNamespace(output=str(out))):  # the first run, still at work
+        assert lock_path(out).is_file()
+        r = run("zoom", str(small_image), "-o", str(out), "--frames", "2", "--steps", "1", "-q")
+        assert r.returncode == 2, r.stderr
+        assert f"output {out} is being written by another fastdream run (process {os.getpid()})" in r.stderr
+        assert not (tmp_path / "z_frames").exists() and not out.exists()
+    assert not lock_path(out).exists()  # gone with the run
+    r = run("zoom", str(small_image), "-o", str(out), "--frames", "2", "--steps", "1", "--octaves", "1", "-q")
+    assert r.returncode == 0, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "z.gif", "z_frames"]

@@ -17,6 +17,7 @@ import traceback
 from fastdream.cli import cutout, dream, dreamer, generative, sheet, style, ui
 from fastdream.cli.common import Parser, UsageError, common_help
 from fastdream.cli.errors import kept, one_line_warnings, status, terminated_as_interrupted
+from fastdream.cli.lock import output_lock
 
 __all__ = ["Parser", "UsageError", "build_parser", "main"]
 
@@ -70,7 +71,8 @@ def main(argv=None) -> int:
     options = set(_command_parser(parser, command)._option_string_actions)
     with one_line_warnings(command, options), terminated_as_interrupted():
         try:
-            return args.func(args)
+            with output_lock(args):  # (a second run into the same output is refused, not mixed in)
+                return args.func(args)
         except BrokenPipeError:  # output piped into head & co.; before OSError, its base class
             # Python would report the broken pipe again when it flushes stdout at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

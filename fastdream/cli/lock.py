@@ -1,0 +1,65 @@
+"""One run at a time per output. Two runs writing the same output folder, frames or checkpoint at
+once mixed their results (half the pictures of one, half of the other, under one settings file),
+and both said they had succeeded; the second is now refused at once, in one line.
+
+The lock is an advisory ``flock`` on a hidden file beside the output (``.NAME.fastdream-lock``),
+removed when the run ends; the system drops it when a run dies (``kill -9``, power loss), so a
+stale file never blocks the next run. Where there is no ``fcntl`` (Windows), runs are not locked.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from fastdream.cli.common import UsageError
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+
+def lock_path(out: Path) -> Path:
+    """The lock file of output ``out``: beside it, or (a folder the run will make) in the nearest
+    folder that exists, named by the output's path."""
+    out = Path(os.path.abspath(out))
+    if out.parent.is_dir():
+        return out.parent / f".{out.name[:200]}.fastdream-lock"
+    root = next((p for p in out.parents if p.is_dir()), Path("."))
+    return root / f".{hashlib.sha1(str(out).encode()).hexdigest()[:16]}.fastdream-lock"
+
+
+@contextmanager
+def output_lock(args):
+    """Holds the lock of ``args.output`` (when the command has one) while the command runs."""
+    out = getattr(args, "output", None)
+    if not out or fcntl is None:
+        yield
+        return
+    lock = lock_path(Path(out))
+    try:
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError:  # a folder that cannot be written: the command's own checks say so
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            raise UsageError(
+                f"output {out} is being written by another fastdream run (process {pid}); two at once would mix "
+                "their results: wait for it to end, or choose another output"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        try:
+            yield
+        finally:
+            with suppress(OSError):
+                os.unlink(lock)
+    finally:
+        os.close(fd)
