@@ -227,6 +227,24 @@ def test_resume_false_starts_over(photo, tmp_path):
     zoom_video(photo, tmp_path / "v.gif", frames=2, zoom=1.3, **FAST)  # now stored: resumes fine
 
 
+def test_a_start_over_stopped_before_its_first_frame_keeps_the_earlier_frames(photo, tmp_path):
+    """A stop in the first seconds of a `--no-resume` run deleted the whole finished set at once
+    (a trainer keeps its old checkpoint until a new one exists)."""
+    zoom_video(photo, tmp_path / "v.gif", frames=3, zoom=ZOOM, **FAST)
+    frames = tmp_path / "v_frames"
+    before = {p.name: p.read_bytes() for p in frames.iterdir()}
+    with pytest.raises(fd.Cancelled):
+        zoom_video(photo, tmp_path / "v.gif", frames=3, zoom=1.3, resume=False, callback=lambda s: False, **FAST)
+    assert {p.name: p.read_bytes() for p in frames.iterdir()} == before  # settings file too: it resumes
+    zoom_video(photo, tmp_path / "v.gif", frames=3, zoom=ZOOM, **FAST)
+    # Once the new run has a frame, the earlier ones are gone (a resume continues the new run).
+    stop_in_frame_1 = lambda s: s.frame < 1
+    with pytest.raises(fd.Cancelled):
+        zoom_video(photo, tmp_path / "v.gif", frames=3, zoom=1.3, resume=False, callback=stop_in_frame_1, **FAST)
+    assert sorted(p.name for p in frames.iterdir()) == [video.FRAME_NAME.format(0), "zoom_settings.json"]
+    assert json.loads((frames / "zoom_settings.json").read_text())["key"]["zoom"] == 1.3
+
+
 def test_foreign_frames_without_settings_are_refused(photo, tmp_path):
     d = tmp_path / "frames"
     d.mkdir()

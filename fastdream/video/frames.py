@@ -13,6 +13,7 @@ import json
 import os
 import re
 import secrets
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -193,26 +194,42 @@ def start_frames_dir(frames_dir: Path, settings_name: str, key: dict, info: dict
     if owned:
         before = _settings(frames_dir, settings_name).get("info") or {}
         written = max([written] + [v for k, v in before.items() if k in ("written", "frames") and type(v) is int])
-    if not resume:
-        for path in owned:
-            path.unlink(missing_ok=True)
+    if not resume and owned:  # set aside, not deleted, until this run has a frame of its own
+        aside = frames_dir / REPLACED
+        shutil.rmtree(aside, ignore_errors=True)
+        aside.mkdir()
+        for path in [*owned, frames_dir / settings_name]:
+            if path.exists():
+                os.replace(path, aside / path.name)
     io.write_json({"key": key, "info": {**info, "written": written}}, frames_dir / settings_name)
+
+
+#: Where ``resume=False`` sets an earlier run's frames aside until the new run has one.
+REPLACED = ".replaced"
 
 
 @contextlib.contextmanager
 def undo_if_empty(frames_dir: Path):
     """Around the making of frames: a run that fails (or is stopped) before any frame exists in
-    ``frames_dir`` takes away the settings file and the folder :func:`start_frames_dir` made;
-    frames already made are kept for a re-run to resume."""
+    ``frames_dir`` takes away the settings file and the folder :func:`start_frames_dir` made, and
+    puts back the frames of an earlier run that ``resume=False`` set aside (a stop in the first
+    seconds of a ``--no-resume`` lost a whole finished set); frames already made are kept for a
+    re-run to resume, and then the earlier run's are gone."""
     started = _STARTED.pop(frames_dir.resolve(), None)
+    aside = frames_dir / REPLACED
     try:
         yield
     except BaseException:
         if started is not None and not frame_indices(frames_dir):
             made, settings = started
             settings.unlink(missing_ok=True)
+            if aside.is_dir():
+                for path in aside.iterdir():
+                    os.replace(path, frames_dir / path.name)
             made.undo()
         raise
+    finally:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def make_frames(
