@@ -36,7 +36,9 @@ def lock_path(out: Path) -> Path:
 def output_lock(args):
     """Holds the lock of ``args.output`` (when the command has one) while the command runs."""
     out = getattr(args, "output", None)
-    if not out or fcntl is None:
+    # Under torchrun the ranks of one launch share the output: rank 0 holds the lock for them.
+    other_rank = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and os.environ.get("RANK", "0") != "0"
+    if not out or fcntl is None or other_rank:
         yield
         return
     lock = lock_path(Path(out))
