@@ -211,3 +211,29 @@ def test_vary_takes_the_command_lines_names(tmp_path, photo, capsys):
     )
     cells = json.loads(out.with_suffix(".json").read_text())["cells"]
     assert [(c["tile_size"], c["step_size"]) for c in cells] == [(None, 0.01), (None, 0.02), (64, 0.01), (64, 0.02)]
+
+
+def test_a_stopped_sheet_keeps_its_finished_cells_on_a_partial_sheet(tmp_path, photo, monkeypatch, capsys):
+    """Ctrl-C at cell 11 of 64 said "nothing was written": minutes of finished cells were lost."""
+    out = tmp_path / "s.png"
+    stop_in_cell_2 = lambda state: state.frame < 2
+    with pytest.raises(fd.Cancelled) as stopped:
+        fd.proof_sheet(photo, out, vary={"steps": [1, 2], "seed": [1, 2]}, size=48, octaves=1, callback=stop_in_cell_2)
+    partial = tmp_path / "s-partial.png"
+    assert stopped.value.kept == f"the 2 finished cells of 4 are in {partial} (and its .json)"
+    assert len(json.loads(partial.with_suffix(".json").read_text())["cells"]) == 2
+    assert not out.exists() and Image.open(partial).width == layout.GAP + 2 * (48 + layout.GAP)
+    # The shell says so, and a second stopped sheet does not write over the first's.
+    from fastdream import sheet as S
+
+    dream_all = S._dream_all
+
+    def interrupted_after_one(picture, opts, progress, callback, pictures):
+        dream_all(picture, opts[:1], progress, callback, pictures)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(S, "_dream_all", interrupted_after_one)
+    assert main(["sheet", str(photo), "-o", str(out), "--vary", "seed=1,2", *FAST]) == 130
+    partial2 = tmp_path / "s-partial-2.png"
+    assert capsys.readouterr().err.strip().endswith(f"the 1 finished cells of 2 are in {partial2} (and its .json)")
+    assert partial2.is_file() and partial.is_file()

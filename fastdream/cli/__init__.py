@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import traceback
 
@@ -54,6 +55,7 @@ def build_parser() -> Parser:
 
 def main(argv=None) -> int:
     """Runs one command; returns the exit status (see :mod:`fastdream.cli.errors`)."""
+    from_shell = argv is None  # (the `fastdream` command itself, not a caller's main([...]))
     argv = list(sys.argv[1:] if argv is None else argv)
     end = argv.index("--") if "--" in argv else len(argv)
     debug = "--debug" in argv[:end]
@@ -82,6 +84,8 @@ def main(argv=None) -> int:
                 traceback.print_exc()
             code, line = status(exc, command, kept(args, exc), options)
             print(line, file=sys.stderr)
+            if from_shell and isinstance(exc, KeyboardInterrupt):  # a further Ctrl-C would only
+                signal.signal(signal.SIGINT, signal.SIG_IGN)  # spoil the exit with a traceback
             return code
 
 

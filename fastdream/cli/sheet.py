@@ -38,7 +38,11 @@ def _cmd_sheet(args) -> int:
     kw = given(vary=varied, channels=args.channels, top=args.top, size=args.size) | dream_kwargs(args)
     if args.model is not None and args.weights is None:  # by its name: each cell's JSON dreams it again
         kw["model"] = args.model
-    sheet = fd.proof_sheet(source, out, progress=not args.quiet, notes=notes, **kw)
+    try:
+        sheet = fd.proof_sheet(source, out, progress=not args.quiet, notes=notes, **kw)
+    except KeyboardInterrupt as stop:  # (the finished cells, on a sheet of their own)
+        args.partial = getattr(stop, "kept", None)
+        raise
     print(f"wrote {sheet.path} ({len(sheet.cells)} cells) and {sheet.json_path}")
     return 0
 

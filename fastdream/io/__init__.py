@@ -3,7 +3,7 @@ the animation writer (GIF/WebP/MP4) and atomic writes."""
 
 from fastdream.io.animation import FORMATS as VIDEO_FORMATS
 from fastdream.io.animation import animation_format, check_fps, durations, max_fps, write_animation
-from fastdream.io.atomic import atomic_save, write_json
+from fastdream.io.atomic import atomic_save, signals_held, write_json
 from fastdream.io.convert import (
     DEEP_GRAY,
     MODES,
@@ -88,6 +88,7 @@ __all__ = [
     "reason",
     "save_image",
     "settings_diff",
+    "signals_held",
     "soft_alpha",
     "standard",
     "standard_mode",

@@ -34,7 +34,7 @@ def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = Non
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
-        with _held_signals(path):
+        with signals_held(path):
             save(tmp)
             os.replace(tmp, path)
     except BaseException:
@@ -49,11 +49,12 @@ _STOPS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if ha
 
 
 @contextmanager
-def _held_signals(path: Path):
-    """Holds Ctrl-C, SIGTERM and SIGHUP while ``path`` is written and renamed into place, then
-    delivers them: a stop in the second a finished picture was saving threw the whole result away
-    (and a second Ctrl-C, the picture so far). The interrupt then carries ``written``: the path,
-    complete. Only in the main thread (where Python runs signal handlers)."""
+def signals_held(path: Path | None = None):
+    """Holds Ctrl-C, SIGTERM and SIGHUP while ``path`` is written and renamed into place (or the
+    block writes what belongs together), then delivers them: a stop in the second a finished
+    picture was saving threw the whole result away (and a second Ctrl-C, the picture so far). The
+    interrupt then carries ``written``: the path, complete. Only in the main thread (where Python
+    runs signal handlers)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return

@@ -9,6 +9,7 @@ combinations), ``channels`` (a layer's channels by response), ``layout`` (the co
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import warnings
@@ -131,15 +132,48 @@ def proof_sheet(
         raise ValueError("proof_sheet: give vary={option: [values]} or channels=LAYER: what the cells differ by")
     opts = [_options(c, models) for c in cells]  # every cell's options checked before any dream
     _check_layers(opts)
-    pictures = _dream_all(picture, opts, progress, callback)
-    sheet = layout.contact_sheet(pictures, captions, layout.columns_for(len(cells), row), title)
+    pictures: list[Image.Image] = []
+    record = {"image": _name(image), "size": list(picture.size), "notes": notes or {}}
+
+    def write(n: int, where):  # the sheet of the first n cells
+        return _write(pictures[:n], cells[:n], captions[:n], layout.columns_for(len(cells), row), title, record, where)
+
+    try:
+        _dream_all(picture, opts, progress, callback, pictures)
+    except (KeyboardInterrupt, driver.Cancelled) as stop:  # the finished cells are kept, on a sheet of their own
+        if out is not None and pictures:
+            partial = _free(out.with_name(f"{out.stem}-partial{out.suffix}"))
+            # (a second Ctrl-C waits until both files are whole, then is this stop's)
+            with contextlib.suppress(KeyboardInterrupt), io.signals_held():
+                write(len(pictures), (partial, partial.with_suffix(".json")))
+            if partial.exists():
+                done = f"the {len(pictures)} finished cells of {len(cells)}"
+                stop.kept = f"{done} are in {partial} (and its .json)"  # type: ignore[union-attr]
+        raise
+    sheet, written = write(len(cells), (out, json_out) if out is not None else None)
     result = Sheet(sheet, cells, pictures, picture)
-    if out is not None:
-        jsonable = [_jsonable(c) for c in cells]
-        record = {"image": _name(image), "size": list(picture.size), "cells": jsonable, "notes": notes or {}}
-        result.json_path = io.write_json(record, json_out)
-        result.path = io.save_image(sheet, out)
+    if written is not None:
+        result.path, result.json_path = written
     return result
+
+
+def _write(pictures, cells, captions, columns: int, title: str, record: dict, where):
+    """The contact sheet of ``pictures``, and where it and its JSON were written (``where``:
+    (sheet path, JSON path), or None: not written)."""
+    sheet = layout.contact_sheet(pictures, captions, columns, title)
+    if where is None:
+        return sheet, None
+    path = io.save_image(sheet, where[0])
+    return sheet, (path, io.write_json({**record, "cells": [_jsonable(c) for c in cells]}, where[1]))
+
+
+def _free(path: Path) -> Path:
+    """``path``, or ``stem-2``, ``stem-3``... when it (or its .json) exists: never over a file."""
+    k, out = 1, path
+    while out.exists() or out.with_suffix(".json").exists():
+        k += 1
+        out = path.with_name(f"{path.stem}-{k}{path.suffix}")
+    return out
 
 
 def _outputs(out_path, image, guide=None) -> tuple[Path | None, Path | None]:
@@ -208,18 +242,17 @@ def _check_layers(opts: list[DreamOptions]) -> None:
         LayerTaps(o.model if o.model is not None else default, build_objective(o).layers)
 
 
-def _dream_all(picture: Image.Image, opts: list[DreamOptions], progress: bool, callback) -> list[Image.Image]:
+def _dream_all(picture: Image.Image, opts: list[DreamOptions], progress: bool, callback, pictures: list) -> None:
+    """Dreams the cells into ``pictures``, one by one (a stop leaves there the finished ones)."""
     h, w = picture.height, picture.width
     with warnings.catch_warnings():  # a dropped octave is warned about once, by the dream itself
         warnings.simplefilter("ignore")
         counts = [len(pyramid(h, w, o.octaves, o.octave_scale)) * o.steps for o in opts]
-    pictures = []
     with tqdm(total=len(opts), disable=not progress, desc="sheet", unit="cell") as bar:
         for k, o in enumerate(opts):
             hook = driver.for_frame(callback, k, k, len(opts), before=sum(counts[:k]), total=sum(counts), unit="cell")
             pictures.append(run(picture, o, callback=hook))
             bar.update(1)
-    return pictures
 
 
 def _name(image) -> str:
