@@ -83,6 +83,8 @@ def cli_spelling(text: str, options=None) -> str:
 
         >>> cli_spelling("other settings (dream.tile_size: stored 64, now None; dream.steps: stored 2, now 3)", {"--tile"})
         'other settings (--tile: 64 before, none now; dream.steps: stored 2, now 3)'
+        >>> cli_spelling("(tta: stored (not recorded), now True)", {"--tta"})
+        '(--tta: not recorded before, on now)'
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
@@ -110,7 +112,7 @@ def cli_spelling(text: str, options=None) -> str:
     text = _SUBJECT.sub(subject, text, count=1)
     text = _DIFF.sub(
         lambda m: (
-            m[0] if flag(m[1]) is None else f"{flag(m[1])}: {_shell_value(m[2])} before, {_shell_value(m[3])} now"
+            m[0] if flag(m[1]) is None else f"{flag(m[1])}: {_state(m[2])} before, {_state(m[3])} now"
         ),
         text,
     )
@@ -152,6 +154,11 @@ _RESUME_WITH = re.compile(r"pass (\w+)=(\S+?) to resume")
 
 def _shell_value(text: str) -> str:
     return "none" if text == "None" else text.strip("'\"")
+
+
+def _state(text: str) -> str:
+    """A setting's value in a resume's refusal: a switch said on or off."""
+    return {"True": "on", "False": "off", "(not recorded)": "not recorded"}.get(text, _shell_value(text))
 
 
 def _training_error(exc: BaseException) -> bool:
