@@ -81,6 +81,9 @@ def parse_layers(layers) -> tuple[LayerSpec, ...]:
     if isinstance(layers, str):
         layers = [layers]
     if isinstance(layers, dict):
+        none = next((k for k, v in layers.items() if v is None), None)
+        if none is not None:  # (None was taken as weight 1)
+            raise TypeError(f"layers: the weight of {none!r} must be a number, got None")
         specs = tuple(parse_spec(k, v) for k, v in layers.items())
     elif isinstance(layers, (list, tuple)):
         specs = tuple(parse_spec(s) for s in layers)
