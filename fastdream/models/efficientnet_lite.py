@@ -266,6 +266,8 @@ def efficientnet_lite0(pretrained: bool = True) -> EfficientNetLite0:
         >>> any(p.requires_grad for p in model.parameters())
         False
     """
+    if not isinstance(pretrained, bool):  # ("yes" was taken as True, "" as False)
+        raise TypeError(f"pretrained must be True or False, got {pretrained!r}")
     model = EfficientNetLite0().float()  # (float32 under torch.set_default_dtype(torch.float64) too)
     if pretrained:
         sd = torch.load(_weights_path(), map_location="cpu", weights_only=True)
