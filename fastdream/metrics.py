@@ -42,7 +42,7 @@ from PIL import Image
 from torch import Tensor, nn
 
 from fastdream import _checks
-from fastdream.io import from_pil, load_pil
+from fastdream.io import from_pil, load, load_pil
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0, fuse_batchnorm
 
 __all__ = ["KID", "kid", "fid", "features", "FEATURE_DIM", "DEFAULT_SIZE"]
@@ -116,11 +116,14 @@ def _as_batches(images, name: str, batch_size: int):
     if len(images) == 0:
         raise ValueError(f"{name} is empty")
     for i, im in enumerate(images):
-        if not isinstance(im, (Image.Image, str, os.PathLike)):
-            raise TypeError(f"{name}[{i}] must be a PIL image or an image path, got {type(im).__name__}")
+        if not isinstance(im, (Image.Image, str, os.PathLike, np.ndarray)):
+            raise TypeError(f"{name}[{i}] must be a PIL image, an image path or a numpy image, got {type(im).__name__}")
     for i in range(0, len(images), batch_size):
-        chunk = [im if isinstance(im, Image.Image) else load_pil(im) for im in images[i : i + batch_size]]
-        tensors = [from_pil(im, "RGB") for im in chunk]  # gray, palette, CMYK, alpha...: RGB, alpha dropped
+        # gray, palette, CMYK, alpha...: RGB, alpha dropped (a numpy image as fastdream.dream reads it)
+        tensors = [
+            load(im).rgb[0] if isinstance(im, np.ndarray) else from_pil(_pil(im), "RGB")
+            for im in images[i : i + batch_size]
+        ]
         if len({tuple(t.shape) for t in tensors}) == 1:
             yield torch.stack(tensors)
         else:  # mixed sizes: each is resized on its own
@@ -128,12 +131,16 @@ def _as_batches(images, name: str, batch_size: int):
                 yield t[None]
 
 
+def _pil(im) -> Image.Image:
+    return im if isinstance(im, Image.Image) else load_pil(im)
+
+
 @torch.inference_mode()
 def features(images, *, size: int = DEFAULT_SIZE, batch_size: int = 32, device=None) -> Tensor:
     r"""Pooled EfficientNet-Lite0 head features of a set of images.
 
     Args:
-        images: a list of PIL images (any mode) or image paths, or an :math:`(N, C, H, W)`
+        images: a list of PIL images (any mode), image paths or numpy images, or an :math:`(N, C, H, W)`
             float tensor in :math:`[0, 1]` with :math:`C` 1 or 3. Sizes may differ (lists).
         size: images are resized to ``size`` x ``size`` pixels first (>= 32).
         batch_size: images per forward pass.

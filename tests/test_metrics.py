@@ -139,7 +139,7 @@ def test_fid(sets):
         ("noise", torch.rand(2, 4, 8, 8), {}, ValueError, r"fake must have 1 \(gray\) or 3 \(RGB\) channels, got 4"),
         ("noise", torch.rand(3, 8, 8), {}, ValueError, r"fake as a tensor must be \(N, C, H, W\)"),
         ("image.png", "noise", {}, TypeError, "real must be a list of PIL images"),
-        ([1, 2], "noise", {}, TypeError, r"real\[0\] must be a PIL image or an image path, got int"),
+        ([1, 2], "noise", {}, TypeError, r"real\[0\] must be a PIL image, an image path or a numpy image, got int"),
         ("noise", torch.rand(4, 100), {}, ValueError, r"fake as a 2-D tensor must be \(N, 1280\)"),
         ("noise", "noise", dict(subsets=0), ValueError, "subsets must be >= 1, got 0"),
         ("noise", "noise", dict(subset_size=1), ValueError, "subset_size must be >= 2, got 1"),
@@ -156,3 +156,12 @@ def test_kid_bad_inputs(real, fake, kwargs, exc, match):
 def test_fid_bad_inputs():
     with pytest.raises(ValueError, match="real must hold at least 2 images for FID"):
         metrics.fid(_noise(1, 0, size=8), _noise(3, 0, size=8))
+
+
+def test_numpy_images_are_read_as_their_pil_images():
+    """A list of numpy images was refused ("must be a PIL image or an image path"), though every
+    other function takes them."""
+    rng = np.random.default_rng(0)
+    arrays = [(rng.random((40, 48, 3)) * 255).astype(np.uint8) for _ in range(3)]
+    from_arrays = metrics.features(arrays, size=32)
+    assert torch.equal(from_arrays, metrics.features([Image.fromarray(a) for a in arrays], size=32))
