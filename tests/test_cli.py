@@ -732,3 +732,16 @@ def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(tmp_p
     r = run("zoom", str(small_image), "-o", str(out), "--frames", "2", "--steps", "1", "--octaves", "1", "-q")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "z.gif", "z_frames"]
+
+
+def test_the_temporary_files_of_a_killed_run_are_swept_by_the_next(tmp_path, small_image):
+    """kill -9 during a save left a hidden .b.u__gg656.tmp (7.6 MB of a checkpoint) that no later
+    run removed; the next run into that output does, and nothing else."""
+    out = tmp_path / "o.png"
+    stale = [tmp_path / ".o.u__gg656.png", tmp_path / ".o.a1b2c3d4.tmp"]
+    theirs = [tmp_path / ".o.notmine.png", tmp_path / ".other.a1b2c3d4.png", tmp_path / ".o.png.bak"]
+    for p in stale + theirs:
+        p.write_bytes(b"x")
+    r = run("dream", str(small_image), "-o", str(out), "--octaves", "1", "--steps", "1", "-q")
+    assert r.returncode == 0, r.stderr
+    assert not any(p.exists() for p in stale) and all(p.exists() for p in theirs)

@@ -4,13 +4,15 @@ and both said they had succeeded; the second is now refused at once, in one line
 
 The lock is an advisory ``flock`` on a hidden file beside the output (``.NAME.fastdream-lock``),
 removed when the run ends; the system drops it when a run dies (``kill -9``, power loss), so a
-stale file never blocks the next run. Where there is no ``fcntl`` (Windows), runs are not locked.
+stale file never blocks the next run, which also sweeps the hidden temporary files such a run
+left of the output. Where there is no ``fcntl`` (Windows), runs are not locked.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -58,6 +60,7 @@ def output_lock(args):
             ) from None
         os.ftruncate(fd, 0)
         os.pwrite(fd, str(os.getpid()).encode(), 0)
+        _sweep(Path(out))
         try:
             yield
         finally:
@@ -65,3 +68,25 @@ def output_lock(args):
                 os.unlink(lock)
     finally:
         os.close(fd)
+
+
+#: A temporary file of fastdream's atomic writes (``.STEM.XXXXXXXX.SUFFIX``, tempfile's 8 random
+#: characters): what a run killed mid-write (``kill -9``, power loss) leaves.
+_TEMPORARY = r"\.{stem}\.[a-z0-9_]{{8}}\.(?:{suffixes})"
+
+
+def _sweep(out: Path) -> None:
+    """Removes the temporary files a killed run left of output ``out`` (hidden, so never seen, a
+    checkpoint's 37 MB among them): beside a file, or inside a folder (checkpoints, grids,
+    settings). Only under the lock, so that no running fastdream writes them."""
+    if out.is_dir():
+        folder, stem, suffixes = out, r"[^/]+", "tmp|png|json|jpg|webp|gif|mp4"
+    else:
+        folder, stem = out.parent if str(out.parent) else Path("."), re.escape(out.stem[:32])
+        suffixes = "tmp|" + re.escape(out.suffix[1:17]) if out.suffix else "tmp"
+    pattern = re.compile(_TEMPORARY.format(stem=stem, suffixes=suffixes))
+    with suppress(OSError):
+        for path in folder.iterdir():
+            if pattern.fullmatch(path.name) and path.is_file() and not path.is_symlink():
+                with suppress(OSError):
+                    path.unlink()
