@@ -157,16 +157,21 @@ def run_folder(
 SETTINGS_NAME = ".fastdream-settings.json"
 
 
+def stored_settings(out_dir) -> dict:
+    """The settings a folder run kept in ``out_dir`` ({} when there are none, or no readable ones)."""
+    try:
+        stored = json.loads((Path(out_dir) / SETTINGS_NAME).read_text())
+    except (OSError, ValueError, TypeError):
+        return {}
+    return stored if isinstance(stored, dict) else {}
+
+
 def _check_settings(out_dir: Path, settings: dict, targets: list[Path]) -> dict:
     """``settings`` as the file holds them, after refusing a run whose settings differ from those
     of the outputs already in ``out_dir`` (outputs of a run that kept none are taken as they are)."""
     settings = json.loads(json.dumps(settings))
-    record = out_dir / SETTINGS_NAME
-    try:
-        stored = json.loads(record.read_text()) if record.is_file() else None
-    except (OSError, ValueError):
-        stored = None
-    diff = io.settings_diff(stored, settings) if isinstance(stored, dict) else []
+    stored = stored_settings(out_dir)
+    diff = io.settings_diff(stored, settings) if stored else []
     if diff and any(t.exists() for t in targets):
         shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
         raise ValueError(

@@ -164,6 +164,12 @@ def test_a_rerun_with_other_settings_does_not_finish_the_folder_with_another_loo
     again = fd.dream_folder(src, out, steps=2, **quick)  # the same settings finish it
     assert len(first.written) == 3 and [p.name for p in again.written] == ["00.png"]
     assert (out / batch.SETTINGS_NAME).is_file()
+    # Without a seed, the stored one finishes it (it was refused: "seed: stored 0, now None"), as a
+    # video's rerun does; and the image is the one the seeded run makes.
+    made = (out / "00.png").read_bytes()
+    (out / "00.png").unlink()
+    assert [p.name for p in fd.dream_folder(src, out, steps=2, octaves=1).written] == ["00.png"]
+    assert (out / "00.png").read_bytes() == made
 
 
 def test_a_broken_link_among_the_pictures_is_counted_as_unreadable(tmp_path, capsys):

@@ -3,7 +3,7 @@ bad files counted, split over torchrun ranks)."""
 
 from __future__ import annotations
 
-from fastdream.batch import FolderReport, run_folder
+from fastdream.batch import FolderReport, run_folder, stored_settings
 from fastdream.dream.options import DreamOptions
 from fastdream.dream.record import dream_settings
 
@@ -21,7 +21,8 @@ def dream_folder(
             :data:`fastdream.batch.SETTINGS_NAME`).
         format: the output format (``"png"``, ``"jpg"``, ...); default: each input's own.
         progress: one progress bar over all the images (on rank 0).
-        **dream_kwargs: options of :func:`fastdream.dream`.
+        **dream_kwargs: options of :func:`fastdream.dream`. Without ``seed``, a rerun into a
+            folder that recorded one finishes it with that seed.
 
     Returns:
         A :class:`~fastdream.batch.FolderReport` of this rank's images.
@@ -31,6 +32,8 @@ def dream_folder(
     """
     from fastdream.dream import run  # the package's dispatch; this module is part of the package
 
+    if dream_kwargs.get("seed") is None:  # a rerun without a seed finishes with the stored one, as a video's does
+        dream_kwargs["seed"] = stored_settings(output_dir).get("seed")
     opts = DreamOptions.create(**dream_kwargs)
     return run_folder(
         input_dir,
