@@ -17,6 +17,8 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
+from fastdream.io.atomic import handled
+
 #: Exceptions that mean the user's input is wrong (or the machine lacks something it asks for).
 USER_ERRORS = (ValueError, TypeError, OSError, ImportError)
 
@@ -111,9 +113,7 @@ def cli_spelling(text: str, options=None) -> str:
     text = _ANOTHER.sub(lambda m: m[0] if flag(m[1]) is None else f"another {flag(m[1])}", text)
     text = _SUBJECT.sub(subject, text, count=1)
     text = _DIFF.sub(
-        lambda m: (
-            m[0] if flag(m[1]) is None else f"{flag(m[1])}: {_state(m[2])} before, {_state(m[3])} now"
-        ),
+        lambda m: m[0] if flag(m[1]) is None else f"{flag(m[1])}: {_state(m[2])} before, {_state(m[3])} now",
         text,
     )
     if options is None:
@@ -189,16 +189,8 @@ def terminated_as_interrupted():
     def raise_terminated(signum, frame):
         raise Terminated(signum)
 
-    try:
-        before = {s: signal.signal(s, raise_terminated) for s in _ENDINGS}
-    except ValueError:  # not the main thread (a test's runner): leave the signals alone
+    with handled(_ENDINGS, raise_terminated):  # (not in a test runner's thread: the signals left alone)
         yield
-        return
-    try:
-        yield
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
 
 
 def status(exc: BaseException, command: str, kept: str, options=None) -> tuple[int, str]:

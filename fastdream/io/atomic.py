@@ -7,7 +7,6 @@ import json
 import os
 import signal
 import tempfile
-import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable
@@ -44,6 +43,23 @@ def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = Non
     return path
 
 
+@contextmanager
+def handled(signals, handler):
+    """Runs the block with ``handler`` for ``signals`` and yields the handlers it replaced, put
+    back after it; None, and the block runs as it is, where handlers cannot be set (a thread other
+    than the main one, an embedding without signals)."""
+    try:
+        before = {s: signal.signal(s, handler) for s in signals}
+    except (ValueError, OSError):
+        yield None
+        return
+    try:
+        yield before
+    finally:
+        for s, old in before.items():
+            signal.signal(s, old)
+
+
 #: The signals that stop a run (Ctrl-C, kill, a closed terminal), held while a file is written.
 _STOPS = tuple(getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n))
 
@@ -55,21 +71,10 @@ def signals_held(path: Path | None = None):
     picture was saving threw the whole result away (and a second Ctrl-C, the picture so far). The
     interrupt then carries ``written``: the path, complete. Only in the main thread (where Python
     runs signal handlers)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
     arrived: list[int] = []
-    try:
-        before = {s: signal.signal(s, lambda signum, frame: arrived.append(signum)) for s in _STOPS}
-    except (ValueError, OSError):  # (an embedding without signals)
+    with handled(_STOPS, lambda signum, frame: arrived.append(signum)) as before:
         yield
-        return
-    try:
-        yield
-    finally:
-        for s, handler in before.items():
-            signal.signal(s, handler)
-    if arrived:
+    if arrived and before:
         handler = before[arrived[0]]
         try:
             if callable(handler):
