@@ -114,8 +114,11 @@ def boolean(name: str, v) -> bool:
 
 
 def choice(name: str, v, options):
-    if v not in options:
-        raise ValueError(f"{name} must be one of {', '.join(map(repr, options))}, got {shown(v)}")
+    if v not in options:  # (a number for a name is the wrong type, a name not listed the wrong value)
+        wrong_type = all(isinstance(o, str) for o in options) and not isinstance(v, str)
+        raise (TypeError if wrong_type else ValueError)(
+            f"{name} must be one of {', '.join(map(repr, options))}, got {shown(v)}"
+        )
     return v
 
 

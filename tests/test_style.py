@@ -163,6 +163,8 @@ def test_kinds_sizes_and_a_custom_model(images):
         ("IHC", dict(style_weights=[1.0, 2.0]), ValueError, "2 weight"),
         ("IHC", dict(style_weights=[-1.0]), ValueError, r"style_weights\[0\] must be a finite number >= 0"),
         ("IHC", dict(init="zeros"), ValueError, "init must be one of"),
+        ("IHC", dict(init=3), TypeError, "init must be one of"),  # (the wrong type: it was a ValueError)
+        ("IHC", dict(content_layers=[]), ValueError, "content_layers must name at least one layer"),
         ("IHC", dict(steps=0), ValueError, "steps must be >= 1"),
         ("IHC", dict(tile_size=-1), ValueError, r"tile_size must be >= 32, got -1 \(None: no tiling\)"),
         ("IHC", dict(size=16), ValueError, "below what the network needs"),

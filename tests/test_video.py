@@ -323,6 +323,7 @@ def test_mp4_without_imageio_ffmpeg_names_the_extra(photo, tmp_path, monkeypatch
         (dict(stepz=2), TypeError, r"unknown option\(s\) \['stepz'\]; dream options are: layers"),
         (dict(layers=["_blocks.99"]), ValueError, "unknown layer name"),
         (dict(objective="max"), ValueError, "objective must be 'l2' or 'mean'"),
+        (dict(objective=3), TypeError, "objective must be 'l2' or 'mean'"),
         (dict(seed=-1), ValueError, "seed must be >= 0"),
         (dict(frames_dir="afile"), NotADirectoryError, "exists and is not a folder"),
         (dict(image=np.zeros((2, 3, H, W), np.float32)), ValueError, "numpy array must be HxW or HxWxC"),

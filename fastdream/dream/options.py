@@ -170,7 +170,7 @@ class DreamOptions:
             if model is not None and self.layers is None:
                 raise ValueError("layers: a callable objective on a custom model needs layers= (the layers it reads)")
         elif obj not in OBJECTIVES:
-            raise ValueError(
+            raise (ValueError if isinstance(obj, str) else TypeError)(
                 f"objective must be 'l2' or 'mean' (or a callable, or a fastdream.objectives expression), got {shown(obj)}"
             )
         elif model is not None and self.layers is None and self.subject is None:

@@ -121,6 +121,8 @@ def _names(name: str, v, default) -> tuple[str, ...]:
         return tuple(default)
     if isinstance(v, str):
         v = [v]
-    if not isinstance(v, (list, tuple)) or not v or not all(isinstance(s, str) for s in v):
+    if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
         raise TypeError(f"{name} must be a layer name or a non-empty list of names, got {shown(v)}")
+    if not v:
+        raise ValueError(f"{name} must name at least one layer, got an empty list")
     return tuple(dict.fromkeys(v))
