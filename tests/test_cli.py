@@ -728,7 +728,6 @@ def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(tmp_p
         assert r.returncode == 2, r.stderr
         assert f"output {out} is being written by another fastdream run (process {os.getpid()})" in r.stderr
         assert not (tmp_path / "z_frames").exists() and not out.exists()
-    assert not lock_path(out).exists()  # gone with the run
     r = run("zoom", str(small_image), "-o", str(out), "--frames", "2", "--steps", "1", "--octaves", "1", "-q")
     assert r.returncode == 0, r.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "z.gif", "z_frames"]
@@ -745,3 +744,22 @@ def test_the_temporary_files_of_a_killed_run_are_swept_by_the_next(tmp_path, sma
     r = run("dream", str(small_image), "-o", str(out), "--octaves", "1", "--steps", "1", "-q")
     assert r.returncode == 0, r.stderr
     assert not any(p.exists() for p in stale) and all(p.exists() for p in theirs)
+
+
+def test_a_run_under_nohup_keeps_ignoring_a_closed_terminal(monkeypatch):
+    """`nohup fastdream ...` ended with "hung up" when the terminal closed: the command's handler
+    replaced the SIGHUP that nohup had set to be ignored."""
+    import signal
+
+    from fastdream.cli.errors import terminated_as_interrupted
+    from fastdream.io.atomic import signals_held
+
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts it
+    try:
+        with terminated_as_interrupted():
+            assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) != signal.SIG_DFL  # (that one is the command's)
+            with signals_held():
+                assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)

@@ -2,10 +2,12 @@
 once mixed their results (half the pictures of one, half of the other, under one settings file),
 and both said they had succeeded; the second is now refused at once, in one line.
 
-The lock is an advisory ``flock`` on a hidden file beside the output (``.NAME.fastdream-lock``),
-removed when the run ends; the system drops it when a run dies (``kill -9``, power loss), so a
-stale file never blocks the next run, which also sweeps the hidden temporary files such a run
-left of the output. Where there is no ``fcntl`` (Windows), runs are not locked.
+The lock is an advisory ``flock`` on a file named by the output's real path in the system's
+temporary folder (``fastdream-locks/``); the system drops it when a run dies (``kill -9``, power
+loss), so it never blocks the next run, which also sweeps the hidden temporary files such a run
+left of the output. It covers an ``-o`` given on the command line (not a default name, nor a
+``--frames-dir`` two outputs share). Where there is no ``fcntl`` (Windows), or the file system
+has no locks, runs are not locked.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import tempfile
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
@@ -25,13 +28,11 @@ except ImportError:  # Windows
 
 
 def lock_path(out: Path) -> Path:
-    """The lock file of output ``out``: beside it, or (a folder the run will make) in the nearest
-    folder that exists, named by the output's path."""
-    out = Path(os.path.abspath(out))
-    if out.parent.is_dir():
-        return out.parent / f".{out.name[:200]}.fastdream-lock"
-    root = next((p for p in out.parents if p.is_dir()), Path("."))
-    return root / f".{hashlib.sha1(str(out).encode()).hexdigest()[:16]}.fastdream-lock"
+    """The lock file of output ``out``: one place per output path (its real path, whether or not
+    the run has made its folders yet), in the system's temporary folder, never removed (removing
+    a lock file lets two runs lock two files)."""
+    key = hashlib.sha1(os.path.realpath(out).encode()).hexdigest()[:20]
+    return Path(tempfile.gettempdir()) / "fastdream-locks" / f"{key}.lock"
 
 
 @contextmanager
@@ -45,27 +46,28 @@ def output_lock(args):
         return
     lock = lock_path(Path(out))
     try:
-        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError:  # a folder that cannot be written: the command's own checks say so
+        lock.parent.mkdir(mode=0o777, exist_ok=True)
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
+    except OSError:  # no room for locks here: the run goes on without one
         yield
         return
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
+            locked = True
+        except BlockingIOError:
             pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise UsageError(
                 f"output {out} is being written by another fastdream run (process {pid}); two at once would mix "
                 "their results: wait for it to end, or choose another output"
             ) from None
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, str(os.getpid()).encode(), 0)
-        _sweep(Path(out))
-        try:
-            yield
-        finally:
-            with suppress(OSError):
-                os.unlink(lock)
+        except OSError:  # a file system without locks (NFS without lockd): the run goes on without one
+            locked = False
+        if locked:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, str(os.getpid()).encode(), 0)
+            _sweep(Path(out))
+        yield
     finally:
         os.close(fd)
 
@@ -76,11 +78,11 @@ _TEMPORARY = r"\.{stem}\.[a-z0-9_]{{8}}\.(?:{suffixes})"
 
 
 def _sweep(out: Path) -> None:
-    """Removes the temporary files a killed run left of output ``out`` (hidden, so never seen, a
-    checkpoint's 37 MB among them): beside a file, or inside a folder (checkpoints, grids,
-    settings). Only under the lock, so that no running fastdream writes them."""
+    """Removes the temporary files a killed run left of output ``out`` (hidden, so never seen):
+    beside a file output, and a trainer's checkpoint in a folder output (37 MB of one stayed).
+    Only under the lock, so that no running fastdream writes them."""
     if out.is_dir():
-        folder, stem, suffixes = out, r"[^/]+", "tmp|png|json|jpg|webp|gif|mp4"
+        folder, stem, suffixes = out, "checkpoint", "tmp"
     else:
         folder, stem = out.parent if str(out.parent) else Path("."), re.escape(out.stem[:32])
         suffixes = "tmp|" + re.escape(out.suffix[1:17]) if out.suffix else "tmp"

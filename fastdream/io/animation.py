@@ -99,7 +99,7 @@ def _pillow(frames: Sequence, out: Path, fmt: str, fps: float, loop: int) -> Non
     opts = dict(save_all=True, append_images=rest, duration=durations(len(frames), fps, unit), loop=loop)
     if fmt == "WEBP":
         opts.update(quality=90, method=4)
-    atomic_save(lambda tmp: first.save(tmp, format=fmt, **opts), out)
+    atomic_save(lambda tmp: first.save(tmp, format=fmt, **opts), out, hold=False)  # (an encoding of minutes)
 
 
 def _mp4(frames: Sequence, out: Path, fps: float, audio, audio_start: float) -> None:
@@ -148,7 +148,7 @@ def _mp4(frames: Sequence, out: Path, fps: float, audio, audio_start: float) -> 
         finally:
             silent.unlink(missing_ok=True)
 
-    atomic_save(video if audio is None else with_audio, out)
+    atomic_save(video if audio is None else with_audio, out, hold=False)
 
 
 def write_animation(frames: Iterable, path, *, fps: float = 15, loop: int = 0, audio=None, audio_start=0.0) -> Path:

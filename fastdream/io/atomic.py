@@ -3,6 +3,7 @@ interrupted run never leaves a truncated image, video, checkpoint or settings fi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -12,8 +13,10 @@ from pathlib import Path
 from typing import Callable
 
 
-def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = None) -> Path:
+def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = None, hold: bool = True) -> Path:
     """Calls ``save(tmp_path)`` on a temporary file beside ``path``, then renames it into place.
+    ``hold``: a stop that comes meanwhile waits until the file is whole (:func:`signals_held`);
+    a long write (a video's encoding, minutes) holds it only for the rename.
 
     Examples:
         >>> import tempfile, pathlib
@@ -33,9 +36,10 @@ def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = Non
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
-        with signals_held(path):
+        with signals_held(path) if hold else contextlib.nullcontext():
             save(tmp)
-            os.replace(tmp, path)
+            with contextlib.nullcontext() if hold else signals_held(path):
+                os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -49,7 +53,9 @@ def handled(signals, handler):
     back after it; None, and the block runs as it is, where handlers cannot be set (a thread other
     than the main one, an embedding without signals)."""
     try:
-        before = {s: signal.signal(s, handler) for s in signals}
+        # (a signal ignored, as under nohup, stays ignored: a closed terminal must not end the run)
+        kept = [s for s in signals if signal.getsignal(s) != signal.SIG_IGN]
+        before = {s: signal.signal(s, handler) for s in kept}
     except (ValueError, OSError):
         yield None
         return
@@ -72,8 +78,12 @@ def signals_held(path: Path | None = None):
     interrupt then carries ``written``: the path, complete. Only in the main thread (where Python
     runs signal handlers)."""
     arrived: list[int] = []
+    failed: BaseException | None = None
     with handled(_STOPS, lambda signum, frame: arrived.append(signum)) as before:
-        yield
+        try:
+            yield
+        except BaseException as exc:  # the stop still comes (a failed write must not swallow it)
+            failed = exc
     if arrived and before:
         handler = before[arrived[0]]
         try:
@@ -82,8 +92,11 @@ def signals_held(path: Path | None = None):
             elif handler == signal.SIG_DFL:
                 os.kill(os.getpid(), arrived[0])
         except KeyboardInterrupt as stop:
-            stop.written = path  # type: ignore[attr-defined]
-            raise
+            if failed is None:
+                stop.written = path  # type: ignore[attr-defined]
+            raise stop from failed
+    if failed is not None:
+        raise failed
 
 
 def write_json(obj, path) -> Path:

@@ -27,7 +27,6 @@ def test_env_variable_is_read_at_call_time(monkeypatch):
         pass
 
 
-@needs_native
 def test_blocks_of_two_threads_ending_in_either_order_leave_the_setting_as_it_was(monkeypatch):
     """Thread A's "reference" block began, then B's "native"; A ended first, then B: the process
     stayed on "reference" for good (each block put back what it had found)."""
@@ -60,6 +59,7 @@ def test_blocks_of_two_threads_ending_in_either_order_leave_the_setting_as_it_wa
     assert backend.requested() == "auto"
 
 
+@needs_native
 def test_auto_uses_native_on_cpu_for_float32(monkeypatch):
     monkeypatch.delenv("FASTDREAM_BACKEND", raising=False)
     assert backend.use_native("zoom_shift", torch.device("cpu"), torch.float32)
