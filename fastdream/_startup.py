@@ -20,9 +20,12 @@ def _interrupted_while_starting(kind, value, tb) -> None:
         _previous(kind, value, tb)
 
 
-def _command_line() -> bool:
+def command_line() -> bool:
+    """Whether this process is the ``fastdream`` command (``python -u -m fastdream`` too, as
+    torchrun starts it), not a script that imports the package."""
     name = os.path.splitext(os.path.basename(sys.argv[0] if sys.argv else ""))[0]
-    return name == "fastdream" or list(getattr(sys, "orig_argv", [])[1:3]) == ["-m", "fastdream"]
+    argv = list(getattr(sys, "orig_argv", []))
+    return name == "fastdream" or any(argv[i : i + 2] == ["-m", "fastdream"] for i in range(1, len(argv) - 1))
 
 
 def done() -> None:
@@ -31,5 +34,5 @@ def done() -> None:
         sys.excepthook = _previous
 
 
-if _command_line():
+if command_line():
     sys.excepthook = _interrupted_while_starting

@@ -245,6 +245,22 @@ def test_a_start_over_stopped_before_its_first_frame_keeps_the_earlier_frames(ph
     assert json.loads((frames / "zoom_settings.json").read_text())["key"]["zoom"] == 1.3
 
 
+def test_frames_set_aside_by_a_killed_start_over_are_put_back_by_the_next_run(photo, tmp_path):
+    """kill -9 between setting the earlier frames aside and the first new frame left them in
+    .replaced, where the next run deleted them."""
+    first = zoom_video(photo, tmp_path / "v.gif", frames=3, zoom=ZOOM, **FAST).read_bytes()
+    frames = tmp_path / "v_frames"
+    aside = frames / video.frames.REPLACED
+    aside.mkdir()
+    for p in list(frames.glob("*.png")) + [frames / "zoom_settings.json"]:
+        os.replace(p, aside / p.name)
+    (frames / "zoom_settings.json").write_text('{"key": {"zoom": 1.3}, "info": {"written": 0}}')  # the killed run's
+    steps = []
+    again = zoom_video(photo, tmp_path / "v.gif", frames=3, zoom=ZOOM, callback=steps.append, **FAST)
+    assert again.read_bytes() == first and steps == []  # put back, not dreamed again
+    assert not aside.exists() and len(list(frames.glob("frame_*.png"))) == 3
+
+
 def test_foreign_frames_without_settings_are_refused(photo, tmp_path):
     d = tmp_path / "frames"
     d.mkdir()

@@ -15,6 +15,7 @@ import signal
 import sys
 import traceback
 
+from fastdream import _startup
 from fastdream.cli import cutout, dream, dreamer, generative, sheet, style, ui
 from fastdream.cli.common import Parser, UsageError, common_help
 from fastdream.cli.errors import kept, one_line_warnings, status, terminated_as_interrupted
@@ -55,7 +56,7 @@ def build_parser() -> Parser:
 
 def main(argv=None) -> int:
     """Runs one command; returns the exit status (see :mod:`fastdream.cli.errors`)."""
-    from_shell = argv is None  # (the `fastdream` command itself, not a caller's main([...]))
+    from_shell = argv is None and _startup.command_line()  # the `fastdream` command, not a caller's main()
     argv = list(sys.argv[1:] if argv is None else argv)
     end = argv.index("--") if "--" in argv else len(argv)
     debug = "--debug" in argv[:end]

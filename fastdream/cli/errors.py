@@ -85,8 +85,8 @@ def cli_spelling(text: str, options=None) -> str:
 
         >>> cli_spelling("other settings (dream.tile_size: stored 64, now None; dream.steps: stored 2, now 3)", {"--tile"})
         'other settings (--tile: 64 before, none now; dream.steps: stored 2, now 3)'
-        >>> cli_spelling("(tta: stored (not recorded), now True)", {"--tta"})
-        '(--tta: not recorded before, on now)'
+        >>> cli_spelling("(tta: stored (not recorded), now True; subject: stored 'dog', now (not recorded))", {"--tta", "--subject"})
+        '(--tta: not recorded before, on now; --subject: dog before, not recorded now)'
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
@@ -147,7 +147,7 @@ _ASSIGN = re.compile(r"(?<![\w./'\"-])(\w+)=('[\w.:-]+'|[\w.:-]+)(?=[\s;,)]|$)")
 #: A Python name with an underscore, not part of a path, an assignment or an option already.
 _NAME = re.compile(r"(?<![\w/.=-])([a-z]+(?:_[a-z0-9]+)+)\b(?![=(/.\w])")
 #: A changed setting of a resume's refusal, ``dream.tile_size: stored 64, now None``.
-_DIFF = re.compile(r"(?<![\w-])(?:\w+\.)*(\w+): stored (.+?), now (.+?)(?=; |\)|$)")
+_DIFF = re.compile(r"(?<![\w-])(?:\w+\.)*(\w+): stored (\(not recorded\)|.+?), now (\(not recorded\)|.+?)(?=; |\)|$)")
 #: The trainers' "pass NAME=VALUE to resume" (a checkpoint's setting this run must repeat).
 _RESUME_WITH = re.compile(r"pass (\w+)=(\S+?) to resume")
 

@@ -142,7 +142,7 @@ def _mask_logits(model: nn.Module, x: Tensor) -> Tensor:
     try:
         out = model(x)
     except (RuntimeError, NotImplementedError, ValueError, TypeError) as exc:
-        if isinstance(model, UNet):
+        if isinstance(model, UNet) or _checks.out_of_memory(exc):  # (out of memory is said as such)
             raise
         out, fault = None, f"it failed on a {x.shape[-1]}x{x.shape[-2]} picture ({str(exc).splitlines()[0]})"
     if fault is None and not (isinstance(out, Tensor) and out.dim() == 4 and out.shape[1] == 1):

@@ -13,12 +13,14 @@ from __future__ import annotations
 import functools
 import io as _bytes
 import os
+import warnings
 from pathlib import Path
 from typing import Iterable
 
 import numpy as np
 from PIL import Image
 
+from fastdream._warnings import FastdreamWarning
 from fastdream.io.atomic import atomic_save
 from fastdream.io.convert import standard
 from fastdream.io.images import reason
@@ -294,7 +296,9 @@ def save_image(image: Image.Image, path, **options) -> Path:
             raise
         # 16-bit or float gray, CMYK (a PIL image's dream comes back in its mode) into a format
         # that cannot hold it (CMYK into PNG, float into PNG, 16-bit into JPEG): in 8 bits, as read
-        image = standard(image)
+        with warnings.catch_warnings():  # (how a float picture reads was said when it was read)
+            warnings.simplefilter("ignore", FastdreamWarning)
+            image = standard(image)
         image.info.pop("icc_profile", None)  # (a CMYK profile does not describe its RGB)
         fmt = image_format(path, image.mode, size=image.size, soft=soft_alpha(image))
     if fmt == "ICO":  # its own size, not the squares Pillow shrinks a picture to by default
@@ -305,6 +309,7 @@ def save_image(image: Image.Image, path, **options) -> Path:
         options.setdefault("icc_profile", image.info["icc_profile"])
     if image.info.get("dpi") and fmt in ("PNG", "JPEG", "TIFF"):  # (the formats Pillow writes it in)
         options.setdefault("dpi", tuple(float(v) for v in image.info["dpi"]))
-    if image.info.get("exif") and fmt in ("PNG", "JPEG", "WEBP"):
-        options.setdefault("exif", image.info["exif"])
+    exif = image.info.get("exif")
+    if exif and fmt in ("PNG", "JPEG", "WEBP") and (fmt != "JPEG" or len(exif) <= 65533):  # (JPEG: 64 KB at most)
+        options.setdefault("exif", exif)
     return atomic_save(lambda tmp: image.save(tmp, format=fmt, **options), path)

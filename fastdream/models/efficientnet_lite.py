@@ -40,6 +40,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fastdream import _checks
+
 __all__ = [
     "BlockArgs",
     "LITE0_BLOCKS",
@@ -266,8 +268,7 @@ def efficientnet_lite0(pretrained: bool = True) -> EfficientNetLite0:
         >>> any(p.requires_grad for p in model.parameters())
         False
     """
-    if not isinstance(pretrained, bool):  # ("yes" was taken as True, "" as False)
-        raise TypeError(f"pretrained must be True or False, got {pretrained!r}")
+    pretrained = _checks.boolean("pretrained", pretrained)  # ("yes" was taken as True, "" as False)
     model = EfficientNetLite0().float()  # (float32 under torch.set_default_dtype(torch.float64) too)
     if pretrained:
         sd = torch.load(_weights_path(), map_location="cpu", weights_only=True)

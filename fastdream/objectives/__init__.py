@@ -36,6 +36,7 @@ Examples:
 from __future__ import annotations
 
 import numbers
+import operator
 from typing import Callable
 
 import torch
@@ -303,13 +304,16 @@ def channel(layer: str, channels, kind: str = "l2") -> Objective:
     """The mean of the squared (``kind="l2"``) or plain (``"mean"``) activations of one channel of
     ``layer`` or a list of them, over all positions."""
     layer = _layer_name("channel", layer)
-    many = isinstance(channels, (list, tuple, range)) or (
-        hasattr(channels, "__iter__") and not isinstance(channels, str)
-    )
-    chans = tuple(channels) if many else (channels,)
-    if not all(isinstance(c, numbers.Integral) and not isinstance(c, bool) for c in chans):
-        raise TypeError(f"channel: channels must be a channel number or a list of them (ints), got {shown(channels)}")
-    chans = tuple(int(c) for c in chans)
+    many = isinstance(channels, (list, tuple, range, set)) or getattr(channels, "ndim", 0) > 0  # (arrays, tensors)
+    items = list(channels) if many else [channels]
+    try:  # ints: Python's, numpy's and torch's (not floats, not bools)
+        if any(isinstance(c, (bool, str)) for c in items):
+            raise TypeError
+        chans = tuple(operator.index(c) for c in items)
+    except TypeError:
+        raise TypeError(
+            f"channel: channels must be a channel number or a list of them (ints), got {shown(channels)}"
+        ) from None
     if not chans or min(chans) < 0:
         raise ValueError(f"channels must be channel numbers >= 0, got {shown(channels)}")
     if kind not in ("l2", "mean"):

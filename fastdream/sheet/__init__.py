@@ -144,13 +144,14 @@ def proof_sheet(
         if out is not None and pictures:
             partial = _free(out.with_name(f"{out.stem}-partial{out.suffix}"))
             # (a second Ctrl-C waits until both files are whole, then is this stop's)
-            with contextlib.suppress(KeyboardInterrupt), io.signals_held():
-                write(len(pictures), (partial, partial.with_suffix(".json")))
+            with contextlib.suppress(KeyboardInterrupt, OSError, ValueError), io.signals_held():
+                write(len(pictures), (partial, partial.with_suffix(".json")))  # (a full disk: the stop is said)
             if partial.exists():
                 done = f"the {len(pictures)} finished cells of {len(cells)}"
                 stop.kept = f"{done} are in {partial} (and its .json)"  # type: ignore[union-attr]
         raise
-    sheet, written = write(len(cells), (out, json_out) if out is not None else None)
+    with io.signals_held():  # the sheet and its JSON as a pair
+        sheet, written = write(len(cells), (out, json_out) if out is not None else None)
     result = Sheet(sheet, cells, pictures, picture)
     if written is not None:
         result.path, result.json_path = written

@@ -145,6 +145,8 @@ def resume_state(
     settings of a run killed before its first frame count for nothing (there is nothing to keep).
     Under torchrun (``dist``), every rank takes rank 0's seed, broadcast on ``device``.
     """
+    if dist is None or dist.main:
+        _put_back(frames_dir)  # (a run killed before its first frame left the earlier ones aside)
     done, stored = 0, stored_key(frames_dir, settings_name) if resume else None
     if not resume and frames_dir.is_dir():
         owned_frames(frames_dir, settings_name)  # a user's own frames: refused before any work
@@ -216,19 +218,28 @@ def undo_if_empty(frames_dir: Path):
     seconds of a ``--no-resume`` lost a whole finished set); frames already made are kept for a
     re-run to resume, and then the earlier run's are gone."""
     started = _STARTED.pop(frames_dir.resolve(), None)
-    aside = frames_dir / REPLACED
     try:
         yield
     except BaseException:
         if started is not None and not frame_indices(frames_dir):
             made, settings = started
-            settings.unlink(missing_ok=True)
-            if aside.is_dir():
-                for path in aside.iterdir():
-                    os.replace(path, frames_dir / path.name)
+            with io.signals_held():  # (a second Ctrl-C must not stop the frames half put back)
+                settings.unlink(missing_ok=True)
+                _put_back(frames_dir)
             made.undo()
         raise
     finally:
+        if started is not None:  # (the rank that set them aside: the others' runs never did)
+            shutil.rmtree(frames_dir / REPLACED, ignore_errors=True)
+
+
+def _put_back(frames_dir: Path) -> None:
+    """The earlier run's frames and settings that ``resume=False`` set aside, put back where the
+    folder holds no frame of its own."""
+    aside = frames_dir / REPLACED
+    if aside.is_dir() and not frame_indices(frames_dir):
+        for path in aside.iterdir():
+            os.replace(path, frames_dir / path.name)
         shutil.rmtree(aside, ignore_errors=True)
 
 
