@@ -44,8 +44,8 @@ def output_lock(args):
     if not out or fcntl is None or other_rank:
         yield
         return
-    lock = lock_path(Path(out))
     try:
+        lock = lock_path(Path(out))  # (a name too long: the command's own check says so)
         lock.parent.mkdir(mode=0o777, exist_ok=True)
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:  # no room for locks here: the run goes on without one
