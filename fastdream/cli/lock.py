@@ -81,13 +81,13 @@ def _sweep(out: Path) -> None:
     """Removes the temporary files a killed run left of output ``out`` (hidden, so never seen):
     beside a file output, and a trainer's checkpoint in a folder output (37 MB of one stayed).
     Only under the lock, so that no running fastdream writes them."""
-    if out.is_dir():
-        folder, stem, suffixes = out, "checkpoint", "tmp"
-    else:
-        folder, stem = out.parent if str(out.parent) else Path("."), re.escape(out.stem[:32])
-        suffixes = "tmp|" + re.escape(out.suffix[1:17]) if out.suffix else "tmp"
-    pattern = re.compile(_TEMPORARY.format(stem=stem, suffixes=suffixes))
-    with suppress(OSError):
+    with suppress(OSError):  # (a name the system cannot take: the command's own check says so)
+        if out.is_dir():
+            folder, stem, suffixes = out, "checkpoint", "tmp"
+        else:
+            folder, stem = out.parent if str(out.parent) else Path("."), re.escape(out.stem[:32])
+            suffixes = "tmp|" + re.escape(out.suffix[1:17]) if out.suffix else "tmp"
+        pattern = re.compile(_TEMPORARY.format(stem=stem, suffixes=suffixes))
         for path in folder.iterdir():
             if pattern.fullmatch(path.name) and path.is_file() and not path.is_symlink():
                 with suppress(OSError):
