@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import itertools
 import os
 from contextlib import contextmanager
 from pathlib import Path
@@ -75,7 +74,7 @@ def _refuse_replacing_frames(out: Path, command: str) -> None:
     from fastdream import io
 
     with io.opened(out, "input") as im:
-        frames = getattr(im, "n_frames", 1) if getattr(im, "is_animated", False) else 1
+        frames = io.frame_count(im)
     if frames > 1:
         other = _EVERY_FRAME.get(command)
         raise UsageError(
@@ -101,7 +100,7 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
         raise UsageError("output: - (standard output) is not supported; give a file name")
     out = Path(args.output or default)
     if args.output is None:  # a default name never replaces an earlier result
-        out = _unused(out)
+        out = io.unused_name(out)
         args.output = str(out)
     _check_name_length(out)
     if out.is_dir():
@@ -143,20 +142,6 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
                 soft = io.soft_alpha(io.standard(im))  # GIF holds an alpha that is only on or off
     io.image_format(out, mode or "RGB", "output", size=size, soft=True if soft is None else soft)
     return out
-
-
-def _unused(path: Path) -> Path:
-    """``path`` if it is free, else the first free of ``dream-2.png``, ``dream-3.png``...
-
-    Examples:
-        >>> import tempfile
-        >>> with tempfile.TemporaryDirectory() as d:
-        ...     _ = (Path(d) / "dream.png").write_bytes(b""), (Path(d) / "dream-2.png").write_bytes(b"")
-        ...     _unused(Path(d) / "dream.png").name, _unused(Path(d) / "new.png").name
-        ('dream-3.png', 'new.png')
-    """
-    names = (path.with_name(f"{path.stem}-{k}{path.suffix}") for k in itertools.count(2))
-    return path if not path.exists() else next(p for p in names if not p.exists())
 
 
 def _input_sized(args) -> bool:
@@ -299,7 +284,7 @@ def picture_so_far(args, out: Path):
         if image is not None:
             from fastdream import io
 
-            path = _unused(out.with_name(f"{out.stem}-partial{out.suffix}"))  # never over a file (an input...)
+            path = io.unused_name(out.with_name(f"{out.stem}-partial{out.suffix}"))  # never over a file (an input...)
             saved = None
             try:
                 saved = io.save_image(image, path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -105,17 +106,16 @@ def _check_output(args, walk: bool) -> None:
         raise NotADirectoryError(f"output: {out} exists and is not a folder (samples go into a folder)")
     elif not out.exists():
         io.output_folder("output", out, what="the samples (sample_0000.png, ...)")
-    elif old := sorted(p.name for p in out.glob("sample_[0-9][0-9][0-9][0-9]*.png")) if out.is_dir() else []:
-        # Replacing some and leaving the others mixed samples of two runs (or checkpoints) unseen.
+    elif pictures := sorted(p.name for p in out.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS):
+        # Samples: replacing some and leaving the others mixed two runs (or checkpoints) unseen.
+        # Other pictures (a training folder): its next run would learn the network's own samples.
+        old = [n for n in pictures if re.fullmatch(r"sample_\d{4}.*\.png", n)]
+        if old:
+            raise FileExistsError(
+                f"output: {out} already holds {len(old)} samples ({old[0]}, ...), which are kept; give a new or empty folder"
+            )
         raise FileExistsError(
-            f"output: {out} already holds {len(old)} samples ({old[0]}, ...), which are kept; give a new or empty folder"
-        )
-    elif (
-        theirs := sorted(p.name for p in out.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS) if out.is_dir() else []
-    ):
-        # (a training folder among them: its next run would learn the network's own samples)
-        raise FileExistsError(
-            f"output: {out} holds {len(theirs)} other pictures ({theirs[0]}, ...); samples go into a new or empty folder"
+            f"output: {out} holds {len(pictures)} other pictures ({pictures[0]}, ...); samples go into a new or empty folder"
         )
     io.check_not_input("output", out, input_args(args), folder=not walk)  # the checkpoint, --between's images
     if not walk:  # (in the shell's words: the library's says "n")

@@ -25,6 +25,7 @@ from fastdream.io.images import (
     Loaded,
     check_pixels,
     check_range,
+    frame_count,
     image_shape,
     load,
     load_pil,
@@ -45,6 +46,7 @@ from fastdream.io.outputs import (
     output_folder,
     save_image,
     soft_alpha,
+    unused_name,
 )
 from fastdream.io.profile import color_profile, with_profile
 from fastdream.io.record import model_fingerprint, settings_diff, tensor_sha256
@@ -69,6 +71,7 @@ __all__ = [
     "color_profile",
     "durations",
     "flatten",
+    "frame_count",
     "from_pil",
     "from_uint8",
     "grid",
@@ -96,6 +99,7 @@ __all__ = [
     "to_pil",
     "to_uint8",
     "uint8_from_pil",
+    "unused_name",
     "upright",
     "with_profile",
     "write_animation",

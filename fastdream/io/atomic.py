@@ -3,7 +3,6 @@ interrupted run never leaves a truncated image, video, checkpoint or settings fi
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import signal
@@ -36,10 +35,12 @@ def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = Non
     os.umask(umask)
     os.chmod(tmp, 0o666 & ~umask)
     try:
-        with signals_held(path) if hold else contextlib.nullcontext():
+        if not hold:  # (a long write: only its rename holds a stop)
             save(tmp)
-            with contextlib.nullcontext() if hold else signals_held(path):
-                os.replace(tmp, path)
+        with signals_held(path):
+            if hold:
+                save(tmp)
+            os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.unlink(tmp)

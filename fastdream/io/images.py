@@ -152,7 +152,7 @@ def load_pil(path, name: str = "image", *, every_frame: str | None = "") -> Imag
     every_frame = EVERY_FRAME.get(name) if every_frame == "" else every_frame
     with opened(path, name) as im:
         where = path
-        frames = getattr(im, "n_frames", 1) if getattr(im, "is_animated", False) else 1  # counting seeks every frame
+        frames = frame_count(im)
         if frames > 1:
             warn(
                 f"{name}: {where} has {frames} frames; the first is used"
@@ -165,6 +165,12 @@ def load_pil(path, name: str = "image", *, every_frame: str | None = "") -> Imag
         except Exception as exc:  # truncated or corrupt pixel data: any error type from the decoders
             raise ValueError(f"{name}: {where} could not be read ({reason(exc)})") from None
         return standard(upright(im, f"{name}: {where}"))
+
+
+def frame_count(im: Image.Image) -> int:
+    """The frames of an opened animation or multi-page file (1 for a still; counting an animated
+    one seeks every frame)."""
+    return getattr(im, "n_frames", 1) if getattr(im, "is_animated", False) else 1
 
 
 def decoded(im: Image.Image, name: str = "image") -> Image.Image:

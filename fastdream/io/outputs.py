@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import io as _bytes
+import itertools
 import os
 import warnings
 from pathlib import Path
@@ -189,6 +190,21 @@ def checkpoint_file(name: str, out, inputs: Iterable) -> Path:
                 raise ValueError(f"{name}: {parent} is a file, so {out} cannot be written")
             break
     return out
+
+
+def unused_name(path: Path, *siblings: str) -> Path:
+    """``path`` if it is free, else the first free of ``dream-2.png``, ``dream-3.png``...; free
+    means its ``siblings`` (suffixes: a sheet's ``.json``) are free too. Never a file's name.
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     _ = (Path(d) / "dream.png").write_bytes(b""), (Path(d) / "dream-2.json").write_bytes(b"")
+        ...     unused_name(Path(d) / "dream.png").name, unused_name(Path(d) / "dream.png", ".json").name
+        ('dream-2.png', 'dream-3.png')
+    """
+    names = itertools.chain([path], (path.with_name(f"{path.stem}-{k}{path.suffix}") for k in itertools.count(2)))
+    return next(p for p in names if not p.exists() and not any(p.with_suffix(s).exists() for s in siblings))
 
 
 #: Names that say "a file": a folder that does not exist yet named so is a slip (``-o out.png``

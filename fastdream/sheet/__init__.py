@@ -142,7 +142,7 @@ def proof_sheet(
         _dream_all(picture, opts, progress, callback, pictures)
     except (KeyboardInterrupt, driver.Cancelled) as stop:  # the finished cells are kept, on a sheet of their own
         if out is not None and pictures:
-            partial = _free(out.with_name(f"{out.stem}-partial{out.suffix}"))
+            partial = io.unused_name(out.with_name(f"{out.stem}-partial{out.suffix}"), ".json")
             # (a second Ctrl-C waits until both files are whole, then is this stop's)
             with contextlib.suppress(KeyboardInterrupt, OSError, ValueError), io.signals_held():
                 write(len(pictures), (partial, partial.with_suffix(".json")))  # (a full disk: the stop is said)
@@ -166,15 +166,6 @@ def _write(pictures, cells, captions, columns: int, title: str, record: dict, wh
         return sheet, None
     path = io.save_image(sheet, where[0])
     return sheet, (path, io.write_json({**record, "cells": [_jsonable(c) for c in cells]}, where[1]))
-
-
-def _free(path: Path) -> Path:
-    """``path``, or ``stem-2``, ``stem-3``... when it (or its .json) exists: never over a file."""
-    k, out = 1, path
-    while out.exists() or out.with_suffix(".json").exists():
-        k += 1
-        out = path.with_name(f"{path.stem}-{k}{path.suffix}")
-    return out
 
 
 def _outputs(out_path, image, guide=None) -> tuple[Path | None, Path | None]:
