@@ -35,13 +35,22 @@ def lock_path(out: Path) -> Path:
     return Path(tempfile.gettempdir()) / "fastdream-locks" / f"{key}.lock"
 
 
+def _main_rank() -> bool:
+    """Whether this process holds the lock for its launch: under torchrun the ranks share the
+    output, and rank 0 holds it for them (a launch the variables do not make is the command's to say)."""
+    from fastdream.training.distributed import Dist
+
+    try:
+        return Dist.from_env().main
+    except ValueError:
+        return True
+
+
 @contextmanager
 def output_lock(args):
     """Holds the lock of ``args.output`` (when the command has one) while the command runs."""
     out = getattr(args, "output", None)
-    # Under torchrun the ranks of one launch share the output: rank 0 holds the lock for them.
-    other_rank = int(os.environ.get("WORLD_SIZE", "1") or 1) > 1 and os.environ.get("RANK", "0") != "0"
-    if not out or fcntl is None or other_rank:
+    if not out or fcntl is None or not _main_rank():
         yield
         return
     try:
