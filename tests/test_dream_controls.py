@@ -264,6 +264,9 @@ def test_every_option_tiles_masks_and_seeds(name, photo, guide_image):
         (dict(layers=["_blocks.10=1e-9"]), ValueError, "must be 0 or between 1e-06 and 1e[+]06 in size"),
         (dict(layers={"_blocks.10": 0, "_blocks.5": 0.0}), ValueError, "every weight is 0"),
         (dict(layers={"_blocks.5": None}), TypeError, "the weight of .*_blocks.5.* must be a number, got None"),
+        # a layer named twice was counted twice without a word
+        (dict(layers=["_blocks.5", "_blocks.10", "_blocks.5"]), ValueError, "'_blocks.5' is given twice"),
+        (dict(layers={"_blocks.10:3": 1, " _blocks.10:3": 2}), ValueError, "'_blocks.10:3' is given twice"),
         (dict(norm="lap"), ValueError, "norm must be one of"),
         (dict(norm="laplacian", lap_levels=0), ValueError, "lap_levels must be in"),
         (dict(lap_levels=3), ValueError, "lap_levels: .* change nothing with norm='std'"),  # was ignored

@@ -91,6 +91,12 @@ def parse_layers(layers) -> tuple[LayerSpec, ...]:
         raise TypeError(f"layers must be a layer spec, a list of them, or a dict spec -> weight, got {shown(layers)}")
     if not specs:
         raise ValueError("layers must name at least one layer")
+    seen: set[LayerSpec] = set()
+    for s in specs:
+        term = LayerSpec(s.layer, s.channels, s.mode, s.k)
+        if term in seen:  # (it was counted twice without a word: a typo, or a weight said the long way)
+            raise ValueError(f"layers: {str(term)!r} is given twice; to weight it more, give it once: '{term}=2'")
+        seen.add(term)
     if all(s.weight == 0 for s in specs):
         raise ValueError("layers: every weight is 0, so there is nothing to dream; give a layer a weight")
     return specs
