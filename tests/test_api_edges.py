@@ -85,6 +85,15 @@ def test_a_float_file_just_over_1_says_it_too(tmp_path):
     assert len([w for w in said if "nearly black" in str(w.message)]) == 1
 
 
+def test_a_float_mask_just_over_1_is_named_as_the_mask(photo, tmp_path):
+    """The warning said "image:" of a mask file, pointing the user at the wrong picture."""
+    g = np.linspace(0, 1.2, 48 * 64, dtype=np.float32).reshape(48, 64)
+    Image.fromarray(g).save(tmp_path / "mask.tif")
+    with pytest.warns(UserWarning, match=r"^mask: a float .* nearly black") as said:
+        fd.dream(photo, mask=tmp_path / "mask.tif", **FAST)
+    assert not [w for w in said if str(w.message).startswith("image:")]
+
+
 def test_a_closed_or_cut_pil_image_is_one_clear_error(photo, tmp_path):
     Image.fromarray(photo).save(tmp_path / "p.jpg")
     with Image.open(tmp_path / "p.jpg") as im:

@@ -61,11 +61,12 @@ def from_uint8(x: torch.Tensor, value_range=(0.0, 1.0)) -> torch.Tensor:
 DEEP_GRAY = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 
 
-def standard(im: Image.Image) -> Image.Image:
+def standard(im: Image.Image, name: str = "image") -> Image.Image:
     """``im`` in one of the 8-bit modes fastdream works in (``L``, ``LA``, ``RGB``, ``RGBA``), with
     nothing lost that 8 bits can hold: 16-bit and 32-bit gray scaled to 8 bits (not clipped, which
     turns a 16-bit photo white), transparency kept as alpha (palette, color key, ``PA``, ``La``,
     ``RGBa``), CMYK, YCbCr, LAB and HSV as RGB, bilevel as gray. Other modes are a ``ValueError``.
+    ``name``: what the picture is, for a message (``mask``, ``style``...).
 
     Examples:
         >>> im = Image.fromarray(np.array([[0, 32896, 65535]], np.uint16))  # 16-bit gray
@@ -82,7 +83,7 @@ def standard(im: Image.Image) -> Image.Image:
         return im
     if mode in DEEP_GRAY:
         a = np.asarray(im)
-        gray = Image.fromarray(_levels(a, mode), "L")
+        gray = Image.fromarray(_levels(a, mode, name), "L")
         # (its dpi and profile, as convert keeps them)
         gray.info.update((k, v) for k, v in im.info.items() if k != "transparency")
         if isinstance(key, int) and mode != "F":
@@ -94,7 +95,7 @@ def standard(im: Image.Image) -> Image.Image:
         return im.convert(mode.upper())
     if mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
         return im.convert("L" if mode == "1" else "RGB")
-    raise ValueError(f"image: Pillow mode {mode!r} is not supported (fastdream reads gray, RGB, CMYK, palette...)")
+    raise ValueError(f"{name}: Pillow mode {mode!r} is not supported (fastdream reads gray, RGB, CMYK, palette...)")
 
 
 def has_clear(image: Image.Image) -> bool:
@@ -128,7 +129,7 @@ def standard_mode(im: Image.Image) -> str:
     return "L" if mode == "1" else "RGB"
 
 
-def _levels(a: np.ndarray, mode: str) -> np.ndarray:
+def _levels(a: np.ndarray, mode: str, name: str = "image") -> np.ndarray:
     """8-bit levels of a deep gray array: 16-bit values over 65535; float over 1 when they lie in
     [0, 1], else over 255 as Pillow's own conversion reads them; 32-bit ``I`` by what it holds:
     8-bit values (``convert("I")`` of a gray picture) as they are, 16-bit ones over 65535, wider
@@ -138,7 +139,7 @@ def _levels(a: np.ndarray, mode: str) -> np.ndarray:
         >>> _levels(np.array([[0, 128, 255]], np.int32), "I").tolist(), _levels(np.array([[0, 50000, 100000]]), "I").tolist()
         ([[0, 128, 255]], [[0, 128, 255]])
     """
-    white = deep_white(a, mode)
+    white = deep_white(a, mode, name=name)
     if mode == "F":
         a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
         return np.clip(np.rint(a * (255.0 / white)), 0, 255).astype(np.uint8)
@@ -148,11 +149,11 @@ def _levels(a: np.ndarray, mode: str) -> np.ndarray:
     return ((a * 255 + white // 2) // white).astype(np.uint8)  # 16-bit: round(v / 257), exact for 8-bit values
 
 
-def deep_white(a: np.ndarray, mode: str, quiet: bool = False):
+def deep_white(a: np.ndarray, mode: str, quiet: bool = False, name: str = "image"):
     """The value a deep gray array's white is (:func:`_levels`, :func:`deep_float`): 65535 for
     16-bit; for float (``F``) 1 when every value lies in [0, 1], else 255 (Pillow's own reading);
     for 32-bit ``I`` 255 when it holds 8-bit values, its largest when wider than 16 bits, else 65535.
-    A float picture just over 1 (up to 2), read so as nearly black, is said unless ``quiet``.
+    A float picture just over 1 (up to 2), read so as nearly black, is said (as ``name``) unless ``quiet``.
 
     Examples:
         >>> deep_white(np.array([[0.0, 0.5]], np.float32), "F"), deep_white(np.array([[0, 300]]), "I")
@@ -164,7 +165,7 @@ def deep_white(a: np.ndarray, mode: str, quiet: bool = False):
             return 1.0
         if finite.max() <= 2 and not quiet:  # (said wherever the picture comes from: a path, a PIL image)
             warn(
-                f"image: a float ('F') picture with values up to {float(finite.max()):.3g} is read as 0-255 levels "
+                f"{name}: a float ('F') picture with values up to {float(finite.max()):.3g} is read as 0-255 levels "
                 "(Pillow's reading), so it is nearly black; clip it to [0, 1] to have it read as [0, 1]"
             )
         return 255.0

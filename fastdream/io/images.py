@@ -164,7 +164,7 @@ def load_pil(path, name: str = "image", *, every_frame: str | None = "") -> Imag
             raise ValueError(f"{name}: {where} does not fit in memory once decoded") from None
         except Exception as exc:  # truncated or corrupt pixel data: any error type from the decoders
             raise ValueError(f"{name}: {where} could not be read ({reason(exc)})") from None
-        return standard(upright(im, f"{name}: {where}"))
+        return standard(upright(im, f"{name}: {where}"), name)
 
 
 def frame_count(im: Image.Image) -> int:

@@ -26,7 +26,7 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask", *, empty: str | N
     if isinstance(mask, np.ndarray) and mask.dtype == np.uint8 and mask.ndim == 3 and mask.shape[-1] in (3, 4):
         mask = Image.fromarray(np.ascontiguousarray(mask))  # cv2.imread's mask: read as the same file's picture
     if isinstance(mask, Image.Image):
-        im = standard(mask)
+        im = standard(mask, name)
         # (np.array: writable, torch warns about sharing a read-only buffer)
         mask = np.array(im.getchannel("A") if has_clear(im) else im.convert("L"))
     if isinstance(mask, np.ndarray):

@@ -62,7 +62,7 @@ class Pixels:
         if isinstance(image, Image.Image):
             check_pixels(name, "the image", image.size, image.mode, LOW_MEMORY_BYTES, decoded=True)
             kept, back = returned_profile(image), back_to_mode(image)
-            image = standard(upright(image, name))  # 16-bit scaled, palette transparency kept as alpha
+            image = standard(upright(image, name), name)  # 16-bit scaled, palette transparency kept as alpha
             mode = image.mode
             arr = np.array(image)
             arr = arr[..., None] if arr.ndim == 2 else arr
