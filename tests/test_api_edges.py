@@ -68,6 +68,18 @@ def test_pil_images_come_back_in_their_own_mode(photo, mode, tmp_path, low_memor
         assert saved.size == made.size and saved.mode in ("L", "RGB", "I;16", "I", "CMYK")
 
 
+def test_a_16_bit_file_comes_back_at_its_depth(photo, tmp_path):
+    """Given as a path (the command line, a folder run), a 16-bit photo came back 8-bit, while the
+    same file opened with PIL came back 16-bit."""
+    gray = np.asarray(Image.fromarray(photo).convert("L"), np.float64) / 255
+    Image.fromarray((gray * 65535).astype(np.uint16)).save(tmp_path / "deep.png")
+    out = fd.dream(tmp_path / "deep.png", **FAST)
+    assert out.mode == "I;16" and out.size == (photo.shape[1], photo.shape[0])
+    assert len(np.unique(np.asarray(out))) > 300  # at full depth, not 256 levels scaled up
+    with Image.open(tmp_path / "deep.png") as im:
+        assert np.array_equal(np.asarray(fd.dream(im, **FAST)), np.asarray(out))  # the path's result is the PIL image's
+
+
 def test_a_float_picture_just_over_1_says_how_it_is_read(photo):
     g = np.linspace(0, 1.01, 48 * 64, dtype=np.float32).reshape(48, 64)
     with pytest.warns(UserWarning, match=r"values up to 1.01 is read as 0-255 levels .* nearly black") as said:

@@ -175,7 +175,7 @@ def deep_white(a: np.ndarray, mode: str, quiet: bool = False, name: str = "image
     return top if mode == "I" and top > 65535 else 65535
 
 
-def deep_float(a: np.ndarray, mode: str) -> tuple[np.ndarray, float]:
+def deep_float(a: np.ndarray, mode: str, name: str = "image") -> tuple[np.ndarray, float]:
     """A deep gray array as float32 in [0, 1] at its full depth, and its white (:func:`deep_white`),
     to give a result back in the same mode with :func:`deep_back`.
 
@@ -184,7 +184,7 @@ def deep_float(a: np.ndarray, mode: str) -> tuple[np.ndarray, float]:
         >>> white, deep_back(x, "I;16", white).tolist()
         (65535, [[0, 32768, 65535]])
     """
-    white = deep_white(a, mode)
+    white = deep_white(a, mode, name=name)
     x = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=white, neginf=0.0) / white
     return np.clip(x, 0.0, 1.0).astype(np.float32), white
 

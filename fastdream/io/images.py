@@ -139,7 +139,7 @@ def upright(im: Image.Image, where) -> Image.Image:
 EVERY_FRAME = {"image": "dream-video", "input": "dream-video", "content": "style-video"}
 
 
-def load_pil(path, name: str = "image", *, every_frame: str | None = "") -> Image.Image:
+def load_pil(path, name: str = "image", *, every_frame: str | None = "", keep_depth: bool = False) -> Image.Image:
     """An image file as a PIL image in an 8-bit mode (:func:`~fastdream.io.convert.standard`: ``L``,
     ``LA``, ``RGB`` or ``RGBA``; 16-bit scaled, transparency kept), EXIF orientation applied.
 
@@ -148,6 +148,8 @@ def load_pil(path, name: str = "image", *, every_frame: str | None = "") -> Imag
     more memory than the machine has; a truncated or corrupt file is a ``ValueError`` naming it.
     A multi-frame file says its first frame is used, and which command takes every frame
     (``every_frame``; by default the one :data:`EVERY_FRAME` gives ``name``; None: none).
+    ``keep_depth``: 16-bit, 32-bit and float gray without transparency come back in their own mode
+    (as :func:`load` reads a PIL image of them: at full depth, given back in that mode).
     """
     every_frame = EVERY_FRAME.get(name) if every_frame == "" else every_frame
     with opened(path, name) as im:
@@ -164,7 +166,10 @@ def load_pil(path, name: str = "image", *, every_frame: str | None = "") -> Imag
             raise ValueError(f"{name}: {where} does not fit in memory once decoded") from None
         except Exception as exc:  # truncated or corrupt pixel data: any error type from the decoders
             raise ValueError(f"{name}: {where} could not be read ({reason(exc)})") from None
-        return standard(upright(im, f"{name}: {where}"), name)
+        im = upright(im, f"{name}: {where}")
+        if keep_depth and im.mode in DEEP_GRAY and im.info.get("transparency") is None:
+            return im
+        return standard(im, name)
 
 
 def frame_count(im: Image.Image) -> int:
@@ -218,15 +223,15 @@ def _merge(rgb: torch.Tensor, alpha: torch.Tensor | None, channels: int) -> torc
     return rgb if alpha is None else torch.cat([rgb, alpha.to(rgb)], 1)
 
 
-def _from_pil(im: Image.Image) -> Loaded:
-    check_pixels("image", "the image", im.size, im.mode, _FLOAT_BYTES, decoded=True)
+def _from_pil(im: Image.Image, name: str = "image") -> Loaded:
+    check_pixels(name, "the image", im.size, im.mode, _FLOAT_BYTES, decoded=True)
     if im.mode in DEEP_GRAY and im.info.get("transparency") is None:
-        return _from_deep(im)  # 16-bit, 32-bit and float gray: at their depth, given back in their mode
+        return _from_deep(im, name)  # 16-bit, 32-bit and float gray: at their depth, given back in their mode
     kept, back = returned_profile(im), back_to_mode(im)  # (CMYK: worked on as RGB, given back as CMYK)
-    im = standard(im)
+    im = standard(im, name)
     mode = im.mode
     arr = np.asarray(im)
-    loaded = _from_numpy(arr, "image")
+    loaded = _from_numpy(arr, name)
 
     def restore(rgb, alpha=_KEEP):
         return with_profile(back(Image.fromarray(loaded.restore(rgb, alpha), mode)), kept)
@@ -234,10 +239,10 @@ def _from_pil(im: Image.Image) -> Loaded:
     return Loaded(loaded.rgb, loaded.alpha, restore, loaded.gray)
 
 
-def _from_deep(im: Image.Image) -> Loaded:
+def _from_deep(im: Image.Image, name: str = "image") -> Loaded:
     mode, a = im.mode, np.asarray(im)
-    x, white = deep_float(a, mode)
-    loaded = _from_numpy(x, "image")
+    x, white = deep_float(a, mode, name)
+    loaded = _from_numpy(x, name)
 
     kept = returned_profile(im)
 
@@ -355,9 +360,9 @@ def image_shape(image, name: str = "image") -> tuple[int, int, int] | None:
 def load(image, name: str = "image") -> Loaded:
     """Turns any accepted image kind into a :class:`Loaded`."""
     if isinstance(image, (str, os.PathLike)):
-        return _from_pil(load_pil(image, name))
+        return _from_pil(load_pil(image, name, keep_depth=True), name)  # (a 16-bit file came back 8-bit)
     if isinstance(image, Image.Image):
-        return _from_pil(upright(decoded(image, name), name))
+        return _from_pil(upright(decoded(image, name), name), name)
     if isinstance(image, np.ndarray):
         return _from_numpy(image, name)
     if isinstance(image, torch.Tensor):
