@@ -252,6 +252,20 @@ def test_every_option_tiles_masks_and_seeds(name, photo, guide_image):
     assert np.abs(masked[:, 48:].astype(float) - np.asarray(photo)[:, 48:]).mean() > 0.5
 
 
+def test_channels_of_a_classifier_layer_are_dreamed_one_by_one(photo):
+    """``_fc:1`` (a class's logit) dreamed every class alike: the (1, C, 1, 1) channel weights
+    broadcast against the (N, C) logits; ``_fc:top3`` was an IndexError."""
+    got = {s: np.asarray(fd.dream(photo, [s], **FAST), float) for s in ("_fc", "_fc:1", "_fc:500", "_fc:top3")}
+    assert np.abs(got["_fc:1"] - got["_fc:500"]).mean() > 0.5
+    assert np.abs(got["_fc:1"] - got["_fc"]).mean() > 0.5 and np.abs(got["_fc:top3"] - got["_fc"]).mean() > 0.5
+    one = np.asarray(fd.dream(photo, objective=O.neuron("_fc", 1), **FAST), float)  # a neuron of (N, C): its class
+    assert np.abs(one - np.asarray(photo, float)).mean() > 0.5
+    with pytest.raises(ValueError, match="guide: _fc's output is not a feature map"):
+        fd.dream(photo, ["_fc"], guide=photo, **FAST)
+    with pytest.raises(ValueError, match="no positions; leave y and x out"):
+        fd.dream(photo, objective=O.neuron("_fc", 1, 0, 0), **FAST)
+
+
 @pytest.mark.parametrize(
     "kwargs, exc, words",
     [

@@ -48,7 +48,10 @@ class Context:
             for chunk in self.tile_chunks():
                 for name, a in zip(self.taps.layers, self.taps(chunk)):
                     a = (a[0] if isinstance(a, (tuple, list)) else a).float()
-                    s = a.sum(dim=(0, 2, 3)), a.shape[0] * a.shape[2] * a.shape[3]
+                    if a.dim() < 2:
+                        raise ValueError(f"layers: {name}'s output has no channels (shape {tuple(a.shape)})")
+                    others = (0, *range(2, a.dim()))  # (N, C, H, W), or a classifier's (N, C)
+                    s = a.sum(dim=others), a.numel() // a.shape[1]
                     prev = sums.get(name)
                     sums[name] = s if prev is None else (prev[0] + s[0], prev[1] + s[1])
             self._means = {k: v[0] / v[1] for k, v in sums.items()}
@@ -75,6 +78,11 @@ class Context:
             feats = {}
             for name, a in zip(self.taps.layers, self.taps(x)):
                 a = (a[0] if isinstance(a, (tuple, list)) else a).float()
+                if a.dim() != 4:  # (its features are matched position by position)
+                    raise ValueError(
+                        f"guide: {name}'s output is not a feature map (N, C, H, W), got {tuple(a.shape)}; "
+                        "guide a layer that has positions"
+                    )
                 feats[name] = a[0].permute(1, 2, 0).reshape(-1, a.shape[1]).contiguous()
             self._guides.append((image, feats))
         return feats[layer]

@@ -239,11 +239,13 @@ class _Term(Objective):
             chosen = s.channels
         else:
             return None, n
-        key = (n, a.device, tuple(chosen))
+        key = (n, a.dim(), a.device, tuple(chosen))
         if key not in self._weights:
             w = torch.zeros(n, device=a.device)
             w[list(chosen)] = 1.0
-            self._weights = {key: (w.view(1, n, 1, 1), len(set(chosen)))}
+            # (1, C, 1, 1) for a feature map, (1, C) for a classifier's logits: a (1, C, 1, 1)
+            # against (N, C) broadcast to (1, C, N, C) and dreamed every channel alike
+            self._weights = {key: (w.view(1, n, *[1] * (a.dim() - 2)), len(set(chosen)))}
         return self._weights[key]
 
     def _value(self, acts: dict) -> Tensor:
@@ -337,6 +339,12 @@ def neuron(layer: str, c: int, y: int | None = None, x: int | None = None) -> Ob
         n = a.shape[1]
         if not 0 <= c < n:
             raise ValueError(f"neuron: {layer} has {n} channels (0-{n - 1}); channel {c} is out of range")
+        if a.dim() == 2:  # a classifier's (N, C): the channel is the neuron (a class's logit)
+            if y is not None or x is not None:
+                raise ValueError(f"neuron: {layer}'s output (N, C) has no positions; leave y and x out")
+            return a[:, c]
+        if a.dim() != 4:
+            raise ValueError(f"neuron: {layer}'s output is not a feature map (N, C, H, W), got {tuple(a.shape)}")
         yy = a.shape[2] // 2 if y is None else min(y, a.shape[2] - 1)
         xx = a.shape[3] // 2 if x is None else min(x, a.shape[3] - 1)
         return a[:, c, yy, xx]
