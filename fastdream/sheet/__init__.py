@@ -149,6 +149,7 @@ def proof_sheet(
             if partial.exists():
                 done = f"the {len(pictures)} finished cells of {len(cells)}"
                 stop.kept = f"{done} are in {partial} (and its .json)"  # type: ignore[union-attr]
+                stop.partial = partial  # type: ignore[union-attr]
         raise
     with io.signals_held():  # the sheet and its JSON as a pair
         sheet, written = write(len(cells), (out, json_out) if out is not None else None)

@@ -93,13 +93,28 @@ def shown(update: Update, count: int) -> tuple:
     preview = update.preview if update.preview is not None else gr.skip()
     if not update.done:
         return (text, preview, *[gr.skip()] * count)
-    if update.result is None and not update.failed:
+    if update.result is None and update.stopped:
         # Stopped: the picture so far stays in the preview, and the result slots are emptied (the
         # last run's result there was downloaded as this one's).
         return (text, preview, *[None] * count)
-    if update.result is None:  # failed: the last result stays, under the error
+    if update.result is None:  # failed, or stopped before it started: the last result stays
         return (text, preview, *[gr.skip()] * count)
     return (text, preview if update.stopped else "", *update.result)  # (stopped: its picture so far stays)
+
+
+@contextmanager
+def picture_so_far(out: Path, *extra) -> Iterator[None]:
+    """A stopped picture job's picture so far saved to ``out``: the stop's result (``out`` and
+    the tab's ``extra`` results), to download as a finished one is. Stopped, the Style and Your
+    subjects tabs kept only the small preview."""
+    try:
+        yield
+    except Cancelled as stop:
+        image = getattr(stop, "image", None)
+        if image is not None:
+            io.save_image(image, out)
+            stop.result = (str(out), *extra)  # type: ignore[attr-defined]
+        raise
 
 
 #: The formats a video can be written in (MP4 needs imageio-ffmpeg: ``fastdream[video]``).

@@ -259,6 +259,20 @@ def test_a_stopped_zoom_keeps_the_frames_it_made(client, tmp_path):
         assert gif.format == "GIF" and 2 <= gif.n_frames < 60 and gif.size == (96, 96)
 
 
+def test_a_stopped_style_keeps_the_picture_so_far(client, tmp_path):
+    """Stopped, the Style tab (as Your subjects) kept only the small preview: nothing to download."""
+    src, look = picture(tmp_path / "content.png", (96, 64)), picture(tmp_path / "look.png", (48, 48), seed=3)
+    job = client.submit(content=handle(src), styles=[handle(look)], steps=200, octaves=1, api_name="/style")
+    past = lambda outs: int((re.search(r"step (\d+)", status_text(outs[0])) or [0, 0])[1]) >= 3
+    wait(job, past, timeout=120)
+    client.predict(api_name="/style_stop")
+    state, _, result, command = wait(job, lambda outs: "Stopped" in outs[0], timeout=60)
+    assert "Stopped" in state, state
+    assert command.startswith("fastdream style content.png look.png")
+    with Image.open(result) as im:
+        assert im.format == "PNG" and im.size == (96, 64)
+
+
 def test_dream_a_video(client, tmp_path):
     frames = [Image.open(picture(tmp_path / f"{k}.png", (64, 48), seed=k)) for k in range(3)]
     frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=100)
@@ -414,6 +428,12 @@ def test_dream_of_a_subject(client, tmp_path, dreamer):
     # the same dream from Python
     same = fd.dream(Image.open(src), model=fd.models.load(dreamer), subject=["cat=2"], octaves=1, steps=2, seed=0)
     assert np.array_equal(ours, np.asarray(same.convert("RGB")))
+    # no seed given: one is drawn and shown, so the shell's line dreams the same (it had no --seed)
+    unseeded = {**kw, "seed": ""}
+    state, _, result, line = client.predict(subject=["cat"], **unseeded)
+    seed = int(shlex.split(line)[shlex.split(line).index("--seed") + 1])
+    same = fd.dream(Image.open(src), model=fd.models.load(dreamer), subject=["cat"], octaves=1, steps=2, seed=seed)
+    assert np.array_equal(np.asarray(Image.open(result).convert("RGB")), np.asarray(same.convert("RGB")))
     state = client.predict(subject=["dog"], **kw)[0]
     assert "fd-error" in state and "brick, cat" in state and "Traceback" not in state
     state = client.predict(subject=[], **kw)[0]

@@ -290,11 +290,14 @@ def test_a_stopped_job_empties_the_result_a_failed_one_keeps_it():
     needs("gradio")
     import gradio as gr
 
-    from fastdream.ui import widgets
+    from fastdream.ui import jobs, widgets
     from fastdream.ui.jobs import Update
 
-    stopped = widgets.shown(Update("Stopped after 2 s.", "<img>", done=True), 2)
+    stopped = widgets.shown(Update("Stopped after 2 s.", "<img>", done=True, stopped=True), 2)
     assert stopped[1:] == ("<img>", None, None)
+    # stopped while it waited in the queue: the earlier result and its command were emptied too
+    queued = widgets.shown(jobs.not_started(), 2)
+    assert all(isinstance(v, type(gr.skip())) for v in queued[2:])
     failed = widgets.shown(Update("Error: x", done=True, failed=True), 1)
     assert isinstance(failed[2], type(gr.skip()))
     done = widgets.shown(Update("Done.", done=True, result=("a.png",)), 1)

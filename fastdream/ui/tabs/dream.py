@@ -33,13 +33,8 @@ def build(page: Page) -> None:
         line = options.command("dream", source, "dream.png", given)
 
         def work(hook):
-            try:
+            with widgets.picture_so_far(out, line):  # (it was only the preview)
                 result = fd.dream(image, callback=hook, **kw)
-            except fd.Cancelled as stop:  # the picture so far, to download (it was only the preview)
-                if stop.image is not None:
-                    io.save_image(stop.image, out)
-                    stop.result = (str(out), line)  # type: ignore[attr-defined]
-                raise
             io.save_image(result, out)
             return str(out), line
 

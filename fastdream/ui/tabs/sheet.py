@@ -56,7 +56,13 @@ def build(page: Page) -> None:
         line = options.command("sheet", page.named(v["picture"]), "sheet.png", given, extra)
 
         def work(hook):
-            made = fd.proof_sheet(image, out, size=int(v["size"]), callback=hook, **picked, **given)
+            try:
+                made = fd.proof_sheet(image, out, size=int(v["size"]), callback=hook, **picked, **given)
+            except fd.Cancelled as stop:  # the finished cells, on their own sheet, to download
+                partial = getattr(stop, "partial", None)
+                if partial is not None:
+                    stop.result = (str(partial), str(partial.with_suffix(".json")), line)  # type: ignore[attr-defined]
+                raise
             return str(made.path), str(made.json_path), line
 
         return work

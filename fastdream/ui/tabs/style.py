@@ -65,7 +65,8 @@ def build(page: Page) -> None:
         line = _command(v, kw, (page.named(v["content"]) or ["CONTENT"])[0])
 
         def work(hook):
-            result = fd.style_transfer(content, looks if len(looks) > 1 else looks[0], callback=hook, **kw)
+            with widgets.picture_so_far(out, line):
+                result = fd.style_transfer(content, looks if len(looks) > 1 else looks[0], callback=hook, **kw)
             io.save_image(result, out)
             return str(out), line
 

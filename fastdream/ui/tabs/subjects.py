@@ -4,6 +4,7 @@ a weight), and ``fastdream.dream(picture, model=dreamer, subject=...)`` grows th
 
 from __future__ import annotations
 
+import secrets
 import shlex
 from pathlib import Path
 
@@ -94,7 +95,8 @@ def build(page: Page) -> None:
         if not chosen:
             raise ValueError(f"subject: pick one of the dreamer's subjects ({', '.join(net.subjects)})")
         parse_subjects(chosen)  # a malformed NAME=W: one line before any work
-        kw = {"subject": chosen, "seed": widgets.seed(v["seed"])}
+        seed = widgets.seed(v["seed"])  # an empty box: a seed drawn here, so the shell's line dreams the same
+        kw = {"subject": chosen, "seed": secrets.randbelow(2**31) if seed is None else seed}
         shown = {"octaves": v["octaves"], "steps": v["steps"]}
         if shown["octaves"] not in (None, "auto"):
             shown["octaves"] = int(shown["octaves"])
@@ -106,7 +108,8 @@ def build(page: Page) -> None:
         line = _command(source, Path(v["model"]).name, kw)
 
         def work(hook):
-            result = fd.dream(image, model=net, callback=hook, **kw)
+            with widgets.picture_so_far(out, line):
+                result = fd.dream(image, model=net, callback=hook, **kw)
             io.save_image(result, out)
             return str(out), line
 
