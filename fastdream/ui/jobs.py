@@ -152,6 +152,16 @@ PAGE_WORDS = (
     (r"\bpreserve_colors\b", "Preserve colors"),
     (r"\bcolor_match\b", "Match colors"),
     (r"\b(?:fastdream\.)?(train|sample)_(gan|vae|unet|dreamer)\b", r"fastdream \1-\2"),
+    # (the whole list of a network's layers, in red, over the Layers list that holds them)
+    (r"(?s); valid names are: .*", "; pick one from the Layers list"),
+    (r"\bstyle_weights\[(\d+)\]", r"Style weights: weight \1"),
+    (r"\bstyle_weights\b", "Style weights"),
+    (r" \(HxW in \[0, 1\]\), or masks='subject' with cutout_model= for two styles", " (white where it goes)"),
+    (
+        r"^proof_sheet: give vary=\{option: \[values\]\} or channels=LAYER: .*",
+        "Settings to vary: write one NAME=V1,V2,... a line",
+    ),
+    (r"^input: (unknown video extension .*); use (.*), or a folder of frames", r"video: \1; upload \2"),
 )
 
 

@@ -50,6 +50,8 @@ class Page:
         """A tab's first row: an upload that starts with the sample photo (``TAB-input``) and,
         beside it, the live preview (``TAB-preview``) above what ``make_result()`` makes (the
         tab's result). Returns (upload, preview, result)."""
+        if "sample" not in label:  # an emptied box runs on the sample photo: every tab says so
+            label = f"{label} (the sample photo until you upload one)"
         with gr.Row(equal_height=True):
             picture = self.sample_input(label, height=height, elem_id=f"{tab}-input")
             with gr.Column():
@@ -80,7 +82,7 @@ class Page:
             w, h = im.size
         if w * h > self.max_pixels and Path(path) != self.sample:
             raise ValueError(
-                f"{what}: {Path(path).name} is {w}x{h}, {w * h / 1e6:.0f} megapixels, over the app's "
+                f"{what}: {Path(path).name} is {w}x{h}, {w * h / 1e6:.3g} megapixels, over the app's "
                 f"{self.max_pixels / 1e6:g} (fastdream ui --max-megapixels); make it smaller, or use the command line"
             )
         return io.load_pil(path, what)

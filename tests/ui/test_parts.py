@@ -326,6 +326,13 @@ def test_a_sheets_progress_counts_cells_not_frames():
         ("model vgg16: random weights; pass weights=PATH (a state dict)", "upload its weights (Creative controls"),
         ("preserve_colors and color_match are alternatives", "Preserve colors and Match colors are"),
         ("a checkpoint written by train_dreamer", "written by fastdream train-dreamer"),
+        # an unknown layer listed the network's 118 layers in red, over the list that holds them
+        (
+            "layers: unknown layer name(s) ['nope']; valid names are: a, b, ... (118 in all)",
+            "; pick one from the Layers",
+        ),
+        ("style_weights[0] must be a finite number >= 0, got -1.0", "Style weights: weight 0 must be"),
+        ("proof_sheet: give vary={option: [values]} or channels=LAYER: what differs", "Settings to vary: write one"),
     ],
 )
 def test_the_page_says_the_librarys_messages_in_its_own_words(said, shown):
