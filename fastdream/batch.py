@@ -245,7 +245,7 @@ class _Watch:
 
 def _one(src: Path, dst: Path, make, report: FolderReport, name: str) -> None:
     try:
-        image = io.load_pil(src, every_frame="dream-video" if name == "dream" else None, keep_depth=True)
+        image = io.load_pil(src, every_frame="dream-video" if name == "dream" else None, keep_mode=True)
     except ValueError as exc:
         why = re.sub(rf"^image: {re.escape(str(src))} (is )?", "", str(exc))  # (the line names the file once)
         print(f"{name}: skipping {src}: {why}", file=sys.stderr)

@@ -68,7 +68,7 @@ def test_pil_images_come_back_in_their_own_mode(photo, mode, tmp_path, low_memor
         assert saved.size == made.size and saved.mode in ("L", "RGB", "I;16", "I", "CMYK")
 
 
-def test_a_16_bit_file_comes_back_at_its_depth(photo, tmp_path):
+def test_a_16_bit_or_cmyk_file_comes_back_in_its_mode(photo, tmp_path):
     """Given as a path (the command line, a folder run), a 16-bit photo came back 8-bit, while the
     same file opened with PIL came back 16-bit."""
     gray = np.asarray(Image.fromarray(photo).convert("L"), np.float64) / 255
@@ -78,6 +78,8 @@ def test_a_16_bit_file_comes_back_at_its_depth(photo, tmp_path):
     assert len(np.unique(np.asarray(out))) > 300  # at full depth, not 256 levels scaled up
     with Image.open(tmp_path / "deep.png") as im:
         assert np.array_equal(np.asarray(fd.dream(im, **FAST)), np.asarray(out))  # the path's result is the PIL image's
+    Image.fromarray(photo).convert("CMYK").save(tmp_path / "print.jpg")  # CMYK came back RGB, too
+    assert fd.dream(tmp_path / "print.jpg", **FAST).mode == "CMYK"
 
 
 def test_a_float_picture_just_over_1_says_how_it_is_read(photo):

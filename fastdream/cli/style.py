@@ -59,7 +59,7 @@ def _cmd_style(args) -> int:
     from fastdream import io
 
     out = output_path(args, "style.png")
-    content = io.load_pil(args.input, "content", keep_depth=True)  # missing file / not an image: said first
+    content = io.load_pil(args.input, "content", keep_mode=True)  # missing file / not an image: said first
     styles = [io.load_pil(s, "style") for s in args.styles]
     kw = _style_kwargs(args, len(styles))
     if kw.get("seed") is None:  # drawn here and said: a painting you like can be made again (--seed)

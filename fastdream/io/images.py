@@ -139,7 +139,7 @@ def upright(im: Image.Image, where) -> Image.Image:
 EVERY_FRAME = {"image": "dream-video", "input": "dream-video", "content": "style-video"}
 
 
-def load_pil(path, name: str = "image", *, every_frame: str | None = "", keep_depth: bool = False) -> Image.Image:
+def load_pil(path, name: str = "image", *, every_frame: str | None = "", keep_mode: bool = False) -> Image.Image:
     """An image file as a PIL image in an 8-bit mode (:func:`~fastdream.io.convert.standard`: ``L``,
     ``LA``, ``RGB`` or ``RGBA``; 16-bit scaled, transparency kept), EXIF orientation applied.
 
@@ -148,8 +148,8 @@ def load_pil(path, name: str = "image", *, every_frame: str | None = "", keep_de
     more memory than the machine has; a truncated or corrupt file is a ``ValueError`` naming it.
     A multi-frame file says its first frame is used, and which command takes every frame
     (``every_frame``; by default the one :data:`EVERY_FRAME` gives ``name``; None: none).
-    ``keep_depth``: 16-bit, 32-bit and float gray without transparency come back in their own mode
-    (as :func:`load` reads a PIL image of them: at full depth, given back in that mode).
+    ``keep_mode``: CMYK, and 16-bit, 32-bit and float gray without transparency, come back in their
+    own mode (as :func:`load` reads a PIL image of them: given back in that mode, gray at full depth).
     """
     every_frame = EVERY_FRAME.get(name) if every_frame == "" else every_frame
     with opened(path, name) as im:
@@ -167,7 +167,7 @@ def load_pil(path, name: str = "image", *, every_frame: str | None = "", keep_de
         except Exception as exc:  # truncated or corrupt pixel data: any error type from the decoders
             raise ValueError(f"{name}: {where} could not be read ({reason(exc)})") from None
         im = upright(im, f"{name}: {where}")
-        if keep_depth and im.mode in DEEP_GRAY and im.info.get("transparency") is None:
+        if keep_mode and (im.mode == "CMYK" or im.mode in DEEP_GRAY and im.info.get("transparency") is None):
             return im
         return standard(im, name)
 
@@ -360,7 +360,7 @@ def image_shape(image, name: str = "image") -> tuple[int, int, int] | None:
 def load(image, name: str = "image") -> Loaded:
     """Turns any accepted image kind into a :class:`Loaded`."""
     if isinstance(image, (str, os.PathLike)):
-        return _from_pil(load_pil(image, name, keep_depth=True), name)  # (a 16-bit file came back 8-bit)
+        return _from_pil(load_pil(image, name, keep_mode=True), name)  # (a 16-bit file came back 8-bit, CMYK RGB)
     if isinstance(image, Image.Image):
         return _from_pil(upright(decoded(image, name), name), name)
     if isinstance(image, np.ndarray):
