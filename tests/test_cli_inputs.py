@@ -94,6 +94,27 @@ def test_an_empty_output_name_is_refused_not_replaced_by_the_default(files, monk
     assert not (files / "dream.png").exists()
 
 
+@pytest.mark.parametrize(
+    "line, named",
+    [
+        (["dream", ""], "input"),  # dreamed the sample photo
+        (["dream-video", ""], "input"),  # dreamed every picture in the working folder as frames
+        (["dream", "in.png", "--mask", ""], "--mask"),  # dropped: the whole picture dreamed
+        (["dream", "in.png", "--guide", ""], "--guide"),
+        (["dream", "in.png", "--mask-from", ""], "--mask-from"),
+        (["style", "in.png", ""], "STYLE"),
+    ],
+)
+def test_an_empty_input_name_is_refused(files, monkeypatch, capsys, line, named):
+    """An unset "$VAR" as a path: each was taken as something else, without a word."""
+    monkeypatch.chdir(files)
+    with pytest.raises(SystemExit) as stop:
+        main([*line, "-o", "out.gif" if "video" in line[0] or line[0] == "zoom" else "out.png"])
+    assert stop.value.code == 2
+    assert f"{named}: the name is empty" in capsys.readouterr().err
+    assert not list(files.glob("out.*"))
+
+
 def test_a_folder_dream_into_a_name_like_an_image_is_refused(files, monkeypatch, capsys):
     (files / "photos").mkdir()
     (files / "in.png").rename(files / "photos" / "in.png")

@@ -17,7 +17,7 @@ import traceback
 
 from fastdream import _startup
 from fastdream.cli import cutout, dream, dreamer, generative, sheet, style, ui
-from fastdream.cli.common import Parser, UsageError, common_help
+from fastdream.cli.common import Parser, UsageError, common_help, empty_path
 from fastdream.cli.errors import kept, one_line_warnings, status, terminated_as_interrupted
 from fastdream.cli.lock import output_lock
 
@@ -68,6 +68,9 @@ def main(argv=None) -> int:
         owner = parser if any(a in before for a in extra) else _command_parser(parser, args.command)
         owner.error(f"unrecognized arguments: {' '.join(extra)}")
     command = args.command
+    empty = empty_path(args, _command_parser(parser, command))
+    if empty:
+        _command_parser(parser, command).error(f"{empty}: the name is empty (an unset shell variable?); give one")
     for stream in (sys.stdout, sys.stderr):  # a path the terminal cannot show must not fail a finished run
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

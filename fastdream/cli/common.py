@@ -175,6 +175,21 @@ def input_args(args) -> list:
     return [v for v in found if isinstance(v, (str, os.PathLike)) and str(v) and Path(v).is_file()]
 
 
+def empty_path(args, parser: argparse.ArgumentParser) -> str | None:
+    """The input or path option given as an empty string (``"$VAR"`` unset), named as the
+    command's ``parser`` names it: ``''`` as the input dreamed the working folder or the sample
+    photo, and ``--mask ''`` was dropped without a word."""
+    for dest in ("input", *INPUT_DESTS, "frames_dir"):
+        value = getattr(args, dest, None)
+        values = value if isinstance(value, (list, tuple)) else [value]
+        if any(isinstance(v, str) and not v.strip() for v in values):
+            action = next((a for a in parser._actions if a.dest == dest), None)
+            if action is not None and action.option_strings:
+                return max(action.option_strings, key=len)
+            return str(action.metavar or dest) if action is not None else dest
+    return None
+
+
 def _same(a, b) -> bool:
     a, b = Path(a), Path(b)
     return a.resolve() == b.resolve() or (a.exists() and os.path.samefile(a, b))
