@@ -168,9 +168,19 @@ def stored_settings(out_dir) -> dict:
 
 def _check_settings(out_dir: Path, settings: dict, targets: list[Path]) -> dict:
     """``settings`` as the file holds them, after refusing a run whose settings differ from those
-    of the outputs already in ``out_dir`` (outputs of a run that kept none are taken as they are)."""
+    of the outputs already in ``out_dir``, or when files there bear the outputs' names with no
+    record of a run (a run writes its record before its first output): they were taken as done,
+    and the record then claimed them."""
     settings = json.loads(json.dumps(settings))
     stored = stored_settings(out_dir)
+    there = [t for t in targets if t.exists()] if not stored else []
+    if there:
+        named = ", ".join(str(t.relative_to(out_dir)) for t in there[:3]) + (", ..." if len(there) > 3 else "")
+        raise ValueError(
+            f"output_dir: {out_dir} already holds {len(there)} file(s) named as this run's results ({named}) "
+            f"and no record of the run that made them ({SETTINGS_NAME}); they would be taken as done: "
+            "give another output folder, or move them"
+        )
     diff = io.settings_diff(stored, settings) if stored else []
     if diff and any(t.exists() for t in targets):
         shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")

@@ -172,6 +172,21 @@ def test_a_rerun_with_other_settings_does_not_finish_the_folder_with_another_loo
     assert (out / "00.png").read_bytes() == made
 
 
+def test_files_named_as_the_results_with_no_record_are_not_taken_as_done(tmp_path):
+    """A photo of the user's own in the output folder under a result's name was counted "already
+    done", kept as the result, and the record written then claimed it."""
+    import fastdream as fd
+
+    src = write_folder(tmp_path / "in", 2)
+    out = tmp_path / "out"
+    out.mkdir()
+    theirs = (src / "01.png").read_bytes()
+    (out / "00.png").write_bytes(theirs)
+    with pytest.raises(ValueError, match=r"already holds 1 file\(s\) named as this run's results \(00.png\)"):
+        fd.dream_folder(src, out, octaves=1, steps=1, seed=0)
+    assert (out / "00.png").read_bytes() == theirs and not (out / batch.SETTINGS_NAME).exists()
+
+
 def test_a_broken_link_among_the_pictures_is_counted_as_unreadable(tmp_path, capsys):
     src = write_folder(tmp_path / "in", 2)
     (src / "gone.png").symlink_to(tmp_path / "nowhere.png")
