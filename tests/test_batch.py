@@ -180,7 +180,7 @@ def test_files_named_as_the_results_with_no_record_are_not_taken_as_done(tmp_pat
     src = write_folder(tmp_path / "in", 2)
     out = tmp_path / "out"
     out.mkdir()
-    theirs = (src / "01.png").read_bytes()
+    theirs = (src / "sub" / "01.png").read_bytes()
     (out / "00.png").write_bytes(theirs)
     with pytest.raises(ValueError, match=r"already holds 1 file\(s\) named as this run's results \(00.png\)"):
         fd.dream_folder(src, out, octaves=1, steps=1, seed=0)
