@@ -182,6 +182,8 @@ def test_the_shell_makes_the_same_video(clip, style, tmp_path):
         ("frames", dict(masks="TWO"), ValueError, r"masks: 2 mask\(s\) for 1 style image\(s\)"),
         ("frames", dict(masks="subject"), ValueError, "needs cutout_model="),
         ("frames", dict(temporal_weight=-1), ValueError, "temporal_weight must be a finite number >= 0"),
+        # taken, and it changed nothing: the temporal term needs the flow
+        ("frames", dict(temporal_weight=1000.0, flow=False), ValueError, "changes nothing with flow=False"),
         ("frames", dict(end=99), ValueError, "end must be in"),
         ("frames", dict(stepz=1), TypeError, r"unknown option\(s\) \['stepz'\]; style options are: style_weights, "),
         ("frames", dict(size=8), ValueError, "below what the network needs"),
