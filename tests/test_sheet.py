@@ -5,6 +5,7 @@ import json
 
 import numpy as np
 import pytest
+import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
@@ -73,6 +74,23 @@ def test_a_named_model_is_named_in_each_cell(tmp_path, photo):
         photo, vary={"step_size": [0.01, 0.02]}, size=48, octaves=1, steps=1, model="googlenet", seed=cells[1]["seed"]
     )
     assert np.array_equal(np.asarray(again), np.asarray(python.pictures[1]))
+
+
+def test_the_notes_name_the_model_that_weights_of_a_preset_are_for(tmp_path):
+    """With --preset tutorial --weights PATH the notes held only the weights: the README's
+    ``fd.models.load(notes["model"], weights=notes["weights"])`` was a KeyError."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # random weights
+        torch.save(fd.models.load("inception_v3").state_dict(), tmp_path / "v3.pth")
+    out, big = tmp_path / "sheet.png", tmp_path / "big.png"
+    Image.fromarray(IMG).resize((120, 80)).save(big)  # (InceptionV3 takes 75 px a side or more)
+    args = ["sheet", str(big), "-o", str(out), "--preset", "tutorial", "--weights", str(tmp_path / "v3.pth")]
+    assert main([*args, "--vary", "steps=1,2", "--octaves", "1", "--size", "120", "-q"]) == 0
+    notes = json.loads(out.with_suffix(".json").read_text())["notes"]
+    assert notes == {"model": "inception_v3", "weights": str(tmp_path / "v3.pth")}
+    assert type(fd.models.load(notes["model"], weights=notes["weights"])).__name__ == "InceptionV3"
 
 
 def test_channels_of_a_users_own_model(photo):

@@ -95,7 +95,7 @@ def dream_kwargs(args) -> dict:
     tile = None if args.tile is None else {"tile_size": args.tile or None}  # 0: no tiling
     return given(
         preset=args.preset,
-        model=load_model(args, _preset_model(args)),
+        model=load_model(args, preset_model(args)),
         layers=args.layers,
         subject=args.subject,
         octaves=args.octaves,
@@ -115,7 +115,7 @@ def dream_kwargs(args) -> dict:
     ) | (tile or {})
 
 
-def _preset_model(args) -> str | None:
+def preset_model(args) -> str | None:
     """The model ``--weights`` are for when ``--model`` is not given: the preset's (tutorial:
     inception_v3), else the default backbone."""
     if args.preset is None:

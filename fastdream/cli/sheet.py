@@ -6,7 +6,7 @@ import argparse
 
 from fastdream._checks import shown
 from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, output_path
-from fastdream.cli.dream import dream_kwargs, dream_options
+from fastdream.cli.dream import dream_kwargs, dream_options, preset_model
 
 
 def _top(text: str) -> int | str:
@@ -34,7 +34,9 @@ def _cmd_sheet(args) -> int:
     source = args.input or io.SAMPLE_IMAGE
     io.load_pil(source)  # missing file / not an image: a clear error before any work
     varied = vary.parse(args.vary) if args.vary else None
-    notes = given(model=args.model, weights=args.weights)
+    # (--weights with --preset tutorial are its model's: named too, so the notes rebuild the network)
+    model = args.model if args.model is not None or args.weights is None else preset_model(args)
+    notes = given(model=model, weights=args.weights)
     kw = given(vary=varied, channels=args.channels, top=args.top, size=args.size) | dream_kwargs(args)
     if args.model is not None and args.weights is None:  # by its name: each cell's JSON dreams it again
         kw["model"] = args.model
