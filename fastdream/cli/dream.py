@@ -64,7 +64,11 @@ def dream_options(s, overrides: dict | None = None) -> None:
     s.add_argument("--step-size", type=float, help="how far each step moves the picture (the gradient normalized)")
     s.add_argument("--jitter", type=int, help="max random shift per step, pixels")
     s.add_argument("--tile", type=int, help="tile size in pixels, at least 32; 0 = no tiling")
-    s.add_argument("--objective", choices=["l2", "mean"])
+    s.add_argument(
+        "--objective",
+        choices=["l2", "mean"],
+        help="what grows: l2, the layers' activations squared (the classic look); mean, their mean (the tutorial's)",
+    )
     s.add_argument(
         "--norm",
         choices=["std", "mean_abs", "laplacian"],

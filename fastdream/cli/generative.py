@@ -278,4 +278,7 @@ def add(sub) -> None:
     _using_options(s, "vae", walk=True)
     s.add_argument("--between", nargs=2, metavar=("A", "B"), help="walk from image A to image B")
     note_defaults(s, library_defaults(vae_walk))
+    for action in s._actions:  # (the library's None: 4 on a loop, none between two images)
+        if action.dest == "points":
+            action.help = "latent points visited in a loop (default: 4; not with --between)"
     s.set_defaults(func=_cmd_vae_walk)

@@ -95,12 +95,12 @@ def _style_options(s) -> None:
     )
     s.add_argument("--size", type=int, metavar="PX", help="output long side (default: the content's)")
     s.add_argument("--steps", type=int, help="Adam steps per octave")
-    s.add_argument("--octaves", type=int)
-    s.add_argument("--content-weight", type=float)
-    s.add_argument("--style-weight", type=float)
-    s.add_argument("--tv-weight", type=float)
+    s.add_argument("--octaves", type=int, help="sizes painted, smallest first (coarse strokes, then detail)")
+    s.add_argument("--content-weight", type=float, help="how much the photo's shapes hold")
+    s.add_argument("--style-weight", type=float, help="how much the style's textures take over")
+    s.add_argument("--tv-weight", type=float, help="smoothness (total variation): more, fewer speckles")
     s.add_argument("--tile", type=int, help="tile size in pixels, halo included; 0 = no tiling")
-    s.add_argument("--init", choices=["content", "noise"])
+    s.add_argument("--init", choices=["content", "noise"], help="start from the photo or from noise")
     s.add_argument(
         "--preserve-colors", action="store_true", default=None, help="keep the photo's colors (luminance-only transfer)"
     )

@@ -200,9 +200,9 @@ def upsample(detail: torch.Tensor, size) -> torch.Tensor:
 
     Examples:
         >>> import torch, torch.nn.functional as F
-        >>> d = torch.randn(1, 7, 9, 3)
+        >>> d = torch.randn(1, 7, 9, 3, generator=torch.Generator().manual_seed(0))
         >>> ref = F.interpolate(d.permute(0, 3, 1, 2), size=(10, 13), mode="bilinear", align_corners=False)
-        >>> bool(torch.allclose(upsample(d, (10, 13)), ref.permute(0, 2, 3, 1), atol=1e-6))
+        >>> bool(torch.allclose(upsample(d, (10, 13)), ref.permute(0, 2, 3, 1), atol=1e-5))
         True
     """
     n, h, w, c = detail.shape
