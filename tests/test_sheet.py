@@ -114,7 +114,7 @@ def test_the_step_hook_and_progress_count_over_the_whole_sheet():
         ("speed=1,2", "unknown option 'speed'"),
         ("speed=1,2", "varies are: preset, layers, octaves, octave-scale, steps, step-size, jitter, tile, objective"),
         ("steps=1,x", "'steps=1,x': 'x' is not a whole number"),
-        ("steps", "is not NAME=VALUE1,VALUE2"),
+        ("steps", "is not NAME=VALUE1,VALUE2,... (e.g. 'steps=5,10')"),  # it said "e.g. --steps 5,10"
         ("norm=std,wavy", "norm must be one of 'std', 'mean_abs', 'laplacian', got 'wavy'"),
         ("jitter=4,-1", "jitter must be >= 0, got -1"),
         ("layers=_blocks.5,_blocks.99", "unknown layer name(s) ['_blocks.99']"),
@@ -175,7 +175,10 @@ def test_usage_errors(tmp_path, photo, capsys):
         (["--vary", "steps=1,2", "--channels", "_blocks.3"], "alternatives"),
         (["--vary", "steps=1,2", "--steps", "3"], "steps is both given (--steps 3) and varied"),
         (["--channels", "_blocks.99"], "unknown layer name"),
-        (["--vary", "steps=1", "--vary", "steps=2"], "steps is varied twice"),
+        (
+            ["--vary", "steps=1", "--vary", "steps=2"],
+            "'steps' is varied twice; give all its values at once: 'steps=V1,V2,...'",
+        ),
         (["--channels", "_blocks.3", "--layers", "_blocks.5"], "--layers: a channel sheet dreams each channel"),
         (["--channels", "_blocks.3", "--top", "41"], "_blocks.3 has 40 channels; --top 41 asks for more"),
         (["--channels", "_blocks.15", "--top", "101"], "--top must be in [1, 100], got 101"),
@@ -200,6 +203,14 @@ def test_vary_values_from_the_command_line():
     }
     with pytest.raises(ValueError, match="at most 100"):
         V.check({"steps": list(range(1, 12)), "jitter": list(range(10))}, {})
+
+
+def test_lap_levels_serve_the_laplacian_cells_of_a_varied_norm():
+    """--vary norm=std,laplacian --lap-levels 2 was refused: "change nothing with norm='std'"."""
+    s = fd.proof_sheet(IMG, vary={"norm": ["std", "laplacian"]}, lap_levels=2, size=48, octaves=1, steps=1, seed=0)
+    assert [(c["norm"], c.get("lap_levels")) for c in s.cells] == [("std", None), ("laplacian", 2)]
+    with pytest.raises(ValueError, match="change nothing with norm='std'"):  # no Laplacian cell: still said
+        fd.proof_sheet(IMG, vary={"norm": ["std", "mean_abs"]}, lap_levels=2, size=48, octaves=1, steps=1)
 
 
 def test_presets_side_by_side():

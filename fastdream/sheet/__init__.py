@@ -125,6 +125,10 @@ def proof_sheet(
     elif vary:
         varied = V.check(vary, dream_kwargs)
         cells = [{**base, **combo} for combo in V.combinations(varied)]
+        if "lap_levels" in base and "laplacian" in varied.get("norm", ()):  # for the Laplacian cells
+            cells = [
+                c if c["norm"] == "laplacian" else {k: v for k, v in c.items() if k != "lap_levels"} for c in cells
+            ]
         captions = [V.caption(c, list(varied)) for c in cells]
         title = f"{_name(image)}: " + _fixed({k: v for k, v in base.items() if k not in varied})
         row = len(list(varied.values())[-1])

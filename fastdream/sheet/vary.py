@@ -98,11 +98,11 @@ def parse(texts: Sequence[str]) -> dict[str, list]:
         name = name.strip().lstrip("-").replace("-", "_")
         name = ALIASES.get(name, name)
         if not sep or not values.strip():
-            raise ValueError(f"vary: {text!r} is not NAME=VALUE1,VALUE2,... (e.g. steps=5,10)")
+            raise ValueError(f"vary: {text!r} is not NAME=VALUE1,VALUE2,... (e.g. 'steps=5,10')")
         if name not in VARIABLE:
             raise ValueError(f"vary: unknown option {name!r} in {text!r}; {_accepted(spelled=True)}")
         if name in out:
-            raise ValueError(f"vary: {name} is varied twice; give all its values in one --vary {name}=V1,V2,...")
+            raise ValueError(f"vary: {name!r} is varied twice; give all its values at once: '{name}=V1,V2,...'")
         try:
             out[name] = [VARIABLE[name](v.strip()) for v in values.split(";" if ";" in values else ",")]
         except ValueError as exc:
