@@ -187,6 +187,7 @@ def test_the_shell_makes_the_same_video(clip, style, tmp_path):
         ("frames", dict(end=99), ValueError, "end must be in"),
         ("frames", dict(stepz=1), TypeError, r"unknown option\(s\) \['stepz'\]; style options are: style_weights, "),
         ("frames", dict(size=8), ValueError, "below what the network needs"),
+        ("frames", dict(size=40), ValueError, "working size 40x27 is below"),  # taken: padded to 48x32
         ("frames", dict(out="x.avi"), ValueError, "unknown video extension"),
     ],
 )

@@ -67,7 +67,12 @@ class _Painter:
 
     def __init__(self, st: Stylizer, hw, flow: bool, temporal_weight: float, masks, cutout, device, gray=False):
         self.st, self.hw, self.device, self.gray = st, hw, device, gray
-        stride = st.feats.stride
+        stride, least = st.feats.stride, st.feats.min_side
+        if min(hw) < least:  # as a still's transfer refuses it (the padding to the stride let 40x30 through)
+            raise ValueError(
+                f"input: the frames' working size {hw[1]}x{hw[0]} is below what the network needs ({least} px on "
+                "the short side); give larger frames, or a larger size= / --size to enlarge them"
+            )
         self.work = (stride * math.ceil(hw[0] / stride), stride * math.ceil(hw[1] / stride))
         o = st.o
         # (an octave the frames cannot take: said by the first frame's transfer)
