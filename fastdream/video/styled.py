@@ -173,6 +173,16 @@ class _Painter:
             self.prev = (out, self.sized(frame))
 
 
+def _temporal_weight(weight, flow: bool) -> float:
+    tw = _checks.real("temporal_weight", weight, lo=0.0, lo_open=False, cap=MAX["weight"])
+    if not flow and tw != TEMPORAL_WEIGHT:  # accepted, it changed nothing
+        raise ValueError(
+            "temporal_weight: the temporal term follows the motion, so it changes nothing with flow=False (--no-flow); "
+            "leave it out, or let the flow run"
+        )
+    return tw
+
+
 def style_video(
     video_or_frames,
     style_or_styles,
@@ -250,12 +260,7 @@ def style_video(
     out, fmt = C.check_out_path(out_path, video_or_frames, styles)
     flow, resume = _checks.boolean("flow", flow), _checks.boolean("resume", resume)
     keep_audio, progress = _checks.boolean("keep_audio", keep_audio), _checks.boolean("progress", progress)
-    tw = _checks.real("temporal_weight", temporal_weight, lo=0.0, lo_open=False, cap=MAX["weight"])
-    if not flow and tw != TEMPORAL_WEIGHT:  # accepted, it changed nothing
-        raise ValueError(
-            "temporal_weight: the temporal term follows the motion, so it changes nothing with flow=False (--no-flow); "
-            "leave it out, or let the flow run"
-        )
+    tw = _temporal_weight(temporal_weight, flow)
     s, e = C.frame_range(start, end, src.count)
     fps = C.check_fps(fps, src, fmt, out)
     keep_audio = C.check_sound(src, fmt, fps, keep_audio)
