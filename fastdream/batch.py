@@ -173,16 +173,16 @@ def _check_settings(out_dir: Path, settings: dict, targets: list[Path]) -> dict:
     and the record then claimed them."""
     settings = json.loads(json.dumps(settings))
     stored = stored_settings(out_dir)
-    there = [t for t in targets if t.exists()] if not stored else []
-    if there:
+    there = [t for t in targets if t.exists()]
+    if there and not stored:
         named = ", ".join(str(t.relative_to(out_dir)) for t in there[:3]) + (", ..." if len(there) > 3 else "")
         raise ValueError(
             f"output_dir: {out_dir} already holds {len(there)} file(s) named as this run's results ({named}) "
             f"and no record of the run that made them ({SETTINGS_NAME}); they would be taken as done: "
             "give another output folder, or move them"
         )
-    diff = io.settings_diff(stored, settings) if stored else []
-    if diff and any(t.exists() for t in targets):
+    diff = io.settings_diff(stored, settings) if there else []
+    if diff:
         shown = "; ".join(diff[:4]) + (f"; and {len(diff) - 4} more" if len(diff) > 4 else "")
         raise ValueError(
             f"output_dir: the images already in {out_dir} were made with other settings ({shown}); "

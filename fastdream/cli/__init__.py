@@ -68,9 +68,10 @@ def main(argv=None) -> int:
         owner = parser if any(a in before for a in extra) else _command_parser(parser, args.command)
         owner.error(f"unrecognized arguments: {' '.join(extra)}")
     command = args.command
-    empty = empty_path(args, _command_parser(parser, command))
+    own = _command_parser(parser, command)
+    empty = empty_path(args, own)
     if empty:
-        _command_parser(parser, command).error(f"{empty}: the name is empty (an unset shell variable?); give one")
+        own.error(f"{empty}: the name is empty (an unset shell variable?); give one")
     for stream in (sys.stdout, sys.stderr):  # a path the terminal cannot show must not fail a finished run
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

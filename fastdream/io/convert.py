@@ -61,6 +61,12 @@ def from_uint8(x: torch.Tensor, value_range=(0.0, 1.0)) -> torch.Tensor:
 DEEP_GRAY = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 
 
+def deep_gray(im: Image.Image) -> bool:
+    """Whether ``im`` is 16-bit, 32-bit or float gray without a transparent value: read at its full
+    depth and given back in its mode (:func:`deep_float`, :func:`back_to_mode`)."""
+    return im.mode in DEEP_GRAY and im.info.get("transparency") is None
+
+
 def standard(im: Image.Image, name: str = "image") -> Image.Image:
     """``im`` in one of the 8-bit modes fastdream works in (``L``, ``LA``, ``RGB``, ``RGBA``), with
     nothing lost that 8 bits can hold: 16-bit and 32-bit gray scaled to 8 bits (not clipped, which
@@ -293,7 +299,7 @@ def back_to_mode(image: Image.Image):
     mode = image.mode
     if mode == "CMYK":
         return lambda out: out.convert("CMYK")
-    if mode not in DEEP_GRAY or image.info.get("transparency") is not None:
+    if not deep_gray(image):
         return lambda out: out
     white = deep_white(np.asarray(image), mode, quiet=True)  # (said as the picture is read)
     return lambda out: Image.fromarray(deep_back(np.asarray(out, np.float32) / 255.0, mode, white))

@@ -22,7 +22,16 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from fastdream import _checks
 from fastdream._warnings import warn
-from fastdream.io.convert import DEEP_GRAY, back_to_mode, deep_back, deep_float, from_uint8, standard, to_uint8
+from fastdream.io.convert import (
+    DEEP_GRAY,
+    back_to_mode,
+    deep_back,
+    deep_float,
+    deep_gray,
+    from_uint8,
+    standard,
+    to_uint8,
+)
 from fastdream.io.profile import returned_profile, with_profile
 from fastdream.ops.luma import luma
 
@@ -167,7 +176,7 @@ def load_pil(path, name: str = "image", *, every_frame: str | None = "", keep_mo
         except Exception as exc:  # truncated or corrupt pixel data: any error type from the decoders
             raise ValueError(f"{name}: {where} could not be read ({reason(exc)})") from None
         im = upright(im, f"{name}: {where}")
-        if keep_mode and (im.mode == "CMYK" or im.mode in DEEP_GRAY and im.info.get("transparency") is None):
+        if keep_mode and (im.mode == "CMYK" or deep_gray(im)):
             return im
         return standard(im, name)
 
@@ -225,7 +234,7 @@ def _merge(rgb: torch.Tensor, alpha: torch.Tensor | None, channels: int) -> torc
 
 def _from_pil(im: Image.Image, name: str = "image") -> Loaded:
     check_pixels(name, "the image", im.size, im.mode, _FLOAT_BYTES, decoded=True)
-    if im.mode in DEEP_GRAY and im.info.get("transparency") is None:
+    if deep_gray(im):
         return _from_deep(im, name)  # 16-bit, 32-bit and float gray: at their depth, given back in their mode
     kept, back = returned_profile(im), back_to_mode(im)  # (CMYK: worked on as RGB, given back as CMYK)
     im = standard(im, name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import html
 import json
+import secrets
 import shutil
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,6 +81,13 @@ def seed(text) -> int | None:
         raise ValueError(
             f"seed must be a whole number (or empty for a random one), got {_checks.shown(text)}"
         ) from None
+
+
+def drawn_seed(text) -> int:
+    """A seed box's seed, or one drawn here when it is empty: the shell's line then names it, and
+    makes the same picture."""
+    given = seed(text)
+    return secrets.randbelow(2**31) if given is None else given
 
 
 def error_update(text: str) -> Update:

@@ -4,7 +4,6 @@ a video in the same styles (``fastdream.style_video``)."""
 
 from __future__ import annotations
 
-import secrets
 import shlex
 from pathlib import Path
 
@@ -156,7 +155,6 @@ def _numbers(weight_text: str, seed_text: str | None) -> dict:
             out["style_weights"] = [float(x) for x in str(weight_text).replace(",", " ").split()]
         except ValueError:
             raise ValueError(f"style weights must be numbers such as 1, 2, got {shown(weight_text)}") from None
-    seed = widgets.seed(seed_text)
-    if seed_text is not None:  # an empty box: a seed drawn here, so the shell's line paints the same
-        out["seed"] = secrets.randbelow(2**31) if seed is None else seed
+    if seed_text is not None:
+        out["seed"] = widgets.drawn_seed(seed_text)
     return out

@@ -4,7 +4,6 @@ a weight), and ``fastdream.dream(picture, model=dreamer, subject=...)`` grows th
 
 from __future__ import annotations
 
-import secrets
 import shlex
 from pathlib import Path
 
@@ -95,8 +94,7 @@ def build(page: Page) -> None:
         if not chosen:
             raise ValueError(f"subject: pick one of the dreamer's subjects ({', '.join(net.subjects)})")
         parse_subjects(chosen)  # a malformed NAME=W: one line before any work
-        seed = widgets.seed(v["seed"])  # an empty box: a seed drawn here, so the shell's line dreams the same
-        kw = {"subject": chosen, "seed": secrets.randbelow(2**31) if seed is None else seed}
+        kw = {"subject": chosen, "seed": widgets.drawn_seed(v["seed"])}
         shown = {"octaves": v["octaves"], "steps": v["steps"]}
         if shown["octaves"] not in (None, "auto"):
             shown["octaves"] = int(shown["octaves"])
