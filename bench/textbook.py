@@ -25,7 +25,7 @@ def textbook_dream(
     modules = dict(model.named_modules())
     acts = []
     hooks = [modules[n].register_forward_hook(lambda m, i, o: acts.append(o)) for n in layers]
-    mean, std = (torch.tensor(v).view(1, 3, 1, 1) for v in input_convention(model))
+    mean, std = (torch.tensor(v, device=img01.device).view(1, 3, 1, 1) for v in input_convention(model))
     lo, hi = float(((0 - mean) / std).min()), float(((1 - mean) / std).max())
     base = (img01 - mean) / std
     h, w = base.shape[-2:]
