@@ -284,7 +284,7 @@ def test_channels_of_a_classifier_layer_are_dreamed_one_by_one(photo):
         (dict(norm="lap"), ValueError, "norm must be one of"),
         (dict(norm="laplacian", lap_levels=0), ValueError, "lap_levels must be in"),
         (dict(lap_levels=3), ValueError, "lap_levels: .* change nothing with norm='std'"),  # was ignored
-        (dict(smooth=-1.0), ValueError, "smooth must be a finite number > 0"),
+        (dict(smooth=-1.0), ValueError, "smooth must be a finite number >= 0, got -1"),
         (dict(guide="/no/such/guide.png"), FileNotFoundError, "no such file"),
         (dict(guide=3), TypeError, "guide must be a path"),
         (dict(preserve_colors="yes"), TypeError, "preserve_colors must be True or False"),

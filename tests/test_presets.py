@@ -136,6 +136,9 @@ def test_list_presets(capsys):
     for name, p in fd.PRESETS.items():
         assert f"{name}: {p.description}" in out
     assert "--model inception_v3 --layers mixed3 mixed5 mixed7 --objective mean" in out
+    assert main(["dream", "--list-presets", "--list-layers"]) == 0  # both asked for: both listed
+    both = capsys.readouterr().out
+    assert both.startswith(out) and "_blocks.10" in both[len(out) :] and "(default)" in both
 
 
 def test_videos_take_a_preset_but_keep_their_short_frame_dreams(tmp_path):

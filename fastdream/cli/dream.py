@@ -75,7 +75,9 @@ def dream_options(s, overrides: dict | None = None) -> None:
         help="gradient normalization; laplacian: smoother, larger patterns",
     )
     s.add_argument("--lap-levels", type=int, help="bands of the Laplacian pyramid (--norm laplacian)")
-    s.add_argument("--smooth", type=float, metavar="SIGMA", help="Gaussian smoothing of the gradient")
+    s.add_argument(
+        "--smooth", type=float, metavar="SIGMA", help="Gaussian smoothing of the gradient (sigma in pixels; 0: off)"
+    )
     s.add_argument("--guide", metavar="IMAGE", help="grow what this image contains instead of what the layers see")
     s.add_argument(
         "--preserve-colors", action="store_true", default=None, help="keep the input's colors, dream only brightness"
@@ -129,12 +131,11 @@ def preset_model(args) -> str | None:
     return model_of(args.preset)
 
 
-def _list_presets() -> int:
+def _list_presets() -> None:
     from fastdream.dream.presets import describe, names
 
     for name in names():
         print(describe(name))
-    return 0
 
 
 def _list_layers(args) -> int:
@@ -182,10 +183,14 @@ def _cmd_dream(args) -> int:
     import fastdream as fd
     from fastdream import io
 
+    if args.list_presets:
+        _list_presets()
+        if args.list_layers:  # both asked for: both listed
+            print()
     if args.list_layers:
         return _list_layers(args)
     if args.list_presets:
-        return _list_presets()
+        return 0
     if args.input and Path(args.input).is_dir():
         return _cmd_folder(args)
     if args.format:

@@ -147,7 +147,7 @@ class DreamOptions:
             jitter=c.integer("jitter", self.jitter, 0, cap=MAX["jitter"]),
             tile_size=None if self.tile_size is None else _checks.tile_size(self.tile_size, MAX["tile_size"]),
             lap_levels=c.integer("lap_levels", self.lap_levels, 1, 12),
-            smooth=None if not self.smooth else c.real("smooth", self.smooth, lo=0.0, cap=MAX["smooth"]),
+            smooth=None if not self.smooth else c.real("smooth", self.smooth, lo=0.0, lo_open=False, cap=MAX["smooth"]),
             guide=None if self.guide is None else _guide(self.guide),
             preserve_colors=preserve,
             color_match=match,
