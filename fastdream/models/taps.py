@@ -26,9 +26,18 @@ class _Stop(Exception):
 
 
 def layer_names(model: nn.Module) -> list[str]:
-    """Names accepted by ``layers=``: every named submodule (the root excluded), and the model's
-    aliases for them (:func:`resolve_layer`)."""
-    return [name for name, _ in model.named_modules() if name] + list(aliases(model))
+    """Names accepted by ``layers=``: every named submodule (the root excluded) but the containers
+    that a forward never calls (``ModuleList``, ``ModuleDict``: no output to dream), and the
+    model's aliases for them (:func:`resolve_layer`).
+
+    Examples:
+        >>> net = nn.Sequential(nn.Conv2d(3, 4, 3))
+        >>> net.blocks = nn.ModuleList([nn.ReLU()])
+        >>> layer_names(net)
+        ['0', 'blocks.0']
+    """
+    containers = (nn.ModuleList, nn.ModuleDict)
+    return [name for name, m in model.named_modules() if name and not isinstance(m, containers)] + list(aliases(model))
 
 
 def aliases(model: nn.Module) -> dict[str, str]:
