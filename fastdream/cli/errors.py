@@ -87,6 +87,8 @@ def cli_spelling(text: str, options=None) -> str:
         'other settings (--tile: 64 before, none now; dream.steps: stored 2, now 3)'
         >>> cli_spelling("(tta: stored (not recorded), now True; subject: stored 'dog', now (not recorded))", {"--tta", "--subject"})
         '(--tta: not recorded before, on now; --subject: dog before, not recorded now)'
+        >>> cli_spelling("(size: stored [64, 48], now [80, 60]; style.size: stored 64, now 80)", {"--size"})
+        '(--size: 64 before, 80 now)'
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
@@ -112,10 +114,7 @@ def cli_spelling(text: str, options=None) -> str:
     text = _USE.sub(use, text)
     text = _ANOTHER.sub(lambda m: m[0] if flag(m[1]) is None else f"another {flag(m[1])}", text)
     text = _SUBJECT.sub(subject, text, count=1)
-    text = _DIFF.sub(
-        lambda m: m[0] if flag(m[1]) is None else f"{flag(m[1])}: {_state(m[2])} before, {_state(m[3])} now",
-        text,
-    )
+    text = _diffs(text, flag)
     if options is None:
         return text
     # Any other setting of the command named in Python (content_weight, norm='laplacian'): its option.
@@ -154,6 +153,27 @@ _RESUME_WITH = re.compile(r"pass (\w+)=(\S+?) to resume")
 
 def _shell_value(text: str) -> str:
     return "none" if text == "None" else text.strip("'\"")
+
+
+def _diffs(text: str, flag) -> str:
+    """A resume's changed settings by their options. Where two settings are one option (a styled
+    video's ``style.size`` and the working ``size`` it gives), the option is named once, with the
+    values as typed (a number, not the ``[w, h]`` derived from it)."""
+    chosen: dict[str, re.Match] = {}
+    for m in _DIFF.finditer(text):
+        f = flag(m[1])
+        if f is not None and (f not in chosen or chosen[f][2].startswith("[") and not m[2].startswith("[")):
+            chosen[f] = m
+    kept = {m.span() for m in chosen.values()}
+    dropped = "\x00"
+
+    def spell(m: re.Match) -> str:
+        f = flag(m[1])
+        if f is None:
+            return m[0]
+        return f"{f}: {_state(m[2])} before, {_state(m[3])} now" if m.span() in kept else dropped
+
+    return _DIFF.sub(spell, text).replace(f"; {dropped}", "").replace(f"{dropped}; ", "")
 
 
 def _state(text: str) -> str:
