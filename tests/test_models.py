@@ -168,6 +168,26 @@ def test_random_weights_are_the_same_each_time_and_leave_the_callers_generator()
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
 
 
+@pytest.mark.parametrize(
+    "kwargs, exc, words",
+    [
+        (dict(name=None), TypeError, "model: a name"),
+        (dict(name="googlenet", device="gpu"), ValueError, "device: 'gpu' is not a valid device"),
+        pytest.param(
+            dict(name="vgg16", device="cuda:0"),
+            ValueError,
+            "asks for a GPU, but CUDA is not available",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="has a GPU"),
+        ),
+    ],
+)
+def test_load_refuses_a_bad_name_or_device_in_one_line(kwargs, exc, words):
+    """torch's own AssertionError ('Torch not compiled with CUDA enabled') and RuntimeErrors came
+    through, where dream and style_transfer say which device is missing."""
+    with pytest.raises(exc, match=words):
+        load(**kwargs)
+
+
 def test_style_with_googlenet_uses_its_layers():
     with pytest.warns(UserWarning):
         net = load("googlenet")

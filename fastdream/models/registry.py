@@ -9,6 +9,7 @@ definition whose state-dict keys are torchvision's (see their modules for the la
 
 from __future__ import annotations
 
+import os
 from typing import Callable
 
 import torch
@@ -80,8 +81,9 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
         ``fastdream.dream(img, model=m)`` needs no ``layers=``.
 
     Raises:
-        ValueError: an unknown name, or a file that does not fit the network (the message lists
-            the missing, unexpected and mis-shaped keys).
+        TypeError: a name that is not a string or a path.
+        ValueError: an unknown name, a file that does not fit the network (the message lists
+            the missing, unexpected and mis-shaped keys), or a device this machine does not have.
         FileNotFoundError: no such weights file.
 
     Examples:
@@ -100,6 +102,12 @@ def load(name: str, weights=None, *, device=None) -> nn.Module:
         ...     print(str(e)[:70])
         weights: the file does not fit googlenet: 286 missing key(s) (conv1.bn
     """
+    if not isinstance(name, (str, os.PathLike)):
+        raise TypeError(
+            f"model: a name ({', '.join(names())}) or a dreamer checkpoint's path, got {_checks.shown(name)}"
+        )
+    if device is not None:  # refused before any file is read (a notebook moved to a machine without a GPU)
+        device = _checks.device("device", device, fallback="cpu")
     if is_dreamer_path(name):
         if weights is not None:
             raise ValueError(f"weights: {name} is a dreamer checkpoint, which holds its own weights; pass no weights")
