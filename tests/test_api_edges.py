@@ -99,6 +99,24 @@ def test_a_float_file_just_over_1_says_it_too(tmp_path):
     assert len([w for w in said if "nearly black" in str(w.message)]) == 1
 
 
+def test_a_float_picture_past_255_keeps_its_range_and_black_values_are_said(photo, tmp_path):
+    """Float data past 255 (HDR, measurements) was clipped at 255 without a word: 71% of a 0-1020
+    picture came back flat white. Its largest value is its white now, as for 32-bit I."""
+    gray = np.asarray(Image.fromarray(photo).convert("L"), np.float32) * 4  # 0-1020
+    Image.fromarray(gray, "F").save(tmp_path / "hdr.tif")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing to say of it
+        out = np.asarray(fd.dream(tmp_path / "hdr.tif", **FAST))
+    assert out.max() > 600 and (out >= out.max() - 1).mean() < 0.01  # not flattened at 255
+    assert 0.002 < np.abs(out - gray).mean() / gray.max() < 0.2  # dreamed, at the input's scale
+    signed = gray - 500
+    signed[0, 0] = np.nan
+    with pytest.warns(
+        UserWarning, match=r"^image: 1 NaN pixel\(s\) and values below 0 \(down to -500\), read as black"
+    ):
+        fd.dream(Image.fromarray(signed, "F"), **FAST)
+
+
 def test_a_float_mask_just_over_1_is_named_as_the_mask(photo, tmp_path):
     """The warning said "image:" of a mask file, pointing the user at the wrong picture."""
     g = np.linspace(0, 1.2, 48 * 64, dtype=np.float32).reshape(48, 64)

@@ -147,7 +147,7 @@ def _levels(a: np.ndarray, mode: str, name: str = "image") -> np.ndarray:
     """
     white = deep_white(a, mode, name=name)
     if mode == "F":
-        a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        a = np.nan_to_num(a.astype(np.float64), nan=0.0, posinf=white, neginf=0.0)
         return np.clip(np.rint(a * (255.0 / white)), 0, 255).astype(np.uint8)
     a = np.clip(a.astype(np.int64), 0, white)
     if white == 255:
@@ -157,28 +157,43 @@ def _levels(a: np.ndarray, mode: str, name: str = "image") -> np.ndarray:
 
 def deep_white(a: np.ndarray, mode: str, quiet: bool = False, name: str = "image"):
     """The value a deep gray array's white is (:func:`_levels`, :func:`deep_float`): 65535 for
-    16-bit; for float (``F``) 1 when every value lies in [0, 1], else 255 (Pillow's own reading);
-    for 32-bit ``I`` 255 when it holds 8-bit values, its largest when wider than 16 bits, else 65535.
-    A float picture just over 1 (up to 2), read so as nearly black, is said (as ``name``) unless ``quiet``.
+    16-bit; for float (``F``) 1 when every value lies in [0, 1], 255 when they reach past 1 but not
+    past 255 (Pillow's own reading), else its largest (HDR or measured data: clipping at 255 turned
+    most of it white); for 32-bit ``I`` 255 when it holds 8-bit values, its largest when wider than
+    16 bits, else 65535. Unless ``quiet``, what reads as black without being so is said (as
+    ``name``): a float picture just over 1 (up to 2), values below 0, NaN.
 
     Examples:
         >>> deep_white(np.array([[0.0, 0.5]], np.float32), "F"), deep_white(np.array([[0, 300]]), "I")
         (1.0, 65535)
+        >>> float(deep_white(np.array([[0.0, 1020.0]], np.float32), "F"))
+        1020.0
     """
+    if not quiet:  # (said wherever the picture comes from: a path, a PIL image)
+        _say_black(a, name)
     if mode == "F":
         finite = a[np.isfinite(a)]
         if not finite.size or (finite.min() >= 0 and finite.max() <= 1):
             return 1.0
-        if finite.max() <= 2 and not quiet:  # (said wherever the picture comes from: a path, a PIL image)
+        if finite.max() <= 2 and not quiet:
             warn(
                 f"{name}: a float ('F') picture with values up to {float(finite.max()):.3g} is read as 0-255 levels "
                 "(Pillow's reading), so it is nearly black; clip it to [0, 1] to have it read as [0, 1]"
             )
-        return 255.0
+        return 255.0 if finite.max() <= 255 else float(finite.max())
     top = int(a.max()) if a.size else 0
     if mode == "I" and top <= 255:
         return 255
     return top if mode == "I" and top > 65535 else 65535
+
+
+def _say_black(a: np.ndarray, name: str) -> None:
+    """Warns of the values of a deep gray picture that are read as black: NaN, and those below 0."""
+    nan = int(np.isnan(a).sum()) if a.dtype.kind == "f" else 0
+    low = float(np.nanmin(a)) if a.size > nan else 0.0
+    said = ([f"{nan} NaN pixel(s)"] if nan else []) + ([f"values below 0 (down to {low:.3g})"] if low < 0 else [])
+    if said:
+        warn(f"{name}: {' and '.join(said)}, read as black")
 
 
 def deep_float(a: np.ndarray, mode: str, name: str = "image") -> tuple[np.ndarray, float]:
