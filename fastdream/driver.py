@@ -10,6 +10,7 @@ user's ``callback(state)``, which may stop the run by returning ``False`` (:func
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
@@ -237,8 +238,18 @@ def generator(seed: int | None) -> torch.Generator:
 
 def check_callback(callback) -> Callable | None:
     """``callback`` as given, after checking it is None or callable."""
+    said = f"callback must be a function of one argument (the step state) or None, got {shown(callback)}"
     if callback is not None and not callable(callback):
-        raise TypeError(f"callback must be a function of one argument (the step state) or None, got {shown(callback)}")
+        raise TypeError(said)
+    if callback is not None:
+        try:
+            signature = inspect.signature(callback)
+        except (TypeError, ValueError):  # (a builtin or C callable without one: taken as it is)
+            return callback
+        try:
+            signature.bind(None)
+        except TypeError:  # (found here, not after the network's build and a first step)
+            raise TypeError(f"{said}, which cannot be called with one") from None
     return callback
 
 

@@ -187,6 +187,19 @@ def test_the_callback_stops_on_any_false_but_none_and_its_state_ends_with_the_ca
         fd.dream(photo, callback=lambda s: np.array([True, False]), **FAST)
 
 
+@pytest.mark.parametrize("callback", [lambda: None, lambda s, t: None, lambda *, state: None])
+def test_a_callback_that_cannot_take_the_state_is_refused_before_any_work(photo, callback):
+    """It passed the check and failed after the network's build and a first step, with Python's
+    own 'takes 0 positional arguments'."""
+    with pytest.raises(
+        TypeError, match="callback must be a function of one argument .*, which cannot be called with one"
+    ):
+        fd.dream(photo, callback=callback, **FAST)
+    seen = []
+    fd.dream(photo, callback=lambda s, extra=1, *more: seen.append(s), **FAST)  # one argument fits
+    assert len(seen) == 2
+
+
 def test_auto_octaves_do_not_warn_about_a_thin_strip(photo):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # "using 1 of 3 octaves" of octaves the user never asked for

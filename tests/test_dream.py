@@ -230,6 +230,7 @@ def test_bad_arguments(kwargs, exc, word):
         (np.zeros((4, 4, 3), np.int32), TypeError),
         (torch.full((3, 8, 8), 2.0), ValueError),
         (torch.rand(5, 8, 8), ValueError),
+        (torch.rand(3, 8, 8).to_sparse(), TypeError),  # (torch's NotImplementedError came through)
         (3, TypeError),
     ],
 )

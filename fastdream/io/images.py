@@ -333,6 +333,10 @@ def check_range(t: torch.Tensor, name: str) -> torch.Tensor:
     """
     if t.is_meta:
         raise ValueError(f"{name}: a tensor on the meta device has no values; give one with its data")
+    if t.layout != torch.strided:  # (a sparse or quantized tensor reached torch's own NotImplementedError)
+        raise TypeError(
+            f"{name} must be a dense tensor, got a {str(t.layout).replace('torch.', '')} one; pass {name}.to_dense()"
+        )
     if t.numel() and (not torch.isfinite(t).all() or t.min() < -_RANGE_SLACK or t.max() > 1 + _RANGE_SLACK):
         bad = int((~torch.isfinite(t)).sum())
         finite = t[torch.isfinite(t)]
