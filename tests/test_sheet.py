@@ -56,6 +56,15 @@ def test_channels_make_one_cell_per_channel_strongest_first(tmp_path, photo):
     assert one.cells[0]["steps"] == fd.sheet.CHANNEL_DEFAULTS["steps"]  # a channel's motif needs longer
 
 
+def test_an_objective_cell_is_recorded_by_its_expression(tmp_path):
+    """The JSON said "<_Term>": the cell could not be made again from it."""
+    term = fd.objectives.channel("_blocks.10", 3)
+    fd.proof_sheet(IMG, tmp_path / "o.png", vary={"objective": [term, "mean"]}, size=48, octaves=1, steps=1)
+    cells = json.loads((tmp_path / "o.json").read_text())["cells"]
+    assert [c["objective"] for c in cells] == ["channel('_blocks.10', 3)", "mean"]
+    assert repr(eval(cells[0]["objective"], vars(fd.objectives))) == repr(term)
+
+
 def test_every_channel_of_a_wide_layer_is_too_many_cells(photo):
     with pytest.raises(ValueError, match=r"all 320 channels of _blocks.15 make 320 cells, at most 100"):
         fd.proof_sheet(photo, channels="_blocks.15", top="all", size=48, octaves=1, steps=1, seed=0)

@@ -27,6 +27,7 @@ from fastdream.dream.engine import build_objective, pyramid
 from fastdream.dream.presets import model_of, preset
 from fastdream.models.efficientnet_lite import EfficientNetLite0
 from fastdream.models.taps import LayerTaps
+from fastdream.objectives import Objective
 from fastdream.sheet import layout
 from fastdream.sheet import vary as V
 from fastdream.sheet.channels import ranked
@@ -285,7 +286,8 @@ def _fixed(base: dict) -> str:
 
 
 def _jsonable(cell: dict) -> dict:
-    """The cell's options as JSON values: what is not one (a model, an image) by its type."""
+    """The cell's options as JSON values: an objective by its expression (``fastdream.objectives``),
+    what is not one (a model, an image) by its type."""
     out = {}
     for k, v in cell.items():
         if v is None or isinstance(v, (bool, int, float, str)):
@@ -294,6 +296,8 @@ def _jsonable(cell: dict) -> dict:
             out[k] = list(v)
         elif isinstance(v, dict) and all(isinstance(x, (int, float)) for x in v.values()):
             out[k] = {str(a): b for a, b in v.items()}
+        elif isinstance(v, Objective):  # its expression, which builds it again: channel('_blocks.10', 3)
+            out[k] = repr(v)
         else:
             out[k] = f"<{type(v).__name__}>"
     return out
