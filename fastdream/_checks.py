@@ -185,6 +185,11 @@ def device(name: str, v, *, model=None, tensor=None, fallback: str | None = None
             )
         if dev.index is None:
             dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", torch.cuda.current_device())))
+        if dev.index >= torch.cuda.device_count():  # (torch's "invalid device ordinal" came from deep inside)
+            raise ValueError(
+                f"{name}: {str(v or dev)!r} asks for GPU {dev.index}, but torch sees {torch.cuda.device_count()} "
+                "(CUDA_VISIBLE_DEVICES, LOCAL_RANK); use cuda:0 .. cuda:N-1"
+            )
     if dev.type == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise ValueError(f"{name}: {str(v)!r} asks for MPS, which is not available here")
     if own is not None and own != dev:

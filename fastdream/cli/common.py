@@ -240,7 +240,8 @@ def load_model(args, weights_for: str | None = None):
     if args.weights is not None:
         _checks.input_file("--weights", args.weights)  # never a pipe, which torch.load would wait on
 
-    return load(args.model or weights_for or "efficientnet_lite0", weights=args.weights, device=None)
+    device = _checks.device("--device", getattr(args, "device", None))  # where the run goes (CUDA by default)
+    return load(args.model or weights_for or "efficientnet_lite0", weights=args.weights, device=device)
 
 
 def stamp(path) -> int | None:

@@ -112,8 +112,11 @@ class DreamOptions:
         if isinstance(self.model, (str, os.PathLike)):
             from fastdream.models.registry import load  # a name: the named backbone (a preset's model)
 
+            # On the run's device: a model on the CPU would decide the device (a GPU left idle) or
+            # clash with device='cuda'.
+            where = c.device("device", self.device)
             with torch.random.fork_rng(devices=[]):  # its random init leaves the caller's RNG alone
-                model = load(self.model)
+                model = load(self.model, device=where)
             return dataclasses.replace(self, model=model).checked()
         if (
             self.layers is None
@@ -266,7 +269,7 @@ def _subject_settings(given: dict) -> dict:
     if isinstance(given.get("model"), (str, os.PathLike)):
         from fastdream.models.registry import load
 
-        given["model"] = load(given["model"])
+        given["model"] = load(given["model"], device=_checks.device("device", given.get("device")))
     settings = dict(getattr(given.get("model"), "dream_settings", None) or {})
     if given.get("low_memory"):  # the low-memory path has no Laplacian normalization: the std then
         settings.pop("norm", None)

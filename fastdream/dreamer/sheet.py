@@ -34,7 +34,10 @@ def subject_sheet(model, image=None, *, size: int = 256, columns: int | None = N
         >>> sheet = subject_sheet("dreamer.pt", steps=20)        # doctest: +SKIP
         >>> sheet.save("subjects.png")                           # doctest: +SKIP
     """
-    net = load(model) if isinstance(model, str) or hasattr(model, "__fspath__") else model
+    if isinstance(model, str) or hasattr(model, "__fspath__"):  # on the run's device (CUDA by default)
+        net = load(model, device=_checks.device("device", dream_kwargs.get("device")))
+    else:
+        net = model
     subjects = getattr(net, "subjects", None)
     if not subjects:
         raise ValueError(f"model: {type(net).__name__} has no subjects; give a dreamer (written by train_dreamer)")

@@ -226,7 +226,7 @@ def _options(kwargs: dict, models: dict) -> DreamOptions:
         name = model_of(kw["preset"])
     if isinstance(name, str):
         if name not in models:
-            models[name] = DreamOptions.create(model=name).model
+            models[name] = DreamOptions.create(model=name, device=kw.get("device")).model
         kw["model"] = models[name]
     return DreamOptions.create(**kw)
 

@@ -28,6 +28,19 @@ FORMATS = {
 }
 
 
+def _on_cpu(obj):
+    """``obj`` with every tensor moved to the CPU: a checkpoint of a GPU run loads with a plain
+    ``torch.load(weights_only=True)`` on a machine without one (an optimizer's state goes back to
+    its parameters' device when loaded)."""
+    if isinstance(obj, torch.Tensor):
+        return obj.cpu()
+    if isinstance(obj, dict):
+        return type(obj)((k, _on_cpu(v)) for k, v in obj.items())
+    if isinstance(obj, (list, tuple)) and not hasattr(obj, "_fields"):
+        return type(obj)(_on_cpu(v) for v in obj)
+    return obj
+
+
 def save_checkpoint(state: dict, path) -> Path:
     """Writes ``state`` with torch.save to a temporary file and renames it into place, so a run
     stopped mid-write keeps the previous checkpoint intact. A failed write (a full disk) is an
@@ -35,7 +48,7 @@ def save_checkpoint(state: dict, path) -> Path:
 
     def write(tmp):
         try:
-            torch.save(state, tmp)
+            torch.save(_on_cpu(state), tmp)
         except RuntimeError as exc:  # torch's zip writer reports a full disk as a RuntimeError
             raise OSError(errno.EIO, f"torch.save failed: {reason(exc)}") from None
 

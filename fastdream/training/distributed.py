@@ -99,7 +99,9 @@ def distributed(device: torch.device) -> Dist:
     if not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)  # nccl builds its communicators on the current device
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        # cpu:gloo beside cuda:nccl: the trainers gather their loss means as CPU tensors, which
+        # NCCL alone refuses ("No backend type associated with device type cpu").
+        dist.init_process_group(backend="cpu:gloo,cuda:nccl" if device.type == "cuda" else "gloo")
         atexit.register(_destroy)
     return Dist(dist.get_rank(), dist.get_world_size())
 

@@ -260,7 +260,8 @@ def dream_kwargs(given: dict, load_picture, load_file) -> dict:
     kw = dict(given)
     weights = kw.pop("weights", None)
     if weights is not None:
-        kw["model"] = fd.models.load(kw["model"], weights=load_file(weights, "backbone weights"))
+        where = "cuda" if torch.cuda.is_available() else "cpu"  # (on the CPU, it decided the device)
+        kw["model"] = fd.models.load(kw["model"], weights=load_file(weights, "backbone weights"), device=where)
     if kw.get("guide") is not None:
         kw["guide"] = load_picture(kw["guide"], "guide")
     return kw

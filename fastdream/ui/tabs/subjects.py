@@ -8,6 +8,7 @@ import shlex
 from pathlib import Path
 
 import gradio as gr
+import torch
 
 import fastdream as fd
 from fastdream import io
@@ -30,7 +31,7 @@ def _dreamer(path):
     st = Path(path).stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _last:
-        net = fd.models.load(path)
+        net = fd.models.load(path, device="cuda" if torch.cuda.is_available() else "cpu")  # (where dreams run)
         if not getattr(net, "subjects", None):
             raise ValueError(f"{Path(path).name} is not a dreamer checkpoint (make one with fastdream train-dreamer)")
         _last.clear()
