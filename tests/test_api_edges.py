@@ -33,6 +33,21 @@ def test_a_mask_of_0_and_1_labels_dreams_where_it_is_1(photo):
     assert (fd.dream(photo, mask=three, **FAST) == out).all()
 
 
+def test_a_mask_of_small_class_labels_is_said_to_be_faint(photo):
+    """Class 2 of a label map acted at 2/255: nothing changed, and the warning blamed step_size."""
+    m = np.zeros(photo.shape[:2], np.uint8)
+    m[:, :32] = 2
+    with pytest.warns(UserWarning) as said:
+        fd.dream(photo, mask=m, **FAST)
+    assert [str(w.message) for w in said] == [
+        "mask: its values reach only 2 of 255, so it acts at 1% strength; a label map? pass (labels == CLASS) or "
+        "(labels > 0) as the mask"
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a gray mask of real levels says nothing
+        fd.dream(photo, mask=(m * 100).astype(np.uint8), **FAST)
+
+
 def test_arrays_come_back_in_c_order_and_tensors_in_their_layout(photo):
     out = fd.dream(photo, **FAST)  # a view of channel planes broke cv2.rectangle and ndarray.resize
     assert out.flags.c_contiguous and out.base is None or isinstance(out.base, np.ndarray)

@@ -281,7 +281,7 @@ class Dream:
             out01 = torch.where(self.m > 0, out01, self.x01)
         if changed and self.eight_bit:  # (the 8-bit picture it gives back may be the input)
             most = float((out01 - self.x01).abs().max())
-            if most < 0.5 / 255:
+            if most < 0.5 / 255 and not (self.m is not None and float(self.m.max()) < 0.1):  # (a faint mask: said)
                 warn(TOO_SMALL.format(most=most * 255, step_size=self.o.step_size, steps=self.o.steps))
         return self.loaded.restore(out01.contiguous())
 

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fastdream._warnings import warn
 from fastdream.io.convert import has_clear, standard
 from fastdream.io.images import check_range, load_pil
 
@@ -15,7 +16,8 @@ from fastdream.io.images import check_range, load_pil
 def load_mask(mask, size: tuple[int, int], name: str = "mask", *, empty: str | None = None) -> torch.Tensor:
     """A mask in [0, 1] of shape (1, 1, H, W) from a path, PIL image, array or tensor.
 
-    Images and uint8 arrays are scaled by 1/255, unless they hold only 0 and 1 (a label map); a picture with transparency is its alpha (a
+    Images and uint8 arrays are scaled by 1/255, unless they hold only 0 and 1 (a label map; one
+    of other small classes, under 16, is warned of); a picture with transparency is its alpha (a
     region painted on a clear layer, a cutout), else its gray levels. A mask of another size is
     resized (bilinear), one of another shape (aspect ratio) is a ``ValueError``: it would be
     stretched. ``empty``: a mask that is 0 everywhere is a ``ValueError`` saying this (what it
@@ -33,6 +35,12 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask", *, empty: str | N
         m = torch.from_numpy(np.ascontiguousarray(mask)).float()
         if mask.dtype == np.uint8:
             if m.numel() and float(m.max()) > 1:  # (0/1 labels, seg > 0 as uint8: 1/255 did nothing)
+                top = int(m.max())
+                if top < 16:  # (a label map of classes 0..N: the dream barely moved, and said its step was small)
+                    warn(
+                        f"{name}: its values reach only {top} of 255, so it acts at {top / 255:.0%} strength; "
+                        f"a label map? pass (labels == CLASS) or (labels > 0) as the {name}"
+                    )
                 m = m / 255.0
         elif mask.dtype != bool and not np.issubdtype(mask.dtype, np.floating):
             raise TypeError(f"{name} must be uint8, bool or float in [0, 1], got dtype {mask.dtype}")
