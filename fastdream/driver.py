@@ -60,8 +60,9 @@ class StepState:
         size: (height, width) of this octave's picture.
         loss: the objective after this step (the dream's: mean over tiles and samples, growing;
             style transfer's: the total loss, falling).
-        frame, frames: in a video, the frame being made and how many this call makes (None
-            otherwise); ``step`` and ``total`` then count over all of them.
+        frame, frames: in a video, the frame being made (from 0) and the video's frames, so
+            ``frame + 1`` of ``frames`` reads as progress also when a call resumes or lengthens a
+            video (None otherwise); ``step`` and ``total`` then count over the frames this call makes.
     """
 
     octave: int
@@ -139,12 +140,14 @@ def for_frame(
     before: int = 0,
     total: int | None = None,
     unit: str = "frame",
+    of: int | None = None,
 ) -> Callable | None:
     """``callback`` for the dream of video frame ``frame``, the ``index``-th of the ``count`` frames
     a call makes: its states count steps over the whole call. Frames that take different numbers
     of steps say how many the call takes in all (``total``) and how many came ``before`` this
-    frame; otherwise every frame counts as many as this one. ``unit``: what a stop calls a frame
-    (a proof sheet's are cells)."""
+    frame; otherwise every frame counts as many as this one. ``of``: the video's frames, which the
+    states say (default ``count``: a resumed video said frame 3 of 2). ``unit``: what a stop calls
+    a frame (a proof sheet's are cells)."""
     if callback is None:
         return None
 
@@ -153,7 +156,7 @@ def for_frame(
         step, steps = (index * per + state.step, count * per) if total is None else (before + state.step, total)
         picture = state._picture  # the frame's working kind (a tensor or an array): a video's is a picture
         framed = dataclasses.replace(
-            state, frame=frame, frames=count, step=step, total=steps, _picture=lambda: frame_picture(picture())
+            state, frame=frame, frames=of or count, step=step, total=steps, _picture=lambda: frame_picture(picture())
         )
         if stops(callback(framed)):
             raise Cancelled(

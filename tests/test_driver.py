@@ -119,6 +119,14 @@ def test_style_transfer_hook_and_cancel():
     assert isinstance(err.value.image, np.ndarray) and err.value.image.dtype == np.uint8
 
 
+def test_a_lengthened_zoom_says_its_frames_of_the_whole_video(tmp_path):
+    """Lengthened from 2 to 4 frames, the states said frame 2 of 2, then 3 of 2."""
+    fd.zoom_video(IMG, tmp_path / "z.gif", frames=2, steps=1, seed=0)
+    seen = []
+    fd.zoom_video(IMG, tmp_path / "z.gif", frames=4, steps=1, seed=0, callback=lambda s: seen.append(s))
+    assert [(s.frame, s.frames, s.step, s.total) for s in seen] == [(2, 4, 1, 2), (3, 4, 2, 2)]
+
+
 def test_a_cancelled_zoom_keeps_its_finished_frames_and_writes_no_video(tmp_path):
     seen = []
 

@@ -282,7 +282,7 @@ def make_frames(
                 keep(np.asarray(io.load_pil(frame_path(frames_dir, i)).convert("RGB")), frame)
             if i not in todo_set:
                 continue
-            hook = driver.for_frame(callback, i, made, len(todo), before=before, total=total)
+            hook = driver.for_frame(callback, i, made, len(todo), before=before, total=total, of=e - s)
             save_frame(to01(make(frame, hook), "cpu"), frame_path(frames_dir, i))
             made, before = made + 1, before + (steps_of(i) if steps_of is not None else 0)
             bar.update(len(frame_indices(frames_dir)) - bar.n if dist.enabled else 1)

@@ -177,7 +177,7 @@ def zoom_video(
     bar = tqdm(total=frames, initial=min(done, frames), disable=not progress, desc="zoom", unit="frame")
     with F.undo_if_empty(frames_dir), bar:  # failed before a frame exists: nothing is left behind
         for k in range(done, frames):
-            hook = driver.for_frame(callback, k, k - done, frames - done)
+            hook = driver.for_frame(callback, k, k - done, frames - done, of=frames)
             x = maker.first(rgb.to(device), hook) if k == 0 else maker.next(x, k, hook)
             if gray:
                 x = luma(x).expand_as(x).contiguous()
