@@ -260,3 +260,13 @@ def test_a_float32_dream_too_big_for_memory_is_refused_before_its_work(monkeypat
     engine.check_memory((1, 3, 4096, 4096), smooth)  # 3.5 GB: fits
     with pytest.warns(UserWarning, match="over 4096x4096 takes the float32 path, not the low-memory one: smooth"):
         assert not huge.wanted(smooth, np.zeros((4097, 4096, 3), np.uint8))
+
+
+def test_a_model_that_takes_no_rgb_picture_is_one_line_naming_the_model(photo):
+    """A 1-channel model gave torch's 'expected input[1, 3, 80, 96] to have 1 channels' from the
+    middle of the first step."""
+    from torch import nn
+
+    gray_net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU())
+    with pytest.raises(ValueError, match=r"^model: it takes no RGB picture \(1, 3, H, W\) up to \['1'\]: .*1 channels"):
+        fd.dream(photo, model=gray_net, layers=["1"], **FAST)

@@ -186,7 +186,8 @@ def smallest_input(net: nn.Module, layers: Sequence[str], device, cap: int = 512
     ``layers`` (1 when any side does; 1 too when no side up to ``cap`` does, so that the
     network's own error is the one the user sees). Unpadded convolutions and pools need more:
     the dream grows its tiles to this side, drops octaves below it and refuses smaller pictures
-    in one line, instead of a convolution's complaint about kernel sizes deep inside.
+    in one line, instead of a convolution's complaint about kernel sizes deep inside. A model
+    that takes no RGB picture at all (a 1-channel one) is a ``ValueError`` naming ``model``.
 
     Examples:
         >>> from torch import nn
@@ -197,12 +198,14 @@ def smallest_input(net: nn.Module, layers: Sequence[str], device, cap: int = 512
     taps = LayerTaps(net, layers)
     p = next(iter(net.parameters()), None)
     dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+    failed: list[BaseException] = []
 
     def takes(side: int) -> bool:
         x = torch.zeros(1, 3, side, side, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
         try:
             taps(x)
-        except Exception:  # torch's "kernel size can't be greater than ...", a model's own size check, ...
+        except Exception as exc:  # torch's "kernel size can't be greater than ...", a model's own size check, ...
+            failed.append(exc)
             return False
         return True
 
@@ -211,6 +214,11 @@ def smallest_input(net: nn.Module, layers: Sequence[str], device, cap: int = 512
     lo, hi = 1, 2  # lo fails
     while not takes(hi):
         if hi >= cap:
+            if not takes(224) and isinstance(failed[-1], RuntimeError):  # (224: a model of ImageNet's size only)
+                # No picture at all: a model of 1 channel, or of another kind of input. Said here,
+                # in one line, not by torch in the middle of the first step.
+                why = str(failed[-1]).strip().splitlines()[0][:300]
+                raise ValueError(f"model: it takes no RGB picture (1, 3, H, W) up to {list(layers)}: {why}")
             return 1
         lo, hi = hi, hi * 2
     while hi - lo > 1:
