@@ -132,7 +132,10 @@ def subject_masks(content, cutout_model, device=None) -> list[torch.Tensor]:
     from :func:`fastdream.cutout.predict_mask` (soft: the U-Net's probabilities)."""
     from fastdream.cutout import predict_mask
 
-    m = predict_mask(content.detach().cpu(), cutout_model, device=device)[None, None]
+    # A module runs where it is (a CPU U-Net beside a GPU style was refused: "the model's
+    # parameters are on cpu"); a checkpoint is loaded where the style runs.
+    where = None if isinstance(cutout_model, torch.nn.Module) else device
+    m = predict_mask(content.detach().cpu(), cutout_model, device=where)[None, None]
     m = m.to(device) if device is not None else m
     return [m, 1 - m]
 
