@@ -83,7 +83,8 @@ def test_a_gpu_index_past_the_gpus_is_refused_in_one_line(one_gpu):
 def test_a_unet_module_finds_the_subject_where_it_is(one_gpu, monkeypatch):
     """A U-Net on the CPU beside a style on the GPU was asked to run on the GPU, and refused
     ("the model's parameters are on cpu"); a checkpoint loads where the style runs."""
-    import fastdream.cutout
+    import sys
+
     from fastdream.style import regions
 
     asked = []
@@ -92,7 +93,7 @@ def test_a_unet_module_finds_the_subject_where_it_is(one_gpu, monkeypatch):
         asked.append(device)
         raise Loaded
 
-    monkeypatch.setattr(fastdream.cutout, "predict_mask", predict_mask)
+    monkeypatch.setattr(sys.modules["fastdream.cutout"], "predict_mask", predict_mask)  # (fd.cutout: the function)
     for model in (torch.nn.Conv2d(3, 1, 1), "unet.pt"):
         with pytest.raises(Loaded):
             regions.subject_masks(torch.zeros(1, 3, 8, 8), model, device=GPU0)
