@@ -43,7 +43,7 @@ CHANNEL_DEFAULTS = {"steps": 30}
 class Sheet:
     """A proof sheet: the contact sheet ``image``; ``cells``, each cell's options of
     :func:`fastdream.dream` (``fd.dream(picture, **cells[k])`` makes ``pictures[k]`` again, byte
-    for byte on the same device); ``picture``, the input at the cells' size; the files written."""
+    for byte on the CPU; on a GPU, to within cuDNN's rounding); ``picture``, the input at the cells' size; the files written."""
 
     image: Image.Image
     cells: list[dict]

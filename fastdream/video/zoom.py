@@ -2,7 +2,8 @@
 
 Every frame is saved as a numbered PNG as soon as it is made, with the settings that decide its
 pixels (:mod:`fastdream.video.frames`), so a stopped run picks up where it stopped and gives the
-same video, byte for byte, as a run that never stopped. The video is assembled from those PNGs at
+same video, byte for byte on the CPU, as a run that never stopped (on a GPU, cuDNN's algorithms
+need not repeat to the bit). The video is assembled from those PNGs at
 the end by the shared animation writer (:func:`fastdream.io.write_animation`).
 """
 
@@ -111,7 +112,8 @@ def zoom_video(
         into another video, or extended with a larger ``frames``, without dreaming again. The
         working frame is rounded to 8-bit levels after each dream, exactly as the PNG stores it,
         so a resumed run (which reloads the last PNG) gives frames and a video identical to an
-        uninterrupted run on the same device and backend.
+        uninterrupted run on the CPU with the same backend (on a GPU, close: cuDNN's algorithms
+        need not repeat to the bit).
 
     Raises:
         TypeError, ValueError: a bad argument (naming it, the value and what is accepted), or
