@@ -144,6 +144,17 @@ def test_a_folder_named_as_a_file_is_refused_for_samples_and_training(files, mon
     assert sorted(p.name for p in files.iterdir()) == before
 
 
+@pytest.mark.parametrize("command", ["train-gan", "train-vae"])
+def test_gray_with_three_channels_is_refused(files, monkeypatch, capsys, command):
+    """--gray --channels 3 trained a gray model without a word (--gray won)."""
+    (files / "photos").mkdir()
+    monkeypatch.chdir(files)
+    before = sorted(p.name for p in files.iterdir())
+    assert main([command, "photos", "-o", "run", "--gray", "--channels", "3", "--epochs", "1", "-q"]) == 2
+    assert "--gray is --channels 1, which --channels 3 contradicts" in capsys.readouterr().err
+    assert sorted(p.name for p in files.iterdir()) == before
+
+
 def test_the_library_refuses_them_too(files):
     """The same from Python: a zoom, a sheet and a styled video never write over their guide or styles."""
     import fastdream as fd

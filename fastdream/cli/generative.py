@@ -25,6 +25,8 @@ def _dream_all(images, args, seed=None):
 
 
 def _channels(args):
+    if args.gray and args.channels == 3:  # (a gray model was trained without a word)
+        raise UsageError("--gray is --channels 1, which --channels 3 contradicts; give one of them")
     return 1 if args.gray else args.channels  # None: the library decides from the folder
 
 
