@@ -763,3 +763,15 @@ def test_a_run_under_nohup_keeps_ignoring_a_closed_terminal(monkeypatch):
                 assert signal.getsignal(signal.SIGHUP) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+def test_under_torchrun_only_rank_0_says_what_was_written(tmp_path, monkeypatch, capsys):
+    """Every rank printed 'wrote .../checkpoint.pt' (train-gan, train-vae, train-unet)."""
+    from fastdream.cli.common import say_written
+
+    path = tmp_path / "checkpoint.pt"
+    path.write_bytes(b"")
+    for rank, said in (("1", ""), ("0", f"wrote {path}\n")):
+        monkeypatch.setenv("RANK", rank)
+        say_written(path, None, quiet=True)
+        assert capsys.readouterr().out == said

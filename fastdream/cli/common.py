@@ -251,9 +251,17 @@ def stamp(path) -> int | None:
     return path.stat().st_mtime_ns if path.is_file() else None
 
 
+def main_rank() -> bool:
+    """Whether this process says a run's result: always, but under torchrun only rank 0 (every
+    rank printed the same ``wrote`` line)."""
+    return int(os.environ.get("RANK", "0") or 0) == 0
+
+
 def say_written(path, before: int | None, quiet: bool) -> None:
     """The line after a training: what it wrote, or, when its progress was not shown (the trainer
     says it there), that the checkpoint was already done."""
+    if not main_rank():
+        return
     if before is not None and stamp(path) == before:
         if quiet:
             print(f"{path} is already trained that far; nothing written")
@@ -281,6 +289,8 @@ def say_video(path: Path, frames_dir, settings_name: str) -> None:
     from fastdream.video.checks import default_frames_dir
     from fastdream.video.frames import stored_key
 
+    if not main_rank():
+        return
     folder = Path(frames_dir) if frames_dir is not None else default_frames_dir(Path(path))
     try:
         seed = (stored_key(folder, settings_name) or {}).get("seed")

@@ -10,6 +10,7 @@ from fastdream.cli.common import (
     UsageError,
     given,
     library_defaults,
+    main_rank,
     note_defaults,
     off,
     output_path,
@@ -56,7 +57,7 @@ def _cmd_train_dreamer(args) -> int:
     args.checkpoint_before = before = stamp(args.output)  # (an interrupt says whether this run wrote it)
     path = train_dreamer(args.images, args.output, progress=not args.quiet, **kw)  # a TrainingError: exit 1
     say_written(path, before, args.quiet)
-    if sheet is not None:
+    if sheet is not None and main_rank():  # (under torchrun, one sheet: rank 0's)
         from fastdream import io
 
         image = subject_sheet(
