@@ -138,3 +138,26 @@ def test_bad_inputs(trained, gray_folder, tmp_path):
         fd.vae_walk(trained, 4, between=("a.png",))
     with pytest.raises(ValueError, match="n must be >= 1"):
         fd.sample_vae(trained, 0)
+
+
+def test_a_stop_between_an_epochs_pictures_and_its_checkpoint_leaves_no_picture_of_it(
+    gray_folder, tmp_path, monkeypatch
+):
+    """A run stopped after an epoch's grids but before its checkpoint left samples_epoch_002.png
+    beside a checkpoint of 1 epoch: a picture no saved model made."""
+    from fastdream.training import loop
+
+    saves = []
+
+    def save(state, path):
+        if len(saves) == 1:
+            raise KeyboardInterrupt  # Ctrl-C while the second epoch's checkpoint is written
+        saves.append(real(state, path))
+
+    real = loop.save_checkpoint
+    monkeypatch.setattr(loop, "save_checkpoint", save)
+    with pytest.raises(KeyboardInterrupt):
+        fd.train_vae(gray_folder, tmp_path / "run", epochs=3, **VAE_TINY)
+    names = sorted(p.name for p in (tmp_path / "run").iterdir())
+    assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 1
+    assert "samples_epoch_001.png" in names and not [n for n in names if "epoch_002" in n], names

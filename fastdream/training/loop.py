@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from fastdream._warnings import warn
 from fastdream.io import Made
-from fastdream.training.checkpoint import non_finite, save_checkpoint
+from fastdream.training.checkpoint import EPOCH_PICTURE, non_finite, save_checkpoint
 from fastdream.training.distributed import Dist
 
 
@@ -131,6 +131,22 @@ class Trainer:
                         p.unlink(missing_ok=True)
             raise
 
+    @contextlib.contextmanager
+    def _pictures_kept_with_checkpoint(self, epoch: int, since: float):
+        """The pictures of ``epoch`` (``samples_epoch_NNN.png``...) written from ``since`` on are
+        removed when the run stops before that epoch's checkpoint is written: a stop between them
+        left a grid of an epoch no checkpoint holds."""
+        try:
+            yield
+        except BaseException:
+            if self.dist.main and self.path.parent.is_dir():
+                for p in self.path.parent.iterdir():
+                    m = EPOCH_PICTURE.match(p.name)
+                    with contextlib.suppress(OSError):
+                        if m and int(m[2]) == epoch and p.stat().st_mtime >= since - 1:
+                            p.unlink()
+            raise
+
     def _plan(self, epoch: int, epochs: int, times: list, max_minutes, t_start) -> tuple[bool, float]:
         """(stop now, epochs that fit the budget): rank 0's decision, broadcast to every rank."""
         if max_minutes is None or not times:
@@ -215,18 +231,20 @@ class Trainer:
                     if show:
                         bar.write(f"{self.name}: time budget of {max_minutes:g} min reached after epoch {epoch}")
                     break
-                t_epoch = time.monotonic()
+                t_epoch, wall = time.monotonic(), time.time()
                 bar.set_description(f"epoch {epoch + 1}/{epochs}")
                 row = self._epoch(epoch, horizon, iters, bar)
                 self._watch_rise(epoch, row[self.keys[0]])
-                row = {"epoch": epoch + 1, **row, **self.end_epoch(epoch, row)}
-                row["seconds"] = time.monotonic() - t_epoch
-                if self.dist.main:
-                    self.history.append(row)
-                state = self.state(epoch + 1) if self.dist.main else None
-                self._check_finite(state, epoch)
+                with self._pictures_kept_with_checkpoint(epoch + 1, wall):
+                    row = {"epoch": epoch + 1, **row, **self.end_epoch(epoch, row)}
+                    row["seconds"] = time.monotonic() - t_epoch
+                    if self.dist.main:
+                        self.history.append(row)
+                    state = self.state(epoch + 1) if self.dist.main else None
+                    self._check_finite(state, epoch)
+                    if state is not None:
+                        save_checkpoint(state, self.path)
                 if state is not None:
-                    save_checkpoint(state, self.path)
                     self._drop_stale(began)
                 times.append(time.monotonic() - t_epoch)
         line = self.summary() if show else None
