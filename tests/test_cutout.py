@@ -489,6 +489,19 @@ def test_a_resume_with_other_settings_says_so(data, tmp_path):
         train_unet(data.images, data.masks, out, epochs=2, **{**TINY, "batch_size": 2, "lr": 0.01})
 
 
+def test_a_resume_keeps_its_validation_split_and_says_so(data, tmp_path):
+    """Another val_split on resume was ignored without a word (the split is the checkpoint's)."""
+    out = tmp_path / "u.pt"
+    train_unet(data.images, data.masks, out, epochs=1, **TINY)
+    stored = torch.load(out, weights_only=True)["config"]["val_split"]
+    with pytest.warns(
+        UserWarning,
+        match=rf"train_unet: resuming .* keeps what its first run drew \(val_split: stored {stored}, now 0.5\)",
+    ):
+        train_unet(data.images, data.masks, out, epochs=2, **{**TINY, "val_split": 0.5})
+    assert torch.load(out, weights_only=True)["config"]["val_split"] == stored  # the record says the split it used
+
+
 def test_encoder_options_without_an_encoder_are_refused(data, tmp_path, capsys):
     """--backbone none --freeze-epochs 1 --encoder-lr 0.2 trained the plain U-Net without a word."""
     from fastdream.cli import main

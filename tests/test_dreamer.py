@@ -157,6 +157,27 @@ def test_resume_gives_the_uninterrupted_model(subjects, tmp_path):
         train_dreamer(subjects, tmp_path / "a.pt", epochs=3, **{**TINY, "image_size": 96})
 
 
+def test_a_resume_says_what_it_keeps_and_what_changes(subjects, tmp_path):
+    """Another seed and val_split were taken into the record without a word (the split stayed the
+    first run's), keep and weight_decay changed unsaid, and the weight decay given was replaced by
+    the stored one with the optimizer's state."""
+    out = tmp_path / "a.pt"
+    train_dreamer(subjects, out, epochs=1, **TINY)
+    first = torch.load(out, weights_only=True)["config"]
+    with pytest.warns(UserWarning) as said:
+        train_dreamer(
+            subjects, out, epochs=2, **{**TINY, "seed": 3, "val_split": 0.5, "keep": 2.0, "weight_decay": 0.1}
+        )
+    text = " | ".join(str(w.message) for w in said)
+    assert "keeps what its first run drew (seed: stored 0, now 3)" in text
+    assert f"(val_split: stored {first['val_split']}, now 0.5)" in text
+    assert "weight_decay" in text and "keep" in text  # from here on
+    state = torch.load(out, weights_only=True)
+    assert state["config"]["seed"] == 0 and state["config"]["val_split"] == first["val_split"]
+    assert state["config"]["val_files"] == first["val_files"]
+    assert {g["weight_decay"] for g in state["optimizer"]["param_groups"]} == {0.1}
+
+
 @pytest.mark.parametrize(
     "where, value, words",
     [

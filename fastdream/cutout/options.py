@@ -12,7 +12,7 @@ from fastdream._checks import shown
 from fastdream._warnings import warn
 from fastdream.cutout.predict import CONFIG
 from fastdream.models.unet import BACKBONES, UNet
-from fastdream.training import Anything, Dist, Int, Listing, OptimizerState, Record, Weights, model_fits
+from fastdream.training import Anything, Dist, Int, Listing, OptimizerState, Record, Weights, model_fits, note_kept
 
 # Settings that define the network (and the resolution it works at): resume needs the same.
 ARCH_KEYS = ("backbone", "image_size", "base_channels", "depth")  # the backbone first: it decides the others
@@ -116,6 +116,9 @@ def split(keys: list[str], state, a: dict, launch: Dist) -> set[str]:
     if state is not None and state.get("val_keys"):
         stored = list(state["val_keys"])
         if set(stored) <= set(keys) and len(stored) < len(keys):
+            if launch.main:  # the split kept: its fraction too (another val_split was ignored, silently)
+                note_kept(state["config"], {"val_split": a["val_split"]}, a["out_path"], "train_unet")
+            a["val_split"] = state["config"].get("val_split", a["val_split"])
             return set(stored)
         if launch.main:
             warn("train_unet: the data changed since the checkpoint; drawing a new validation split")

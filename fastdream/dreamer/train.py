@@ -11,7 +11,15 @@ from fastdream.dreamer import data
 from fastdream.dreamer import options as O
 from fastdream.dreamer.trainer import DreamerTrainer
 from fastdream.models.dreamer import FORMAT, VERSION
-from fastdream.training import Dist, check_architecture, distributed, note_changes, read_checkpoint, start_over
+from fastdream.training import (
+    Dist,
+    check_architecture,
+    distributed,
+    note_changes,
+    note_kept,
+    read_checkpoint,
+    start_over,
+)
 
 
 def train_dreamer(
@@ -130,14 +138,18 @@ def train_dreamer(
                 "name the subject folders as before to resume, resume=False to start over (replacing it), or another out_path"
             )
         check_architecture(state["config"], {k: config[k] for k in O.ARCH_KEYS}, a["out_path"], "out_path")
+        if launch.main:
+            note_kept(state["config"], {"seed": a["seed"]}, a["out_path"], "train_dreamer")
         if launch.main and (config.get("epochs") is None or state["epoch"] < config["epochs"]):
-            changes = {k: config[k] for k in ("lr", "backbone_lr", "batch_size") if k in config}
+            changes = {k: config[k] for k in ("lr", "backbone_lr", "batch_size", "weight_decay", "keep") if k in config}
             note_changes(state["config"], changes, a["out_path"], "train_dreamer")
     dist = distributed(a["device"])
     if config["seed"] is None:  # rank 0's draw, for every rank
         drawn = torch.randint(0, 2**31 - 1, (1,), dtype=torch.int64) if dist.main else torch.zeros(1, dtype=torch.int64)
         config["seed"] = int(dist.broadcast(drawn).item())
     held = data.split(subjects, root, a["val_split"], config["seed"], state and state.get("val_files"))
+    if state is not None and held == set(state.get("val_files") or ()) and launch.main:  # the split kept
+        config.update(note_kept(state["config"], {"val_split": a["val_split"]}, a["out_path"], "train_dreamer"))
     train, val = [], []
     for k, files in enumerate(subjects.files):
         for i, f in enumerate(files):
@@ -154,7 +166,7 @@ def train_dreamer(
 def _config(a: dict, subjects: data.Subjects, state) -> dict:
     """The run's settings and the counts of its data, as the checkpoint keeps them."""
     keys = ("epochs", "image_size", "batch_size", "lr", "backbone_lr", "weight_decay", "tune_from", "keep")
-    seed = a["seed"] if a["seed"] is not None or state is None else state["config"]["seed"]
+    seed = a["seed"] if state is None else state["config"]["seed"]  # a resumed run keeps its own (said)
     skipped = []
     for what, n in (("empty subject folder", len(subjects.empty)), ("loose image", len(subjects.loose))):
         if n:

@@ -64,6 +64,8 @@ class DreamerTrainer(Trainer):
                 load_weights(self.model, state["model"], path, "out_path", "model")
                 self.opt.load_state_dict(state["optimizer"])
                 check_optimizer(self.opt, path, "out_path")
+            for g in self.opt.param_groups:  # (the loaded state brought back the stored one; the lr is set each step)
+                g["weight_decay"] = c["weight_decay"]
             self.start, self.history = int(state["epoch"]), list(state.get("history", []))
             self.metrics, self.stats = dict(state.get("metrics", {})), dict(state.get("stats", {}))
         self.net = dist.wrap(network.Tail(self.model, first), dev)

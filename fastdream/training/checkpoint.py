@@ -186,6 +186,17 @@ def note_changes(stored: dict, wanted: dict, path, who: str) -> None:
         warn(f"{who}: resuming {path} with other settings from here on: {', '.join(changed)}")
 
 
+def note_kept(stored: dict, wanted: dict, path, who: str) -> dict:
+    """One warning naming the settings given otherwise that a resumed run keeps (its validation
+    split, which must stay on pictures it never trained on; a seed its first run drew from), and
+    those stored values, for the run and its record. None in ``wanted``: not given."""
+    kept = {k: stored[k] for k, v in wanted.items() if v is not None and k in stored and stored[k] != v}
+    if kept:
+        said = "; ".join(f"{k}: stored {stored[k]!r}, now {wanted[k]!r}" for k in kept)
+        warn(f"{who}: resuming {path} keeps what its first run drew ({said}); resume=False starts over with them")
+    return kept
+
+
 def check_architecture(stored: dict, wanted: dict, path, name: str) -> None:
     """Refuses to resume ``path`` when a setting that shapes the networks differs from this run's."""
     if not isinstance(stored, dict):
