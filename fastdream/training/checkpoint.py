@@ -181,9 +181,9 @@ def note_changes(stored: dict, wanted: dict, path, who: str) -> None:
     """One warning naming the settings a resumed run changes that it may change (a learning rate,
     the batch, the number of pictures): they hold from here on, and the checkpoint records the
     new ones, so the change is said rather than kept silent."""
-    changed = [f"{k} {stored[k]!r} -> {v!r}" for k, v in wanted.items() if k in stored and stored[k] != v]
-    if changed:
-        warn(f"{who}: resuming {path} with other settings from here on: {', '.join(changed)}")
+    changed = [f"{k}: stored {stored[k]!r}, now {v!r}" for k, v in wanted.items() if k in stored and stored[k] != v]
+    if changed:  # (in the form of settings_diff, which the command line says by its options)
+        warn(f"{who}: resuming {path} with other settings from here on ({'; '.join(changed)})")
 
 
 def note_kept(stored: dict, wanted: dict, path, who: str) -> dict:
