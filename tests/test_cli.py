@@ -775,3 +775,13 @@ def test_under_torchrun_only_rank_0_says_what_was_written(tmp_path, monkeypatch,
         monkeypatch.setenv("RANK", rank)
         say_written(path, None, quiet=True)
         assert capsys.readouterr().out == said
+
+
+def test_a_failed_trainings_hint_names_the_options(capsys):
+    """'Try a lower lr or amp=False' was said to the command line in Python's words."""
+    from fastdream.cli.errors import status
+    from fastdream.training import TrainingError
+
+    exc = TrainingError("train_gan: training diverged in epoch 3; stopped, kept. Try a lower lr or amp=False")
+    code, line = status(exc, "train-gan", "", {"--lr", "--amp", "--batch-size"})
+    assert code == 1 and line.endswith("Try a lower --lr or without --amp")

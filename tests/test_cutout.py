@@ -484,7 +484,8 @@ def test_a_resume_with_other_settings_says_so(data, tmp_path):
     out = tmp_path / "u.pt"
     train_unet(data.images, data.masks, out, epochs=1, **TINY)
     with pytest.warns(
-        UserWarning, match=r"train_unet: resuming .* with other settings from here on \(lr: .*batch_size: stored 4, now 2\)"
+        UserWarning,
+        match=r"train_unet: resuming .* with other settings from here on \(lr: .*batch_size: stored 4, now 2\)",
     ):
         train_unet(data.images, data.masks, out, epochs=2, **{**TINY, "batch_size": 2, "lr": 0.01})
 

@@ -160,7 +160,9 @@ def test_a_resume_with_another_learning_rate_or_batch_says_so(name, data, tmp_pa
     """They resumed silently, and the checkpoint then claimed the new ones for the whole training."""
     run = TRAINERS[name][0]
     run(data, tmp_path, epochs=1, lr=1e-3)
-    with pytest.warns(UserWarning, match=r"resuming .* with other settings from here on \(lr: stored 0.001, now 0.0005[;)]"):
+    with pytest.warns(
+        UserWarning, match=r"resuming .* with other settings from here on \(lr: stored 0.001, now 0.0005[;)]"
+    ):
         run(data, tmp_path, epochs=2, lr=5e-4)
     with warnings.catch_warnings():  # done already: nothing is trained, so no setting changes
         warnings.simplefilter("error", UserWarning)

@@ -181,6 +181,22 @@ def _state(text: str) -> str:
     return {"True": "on", "False": "off", "(not recorded)": "not recorded"}.get(text, _shell_value(text))
 
 
+def _hint(text: str, options) -> str:
+    """A training's failure by the command's options; its hint, "Try a lower lr or amp=False",
+    as "Try a lower --lr or without --amp" (one-word settings, which :func:`cli_spelling` leaves
+    alone elsewhere: they are words too)."""
+    if options is None:
+        return cli_spelling(text)
+
+    def flag(name: str) -> str | None:
+        f = "--" + name.replace("_", "-")
+        return f if f in options else None
+
+    text = re.sub(r"(?<![\w-])([a-z_]+)=False\b", lambda m: f"without {flag(m[1])}" if flag(m[1]) else m[0], text)
+    head, sep, hint = cli_spelling(text, options).partition("Try a lower ")
+    return head + sep + re.sub(r"(?<![\w-])([a-z]\w*)(?![\w=-])", lambda m: flag(m[1]) or m[0], hint)
+
+
 def _training_error(exc: BaseException) -> bool:
     from fastdream.training import TrainingError
 
@@ -223,7 +239,7 @@ def status(exc: BaseException, command: str, kept: str, options=None) -> tuple[i
     if isinstance(exc, KeyboardInterrupt):
         return 130, f"{prog}: interrupted; {kept}"
     if _training_error(exc):
-        return 1, f"{prog}: training failed: {one_line(exc)}"
+        return 1, f"{prog}: training failed: {_hint(one_line(exc), options)}"
     from fastdream._checks import out_of_memory  # here: torch loads only for commands that need it
 
     oom = out_of_memory(exc)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import sys
 from pathlib import Path
 
 from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, off, say_written, stamp
@@ -31,15 +30,10 @@ def _channels(args):
 
 
 def _trained(train, args, **kw) -> int:
-    from fastdream.training import TrainingError
 
     before = stamp(Path(kw["out_dir"]) / "checkpoint.pt")
     args.checkpoint_before = before  # (an interrupt says whether this run wrote it)
-    try:
-        path = train(**kw)
-    except TrainingError as exc:
-        print(f"fastdream {args.command}: training failed: {exc}", file=sys.stderr)
-        return 1
+    path = train(**kw)  # a TrainingError: exit 1, said by cli.errors.status with the options' names
     say_written(path, before, not kw["progress"])
     return 0
 
