@@ -785,3 +785,24 @@ def test_a_failed_trainings_hint_names_the_options(capsys):
     exc = TrainingError("train_gan: training diverged in epoch 3; stopped, kept. Try a lower lr or amp=False")
     code, line = status(exc, "train-gan", "", {"--lr", "--amp", "--batch-size"})
     assert code == 1 and line.endswith("Try a lower --lr or without --amp")
+
+
+def test_a_mask_from_file_that_is_no_unet_is_named_as_its_option(tmp_path, capsys):
+    """The refusal said "checkpoint:", an option the command does not have."""
+    from fastdream.cli import main
+
+    Image.new("RGB", (40, 40)).save(tmp_path / "photo.png")
+    assert (
+        main(
+            [
+                "dream",
+                str(tmp_path / "photo.png"),
+                "-o",
+                str(tmp_path / "o.png"),
+                "--mask-from",
+                str(tmp_path / "photo.png"),
+            ]
+        )
+        == 2
+    )
+    assert "error: --mask-from: " in capsys.readouterr().err and not (tmp_path / "o.png").exists()

@@ -231,7 +231,12 @@ def _mask(args, image):
     elif args.mask_from:
         from fastdream.cutout import predict_mask
 
-        mask = predict_mask(image, args.mask_from, threshold=0.5, device=args.device)
+        try:
+            mask = predict_mask(image, args.mask_from, threshold=0.5, device=args.device)
+        except (ValueError, OSError) as exc:  # the U-Net's file, said of --mask-from (it said checkpoint:)
+            if not str(exc).startswith("checkpoint:"):
+                raise
+            raise type(exc)("--mask-from:" + str(exc)[len("checkpoint:") :]) from None
     elif args.invert_mask:
         raise UsageError("--invert-mask needs --mask IMAGE or --mask-from CKPT")
     else:

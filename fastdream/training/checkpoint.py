@@ -60,18 +60,18 @@ def save_checkpoint(state: dict, path) -> Path:
         raise OSError(exc.errno, f"checkpoint: could not write {path} ({why}; is the disk full?); {kept}") from None
 
 
-def load_checkpoint(path, map_location="cpu") -> dict:
+def load_checkpoint(path, map_location="cpu", name: str = "checkpoint") -> dict:
     """Loads a checkpoint with ``weights_only=True`` (no arbitrary code runs from the file), from a
-    regular file (never a pipe) that fits in memory."""
-    path = _checks.input_file("checkpoint", path)
-    _checks.fits(f"checkpoint: loading {path}", 2 * path.stat().st_size)
+    regular file (never a pipe) that fits in memory; its errors name it ``name``."""
+    path = _checks.input_file(name, path)
+    _checks.fits(f"{name}: loading {path}", 2 * path.stat().st_size)
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except Exception as exc:
         # Only the error's type: torch's own text spans many lines and suggests weights_only=False,
         # which is exactly what must not be done with a file of unknown origin.
         raise ValueError(
-            f"checkpoint: {path} is not a fastdream checkpoint (torch.load(weights_only=True) failed: {type(exc).__name__})"
+            f"{name}: {path} is not a fastdream checkpoint (torch.load(weights_only=True) failed: {type(exc).__name__})"
         ) from None
 
 
@@ -134,7 +134,7 @@ def read_checkpoint(checkpoint, format: str, version: int, name: str = "checkpoi
         state, where = checkpoint, "the given dict"
     else:
         path = _checks.path(name, checkpoint)
-        state, where = load_checkpoint(path), str(path)
+        state, where = load_checkpoint(path, name=name), str(path)
     what, writer = FORMATS[format]
     found = state.get("format") if isinstance(state, dict) else None
     if found != format:
