@@ -176,7 +176,8 @@ def train_gan(
         procs = f" x {launch.world} processes" if launch.enabled else ""
         raise ValueError(
             f"images_dir: {images_dir} holds {len(files)} image{'s' * (len(files) != 1)}, too few for one batch of "
-            f"batch_size={c['batch_size']}{procs}; add images or lower batch_size"
+            f"batch_size={c['batch_size']}{procs}; add images"
+            + (" or lower batch_size" if c["batch_size"] > 2 else " (a batch is at least 2)")
         )
     if c["nc"] is None:
         c["nc"] = 1 if all_gray(files) else 3
