@@ -89,6 +89,8 @@ def cli_spelling(text: str, options=None) -> str:
         '(--tta: not recorded before, on now; --subject: dog before, not recorded now)'
         >>> cli_spelling("(size: stored [64, 48], now [80, 60]; style.size: stored 64, now 80)", {"--size"})
         '(--size: 64 before, 80 now)'
+        >>> cli_spelling("(cutout.soft: stored (not recorded), now 'False')", {"--hard"})
+        '(--hard: off before, on now)'
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
@@ -155,6 +157,10 @@ def _shell_value(text: str) -> str:
     return "none" if text == "None" else text.strip("'\"")
 
 
+#: Settings whose command-line switch is their opposite (``soft=False``: ``--hard``), default True.
+_INVERTED = {"soft": "hard"}
+
+
 def _diffs(text: str, flag) -> str:
     """A resume's changed settings by their options. Where two settings are one option (a styled
     video's ``style.size`` and the working ``size`` it gives), the option is named once, with the
@@ -169,6 +175,9 @@ def _diffs(text: str, flag) -> str:
 
     def spell(m: re.Match) -> str:
         f = flag(m[1])
+        if f is None and flag(_INVERTED.get(m[1], "")) is not None:  # soft=False is --hard; unrecorded: the default
+            on = lambda v: "on" if v.strip("'\"") == "False" else "off"
+            return f"{flag(_INVERTED[m[1]])}: {on(m[2])} before, {on(m[3])} now"
         if f is None:
             return m[0]
         return f"{f}: {_state(m[2])} before, {_state(m[3])} now" if m.span() in kept else dropped
