@@ -241,6 +241,9 @@ def test_a_sheet_inside_the_pictures_is_refused_as_the_sheet(subjects, tmp_path,
     assert main(["train-dreamer", str(subjects), "-o", str(tmp_path / "d.pt"), "--sheet", str(inside)]) == 2
     err = capsys.readouterr().err
     assert "--sheet" in err and "--output" not in err and "inside the input folder" in err, err
+    # The checkpoint's own name, not there yet: it said "d.pt is the input d.pt"
+    assert main(["train-dreamer", str(subjects), "-o", str(tmp_path / "d.pt"), "--sheet", str(tmp_path / "d.pt")]) == 2
+    assert "--sheet " in (err := capsys.readouterr().err) and "is the --output checkpoint's name" in err, err
 
 
 def test_folder_errors_and_counted_skips(tmp_path):

@@ -4,6 +4,7 @@ contact sheet of the subjects dreamed into the sample picture)."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 from fastdream.cli.common import (
@@ -44,6 +45,10 @@ def _cmd_train_dreamer(args) -> int:
         from fastdream import io
 
         io.load_pil(args.sheet_image, "--sheet-image")  # not an image: said before the training, not after
+    if (
+        args.sheet and Path(args.sheet).resolve() == Path(args.output).resolve()
+    ):  # ("is the input": a file not there yet)
+        raise UsageError(f"--sheet {args.sheet} is the --output checkpoint's name; give the sheet a picture's name")
     if args.sheet:  # checked before the training
         try:
             sheet = output_path(
