@@ -275,3 +275,17 @@ def test_a_stopped_sheet_keeps_its_finished_cells_on_a_partial_sheet(tmp_path, p
     partial2 = tmp_path / "s-partial-2.png"
     assert capsys.readouterr().err.strip().endswith(f"the 1 finished cells of 2 are in {partial2} (and its .json)")
     assert partial2.is_file() and partial.is_file()
+
+
+def test_a_varied_value_the_dream_refuses_is_said_of_vary(tmp_path, capsys):
+    """Its error named the option itself (--subject, --objective), which the command line was not given."""
+    with pytest.raises(ValueError, match=r"^vary: subject='cat': the default backbone has no subjects"):
+        fd.proof_sheet(IMG, vary={"subject": ["cat"]}, size=48, steps=1)
+    Image.fromarray(IMG).save(tmp_path / "in.png")
+    assert (
+        main(
+            ["sheet", str(tmp_path / "in.png"), "-o", str(tmp_path / "s.png"), "--vary", "objective=mean,bogus", *FAST]
+        )
+        == 2
+    )
+    assert "error: --vary: objective='bogus': " in capsys.readouterr().err

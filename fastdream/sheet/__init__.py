@@ -135,7 +135,7 @@ def proof_sheet(
         row = len(list(varied.values())[-1])
     else:
         raise ValueError("proof_sheet: give vary={option: [values]} or channels=LAYER: what the cells differ by")
-    opts = [_options(c, models) for c in cells]  # every cell's options checked before any dream
+    opts = [_varied_options(c, varied if channels is None else {}, models) for c in cells]  # all before any dream
     _check_layers(opts)
     pictures: list[Image.Image] = []
     record = {"image": _name(image), "size": list(picture.size), "notes": notes or {}}
@@ -229,6 +229,19 @@ def _options(kwargs: dict, models: dict) -> DreamOptions:
             models[name] = DreamOptions.create(model=name, device=kw.get("device")).model
         kw["model"] = models[name]
     return DreamOptions.create(**kw)
+
+
+def _varied_options(cell: dict, varied: dict, models: dict) -> DreamOptions:
+    """:func:`_options`, a varied value's error said of ``vary`` (the command line named --subject,
+    which it was not given)."""
+    try:
+        return _options(cell, models)
+    except (TypeError, ValueError) as exc:
+        text = str(exc)
+        bad = next((k for k in varied if text.startswith((f"{k}: ", f"{k} "))), None)
+        if bad is None:
+            raise
+        raise type(exc)(f"vary: {bad}={cell[bad]!r}: {text.removeprefix(f'{bad}: ')}") from None
 
 
 def _check_layers(opts: list[DreamOptions]) -> None:
