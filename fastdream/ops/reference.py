@@ -44,11 +44,17 @@ def ascent_step_(
             stat = flat.var(dim=1, correction=1 if flat.shape[1] > 1 else 0).sqrt()
         else:
             stat = flat.abs().mean(dim=1)
-    scale = (step_size / (stat.double() + eps)).to(image.dtype).view(n, 1, 1, 1)
-    update = g.to(image.dtype) * scale
+    # In float32 (float64 for float64), rounded once into the image, as the kernels do: the scale of
+    # a zero gradient (step / eps) overflowed float16 to inf, and 0 * inf made the picture NaN.
+    work = torch.float64 if image.dtype == torch.float64 else torch.float32
+    scale = (step_size / (stat.double() + eps)).to(work).view(n, 1, 1, 1)
+    update = g.to(work) * scale
     if mask is not None:
-        update = update * mask.to(image.dtype)
-    image.add_(update)
+        update = update * mask.to(work)
+    if image.dtype == work:
+        image.add_(update)
+    else:
+        image.copy_(image.to(work).add_(update))
     if clamp is not None:
         image.clamp_(clamp[0], clamp[1])
     return image

@@ -179,3 +179,16 @@ def test_a_given_statistic_is_checked():
     x, g = torch.zeros(2, 3, 4, 4), torch.ones(2, 3, 4, 4)
     with pytest.raises(ValueError, match=r"stat must be a float tensor of shape \(2,\)"):
         fd.ops.ascent_step_(x, g, 0.1, stat=torch.ones(3))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_the_reference_in_half_precision_steps_as_the_kernels_do(dtype):
+    """A zero gradient's scale (step / eps = 1e7) overflowed float16 to inf, and 0 * inf made the
+    picture NaN; the step is now computed in float32 and rounded once into the image, as the CUDA
+    kernel stores it."""
+    x = torch.rand(2, 3, 5, 7, generator=torch.Generator().manual_seed(0)).to(dtype)
+    y = reference.ascent_step_(x.clone(), torch.zeros_like(x), 0.1)
+    assert torch.equal(y, x)  # no step: a zero gradient takes none (it was all NaN)
+    g = torch.randn(2, 3, 5, 7, generator=torch.Generator().manual_seed(1)).to(dtype)
+    want = reference.ascent_step_(x.float(), g.float(), 0.1, clamp=(0.0, 1.0)).to(dtype)  # one rounding
+    assert torch.equal(reference.ascent_step_(x.clone(), g, 0.1, clamp=(0.0, 1.0)), want)
