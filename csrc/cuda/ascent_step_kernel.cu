@@ -141,17 +141,23 @@ void ascent_step(const AscentStepArgs& a, int dtype, void* stream_ptr) {
   // The moments live in the caller's zeroed scratch tensor (torch's caching allocator, on this
   // stream): no allocation here, so nothing leaks when a launch check throws.
   require(a.scratch != nullptr, op, "the CUDA kernel needs a scratch buffer of 3 * N doubles");
-  double* moments = a.scratch;
-  dim3 grid(blocks_for(per, kThreads * 8, 1024), unsigned(N));
+  // The sample is blockIdx.y, and gridDim.y stops at 65535: larger batches go in chunks of it.
+  constexpr long long kMaxGridY = 65535;
+  const unsigned blocks = blocks_for(per, kThreads * 8, 1024);
   dispatch_dtype(dtype, op, [&](auto tag) {
     using T = decltype(tag);
-    reduce_kernel<T><<<grid, kThreads, 0, stream>>>(static_cast<const T*>(a.grad), per, moments);
-    check_launch(op);
-    update_kernel<T><<<grid, kThreads, 0, stream>>>(
-        static_cast<T*>(t.data), static_cast<const T*>(a.grad), static_cast<const T*>(a.mask),
-        a.mask_stride_n, per, t.c, t.h * t.w, a.channels_last, moments, a.norm, a.step_size, a.eps,
-        a.clamp, a.clamp_lo, a.clamp_hi);
-    check_launch(op);
+    for (long long n0 = 0; n0 < N; n0 += kMaxGridY) {
+      const dim3 grid(blocks, unsigned(N - n0 < kMaxGridY ? N - n0 : kMaxGridY));
+      const T* grad = static_cast<const T*>(a.grad) + n0 * per;
+      const T* mask = a.mask ? static_cast<const T*>(a.mask) + n0 * a.mask_stride_n : nullptr;
+      double* moments = a.scratch + 3 * n0;
+      reduce_kernel<T><<<grid, kThreads, 0, stream>>>(grad, per, moments);
+      check_launch(op);
+      update_kernel<T><<<grid, kThreads, 0, stream>>>(
+          static_cast<T*>(t.data) + n0 * per, grad, mask, a.mask_stride_n, per, t.c, t.h * t.w,
+          a.channels_last, moments, a.norm, a.step_size, a.eps, a.clamp, a.clamp_lo, a.clamp_hi);
+      check_launch(op);
+    }
   });
 }
 

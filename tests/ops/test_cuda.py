@@ -78,3 +78,14 @@ def test_compile_across_ops():
 def test_info_reports_the_gpu():
     d = fd.info()
     assert d["native_cuda"] and d["gpu"]["covered"] == _native.cuda_covers(torch.cuda.get_device_capability())
+
+
+def test_a_batch_past_the_grids_65535_samples():
+    """The sample is the grid's y index, which stops at 65535: a larger batch failed to launch."""
+    x = torch.rand(70_000, 1, 2, 3, device="cuda")
+    g = torch.randn_like(x)
+    with fd.use_backend("native"):
+        got = fd.ops.ascent_step_(x.clone(), g, 0.05)
+    with fd.use_backend("reference"):
+        want = fd.ops.ascent_step_(x.clone(), g, 0.05)
+    assert max_rel_err(got, want) <= 1e-5
