@@ -20,12 +20,12 @@ namespace {
 // followed by the clip that grid_sample applies after reflecting.
 inline double reflect_coord(double v, int64_t size) {
   if (v >= 0.0 && v <= double(size - 1)) return v;  // the common case: inside the image
+  // One period is two spans (there and back): fmod by it needs no count of flips, whose cast to
+  // an integer is undefined for huge coordinates (and differed between the CPU and the GPU).
   const double lo = -0.5, span = double(size);
-  double d = std::fabs(v - lo);
-  double extra = std::fmod(d, span);
-  int64_t flips = int64_t(std::floor(d / span));
-  v = (flips % 2 == 0) ? extra + lo : span - extra + lo;
-  return std::min(std::max(v, 0.0), double(size - 1));
+  const double e = std::fmod(std::fabs(v - lo), 2.0 * span);
+  v = (e < span ? e : 2.0 * span - e) + lo;
+  return v != v ? v : std::min(std::max(v, 0.0), double(size - 1));  // (NaN stays: no taps)
 }
 
 // Taps of one source coordinate along one axis: two indices and their weights. A neighbour
@@ -37,8 +37,9 @@ inline void axis_taps(double v, int64_t size, int64_t& i0, int64_t& i1, A& w0, A
     v = std::min(std::max(v, 0.0), double(size - 1));
   else if (kPadding == kPadReflect)
     v = reflect_coord(v, size);
-  // Truncate-and-fix floor: std::floor is a libm call on baseline x86-64 (no SSE4.1 round).
-  v = std::min(std::max(v, -1e15), 1e15);
+  // Truncate-and-fix floor: std::floor is a libm call on baseline x86-64 (no SSE4.1 round). A NaN
+  // coordinate (from an infinite one) weighs 0, as one far outside does.
+  v = v != v ? -1e15 : std::min(std::max(v, -1e15), 1e15);
   i0 = int64_t(v);
   i0 -= double(i0) > v;
   i1 = i0 + 1;

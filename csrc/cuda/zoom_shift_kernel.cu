@@ -8,12 +8,11 @@ namespace {
 
 __device__ __forceinline__ double reflect_coord(double v, long long size) {
   if (v >= 0.0 && v <= double(size - 1)) return v;
+  // As the CPU kernel: fmod by the period of two spans, no integer count of flips.
   const double lo = -0.5, span = double(size);
-  double d = fabs(v - lo);
-  double extra = fmod(d, span);
-  long long flips = (long long)floor(d / span);
-  v = (flips % 2 == 0) ? extra + lo : span - extra + lo;
-  return fmin(fmax(v, 0.0), double(size - 1));
+  const double e = fmod(fabs(v - lo), 2.0 * span);
+  v = (e < span ? e : 2.0 * span - e) + lo;
+  return v != v ? v : fmin(fmax(v, 0.0), double(size - 1));  // (fmax would turn a NaN into 0)
 }
 
 template <typename A>
@@ -23,6 +22,7 @@ __device__ __forceinline__ void axis_taps(double v, long long size, int padding,
     v = fmin(fmax(v, 0.0), double(size - 1));
   else if (padding == kPadReflect)
     v = reflect_coord(v, size);
+  v = v != v ? -1e15 : fmin(fmax(v, -1e15), 1e15);  // as the CPU: NaN or huge weighs 0, no overflow
   double f = floor(v);
   i0 = (long long)f;
   i1 = i0 + 1;

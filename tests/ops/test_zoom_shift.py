@@ -167,3 +167,17 @@ def test_bad_arguments(kwargs, exc, words):
 def test_bad_images(image, exc):
     with pytest.raises(exc, match="image"):
         fd.ops.zoom_shift(image, zoom=1.1)
+
+
+@needs_native
+@pytest.mark.parametrize("k", [1, 2**20, 2**40])
+def test_reflection_repeats_every_two_spans_however_far(k):
+    """Reflect padding is periodic (there and back: two spans). The kernels counted the flips as an
+    integer, a cast that is undefined for huge coordinates and differed between CPU and GPU; now
+    fmod by the period."""
+    x = torch.rand(1, 3, 17, 23, generator=torch.Generator().manual_seed(0))
+    w = x.shape[-1]
+    with fd.use_backend("native"):
+        far = fd.ops.zoom_shift(x, zoom=1.0, shift=(2 * w * k + 5.25, -3.5), padding="reflect")
+        near = fd.ops.zoom_shift(x, zoom=1.0, shift=(5.25, -3.5), padding="reflect")
+    torch.testing.assert_close(far, near, rtol=0, atol=1e-5)
