@@ -118,6 +118,7 @@ def proof_sheet(
     base = {**(CHANNEL_DEFAULTS if channels is not None else {}), **dream_kwargs}
     base["seed"] = dream_kwargs.get("seed", secrets.randbelow(2**31))
     models: dict[str, Any] = {}
+    varied: dict = {}
     if channels is not None:
         order = _channel_order(picture, channels, top, vary, base, models)
         cells, captions = [{**base, "layers": [f"{channels}:{c}"]} for c in order], [f"#{c}" for c in order]
@@ -135,7 +136,7 @@ def proof_sheet(
         row = len(list(varied.values())[-1])
     else:
         raise ValueError("proof_sheet: give vary={option: [values]} or channels=LAYER: what the cells differ by")
-    opts = [_varied_options(c, varied if channels is None else {}, models) for c in cells]  # all before any dream
+    opts = [_varied_options(c, varied, models) for c in cells]  # every cell's options checked before any dream
     _check_layers(opts)
     pictures: list[Image.Image] = []
     record = {"image": _name(image), "size": list(picture.size), "notes": notes or {}}
