@@ -78,10 +78,17 @@ def test_a_named_model_is_named_in_each_cell(tmp_path, photo):
     cells = json.loads(out.with_suffix(".json").read_text())["cells"]
     assert [c["model"] for c in cells] == ["googlenet", "googlenet"]
     small = Image.open(photo).resize(json.loads(out.with_suffix(".json").read_text())["size"], Image.LANCZOS)
-    again = fd.dream(small, **cells[1])  # from its JSON alone, and the same picture (seeded weights too)
-    python = fd.proof_sheet(
-        photo, vary={"step_size": [0.01, 0.02]}, size=48, octaves=1, steps=1, model="googlenet", seed=cells[1]["seed"]
-    )
+    with pytest.warns(UserWarning, match="random weights"):  # (googlenet without its weights file)
+        again = fd.dream(small, **cells[1])  # from its JSON alone, and the same picture (seeded weights too)
+        python = fd.proof_sheet(
+            photo,
+            vary={"step_size": [0.01, 0.02]},
+            size=48,
+            octaves=1,
+            steps=1,
+            model="googlenet",
+            seed=cells[1]["seed"],
+        )
     assert np.array_equal(np.asarray(again), np.asarray(python.pictures[1]))
 
 
