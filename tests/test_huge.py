@@ -138,7 +138,8 @@ def test_auto_switch_by_size(monkeypatch, photo):
     fd.dream(photo, octaves=1, steps=1, seed=0)
     assert calls == [1]  # 150x113 > 100x100: the low-memory path
     fd.dream(photo, octaves=1, steps=1, seed=0, low_memory=False)
-    fd.dream(photo, octaves=1, steps=1, seed=0, norm="laplacian")  # needs the whole gradient: float32 path
+    with pytest.warns(UserWarning, match="takes the float32 path, not the low-memory one: norm='laplacian'"):
+        fd.dream(photo, octaves=1, steps=1, seed=0, norm="laplacian")  # needs the whole gradient: float32 path
     assert calls == [1]
 
 
