@@ -162,6 +162,13 @@ PAGE_WORDS = (
         "Settings to vary: write one NAME=V1,V2,... a line",
     ),
     (r"^input: (unknown video extension .*); use (.*), or a folder of frames", r"video: \1; upload \2"),
+    # The controls' labels for the library's names of them (the video tabs, Your subjects, Cut out)
+    (r"^input: ", "Video: "),
+    (r"\bend \((\d+)\) must be after start \((\d+)\)", r"Stop before frame (\1) must be after First frame (\2)"),
+    (r"^end must be", "Stop before frame must be"),
+    (r"^start must be", "First frame must be"),
+    (r"^model: (?=\S+ is (?:not )?a fastdream)", "Dreamer checkpoint: "),
+    (r"^checkpoint: (?=.*U-Net checkpoint)", "U-Net checkpoint: "),
 )
 
 

@@ -333,6 +333,11 @@ def test_a_sheets_progress_counts_cells_not_frames():
         ),
         ("style_weights[0] must be a finite number >= 0, got -1.0", "Style weights: weight 0 must be"),
         ("proof_sheet: give vary={option: [values]} or channels=LAYER: what differs", "Settings to vary: write one"),
+        # the controls by their labels: Dream a video's, Your subjects', Cut out's
+        ("input: notvid.gif is not an image Pillow can read", "Video: notvid.gif is not an image"),
+        ("end (1) must be after start (3)", "Stop before frame (1) must be after First frame (3)"),
+        ("model: g.pt is not a fastdream checkpoint (torch.load failed)", "Dreamer checkpoint: g.pt is not a"),
+        ("checkpoint: g.pt is not a fastdream U-Net checkpoint (one written by train_unet)", "U-Net checkpoint: g.pt"),
     ],
 )
 def test_the_page_says_the_librarys_messages_in_its_own_words(said, shown):
