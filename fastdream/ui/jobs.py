@@ -246,6 +246,7 @@ def _last(box: dict, hook: Hook, seconds: float, hide: str) -> Update:
         picture = picture_html(error.image, f"stopped: {hook.text}") if error.image is not None else None
         kept = getattr(error, "result", None)  # a tab that keeps the picture so far, to download
         status = f"Stopped after {seconds:.1f} s ({hook.text})."
+        status += getattr(error, "said", "")  # (what the kept result is, when the tab says it)
         return Update(status, picture, done=True, result=kept, notes=notes, stopped=True)
     if not isinstance(error, INPUT_ERRORS):
         traceback.print_exception(type(error), error, error.__traceback__, file=sys.stderr)

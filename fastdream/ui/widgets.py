@@ -122,6 +122,9 @@ def picture_so_far(out: Path, *extra) -> Iterator[None]:
         if image is not None:
             io.save_image(image, out)
             stop.result = (str(out), *extra)  # type: ignore[attr-defined]
+            w, h = io.to_pil(image).size if not hasattr(image, "width") else (image.width, image.height)
+            # (a download smaller than the input, without a word, looked like a bug)
+            stop.said = f" The picture so far is {w}x{h}: the size of the octave it was in."  # type: ignore[attr-defined]
         raise
 
 

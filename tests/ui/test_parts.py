@@ -346,3 +346,19 @@ def test_the_page_says_the_librarys_messages_in_its_own_words(said, shown):
 
     assert shown in jobs.hidden(said, "")
     assert shown in jobs.message(ValueError(said))
+
+
+def test_a_stopped_pictures_download_says_its_size(tmp_path):
+    """Stopped in its first octave, the Dream tab's download was smaller than the picture, unsaid."""
+    from PIL import Image
+
+    from fastdream.ui import widgets
+
+    stop = fd.Cancelled("stopped", Image.new("RGB", (183, 137)))
+    with pytest.raises(fd.Cancelled), widgets.picture_so_far(tmp_path / "d.png", "fastdream dream"):
+        raise stop
+    assert stop.result == (str(tmp_path / "d.png"), "fastdream dream")
+    assert "183x137: the size of the octave it was in" in stop.said and Image.open(tmp_path / "d.png").size == (
+        183,
+        137,
+    )
