@@ -733,6 +733,22 @@ def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(tmp_p
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png", "z.gif", "z_frames"]
 
 
+def test_two_videos_sharing_a_frames_folder_are_not_made_at_once(tmp_path, small_image):
+    """X.gif and X.mp4 share X_frames: two runs started together both said they had succeeded,
+    and their videos mixed frames made with different settings."""
+    from types import SimpleNamespace
+
+    from fastdream.cli.lock import output_lock
+
+    with output_lock(SimpleNamespace(output=str(tmp_path / "z.mp4"), frames_dir=None)):  # the first, at work
+        r = run("zoom", str(small_image), "-o", str(tmp_path / "z.gif"), "--frames", "2", "--steps", "1", "-q")
+        assert r.returncode == 2 and f"--frames-dir {tmp_path / 'z_frames'} is being written by another" in r.stderr
+        assert not (tmp_path / "z_frames").exists() and not (tmp_path / "z.gif").exists()
+    with output_lock(SimpleNamespace(output=str(tmp_path / "a.gif"), frames_dir=str(tmp_path / "f"))):
+        args = ("-o", str(tmp_path / "b.gif"), "--frames-dir", str(tmp_path / "f"), "--frames", "2", "--steps", "1")
+        assert run("zoom", str(small_image), *args, "-q").returncode == 2  # the same --frames-dir
+
+
 def test_the_temporary_files_of_a_killed_run_are_swept_by_the_next(tmp_path, small_image):
     """kill -9 during a save left a hidden .b.u__gg656.tmp (7.6 MB of a checkpoint) that no later
     run removed; the next run into that output does, and nothing else."""

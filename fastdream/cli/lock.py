@@ -5,8 +5,8 @@ and both said they had succeeded; the second is now refused at once, in one line
 The lock is an advisory ``flock`` on a file named by the output's real path in the system's
 temporary folder (``fastdream-locks/``); the system drops it when a run dies (``kill -9``, power
 loss), so it never blocks the next run, which also sweeps the hidden temporary files such a run
-left of the output. It covers an ``-o`` given on the command line (not a default name, nor a
-``--frames-dir`` two outputs share). Where there is no ``fcntl`` (Windows), or the file system
+left of the output. It covers an ``-o`` given on the command line (not a default name), and a
+video's frames folder, which two outputs can share. Where there is no ``fcntl`` (Windows), or the file system
 has no locks, runs are not locked.
 """
 
@@ -16,7 +16,7 @@ import hashlib
 import os
 import re
 import tempfile
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from fastdream.cli.common import UsageError
@@ -48,13 +48,28 @@ def _main_rank() -> bool:
 
 @contextmanager
 def output_lock(args):
-    """Holds the lock of ``args.output`` (when the command has one) while the command runs."""
+    """Holds the lock of ``args.output`` (when the command has one) while the command runs, and of
+    a video's frames folder (``--frames-dir``, or the default one beside the output): two videos
+    into ``X.gif`` and ``X.mp4`` share ``X_frames``, and started together they mixed their frames."""
     out = getattr(args, "output", None)
     if not out or fcntl is None or not _main_rank():
         yield
         return
+    with ExitStack() as held:
+        held.enter_context(_held(Path(out), f"output {out}", sweep=True))
+        if hasattr(args, "frames_dir"):  # (a video command)
+            from fastdream.video.checks import default_frames_dir
+
+            frames = Path(args.frames_dir) if args.frames_dir else default_frames_dir(Path(out))
+            held.enter_context(_held(frames, f"--frames-dir {frames}"))
+        yield
+
+
+@contextmanager
+def _held(out: Path, what: str, sweep: bool = False):
+    """The lock of ``out`` (named ``what`` when another run holds it)."""
     try:
-        lock = lock_path(Path(out))  # (a name too long: the command's own check says so)
+        lock = lock_path(out)  # (a name too long: the command's own check says so)
         lock.parent.mkdir(mode=0o777, exist_ok=True)
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:  # no room for locks here: the run goes on without one
@@ -67,7 +82,7 @@ def output_lock(args):
         except BlockingIOError:
             pid = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
             raise UsageError(
-                f"output {out} is being written by another fastdream run (process {pid}); two at once would mix "
+                f"{what} is being written by another fastdream run (process {pid}); two at once would mix "
                 "their results: wait for it to end, or choose another output"
             ) from None
         except OSError:  # a file system without locks (NFS without lockd): the run goes on without one
@@ -75,7 +90,8 @@ def output_lock(args):
         if locked:
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
-            _sweep(Path(out))
+            if sweep:
+                _sweep(out)
         yield
     finally:
         os.close(fd)
