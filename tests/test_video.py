@@ -455,3 +455,11 @@ def test_the_zoom_command_says_a_pictures_warning_once(tmp_path, capsys):
     args = ["zoom", str(tmp_path / "a.gif"), "-o", str(tmp_path / "z.gif"), "--frames", "2", "--steps", "1"]
     assert main([*args, "--octaves", "1", "-q"]) == 0
     assert capsys.readouterr().err.count("has 3 frames") == 1  # the command's own early look said it too
+
+
+def test_a_frames_folder_that_cannot_be_written_is_refused_before_the_work(photo, tmp_path):
+    """A read-only --frames-dir failed after the checks with the system's '[Errno 30] Read-only
+    file system' (and, resuming, with a temporary file's name), naming no option."""
+    with pytest.raises(PermissionError, match=r"^frames_dir: the folder /proc cannot be written"):
+        zoom_video(photo, tmp_path / "v.gif", frames=2, frames_dir="/proc/fastdream-frames", **FAST)
+    assert not (tmp_path / "v.gif").exists()
