@@ -822,3 +822,21 @@ def test_a_mask_from_file_that_is_no_unet_is_named_as_its_option(tmp_path, capsy
         == 2
     )
     assert "error: --mask-from: " in capsys.readouterr().err and not (tmp_path / "o.png").exists()
+
+
+def test_a_finished_command_ignores_a_late_ctrl_c(monkeypatch, tmp_path, capsys):
+    """A Ctrl-C just after 'wrote zi.mp4' exited 130 with no word: a script's `&& next-step` took a
+    finished video for a failure."""
+    import signal
+
+    from fastdream import _startup
+    from fastdream.cli import main
+
+    monkeypatch.setattr(_startup, "command_line", lambda: True)  # as the `fastdream` command runs it
+    monkeypatch.setattr(sys, "argv", ["fastdream", "dream", "--list-presets"])
+    before = signal.getsignal(signal.SIGINT)
+    try:
+        assert main() == 0 and "classic:" in capsys.readouterr().out
+        assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, before)

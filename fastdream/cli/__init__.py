@@ -79,7 +79,10 @@ def main(argv=None) -> int:
     with one_line_warnings(command, options), terminated_as_interrupted():
         try:
             with output_lock(args):  # (a second run into the same output is refused, not mixed in)
-                return args.func(args)
+                code = args.func(args)
+            if from_shell:  # done and said: a Ctrl-C now exited 130, with no word, after "wrote ..."
+                signal.signal(signal.SIGINT, signal.SIG_IGN)
+            return code
         except BrokenPipeError:  # output piped into head & co.; before OSError, its base class
             # Python would report the broken pipe again when it flushes stdout at exit.
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
