@@ -40,6 +40,7 @@ _CLI_WORDS = (
     ("(None: no tiling)", "(--tile 0: no tiling)"),
     ("masks='subject' paints", "--subject-from paints"),
     ("input_dir: ", "input: "),
+    ("must be after start (", "must be after --start ("),  # (and its end, below)
     (  # a dreamer's subjects: the shell's way to give it
         "pass model= a dreamer (fastdream.models.load('dreamer.pt'), written by fastdream.train_dreamer), or "
         "--model dreamer.pt in the shell",
@@ -91,9 +92,16 @@ def cli_spelling(text: str, options=None) -> str:
         '(--size: 64 before, 80 now)'
         >>> cli_spelling("(cutout.soft: stored (not recorded), now 'False')", {"--hard"})
         '(--hard: off before, on now)'
+        >>> cli_spelling("choose another frames_dir (--frames-dir), or", {"--frames-dir"})
+        'choose another --frames-dir, or'
+        >>> cli_spelling("(blend: stored 0.5, now 0.0; flow: stored True, now False)", {"--blend", "--no-flow"})
+        '(--blend: 0.5 before, 0.0 now; --no-flow: off before, on now)'
+        >>> cli_spelling("end (3) must be after start (3): none", {"--end", "--start"})
+        '--end (3) must be after --start (3): none'
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
+    text = re.sub(r"^end (\(\d+\) must be after --start)", r"--end \1", text)
 
     def flag(name: str) -> str | None:
         f = _FLAGS.get(name, "--" + name.replace("_", "-"))
@@ -112,6 +120,7 @@ def cli_spelling(text: str, options=None) -> str:
         return m[0] if f is None else f + (f" {m[2]}" if m[2] else "")
 
     text = _BOTH.sub(lambda m: m[1] or m[2], text)
+    text = _PAIRED.sub(lambda m: m[2] if flag(m[1]) == m[2] else m[0], text)  # "frames_dir (--frames-dir)"
     text = _RESUME_WITH.sub(resume_with, text)
     text = _USE.sub(use, text)
     text = _ANOTHER.sub(lambda m: m[0] if flag(m[1]) is None else f"another {flag(m[1])}", text)
@@ -135,6 +144,8 @@ _FLAGS = {
 }
 #: Advice in both spellings, ``name=VALUE (--option ...)`` or ``name= / --option``: the option's.
 _BOTH = re.compile(r"\b\w+=\S*? \((--[\w-]+[^)]*)\)|\b\w+= / (--[\w-]+)")
+#: A setting named in both spellings, ``frames_dir (--frames-dir)``: the option's, once.
+_PAIRED = re.compile(r"\b([a-z]\w*) \((--[\w-]+)\)")
 #: "use device='cpu'", "pass lr=0.1": the advice of one setting and its value.
 _USE = re.compile(r"\b(use|pass) (\w+)='?([\w.:-]+)'?(?= |$|[;,)])")
 #: "choose another out_path": the setting to change.
@@ -158,7 +169,7 @@ def _shell_value(text: str) -> str:
 
 
 #: Settings whose command-line switch is their opposite (``soft=False``: ``--hard``), default True.
-_INVERTED = {"soft": "hard"}
+_INVERTED = {"soft": "hard", "flow": "no-flow"}
 
 
 def _diffs(text: str, flag) -> str:
