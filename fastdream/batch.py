@@ -73,9 +73,7 @@ def check_folders(in_dir, out_dir, fmt, mode: str = "RGB", soft: bool = True) ->
             what = "transparency, which these pictures have" if "A" in mode else f"{mode} pictures"
             raise ValueError(f"format: {fmt} cannot hold {what}; use png or webp") from None
     io.output_folder("output_dir", out_dir, [in_dir], "the folder's results")
-    existing = next((p for p in (out_dir, *out_dir.parents) if p.exists()), None)
-    if existing is not None and existing.is_dir() and not io.can_write_in(existing):  # before the work
-        raise PermissionError(f"output_dir: the folder {existing} cannot be written")
+    io.check_writable("output_dir", out_dir)  # before the work
     return in_dir, out_dir, fmt
 
 

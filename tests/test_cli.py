@@ -787,6 +787,7 @@ def test_under_torchrun_only_rank_0_says_what_was_written(tmp_path, monkeypatch,
 
     path = tmp_path / "checkpoint.pt"
     path.write_bytes(b"")
+    monkeypatch.setenv("WORLD_SIZE", "2")  # (as torchrun --nproc_per_node 2 sets it)
     for rank, said in (("1", ""), ("0", f"wrote {path}\n")):
         monkeypatch.setenv("RANK", rank)
         say_written(path, None, quiet=True)

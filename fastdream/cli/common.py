@@ -252,9 +252,15 @@ def stamp(path) -> int | None:
 
 
 def main_rank() -> bool:
-    """Whether this process says a run's result: always, but under torchrun only rank 0 (every
-    rank printed the same ``wrote`` line)."""
-    return int(os.environ.get("RANK", "0") or 0) == 0
+    """Whether this process speaks for its launch: always, but under torchrun only rank 0 (every
+    rank printed the same ``wrote`` line); it holds the output's lock too. A launch the variables do
+    not make is the command's to say, so it counts as the main one here."""
+    from fastdream.training.distributed import Dist
+
+    try:
+        return Dist.from_env().main
+    except ValueError:
+        return True
 
 
 def say_written(path, before: int | None, quiet: bool) -> None:

@@ -45,9 +45,8 @@ def _cmd_train_dreamer(args) -> int:
         from fastdream import io
 
         io.load_pil(args.sheet_image, "--sheet-image")  # not an image: said before the training, not after
-    if (
-        args.sheet and Path(args.sheet).resolve() == Path(args.output).resolve()
-    ):  # ("is the input": a file not there yet)
+    # (output_path below said "d.pt is the input d.pt" of a checkpoint not there yet)
+    if args.sheet and Path(args.sheet).resolve() == Path(args.output).resolve():
         raise UsageError(f"--sheet {args.sheet} is the --output checkpoint's name; give the sheet a picture's name")
     if args.sheet:  # checked before the training
         try:

@@ -30,7 +30,6 @@ def _channels(args):
 
 
 def _trained(train, args, **kw) -> int:
-
     before = stamp(Path(kw["out_dir"]) / "checkpoint.pt")
     args.checkpoint_before = before  # (an interrupt says whether this run wrote it)
     path = train(**kw)  # a TrainingError: exit 1, said by cli.errors.status with the options' names

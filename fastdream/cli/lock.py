@@ -19,7 +19,7 @@ import tempfile
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
-from fastdream.cli.common import UsageError
+from fastdream.cli.common import UsageError, main_rank
 
 try:
     import fcntl
@@ -35,24 +35,13 @@ def lock_path(out: Path) -> Path:
     return Path(tempfile.gettempdir()) / "fastdream-locks" / f"{key}.lock"
 
 
-def _main_rank() -> bool:
-    """Whether this process holds the lock for its launch: under torchrun the ranks share the
-    output, and rank 0 holds it for them (a launch the variables do not make is the command's to say)."""
-    from fastdream.training.distributed import Dist
-
-    try:
-        return Dist.from_env().main
-    except ValueError:
-        return True
-
-
 @contextmanager
 def output_lock(args):
     """Holds the lock of ``args.output`` (when the command has one) while the command runs, and of
     a video's frames folder (``--frames-dir``, or the default one beside the output): two videos
     into ``X.gif`` and ``X.mp4`` share ``X_frames``, and started together they mixed their frames."""
     out = getattr(args, "output", None)
-    if not out or fcntl is None or not _main_rank():
+    if not out or fcntl is None or not main_rank():  # (under torchrun, rank 0 holds it for the ranks)
         yield
         return
     with ExitStack() as held:

@@ -39,6 +39,7 @@ from fastdream.io.outputs import (
     Made,
     can_write_in,
     check_not_input,
+    check_writable,
     checkpoint_file,
     flatten,
     image_format,
@@ -53,6 +54,7 @@ from fastdream.io.record import model_fingerprint, settings_diff, tensor_sha256
 
 __all__ = [
     "can_write_in",
+    "check_writable",
     "DEEP_GRAY",
     "MAX_PIXELS",
     "MODES",

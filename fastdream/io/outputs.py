@@ -298,6 +298,21 @@ def can_write_in(folder) -> bool:
         return False
 
 
+def check_writable(name: str, path: Path) -> None:
+    """A ``PermissionError`` naming ``name`` when the folder ``path`` is, or the nearest existing
+    one it would be made in, cannot be written: said before the work, not by the system after it.
+
+    Examples:
+        >>> check_writable("output_dir", Path("/proc/fastdream-results"))
+        Traceback (most recent call last):
+        ...
+        PermissionError: output_dir: the folder /proc cannot be written
+    """
+    existing = next((p for p in (path, *path.parents) if p.exists()), None)
+    if existing is not None and existing.is_dir() and not can_write_in(existing):
+        raise PermissionError(f"{name}: the folder {existing} cannot be written")
+
+
 def save_image(image: Image.Image, path, **options) -> Path:
     """Saves a PIL image atomically; the format follows the file extension, checked first
     (:func:`image_format`: a format Pillow cannot write, or transparency into

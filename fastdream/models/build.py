@@ -198,14 +198,14 @@ def smallest_input(net: nn.Module, layers: Sequence[str], device, cap: int = 512
     taps = LayerTaps(net, layers)
     p = next(iter(net.parameters()), None)
     dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
-    failed: list[BaseException] = []
+    failed: list[BaseException] = []  # the last probe's error only (each holds its frames' tensors)
 
     def takes(side: int) -> bool:
         x = torch.zeros(1, 3, side, side, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
         try:
             taps(x)
         except Exception as exc:  # torch's "kernel size can't be greater than ...", a model's own size check, ...
-            failed.append(exc)
+            failed[:] = [exc]
             return False
         return True
 

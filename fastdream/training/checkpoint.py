@@ -181,20 +181,26 @@ def note_changes(stored: dict, wanted: dict, path, who: str) -> None:
     """One warning naming the settings a resumed run changes that it may change (a learning rate,
     the batch, the number of pictures): they hold from here on, and the checkpoint records the
     new ones, so the change is said rather than kept silent."""
-    changed = [f"{k}: stored {stored[k]!r}, now {v!r}" for k, v in wanted.items() if k in stored and stored[k] != v]
-    if changed:  # (in the form of settings_diff, which the command line says by its options)
-        warn(f"{who}: resuming {path} with other settings from here on ({'; '.join(changed)})")
+    changed = {k: v for k, v in wanted.items() if k in stored and stored[k] != v}
+    if changed:
+        warn(f"{who}: resuming {path} with other settings from here on ({_stored_now(stored, changed)})")
 
 
 def note_kept(stored: dict, wanted: dict, path, who: str) -> dict:
     """One warning naming the settings given otherwise that a resumed run keeps (its validation
     split, which must stay on pictures it never trained on; a seed its first run drew from), and
     those stored values, for the run and its record. None in ``wanted``: not given."""
-    kept = {k: stored[k] for k, v in wanted.items() if v is not None and k in stored and stored[k] != v}
-    if kept:
-        said = "; ".join(f"{k}: stored {stored[k]!r}, now {wanted[k]!r}" for k in kept)
+    given = {k: v for k, v in wanted.items() if v is not None and k in stored and stored[k] != v}
+    if given:
+        said = _stored_now(stored, given)
         warn(f"{who}: resuming {path} keeps what its first run drew ({said}); resume=False starts over with them")
-    return kept
+    return {k: stored[k] for k in given}
+
+
+def _stored_now(stored: dict, given: dict) -> str:
+    """``lr: stored 0.001, now 0.0005; ...``: the form of :func:`fastdream.io.settings_diff`,
+    which the command line says by its options (``--lr: 0.001 before, 0.0005 now``)."""
+    return "; ".join(f"{k}: stored {stored[k]!r}, now {v!r}" for k, v in given.items())
 
 
 def check_architecture(stored: dict, wanted: dict, path, name: str) -> None:

@@ -22,6 +22,7 @@ import gradio as gr
 import torch
 
 import fastdream as fd
+from fastdream import _checks
 from fastdream.dream import DreamOptions
 from fastdream.dream.presets import model_of
 from fastdream.models.registry import MODELS
@@ -260,7 +261,7 @@ def dream_kwargs(given: dict, load_picture, load_file) -> dict:
     kw = dict(given)
     weights = kw.pop("weights", None)
     if weights is not None:
-        where = "cuda" if torch.cuda.is_available() else "cpu"  # (on the CPU, it decided the device)
+        where = _checks.device("device", None)  # where dreams run (on the CPU, it decided the device)
         kw["model"] = fd.models.load(kw["model"], weights=load_file(weights, "backbone weights"), device=where)
     if kw.get("guide") is not None:
         kw["guide"] = load_picture(kw["guide"], "guide")

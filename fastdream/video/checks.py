@@ -53,10 +53,7 @@ def check_frames_dir(frames_dir, out: Path, inputs=()) -> Path:
         if not default:
             raise
         raise ValueError(f"{exc} (it is the default for {out.name}; pass frames_dir= (--frames-dir))") from None
-    # Before the work (a read-only folder failed with the system's own error, or a temporary name)
-    existing = next((p for p in (frames_dir, *frames_dir.parents) if p.exists()), None)
-    if existing is not None and existing.is_dir() and not io.can_write_in(existing):
-        raise PermissionError(f"frames_dir: the folder {existing} cannot be written")
+    io.check_writable("frames_dir", frames_dir)  # (a read-only folder failed with the system's own error)
     return frames_dir
 
 

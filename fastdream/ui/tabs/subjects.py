@@ -8,10 +8,9 @@ import shlex
 from pathlib import Path
 
 import gradio as gr
-import torch
 
 import fastdream as fd
-from fastdream import io
+from fastdream import _checks, io
 from fastdream.dream.subjects import parse_subjects
 from fastdream.ui import jobs, widgets
 from fastdream.ui.page import Page
@@ -31,7 +30,7 @@ def _dreamer(path):
     st = Path(path).stat()
     key = (str(path), st.st_size, st.st_mtime_ns)
     if key not in _last:
-        net = fd.models.load(path, device="cuda" if torch.cuda.is_available() else "cpu")  # (where dreams run)
+        net = fd.models.load(path, device=_checks.device("device", None))  # (where dreams run)
         if not getattr(net, "subjects", None):
             raise ValueError(f"{Path(path).name} is not a dreamer checkpoint (make one with fastdream train-dreamer)")
         _last.clear()
