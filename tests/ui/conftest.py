@@ -21,10 +21,12 @@ def server(tmp_path_factory):
     assert s.folders() == [], "the server left its temporary folder behind"
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(scope="package", autouse=True)
 def _client_staging(tmp_path_factory):
     """Gradio's client stages every download in a folder of its own under the system's temporary
-    folder and leaves that folder behind, empty (about 70 a run): here it stages in the test's."""
+    folder and leaves that folder behind, empty (about 70 a run): here it stages in the test's.
+    Only while the web app's tests run: tests run after them (``-p random``, ``--lf``) start
+    subprocesses that look in the system's temporary folder, as the command line's locks do."""
     before = tempfile.tempdir
     tempfile.tempdir = str(tmp_path_factory.mktemp("ui-client-staging"))
     yield
