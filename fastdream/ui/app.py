@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 import fastdream as fd
+from fastdream.ui import widgets
 from fastdream.ui.page import Page
 from fastdream.ui.tabs import TABS
 
@@ -43,6 +44,7 @@ def build(page: Page, *, queue: int) -> gr.Blocks:
             for tab in TABS:
                 with gr.Tab(tab.TITLE, id=tab.__name__.rsplit(".", 1)[-1]):
                     tab.build(page)
+        widgets.bound_inputs(demo)
 
         def end(request: gr.Request) -> None:  # the page was closed: its files go
             page.sessions.end(getattr(request, "session_hash", None))

@@ -3,8 +3,10 @@ status line, the live preview, and how a job's updates reach a tab's outputs."""
 
 from __future__ import annotations
 
+import functools
 import html
 import json
+import math
 import secrets
 import shutil
 from contextlib import contextmanager
@@ -32,6 +34,45 @@ def upload(label: str, value=None, **kw) -> gr.Image:
 
 def _path(payload):
     return None if payload is None else payload.path
+
+
+def bound_inputs(blocks: gr.Blocks) -> None:
+    """Every slider, number box, list and choice of the page refuses a value it cannot hold in one
+    line that names it by its label. Sent through the API, 1e12 got Gradio's "Value 1e12 is greater than
+    maximum value 100" (which control?) and a traceback in the server's log; NaN, inf or text got
+    only the traceback (or reached the job, past the range check)."""
+    for component in blocks.blocks.values():
+        if isinstance(component, (gr.Slider, gr.Number)):
+            component.preprocess = functools.partial(_in_range, component)  # type: ignore[method-assign]
+        elif isinstance(component, (gr.Dropdown, gr.Radio)):
+            checked = functools.partial(_among_choices, component, component.preprocess)
+            component.preprocess = checked  # type: ignore[method-assign]
+
+
+def _in_range(component, payload):
+    lo, hi, label = component.minimum, component.maximum, component.label
+    if payload is None and isinstance(component, gr.Number):
+        return None  # an emptied box: the tab says what it means
+    if isinstance(payload, bool) or not isinstance(payload, (int, float)) or not math.isfinite(payload):
+        raise _refused(f"{label}: {_checks.shown(payload)} is not a number")
+    if lo is not None and payload < lo:
+        raise _refused(f"{label}: {payload:g} is below its smallest value, {lo:g}")
+    if hi is not None and payload > hi:
+        raise _refused(f"{label}: {payload:g} is above its largest value, {hi:g}")
+    return gr.Number.round_to_precision(payload, getattr(component, "precision", None))
+
+
+def _among_choices(component, preprocess, payload):
+    try:
+        return preprocess(payload)
+    except gr.Error:
+        choices = [value for _, value in component.choices]
+        raise _refused(f"{component.label}: {_checks.shown(payload)} is not one of {_checks.shown(choices)}") from None
+
+
+def _refused(text: str) -> gr.Error:
+    # (a user's value, not the server's fault: no traceback in its log)
+    return gr.Error(text, print_exception=False)
 
 
 def result(label: str, **kw) -> gr.Image:

@@ -141,10 +141,29 @@ def test_what_loading_the_picture_said_is_a_note(client, tmp_path):
     assert "moving.gif has 3 frames" in state and "/gradio/" not in state  # the file, not the server's path
 
 
-def test_values_out_of_a_sliders_range_are_refused_by_gradio_in_one_line(client, tmp_path):
+@pytest.mark.parametrize(
+    ("api", "sent", "said"),
+    [
+        ("/dream", {"steps": 0}, "Steps per octave: 0 is below its smallest value, 1"),
+        ("/dream", {"steps": 1e12}, "Steps per octave: 1e+12 is above its largest value, 100"),
+        ("/dream", {"step_size": "big"}, "Step size: 'big' is not a number"),
+        ("/dream", {"steps": None}, "Steps per octave: None is not a number"),
+        ("/dream", {"objective": "l3"}, "Objective: 'l3' is not one of ['l2', 'mean']"),
+        ("/dream_video", {"start": "2x"}, "First frame: '2x' is not a number"),
+        ("/dream_video", {"start": -1}, "First frame: -1 is below its smallest value, 0"),
+    ],
+)
+def test_values_a_control_cannot_hold_are_refused_naming_its_label(server, client, tmp_path, api, sent, said):
+    """Gradio's own message named no control ("Value 1e12 is greater than maximum value 100"), and
+    a traceback in the server's log; text in a number box reached only the traceback."""
     errors = needs("gradio_client").exceptions
-    with pytest.raises(errors.AppError, match="less than minimum value 1"):
-        client.predict(picture=handle(picture(tmp_path / "ok.png")), steps=0, api_name="/dream")
+    log = server.tmp / "server.log"
+    before = log.read_text()
+    with pytest.raises(errors.AppError, match=re.escape(said)):
+        if api == "/dream":
+            sent = {"picture": handle(picture(tmp_path / "ok.png")), **sent}
+        client.predict(**sent, api_name=api)
+    assert "Traceback" not in log.read_text()[len(before) :]
 
 
 def test_stop_ends_a_running_dream_within_a_step(client, tmp_path):
