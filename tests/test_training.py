@@ -227,8 +227,12 @@ def test_the_loop_on_a_toy_trainer(tmp_path, capsys):
     # the budget: after a slow first epoch the next would end past it, so only one runs
     slow = _Counting(tmp_path / "slow.pt", epoch_seconds=0.2)
     slow.keys = ("batch", "progress")
-    slow.fit(5, 3, max_minutes=0.25 / 60, progress=False)
+    slow.fit(5, 3, max_minutes=0.25 / 60)
     assert [h["epoch"] for h in slow.history] == [1]
+    # (in words that fit the shell too: it said "train_toy: time budget ... reached")
+    assert (
+        "stopped after epoch 1 of 5: the next would end past the time budget of 0.00417 min" in capsys.readouterr().err
+    )
     assert Dist().mean(torch.tensor([3.0])).item() == 3.0 and not Dist().enabled
 
 

@@ -40,6 +40,7 @@ _CLI_WORDS = (
     ("(None: no tiling)", "(--tile 0: no tiling)"),
     ("masks='subject' paints", "--subject-from paints"),
     ("input_dir: ", "input: "),
+    ("images_dir: ", "images: "),  # (the training commands' folder: a positional named images)
     ("must be after start (", "must be after --start ("),  # (and its end, below)
     (  # a dreamer's subjects: the shell's way to give it
         "pass model= a dreamer (fastdream.models.load('dreamer.pt'), written by fastdream.train_dreamer), or "

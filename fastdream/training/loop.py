@@ -229,7 +229,10 @@ class Trainer:
                 stop, horizon = self._plan(epoch, epochs, times, max_minutes, t_start)
                 if stop:
                     if show:
-                        bar.write(f"{self.name}: time budget of {max_minutes:g} min reached after epoch {epoch}")
+                        bar.write(
+                            f"stopped after epoch {epoch} of {epochs}: the next would end past the time "
+                            f"budget of {max_minutes:g} min"
+                        )
                     break
                 t_epoch, wall = time.monotonic(), time.time()
                 bar.set_description(f"epoch {epoch + 1}/{epochs}")
