@@ -230,9 +230,8 @@ def test_the_loop_on_a_toy_trainer(tmp_path, capsys):
     slow.fit(5, 3, max_minutes=0.25 / 60)
     assert [h["epoch"] for h in slow.history] == [1]
     # (in words that fit the shell too: it said "train_toy: time budget ... reached")
-    assert (
-        "stopped after epoch 1 of 5: the next would end past the time budget of 0.00417 min" in capsys.readouterr().err
-    )
+    said = capsys.readouterr().out
+    assert "stopped after epoch 1 of 5: the next would end past the time budget of 0.00416667 min" in said
     assert Dist().mean(torch.tensor([3.0])).item() == 3.0 and not Dist().enabled
 
 
