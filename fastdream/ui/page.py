@@ -79,13 +79,28 @@ class Page:
             path = default
         self.sessions.uses(session, path)
         with io.opened(path, what) as im:  # the header's size: nothing decoded yet
-            w, h = im.size
-        if w * h > self.max_pixels and Path(path) != self.sample:
-            raise ValueError(
-                f"{what}: {Path(path).name} is {w}x{h}, {w * h / 1e6:.3g} megapixels, over the app's "
-                f"{self.max_pixels / 1e6:g} (fastdream ui --max-megapixels); make it smaller, or use the command line"
-            )
+            size = im.size
+        if Path(path) != self.sample:
+            self._fits(size, Path(path).name, what)
         return io.load_pil(path, what)
+
+    def video(self, session: Session, path, what: str = "Video") -> Path:
+        """An uploaded video whose frames are within the app's limit, as a picture's are: a
+        frame over it took the server's memory and hours of its time, as such a picture would."""
+        clip = self.file(session, path, what)
+        from fastdream.video.source import frame_size
+
+        self._fits(frame_size(clip), clip.name, what, "frames of ")
+        return clip
+
+    def _fits(self, size: tuple[int, int], name: str, what: str, whose: str = "") -> None:
+        w, h = size
+        if w * h > self.max_pixels:
+            said = f"the {whose}{name} are" if whose else f"{name} is"
+            raise ValueError(
+                f"{what}: {said} {w}x{h}, {w * h / 1e6:.3g} megapixels, over the app's {self.max_pixels / 1e6:g} "
+                "(fastdream ui --max-megapixels); make it smaller, or use the command line"
+            )
 
     def file(self, session: Session, path, what: str) -> Path:
         """An uploaded file that a pipeline reads itself (a checkpoint, a video)."""

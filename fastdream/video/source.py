@@ -242,6 +242,37 @@ def _folder(path: Path) -> Source:
     return Source(path, "folder", len(files), FOLDER_FPS, size, files=files)
 
 
+def frame_size(path) -> tuple[int, int]:
+    """The (width, height) of a video's frames from its header, no frame decoded: for a caller's
+    own limit before :func:`open_source` (which decodes an MP4 whole to count its frames). The
+    errors of :func:`open_source` for what it cannot read.
+
+    Examples:
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     frames = [Image.new("RGB", (48, 32), (40 * k, 0, 0)) for k in range(3)]
+        ...     frames[0].save(f"{d}/clip.gif", save_all=True, append_images=frames[1:])
+        ...     frame_size(f"{d}/clip.gif")
+        (48, 32)
+    """
+    p = Path(path)
+    if p.is_file() and p.suffix.lower() in FFMPEG_EXTENSIONS:
+        try:
+            import imageio_ffmpeg
+
+            gen = imageio_ffmpeg.read_frames(str(p), pix_fmt="rgb24")
+            size = next(gen).get("size")
+            _close(gen)
+            if size:
+                return tuple(size)
+        except Exception:  # (open_source says what is wrong, in its words)
+            pass
+    elif p.is_file() and p.suffix.lower() in ANIMATED_EXTENSIONS:
+        with io.opened(p, "input") as im:
+            return im.size
+    return open_source(p).size
+
+
 def open_source(path) -> Source:
     """The video at ``path``; clear errors for missing files, unknown extensions, unreadable videos."""
     if not isinstance(path, (str, os.PathLike)):

@@ -307,6 +307,19 @@ def test_dream_a_video(client, tmp_path):
         assert gif.n_frames == 3 and gif.size == (64, 48)
 
 
+@pytest.mark.parametrize("api", ["/dream_video", "/style_video"])
+def test_a_video_whose_frames_are_over_the_apps_pixel_limit_is_refused(client, tmp_path, api):
+    """The limit held for pictures, not for a video's frames: a 20-megapixel GIF was dreamed, frame
+    after frame, for hours of the server's time."""
+    big = tmp_path / "big.gif"
+    frames = [Image.new("P", (5000, 4000), k) for k in range(2)]
+    frames[0].save(big, save_all=True, append_images=frames[1:])
+    started = time.monotonic()
+    state = client.predict(video=handle(big), api_name=api)[0]
+    assert "Video: the frames of big.gif are 5000x4000, 20 megapixels, over the app&#x27;s 16 " in state, state
+    assert time.monotonic() - started < 30
+
+
 def test_style_with_two_styles_in_regions(client, tmp_path):
     src = picture(tmp_path / "content.png", (48, 32))
     styles = [picture(tmp_path / f"s{k}.png", (32, 32), seed=10 + k) for k in range(2)]

@@ -103,7 +103,7 @@ def _video(page: Page, styles, weights, strength) -> None:
             kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
 
     def prepare(session, v):
-        source = page.file(session, v["video"], "video")
+        source = page.video(session, v["video"])
         if not v["styles"]:
             raise ValueError("style: upload one or more style pictures")
         looks = [page.picture(session, p, f"style {Path(p).name}") for p in v["styles"]]

@@ -34,7 +34,7 @@ def build(page: Page) -> None:
 
     def prepare(session, v):
         given = controls.given(v)
-        clip = page.file(session, v["video"], "video")
+        clip = page.video(session, v["video"])
         out = session.output("video", f".{v['format']}")
         span = dict(start=int(v["start"] or 0), end=int(v["end"]) if v["end"] else None)
         shown = {
