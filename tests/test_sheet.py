@@ -296,3 +296,17 @@ def test_a_varied_value_the_dream_refuses_is_said_of_vary(tmp_path, capsys):
         == 2
     )
     assert "error: --vary: objective='bogus': " in capsys.readouterr().err
+
+
+def test_a_varied_layer_the_model_lacks_is_said_of_vary(tmp_path, capsys):
+    """It was said of --layers, which the command line had not been given, and its list of valid
+    names began with ``_blocks`` (a list of blocks, with no output to dream)."""
+    with pytest.raises(ValueError, match=r"^vary: layers=\['_blocks.99'\]: unknown layer name\(s\) \['_blocks.99'\]"):
+        fd.proof_sheet(IMG, vary={"layers": [["_blocks.5"], ["_blocks.99"]]}, size=48, steps=1)
+    Image.fromarray(IMG).save(tmp_path / "in.png")
+    args = ["sheet", str(tmp_path / "in.png"), "-o", str(tmp_path / "s.png"), "--vary", "layers=_blocks.5,_blocks.99"]
+    assert main([*args, *FAST]) == 2
+    said = capsys.readouterr().err
+    assert "error: --vary: layers=['_blocks.99']: unknown layer name(s)" in said and "--layers" not in said
+    assert "valid names are: _conv_stem, _bn0, _blocks.0, " in said
+    assert not (tmp_path / "s.png").exists()

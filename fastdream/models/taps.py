@@ -91,7 +91,7 @@ class LayerTaps:
         unknown = [name for name in layers if resolve_layer(model, name) not in modules or not name]
         if unknown:
             # A build that leaves layers out (the default backbone's fused one) lists its source's.
-            valid = list(getattr(model, "listed_layers", None) or [name for name in modules if name])
+            valid = list(getattr(model, "listed_layers", None) or [n for n in layer_names(model) if n in modules])
             close = [
                 m for name in unknown for m in difflib.get_close_matches(str(name), valid + list(aliases(model)), 2)
             ]

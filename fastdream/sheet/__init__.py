@@ -137,7 +137,7 @@ def proof_sheet(
     else:
         raise ValueError("proof_sheet: give vary={option: [values]} or channels=LAYER: what the cells differ by")
     opts = [_varied_options(c, varied, models) for c in cells]  # every cell's options checked before any dream
-    _check_layers(opts)
+    _check_layers(opts, cells, varied)
     pictures: list[Image.Image] = []
     record = {"image": _name(image), "size": list(picture.size), "notes": notes or {}}
 
@@ -245,13 +245,20 @@ def _varied_options(cell: dict, varied: dict, models: dict) -> DreamOptions:
         raise type(exc)(f"vary: {bad}={cell[bad]!r}: {text.removeprefix(f'{bad}: ')}") from None
 
 
-def _check_layers(opts: list[DreamOptions]) -> None:
+def _check_layers(opts: list[DreamOptions], cells: list[dict], varied: dict) -> None:
     """Every cell's layers (and subjects) named in its model before the first dream: a typo in
-    the last value of a ``vary`` is one error at once, not one after the other cells' dreams."""
+    the last value of a ``vary`` is one error at once, not one after the other cells' dreams,
+    and said of ``vary`` (the command line named --layers, which it had not been given)."""
     with torch.device("meta"):  # the default backbone's names, without its weights
         default = EfficientNetLite0()
-    for o in opts:
-        LayerTaps(o.model if o.model is not None else default, build_objective(o).layers)
+    for o, cell in zip(opts, cells):
+        try:
+            LayerTaps(o.model if o.model is not None else default, build_objective(o).layers)
+        except (TypeError, ValueError) as exc:
+            bad = next((k for k in ("layers", "subject", "preset") if k in varied), None)
+            if bad is None:
+                raise
+            raise type(exc)(f"vary: {bad}={cell[bad]!r}: {str(exc).removeprefix(f'{bad}: ')}") from None
 
 
 def _dream_all(picture: Image.Image, opts: list[DreamOptions], progress: bool, callback, pictures: list) -> None:
