@@ -44,6 +44,7 @@ class FolderReport:
     flattened: int = 0  # outputs with alpha written to a format without (JPEG): put on white
     totals: tuple[int, int, int] | None = None
     main: bool = True
+    seed: int | None = None  # a dream's: the one every image was dreamed with
 
     def counts(self) -> tuple[int, int, int]:
         """Written, already done and unreadable: over every rank of a torchrun launch."""
@@ -52,7 +53,8 @@ class FolderReport:
     def summary(self, verb: str, out_dir) -> str:
         written, skipped, failed = self.counts()
         unread = f", {failed} unreadable and skipped" if failed else ""
-        return f"{verb} {written} image(s) into {out_dir} ({skipped} already done{unread})"
+        seed = "" if self.seed is None else f", seed {self.seed}"
+        return f"{verb} {written} image(s) into {out_dir} ({skipped} already done{unread}{seed})"
 
 
 def check_folders(in_dir, out_dir, fmt, mode: str = "RGB", soft: bool = True) -> tuple[Path, Path, str | None]:

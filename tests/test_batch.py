@@ -193,3 +193,18 @@ def test_a_broken_link_among_the_pictures_is_counted_as_unreadable(tmp_path, cap
     report = batch.run_folder(src, tmp_path / "out", None, invert, device=CPU, progress=False, name="test")
     assert len(report.written) == 2 and sorted(p.name for p, _ in report.failed) == ["broken.png", "gone.png"]
     assert "skipping" in capsys.readouterr().err
+
+
+def test_a_folder_dreamed_without_a_seed_draws_one_for_all_records_it_and_says_it(tmp_path):
+    """Each image drew a seed of its own, recorded nowhere and said nowhere: no picture of the batch
+    could be made again (the help says "default: drawn, and said with the result")."""
+    import fastdream as fd
+
+    src, out = write_folder(tmp_path / "in", 3), tmp_path / "out"
+    report = fd.dream_folder(src, out, octaves=1, steps=2)
+    assert isinstance(report.seed, int) and batch.stored_settings(out)["seed"] == report.seed
+    assert report.summary("dreamed", out).endswith(f"(0 already done, 1 unreadable and skipped, seed {report.seed})")
+    for name in ("00.png", "sub/01.png"):  # each the dream of its image alone with that seed
+        with Image.open(src / name) as im:
+            alone = fd.dream(im, octaves=1, steps=2, seed=report.seed)
+        assert np.array_equal(np.asarray(alone), np.asarray(Image.open(out / name)))

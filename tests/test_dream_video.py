@@ -241,14 +241,14 @@ def test_two_torchrun_ranks_share_a_folder_and_independent_frames(tmp_path, clip
         import json, os, sys
         from pathlib import Path
         import fastdream as fd
-        r = fd.dream_folder(sys.argv[1], sys.argv[2], octaves=1, steps=1, seed=0)
+        r = fd.dream_folder(sys.argv[1], sys.argv[2], octaves=1, steps=1)  # a seed drawn: rank 0's for all
         fd.dream_video(sys.argv[3], sys.argv[4], blend=0.0, flow=False, octaves=1, steps=1, seed=0)
         # one file per rank: two ranks' prints can interleave on the shared stdout
-        Path(sys.argv[5], "written" + os.environ["RANK"]).write_text(json.dumps([p.name for p in r.written]))
+        Path(sys.argv[5], "written" + os.environ["RANK"]).write_text(json.dumps([[p.name for p in r.written], r.seed]))
         assert r.totals == (8, 0, 0) and r.main == (os.environ["RANK"] == "0"), (r.totals, r.main)
         # the CLI says one summary for the launch (it said one per rank, each of its own share)
         from fastdream.cli import main
-        main(["dream", sys.argv[1], "-o", sys.argv[2], "--octaves", "1", "--steps", "1", "--seed", "0", "-q"])
+        main(["dream", sys.argv[1], "-o", sys.argv[2], "--octaves", "1", "--steps", "1", "-q"])
     """)
     )
     env = {k: v for k, v in os.environ.items() if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_PORT")}
@@ -269,11 +269,12 @@ def test_two_torchrun_ranks_share_a_folder_and_independent_frames(tmp_path, clip
     ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, check=False)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-4000:]
-    written = [json.loads((tmp_path / f"written{rank}").read_text()) for rank in (0, 1)]
+    (written, seeds) = zip(*[json.loads((tmp_path / f"written{rank}").read_text()) for rank in (0, 1)])
+    assert seeds[0] == seeds[1] and isinstance(seeds[0], int)  # one seed for the folder, over the ranks
     assert len(written) == 2 and sorted(written[0] + written[1]) == [f"{i}.png" for i in range(8)]
     assert not set(written[0]) & set(written[1])  # each image by exactly one rank
     assert proc.stdout.count("dreamed ") == 1 and "dreamed 0 image(s) into" in proc.stdout  # all 8 already done
-    assert "(8 already done)" in proc.stdout
+    assert f"(8 already done, seed {seeds[0]})" in proc.stdout  # (the stored seed finished it)
     with Image.open(tmp_path / "v.gif") as im:
         assert im.n_frames == N
 

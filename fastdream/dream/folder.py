@@ -3,9 +3,15 @@ bad files counted, split over torchrun ranks)."""
 
 from __future__ import annotations
 
+import secrets
+from dataclasses import replace
+
+import torch
+
 from fastdream.batch import FolderReport, run_folder, stored_settings
 from fastdream.dream.options import DreamOptions
 from fastdream.dream.record import dream_settings
+from fastdream.training import distributed
 
 
 def dream_folder(
@@ -22,7 +28,8 @@ def dream_folder(
         format: the output format (``"png"``, ``"jpg"``, ...); default: each input's own.
         progress: one progress bar over all the images (on rank 0).
         **dream_kwargs: options of :func:`fastdream.dream`. Without ``seed``, a rerun into a
-            folder that recorded one finishes it with that seed.
+            folder that recorded one finishes it with that seed; a first run draws one for the
+            whole folder (the report's ``seed``, recorded with the outputs).
 
     Returns:
         A :class:`~fastdream.batch.FolderReport` of this rank's images.
@@ -35,13 +42,22 @@ def dream_folder(
     if dream_kwargs.get("seed") is None:  # a rerun without a seed finishes with the stored one, as a video's does
         dream_kwargs["seed"] = stored_settings(output_dir).get("seed")
     opts = DreamOptions.create(**dream_kwargs)
-    return run_folder(
+    device = opts.resolve_device()
+    if opts.seed is None:
+        # Drawn once for the folder (rank 0's, under torchrun), recorded with its outputs and said:
+        # each image drew its own, so no picture of the batch could be made again, and a stopped
+        # batch finished later mixed two draws.
+        seed = torch.tensor([secrets.randbelow(2**31)], dtype=torch.int64)
+        opts = replace(opts, seed=int(distributed(device).broadcast(seed).item()))
+    report = run_folder(
         input_dir,
         output_dir,
         format,
         lambda image: run(image, opts),
-        device=opts.resolve_device(),
+        device=device,
         progress=progress,
         name="dream",
         settings={"dream": dream_settings(opts), "seed": opts.seed},  # a rerun with others is refused
     )
+    report.seed = opts.seed
+    return report
