@@ -63,6 +63,8 @@ class _Coherent:
         else:
             moved, valid = prev_dream, np.ones(frame.shape[:2], np.float32)
         w = torch.from_numpy(np.ascontiguousarray(self.blend * valid, dtype=np.float32))[None, None]
+        if self.opts.mask is not None:  # outside the mask each frame is its input, as a picture's is
+            w = w * self.opts.mask.to("cpu", torch.float32)
         return current.mul_(1 - w).add_(F.to01(moved, "cpu").mul_(w))
 
     def dream(self, frame: np.ndarray, callback=None) -> np.ndarray:
