@@ -38,7 +38,7 @@ CONTROLS = {
     "channel": (dict(layers=["_blocks.10:37"]), "--layers _blocks.10:37"),
     "weights": (dict(layers={"_blocks.5": 1.0, "_blocks.10": 0.2}), "--layers _blocks.5=1 _blocks.10=0.2"),
     "top8": (dict(layers=["_blocks.10:top8"]), "--layers _blocks.10:top8"),
-    "guide": (dict(layers=["_blocks.10"], guide="CAT"), "--layers _blocks.10 --guide chelsea.png"),
+    "guide": (dict(layers=["_blocks.10"], guide="CAT"), "--layers _blocks.10 --guide cat.png"),
     "laplacian": (dict(norm="laplacian"), "--norm laplacian"),
     "smooth": (dict(smooth=1.5), "--smooth 1.5"),
     "preserve_colors": (dict(preserve_colors=True), "--preserve-colors"),

@@ -197,7 +197,7 @@ def test_usage_errors(tmp_path, photo, capsys):
         ),
         (["--channels", "_blocks.3", "--layers", "_blocks.5"], "--layers: a channel sheet dreams each channel"),
         (["--channels", "_blocks.3", "--top", "41"], "_blocks.3 has 40 channels; --top 41 asks for more"),
-        (["--channels", "_blocks.15", "--top", "101"], "--top must be in [1, 100], got 101"),
+        (["--channels", "_blocks.15", "--top", "101"], "--top: a sheet holds at most 100 cells, got --top 101"),
     ]
     for extra, message in cases:
         assert main(["sheet", str(photo), "-o", str(tmp_path / "s.png"), *extra, "--size", "48", "-q"]) == 2, extra

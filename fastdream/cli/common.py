@@ -333,7 +333,7 @@ def picture_so_far(args, out: Path):
 #: What an option says in --help where its command says nothing of its own (by argparse dest).
 COMMON_HELP = {
     "seed": "the random seed (default: a fresh one each run)",
-    "device": "cpu, cuda or cuda:N (default: CUDA when available, else the CPU)",
+    "device": "cpu, cuda, cuda:N or mps (default: CUDA when available, else the CPU)",
     "quiet": "no progress bars",
     "max_minutes": "stop before an epoch that would end past this many minutes (the checkpoint is kept)",
     "no_resume": "start over instead of resuming (replaces only a checkpoint of this trainer's kind)",

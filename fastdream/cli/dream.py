@@ -76,7 +76,10 @@ def dream_options(s, overrides: dict | None = None) -> None:
     )
     s.add_argument("--lap-levels", type=int, help="bands of the Laplacian pyramid (--norm laplacian)")
     s.add_argument(
-        "--smooth", type=float, metavar="SIGMA", help="Gaussian smoothing of the gradient (sigma in pixels; 0: off)"
+        "--smooth",
+        type=float,
+        metavar="SIGMA",
+        help="Gaussian smoothing of the gradient (sigma in pixels; default: 0, off)",
     )
     s.add_argument("--guide", metavar="IMAGE", help="grow what this image contains instead of what the layers see")
     s.add_argument(
@@ -86,7 +89,7 @@ def dream_options(s, overrides: dict | None = None) -> None:
         "--color-match", action="store_true", default=None, help="give the output the input's color statistics"
     )
     s.add_argument("--seed", type=int, help="the jitter's seed (default: drawn, and said with the result)")
-    s.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    s.add_argument("--device")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     note_defaults(s, {**DreamOptions.defaults(), **(overrides or {})}, rename={"tile": "tile_size"})
 

@@ -77,7 +77,12 @@ def add(sub) -> None:
         metavar="LAYER",
         help="instead of --vary: one cell per channel of LAYER, each dreamed 30 steps unless --steps is given",
     )
-    s.add_argument("--top", type=_top, metavar="K", help="with --channels: the K channels that respond most, or all")
+    s.add_argument(
+        "--top",
+        type=_top,
+        metavar="K",
+        help="with --channels: the K channels that respond most (a sheet holds at most 100), or all",
+    )
     s.add_argument("--size", type=int, metavar="PX", help="long side of each cell")
     dream_options(s)
     s.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)

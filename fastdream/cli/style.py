@@ -109,7 +109,7 @@ def _style_options(s) -> None:
     )
     model_options(s, "its fine-tuned network's features")
     s.add_argument("--seed", type=int, help="the random seed (default: drawn, and said with the result)")
-    s.add_argument("--device", help="cpu or cuda (default: cuda when available)")
+    s.add_argument("--device")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
 

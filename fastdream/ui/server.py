@@ -97,7 +97,8 @@ def start(
     queue: int = DEFAULT_QUEUE,
     quiet: bool = False,
 ) -> Server:
-    """Starts the app in the background and returns it (:meth:`Server.close` stops it)."""
+    """Starts the app in the background and returns it (:meth:`Server.close` stops it); says its
+    address unless ``quiet``."""
     said = check_host(host, allow_remote)
     _check_count("port", port, 1, 65535)
     _check_count("max_upload_mb", max_upload_mb, 1)
@@ -124,7 +125,8 @@ def start(
             root, Sessions(root / "sessions", root / "gradio"), jobs=jobs, max_pixels=round(max_megapixels * 1e6)
         )
         demo = build(page, queue=queue)
-        url, share_url = _launch(demo, host, port, share=share, quiet=quiet, max_upload_mb=max_upload_mb)
+        # (Gradio's own lines said "set `share=True` in `launch()`": there is no launch() here)
+        url, share_url = _launch(demo, host, port, share=share, max_upload_mb=max_upload_mb)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         for k, v in before.items():  # a failed start leaves the process as it was
@@ -133,10 +135,12 @@ def start(
             else:
                 os.environ[k] = v
         raise
+    if not quiet:
+        print(f"fastdream ui: {url}" + (f" (public link: {share_url})" if share_url else ""), flush=True)
     return Server(demo, url, root, page, share_url)
 
 
-def _launch(demo, host: str, port: int, *, share: bool, quiet: bool, max_upload_mb: int) -> tuple[str, str | None]:
+def _launch(demo, host: str, port: int, *, share: bool, max_upload_mb: int) -> tuple[str, str | None]:
     """Gradio's server with the safe settings; a port in use is one clear line."""
     from fastdream.ui.app import CSS, THEME
 
@@ -146,7 +150,7 @@ def _launch(demo, host: str, port: int, *, share: bool, quiet: bool, max_upload_
             server_port=port,
             share=share,
             prevent_thread_lock=True,
-            quiet=quiet,
+            quiet=True,
             max_file_size=f"{max_upload_mb}mb",
             allowed_paths=[],
             show_error=False,

@@ -85,6 +85,21 @@ def test_a_port_in_use_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
     assert "GRADIO_TEMP_DIR" not in os.environ or str(tmp_path) not in os.environ["GRADIO_TEMP_DIR"]
 
 
+def test_started_from_python_it_says_its_address_in_its_own_words(capfd):
+    """Gradio's lines said "To create a public link, set `share=True` in `launch()`": fastdream's
+    is start(share=True), and there is no launch() to call."""
+    needs("gradio")
+    from fastdream.ui import start
+    from tests.ui.helpers import free_port
+
+    server = start(port=free_port())
+    try:
+        said = capfd.readouterr().out
+    finally:
+        server.close()
+    assert said == f"fastdream ui: {server.url}\n", said
+
+
 def test_a_session_ends_with_its_files_only(tmp_path):
     from fastdream.ui.session import Sessions
 
