@@ -223,7 +223,8 @@ def test_the_loop_on_a_toy_trainer(tmp_path, capsys):
         (2, 3, 1.0, 6),
     ]
     assert t.progress == pytest.approx((1 + 2 / 3) / 2)
-    assert "epoch 2/2" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "epoch 2/2" in err and all(line.startswith("epoch ") for line in err.split("\r")[1:] if line.strip())
     # the budget: after a slow first epoch the next would end past it, so only one runs
     slow = _Counting(tmp_path / "slow.pt", epoch_seconds=0.2)
     slow.keys = ("batch", "progress")

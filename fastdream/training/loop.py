@@ -221,7 +221,13 @@ class Trainer:
         self._first: float | None = None
         self._warned = False
         began = time.time()  # (file times are wall-clock)
-        bar = tqdm(total=(epochs - self.start) * iters, disable=not show, unit=self.unit, dynamic_ncols=True)
+        bar = tqdm(
+            total=(epochs - self.start) * iters,
+            desc=f"epoch {self.start + 1}/{epochs}",  # (without it a bar with no name came first)
+            disable=not show,
+            unit=self.unit,
+            dynamic_ncols=True,
+        )
         # The checkpoint's folder, made here; a run that fails before its first checkpoint leaves
         # nothing (neither the folder nor the first epoch's sample grid).
         with Made(self.path.parent, make=self.dist.main), _closing(bar), self._sweep():
