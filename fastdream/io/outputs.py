@@ -98,11 +98,20 @@ def keeps_soft_alpha(path) -> bool:
     return fmt is not None and _holds(fmt, "RGBA") is True
 
 
+#: A level past 8 bits for each deep mode: a format holds the mode when this comes back. Pillow's
+#: WebP and GIF writers took 16-bit gray through a conversion that clips at 255 (a picture all
+#: white) and float through one that clips at 1 (all black), and said nothing.
+_DEEP_LEVEL = {"I;16": 40000, "I;16B": 40000, "I;16L": 40000, "I": 40000, "F": 0.3}
+
+
 @functools.cache
 def _holds(fmt: str, mode: str) -> bool | str:
-    """Whether ``fmt`` writes a ``mode`` image and gives its transparency back: True, False, or
-    ``"hard"`` when only fully clear and fully opaque pixels come back (GIF). Once per format."""
+    """Whether ``fmt`` writes a ``mode`` image and gives its transparency (or its levels past 8
+    bits) back: True, False, or ``"hard"`` when only fully clear and fully opaque pixels come back
+    (GIF). Once per format."""
     im = Image.new(mode, (16, 16))  # ICO has no size under 16
+    if mode in _DEEP_LEVEL:
+        im.putpixel((2, 2), _DEEP_LEVEL[mode])
     if "A" in mode:
         im.putpixel((0, 0), (0,) * (len(mode) - 1) + (0,))
         im.putpixel((1, 0), (100,) * (len(mode) - 1) + (128,))
@@ -110,6 +119,11 @@ def _holds(fmt: str, mode: str) -> bool | str:
     buf = _bytes.BytesIO()
     try:
         im.save(buf, format=fmt)
+        if mode in _DEEP_LEVEL:
+            buf.seek(0)
+            with Image.open(buf) as opened:
+                back = opened.getpixel((2, 2)) if opened.mode in _DEEP_LEVEL else None
+            return isinstance(back, (int, float)) and abs(back - _DEEP_LEVEL[mode]) < 1e-6
         if "A" not in mode:
             return True
         buf.seek(0)

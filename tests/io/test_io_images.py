@@ -167,6 +167,23 @@ def test_save_image_writes_atomically_and_refuses_alpha_in_jpeg(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
 
 
+@pytest.mark.parametrize("ext", ["webp", "gif", "jpg", "bmp", "png", "tif"])
+@pytest.mark.parametrize("mode", ["I;16", "F"])
+def test_a_deep_gray_picture_is_written_in_8_bits_as_read_where_its_format_cannot_hold_it(tmp_path, mode, ext):
+    """Into WebP and GIF, Pillow's own conversion clipped 16-bit gray at 255 (a picture all white)
+    and float gray at 1 (all black), and the run said it had written it."""
+    ramp = np.linspace(0, 1, 64 * 48).reshape(48, 64)
+    deep = (
+        Image.fromarray((ramp * 65535).astype(np.uint16))
+        if mode == "I;16"
+        else Image.fromarray(ramp.astype(np.float32))
+    )
+    with Image.open(io.save_image(deep, tmp_path / f"out.{ext}")) as back:
+        levels = np.asarray(back.convert("L") if back.mode in ("RGB", "P") else back, np.float64)
+        white = {"I;16": 65535, "F": 1.0}.get(back.mode, 255)
+    assert np.abs(levels / white - ramp).max() < 0.03, (back.mode, levels.min(), levels.max())
+
+
 @pytest.mark.parametrize("low_memory", [False, True])
 def test_a_pictures_color_profile_reaches_the_output(tmp_path, low_memory):
     """The ICC profile was dropped: a wide-gamut photo's dream showed shifted colors."""
