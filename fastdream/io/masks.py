@@ -54,6 +54,8 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask", *, empty: str | N
         m = m[..., 0]
     if m.dim() != 2:
         raise ValueError(f"{name} must be a single-channel HxW mask, got shape {tuple(mask.shape)}")
+    if m.numel() == 0:  # (a 0x0 mask: "0 everywhere", or a division by its width)
+        raise ValueError(f"{name} is empty: a mask of {m.shape[1]}x{m.shape[0]} pixels")
     m = check_range(m, name)
     if empty is not None and not bool((m > 0).any()):
         raise ValueError(f"{name} is 0 everywhere: {empty}")

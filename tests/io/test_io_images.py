@@ -142,6 +142,13 @@ def test_masks_from_every_kind_are_resized_to_the_image():
     assert torch.all(io.load_mask(Image.new("RGB", (W, H), (0, 0, 0)), (H, W)) == 0)
 
 
+@pytest.mark.parametrize("mask", [np.zeros((0, 0)), torch.zeros(0, 0), np.zeros((5, 0), np.uint8)])
+def test_a_mask_of_no_pixels_is_said_to_be_empty(mask):
+    """Style's masks divided by its width (ZeroDivisionError); the dream's said "0 everywhere"."""
+    with pytest.raises(ValueError, match=r"^masks\[0\] is empty: a mask of \d+x\d+ pixels"):
+        io.load_mask(mask, (32, 32), "masks[0]", empty="nothing would be styled")
+
+
 def test_a_mask_with_transparency_is_its_alpha_and_an_empty_one_can_be_refused():
     """A region painted on a clear layer (black paint, as editors export it) was read as its gray:
     0 everywhere, and the dream left the picture as it was."""
