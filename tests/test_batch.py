@@ -57,6 +57,16 @@ def test_the_input_folder_is_never_the_output(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in"] and not (src / "out").exists()
 
 
+def test_an_output_folder_under_a_file_is_said_so(tmp_path):
+    """It was the system's "[Errno 20] Not a directory: 'afile/sub'", naming no option."""
+    src = write_folder(tmp_path / "in", 1)
+    (tmp_path / "afile").write_bytes(b"x")
+    with pytest.raises(
+        ValueError, match=r"^output_dir: .*afile is a file, not a folder: .*afile/sub/deeper cannot be made"
+    ):
+        batch.run_folder(src, tmp_path / "afile" / "sub" / "deeper", None, invert, device=CPU, progress=False, name="t")
+
+
 def test_two_inputs_one_format_names_alike_are_refused_before_any_work(tmp_path):
     """a.jpg and a.png as png would be one output: the second was counted as done and never made."""
     src = tmp_path / "in"

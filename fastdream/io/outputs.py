@@ -243,6 +243,9 @@ def output_folder(name: str, out, inputs: Iterable = (), what: str = "its pictur
         raise ValueError(f"{name}: {out} exists and is not a folder")
     if not out.exists() and out.suffix.lower() in FILE_SUFFIXES:
         raise ValueError(f"{name}: {out} is named as a file, but it is a folder for {what}; give a folder name")
+    above = next((p for p in out.parents if p.exists()), None) if not out.exists() else None
+    if above is not None and not above.is_dir():  # (it was the system's "[Errno 20] Not a directory")
+        raise ValueError(f"{name}: {above} is a file, not a folder: {out} cannot be made in it")
     return check_not_input(name, out, inputs, folder=True)
 
 
