@@ -187,3 +187,11 @@ def test_bad_masks_are_clear_errors(images, tmp_path, masks, kwargs, exc, words)
 def test_the_subject_split_needs_two_styles(images):
     with pytest.raises(ValueError, match="give 2 style images, got 1"):
         fd.style_transfer(images["content"], images["ihc"], masks="subject", cutout_model=nn.Identity(), **FAST)
+
+
+def test_an_animated_mask_says_its_first_frame_is_used_and_names_no_video_command(images, tmp_path):
+    """It said "(dream-video works on every frame)": a style's region is one picture."""
+    frames = [Image.fromarray((images["left"] * v).astype(np.uint8)) for v in (255, 128)]
+    frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:])
+    with pytest.warns(UserWarning, match=r"^masks\[0\] \(moving.gif\): .*moving.gif has 2 frames; the first is used$"):
+        fd.style_transfer(images["content"], [images["ihc"]], masks=[tmp_path / "moving.gif"], octaves=1, steps=1)

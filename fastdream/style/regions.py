@@ -52,11 +52,8 @@ class Region:
 
 def _one(mask, i: int, size: tuple[int, int]) -> torch.Tensor:
     name = f"masks[{i}]" + (f" ({os.path.basename(mask)})" if isinstance(mask, (str, os.PathLike)) else "")
-    if isinstance(mask, (str, os.PathLike)):
-        try:
-            mask = io.load_pil(mask)
-        except (ValueError, OSError) as exc:
-            raise type(exc)(f"{name}: {str(exc).removeprefix('image: ')}") from None
+    if isinstance(mask, (str, os.PathLike)):  # (its frames: only a video's first frame is a region)
+        mask = io.load_pil(mask, name, every_frame=None)
     m = io.load_mask(mask, size, name)
     if float(m.max()) <= 0:
         raise ValueError(
