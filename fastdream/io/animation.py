@@ -33,6 +33,8 @@ def animation_format(path, name: str = "out_path") -> str:
     is unknown or this install cannot write that format."""
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None and path.name.lower() in FORMATS:  # "-o .gif": the name left out
+        raise ValueError(f"{name}: {path} is only an extension; give the file a name, such as zoom{path.name.lower()}")
     if fmt is None:
         raise ValueError(f"{name}: unknown video extension {path.suffix!r} in {str(path)!r}; use .gif, .webp or .mp4")
     if fmt == "WEBP" and not features.check("webp"):

@@ -54,6 +54,8 @@ def image_format(
     """
     path = Path(path)
     ext = path.suffix.lower()
+    if not ext and path.name.lower() in Image.registered_extensions():  # "-o .png": the name left out
+        raise ValueError(f"{name}: {path} is only an extension; give the file a name, such as dream{path.name.lower()}")
     if not ext:
         raise ValueError(f"{name}: {path} has no extension to choose an image format by; use {WRITABLE}")
     fmt = Image.registered_extensions().get(ext)

@@ -84,3 +84,18 @@ def test_a_frame_that_fails_leaves_no_file(tmp_path):
     with pytest.raises(FileNotFoundError):
         io.write_animation([*frames(2), tmp_path / "missing.png"], tmp_path / "a.gif", fps=10)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_name_that_is_only_an_extension_is_said_so():
+    """-o .gif said "unknown video extension ''", and -o .png "has no extension ...; use .png": the
+    name was left out, not the extension."""
+    from fastdream import io
+
+    with pytest.raises(
+        ValueError, match=r"^out_path: \.gif is only an extension; give the file a name, such as zoom\.gif$"
+    ):
+        io.animation_format(".gif")
+    with pytest.raises(
+        ValueError, match=r"^output: out/\.PNG is only an extension; give the file a name, such as dream\.png$"
+    ):
+        io.image_format("out/.PNG")
