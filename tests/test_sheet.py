@@ -310,3 +310,43 @@ def test_a_varied_layer_the_model_lacks_is_said_of_vary(tmp_path, capsys):
     assert "error: --vary: layers=['_blocks.99']: unknown layer name(s)" in said and "--layers" not in said
     assert "valid names are: _conv_stem, _bn0, _blocks.0, " in said
     assert not (tmp_path / "s.png").exists()
+
+
+def test_a_seed_of_none_is_drawn_once_for_every_cell_and_recorded(tmp_path):
+    """seed=None, given, left each cell to draw its own, recorded as null: no cell could be made again."""
+    sheet = fd.proof_sheet(IMG, tmp_path / "s.png", vary={"steps": [1, 2]}, size=48, octaves=1, seed=None)
+    seeds = {c["seed"] for c in json.loads((tmp_path / "s.json").read_text())["cells"]}
+    assert len(seeds) == 1 and isinstance(next(iter(seeds)), int)
+    again = fd.dream(sheet.picture, **sheet.cells[1])
+    assert np.array_equal(np.asarray(again), np.asarray(sheet.pictures[1]))
+
+
+def test_weights_with_varied_presets_go_to_the_network_they_share(tmp_path, capsys):
+    """They were loaded into the default backbone, which InceptionV3's weights do not fit; presets
+    of two networks are one clear refusal. The notes keep the weights' full path."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.save(fd.models.load("inception_v3").state_dict(), tmp_path / "iv3.pth")
+    photo = tmp_path / "big.png"  # (InceptionV3 takes at least 75 px a side)
+    Image.fromarray(IMG).resize((150, 100)).save(photo)
+    args = ["sheet", str(photo), "-o", str(tmp_path / "s.png"), "--weights", str(tmp_path / "iv3.pth")]
+    assert main([*args, "--vary", "preset=classic,tutorial", *FAST[:-3], "--size", "80", "-q"]) == 2
+    said = capsys.readouterr().err
+    assert "--weights with --vary preset: these presets dream with different networks" in said
+    assert "efficientnet_lite0, inception_v3" in said and not (tmp_path / "s.png").exists()
+    (tmp_path / "run").mkdir()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp_path / "run")  # a relative --weights
+        rel = ["sheet", str(photo), "-o", "s.png", "--weights", "../iv3.pth", "--vary", "preset=tutorial"]
+        assert main([*rel, *FAST[:-3], "--size", "120"]) == 0
+    assert "(1 cell) and" in capsys.readouterr().out
+    notes = json.loads((tmp_path / "run" / "s.json").read_text())["notes"]
+    assert notes == {"model": "inception_v3", "weights": str(tmp_path / "iv3.pth")}
+
+
+def test_spaces_around_a_cells_layers_are_not_part_of_their_names():
+    assert V.parse(["layers=_blocks.5 + _blocks.10,_blocks.12"]) == {
+        "layers": [["_blocks.5", "_blocks.10"], ["_blocks.12"]]
+    }

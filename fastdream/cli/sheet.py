@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import os
 
 from fastdream._checks import shown
-from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, output_path
+from fastdream.cli.common import (
+    UsageError,
+    given,
+    input_args,
+    library_defaults,
+    load_model,
+    note_defaults,
+    output_path,
+)
 from fastdream.cli.dream import dream_kwargs, dream_options, preset_model
 
 
@@ -34,10 +43,16 @@ def _cmd_sheet(args) -> int:
     source = args.input or io.SAMPLE_IMAGE
     io.load_pil(source)  # missing file / not an image: a clear error before any work
     varied = vary.parse(args.vary) if args.vary else None
+    weights_for = _varied_presets_model(args, varied)
     # (--weights with --preset tutorial are its model's: named too, so the notes rebuild the network)
-    model = args.model if args.model is not None or args.weights is None else preset_model(args)
-    notes = given(model=model, weights=args.weights)
-    kw = given(vary=varied, channels=args.channels, top=args.top, size=args.size) | dream_kwargs(args)
+    model = args.model if args.model is not None or args.weights is None else weights_for or preset_model(args)
+    # (the weights' full path: the notes load them again from any folder)
+    notes = given(model=model, weights=None if args.weights is None else os.path.abspath(args.weights))
+    # (the varied presets' network takes the weights: dream_kwargs would load them into the default backbone)
+    dream_args = args if weights_for is None else argparse.Namespace(**{**vars(args), "weights": None})
+    kw = given(vary=varied, channels=args.channels, top=args.top, size=args.size) | dream_kwargs(dream_args)
+    if weights_for is not None:
+        kw["model"] = load_model(args, weights_for)
     if args.model is not None and args.weights is None:  # by its name: each cell's JSON dreams it again
         kw["model"] = args.model
     try:
@@ -45,8 +60,26 @@ def _cmd_sheet(args) -> int:
     except KeyboardInterrupt as stop:  # (the finished cells, on a sheet of their own)
         args.partial = getattr(stop, "kept", None)
         raise
-    print(f"wrote {sheet.path} ({len(sheet.cells)} cells) and {sheet.json_path}")
+    count = len(sheet.cells)
+    print(f"wrote {sheet.path} ({count} cell{'s' * (count != 1)}) and {sheet.json_path}")
     return 0
+
+
+def _varied_presets_model(args, varied) -> str | None:
+    """The network that ``--weights`` (without ``--model``) are for when a sheet varies presets:
+    the one network they all dream with (``--vary preset=tutorial`` alone: inception_v3); presets
+    of different networks are refused, which one file of weights cannot fit."""
+    if args.weights is None or args.model is not None or not varied or "preset" not in varied:
+        return None
+    from fastdream.dream.presets import PRESETS, model_of
+
+    named = sorted({model_of(p) for p in varied["preset"] if p in PRESETS})
+    if len(named) > 1:  # (the weights were loaded into the default backbone, which they did not fit)
+        raise UsageError(
+            f"--weights with --vary preset: these presets dream with different networks ({', '.join(named)}), "
+            "and the weights fit one; make a sheet per network, each with --preset"
+        )
+    return named[0] if named else None
 
 
 def add(sub) -> None:

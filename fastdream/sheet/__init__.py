@@ -116,7 +116,8 @@ def proof_sheet(
     callback = driver.check_callback(callback)
     picture = _small(image, size)
     base = {**(CHANNEL_DEFAULTS if channels is not None else {}), **dream_kwargs}
-    base["seed"] = dream_kwargs.get("seed", secrets.randbelow(2**31))
+    seed = dream_kwargs.get("seed")  # (None, given: drawn too; each cell drew its own, recorded as null)
+    base["seed"] = secrets.randbelow(2**31) if seed is None else seed
     models: dict[str, Any] = {}
     varied: dict = {}
     if channels is not None:

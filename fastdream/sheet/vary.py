@@ -43,7 +43,7 @@ def _switch(text: str) -> bool:
 
 
 def _layers(text: str) -> list[str]:
-    return [spec for spec in text.split("+") if spec]  # "+" joins the specs of one cell
+    return [spec.strip() for spec in text.split("+") if spec.strip()]  # "+" joins the specs of one cell
 
 
 def _word(text: str) -> str:
