@@ -350,3 +350,11 @@ def test_spaces_around_a_cells_layers_are_not_part_of_their_names():
     assert V.parse(["layers=_blocks.5 + _blocks.10,_blocks.12"]) == {
         "layers": [["_blocks.5", "_blocks.10"], ["_blocks.12"]]
     }
+
+
+def test_auto_and_all_are_read_in_any_case_and_named_when_a_value_is_neither():
+    assert V.parse(["octaves=AUTO,2"]) == {"octaves": ["auto", 2]}
+    with pytest.raises(ValueError, match=r"'many' is not a whole number or auto"):
+        V.parse(["octaves=many,2"])
+    with pytest.raises(ValueError, match=r"^top must be a whole number or 'all', got 'most'"):
+        fd.proof_sheet(IMG, channels="_blocks.5", top="most", size=48)

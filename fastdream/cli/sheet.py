@@ -19,8 +19,8 @@ from fastdream.cli.dream import dream_kwargs, dream_options, preset_model
 
 
 def _top(text: str) -> int | str:
-    if text == "all":
-        return text
+    if text.strip().lower() == "all":
+        return "all"
     try:
         return int(text)
     except ValueError:

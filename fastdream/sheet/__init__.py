@@ -286,6 +286,10 @@ def _channel_order(picture, channels: str, top, vary, base: dict, models: dict) 
         raise ValueError("proof_sheet: pass vary= or channels=, not both")
     if "layers" in base:  # (it was dropped without a word: each cell dreams one channel of `channels`)
         raise ValueError("layers: a channel sheet dreams each channel of its layer alone (channels=); leave layers out")
+    if isinstance(top, str) and top.strip().lower() == "all":
+        top = "all"
+    elif isinstance(top, str):  # ("top must be an integer" named no "all")
+        raise ValueError(f"top must be a whole number or 'all', got {_checks.shown(top)}")
     count = None if top == "all" else _checks.integer("top", top, 1)
     if count is not None and count > V.MAX_CELLS:  # (it said "must be in [1, 100]", not why)
         raise ValueError(f"top: a sheet holds at most {V.MAX_CELLS} cells, got top={count}")

@@ -28,7 +28,12 @@ def _number(text: str) -> float:
 
 
 def _octaves(text: str) -> int | str:
-    return text if text == "auto" else _integer(text)
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number or auto") from None
 
 
 def _tile(text: str) -> int | None:
