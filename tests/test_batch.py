@@ -218,3 +218,19 @@ def test_a_folder_dreamed_without_a_seed_draws_one_for_all_records_it_and_says_i
         with Image.open(src / name) as im:
             alone = fd.dream(im, octaves=1, steps=2, seed=report.seed)
         assert np.array_equal(np.asarray(alone), np.asarray(Image.open(out / name)))
+
+
+def test_a_folder_begun_before_seeds_were_recorded_is_finished_as_it_was_begun(tmp_path):
+    """Its record says "seed": null: a drawn seed made every rerun "other settings", and no --seed
+    could match it."""
+    import json
+
+    import fastdream as fd
+
+    src, out = write_folder(tmp_path / "in", 2), tmp_path / "out"
+    fd.dream_folder(src, out, octaves=1, steps=1)
+    record = json.loads((out / batch.SETTINGS_NAME).read_text())
+    (out / batch.SETTINGS_NAME).write_text(json.dumps({**record, "seed": None}))  # as an older release wrote it
+    (out / "00.png").unlink()
+    again = fd.dream_folder(src, out, octaves=1, steps=1)
+    assert [p.name for p in again.written] == ["00.png"] and again.seed is None

@@ -39,16 +39,20 @@ def dream_folder(
     """
     from fastdream.dream import run  # the package's dispatch; this module is part of the package
 
+    stored = stored_settings(output_dir)
     if dream_kwargs.get("seed") is None:  # a rerun without a seed finishes with the stored one, as a video's does
-        dream_kwargs["seed"] = stored_settings(output_dir).get("seed")
+        dream_kwargs["seed"] = stored.get("seed")
     opts = DreamOptions.create(**dream_kwargs)
     device = opts.resolve_device()
-    if opts.seed is None:
-        # Drawn once for the folder (rank 0's, under torchrun), recorded with its outputs and said:
-        # each image drew its own, so no picture of the batch could be made again, and a stopped
-        # batch finished later mixed two draws.
-        seed = torch.tensor([secrets.randbelow(2**31)], dtype=torch.int64)
-        opts = replace(opts, seed=int(distributed(device).broadcast(seed).item()))
+    # Without a seed, one is drawn for the folder, recorded with its outputs and said: each image
+    # drew its own, so no picture of the batch could be made again, and a stopped batch finished
+    # later mixed two draws. (A folder begun before seeds were recorded, "seed": null, is finished
+    # as it was begun.) Under torchrun every rank takes rank 0's: each read the record at its own
+    # moment, and a rank that skipped the broadcast left the others waiting for ever.
+    legacy = opts.seed is None and "seed" in stored
+    seed = -1 if legacy else opts.seed if opts.seed is not None else secrets.randbelow(2**31)
+    seed = int(distributed(device).broadcast(torch.tensor([seed], dtype=torch.int64, device=device)).item())
+    opts = replace(opts, seed=None if seed < 0 else seed)
     report = run_folder(
         input_dir,
         output_dir,
