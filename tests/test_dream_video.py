@@ -87,6 +87,11 @@ def test_outside_the_mask_every_frame_is_its_input(clip, tmp_path, flow):
     for out, frame in zip(outs, frames):
         assert np.array_equal(out[:, : W // 2], frame[:, : W // 2])
     assert all(np.abs(o[:, W // 2 :].astype(int) - f[:, W // 2 :]).mean() > 2 for o, f in zip(outs, frames))
+    # frames made before (their dream crept over the mask) are not resumed into these
+    record = tmp_path / "f" / dv.SETTINGS_NAME
+    record.write_text(record.read_text().replace('"format": 2', '"format": 1'))
+    with pytest.raises(ValueError, match=r"format: stored 1, now 2"):
+        fd.dream_video(root, tmp_path / "v2.gif", frames_dir=tmp_path / "f", mask=mask, blend=0.5, flow=flow, **FAST)
 
 
 def test_resume_is_byte_identical_and_other_settings_are_refused(clip, tmp_path, monkeypatch):

@@ -30,6 +30,10 @@ from fastdream.video.source import check_frames, open_source
 
 SETTINGS_NAME = "dream_video_settings.json"
 SETTINGS_FORMAT = 1
+# 2, for a masked video blended with the last dreamed frame: outside the mask each frame starts
+# from its input (it started from the blend, and the dream crept over the mask's edge). Unmasked
+# videos make the same frames as before, and resume them.
+MASKED_FORMAT = 2
 #: The dream of each frame, unless told otherwise: each frame starts from the last one's dream
 #: (with blend > 0), so a short dream per frame builds up; explicit options win.
 DREAM_DEFAULTS = {"octaves": 2, "steps": 5}
@@ -157,7 +161,7 @@ def dream_video(
 
     def key(seed: int) -> dict:
         return {
-            "format": SETTINGS_FORMAT,
+            "format": MASKED_FORMAT if opts.mask is not None and not independent else SETTINGS_FORMAT,
             "input_sha256": digest,
             "size": [w, h],
             "start": s,
