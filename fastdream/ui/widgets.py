@@ -9,6 +9,7 @@ import json
 import math
 import secrets
 import shutil
+from abc import ABCMeta
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -42,23 +43,42 @@ def bound_inputs(blocks: gr.Blocks) -> None:
     maximum value 100" (which control?) and a traceback in the server's log; NaN, inf or text got
     only the traceback (or reached the job, past the range check)."""
     for component in blocks.blocks.values():
-        if isinstance(component, (gr.Slider, gr.Number)):
-            component.preprocess = functools.partial(_in_range, component)  # type: ignore[method-assign]
-        elif isinstance(component, (gr.Dropdown, gr.Radio)):
-            checked = functools.partial(_among_choices, component, component.preprocess)
-            component.preprocess = checked  # type: ignore[method-assign]
+        if isinstance(component, (gr.Slider, gr.Number, gr.Dropdown, gr.Radio)):
+            component.__class__ = _checked(type(component))
+
+
+@functools.cache
+def _checked(cls: type) -> type:
+    """``cls`` with the page's own checks of a value sent. A class, not a method set on the
+    instance: for a session in which an event updated a control (a preset's description), Gradio
+    makes a new instance of its class, which must check too. Made without ``ComponentMeta.__new__``
+    (which writes a .pyi file beside the module of every component class defined: site-packages
+    may be read-only), and under ``cls``'s name and module (the page finds a control's code by them)."""
+    if issubclass(cls, (gr.Slider, gr.Number)):
+
+        def preprocess(self, payload):
+            return _in_range(self, payload)
+
+    else:
+
+        def preprocess(self, payload):
+            return _among_choices(self, functools.partial(cls.preprocess, self), payload)
+
+    attrs = {"preprocess": preprocess, "__module__": cls.__module__, "__qualname__": cls.__qualname__}
+    return ABCMeta.__new__(type(cls), cls.__name__, (cls,), attrs)
 
 
 def _in_range(component, payload):
     lo, hi, label = component.minimum, component.maximum, component.label
     if payload is None and isinstance(component, gr.Number):
         return None  # an emptied box: the tab says what it means
-    if isinstance(payload, bool) or not isinstance(payload, (int, float)) or not math.isfinite(payload):
+    number = isinstance(payload, (int, float)) and not isinstance(payload, bool)
+    if not number or (isinstance(payload, float) and not math.isfinite(payload)):
         raise _refused(f"{label}: {_checks.shown(payload)} is not a number")
     if lo is not None and payload < lo:
-        raise _refused(f"{label}: {payload:g} is below its smallest value, {lo:g}")
+        raise _refused(f"{label}: {_shown_number(payload)} is below its smallest value, {lo:g}")
     if hi is not None and payload > hi:
-        raise _refused(f"{label}: {payload:g} is above its largest value, {hi:g}")
+        raise _refused(f"{label}: {_shown_number(payload)} is above its largest value, {hi:g}")
     return gr.Number.round_to_precision(payload, getattr(component, "precision", None))
 
 
@@ -68,6 +88,13 @@ def _among_choices(component, preprocess, payload):
     except gr.Error:
         choices = [value for _, value in component.choices]
         raise _refused(f"{component.label}: {_checks.shown(payload)} is not one of {_checks.shown(choices)}") from None
+
+
+def _shown_number(v) -> str:
+    try:
+        return f"{v:g}"
+    except OverflowError:  # (an integer of hundreds of digits, sent through the API)
+        return f"a number of {len(str(abs(v)))} digits"
 
 
 def _refused(text: str) -> gr.Error:

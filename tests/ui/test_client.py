@@ -148,6 +148,7 @@ def test_what_loading_the_picture_said_is_a_note(client, tmp_path):
         ("/dream", {"steps": 1e12}, "Steps per octave: 1e+12 is above its largest value, 100"),
         ("/dream", {"step_size": "big"}, "Step size: 'big' is not a number"),
         ("/dream", {"steps": None}, "Steps per octave: None is not a number"),
+        ("/dream", {"steps": 10**400}, "Steps per octave: a number of 401 digits is above its largest value, 100"),
         ("/dream", {"objective": "l3"}, "Objective: 'l3' is not one of ['l2', 'mean']"),
         ("/dream_video", {"start": "2x"}, "First frame: '2x' is not a number"),
         ("/dream_video", {"start": -1}, "First frame: -1 is below its smallest value, 0"),

@@ -4,6 +4,7 @@ defaults, a job's Stop and errors, a session's files, the command shown for a sh
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -377,3 +378,35 @@ def test_a_stopped_pictures_download_says_its_size(tmp_path):
         183,
         137,
     )
+
+
+def test_a_control_an_event_updated_still_refuses_a_value_naming_its_label():
+    """Gradio makes a new instance of a control's class for a session in which an event updated it
+    (the Preset list's description): a check set on the page's instance was gone there, and the
+    value got Gradio's own message, with a traceback in the log."""
+    import asyncio
+
+    gr = needs("gradio")
+    from gradio.state_holder import SessionState
+
+    from fastdream.ui import widgets
+
+    with gr.Blocks() as demo:
+        preset = gr.Dropdown(["a", "b"], value="a", label="Preset")
+        steps = gr.Slider(1, 10, step=1, label="Steps")
+        said = gr.Textbox()
+        preset.input(lambda v: (gr.Dropdown(info="its look"), gr.Slider(maximum=20)), [preset], [preset, steps])
+        gr.Button().click(lambda p, s: f"{p} {s}", [preset, steps], [said])
+    widgets.bound_inputs(demo)
+    update, run = list(demo.fns.values())
+    session = SessionState(demo)
+
+    async def events():
+        await demo.process_api(block_fn=update, inputs=["b"], state=session)
+        assert preset._id in session and steps._id in session  # the session's own instances
+        for values, words in [(["zz", 5], "Preset: 'zz' is not one of ['a', 'b']"), (["a", 50], "Steps: 50 is above")]:
+            with pytest.raises(gr.Error, match=re.escape(words)):
+                await demo.process_api(block_fn=run, inputs=values, state=session)
+        return await demo.process_api(block_fn=run, inputs=["b", 15], state=session)  # (its new maximum)
+
+    assert asyncio.run(events())["data"] == ["b 15"]
