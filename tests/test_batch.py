@@ -65,6 +65,12 @@ def test_an_output_folder_under_a_file_is_said_so(tmp_path):
         ValueError, match=r"^output_dir: .*afile is a file, not a folder: .*afile/sub/deeper cannot be made"
     ):
         batch.run_folder(src, tmp_path / "afile" / "sub" / "deeper", None, invert, device=CPU, progress=False, name="t")
+    (tmp_path / "gone").symlink_to(tmp_path / "nowhere")  # (mkdir said "[Errno 17] File exists")
+    for out in (tmp_path / "gone", tmp_path / "gone" / "sub"):
+        with pytest.raises(ValueError, match=r"^output_dir: .*gone is a link to nothing \(.*nowhere\); remove it"):
+            batch.run_folder(src, out, None, invert, device=CPU, progress=False, name="t")
+    with pytest.raises(ValueError, match=r"^output_dir: .*\.png is named as a file, but it is a folder"):
+        batch.run_folder(src, tmp_path / ".png", None, invert, device=CPU, progress=False, name="t")  # (-o .png)
 
 
 def test_two_inputs_one_format_names_alike_are_refused_before_any_work(tmp_path):

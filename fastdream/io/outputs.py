@@ -243,11 +243,16 @@ def output_folder(name: str, out, inputs: Iterable = (), what: str = "its pictur
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{name}: {out} exists and is not a folder")
-    if not out.exists() and out.suffix.lower() in FILE_SUFFIXES:
+    named = out.suffix.lower() or (out.name.lower() if out.name.startswith(".") else "")  # (".png": a name left out)
+    if not out.exists() and named in FILE_SUFFIXES:
         raise ValueError(f"{name}: {out} is named as a file, but it is a folder for {what}; give a folder name")
-    above = next((p for p in out.parents if p.exists()), None) if not out.exists() else None
-    if above is not None and not above.is_dir():  # (it was the system's "[Errno 20] Not a directory")
-        raise ValueError(f"{name}: {above} is a file, not a folder: {out} cannot be made in it")
+    for p in [out, *out.parents] if not out.exists() else []:
+        if p.is_symlink() and not p.exists():  # (mkdir said "[Errno 17] File exists")
+            raise ValueError(f"{name}: {p} is a link to nothing ({os.readlink(p)}); remove it or choose another folder")
+        if p.exists():
+            if not p.is_dir():  # (it was the system's "[Errno 20] Not a directory")
+                raise ValueError(f"{name}: {p} is a file, not a folder: {out} cannot be made in it")
+            break
     return check_not_input(name, out, inputs, folder=True)
 
 
