@@ -358,3 +358,15 @@ def test_auto_and_all_are_read_in_any_case_and_named_when_a_value_is_neither():
         V.parse(["octaves=many,2"])
     with pytest.raises(ValueError, match=r"^top must be a whole number or 'all', got 'most'"):
         fd.proof_sheet(IMG, channels="_blocks.5", top="most", size=48)
+
+
+def test_captions_beyond_ascii_are_drawn_in_a_font_that_has_their_letters():
+    """Pillow's own font has no é, ж or Ω: a photo named café.jpg was captioned "caf▯.jpg"."""
+    import os
+
+    text = "café.jpg, жук, Ωmega"
+    assert layout._missing(layout._font(13), text) == ["é", "ж", "Ω"]  # (why: the built-in font)
+    if not any(os.path.isfile(p) for p in layout.SYSTEM_FONTS):
+        pytest.skip("no system font with these letters here")
+    assert layout._missing(layout._font(13, text), text) == []
+    assert layout._font(13, "plain ascii") is not layout._font(13, text)

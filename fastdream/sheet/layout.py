@@ -30,11 +30,50 @@ def columns_for(count: int, row: int | None = None) -> int:
     return max(1, math.ceil(math.sqrt(count)))
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+#: Fonts of common systems with more than ASCII, tried in turn for a sheet whose words need them:
+#: Pillow's own font has no é, ü, ж or 日 (a photo named café.jpg was captioned "caf▯.jpg").
+SYSTEM_FONTS = (
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/noto/NotoSans-Regular.ttf",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/System/Library/Fonts/Supplemental/Arial Unicode.ttf",
+    "/Library/Fonts/Arial Unicode.ttf",
+    "/System/Library/Fonts/Helvetica.ttc",
+    "C:/Windows/Fonts/arial.ttf",
+    "C:/Windows/Fonts/msyh.ttc",
+)
+
+
+def _font(size: int, text: str = ""):
+    """Pillow's own font at ``size``, or the first system font that has every letter of ``text``
+    it lacks (else the one that has the most of them)."""
     try:
-        return ImageFont.load_default(size=size)
+        default = ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has no sizes for its default font
-        return ImageFont.load_default()
+        default = ImageFont.load_default()
+    missing = _missing(default, text)
+    if not missing:
+        return default
+    best, fewest = default, len(missing)
+    for path in SYSTEM_FONTS:
+        try:
+            font = ImageFont.truetype(path, size)
+        except OSError:  # (not on this system)
+            continue
+        lacks = len(_missing(font, "".join(missing)))
+        if lacks < fewest:
+            best, fewest = font, lacks
+        if not lacks:
+            break
+    return best
+
+
+def _missing(font, text: str) -> list[str]:
+    """The letters of ``text`` that ``font`` draws as its box for letters it has not."""
+    box = bytes(font.getmask("\U000f0000"))  # (a private-use letter: no font has it)
+    return [ch for ch in dict.fromkeys(text) if ord(ch) > 127 and not ch.isspace() and bytes(font.getmask(ch)) == box]
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:
@@ -68,7 +107,7 @@ def contact_sheet(
     """
     pw, h = pictures[0].size
     w = max(pw, MIN_CELL)  # a column; narrower pictures (a 2000x40 photo at 64 px) are centred in it
-    font = _font(FONT_SIZE)
+    font = _font(FONT_SIZE, title + "".join(captions))
     scratch = ImageDraw.Draw(Image.new("RGB", (1, 1)))
     line_h = FONT_SIZE + 3
     wrapped = [_wrap(scratch, c, font, w) for c in captions]
