@@ -318,3 +318,11 @@ def test_a_resume_on_renamed_subject_folders_says_to_name_them_as_before(subject
         ValueError, match=r"was trained on the subjects \[.*'cat'.*\], and the folder now holds .*'kitten'"
     ):
         train_dreamer(mine, tmp_path / "d.pt", epochs=2, **TINY)
+
+
+def test_another_kind_of_fastdream_checkpoint_is_named_in_words_not_by_its_inner_name():
+    """It said "model: u.pt is a 'fastdream.unet' checkpoint", the file's inner name."""
+    from fastdream.models.dreamer import dreamer_from_state
+
+    with pytest.raises(ValueError, match=r"^model: u.pt is a fastdream U-Net checkpoint \(written by train_unet\); a"):
+        dreamer_from_state({"format": "fastdream.unet", "version": 1}, "u.pt")

@@ -9,6 +9,15 @@ import hashlib
 import torch
 from torch import nn
 
+#: The checkpoint formats fastdream writes: what they hold and the function that writes them (for
+#: messages; here, below the models that read one and the trainers that write them).
+CHECKPOINT_FORMATS = {
+    "fastdream.dcgan": ("GAN", "train_gan"),
+    "fastdream.dreamer": ("dreamer", "train_dreamer"),
+    "fastdream.unet": ("U-Net", "train_unet"),
+    "fastdream.vae": ("VAE", "train_vae"),
+}
+
 
 def tensor_sha256(t: torch.Tensor) -> str:
     t = t.detach().to("cpu", torch.float32).contiguous()

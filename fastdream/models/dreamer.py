@@ -36,6 +36,7 @@ import torch
 
 from fastdream import _checks
 from fastdream._checks import shown
+from fastdream.io.record import CHECKPOINT_FORMATS
 from fastdream.models import dreamer_state
 from fastdream.models.efficientnet_lite import EfficientNetLite0
 from fastdream.models.taps import layer_shapes
@@ -114,7 +115,9 @@ def dreamer_from_state(state: dict, where: str = "the given dict") -> Dreamer:
     eval mode (a ``ValueError`` that says what else the dict is, or what it lacks)."""
     found = state.get("format") if isinstance(state, dict) else None
     if found != FORMAT:
-        what = f"a {found!r} checkpoint" if isinstance(found, str) else "not a fastdream checkpoint"
+        kind = CHECKPOINT_FORMATS.get(found) if isinstance(found, str) else None
+        # (it said "a 'fastdream.unet' checkpoint", the file's inner name)
+        what = f"a fastdream {kind[0]} checkpoint (written by {kind[1]})" if kind else "not a fastdream checkpoint"
         raise ValueError(f"model: {where} is {what}; a dreamer is a checkpoint written by train_dreamer")
     if not isinstance(state.get("version"), int) or state["version"] > VERSION:
         raise ValueError(

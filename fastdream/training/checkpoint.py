@@ -17,15 +17,11 @@ from fastdream import _checks
 from fastdream._checks import shown
 from fastdream._warnings import warn
 from fastdream.io import atomic_save, reason
+from fastdream.io.record import CHECKPOINT_FORMATS
 from fastdream.training.schema import validate
 
 #: The formats fastdream writes: what they hold and the function that writes them (for messages).
-FORMATS = {
-    "fastdream.dcgan": ("GAN", "train_gan"),
-    "fastdream.dreamer": ("dreamer", "train_dreamer"),
-    "fastdream.unet": ("U-Net", "train_unet"),
-    "fastdream.vae": ("VAE", "train_vae"),
-}
+FORMATS = CHECKPOINT_FORMATS
 
 
 def _on_cpu(obj):

@@ -168,7 +168,11 @@ PAGE_WORDS = (
     (r"^end must be", "Stop before frame must be"),
     (r"^start must be", "First frame must be"),
     (r"^model: (?=\S+ is (?:not )?a fastdream)", "Dreamer checkpoint: "),
-    (r"^checkpoint: (?=.*U-Net checkpoint)", "U-Net checkpoint: "),
+    # (only where a U-Net was asked for: the GAN / VAE tab given one said "U-Net checkpoint:" too)
+    (r"^checkpoint: (?=.*not a (?:fastdream )?U-Net checkpoint)", "U-Net checkpoint: "),
+    (r"^checkpoint: ", "Checkpoint: "),
+    (r"or a larger size= / --size to enlarge it\b", "or a larger Long side to enlarge it"),
+    (r"^top: (.*)\btop=(\d+) asks", r"Channels (the most responsive): \1\2 asks"),
 )
 
 

@@ -17,6 +17,7 @@ from typing import Iterator
 import gradio as gr
 
 from fastdream import _checks, io
+from fastdream._warnings import warn
 from fastdream.driver import Cancelled
 from fastdream.ui.jobs import Update
 
@@ -196,6 +197,9 @@ def picture_so_far(out: Path, *extra) -> Iterator[None]:
         raise
 
 
+#: Why the page shows no MP4 (Gradio's player would need ffmpeg on the server).
+MP4_NOT_SHOWN = "an MP4 is not shown on this page (its player would need ffmpeg on the server)"
+
 #: The formats a video can be written in (MP4 needs imageio-ffmpeg: ``fastdream[video]``).
 VIDEO_FORMATS = ("gif", "webp", "mp4")
 
@@ -216,7 +220,10 @@ class Video:
 
     @staticmethod
     def shown(path) -> tuple:
-        return (None if str(path).lower().endswith(".mp4") else str(path), str(path))
+        if str(path).lower().endswith(".mp4"):  # ("Done" beside an empty box read as a failure)
+            warn(f"{MP4_NOT_SHOWN}: download it below")
+            return (None, str(path))
+        return (str(path), str(path))
 
     @staticmethod
     @contextmanager
@@ -249,3 +256,5 @@ class Video:
         paths = [F.frame_path(frames_dir, k) for k in range(done)]
         made = io.write_animation(paths[::-1] if reverse else paths, out, fps=fps)
         stop.result = (*Video.shown(made), *extra)  # type: ignore[attr-defined]
+        # (the page said only "Stopped": what was kept, and where, went unsaid)
+        stop.said = f" The video so far ({done} frame{'s' * (done != 1)}) is kept: download it below."  # type: ignore[attr-defined]

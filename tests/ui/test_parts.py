@@ -354,6 +354,13 @@ def test_a_sheets_progress_counts_cells_not_frames():
         ("end (1) must be after start (3)", "Stop before frame (1) must be after First frame (3)"),
         ("model: g.pt is not a fastdream checkpoint (torch.load failed)", "Dreamer checkpoint: g.pt is not a"),
         ("checkpoint: g.pt is not a fastdream U-Net checkpoint (one written by train_unet)", "U-Net checkpoint: g.pt"),
+        # (the GAN / VAE tab given a U-Net said "U-Net checkpoint:", the Cut out tab's control)
+        (
+            "checkpoint: u.pt is a fastdream U-Net checkpoint (written by train_unet), not a GAN checkpoint",
+            "Checkpoint: u.pt is a fastdream U-Net",
+        ),
+        ("give a larger content picture, or a larger size= / --size to enlarge it", "or a larger Long side to"),
+        ("top: _blocks.0 has 16 channels; top=64 asks for more", "Channels (the most responsive): _blocks.0 has 16 "),
     ],
 )
 def test_the_page_says_the_librarys_messages_in_its_own_words(said, shown):
@@ -410,3 +417,20 @@ def test_a_control_an_event_updated_still_refuses_a_value_naming_its_label():
         return await demo.process_api(block_fn=run, inputs=["b", 15], state=session)  # (its new maximum)
 
     assert asyncio.run(events())["data"] == ["b 15"]
+
+
+def test_a_file_whose_name_begins_with_a_dash_is_named_so_the_shell_line_runs():
+    """The line said `fastdream dream -x.png ...`, which the command took for an option it did not know."""
+    from fastdream.ui import options
+
+    line = options.command("dream", ["-x.png"], "dream.png", {"guide": "/tmp/up/-cat.png", "steps": 2})
+    assert line == "fastdream dream ./-x.png -o dream.png --steps 2 --guide ./-cat.png"
+
+
+def test_an_mp4_result_says_why_the_page_shows_none():
+    """ "Done" beside an empty video box read as a failure."""
+    needs("gradio")
+    from fastdream.ui import widgets
+
+    with pytest.warns(fd.FastdreamWarning, match=r"an MP4 is not shown on this page .*: download it below"):
+        assert widgets.Video.shown("/tmp/x/zoom.mp4") == (None, "/tmp/x/zoom.mp4")
