@@ -26,13 +26,18 @@ def build(page: Page) -> None:
             # A cut takes seconds: Stop is for a cut waiting behind another tab's long job.
             stop = gr.Button("Stop", variant="stop", elem_id="cutout-stop")
     state = widgets.status("cutout-status")
+    # Three columns that wrap on a narrow screen; the switches stacked in one (side by side in one
+    # row, at 420 px their labels were 2-3 letters a line)
     with gr.Row():
-        threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Threshold")
-        only_mask = gr.Checkbox(False, label="Only the mask")
-        tta = gr.Checkbox(False, label="Average with the mirror image")
-        refine = gr.Checkbox(True, label="Refine the edges at full size")
-        decontaminate = gr.Checkbox(False, label="Take the old background's color out of the edges")
-        background = gr.ColorPicker(None, label="Background color (empty: transparent)")
+        with gr.Column(min_width=220):
+            threshold = gr.Slider(0.05, 0.95, value=0.5, step=0.05, label="Threshold")
+        with gr.Column(min_width=220):
+            only_mask = gr.Checkbox(False, label="Only the mask")
+            tta = gr.Checkbox(False, label="Average with the mirror image")
+            refine = gr.Checkbox(True, label="Refine the edges at full size")
+            decontaminate = gr.Checkbox(False, label="Take the old background's color out of the edges")
+        with gr.Column(min_width=220):
+            background = gr.ColorPicker(None, label="Background color (empty: transparent)")
 
     def prepare(session, v):
         image = page.picture(session, v["picture"], default=page.sample)
