@@ -80,7 +80,7 @@ def real(
     ``cap``: an upper limit (``v <= cap``) named only when crossed, as for :func:`integer`."""
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Real):
         raise TypeError(f"{name} must be a number, got {shown(v)} ({type(v).__name__})")
-    v = float(v)
+    given, v = v, _float(v)
     bad = not math.isfinite(v)
     if lo is not None:
         bad |= v <= lo if lo_open else v < lo
@@ -95,10 +95,24 @@ def real(
             accepted = f" {'<' if hi_open else '<='} {hi:g}"
         else:
             accepted = f" in {'(' if lo_open else '['}{lo:g}, {hi:g}{')' if hi_open else ']'}"
-        raise ValueError(f"{name} must be a finite number{accepted}, got {shown(v)}")
+        raise ValueError(f"{name} must be a finite number{accepted}, got {shown(v if math.isfinite(v) else given)}")
     if cap is not None and v > cap:
         raise ValueError(f"{name} must be <= {cap:g}, got {shown(v)}")
     return v
+
+
+def _float(v) -> float:
+    """``float(v)``, an integer past float's range as an infinity (``float(10**400)`` raised
+    OverflowError from every check of a real number), to be refused as one.
+
+    Examples:
+        >>> _float(10**400), _float(-(10**400)), _float(3)
+        (inf, -inf, 3.0)
+    """
+    try:
+        return float(v)
+    except OverflowError:
+        return math.inf if v > 0 else -math.inf
 
 
 def pair(name: str, v) -> tuple[float, float]:
@@ -224,7 +238,7 @@ def weight(name: str, text, w) -> float:
         ...
         ValueError: layers: the weight of '_blocks.5' must be 0 or between 1e-06 and 1e+06 in size, got 1e+30 (weights count relative to each other: the dream normalizes its gradient)
     """
-    if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(w):
+    if isinstance(w, bool) or not isinstance(w, numbers.Real) or not math.isfinite(_float(w)):
         raise ValueError(f"{name}: the weight of {text!r} must be a finite number, got {shown(w)}")
     if w != 0 and not MIN_WEIGHT <= abs(w) <= MAX_WEIGHT:
         raise ValueError(

@@ -270,3 +270,22 @@ def test_a_model_that_takes_no_rgb_picture_is_one_line_naming_the_model(photo):
     gray_net = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1), nn.ReLU())
     with pytest.raises(ValueError, match=r"^model: it takes no RGB picture \(1, 3, H, W\) up to \['1'\]: .*1 channels"):
         fd.dream(photo, model=gray_net, layers=["1"], **FAST)
+
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (lambda img: fd.dream(img, step_size=10**400), r"^step_size must be a finite number > 0, got 1000"),
+        (lambda img: fd.dream(img, layers={"_blocks.5": 10**400}), r"^layers: the weight of '_blocks.5' must be"),
+        (lambda img: fd.style_transfer(img, [img], lr=10**400), r"^lr must be a finite number > 0"),
+        (lambda img: fd.zoom_video(img, "never.gif", zoom=-(10**400)), r"^zoom must be a finite number in"),
+        (lambda img: fd.objectives.layer_l2("_blocks.5") + 10**400, r"^a constant added to an objective must be"),
+        (lambda img: fd.objectives.layer_l2("_blocks.5") + float("nan"), r"^a constant added to an objective"),
+        (lambda img: fd.proof_sheet(img, None, vary={"steps": [1, 2]}, size=10**400), r"^size must be <= 65536"),
+    ],
+)
+def test_an_integer_past_a_floats_range_is_refused_naming_its_parameter(call, words):
+    """float(10**400) raised OverflowError from every check of a real number (step_size, lr, zoom,
+    a weight, fps, threshold...); a NaN added to an objective made the whole loss NaN."""
+    with pytest.raises(ValueError, match=words):
+        call(torch.rand(3, 32, 32))

@@ -161,7 +161,7 @@ class Objective:
             return NotImplemented
         if w == 0:  # (Python's "unsupported operand type(s) for /" said it is not a number)
             raise ZeroDivisionError(f"{self} / 0: an objective divided by zero")
-        return self * (1.0 / float(w))
+        return self * (1.0 / _checks.real("a divisor of an objective", w))
 
 
 def describe(fn) -> str:
@@ -176,7 +176,8 @@ def _lift(x) -> Objective:
     if isinstance(x, Objective):
         return x
     if isinstance(x, numbers.Real) and not isinstance(x, bool):
-        v = float(x)
+        # (NaN or inf made the whole loss so; 10**400 raised OverflowError)
+        v = _checks.real("a constant added to an objective", x)
         return Objective(lambda a: _constant(a, v), (), f"{v:g}", terms={})  # no gradient: no term that dreams
     raise TypeError(f"objectives combine with objectives and numbers, not {type(x).__name__}")
 

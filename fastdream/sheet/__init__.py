@@ -111,7 +111,7 @@ def proof_sheet(
         True
     """
     out, json_out = _outputs(out_path, image, dream_kwargs.get("guide"))
-    size = _checks.integer("size", size, 32)
+    size = _checks.integer("size", size, 32, cap=1 << 16)  # (10**400 raised OverflowError)
     progress = _checks.boolean("progress", progress)
     callback = driver.check_callback(callback)
     picture = _small(image, size)
