@@ -9,6 +9,7 @@ import threading
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 import fastdream as fd
 from fastdream.models import GoogLeNet, load
@@ -250,3 +251,21 @@ def test_an_unknown_layer_suggests_the_close_names_and_lists_every_layer(name):
         net = load("inception_v3")
     with pytest.raises(ValueError, match=r"\['mixed33'\] \(did you mean mixed3, mixed.*\?\)"):
         fd.dream(np.zeros((96, 96, 3), np.uint8), ["mixed33"], model=net, octaves=1, steps=1)
+
+
+@pytest.mark.parametrize(
+    "call, exc, words",
+    [
+        (lambda: fd.models.vgg16(num_classes=-1), ValueError, r"^num_classes must be >= 1, got -1"),
+        (lambda: fd.models.vgg19(num_classes=None), TypeError, r"^num_classes must be an integer"),
+        (lambda: fd.models.GoogLeNet(num_classes=2.5), TypeError, r"^num_classes must be an integer"),
+        (lambda: fd.models.InceptionV3(num_classes=0), ValueError, r"^num_classes must be >= 1"),
+        (lambda: fd.models.dream_build(None, ["a"]), TypeError, r"^model must be a torch.nn.Module, got None"),
+        (lambda: fd.models.dream_build(nn.Sequential(nn.Conv2d(3, 3, 1)), None), TypeError, r"^layers must be a"),
+        (lambda: fd.models.dream_build(nn.Sequential(nn.Conv2d(3, 3, 1)), ["0"], "2"), ValueError, r"^device: '2'"),
+    ],
+)
+def test_model_builders_refuse_bad_arguments_naming_them(call, exc, words):
+    """They reached torch ("empty(): argument 'size'", "Invalid device string") or an AttributeError."""
+    with pytest.raises(exc, match=words):
+        call()

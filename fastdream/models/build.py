@@ -13,6 +13,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from fastdream import _checks
+from fastdream._checks import shown
 from fastdream.models import fold, phase_conv
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0, fuse_batchnorm
 from fastdream.models.fused import EfficientNetLite0Fused, fuse_for_dream
@@ -155,10 +157,17 @@ def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Modu
         >>> type(built[1]).__name__, type(net[1]).__name__, net.training
         ('Identity', 'BatchNorm2d', False)
     """
+    if not isinstance(model, nn.Module):  # (it was "'NoneType' object has no attribute 'named_modules'")
+        raise TypeError(f"model must be a torch.nn.Module, got {shown(model)} ({type(model).__name__})")
+    if not isinstance(layers, (str, list, tuple)):
+        raise TypeError(f"layers must be a layer name or a list of them, got {shown(layers)}")
     layers = [layers] if isinstance(layers, str) else list(layers)
     LayerTaps(model, layers)  # unknown layer names: the error names the user's model's layers
     p = next(iter(model.parameters()), None)
-    device = torch.device(device) if device is not None else (p.device if p is not None else torch.device("cpu"))
+    # (a bad device was torch's RuntimeError, or its overload list for True)
+    device = (
+        _checks.device("device", device) if device is not None else p.device if p is not None else torch.device("cpu")
+    )
     was_training = model.training
     model.eval()
     try:

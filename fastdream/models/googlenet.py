@@ -35,6 +35,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from fastdream import _checks
 from fastdream.models.taps import IMAGENET_MEAN, IMAGENET_STD
 
 # (in, 1x1, 3x3 reduce, 3x3, "5x5" reduce, "5x5", pool projection) of each Inception module.
@@ -94,6 +95,9 @@ class GoogLeNet(nn.Module):
 
     def __init__(self, num_classes: int = 1000, transform_input: bool = True) -> None:
         super().__init__()
+        num_classes = _checks.integer(
+            "num_classes", num_classes, 1, cap=1 << 20
+        )  # (torch said "empty(): argument 'size'")
         if transform_input:
             self.input_mean, self.input_std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
         else:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from fastdream import _checks
 from fastdream._checks import shown
 from fastdream.models.taps import IMAGENET_MEAN, IMAGENET_STD
 
@@ -56,6 +57,9 @@ class VGG(nn.Module):
 
     def __init__(self, config: str = "vgg16", num_classes: int = 1000) -> None:
         super().__init__()
+        num_classes = _checks.integer(
+            "num_classes", num_classes, 1, cap=1 << 20
+        )  # (torch said "empty(): argument 'size'")
         if config not in _CONFIGS:
             raise ValueError(f"config must be one of {sorted(_CONFIGS)}, got {shown(config)}")
         layers: list[nn.Module] = []
