@@ -2,6 +2,7 @@
 one cell per channel, captions, the JSON that remakes any cell, and errors before any work."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -370,3 +371,24 @@ def test_captions_beyond_ascii_are_drawn_in_a_font_that_has_their_letters():
         pytest.skip("no system font with these letters here")
     assert layout._missing(layout._font(13, text), text) == []
     assert layout._font(13, "plain ascii") is not layout._font(13, text)
+
+
+@pytest.mark.parametrize(
+    "kw, exc, words",
+    [
+        (dict(notes={"where": Path("x")}), TypeError, r"^notes must hold only what JSON holds"),
+        (dict(notes=torch.tensor([1.0, 2.0])), TypeError, r"^notes must be a dict"),
+        (dict(vary=torch.tensor([1.0, 2.0])), TypeError, r"^vary must be a dict"),
+        (dict(vary={"steps": [1, 2]}, top=float("nan")), TypeError, r"^top must be an integer"),
+        (dict(vary={"steps": [1, 2]}, top=-1), ValueError, r"^top must be >= 1"),
+        (dict(channels=["_blocks.5"]), TypeError, r"^channels must be a layer name"),
+    ],
+)
+def test_bad_sheet_arguments_are_refused_before_any_cell_is_dreamed(kw, exc, words, monkeypatch):
+    """notes that JSON cannot hold failed after every cell; a tensor as vary or notes raised torch's
+    "Boolean value of Tensor"; top was not looked at beside vary."""
+    from fastdream import sheet as S
+
+    monkeypatch.setattr(S, "_dream_all", lambda *a, **k: pytest.fail("a cell was dreamed"))
+    with pytest.raises(exc, match=words):
+        fd.proof_sheet(IMG, None, size=48, **kw)

@@ -13,6 +13,7 @@ import contextlib
 import json
 import secrets
 import warnings
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -114,6 +115,7 @@ def proof_sheet(
     size = _checks.integer("size", size, 32, cap=1 << 16)  # (10**400 raised OverflowError)
     progress = _checks.boolean("progress", progress)
     callback = driver.check_callback(callback)
+    count, notes = _checked_args(vary, channels, top, notes)
     picture = _small(image, size)
     base = {**(CHANNEL_DEFAULTS if channels is not None else {}), **dream_kwargs}
     seed = dream_kwargs.get("seed")  # (None, given: drawn too; each cell drew its own, recorded as null)
@@ -121,7 +123,7 @@ def proof_sheet(
     models: dict[str, Any] = {}
     varied: dict = {}
     if channels is not None:
-        order = _channel_order(picture, channels, top, vary, base, models)
+        order = _channel_order(picture, channels, count, vary, base, models)
         cells, captions = [{**base, "layers": [f"{channels}:{c}"]} for c in order], [f"#{c}" for c in order]
         title = f"{_name(image)}: channels of {channels}, strongest response first; " + _fixed(base)
         row = None
@@ -140,7 +142,7 @@ def proof_sheet(
     opts = [_varied_options(c, varied, models) for c in cells]  # every cell's options checked before any dream
     _check_layers(opts, cells, varied)
     pictures: list[Image.Image] = []
-    record = {"image": _name(image), "size": list(picture.size), "notes": notes or {}}
+    record = {"image": _name(image), "size": list(picture.size), "notes": notes}
 
     def write(n: int, where):  # the sheet of the first n cells
         return _write(pictures[:n], cells[:n], captions[:n], layout.columns_for(len(cells), row), title, record, where)
@@ -279,20 +281,38 @@ def _name(image) -> str:
     return Path(image).name if isinstance(image, (str, Path)) else "image"
 
 
-def _channel_order(picture, channels: str, top, vary, base: dict, models: dict) -> list[int]:
+def _checked_args(vary, channels, top, notes) -> tuple[int | None, dict]:
+    """``top`` as a count (None: all) and ``notes`` as a dict, checked with ``vary`` and
+    ``channels`` before any cell is dreamed: a notes dict JSON cannot hold failed after every
+    cell, and a tensor given as vary or notes raised torch's "Boolean value of Tensor"."""
+    if vary is not None and not isinstance(vary, Mapping):
+        raise TypeError(f"vary must be a dict of option name -> list of values, got {_checks.shown(vary)}")
+    if channels is not None and not isinstance(channels, str):
+        raise TypeError(f"channels must be a layer name, got {_checks.shown(channels)}")
+    if isinstance(top, str) and top.strip().lower() == "all":
+        count = None
+    elif isinstance(top, str):  # ("top must be an integer" named no "all")
+        raise ValueError(f"top must be a whole number or 'all', got {_checks.shown(top)}")
+    else:
+        count = _checks.integer("top", top, 1)
+    if count is not None and count > V.MAX_CELLS:  # (it said "must be in [1, 100]", not why)
+        raise ValueError(f"top: a sheet holds at most {V.MAX_CELLS} cells, got top={count}")
+    if notes is not None and not isinstance(notes, dict):
+        raise TypeError(f"notes must be a dict of facts for the JSON, got {_checks.shown(notes)}")
+    try:
+        json.dumps(notes or {})
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"notes must hold only what JSON holds (text, numbers, lists, dicts): {exc}") from None
+    return count, notes or {}
+
+
+def _channel_order(picture, channels: str, count: int | None, vary, base: dict, models: dict) -> list[int]:
     """The channels of a channel sheet, strongest response first: ``top`` of them (``"all"``),
     no more than the layer has, and no more cells than a sheet takes (:data:`~fastdream.sheet.vary.MAX_CELLS`)."""
     if vary:
         raise ValueError("proof_sheet: pass vary= or channels=, not both")
     if "layers" in base:  # (it was dropped without a word: each cell dreams one channel of `channels`)
         raise ValueError("layers: a channel sheet dreams each channel of its layer alone (channels=); leave layers out")
-    if isinstance(top, str) and top.strip().lower() == "all":
-        top = "all"
-    elif isinstance(top, str):  # ("top must be an integer" named no "all")
-        raise ValueError(f"top must be a whole number or 'all', got {_checks.shown(top)}")
-    count = None if top == "all" else _checks.integer("top", top, 1)
-    if count is not None and count > V.MAX_CELLS:  # (it said "must be in [1, 100]", not why)
-        raise ValueError(f"top: a sheet holds at most {V.MAX_CELLS} cells, got top={count}")
     first = _options({**base, "layers": [channels]}, models)  # a custom model needs its layer named
     try:
         order = ranked(picture, channels, first)
