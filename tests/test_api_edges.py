@@ -289,3 +289,20 @@ def test_an_integer_past_a_floats_range_is_refused_naming_its_parameter(call, wo
     a weight, fps, threshold...); a NaN added to an objective made the whole loss NaN."""
     with pytest.raises(ValueError, match=words):
         call(torch.rand(3, 32, 32))
+
+
+@pytest.mark.parametrize(
+    "call, exc, words",
+    [
+        (lambda: fd.objectives.channel("_blocks.5", range(10**9)), ValueError, r"1000000000 of them, more than"),
+        (lambda: fd.objectives.channel("_blocks.5", 10**30), ValueError, r"channel numbers in \[0, 65535\]"),
+        (lambda: fd.objectives.channel("_blocks.5", []), ValueError, r"^channel: channels is empty"),
+        (lambda: fd.dream(torch.rand(3, 32, 32), smooth=[]), TypeError, r"^smooth must be a number, got \[\]"),
+        (lambda: fd.dream(torch.rand(3, 32, 32), smooth=torch.ones(2)), TypeError, r"^smooth must be a number"),
+    ],
+)
+def test_channel_lists_and_smooth_are_checked_as_what_they_are(call, exc, words):
+    """range(10**9) was listed whole (the memory went), channel 10**30 failed at the first forward,
+    and smooth=[] meant no smoothing without a word."""
+    with pytest.raises(exc, match=words):
+        call()

@@ -150,7 +150,7 @@ class DreamOptions:
             jitter=c.integer("jitter", self.jitter, 0, cap=MAX["jitter"]),
             tile_size=None if self.tile_size is None else _checks.tile_size(self.tile_size, MAX["tile_size"]),
             lap_levels=c.integer("lap_levels", self.lap_levels, 1, 12),
-            smooth=None if not self.smooth else c.real("smooth", self.smooth, lo=0.0, lo_open=False, cap=MAX["smooth"]),
+            smooth=_smooth(self.smooth),
             guide=None if self.guide is None else _guide(self.guide),
             preserve_colors=preserve,
             color_match=match,
@@ -320,6 +320,14 @@ def _step_size(v) -> float:
             f"step_size must be at least {MIN_STEP_SIZE:g} (a smaller step changes nothing), got {shown(v)}"
         )
     return v
+
+
+def _smooth(v) -> float | None:
+    """The gradient's smoothing (None and 0: none). It was read as ``not v``: [], '' and {} meant
+    none without a word, and a tensor raised torch's "Boolean value of Tensor"."""
+    if v is None:
+        return None
+    return _checks.real("smooth", v, lo=0.0, lo_open=False, cap=MAX["smooth"]) or None
 
 
 def _guide(guide) -> torch.Tensor:

@@ -308,6 +308,8 @@ def channel(layer: str, channels, kind: str = "l2") -> Objective:
     ``layer`` or a list of them, over all positions."""
     layer = _layer_name("channel", layer)
     many = isinstance(channels, (list, tuple, range, set)) or getattr(channels, "ndim", 0) > 0  # (arrays, tensors)
+    if many and len(channels) > MAX_CHANNEL + 1:  # (range(10**9) was listed whole, and took the memory)
+        raise ValueError(f"channel: channels: {len(channels)} of them, more than a layer has (at most {MAX_CHANNEL + 1})")
     items = list(channels) if many else [channels]
     try:  # ints: Python's, numpy's and torch's (not floats, not bools)
         if any(isinstance(c, (bool, str)) for c in items):
@@ -317,8 +319,10 @@ def channel(layer: str, channels, kind: str = "l2") -> Objective:
         raise TypeError(
             f"channel: channels must be a channel number or a list of them (ints), got {shown(channels)}"
         ) from None
-    if not chans or min(chans) < 0:
-        raise ValueError(f"channels must be channel numbers >= 0, got {shown(channels)}")
+    if not chans:
+        raise ValueError("channel: channels is empty; give a channel number or a list of them")
+    if min(chans) < 0 or max(chans) > MAX_CHANNEL:  # (10**30 was accepted, and failed at the first forward)
+        raise ValueError(f"channel: channels must be channel numbers in [0, {MAX_CHANNEL}], got {shown(channels)}")
     if kind not in ("l2", "mean"):
         raise ValueError(f"kind must be 'l2' or 'mean', got {shown(kind)}")
     o = _term(LayerSpec(layer, channels=chans), kind, "channel")
