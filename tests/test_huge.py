@@ -150,3 +150,16 @@ def test_clear_errors(photo):
         fd.dream(photo, octaves=1, steps=1, color_match=True, low_memory=True)
     with pytest.raises(TypeError, match="low_memory must be True or False"):
         fd.dream(photo, octaves=1, steps=1, low_memory="yes")
+
+
+def test_a_16_bit_gray_file_comes_back_in_its_mode_and_says_its_8_bits(tmp_path):
+    """A file came back 8-bit L and the same picture opened with PIL came back I;16, both in 256
+    levels and without a word (low memory is automatic over 4096x4096: a print's tones)."""
+    ramp = (np.linspace(0, 1, 96 * 64).reshape(64, 96) * 65535).astype(np.uint16)
+    Image.fromarray(ramp).save(tmp_path / "deep.png")
+    outs = []
+    for given in (tmp_path / "deep.png", Image.open(tmp_path / "deep.png")):
+        with pytest.warns(fd.FastdreamWarning, match=r"low_memory dreams I;16 gray in 8 bits: the result comes back"):
+            outs.append(fd.dream(given, low_memory=True, steps=1, octaves=1, seed=0))
+    assert [o.mode for o in outs] == ["I;16", "I;16"]
+    assert np.array_equal(np.asarray(outs[0]), np.asarray(outs[1]))

@@ -17,7 +17,8 @@ import torch
 from PIL import Image
 
 from fastdream import _checks, _malloc
-from fastdream.io.convert import back_to_mode, from_uint8, quantize, standard
+from fastdream._warnings import warn
+from fastdream.io.convert import back_to_mode, deep_gray, from_uint8, quantize, standard
 from fastdream.io.images import check_pixels, check_range, load_pil, opened, upright
 from fastdream.io.profile import returned_profile, with_profile
 from fastdream.ops.luma import luma
@@ -58,10 +59,15 @@ class Pixels:
         if isinstance(image, (str, os.PathLike)):
             with opened(image, name) as im:  # its work's memory too, from the header: before decoding
                 check_pixels(name, image, im.size, im.mode, LOW_MEMORY_BYTES)
-            image = load_pil(image, name)
+            image = load_pil(image, name, keep_mode=True)  # (a 16-bit file came back 8-bit, its PIL image 16-bit)
         if isinstance(image, Image.Image):
             check_pixels(name, "the image", image.size, image.mode, LOW_MEMORY_BYTES, decoded=True)
             kept, back = returned_profile(image), back_to_mode(image)
+            if deep_gray(image):  # (automatic over 4096x4096: a print's tones were posterized without a word)
+                warn(
+                    f"{name}: low_memory dreams {image.mode} gray in 8 bits: the result comes back in its mode, "
+                    "with 256 levels; pass low_memory=False to keep its depth (more memory)"
+                )
             image = standard(upright(image, name), name)  # 16-bit scaled, palette transparency kept as alpha
             mode = image.mode
             arr = np.array(image)
