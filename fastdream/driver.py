@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import time
 from dataclasses import dataclass
 from typing import Any, Callable, Protocol, Sequence
 
@@ -256,6 +257,28 @@ def check_callback(callback) -> Callable | None:
     return callback
 
 
+#: The dream's bar: steps done, time spent, and (in its postfix) the time left by :class:`_Eta`.
+BAR = "{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
+
+
+class _Eta:
+    """The time left, each step weighed by its octave's pixels: tqdm's even rate said 2 s left at
+    step 3 of 6 of a 2048 px dream, where 37 s were (a step of the last octave costs ~10 of the first's)."""
+
+    def __init__(self, areas: Sequence[int], steps: int):
+        self.work = [a for a in areas for _ in range(steps)]
+        self.start = time.monotonic()
+
+    def left(self, done: int) -> str:
+        spent, work_done = time.monotonic() - self.start, sum(self.work[:done])
+        secs = round(spent * sum(self.work[done:]) / max(work_done, 1))
+        return (
+            f"{secs // 60:02d}:{secs % 60:02d}"
+            if secs < 3600
+            else f"{secs // 3600}:{secs // 60 % 60:02d}:{secs % 60:02d}"
+        )
+
+
 def drive(
     job: Job,
     sizes: Sequence[tuple[int, int]],
@@ -274,18 +297,20 @@ def drive(
             ``steps``, (steps done, steps in all), once a step is done: the command line saves it.
     """
     gen, total = generator(seed), len(sizes) * steps
-    bar = tqdm(total=total, disable=not progress, desc=desc, unit="step", leave=False)
+    bar = tqdm(total=total, disable=not progress, desc=f"{desc}:", unit="step", leave=False, bar_format=BAR)
+    eta = _Eta([h * w for h, w in sizes], steps)
     done, running = 0, [True]
     picture = _while_running(job.picture, running)
     try:
         for octave, size in enumerate(sizes):
+            bar.set_description(f"{desc}, octave {octave + 1}/{len(sizes)} ({size[1]}x{size[0]})", refresh=False)
             job.begin(octave, tuple(size), gen)
             for k in range(steps):
                 loss = job.step(gen)
                 done += 1
                 bar.update(1)
                 if progress:
-                    bar.set_postfix(loss=f"{float(loss):.4g}", refresh=False)
+                    bar.set_postfix_str(f"loss={float(loss):.4g}, {eta.left(done)} left", refresh=False)
                 if callback is None:
                     continue
                 state = StepState(octave, len(sizes), done, total, k + 1, tuple(size), float(loss), picture)

@@ -222,3 +222,20 @@ def test_octaves_that_round_to_one_size_are_said_as_such():
     """Merged octaves were reported as shrinking below the least size, which they did not."""
     with pytest.warns(UserWarning, match=r"using 1 of 3 octaves: at scale 1.0001 some octaves round to the same size"):
         assert driver.pyramid(160, 160, 3, 1.0001, min_side=32) == [(160, 160)]
+
+
+def test_the_bar_says_the_octave_and_the_time_left_weighs_each_step_by_its_pixels(capsys, monkeypatch):
+    """At step 3 of 6 of a 2048 px dream tqdm's even rate said 2 s left, where 37 s were; the bar
+    never said which octave it was in."""
+    import time
+
+    from fastdream.driver import _Eta
+
+    eta = _Eta([100 * 100, 300 * 300], steps=2)
+    eta.start = time.monotonic() - 4.0  # two steps of the small octave took 4 s
+    assert eta.left(2) == "00:36"  # the two of the 9x larger one take ~36 s
+    bar = driver.tqdm
+    monkeypatch.setattr(driver, "tqdm", lambda *a, **k: bar(*a, mininterval=0, **k))  # every step drawn
+    fd.dream(torch.rand(3, 96, 128), octaves=2, steps=2, progress=True)
+    err = capsys.readouterr().err
+    assert "dream, octave 2/2 (128x96): 100%" in err and " left]" in err, err

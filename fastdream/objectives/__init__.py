@@ -309,7 +309,9 @@ def channel(layer: str, channels, kind: str = "l2") -> Objective:
     layer = _layer_name("channel", layer)
     many = isinstance(channels, (list, tuple, range, set)) or getattr(channels, "ndim", 0) > 0  # (arrays, tensors)
     if many and len(channels) > MAX_CHANNEL + 1:  # (range(10**9) was listed whole, and took the memory)
-        raise ValueError(f"channel: channels: {len(channels)} of them, more than a layer has (at most {MAX_CHANNEL + 1})")
+        raise ValueError(
+            f"channel: channels: {len(channels)} of them, more than a layer has (at most {MAX_CHANNEL + 1})"
+        )
     items = list(channels) if many else [channels]
     try:  # ints: Python's, numpy's and torch's (not floats, not bools)
         if any(isinstance(c, (bool, str)) for c in items):
