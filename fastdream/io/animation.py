@@ -14,6 +14,7 @@ from typing import Iterable, Sequence
 import numpy as np
 from PIL import Image, features
 
+from fastdream import _checks
 from fastdream.io.atomic import atomic_save
 
 #: Animation formats by file extension.
@@ -173,6 +174,7 @@ def write_animation(frames: Iterable, path, *, fps: float = 15, loop: int = 0, a
     if not frames:
         raise ValueError("frames must hold at least one frame")
     fps = check_fps(fps, fmt)
+    loop = _checks.integer("loop", loop, 0, 65535)  # (Pillow's struct.error past a GIF's 16 bits)
     if audio is not None and fmt != "MP4":
         raise ValueError(f"audio: only .mp4 output keeps a sound track, not {path.suffix}")
     if fmt == "MP4":

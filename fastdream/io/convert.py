@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from fastdream import _checks
 from fastdream._checks import shown
 from fastdream._warnings import warn
 
@@ -29,8 +30,16 @@ def quantize(x: torch.Tensor, value_range=(0.0, 1.0)) -> torch.Tensor:
         >>> quantize(torch.tensor([0.0, 0.5, 1.0]))
         tensor([  0., 128., 255.])
     """
-    lo, hi = value_range
+    lo, hi = _value_range(value_range)
     return (x.detach().float() - lo).mul_(255.0 / (hi - lo)).round_().clamp_(0.0, 255.0)
+
+
+def _value_range(v) -> tuple[float, float]:
+    """``(lo, hi)``: two finite numbers, ``lo < hi`` ((1, 1) divided by zero, (0, nan) gave zeros)."""
+    lo, hi = _checks.pair("value_range", v)
+    if not lo < hi:
+        raise ValueError(f"value_range must be (lo, hi) with lo < hi, got {shown(v)}")
+    return lo, hi
 
 
 def to_uint8(x: torch.Tensor, value_range=(0.0, 1.0)) -> torch.Tensor:
@@ -262,6 +271,8 @@ def to_pil(x: torch.Tensor, value_range=(0.0, 1.0)):
         >>> [im.mode for im in to_pil(torch.zeros(2, 1, 4, 4))]
         ['L', 'L']
     """
+    if not isinstance(x, torch.Tensor) or x.dim() not in (3, 4) or x.shape[-3] not in MODES:
+        raise ValueError(f"x must be a (C, H, W) or (N, C, H, W) tensor of 1 to 4 channels, got {shown(x)}")
     if x.dim() == 4:
         return [to_pil(t, value_range) for t in x]
     a = to_uint8(x, value_range).permute(1, 2, 0).numpy()
@@ -276,6 +287,9 @@ def grid(x: torch.Tensor, nrow: int = 8, pad: int = 2, value_range=(0.0, 1.0)) -
         >>> grid(torch.zeros(10, 3, 8, 8), nrow=4).size  # 4 columns, 3 rows of 8 px, 2 px gaps
         (42, 32)
     """
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError(f"x must be an (N, C, H, W) tensor, got {shown(x)}")
+    nrow, pad = _checks.integer("nrow", nrow, 1, cap=1 << 16), _checks.integer("pad", pad, 0, cap=1 << 10)
     arr = to_uint8(x, value_range).permute(0, 2, 3, 1).numpy()
     n, h, w, c = arr.shape
     rows = math.ceil(n / nrow)

@@ -21,6 +21,7 @@ from typing import Iterable
 import numpy as np
 from PIL import Image
 
+from fastdream._checks import shown
 from fastdream._warnings import FastdreamWarning
 from fastdream.io.atomic import atomic_save
 from fastdream.io.convert import standard
@@ -341,6 +342,8 @@ def save_image(image: Image.Image, path, **options) -> Path:
     """Saves a PIL image atomically; the format follows the file extension, checked first
     (:func:`image_format`: a format Pillow cannot write, or transparency into
     a JPEG, is a ``ValueError`` and nothing is written)."""
+    if not isinstance(image, Image.Image):  # (an AttributeError deep in the save, or worse)
+        raise TypeError(f"image must be a PIL image (fastdream.io.to_pil makes one of a tensor), got {shown(image)}")
     if image.mode == "I" and Path(path).suffix.lower() == ".png":  # (Pillow 12 deprecates I in PNG)
         info, image = image.info, Image.fromarray(np.clip(np.asarray(image), 0, 65535).astype(np.uint16))
         image.info.update(info)

@@ -64,3 +64,24 @@ def test_grids():
     a = np.asarray(g)
     assert a[0].max() == 0 and a[1, 1].tolist() == [255, 255, 255] and a[-5:-1, -5:-1].max() == 0  # 6th cell empty
     assert io.grid_tensor(torch.zeros(3, 1, 4, 4), nrow=3).shape == (1, 8, 20)
+
+
+@pytest.mark.parametrize(
+    "call, exc, words",
+    [
+        (lambda: io.save_image(None, "x.png"), TypeError, r"^image must be a PIL image .* got None"),
+        (lambda: io.save_image(torch.rand(3, 8, 8), "x.png"), TypeError, r"^image must be a PIL image"),
+        (lambda: io.to_pil(torch.rand(3, 4, 4), value_range=(1, 1)), ValueError, r"^value_range must be .* lo < hi"),
+        (lambda: io.to_uint8(torch.rand(3), value_range=(0, float("nan"))), ValueError, r"^value_range\[1\] must"),
+        (lambda: io.to_pil(torch.zeros(5, 4, 4)), ValueError, r"^x must be a \(C, H, W\) or \(N, C, H, W\) tensor"),
+        (lambda: io.grid(torch.rand(2, 3, 4, 4), nrow=0), ValueError, r"^nrow must be >= 1"),
+        (lambda: io.grid(torch.rand(3, 4, 4)), ValueError, r"^x must be an \(N, C, H, W\) tensor"),
+        (lambda: io.write_animation([np.zeros((8, 8, 3), np.uint8)] * 2, "l.gif", loop=-1), ValueError, r"^loop must"),
+    ],
+)
+def test_the_io_helpers_refuse_bad_arguments_naming_them(call, exc, words, tmp_path, monkeypatch):
+    """They raised ZeroDivisionError, AttributeError, Pillow's struct.error, or gave zeros for NaN."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(exc, match=words):
+        call()
+    assert list(tmp_path.iterdir()) == []
