@@ -41,20 +41,28 @@ def requested() -> str:
     return name
 
 
-@contextlib.contextmanager
 def use_backend(name: str):
     """Runs the ops of the ``with`` block on ``name`` (``auto``, ``native`` or ``reference``).
 
     The choice is process-wide, as torch's own switches are: while a block runs in one thread,
-    the ops of every thread run on its backend (the block begun last wins while both run).
+    the ops of every thread run on its backend (the block begun last wins while both run). The
+    name is checked at the call (it was checked only on entering the block: a call without
+    ``with`` let any name pass).
 
     Examples:
         >>> import fastdream as fd
         >>> with fd.use_backend("reference"):
         ...     pass
     """
+    if not isinstance(name, str):
+        raise TypeError(f"backend must be one of {', '.join(BACKENDS)}, got {shown(name)}")
     if name not in BACKENDS:
         raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {shown(name)}")
+    return _using(name)
+
+
+@contextlib.contextmanager
+def _using(name: str):
     global _override
     entry = (object(), name)
     with _lock:

@@ -4,6 +4,7 @@ import subprocess
 import sys
 import warnings
 
+import numpy as np
 import pytest
 import torch
 
@@ -134,3 +135,12 @@ def test_native_build_is_the_one_ci_expects():
         assert _native.available(), _native.LOAD_ERROR
     if "cuda" in expected:
         assert _native.cuda_compiled() and _native.cuda_architectures()
+
+
+def test_use_backend_checks_its_name_at_the_call():
+    """It was checked only on entering the block: fd.use_backend("bogus") without `with` passed, and
+    a numpy array gave numpy's "truth value ... ambiguous"."""
+    with pytest.raises(ValueError, match=r"^backend must be one of auto, native, reference, got 'bogus'"):
+        fd.use_backend("bogus")
+    with pytest.raises(TypeError, match=r"^backend must be one of"):
+        fd.use_backend(np.array([1, 2]))
