@@ -27,7 +27,7 @@ class _Ctx:
 
 
 def _guided():
-    g = O.guide("a", None)
+    g = O.guide("a", torch.rand(3, 8, 8))  # (its target set below, as prepare() would)
     g.target = torch.rand(10, 8)  # what prepare() computes from the guide image
     return g
 
@@ -139,3 +139,21 @@ def test_a_neurons_position_is_a_place_on_the_map():
             O.neuron("a", **bad)
     a = acts()
     assert torch.equal(O.neuron("a", 1, y=99, x=99)(a), a["a"][:, 1, -1, -1])  # past the map: its last place
+
+
+@pytest.mark.parametrize(
+    "call, exc, words",
+    [
+        (lambda: O.from_layers((), "l2"), TypeError, r"^specs must be a non-empty tuple of LayerSpec"),
+        (lambda: O.from_layers(O.parse_layers(["_blocks.5"]), "bogus"), ValueError, r"^kind must be 'l2' or 'mean'"),
+        (lambda: O.guide_match(None, None, None), ValueError, r"^guide_match: x must be \(N, C, H, W\)"),
+        (lambda: O.guide_match(torch.rand(1, 3, 4, 4), torch.rand(2, 5), None), ValueError, r"y must be \(M, 3\)"),
+        (lambda: O.guide("_blocks.5", None), TypeError, r"^guide: image must be a path, PIL image"),
+        (lambda: O.guide("_blocks.5", "/no/such/guide.png"), FileNotFoundError, r"^guide: no such file"),
+    ],
+)
+def test_the_objective_builders_refuse_bad_arguments_naming_them(call, exc, words):
+    """from_layers(()) was an IndexError and kind='bogus' a mean; guide(L, None) was taken and failed
+    in the dream; guide_match(None, ...) an AttributeError."""
+    with pytest.raises(exc, match=words):
+        call()

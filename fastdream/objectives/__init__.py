@@ -37,9 +37,12 @@ from __future__ import annotations
 
 import numbers
 import operator
+import os
 from typing import Callable
 
+import numpy as np
 import torch
+from PIL import Image
 from torch import Tensor
 
 from fastdream import _checks
@@ -269,6 +272,10 @@ def guide_match(x: Tensor, y: Tensor, weights) -> Tensor:
     (the guide objective of the original DeepDream notebook): its gradient at each position is the
     best-matching guide feature. The match is found without gradients, in chunks of positions, so
     memory stays at one (positions x guide features) block."""
+    if not isinstance(x, Tensor) or x.dim() != 4:  # (an AttributeError, or "not enough values to unpack")
+        raise ValueError(f"guide_match: x must be (N, C, H, W) activations, got {shown(x)}")
+    if not isinstance(y, Tensor) or y.dim() != 2 or y.shape[1] != x.shape[1]:
+        raise ValueError(f"guide_match: y must be (M, {x.shape[1]}) guide features, got {shown(y)}")
     n, c, h, w = x.shape
     yt = y.to(x) if weights is None else y.to(x) * weights.view(1, c)
     with torch.no_grad():
@@ -366,12 +373,21 @@ def guide(layer: str, image) -> Objective:
     ``dream`` accepts): each position is pulled toward the guide feature it resembles most, so
     the dream grows what the guide contains. The guide's features are computed once, at a size
     like the dream's tiles."""
+    if isinstance(image, (str, os.PathLike)):  # (a missing file, None or 3 were taken, and failed in the dream)
+        _checks.input_file("guide", image)
+    elif not isinstance(image, (Image.Image, np.ndarray, Tensor)):
+        raise TypeError(f"guide: image must be a path, PIL image, numpy array or tensor, got {shown(image)}")
     return _term(LayerSpec(_layer_name("guide", layer)), "guide", "guide", guide_image=image)
 
 
 def from_layers(specs: tuple[LayerSpec, ...], kind: str, guide_image=None) -> Objective:
     """The sum of the terms of ``layers=`` specs, each ``kind`` (``l2``, ``mean``) or, with a
     guide image, the guide match on each layer."""
+    # (an empty tuple was an IndexError, a str an AttributeError, kind="bogus" a mean)
+    if not isinstance(specs, (tuple, list)) or not specs or not all(isinstance(s, LayerSpec) for s in specs):
+        raise TypeError(f"specs must be a non-empty tuple of LayerSpec (parse_layers makes them), got {shown(specs)}")
+    if kind not in ("l2", "mean"):
+        raise ValueError(f"kind must be 'l2' or 'mean', got {shown(kind)}")
     name = "guide" if guide_image is not None else f"layer_{kind}"
     terms = [_term(s, "guide" if guide_image is not None else kind, name, guide_image) for s in specs]
     total = terms[0]
