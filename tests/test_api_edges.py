@@ -306,3 +306,12 @@ def test_channel_lists_and_smooth_are_checked_as_what_they_are(call, exc, words)
     and smooth=[] meant no smoothing without a word."""
     with pytest.raises(exc, match=words):
         call()
+
+
+def test_a_bad_number_is_refused_before_a_named_model_is_built(monkeypatch):
+    """model="vgg19" with steps=0 built all of VGG19 (and warned of its random weights) first."""
+    from fastdream.models import registry
+
+    monkeypatch.setattr(registry, "load", lambda *a, **k: pytest.fail("the model was built first"))
+    with pytest.raises(ValueError, match=r"^steps must be >= 1, got 0"):
+        fd.dream(torch.rand(3, 32, 32), model="vgg19", steps=0)

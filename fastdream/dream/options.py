@@ -109,6 +109,7 @@ class DreamOptions:
 
     def checked(self) -> DreamOptions:
         c = _checks
+        scalars = self._scalars()  # before a named model is built (steps=0 was said after VGG19's build)
         if isinstance(self.model, (str, os.PathLike)):
             from fastdream.models.registry import load  # a name: the named backbone (a preset's model)
 
@@ -129,7 +130,18 @@ class DreamOptions:
             if defaults is not None:
                 return dataclasses.replace(self, layers=tuple(defaults)).checked()
         self._check_model_and_objective()
-        if self.norm not in NORMS:
+        return dataclasses.replace(
+            self,
+            layers=None if self.layers is None else _specs(self.layers),
+            **scalars,
+            guide=None if self.guide is None else _guide(self.guide),
+            subject=None if self.subject is None else _subjects(self),
+        )
+
+    def _scalars(self) -> dict:
+        """The options that are numbers, switches and names, checked."""
+        c = _checks
+        if not isinstance(self.norm, str) or self.norm not in NORMS:
             raise ValueError(f"norm must be one of {', '.join(map(repr, NORMS))}, got {shown(self.norm)}")
         if self.device is not None:
             c.parse_device("device", self.device)
@@ -140,9 +152,7 @@ class DreamOptions:
                 "preserve_colors and color_match are alternatives: preserve_colors keeps the input's "
                 "colors exactly, color_match only their statistics; pass one of them"
             )
-        return dataclasses.replace(
-            self,
-            layers=None if self.layers is None else _specs(self.layers),
+        return dict(
             octaves=_octaves(self.octaves),
             octave_scale=c.real("octave_scale", self.octave_scale, lo=1.0, cap=MAX["octave_scale"]),
             steps=c.integer("steps", self.steps, 1, cap=MAX["steps"]),
@@ -151,14 +161,12 @@ class DreamOptions:
             tile_size=None if self.tile_size is None else _checks.tile_size(self.tile_size, MAX["tile_size"]),
             lap_levels=c.integer("lap_levels", self.lap_levels, 1, 12),
             smooth=_smooth(self.smooth),
-            guide=None if self.guide is None else _guide(self.guide),
             preserve_colors=preserve,
             color_match=match,
             tile_batch=None if self.tile_batch is None else c.integer("tile_batch", self.tile_batch, 1, cap=4096),
             low_memory=None if self.low_memory is None else c.boolean("low_memory", self.low_memory),
             seed=None if self.seed is None else c.seed("seed", self.seed),
             preset=None if self.preset is None else presets.check_name(self.preset),
-            subject=None if self.subject is None else _subjects(self),
         )
 
     def _check_model_and_objective(self) -> None:
