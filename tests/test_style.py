@@ -215,3 +215,10 @@ def test_a_style_scale_below_the_networks_floor_says_so_once(images):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fd.style_transfer(images["content"], images["ihc"], steps=1, octaves=1, style_scale=0.5, seed=0)
+
+
+@pytest.mark.parametrize("name", ["content_layers", "style_layers"])
+def test_an_unknown_layer_of_either_loss_is_said_of_its_own_parameter(name):
+    """It was said of "layers", which style_transfer does not take."""
+    with pytest.raises(ValueError, match=rf"^{name}: unknown layer name\(s\) \['nope'\]"):
+        fd.style_transfer(torch.rand(3, 64, 64), [torch.rand(3, 64, 64)], steps=1, octaves=1, **{name: ["nope"]})
