@@ -266,12 +266,17 @@ class _Eta:
     step 3 of 6 of a 2048 px dream, where 37 s were (a step of the last octave costs ~10 of the first's)."""
 
     def __init__(self, areas: Sequence[int], steps: int):
-        self.work = [a for a in areas for _ in range(steps)]
+        self.areas, self.steps = list(areas), max(steps, 1)
         self.start = time.monotonic()
 
+    def _work(self, done: int) -> int:
+        """The pixels of the first ``done`` steps."""
+        full, part = divmod(done, self.steps)
+        return sum(self.areas[:full]) * self.steps + (self.areas[full] * part if part else 0)
+
     def left(self, done: int) -> str:
-        spent, work_done = time.monotonic() - self.start, sum(self.work[:done])
-        secs = round(spent * sum(self.work[done:]) / max(work_done, 1))
+        spent, work_done = time.monotonic() - self.start, self._work(done)
+        secs = round(spent * (self._work(len(self.areas) * self.steps) - work_done) / max(work_done, 1))
         return (
             f"{secs // 60:02d}:{secs % 60:02d}"
             if secs < 3600

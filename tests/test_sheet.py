@@ -9,7 +9,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from PIL import Image
+from PIL import Image, ImageFont
 
 import fastdream as fd
 from fastdream.cli import main
@@ -371,6 +371,9 @@ def test_captions_beyond_ascii_are_drawn_in_a_font_that_has_their_letters():
         pytest.skip("no system font with these letters here")
     assert layout._missing(layout._font(13, text), text) == []
     assert layout._font(13, "plain ascii") is not layout._font(13, text)
+    # Pillow before 10.1: a bitmap font that takes Latin-1 only (every sheet failed on its box letter)
+    old = ImageFont.load_default_imagefont()
+    assert layout._missing(old, "plain") == [] and layout._missing(old, "café 日") == ["日"]
 
 
 @pytest.mark.parametrize(
@@ -379,8 +382,10 @@ def test_captions_beyond_ascii_are_drawn_in_a_font_that_has_their_letters():
         (dict(notes={"where": Path("x")}), TypeError, r"^notes must hold only what JSON holds"),
         (dict(notes=torch.tensor([1.0, 2.0])), TypeError, r"^notes must be a dict"),
         (dict(vary=torch.tensor([1.0, 2.0])), TypeError, r"^vary must be a dict"),
-        (dict(vary={"steps": [1, 2]}, top=float("nan")), TypeError, r"^top must be an integer"),
-        (dict(vary={"steps": [1, 2]}, top=-1), ValueError, r"^top must be >= 1"),
+        (dict(vary={"steps": [1, 2]}, top=float("nan")), ValueError, r"^top is for a channel sheet"),
+        (dict(vary={"steps": [1, 2]}, top=500), ValueError, r"^top is for a channel sheet \(channels=LAYER\)"),
+        (dict(channels="_blocks.5", top=-1), ValueError, r"^top must be >= 1"),
+        (dict(vary={"steps": [1, 2]}, notes={1: "a", "b": 2}), TypeError, r"^notes must hold only what JSON"),
         (dict(channels=["_blocks.5"]), TypeError, r"^channels must be a layer name"),
     ],
 )

@@ -170,11 +170,12 @@ def write_animation(frames: Iterable, path, *, fps: float = 15, loop: int = 0, a
     """
     path = Path(path)
     fmt = animation_format(path, "path")
+    if fmt != "MP4":  # (before the frames are read; Pillow's struct.error past a GIF's 16 bits)
+        loop = _checks.integer("loop", loop, 0, 65535)
     frames = list(frames)
     if not frames:
         raise ValueError("frames must hold at least one frame")
     fps = check_fps(fps, fmt)
-    loop = _checks.integer("loop", loop, 0, 65535)  # (Pillow's struct.error past a GIF's 16 bits)
     if audio is not None and fmt != "MP4":
         raise ValueError(f"audio: only .mp4 output keeps a sound track, not {path.suffix}")
     if fmt == "MP4":

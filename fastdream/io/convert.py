@@ -34,8 +34,18 @@ def quantize(x: torch.Tensor, value_range=(0.0, 1.0)) -> torch.Tensor:
     return (x.detach().float() - lo).mul_(255.0 / (hi - lo)).round_().clamp_(0.0, 255.0)
 
 
+def _scalar(x):
+    if isinstance(x, torch.Tensor) and x.numel() == 1 and not x.dtype.is_complex:
+        return float(x.item())
+    if isinstance(x, np.ndarray) and x.size == 1:
+        return x.item()
+    return x
+
+
 def _value_range(v) -> tuple[float, float]:
     """``(lo, hi)``: two finite numbers, ``lo < hi`` ((1, 1) divided by zero, (0, nan) gave zeros)."""
+    if isinstance(v, (tuple, list)):  # (one-number tensors and arrays, as (t.min(), t.max()) gives them)
+        v = tuple(_scalar(x) for x in v)
     lo, hi = _checks.pair("value_range", v)
     if not lo < hi:
         raise ValueError(f"value_range must be (lo, hi) with lo < hi, got {shown(v)}")

@@ -159,9 +159,10 @@ def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Modu
     """
     if not isinstance(model, nn.Module):  # (it was "'NoneType' object has no attribute 'named_modules'")
         raise TypeError(f"model must be a torch.nn.Module, got {shown(model)} ({type(model).__name__})")
-    if not isinstance(layers, (str, list, tuple)):
-        raise TypeError(f"layers must be a layer name or a list of them, got {shown(layers)}")
-    layers = [layers] if isinstance(layers, str) else list(layers)
+    try:  # (a name, or any collection of them: a list, dict keys, a set)
+        layers = [layers] if isinstance(layers, str) else list(layers)
+    except TypeError:
+        raise TypeError(f"layers must be a layer name or a list of them, got {shown(layers)}") from None
     LayerTaps(model, layers)  # unknown layer names: the error names the user's model's layers
     p = next(iter(model.parameters()), None)
     # (a bad device was torch's RuntimeError, or its overload list for True)

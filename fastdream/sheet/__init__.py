@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import numbers
 import secrets
 import warnings
 from collections.abc import Mapping
@@ -40,6 +41,10 @@ __all__ = ["CHANNEL_DEFAULTS", "Sheet", "proof_sheet"]
 CHANNEL_DEFAULTS = {"steps": 30}
 
 
+#: A channel sheet's channels, unless told otherwise.
+TOP = 16
+
+
 @dataclass
 class Sheet:
     """A proof sheet: the contact sheet ``image``; ``cells``, each cell's options of
@@ -60,7 +65,7 @@ def proof_sheet(
     *,
     vary: dict | None = None,
     channels: str | None = None,
-    top: int | str = 16,
+    top: int | str = TOP,
     size: int = 256,
     progress: bool = False,
     callback=None,
@@ -289,6 +294,10 @@ def _checked_args(vary, channels, top, notes) -> tuple[int | None, dict]:
         raise TypeError(f"vary must be a dict of option name -> list of values, got {_checks.shown(vary)}")
     if channels is not None and not isinstance(channels, str):
         raise TypeError(f"channels must be a layer name, got {_checks.shown(channels)}")
+    if channels is None:  # (a channel sheet's: said of vary, top=500 said "at most 100 cells")
+        if not (isinstance(top, numbers.Integral) and not isinstance(top, bool) and top == TOP):
+            raise ValueError(f"top is for a channel sheet (channels=LAYER), got top={_checks.shown(top)} with vary")
+        return None, _notes(notes)
     if isinstance(top, str) and top.strip().lower() == "all":
         count = None
     elif isinstance(top, str):  # ("top must be an integer" named no "all")
@@ -297,13 +306,17 @@ def _checked_args(vary, channels, top, notes) -> tuple[int | None, dict]:
         count = _checks.integer("top", top, 1)
     if count is not None and count > V.MAX_CELLS:  # (it said "must be in [1, 100]", not why)
         raise ValueError(f"top: a sheet holds at most {V.MAX_CELLS} cells, got top={count}")
+    return count, _notes(notes)
+
+
+def _notes(notes) -> dict:
     if notes is not None and not isinstance(notes, dict):
         raise TypeError(f"notes must be a dict of facts for the JSON, got {_checks.shown(notes)}")
     try:
-        json.dumps(notes or {})
+        json.dumps(notes or {}, indent=2, sort_keys=True)  # (as io.write_json writes it)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"notes must hold only what JSON holds (text, numbers, lists, dicts): {exc}") from None
-    return count, notes or {}
+    return notes or {}
 
 
 def _channel_order(picture, channels: str, count: int | None, vary, base: dict, models: dict) -> list[int]:

@@ -71,9 +71,20 @@ def _font(size: int, text: str = ""):
 
 
 def _missing(font, text: str) -> list[str]:
-    """The letters of ``text`` that ``font`` draws as its box for letters it has not."""
-    box = bytes(font.getmask("\U000f0000"))  # (a private-use letter: no font has it)
-    return [ch for ch in dict.fromkeys(text) if ord(ch) > 127 and not ch.isspace() and bytes(font.getmask(ch)) == box]
+    """The letters of ``text`` that ``font`` draws as its box for letters it has not (or cannot
+    draw at all: Pillow's bitmap font before 10.1 takes Latin-1 only)."""
+    wanted = [ch for ch in dict.fromkeys(text) if ord(ch) > 127 and not ch.isspace()]
+    if not wanted:
+        return []
+
+    def drawn(ch: str) -> bytes | None:
+        try:
+            return bytes(font.getmask(ch))
+        except UnicodeEncodeError:
+            return None
+
+    box = drawn("\U000f0000")  # (a private-use letter: no font has it)
+    return [ch for ch in wanted if drawn(ch) in (box, None)]
 
 
 def _wrap(draw: ImageDraw.ImageDraw, text: str, font, width: int) -> list[str]:

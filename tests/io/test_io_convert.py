@@ -85,3 +85,13 @@ def test_the_io_helpers_refuse_bad_arguments_naming_them(call, exc, words, tmp_p
     with pytest.raises(exc, match=words):
         call()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_value_range_of_one_number_tensors_is_taken():
+    """(t.min(), t.max()) is how a preview is normalized: the new check refused its tensors."""
+    t = torch.randn(3, 8, 8)
+    assert np.array_equal(
+        np.asarray(io.to_pil(t, value_range=(t.min(), t.max()))),
+        np.asarray(io.to_pil(t, value_range=(float(t.min()), float(t.max())))),
+    )
+    assert io.to_uint8(t, value_range=(np.float32(-1), np.array(1.0))).dtype == torch.uint8
