@@ -513,3 +513,10 @@ def test_encoder_options_without_an_encoder_are_refused(data, tmp_path, capsys):
     assert main([*args, "--encoder-lr", "0.2"]) == 2
     assert "--encoder-lr and --freeze-epochs are for the pretrained encoder" in capsys.readouterr().err
     assert not (tmp_path / "u.pt").exists()
+
+
+def test_a_cutout_datasets_seed_past_64_bits_is_refused_before_anything_is_drawn(tmp_path):
+    """10**400 was taken (every other seed stays below 2**63)."""
+    with pytest.raises(ValueError, match=r"^seed must be <= 9223372036854775807"):
+        make_cutout_dataset(tmp_path / "d", 2, size=32, seed=10**400)
+    assert not (tmp_path / "d").exists()

@@ -383,7 +383,7 @@ def make_cutout_dataset(out_dir, n: int, *, size: int = 128, seed: int = 0) -> C
     out_dir = output_folder("out_dir", _checks.path("out_dir", out_dir), what="its images/ and masks/")
     n = _int("n", n, 1, cap=_checks.COUNT_MAX)
     size = _int("size", size, 16, cap=MAX_SIZE)
-    seed = _int("seed", seed, 0)
+    seed = _checks.seed("seed", seed)  # (10**400 was taken: seeds stay below 2**63)
     _checks.fits(f"size={size} (each image drawn at {SUPERSAMPLE}x)", (SUPERSAMPLE * size) ** 2 * 4 * 8)
     _checks.fits_on_disk(f"n={n} images and masks of {size}x{size}", n * size * size * 4 / 2, out_dir)
     images, masks = out_dir / "images", out_dir / "masks"

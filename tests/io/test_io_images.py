@@ -207,6 +207,7 @@ def test_a_pictures_color_profile_reaches_the_output(tmp_path, low_memory):
     assert io.color_profile(cmyk) is None
 
 
+@pytest.mark.filterwarnings("ignore:image. low_memory dreams I;16 gray in 8 bits")  # (said, and tested, elsewhere)
 @pytest.mark.parametrize("low_memory", [False, True])
 @pytest.mark.parametrize("ext, mode", [(".png", "RGB"), (".jpg", "RGB"), (".tif", "RGB"), (".png", "I;16")])
 def test_a_pictures_print_resolution_reaches_the_output(tmp_path, ext, mode, low_memory):
