@@ -171,6 +171,12 @@ PAGE_WORDS = (
     # (only where a U-Net was asked for: the GAN / VAE tab given one said "U-Net checkpoint:" too)
     (r"^checkpoint: (?=.*not a (?:fastdream )?U-Net checkpoint)", "U-Net checkpoint: "),
     (r"^checkpoint: ", "Checkpoint: "),
+    # (a file that is no checkpoint or weights: torch.load's terms on an artist's page)
+    (r" \(torch\.load\(weights_only=True\) failed: \w+\)", " (it could not be read as one)"),
+    (
+        r"^weights: (\S+) is not a file torch\.load reads with weights_only=True \(.*\)\): \w+$",
+        r"Backbone weights: \1 is not a weights file (a state dict saved with torch.save)",
+    ),
     (r"or a larger size= / --size to enlarge it\b", "or a larger Long side to enlarge it"),
     (r"^top: (.*)\btop=(\d+) asks", r"Channels (the most responsive): \1\2 asks"),
 )

@@ -174,6 +174,9 @@ class Page:
             show_progress="minimal",
         )
         stop.click(self.stopper(api_name), [asked], [outputs[0]], queue=False, api_name=f"{api_name}_stop")
+        for component in inputs.values():  # a new upload clears the last one's error (it stayed, beside a fine picture)
+            if isinstance(component, (gr.Image, gr.File)):
+                component.upload(_cleared, [outputs[0]], [outputs[0]], queue=False, api_visibility="private")
 
     def stopper(self, kind: str) -> Callable[..., Any]:
         """The Stop of the tab whose jobs are ``kind``: its running job ends at its next step, its
@@ -190,3 +193,8 @@ class Page:
 
         stop.__annotations__ = {"request": gr.Request}  # (Gradio finds the request by its annotation)
         return stop
+
+
+def _cleared(status: str | None):
+    """The status after a new upload: "Ready." where it said an error, else as it was."""
+    return widgets.status_html("Ready.") if "fd-error" in (status or "") else gr.skip()

@@ -178,6 +178,9 @@ def test_a_text_file_is_one_clear_message(server, browser, tmp_path):
     assert "fake.png is not an image Pillow can read" in status(browser)
     assert css(browser, "#dream-status .fd-error") and "Traceback" not in browser.page_source
     assert server.answers()
+    # Another upload clears the error: it stayed, beside a picture that was fine.
+    upload(browser, picture(tmp_path / "fine.png"))
+    until(lambda: status(browser).strip() == "Ready.", 30, "the error cleared")
 
 
 def test_closing_the_page_removes_its_files(server, browser, tmp_path):

@@ -361,6 +361,16 @@ def test_a_sheets_progress_counts_cells_not_frames():
         ),
         ("give a larger content picture, or a larger size= / --size to enlarge it", "or a larger Long side to"),
         ("top: _blocks.0 has 16 channels; top=64 asks for more", "Channels (the most responsive): _blocks.0 has 16 "),
+        # (torch.load's terms for a file that is no checkpoint or weights)
+        (
+            "checkpoint: n.txt is not a fastdream checkpoint (torch.load(weights_only=True) failed: KeyError)",
+            "Checkpoint: n.txt is not a fastdream checkpoint (it could not be read as one)",
+        ),
+        (
+            "weights: n.txt is not a file torch.load reads with weights_only=True (a state dict saved with "
+            "torch.save(model.state_dict(), path)): KeyError",
+            "Backbone weights: n.txt is not a weights file (a state dict saved with torch.save)",
+        ),
     ],
 )
 def test_the_page_says_the_librarys_messages_in_its_own_words(said, shown):
