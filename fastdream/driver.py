@@ -267,6 +267,7 @@ class _Eta:
 
     def __init__(self, areas: Sequence[int], steps: int):
         self.areas, self.steps = list(areas), max(steps, 1)
+        self.total = sum(self.areas) * self.steps
         self.start = time.monotonic()
 
     def _work(self, done: int) -> int:
@@ -276,7 +277,7 @@ class _Eta:
 
     def left(self, done: int) -> str:
         spent, work_done = time.monotonic() - self.start, self._work(done)
-        secs = round(spent * (self._work(len(self.areas) * self.steps) - work_done) / max(work_done, 1))
+        secs = round(spent * (self.total - work_done) / max(work_done, 1))
         return (
             f"{secs // 60:02d}:{secs % 60:02d}"
             if secs < 3600

@@ -16,6 +16,7 @@ from PIL import Image, features
 
 from fastdream import _checks
 from fastdream.io.atomic import atomic_save
+from fastdream.io.outputs import bare_extension
 
 #: Animation formats by file extension.
 FORMATS = {".gif": "GIF", ".webp": "WEBP", ".mp4": "MP4"}
@@ -34,7 +35,7 @@ def animation_format(path, name: str = "out_path") -> str:
     is unknown or this install cannot write that format."""
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None and path.name.lower() in FORMATS:  # "-o .gif": the name left out
+    if fmt is None and bare_extension(path) in FORMATS:
         raise ValueError(f"{name}: {path} is only an extension; give the file a name, such as zoom{path.name.lower()}")
     if fmt is None:
         raise ValueError(f"{name}: unknown video extension {path.suffix!r} in {str(path)!r}; use .gif, .webp or .mp4")

@@ -55,7 +55,7 @@ def image_format(
     """
     path = Path(path)
     ext = path.suffix.lower()
-    if not ext and path.name.lower() in Image.registered_extensions():  # "-o .png": the name left out
+    if not ext and bare_extension(path) in Image.registered_extensions():
         raise ValueError(f"{name}: {path} is only an extension; give the file a name, such as dream{path.name.lower()}")
     if not ext:
         raise ValueError(f"{name}: {path} has no extension to choose an image format by; use {WRITABLE}")
@@ -81,6 +81,18 @@ def image_format(
             f"{size[0]}x{size[1]}; use .png or .tif"
         )
     return fmt
+
+
+def bare_extension(path: Path) -> str:
+    """The extension a name is made of alone (``-o .png``: the file's name left out; Python reads
+    it as a hidden file's name with no suffix), lowercased; '' for any other name.
+
+    Examples:
+        >>> bare_extension(Path("out/.PNG")), bare_extension(Path("a.png")), bare_extension(Path(".x.png"))
+        ('.png', '', '')
+    """
+    name = path.name
+    return name.lower() if name.startswith(".") and not path.suffix and "." not in name[1:] else ""
 
 
 def soft_alpha(image: Image.Image) -> bool:
@@ -244,7 +256,7 @@ def output_folder(name: str, out, inputs: Iterable = (), what: str = "its pictur
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise ValueError(f"{name}: {out} exists and is not a folder")
-    named = out.suffix.lower() or (out.name.lower() if out.name.startswith(".") else "")  # (".png": a name left out)
+    named = out.suffix.lower() or bare_extension(out)
     if not out.exists() and named in FILE_SUFFIXES:
         raise ValueError(f"{name}: {out} is named as a file, but it is a folder for {what}; give a folder name")
     for p in [out, *out.parents] if not out.exists() else []:

@@ -5,6 +5,7 @@ build that keeps the tapped layers' activations (:func:`dream_net`)."""
 from __future__ import annotations
 
 import copy
+import functools
 import re
 import weakref
 from collections import OrderedDict
@@ -138,6 +139,18 @@ def check_model(model: nn.Module) -> None:
 
 
 @torch.no_grad()
+def check_layer_names(model: nn.Module | None, layers: Sequence[str]) -> None:
+    """Refuses the names of ``layers`` that ``model`` lacks (:class:`LayerTaps`' error) before any
+    network is built; None: the default backbone's names, from a copy without weights."""
+    LayerTaps(model if model is not None else _default_names(), list(layers))
+
+
+@functools.cache
+def _default_names() -> EfficientNetLite0:
+    with torch.device("meta"):  # (its names only: no weights made)
+        return EfficientNetLite0()
+
+
 def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Module:
     """A private, optimized copy of ``model`` for dreaming ``layers``; ``model`` is not changed.
 

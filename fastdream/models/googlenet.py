@@ -95,9 +95,8 @@ class GoogLeNet(nn.Module):
 
     def __init__(self, num_classes: int = 1000, transform_input: bool = True) -> None:
         super().__init__()
-        num_classes = _checks.integer(
-            "num_classes", num_classes, 1, cap=1 << 20
-        )  # (torch said "empty(): argument 'size'")
+        # (torch said "empty(): argument 'size'")
+        num_classes = _checks.integer("num_classes", num_classes, 1, cap=1 << 20)
         if transform_input:
             self.input_mean, self.input_std = (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
         else:

@@ -57,9 +57,8 @@ class VGG(nn.Module):
 
     def __init__(self, config: str = "vgg16", num_classes: int = 1000) -> None:
         super().__init__()
-        num_classes = _checks.integer(
-            "num_classes", num_classes, 1, cap=1 << 20
-        )  # (torch said "empty(): argument 'size'")
+        # (torch said "empty(): argument 'size'")
+        num_classes = _checks.integer("num_classes", num_classes, 1, cap=1 << 20)
         if config not in _CONFIGS:
             raise ValueError(f"config must be one of {sorted(_CONFIGS)}, got {shown(config)}")
         layers: list[nn.Module] = []

@@ -27,8 +27,7 @@ from fastdream import _checks, driver, io
 from fastdream.dream import DreamOptions, run
 from fastdream.dream.engine import build_objective, pyramid
 from fastdream.dream.presets import model_of, preset
-from fastdream.models.efficientnet_lite import EfficientNetLite0
-from fastdream.models.taps import LayerTaps
+from fastdream.models.build import check_layer_names
 from fastdream.objectives import Objective
 from fastdream.sheet import layout
 from fastdream.sheet import vary as V
@@ -257,11 +256,9 @@ def _check_layers(opts: list[DreamOptions], cells: list[dict], varied: dict) -> 
     """Every cell's layers (and subjects) named in its model before the first dream: a typo in
     the last value of a ``vary`` is one error at once, not one after the other cells' dreams,
     and said of ``vary`` (the command line named --layers, which it had not been given)."""
-    with torch.device("meta"):  # the default backbone's names, without its weights
-        default = EfficientNetLite0()
     for o, cell in zip(opts, cells):
         try:
-            LayerTaps(o.model if o.model is not None else default, build_objective(o).layers)
+            check_layer_names(o.model, build_objective(o).layers)
         except (TypeError, ValueError) as exc:
             bad = next((k for k in ("layers", "subject", "preset") if k in varied), None)
             if bad is None:

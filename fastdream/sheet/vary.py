@@ -31,7 +31,7 @@ def _octaves(text: str) -> int | str:
     if text.strip().lower() == "auto":
         return "auto"
     try:
-        return int(text)
+        return _integer(text)
     except ValueError:
         raise ValueError(f"{text!r} is not a whole number or auto") from None
 

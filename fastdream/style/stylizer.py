@@ -14,9 +14,8 @@ import torch.nn.functional as F
 
 from fastdream import ops
 from fastdream._warnings import warn
-from fastdream.models.build import dream_net
-from fastdream.models.efficientnet_lite import EfficientNetLite0
-from fastdream.models.taps import Frozen, LayerTaps
+from fastdream.models.build import check_layer_names, dream_net
+from fastdream.models.taps import Frozen
 from fastdream.style import engine
 from fastdream.style import regions as R
 from fastdream.style.features import Features
@@ -34,12 +33,6 @@ def scaled_size(h: int, w: int, size: int | None) -> tuple[int, int]:
         return h, w
     k = size / max(h, w)
     return max(1, round(h * k)), max(1, round(w * k))
-
-
-def _names_only() -> EfficientNetLite0:
-    """The default backbone's layer names, without its weights."""
-    with torch.device("meta"):
-        return EfficientNetLite0()
 
 
 class Stylizer:
@@ -67,7 +60,7 @@ class Stylizer:
         self.layers = o.style_layers + o.content_layers
         for name, layers in (("style_layers", o.style_layers), ("content_layers", o.content_layers)):
             try:  # (an unknown name was said of "layers", which style_transfer does not take)
-                LayerTaps(o.model if o.model is not None else _names_only(), list(layers))
+                check_layer_names(o.model, layers)
             except ValueError as exc:
                 raise ValueError(f"{name}: {str(exc).removeprefix('layers: ')}") from None
         self.net = dream_net(o.model, self.layers, device)

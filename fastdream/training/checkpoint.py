@@ -17,11 +17,8 @@ from fastdream import _checks
 from fastdream._checks import shown
 from fastdream._warnings import warn
 from fastdream.io import atomic_save, reason
-from fastdream.io.record import CHECKPOINT_FORMATS
+from fastdream.io.record import CHECKPOINT_FORMATS as FORMATS  # (the formats fastdream writes)
 from fastdream.training.schema import validate
-
-#: The formats fastdream writes: what they hold and the function that writes them (for messages).
-FORMATS = CHECKPOINT_FORMATS
 
 
 def _on_cpu(obj):
