@@ -28,6 +28,7 @@ from tqdm.auto import tqdm
 from fastdream import _checks, io
 from fastdream._checks import shown
 from fastdream.training import IMAGE_EXTENSIONS, distributed, list_images
+from fastdream.training.distributed import launch_lock
 from fastdream.training.folders import walk_files
 
 
@@ -112,45 +113,48 @@ def run_folder(
     ]
     if fmt:
         _check_distinct(files, targets, fmt)
-    if settings is not None:
-        settings = _check_settings(out_dir, {"format": fmt, **settings}, targets)
-    dist = distributed(device)
-    if dist.enabled and device.type == "cpu":
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
-    report = FolderReport()
-    if dist.main:  # a link to a picture that is gone is an unreadable file, not no file at all
-        for link in _broken_links(in_dir):
-            print(f"{name}: skipping {link}: a link to a file that does not exist", file=sys.stderr)
-            report.failed.append((link, "a broken link"))
-    bar = tqdm(total=len(files), disable=not (progress and dist.main), desc=name, unit="image")
-    watch = _Watch(targets, dist.rank, dist.world) if dist.enabled and not bar.disable else None
-    made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]  # a run that makes nothing leaves none
-    wrote_settings = False
-    try:
-        for done, i in enumerate(range(dist.rank, len(files), dist.world), 1):
-            if targets[i].exists():
-                report.skipped.append(targets[i])
-            else:
-                if settings is not None:  # once, before the first output: a stop leaves both
-                    out_dir.mkdir(parents=True, exist_ok=True)
-                    io.write_json(settings, out_dir / SETTINGS_NAME)
-                    settings, wrote_settings = None, True
-                _one(files[i], targets[i], make, report, name)
-            bar.update((watch.others() + done if watch else done) - bar.n)
-        dist.barrier()
-        bar.update(bar.total - bar.n)  # every rank is done; an unreadable file of another rank held its count back
-    finally:
-        bar.close()
-        if made and wrote_settings and not report.written and not dist.enabled:  # (ranks: others may write)
-            _undo(out_dir, made)
-    if dist.enabled:  # one summary for the launch, said by rank 0, not one per rank
-        mine = [len(report.written), len(report.skipped), len(report.failed)]
-        report.totals = tuple(int(v) for v in dist.sum(torch.tensor(mine, device=device)).tolist())
-        report.main = dist.main
-    written, skipped, failed = report.counts()
-    if failed and not written and not skipped:  # a run that made nothing is no success
-        raise ValueError(f"input_dir: none of the {failed} image file(s) in {in_dir} could be read (each said above)")
-    return report
+    with launch_lock(out_dir, "output_dir"):  # one run at a time per folder
+        if settings is not None:
+            settings = _check_settings(out_dir, {"format": fmt, **settings}, targets)
+        dist = distributed(device)
+        if dist.enabled and device.type == "cpu":
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // dist.world))
+        report = FolderReport()
+        if dist.main:  # a link to a picture that is gone is an unreadable file, not no file at all
+            for link in _broken_links(in_dir):
+                print(f"{name}: skipping {link}: a link to a file that does not exist", file=sys.stderr)
+                report.failed.append((link, "a broken link"))
+        bar = tqdm(total=len(files), disable=not (progress and dist.main), desc=name, unit="image")
+        watch = _Watch(targets, dist.rank, dist.world) if dist.enabled and not bar.disable else None
+        made = [p for p in (out_dir, *out_dir.parents) if not p.exists()]  # a run that makes nothing leaves none
+        wrote_settings = False
+        try:
+            for done, i in enumerate(range(dist.rank, len(files), dist.world), 1):
+                if targets[i].exists():
+                    report.skipped.append(targets[i])
+                else:
+                    if settings is not None:  # once, before the first output: a stop leaves both
+                        out_dir.mkdir(parents=True, exist_ok=True)
+                        io.write_json(settings, out_dir / SETTINGS_NAME)
+                        settings, wrote_settings = None, True
+                    _one(files[i], targets[i], make, report, name)
+                bar.update((watch.others() + done if watch else done) - bar.n)
+            dist.barrier()
+            bar.update(bar.total - bar.n)  # every rank is done; an unreadable file of another rank held its count back
+        finally:
+            bar.close()
+            if made and wrote_settings and not report.written and not dist.enabled:  # (ranks: others may write)
+                _undo(out_dir, made)
+        if dist.enabled:  # one summary for the launch, said by rank 0, not one per rank
+            mine = [len(report.written), len(report.skipped), len(report.failed)]
+            report.totals = tuple(int(v) for v in dist.sum(torch.tensor(mine, device=device)).tolist())
+            report.main = dist.main
+        written, skipped, failed = report.counts()
+        if failed and not written and not skipped:  # a run that made nothing is no success
+            raise ValueError(
+                f"input_dir: none of the {failed} image file(s) in {in_dir} could be read (each said above)"
+            )
+        return report
 
 
 #: The settings of a folder run's outputs, kept in its output folder.

@@ -719,7 +719,8 @@ def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(tmp_p
     one settings file, and both said they had succeeded."""
     from types import SimpleNamespace
 
-    from fastdream.cli.lock import lock_path, output_lock
+    from fastdream.cli.lock import output_lock
+    from fastdream.io.lock import lock_path
 
     out = tmp_path / "z.gif"
     with output_lock(SimpleNamespace(output=str(out))):  # the first run, still at work

@@ -252,15 +252,11 @@ def stamp(path) -> int | None:
 
 
 def main_rank() -> bool:
-    """Whether this process speaks for its launch: always, but under torchrun only rank 0 (every
-    rank printed the same ``wrote`` line); it holds the output's lock too. A launch the variables do
-    not make is the command's to say, so it counts as the main one here."""
-    from fastdream.training.distributed import Dist
+    """Whether this process speaks for its launch (under torchrun only rank 0 printed the same
+    ``wrote`` line as every rank); it holds the output's lock too."""
+    from fastdream.training.distributed import main_process
 
-    try:
-        return Dist.from_env().main
-    except ValueError:
-        return True
+    return main_process()
 
 
 def say_written(path, before: int | None, quiet: bool) -> None:

@@ -31,6 +31,7 @@ from fastdream.training import (
     resumed,
     start_over,
 )
+from fastdream.training.distributed import launch_lock
 
 #: The learning rate follows a cosine from ``lr`` down to ``lr * MIN_LR_FRACTION``.
 MIN_LR_FRACTION = 0.02
@@ -330,54 +331,55 @@ def train_unet(
     """
     t_start = time.monotonic()
     a = O.check_arguments(locals())
-    if not a["resume"]:  # only a U-Net's checkpoint is replaced, never a file given by mistake
-        start_over(a["out_path"], FORMAT, "out_path")
-    launch = Dist.from_env()
-    found, lone_i, lone_m = P.find_pairs(a["images_dir"], a["masks_dir"])
-    if (lone_i or lone_m) and launch.main:
-        parts = []
-        if lone_i:
-            parts.append(f"{len(lone_i)} image(s) without a mask ({P.names(lone_i)})")
-        if lone_m:
-            parts.append(f"{len(lone_m)} mask(s) without an image ({P.names(lone_m)})")
-        warn(f"train_unet: skipping {' and '.join(parts)}")
-    reject = P.Rejects(a["skip_bad"])
-    good, sizes = P.checked(found, reject)
-    if len(good) < 2:
-        O.too_few(good, a)
-    state = None
-    if a["resume"] and a["out_path"].is_file():
-        state = read_unet_checkpoint(a["out_path"], "out_path", O.RESUME)
-        check_architecture(O.arch(state["config"]), {k: a[k] for k in O.ARCH_KEYS}, a["out_path"], "out_path")
-    val_keys = O.split([k for k, _, _ in good], state, a, launch)
-    if a["epochs"] is None:
-        a["epochs"] = O.default_epochs(len(good) - len(val_keys))
-    zoom_of = lambda k: 1.0 if k in val_keys else P.MAX_ZOOM  # validation images are seen whole
-    show = a["progress"] and launch.main
-    cache, good = P.decoded(good, sizes, a["image_size"], zoom_of, reject, PRELOAD_BYTES, show=show)
-    if reject.bad and launch.main:
-        warn(f"train_unet: skipping {len(reject.bad)} bad pair(s): " + "; ".join(reject.bad[:5]))
-    val_keys = _held_out(good, val_keys, cache, a, launch)
-    train_pairs = [p for p in good if p[0] not in val_keys]
-    val_pairs = [p for p in good if p[0] in val_keys]
-    if not train_pairs or not val_pairs:
-        O.too_few(good, a)
-    dev = a["device"]
-    if a["amp"] and dev.type != "cuda":
-        if launch.main:
-            warn(f"train_unet: amp=True needs CUDA; training on {dev} in float32")
-        a["amp"] = False
-    config = _config(a, len(good), len(train_pairs), len(val_pairs), len(lone_i) + len(lone_m), len(reject.bad))
-    if state is not None and launch.main and state["epoch"] < a["epochs"]:  # said, as the other trainers do
-        keys = ("lr", "batch_size", "augment", "encoder_lr", "freeze_epochs", "pairs", "seed")
-        note_changes(state["config"], {k: config[k] for k in keys}, a["out_path"], "train_unet")
-    dist = distributed(dev)
-    trainer = UNetTrainer(
-        train_pairs, val_pairs, a["out_path"], config, state, dist, dev, cache=cache, num_workers=a["num_workers"]
-    )
-    return trainer.fit(
-        a["epochs"], len(trainer.loader), max_minutes=a["max_minutes"], t_start=t_start, progress=a["progress"]
-    )
+    with launch_lock(a["out_path"], "out_path"):  # one training at a time per checkpoint
+        if not a["resume"]:  # only a U-Net's checkpoint is replaced, never a file given by mistake
+            start_over(a["out_path"], FORMAT, "out_path")
+        launch = Dist.from_env()
+        found, lone_i, lone_m = P.find_pairs(a["images_dir"], a["masks_dir"])
+        if (lone_i or lone_m) and launch.main:
+            parts = []
+            if lone_i:
+                parts.append(f"{len(lone_i)} image(s) without a mask ({P.names(lone_i)})")
+            if lone_m:
+                parts.append(f"{len(lone_m)} mask(s) without an image ({P.names(lone_m)})")
+            warn(f"train_unet: skipping {' and '.join(parts)}")
+        reject = P.Rejects(a["skip_bad"])
+        good, sizes = P.checked(found, reject)
+        if len(good) < 2:
+            O.too_few(good, a)
+        state = None
+        if a["resume"] and a["out_path"].is_file():
+            state = read_unet_checkpoint(a["out_path"], "out_path", O.RESUME)
+            check_architecture(O.arch(state["config"]), {k: a[k] for k in O.ARCH_KEYS}, a["out_path"], "out_path")
+        val_keys = O.split([k for k, _, _ in good], state, a, launch)
+        if a["epochs"] is None:
+            a["epochs"] = O.default_epochs(len(good) - len(val_keys))
+        zoom_of = lambda k: 1.0 if k in val_keys else P.MAX_ZOOM  # validation images are seen whole
+        show = a["progress"] and launch.main
+        cache, good = P.decoded(good, sizes, a["image_size"], zoom_of, reject, PRELOAD_BYTES, show=show)
+        if reject.bad and launch.main:
+            warn(f"train_unet: skipping {len(reject.bad)} bad pair(s): " + "; ".join(reject.bad[:5]))
+        val_keys = _held_out(good, val_keys, cache, a, launch)
+        train_pairs = [p for p in good if p[0] not in val_keys]
+        val_pairs = [p for p in good if p[0] in val_keys]
+        if not train_pairs or not val_pairs:
+            O.too_few(good, a)
+        dev = a["device"]
+        if a["amp"] and dev.type != "cuda":
+            if launch.main:
+                warn(f"train_unet: amp=True needs CUDA; training on {dev} in float32")
+            a["amp"] = False
+        config = _config(a, len(good), len(train_pairs), len(val_pairs), len(lone_i) + len(lone_m), len(reject.bad))
+        if state is not None and launch.main and state["epoch"] < a["epochs"]:  # said, as the other trainers do
+            keys = ("lr", "batch_size", "augment", "encoder_lr", "freeze_epochs", "pairs", "seed")
+            note_changes(state["config"], {k: config[k] for k in keys}, a["out_path"], "train_unet")
+        dist = distributed(dev)
+        trainer = UNetTrainer(
+            train_pairs, val_pairs, a["out_path"], config, state, dist, dev, cache=cache, num_workers=a["num_workers"]
+        )
+        return trainer.fit(
+            a["epochs"], len(trainer.loader), max_minutes=a["max_minutes"], t_start=t_start, progress=a["progress"]
+        )
 
 
 def _config(a: dict, pairs: int, train: int, val: int, unpaired: int, bad: int) -> dict:

@@ -20,6 +20,7 @@ from fastdream.training import (
     read_checkpoint,
     start_over,
 )
+from fastdream.training.distributed import launch_lock
 
 
 def train_dreamer(
@@ -114,53 +115,58 @@ def train_dreamer(
     """
     t_start = time.monotonic()
     a = O.check_arguments(locals())
-    if not a["resume"]:  # only a dreamer's checkpoint is replaced, never a file given by mistake
-        start_over(a["out_path"], FORMAT, "out_path")
-    launch = Dist.from_env()
-    root = a["images_dir"]
-    subjects = data.find_subjects(root)
-    data.check_subjects(subjects, root)  # before the slow decoding: the layout errors come at once
-    state = (
-        read_checkpoint(a["out_path"], FORMAT, VERSION, "out_path", O.RESUME)
-        if a["resume"] and a["out_path"].is_file()
-        else None
-    )
-    pictures = data.load_all(subjects, round(a["image_size"] * data.KEEP_SCALE), a["skip_bad"])
-    data.check_subjects(subjects, root)
-    if launch.main:
-        data.warn_skipped(subjects, root)
-    config = _config(a, subjects, state)
-    if state is not None:
-        was = state["config"].get("subjects")
-        if was != config["subjects"]:  # the folder's subfolders, not an argument: said so
-            raise ValueError(
-                f"out_path: {a['out_path']} was trained on the subjects {was}, and the folder now holds {config['subjects']}; "
-                "name the subject folders as before to resume, resume=False to start over (replacing it), or another out_path"
-            )
-        check_architecture(state["config"], {k: config[k] for k in O.ARCH_KEYS}, a["out_path"], "out_path")
+    with launch_lock(a["out_path"], "out_path"):  # one training at a time per checkpoint
+        if not a["resume"]:  # only a dreamer's checkpoint is replaced, never a file given by mistake
+            start_over(a["out_path"], FORMAT, "out_path")
+        launch = Dist.from_env()
+        root = a["images_dir"]
+        subjects = data.find_subjects(root)
+        data.check_subjects(subjects, root)  # before the slow decoding: the layout errors come at once
+        state = (
+            read_checkpoint(a["out_path"], FORMAT, VERSION, "out_path", O.RESUME)
+            if a["resume"] and a["out_path"].is_file()
+            else None
+        )
+        pictures = data.load_all(subjects, round(a["image_size"] * data.KEEP_SCALE), a["skip_bad"])
+        data.check_subjects(subjects, root)
         if launch.main:
-            note_kept(state["config"], {"seed": a["seed"]}, a["out_path"], "train_dreamer")
-        if launch.main and (config.get("epochs") is None or state["epoch"] < config["epochs"]):
-            changes = {k: config[k] for k in ("lr", "backbone_lr", "batch_size", "weight_decay", "keep") if k in config}
-            note_changes(state["config"], changes, a["out_path"], "train_dreamer")
-    dist = distributed(a["device"])
-    if config["seed"] is None:  # rank 0's draw, for every rank
-        drawn = torch.randint(0, 2**31 - 1, (1,), dtype=torch.int64) if dist.main else torch.zeros(1, dtype=torch.int64)
-        config["seed"] = int(dist.broadcast(drawn).item())
-    held = data.split(subjects, root, a["val_split"], config["seed"], state and state.get("val_files"))
-    if state is not None and held == set(state.get("val_files") or ()) and launch.main:  # the split kept
-        config.update(note_kept(state["config"], {"val_split": a["val_split"]}, a["out_path"], "train_dreamer"))
-    train, val = [], []
-    for k, files in enumerate(subjects.files):
-        for i, f in enumerate(files):
-            (val if f.relative_to(root).as_posix() in held else train).append((k, i))
-    config.update(train=len(train), val=len(val), val_files=sorted(held), world_size=dist.world)
-    if config["epochs"] is None:
-        config["epochs"] = O.default_epochs(len(train))
-    trainer = DreamerTrainer(pictures, train, val, a["out_path"], config, state, dist, a["device"])
-    return trainer.fit(
-        config["epochs"], trainer.iters, max_minutes=a["max_minutes"], t_start=t_start, progress=a["progress"]
-    )
+            data.warn_skipped(subjects, root)
+        config = _config(a, subjects, state)
+        if state is not None:
+            was = state["config"].get("subjects")
+            if was != config["subjects"]:  # the folder's subfolders, not an argument: said so
+                raise ValueError(
+                    f"out_path: {a['out_path']} was trained on the subjects {was}, and the folder now holds {config['subjects']}; "
+                    "name the subject folders as before to resume, resume=False to start over (replacing it), or another out_path"
+                )
+            check_architecture(state["config"], {k: config[k] for k in O.ARCH_KEYS}, a["out_path"], "out_path")
+            if launch.main:
+                note_kept(state["config"], {"seed": a["seed"]}, a["out_path"], "train_dreamer")
+            if launch.main and (config.get("epochs") is None or state["epoch"] < config["epochs"]):
+                changes = {
+                    k: config[k] for k in ("lr", "backbone_lr", "batch_size", "weight_decay", "keep") if k in config
+                }
+                note_changes(state["config"], changes, a["out_path"], "train_dreamer")
+        dist = distributed(a["device"])
+        if config["seed"] is None:  # rank 0's draw, for every rank
+            drawn = (
+                torch.randint(0, 2**31 - 1, (1,), dtype=torch.int64) if dist.main else torch.zeros(1, dtype=torch.int64)
+            )
+            config["seed"] = int(dist.broadcast(drawn).item())
+        held = data.split(subjects, root, a["val_split"], config["seed"], state and state.get("val_files"))
+        if state is not None and held == set(state.get("val_files") or ()) and launch.main:  # the split kept
+            config.update(note_kept(state["config"], {"val_split": a["val_split"]}, a["out_path"], "train_dreamer"))
+        train, val = [], []
+        for k, files in enumerate(subjects.files):
+            for i, f in enumerate(files):
+                (val if f.relative_to(root).as_posix() in held else train).append((k, i))
+        config.update(train=len(train), val=len(val), val_files=sorted(held), world_size=dist.world)
+        if config["epochs"] is None:
+            config["epochs"] = O.default_epochs(len(train))
+        trainer = DreamerTrainer(pictures, train, val, a["out_path"], config, state, dist, a["device"])
+        return trainer.fit(
+            config["epochs"], trainer.iters, max_minutes=a["max_minutes"], t_start=t_start, progress=a["progress"]
+        )
 
 
 def _config(a: dict, subjects: data.Subjects, state) -> dict:

@@ -33,6 +33,7 @@ from fastdream.training import (
     readable,
     start_over,
 )
+from fastdream.training.distributed import launch_lock
 
 #: File name of the checkpoint inside ``out_dir``.
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -183,30 +184,33 @@ def train_gan(
         c["nc"] = 1 if all_gray(files) else 3
     if c["augment"] is None:
         c["augment"] = list(POLICIES) if c["recipe"] == "stable" and len(files) < AUGMENT_BELOW else []
-    path = out_dir / CHECKPOINT_NAME
-    state, stale = None, []
-    if not resume:  # only a GAN's checkpoint is replaced; the grids of its run go with it
-        start_over(path, FORMAT, "out_dir")
-        stale = epoch_pictures(path)
-    if resume and path.is_file():
-        state = read_gan_checkpoint(path, "out_dir", RESUME)
-        stored = dict(state["config"], recipe=state["config"].get("recipe", "dcgan"))
-        check_architecture(stored, {k: c[k] for k in _ARCH_KEYS}, path, "out_dir")
-    if c["amp"] and device.type != "cuda":
-        warn(f"train_gan: amp=True needs CUDA; training on {device} in float32")
-        c["amp"] = False
-    dist = distributed(device)
-    c.update(world_size=dist.world, images=len(files))
-    if state is not None and dist.main and state["epoch"] < c["epochs"]:  # (nothing to do: nothing changes)
-        note_changes(
-            state["config"],
-            {k: c[k] for k in ("lr", "lr_d", "beta1", "batch_size", "images", "seed")},
-            path,
-            "train_gan",
+    with launch_lock(out_dir, "out_dir"):  # one training at a time per checkpoint
+        path = out_dir / CHECKPOINT_NAME
+        state, stale = None, []
+        if not resume:  # only a GAN's checkpoint is replaced; the grids of its run go with it
+            start_over(path, FORMAT, "out_dir")
+            stale = epoch_pictures(path)
+        if resume and path.is_file():
+            state = read_gan_checkpoint(path, "out_dir", RESUME)
+            stored = dict(state["config"], recipe=state["config"].get("recipe", "dcgan"))
+            check_architecture(stored, {k: c[k] for k in _ARCH_KEYS}, path, "out_dir")
+        if c["amp"] and device.type != "cuda":
+            warn(f"train_gan: amp=True needs CUDA; training on {device} in float32")
+            c["amp"] = False
+        dist = distributed(device)
+        c.update(world_size=dist.world, images=len(files))
+        if state is not None and dist.main and state["epoch"] < c["epochs"]:  # (nothing to do: nothing changes)
+            note_changes(
+                state["config"],
+                {k: c[k] for k in ("lr", "lr_d", "beta1", "batch_size", "images", "seed")},
+                path,
+                "train_gan",
+            )
+        trainer = GANTrainer(files, path, c, state, dist, device, show=progress and dist.main, num_workers=num_workers)
+        trainer.stale = stale
+        return trainer.fit(
+            c["epochs"], len(trainer.loader), max_minutes=max_minutes, t_start=t_start, progress=progress
         )
-    trainer = GANTrainer(files, path, c, state, dist, device, show=progress and dist.main, num_workers=num_workers)
-    trainer.stale = stale
-    return trainer.fit(c["epochs"], len(trainer.loader), max_minutes=max_minutes, t_start=t_start, progress=progress)
 
 
 def _check_arguments(a: dict) -> dict:

@@ -85,6 +85,24 @@ def unwrap(module: nn.Module) -> nn.Module:
     return module.module if isinstance(module, nn.parallel.DistributedDataParallel) else module
 
 
+def main_process() -> bool:
+    """Whether this process speaks and writes for its launch: always, but under torchrun only rank 0
+    (which also holds the outputs' locks for the ranks). A launch the variables do not make is
+    the run's own check to say, so it counts as the main one here."""
+    try:
+        return Dist.from_env().main
+    except ValueError:
+        return True
+
+
+def launch_lock(path, name: str):
+    """The lock of output ``path`` (the argument ``name``; :func:`fastdream.io.output_lock`), held by
+    this process for its launch (under torchrun rank 0 holds it; the ranks write their shares)."""
+    from fastdream.io.lock import output_lock
+
+    return output_lock(path, f"{name}: {path}", held=main_process())
+
+
 def distributed(device: torch.device) -> Dist:
     """Joins the process group when started by torchrun (gloo on CPU, nccl on CUDA) and returns this
     process's :class:`Dist`.

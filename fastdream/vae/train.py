@@ -53,6 +53,7 @@ from fastdream.training import (
     resumed,
     start_over,
 )
+from fastdream.training.distributed import launch_lock
 from fastdream.vae.sample import FORMAT, MODEL, VERSION
 
 CHECKPOINT_NAME = "checkpoint.pt"
@@ -252,53 +253,56 @@ def train_vae(
     files = readable(list_images(a["images_dir"], "images_dir"), a["skip_bad"])
     if not files:
         raise no_images(a["images_dir"])
-    path = a["out_dir"] / CHECKPOINT_NAME
-    state, stale = _earlier(path, a["resume"])
-    val = _split(files, a, state, launch)
-    train = [f for f in files if str(f) not in val]
-    a["batch_size"] = _batch(a, len(files), len(train), bool(val), launch.world)
-    model = dict(
-        image_size=a["image_size"],
-        channels=a["channels"] or (1 if all_gray(files) else 3),
-        latent_dim=a["latent_dim"],
-        base_channels=a["base_channels"],
-    )
-    if state is not None:
-        check_architecture(state["config"]["model"], model, path, "out_dir")
-    if a["amp"] and a["device"].type != "cuda":
-        warn(f"train_vae: amp=True needs CUDA; training on {a['device']} in float32")
-        a["amp"] = False
-    dist = distributed(a["device"])
-    if state is not None and dist.main and state["epoch"] < a["epochs"]:  # once; not when there is nothing to do
-        note_changes(state["config"], {k: a[k] for k in ("lr", "batch_size", "beta", "kl_warmup")}, path, "train_vae")
-    c = dict(
-        model=model,
-        beta=a["beta"],
-        kl_warmup=a["kl_warmup"],
-        epochs=a["epochs"],
-        batch_size=a["batch_size"],
-        lr=a["lr"],
-        val_split=a["val_split"],
-        seed=a["seed"],
-        amp=a["amp"],
-        images=len(files),
-        world_size=dist.world,
-    )
-    trainer = VAETrainer(
-        train,
-        [Path(v) for v in val],
-        path,
-        c,
-        state,
-        dist,
-        a["device"],
-        show=a["progress"] and dist.main,
-        num_workers=a["num_workers"],
-    )
-    trainer.stale = stale
-    return trainer.fit(
-        a["epochs"], len(trainer.loader), max_minutes=a["max_minutes"], t_start=t_start, progress=a["progress"]
-    )
+    with launch_lock(a["out_dir"], "out_dir"):  # one training at a time per checkpoint
+        path = a["out_dir"] / CHECKPOINT_NAME
+        state, stale = _earlier(path, a["resume"])
+        val = _split(files, a, state, launch)
+        train = [f for f in files if str(f) not in val]
+        a["batch_size"] = _batch(a, len(files), len(train), bool(val), launch.world)
+        model = dict(
+            image_size=a["image_size"],
+            channels=a["channels"] or (1 if all_gray(files) else 3),
+            latent_dim=a["latent_dim"],
+            base_channels=a["base_channels"],
+        )
+        if state is not None:
+            check_architecture(state["config"]["model"], model, path, "out_dir")
+        if a["amp"] and a["device"].type != "cuda":
+            warn(f"train_vae: amp=True needs CUDA; training on {a['device']} in float32")
+            a["amp"] = False
+        dist = distributed(a["device"])
+        if state is not None and dist.main and state["epoch"] < a["epochs"]:  # once; not when there is nothing to do
+            note_changes(
+                state["config"], {k: a[k] for k in ("lr", "batch_size", "beta", "kl_warmup")}, path, "train_vae"
+            )
+        c = dict(
+            model=model,
+            beta=a["beta"],
+            kl_warmup=a["kl_warmup"],
+            epochs=a["epochs"],
+            batch_size=a["batch_size"],
+            lr=a["lr"],
+            val_split=a["val_split"],
+            seed=a["seed"],
+            amp=a["amp"],
+            images=len(files),
+            world_size=dist.world,
+        )
+        trainer = VAETrainer(
+            train,
+            [Path(v) for v in val],
+            path,
+            c,
+            state,
+            dist,
+            a["device"],
+            show=a["progress"] and dist.main,
+            num_workers=a["num_workers"],
+        )
+        trainer.stale = stale
+        return trainer.fit(
+            a["epochs"], len(trainer.loader), max_minutes=a["max_minutes"], t_start=t_start, progress=a["progress"]
+        )
 
 
 def _batch(a: dict, n_files: int, n_train: int, has_val: bool, world: int) -> int:

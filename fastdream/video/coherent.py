@@ -172,33 +172,34 @@ def dream_video(
             **({"gray": True} if gray else {}),
         }
 
-    digest = F.fingerprint(src)
-    dist = distributed(device)
-    seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume, dist, device)
-    if dist.enabled and not independent:
-        raise ValueError(
-            "dream_video: frames that start from the previous dreamed frame (blend > 0) are made one "
-            "after another; run in one process, or pass blend=0 to split the frames over the ranks"
+    with F.writing(out, frames_dir):  # (one run at a time per output and frames folder)
+        digest = F.fingerprint(src)
+        dist = distributed(device)
+        seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume, dist, device)
+        if dist.enabled and not independent:
+            raise ValueError(
+                "dream_video: frames that start from the previous dreamed frame (blend > 0) are made one "
+                "after another; run in one process, or pass blend=0 to split the frames over the ranks"
+            )
+        maker = _Coherent(dataclasses.replace(opts, seed=seed), device, blend, flow, src.size, gray)
+        if dist.main:
+            info = {"frames": e - s, "fps": fps, "device": str(device), "out_path": str(out)}
+            F.start_frames_dir(frames_dir, SETTINGS_NAME, key(seed), info, resume)
+        dist.barrier()
+        F.make_frames(
+            src,
+            frames_dir,
+            (s, e),
+            maker.dream,
+            maker.keep,
+            dist=dist,
+            independent=independent,
+            progress=progress,
+            callback=callback,
+            desc="dream-video",
         )
-    maker = _Coherent(dataclasses.replace(opts, seed=seed), device, blend, flow, src.size, gray)
-    if dist.main:
-        info = {"frames": e - s, "fps": fps, "device": str(device), "out_path": str(out)}
-        F.start_frames_dir(frames_dir, SETTINGS_NAME, key(seed), info, resume)
-    dist.barrier()
-    F.make_frames(
-        src,
-        frames_dir,
-        (s, e),
-        maker.dream,
-        maker.keep,
-        dist=dist,
-        independent=independent,
-        progress=progress,
-        callback=callback,
-        desc="dream-video",
-    )
-    dist.barrier()
-    if dist.main:
-        F.write_video(src, frames_dir, e - s, out, fps, s, keep_audio)
-    dist.barrier()
-    return out
+        dist.barrier()
+        if dist.main:
+            F.write_video(src, frames_dir, e - s, out, fps, s, keep_audio)
+        dist.barrier()
+        return out

@@ -24,6 +24,7 @@ from fastdream import _checks, driver, io
 from fastdream.dream import DreamOptions
 from fastdream.dream.options import EMPTY_MASK
 from fastdream.io.record import settings_diff
+from fastdream.training.distributed import launch_lock
 
 #: Frame ``k`` is ``frames_dir / FRAME_NAME.format(k)``; five digits keep the names sorted in a
 #: file browser for any practical length (longer videos simply get longer names).
@@ -32,6 +33,15 @@ _FRAME_RE = re.compile(r"^frame_(\d{5,})\.png$")
 #: PNG level for the frames: level 1 writes several times faster than Pillow's default 6 for a
 #: file only slightly bigger, so saving a frame stays a negligible part of the frame time.
 PNG_COMPRESS_LEVEL = 1
+
+
+@contextlib.contextmanager
+def writing(out: Path, frames_dir: Path):
+    """Holds the locks of a video's output and frames folder (:func:`fastdream.io.output_lock`)
+    while it is made: two runs into one frames folder mixed frames of two settings, and both said
+    they had succeeded. Under torchrun rank 0 holds them for the ranks."""
+    with launch_lock(out, "out_path"), launch_lock(frames_dir, "frames_dir"):
+        yield
 
 
 def frame_path(frames_dir: Path, k: int) -> Path:

@@ -273,13 +273,8 @@ def style_video(
     C.check_frame_count("end - start", e - s, hw, fmt, frames_dir)
     device = _checks.device("device", o.device, model=o.model)
     masks, cutout, masks_key = _masks(masks, cutout, len(style01), hw, device)
-    dist = distributed(device)
-    if dist.enabled and flow:
-        raise ValueError(
-            "style_video: frames that start from the previous styled frame (flow=True) are made one after "
-            "another; run in one process, or pass flow=False to split the frames over the ranks"
-        )
-    settings = {
+    dist = _launch(device, flow)
+    settings = {  # what decides the pixels, compared on resume (with the seed)
         "format": SETTINGS_FORMAT,
         "input_sha256": F.fingerprint(src),
         "size": [hw[1], hw[0]],
@@ -290,34 +285,47 @@ def style_video(
         "style": _settings(o, style01),
         **({"gray": True} if gray else {}),
     }
-    key = lambda seed: {**settings, "seed": seed}  # what decides the pixels, compared on resume
-    seed, _ = F.resume_state(frames_dir, SETTINGS_NAME, key, o.seed, resume, dist, device)
-    o = dataclasses.replace(o, seed=seed)
-    first = F.to01(_frame(src, s, hw), device) if o.preserve_colors or o.color_match else None
-    with Stylizer(style01, o, device, first) as st:
-        painter = _Painter(st, hw, flow, tw, masks, cutout, device, gray)
-        if dist.main:
-            info = {"frames": e - s, "fps": fps, "device": str(device), "out_path": str(out)}
-            F.start_frames_dir(frames_dir, SETTINGS_NAME, key(seed), info, resume)
-        dist.barrier()
-        F.make_frames(
-            src,
-            frames_dir,
-            (s, e),
-            painter.paint,
-            painter.keep,
-            dist=dist,
-            independent=not flow,
-            progress=progress,
-            callback=callback,
-            desc="style-video",
-            steps_of=painter.steps_of,
+    with F.writing(out, frames_dir):  # (one run at a time per output and frames folder)
+        seed, _ = F.resume_state(
+            frames_dir, SETTINGS_NAME, lambda v: dict(settings, seed=v), o.seed, resume, dist, device
         )
-    dist.barrier()
-    if dist.main:
-        F.write_video(src, frames_dir, e - s, out, fps, s, keep_audio)
-    dist.barrier()
-    return out
+        o = dataclasses.replace(o, seed=seed)
+        first = F.to01(_frame(src, s, hw), device) if o.preserve_colors or o.color_match else None
+        with Stylizer(style01, o, device, first) as st:
+            painter = _Painter(st, hw, flow, tw, masks, cutout, device, gray)
+            if dist.main:
+                info = {"frames": e - s, "fps": fps, "device": str(device), "out_path": str(out)}
+                F.start_frames_dir(frames_dir, SETTINGS_NAME, dict(settings, seed=seed), info, resume)
+            dist.barrier()
+            F.make_frames(
+                src,
+                frames_dir,
+                (s, e),
+                painter.paint,
+                painter.keep,
+                dist=dist,
+                independent=not flow,
+                progress=progress,
+                callback=callback,
+                desc="style-video",
+                steps_of=painter.steps_of,
+            )
+        dist.barrier()
+        if dist.main:
+            F.write_video(src, frames_dir, e - s, out, fps, s, keep_audio)
+        dist.barrier()
+        return out
+
+
+def _launch(device, flow: bool):
+    """This process's place in its launch; frames that start from the previous one are one process's."""
+    dist = distributed(device)
+    if dist.enabled and flow:
+        raise ValueError(
+            "style_video: frames that start from the previous styled frame (flow=True) are made one after "
+            "another; run in one process, or pass flow=False to split the frames over the ranks"
+        )
+    return dist
 
 
 def _styles(style_or_styles) -> list[torch.Tensor]:

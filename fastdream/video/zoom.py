@@ -148,47 +148,48 @@ def zoom_video(
     opts = F.dream_options({**DREAM_DEFAULTS, **dream_kwargs, "preset": preset}, (h, w), "zoom_video")
     device = opts.resolve_device(image)
 
-    # ---- 2. What decides the pixels, and how far an earlier run got.
-    def key(seed: int) -> dict:
-        return {
-            "format": SETTINGS_FORMAT,
-            "input_sha256": tensor_sha256(rgb),
-            "size": [int(w), int(h)],
-            **move,
-            "padding": PADDING,
-            "seed": seed,
-            "dream": dream_settings(opts),
-            **({"gray": True} if gray else {}),
-        }
+    with F.writing(out, frames_dir):  # (one run at a time per output and frames folder)
+        # ---- 2. What decides the pixels, and how far an earlier run got.
+        def key(seed: int) -> dict:
+            return {
+                "format": SETTINGS_FORMAT,
+                "input_sha256": tensor_sha256(rgb),
+                "size": [int(w), int(h)],
+                **move,
+                "padding": PADDING,
+                "seed": seed,
+                "dream": dream_settings(opts),
+                **({"gray": True} if gray else {}),
+            }
 
-    seed, done = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume)
-    maker = FrameMaker(opts.replace(seed=seed), device, **move)  # loads the model, checks the layers
-    x = None
-    if 0 < done < frames:
-        last = F.frame_path(frames_dir, done - 1)
-        prev = io.load(last).rgb
-        if tuple(prev.shape[-2:]) != (h, w):
-            raise ValueError(
-                f"frames_dir: {last} is {prev.shape[-1]}x{prev.shape[-2]}, expected {w}x{h}; pass resume=False"
-            )
-        x = prev.to(device)
+        seed, done = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume)
+        maker = FrameMaker(opts.replace(seed=seed), device, **move)  # loads the model, checks the layers
+        x = None
+        if 0 < done < frames:
+            last = F.frame_path(frames_dir, done - 1)
+            prev = io.load(last).rgb
+            if tuple(prev.shape[-2:]) != (h, w):
+                raise ValueError(
+                    f"frames_dir: {last} is {prev.shape[-1]}x{prev.shape[-2]}, expected {w}x{h}; pass resume=False"
+                )
+            x = prev.to(device)
 
-    # ---- 3. Make the missing frames, each saved as soon as it exists.
-    info = {"frames": frames, "fps": fps, "device": str(device), "out_path": str(out)}  # for readers; not compared
-    F.start_frames_dir(frames_dir, SETTINGS_NAME, key(seed), info, resume)  # drops only frames it made
-    bar = tqdm(total=frames, initial=min(done, frames), disable=not progress, desc="zoom", unit="frame")
-    with F.undo_if_empty(frames_dir), bar:  # failed before a frame exists: nothing is left behind
-        for k in range(done, frames):
-            hook = driver.for_frame(callback, k, k - done, frames - done, of=frames)
-            x = maker.first(rgb.to(device), hook) if k == 0 else maker.next(x, k, hook)
-            if gray:
-                x = luma(x).expand_as(x).contiguous()
-            F.save_frame(x, F.frame_path(frames_dir, k))
-            bar.update(1)
+        # ---- 3. Make the missing frames, each saved as soon as it exists.
+        info = {"frames": frames, "fps": fps, "device": str(device), "out_path": str(out)}  # for readers; not compared
+        F.start_frames_dir(frames_dir, SETTINGS_NAME, key(seed), info, resume)  # drops only frames it made
+        bar = tqdm(total=frames, initial=min(done, frames), disable=not progress, desc="zoom", unit="frame")
+        with F.undo_if_empty(frames_dir), bar:  # failed before a frame exists: nothing is left behind
+            for k in range(done, frames):
+                hook = driver.for_frame(callback, k, k - done, frames - done, of=frames)
+                x = maker.first(rgb.to(device), hook) if k == 0 else maker.next(x, k, hook)
+                if gray:
+                    x = luma(x).expand_as(x).contiguous()
+                F.save_frame(x, F.frame_path(frames_dir, k))
+                bar.update(1)
 
-    # ---- 4. The video, from the PNGs (the same bytes whether or not the run was resumed).
-    paths = [F.frame_path(frames_dir, k) for k in range(frames)]
-    return io.write_animation(paths[::-1] if reverse else paths, out, fps=fps)
+        # ---- 4. The video, from the PNGs (the same bytes whether or not the run was resumed).
+        paths = [F.frame_path(frames_dir, k) for k in range(frames)]
+        return io.write_animation(paths[::-1] if reverse else paths, out, fps=fps)
 
 
 def _on_white(loaded):
