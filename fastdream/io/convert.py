@@ -115,7 +115,7 @@ def standard(im: Image.Image, name: str = "image") -> Image.Image:
             gray.putalpha(Image.fromarray(np.where(a == key, 0, 255).astype(np.uint8), "L"))
         return gray
     if mode in ("P", "PA"):
-        return im.convert("RGBA" if mode == "PA" or key is not None else "RGB")
+        return im.convert("RGBA" if mode == "PA" or _palette_alpha(im) else "RGB")
     if mode in ("La", "RGBa"):
         return im.convert(mode.upper())
     if mode in ("1", "CMYK", "YCbCr", "LAB", "HSV", "RGBX"):
@@ -148,10 +148,21 @@ def standard_mode(im: Image.Image) -> str:
     if mode in DEEP_GRAY:
         return "LA" if isinstance(key, int) and mode != "F" else "L"
     if mode in ("P", "PA"):
-        return "RGBA" if mode == "PA" or key is not None else "RGB"
+        return "RGBA" if mode == "PA" or _palette_alpha(im) else "RGB"
     if mode in ("La", "RGBa"):
         return mode.upper()
     return "L" if mode == "1" else "RGB"
+
+
+def _palette_alpha(im: Image.Image) -> bool:
+    """Whether palette picture ``im`` holds transparency: a color key, or a palette of RGBA colors
+    (``quantize()`` of an RGBA picture: read as RGB, its clear part came out opaque).
+
+    Examples:
+        >>> _palette_alpha(Image.new("RGBA", (2, 1), (9, 9, 9, 0)).quantize()), _palette_alpha(Image.new("P", (2, 1)))
+        (True, False)
+    """
+    return im.info.get("transparency") is not None or (im.palette is not None and im.palette.mode == "RGBA")
 
 
 def _levels(a: np.ndarray, mode: str, name: str = "image") -> np.ndarray:

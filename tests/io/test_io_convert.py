@@ -95,3 +95,14 @@ def test_a_value_range_of_one_number_tensors_is_taken():
         np.asarray(io.to_pil(t, value_range=(float(t.min()), float(t.max())))),
     )
     assert io.to_uint8(t, value_range=(np.float32(-1), np.array(1.0))).dtype == torch.uint8
+
+
+def test_a_palette_of_rgba_colors_keeps_its_alpha():
+    """quantize() of an RGBA picture holds its alpha in the palette, not in a color key: it was
+    read as RGB, and its clear part came out opaque in every pipeline."""
+    a = np.zeros((4, 6, 4), np.uint8)
+    a[..., 0], a[..., 3] = 200, 255
+    a[:, :3, 3] = 0
+    p = Image.fromarray(a, "RGBA").quantize()
+    assert "transparency" not in p.info and io.standard_mode(p) == "RGBA"
+    assert np.array_equal(np.asarray(io.standard(p))[..., 3], a[..., 3])
