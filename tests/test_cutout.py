@@ -195,6 +195,21 @@ def test_cutout_inputs_exif_alpha_arrays_and_model(trained, data, tmp_path):
     assert cutout(np.asarray(rgb), model).mode == "RGBA"
 
 
+def test_a_deep_gray_or_rgba_palette_pil_image_is_cut_out_as_its_file_is(trained, data, tmp_path):
+    """A 16-bit or float gray PIL image came back in two levels (white or black), converted by
+    Pillow alone; a palette of RGBA colors (quantize() of an RGBA picture) lost its clear part."""
+    with Image.open(data.images / "00002.png") as im:
+        gray = np.asarray(im.convert("L"))
+    want = np.asarray(cutout(Image.fromarray(gray), trained))
+    for deep in (Image.fromarray(gray.astype(np.uint16) * 257), Image.fromarray(gray.astype(np.float32) / 255, "F")):
+        got = np.asarray(cutout(deep, trained))
+        assert np.abs(got.astype(int) - want).max() <= 1, deep.mode
+    rgba = np.zeros((48, 48, 4), np.uint8)
+    rgba[..., 0], rgba[..., 3] = 200, 255
+    rgba[:, :20, 3] = 0
+    assert np.asarray(cutout(Image.fromarray(rgba, "RGBA").quantize(), trained))[:, :20, 3].max() == 0
+
+
 def test_large_image_is_predicted_at_the_training_resolution(trained):
     model = load_unet(trained)
     seen = []

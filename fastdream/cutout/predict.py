@@ -92,14 +92,14 @@ def _model_and_device(model_or_checkpoint, device) -> tuple[nn.Module, torch.dev
 def _rgb_pil(image) -> tuple[Image.Image, Image.Image | None]:
     """The input as an RGB PIL image (a new one, ours to modify) and its alpha (L) if any."""
     if isinstance(image, (str, os.PathLike, Image.Image)):
+        # A PIL image in the 8-bit modes a file is read in: 16-bit and float gray converted by
+        # Pillow alone came out in two levels (white, or black), an RGBA palette without its alpha.
         im = (
             io.load_pil(image, every_frame=None)
             if not isinstance(image, Image.Image)
-            else ImageOps.exif_transpose(image)
+            else io.standard(ImageOps.exif_transpose(image))
         )
-        alpha = None
-        if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
-            alpha = im.convert("RGBA").getchannel("A")
+        alpha = im.getchannel("A") if im.mode in ("RGBA", "LA") else None
         return im.convert("RGB") if im.mode != "RGB" or im is image else im, alpha
     loaded = io.load(image)
     if loaded.rgb.shape[0] != 1:
