@@ -16,6 +16,7 @@ from PIL import Image, features
 
 from fastdream import _checks
 from fastdream.io.atomic import atomic_save
+from fastdream.io.convert import standard
 from fastdream.io.outputs import bare_extension
 
 #: Animation formats by file extension.
@@ -88,8 +89,9 @@ def durations(n: int, fps: float, unit_ms: int) -> list[int]:
 
 
 def _open(frame) -> Image.Image:
-    if isinstance(frame, Image.Image):
-        return frame.convert("RGB") if frame.mode not in ("RGB", "L") else frame
+    if isinstance(frame, Image.Image):  # (16-bit or float gray converted by Pillow alone: white or black)
+        im = standard(frame, "frames")
+        return im.convert("RGB") if im.mode not in ("RGB", "L") else im
     with Image.open(frame) as im:
         return im.convert("RGB")
 

@@ -99,3 +99,14 @@ def test_a_name_that_is_only_an_extension_is_said_so():
         ValueError, match=r"^output: out/\.PNG is only an extension; give the file a name, such as dream\.png$"
     ):
         io.image_format("out/.PNG")
+
+
+def test_deep_gray_frames_keep_their_levels(tmp_path):
+    """16-bit gray PIL frames were converted by Pillow alone: every level over 255 clipped to white."""
+    ramp = np.tile(np.arange(256, dtype=np.uint16), (4, 1))
+    frames = [Image.fromarray(ramp * 257), Image.fromarray(ramp[:, ::-1].astype(np.float32) / 255, "F")]
+    io.write_animation(frames, tmp_path / "a.gif", fps=5)
+    with Image.open(tmp_path / "a.gif") as im:
+        for k, want in enumerate((np.arange(256), np.arange(256)[::-1])):
+            im.seek(k)
+            assert np.array_equal(np.asarray(im.convert("L"))[0], want), k
