@@ -94,6 +94,14 @@ def test_arithmetic_prints_and_refuses_what_is_not_a_number():
         (lambda: O.layer_mean(""), TypeError, "layer_mean: layer must be a layer name"),
         (lambda: O.neuron(["a"], 1), TypeError, "neuron: layer must be a layer name"),
         (lambda: O.layer_l2("a") / 0, ZeroDivisionError, r"layer_l2\('a'\) / 0"),
+        (
+            lambda: O.layer_l2("a") * O.channel("b", 1),
+            TypeError,
+            "an objective . another objective: objectives are weighted by numbers",
+        ),
+        (lambda: O.layer_l2("a") / O.layer_l2("b"), TypeError, "an objective / another objective"),
+        (lambda: O.layer_l2("a") * torch.ones(3), TypeError, "an objective . a Tensor"),
+        (lambda: "x" * O.layer_l2("a"), TypeError, "an objective . a str"),
     ],
 )
 def test_bad_arguments_are_said_where_the_objective_is_made(make, exc, words):
@@ -157,3 +165,8 @@ def test_the_objective_builders_refuse_bad_arguments_naming_them(call, exc, word
     in the dream; guide_match(None, ...) an AttributeError."""
     with pytest.raises(exc, match=words):
         call()
+
+
+def test_a_one_number_tensor_weighs_an_objective_as_its_number():
+    a = O.layer_l2("a")
+    assert repr(a * torch.tensor(2.0)) == repr(2 * a) and repr(a / torch.tensor(4)) == repr(0.25 * a)

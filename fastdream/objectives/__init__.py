@@ -47,7 +47,7 @@ from torch import Tensor
 
 from fastdream import _checks
 from fastdream._checks import shown
-from fastdream.objectives.specs import MAX_CHANNEL, LayerSpec, check_weight, parse_layers, parse_spec
+from fastdream.objectives.specs import MAX_CHANNEL, LayerSpec, check_weight, factor, parse_layers, parse_spec
 
 __all__ = [
     "LayerSpec",
@@ -151,8 +151,7 @@ class Objective:
         return Objective(lambda a: -self(a), self.layers, f"-({self})", (self,), self._weighted(-1.0))
 
     def __mul__(self, w):
-        if isinstance(w, bool) or not isinstance(w, numbers.Real):
-            return NotImplemented
+        w = factor(w, "*", isinstance(w, Objective))
         w = check_weight(str(self), w, "objective")  # a layer weight's bounds: no silent overflow
         text = f"{w:g} * {self}" if " + " not in self.text and " - " not in self.text else f"{w:g} * ({self})"
         return Objective(lambda a: w * self(a), self.layers, text, (self,), self._weighted(w))
@@ -160,8 +159,7 @@ class Objective:
     __rmul__ = __mul__
 
     def __truediv__(self, w):
-        if isinstance(w, bool) or not isinstance(w, numbers.Real):
-            return NotImplemented
+        w = factor(w, "/", isinstance(w, Objective))
         if w == 0:  # (Python's "unsupported operand type(s) for /" said it is not a number)
             raise ZeroDivisionError(f"{self} / 0: an objective divided by zero")
         return self * (1.0 / _checks.real("a divisor of an objective", w))

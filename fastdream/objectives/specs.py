@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import numbers
 import re
 from dataclasses import dataclass
+
+import torch
 
 from fastdream import _checks
 from fastdream._checks import shown
@@ -63,6 +66,18 @@ def parse_spec(text: str, weight=None) -> LayerSpec:
         return LayerSpec(layer, mode=mode[1], k=k, weight=weight)
     accepted = "a channel, a range like 30-40, or topK/bottomK"
     return LayerSpec(layer, channels=_checks.indices("layers", sel, MAX_CHANNEL, text, accepted), weight=weight)
+
+
+def factor(w, op: str, objective: bool = False):
+    """A weight an objective is multiplied or divided by (``op``): a number, or a tensor of one
+    (``objective``: ``w`` is another objective). Python said "unsupported operand type(s) for *:
+    '_Term' and '_Term'", a class no page names."""
+    if isinstance(w, torch.Tensor) and w.numel() == 1 and not (w.is_complex() or w.dtype == torch.bool):
+        w = w.item()
+    if isinstance(w, bool) or not isinstance(w, numbers.Real):
+        what = "another objective" if objective else f"a {type(w).__name__}"
+        raise TypeError(f"an objective {op} {what}: objectives are weighted by numbers (and added to each other)")
+    return w
 
 
 def check_weight(text, w, name: str = "layers") -> float:
