@@ -165,6 +165,7 @@ PAGE_WORDS = (
     # The controls' labels for the library's names of them (the video tabs, Your subjects, Cut out)
     (r"^input: ", "Video: "),
     (r"\bend \((\d+)\) must be after start \((\d+)\)", r"Stop before frame (\1) must be after First frame (\2)"),
+    (r": the frames \[start, end\) would be none", ": there would be no frames"),
     (r"^end must be", "Stop before frame must be"),
     (r"^start must be", "First frame must be"),
     (r"^model: (?=\S+ is (?:not )?a fastdream)", "Dreamer checkpoint: "),
@@ -179,6 +180,7 @@ PAGE_WORDS = (
     ),
     (r"or a larger size= / --size to enlarge it\b", "or a larger Long side to enlarge it"),
     (r"^top: (.*)\btop=(\d+) asks", r"Channels (the most responsive): \1\2 asks"),
+    (r"^vary: ", "Settings to vary: "),
 )
 
 

@@ -251,6 +251,13 @@ def test_proof_sheet(client, tmp_path):
     assert [c["steps"] for c in record["cells"]] == [1, 2]
     assert record["image"] == "photo.png"  # the sheet's title names the picture (it said "image")
     assert Image.open(sheet).width > 2 * 40
+    gif = tmp_path / "moving.gif"
+    frames = [Image.new("RGB", (48, 40), (60 * k, 90, 20)) for k in range(3)]
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100)
+    state = client.predict(picture=handle(gif), vary="steps=1,2", size=64, octaves="1", api_name="/sheet")[0]
+    assert status_text(state).startswith("Done") and state.count("has 3 frames") == 1, state  # (said twice)
+    state = client.predict(picture=handle(src), vary="speed=1,2", api_name="/sheet")[0]
+    assert "Settings to vary: unknown option &#x27;speed" in state, state
 
 
 def test_zoom_video(client, tmp_path):
@@ -347,7 +354,7 @@ def test_style_with_two_styles_in_regions(client, tmp_path):
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(result)))
     assert Image.open(result).size == (48, 32)
     state = client.predict(content=handle(src), styles=None, api_name="/style")[0]
-    assert "upload one or more style pictures" in state
+    assert "Style pictures: upload one or more" in state  # (it said "style:", a Python name)
 
 
 def test_a_video_in_a_style(client, tmp_path):
@@ -385,7 +392,8 @@ def test_cutout(client, tmp_path, checkpoints):
     state, _, result = client.predict(picture=handle(src), model=handle(checkpoints["unet"]), **kw, api_name="/cutout")
     assert status_text(state).startswith("Done") and Image.open(result).mode == "L", state
     state = client.predict(picture=handle(src), model=handle(src), api_name="/cutout")[0]
-    assert "fd-error" in state and "photo.png" in state and "Traceback" not in state
+    assert "fd-error" in state and "Traceback" not in state
+    assert "U-Net checkpoint: photo.png is not a fastdream checkpoint" in state  # (it said "Checkpoint:")
 
 
 @pytest.mark.parametrize("make", ["GAN samples", "GAN walk", "VAE samples", "VAE walk"])

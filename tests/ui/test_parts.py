@@ -352,6 +352,11 @@ def test_a_sheets_progress_counts_cells_not_frames():
         # the controls by their labels: Dream a video's, Your subjects', Cut out's
         ("input: notvid.gif is not an image Pillow can read", "Video: notvid.gif is not an image"),
         ("end (1) must be after start (3)", "Stop before frame (1) must be after First frame (3)"),
+        (
+            "end (1) must be after start (3): the frames [start, end) would be none",
+            "Stop before frame (1) must be after First frame (3): there would be no frames",
+        ),
+        ("vary: unknown option 'foo' in 'foo=1'; the options...", "Settings to vary: unknown option 'foo'"),
         ("model: g.pt is not a fastdream checkpoint (torch.load failed)", "Dreamer checkpoint: g.pt is not a"),
         ("checkpoint: g.pt is not a fastdream U-Net checkpoint (one written by train_unet)", "U-Net checkpoint: g.pt"),
         # (the GAN / VAE tab given a U-Net said "U-Net checkpoint:", the Cut out tab's control)

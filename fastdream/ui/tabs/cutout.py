@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+import re
+
 import gradio as gr
 
 import fastdream as fd
 from fastdream import io
 from fastdream._checks import shown
+from fastdream.cutout import load_unet
 from fastdream.ui import widgets
 from fastdream.ui.page import Page
 
@@ -37,11 +40,11 @@ def build(page: Page) -> None:
             refine = gr.Checkbox(True, label="Refine the edges at full size")
             decontaminate = gr.Checkbox(False, label="Take the old background's color out of the edges")
         with gr.Column(min_width=220):
-            background = gr.ColorPicker(None, label="Background color (empty: transparent)")
+            background = gr.ColorPicker(None, label="Background color (empty: transparent)", elem_classes=["fd-color"])
 
     def prepare(session, v):
         image = page.picture(session, v["picture"], default=page.sample)
-        model = page.file(session, v["model"], "U-Net checkpoint")
+        model = _unet(page.file(session, v["model"], "U-Net checkpoint"))
         kw = {k: bool(v[k]) for k in ("only_mask", "tta", "refine", "decontaminate")}
         kw.update(threshold=float(v["threshold"]), background=_rgb(v["background"]))
         if kw["only_mask"]:  # the mask alone: the color and the edges' cleaning do not apply (a color
@@ -57,6 +60,15 @@ def build(page: Page) -> None:
     inputs = dict(picture=picture, model=ckpt, threshold=threshold, only_mask=only_mask, tta=tta, refine=refine)
     inputs.update(decontaminate=decontaminate, background=background)
     page.job(go, stop, prepare, inputs, [state, preview, cut], api_name="cutout")
+
+
+def _unet(path):
+    """The U-Net of checkpoint ``path``, loaded before the job (said of its control: the library
+    names it ``checkpoint:``, the GAN / VAE tab's label)."""
+    try:
+        return load_unet(path)
+    except (TypeError, ValueError) as exc:
+        raise type(exc)(re.sub(r"^checkpoint: ", "U-Net checkpoint: ", str(exc))) from None
 
 
 def _rgb(color) -> tuple[int, int, int] | None:

@@ -3,6 +3,8 @@ captioned contact sheet (settings varied, or a layer's channels), to choose by e
 
 from __future__ import annotations
 
+import warnings
+
 import gradio as gr
 
 import fastdream as fd
@@ -49,7 +51,9 @@ def build(page: Page) -> None:
         # A setting both varied and set by its control: the varied values win (moving the Steps
         # slider made the example's steps=... an error: "both given and varied").
         given = {k: x for k, x in given.items() if k not in picked.get("vary", {})}
-        page.picture(session, v["picture"], default=page.sample)  # checked here (size, kind): one line on the page
+        with warnings.catch_warnings():  # (proof_sheet says the same of the file: one note, not two)
+            warnings.simplefilter("ignore")
+            page.picture(session, v["picture"], default=page.sample)  # checked here (size, kind): one line on the page
         image = v["picture"] or page.sample  # the path: the sheet's title names the file
         out = session.output("sheet", ".png")
         extra += options.flags({"--size": int(v["size"])}, fd.proof_sheet)

@@ -42,15 +42,16 @@ def build(page: Page) -> None:
         octaves = gr.Slider(1, 6, value=3, step=1, label="Octaves")
         strength = gr.Slider(0.1, 20, value=3.0, step=0.1, label="Style weight")
     with gr.Row():
-        keep = gr.Checkbox(False, label="Preserve the content's colors")
-        match = gr.Checkbox(False, label="Match the styles' colors to the content")
-        seed = gr.Textbox("", label="Seed", placeholder="random", max_lines=1)
+        with gr.Column(min_width=220):  # (side by side, at 420 px a word a line, scrolled sideways)
+            keep = gr.Checkbox(False, label="Preserve the content's colors")
+            match = gr.Checkbox(False, label="Match the styles' colors to the content")
+        seed = gr.Textbox("", label="Seed", placeholder="random", max_lines=1, min_width=220)
     shell = widgets.shell("fastdream style CONTENT STYLE -o style.png")
 
     def prepare(session, v):
         content = page.picture(session, v["content"], "content", default=page.sample)
         if not v["styles"]:
-            raise ValueError("style: upload one or more style pictures")
+            raise ValueError("Style pictures: upload one or more")
         looks = [page.picture(session, p, f"style {Path(p).name}") for p in v["styles"]]
         kw = dict(steps=int(v["steps"]), octaves=int(v["octaves"]), style_weight=float(v["style_weight"]))
         kw.update(preserve_colors=bool(v["preserve_colors"]), color_match=bool(v["color_match"]))
@@ -59,7 +60,7 @@ def build(page: Page) -> None:
             found = [page.picture(session, p, f"mask {Path(p).name}").convert("L") for p in v["masks"] or []]
             kw["masks"] = found or _missing("masks")
         elif v["regions"] == REGIONS[2]:
-            kw.update(masks="subject", cutout_model=page.file(session, v["cutout_model"], "cutout checkpoint"))
+            kw.update(masks="subject", cutout_model=page.file(session, v["cutout_model"], "Cutout U-Net"))
         out = session.output("styled", ".png")
         line = _command(v, kw, (page.named(v["content"]) or ["CONTENT"])[0])
 
@@ -99,13 +100,14 @@ def _video(page: Page, styles, weights, strength) -> None:
         with gr.Row():
             steps = gr.Slider(1, 200, value=STYLE_DEFAULTS["steps"], step=1, label="Steps per frame")
             end = gr.Number(0, precision=0, minimum=0, label="Stop before frame (0: at the end)")
-            flow = gr.Checkbox(True, label="Follow the motion (optical flow)")
-            kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
+            with gr.Column(min_width=220):  # (beside the slider, at 420 px the switch lost its label)
+                flow = gr.Checkbox(True, label="Follow the motion (optical flow)")
+                kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
 
     def prepare(session, v):
         source = page.video(session, v["video"])
         if not v["styles"]:
-            raise ValueError("style: upload one or more style pictures")
+            raise ValueError("Style pictures: upload one or more")
         looks = [page.picture(session, p, f"style {Path(p).name}") for p in v["styles"]]
         kw = dict(steps=int(v["steps"]), style_weight=float(v["style_weight"]), flow=bool(v["flow"]))
         kw.update(_numbers(v["style_weights"], None), end=int(v["end"]) if v["end"] else None)

@@ -27,8 +27,9 @@ def build(page: Page) -> None:
         start = gr.Number(0, precision=0, minimum=0, label="First frame")
         end = gr.Number(0, precision=0, minimum=0, label="Stop before frame (0: at the end)")
         blend = gr.Slider(0, 1, value=0.5, step=0.05, label="Blend with the last dreamed frame")
-        flow = gr.Checkbox(True, label="Follow the motion (optical flow)")
-        kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
+        with gr.Column(min_width=220):  # (beside the slider, at 420 px the switch lost its label)
+            flow = gr.Checkbox(True, label="Follow the motion (optical flow)")
+            kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
     controls = options.DreamControls(options.SHORT, DREAM_DEFAULTS, prefix="video")
     shell = widgets.shell("fastdream dream-video VIDEO -o dreamed.gif")
 

@@ -24,8 +24,9 @@ def build(page: Page) -> None:
     with gr.Row():
         dx = gr.Slider(-32, 32, value=0, step=1, label="Shift right per frame (px)")
         dy = gr.Slider(-32, 32, value=0, step=1, label="Shift down per frame (px)")
-        reverse = gr.Checkbox(False, label="Reverse (zoom out of the dream)")
-        kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
+        with gr.Column(min_width=220):  # (beside the sliders, at 420 px the switch lost its label)
+            reverse = gr.Checkbox(False, label="Reverse (zoom out of the dream)")
+            kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
     controls = options.DreamControls(options.SHORT, DREAM_DEFAULTS, prefix="zoom")
     shell = widgets.shell("fastdream zoom -o zoom.gif")
 
