@@ -842,3 +842,22 @@ def test_a_finished_command_ignores_a_late_ctrl_c(monkeypatch, tmp_path, capsys)
         assert signal.getsignal(signal.SIGINT) == signal.SIG_IGN
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+@pytest.mark.parametrize("argv0", ["fastdream", "script.py"])
+def test_kill_while_the_package_loads_is_one_line_on_the_command_line(argv0):
+    """`kill` in the first seconds of `fastdream ...` ended it with no word at all (exit 143); a
+    script importing fastdream keeps the system's own ending."""
+    code = (
+        f"import os, signal, sys; sys.argv[0] = {argv0!r}\n"
+        "class Stop:\n"
+        "    def find_spec(self, name, path, target=None):\n"
+        "        if name == 'fastdream.models':\n"
+        "            os.kill(os.getpid(), signal.SIGTERM)\n"
+        "sys.meta_path.insert(0, Stop())\n"
+        "import fastdream\n"
+        "print('went on')\n"
+    )
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode in (-15, 143) and "went on" not in r.stdout
+    assert r.stderr == ("fastdream: terminated while starting; nothing was done\n" if argv0 == "fastdream" else "")
