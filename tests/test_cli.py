@@ -582,6 +582,38 @@ def test_a_stop_during_the_work_keeps_the_picture_so_far_even_if_pressed_twice(
     assert (tmp_path / "o-partial.png").is_file() and not (tmp_path / "o.png").exists()
 
 
+def test_two_quick_ctrl_cs_keep_the_picture_so_far(small_image, tmp_path, capsys, monkeypatch):
+    """A second Ctrl-C 0.02 s after the first broke into the first's unwinding: "interrupted;
+    nothing was written", and the 78 steps done were lost. One within a second is the same stop."""
+    import signal
+
+    from fastdream import driver
+    from fastdream.cli import main
+
+    picture = driver._picture
+
+    def picture_then_again(make):  # (the first Ctrl-C, caught by the dream, takes the picture so far)
+        os.kill(os.getpid(), signal.SIGINT)  # the second, while the first unwinds
+        return picture(make)
+
+    from fastdream.dream import engine
+
+    step, done = engine.Dream.step, []
+
+    def step_then_interrupted(self, gen):
+        if done:
+            os.kill(os.getpid(), signal.SIGINT)
+        done.append(1)
+        return step(self, gen)
+
+    monkeypatch.setattr(engine.Dream, "step", step_then_interrupted)
+    monkeypatch.setattr(driver, "_picture", picture_then_again)
+    args = ["dream", str(small_image), "-o", str(tmp_path / "o.png"), "--octaves", "1", "--steps", "3", "-q"]
+    assert main(args) == 130
+    assert capsys.readouterr().err.strip().endswith(f"is in {tmp_path / 'o-partial.png'}")
+    assert (tmp_path / "o-partial.png").is_file()
+
+
 @pytest.mark.parametrize("argv0", ["fastdream", "script.py"])
 def test_ctrl_c_while_the_package_loads_is_one_line_on_the_command_line(argv0):
     """Ctrl-C in the first seconds of `fastdream ...` (torch still loading) printed Python's

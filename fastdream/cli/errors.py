@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import signal
 import sys
+import time
 import warnings
 from contextlib import contextmanager
 from pathlib import Path
@@ -239,14 +240,25 @@ class Terminated(KeyboardInterrupt):
 _ENDINGS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
+#: Seconds in which a second stop is the first one again (two quick Ctrl-Cs): raised while the first
+#: unwound, it lost the picture so far that the first was about to save.
+REPEAT_S = 1.0
+
+
 @contextmanager
 def terminated_as_interrupted():
-    """While a command runs, SIGTERM and SIGHUP raise :class:`Terminated` (in the main thread only)."""
+    """While a command runs, SIGTERM and SIGHUP raise :class:`Terminated` and Ctrl-C a
+    KeyboardInterrupt (in the main thread only), a stop within :data:`REPEAT_S` of the last one
+    nothing: the first is still being handled."""
+    last = [float("-inf")]
 
-    def raise_terminated(signum, frame):
-        raise Terminated(signum)
+    def stop(signum, frame):
+        if time.monotonic() - last[0] < REPEAT_S:
+            return
+        last[0] = time.monotonic()
+        raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
-    with handled(_ENDINGS, raise_terminated):  # (not in a test runner's thread: the signals left alone)
+    with handled((signal.SIGINT, *_ENDINGS), stop):  # (not in a test runner's thread: the signals left alone)
         yield
 
 

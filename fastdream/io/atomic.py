@@ -64,7 +64,8 @@ def handled(signals, handler):
         yield before
     finally:
         for s, old in before.items():
-            signal.signal(s, old)
+            if signal.getsignal(s) is handler:  # (one the block set itself, a finished command's SIG_IGN, stays)
+                signal.signal(s, old)
 
 
 #: The signals that stop a run (Ctrl-C, kill, a closed terminal), held while a file is written.
