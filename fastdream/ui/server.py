@@ -62,6 +62,10 @@ def check_host(host: str, allow_remote: bool = False) -> str | None:
     return f"the app listens on {host}: {reach} can use it (run jobs, see what it makes); it has no login"
 
 
+#: Bounds of sense: a terabyte per upload, jobs at once (each one a network's memory), jobs waiting.
+MAX_UPLOAD_MB, MAX_JOBS, MAX_QUEUE = 1_000_000, 256, 100_000
+
+
 def _check_count(name: str, value, low: int, high: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
         within = f"from {low} to {high}" if high is not None else f"of at least {low}"
@@ -99,14 +103,17 @@ def start(
 ) -> Server:
     """Starts the app in the background and returns it (:meth:`Server.close` stops it); says its
     address unless ``quiet``."""
+    # (a "False" read from a file or the environment turned on a public link, or the network)
+    allow_remote, share = _checks.boolean("allow_remote", allow_remote), _checks.boolean("share", share)
+    quiet = _checks.boolean("quiet", quiet)
     said = check_host(host, allow_remote)
     _check_count("port", port, 1, 65535)
-    _check_count("max_upload_mb", max_upload_mb, 1)
+    _check_count("max_upload_mb", max_upload_mb, 1, MAX_UPLOAD_MB)  # (past 2**63 Gradio failed with the port held)
     max_megapixels = _checks.real(
         "max_megapixels", max_megapixels, lo=0.0, hi=float(io.MAX_PIXELS) / 1e6, hi_open=False
     )
-    _check_count("jobs", jobs, 1)
-    _check_count("queue", queue, 1)
+    _check_count("jobs", jobs, 1, MAX_JOBS)
+    _check_count("queue", queue, 1, MAX_QUEUE)
     if said:
         warn(said)
     if share:

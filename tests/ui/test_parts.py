@@ -66,6 +66,20 @@ def test_bad_numbers_are_refused_before_anything_starts():
     for kw, match in [({"port": 0}, "port"), ({"max_upload_mb": 0}, "max_upload_mb"), ({"jobs": 1.5}, "jobs")]:
         with pytest.raises(ValueError, match=match):
             start(**kw)
+    # (10**30 MB crashed inside Gradio with the port held; jobs and queue had no bound)
+    for kw in ({"max_upload_mb": 10**30}, {"jobs": 10**6}, {"queue": 10**400}):
+        with pytest.raises(ValueError, match=f"{next(iter(kw))} must be a whole number from 1 to"):
+            start(**kw)
+
+
+@pytest.mark.parametrize("name", ["share", "allow_remote", "quiet"])
+def test_a_switch_given_a_string_is_refused_before_anything_starts(name):
+    """share='False' (read from a file or the environment) made a public link; allow_remote='no'
+    opened the app to the network."""
+    from fastdream.ui import start
+
+    with pytest.raises(TypeError, match=f"{name} must be True or False, got 'False'"):
+        start(host="0.0.0.0", **{name: "False"})
 
 
 def test_a_port_in_use_is_one_line_and_leaves_nothing(tmp_path, monkeypatch):
