@@ -394,3 +394,18 @@ def test_a_gray_animation_gives_a_gray_video_and_a_color_one_stays_color(tmp_pat
                 for f in ImageSequence.Iterator(gif)
             ]
         assert (max(spread) == 0) == (name == "gray"), (name, spread)
+
+
+def test_an_empty_input_path_is_refused_not_read_as_this_folder(tmp_path, monkeypatch):
+    """dream_video('') read the current folder's pictures as frames and wrote its video into it,
+    where '.' itself is refused (the output inside the input folder)."""
+    from fastdream.video.source import open_source
+
+    Image.new("RGB", (24, 16)).save(tmp_path / "f0.png")
+    monkeypatch.chdir(tmp_path)
+    for make in (fd.dream_video, lambda src, out: fd.style_video(src, np.zeros((32, 32, 3), np.uint8), out)):
+        with pytest.raises(ValueError, match="input: the path is empty"):
+            make("", "o.gif")
+    with pytest.raises(TypeError, match="input must be the path of a video or of a folder of frames, got None"):
+        open_source(None)
+    assert sorted(os.listdir(tmp_path)) == ["f0.png"]

@@ -276,8 +276,8 @@ def frame_size(path) -> tuple[int, int]:
 def open_source(path) -> Source:
     """The video at ``path``; clear errors for missing files, unknown extensions, unreadable videos."""
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"input must be the path of a video or of a folder of frames, got a {type(path).__name__}")
-    path = Path(path)
+        raise TypeError(f"input must be the path of a video or of a folder of frames, got {_checks.shown(path)}")
+    path = _checks.path("input", path)  # ('' was the current folder: its pictures dreamed, the video written in it)
     if not path.exists():
         raise FileNotFoundError(f"input: no such file or folder: {path}")
     if path.is_dir():
