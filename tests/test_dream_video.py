@@ -249,6 +249,30 @@ def test_a_folder_resumes_skips_bad_files_and_converts(tmp_path, capsys):
         fd.dream_folder(src, tmp_path / "o2", format="bogus")
 
 
+def test_a_folder_takes_a_mask_of_any_kind(tmp_path):
+    """A mask given as a path, a PIL image or an array raised AttributeError (its record hashed it
+    as a tensor); only a tensor worked. Each picture's dream fits the mask to its size."""
+    src = tmp_path / "in"
+    src.mkdir()
+    for i, size in enumerate([(40, 32), (80, 64)]):
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (*size[::-1], 3), dtype=np.uint8)).save(
+            src / f"{i}.png"
+        )
+    left = np.zeros((16, 20), np.uint8)
+    left[:, :10] = 255
+    Image.fromarray(left).save(tmp_path / "mask.png")
+    for k, mask in enumerate([tmp_path / "mask.png", Image.fromarray(left), left]):
+        out = tmp_path / f"out{k}"
+        fd.dream_folder(src, out, mask=mask, octaves=1, steps=2, seed=0)
+        for i in range(2):
+            before, after = (np.asarray(Image.open(p / f"{i}.png"), float) for p in (src, out))
+            change = np.abs(after - before).mean(axis=(0, 2))
+            w = change.size
+            assert change[: w // 2 - 2].mean() > 0.5 and change[w // 2 + 2 :].max() == 0, (k, i)
+    with pytest.raises(FileNotFoundError, match="mask"):
+        fd.dream_folder(src, tmp_path / "o", mask=tmp_path / "nope.png")
+
+
 def test_two_torchrun_ranks_share_a_folder_and_independent_frames(tmp_path, clip):
     src = tmp_path / "imgs"
     src.mkdir()

@@ -8,8 +8,9 @@ from dataclasses import replace
 
 import torch
 
+from fastdream import io
 from fastdream.batch import FolderReport, run_folder, stored_settings
-from fastdream.dream.options import DreamOptions
+from fastdream.dream.options import EMPTY_MASK, DreamOptions
 from fastdream.dream.record import dream_settings
 from fastdream.training import distributed
 
@@ -43,6 +44,8 @@ def dream_folder(
     if dream_kwargs.get("seed") is None:  # a rerun without a seed finishes with the stored one, as a video's does
         dream_kwargs["seed"] = stored.get("seed")
     opts = DreamOptions.create(**dream_kwargs)
+    if opts.mask is not None:  # loaded once, at its size (each picture's dream fits it to its own)
+        opts = replace(opts, mask=io.load_mask(opts.mask, None, empty=EMPTY_MASK))  # (a path failed in its record)
     device = opts.resolve_device()
     # Without a seed, one is drawn for the folder, recorded with its outputs and said: each image
     # drew its own, so no picture of the batch could be made again, and a stopped batch finished

@@ -13,14 +13,14 @@ from fastdream.io.convert import has_clear, standard
 from fastdream.io.images import check_range, load_pil
 
 
-def load_mask(mask, size: tuple[int, int], name: str = "mask", *, empty: str | None = None) -> torch.Tensor:
+def load_mask(mask, size: tuple[int, int] | None, name: str = "mask", *, empty: str | None = None) -> torch.Tensor:
     """A mask in [0, 1] of shape (1, 1, H, W) from a path, PIL image, array or tensor.
 
     Images and uint8 arrays are scaled by 1/255, unless they hold only 0 and 1 (a label map; one
     of other small classes, under 16, is warned of); a picture with transparency is its alpha (a
     region painted on a clear layer, a cutout), else its gray levels. A mask of another size is
     resized (bilinear), one of another shape (aspect ratio) is a ``ValueError``: it would be
-    stretched. ``empty``: a mask that is 0 everywhere is a ``ValueError`` saying this (what it
+    stretched; ``size`` None: the mask's own. ``empty``: a mask that is 0 everywhere is a ``ValueError`` saying this (what it
     would do), when given.
     """
     if isinstance(mask, (str, os.PathLike)):
@@ -60,12 +60,12 @@ def load_mask(mask, size: tuple[int, int], name: str = "mask", *, empty: str | N
     if empty is not None and not bool((m > 0).any()):
         raise ValueError(f"{name} is 0 everywhere: {empty}")
     m = m[None, None]
-    (h, w), (hh, ww) = m.shape[-2:], size
+    (h, w), (hh, ww) = m.shape[-2:], size or m.shape[-2:]
     if abs(h * ww / w - hh) > max(0.02 * hh, ww / w):  # off by more than rounding (2%, or a mask pixel)
         raise ValueError(
             f"{name} is {w}x{h} and the picture {ww}x{hh}: a mask of another shape would be stretched; "
             f"give one of the picture's shape ({ww}x{hh}, or that scaled)"
         )
-    if tuple(m.shape[-2:]) != tuple(size):
+    if size is not None and tuple(m.shape[-2:]) != tuple(size):
         m = torch.nn.functional.interpolate(m, size=size, mode="bilinear", align_corners=False).clamp(0, 1)
     return m
