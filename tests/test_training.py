@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -175,6 +176,18 @@ def test_a_learning_rate_past_one_is_refused_before_training(name, data, tmp_pat
     samples were black."""
     with pytest.raises(ValueError, match=r"lr must be <= 1, got 100.0"):
         TRAINERS[name][0](data, tmp_path, epochs=1, lr=100)
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("name", TRAINERS)
+def test_a_folder_that_cannot_be_written_is_said_before_training(name, data, tmp_path, monkeypatch):
+    """train_gan and train_vae said the system's "[Errno 1] Operation not permitted: 'ro/g'"
+    without naming out_dir (a folder made read-only: chattr +i, which holds for root too)."""
+    from fastdream.io import outputs
+
+    monkeypatch.setattr(outputs, "can_write_in", lambda folder: Path(folder) != tmp_path)
+    with pytest.raises(PermissionError, match=rf"^out_(dir|path): the folder {tmp_path} cannot be written"):
+        TRAINERS[name][0](data, tmp_path, epochs=1)
     assert list(tmp_path.iterdir()) == []
 
 

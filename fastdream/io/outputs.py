@@ -218,6 +218,7 @@ def checkpoint_file(name: str, out, inputs: Iterable) -> Path:
             if not parent.is_dir():
                 raise ValueError(f"{name}: {parent} is a file, so {out} cannot be written")
             break
+    check_writable(name, out.parent)  # (said at the first checkpoint, by the system, after an epoch)
     return out
 
 
@@ -266,7 +267,9 @@ def output_folder(name: str, out, inputs: Iterable = (), what: str = "its pictur
             if not p.is_dir():  # (it was the system's "[Errno 20] Not a directory")
                 raise ValueError(f"{name}: {p} is a file, not a folder: {out} cannot be made in it")
             break
-    return check_not_input(name, out, inputs, folder=True)
+    out = check_not_input(name, out, inputs, folder=True)
+    check_writable(name, out)  # (training said the system's "[Errno 1] Operation not permitted")
+    return out
 
 
 class Made:
