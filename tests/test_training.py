@@ -191,6 +191,26 @@ def test_a_folder_that_cannot_be_written_is_said_before_training(name, data, tmp
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("name", ["gan", "vae"])
+def test_a_stop_held_while_the_checkpoint_is_written_keeps_that_epochs_pictures(name, data, tmp_path, monkeypatch):
+    """Ctrl-C in the second the checkpoint was saved was delivered after it, whole, and then the
+    epoch's sample grids were removed as if no checkpoint held the epoch; a resume never made them."""
+    save = loop.save_checkpoint
+
+    def save_then_held_stop(state, path):
+        save(state, path)
+        stop = KeyboardInterrupt()
+        stop.written = path  # as io.atomic.signals_held delivers a stop it held
+        raise stop
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_held_stop)
+    with pytest.raises(KeyboardInterrupt):
+        TRAINERS[name][0](data, tmp_path, epochs=1)
+    folder = tmp_path / name
+    assert _state(folder / "checkpoint.pt")["epoch"] == 1
+    assert (folder / "samples_epoch_001.png").is_file(), sorted(p.name for p in folder.iterdir())
+
+
 @pytest.mark.parametrize("name", TRAINERS)
 def test_time_budget_and_amp_on_cpu(name, data, tmp_path):
     run = TRAINERS[name][0]

@@ -138,8 +138,9 @@ class Trainer:
         left a grid of an epoch no checkpoint holds."""
         try:
             yield
-        except BaseException:
-            if self.dist.main and self.path.parent.is_dir():
+        except BaseException as stop:
+            # (a stop held while the checkpoint was written comes after it, whole: its pictures stay)
+            if self.dist.main and self.path.parent.is_dir() and getattr(stop, "written", None) != self.path:
                 for p in self.path.parent.iterdir():
                     m = EPOCH_PICTURE.match(p.name)
                     with contextlib.suppress(OSError):
