@@ -281,7 +281,9 @@ def test_a_stopped_sheet_keeps_its_finished_cells_on_a_partial_sheet(tmp_path, p
     monkeypatch.setattr(S, "_dream_all", interrupted_after_one)
     assert main(["sheet", str(photo), "-o", str(out), "--vary", "seed=1,2", *FAST]) == 130
     partial2 = tmp_path / "s-partial-2.png"
-    assert capsys.readouterr().err.strip().endswith(f"the 1 finished cells of 2 are in {partial2} (and its .json)")
+    assert (
+        capsys.readouterr().err.strip().endswith(f"the finished cell of 2 is in {partial2} (and its .json)")
+    )  # (not "1 cells")
     assert partial2.is_file() and partial.is_file()
 
 

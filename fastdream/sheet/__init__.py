@@ -160,8 +160,11 @@ def proof_sheet(
             with contextlib.suppress(KeyboardInterrupt, OSError, ValueError), io.signals_held():
                 write(len(pictures), (partial, partial.with_suffix(".json")))  # (a full disk: the stop is said)
             if partial.exists():
-                done = f"the {len(pictures)} finished cells of {len(cells)}"
-                stop.kept = f"{done} are in {partial} (and its .json)"  # type: ignore[union-attr]
+                n = len(pictures)
+                done = (
+                    f"the finished cell of {len(cells)} is" if n == 1 else f"the {n} finished cells of {len(cells)} are"
+                )
+                stop.kept = f"{done} in {partial} (and its .json)"  # type: ignore[union-attr]
                 stop.partial = partial  # type: ignore[union-attr]
         raise
     with io.signals_held():  # the sheet and its JSON as a pair
