@@ -893,3 +893,11 @@ def test_kill_while_the_package_loads_is_one_line_on_the_command_line(argv0):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode in (-15, 143) and "went on" not in r.stdout
     assert r.stderr == ("fastdream: terminated while starting; nothing was done\n" if argv0 == "fastdream" else "")
+
+
+def test_a_frames_folder_named_as_the_output_is_said_so_not_blamed_on_another_run(tmp_path, small_image):
+    """-o z.gif --frames-dir z.gif said "--frames-dir z.gif is being written by another fastdream
+    run (process N)": N was the command itself, which held the output's lock."""
+    out = tmp_path / "z.gif"
+    r = run("zoom", str(small_image), "-o", str(out), "--frames-dir", str(out), "--frames", "2", "-q")
+    assert r.returncode == 2 and f"--frames-dir and --output are the same path: {out}" in r.stderr, r.stderr
