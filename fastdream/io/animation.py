@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image, features
 
 from fastdream import _checks
+from fastdream._warnings import warn
 from fastdream.io.atomic import atomic_save
 from fastdream.io.convert import standard
 from fastdream.io.outputs import bare_extension
@@ -117,6 +118,8 @@ def _mp4(frames: Sequence, out: Path, fps: float, audio, audio_start: float) -> 
     # yuv420p (what every player decodes) needs even sizes: pad odd ones by repeating the last
     # row/column rather than letting ffmpeg rescale the whole frame.
     pw, ph = w + w % 2, h + h % 2
+    if (pw, ph) != (w, h):  # (the video came out a pixel larger than its frames, without a word)
+        warn(f"{out.name}: an MP4 is even-sized: the {w}x{h} frames are {pw}x{ph} in it (the last row or column repeated)")
 
     def video(tmp):
         gen = imageio_ffmpeg.write_frames(

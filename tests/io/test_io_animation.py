@@ -56,7 +56,8 @@ def test_webp_keeps_milliseconds(tmp_path):
 
 def test_mp4_frames_and_odd_sizes(tmp_path):
     ffmpeg = pytest.importorskip("imageio_ffmpeg")
-    out = io.write_animation(frames(3), tmp_path / "a.mp4", fps=10)
+    with pytest.warns(UserWarning, match=r"a.mp4: an MP4 is even-sized: the 9x6 frames are 10x6 in it"):
+        out = io.write_animation(frames(3), tmp_path / "a.mp4", fps=10)
     reader = ffmpeg.read_frames(str(out))
     meta = next(reader)
     assert meta["size"] == (10, 6) and meta["fps"] == 10  # padded to even sizes, not rescaled
