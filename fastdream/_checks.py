@@ -58,10 +58,23 @@ def integer(name: str, v, lo: int | None = None, hi: int | None = None, *, cap: 
         raise TypeError(f"{name} must be an integer, got {shown(v)}")
     if (lo is not None and v < lo) or (hi is not None and v > hi):
         accepted = f">= {lo}" if hi is None else (f"<= {hi}" if lo is None else f"in [{lo}, {hi}]")
-        raise ValueError(f"{name} must be {accepted}, got {v}")
+        raise ValueError(f"{name} must be {accepted}, got {_digits(v)}")
     if cap is not None and v > cap:
-        raise ValueError(f"{name} must be <= {cap}, got {v}")
+        raise ValueError(f"{name} must be <= {cap}, got {_digits(v)}")
     return int(v)
+
+
+def _digits(v) -> str:
+    """A whole number as a message says it: 10**400 by its first and last digits, not all 401.
+
+    Examples:
+        >>> integer("start", 10**400, 0, 2)
+        Traceback (most recent call last):
+        ...
+        ValueError: start must be in [0, 2], got 100000000000...0000 (401 digits)
+    """
+    text = str(v)
+    return text if len(text) <= 40 else f"{text[:12]}...{text[-4:]} ({len(text)} digits)"
 
 
 def tile_size(v, cap: int) -> int:
