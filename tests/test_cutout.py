@@ -535,3 +535,24 @@ def test_a_cutout_datasets_seed_past_64_bits_is_refused_before_anything_is_drawn
     with pytest.raises(ValueError, match=r"^seed must be <= 9223372036854775807"):
         make_cutout_dataset(tmp_path / "d", 2, size=32, seed=10**400)
     assert not (tmp_path / "d").exists()
+
+
+def test_a_bad_checkpoint_is_said_of_model_or_checkpoint(tmp_path, capsys):
+    """cutout(img, '') and cutout(img, 'nope.pt') named "checkpoint:", which is load_unet's
+    argument, not cutout's; the command line said it of no option it has (--model)."""
+    from fastdream.cli import main
+
+    Image.new("RGB", (40, 32)).save(tmp_path / "p.png")
+    (tmp_path / "fake.pt").write_text("not a checkpoint")
+    for given, exc, words in [
+        ("", ValueError, "the path is empty"),
+        (tmp_path / "nope.pt", FileNotFoundError, "no such file"),
+        (tmp_path / "fake.pt", ValueError, "is not a fastdream checkpoint"),
+    ]:
+        with pytest.raises(exc, match=f"^model_or_checkpoint: .*{words}"):
+            cutout(tmp_path / "p.png", given)
+    assert (
+        main(["cutout", str(tmp_path / "p.png"), "--model", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "o.png")])
+        == 2
+    )
+    assert f"error: --model: no such file: {tmp_path / 'nope.pt'}" in capsys.readouterr().err

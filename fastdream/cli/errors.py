@@ -143,6 +143,7 @@ _FLAGS = {
     "out_dir": "--output",
     "output_dir": "--output",
     "background": "--bg-color",
+    "model_or_checkpoint": "--model",
 }
 #: Advice in both spellings, ``name=VALUE (--option ...)`` or ``name= / --option``: the option's.
 _BOTH = re.compile(r"\b\w+=\S*? \((--[\w-]+[^)]*)\)|\b\w+= / (--[\w-]+)")

@@ -82,7 +82,12 @@ def _model_and_device(model_or_checkpoint, device) -> tuple[nn.Module, torch.dev
         return model_or_checkpoint, _checks.device("device", device, model=model_or_checkpoint, fallback="cpu")
     if isinstance(model_or_checkpoint, (str, os.PathLike, dict)):
         dev = _checks.device("device", device)
-        return load_unet(model_or_checkpoint, device=dev), dev
+        try:
+            return load_unet(model_or_checkpoint, device=dev), dev
+        except (OSError, TypeError, ValueError) as exc:  # said of this function's argument, not load_unet's
+            if not str(exc).startswith("checkpoint: "):
+                raise
+            raise type(exc)("model_or_checkpoint: " + str(exc).removeprefix("checkpoint: ")) from None
     raise TypeError(
         f"model_or_checkpoint must be a UNet (torch.nn.Module), a checkpoint path or a loaded checkpoint dict, "
         f"got {type(model_or_checkpoint).__name__}"
