@@ -325,6 +325,7 @@ def test_mp4_without_imageio_ffmpeg_names_the_extra(photo, tmp_path, monkeypatch
         (dict(out="v"), ValueError, "unknown video extension ''"),
         (dict(out="missing/v.gif"), FileNotFoundError, "output folder does not exist"),
         (dict(out="adir.gif"), IsADirectoryError, "is a folder"),
+        (dict(out="adir"), IsADirectoryError, r"adir is a folder; give a video file in it \(.gif, .webp or .mp4\)"),
         (dict(fps=0), ValueError, "fps must be a finite number > 0"),
         (dict(fps=60), ValueError, r"fps must be in \[0.01, 50\] for GIF output"),
         (dict(shift=(1.0,)), TypeError, "shift must be a pair"),
@@ -350,6 +351,7 @@ def test_mp4_without_imageio_ffmpeg_names_the_extra(photo, tmp_path, monkeypatch
 )
 def test_bad_values_are_refused_and_nothing_is_written(photo, tmp_path, kw, exc, match):
     (tmp_path / "adir.gif").mkdir()
+    (tmp_path / "adir").mkdir()
     (tmp_path / "afile").write_text("x")
     kw = dict(kw)
     out = tmp_path / kw.pop("out", "v.gif")

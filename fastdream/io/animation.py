@@ -119,7 +119,9 @@ def _mp4(frames: Sequence, out: Path, fps: float, audio, audio_start: float) -> 
     # row/column rather than letting ffmpeg rescale the whole frame.
     pw, ph = w + w % 2, h + h % 2
     if (pw, ph) != (w, h):  # (the video came out a pixel larger than its frames, without a word)
-        warn(f"{out.name}: an MP4 is even-sized: the {w}x{h} frames are {pw}x{ph} in it (the last row or column repeated)")
+        warn(
+            f"{out.name}: an MP4 is even-sized: the {w}x{h} frames are {pw}x{ph} in it (the last row or column repeated)"
+        )
 
     def video(tmp):
         gen = imageio_ffmpeg.write_frames(

@@ -15,6 +15,8 @@ def check_out_path(out_path, image, others=()) -> tuple[Path, str]:
     """The video file to write and its format; every problem with it raised before any work. It
     may not be ``image`` nor any of ``others`` (the guide, the styles: files the run reads)."""
     out = _checks.path("out_path", out_path)
+    if out.is_dir() and not out.suffix:  # (it said "unknown video extension '' in 'clips'")
+        raise IsADirectoryError(f"out_path: {out} is a folder; give a video file in it (.gif, .webp or .mp4)")
     fmt = io.animation_format(out)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
