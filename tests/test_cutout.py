@@ -556,3 +556,14 @@ def test_a_bad_checkpoint_is_said_of_model_or_checkpoint(tmp_path, capsys):
         == 2
     )
     assert f"error: --model: no such file: {tmp_path / 'nope.pt'}" in capsys.readouterr().err
+
+
+def test_a_folders_arguments_are_checked_before_its_checkpoint_is_read(tmp_path):
+    """cutout_folder read (and built) the U-Net before it looked at its folders and switches."""
+    from fastdream.cutout import cutout_folder
+
+    (tmp_path / "in").mkdir()
+    with pytest.raises(ValueError, match="output_dir: .* lies inside the input folder"):
+        cutout_folder(tmp_path / "in", tmp_path / "in" / "out", tmp_path / "no-such.pt")
+    with pytest.raises(TypeError, match="progress must be True or False"):
+        cutout_folder(tmp_path / "in", tmp_path / "out", tmp_path / "no-such.pt", progress="yes")

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from fastdream import _checks, io
 from fastdream._checks import shown
-from fastdream.batch import run_folder
+from fastdream.batch import check_folders, run_folder
 from fastdream.cutout.masks import DEFAULT_RESOLUTION, working_size
 from fastdream.cutout.refine import decontaminate, refine
 from fastdream.models.unet import BACKBONES, UNet
@@ -371,6 +371,10 @@ def cutout_folder(
     :func:`fastdream.batch.run_folder`: outputs already there are skipped, unreadable files
     reported one line each and counted, the images split over torchrun ranks.
 
+    ``format``: the outputs' format (``png`` by default); None keeps each input's own (a JPEG's
+    cutout is then put on white, as a JPEG holds no transparency). ``**cutout_kwargs``: the
+    options of :func:`cutout`.
+
     Returns:
         A :class:`~fastdream.batch.FolderReport` of this rank's images.
 
@@ -378,6 +382,8 @@ def cutout_folder(
         >>> from fastdream import cutout_folder
         >>> cutout_folder("photos", "cutouts", "unet.pt", background=(255, 255, 255))  # doctest: +SKIP
     """
+    check_folders(input_dir, output_dir, None)  # (said before the checkpoint loads: seconds with a backbone)
+    _checks.boolean("progress", progress)
     model, dev = _model_and_device(model_or_checkpoint, device)
     probe = cutout(Image.new("RGB", (8, 8)), model, device=dev, **cutout_kwargs)  # bad options: an error first
     if "A" in probe.mode and format is not None and loses_alpha(str(format), cutout_kwargs.get("soft", True)):
