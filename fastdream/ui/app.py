@@ -29,6 +29,8 @@ CSS = """
 .fd-preview { margin: 0; text-align: center; }
 .fd-preview img { max-width: 100%; height: auto; border-radius: 8px; }
 .fd-preview figcaption { font-size: 0.85rem; opacity: 0.75; margin-top: 4px; }
+/* A long label beside a picture's icons (full screen, clear) ran under them at 420 px */
+.block:has(.icon-button-wrapper) > label[data-testid="block-label"] { max-width: calc(100% - 84px); }
 /* An empty color picker is a clear 40x20 button with no border: a label over nothing to click */
 .fd-color button { border: 1px solid var(--border-color-primary) !important; min-width: 48px; min-height: 28px; }
 """
