@@ -189,6 +189,17 @@ def test_the_subject_split_needs_two_styles(images):
         fd.style_transfer(images["content"], images["ihc"], masks="subject", cutout_model=nn.Identity(), **FAST)
 
 
+def test_a_bad_cutout_model_is_said_of_cutout_model_and_subject_from(images, tmp_path, capsys):
+    """A missing or wrong checkpoint was said of --model, an option style does not have."""
+    two = [images["ihc"], images["ihc"]]
+    with pytest.raises(FileNotFoundError, match="^cutout_model: no such file"):
+        fd.style_transfer(images["content"], two, masks="subject", cutout_model=tmp_path / "nope.pt", **FAST)
+    Image.new("RGB", (48, 40), (90, 120, 30)).save(tmp_path / "c.png")
+    args = ["style", str(tmp_path / "c.png"), str(tmp_path / "c.png"), str(tmp_path / "c.png")]
+    assert main([*args, "--subject-from", str(tmp_path / "nope.pt"), "-o", str(tmp_path / "o.png")]) == 2
+    assert "error: --subject-from: no such file" in capsys.readouterr().err
+
+
 def test_an_animated_mask_says_its_first_frame_is_used_and_names_no_video_command(images, tmp_path):
     """It said "(dream-video works on every frame)": a style's region is one picture."""
     frames = [Image.fromarray((images["left"] * v).astype(np.uint8)) for v in (255, 128)]

@@ -144,6 +144,7 @@ _FLAGS = {
     "output_dir": "--output",
     "background": "--bg-color",
     "model_or_checkpoint": "--model",
+    "cutout_model": "--subject-from",
 }
 #: Advice in both spellings, ``name=VALUE (--option ...)`` or ``name= / --option``: the option's.
 _BOTH = re.compile(r"\b\w+=\S*? \((--[\w-]+[^)]*)\)|\b\w+= / (--[\w-]+)")

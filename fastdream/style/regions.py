@@ -121,7 +121,12 @@ def subject_model(cutout_model, device=None):
         return cutout_model
     from fastdream.cutout import load_unet
 
-    return load_unet(cutout_model, device=device)
+    try:
+        return load_unet(cutout_model, device=device)
+    except (OSError, TypeError, ValueError) as exc:  # said of this argument (load_unet's is "checkpoint")
+        if not str(exc).startswith("checkpoint: "):
+            raise
+        raise type(exc)("cutout_model: " + str(exc).removeprefix("checkpoint: ")) from None
 
 
 def subject_masks(content, cutout_model, device=None) -> list[torch.Tensor]:
@@ -139,7 +144,7 @@ def subject_masks(content, cutout_model, device=None) -> list[torch.Tensor]:
 
 def _subject(n_styles: int, content, cutout_model, device) -> list[torch.Tensor]:
     check_subject(n_styles, cutout_model)
-    subject, background = subject_masks(content, cutout_model, device)
+    subject, background = subject_masks(content, subject_model(cutout_model, device), device)
     for what, m in (("no subject", subject), ("no background", background)):
         if float(m.max()) <= 0:
             raise ValueError(f"masks={SUBJECT!r}: cutout_model found {what} in the content, so one style has no region")
