@@ -273,10 +273,18 @@ def keep_chroma(out: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     return torch.minimum(torch.maximum(y, lo), hi) + d
 
 
+#: A color direction of ``out`` with less than this share of its largest color variance is not
+#: scaled up to the source's: a picture of one hue or two tones (stripes, a tinted texture, a
+#: rainbow swirl) has almost none across its plane (1e-6 of it), and scaling that up by ~300 made
+#: its 8-bit rounding a grain over the whole picture. (A photo's weakest direction holds ~1%.)
+FLAT_COLORS = 1e-2
+
+
 def match_colors(out: torch.Tensor, source: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """``out`` with its colors' mean and covariance made the source's, per sample (the linear
     color transfer of Gatys et al. 2017: ``x -> A (x - mu_out) + mu_src`` with
-    ``A = C_src^1/2 C_out^-1/2``), clamped to [0, 1]."""
+    ``A = C_src^1/2 C_out^-1/2``), clamped to [0, 1]; ``out``'s variance is taken as at least
+    :data:`FLAT_COLORS` of its largest in every direction."""
     n = out.shape[0]
     res = []
     for i in range(n):
@@ -287,11 +295,12 @@ def match_colors(out: torch.Tensor, source: torch.Tensor, eps: float = 1e-5) -> 
         else:
             co = torch.cov(o) + eps * torch.eye(3, dtype=o.dtype, device=o.device)
             cs = torch.cov(s) + eps * torch.eye(3, dtype=o.dtype, device=o.device)
-            a = _sqrtm(cs) @ torch.linalg.inv(_sqrtm(co))
+            flat = FLAT_COLORS * float(torch.linalg.eigvalsh(co)[-1])
+            a = _sqrtm(cs) @ torch.linalg.inv(_sqrtm(co, flat))
         res.append((a @ (o - mo) + ms).to(out.dtype).reshape(out.shape[1:]))
     return torch.stack(res).clamp_(0.0, 1.0)
 
 
-def _sqrtm(c: torch.Tensor) -> torch.Tensor:
+def _sqrtm(c: torch.Tensor, floor: float = 0.0) -> torch.Tensor:
     w, v = torch.linalg.eigh(c)
-    return (v * w.clamp_min(0).sqrt()) @ v.T
+    return (v * w.clamp_min(floor).sqrt()) @ v.T

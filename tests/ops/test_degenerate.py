@@ -27,3 +27,19 @@ def test_extreme_numbers():
 def test_color_match_of_one_pixel_matches_the_mean():
     out, src = torch.full((1, 3, 1, 1), 0.2), torch.full((1, 3, 1, 1), 0.7)
     assert torch.allclose(fd.ops.match_colors(out, src), src)
+
+
+def test_color_match_of_a_two_tone_picture_adds_no_grain():
+    """A picture of two tones (here: yellow to blue stripes, in 8 bits) has next to no color
+    variance across their line; matched to a photo's colors, that direction was scaled up ~300x,
+    and the 8-bit rounding became a grain over the whole picture."""
+    t = (torch.arange(96.0) / 6).sin().mul(0.5).add(0.5).view(1, 1, 1, 96).expand(1, 1, 64, 96)
+    yellow, blue = torch.tensor([0.95, 0.85, 0.1]).view(1, 3, 1, 1), torch.tensor([0.1, 0.2, 0.9]).view(1, 3, 1, 1)
+    gen = torch.Generator().manual_seed(0)
+    dither = torch.rand(1, 3, 64, 96, generator=gen) - 0.5  # (each pixel rounds its own way, as a render's)
+    stripes = (t * yellow + (1 - t) * blue).mul(255).add(dither).round().div(255)
+    photo = torch.rand(1, 3, 8, 8, generator=gen)
+    matched = fd.ops.match_colors(stripes, photo)
+    # Along a stripe (down a column) the picture is one color: matched, it stays nearly one.
+    assert float(matched.std(dim=2).mean()) < 2 / 255
+    assert float(matched.std(dim=3).mean()) > 0.05  # (the stripes are still there)
