@@ -95,7 +95,11 @@ def _style_options(s) -> None:
     )
     s.add_argument("--size", type=int, metavar="PX", help="output long side (default: the content's)")
     s.add_argument("--steps", type=int, help="Adam steps per octave")
-    s.add_argument("--octaves", type=int, help="sizes painted, smallest first (coarse strokes, then detail)")
+    s.add_argument(
+        "--octaves",
+        type=int,
+        help="sizes painted, smallest first (coarse strokes, then detail; default: 3, fewer for a picture under 164 px)",
+    )
     s.add_argument("--content-weight", type=float, help="how much the photo's shapes hold")
     s.add_argument("--style-weight", type=float, help="how much the style's textures take over")
     s.add_argument("--tv-weight", type=float, help="smoothness (total variation): more, fewer speckles")

@@ -45,7 +45,9 @@ def style_transfer(content, style, *, masks=None, cutout_model=None, progress: b
         size: the output's long side in pixels (default: the content's size).
         octaves, octave_scale: the transfer starts ``octaves`` levels down at ``octave_scale`` per
             level and grows to full size, carrying the image up: big outputs
-            get coherent large-scale structure.
+            get coherent large-scale structure. Default (None): 3, fewer where the smallest
+            octave's short side would be under 64 px (a small picture's face was lost to the
+            strokes of a 32 px octave).
         steps, lr: Adam steps per octave and its learning rate (image in [0, 1]).
         tile_size: tiles of at most this many pixels (halo included) go through the network; the
             style stays exact across tiles (two passes). None: the whole image at once. A network

@@ -9,6 +9,8 @@ updates the image, which is clamped to [0, 1]. The result is carried up to the n
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -25,6 +27,25 @@ def resize(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return x
     shrink = size[0] < x.shape[-2] or size[1] < x.shape[-1]
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=shrink).clamp_(0, 1)
+
+
+#: ``octaves=None``: up to this many octaves, as many as keep the smallest one's short side at
+#: :data:`LEAST_OCTAVE_SIDE` px or more. Three octaves of a 96 px content began at 32 px, where the
+#: style's strokes wiped out the face; one octave there kept it.
+DEFAULT_OCTAVES, LEAST_OCTAVE_SIDE = 3, 64
+
+
+def octave_count(octaves: int | None, h: int, w: int, scale: float) -> int:
+    """``octaves``, or for None the default count for an ``h x w`` content.
+
+    Examples:
+        >>> [octave_count(None, s, s, 1.6) for s in (48, 96, 128, 170, 1024)], octave_count(5, 96, 96, 1.6)
+        ([1, 1, 2, 3, 3], 5)
+    """
+    if octaves is not None:
+        return octaves
+    fits = 1 + max(0, math.floor(math.log(min(h, w) / LEAST_OCTAVE_SIDE) / math.log(scale))) if scale > 1 else 1
+    return max(1, min(DEFAULT_OCTAVES, fits))
 
 
 def octave_sizes(
@@ -260,7 +281,8 @@ def run(job: Transfer, size: tuple[int, int], progress: bool, callback=None) -> 
     picture); returns it (1, 3, h, w) in [0, 1] at the top octave's size."""
     o = job.o
     quiet = job.init is not None  # (only the full-size octave runs: none left out to speak of)
-    sizes = octave_sizes(*size, o.octaves, o.octave_scale, job.feats.stride, job.feats.min_side, quiet=quiet)
+    octaves = octave_count(o.octaves, *size, o.octave_scale)
+    sizes = octave_sizes(*size, octaves, o.octave_scale, job.feats.stride, job.feats.min_side, quiet=quiet)
     if job.init is not None:
         sizes = sizes[-1:]
     driver.drive(job, sizes, o.steps, seed=o.seed, progress=progress, callback=callback, desc="style")

@@ -33,7 +33,7 @@ class StyleOptions:
     style_weight: float = 3.0
     tv_weight: float = 4.0
     size: int | None = None
-    octaves: int = 3
+    octaves: int | None = None
     octave_scale: float = 1.6
     steps: int = 100
     lr: float = 0.02
@@ -85,7 +85,7 @@ class StyleOptions:
             style_weight=_weight("style_weight", self.style_weight),
             tv_weight=_weight("tv_weight", self.tv_weight),
             size=None if self.size is None else c.integer("size", self.size, 1, cap=MAX["size"]),
-            octaves=c.integer("octaves", self.octaves, 1, cap=MAX["octaves"]),
+            octaves=None if self.octaves is None else c.integer("octaves", self.octaves, 1, cap=MAX["octaves"]),
             octave_scale=c.real("octave_scale", self.octave_scale, lo=1.0, cap=MAX["octave_scale"]),
             steps=c.integer("steps", self.steps, 1, cap=MAX["steps"]),
             lr=c.real("lr", self.lr, lo=0.0, cap=MAX["lr"]),

@@ -28,7 +28,7 @@ from fastdream import _checks, driver, io
 from fastdream.io.record import model_fingerprint, tensor_sha256
 from fastdream.ops.luma import luma
 from fastdream.style import regions
-from fastdream.style.engine import octave_sizes
+from fastdream.style.engine import octave_count, octave_sizes
 from fastdream.style.options import MAX, StyleOptions
 from fastdream.style.stylizer import Stylizer, scaled_size
 from fastdream.training import distributed
@@ -76,7 +76,8 @@ class _Painter:
         self.work = (stride * math.ceil(hw[0] / stride), stride * math.ceil(hw[1] / stride))
         o = st.o
         # (an octave the frames cannot take: said by the first frame's transfer)
-        self.sizes = octave_sizes(*self.work, o.octaves, o.octave_scale, stride, st.feats.min_side, quiet=True)
+        octaves = octave_count(o.octaves, *self.work, o.octave_scale)
+        self.sizes = octave_sizes(*self.work, octaves, o.octave_scale, stride, st.feats.min_side, quiet=True)
         self.first_steps = len(self.sizes) * o.steps
         self.masks, self.cutout, self.temporal_weight = masks, cutout, temporal_weight
         self.prev = None  # (the previous styled frame, its input frame)
