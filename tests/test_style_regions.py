@@ -206,3 +206,21 @@ def test_an_animated_mask_says_its_first_frame_is_used_and_names_no_video_comman
     frames[0].save(tmp_path / "moving.gif", save_all=True, append_images=frames[1:])
     with pytest.warns(UserWarning, match=r"^masks\[0\] \(moving.gif\): .*moving.gif has 2 frames; the first is used$"):
         fd.style_transfer(images["content"], [images["ihc"]], masks=[tmp_path / "moving.gif"], octaves=1, steps=1)
+
+
+def test_equal_weights_take_two_styles_of_unequal_contrast_equally():
+    """Mixed as they were, the Gram matrix of more contrast took over: stripes and bricks at 1:1
+    looked like the stripes alone (and at 5:1 too)."""
+    gen = torch.Generator().manual_seed(0)
+    fa, fb = (
+        torch.rand(8, 50, generator=gen, dtype=torch.float64),
+        torch.rand(8, 50, generator=gen, dtype=torch.float64),
+    )
+    a, b = fa @ fa.T, 25 * (fb @ fb.T)  # the second style 25x the first's strength
+
+    def cos(x, y):
+        return float((x * y).sum() / (x.norm() * y.norm()))
+
+    half, more_a = R.blend([a, b], [1, 1]), R.blend([a, b], [3, 1])
+    assert abs(cos(half, a / a.norm() - b / b.norm())) < 1e-9  # as near the one as the other
+    assert cos(more_a, a) > cos(half, a) and float(half.norm()) == pytest.approx((a.norm() + b.norm()) / 2)

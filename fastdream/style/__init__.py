@@ -35,8 +35,9 @@ def style_transfer(content, style, *, masks=None, cutout_model=None, progress: b
             the second.
         cutout_model: a :func:`fastdream.train_unet` checkpoint (or the U-Net), for
             ``masks="subject"``.
-        style_weights: one weight per style: the target Gram matrices are their weighted mean;
-            with ``masks``, each style's strength in its region (1: as strong as a single style).
+        style_weights: one weight per style: the target Gram matrices are their weighted mean,
+            each taken at the same strength (1, 1: as much of one style as of the other, however
+            much more contrast one has; :func:`fastdream.style.regions.blend`); with ``masks``, each style's strength in its region (1: as strong as a single style).
         content_weight, style_weight, tv_weight: the weights of the content loss, the style loss
             and the total variation (smoothness) loss. The losses are normalized (relative errors,
             Gram matrices as means over positions), so the same weights work at any size. The
