@@ -1,5 +1,6 @@
 """Style transfer: the losses fall, exact tiles, several styles, colors, kinds and sizes, errors."""
 
+import re
 import warnings
 
 import numpy as np
@@ -222,3 +223,19 @@ def test_an_unknown_layer_of_either_loss_is_said_of_its_own_parameter(name):
     """It was said of "layers", which style_transfer does not take."""
     with pytest.raises(ValueError, match=rf"^{name}: unknown layer name\(s\) \['nope'\]"):
         fd.style_transfer(torch.rand(3, 64, 64), [torch.rand(3, 64, 64)], steps=1, octaves=1, **{name: ["nope"]})
+
+
+def test_the_command_says_a_seed_only_where_one_seeds_something(tmp_path, capsys):
+    """From the content (the default) every seed paints the same picture, yet one was drawn and
+    said with it: an artist tried seeds for variations and got none."""
+    from fastdream.cli import main
+
+    Image.new("RGB", (64, 48), (200, 120, 40)).save(tmp_path / "c.png")
+    Image.new("RGB", (32, 32), (20, 60, 200)).save(tmp_path / "s.png")
+    args = ["style", str(tmp_path / "c.png"), str(tmp_path / "s.png"), "--octaves", "1", "--steps", "1", "-q"]
+    assert main([*args, "-o", str(tmp_path / "a.png")]) == 0
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'a.png'} (64x48)"
+    assert main([*args, "-o", str(tmp_path / "b.png"), "--init", "noise"]) == 0
+    assert re.fullmatch(
+        rf"wrote {re.escape(str(tmp_path / 'b.png'))} \(64x48, seed \d+\)", capsys.readouterr().out.strip()
+    )

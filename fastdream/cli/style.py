@@ -62,12 +62,16 @@ def _cmd_style(args) -> int:
     content = io.load_pil(args.input, "content", keep_mode=True)  # missing file / not an image: said first
     styles = [io.load_pil(s, "style") for s in args.styles]
     kw = _style_kwargs(args, len(styles))
-    if kw.get("seed") is None:  # drawn here and said: a painting you like can be made again (--seed)
+    # A seed only seeds the noise of --init noise: drawn then and said, so that a painting you like
+    # can be made again (--seed). From the content (the default) there is nothing to seed: a seed
+    # said there read as a variation to try, and every seed painted the same picture.
+    seeded = kw.get("init") == "noise"
+    if seeded and kw.get("seed") is None:
         kw["seed"] = secrets.randbelow(2**31)
     with picture_so_far(args, out):
         result = fd.style_transfer(content, styles, progress=not args.quiet, **kw)
     io.save_image(result, out)
-    print(f"wrote {out} ({result.width}x{result.height}, seed {kw['seed']})")
+    print(f"wrote {out} ({result.width}x{result.height}" + (f", seed {kw['seed']})" if seeded else ")"))
     return 0
 
 
@@ -112,7 +116,9 @@ def _style_options(s) -> None:
         "--color-match", action="store_true", default=None, help="give the styles the photo's color statistics first"
     )
     model_options(s, "its fine-tuned network's features")
-    s.add_argument("--seed", type=int, help="the random seed (default: drawn, and said with the result)")
+    s.add_argument(
+        "--seed", type=int, help="seeds the noise of --init noise (default: drawn, and said); from the content, none is needed"
+    )
     s.add_argument("--device")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
