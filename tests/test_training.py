@@ -443,3 +443,16 @@ def test_a_unet_whose_held_out_pair_is_unreadable_holds_out_another(data, tmp_pa
         ckpt = train_unet(images, masks, tmp_path / "u.pt", epochs=1, skip_bad=True, **UNET_TINY)
     state = _state(ckpt)
     assert len(calls) == 2 and state["val_keys"] and victim.stem not in state["val_keys"]
+
+
+@pytest.mark.parametrize("name", ["gan", "vae"])
+def test_a_run_of_a_few_steps_is_said_to_be_short(name, data, tmp_path, monkeypatch):
+    """30 pictures in one batch: the default 25 epochs were 25 steps, and the run wrote a grid of
+    gray noise without a word."""
+    words = r"2 epochs of \d+ (step|batch)(es|s)? are \d+ (step|batch)(es|s)?, too few to draw more than noise"
+    with pytest.warns(UserWarning, match=words + r"; pass epochs=\d+ or more"):
+        TRAINERS[name][0](data, tmp_path, epochs=2)
+    monkeypatch.setattr(TRAINERS[name][1], "least_steps", 2)  # (as if 2 epochs were enough)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TRAINERS[name][0](data, tmp_path / "enough", epochs=2)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import secrets
 import warnings
 from pathlib import Path
@@ -237,9 +238,10 @@ def _mask(args, image):
         try:
             mask = predict_mask(image, args.mask_from, threshold=0.5, device=args.device)
         except (ValueError, OSError) as exc:  # the U-Net's file, said of --mask-from (it said checkpoint:)
-            if not str(exc).startswith("checkpoint:"):
+            said = re.match(r"(model_or_checkpoint|checkpoint):", str(exc))
+            if not said:
                 raise
-            raise type(exc)("--mask-from:" + str(exc)[len("checkpoint:") :]) from None
+            raise type(exc)("--mask-from:" + str(exc)[said.end() :]) from None
     elif args.invert_mask:
         raise UsageError("--invert-mask needs --mask IMAGE or --mask-from CKPT")
     else:

@@ -117,7 +117,9 @@ def _style_options(s) -> None:
     )
     model_options(s, "its fine-tuned network's features")
     s.add_argument(
-        "--seed", type=int, help="seeds the noise of --init noise (default: drawn, and said); from the content, none is needed"
+        "--seed",
+        type=int,
+        help="seeds the noise of --init noise (default: drawn, and said); from the content, none is needed",
     )
     s.add_argument("--device")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")

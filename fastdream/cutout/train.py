@@ -204,7 +204,7 @@ class UNetTrainer(Trainer):
         return (
             f"train_unet: {c['pairs']} pairs ({c['train']} train, {c['val']} val){skipped}; epoch {done}/{c['epochs']}: "
             f"loss {m.get('loss', float('nan')):.4f}, val IoU {m.get('val_iou', float('nan')):.4f}, "
-            f"val Dice {m.get('val_dice', float('nan')):.4f}; wrote {self.path}"
+            f"val Dice {m.get('val_dice', float('nan')):.4f}; checkpoint {self.path}"
         )
 
 

@@ -89,8 +89,8 @@ def warn_skipped(s: Subjects, images_dir: Path, stacklevel: int = 3) -> None:
         parts.append(f"{len(s.loose)} image(s) directly in {images_dir}, in no subject folder")
     if s.bad:
         parts.append(f"{len(s.bad)} unreadable file(s) ({'; '.join(s.bad[:3])})")
-    if parts:
-        warn(f"train_dreamer: skipping {' and '.join(parts)}")
+    if parts:  # (one clause a kind: "and" ran three of them together)
+        warn(f"train_dreamer: skipping {'; '.join(parts)}")
 
 
 def decode(path: Path, side: int) -> torch.Tensor:

@@ -194,5 +194,5 @@ class DreamerTrainer(Trainer):
         accuracy = f"val accuracy {m['val_acc']:.3f}" if "val_acc" in m else "not validated yet"
         return (
             f"train_dreamer: {len(c['subjects'])} subjects, {c['images']} images ({c['train']} train, {c['val']} val)"
-            f"{skipped}; epoch {done}/{c['epochs']}: {accuracy}; wrote {self.path}"
+            f"{skipped}; epoch {done}/{c['epochs']}: {accuracy}; checkpoint {self.path}"
         )

@@ -64,6 +64,7 @@ def _seed(seed: int, epoch: int, rank: int, stream: int = 0) -> int:
 
 class GANTrainer(Trainer):
     name, error, unit = "train_gan", GANTrainingError, "batch"
+    least_steps = 200
     labels = ("loss_D", "loss_G", "D(x)", "D(G(z))")
     keys = ("loss_d", "loss_g", "d_x", "d_g_z")
     losses = 2

@@ -76,6 +76,9 @@ class Trainer:
     #: diverging, once (finite losses that exploded: a VAE at lr 0.9 went from 2e3 to 1e10 and
     #: wrote samples of one gray). None: not watched (a GAN's losses are a contest, not a descent).
     rise: float | None = 100.0
+    #: A run of fewer steps than this is said to be short (None: not said): a GAN of 30 pictures
+    #: trained its default 25 epochs in 25 steps and wrote a grid of gray noise, without a word.
+    least_steps: int | None = None
     #: Pictures of the run this one replaces (it started over): removed when this run's first
     #: checkpoint replaces that run's, those this run has not written over by then.
     stale: list[Path] = []
@@ -148,6 +151,18 @@ class Trainer:
                             p.unlink()
             raise
 
+    def _say_short(self, epochs: int, iters: int) -> None:
+        if not self.least_steps or epochs * iters >= self.least_steps:
+            return
+
+        def count(n: int) -> str:
+            return f"{n} {self.unit}" + ("" if n == 1 else "es" if self.unit.endswith("ch") else "s")
+
+        warn(
+            f"{self.name}: {epochs} epochs of {count(iters)} are {count(epochs * iters)}, too few to draw more "
+            f"than noise; pass epochs={math.ceil(self.least_steps / iters)} or more (a time budget, max_minutes= / --max-minutes, stops it early)"
+        )
+
     def _plan(self, epoch: int, epochs: int, times: list, max_minutes, t_start) -> tuple[bool, float]:
         """(stop now, epochs that fit the budget): rank 0's decision, broadcast to every rank."""
         if max_minutes is None or not times:
@@ -213,10 +228,13 @@ class Trainer:
         if self.start >= epochs:
             if show:
                 print(
-                    f"{self.name}: {self.path} already has {self.start} epochs (epochs={epochs}); nothing to do",
+                    f"{self.name}: {self.path} already has {self.start} epochs, as many as asked ({epochs}) or "
+                    "more; nothing to do",
                     file=sys.stderr,
                 )
             return self.path
+        if self.dist.main:  # (a warning, said under -q too)
+            self._say_short(epochs, iters)
         t_start = time.monotonic() if t_start is None else t_start
         times: list[float] = []
         self._first: float | None = None

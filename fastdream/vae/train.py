@@ -87,6 +87,7 @@ def _terms(model: VAE, x, noise) -> tuple[torch.Tensor, torch.Tensor]:
 
 class VAETrainer(Trainer):
     name, error = "train_vae", VAETrainingError
+    least_steps = 200
     labels = ("loss", "recon", "KL")
     keys = ("loss", "recon", "kl")
 
