@@ -32,8 +32,9 @@ Examples:
     >>> fd.cutout("portrait.jpg", ckpt).save("portrait.png")                    # doctest: +SKIP
 """
 
+from fastdream.cutout.folder import cutout_folder, loses_alpha
 from fastdream.cutout.masks import DEFAULT_RESOLUTION, MAX_ASPECT, read_mask, working_size
-from fastdream.cutout.predict import cutout, cutout_folder, load_unet, loses_alpha, predict_mask
+from fastdream.cutout.predict import cutout, load_unet, predict_mask
 from fastdream.cutout.synthetic import CutoutDataset, make_cutout_dataset
 from fastdream.cutout.train import UNetTrainingError, train_unet
 

@@ -16,7 +16,6 @@ from torch import Tensor, nn
 
 from fastdream import _checks, io
 from fastdream._checks import shown
-from fastdream.batch import check_folders, run_folder
 from fastdream.cutout.masks import DEFAULT_RESOLUTION, working_size
 from fastdream.cutout.refine import decontaminate, refine
 from fastdream.models.unet import BACKBONES, UNet
@@ -77,7 +76,7 @@ def load_unet(checkpoint, *, device=None) -> UNet:
     return model.to(dev).eval()
 
 
-def _model_and_device(model_or_checkpoint, device) -> tuple[nn.Module, torch.device]:
+def model_and_device(model_or_checkpoint, device) -> tuple[nn.Module, torch.device]:
     if isinstance(model_or_checkpoint, nn.Module):
         return model_or_checkpoint, _checks.device("device", device, model=model_or_checkpoint, fallback="cpu")
     if isinstance(model_or_checkpoint, (str, os.PathLike, dict)):
@@ -236,7 +235,7 @@ def predict_mask(
         >>> m = predict_mask("photo.jpg", "unet.pt")                   # doctest: +SKIP
         >>> fd.dream("photo.jpg", mask=1 - m)  # dream the background  # doctest: +SKIP
     """
-    model, dev = _model_and_device(model_or_checkpoint, device)
+    model, dev = model_and_device(model_or_checkpoint, device)
     threshold, soft, resolution = _check_common(threshold, soft, resolution, model)
     tta, refine_edges = _checks.boolean("tta", tta), _checks.boolean("refine", refine)
     rgb, _ = _rgb_pil(image)
@@ -289,7 +288,7 @@ def cutout(
         >>> out.mode                                  # doctest: +SKIP
         'RGBA'
     """
-    model, dev = _model_and_device(model_or_checkpoint, device)
+    model, dev = model_and_device(model_or_checkpoint, device)
     if threshold is None:
         raise TypeError("threshold must be a number strictly between 0 and 1, got None")
     threshold, soft, resolution = _check_common(threshold, soft, resolution, model)
@@ -341,69 +340,3 @@ def _composite(rgb: Image.Image, mask: Image.Image, color: tuple) -> Image.Image
     fg = rgb.convert("RGBA")
     fg.putalpha(mask)
     return Image.alpha_composite(base, fg).convert(mode)
-
-
-def loses_alpha(extension: str, soft: bool = True) -> str | None:
-    """The format of ``extension`` (``".gif"``, ``"jpg"``) if it would lose a cutout's alpha:
-    JPEG has none; GIF keeps only on/off transparency, so a ``soft`` one (Pillow drops it
-    altogether). None for the others.
-
-    Examples:
-        >>> loses_alpha(".GIF"), loses_alpha("jpg"), loses_alpha(".png"), loses_alpha(".gif", soft=False)
-        ('GIF', 'JPEG', None, None)
-    """
-    fmt = Image.registered_extensions().get("." + extension.lower().lstrip("."))
-    return fmt if fmt == "JPEG" or (fmt == "GIF" and soft) else None
-
-
-def cutout_folder(
-    input_dir,
-    output_dir,
-    model_or_checkpoint,
-    *,
-    format: str | None = "png",
-    progress: bool = False,
-    device=None,
-    **cutout_kwargs,
-):
-    """:func:`cutout` for every image of ``input_dir`` (and its subfolders) into ``output_dir``,
-    under the same relative names (as PNG by default, which keeps the alpha), through
-    :func:`fastdream.batch.run_folder`: outputs already there are skipped, unreadable files
-    reported one line each and counted, the images split over torchrun ranks.
-
-    ``format``: the outputs' format (``png`` by default); None keeps each input's own (a JPEG's
-    cutout is then put on white, as a JPEG holds no transparency). ``**cutout_kwargs``: the
-    options of :func:`cutout`.
-
-    Returns:
-        A :class:`~fastdream.batch.FolderReport` of this rank's images.
-
-    Examples:
-        >>> from fastdream import cutout_folder
-        >>> cutout_folder("photos", "cutouts", "unet.pt", background=(255, 255, 255))  # doctest: +SKIP
-    """
-    check_folders(input_dir, output_dir, None)  # (said before the checkpoint loads: seconds with a backbone)
-    _checks.boolean("progress", progress)
-    model, dev = _model_and_device(model_or_checkpoint, device)
-    probe = cutout(Image.new("RGB", (8, 8)), model, device=dev, **cutout_kwargs)  # bad options: an error first
-    if "A" in probe.mode and format is not None and loses_alpha(str(format), cutout_kwargs.get("soft", True)):
-        raise ValueError(
-            f"format: {format} cannot hold the cutouts' soft transparency; use png or webp, or pass background=(R, G, B) "
-            "(--bg-color R G B) to put the subjects on a color"
-        )
-    return run_folder(
-        input_dir,
-        output_dir,
-        format,
-        lambda im: cutout(im, model, device=dev, **cutout_kwargs),
-        device=dev,
-        progress=progress,
-        name="cutout",
-        mode=probe.mode,
-        soft=cutout_kwargs.get("soft", True),  # hard cutouts (--hard) go into a GIF as a single file's do
-        # what decides the cutouts: a rerun with others is refused
-        settings={
-            "cutout": {k: repr(v) for k, v in sorted(cutout_kwargs.items())},
-            "model": io.model_fingerprint(model),
-        },
-    )

@@ -1,0 +1,76 @@
+"""A folder of pictures cut out by a U-Net (:func:`cutout_folder`), and which output formats
+lose a cutout's transparency (:func:`loses_alpha`)."""
+
+from __future__ import annotations
+
+from PIL import Image
+
+from fastdream import _checks, io
+from fastdream.batch import check_folders, run_folder
+from fastdream.cutout.predict import cutout, model_and_device
+
+
+def loses_alpha(extension: str, soft: bool = True) -> str | None:
+    """The format of ``extension`` (``".gif"``, ``"jpg"``) if it would lose a cutout's alpha:
+    JPEG has none; GIF keeps only on/off transparency, so a ``soft`` one (Pillow drops it
+    altogether). None for the others.
+
+    Examples:
+        >>> loses_alpha(".GIF"), loses_alpha("jpg"), loses_alpha(".png"), loses_alpha(".gif", soft=False)
+        ('GIF', 'JPEG', None, None)
+    """
+    fmt = Image.registered_extensions().get("." + extension.lower().lstrip("."))
+    return fmt if fmt == "JPEG" or (fmt == "GIF" and soft) else None
+
+
+def cutout_folder(
+    input_dir,
+    output_dir,
+    model_or_checkpoint,
+    *,
+    format: str | None = "png",
+    progress: bool = False,
+    device=None,
+    **cutout_kwargs,
+):
+    """:func:`cutout` for every image of ``input_dir`` (and its subfolders) into ``output_dir``,
+    under the same relative names (as PNG by default, which keeps the alpha), through
+    :func:`fastdream.batch.run_folder`: outputs already there are skipped, unreadable files
+    reported one line each and counted, the images split over torchrun ranks.
+
+    ``format``: the outputs' format (``png`` by default); None keeps each input's own (a JPEG's
+    cutout is then put on white, as a JPEG holds no transparency). ``**cutout_kwargs``: the
+    options of :func:`cutout`.
+
+    Returns:
+        A :class:`~fastdream.batch.FolderReport` of this rank's images.
+
+    Examples:
+        >>> from fastdream import cutout_folder
+        >>> cutout_folder("photos", "cutouts", "unet.pt", background=(255, 255, 255))  # doctest: +SKIP
+    """
+    check_folders(input_dir, output_dir, None)  # (said before the checkpoint loads: seconds with a backbone)
+    _checks.boolean("progress", progress)
+    model, dev = model_and_device(model_or_checkpoint, device)
+    probe = cutout(Image.new("RGB", (8, 8)), model, device=dev, **cutout_kwargs)  # bad options: an error first
+    if "A" in probe.mode and format is not None and loses_alpha(str(format), cutout_kwargs.get("soft", True)):
+        raise ValueError(
+            f"format: {format} cannot hold the cutouts' soft transparency; use png or webp, or pass background=(R, G, B) "
+            "(--bg-color R G B) to put the subjects on a color"
+        )
+    return run_folder(
+        input_dir,
+        output_dir,
+        format,
+        lambda im: cutout(im, model, device=dev, **cutout_kwargs),
+        device=dev,
+        progress=progress,
+        name="cutout",
+        mode=probe.mode,
+        soft=cutout_kwargs.get("soft", True),  # hard cutouts (--hard) go into a GIF as a single file's do
+        # what decides the cutouts: a rerun with others is refused
+        settings={
+            "cutout": {k: repr(v) for k, v in sorted(cutout_kwargs.items())},
+            "model": io.model_fingerprint(model),
+        },
+    )
