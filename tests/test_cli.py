@@ -361,6 +361,10 @@ def test_gan_commands_end_to_end(tmp_path):
     assert r.returncode == 0, r.stderr
     with Image.open(tmp_path / "w.gif") as im:
         assert im.n_frames == 5
+    # Without --seed one is drawn and said, and makes the same walk again (it was not said).
+    seed = re.fullmatch(rf"wrote {re.escape(str(tmp_path / 'w.gif'))} \(5 frames, seed (\d+)\)", r.stdout.strip())[1]
+    r = run("gan-walk", str(ckpt), "-o", str(tmp_path / "w2.gif"), "--frames", "5", "--seed", seed)
+    assert (tmp_path / "w2.gif").read_bytes() == (tmp_path / "w.gif").read_bytes()
     dreamed = ("gan-walk", str(ckpt), "--frames", "2", "--dream", "--dream-size", "48", "--steps", "1")
     r = run(*dreamed, "-o", str(tmp_path / "wd.gif"))  # dreams take seconds each: a progress bar over them
     assert r.returncode == 0 and "dream: 100%" in r.stderr, r.stderr

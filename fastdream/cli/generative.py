@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from pathlib import Path
 
 from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, off, say_written, stamp
@@ -125,6 +126,13 @@ def _check_output(args, walk: bool) -> None:
         _checks.integer("--steps", args.steps, 1, 10_000)
 
 
+def _drawn_seed(args) -> None:
+    """A seed drawn when none is given (a walk between pictures draws nothing), so that the line
+    that says what was written can say it: a sample you like can then be made again (--seed)."""
+    if args.seed is None and not getattr(args, "between", None):
+        args.seed = secrets.randbelow(2**31)
+
+
 def _write_samples(images, args) -> int:
     from fastdream import io
 
@@ -140,7 +148,7 @@ def _write_samples(images, args) -> int:
             for path in written:
                 path.unlink(missing_ok=True)
             raise
-    print(f"wrote {len(images)} images to {out}")
+    print(f"wrote {len(images)} images to {out}" + (f" (seed {args.seed})" if args.seed is not None else ""))
     return 0
 
 
@@ -150,7 +158,8 @@ def _write_walk(frames, args) -> int:
     if args.dream:  # one seed for every frame: the dream's jitter does not flicker between frames
         frames = _dream_all(frames, args, seed=args.seed if args.seed is not None else 0)
     path = io.write_animation(frames, args.output, fps=args.fps)
-    print(f"wrote {path} ({len(frames)} frames)")
+    seed = f", seed {args.seed}" if args.seed is not None else ""
+    print(f"wrote {path} ({len(frames)} frames{seed})")
     return 0
 
 
@@ -158,6 +167,7 @@ def _cmd_sample_gan(args) -> int:
     from fastdream.gan import sample_gan
 
     _check_output(args, walk=False)
+    _drawn_seed(args)
     return _write_samples(sample_gan(args.checkpoint, args.n, **given(seed=args.seed, device=args.device)), args)
 
 
@@ -165,6 +175,7 @@ def _cmd_sample_vae(args) -> int:
     from fastdream.vae import sample_vae
 
     _check_output(args, walk=False)
+    _drawn_seed(args)
     images = sample_vae(
         args.checkpoint, args.n, **given(seed=args.seed, temperature=args.temperature, device=args.device)
     )
@@ -175,6 +186,7 @@ def _cmd_gan_walk(args) -> int:
     from fastdream.gan import latent_walk
 
     _check_output(args, walk=True)
+    _drawn_seed(args)
     frames = latent_walk(args.checkpoint, args.frames, **given(seed=args.seed, points=args.points, device=args.device))
     return _write_walk(frames, args)
 
@@ -185,6 +197,7 @@ def _cmd_vae_walk(args) -> int:
 
     _check_output(args, walk=True)
     between = None if args.between is None else [io.load_pil(p, "--between") for p in args.between]
+    _drawn_seed(args)
     kw = given(seed=args.seed, points=args.points, between=between, device=args.device)
     frames = vae_walk(args.checkpoint, args.frames, **kw)
     return _write_walk(frames, args)
