@@ -102,7 +102,7 @@ def _style_options(s) -> None:
     s.add_argument(
         "--octaves",
         type=int,
-        help="sizes painted, smallest first (coarse strokes, then detail; default: 3, fewer for a picture under 164 px)",
+        help="sizes painted, smallest first (coarse strokes, then detail; default: 3, fewer where the short side is under 164 px)",
     )
     s.add_argument("--content-weight", type=float, help="how much the photo's shapes hold")
     s.add_argument("--style-weight", type=float, help="how much the style's textures take over")
