@@ -273,18 +273,21 @@ def keep_chroma(out: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
     return torch.minimum(torch.maximum(y, lo), hi) + d
 
 
-#: A color direction of ``out`` with less than this share of its largest color variance is not
-#: scaled up to the source's: a picture of one hue or two tones (stripes, a tinted texture, a
-#: rainbow swirl) has almost none across its plane (1e-6 of it), and scaling that up by ~300 made
-#: its 8-bit rounding a grain over the whole picture. (A photo's weakest direction holds ~1%.)
-FLAT_COLORS = 1e-2
+#: ``out``'s color variance counts as at least this share of its largest, and at least this
+#: variance (two 8-bit levels' worth), in every direction: a picture of one hue or two tones
+#: (stripes, a tinted texture, a rainbow swirl) has almost none across its plane (1e-6: its 8-bit
+#: rounding), and scaling that up ~300x to the source's spread made the rounding a grain over the
+#: whole picture (a dithered two-tone picture matched to a cat: 14 levels of grain, 3.5 now; the
+#: tester's rainbow swirl: none left). A photo's weakest direction holds 0.07-1% of its largest (skimage's ihc to
+#: coffee), above both: it is matched as before (within 0.25 of a level).
+FLAT_SHARE, FLAT_VARIANCE = 1e-3, (2 / 255) ** 2
 
 
 def match_colors(out: torch.Tensor, source: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
     """``out`` with its colors' mean and covariance made the source's, per sample (the linear
     color transfer of Gatys et al. 2017: ``x -> A (x - mu_out) + mu_src`` with
     ``A = C_src^1/2 C_out^-1/2``), clamped to [0, 1]; ``out``'s variance is taken as at least
-    :data:`FLAT_COLORS` of its largest in every direction."""
+    :data:`FLAT_SHARE` of its largest and :data:`FLAT_VARIANCE` in every direction."""
     n = out.shape[0]
     res = []
     for i in range(n):
@@ -295,7 +298,7 @@ def match_colors(out: torch.Tensor, source: torch.Tensor, eps: float = 1e-5) -> 
         else:
             co = torch.cov(o) + eps * torch.eye(3, dtype=o.dtype, device=o.device)
             cs = torch.cov(s) + eps * torch.eye(3, dtype=o.dtype, device=o.device)
-            flat = FLAT_COLORS * float(torch.linalg.eigvalsh(co)[-1])
+            flat = max(FLAT_SHARE * float(torch.linalg.eigvalsh(co)[-1]), FLAT_VARIANCE)
             a = _sqrtm(cs) @ torch.linalg.inv(_sqrtm(co, flat))
         res.append((a @ (o - mo) + ms).to(out.dtype).reshape(out.shape[1:]))
     return torch.stack(res).clamp_(0.0, 1.0)
