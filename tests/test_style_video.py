@@ -297,3 +297,11 @@ def test_a_stop_is_heard_during_the_pass_for_entering_picture(style, tmp_path, m
     first_of_1 = next(s for s in seen if s[0] == 1)
     assert first_of_1[1] == 4 and first_of_1[2] == (96, 96)  # no step of its own; the frame as it starts
     assert stopped.value.image.size == (96, 96)
+
+
+def test_the_default_octaves_are_recorded_as_a_number(clip, style, tmp_path):
+    """octaves=None (a still's default: as many as fit) was recorded as null: a folder begun with
+    3 (the old default) was refused as made with other settings, where its frames were the same."""
+    fd.style_video(clip[0], style, tmp_path / "v.gif", end=1, octaves=None, steps=1, seed=0)
+    settings = json.loads((tmp_path / "v_frames" / sv.SETTINGS_NAME).read_text())
+    assert settings["key"]["style"]["octaves"] == 1  # (the clip's frames are under 102 px: one octave)

@@ -76,8 +76,7 @@ class _Painter:
         self.work = (stride * math.ceil(hw[0] / stride), stride * math.ceil(hw[1] / stride))
         o = st.o
         # (an octave the frames cannot take: said by the first frame's transfer)
-        octaves = octave_count(o.octaves, *self.work, o.octave_scale)
-        self.sizes = octave_sizes(*self.work, octaves, o.octave_scale, stride, st.feats.min_side, quiet=True)
+        self.sizes = octave_sizes(*self.work, o.octaves, o.octave_scale, stride, st.feats.min_side, quiet=True)
         self.first_steps = len(self.sizes) * o.steps
         self.masks, self.cutout, self.temporal_weight = masks, cutout, temporal_weight
         self.prev = None  # (the previous styled frame, its input frame)
@@ -271,6 +270,9 @@ def style_video(
     style01 = _styles(style_or_styles)
     o = _options(len(style01), style_options)
     hw = scaled_size(src.size[1], src.size[0], o.size)
+    # The octaves counted once, from the frames' size (as a still's), and recorded as a number:
+    # None (the default's "as many as fit") stored beside older folders' 3 refused their resume.
+    o = dataclasses.replace(o, octaves=octave_count(o.octaves, *hw, o.octave_scale))
     C.check_frame_count("end - start", e - s, hw, fmt, frames_dir)
     device = _checks.device("device", o.device, model=o.model)
     masks, cutout, masks_key = _masks(masks, cutout, len(style01), hw, device)
