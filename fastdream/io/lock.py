@@ -19,7 +19,7 @@ import hashlib
 import os
 import tempfile
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 try:
@@ -36,6 +36,22 @@ class OutputBusyError(ValueError):
 #: Lock file -> (the thread holding it, how many times it took it).
 _HELD: dict[Path, tuple[int, int]] = {}
 _GUARD = threading.Lock()
+#: The descriptors of the locks this process holds: closed in a forked child. A flock belongs to
+#: the open file, so a DataLoader worker forked during a training held the checkpoint's lock as
+#: long as it lived: in a notebook that kept a failed run's workers, the next run was refused.
+_FDS: set[int] = set()
+
+
+def _forget_in_child() -> None:
+    for fd in _FDS:
+        with suppress(OSError):
+            os.close(fd)
+    _FDS.clear()
+    _HELD.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)
 
 
 def lock_path(out: Path) -> Path:
@@ -74,15 +90,15 @@ def output_lock(out, what: str, *, held: bool = True):
                 _HELD[lock] = (me, _HELD[lock][1] - 1)
         return
     with _flocked(lock, what) as locked:
-        if locked:
-            with _GUARD:
-                _HELD[lock] = (me, 1)
-        try:
+        try:  # (registered inside: a Ctrl-C between the two left an entry that locked nothing)
+            if locked:
+                with _GUARD:
+                    _HELD[lock] = (me, 1)
             yield locked
         finally:
             if locked:
                 with _GUARD:
-                    del _HELD[lock]
+                    _HELD.pop(lock, None)
 
 
 @contextmanager
@@ -111,6 +127,8 @@ def _flocked(lock: Path, what: str):
         if locked:
             os.ftruncate(fd, 0)
             os.pwrite(fd, str(os.getpid()).encode(), 0)
+            _FDS.add(fd)
         yield locked
     finally:
+        _FDS.discard(fd)
         os.close(fd)

@@ -96,3 +96,24 @@ def test_a_training_is_refused_while_another_writes_its_checkpoint(tmp_path):
     ):
         fd.train_gan(folder, tmp_path / "run", epochs=1, **GAN_TINY)
     assert not (tmp_path / "run").exists()
+
+
+def test_a_forked_child_does_not_keep_the_lock(tmp_path):
+    """A flock belongs to the open file: a DataLoader worker forked during a training held the
+    checkpoint's lock while it lived (a notebook keeping a failed run's workers refused the next)."""
+    import multiprocessing
+    import time as _time
+
+    fork = multiprocessing.get_context("fork")
+    with output_lock(tmp_path / "run", "out_dir"):
+        child = fork.Process(target=_time.sleep, args=(30,))
+        child.start()
+    try:
+        errors = []
+        t = threading.Thread(target=lambda: errors.append(_try(tmp_path / "run")))
+        t.start()
+        t.join()
+        assert errors == [None], errors  # free, though the child lives on
+    finally:
+        child.kill()
+        child.join()
