@@ -285,7 +285,7 @@ def style_video(
         "flow": flow,
         "temporal_weight": tw if flow else None,
         "masks": masks_key,
-        "style": _settings(o, style01),
+        "style": _settings(o, style01, masked=masks_key is not None),
         **({"gray": True} if gray else {}),
     }
     with F.writing(out, frames_dir):  # (one run at a time per output and frames folder)
@@ -363,8 +363,17 @@ def _masks(masks, cutout, n_styles: int, hw, device):
     return None, cutout, {"subject": model_fingerprint(cutout)}
 
 
-def _settings(o: StyleOptions, styles01) -> dict:
+def _settings(o: StyleOptions, styles01, masked: bool = False) -> dict:
     """What of the style options decides the pixels, as JSON-able values for the settings file."""
     skip = ("model", "device", "seed")
     out = {f.name: getattr(o, f.name) for f in dataclasses.fields(o) if f.name not in skip}
-    return {**out, "model": model_fingerprint(o.model), "styles_sha256": [tensor_sha256(s) for s in styles01]}
+    # Frames painted since the styles' even blend or color matching's floor (twelfth session) are
+    # not mixed with older ones of the same settings: those keys refuse the older folders' resume.
+    changed = {"blend": "even"} if len(styles01) > 1 and not masked else {}
+    changed |= {"color_match_floor": True} if o.color_match else {}
+    return {
+        **out,
+        "model": model_fingerprint(o.model),
+        "styles_sha256": [tensor_sha256(s) for s in styles01],
+        **changed,
+    }
