@@ -259,7 +259,7 @@ def test_folder_errors_and_counted_skips(tmp_path):
     assert not (tmp_path / "x.pt").exists()
     # an empty subject and an unreadable file: skipped, counted in the warning and the checkpoint
     root = _folder(tmp_path / "skips", {"a": 3, "b": "3", "empty": 0})
-    with pytest.warns(UserWarning, match=r"1 empty subject folder\(s\) \(empty\) and 1 unreadable file"):
+    with pytest.warns(UserWarning, match=r"1 empty subject folder\(s\) \(empty\); 1 unreadable file"):
         ckpt = train_dreamer(root, tmp_path / "s.pt", epochs=1, **TINY)
     c = torch.load(ckpt, weights_only=True)["config"]
     assert c["subjects"] == ["a", "b"] and c["skipped_counts"] == dict(empty=1, loose=0, bad=1)
