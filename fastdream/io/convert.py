@@ -159,10 +159,18 @@ def _palette_alpha(im: Image.Image) -> bool:
     (``quantize()`` of an RGBA picture: read as RGB, its clear part came out opaque).
 
     Examples:
-        >>> _palette_alpha(Image.new("RGBA", (2, 1), (9, 9, 9, 0)).quantize()), _palette_alpha(Image.new("P", (2, 1)))
-        (True, False)
+        >>> clear, opaque = (Image.new("RGBA", (2, 1), (9, 9, 9, a)).quantize() for a in (0, 255))
+        >>> _palette_alpha(clear), _palette_alpha(opaque), _palette_alpha(Image.new("P", (2, 1)))
+        (True, False, False)
     """
-    return im.info.get("transparency") is not None or (im.palette is not None and im.palette.mode == "RGBA")
+    if im.info.get("transparency") is not None:
+        return True
+    if im.palette is None or im.palette.mode != "RGBA":
+        return False
+    # The entries the picture uses (an opaque one stays RGB; unused entries are often clear). Such
+    # a palette is made in memory (quantize()); a file's says its clear entries in "transparency".
+    colors, alpha = im.getcolors(256) or [], (im.getpalette("RGBA") or [])[3::4]
+    return any(alpha[i] < 255 for _, i in colors if i < len(alpha))
 
 
 def _levels(a: np.ndarray, mode: str, name: str = "image") -> np.ndarray:

@@ -106,7 +106,10 @@ def _flocked(lock: Path, what: str):
     """The ``flock`` of file ``lock``: yields whether it was taken (False where there is no room
     for locks, or the file system has none: the run goes on without one)."""
     try:
-        lock.parent.mkdir(mode=0o777, exist_ok=True)
+        if not lock.parent.is_dir():  # (every user's runs lock here: mkdir's mode lost the umask's bits)
+            lock.parent.mkdir(exist_ok=True)
+            with suppress(OSError):
+                os.chmod(lock.parent, 0o1777)
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
     except OSError:
         yield False
