@@ -39,7 +39,8 @@ def build(page: Page) -> None:
     with gr.Row():
         size = gr.Slider(0, 2048, value=0, step=32, label="Long side (px; 0: the content's)")
         steps = gr.Slider(1, 300, value=100, step=1, label="Steps per octave", elem_id="style-steps")
-        octaves = gr.Slider(1, 6, value=3, step=1, label="Octaves")
+        # (0 is the library's default: 3, fewer for a small picture, whose face 3 octaves wiped out)
+        octaves = gr.Slider(0, 6, value=0, step=1, label="Octaves (0: up to 3, as many as fit)")
         strength = gr.Slider(0.1, 20, value=3.0, step=0.1, label="Style weight")
     with gr.Row():
         with gr.Column(min_width=220):  # (side by side, at 420 px a word a line, scrolled sideways)
@@ -53,7 +54,7 @@ def build(page: Page) -> None:
         if not v["styles"]:
             raise ValueError("Style pictures: upload one or more")
         looks = [page.picture(session, p, f"style {Path(p).name}") for p in v["styles"]]
-        kw = dict(steps=int(v["steps"]), octaves=int(v["octaves"]), style_weight=float(v["style_weight"]))
+        kw = dict(steps=int(v["steps"]), octaves=int(v["octaves"]) or None, style_weight=float(v["style_weight"]))
         kw.update(preserve_colors=bool(v["preserve_colors"]), color_match=bool(v["color_match"]))
         kw.update(_numbers(v["style_weights"], v["seed"]), size=int(v["size"]) or None)
         if v["regions"] == REGIONS[1]:
