@@ -918,3 +918,25 @@ def test_a_frames_folder_named_as_the_output_is_said_so_not_blamed_on_another_ru
     out = tmp_path / "z.gif"
     r = run("zoom", str(small_image), "-o", str(out), "--frames-dir", str(out), "--frames", "2", "-q")
     assert r.returncode == 2 and f"--frames-dir and --output are the same path: {out}" in r.stderr, r.stderr
+
+
+def test_zoom_and_dream_video_take_a_mask_and_a_color_drift_as_python_does(tmp_path, small_image):
+    """color_drift= and mask= were Python's only: a drifting or masked video could not be made
+    from the shell, though the same words are to make the same picture in both."""
+    import fastdream as fd
+
+    mask = np.zeros((40, 56), np.uint8)
+    mask[:, :28] = 255
+    Image.fromarray(mask).save(tmp_path / "m.png")
+    quick = dict(frames=3, steps=1, octaves=1, seed=0)
+    args = ["--frames", "3", "--steps", "1", "--octaves", "1", "--seed", "0", "-q", "--mask", str(tmp_path / "m.png")]
+    r = run("zoom", str(small_image), "-o", str(tmp_path / "shell.gif"), "--color-drift", "1.1", "1", "0.9", *args)
+    assert r.returncode == 0, r.stderr
+    fd.zoom_video(small_image, tmp_path / "py.gif", color_drift=(1.1, 1, 0.9), mask=tmp_path / "m.png", **quick)
+    for k in range(3):
+        shell, py = (tmp_path / f"{n}_frames" / f"frame_{k:05d}.png" for n in ("shell", "py"))
+        assert shell.read_bytes() == py.read_bytes(), k
+    r = run("dream-video", str(tmp_path / "shell_frames"), "-o", str(tmp_path / "dv.gif"), *args[2:], "--end", "2")
+    assert r.returncode == 0, r.stderr
+    r = run("zoom", str(small_image), "-o", str(tmp_path / "x.gif"), "--color-drift", "1", "2", "-q")
+    assert r.returncode == 2 and "--color-drift as gains must have 3 values" in r.stderr, r.stderr

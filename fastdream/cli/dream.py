@@ -267,6 +267,8 @@ def _cmd_zoom(args) -> int:
         frames_dir=args.frames_dir,
         resume=off(args.no_resume),
         reverse=args.reverse,
+        color_drift=_color_drift(args.color_drift),
+        mask=args.mask,
     )
     path = fd.zoom_video(source, out, progress=not args.quiet, **kw, **dream_kwargs(args))
     say_video(path, args.frames_dir, fd.video.zoom.SETTINGS_NAME)
@@ -277,10 +279,19 @@ def _cmd_dream_video(args) -> int:
     import fastdream as fd
 
     out = output_path(args, None)
-    kw = given(blend=args.blend, flow=off(args.no_flow)) | video_options(args)
+    kw = given(blend=args.blend, flow=off(args.no_flow), mask=args.mask) | video_options(args)
     path = fd.dream_video(args.input, out, progress=not args.quiet, **kw, **dream_kwargs(args))
     say_video(path, args.frames_dir, fd.video.coherent.SETTINGS_NAME)
     return 0
+
+
+def _color_drift(values):
+    """``--color-drift``: one number, the hue's turn in degrees; three, the R G B gains."""
+    return None if values is None else values[0] if len(values) == 1 else tuple(values)
+
+
+#: A video's --mask: the same mask on every frame (the library's ``mask=``; Python and the shell alike).
+VIDEO_MASK_HELP = "dream only where this picture is white, on every frame (transparency: where it is painted)"
 
 
 def add(sub) -> None:
@@ -323,6 +334,7 @@ def add(sub) -> None:
     s.add_argument("-o", "--output", required=True, help="video file: .mp4, .gif or .webp")
     s.add_argument("--blend", type=float, help="share of the previous dreamed frame each frame starts from")
     s.add_argument("--no-flow", action="store_true", help="blend without moving the previous frame along the flow")
+    s.add_argument("--mask", metavar="IMAGE", help=VIDEO_MASK_HELP)
     s.add_argument("--start", type=int, help="first frame to dream")
     s.add_argument("--end", type=int, help="frame to stop before")
     s.add_argument(
@@ -351,6 +363,14 @@ def add(sub) -> None:
     s.add_argument("--frames-dir", help="where frames are kept (default: beside the output, its name + _frames)")
     s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
     s.add_argument("--reverse", action="store_true", default=None, help="play backwards: zoom out of the dream")
+    s.add_argument(
+        "--color-drift",
+        type=float,
+        nargs="+",
+        metavar="V",
+        help="colors drifting each frame: DEGREES of hue turn (-180 to 180), or R G B gains (up to 2 each)",
+    )
+    s.add_argument("--mask", metavar="IMAGE", help=VIDEO_MASK_HELP)
     s.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)
     dream_options(s, zoom.DREAM_DEFAULTS)
     note_defaults(s, library_defaults(fd.zoom_video))

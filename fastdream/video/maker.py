@@ -10,6 +10,7 @@ import dataclasses
 import math
 import numbers
 
+import numpy as np
 import torch
 
 from fastdream import _checks, io, ops
@@ -24,18 +25,22 @@ PADDING = "reflect"
 
 
 def check_color_drift(v):
-    """None, a hue rotation in degrees per frame, or per-channel (R, G, B) gains per frame."""
+    """None, a hue rotation in degrees per frame (a half turn at most), or per-channel (R, G, B)
+    gains per frame (at most 2: 1e300 saturated a channel at the second frame), a list, tuple or
+    numpy array of 3."""
     if v is None:
         return None
+    if isinstance(v, np.ndarray) and v.ndim == 1:  # (gains computed with numpy)
+        v = v.tolist()
     if isinstance(v, (tuple, list)):
         if len(v) != 3:
             raise ValueError(f"color_drift as gains must have 3 values (R, G, B), got {len(v)}: {v!r}")
-        return [_checks.real(f"color_drift[{i}]", g, lo=0.0) for i, g in enumerate(v)]
+        return [_checks.real(f"color_drift[{i}]", g, lo=0.0, hi=2.0, hi_open=False) for i, g in enumerate(v)]
     if isinstance(v, bool) or not isinstance(v, numbers.Real):
         raise TypeError(
             f"color_drift must be None, a hue rotation in degrees per frame, or (R, G, B) gains; got {shown(v)}"
         )
-    return _checks.real("color_drift", v)
+    return _checks.real("color_drift", v, lo=-180.0, hi=180.0, lo_open=False, hi_open=False)
 
 
 def color_matrix(drift) -> torch.Tensor | None:
