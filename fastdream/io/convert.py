@@ -170,7 +170,8 @@ def _palette_alpha(im: Image.Image) -> bool:
     # The entries the picture uses (an opaque one stays RGB; unused entries are often clear). Such
     # a palette is made in memory (quantize()); a file's says its clear entries in "transparency".
     colors, alpha = im.getcolors(256) or [], (im.getpalette("RGBA") or [])[3::4]
-    return any(alpha[i] < 255 for _, i in colors if i < len(alpha))
+    used = [i for _, i in colors if isinstance(i, int) and i < len(alpha)]  # (a P picture's colors: indices)
+    return any(alpha[i] < 255 for i in used)
 
 
 def _levels(a: np.ndarray, mode: str, name: str = "image") -> np.ndarray:
