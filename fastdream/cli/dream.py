@@ -290,6 +290,7 @@ def _color_drift(values):
     return None if values is None else values[0] if len(values) == 1 else tuple(values)
 
 
+COLOR_DRIFT_HELP = "colors drifting each frame: DEGREES of hue turn (-180 to 180), or R G B gains (up to 2 each)"
 #: A video's --mask: the same mask on every frame (the library's ``mask=``; Python and the shell alike).
 VIDEO_MASK_HELP = "dream only where this picture is white, on every frame (transparency: where it is painted)"
 
@@ -363,13 +364,7 @@ def add(sub) -> None:
     s.add_argument("--frames-dir", help="where frames are kept (default: beside the output, its name + _frames)")
     s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")
     s.add_argument("--reverse", action="store_true", default=None, help="play backwards: zoom out of the dream")
-    s.add_argument(
-        "--color-drift",
-        type=float,
-        nargs="+",
-        metavar="V",
-        help="colors drifting each frame: DEGREES of hue turn (-180 to 180), or R G B gains (up to 2 each)",
-    )
+    s.add_argument("--color-drift", type=float, nargs="+", metavar="V", help=COLOR_DRIFT_HELP)
     s.add_argument("--mask", metavar="IMAGE", help=VIDEO_MASK_HELP)
     s.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)
     dream_options(s, zoom.DREAM_DEFAULTS)
