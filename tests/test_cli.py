@@ -940,3 +940,17 @@ def test_zoom_and_dream_video_take_a_mask_and_a_color_drift_as_python_does(tmp_p
     assert r.returncode == 0, r.stderr
     r = run("zoom", str(small_image), "-o", str(tmp_path / "x.gif"), "--color-drift", "1", "2", "-q")
     assert r.returncode == 2 and "--color-drift as gains must have 3 values" in r.stderr, r.stderr
+
+
+def test_a_training_says_the_command_that_uses_its_checkpoint(tmp_path, capsys):
+    """The end of a training said only 'wrote gan/checkpoint.pt': not how to sample it."""
+    from fastdream.cli.common import say_written
+
+    path = tmp_path / "my run" / "checkpoint.pt"
+    path.parent.mkdir()
+    path.write_bytes(b"x")
+    say_written(path, None, quiet=False, then="fastdream sample-gan {} -o samples")
+    said = capsys.readouterr()
+    assert said.out == f"wrote {path}\n" and said.err == f"next: fastdream sample-gan '{path}' -o samples\n"
+    say_written(path, None, quiet=True, then="fastdream sample-gan {} -o samples")  # -q: the path alone
+    assert capsys.readouterr().err == ""

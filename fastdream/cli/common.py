@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import shlex
+import sys
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -259,9 +261,10 @@ def main_rank() -> bool:
     return main_process()
 
 
-def say_written(path, before: int | None, quiet: bool) -> None:
+def say_written(path, before: int | None, quiet: bool, then: str | None = None) -> None:
     """The line after a training: what it wrote, or, when its progress was not shown (the trainer
-    says it there), that the checkpoint was already done."""
+    says it there), that the checkpoint was already done; ``then``: the command that uses it, said
+    on stderr unless ``quiet`` (``{}``: the checkpoint's path), as what to do next."""
     if not main_rank():
         return
     if before is not None and stamp(path) == before:
@@ -269,6 +272,8 @@ def say_written(path, before: int | None, quiet: bool) -> None:
             print(f"{path} is already trained that far; nothing written")
         return
     print(f"wrote {path}")
+    if then and not quiet:  # (the end of a training said only the path: not how to use it)
+        print("next: " + then.format(shlex.quote(str(path))), file=sys.stderr)
 
 
 def video_options(args) -> dict:

@@ -47,7 +47,7 @@ def _cmd_train_unet(args) -> int:
         )
     args.checkpoint_before = before = stamp(args.output)  # (an interrupt says whether this run wrote it)
     path = fd.train_unet(args.images, args.masks, args.output, progress=not args.quiet, **kw)
-    say_written(path, before, args.quiet)
+    say_written(path, before, args.quiet, "fastdream cutout PHOTO --model {} -o cutout.png")
     return 0
 
 

@@ -60,7 +60,7 @@ def _cmd_train_dreamer(args) -> int:
             raise type(exc)(re.sub(r"(?<![\w/.-])output(?![\w/.-])", "--sheet", str(exc))) from None
     args.checkpoint_before = before = stamp(args.output)  # (an interrupt says whether this run wrote it)
     path = train_dreamer(args.images, args.output, progress=not args.quiet, **kw)  # a TrainingError: exit 1
-    say_written(path, before, args.quiet)
+    say_written(path, before, args.quiet, "fastdream dream PHOTO --model {} --subject NAME")
     if sheet is not None and main_rank():  # (under torchrun, one sheet: rank 0's)
         from fastdream import io
 

@@ -34,7 +34,8 @@ def _trained(train, args, **kw) -> int:
     before = stamp(Path(kw["out_dir"]) / "checkpoint.pt")
     args.checkpoint_before = before  # (an interrupt says whether this run wrote it)
     path = train(**kw)  # a TrainingError: exit 1, said by cli.errors.status with the options' names
-    say_written(path, before, not kw["progress"])
+    sample = "sample-gan" if train.__name__ == "train_gan" else "sample-vae"
+    say_written(path, before, not kw["progress"], f"fastdream {sample} {{}} -o samples")
     return 0
 
 
