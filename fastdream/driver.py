@@ -263,12 +263,14 @@ BAR = "{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"
 
 class _Eta:
     """The time left, each step weighed by its octave's pixels: tqdm's even rate said 2 s left at
-    step 3 of 6 of a 2048 px dream, where 37 s were (a step of the last octave costs ~10 of the first's)."""
+    step 3 of 6 of a 2048 px dream, where 37 s were (a step of the last octave costs ~10 of the first's).
+    Timed from the end of the first step: the first carries the network's first call and the
+    octave's setup (a style's first estimate said 23 min of a 72 s run)."""
 
     def __init__(self, areas: Sequence[int], steps: int):
         self.areas, self.steps = list(areas), max(steps, 1)
         self.total = sum(self.areas) * self.steps
-        self.start = time.monotonic()
+        self.start, self.base = time.monotonic(), 0
 
     def _work(self, done: int) -> int:
         """The pixels of the first ``done`` steps."""
@@ -276,8 +278,12 @@ class _Eta:
         return sum(self.areas[:full]) * self.steps + (self.areas[full] * part if part else 0)
 
     def left(self, done: int) -> str:
+        """The time left after ``done`` steps ("" after the first: nothing to time yet)."""
+        if done <= 1:
+            self.start, self.base = time.monotonic(), self._work(done)
+            return ""
         spent, work_done = time.monotonic() - self.start, self._work(done)
-        secs = round(spent * (self.total - work_done) / max(work_done, 1))
+        secs = round(spent * (self.total - work_done) / max(work_done - self.base, 1))
         return (
             f"{secs // 60:02d}:{secs % 60:02d}"
             if secs < 3600
@@ -316,7 +322,8 @@ def drive(
                 done += 1
                 bar.update(1)
                 if progress:
-                    bar.set_postfix_str(f"loss={float(loss):.4g}, {eta.left(done)} left", refresh=False)
+                    left = eta.left(done)
+                    bar.set_postfix_str(f"loss={float(loss):.4g}" + (f", {left} left" if left else ""), refresh=False)
                 if callback is None:
                     continue
                 state = StepState(octave, len(sizes), done, total, k + 1, tuple(size), float(loss), picture)
