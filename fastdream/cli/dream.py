@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import re
 import secrets
 import warnings
 from pathlib import Path
@@ -233,15 +232,12 @@ def _mask(args, image):
     if args.mask:
         mask = io.load_mask(args.mask, (h, w), "--mask", empty=EMPTY_MASK)
     elif args.mask_from:
-        from fastdream.cutout import predict_mask
+        from fastdream import _checks
+        from fastdream.cutout import load_unet, predict_mask
 
-        try:
-            mask = predict_mask(image, args.mask_from, threshold=0.5, device=args.device)
-        except (ValueError, OSError) as exc:  # the U-Net's file, said of --mask-from (it said checkpoint:)
-            said = re.match(r"(model_or_checkpoint|checkpoint):", str(exc))
-            if not said:
-                raise
-            raise type(exc)("--mask-from:" + str(exc)[said.end() :]) from None
+        # (the U-Net's file said of --mask-from: the library's word for it is not the command's)
+        unet = load_unet(args.mask_from, device=_checks.device("device", args.device), name="--mask-from")
+        mask = predict_mask(image, unet, threshold=0.5)
     elif args.invert_mask:
         raise UsageError("--invert-mask needs --mask IMAGE or --mask-from CKPT")
     else:

@@ -50,12 +50,14 @@ def to_device(x: Tensor, dev: torch.device) -> Tensor:
     return x.to(dev, non_blocking=True).contiguous(memory_format=torch.channels_last)
 
 
-def load_unet(checkpoint, *, device=None) -> UNet:
+def load_unet(checkpoint, *, device=None, name: str = "checkpoint") -> UNet:
     """The trained model of a :func:`train_unet` checkpoint, in eval mode.
 
     Args:
         checkpoint: path of the checkpoint (loaded with ``weights_only=True``), or the loaded dict.
         device: where to put the model (default: the CPU).
+        name: what the checkpoint is called in messages (the caller's argument: ``cutout`` says
+            ``model_or_checkpoint``, style ``cutout_model``).
 
     Returns:
         The :class:`~fastdream.models.unet.UNet`, with ``image_size`` set to its training resolution.
@@ -66,12 +68,12 @@ def load_unet(checkpoint, *, device=None) -> UNet:
         256
     """
     dev = _checks.device("device", device, fallback="cpu")
-    state = read_unet_checkpoint(checkpoint)
+    state = read_unet_checkpoint(checkpoint, name)
     where = "the given dict" if isinstance(checkpoint, dict) else str(checkpoint)
     config = {k: state["config"]["model"][k] for k in MODEL}
     if config["encoder"] is None:
-        model_fits(f"checkpoint: {where} (base_channels={config['base_channels']})", lambda: UNet.from_config(config))
-    model = load_weights(UNet.from_config(config), state["model"], where, key="model weights")
+        model_fits(f"{name}: {where} (base_channels={config['base_channels']})", lambda: UNet.from_config(config))
+    model = load_weights(UNet.from_config(config), state["model"], where, name, key="model weights")
     model.image_size = int(state["config"]["image_size"])
     return model.to(dev).eval()
 
@@ -81,12 +83,7 @@ def model_and_device(model_or_checkpoint, device) -> tuple[nn.Module, torch.devi
         return model_or_checkpoint, _checks.device("device", device, model=model_or_checkpoint, fallback="cpu")
     if isinstance(model_or_checkpoint, (str, os.PathLike, dict)):
         dev = _checks.device("device", device)
-        try:
-            return load_unet(model_or_checkpoint, device=dev), dev
-        except (OSError, TypeError, ValueError) as exc:  # said of this function's argument, not load_unet's
-            if not str(exc).startswith("checkpoint: "):
-                raise
-            raise type(exc)("model_or_checkpoint: " + str(exc).removeprefix("checkpoint: ")) from None
+        return load_unet(model_or_checkpoint, device=dev, name="model_or_checkpoint"), dev
     raise TypeError(
         f"model_or_checkpoint must be a UNet (torch.nn.Module), a checkpoint path or a loaded checkpoint dict, "
         f"got {type(model_or_checkpoint).__name__}"

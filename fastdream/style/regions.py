@@ -121,12 +121,7 @@ def subject_model(cutout_model, device=None):
         return cutout_model
     from fastdream.cutout import load_unet
 
-    try:
-        return load_unet(cutout_model, device=device)
-    except (OSError, TypeError, ValueError) as exc:  # said of this argument (load_unet's is "checkpoint")
-        if not str(exc).startswith("checkpoint: "):
-            raise
-        raise type(exc)("cutout_model: " + str(exc).removeprefix("checkpoint: ")) from None
+    return load_unet(cutout_model, device=device, name="cutout_model")
 
 
 def subject_masks(content, cutout_model, device=None) -> list[torch.Tensor]:

@@ -173,7 +173,6 @@ PAGE_WORDS = (
     (r"^checkpoint: (?=.*not a (?:fastdream )?U-Net checkpoint)", "U-Net checkpoint: "),
     (r"^checkpoint: ", "Checkpoint: "),
     (r"^cutout_model: ", "Cutout U-Net: "),
-    (r"^model_or_checkpoint: ", "U-Net checkpoint: "),
     # (a file that is no checkpoint or weights: torch.load's terms on an artist's page)
     (r" \(torch\.load\(weights_only=True\) failed: \w+\)", " (it could not be read as one)"),
     (

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import re
-
 import gradio as gr
 
 import fastdream as fd
@@ -44,7 +42,8 @@ def build(page: Page) -> None:
 
     def prepare(session, v):
         image = page.picture(session, v["picture"], default=page.sample)
-        model = _unet(page.file(session, v["model"], "U-Net checkpoint"))
+        # (loaded before the job, said of its control: the library's "checkpoint" is the GAN / VAE tab's label)
+        model = load_unet(page.file(session, v["model"], "U-Net checkpoint"), name="U-Net checkpoint")
         kw = {k: bool(v[k]) for k in ("only_mask", "tta", "refine", "decontaminate")}
         kw.update(threshold=float(v["threshold"]), background=_rgb(v["background"]))
         if kw["only_mask"]:  # the mask alone: the color and the edges' cleaning do not apply (a color
@@ -60,15 +59,6 @@ def build(page: Page) -> None:
     inputs = dict(picture=picture, model=ckpt, threshold=threshold, only_mask=only_mask, tta=tta, refine=refine)
     inputs.update(decontaminate=decontaminate, background=background)
     page.job(go, stop, prepare, inputs, [state, preview, cut], api_name="cutout")
-
-
-def _unet(path):
-    """The U-Net of checkpoint ``path``, loaded before the job (said of its control: the library
-    names it ``checkpoint:``, the GAN / VAE tab's label)."""
-    try:
-        return load_unet(path)
-    except (TypeError, ValueError) as exc:
-        raise type(exc)(re.sub(r"^checkpoint: ", "U-Net checkpoint: ", str(exc))) from None
 
 
 def _rgb(color) -> tuple[int, int, int] | None:
