@@ -14,8 +14,9 @@ import sys
 
 _previous = sys.excepthook
 
-#: The signals that end a command as Ctrl-C does (:data:`fastdream.cli.errors._ENDINGS`' too).
-_ENDINGS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
+#: The signals that end a command as Ctrl-C does (kill, a closed terminal): here while the package
+#: loads, and in :func:`fastdream.cli.errors.terminated_as_interrupted` once the command runs.
+ENDINGS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
 
 
 def _interrupted_while_starting(kind, value, tb) -> None:
@@ -45,13 +46,13 @@ def done() -> None:
     """Puts the previous hook and handlers back (the command's own handling takes over)."""
     if sys.excepthook is _interrupted_while_starting:
         sys.excepthook = _previous
-    for signum in _ENDINGS:
+    for signum in ENDINGS:
         if signal.getsignal(signum) is _ended_while_starting:
             signal.signal(signum, signal.SIG_DFL)
 
 
 if command_line():
     sys.excepthook = _interrupted_while_starting
-    for _signum in _ENDINGS:  # (one ignored, as nohup starts a command, stays ignored)
+    for _signum in ENDINGS:  # (one ignored, as nohup starts a command, stays ignored)
         if signal.getsignal(_signum) == signal.SIG_DFL:
             signal.signal(_signum, _ended_while_starting)

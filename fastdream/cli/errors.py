@@ -18,6 +18,7 @@ import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
+from fastdream._startup import ENDINGS
 from fastdream.io.atomic import handled
 
 #: Exceptions that mean the user's input is wrong (or the machine lacks something it asks for).
@@ -238,10 +239,6 @@ class Terminated(KeyboardInterrupt):
         self.signum = int(signum)
 
 
-#: The signals a command unwinds from as from Ctrl-C (SIGHUP killed it with no word, no partial).
-_ENDINGS = tuple(getattr(signal, n) for n in ("SIGTERM", "SIGHUP") if hasattr(signal, n))
-
-
 #: Seconds in which a second stop is the first one again (two quick Ctrl-Cs): raised while the first
 #: unwound, it lost the picture so far that the first was about to save.
 REPEAT_S = 1.0
@@ -260,7 +257,9 @@ def terminated_as_interrupted():
         last[0] = time.monotonic()
         raise KeyboardInterrupt if signum == signal.SIGINT else Terminated(signum)
 
-    with handled((signal.SIGINT, *_ENDINGS), stop):  # (not in a test runner's thread: the signals left alone)
+    with handled(
+        (signal.SIGINT, *ENDINGS), stop
+    ):  # (SIGHUP killed it with no word, no partial)  # (not in a test runner's thread: the signals left alone)
         yield
 
 
