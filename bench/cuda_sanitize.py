@@ -15,7 +15,9 @@ with fd.use_backend("native"):
                 fd.ops.ascent_step_(x, g, 0.01, mask=torch.rand(shape[-2:], device="cuda"))
                 fd.ops.ascent_step_(x, g, 0.01, norm="mean_abs")
                 for padding in ("reflect", "border", "zeros"):
-                    fd.ops.zoom_shift(x, zoom=1.3, shift=(1.5, -2.0), angle=7.0, padding=padding)
+                    for interpolation in ("bilinear", "bicubic"):
+                        kw = dict(padding=padding, interpolation=interpolation)
+                        fd.ops.zoom_shift(x, zoom=1.3, shift=(1.5, -2.0), angle=7.0, **kw)
                 if min(shape[-2:]) >= 8:
                     grid = fd.ops.tile_grid(shape[-2:], 8)
                     fd.ops.blend_tiles(fd.ops.extract_tiles(x, grid, roll=(3, 5)), grid, roll=(3, 5))

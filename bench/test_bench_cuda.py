@@ -55,11 +55,13 @@ def test_ascent_step(benchmark, size, batch, impl):
 @pytest.mark.parametrize("batch", BATCHES)
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("impl", ["native", "reference"])
-def test_zoom_shift(benchmark, size, batch, impl):
-    benchmark.group = f"cuda zoom_shift {batch}x3x{size}x{size}"
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_zoom_shift(benchmark, size, batch, impl, interpolation):
+    benchmark.group = f"cuda zoom_shift {interpolation} {batch}x3x{size}x{size}"
     image = torch.rand(batch, 3, size, size, device="cuda")
+    kw = dict(zoom=1.05, shift=(2.5, -1.5), angle=1.0, interpolation=interpolation)
     with fd.use_backend(impl):
-        _timed(benchmark, lambda: fd.ops.zoom_shift(image, zoom=1.05, shift=(2.5, -1.5), angle=1.0))
+        _timed(benchmark, lambda: fd.ops.zoom_shift(image, **kw))
 
 
 @pytest.mark.parametrize("size", SIZES)

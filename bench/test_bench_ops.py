@@ -50,11 +50,13 @@ def test_ascent_step(benchmark, size, impl):
 
 @pytest.mark.parametrize("size", SIZES)
 @pytest.mark.parametrize("impl", ["native", "grid_sample"])
-def test_zoom_shift(benchmark, size, impl):
-    benchmark.group = f"zoom_shift {size}x{size}"
+@pytest.mark.parametrize("interpolation", ["bilinear", "bicubic"])
+def test_zoom_shift(benchmark, size, impl, interpolation):
+    benchmark.group = f"zoom_shift {interpolation} {size}x{size}"
     image = torch.rand(1, 3, size, size)
+    kw = dict(zoom=1.05, shift=(2.5, -1.5), angle=1.0, interpolation=interpolation)
     with fd.use_backend("native" if impl == "native" else "reference"):
-        _run(benchmark, lambda: fd.ops.zoom_shift(image, zoom=1.05, shift=(2.5, -1.5), angle=1.0), size)
+        _run(benchmark, lambda: fd.ops.zoom_shift(image, **kw), size)
 
 
 @pytest.mark.parametrize("size", [1024, 2048])

@@ -58,10 +58,10 @@ fastdream::AscentStepArgs ascent_args(const Desc& image, uintptr_t grad, uintptr
 }
 
 fastdream::ZoomShiftArgs zoom_args(const Desc& src, const Desc& dst, const std::vector<double>& m,
-                                   double bx, double by, int padding) {
+                                   double bx, double by, int padding, int interp) {
   if (m.size() != 4) throw std::invalid_argument("fastdream._C: zoom_shift needs a 2x2 matrix");
-  return fastdream::ZoomShiftArgs{tensor4(src), tensor4(dst), {m[0], m[1], m[2], m[3]},
-                                  bx,           by,           padding};
+  return fastdream::ZoomShiftArgs{tensor4(src), tensor4(dst), {m[0], m[1], m[2], m[3]}, bx, by,
+                                  padding,      interp};
 }
 
 fastdream::TileArgs tile_args(const Desc& image, const Desc& tiles, uintptr_t ys, uintptr_t xs,
@@ -98,8 +98,9 @@ PYBIND11_MODULE(_C, m) {
   m.def(
       "cpu_zoom_shift",
       [](const Desc& src, const Desc& dst, const std::vector<double>& mat, double bx, double by,
-         int padding, int dtype, int threads) {
-        fastdream::cpu::zoom_shift(zoom_args(src, dst, mat, bx, by, padding), dtype, threads);
+         int padding, int interp, int dtype, int threads) {
+        fastdream::cpu::zoom_shift(zoom_args(src, dst, mat, bx, by, padding, interp), dtype,
+                                   threads);
       },
       nogil);
   m.def(
@@ -144,8 +145,8 @@ PYBIND11_MODULE(_C, m) {
   m.def(
       "cuda_zoom_shift",
       [](const Desc& src, const Desc& dst, const std::vector<double>& mat, double bx, double by,
-         int padding, int dtype, uintptr_t stream) {
-        fastdream::cuda::zoom_shift(zoom_args(src, dst, mat, bx, by, padding), dtype,
+         int padding, int interp, int dtype, uintptr_t stream) {
+        fastdream::cuda::zoom_shift(zoom_args(src, dst, mat, bx, by, padding, interp), dtype,
                                     stream_ptr(stream));
       },
       nogil);

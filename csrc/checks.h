@@ -50,6 +50,7 @@ inline void check_zoom_shift(const ZoomShiftArgs& a, const char* op) {
   require(numel(a.dst) == 0 || (a.src.h >= 1 && a.src.w >= 1), op, "empty source image");
   require(a.padding == kPadZeros || a.padding == kPadBorder || a.padding == kPadReflect, op,
           "unknown padding code");
+  require(a.interp == kBilinear || a.interp == kBicubic, op, "unknown interpolation code");
 }
 
 // host_offsets: ys and xs can be read here (CPU). On CUDA they are device pointers, and the

@@ -13,6 +13,7 @@ namespace fastdream {
 enum DType : int { kFloat32 = 0, kFloat64 = 1, kFloat16 = 2, kBFloat16 = 3 };
 enum Norm : int { kNormStd = 0, kNormMeanAbs = 1 };
 enum Padding : int { kPadZeros = 0, kPadBorder = 1, kPadReflect = 2 };
+enum Interp : int { kBilinear = 0, kBicubic = 1 };
 
 // A dense 4-D tensor as Python sees it: NCHW sizes plus element strides.
 struct Tensor4 {
@@ -38,6 +39,7 @@ struct ZoomShiftArgs {
   double m[4];       // inverse 2x2 matrix (output offset -> source offset), row major
   double bx, by;     // source = m * (x, y) + b, in pixel coordinates
   int padding;
+  int interp;  // kBilinear (2x2 taps) or kBicubic (4x4 taps, Keys' a = -0.75 as grid_sample)
 };
 
 // A grid of ny x nx tiles of th x tw pixels laid over the circularly rolled image

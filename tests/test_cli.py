@@ -942,6 +942,21 @@ def test_zoom_and_dream_video_take_a_mask_and_a_color_drift_as_python_does(tmp_p
     assert r.returncode == 2 and "--color-drift as gains must have 3 values" in r.stderr, r.stderr
 
 
+def test_zoom_takes_the_edges_and_the_resampling_as_python_does(tmp_path, small_image):
+    import fastdream as fd
+
+    args = ["--frames", "2", "--steps", "1", "--octaves", "1", "--seed", "0", "--zoom", "0.8", "-q"]
+    r = run("zoom", str(small_image), "-o", str(tmp_path / "shell.gif"), "--padding", "zeros", *args,
+            "--interpolation", "bilinear")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    quick = dict(frames=2, steps=1, octaves=1, seed=0, zoom=0.8, padding="zeros", interpolation="bilinear")
+    fd.zoom_video(small_image, tmp_path / "py.gif", **quick)
+    shell, py = (tmp_path / f"{n}_frames" / "frame_00001.png" for n in ("shell", "py"))
+    assert shell.read_bytes() == py.read_bytes()
+    r = run("zoom", str(small_image), "-o", str(tmp_path / "x.gif"), "--padding", "wrap", "-q")
+    assert r.returncode == 2 and "--padding" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 def test_a_training_says_the_command_that_uses_its_checkpoint(tmp_path, capsys):
     """The end of a training said only 'wrote gan/checkpoint.pt': not how to sample it."""
     from fastdream.cli.common import say_written

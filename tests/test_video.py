@@ -288,6 +288,33 @@ def test_color_drift_gains_warm_the_frames(photo, tmp_path):
     assert all(b > a * 1.1 for a, b in zip(ratio, ratio[1:]))
 
 
+def test_padding_and_interpolation_choose_the_edges_and_the_sharpness(photo, tmp_path):
+    """A zoom out shows what lies past the picture's edges (mirrored, repeated, or black), and
+    frames resample bicubically by default: bilinear softened the photo a little every frame."""
+    out = {}
+    for padding, interpolation in [("reflect", "bicubic"), ("zeros", "bicubic"), ("reflect", "bilinear")]:
+        name = f"{padding}-{interpolation}"
+        kw = dict(padding=padding, interpolation=interpolation, **FAST)
+        zoom_video(photo, tmp_path / f"{name}.gif", frames=2, zoom=0.8, **kw)
+        out[name] = _frames_of(tmp_path / f"{name}_frames", 2)[1]
+        key = json.loads((tmp_path / f"{name}_frames" / "zoom_settings.json").read_text())["key"]
+        assert (key["padding"], key["interpolation"]) == (padding, interpolation)
+    corner = (slice(0, 4), slice(0, 4))
+    assert out["zeros-bicubic"][corner].mean() < out["reflect-bicubic"][corner].mean() - 40
+    lap = [[0, 1, 0], [1, -4, 1], [0, 1, 0]]
+
+    def detail(f):
+        g = f.mean(-1)
+        return sum(lap[i][j] * g[i : i + H - 2, j : j + W - 2] for i in range(3) for j in range(3)).var()
+
+    assert detail(out["reflect-bicubic"]) > detail(out["reflect-bilinear"])
+    with pytest.raises(ValueError, match="interpolation"):  # another sharpness is another video
+        zoom_video(photo, tmp_path / "reflect-bicubic.gif", frames=3, zoom=0.8, interpolation="bilinear", **FAST)
+    for bad in (dict(padding="wrap"), dict(interpolation="nearest")):
+        with pytest.raises(ValueError, match=next(iter(bad))):
+            zoom_video(photo, tmp_path / "bad.gif", frames=2, **bad, **FAST)
+
+
 def test_mp4(photo, tmp_path):
     imageio_ffmpeg = pytest.importorskip("imageio_ffmpeg")
     odd = photo.resize((47, 35))  # odd sizes are padded to even for yuv420p

@@ -1,5 +1,6 @@
-// One-pass affine resampling on the GPU: one thread per output pixel, coordinates computed on the
-// fly (no grid tensor), taps shared by all channels. Same convention as the CPU kernel.
+// One-pass affine resampling on the GPU, bilinear or bicubic: one thread per output pixel,
+// coordinates computed on the fly (no grid tensor), taps shared by all channels. Same convention
+// as the CPU kernel.
 #include "common.cuh"
 
 namespace fastdream {
@@ -38,6 +39,60 @@ __device__ __forceinline__ void axis_taps(double v, long long size, int padding,
   }
 }
 
+// As the CPU kernel: Keys' cubic weights (a = -0.75, grid_sample's bicubic), and each tap padded
+// on its own (reflected, clamped, or weighing 0).
+template <typename A>
+__device__ __forceinline__ void cubic_weights(A t, A w[4]) {
+  const A a = A(-0.75);
+  const A t1 = t + A(1), t2 = A(1) - t, t3 = A(2) - t;
+  w[0] = ((a * t1 - A(5) * a) * t1 + A(8) * a) * t1 - A(4) * a;
+  w[1] = ((a + A(2)) * t - (a + A(3))) * t * t + A(1);
+  w[2] = ((a + A(2)) * t2 - (a + A(3))) * t2 * t2 + A(1);
+  w[3] = ((a * t3 - A(5) * a) * t3 + A(8) * a) * t3 - A(4) * a;
+}
+
+template <typename A>
+__device__ __forceinline__ long long cubic_tap(long long i, long long size, long long stride,
+                                               int padding, A& w) {
+  if (i >= 0 && i < size) return i * stride;
+  if (padding == kPadZeros) {
+    w = A(0);
+    return 0;
+  }
+  if (padding == kPadBorder) return (i < 0 ? 0 : size - 1) * stride;
+  return (long long)reflect_coord(double(i), size) * stride;
+}
+
+template <typename T>
+__device__ void cubic_pixel(const ZoomShiftArgs& a, double sx, double sy, const T* sp, T* dp) {
+  using A = acc_t<T>;
+  const Tensor4& s = a.src;
+  const Tensor4& d = a.dst;
+  if (!(fabs(sx) < 1e15 && fabs(sy) < 1e15)) {  // NaN or absurdly far: 0, as the CPU
+    for (long long c = 0; c < d.c; ++c) dp[c * d.sc] = from_acc<T>(A(0));
+    return;
+  }
+  const double fx = floor(sx), fy = floor(sy);
+  A wx[4], wy[4];
+  cubic_weights(A(sx - fx), wx);
+  cubic_weights(A(sy - fy), wy);
+  long long ox[4], oy[4];
+  for (int k = 0; k < 4; ++k) {
+    ox[k] = cubic_tap((long long)fx - 1 + k, s.w, s.sw, a.padding, wx[k]);
+    oy[k] = cubic_tap((long long)fy - 1 + k, s.h, s.sh, a.padding, wy[k]);
+  }
+  for (long long c = 0; c < d.c; ++c) {
+    const T* p = sp + c * s.sc;
+    A v = A(0);
+    for (int j = 0; j < 4; ++j) {
+      const T* r = p + oy[j];
+      v += wy[j] * (wx[0] * to_acc(r[ox[0]]) + wx[1] * to_acc(r[ox[1]]) + wx[2] * to_acc(r[ox[2]]) +
+                    wx[3] * to_acc(r[ox[3]]));
+    }
+    dp[c * d.sc] = from_acc<T>(v);
+  }
+}
+
 template <typename T>
 __global__ void zoom_shift_kernel(ZoomShiftArgs a) {
   const Tensor4& s = a.src;
@@ -48,13 +103,17 @@ __global__ void zoom_shift_kernel(ZoomShiftArgs a) {
     const long long x = p % d.w, y = (p / d.w) % d.h, n = p / (d.w * d.h);
     const double sx = a.m[0] * x + a.m[1] * y + a.bx;
     const double sy = a.m[2] * x + a.m[3] * y + a.by;
+    const T* sp = static_cast<const T*>(s.data) + n * s.sn;
+    T* dp = static_cast<T*>(d.data) + n * d.sn + y * d.sh + x * d.sw;
+    if (a.interp == kBicubic) {
+      cubic_pixel<T>(a, sx, sy, sp, dp);
+      continue;
+    }
     using A = acc_t<T>;
     long long x0, x1, y0, y1;
     A wx0, wx1, wy0, wy1;
     axis_taps(sx, s.w, a.padding, x0, x1, wx0, wx1);
     axis_taps(sy, s.h, a.padding, y0, y1, wy0, wy1);
-    const T* sp = static_cast<const T*>(s.data) + n * s.sn;
-    T* dp = static_cast<T*>(d.data) + n * d.sn + y * d.sh + x * d.sw;
     for (long long c = 0; c < d.c; ++c) {
       const T* q = sp + c * s.sc;
       A v =

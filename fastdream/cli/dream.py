@@ -259,6 +259,8 @@ def _cmd_zoom(args) -> int:
         zoom=args.zoom,
         shift=None if args.shift is None else tuple(args.shift),
         angle=args.angle,
+        padding=args.padding,
+        interpolation=args.interpolation,
         fps=args.fps,
         frames_dir=args.frames_dir,
         resume=off(args.no_resume),
@@ -293,6 +295,7 @@ VIDEO_MASK_HELP = "dream only where this picture is white, on every frame (trans
 
 def add(sub) -> None:
     import fastdream as fd
+    from fastdream.ops.zoom_shift import INTERPOLATIONS, PADDINGS
     from fastdream.video import coherent, zoom
 
     s = sub.add_parser("dream", help="dream an image or a folder of images (the bundled sample when INPUT is omitted)")
@@ -356,6 +359,16 @@ def add(sub) -> None:
     s.add_argument("--zoom", type=float, help="zoom factor per frame, 0.5 to 2 (> 1 zooms in)")
     s.add_argument("--shift", type=float, nargs=2, metavar=("DX", "DY"), help="pixels per frame")
     s.add_argument("--angle", type=float, help="degrees per frame, counter-clockwise (-180 to 180)")
+    s.add_argument(
+        "--padding",
+        choices=PADDINGS,
+        help="what shows where the move uncovers an edge: the picture mirrored, its edge repeated, or black",
+    )
+    s.add_argument(
+        "--interpolation",
+        choices=INTERPOLATIONS,
+        help="resampling between frames: bicubic stays sharp, bilinear softens a little each frame",
+    )
     s.add_argument("--fps", type=float, help="frames per second")
     s.add_argument("--frames-dir", help="where frames are kept (default: beside the output, its name + _frames)")
     s.add_argument("--no-resume", action="store_true", help="start over instead of continuing")

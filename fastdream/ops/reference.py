@@ -84,8 +84,10 @@ def zoom_shift(
     shift: Sequence[float] = (0.0, 0.0),
     angle: float = 0.0,
     padding: str = "reflect",
+    interpolation: str = "bilinear",
 ) -> torch.Tensor:
-    """Bilinear resampling of ``image`` (N, C, H, W) by the affine of :func:`zoom_shift_matrix`.
+    """Bilinear or bicubic resampling of ``image`` (N, C, H, W) by the affine of
+    :func:`zoom_shift_matrix`.
 
     Convention: pixel ``(x, y)`` has its center at integer coordinates; the image spans
     ``[-0.5, W-0.5] x [-0.5, H-0.5]`` (``grid_sample(align_corners=False)``). ``reflect`` mirrors
@@ -95,7 +97,7 @@ def zoom_shift(
     """
     if image.dtype in (torch.float16, torch.bfloat16) and image.device.type == "cpu":
         # grid_sample has no half kernels on the CPU (and half coordinates overflow): in float32
-        return zoom_shift(image.float(), zoom, shift, angle, padding).to(image.dtype)
+        return zoom_shift(image.float(), zoom, shift, angle, padding, interpolation).to(image.dtype)
     n, c, h, w = image.shape
     m00, m01, m10, m11, bx, by = zoom_shift_matrix(h, w, zoom, shift, angle)
     # Pixel coordinates relative to the center are D @ normalized, with D = diag(W/2, H/2).
@@ -108,7 +110,7 @@ def zoom_shift(
         [[m00, m01 * dy / dx, tx], [m10 * dx / dy, m11, ty]], dtype=image.dtype, device=image.device
     ).expand(n, 2, 3)
     grid = F.affine_grid(theta, [n, c, h, w], align_corners=False)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode=_GRID_PADDING[padding], align_corners=False)
+    return F.grid_sample(image, grid, mode=interpolation, padding_mode=_GRID_PADDING[padding], align_corners=False)
 
 
 def extract_tiles(

@@ -1,4 +1,4 @@
-"""``zoom_shift``: zoom / rotate / shift about the image center in one bilinear pass."""
+"""``zoom_shift``: zoom / rotate / shift about the image center in one bilinear or bicubic pass."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import torch
 from fastdream.ops import _checks, _native, backend, library, reference
 
 PADDINGS = ("reflect", "border", "zeros")
+INTERPOLATIONS = ("bilinear", "bicubic")
 
 
 OP = "fastdream::zoom_shift"
 
 
-def _check(image, zoom, shift_x, shift_y, angle, padding) -> None:
+def _check(image, zoom, shift_x, shift_y, angle, padding, interpolation) -> None:
     """The op's own checks (its kernel and fake kernel). Any strides are fine: the kernel reads and
     writes through them."""
     library.check_tensor(OP, "image", image)
@@ -21,10 +22,12 @@ def _check(image, zoom, shift_x, shift_y, angle, padding) -> None:
     library.check_finite(OP, "shift_y", shift_y)
     library.check_finite(OP, "angle", angle)
     library.check_choice(OP, "padding", padding, PADDINGS)
+    library.check_choice(OP, "interpolation", interpolation, INTERPOLATIONS)
 
 
-def _kernel(image, zoom, shift_x, shift_y, angle, padding):
-    _check(image, zoom, shift_x, shift_y, angle, padding)
+# (The defaults: torch hands a Python kernel no trailing argument that equals its schema default.)
+def _kernel(image, zoom, shift_x, shift_y, angle, padding, interpolation="bilinear"):
+    _check(image, zoom, shift_x, shift_y, angle, padding, interpolation)
     library.check_runnable(OP, image)
     out = torch.empty_like(image)
     m00, m01, m10, m11, bx, by = reference.zoom_shift_matrix(
@@ -39,20 +42,22 @@ def _kernel(image, zoom, shift_x, shift_y, angle, padding):
         bx,
         by,
         _native.PADDING_CODES[padding],
+        INTERPOLATIONS.index(interpolation),
     )
     return out
 
 
-def _fake(image, zoom, shift_x, shift_y, angle, padding):
+def _fake(image, zoom, shift_x, shift_y, angle, padding, interpolation="bilinear"):
     # Lets torch.compile and opcheck trace the op without running it: the output has the input's
     # shape, dtype and memory format (what empty_like gives the kernel too).
-    _check(image, zoom, shift_x, shift_y, angle, padding)
+    _check(image, zoom, shift_x, shift_y, angle, padding, interpolation)
     return torch.empty_like(image)
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    image, zoom, shift_x, shift_y, angle, padding = inputs
+    image, zoom, shift_x, shift_y, angle, padding, *interpolation = inputs
     ctx.args = (image.shape, image.dtype, image.device, zoom, (shift_x, shift_y), angle, padding)
+    ctx.interpolation = interpolation[0] if interpolation else "bilinear"
 
 
 def _backward(ctx, grad):
@@ -62,13 +67,14 @@ def _backward(ctx, grad):
     create_graph = torch.is_grad_enabled()
     with torch.enable_grad():
         x = torch.zeros(shape, dtype=dtype, device=device, requires_grad=True)
-        y = reference.zoom_shift(x, zoom, shift, angle, padding)
+        y = reference.zoom_shift(x, zoom, shift, angle, padding, ctx.interpolation)
         (gx,) = torch.autograd.grad(library.dot(y, grad), x, create_graph=create_graph)
-    return gx, None, None, None, None, None
+    return gx, None, None, None, None, None, None
 
 
 library.define(
-    "zoom_shift(Tensor image, float zoom, float shift_x, float shift_y, float angle, str padding) -> Tensor",
+    "zoom_shift(Tensor image, float zoom, float shift_x, float shift_y, float angle, str padding, "
+    'str interpolation="bilinear") -> Tensor',
     _kernel,
     _fake,
 )
@@ -82,12 +88,15 @@ def zoom_shift(
     shift: tuple[float, float] = (0.0, 0.0),
     angle: float = 0.0,
     padding: str = "reflect",
+    interpolation: str = "bilinear",
 ) -> torch.Tensor:
     """Zooms in by ``zoom``, rotates by ``angle`` degrees and shifts by ``shift`` pixels, in one pass.
 
     The transform is an affine about the image center: the content is scaled by ``zoom``
     (``> 1`` zooms in), rotated counter-clockwise as displayed, then moved by ``shift = (dx, dy)``
-    pixels (positive dx to the right, positive dy down). Output pixels are bilinear samples.
+    pixels (positive dx to the right, positive dy down). Output pixels are ``bilinear`` samples
+    (2x2 taps) or ``bicubic`` ones (4x4 taps, Keys' a = -0.75, as ``grid_sample``): sharper, and
+    they overshoot a little at hard edges (clamp where the range matters).
 
     Shape:
         (N, C, H, W) or (C, H, W) -> same shape, dtype and memory format.
@@ -97,7 +106,8 @@ def zoom_shift(
         (``grid_sample(align_corners=False)``); the center is ``((W-1)/2, (H-1)/2)``. So the
         identity is exact, an integer shift equals ``torch.roll`` inside the image, and zooming
         keeps the center pixel of an odd-sized image. ``padding``: ``reflect`` mirrors about the
-        image edges, ``border`` repeats the edge pixels, ``zeros`` reads 0 outside.
+        image edges, ``border`` repeats the edge pixels, ``zeros`` reads 0 outside; bicubic pads
+        each of its taps so (grid_sample's rule).
 
     Examples:
         >>> import torch, fastdream as fd
@@ -111,10 +121,13 @@ def zoom_shift(
     sx, sy = _checks.pair("shift", shift)
     angle = _checks.number("angle", angle)
     _checks.choice("padding", padding, PADDINGS)
+    _checks.choice("interpolation", interpolation, INTERPOLATIONS)
     if image.numel() == 0:  # no pixels to resample (and no center to turn about)
         return image.clone()
     if image.dim() == 3:
-        return zoom_shift(image[None], zoom=zoom, shift=(sx, sy), angle=angle, padding=padding)[0]
+        return zoom_shift(
+            image[None], zoom=zoom, shift=(sx, sy), angle=angle, padding=padding, interpolation=interpolation
+        )[0]
     if not backend.use_native("zoom_shift", image.device, image.dtype):
-        return reference.zoom_shift(image, zoom, (sx, sy), angle, padding)
-    return torch.ops.fastdream.zoom_shift(image, zoom, sx, sy, angle, padding)
+        return reference.zoom_shift(image, zoom, (sx, sy), angle, padding, interpolation)
+    return torch.ops.fastdream.zoom_shift(image, zoom, sx, sy, angle, padding, interpolation)

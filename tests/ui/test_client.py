@@ -270,6 +270,11 @@ def test_zoom_video(client, tmp_path):
     assert parsed(command).shift == [2.0, 0.0]
     with Image.open(file) as gif:
         assert gif.format == "GIF" and gif.n_frames == 3 and gif.size == (40, 32)
+    state, _, _, _, command = client.predict(
+        picture=handle(src), frames=2, steps=1, angle=5, padding="zeros", interpolation="bilinear", api_name="/zoom"
+    )
+    assert status_text(state).startswith("Done"), state
+    assert (parsed(command).padding, parsed(command).interpolation) == ("zeros", "bilinear"), command
 
 
 def test_a_stopped_zoom_keeps_the_frames_it_made(client, tmp_path):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import gradio as gr
 
 import fastdream as fd
+from fastdream.ops.zoom_shift import INTERPOLATIONS, PADDINGS
 from fastdream.ui import options, widgets
 from fastdream.ui.page import Page
 from fastdream.video.zoom import DREAM_DEFAULTS
@@ -27,6 +28,10 @@ def build(page: Page) -> None:
         with gr.Column(min_width=220):  # (beside the sliders, at 420 px the switch lost its label)
             reverse = gr.Checkbox(False, label="Reverse (zoom out of the dream)")
             kind = gr.Radio(widgets.VIDEO_FORMATS, value="gif", label="Format")
+        with gr.Column(min_width=220):
+            # What a shift or turn uncovers; the frames' resampling (bilinear softens them).
+            edges = gr.Radio(list(PADDINGS), value="reflect", label="Past the edges", elem_id="zoom-padding")
+            sharp = gr.Radio(list(INTERPOLATIONS), value="bicubic", label="Resampling", elem_id="zoom-interpolation")
     controls = options.DreamControls(options.SHORT, DREAM_DEFAULTS, prefix="zoom")
     shell = widgets.shell("fastdream zoom -o zoom.gif")
 
@@ -36,6 +41,7 @@ def build(page: Page) -> None:
         out = session.output("zoom", f".{v['format']}")
         move = dict(frames=int(v["frames"]), zoom=float(v["zoom"]), angle=float(v["angle"]))
         move.update(shift=(float(v["shift_x"]), float(v["shift_y"])), fps=float(v["fps"]), reverse=bool(v["reverse"]))
+        move.update(padding=v["padding"], interpolation=v["interpolation"])
         source = page.named(v["picture"])
         shown = {f"--{k}": x for k, x in move.items()}
         extra = options.flags(shown, fd.zoom_video)
@@ -49,5 +55,5 @@ def build(page: Page) -> None:
         return work
 
     inputs = dict(picture=picture, frames=frames, zoom=zoom, angle=angle, fps=fps, shift_x=dx, shift_y=dy)
-    inputs.update(reverse=reverse, format=kind, **controls.inputs)
+    inputs.update(reverse=reverse, format=kind, padding=edges, interpolation=sharp, **controls.inputs)
     page.job(go, stop, prepare, inputs, [state, preview, *video.outputs, shell], api_name="zoom")
