@@ -98,6 +98,46 @@ def test_rebuilt_when_a_module_or_the_input_convention_changes():
     assert dream_net(m, ["3"], "cpu") is dream_net(m, ["3"], "cpu")  # unchanged: still cached
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m[0].weight.data.mul_(-1),  # through .data: no _version bump (EMA, pruning)
+        lambda m: m[1].running_var.data.mul_(4),
+        lambda m: setattr(m[1], "eps", 10.0),  # a plain setting the build copies
+        lambda m: setattr(m[2], "negative_slope", 0.5),
+    ],
+)
+def test_rebuilt_when_weights_change_through_data_or_a_setting_changes(change):
+    """The cached build kept the old weights (and the old picture) after ``p.data.mul_`` or a new
+    BatchNorm eps: neither bumps a tensor's _version."""
+    torch.manual_seed(0)
+    m = nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.LeakyReLU(0.1), nn.Conv2d(8, 16, 3, padding=1)
+    )
+    x, quick = torch.rand(1, 3, 40, 48), dict(octaves=1, steps=2, seed=0)
+    first = fd.dream(x, "3", model=m.eval(), **quick)
+    change(m)
+    changed = fd.dream(x, "3", model=m, **quick)
+    assert not torch.equal(first, changed)
+    assert torch.equal(changed, fd.dream(x, "3", model=copy.deepcopy(m), **quick))
+
+
+@pytest.mark.parametrize("call", ["dream", "style_transfer"])
+def test_each_module_comes_back_in_its_own_mode(call):
+    """model.train(was) after a dream set the top module's flag on every submodule: a frozen
+    BatchNorm of a model in training came back training, Monte Carlo dropout came back off."""
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.Dropout(0.5), nn.Conv2d(8, 8, 1))
+    x = torch.rand(1, 3, 40, 40)
+    for setup in (lambda: (m.train(), m[1].eval()), lambda: (m.eval(), m[3].train())):
+        setup()
+        before = [sub.training for sub in m.modules()]
+        if call == "dream":
+            fd.dream(x, "4", model=m, octaves=1, steps=1, seed=0)
+        else:
+            fd.style_transfer(x, x, model=m, style_layers=["2", "4"], content_layers=["4"], steps=1, octaves=1)
+        assert [sub.training for sub in m.modules()] == before
+
+
 def test_a_build_passed_back_is_used_as_is(resnet):
     built = dream_net(resnet, ["layer3"], "cpu")
     assert dream_net(built, ["layer3"], "cpu") is built

@@ -18,6 +18,7 @@ from fastdream import _checks, io
 from fastdream._checks import shown
 from fastdream.cutout.masks import DEFAULT_RESOLUTION, working_size
 from fastdream.cutout.refine import decontaminate, refine
+from fastdream.models.modes import evaluating
 from fastdream.models.unet import BACKBONES, UNet
 from fastdream.training import Choice, Int, Maybe, Record, Weights, load_weights, model_fits, read_checkpoint
 
@@ -126,12 +127,8 @@ def _predict_small(rgb: Image.Image, model: nn.Module, dev: torch.device, resolu
     x = io.from_pil(small)[None]
     if tta:
         x = torch.cat([x, x.flip(-1)])
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         out = _mask_logits(model, to_device(x, dev))
-    finally:
-        model.train(was_training)
     p = torch.sigmoid(out.float()).cpu()
     return (p[0, 0] + p[1, 0].flip(-1)) / 2 if tta else p[0, 0]
 

@@ -25,7 +25,8 @@ from fastdream.dream.context import Context
 from fastdream.dream.options import EMPTY_MASK, DreamOptions, octave_count
 from fastdream.dream.subjects import subject
 from fastdream.models.build import DEFAULT_LAYERS, dream_net
-from fastdream.models.taps import Frozen, LayerTaps, input_convention
+from fastdream.models.modes import Frozen
+from fastdream.models.taps import LayerTaps, input_convention
 from fastdream.objectives import Objective, describe, from_layers, parse_layers
 
 #: The smallest octave is at least this many pixels on its short side; fewer octaves are used

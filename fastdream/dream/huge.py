@@ -27,7 +27,7 @@ from fastdream.dream.context import Context
 from fastdream.dream.engine import TILE_BATCH_PIXELS, pyramid
 from fastdream.dream.options import EMPTY_MASK, DreamOptions
 from fastdream.io.pixels import Pixels
-from fastdream.models.taps import Frozen
+from fastdream.models.modes import Frozen
 
 #: Images with more pixels than this (per sample) dream in low memory unless told otherwise.
 LOW_MEMORY_PIXELS = 4096 * 4096

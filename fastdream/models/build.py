@@ -19,6 +19,7 @@ from fastdream._checks import shown
 from fastdream.models import fold, phase_conv
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0, fuse_batchnorm
 from fastdream.models.fused import EfficientNetLite0Fused, fuse_for_dream
+from fastdream.models.modes import evaluating
 from fastdream.models.taps import LayerTaps, layer_names, resolve_layer
 
 #: Layers of the default backbone: block 5 (textures, eyes) and block 10 (animal parts), the pair
@@ -85,10 +86,35 @@ def _fingerprint(model: nn.Module) -> tuple:
     # In-place updates (optimizer steps, load_state_dict, .copy_) bump a tensor's _version;
     # assigning new tensors changes the data pointers. Either invalidates the build; so does a
     # module put in another's place (``model[2] = nn.Tanh()``) or a new input convention.
-    tensors = tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in (*model.parameters(), *model.buffers()))
-    modules = tuple((name, id(m), type(m)) for name, m in model.named_modules())
+    every = (*model.parameters(), *model.buffers())
+    tensors = tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in every)
+    modules = tuple((name, id(m), type(m), _settings(m)) for name, m in model.named_modules())
     attributes = tuple(repr(model.__dict__.get(a)) for a in _READ_ATTRIBUTES)
-    return tensors, modules, attributes
+    return tensors, modules, attributes, _sums(every)
+
+
+def _sums(tensors) -> tuple:
+    # An update through .data (EMA weights, pruning, p.data.mul_) bumps no _version: the values'
+    # sums and norms catch it. One pass each, one sync: ~10 ms for GoogLeNet's weights on a CPU.
+    floats = [t.detach() for t in tensors if t.is_floating_point() and t.numel()]
+    if not floats:
+        return ()
+    with torch.no_grad():
+        sums = [s.float().cpu() for t in floats for s in (t.sum(), torch.linalg.vector_norm(t))]
+        return tuple(torch.stack(sums).tolist())
+
+
+def _settings(m: nn.Module) -> tuple:
+    """A module's plain settings (a BatchNorm's eps, a LeakyReLU's slope, a conv's padding), which
+    its build copies: changed after a dream, they must reach the next one."""
+    plain = (bool, int, float, str, type(None))
+    return tuple(
+        (k, v)
+        for k, v in vars(m).items()
+        if k not in ("training",)
+        and not k.startswith("_")
+        and (isinstance(v, plain) or (isinstance(v, tuple) and all(isinstance(e, plain) for e in v)))
+    )
 
 
 def dream_net(model: nn.Module | None, layers: Sequence[str], device) -> nn.Module:
@@ -182,9 +208,7 @@ def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Modu
     device = (
         _checks.device("device", device) if device is not None else p.device if p is not None else torch.device("cpu")
     )
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         if isinstance(model, EfficientNetLite0) and type(model).forward is EfficientNetLite0.forward:  # a dreamer too
             kind = variant(layers)
             net = {"fused": fuse_for_dream, "folded": fuse_batchnorm}.get(kind, _copy)(model)
@@ -194,8 +218,6 @@ def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Modu
         net = _prepare(net, device)
         if not _same_activations(model, net, layers, device):
             net = _prepare(_copy(model), device)
-    finally:
-        model.train(was_training)
     if not getattr(net, "min_input_side", 0):  # unpadded layers: say what they take, as InceptionV3 does
         side = smallest_input(net, layers, device)
         if side > 1:

@@ -46,6 +46,7 @@ from torch.autograd.function import once_differentiable
 
 from fastdream.models import phase_conv
 from fastdream.models.efficientnet_lite import EfficientNetLite0, conv2d_same, fold_bn, same_pad
+from fastdream.models.modes import evaluating
 
 __all__ = ["FusedConv2d", "FusedMBConv", "EfficientNetLite0Fused", "fuse_for_dream", "onednn_fused_conv"]
 
@@ -292,11 +293,7 @@ class EfficientNetLite0Fused(nn.Module):
 @torch.no_grad()
 def fuse_for_dream(model: EfficientNetLite0) -> EfficientNetLite0Fused:
     """An inference copy of ``model`` with BN folded and ReLU6 fused (eval mode, frozen)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with evaluating(model):
         fused = EfficientNetLite0Fused(model).eval()  # fold_bn copies every weight it folds
-    finally:
-        model.train(was_training)
     fused.requires_grad_(False)
     return fused

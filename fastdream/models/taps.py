@@ -15,6 +15,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from fastdream.models.modes import evaluating
+
 # ImageNet statistics: what torchvision's pretrained models expect, and so the default
 # convention for a model that does not state its own.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -138,25 +140,6 @@ class LayerTaps:
         return [outputs[i] for i in range(len(self._modules))]
 
 
-class Frozen:
-    """Eval mode and no parameter gradients for the duration of a dream, then restored."""
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-
-    def __enter__(self):
-        self.training = self.model.training
-        self.grads = [p for p in self.model.parameters() if p.requires_grad]
-        self.model.eval()
-        for p in self.grads:
-            p.requires_grad_(False)
-
-    def __exit__(self, *exc):
-        self.model.train(self.training)
-        for p in self.grads:
-            p.requires_grad_(True)
-
-
 @torch.no_grad()
 def layer_shapes(model: nn.Module, size: tuple[int, int] = (64, 64)) -> dict[str, tuple[int, ...]]:
     """The output shape (without the batch) of every named submodule of ``model`` on a
@@ -182,12 +165,10 @@ def layer_shapes(model: nn.Module, size: tuple[int, int] = (64, 64)) -> dict[str
         handles.append(m.register_forward_hook(hook))
     p = next(model.parameters(), None)
     x = torch.zeros(1, 3, *size, dtype=torch.float32, device=p.device if p is not None else "cpu")
-    was_training = model.training
-    model.eval()
     try:
-        model(x)
+        with evaluating(model):
+            model(x)
     finally:
-        model.train(was_training)
         for h in handles:
             h.remove()
     return {name: shapes[name] for name in layer_names(model) if name in shapes}

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from fastdream import ops
 from fastdream._warnings import warn
 from fastdream.models.build import check_layer_names, dream_net
-from fastdream.models.taps import Frozen
+from fastdream.models.modes import Frozen
 from fastdream.style import engine
 from fastdream.style import regions as R
 from fastdream.style.features import Features
