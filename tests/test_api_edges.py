@@ -49,16 +49,22 @@ def test_a_mask_of_small_class_labels_is_said_to_be_faint(photo):
         fd.dream(photo, mask=(m * 100).astype(np.uint8), **FAST)
 
 
-def test_arrays_come_back_in_c_order_and_tensors_in_their_layout(photo):
-    out = fd.dream(photo, **FAST)  # a view of channel planes broke cv2.rectangle and ndarray.resize
-    assert out.flags.c_contiguous and out.base is None or isinstance(out.base, np.ndarray)
+@pytest.mark.parametrize("low_memory", [False, True])
+def test_arrays_come_back_in_c_order_and_tensors_in_their_layout(photo, low_memory):
+    """The low-memory path (on by itself past 4096x4096) gave plain tensors back channels last:
+    ``.view(-1)`` then failed far from the dream."""
+    quick = dict(FAST, low_memory=low_memory)
+    out = fd.dream(photo, **quick)  # a view of channel planes broke cv2.rectangle and ndarray.resize
+    assert out.flags.c_contiguous and (low_memory or out.base is None or isinstance(out.base, np.ndarray))
     rgba = np.random.default_rng(0).random((24, 20, 4))
-    back = fd.dream(rgba, **FAST)
+    back = fd.dream(rgba, **quick)
     assert back.flags.c_contiguous and back.dtype == np.float64
     assert np.array_equal(back[..., 3], rgba[..., 3])  # alpha untouched, not through float32
     t = torch.rand(2, 4, 24, 20, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
-    y = fd.dream(t, **FAST)
+    y = fd.dream(t, **quick)
     assert y.is_contiguous(memory_format=torch.channels_last) and torch.equal(y[:, 3], t[:, 3])
+    for plain in (torch.rand(3, 24, 20), torch.rand(2, 3, 24, 20, dtype=torch.float16)):
+        assert fd.dream(plain, **quick).is_contiguous()
 
 
 @pytest.mark.parametrize("low_memory", [False, True])

@@ -87,7 +87,14 @@ class Pixels:
             else:
                 raise TypeError(f"{name} as a numpy array must be uint8 or float in [0, 1], got dtype {arr.dtype}")
             dtype = image.dtype
-            return cls(t[None], lambda out: (out[0, ..., 0] if gray2d else out[0]).numpy().astype(dtype, copy=False))
+
+            def finish_array(out):
+                y = (out[0, ..., 0] if gray2d else out[0]).numpy().astype(dtype, copy=False)
+                if not gray2d and arr.shape[-1] in (2, 4) and dtype not in (np.uint8, np.float32):
+                    y[..., -1] = arr[..., -1]  # the input's own alpha, not its float32 copy
+                return y
+
+            return cls(t[None], finish_array)
         if isinstance(image, torch.Tensor):
             if not image.is_floating_point():
                 raise TypeError(f"{name} as a tensor must be float in [0, 1], got {image.dtype}")
@@ -97,13 +104,21 @@ class Pixels:
                 )
             _fits(name, image.shape[-1] * image.shape[-2] * (image.shape[0] if image.dim() == 4 else 1))
             batched, dtype, device = image.dim() == 4, image.dtype, image.device
-            x = image if batched else image[None]
-            x = check_range(x.detach().float(), name)  # float32: a copy only for other float types
+            x_in = image if batched else image[None]
+            x = check_range(x_in.detach().float(), name)  # float32: a copy only for other float types
             t = x.permute(0, 2, 3, 1)
+
+            # The rows are written channels last; the result comes back in the input's layout.
+            plain = not (
+                batched and image.is_contiguous(memory_format=torch.channels_last) and not image.is_contiguous()
+            )
 
             def finish(out):
                 y = out.permute(0, 3, 1, 2).to(device=device, dtype=dtype)
-                return y if batched else y[0]
+                if y.shape[1] in (2, 4) and dtype != torch.float32:
+                    y[:, -1] = x_in[:, -1].detach()  # the input's own alpha, not its float32 copy
+                y = y if batched else y[0]
+                return y.contiguous() if plain else y
 
             return cls(t, finish)
         raise TypeError(f"{name} must be a path, PIL image, numpy array or torch tensor, got {type(image).__name__}")
