@@ -18,7 +18,7 @@ from typing import Any, Callable, Protocol, Sequence
 import torch
 from tqdm.auto import tqdm
 
-from fastdream._checks import shown
+from fastdream._checks import shown, torch_seed
 from fastdream._warnings import warn
 
 __all__ = ["Cancelled", "Job", "StepState", "check_callback", "drive", "for_frame", "generator", "pyramid"]
@@ -236,7 +236,7 @@ def generator(seed: int | None) -> torch.Generator:
     if seed is None:
         gen.seed()  # this generator only, unlike torch.seed()
     else:
-        gen.manual_seed(seed)
+        gen.manual_seed(torch_seed(seed))
     return gen
 
 

@@ -37,6 +37,21 @@ def test_unseeded_runs_differ_and_seeded_ones_repeat():
     assert np.array_equal(fd.dream(IMG, **QUICK), fd.dream(IMG, **QUICK))
 
 
+def test_seeds_that_differ_past_32_bits_draw_different_pictures():
+    """torch's CPU generator keeps a seed's low 32 bits: seed 7 + 2**32 (a 63-bit draw, a
+    nanosecond clock) repeated seed 7's picture; seeds below 2**32 keep theirs."""
+    quick = dict(octaves=1, steps=2)
+    seven = fd.dream(IMG, seed=7, **quick)
+    for seed in (7 + 2**32, 7 + 5 * 2**32, 2**63 - 1):
+        assert not np.array_equal(fd.dream(IMG, seed=seed, **quick), seven), seed
+    assert not np.array_equal(fd.dream(IMG, seed=7 + 2**32, **quick), fd.dream(IMG, seed=7 + 5 * 2**32, **quick))
+    plain = torch.Generator().manual_seed(7)  # (the pictures of seeds under 2**32 did not change)
+    assert torch.equal(driver.generator(7).get_state(), plain.get_state())
+    from fastdream.models.latent import latent_generator as z
+
+    assert not torch.equal(torch.randn(4, generator=z(3)), torch.randn(4, generator=z(3 + 2**32)))
+
+
 def test_dreams_in_threads_give_what_each_gives_alone():
     """Two dreams at once share the cached network (the web app's --jobs 2 runs them so): each
     took the other's layer outputs, giving a wrong picture or "produced no output"."""

@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from fastdream._checks import torch_seed
 from fastdream.models.dreamer import Dreamer
 from fastdream.models.efficientnet_lite import LITE0_BLOCKS, efficientnet_lite0
 
@@ -23,7 +24,7 @@ def build(subjects, seed: int) -> Dreamer:
     net = Dreamer(subjects)
     pretrained = efficientnet_lite0(pretrained=True).state_dict()
     net.load_state_dict({k: v for k, v in pretrained.items() if not k.startswith("_fc.")}, strict=False)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(torch_seed(seed))
     with torch.no_grad():
         net._fc.weight.copy_(torch.randn(net._fc.weight.shape, generator=gen) * 0.01)
         net._fc.bias.zero_()
@@ -97,7 +98,7 @@ def subject_stats(
             if k in wanted:
                 acts[wanted[k]].append(h.float().cpu())
     y = torch.tensor(labels)
-    gen = torch.Generator().manual_seed(seed)
+    gen = torch.Generator().manual_seed(torch_seed(seed))
     out = {}
     for name, parts in acts.items():
         a = torch.cat(parts)  # (views, C, h, w)

@@ -24,6 +24,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from fastdream import io, metrics
+from fastdream._checks import torch_seed
 from fastdream.gan.augment import diff_augment
 from fastdream.gan.sample import FORMAT, VERSION
 from fastdream.models.dcgan import Discriminator, Generator
@@ -90,12 +91,14 @@ class GANTrainer(Trainer):
             persistent_workers=num_workers > 0,
         )
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
-            torch.manual_seed(c["seed"])
+            torch.manual_seed(torch_seed(c["seed"]))
             self.g = Generator(c["nz"], c["ngf"], c["nc"], c["image_size"]).to(device)
             self.d = Discriminator(c["ndf"], c["nc"], c["image_size"], norm="spectral" if self.stable else "batch")
             self.d = self.d.to(device)
         self.g_ema = copy.deepcopy(self.g).eval().requires_grad_(False) if self.stable else None
-        self.fixed_noise = torch.randn(GRID_SAMPLES, c["nz"], generator=torch.Generator().manual_seed(c["seed"]))
+        self.fixed_noise = torch.randn(
+            GRID_SAMPLES, c["nz"], generator=torch.Generator().manual_seed(torch_seed(c["seed"]))
+        )
         betas = (c["beta1"], 0.999)
         self.opt_g = torch.optim.Adam(self.g.parameters(), lr=c["lr"], betas=betas)
         self.opt_d = torch.optim.Adam(self.d.parameters(), lr=c["lr_d"], betas=betas)
@@ -141,8 +144,12 @@ class GANTrainer(Trainer):
 
     def batches(self, epoch):
         self.sampler.set_epoch(epoch)
-        self.noise = torch.Generator(device=self.device).manual_seed(_seed(self.c["seed"], epoch, self.dist.rank))
-        self.aug = torch.Generator(device=self.device).manual_seed(_seed(self.c["seed"], epoch, self.dist.rank, 1))
+        self.noise = torch.Generator(device=self.device).manual_seed(
+            torch_seed(_seed(self.c["seed"], epoch, self.dist.rank))
+        )
+        self.aug = torch.Generator(device=self.device).manual_seed(
+            torch_seed(_seed(self.c["seed"], epoch, self.dist.rank, 1))
+        )
         self.wins = 0
         return self.loader
 
@@ -243,7 +250,7 @@ class GANTrainer(Trainer):
 
     def _kid(self, g: Generator) -> float:
         n = self.kid_reference.shape[0]
-        z = torch.randn(n, self.c["nz"], generator=torch.Generator().manual_seed(self.c["seed"] + 1))
+        z = torch.randn(n, self.c["nz"], generator=torch.Generator().manual_seed(torch_seed(self.c["seed"] + 1)))
         was = g.training
         g.eval()
         fake = torch.cat([g(z[i : i + 256].to(self.device)) for i in range(0, n, 256)])

@@ -16,7 +16,7 @@ def latent_generator(seed) -> torch.Generator:
     if seed is None:
         gen.seed()  # fresh, non-deterministic
     else:
-        gen.manual_seed(_checks.integer("seed", seed, 0))
+        gen.manual_seed(_checks.torch_seed(_checks.integer("seed", seed, 0)))
     return gen
 
 

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
 from fastdream import _checks, io
-from fastdream._checks import shown
+from fastdream._checks import shown, torch_seed
 from fastdream._warnings import warn
 from fastdream.models.dcgan import IMAGE_SIZES
 from fastdream.models.vae import VAE
@@ -109,11 +109,13 @@ class VAETrainer(Trainer):
             pin_memory=dev.type == "cuda",
         )
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(c["seed"])
+            torch.manual_seed(torch_seed(c["seed"]))
             self.model = VAE(**m).to(dev)
         self.opt = torch.optim.Adam(self.model.parameters(), lr=c["lr"])
         self.scaler = torch.amp.GradScaler(dev.type, enabled=c["amp"])
-        self.fixed = torch.randn(GRID_SAMPLES, m["latent_dim"], generator=torch.Generator().manual_seed(c["seed"]))
+        self.fixed = torch.randn(
+            GRID_SAMPLES, m["latent_dim"], generator=torch.Generator().manual_seed(torch_seed(c["seed"]))
+        )
         self.start, self.history = 0, []
         if state is not None:
             with resumed(path, "out_dir"):
@@ -130,7 +132,7 @@ class VAETrainer(Trainer):
         self.sampler.set_epoch(epoch)
         self.epoch, self.it = epoch, 0
         seed = (self.c["seed"] * 1_000_003 + epoch * 10_007 + self.dist.rank) % 2**63
-        self.noise = torch.Generator(device=self.device).manual_seed(seed)
+        self.noise = torch.Generator(device=self.device).manual_seed(torch_seed(seed))
         self.model.train()
         return self.loader
 
@@ -157,7 +159,7 @@ class VAETrainer(Trainer):
         m, dist = self.model, self.dist
         m.eval()
         sums = torch.zeros(4, dtype=torch.float64)
-        gen = torch.Generator().manual_seed(self.c["seed"])  # the same posterior draws every epoch
+        gen = torch.Generator().manual_seed(torch_seed(self.c["seed"]))  # the same posterior draws every epoch
         latent = self.c["model"]["latent_dim"]
         for i in range(len(self.val_ds)):
             noise = torch.randn(1, latent, generator=gen)
