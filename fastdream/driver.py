@@ -243,19 +243,30 @@ def generator(seed: int | None) -> torch.Generator:
 def check_callback(callback) -> Callable | None:
     """``callback`` as given, after checking it is None or callable."""
     said = f"callback must be a function of one argument (the step state) or None, got {shown(callback)}"
-    if callback is not None and not callable(callback):
+    if callback is None:
+        return None
+    if not callable(callback):
         raise TypeError(said)
-    if callback is not None:
-        try:
-            signature = inspect.signature(callback)
-        except (TypeError, ValueError):  # (a builtin or C callable without one: taken as it is)
-            return callback
-        try:
-            signature.bind(None)
-        except TypeError:  # (found here, not after the network's build and a first step)
-            raise TypeError(f"{said}, which cannot be called with one") from None
+    target = callback if inspect.isroutine(callback) else type(callback).__call__  # (an object's own)
+    if any(f(callback) or f(target) for f in _NEVER_RUN):
+        # (its call returns a coroutine or generator: its body never ran, and a Stop did nothing)
+        raise TypeError(
+            "callback must be a plain function of one argument (the step state), not an async def or a "
+            f"generator: the dream calls it and never awaits or iterates it, so its body would never run; got {shown(callback)}"
+        )
+    try:
+        signature = inspect.signature(callback)
+    except (TypeError, ValueError):  # (a builtin or C callable without one: taken as it is)
+        return callback
+    try:
+        signature.bind(None)
+    except TypeError:  # (found here, not after the network's build and a first step)
+        raise TypeError(f"{said}, which cannot be called with one") from None
     return callback
 
+
+#: Functions whose call only makes an object to run later (a coroutine, a generator).
+_NEVER_RUN = (inspect.iscoroutinefunction, inspect.isgeneratorfunction, inspect.isasyncgenfunction)
 
 #: The dream's bar: steps done, time spent, and (in its postfix) the time left by :class:`_Eta`.
 BAR = "{desc}{percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}{postfix}]"

@@ -1,6 +1,8 @@
 """The one driver of dream, low-memory dream and style transfer: the step hook, Cancelled, the
 caller's RNG left alone, and the same words in the shell and in Python."""
 
+import functools
+
 import numpy as np
 import pytest
 import torch
@@ -170,6 +172,25 @@ def test_bad_callbacks_are_refused():
         fd.dream(IMG, callback=3, **QUICK)
     with pytest.raises(TypeError, match="callback"):
         fd.style_transfer(IMG, IMG, callback="yes", octaves=1, steps=1)
+
+
+def test_an_async_or_generator_callback_is_refused_not_silently_never_run():
+    """An ``async def`` hook (a notebook widget's) was accepted: each call made a coroutine that
+    never ran, so its Stop did nothing; a generator's body did not run either."""
+
+    async def coroutine(state):
+        return False
+
+    def generator(state):
+        yield False
+
+    class Awaited:
+        async def __call__(self, state):
+            return False
+
+    for hook in (coroutine, generator, Awaited(), functools.partial(coroutine)):
+        with pytest.raises(TypeError, match="callback must be a plain function .* not an async def or a generator"):
+            fd.dream(IMG, callback=hook, **QUICK)
 
 
 def test_a_failing_hook_propagates_its_own_error():
