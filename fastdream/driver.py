@@ -320,6 +320,9 @@ def drive(
             ``steps``, (steps done, steps in all), once a step is done: the command line saves it.
     """
     gen, total = generator(seed), len(sizes) * steps
+    # The first octave begins before the bar: what it finds wrong (a channel past its layer's) is
+    # then the command's one line, not a line after a bar's first frame.
+    job.begin(0, tuple(sizes[0]), gen)
     bar = tqdm(total=total, disable=not progress, desc=f"{desc}:", unit="step", leave=False, bar_format=BAR)
     eta = _Eta([h * w for h, w in sizes], steps)
     done, running = 0, [True]
@@ -327,7 +330,8 @@ def drive(
     try:
         for octave, size in enumerate(sizes):
             bar.set_description(f"{desc}, octave {octave + 1}/{len(sizes)} ({size[1]}x{size[0]})", refresh=False)
-            job.begin(octave, tuple(size), gen)
+            if octave:
+                job.begin(octave, tuple(size), gen)
             for k in range(steps):
                 loss = job.step(gen)
                 done += 1

@@ -241,6 +241,16 @@ def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, small_image, arg
     assert sorted(p.name for p in tmp_path.iterdir()) == before
 
 
+def test_a_channel_past_its_layers_is_said_before_the_bar_starts(tmp_path, small_image):
+    """The channel's range was checked at the first step, after the bar's first frame: a log or a
+    pipe kept "dream:   0%|" above the error line."""
+    r = run("dream", str(small_image), "-o", str(tmp_path / "x.png"), "--layers", "_blocks.10:999", "--steps", "1")
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [
+        "fastdream dream: error: --layers: _blocks.10 has 112 channels (0-111); channel(s) [999] are out of range"
+    ], r.stderr
+
+
 def test_version():
     r = run("--version")
     assert (r.returncode, r.stdout.strip()) == (0, f"fastdream {fd.__version__}")  # it said "required: COMMAND"

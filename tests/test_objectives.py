@@ -170,3 +170,17 @@ def test_the_objective_builders_refuse_bad_arguments_naming_them(call, exc, word
 def test_a_one_number_tensor_weighs_an_objective_as_its_number():
     a = O.layer_l2("a")
     assert repr(a * torch.tensor(2.0)) == repr(2 * a) and repr(a / torch.tensor(4)) == repr(0.25 * a)
+
+
+def test_an_objectives_unknown_layer_or_channel_is_said_of_objective_not_layers():
+    """objective=O.channel(...) with a channel past the layer's, or O.layer_l2 of an unknown layer,
+    said "layers: ...": an argument the user had not passed."""
+    import fastdream as fd
+
+    x = torch.rand(3, 40, 40)
+    with pytest.raises(ValueError, match=r"^objective: _blocks.10 has 112 channels \(0-111\); channel\(s\) \[999\]"):
+        fd.dream(x, objective=O.channel("_blocks.10", 999), octaves=1, steps=1)
+    with pytest.raises(ValueError, match=r"^objective: unknown layer name\(s\) \['nope'\]"):
+        fd.dream(x, objective=O.layer_l2("nope") + O.layer_l2("_blocks.5"), octaves=1, steps=1)
+    with pytest.raises(ValueError, match=r"^layers: _blocks.10 has 112 channels"):
+        fd.dream(x, layers=["_blocks.10:999"], octaves=1, steps=1)

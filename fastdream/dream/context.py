@@ -29,6 +29,7 @@ class Context:
         self.guide_side = int(guide_side)
         self.key = (weakref.ref(net), str(device), self.guide_side)
         self._means: dict | None = None
+        self._counts: dict = {}  # each layer's channels (one tile's forward, once per network)
         self._guides: list = []  # (image, its features): looked up by identity, the image kept alive
 
     def at(self, x: torch.Tensor, grid, batch: int) -> Context:
@@ -57,8 +58,18 @@ class Context:
             self._means = {k: v[0] / v[1] for k, v in sums.items()}
         return self._means[layer]
 
+    @torch.no_grad()
     def channels(self, layer: str) -> int:
-        return int(self.channel_means(layer).numel())
+        """The channels of ``layer``'s output: the means' count when they are known, else from one
+        tile's forward (kept: the network does not change)."""
+        if self._means is not None:
+            return int(self._means[layer].numel())
+        if not self._counts:
+            tile = ops.extract_tiles(self.x, self.grid)[:1]
+            for name, a in zip(self.taps.layers, self.taps(tile)):
+                a = a[0] if isinstance(a, (tuple, list)) else a
+                self._counts[name] = int(a.shape[1]) if a.dim() >= 2 else 0
+        return self._counts[layer]
 
     @torch.no_grad()
     def guide_features(self, image, layer: str) -> torch.Tensor:

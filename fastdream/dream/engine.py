@@ -24,7 +24,7 @@ from fastdream._warnings import warn
 from fastdream.dream.context import Context
 from fastdream.dream.options import EMPTY_MASK, DreamOptions, octave_count
 from fastdream.dream.subjects import subject
-from fastdream.models.build import DEFAULT_LAYERS, dream_net
+from fastdream.models.build import DEFAULT_LAYERS, check_layer_names, dream_net
 from fastdream.models.modes import Frozen
 from fastdream.models.taps import LayerTaps, input_convention
 from fastdream.objectives import Objective, describe, from_layers, parse_layers
@@ -71,6 +71,8 @@ def build_objective(o: DreamOptions) -> Objective:
     (:func:`fastdream.dream.subjects.subject`, plus the ``layers`` terms if any), or the sum of the
     ``layers`` specs' terms (``l2``/``mean``, or the guide match with ``guide=``)."""
     if isinstance(o.objective, Objective):
+        # (its layers are the expression's: an unknown one is said of objective=, not of layers=)
+        check_layer_names(o.model, o.objective.layers, "objective")
         return o.objective
     if o.subject is not None:  # the subjects' objectives, plus the layers' terms when given
         total = sum((subject(o.model, name, w) for name, w in o.subject[1:]), subject(o.model, *o.subject[0]))

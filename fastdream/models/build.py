@@ -165,10 +165,11 @@ def check_model(model: nn.Module) -> None:
 
 
 @torch.no_grad()
-def check_layer_names(model: nn.Module | None, layers: Sequence[str]) -> None:
-    """Refuses the names of ``layers`` that ``model`` lacks (:class:`LayerTaps`' error) before any
-    network is built; None: the default backbone's names, from a copy without weights."""
-    LayerTaps(model if model is not None else _default_names(), list(layers))
+def check_layer_names(model: nn.Module | None, layers: Sequence[str], name: str = "layers") -> None:
+    """Refuses the names of ``layers`` that ``model`` lacks (:class:`LayerTaps`' error, said of the
+    argument ``name``) before any network is built; None: the default backbone's names, from a copy
+    without weights."""
+    LayerTaps(model if model is not None else _default_names(), list(layers), name)
 
 
 @functools.cache

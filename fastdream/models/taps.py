@@ -83,12 +83,12 @@ class LayerTaps:
         [torch.Size([1, 4, 6, 6])]
     """
 
-    def __init__(self, model: nn.Module, layers: Sequence[str]):
+    def __init__(self, model: nn.Module, layers: Sequence[str], name: str = "layers"):
         if isinstance(layers, str):
             layers = [layers]
         layers = list(dict.fromkeys(layers))
         if not layers:
-            raise ValueError("layers must name at least one layer")
+            raise ValueError(f"{name} must name at least one layer")
         modules = dict(model.named_modules())
         unknown = [name for name in layers if resolve_layer(model, name) not in modules or not name]
         if unknown:
@@ -103,7 +103,7 @@ class LayerTaps:
                 meant = f" (several layers go in a list: {parts})"
             shown = ", ".join(valid[:60]) + (f", ... ({len(valid)} in all)" if len(valid) > 60 else "")
             also = f"; and the aliases {', '.join(aliases(model))}" if aliases(model) else ""
-            raise ValueError(f"layers: unknown layer name(s) {unknown}{meant}; valid names are: {shown}{also}")
+            raise ValueError(f"{name}: unknown layer name(s) {unknown}{meant}; valid names are: {shown}{also}")
         self.model = model
         self.layers = layers  # the names as given (the keys of the objective's activations)
         self._modules = [modules[resolve_layer(model, name)] for name in layers]

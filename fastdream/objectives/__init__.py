@@ -198,6 +198,7 @@ class _Term(Objective):
     def __init__(self, spec: LayerSpec, kind: str, text: str, guide_image=None):
         super().__init__(self._value, (spec.layer,), text)
         self.spec, self.kind, self.guide_image = spec, kind, guide_image
+        self.given_as = "objective"  # the argument its errors name: layers= for from_layers' terms
         what = (
             kind,
             spec.layer,
@@ -214,13 +215,23 @@ class _Term(Objective):
 
     def prepare(self, ctx) -> None:
         s = self.spec
+        if s.channels is not None:  # (before the first step, and the bar's first line)
+            self._check_channels(ctx.channels(s.layer))
         if s.mode is not None:
             n = ctx.channels(s.layer)
             if s.k > n:
-                raise ValueError(f"layers: {s.layer} has {n} channels; {s.mode}{s.k} asks for more")
+                raise ValueError(f"{self.given_as}: {s.layer} has {n} channels; {s.mode}{s.k} asks for more")
             self.chosen = torch.topk(ctx.channel_means(s.layer), s.k, largest=s.mode == "top").indices.tolist()
         if self.kind == "guide" and self._target_of != ctx.key:
             self.target, self._target_of = ctx.guide_features(self.guide_image, s.layer), ctx.key
+
+    def _check_channels(self, n: int) -> None:
+        s = self.spec
+        bad = [c for c in s.channels or () if c >= n]
+        if bad:
+            raise ValueError(
+                f"{self.given_as}: {s.layer} has {n} channels (0-{n - 1}); channel(s) {bad} are out of range"
+            )
 
     def channel_weights(self, a: Tensor) -> Tensor | None:
         """(1, C, 1, 1) weights: 1 on the chosen channels, 0 elsewhere (None: all channels).
@@ -235,9 +246,7 @@ class _Term(Objective):
                 raise RuntimeError(f"{self}: {s.mode}{s.k} channels are chosen on the image by the dream")
             chosen = self.chosen
         elif s.channels is not None:
-            bad = [c for c in s.channels if c >= n]
-            if bad:
-                raise ValueError(f"layers: {s.layer} has {n} channels (0-{n - 1}); channel(s) {bad} are out of range")
+            self._check_channels(n)
             chosen = s.channels
         else:
             return None, n
@@ -388,6 +397,8 @@ def from_layers(specs: tuple[LayerSpec, ...], kind: str, guide_image=None) -> Ob
         raise ValueError(f"kind must be 'l2' or 'mean', got {shown(kind)}")
     name = "guide" if guide_image is not None else f"layer_{kind}"
     terms = [_term(s, "guide" if guide_image is not None else kind, name, guide_image) for s in specs]
+    for t in terms:
+        t.given_as = "layers"
     total = terms[0]
     for t in terms[1:]:
         total = total + t
