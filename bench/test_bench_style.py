@@ -15,7 +15,7 @@ from PIL import Image
 
 from fastdream import io
 from fastdream.models.build import default_model
-from fastdream.models.taps import Frozen
+from fastdream.models.modes import Frozen
 from fastdream.style import StyleOptions
 from fastdream.style import engine as E
 from fastdream.style.features import Features

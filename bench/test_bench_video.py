@@ -23,7 +23,8 @@ from PIL import Image
 
 from fastdream import _malloc, io, video
 from fastdream.dream import DEFAULT_LAYERS, DreamOptions, build_objective, default_model
-from fastdream.models.taps import Frozen, LayerTaps, input_convention
+from fastdream.models.modes import Frozen
+from fastdream.models.taps import LayerTaps, input_convention
 from fastdream.video.frames import save_frame
 from fastdream.video.maker import FrameMaker
 

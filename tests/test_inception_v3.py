@@ -180,6 +180,10 @@ def test_a_dream_of_mixed3_5_7(net):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fd.dream(img, ["Mixed_6a:5", "mixed7:top2"], model=net, octaves=1, steps=1, seed=0)
+    # One layer under its two names was taken twice (and mixed3=1 Mixed_6a=-1 cancelled to nothing).
+    for twice in (["mixed3", "Mixed_6a"], {"mixed3": 1, "Mixed_6a": -1}):
+        with pytest.raises(ValueError, match=r"^layers: 'mixed3' and 'Mixed_6a' are the same layer \(Mixed_6a\)"):
+            fd.dream(img, twice, model=net, octaves=1, steps=1, seed=0)
 
 
 def test_list_layers_shows_the_keras_names_and_unknown_ones_are_refused(capsys, net):
@@ -208,7 +212,7 @@ def test_style_transfer_takes_a_models_aliases():
 def test_style_features_of_an_unpadded_network_have_side_over_stride(net):
     """InceptionV3's unpadded convolutions shrink its maps; style transfer pads the input by
     reflection and crops each map, centred, to side / stride: the grid of a padded network."""
-    from fastdream.models.taps import Frozen
+    from fastdream.models.modes import Frozen
     from fastdream.style.features import Features
 
     layers = list(InceptionV3.style_layers) + list(InceptionV3.content_layers)
@@ -223,7 +227,7 @@ def test_style_features_of_an_unpadded_network_have_side_over_stride(net):
 def test_style_transfer_tiles_an_unpadded_network_exactly(net):
     """The whole-image loss and gradient equal the tiled ones (the stem's layers: a small halo,
     so several real tiles)."""
-    from fastdream.models.taps import Frozen
+    from fastdream.models.modes import Frozen
     from fastdream.style import engine as E
     from fastdream.style.features import Features
     from fastdream.style.tiles import tiles
@@ -278,7 +282,7 @@ def test_style_tiles_of_a_far_seeing_layer_are_exact_and_few(net):
     """mixed7 depends on input pixels farther away than half the 512 px probe: the probe grows
     until the support fits, so tiled features equal the whole image's; cores are at least the
     halo, so a 512 px tile request does not become hundreds of one-stride tiles."""
-    from fastdream.models.taps import Frozen
+    from fastdream.models.modes import Frozen
     from fastdream.style import engine as E
     from fastdream.style.features import Features
     from fastdream.style.tiles import tiles

@@ -12,7 +12,7 @@ from torch import nn
 import fastdream as fd
 from fastdream import io
 from fastdream.models.build import default_model
-from fastdream.models.taps import Frozen
+from fastdream.models.modes import Frozen
 from fastdream.style import STYLE_LAYERS, StyleOptions
 from fastdream.style import engine as E
 from fastdream.style.features import Features

@@ -17,6 +17,7 @@ from fastdream import _checks, io
 from fastdream._checks import shown
 from fastdream.dream import presets
 from fastdream.dream.subjects import parse_subjects
+from fastdream.models.taps import aliases
 from fastdream.objectives import LayerSpec, Objective, parse_layers
 
 OBJECTIVES = ("l2", "mean")
@@ -132,7 +133,7 @@ class DreamOptions:
         self._check_model_and_objective()
         return dataclasses.replace(
             self,
-            layers=None if self.layers is None else _specs(self.layers),
+            layers=None if self.layers is None else _specs(self.layers, self.model),
             **scalars,
             guide=None if self.guide is None else _guide(self.guide),
             subject=None if self.subject is None else _subjects(self),
@@ -307,10 +308,11 @@ def _subjects(o: DreamOptions) -> tuple[tuple[str, float], ...]:
     return pairs
 
 
-def _specs(layers) -> tuple[LayerSpec, ...]:
+def _specs(layers, model) -> tuple[LayerSpec, ...]:
     if isinstance(layers, tuple) and layers and all(isinstance(s, LayerSpec) for s in layers):
         return layers
-    return parse_layers(layers)
+    names = aliases(model) if isinstance(model, nn.Module) else {}
+    return parse_layers(layers, (lambda n: names.get(n, n)) if names else None)
 
 
 #: What a dream's mask of zeros would do (it returned the picture unchanged, without a word).

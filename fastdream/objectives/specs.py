@@ -91,8 +91,11 @@ def check_weight(text, w, name: str = "layers") -> float:
     return _checks.weight(name, text, w)
 
 
-def parse_layers(layers) -> tuple[LayerSpec, ...]:
-    """``layers=`` as specs: a spec string, a list of them, or a dict spec -> weight."""
+def parse_layers(layers, module_of=None) -> tuple[LayerSpec, ...]:
+    """``layers=`` as specs: a spec string, a list of them, or a dict spec -> weight.
+
+    ``module_of`` maps a layer name to the module it names (a model's aliases: InceptionV3's
+    ``mixed3`` is ``Mixed_6a``), so a layer given twice under two names is found too."""
     if isinstance(layers, str):
         layers = [layers]
     if isinstance(layers, dict):
@@ -106,12 +109,17 @@ def parse_layers(layers) -> tuple[LayerSpec, ...]:
         raise TypeError(f"layers must be a layer spec, a list of them, or a dict spec -> weight, got {shown(layers)}")
     if not specs:
         raise ValueError("layers must name at least one layer")
-    seen: set[LayerSpec] = set()
+    seen: dict[LayerSpec, LayerSpec] = {}  # by the module each names (an alias is its module)
     for s in specs:
         term = LayerSpec(s.layer, s.channels, s.mode, s.k)
-        if term in seen:  # (it was counted twice without a word: a typo, or a weight said the long way)
+        module = LayerSpec(module_of(s.layer) if module_of else s.layer, s.channels, s.mode, s.k)
+        first = seen.setdefault(module, term)
+        if first is term:
+            continue
+        if first == term:  # (counted twice without a word: a typo, or a weight said the long way)
             raise ValueError(f"layers: {str(term)!r} is given twice; to weight it more, give it once: '{term}=2'")
-        seen.add(term)
+        # (mixed3=1 Mixed_6a=-1 cancelled to nothing, without a word)
+        raise ValueError(f"layers: {str(first)!r} and {str(term)!r} are the same layer ({module.layer}); give it once")
     if all(s.weight == 0 for s in specs):
         raise ValueError("layers: every weight is 0, so there is nothing to dream; give a layer a weight")
     return specs
