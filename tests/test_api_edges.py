@@ -282,6 +282,41 @@ def test_a_model_that_takes_no_rgb_picture_is_one_line_naming_the_model(photo):
 
 
 @pytest.mark.parametrize(
+    "mean, std, words",
+    [
+        (
+            (0.5, 0.5),
+            (1, 1, 1),
+            r"its input_mean must be 3 finite numbers \(R, G, B\) or one for all three, got \(0.5, 0.5\)",
+        ),
+        ("imagenet", (1, 1, 1), r"its input_mean must be 3 finite numbers"),
+        ((0, 0, float("nan")), (1, 1, 1), r"its input_mean must be 3 finite numbers"),
+        ((0, 0, 0), (0, 0, 0), r"its input_std must be above 0 for each channel"),
+        ((0, 0, 0), (1, 1, -1), r"its input_std must be above 0 for each channel"),
+    ],
+)
+def test_a_models_bad_input_convention_is_one_line_naming_it(photo, mean, std, words):
+    """(0.5, 0.5) was torch's "shape '[1, 3, 1, 1]' is invalid", std 0 a ZeroDivisionError and
+    "imagenet" float()'s error: none named the attribute."""
+    from torch import nn
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1))
+    net.input_mean, net.input_std = mean, std
+    with pytest.raises(ValueError, match="^model: " + words):
+        fd.dream(photo, model=net, layers=["0"], **FAST)
+
+
+def test_one_number_for_a_models_input_convention_is_taken_for_all_three(photo):
+    from torch import nn
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1))
+    net.input_mean, net.input_std = 0.5, 0.25
+    one = fd.dream(photo, model=net, layers=["0"], **FAST)
+    net.input_mean, net.input_std = (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)
+    assert np.array_equal(one, fd.dream(photo, model=net, layers=["0"], **FAST))
+
+
+@pytest.mark.parametrize(
     "call, words",
     [
         (lambda img: fd.dream(img, step_size=10**400), r"^step_size must be a finite number > 0, got 1000"),

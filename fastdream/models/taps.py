@@ -9,6 +9,8 @@ for any model whose forward calls its submodules (torchvision's included) withou
 from __future__ import annotations
 
 import difflib
+import math
+import numbers
 import threading
 from typing import Sequence
 
@@ -66,9 +68,27 @@ def input_convention(model: nn.Module) -> tuple[tuple[float, ...], tuple[float, 
     Read from the model's ``input_mean`` / ``input_std`` attributes (fastdream's models set
     them); any other model is assumed to take ImageNet-normalized input, as torchvision's do.
     """
-    mean = getattr(model, "input_mean", IMAGENET_MEAN)
-    std = getattr(model, "input_std", IMAGENET_STD)
-    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+    mean = _channel_values(model, "input_mean", IMAGENET_MEAN)
+    std = _channel_values(model, "input_std", IMAGENET_STD)
+    if min(std) <= 0:
+        raise ValueError(f"model: its input_std must be above 0 for each channel, got {std}")
+    return mean, std
+
+
+def _channel_values(model: nn.Module, name: str, default) -> tuple[float, ...]:
+    """A model's ``input_mean`` or ``input_std``: 3 finite numbers (R, G, B), or one for all three.
+    ((0.5, 0.5) was torch's "shape '[1, 3, 1, 1]' is invalid", "imagenet" a float() error.)"""
+    v = getattr(model, name, default)
+    said = f"model: its {name} must be 3 finite numbers (R, G, B) or one for all three, got {v!r}"
+    if isinstance(v, torch.Tensor):
+        v = v.detach().flatten().tolist()
+    elif isinstance(v, numbers.Real) and not isinstance(v, bool):
+        v = [v]
+    if isinstance(v, (str, bytes)) or not hasattr(v, "__len__") or len(v) not in (1, 3):
+        raise ValueError(said)
+    if not all(isinstance(x, numbers.Real) and not isinstance(x, bool) and math.isfinite(x) for x in v):
+        raise ValueError(said)
+    return tuple(float(x) for x in v) * (3 if len(v) == 1 else 1)
 
 
 class LayerTaps:
