@@ -108,6 +108,15 @@ def test_a_file_that_does_not_fit_lists_its_keys(tmp_path):
     assert "conv1.conv.weight (64, 3, 5, 5) (want (64, 3, 7, 7))" in msg
 
 
+def test_a_weights_file_with_nan_or_infinite_values_is_refused(tmp_path):
+    """A diverged training's weights loaded without a word; its dream said only that no pixel changed."""
+    sd = load("googlenet").state_dict()
+    sd["conv1.conv.weight"] = torch.full_like(sd["conv1.conv.weight"], float("nan"))
+    torch.save(sd, tmp_path / "nan.pth")
+    with pytest.raises(ValueError, match=r"holds NaN or infinite values \(first in conv1.conv.weight\)"):
+        load("googlenet", weights=tmp_path / "nan.pth")
+
+
 class _Pickled:
     pass
 

@@ -167,6 +167,12 @@ def read_state_dict(path) -> dict[str, torch.Tensor]:
         raise ValueError(f"weights: {path} holds no state dict (a dict of tensors, maybe under 'state_dict')")
     if all(k.startswith("module.") for k in obj):
         obj = {k[len("module.") :]: v for k, v in obj.items()}
+    # (a diverged training's file loaded, and its dream said only that no pixel changed)
+    bad = next((k for k, v in obj.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
+    if bad is not None:
+        raise ValueError(
+            f"weights: {path} holds NaN or infinite values (first in {bad}); a network with them dreams nothing"
+        )
     return obj
 
 
