@@ -270,6 +270,22 @@ def test_list_layers():
     assert len(rows) > 100
 
 
+def test_list_layers_reads_the_weights_it_is_given(tmp_path):
+    """--weights were ignored: a missing file listed the layers (exit 0), a fine-tuned head showed
+    1000 classes."""
+    import torch
+
+    sd = fd.models.load("googlenet").state_dict()
+    sd["fc.weight"], sd["fc.bias"] = sd["fc.weight"][:10], sd["fc.bias"][:10]
+    torch.save(sd, tmp_path / "ten.pth")
+    r = run("dream", "--list-layers", "--model", "googlenet", "--weights", str(tmp_path / "ten.pth"))
+    assert r.returncode == 0 and r.stdout.splitlines()[-1].split() == ["fc", "10"], r.stdout
+    r = run("dream", "--list-layers", "--model", "googlenet", "--weights", str(tmp_path / "missing.pth"))
+    assert r.returncode == 2 and r.stderr.strip().splitlines() == [
+        f"fastdream dream: error: --weights: no such file: {tmp_path / 'missing.pth'}"
+    ], r.stderr
+
+
 def test_list_layers_into_a_closed_pipe_is_quiet(tmp_path, monkeypatch, capsys):
     # `fastdream dream --list-layers | head -1`: the reader goes away early; that is no error.
     from fastdream import cli

@@ -148,13 +148,14 @@ def _list_layers(args) -> int:
     from fastdream.models.registry import MODELS
     from fastdream.models.taps import aliases, layer_shapes
 
-    # The network as defined (weights do not change the names or channels): dream accepts all of
-    # these names (and their aliases: InceptionV3's Keras names), and builds the fast version itself.
-    # Without --model, the preset's network (tutorial: InceptionV3's), as the dream would use.
+    # The network as defined: dream accepts all of these names (and their aliases: InceptionV3's
+    # Keras names), and builds the fast version itself. Without --model, the preset's network
+    # (tutorial: InceptionV3's), as the dream would use. With --weights, the network they load:
+    # a bad file is the dream's error, and a fine-tuned head its own number of classes.
     model = args.model or (model_of(args.preset) if args.preset else None) or "efficientnet_lite0"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        net = load_model(args) if model not in MODELS else MODELS[model]()
+        net = load_model(args, model) if model not in MODELS or args.weights else MODELS[model]()
     net.eval()
     side = max(64, getattr(net, "min_input_side", 0))
     shapes = layer_shapes(net, (side, side))
