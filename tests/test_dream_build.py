@@ -138,6 +138,18 @@ def test_each_module_comes_back_in_its_own_mode(call):
         assert [sub.training for sub in m.modules()] == before
 
 
+def test_a_model_of_one_input_size_is_one_line_and_dreams_in_tiles_of_it():
+    """A Linear head takes one size only: torch's "mat1 and mat2 shapes cannot be multiplied"
+    escaped from the first step of a picture of another size."""
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 32 * 32, 10)).eval()
+    img = np.full((64, 96, 3), 128, np.uint8)
+    with pytest.raises(ValueError, match=r"^model: it takes only 32x32 pictures .* tile_size=32 .* 96x64 octave"):
+        fd.dream(img, model=net, layers=["3"], octaves=1, steps=1)
+    out = fd.dream(img, model=net, layers=["3"], octaves=1, steps=1, tile_size=32, seed=0)
+    assert out.shape == img.shape
+    fd.dream(img, model=net, layers=["1"], octaves=1, steps=1)  # (a layer before the head: any size)
+
+
 def test_a_build_passed_back_is_used_as_is(resnet):
     built = dream_net(resnet, ["layer3"], "cpu")
     assert dream_net(built, ["layer3"], "cpu") is built

@@ -223,6 +223,9 @@ def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Modu
         side = smallest_input(net, layers, device)
         if side > 1:
             net.min_input_side = side
+            takes = _prober(net, layers, device)[0]
+            if not takes(side + 1) and not takes(2 * side):  # (a Linear head: that one size only)
+                net.only_input_side = side
     return _mark(net)
 
 
@@ -241,20 +244,7 @@ def smallest_input(net: nn.Module, layers: Sequence[str], device, cap: int = 512
         >>> smallest_input(net.eval(), ["3"], "cpu")
         10
     """
-    taps = LayerTaps(net, layers)
-    p = next(iter(net.parameters()), None)
-    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
-    failed: list[BaseException] = []  # the last probe's error only (each holds its frames' tensors)
-
-    def takes(side: int) -> bool:
-        x = torch.zeros(1, 3, side, side, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
-        try:
-            taps(x)
-        except Exception as exc:  # torch's "kernel size can't be greater than ...", a model's own size check, ...
-            failed[:] = [exc]
-            return False
-        return True
-
+    takes, failed = _prober(net, layers, device)
     if takes(1):
         return 1
     lo, hi = 1, 2  # lo fails
@@ -271,6 +261,26 @@ def smallest_input(net: nn.Module, layers: Sequence[str], device, cap: int = 512
         mid = (lo + hi) // 2
         lo, hi = (lo, mid) if takes(mid) else (mid, hi)
     return hi
+
+
+def _prober(net: nn.Module, layers: Sequence[str], device):
+    """``takes(side)``: whether ``net`` runs up to ``layers`` on a square RGB picture of that side;
+    and the list holding the last failed probe's error (only it: each holds its frames' tensors)."""
+    taps = LayerTaps(net, layers)
+    p = next(iter(net.parameters()), None)
+    dtype = p.dtype if p is not None and p.is_floating_point() else torch.float32
+    failed: list[BaseException] = []
+
+    def takes(side: int) -> bool:
+        x = torch.zeros(1, 3, side, side, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+        try:
+            taps(x)
+        except Exception as exc:  # torch's "kernel size can't be greater than ...", a model's own size check, ...
+            failed[:] = [exc]
+            return False
+        return True
+
+    return takes, failed
 
 
 def _copy(model: nn.Module) -> nn.Module:
