@@ -251,6 +251,22 @@ def test_a_channel_past_its_layers_is_said_before_the_bar_starts(tmp_path, small
     ], r.stderr
 
 
+def test_no_option_says_two_defaults():
+    """style-video's --octaves said "default: 3, fewer where ..." (style's) and then "(default: 2)"."""
+    import argparse
+
+    from fastdream.cli import build_parser
+
+    commands = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)).choices
+    twice = [
+        f"{name} {action.option_strings}"
+        for name, parser in commands.items()
+        for action in parser._actions
+        if action.help and action.help.replace("%(default)", "").count("default") > 1
+    ]
+    assert twice == []
+
+
 def test_version():
     r = run("--version")
     assert (r.returncode, r.stdout.strip()) == (0, f"fastdream {fd.__version__}")  # it said "required: COMMAND"

@@ -111,7 +111,7 @@ def add(sub) -> None:
     s.add_argument(
         "--backbone",
         choices=["efficientnet_lite0", "none"],
-        help="pretrained encoder (default), or none: the plain U-Net",
+        help="a pretrained encoder, or none: the plain U-Net",
     )
     s.add_argument("--encoder-lr", type=float, help="the pretrained encoder's learning-rate factor")
     s.add_argument("--freeze-epochs", type=int, help="epochs the pretrained encoder stays frozen")

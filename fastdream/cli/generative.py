@@ -251,7 +251,7 @@ def add(sub) -> None:
 
     s = sub.add_parser("train-gan", help="train a GAN on a folder of images (stable on small folders)")
     _training_options(s)
-    s.add_argument("--recipe", choices=["stable", "dcgan"], help="stable (default) or classic DCGAN")
+    s.add_argument("--recipe", choices=["stable", "dcgan"], help="stable, or dcgan: the classic DCGAN")
     s.add_argument("--nz", type=int, help="latent size")
     s.add_argument("--ngf", type=int)
     s.add_argument("--ndf", type=int)

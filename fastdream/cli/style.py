@@ -87,7 +87,7 @@ def _cmd_style_video(args) -> int:
     return 0
 
 
-def _style_options(s) -> None:
+def _style_options(s, octaves_default: str = "") -> None:
     """The style settings shared by ``style`` and ``style-video`` (defaults: the library's)."""
     s.add_argument("--style-weights", type=float, nargs="+", metavar="W", help="one weight per style image")
     s.add_argument("--style-scale", type=float, help="style size relative to the output (2: bigger strokes)")
@@ -102,7 +102,7 @@ def _style_options(s) -> None:
     s.add_argument(
         "--octaves",
         type=int,
-        help="sizes painted, smallest first (coarse strokes, then detail; default: 3, fewer where the short side is under 164 px)",
+        help=f"sizes painted, smallest first (coarse strokes, then detail{octaves_default})",
     )
     s.add_argument("--content-weight", type=float, help="how much the photo's shapes hold")
     s.add_argument("--style-weight", type=float, help="how much the style's textures take over")
@@ -135,7 +135,8 @@ def add(sub) -> None:
     s.add_argument("input", metavar="CONTENT", help="the photo whose shapes are kept")
     s.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are blended, or one per mask")
     s.add_argument("-o", "--output", help="output image file (default: style.png, or style-2.png... when that exists)")
-    _style_options(s)
+    # (the library's default is None: as many as fit, so it is said here; the video's is a number)
+    _style_options(s, "; default: 3, fewer where the short side is under 164 px")
     s.add_argument("--overwrite", action="store_true", help="allow the output to replace the input file")
     note_defaults(s, style_defaults, rename={"tile": "tile_size"})
     s.set_defaults(func=_cmd_style)
