@@ -70,6 +70,8 @@ def check_folders(in_dir, out_dir, fmt, mode: str = "RGB", soft: bool = True) ->
         fmt = fmt.lower().strip().lstrip(".")
         if "." + fmt not in Image.registered_extensions():
             raise ValueError(f"format: unknown image format {fmt!r} (use png, jpg, webp, ...)")
+        if Image.registered_extensions()["." + fmt] not in Image.SAVE:  # (it said "psd cannot hold RGB pictures")
+            raise ValueError(f"format: Pillow reads {fmt} files but cannot write them; use {io.WRITABLE}")
         try:
             io.image_format(f"output.{fmt}", mode, "format", soft=soft)
         except ValueError:

@@ -247,6 +247,8 @@ def test_a_folder_resumes_skips_bad_files_and_converts(tmp_path, capsys):
         fd.dream_folder(src, src)
     with pytest.raises(ValueError, match="unknown image format"):
         fd.dream_folder(src, tmp_path / "o2", format="bogus")
+    with pytest.raises(ValueError, match=r"^format: Pillow reads psd files but cannot write them; use .png, .jpg"):
+        fd.dream_folder(src, tmp_path / "o2", format="psd")  # (it said "psd cannot hold RGB pictures")
 
 
 def test_a_folder_takes_a_mask_of_any_kind(tmp_path):
