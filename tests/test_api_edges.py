@@ -171,6 +171,9 @@ def _total(acts):
     [
         (lambda acts: _total(acts) * float("nan"), r"returned \[nan\]; it must be finite"),
         (lambda acts: _total(acts).detach(), "does not depend on the activations"),
+        # (a bare KeyError, and torch's "grad can be implicitly created only for real scalar outputs")
+        (lambda acts: acts["_blocks.10"].mean((1, 2, 3)), r"reads '_blocks.10', which is not among .*\('_blocks.5'\)"),
+        (lambda acts: _total(acts).to(torch.complex64), "must return real values, got torch.complex64"),
     ],
 )
 def test_a_callable_objective_that_cannot_climb_is_refused(photo, objective, words):

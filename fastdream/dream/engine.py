@@ -87,8 +87,21 @@ def build_objective(o: DreamOptions) -> Objective:
     specs = o.layers if o.layers is not None else parse_layers(list(DEFAULT_LAYERS))
     if callable(o.objective) and not isinstance(o.objective, str):
         fn = o.objective
-        return Objective(lambda acts: _per_sample_values(fn(acts), acts), [s.layer for s in specs], describe(fn))
+        return Objective(
+            lambda acts: _per_sample_values(fn(_Tapped(acts)), acts), [s.layer for s in specs], describe(fn)
+        )
     return from_layers(specs, o.objective, guide_image=o.guide)
+
+
+class _Tapped(dict):
+    """The activations a callable objective reads: a layer it was not given is one line saying
+    which are (it was a bare KeyError from inside the user's function)."""
+
+    def __missing__(self, key):
+        raise ValueError(
+            f"objective: the callable reads {key!r}, which is not among the layers tapped for it "
+            f"({', '.join(map(repr, self))}); name every layer it reads in layers="
+        )
 
 
 def _per_sample_values(v, acts) -> torch.Tensor:
@@ -98,6 +111,8 @@ def _per_sample_values(v, acts) -> torch.Tensor:
         raise ValueError(
             f"objective: a callable objective must return one value per sample, a tensor of shape ({n},), got {got}"
         )
+    if v.is_complex():  # (torch's "grad can be implicitly created only for real scalar outputs")
+        raise ValueError(f"objective: a callable objective must return real values, got {v.dtype}")
     if not v.requires_grad:  # torch's own words: "element 0 of tensors does not require grad"
         raise ValueError(
             "objective: the callable's value does not depend on the activations (detached, .item(), "
