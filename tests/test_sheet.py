@@ -222,6 +222,13 @@ def test_vary_values_from_the_command_line():
         V.check({"steps": list(range(1, 12)), "jitter": list(range(10))}, {})
 
 
+def test_vary_takes_numpy_arrays_and_tensors_of_values():
+    """np.linspace(...) was "vary: step_size must be a non-empty list of values, got array(...)"."""
+    got = V.check({"step_size": np.array([0.01, 0.02, 0.03]), "steps": torch.tensor([1, 2])}, {})
+    assert got == {"step_size": [0.01, 0.02, 0.03], "steps": [1, 2]}
+    assert all(type(v) is float for v in got["step_size"]) and all(type(v) is int for v in got["steps"])
+
+
 def test_lap_levels_serve_the_laplacian_cells_of_a_varied_norm():
     """--vary norm=std,laplacian --lap-levels 2 was refused: "change nothing with norm='std'"."""
     s = fd.proof_sheet(IMG, vary={"norm": ["std", "laplacian"]}, lap_levels=2, size=48, octaves=1, steps=1, seed=0)

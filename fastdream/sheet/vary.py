@@ -127,6 +127,8 @@ def check(vary: Mapping[str, Sequence] | None, given: Mapping[str, Any]) -> dict
     for name, values in vary.items():
         if name not in VARIABLE:
             raise ValueError(f"vary: unknown option {name!r}; {_accepted()}")
+        if getattr(values, "ndim", None) == 1 and hasattr(values, "tolist"):  # numpy (np.linspace) or torch
+            values = values.tolist()  # (as Python numbers: the sheet's JSON holds them)
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise TypeError(f"vary: {name} must be a non-empty list of values, got {_checks.shown(values)}")
         if name in given:
