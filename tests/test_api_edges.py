@@ -139,6 +139,10 @@ def test_a_float_picture_past_255_keeps_its_range_and_black_values_are_said(phot
         UserWarning, match=r"^image: 1 NaN pixel\(s\) and values below 0 \(down to -500\), read as black"
     ):
         fd.dream(Image.fromarray(signed, "F"), **FAST)
+    bright = np.full((48, 64), 0.5, np.float32)
+    bright[:4] = np.inf  # (it came back white without a word)
+    with pytest.warns(UserWarning, match=r"^image: 256 infinite pixel\(s\), read as white$"):
+        fd.dream(Image.fromarray(bright, "F"), **FAST)
 
 
 def test_a_float_mask_just_over_1_is_named_as_the_mask(photo, tmp_path):

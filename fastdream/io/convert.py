@@ -227,12 +227,16 @@ def deep_white(a: np.ndarray, mode: str, quiet: bool = False, name: str = "image
 
 
 def _say_black(a: np.ndarray, name: str) -> None:
-    """Warns of the values of a deep gray picture that are read as black: NaN, and those below 0."""
+    """Warns of the values of a deep gray picture that are read as black (NaN, and those below 0)
+    or as white without being so (+inf: it said nothing of them)."""
     nan = int(np.isnan(a).sum()) if a.dtype.kind == "f" else 0
     low = float(np.nanmin(a)) if a.size > nan else 0.0
     said = ([f"{nan} NaN pixel(s)"] if nan else []) + ([f"values below 0 (down to {low:.3g})"] if low < 0 else [])
+    said = [f"{' and '.join(said)}, read as black"] if said else []
+    inf = int(np.isposinf(a).sum()) if a.dtype.kind == "f" else 0
+    said += [f"{inf} infinite pixel(s), read as white"] if inf else []
     if said:
-        warn(f"{name}: {' and '.join(said)}, read as black")
+        warn(f"{name}: {'; '.join(said)}")
 
 
 def deep_float(a: np.ndarray, mode: str, name: str = "image") -> tuple[np.ndarray, float]:
