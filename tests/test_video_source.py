@@ -89,9 +89,15 @@ def test_transparent_frames_are_put_on_white_with_a_word(tmp_path):
     for path in (folder, tmp_path / "clip.gif", tmp_path / "clip.webp"):
         with pytest.warns(UserWarning, match="is put on white"):
             src = source.open_source(path)
+            source.check_frames(src, 0, src.count)  # (a folder's frames are all looked at here)
         first = next(src.frames())
         assert first[:, 20:].min() >= 250, path  # white, not the red (or black) under clear pixels
         assert tuple(first[0, 0]) == (0, 0, 255), path
+    # Only the first frame's transparency was said: a clear frame further on came out washed out.
+    Image.new("RGB", (32, 24), (9, 9, 9)).save(folder / "0.png")
+    src = source.open_source(folder)
+    with pytest.warns(UserWarning, match=r"^input: the transparency of 1 of 2 frames \(1.png\) is put on white"):
+        source.check_frames(src, 0, src.count)
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
@@ -44,6 +44,8 @@ class Source:
     size: tuple[int, int]
     files: list[Path] | None = None
     has_audio: bool = False
+    #: the folder frames with transparency that frames() has read (put on white)
+    clear: list[str] = field(default_factory=list)
 
     def frames(self, start: int = 0, end: int | None = None) -> Iterator[np.ndarray]:
         """Frames ``[start, end)`` (default: all), first to last. Frames outside are not decoded
@@ -52,7 +54,10 @@ class Source:
         end = self.count if end is None else min(end, self.count)
         if self.kind == "folder":
             for f in (self.files or [])[start:end]:
-                frame = np.asarray(_opaque(io.load_pil(f, "input")))
+                im = io.load_pil(f, "input")
+                if io.has_clear(io.standard(im)):
+                    self.clear.append(f.name)
+                frame = np.asarray(_opaque(im))
                 if frame.shape[:2] != self.size[::-1]:
                     w, h = self.size
                     raise ValueError(f"input: {f} is {frame.shape[1]}x{frame.shape[0]}, not {w}x{h} as the first frame")
@@ -91,9 +96,14 @@ def check_frames(src: Source, start: int, end: int) -> bool:
     color): its video is made gray, as the dream of a gray picture is."""
     if src.kind == "ffmpeg":
         return False
-    gray = True
+    gray, src.clear[:] = True, []
     for f in src.frames(start, end):
         gray = gray and bool((f[..., 0] == f[..., 1]).all() and (f[..., 1] == f[..., 2]).all())
+    if src.clear:  # (the first frame's was said; one of the others, washed out, was not)
+        some = ", ".join(src.clear[:3]) + (", ..." if len(src.clear) > 3 else "")
+        warn(
+            f"input: the transparency of {len(src.clear)} of {min(end, src.count) - start} frames ({some}) is put on white (a video holds none)"
+        )
     return gray
 
 
@@ -238,8 +248,7 @@ def _folder(path: Path) -> Source:
                 f"input: the frames in {path} differ in size ({files[0].name} is {size[0]}x{size[1]}, "
                 f"{f.name} is {header_size(f, 'input')[0]}x{header_size(f, 'input')[1]}); a video has one size"
             )
-    _warn_if_clear(io.load_pil(files[0], "input"), files[0])
-    return Source(path, "folder", len(files), FOLDER_FPS, size, files=files)
+    return Source(path, "folder", len(files), FOLDER_FPS, size, files=files)  # (check_frames says transparency)
 
 
 def frame_size(path) -> tuple[int, int]:
