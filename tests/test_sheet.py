@@ -406,3 +406,19 @@ def test_bad_sheet_arguments_are_refused_before_any_cell_is_dreamed(kw, exc, wor
     monkeypatch.setattr(S, "_dream_all", lambda *a, **k: pytest.fail("a cell was dreamed"))
     with pytest.raises(exc, match=words):
         fd.proof_sheet(IMG, None, size=48, **kw)
+
+
+def test_cells_smaller_than_the_network_takes_are_said_of_size():
+    """A channel sheet of InceptionV3 at size 96 said "takes images of at least 75x75 px, got
+    96x64", of a picture the user never gave."""
+    from torch import nn
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU())
+    net.min_input_side = 40
+    img = np.zeros((60, 90, 3), np.uint8)
+    for kw in (dict(channels="1", top=2), dict(vary={"jitter": [1, 2]}, layers=["1"])):
+        with pytest.raises(
+            ValueError,
+            match=r"^size: the cells are 48x32 px, and Sequential takes at least 40 px a side; pass size=60 or more$",
+        ):
+            fd.proof_sheet(img, None, size=48, model=net, octaves=1, steps=1, **kw)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import numbers
 import secrets
 import warnings
@@ -145,6 +146,8 @@ def proof_sheet(
         raise ValueError("proof_sheet: give vary={option: [values]} or channels=LAYER: what the cells differ by")
     opts = [_varied_options(c, varied, models) for c in cells]  # every cell's options checked before any dream
     _check_layers(opts, cells, varied)
+    for o in opts:
+        _check_cell_size(picture, o)
     pictures: list[Image.Image] = []
     record = {"image": _name(image), "size": list(picture.size), "notes": notes}
 
@@ -319,6 +322,18 @@ def _notes(notes) -> dict:
     return notes or {}
 
 
+def _check_cell_size(picture: Image.Image, o: DreamOptions) -> None:
+    """Cells too small for the cell's network, said of ``size`` (InceptionV3 said "at least 75x75
+    px, got 96x64" of a picture the user never gave)."""
+    least, (w, h) = getattr(o.model, "min_input_side", 0), picture.size
+    if min(w, h) < least:
+        need = math.ceil(least * max(w, h) / min(w, h))
+        raise ValueError(
+            f"size: the cells are {w}x{h} px, and {type(o.model).__name__} takes at least {least} px a side; "
+            f"pass size={need} or more"
+        )
+
+
 def _channel_order(picture, channels: str, count: int | None, vary, base: dict, models: dict) -> list[int]:
     """The channels of a channel sheet, strongest response first: ``top`` of them (``"all"``),
     no more than the layer has, and no more cells than a sheet takes (:data:`~fastdream.sheet.vary.MAX_CELLS`)."""
@@ -327,6 +342,7 @@ def _channel_order(picture, channels: str, count: int | None, vary, base: dict, 
     if "layers" in base:  # (it was dropped without a word: each cell dreams one channel of `channels`)
         raise ValueError("layers: a channel sheet dreams each channel of its layer alone (channels=); leave layers out")
     first = _options({**base, "layers": [channels]}, models)  # a custom model needs its layer named
+    _check_cell_size(picture, first)
     try:
         order = ranked(picture, channels, first)
     except ValueError as exc:  # the layer's name is the channels= argument here, not layers=
