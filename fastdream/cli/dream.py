@@ -296,8 +296,7 @@ VIDEO_MASK_HELP = "dream only where this picture is white, on every frame (trans
 
 def add(sub) -> None:
     import fastdream as fd
-    from fastdream.ops.zoom_shift import INTERPOLATIONS, PADDINGS
-    from fastdream.video import coherent, zoom
+    from fastdream.video import coherent
 
     s = sub.add_parser("dream", help="dream an image or a folder of images (the bundled sample when INPUT is omitted)")
     s.add_argument(
@@ -350,6 +349,13 @@ def add(sub) -> None:
     dream_options(s, coherent.DREAM_DEFAULTS)
     note_defaults(s, library_defaults(fd.dream_video))
     s.set_defaults(func=_cmd_dream_video)
+    _add_zoom(sub)
+
+
+def _add_zoom(sub) -> None:
+    import fastdream as fd
+    from fastdream.ops.zoom_shift import INTERPOLATIONS, PADDINGS
+    from fastdream.video import zoom
 
     s = sub.add_parser("zoom", help="endless-zoom video: dream, zoom, repeat (GIF, WebP or MP4)")
     s.add_argument("input", nargs="?", help="image file (default: the bundled astronaut photo)")

@@ -12,8 +12,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader
 from torch.utils.data.distributed import DistributedSampler
 
-from fastdream import io
-from fastdream._checks import torch_seed
+from fastdream import _checks, io
 from fastdream._warnings import warn
 from fastdream.cutout import options as O
 from fastdream.cutout import pairs as P
@@ -68,7 +67,7 @@ def cosine_lr(base: float, progress: float) -> float:
 
 def build_model(model_args: dict, seed: int) -> UNet:
     with torch.random.fork_rng(devices=[]):  # seeded init without touching the caller's RNG
-        torch.manual_seed(torch_seed(seed))
+        torch.manual_seed(_checks.torch_seed(seed))
         if model_args["backbone"] is not None:
             return UNet.from_backbone(model_args["backbone"], pretrained=True)
         return UNet(3, 1, model_args["base_channels"], model_args["depth"])

@@ -65,7 +65,7 @@ class Context:
         if self._means is not None:
             return int(self._means[layer].numel())
         if not self._counts:
-            tile = ops.extract_tiles(self.x, self.grid)[:1]
+            tile = next(self.tile_chunks())[:1]  # (the low-memory path's tiles come from its bands)
             for name, a in zip(self.taps.layers, self.taps(tile)):
                 a = a[0] if isinstance(a, (tuple, list)) else a
                 self._counts[name] = int(a.shape[1]) if a.dim() >= 2 else 0
