@@ -131,7 +131,29 @@ def make_style(name: str) -> Path:
     return io.save_image(out, OUT / f"{name}.jpg", quality=88)
 
 
+#: Frames of the zoom comparison: the sample photo at 256 px, 40 frames of 1.05x, 1 octave x 4 steps.
+ZOOM_FRAMES = (0, 13, 26, 39)
+
+
+def make_zoom_resampling(name: str) -> Path:
+    """Two rows of zoom frames: bilinear resampling between frames (above), bicubic (below)."""
+    import tempfile
+
+    photo = Image.open(io.SAMPLE_IMAGE).convert("RGB").resize((256, 256), Image.LANCZOS)
+    sheet = Image.new("RGB", (len(ZOOM_FRAMES) * 260, 2 * 260), "white")
+    with tempfile.TemporaryDirectory() as tmp:
+        for r, mode in enumerate(("bilinear", "bicubic")):
+            out = Path(tmp) / f"{mode}.gif"
+            fd.zoom_video(photo, out, frames=40, steps=4, octaves=1, seed=0, interpolation=mode)
+            for k, f in enumerate(ZOOM_FRAMES):
+                sheet.paste(Image.open(Path(tmp) / f"{mode}_frames" / f"frame_{f:05d}.png"), (k * 260, r * 260))
+    OUT.mkdir(exist_ok=True)
+    return io.save_image(sheet, OUT / f"{name}.jpg", quality=88)
+
+
 def make(name: str) -> Path:
+    if name == "zoom_resampling":
+        return make_zoom_resampling(name)
     if name in STYLES:
         return make_style(name)
     if name.startswith("defaults_"):
@@ -145,7 +167,7 @@ def make(name: str) -> Path:
 
 
 if __name__ == "__main__":
-    known = list(CONTROLS) + list(STYLES) + [f"defaults_{n}" for n in DEFAULT_PHOTOS]
+    known = list(CONTROLS) + list(STYLES) + [f"defaults_{n}" for n in DEFAULT_PHOTOS] + ["zoom_resampling"]
     names = sys.argv[1:] or known
     unknown = [n for n in names if n not in known]
     if unknown:
