@@ -198,6 +198,9 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
         (["dream", "{bad}"], "not an image"),
         (["dream", "{img}", "--layers", "no_such_layer"], "unknown layer"),
         (["dream", "{img}", "--steps", "0"], "steps"),
+        # (argparse took -inf and -1e-9 for options: "expected one argument")
+        (["dream", "{img}", "--step-size", "-inf"], "--step-size must be a finite number > 0, got -inf"),
+        (["dream", "{img}", "--step-size", "-1e-9"], "--step-size must be a finite number > 0, got -1e-09"),
         (["dream", "{img}", "--steps", "ten"], "invalid int"),
         (["dream", "{img}", "--octave-scale", "0.5"], "--octave-scale"),
         (["dream", "{img}", "-o", "{img}"], "--overwrite"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import re
 import shlex
 import sys
 from contextlib import contextmanager
@@ -15,6 +16,13 @@ class Parser(argparse.ArgumentParser):
     """argparse with the one-line error contract (argparse prints the whole usage by default)."""
 
     commands: dict = {}  # the top-level parser's: each command's parser, by name
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # A value that reads as a negative number is a value, not an option: argparse knew only
+        # -5 and -.5, so --step-size -inf (or -1e-9) was "expected one argument". (No option of
+        # fastdream's looks like one.)
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$|^-(inf|infinity|nan)$", re.I)
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
