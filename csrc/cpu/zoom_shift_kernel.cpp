@@ -123,6 +123,17 @@ inline int64_t cubic_tap(int64_t i, int64_t size, int64_t stride, A& w) {
   return int64_t(reflect_coord(double(i), size)) * stride;
 }
 
+// A bicubic source coordinate brought near the image without changing what its taps read: past
+// [-3, size + 2] every tap reads the edge (border) or nothing (zeros); reflect taps repeat every
+// 2 * size pixels, so a far coordinate moves by whole periods (an int64 floor of 1e16 overflowed).
+template <int kPadding>
+inline double cubic_coord(double v, int64_t size) {
+  if (kPadding != kPadReflect) return std::min(std::max(v, -3.0), double(size) + 2.0);
+  if (std::fabs(v) < 1e15) return v;
+  const double period = 2.0 * double(size), r = std::fmod(v, period);
+  return r < 0 ? r + period : r;
+}
+
 // One output row of the bicubic resampling: 4x4 taps per pixel, shared by every channel.
 template <typename T, typename A, int kPadding>
 FASTDREAM_CLONES void zoom_row_cubic(const ZoomShiftArgs& a, int64_t n, int64_t y) {
@@ -132,12 +143,14 @@ FASTDREAM_CLONES void zoom_row_cubic(const ZoomShiftArgs& a, int64_t n, int64_t 
   T* dp = static_cast<T*>(d.data) + n * d.sn + y * d.sh;
   const double rx = a.m[1] * y + a.bx, ry = a.m[3] * y + a.by;
   for (int64_t x = 0; x < d.w; ++x) {
-    const double sx = a.m[0] * x + rx, sy = a.m[2] * x + ry;
     T* q = dp + x * d.sw;
-    if (!(std::fabs(sx) < 1e15 && std::fabs(sy) < 1e15)) {  // NaN or absurdly far: 0, as bilinear
+    double sx = a.m[0] * x + rx, sy = a.m[2] * x + ry;
+    if (sx != sx || sy != sy) {  // NaN (from an infinite coordinate): 0, as bilinear
       for (int64_t c = 0; c < d.c; ++c) q[c * d.sc] = T(0);
       continue;
     }
+    sx = cubic_coord<kPadding>(sx, s.w);
+    sy = cubic_coord<kPadding>(sy, s.h);
     int64_t fx = int64_t(sx), fy = int64_t(sy);  // floor by truncate-and-fix (see axis_taps)
     fx -= double(fx) > sx;
     fy -= double(fy) > sy;

@@ -63,15 +63,25 @@ __device__ __forceinline__ long long cubic_tap(long long i, long long size, long
   return (long long)reflect_coord(double(i), size) * stride;
 }
 
+// As the CPU kernel: a far coordinate brought near the image without changing what its taps read.
+__device__ __forceinline__ double cubic_coord(double v, long long size, int padding) {
+  if (padding != kPadReflect) return fmin(fmax(v, -3.0), double(size) + 2.0);
+  if (fabs(v) < 1e15) return v;
+  const double period = 2.0 * double(size), r = fmod(v, period);
+  return r < 0 ? r + period : r;
+}
+
 template <typename T>
 __device__ void cubic_pixel(const ZoomShiftArgs& a, double sx, double sy, const T* sp, T* dp) {
   using A = acc_t<T>;
   const Tensor4& s = a.src;
   const Tensor4& d = a.dst;
-  if (!(fabs(sx) < 1e15 && fabs(sy) < 1e15)) {  // NaN or absurdly far: 0, as the CPU
+  if (sx != sx || sy != sy) {  // NaN (from an infinite coordinate): 0, as the CPU (fmax drops NaN)
     for (long long c = 0; c < d.c; ++c) dp[c * d.sc] = from_acc<T>(A(0));
     return;
   }
+  sx = cubic_coord(sx, s.w, a.padding);
+  sy = cubic_coord(sy, s.h, a.padding);
   const double fx = floor(sx), fy = floor(sy);
   A wx[4], wy[4];
   cubic_weights(A(sx - fx), wx);

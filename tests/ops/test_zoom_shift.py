@@ -201,14 +201,29 @@ def test_bad_images(image, exc):
 
 
 @needs_native
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
+@pytest.mark.parametrize("padding", ["border", "zeros"])
+def test_a_far_coordinate_reads_the_edge_or_nothing(interpolation, padding):
+    """Bicubic wrote 0 past 1e15 px for every padding: border reads the edge there, as bilinear."""
+    x = torch.rand(1, 3, 17, 23, generator=torch.Generator().manual_seed(0))
+    with fd.use_backend("native"):
+        far = fd.ops.zoom_shift(x, shift=(1e16, -1e17), padding=padding, interpolation=interpolation)
+        near = fd.ops.zoom_shift(x, shift=(1e3, -1e3), padding=padding, interpolation=interpolation)
+    torch.testing.assert_close(far, near, rtol=0, atol=1e-6)
+    edge = x[..., -1:, :1].expand_as(x) if padding == "border" else torch.zeros_like(x)  # bottom left
+    torch.testing.assert_close(far, edge, rtol=0, atol=1e-6)
+
+
+@needs_native
+@pytest.mark.parametrize("interpolation", INTERPOLATIONS)
 @pytest.mark.parametrize("k", [1, 2**20, 2**40])
-def test_reflection_repeats_every_two_spans_however_far(k):
+def test_reflection_repeats_every_two_spans_however_far(k, interpolation):
     """Reflect padding is periodic (there and back: two spans). The kernels counted the flips as an
     integer, a cast that is undefined for huge coordinates and differed between CPU and GPU; now
     fmod by the period."""
     x = torch.rand(1, 3, 17, 23, generator=torch.Generator().manual_seed(0))
     w = x.shape[-1]
     with fd.use_backend("native"):
-        far = fd.ops.zoom_shift(x, zoom=1.0, shift=(2 * w * k + 5.25, -3.5), padding="reflect")
-        near = fd.ops.zoom_shift(x, zoom=1.0, shift=(5.25, -3.5), padding="reflect")
+        far = fd.ops.zoom_shift(x, shift=(2 * w * k + 5.25, -3.5), padding="reflect", interpolation=interpolation)
+        near = fd.ops.zoom_shift(x, shift=(5.25, -3.5), padding="reflect", interpolation=interpolation)
     torch.testing.assert_close(far, near, rtol=0, atol=1e-5)
