@@ -164,7 +164,9 @@ def zoom_video(
                 "format": SETTINGS_FORMAT,
                 "input_sha256": tensor_sha256(rgb),
                 "size": [int(w), int(h)],
-                **move,
+                # Frames made before bicubic resampling recorded none and were bilinear: such a
+                # folder continues with interpolation="bilinear" (and is refused with bicubic).
+                **{k: v for k, v in move.items() if (k, v) != ("interpolation", "bilinear")},
                 "seed": seed,
                 "dream": dream_settings(opts),
                 **({"gray": True} if gray else {}),
