@@ -273,17 +273,21 @@ def seed(name: str, v) -> int:
     return integer(name, v, 0, cap=SEED_MAX)
 
 
-def torch_seed(seed: int) -> int:
+def torch_seed(seed: int, of: int | None = None) -> int:
     """``seed`` as a torch generator is seeded with: the CPU generator (mt19937) keeps only the low
     32 bits, so ``seed`` and ``seed + 2**32`` drew the same picture. The high bits are folded into
-    the low ones (a 64-bit odd multiplier); seeds below 2**32 stay as they are.
+    the low ones (a 64-bit odd multiplier); seeds below 2**32 stay as they are. A seed derived
+    ``of`` the user's (``seed * 1_000_003 + epoch``...) stays as it is when that one is below 2**32:
+    its draws, and a resumed training's, are the same as before the fold.
 
     Examples:
-        >>> torch_seed(7), torch_seed(7 + 2**32) == 7
-        (7, False)
+        >>> torch_seed(7), torch_seed(7 + 2**32) == 7, torch_seed(5000 * 1_000_003, of=5000) == 5000 * 1_000_003
+        (7, False, True)
     """
     high = seed >> 32
-    return seed if not high else (seed ^ (high * 0x9E3779B97F4A7C15)) & 0xFFFFFFFF
+    if not high or (of is not None and of >> 32 == 0):
+        return seed
+    return (seed ^ (high * 0x9E3779B97F4A7C15)) & 0xFFFFFFFF
 
 
 _RANGE = re.compile(r"^(\d{1,9})(?:-(\d{1,9}))?$")

@@ -49,7 +49,16 @@ def test_seeds_that_differ_past_32_bits_draw_different_pictures():
     assert not np.array_equal(fd.dream(IMG, seed=7 + 2**32, **quick), fd.dream(IMG, seed=7 + 5 * 2**32, **quick))
     plain = torch.Generator().manual_seed(7)  # (the pictures of seeds under 2**32 did not change)
     assert torch.equal(driver.generator(7).get_state(), plain.get_state())
+    from fastdream._checks import torch_seed
+    from fastdream.gan.trainer import _seed
     from fastdream.models.latent import latent_generator as z
+
+    # A training's seeds derived from a user seed under 2**32 draw as before the fold (a resumed
+    # run, the same crops and noise); past 2**32 they differ from the seed 2**32 below.
+    pairs = [(user, epoch) for user in (5000, 12345) for epoch in (0, 3)]
+    assert [torch_seed(_seed(u, e, 0), of=u) for u, e in pairs] == [_seed(u, e, 0) for u, e in pairs]
+    a, b = (torch_seed(_seed(u, 3, 0), of=u) for u in (5000, 5000 + 2**32))
+    assert a != b and a == _seed(5000, 3, 0)
 
     assert not torch.equal(torch.randn(4, generator=z(3)), torch.randn(4, generator=z(3 + 2**32)))
 

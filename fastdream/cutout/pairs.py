@@ -141,7 +141,9 @@ class PairDataset(Dataset):
         img, mask = self.whole(i)
         # One generator per (seed, epoch, item): the same crops whatever the order, the number of
         # loader workers or processes, so a resumed run sees what an uninterrupted one would.
-        gen = torch.Generator().manual_seed(torch_seed((self.seed * 1_000_003 + self.epoch * 100_003 + i) % 2**63))
+        gen = torch.Generator().manual_seed(
+            torch_seed((self.seed * 1_000_003 + self.epoch * 100_003 + i) % 2**63, of=self.seed)
+        )
         r = torch.rand(4, generator=gen).tolist()
         s, (h, w) = self.size, img.shape[-2:]
         # Zoom: a square of the short side / z, z log-uniform in [1, zmax], where zmax keeps the

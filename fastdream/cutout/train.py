@@ -89,7 +89,7 @@ class UNetTrainer(Trainer):
         # fixed by (seed, epoch). Without drop_last it pads with repeats so every process runs the
         # same number of steps (DDP needs that); the loader keeps the last, smaller batch.
         self.sampler = DistributedSampler(
-            self.train_ds, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=c["seed"]
+            self.train_ds, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=_checks.torch_seed(c["seed"])
         )
         self.loader = DataLoader(
             self.train_ds,

@@ -75,11 +75,13 @@ class DreamerTrainer(Trainer):
     def batches(self, epoch):
         c, rank = self.c, self.dist.rank
         order = data.epoch_order(self.counts, c["seed"], epoch, rank, self.dist.world)
-        self.drop = torch.Generator(device=self.device).manual_seed(torch_seed(_seed(c["seed"], epoch, rank, 1)))
+        self.drop = torch.Generator(device=self.device).manual_seed(
+            torch_seed(_seed(c["seed"], epoch, rank, 1), of=c["seed"])
+        )
         for b in range(0, len(order), c["batch_size"]):
             views, labels = [], []
             for j, (k, i) in enumerate(order[b : b + c["batch_size"]]):
-                gen = torch.Generator().manual_seed(torch_seed(_seed(c["seed"], epoch, rank, b + j)))
+                gen = torch.Generator().manual_seed(torch_seed(_seed(c["seed"], epoch, rank, b + j), of=c["seed"]))
                 views.append(data.view(self.pictures[k][self.by_subject[k][i]], c["image_size"], gen))
                 labels.append(k)
             yield torch.stack(views), torch.tensor(labels)

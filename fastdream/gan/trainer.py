@@ -79,7 +79,7 @@ class GANTrainer(Trainer):
         # DistributedSampler with num_replicas=1 is a seeded shuffle: the same code path, and a data
         # order fixed by (seed, epoch) so a resumed run sees what an uninterrupted one would.
         self.sampler = DistributedSampler(
-            dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=c["seed"], drop_last=True
+            dataset, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=torch_seed(c["seed"]), drop_last=True
         )
         self.loader = DataLoader(
             dataset,
@@ -145,10 +145,10 @@ class GANTrainer(Trainer):
     def batches(self, epoch):
         self.sampler.set_epoch(epoch)
         self.noise = torch.Generator(device=self.device).manual_seed(
-            torch_seed(_seed(self.c["seed"], epoch, self.dist.rank))
+            torch_seed(_seed(self.c["seed"], epoch, self.dist.rank), of=self.c["seed"])
         )
         self.aug = torch.Generator(device=self.device).manual_seed(
-            torch_seed(_seed(self.c["seed"], epoch, self.dist.rank, 1))
+            torch_seed(_seed(self.c["seed"], epoch, self.dist.rank, 1), of=self.c["seed"])
         )
         self.wins = 0
         return self.loader
@@ -250,7 +250,9 @@ class GANTrainer(Trainer):
 
     def _kid(self, g: Generator) -> float:
         n = self.kid_reference.shape[0]
-        z = torch.randn(n, self.c["nz"], generator=torch.Generator().manual_seed(torch_seed(self.c["seed"] + 1)))
+        z = torch.randn(
+            n, self.c["nz"], generator=torch.Generator().manual_seed(torch_seed(self.c["seed"] + 1, of=self.c["seed"]))
+        )
         was = g.training
         g.eval()
         fake = torch.cat([g(z[i : i + 256].to(self.device)) for i in range(0, n, 256)])

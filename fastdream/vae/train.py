@@ -98,7 +98,12 @@ class VAETrainer(Trainer):
         self.val_ds = ImageFolder(val_files, m["image_size"], m["channels"], False, False)
         self.val_files = [str(f) for f in val_files]
         self.sampler = DistributedSampler(
-            self.train_ds, num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=c["seed"], drop_last=True
+            self.train_ds,
+            num_replicas=dist.world,
+            rank=dist.rank,
+            shuffle=True,
+            seed=torch_seed(c["seed"]),
+            drop_last=True,
         )
         self.loader = DataLoader(
             self.train_ds,
@@ -132,7 +137,7 @@ class VAETrainer(Trainer):
         self.sampler.set_epoch(epoch)
         self.epoch, self.it = epoch, 0
         seed = (self.c["seed"] * 1_000_003 + epoch * 10_007 + self.dist.rank) % 2**63
-        self.noise = torch.Generator(device=self.device).manual_seed(torch_seed(seed))
+        self.noise = torch.Generator(device=self.device).manual_seed(torch_seed(seed, of=self.c["seed"]))
         self.model.train()
         return self.loader
 
