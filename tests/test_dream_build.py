@@ -122,6 +122,20 @@ def test_rebuilt_when_weights_change_through_data_or_a_setting_changes(change):
     assert torch.equal(changed, fd.dream(x, "3", model=copy.deepcopy(m), **quick))
 
 
+def test_a_nan_weight_outside_the_taps_still_hits_the_cache_and_a_half_change_is_seen():
+    """NaN never equals itself: a model with one (an unused head made with torch.empty) was built
+    again for every dream; a float16 sum overflowed to inf, where a change went unseen."""
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(8, 2)).eval()
+    with torch.no_grad():
+        m[3].weight[0, 0] = float("nan")
+    assert dream_net(m, ["1"], "cpu") is dream_net(m, ["1"], "cpu")
+    h = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.Linear(4096, 4096)).half().eval()
+    h[1].weight.data.fill_(0.5)
+    a = dream_net(h, ["0"], "cpu")
+    h[1].weight.data[0, 0] = 0.25  # (through .data: no _version bump)
+    assert dream_net(h, ["0"], "cpu") is not a
+
+
 @pytest.mark.parametrize("call", ["dream", "style_transfer"])
 def test_each_module_comes_back_in_its_own_mode(call):
     """model.train(was) after a dream set the top module's flag on every submodule: a frozen

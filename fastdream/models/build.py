@@ -93,15 +93,19 @@ def _fingerprint(model: nn.Module) -> tuple:
     return tensors, modules, attributes, _sums(every)
 
 
-def _sums(tensors) -> tuple:
+def _sums(tensors) -> bytes:
     # An update through .data (EMA weights, pruning, p.data.mul_) bumps no _version: the values'
-    # sums and norms catch it. One pass each, one sync: ~10 ms for GoogLeNet's weights on a CPU.
-    floats = [t.detach() for t in tensors if t.is_floating_point() and t.numel()]
-    if not floats:
-        return ()
+    # sums and norms catch it, in float32 (a half sum overflowed), one copy to the host per device,
+    # compared as bytes (a NaN weight, never equal to itself, rebuilt the network every dream).
+    by_device: dict = {}
+    for t in tensors:
+        if t.is_floating_point() and t.numel():
+            t = t.detach()
+            low = t.dtype in (torch.float16, torch.bfloat16)
+            norm = torch.linalg.vector_norm(t, dtype=torch.float32) if low else torch.linalg.vector_norm(t).float()
+            by_device.setdefault(t.device, []).extend((t.sum(dtype=torch.float32), norm))
     with torch.no_grad():
-        sums = [s.float().cpu() for t in floats for s in (t.sum(), torch.linalg.vector_norm(t))]
-        return tuple(torch.stack(sums).tolist())
+        return b"".join(torch.stack(v).cpu().numpy().tobytes() for v in by_device.values())
 
 
 def _settings(m: nn.Module) -> tuple:
