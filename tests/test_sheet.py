@@ -422,3 +422,6 @@ def test_cells_smaller_than_the_network_takes_are_said_of_size():
             match=r"^size: the cells are 48x32 px, and Sequential takes at least 40 px a side; pass size=60 or more$",
         ):
             fd.proof_sheet(img, None, size=48, model=net, octaves=1, steps=1, **kw)
+        # A picture smaller than the network takes is not enlarged: a larger size would not help.
+        with pytest.raises(ValueError, match=r"^image: the picture is 45x30 px, and Sequential takes at least 40"):
+            fd.proof_sheet(img[::2, ::2], None, size=256, model=net, octaves=1, steps=1, **kw)

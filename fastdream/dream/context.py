@@ -68,7 +68,9 @@ class Context:
             tile = next(self.tile_chunks())[:1]  # (the low-memory path's tiles come from its bands)
             for name, a in zip(self.taps.layers, self.taps(tile)):
                 a = a[0] if isinstance(a, (tuple, list)) else a
-                self._counts[name] = int(a.shape[1]) if a.dim() >= 2 else 0
+                if a.dim() < 2:  # (as channel_means says it: not "0 channels (0--1)")
+                    raise ValueError(f"layers: {name}'s output has no channels (shape {tuple(a.shape)})")
+                self._counts[name] = int(a.shape[1])
         return self._counts[layer]
 
     @torch.no_grad()

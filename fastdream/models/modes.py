@@ -27,8 +27,8 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         (True, False)
     """
     modes = [(m, m.training) for m in model.modules()]
-    model.eval()
     try:
+        model.eval()  # (inside: a custom train() that fails half way is undone too)
         yield model
     finally:
         for m, training in modes:

@@ -128,7 +128,7 @@ def proof_sheet(
     models: dict[str, Any] = {}
     varied: dict = {}
     if channels is not None:
-        order = _channel_order(picture, channels, count, vary, base, models)
+        order = _channel_order(picture, size, channels, count, vary, base, models)
         cells, captions = [{**base, "layers": [f"{channels}:{c}"]} for c in order], [f"#{c}" for c in order]
         title = f"{_name(image)}: channels of {channels}, strongest response first; " + _fixed(base)
         row = None
@@ -147,7 +147,7 @@ def proof_sheet(
     opts = [_varied_options(c, varied, models) for c in cells]  # every cell's options checked before any dream
     _check_layers(opts, cells, varied)
     for o in opts:
-        _check_cell_size(picture, o)
+        _check_cell_size(picture, o, size)
     pictures: list[Image.Image] = []
     record = {"image": _name(image), "size": list(picture.size), "notes": notes}
 
@@ -322,10 +322,15 @@ def _notes(notes) -> dict:
     return notes or {}
 
 
-def _check_cell_size(picture: Image.Image, o: DreamOptions) -> None:
+def _check_cell_size(picture: Image.Image, o: DreamOptions, size: int) -> None:
     """Cells too small for the cell's network, said of ``size`` (InceptionV3 said "at least 75x75
     px, got 96x64" of a picture the user never gave)."""
     least, (w, h) = getattr(o.model, "min_input_side", 0), picture.size
+    if min(w, h) < least and max(w, h) < size:  # (not shrunk: a larger size would not help)
+        raise ValueError(
+            f"image: the picture is {w}x{h} px, and {type(o.model).__name__} takes at least {least} px a side; "
+            "resize it, or use another model"
+        )
     if min(w, h) < least:
         need = math.ceil(least * max(w, h) / min(w, h))
         raise ValueError(
@@ -334,7 +339,7 @@ def _check_cell_size(picture: Image.Image, o: DreamOptions) -> None:
         )
 
 
-def _channel_order(picture, channels: str, count: int | None, vary, base: dict, models: dict) -> list[int]:
+def _channel_order(picture, size: int, channels: str, count: int | None, vary, base: dict, models: dict) -> list[int]:
     """The channels of a channel sheet, strongest response first: ``top`` of them (``"all"``),
     no more than the layer has, and no more cells than a sheet takes (:data:`~fastdream.sheet.vary.MAX_CELLS`)."""
     if vary:
@@ -342,7 +347,7 @@ def _channel_order(picture, channels: str, count: int | None, vary, base: dict, 
     if "layers" in base:  # (it was dropped without a word: each cell dreams one channel of `channels`)
         raise ValueError("layers: a channel sheet dreams each channel of its layer alone (channels=); leave layers out")
     first = _options({**base, "layers": [channels]}, models)  # a custom model needs its layer named
-    _check_cell_size(picture, first)
+    _check_cell_size(picture, first, size)
     try:
         order = ranked(picture, channels, first)
     except ValueError as exc:  # the layer's name is the channels= argument here, not layers=
