@@ -176,6 +176,9 @@ def test_a_learning_rate_past_one_is_refused_before_training(name, data, tmp_pat
     samples were black."""
     with pytest.raises(ValueError, match=r"lr must be <= 1, got 100.0"):
         TRAINERS[name][0](data, tmp_path, epochs=1, lr=100)
+    if name == "gan":  # (lr_d=1e9 trained a GAN of flat gray samples without a word)
+        with pytest.raises(ValueError, match=r"lr_d must be <= 1, got 1000000000.0"):
+            TRAINERS[name][0](data, tmp_path, epochs=1, lr_d=1e9)
     assert list(tmp_path.iterdir()) == []
 
 

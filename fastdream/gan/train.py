@@ -235,7 +235,7 @@ def _check_arguments(a: dict) -> dict:
         if a["batch_size"] is None
         else _checks.integer("batch_size", a["batch_size"], 2, cap=_checks.COUNT_MAX),
         lr=lr,
-        lr_d=lr if a["lr_d"] is None else _checks.real("lr_d", a["lr_d"], lo=0.0),
+        lr_d=lr if a["lr_d"] is None else _checks.real("lr_d", a["lr_d"], lo=0.0, cap=_checks.LR_MAX),
         beta1=_checks.real("beta1", a["beta1"], lo=0.0, hi=1.0, lo_open=False),
         recipe=recipe,
         augment=_augment(a["augment"]),

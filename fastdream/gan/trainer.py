@@ -74,7 +74,7 @@ class GANTrainer(Trainer):
     def __init__(self, files, path: Path, c: dict, state, dist: Dist, device: torch.device, *, show, num_workers):
         self.c, self.path, self.dist, self.device = c, path, dist, device
         self.stable = c["recipe"] == "stable"
-        self.hint = "Try a lower lr" + (" or amp=False" if c["amp"] else "")
+        self.hint = "Try a lower lr or lr_d" + (" or amp=False" if c["amp"] else "")
         dataset = ImageFolder(files, c["image_size"], c["nc"], show, dist.main)
         # DistributedSampler with num_replicas=1 is a seeded shuffle: the same code path, and a data
         # order fixed by (seed, epoch) so a resumed run sees what an uninterrupted one would.
