@@ -270,3 +270,19 @@ def test_a_small_folder_trains_in_batches_of_what_it_holds(tmp_path):
     assert torch.load(ckpt, weights_only=True)["config"]["batch_size"] == 7  # (one held out)
     # its one held-out image beside its reconstruction (it was one pair in a 16-wide black strip)
     assert Image.open(tmp_path / "vae" / "recon_epoch_001.png").size == (2 + 2 * (32 + 2), 32 + 4)
+
+
+def test_a_walk_into_a_folder_that_cannot_be_written_is_said_before_its_frames(trained, tmp_path, monkeypatch, capsys):
+    """gan-walk and vae-walk made every frame (and dreamed each with --dream), then said the
+    system's "[Errno 1] Operation not permitted: '.../.w.7c24u9h2.webp'"."""
+    from pathlib import Path
+
+    from fastdream.cli import main
+    from fastdream.io import outputs
+
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    monkeypatch.setattr(outputs, "can_write_in", lambda folder: Path(folder) != ro)
+    monkeypatch.setattr(gan, "latent_walk", lambda *a, **k: pytest.fail("frames made before -o was checked"))
+    assert main(["gan-walk", str(trained), "-o", str(ro / "w.gif"), "--frames", "3"]) == 2
+    assert capsys.readouterr().err.strip() == f"fastdream gan-walk: error: --output: the folder {ro} cannot be written"
