@@ -239,3 +239,42 @@ def test_the_command_says_a_seed_only_where_one_seeds_something(tmp_path, capsys
     assert re.fullmatch(
         rf"wrote {re.escape(str(tmp_path / 'b.png'))} \(64x48, seed \d+\)", capsys.readouterr().out.strip()
     )
+
+
+def test_a_gray_content_is_painted_in_a_colorful_styles_colors():
+    """A gray photo styled with a painting came back gray: the painting's colors thrown away. It
+    stays gray with preserve_colors or a gray style; its kind and alpha are kept."""
+    rng = np.random.default_rng(0)
+    gray = (rng.random((48, 64)) * 255).astype(np.uint8)
+    painting = np.zeros((48, 48, 3), np.uint8)
+    painting[..., 0], painting[::2, :, 2] = 220, 200  # red, blue stripes
+    quick = dict(octaves=1, steps=2, seed=0)
+
+    def colored(x) -> bool:
+        x = np.asarray(x, np.float64)
+        return x.ndim == 3 and x.shape[-1] >= 3 and float(np.abs(x[..., 0] - x[..., 1]).max()) > 10
+
+    out = fd.style_transfer(Image.fromarray(gray), painting, **quick)
+    assert out.mode == "RGB" and colored(out)
+    array = fd.style_transfer(gray, painting, **quick)
+    assert array.shape == (48, 64, 3) and array.dtype == np.uint8 and colored(array)
+    t = fd.style_transfer(torch.from_numpy(gray / 255.0)[None], painting, **quick)
+    assert t.shape == (3, 48, 64) and t.dtype == torch.float64 and colored(t.permute(1, 2, 0) * 255)
+    la = Image.fromarray(np.stack([gray, np.full_like(gray, 128)], -1), "LA")
+    rgba = fd.style_transfer(la, painting, **quick)
+    assert rgba.mode == "RGBA" and np.asarray(rgba)[..., 3].max() == 128
+    assert fd.style_transfer(Image.fromarray(gray), painting, preserve_colors=True, **quick).mode == "L"
+    assert fd.style_transfer(Image.fromarray(gray), gray[:, :48], **quick).mode == "L"  # a gray style
+
+
+def test_a_gray_video_is_painted_in_a_colorful_styles_colors(tmp_path):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    rng = np.random.default_rng(1)
+    for k in range(2):
+        Image.fromarray((rng.random((32, 40)) * 255).astype(np.uint8)).save(frames / f"{k}.png")
+    painting = np.zeros((32, 32, 3), np.uint8)
+    painting[..., 0] = 220
+    fd.style_video(frames, painting, tmp_path / "v.gif", octaves=1, steps=2, seed=0)
+    first = np.asarray(Image.open(tmp_path / "v_frames" / "frame_00000.png").convert("RGB"), np.float64)
+    assert float(np.abs(first[..., 0] - first[..., 1]).max()) > 10

@@ -29,6 +29,7 @@ from fastdream.io.record import model_fingerprint, tensor_sha256
 from fastdream.ops.luma import luma
 from fastdream.style import regions
 from fastdream.style.engine import octave_count, octave_sizes
+from fastdream.style.gray import colorful
 from fastdream.style.options import MAX, StyleOptions
 from fastdream.style.stylizer import Stylizer, scaled_size
 from fastdream.training import distributed
@@ -205,8 +206,9 @@ def style_video(
     Args:
         video_or_frames: an MP4 (or another container ffmpeg reads; the ``video`` extra), a GIF or
             WebP, or a folder of frames (in the order of the numbers in their names; hidden files left out).
-            A GIF, WebP or folder whose frames are all gray gives a gray video, as a gray picture
-            gives a gray result.
+            A GIF, WebP or folder whose frames are all gray gives a gray video with gray styles or
+            ``preserve_colors``, as a gray picture gives a gray result; a colorful style paints
+            it in color.
         style_or_styles: one style image or a list of them (any image kind).
         out_path: the output video, ``.mp4``, ``.gif`` or ``.webp`` (written atomically).
         flow: start each frame from the previous styled frame moved along the optical flow
@@ -269,6 +271,7 @@ def style_video(
     masks, cutout = style_options.pop("masks", None), style_options.pop("cutout_model", None)
     style01 = _styles(style_or_styles)
     o = _options(len(style01), style_options)
+    gray = gray and (o.preserve_colors or not colorful(style01))  # (painted in a colorful style's colors)
     hw = scaled_size(src.size[1], src.size[0], o.size)
     # The octaves counted once, from the frames' size (as a still's), and recorded as a number:
     # None (the default's "as many as fit") stored beside older folders' 3 refused their resume.
