@@ -122,6 +122,29 @@ def test_rebuilt_when_weights_change_through_data_or_a_setting_changes(change):
     assert torch.equal(changed, fd.dream(x, "3", model=copy.deepcopy(m), **quick))
 
 
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda m: m[0].weight.data.copy_(m[0].weight.data.flip(1)),  # RGB filters to BGR: same sum and norm
+        lambda m: m[2].weight.data.copy_(m[2].weight.data[torch.arange(15, -1, -1)]),  # channels reordered
+        lambda m: m[1].register_forward_hook(lambda mod, i, o: o * 0.5),  # an ablation hook
+        lambda m: setattr(m[1], "forward", lambda x: torch.tanh(x)),  # a patched forward
+        lambda m: setattr(m[2], "dilation", [2, 2]),  # a list
+    ],
+)
+def test_rebuilt_when_values_are_permuted_or_a_hook_function_or_list_changes(change):
+    """The build copies hooks, functions and lists too, and a permutation through .data keeps a
+    tensor's sum and norm: each kept the old build's picture."""
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 16, 3, padding=1)).eval()
+    x, quick = torch.rand(1, 3, 40, 48), dict(octaves=1, steps=2, seed=0)
+    first = fd.dream(x, "2", model=m, **quick)
+    change(m)
+    changed = fd.dream(x, "2", model=m, **quick)
+    assert not torch.equal(first, changed)
+    assert torch.equal(changed, fd.dream(x, "2", model=copy.deepcopy(m), **quick))
+
+
 def test_a_nan_weight_outside_the_taps_still_hits_the_cache_and_a_half_change_is_seen():
     """NaN never equals itself: a model with one (an unused head made with torch.empty) was built
     again for every dream; a float16 sum overflowed to inf, where a change went unseen."""
@@ -157,8 +180,12 @@ def test_a_model_of_one_input_size_is_one_line_and_dreams_in_tiles_of_it():
     escaped from the first step of a picture of another size."""
     net = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(4 * 32 * 32, 10)).eval()
     img = np.full((64, 96, 3), 128, np.uint8)
-    with pytest.raises(ValueError, match=r"^model: it takes only 32x32 pictures .* tile_size=32 .* 96x64 octave"):
+    with pytest.raises(ValueError, match=r"^model: it takes only pictures of about 32x32 px .* tile_size=32 .* 96x64"):
         fd.dream(img, model=net, layers=["3"], octaves=1, steps=1)
+    # A pool before the head rounds down: 33 px fit too, yet 64 do not (LeNet-like digit classifiers).
+    pooled = nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 16 * 16, 10))
+    with pytest.raises(ValueError, match=r"^model: it takes only pictures of about 32x32 px"):
+        fd.dream(img, model=pooled.eval(), layers=["3"], octaves=1, steps=1)
     out = fd.dream(img, model=net, layers=["3"], octaves=1, steps=1, tile_size=32, seed=0)
     assert out.shape == img.shape
     fd.dream(img, model=net, layers=["1"], octaves=1, steps=1)  # (a layer before the head: any size)

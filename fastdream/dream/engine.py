@@ -66,7 +66,7 @@ def tile_grid(size: tuple[int, int], tile_size: int | None, net=None) -> ops.Til
     only = getattr(net, "only_input_side", 0)
     if only and (grid.tile_h, grid.tile_w) != (only, only):  # (torch's "mat1 and mat2 shapes" mid-step)
         raise ValueError(
-            f"model: it takes only {only}x{only} pictures up to the layers dreamed (a layer of one size, such as "
+            f"model: it takes only pictures of about {only}x{only} px up to the layers dreamed (a layer of one size, such as "
             f"a Linear head); dream a layer before it, or a picture of {only}x{only} tiles: tile_size={only} "
             f"with sides that are multiples of {only}, octaves=1 (here a {w}x{h} octave in {grid.tile_w}x{grid.tile_h} tiles)"
         )

@@ -18,6 +18,7 @@ from fastdream import _checks
 from fastdream._checks import shown
 from fastdream.models import fold, phase_conv
 from fastdream.models.efficientnet_lite import EfficientNetLite0, efficientnet_lite0, fuse_batchnorm
+from fastdream.models.fingerprint import fingerprint
 from fastdream.models.fused import EfficientNetLite0Fused, fuse_for_dream
 from fastdream.models.modes import evaluating
 from fastdream.models.taps import LayerTaps, layer_names, resolve_layer
@@ -77,50 +78,6 @@ def _mark(net: nn.Module) -> nn.Module:
     return net
 
 
-#: Attributes of a model that its build copies and a dream reads: set after a first dream, they
-#: must reach the next one.
-_READ_ATTRIBUTES = ("input_mean", "input_std", "dream_layers", "forward")
-
-
-def _fingerprint(model: nn.Module) -> tuple:
-    # In-place updates (optimizer steps, load_state_dict, .copy_) bump a tensor's _version;
-    # assigning new tensors changes the data pointers. Either invalidates the build; so does a
-    # module put in another's place (``model[2] = nn.Tanh()``) or a new input convention.
-    every = (*model.parameters(), *model.buffers())
-    tensors = tuple((t.data_ptr(), t._version, tuple(t.shape)) for t in every)
-    modules = tuple((name, id(m), type(m), _settings(m)) for name, m in model.named_modules())
-    attributes = tuple(repr(model.__dict__.get(a)) for a in _READ_ATTRIBUTES)
-    return tensors, modules, attributes, _sums(every)
-
-
-def _sums(tensors) -> bytes:
-    # An update through .data (EMA weights, pruning, p.data.mul_) bumps no _version: the values'
-    # sums and norms catch it, in float32 (a half sum overflowed), one copy to the host per device,
-    # compared as bytes (a NaN weight, never equal to itself, rebuilt the network every dream).
-    by_device: dict = {}
-    for t in tensors:
-        if t.is_floating_point() and t.numel():
-            t = t.detach()
-            low = t.dtype in (torch.float16, torch.bfloat16)
-            norm = torch.linalg.vector_norm(t, dtype=torch.float32) if low else torch.linalg.vector_norm(t).float()
-            by_device.setdefault(t.device, []).extend((t.sum(dtype=torch.float32), norm))
-    with torch.no_grad():
-        return b"".join(torch.stack(v).cpu().numpy().tobytes() for v in by_device.values())
-
-
-def _settings(m: nn.Module) -> tuple:
-    """A module's plain settings (a BatchNorm's eps, a LeakyReLU's slope, a conv's padding), which
-    its build copies: changed after a dream, they must reach the next one."""
-    plain = (bool, int, float, str, type(None))
-    return tuple(
-        (k, v)
-        for k, v in vars(m).items()
-        if k not in ("training",)
-        and not k.startswith("_")
-        and (isinstance(v, plain) or (isinstance(v, tuple) and all(isinstance(e, plain) for e in v)))
-    )
-
-
 def dream_net(model: nn.Module | None, layers: Sequence[str], device) -> nn.Module:
     """The network a dream (or style transfer) runs for ``model`` tapping ``layers`` on ``device``:
     the default backbone's build when ``model`` is None, else :func:`dream_build`'s, cached.
@@ -140,7 +97,7 @@ def _dream_net(model: nn.Module | None, layers: Sequence[str], device) -> nn.Mod
         return model
     check_model(model)
     per_model = _builds.setdefault(model, OrderedDict())
-    key, fp = (layers, str(device)), _fingerprint(model)
+    key, fp = (layers, str(device)), fingerprint(model)
     hit = per_model.get(key)
     if hit is not None and hit[0] == fp:
         per_model.move_to_end(key)
@@ -227,8 +184,9 @@ def dream_build(model: nn.Module, layers: Sequence[str], device=None) -> nn.Modu
         side = smallest_input(net, layers, device)
         if side > 1:
             net.min_input_side = side
-            takes = _prober(net, layers, device)[0]
-            if not takes(side + 1) and not takes(2 * side):  # (a Linear head: that one size only)
+            # A Linear head takes one size (its pools' rounding may let a few pixels more through):
+            # convolutions alone take any size past their least, twice it too.
+            if not _prober(net, layers, device)[0](2 * side):
                 net.only_input_side = side
     return _mark(net)
 
