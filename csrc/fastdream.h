@@ -39,7 +39,7 @@ struct ZoomShiftArgs {
   double m[4];       // inverse 2x2 matrix (output offset -> source offset), row major
   double bx, by;     // source = m * (x, y) + b, in pixel coordinates
   int padding;
-  int interp;  // kBilinear (2x2 taps) or kBicubic (4x4 taps, Keys' a = -0.75 as grid_sample)
+  int interp;  // kBilinear (2x2 taps) or kBicubic (4x4 taps, Catmull-Rom: Keys' a = -0.5)
 };
 
 // A grid of ny x nx tiles of th x tw pixels laid over the circularly rolled image

@@ -39,16 +39,17 @@ __device__ __forceinline__ void axis_taps(double v, long long size, int padding,
   }
 }
 
-// As the CPU kernel: Keys' cubic weights (a = -0.75, grid_sample's bicubic), and each tap padded
-// on its own (reflected, clamped, or weighing 0).
+// As the CPU kernel: Keys' cubic weights with a = -0.5 (Catmull-Rom: it amplifies no frequency,
+// so frames resampled from frames neither blur nor ring), and each tap padded on its own
+// (reflected, clamped, or weighing 0).
 template <typename A>
-__device__ __forceinline__ void cubic_weights(A t, A w[4]) {
-  const A a = A(-0.75);
-  const A t1 = t + A(1), t2 = A(1) - t, t3 = A(2) - t;
-  w[0] = ((a * t1 - A(5) * a) * t1 + A(8) * a) * t1 - A(4) * a;
-  w[1] = ((a + A(2)) * t - (a + A(3))) * t * t + A(1);
-  w[2] = ((a + A(2)) * t2 - (a + A(3))) * t2 * t2 + A(1);
-  w[3] = ((a * t3 - A(5) * a) * t3 + A(8) * a) * t3 - A(4) * a;
+__device__ __forceinline__ void cubic_weights(double t, A w[4]) {
+  const double a = -0.5;  // (in double, as the CPU: the outer taps' polynomials cancel)
+  const double t1 = t + 1, t2 = 1 - t, t3 = 2 - t;
+  w[0] = A(((a * t1 - 5 * a) * t1 + 8 * a) * t1 - 4 * a);
+  w[1] = A(((a + 2) * t - (a + 3)) * t * t + 1);
+  w[2] = A(((a + 2) * t2 - (a + 3)) * t2 * t2 + 1);
+  w[3] = A(((a * t3 - 5 * a) * t3 + 8 * a) * t3 - 4 * a);
 }
 
 template <typename A>
@@ -84,8 +85,8 @@ __device__ void cubic_pixel(const ZoomShiftArgs& a, double sx, double sy, const 
   sy = cubic_coord(sy, s.h, a.padding);
   const double fx = floor(sx), fy = floor(sy);
   A wx[4], wy[4];
-  cubic_weights(A(sx - fx), wx);
-  cubic_weights(A(sy - fy), wy);
+  cubic_weights(sx - fx, wx);
+  cubic_weights(sy - fy, wy);
   long long ox[4], oy[4];
   for (int k = 0; k < 4; ++k) {
     ox[k] = cubic_tap((long long)fx - 1 + k, s.w, s.sw, a.padding, wx[k]);
