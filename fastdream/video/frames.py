@@ -145,7 +145,7 @@ def dream_options(kw: dict, size: tuple[int, int], caller: str) -> DreamOptions:
 
 
 def resume_state(
-    frames_dir: Path, settings_name: str, key, seed: int | None, resume: bool, dist=None, device="cpu"
+    frames_dir: Path, settings_name: str, key, seed: int | None, resume: bool, dist=None, device="cpu", older=None
 ) -> tuple[int, int]:
     """(the seed, how many frames are already made) for a run that writes ``frames_dir``.
 
@@ -153,7 +153,8 @@ def resume_state(
     settings must be the same (else a ``ValueError`` names what differs); without a seed of its
     own the run continues with the earlier one's; a run with no earlier frames draws a seed. The
     settings of a run killed before its first frame count for nothing (there is nothing to keep).
-    Under torchrun (``dist``), every rank takes rank 0's seed, broadcast on ``device``.
+    Under torchrun (``dist``), every rank takes rank 0's seed, broadcast on ``device``. ``older``:
+    the values of settings that frames made by an older fastdream did not record.
     """
     if dist is None or dist.main:
         _put_back(frames_dir)  # (a run killed before its first frame left the earlier ones aside)
@@ -163,6 +164,7 @@ def resume_state(
     if stored is not None and not frame_indices(frames_dir):
         stored = None  # a run killed before its first frame: its settings hold back no frame
     if stored is not None:
+        stored = {**(older or {}), **stored}
         if seed is None and isinstance(stored.get("seed"), int):
             seed = stored["seed"]  # no seed given: continue with the one the frames were made with
         refuse_changes(stored, key(seed if seed is not None else -1), frames_dir)

@@ -164,15 +164,15 @@ def zoom_video(
                 "format": SETTINGS_FORMAT,
                 "input_sha256": tensor_sha256(rgb),
                 "size": [int(w), int(h)],
-                # Frames made before bicubic resampling recorded none and were bilinear: such a
-                # folder continues with interpolation="bilinear" (and is refused with bicubic).
-                **{k: v for k, v in move.items() if (k, v) != ("interpolation", "bilinear")},
+                **move,
                 "seed": seed,
                 "dream": dream_settings(opts),
                 **({"gray": True} if gray else {}),
             }
 
-        seed, done = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume)
+        # Frames made before bicubic resampling recorded none: they were bilinear.
+        older = {"interpolation": "bilinear"}
+        seed, done = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume, older=older)
         maker = FrameMaker(opts.replace(seed=seed), device, **move)  # loads the model, checks the layers
         x = None
         if 0 < done < frames:
