@@ -399,27 +399,32 @@ def test_settings_without_frames_do_not_hold_back_other_settings(clip, tmp_path)
 
 @pytest.mark.parametrize("kind", ["dream", "style"])
 def test_a_gray_animation_gives_a_gray_video_and_a_color_one_stays_color(tmp_path, kind):
-    """A gray GIF's dream-video and style-video came out in color, where the dream or the style of a
-    gray picture is gray (and a zoom of it too)."""
+    """A gray GIF's dream-video and style-video came out in color, where the dream of a gray picture
+    is gray (and a zoom of it too); a style-video keeps it gray with preserve_colors, and paints it
+    in a colorful style's colors otherwise, as a style transfer of a gray picture does."""
     from skimage import data
 
-    def video(frames, name):
+    def video(frames, name, **kw):
         path = tmp_path / f"{name}.gif"
         frames[0].save(path, save_all=True, append_images=frames[1:], duration=100)
         out = tmp_path / f"{name}_out.gif"
         if kind == "dream":
             return fd.dream_video(path, out, steps=1, octaves=1, seed=0)
         style = Image.fromarray(data.coffee()).resize((64, 48))
-        return fd.style_video(path, style, out, steps=2, octaves=1, seed=0, flow=False)
+        return fd.style_video(path, style, out, steps=2, octaves=1, seed=0, flow=False, **kw)
 
     cat = Image.fromarray(data.chelsea()).resize((72, 48))
-    for name, frames in (("gray", [cat.convert("L").rotate(4 * k) for k in range(2)]), ("color", [cat, cat])):
-        with Image.open(video(frames, name)) as gif:
+    gray = [cat.convert("L").rotate(4 * k) for k in range(2)]
+    cases = [("gray", gray, {}, kind == "dream"), ("color", [cat, cat], {}, False)]
+    if kind == "style":
+        cases.append(("kept_gray", gray, {"preserve_colors": True}, True))
+    for name, frames, kw, stays_gray in cases:
+        with Image.open(video(frames, name, **kw)) as gif:
             spread = [
                 int(np.ptp(np.asarray(f.convert("RGB")).astype(int), axis=-1).max())
                 for f in ImageSequence.Iterator(gif)
             ]
-        assert (max(spread) == 0) == (name == "gray"), (name, spread)
+        assert (max(spread) == 0) == stays_gray, (name, spread)
 
 
 def test_an_empty_input_path_is_refused_not_read_as_this_folder(tmp_path, monkeypatch):
