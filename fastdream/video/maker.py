@@ -79,7 +79,7 @@ class FrameMaker:
         self.device = device
         self.zoom, self.shift, self.angle = zoom, tuple(shift), angle
         # Each frame is resampled from the last, so the resampling's blur compounds: after ten
-        # 1.03x bilinear steps a photo keeps ~1/10 of its fine detail, bicubic about all of it.
+        # 1.03x bilinear steps a photo keeps 1/10 of the fine detail one resampling leaves, bicubic half.
         self.padding, self.interpolation = padding, interpolation
         m = color_matrix(color_drift)
         self.color = None if m is None else m.to(device=device, dtype=torch.float32)

@@ -75,8 +75,9 @@ def zoom_video(
             turn): ``reflect`` mirrors the picture, ``border`` repeats its edge pixels, ``zeros``
             brings in black (the frames then grow a dark border for the dream to work on).
         interpolation: how each frame is resampled from the last: ``bicubic`` keeps the picture
-            sharp over hundreds of frames; ``bilinear`` (the classic notebooks') softens it a
-            little more with every frame (ten 1.03x frames keep ~1/10 of the fine detail).
+            sharp over many frames, and rings no edge; ``bilinear`` (the classic notebooks')
+            softens it a little more with every frame (after ten 1.03x frames a photo keeps a
+            tenth of the fine detail one resampling leaves it, bicubic about half).
         fps: frames per second of the video (<= 50 for GIF, whose delays are in 1/100 s; a rate
             that is not a whole number of 1/100 s alternates delays so the average is exact).
         frames_dir: folder for the frame PNGs and their settings (default: ``<out_stem>_frames``

@@ -158,7 +158,7 @@ def test_padding_modes(backend, interpolation):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_bicubic_keeps_detail_that_repeated_bilinear_zooms_wash_out(backend):
     """Why a zoom video resamples bicubically: each frame is resampled from the last, and ten
-    bilinear passes at 1.03x keep a tenth of the fine detail that ten bicubic passes keep."""
+    bilinear passes at 1.03x keep an eighth of the fine detail that ten bicubic passes keep."""
     x = torch.rand(1, 3, 96, 96, generator=torch.Generator().manual_seed(0))
     lap = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]]).expand(3, 1, 3, 3)
 
