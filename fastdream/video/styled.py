@@ -267,11 +267,10 @@ def style_video(
     fps = C.check_fps(fps, src, fmt, out)
     keep_audio = C.check_sound(src, fmt, fps, keep_audio)
     frames_dir = C.check_frames_dir(frames_dir, out, [video_or_frames])
-    callback, gray = driver.check_callback(callback), check_frames(src, s, e)  # (gray: every frame)
     masks, cutout = style_options.pop("masks", None), style_options.pop("cutout_model", None)
-    style01 = _styles(style_or_styles)
+    style01, callback = _styles(style_or_styles), driver.check_callback(callback)
     o = _options(len(style01), style_options)
-    gray = gray and (o.preserve_colors or not colorful(style01))  # (painted in a colorful style's colors)
+    gray = check_frames(src, s, e) and (o.preserve_colors or not colorful(style01))  # (colorful: painted in color)
     hw = scaled_size(src.size[1], src.size[0], o.size)
     # The octaves counted once, from the frames' size (as a still's), and recorded as a number:
     # None (the default's "as many as fit") stored beside older folders' 3 refused their resume.

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import torch
 from tqdm.auto import tqdm
 
 from fastdream import _checks, driver, io
@@ -175,15 +176,7 @@ def zoom_video(
         older = {"interpolation": "bilinear"}
         seed, done = F.resume_state(frames_dir, SETTINGS_NAME, key, opts.seed, resume, older=older)
         maker = FrameMaker(opts.replace(seed=seed), device, **move)  # loads the model, checks the layers
-        x = None
-        if 0 < done < frames:
-            last = F.frame_path(frames_dir, done - 1)
-            prev = io.load(last).rgb
-            if tuple(prev.shape[-2:]) != (h, w):
-                raise ValueError(
-                    f"frames_dir: {last} is {prev.shape[-1]}x{prev.shape[-2]}, expected {w}x{h}; pass resume=False"
-                )
-            x = prev.to(device)
+        x = _last_frame(frames_dir, done, (h, w), device) if 0 < done < frames else None
 
         # ---- 3. Make the missing frames, each saved as soon as it exists.
         info = {"frames": frames, "fps": fps, "device": str(device), "out_path": str(out)}  # for readers; not compared
@@ -210,6 +203,17 @@ def _on_white(loaded):
         return loaded.rgb
     warn("zoom_video: the picture's transparency is put on white (a video holds none)")
     return loaded.rgb * loaded.alpha + (1 - loaded.alpha)
+
+
+def _last_frame(frames_dir: Path, done: int, size: tuple[int, int], device) -> torch.Tensor:
+    """The last frame a stopped run saved, which the next frame is made from."""
+    last, (h, w) = F.frame_path(frames_dir, done - 1), size
+    prev = io.load(last).rgb
+    if tuple(prev.shape[-2:]) != (h, w):
+        raise ValueError(
+            f"frames_dir: {last} is {prev.shape[-1]}x{prev.shape[-2]}, expected {w}x{h}; pass resume=False"
+        )
+    return prev.to(device)
 
 
 def _move(zoom, shift, angle, padding, interpolation) -> dict:

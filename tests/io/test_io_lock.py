@@ -98,17 +98,27 @@ def test_a_training_is_refused_while_another_writes_its_checkpoint(tmp_path):
     assert not (tmp_path / "run").exists()
 
 
+def _live(running, seconds: float) -> None:
+    import time as _time
+
+    running.set()
+    _time.sleep(seconds)
+
+
 def test_a_forked_child_does_not_keep_the_lock(tmp_path):
     """A flock belongs to the open file: a DataLoader worker forked during a training held the
     checkpoint's lock while it lived (a notebook keeping a failed run's workers refused the next)."""
     import multiprocessing
-    import time as _time
 
     fork = multiprocessing.get_context("fork")
+    running = fork.Event()
     with output_lock(tmp_path / "run", "out_dir"):
-        child = fork.Process(target=_time.sleep, args=(30,))
+        child = fork.Process(target=_live, args=(running, 30))
         child.start()
     try:
+        # (the child closes its copy of the lock in its first instants; a loaded machine may not
+        # have run it yet when the parent looks)
+        assert running.wait(60)
         errors = []
         t = threading.Thread(target=lambda: errors.append(_try(tmp_path / "run")))
         t.start()
