@@ -33,6 +33,10 @@ CSS = """
 .block:has(.icon-button-wrapper) > label[data-testid="block-label"] { max-width: calc(100% - 84px); }
 /* An empty color picker is a clear 40x20 button with no border: a label over nothing to click */
 .fd-color button { border: 1px solid var(--border-color-primary) !important; min-width: 48px; min-height: 28px; }
+/* A long command widened the whole page at 420 px (Stop went off screen): it wraps in its box */
+.fd-shell { min-width: 0; max-width: 100%; }
+.fd-shell .cm-editor, .fd-shell .cm-scroller { max-width: 100%; }
+.fd-shell .cm-content { white-space: pre-wrap !important; overflow-wrap: anywhere; }
 """
 
 HEADER = f"""# fastdream

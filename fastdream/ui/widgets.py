@@ -121,7 +121,9 @@ def run_row(tab: str, label: str) -> tuple[gr.Button, gr.Button, gr.HTML]:
 
 def shell(command: str = "", elem_id: str | None = None) -> gr.Code:
     """Where a tab shows the command that makes its output from a shell (filled in by each run)."""
-    return gr.Code(command, label="The same in a shell", language="shell", lines=1, elem_id=elem_id)
+    return gr.Code(
+        command, label="The same in a shell", language="shell", lines=1, elem_id=elem_id, elem_classes=["fd-shell"]
+    )
 
 
 def status(elem_id: str | None = None) -> gr.HTML:

@@ -150,6 +150,22 @@ def test_a_dream_shows_previews_then_the_result(server, browser, tmp_path):
         png.save(shot, **({"quality": 88, "optimize": True} if shot.lower().endswith((".jpg", ".jpeg")) else {}))
 
 
+def test_a_phones_page_keeps_its_width_after_a_run(server, browser, tmp_path):
+    """At 420 px the run's command line widened the whole page: it scrolled sideways and Stop went
+    off screen. The command now scrolls in its own box."""
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 420, "height": 1400, "deviceScaleFactor": 1, "mobile": True}
+    )
+    try:
+        dream(browser, server, picture(tmp_path / "a_long_file_name_of_a_photo.png", (64, 48)), 1)
+        until(lambda: status(browser).startswith("Done"), 300, "the dream")
+        widths = "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
+        scroll, client = browser.execute_script(widths)
+        assert scroll <= client, (scroll, client, " ".join(e.text for e in css(browser, ".cm-content")))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+
+
 def test_stop_ends_a_long_dream_and_the_server_goes_on(server, browser, tmp_path):
     dream(browser, server, picture(tmp_path / "big.png", (384, 384)), 100)
     until(lambda: browser.execute_script("return window.previews") >= 1, 120, "a preview")
