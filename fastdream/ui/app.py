@@ -37,6 +37,8 @@ CSS = """
 .fd-shell { min-width: 0; max-width: 100%; }
 .fd-shell .cm-editor, .fd-shell .cm-scroller { max-width: 100%; }
 .fd-shell .cm-content { white-space: pre-wrap !important; overflow-wrap: anywhere; }
+/* A file box's label covered its upload icon at 420 px: there the words alone say what to do */
+@media (max-width: 520px) { .block > button.upload-container .icon-wrap { display: none; } }
 """
 
 HEADER = f"""# fastdream
