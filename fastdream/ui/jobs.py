@@ -161,7 +161,8 @@ PAGE_WORDS = (
         r"^proof_sheet: give vary=\{option: \[values\]\} or channels=LAYER: .*",
         "Settings to vary: write one NAME=V1,V2,... a line",
     ),
-    (r"^input: (unknown video extension .*); use (.*), or a folder of frames", r"video: \1; upload \2"),
+    (r"^input: (unknown video extension .*); use (.*), or a folder of frames", r"Video: \1; upload \2"),
+    (r"^tile_size must be >= (\d+), got (\S+) \(None: no tiling\)", r"Tile size must be 0 (none) or >= \1, got \2"),
     # The controls' labels for the library's names of them (the video tabs, Your subjects, Cut out)
     (r"^input: ", "Video: "),
     (r"\bend \((\d+)\) must be after start \((\d+)\)", r"Stop before frame (\1) must be after First frame (\2)"),

@@ -380,6 +380,8 @@ def test_a_sheets_progress_counts_cells_not_frames():
         ),
         ("give a larger content picture, or a larger size= / --size to enlarge it", "or a larger Long side to"),
         ("top: _blocks.0 has 16 channels; top=64 asks for more", "Channels (the most responsive): _blocks.0 has 16 "),
+        ("tile_size must be >= 32, got 16 (None: no tiling)", "Tile size must be 0 (none) or >= 32, got 16"),
+        ("input: unknown video extension '.png'; use .mp4, .gif, or a folder of frames", "Video: unknown video"),
         # (torch.load's terms for a file that is no checkpoint or weights)
         (
             "checkpoint: n.txt is not a fastdream checkpoint (torch.load(weights_only=True) failed: KeyError)",
