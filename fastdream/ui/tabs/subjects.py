@@ -63,7 +63,7 @@ def build(page: Page) -> None:
         )
         steps = gr.Slider(1, 100, value=30, step=1, label="Steps per octave", elem_id="subjects-steps")
         seed = gr.Textbox("", label="Seed", placeholder="random", max_lines=1, elem_id="subjects-seed")
-    shell = widgets.shell()
+    shell = widgets.shell("fastdream dream -o dream.png --model DREAMER.pt --subject NAME")
 
     def loaded(path, request: gr.Request):  # a checkpoint arrived: its subjects to choose from, its settings shown
         if path:  # the session's upload, removed with it even if no dream is asked for
