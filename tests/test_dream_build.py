@@ -3,6 +3,7 @@ copy with BatchNorm folded where the data flow allows, channels_last, truncated 
 tap; the user's model untouched; the tapped activations unchanged; rebuilt when weights change."""
 
 import copy
+import functools
 import warnings
 
 import numpy as np
@@ -130,6 +131,8 @@ def test_rebuilt_when_weights_change_through_data_or_a_setting_changes(change):
         lambda m: m[1].register_forward_hook(lambda mod, i, o: o * 0.5),  # an ablation hook
         lambda m: setattr(m[1], "forward", lambda x: torch.tanh(x)),  # a patched forward
         lambda m: setattr(m[2], "dilation", [2, 2]),  # a list
+        lambda m: m[1].register_full_backward_hook(lambda mod, gi, go: (gi[0] * 0.1,)),
+        lambda m: setattr(m[1], "forward", functools.partial(torch.clamp, min=0.2)),  # a callable object
     ],
 )
 def test_rebuilt_when_values_are_permuted_or_a_hook_function_or_list_changes(change):
@@ -143,6 +146,43 @@ def test_rebuilt_when_values_are_permuted_or_a_hook_function_or_list_changes(cha
     changed = fd.dream(x, "2", model=m, **quick)
     assert not torch.equal(first, changed)
     assert torch.equal(changed, fd.dream(x, "2", model=copy.deepcopy(m), **quick))
+
+
+def test_a_forward_that_keeps_a_tensor_or_a_pruned_model_still_hits_the_cache():
+    """A forward that stores a tensor on its module (self.last = x, pruning's weight) changed the
+    fingerprint at every dream: the network was built again each time."""
+    from torch.nn.utils import prune
+
+    class Keep(nn.Module):
+        def forward(self, x):
+            self.last = x
+            return x
+
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), Keep(), nn.Conv2d(8, 16, 3, padding=1)).eval()
+    prune.l1_unstructured(m[0], "weight", 0.3)
+    x = torch.rand(1, 3, 32, 40)
+    fd.dream(x, "2", model=m, octaves=1, steps=1)
+    built = dream_net(m, ["2"], "cpu")
+    fd.dream(x, "2", model=m, octaves=1, steps=1)
+    assert dream_net(m, ["2"], "cpu") is built
+
+
+def test_a_setting_of_numpy_or_in_a_dict_or_a_callables_state_is_seen():
+    class Scale(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cfg, self.slope = {"scale": 1.0}, np.float32(0.1)
+
+        def forward(self, x):
+            return torch.nn.functional.leaky_relu(x * self.cfg["scale"], float(self.slope))
+
+    torch.manual_seed(0)
+    m = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), Scale(), nn.Conv2d(8, 16, 3, padding=1)).eval()
+    x, quick = torch.rand(1, 3, 32, 40), dict(octaves=1, steps=2, seed=0)
+    for change in (lambda: m[1].cfg.update(scale=3.0), lambda: setattr(m[1], "slope", np.float32(0.5))):
+        first = fd.dream(x, "2", model=m, **quick)
+        change()
+        assert not torch.equal(first, fd.dream(x, "2", model=m, **quick))
 
 
 def test_a_nan_weight_outside_the_taps_still_hits_the_cache_and_a_half_change_is_seen():

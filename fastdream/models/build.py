@@ -246,7 +246,7 @@ def _prober(net: nn.Module, layers: Sequence[str], device):
 
 
 def _copy(model: nn.Module) -> nn.Module:
-    return copy.deepcopy(model).eval()
+    return copy.deepcopy(model, fold.copy_memo(model)).eval()
 
 
 def _prepare(net: nn.Module, device) -> nn.Module:

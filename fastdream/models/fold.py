@@ -155,11 +155,23 @@ def _set(root: nn.Module, name: str, module: nn.Module) -> None:
     setattr(root.get_submodule(parent) if parent else root, leaf, module)
 
 
+def copy_memo(model: nn.Module, memo: dict | None = None) -> dict:
+    """``copy.deepcopy``'s memo for ``model``: each tensor a module keeps as a plain attribute and
+    that autograd made (pruning's ``weight``, a forward's ``self.last = x``) copied detached.
+    torch refuses to deepcopy such a tensor: a pruned model's dream was its RuntimeError."""
+    memo = dict(memo or {})
+    for m in model.modules():
+        for v in vars(m).values():
+            if isinstance(v, torch.Tensor) and not v.is_leaf:
+                memo[id(v)] = v.detach().clone()
+    return memo
+
+
 def apply(model: nn.Module, p: Plan) -> nn.Module:
     """A private copy of ``model`` with the plan applied (the dropped modules never copied)."""
     modules = dict(model.named_modules())
     memo = {id(modules[name]): Truncated(name) for name in p.dropped}
-    out = copy.deepcopy(model, memo)
+    out = copy.deepcopy(model, copy_memo(model, memo))
     for conv_name, bn_name in p.pairs:
         fold_pair(out.get_submodule(conv_name), out.get_submodule(bn_name))
         _set(out, bn_name, nn.Identity())
