@@ -264,7 +264,19 @@ def test_a_gray_content_is_painted_in_a_colorful_styles_colors():
     rgba = fd.style_transfer(la, painting, **quick)
     assert rgba.mode == "RGBA" and np.asarray(rgba)[..., 3].max() == 128
     assert fd.style_transfer(Image.fromarray(gray), painting, preserve_colors=True, **quick).mode == "L"
+    # (color matching gives the styles the content's gray: painted in color it was color noise)
+    assert fd.style_transfer(Image.fromarray(gray), painting, color_match=True, **quick).mode == "L"
     assert fd.style_transfer(Image.fromarray(gray), gray[:, :48], **quick).mode == "L"  # a gray style
+    tinted = np.repeat(gray[:, :48, None], 3, -1)
+    tinted[0, 0] = (131, 128, 128)  # one tinted pixel is no painting's color
+    assert fd.style_transfer(Image.fromarray(gray), tinted, **quick).mode == "L"
+    # Its own alpha and layout: a float64 alpha exactly, a channels-last batch stays so.
+    ga = torch.rand(1, 2, 48, 64, dtype=torch.float64).contiguous(memory_format=torch.channels_last)
+    out = fd.style_transfer(ga, painting, **quick)
+    assert out.shape == (1, 4, 48, 64) and torch.equal(out[:, 3], ga[:, 1])
+    assert out.is_contiguous(memory_format=torch.channels_last)
+    la64 = np.stack([gray / 255.0, np.linspace(0, 1, gray.size).reshape(gray.shape)], -1)
+    assert np.array_equal(fd.style_transfer(la64, painting, **quick)[..., 3], la64[..., 1])
 
 
 def test_a_gray_video_is_painted_in_a_colorful_styles_colors(tmp_path):

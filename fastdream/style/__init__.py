@@ -97,7 +97,7 @@ def style_transfer(content, style, *, masks=None, cutout_model=None, progress: b
     if loaded.rgb.shape[0] != 1:
         raise ValueError(f"content: one image at a time, got a batch of {loaded.rgb.shape[0]}")
     style01 = [io.load(s, f"style[{i}]" if len(styles) > 1 else "style").rgb[:1] for i, s in enumerate(styles)]
-    if loaded.gray and not o.preserve_colors and gray.colorful(style01):  # painted in the style's colors
+    if gray.paints_in_color(loaded.gray, style01, o):  # painted in the style's colors
         loaded = io.load(gray.in_color(content, loaded), "content")
     dev = _device(o, content)
     x01 = loaded.rgb.to(dev)

@@ -29,7 +29,7 @@ from fastdream.io.record import model_fingerprint, tensor_sha256
 from fastdream.ops.luma import luma
 from fastdream.style import regions
 from fastdream.style.engine import octave_count, octave_sizes
-from fastdream.style.gray import colorful
+from fastdream.style.gray import paints_in_color
 from fastdream.style.options import MAX, StyleOptions
 from fastdream.style.stylizer import Stylizer, scaled_size
 from fastdream.training import distributed
@@ -270,7 +270,7 @@ def style_video(
     masks, cutout = style_options.pop("masks", None), style_options.pop("cutout_model", None)
     style01, callback = _styles(style_or_styles), driver.check_callback(callback)
     o = _options(len(style01), style_options)
-    gray = check_frames(src, s, e) and (o.preserve_colors or not colorful(style01))  # (colorful: painted in color)
+    gray = check_frames(src, s, e) and not paints_in_color(True, style01, o)  # (a colorful style paints it)
     hw = scaled_size(src.size[1], src.size[0], o.size)
     # The octaves counted once, from the frames' size (as a still's), and recorded as a number:
     # None (the default's "as many as fit") stored beside older folders' 3 refused their resume.
@@ -288,11 +288,11 @@ def style_video(
         "temporal_weight": tw if flow else None,
         "masks": masks_key,
         "style": _settings(o, style01, masked=masks_key is not None),
-        **({"gray": True} if gray else {}),
+        "gray": gray,  # (older folders recorded it only when true: their absence is False)
     }
     with F.writing(out, frames_dir):  # (one run at a time per output and frames folder)
         seed, _ = F.resume_state(
-            frames_dir, SETTINGS_NAME, lambda v: dict(settings, seed=v), o.seed, resume, dist, device
+            frames_dir, SETTINGS_NAME, lambda v: dict(settings, seed=v), o.seed, resume, dist, device, {"gray": False}
         )
         o = dataclasses.replace(o, seed=seed)
         first = F.to01(_frame(src, s, hw), device) if o.preserve_colors or o.color_match else None
