@@ -154,6 +154,10 @@ FASTDREAM_CLONES void zoom_row_cubic(const ZoomShiftArgs& a, int64_t n, int64_t 
     }
     sx = cubic_coord<kPadding>(sx, s.w);
     sy = cubic_coord<kPadding>(sy, s.h);
+    if (sx != sx || sy != sy) {  // an infinite coordinate reflected (fmod gives NaN): 0 too
+      for (int64_t c = 0; c < d.c; ++c) q[c * d.sc] = T(0);
+      continue;
+    }
     int64_t fx = int64_t(sx), fy = int64_t(sy);  // floor by truncate-and-fix (see axis_taps)
     fx -= double(fx) > sx;
     fy -= double(fy) > sy;

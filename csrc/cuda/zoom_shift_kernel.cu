@@ -83,6 +83,10 @@ __device__ void cubic_pixel(const ZoomShiftArgs& a, double sx, double sy, const 
   }
   sx = cubic_coord(sx, s.w, a.padding);
   sy = cubic_coord(sy, s.h, a.padding);
+  if (sx != sx || sy != sy) {  // an infinite coordinate reflected (fmod gives NaN): 0 too
+    for (long long c = 0; c < d.c; ++c) dp[c * d.sc] = from_acc<T>(A(0));
+    return;
+  }
   const double fx = floor(sx), fy = floor(sy);
   A wx[4], wy[4];
   cubic_weights(sx - fx, wx);

@@ -231,6 +231,19 @@ def test_a_far_coordinate_reads_the_edge_or_nothing(interpolation, padding):
 
 
 @needs_native
+@pytest.mark.parametrize("padding", PADDINGS)
+@pytest.mark.parametrize("move", [dict(shift=(2e19, 3.0)), dict(zoom=1e-300), dict(zoom=1e-320)])
+def test_bicubic_reference_reads_far_and_infinite_coordinates_as_the_kernel(padding, move):
+    """The reference (also the op's backward) overflowed a far coordinate's floor and gave NaN for
+    an infinite one, where the kernel read the edge, the mirrored pixel or 0."""
+    x = torch.rand(1, 3, 17, 23, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    with fd.use_backend("native"):
+        native = fd.ops.zoom_shift(x, padding=padding, interpolation="bicubic", **move)
+    ref = reference.zoom_shift(x, move.get("zoom", 1.0), move.get("shift", (0.0, 0.0)), 0.0, padding, "bicubic")
+    assert torch.isfinite(ref).all() and torch.equal(native, ref)
+
+
+@needs_native
 @pytest.mark.parametrize("interpolation", INTERPOLATIONS)
 @pytest.mark.parametrize("k", [1, 2**20, 2**40])
 def test_reflection_repeats_every_two_spans_however_far(k, interpolation):
