@@ -73,7 +73,9 @@ def style_transfer(content, style, *, masks=None, cutout_model=None, progress: b
 
     Returns:
         The stylized image, of the content's kind (path -> PIL image), with the content's size or
-        ``size`` on the long side.
+        ``size`` on the long side. A gray content painted in a colorful style comes back in color
+        (RGB, or RGBA; 3 or 4 channels of an array or tensor), unless ``preserve_colors`` or
+        ``color_match`` keep it gray.
 
     Examples:
         >>> import numpy as np, fastdream as fd
