@@ -206,6 +206,7 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
         (["dream", "{img}", "-o", "{img}"], "--overwrite"),
         (["dream", "{img}", "-o", "{tmp}/no/such/dir/out.png"], "does not exist"),
         (["dream", "{img}", "-o", "{tmp}/out.xyz"], "extension"),
+        (["dream", "{img}", "-o", "{tmp}/new.png/"], "ends with a slash, as a folder does"),  # (it wrote new.png)
         (["dream", "{bomb}"], "claims more than"),
         (["dream", "{img}", "--layers", "_blocks.10:500"], "_blocks.10 has 112 channels"),
         (["dream", "{img}", "--layers", "_blocks.10:top8=two"], "not a number"),

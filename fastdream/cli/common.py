@@ -115,6 +115,8 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
     _check_name_length(out)
     if out.is_dir():
         raise UsageError(f"output {out} is a folder; give a file name")
+    if str(args.output).endswith(("/", os.sep)):  # (Path drops the slash: x.png/ wrote a file x.png)
+        raise UsageError(f"output {args.output} ends with a slash, as a folder does; give a file name")
     if out.exists() and not out.is_file():
         raise UsageError(f"output {out} exists and is not a regular file (a named pipe or a device); choose another")
     parent = out.parent if str(out.parent) else Path(".")
