@@ -321,6 +321,9 @@ def test_padding_and_interpolation_choose_the_edges_and_the_sharpness(photo, tmp
     made = old.stat().st_mtime_ns
     zoom_video(photo, tmp_path / "reflect-bilinear.gif", frames=3, zoom=0.8, interpolation="bilinear", **FAST)
     assert old.stat().st_mtime_ns == made and (old.parent / "frame_00002.png").exists()  # made longer
+    with pytest.raises(IsADirectoryError, match="ends with a slash"):
+        zoom_video(photo, str(tmp_path / "z.gif") + "/", frames=2, **FAST)
+    assert not (tmp_path / "z.gif").exists()
     for bad in (dict(padding="wrap"), dict(interpolation="nearest")):
         with pytest.raises(ValueError, match=next(iter(bad))):
             zoom_video(photo, tmp_path / "bad.gif", frames=2, **bad, **FAST)

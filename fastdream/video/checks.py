@@ -15,6 +15,10 @@ def check_out_path(out_path, image, others=()) -> tuple[Path, str]:
     """The video file to write and its format; every problem with it raised before any work. It
     may not be ``image`` nor any of ``others`` (the guide, the styles: files the run reads)."""
     out = _checks.path("out_path", out_path)
+    if os.fspath(out_path).endswith(("/", os.sep)):  # (Path drops the slash: z.gif/ wrote a file z.gif)
+        raise IsADirectoryError(
+            f"out_path: {os.fspath(out_path)} ends with a slash, as a folder does; give a file name"
+        )
     if out.is_dir() and not out.suffix:  # (it said "unknown video extension '' in 'clips'")
         raise IsADirectoryError(f"out_path: {out} is a folder; give a video file in it (.gif, .webp or .mp4)")
     fmt = io.animation_format(out)
