@@ -37,6 +37,8 @@ CSS = """
 .fd-shell { min-width: 0; max-width: 100%; }
 .fd-shell .cm-editor, .fd-shell .cm-scroller { max-width: 100%; }
 .fd-shell .cm-content { white-space: pre-wrap !important; overflow-wrap: anywhere; }
+/* A narrow dropdown's value ran under its arrow ("efficientnet_li" + arrow): it stops before it */
+.secondary-wrap input[role="combobox"] { padding-right: 22px; text-overflow: ellipsis; }
 /* A file box's label covered its upload icon at 420 px: there the words alone say what to do */
 @media (max-width: 520px) { .block > button.upload-container .icon-wrap { display: none; } }
 """
