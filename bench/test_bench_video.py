@@ -41,7 +41,8 @@ def setup(tmp_path_factory):
     img = Image.open(io.SAMPLE_IMAGE).convert("RGB").resize((SIZE, SIZE), Image.BICUBIC)
     rgb = io.load(img).rgb
     opts = DreamOptions.create(octaves=1, steps=STEPS, seed=0)
-    maker = FrameMaker(opts, torch.device("cpu"), zoom=1.05, shift=(0.0, 0.0), angle=0.0, color_drift=None)
+    move = dict(zoom=1.05, shift=(0.0, 0.0), angle=0.0, color_drift=None, padding="reflect", interpolation="bicubic")
+    maker = FrameMaker(opts, torch.device("cpu"), **move)
     x = maker.first(rgb)  # frame 0: loads the model, warms the allocator and oneDNN
     return maker, x, tmp_path_factory.mktemp("frames")
 
@@ -128,8 +129,9 @@ def test_dream_video_frame(benchmark, pan, flow):
     from fastdream.video.coherent import _Coherent
 
     benchmark.group = f"dream_video frame {SIZE}x{SIZE}, 1 octave, {STEPS} steps, blend 0.5"
-    maker = _Coherent(DreamOptions.create(octaves=1, steps=STEPS, seed=0), torch.device("cpu"), 0.5, flow)
     a, b = pan
+    size = (a.shape[1], a.shape[0])  # (width, height), as the source's
+    maker = _Coherent(DreamOptions.create(octaves=1, steps=STEPS, seed=0), torch.device("cpu"), 0.5, flow, size)
     maker.dream(a)
 
     def frame():

@@ -17,7 +17,7 @@ from fastdream import _checks, io
 from fastdream._checks import shown
 from fastdream.dream import presets
 from fastdream.dream.subjects import parse_subjects
-from fastdream.models.taps import aliases
+from fastdream.models.taps import aliases, resolve_layer
 from fastdream.objectives import LayerSpec, Objective, parse_layers
 
 OBJECTIVES = ("l2", "mean")
@@ -311,8 +311,8 @@ def _subjects(o: DreamOptions) -> tuple[tuple[str, float], ...]:
 def _specs(layers, model) -> tuple[LayerSpec, ...]:
     if isinstance(layers, tuple) and layers and all(isinstance(s, LayerSpec) for s in layers):
         return layers
-    names = aliases(model) if isinstance(model, nn.Module) else {}
-    return parse_layers(layers, (lambda n: names.get(n, n)) if names else None)
+    aliased = isinstance(model, nn.Module) and aliases(model)
+    return parse_layers(layers, (lambda n: resolve_layer(model, n)) if aliased else None)
 
 
 #: What a dream's mask of zeros would do (it returned the picture unchanged, without a word).

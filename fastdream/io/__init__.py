@@ -27,6 +27,7 @@ from fastdream.io.images import (
     check_range,
     frame_count,
     image_shape,
+    is_channels_last,
     load,
     load_pil,
     opened,
@@ -55,6 +56,7 @@ from fastdream.io.record import model_fingerprint, settings_diff, tensor_sha256
 __all__ = [
     "can_write_in",
     "check_writable",
+    "is_channels_last",
     "DEEP_GRAY",
     "MAX_PIXELS",
     "MODES",

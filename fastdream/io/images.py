@@ -295,7 +295,7 @@ def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
     if t.dim() not in (3, 4):
         raise ValueError(f"{name} as a tensor must be (C, H, W) or (N, C, H, W), got shape {tuple(t.shape)}")
     batched, device, dtype = t.dim() == 4, t.device, t.dtype
-    layout = torch.channels_last if batched and _is_channels_last(t) else torch.contiguous_format
+    layout = torch.channels_last if batched and is_channels_last(t) else torch.contiguous_format
     check_size(name, t.shape[-2], t.shape[-1], t.shape[0] if batched else 1)
     x = (t if batched else t[None]).detach().float()
     x = check_range(x, name)
@@ -312,7 +312,7 @@ def _from_tensor(t: torch.Tensor, name: str) -> Loaded:
     return Loaded(rgb.contiguous(), alpha, restore, gray=channels in (1, 2))
 
 
-def _is_channels_last(t: torch.Tensor) -> bool:
+def is_channels_last(t: torch.Tensor) -> bool:
     """Whether an (N, C, H, W) tensor is laid out channels last (and not also plainly contiguous,
     as a tensor of one channel or one pixel is both)."""
     return t.is_contiguous(memory_format=torch.channels_last) and not t.is_contiguous()

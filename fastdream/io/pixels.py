@@ -19,7 +19,7 @@ from PIL import Image
 from fastdream import _checks, _malloc
 from fastdream._warnings import warn
 from fastdream.io.convert import back_to_mode, deep_gray, from_uint8, quantize, standard
-from fastdream.io.images import check_pixels, check_range, load_pil, opened, upright
+from fastdream.io.images import check_pixels, check_range, is_channels_last, load_pil, opened, upright
 from fastdream.io.profile import returned_profile, with_profile
 from fastdream.ops.luma import luma
 
@@ -109,9 +109,7 @@ class Pixels:
             t = x.permute(0, 2, 3, 1)
 
             # The rows are written channels last; the result comes back in the input's layout.
-            plain = not (
-                batched and image.is_contiguous(memory_format=torch.channels_last) and not image.is_contiguous()
-            )
+            plain = not (batched and is_channels_last(image))
 
             def finish(out):
                 y = out.permute(0, 3, 1, 2).to(device=device, dtype=dtype)

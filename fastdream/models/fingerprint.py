@@ -19,7 +19,7 @@ from torch import nn
 
 #: Attributes of a model that its build copies and a dream reads: set after a first dream, they
 #: must reach the next one.
-READ_ATTRIBUTES = ("input_mean", "input_std", "dream_layers", "forward")
+READ_ATTRIBUTES = ("input_mean", "input_std", "dream_layers")  # (a patched forward: _settings)
 #: The hooks a module runs in its forward and backward (an ablation hook changes the dream).
 _HOOKS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
 #: Past this many values a 1-D tensor is summed like a matrix's row, not kept whole.

@@ -40,7 +40,7 @@ def in_color(content, loaded):
         batched = content if content.dim() == 4 else content[None]
         if loaded.alpha is not None:
             y[:, -1] = batched[:, -1].detach()  # (its own alpha, not through float32)
-        if batched.is_contiguous(memory_format=torch.channels_last) and not batched.is_contiguous():
+        if io.is_channels_last(batched):
             y = y.contiguous(memory_format=torch.channels_last)
         return y if content.dim() == 4 else y[0]
     if isinstance(content, np.ndarray):

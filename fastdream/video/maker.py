@@ -73,8 +73,8 @@ class FrameMaker:
         shift,
         angle,
         color_drift,
-        padding="reflect",
-        interpolation="bicubic",
+        padding,
+        interpolation,
     ):
         self.device = device
         self.zoom, self.shift, self.angle = zoom, tuple(shift), angle
