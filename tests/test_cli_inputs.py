@@ -115,6 +115,18 @@ def test_an_empty_input_name_is_refused(files, monkeypatch, capsys, line, named)
     assert not list(files.glob("out.*"))
 
 
+def test_a_tilde_the_shell_left_is_the_home_folder(files, monkeypatch, capsys):
+    """The shell expands ``~`` only at a word's start: ``--output=~/x`` and ``--guide=~/g.png``
+    reached the command as written and were refused as "folder does not exist: ~"."""
+    home = files / "home"
+    home.mkdir()
+    (home / "g.png").write_bytes((files / "guide.png").read_bytes())
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(files)
+    assert main(["dream", "in.png", "--output=~/out.png", "--guide=~/g.png", "--octaves", "1", *QUICK]) == 0
+    assert (home / "out.png").is_file() and not (files / "~").exists()
+
+
 def test_a_folder_dream_into_a_name_like_an_image_is_refused(files, monkeypatch, capsys):
     (files / "photos").mkdir()
     (files / "in.png").rename(files / "photos" / "in.png")

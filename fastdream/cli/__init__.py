@@ -17,7 +17,7 @@ import traceback
 
 from fastdream import _startup
 from fastdream.cli import cutout, dream, dreamer, generative, sheet, style, ui
-from fastdream.cli.common import Parser, UsageError, common_help, empty_path
+from fastdream.cli.common import Parser, UsageError, common_help, empty_path, expand_home
 from fastdream.cli.errors import kept, one_line_warnings, status, terminated_as_interrupted
 from fastdream.cli.lock import output_lock
 
@@ -72,6 +72,7 @@ def main(argv=None) -> int:
     empty = empty_path(args, own)
     if empty:
         own.error(f"{empty}: the name is empty (an unset shell variable?); give one")
+    expand_home(args)
     for stream in (sys.stdout, sys.stderr):  # a path the terminal cannot show must not fail a finished run
         if hasattr(stream, "reconfigure"):
             stream.reconfigure(errors="backslashreplace")

@@ -202,6 +202,17 @@ def empty_path(args, parser: argparse.ArgumentParser) -> str | None:
     return None
 
 
+def expand_home(args) -> None:
+    """``~`` at the start of a value, as the shell would have: it expands ``~`` only at the start
+    of a word, so ``--output=~/a.png`` or ``--weights=~/w.pt`` reached us as written and said "no
+    such folder: ~". Options that are not paths never start with ``~``."""
+    for dest, value in vars(args).items():
+        if isinstance(value, str) and value.startswith("~"):
+            setattr(args, dest, os.path.expanduser(value))
+        elif isinstance(value, list) and any(isinstance(v, str) and v.startswith("~") for v in value):
+            setattr(args, dest, [os.path.expanduser(v) if isinstance(v, str) else v for v in value])
+
+
 def _same(a, b) -> bool:
     a, b = Path(a), Path(b)
     return a.resolve() == b.resolve() or (a.exists() and os.path.samefile(a, b))
