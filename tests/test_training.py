@@ -272,6 +272,19 @@ def test_the_loop_on_a_toy_trainer(tmp_path, capsys):
     assert Dist().mean(torch.tensor([3.0])).item() == 3.0 and not Dist().enabled
 
 
+def test_the_bar_counts_the_epochs_a_time_budget_lets_run(tmp_path, capsys):
+    """The bar's total (and so its time left) was every epoch asked for, past the budget."""
+    t = _Counting(tmp_path / "toy.pt", epoch_seconds=0.1)
+    t.keys = ("batch", "progress")
+    t.fit(30, 3, max_minutes=1.0 / 60, progress=True)
+    done = len(t.history)
+    err = capsys.readouterr().err
+    fits = [int(m) for m in re.findall(r"\((\d+) fit the time budget\)", err)]
+    assert done < 30 and fits and max(fits) < 30, err
+    totals = [int(m) for m in re.findall(r"\d+/(\d+) \[", err)]  # tqdm's "n/total [" after the plan
+    assert totals[-1] == fits[-1] * 3, err
+
+
 def test_ddp_two_processes_cpu(data, tmp_path):
     """One torchrun launch, each trainer in turn: every process trains on its share, rank 0 writes."""
     script = tmp_path / "run.py"

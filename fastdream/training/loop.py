@@ -260,7 +260,7 @@ class Trainer:
                         )
                     break
                 t_epoch, wall = time.monotonic(), time.time()
-                bar.set_description(f"epoch {epoch + 1}/{epochs}")
+                bar.set_description(f"epoch {epoch + 1}/{epochs}" + _fitting(bar, horizon, epochs, self.start, iters))
                 row = self._epoch(epoch, horizon, iters, bar)
                 self._watch_rise(epoch, row[self.keys[0]])
                 with self._pictures_kept_with_checkpoint(epoch + 1, wall):
@@ -280,3 +280,13 @@ class Trainer:
             print(line, file=sys.stderr)
         self.dist.barrier()
         return self.path
+
+
+def _fitting(bar, horizon: float, epochs: int, start: int, iters: int) -> str:
+    """The bar's total and a word for the epochs a time budget lets run: the bar counted every
+    epoch asked, so its time left ignored the budget that would stop it sooner."""
+    if horizon >= epochs:
+        return ""
+    fit = int(horizon)
+    bar.total = (fit - start) * iters
+    return f" ({fit} fit the time budget)"
