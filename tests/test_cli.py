@@ -195,7 +195,9 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
     "args, words",
     [
         (["dream", "missing.png"], "no such file"),
-        (["dream", "{bad}"], "not an image"),
+        (["dream", "{bad}"], "error: input: "),
+        (["zoom", "{bad}", "-o", "{tmp}/z.gif"], "error: input: "),  # said "image:": not in its usage
+        (["sheet", "{bad}", "--vary", "seed=1,2", "-o", "{tmp}/s.png"], "error: input: "),
         (["dream", "{img}", "--layers", "no_such_layer"], "unknown layer"),
         (["dream", "{img}", "--steps", "0"], "steps"),
         # (argparse took -inf and -1e-9 for options: "expected one argument")

@@ -263,6 +263,21 @@ def terminated_as_interrupted():
         yield
 
 
+#: Commands whose INPUT the library calls ``image``.
+_INPUT_IS_IMAGE = frozenset({"dream", "zoom", "sheet", "cutout"})
+
+
+def as_input(text: str, command: str) -> str:
+    """A library message about its ``image`` argument, named as the command's usage names it:
+    ``fastdream zoom bad.png`` said "image: bad.png is not an image" where ``dream`` said "input:".
+
+    Examples:
+        >>> as_input("image: no such file: a.png", "dream"), as_input("image: no such file", "style")
+        ('input: no such file: a.png', 'image: no such file')
+    """
+    return "input:" + text[len("image:") :] if command in _INPUT_IS_IMAGE and text.startswith("image:") else text
+
+
 def status(exc: BaseException, command: str, kept: str, options=None) -> tuple[int, str]:
     """The exit status and the line for an exception that reached ``main`` (``options``: the
     command's option strings, to say the library's advice in them)."""
@@ -283,7 +298,7 @@ def status(exc: BaseException, command: str, kept: str, options=None) -> tuple[i
             "try a smaller size or fewer images" + (", or --low-memory" if command == "dream" else "")
         )
     if isinstance(exc, USER_ERRORS) and not isinstance(exc, (NotImplementedError, RecursionError)):
-        return 2, f"{prog}: error: {cli_spelling(one_line(exc), options)}"
+        return 2, f"{prog}: error: {as_input(cli_spelling(one_line(exc), options), command)}"
     if type(exc).__name__ == "Cancelled":
         return 130, f"{prog}: cancelled; {kept}"
     return 1, (
@@ -350,7 +365,7 @@ def one_line_warnings(command: str, options=None):
     said: set[str] = set()
 
     def show(message, category, filename, lineno, file=None, line=None):
-        text = f"fastdream {command}: warning: {cli_spelling(one_line(message), options)}"
+        text = f"fastdream {command}: warning: {as_input(cli_spelling(one_line(message), options), command)}"
         if text not in said:  # once: a warning of each frame's dream said 120 times for 120 frames
             said.add(text)
             print(text, file=file or sys.stderr)
