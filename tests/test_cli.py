@@ -501,6 +501,9 @@ def test_unet_commands_end_to_end(tmp_path):
     r = run("cutout", str(photo), "-o", str(tmp_path / "mask.png"), "--model", str(ckpt), "--only-mask")
     with Image.open(tmp_path / "mask.png") as im:
         assert r.returncode == 0 and im.mode == "L"
+    r = run("cutout", "-o", str(tmp_path / "sample.png"), "--model", str(ckpt), "--only-mask")  # as dream: the sample
+    with Image.open(tmp_path / "sample.png") as im:
+        assert r.returncode == 0 and im.size == (512, 512), r.stderr
     r = run(
         "dream",
         str(photo),

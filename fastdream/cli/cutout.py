@@ -69,9 +69,10 @@ def _cmd_cutout(args) -> int:
     from fastdream import io
     from fastdream.cutout import loses_alpha
 
-    if Path(args.input).is_dir():
+    source = args.input or io.SAMPLE_IMAGE
+    if Path(source).is_dir():
         kw = given(format=args.format) | _cutout_options(args)
-        r = fd.cutout_folder(args.input, args.output, args.model, progress=not args.quiet, **kw)
+        r = fd.cutout_folder(source, args.output, args.model, progress=not args.quiet, **kw)
         if r.main:
             print(r.summary("cut out", args.output))
         return 0
@@ -87,7 +88,7 @@ def _cmd_cutout(args) -> int:
             ".webp, or pass --bg-color R G B to put the subject on a color"
         )
     out = output_path(args, None, mode=mode, soft=not args.hard)  # --model is among the inputs it checks
-    image = io.load_pil(args.input, every_frame=None)
+    image = io.load_pil(source, every_frame=None)
     result = fd.cutout(image, args.model, **_cutout_options(args))
     io.save_image(result, out)
     print(f"wrote {out} ({result.mode} {result.width}x{result.height})")
@@ -132,7 +133,9 @@ def add(sub) -> None:
     s.set_defaults(func=_cmd_train_unet)
 
     s = sub.add_parser("cutout", help="cut the subject out of a photo or a folder of them (RGBA PNG) with a U-Net")
-    s.add_argument("input", help="image file, or folder of images")
+    s.add_argument(
+        "input", nargs="?", help="image file, or folder of images (default: the bundled astronaut photo, as dream's)"
+    )
     s.add_argument("-o", "--output", required=True, help="output image (.png or .webp keep the alpha), or folder")
     s.add_argument("--format", help="for a folder: the outputs' format")
     s.add_argument(

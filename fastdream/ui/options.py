@@ -301,7 +301,7 @@ def flags(values: dict, library) -> list[str]:
 
 def command(name: str, inputs: Sequence[str], output: str, given: dict, extra: Sequence[str] = ()) -> str:
     """The shell command that makes the same output: ``fastdream NAME INPUTS -o OUTPUT OPTIONS``."""
-    words = ["fastdream", name, *map(_file_word, inputs), "-o", output, *extra]
+    words = ["fastdream", name, *map(file_word, inputs), "-o", output, *extra]
     for key, value in sorted(given.items(), key=lambda kv: list(FLAGS).index(kv[0])):
         flag = FLAGS[key]
         if value is True:
@@ -309,7 +309,7 @@ def command(name: str, inputs: Sequence[str], output: str, given: dict, extra: S
         elif key == "layers":
             words += [flag, *value]
         elif key in ("guide", "weights"):
-            words += [flag, _file_word(Path(value).name)]
+            words += [flag, file_word(Path(value).name)]
         elif key == "tile_size":
             words += [flag, str(value or 0)]
         elif value is not None and value is not False:
@@ -317,7 +317,7 @@ def command(name: str, inputs: Sequence[str], output: str, given: dict, extra: S
     return shlex.join(words)
 
 
-def _file_word(name: str) -> str:
+def file_word(name: str) -> str:
     """A file's name as a shell command gives it: ``./-x.png`` for one that begins with a dash
     (the command read ``-x.png`` as an option it did not know)."""
     return f"./{name}" if name.startswith("-") else name

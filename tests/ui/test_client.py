@@ -4,9 +4,11 @@ outside the app's folder never read nor served."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import shlex
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -392,13 +394,29 @@ def checkpoints(tmp_path_factory):
 
 def test_cutout(client, tmp_path, checkpoints):
     src = picture(tmp_path / "photo.png")
-    state, _, result = client.predict(picture=handle(src), model=handle(checkpoints["unet"]), api_name="/cutout")
+    state, _, result, _ = client.predict(picture=handle(src), model=handle(checkpoints["unet"]), api_name="/cutout")
     assert status_text(state).startswith("Done"), state
     assert Image.open(result).mode == "RGBA" and Image.open(result).size == (40, 32)
     # A color once picked cannot be cleared on the page: "Only the mask" still gives the mask.
     kw = dict(only_mask=True, background="#ff0000", decontaminate=True)
-    state, _, result = client.predict(picture=handle(src), model=handle(checkpoints["unet"]), **kw, api_name="/cutout")
+    state, _, result, _ = client.predict(
+        picture=handle(src), model=handle(checkpoints["unet"]), **kw, api_name="/cutout"
+    )
     assert status_text(state).startswith("Done") and Image.open(result).mode == "L", state
+    # The shell line (there was none) cuts the same picture out.
+    kw = dict(tta=True, threshold=0.3, background="#102030")
+    state, _, result, command = client.predict(
+        picture=handle(src), model=handle(checkpoints["unet"]), **kw, api_name="/cutout"
+    )
+    assert (
+        command == "fastdream cutout photo.png -o cutout.png --model unet.pt --threshold 0.3 --tta --bg-color 16 32 48"
+    )
+    from fastdream.cli import main
+
+    shutil.copy(checkpoints["unet"], tmp_path / "unet.pt")
+    with contextlib.chdir(tmp_path):
+        assert main([*shlex.split(command)[1:], "-q"]) == 0
+    assert np.array_equal(np.asarray(Image.open(tmp_path / "cutout.png")), np.asarray(Image.open(result)))
     state = client.predict(picture=handle(src), model=handle(src), api_name="/cutout")[0]
     assert "fd-error" in state and "Traceback" not in state
     assert "U-Net checkpoint: photo.png is not a fastdream checkpoint" in state  # (it said "Checkpoint:")

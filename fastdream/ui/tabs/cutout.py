@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 import fastdream as fd
 from fastdream import io
 from fastdream._checks import shown
 from fastdream.cutout import load_unet
-from fastdream.ui import widgets
+from fastdream.ui import options, widgets
 from fastdream.ui.page import Page
 
 TITLE = "Cutout"
@@ -27,6 +29,7 @@ def build(page: Page) -> None:
             # A cut takes seconds: Stop is for a cut waiting behind another tab's long job.
             stop = gr.Button("Stop", variant="stop", elem_id="cutout-stop")
     state = widgets.status("cutout-status")
+    shell = widgets.shell("fastdream cutout --model unet.pt -o cutout.png")
     # Three columns that wrap on a narrow screen; the switches stacked in one (side by side in one
     # row, at 420 px their labels were 2-3 letters a line)
     with gr.Row():
@@ -49,16 +52,37 @@ def build(page: Page) -> None:
         if kw["only_mask"]:  # the mask alone: the color and the edges' cleaning do not apply (a color
             kw.update(background=None, decontaminate=False)  # once picked cannot be cleared on the page)
         out = session.output("cutout", ".png")
+        line = _command(page.named(v["picture"]), Path(v["model"]).name, kw)
 
         def work(hook):
             io.save_image(fd.cutout(image, model, **kw), out)
-            return (str(out),)
+            return str(out), line
 
         return work
 
     inputs = dict(picture=picture, model=ckpt, threshold=threshold, only_mask=only_mask, tta=tta, refine=refine)
     inputs.update(decontaminate=decontaminate, background=background)
-    page.job(go, stop, prepare, inputs, [state, preview, cut], api_name="cutout")
+    page.job(go, stop, prepare, inputs, [state, preview, cut, shell], api_name="cutout")
+
+
+def _command(source: list[str], checkpoint: str, kw: dict) -> str:
+    """The ``fastdream cutout`` command that cuts the same picture out (``source``: the upload's
+    name, or nothing for the sample photo, which the command cuts when given no input).
+
+    Examples:
+        >>> _command([], "unet.pt", dict(threshold=0.5, only_mask=False, tta=True, refine=False,
+        ...          decontaminate=False, background=(255, 255, 255)))
+        'fastdream cutout -o cutout.png --model unet.pt --tta --no-refine --bg-color 255 255 255'
+    """
+    extra = ["--model", options.file_word(checkpoint)]
+    extra += options.flags({f"--{k.replace('_', '-')}": kw[k] for k in ("threshold", *_SWITCHES)}, fd.cutout)
+    extra += [] if kw["refine"] else ["--no-refine"]
+    if kw["background"] is not None:
+        extra += ["--bg-color", *map(str, kw["background"])]
+    return options.command("cutout", source, "cutout.png", {}, extra)
+
+
+_SWITCHES = ("only_mask", "tta", "decontaminate")
 
 
 def _rgb(color) -> tuple[int, int, int] | None:
