@@ -423,17 +423,33 @@ def test_cutout(client, tmp_path, checkpoints):
 
 
 @pytest.mark.parametrize("make", ["GAN samples", "GAN walk", "VAE samples", "VAE walk"])
-def test_gan_and_vae(client, checkpoints, make):
+def test_gan_and_vae(client, checkpoints, make, tmp_path):
     ckpt = checkpoints["gan" if make.startswith("GAN") else "vae"]
-    state, _, result = client.predict(checkpoint=handle(ckpt), make=make, n=4, frames=3, api_name="/generate")
+    state, _, result, _ = client.predict(checkpoint=handle(ckpt), make=make, n=4, frames=3, api_name="/generate")
     assert status_text(state).startswith("Done"), state
     with Image.open(result) as im:
         assert (im.format, getattr(im, "n_frames", 1)) == (("GIF", 3) if "walk" in make else ("PNG", 1))
+    # The shell line (there was none) makes the same: a seed is drawn when the box is empty.
+    state, _, result, command = client.predict(
+        checkpoint=handle(ckpt), make=make, n=1, frames=3, temperature=0.7, api_name="/generate"
+    )
+    kind = make.split()[0].lower()
+    assert command.split()[1] == (f"{kind}-walk" if "walk" in make else f"sample-{kind}") and " --seed " in command
+    from fastdream.cli import main
+
+    shutil.copy(ckpt, tmp_path / Path(ckpt).name)
+    with contextlib.chdir(tmp_path):
+        assert main([*shlex.split(command)[1:], "-q"]) == 0
+    made = tmp_path / ("walk.gif" if "walk" in make else "samples/sample_0000.png")
+    with Image.open(made) as a, Image.open(result) as b:
+        for k in range(getattr(b, "n_frames", 1)):
+            a.seek(k), b.seek(k)
+            assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB"))), (command, k)
 
 
 def test_one_sample_is_the_sample_alone(client, checkpoints):
     """One GAN sample came in a 2 px black frame (the grid's gaps)."""
-    state, _, result = client.predict(
+    state, _, result, _ = client.predict(
         checkpoint=handle(checkpoints["gan"]), make="GAN samples", n=1, api_name="/generate"
     )
     assert status_text(state).startswith("Done"), state
