@@ -371,12 +371,22 @@ def test_a_video_in_a_style(client, tmp_path):
     frames = [Image.open(picture(tmp_path / f"{k}.png", (64, 48), seed=k)) for k in range(2)]
     frames[0].save(tmp_path / "clip.gif", save_all=True, append_images=frames[1:], duration=100)
     style = picture(tmp_path / "style.png", (32, 32), seed=7)
-    state, _, animation, file = client.predict(
-        video=handle(tmp_path / "clip.gif"), styles=[handle(style)], steps=2, api_name="/style_video"
+    state, _, animation, file, command = client.predict(
+        video=handle(tmp_path / "clip.gif"), styles=[handle(style)], steps=2, flow=False, api_name="/style_video"
     )
     assert status_text(state).startswith("Done"), state
     with Image.open(file) as gif:
         assert gif.n_frames == 2 and gif.size == (64, 48)
+    # The shell line (there was none) paints the same video.
+    assert command == "fastdream style-video clip.gif style.png -o styled.gif --steps 2 --no-flow"
+    from fastdream.cli import main
+
+    with contextlib.chdir(tmp_path):
+        assert main([*shlex.split(command)[1:], "-q"]) == 0
+    with Image.open(tmp_path / "styled.gif") as a, Image.open(file) as b:
+        for k in range(2):
+            a.seek(k), b.seek(k)
+            assert np.array_equal(np.asarray(a.convert("RGB")), np.asarray(b.convert("RGB"))), k
 
 
 @pytest.fixture(scope="module")

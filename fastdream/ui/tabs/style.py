@@ -98,6 +98,7 @@ def _video(page: Page, styles, weights, strength) -> None:
             go = gr.Button("Paint the video", variant="primary", elem_id="style-video-run")
             stop = gr.Button("Stop", variant="stop", elem_id="style-video-stop")
         state = widgets.status("style-video-status")
+        shell = widgets.shell("fastdream style-video VIDEO STYLE -o styled.gif", elem_id="style-video-shell")
         with gr.Row():
             steps = gr.Slider(1, 200, value=STYLE_DEFAULTS["steps"], step=1, label="Steps per frame")
             end = gr.Number(0, precision=0, minimum=0, label="Stop before frame (0: at the end)")
@@ -113,19 +114,32 @@ def _video(page: Page, styles, weights, strength) -> None:
         kw = dict(steps=int(v["steps"]), style_weight=float(v["style_weight"]), flow=bool(v["flow"]))
         kw.update(_numbers(v["style_weights"], None), end=int(v["end"]) if v["end"] else None)
         out = session.output("styled-video", f".{v['format']}")
+        line = _video_command([source.name, *(Path(p).name for p in v["styles"])], f"styled.{v['format']}", kw)
 
         def work(hook):
-            with widgets.Video.frames(session, "style-frames", out) as work_dir:
+            with widgets.Video.frames(session, "style-frames", out, (line,)) as work_dir:
                 made = fd.style_video(
                     source, looks if len(looks) > 1 else looks[0], out, frames_dir=work_dir, callback=hook, **kw
                 )
-            return widgets.Video.shown(made)
+            return (*widgets.Video.shown(made), line)
 
         return work
 
     inputs = dict(video=clip, styles=styles, style_weights=weights, style_weight=strength, steps=steps, end=end)
     inputs.update(flow=flow, format=kind)
-    page.job(go, stop, prepare, inputs, [state, preview, *video.outputs], api_name="style_video")
+    page.job(go, stop, prepare, inputs, [state, preview, *video.outputs, shell], api_name="style_video")
+
+
+def _video_command(names: list[str], output: str, kw: dict) -> str:
+    """The ``fastdream style-video`` command that paints the same video.
+
+    Examples:
+        >>> _video_command(["clip.gif", "ink.png"], "styled.gif", dict(steps=40, style_weight=3.0, flow=False, end=9))
+        'fastdream style-video clip.gif ink.png -o styled.gif --steps 40 --no-flow --end 9'
+    """
+    shown = {"--style-weights": tuple(kw.get("style_weights", ())) or None, "--steps": kw["steps"]}
+    shown.update({"--style-weight": kw["style_weight"], "--no-flow": not kw["flow"], "--end": kw["end"]})
+    return options.command("style-video", names, output, {}, options.flags(shown, StyleOptions))
 
 
 def _command(v: dict, kw: dict, content: str) -> str:
