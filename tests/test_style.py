@@ -167,6 +167,7 @@ def test_kinds_sizes_and_a_custom_model(images):
         ("IHC", dict(init=3), TypeError, "init must be one of"),  # (the wrong type: it was a ValueError)
         ("IHC", dict(content_layers=[]), ValueError, "content_layers must name at least one layer"),
         ("IHC", dict(steps=0), ValueError, "steps must be >= 1"),
+        ("IHC", dict(lr=2), ValueError, r"lr must be <= 1, got 2"),  # (as the trainers': it painted noise)
         ("IHC", dict(tile_size=-1), ValueError, r"tile_size must be >= 32, got -1 \(None: no tiling\)"),
         ("IHC", dict(size=16), ValueError, "below what the network needs"),
         ("IHC", dict(style_weight=float("nan")), ValueError, "style_weight must be a finite number"),
