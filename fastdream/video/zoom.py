@@ -100,9 +100,10 @@ def zoom_video(
         preset: a name of :data:`fastdream.PRESETS`: its look (layers, step size, objective,
             model...) for every frame; explicit options win over it, and each frame's
             ``octaves`` and ``steps`` stay :data:`DREAM_DEFAULTS` unless given.
-        **dream_kwargs: options of :func:`fastdream.dream`: ``layers, model, octaves, octave_scale,
-            steps, step_size, jitter, tile_size, objective, norm, mask, seed, device, tile_batch``;
-            ``octaves`` and ``steps`` default to :data:`DREAM_DEFAULTS` (1 x 5: each frame builds
+        **dream_kwargs: every option of :func:`fastdream.dream`: ``layers, model, octaves,
+            octave_scale, steps, step_size, jitter, tile_size, objective, norm, lap_levels, smooth,
+            guide, preserve_colors, color_match, mask, subject, seed, device, tile_batch,
+            low_memory``; ``octaves`` and ``steps`` default to :data:`DREAM_DEFAULTS` (1 x 5: each frame builds
             on the last one's dream).
             Without ``seed`` a random one is drawn and stored with the frames, so a resumed run
             still reproduces them.
