@@ -228,6 +228,9 @@ def test_train_dreamer_checks_its_sheet_before_training(files, monkeypatch, caps
     cases = [
         (["--sheet", "s.png", "--sheet-image", "notimg.png"], "--sheet-image: notimg.png is not an image"),
         (["--sheet-image", "in.png"], "pass --sheet too"),
+        (["--sheet-steps", "3"], "--sheet-steps is for --sheet SHEET.png; pass --sheet too"),
+        (["--sheet", "s.png", "--sheet-size", "8"], "--sheet-size must be >= 32, got 8"),
+        (["--sheet", "s.png", "--sheet-steps", "0"], "--sheet-steps must be >= 1, got 0"),
         (["--sheet", "subjects/cat/cat_0.png"], "input"),
         (["--sheet", "subjects/cat/new.png"], "lies inside the input folder"),
     ]

@@ -282,6 +282,10 @@ def test_cli_equals_python(subjects, dreamer, tmp_path, capsys):
     py = train_dreamer(subjects, tmp_path / "py.pt", epochs=1, seed=0, image_size=64, batch_size=8)
     a, b = torch.load(tmp_path / "cli.pt", weights_only=True), torch.load(py, weights_only=True)
     assert a["config"] == {**b["config"]} and all(torch.equal(a["model"][k], v) for k, v in b["model"].items())
+    # The sheet at a size and steps of one's own (it took 2 minutes at 256 px x 30 steps on a shared CPU)
+    sheet = ["--sheet", str(tmp_path / "s.png"), "--sheet-size", "40", "--sheet-steps", "1"]
+    assert main(["train-dreamer", str(subjects), "-o", str(tmp_path / "cli.pt"), *args, *sheet]) == 0
+    assert Image.open(tmp_path / "s.png").width == 4 * 40  # the picture and three subjects
     Image.fromarray(_photo()).save(tmp_path / "in.png")
     dream = ["--model", str(dreamer), "--subject", "cat=2", "brick", "--octaves", "1", "--steps", "2", "--seed", "0"]
     assert main(["dream", str(tmp_path / "in.png"), "-o", str(tmp_path / "out.png"), *dream, "-q"]) == 0

@@ -3,6 +3,7 @@ contact sheet of the subjects dreamed into the sample picture)."""
 
 from __future__ import annotations
 
+import inspect
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -39,8 +40,10 @@ def _cmd_train_dreamer(args) -> int:
         device=args.device,
     )
     sheet = None
-    if args.sheet_image and not args.sheet:
-        raise UsageError("--sheet-image is the picture of --sheet SHEET.png; pass --sheet too")
+    for flag in ("--sheet-image", "--sheet-size", "--sheet-steps"):
+        if getattr(args, flag[2:].replace("-", "_")) is not None and not args.sheet:
+            raise UsageError(f"{flag} is for --sheet SHEET.png; pass --sheet too")
+    looks = _sheet_looks(args)  # checked before the training, as the sheet's picture is
     if args.sheet_image:
         from fastdream import io
 
@@ -65,15 +68,29 @@ def _cmd_train_dreamer(args) -> int:
         from fastdream import io
 
         image = subject_sheet(
-            path, args.sheet_image, progress=not args.quiet, **given(seed=args.seed, device=args.device)
+            path, args.sheet_image, progress=not args.quiet, **looks, **given(seed=args.seed, device=args.device)
         )
         io.save_image(image, sheet)
         print(f"wrote {sheet}")
     return 0
 
 
+def _sheet_looks(args) -> dict:
+    """--sheet-size and --sheet-steps as subject_sheet's keywords, checked."""
+    from fastdream import _checks
+    from fastdream.dream.options import MAX
+
+    looks = {}
+    if args.sheet_size is not None:
+        looks["size"] = _checks.integer("--sheet-size", args.sheet_size, 32, cap=1 << 16)  # (the sides fastdream opens)
+    if args.sheet_steps is not None:
+        looks["steps"] = _checks.integer("--sheet-steps", args.sheet_steps, 1, cap=MAX["steps"])
+    return looks
+
+
 def add(sub) -> None:
-    from fastdream.dreamer import train_dreamer
+    from fastdream.dreamer import subject_sheet, train_dreamer
+    from fastdream.dreamer.options import DREAM_SETTINGS
 
     s = sub.add_parser(
         "train-dreamer",
@@ -100,6 +117,11 @@ def add(sub) -> None:
         "--sheet", metavar="SHEET.png", help="also write a contact sheet: the sample dreamed toward each subject"
     )
     s.add_argument("--sheet-image", metavar="IMAGE", help="the picture of --sheet (default: the bundled astronaut)")
+    size, steps = inspect.signature(subject_sheet).parameters["size"].default, DREAM_SETTINGS["steps"]
+    s.add_argument("--sheet-size", type=int, metavar="PX", help=f"long side of each --sheet cell (default: {size})")
+    s.add_argument(
+        "--sheet-steps", type=int, metavar="N", help=f"dream steps per octave of each --sheet cell (default: {steps})"
+    )
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     note_defaults(s, library_defaults(train_dreamer))
     s.set_defaults(func=_cmd_train_dreamer)
