@@ -1020,3 +1020,29 @@ def test_a_training_says_the_command_that_uses_its_checkpoint(tmp_path, capsys):
     assert said.out == f"wrote {path}\n" and said.err == f"next: fastdream sample-gan '{path}' -o samples\n"
     say_written(path, None, quiet=True, then="fastdream sample-gan {} -o samples")  # -q: the path alone
     assert capsys.readouterr().err == ""
+
+
+def test_dreamed_samples_are_written_as_they_come_and_walks_checked_for_memory(tmp_path, monkeypatch, capsys):
+    """sample-gan --dream held every dreamed sample until the last: Ctrl-C lost them all; a walk's
+    frames, all held for the animation, were not counted against memory (20000 frames at 2048 px)."""
+    from fastdream.cli import main
+    from tests.helpers import GAN_TINY, write_image_folder
+
+    ckpt = fd.train_gan(write_image_folder(tmp_path / "imgs"), tmp_path / "gan", epochs=1, **GAN_TINY)
+    calls = []
+
+    def dream(image, **kw):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return image
+
+    monkeypatch.setattr(fd, "dream", dream)
+    dreamed = ["--dream", "--dream-size", "32", "--steps", "1", "-q"]
+    assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "5", *dreamed]) == 130
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sample_0000.png", "sample_0001.png"]
+    assert "interrupted; the 2 samples dreamed so far are in" in capsys.readouterr().err
+    walk = ["gan-walk", str(ckpt), "-o", str(tmp_path / "w.gif"), "--frames", "3000", "--dream", "--dream-size", "2048"]
+    assert main(walk) == 2
+    assert "--frames 3000 dreamed at --dream-size 2048 (held for the animation) needs about" in capsys.readouterr().err
+    assert not (tmp_path / "w.gif").exists() and len(calls) == 3

@@ -9,19 +9,20 @@ from pathlib import Path
 from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, off, say_written, stamp
 
 
-def _dream_all(images, args, seed=None):
-    """Passes generated images through the dream (``--dream``), upscaled first so the network
-    sees more than a few pixels."""
+def _dreamed(images, args, seed=None):
+    """Each generated image passed through the dream (``--dream``), one at a time, upscaled first
+    so the network sees more than a few pixels; the images as they are without ``--dream``."""
+    if not args.dream:
+        yield from images
+        return
     from tqdm import tqdm
 
     import fastdream as fd
 
     size = args.dream_size
-    out = []
     for im in tqdm(images, desc="dream", unit="picture", disable=args.quiet):  # (seconds each)
         big = im.convert("RGB").resize((size, size), resample=3)  # bicubic
-        out.append(fd.dream(big, octaves=2, steps=args.steps, seed=seed, device=args.device))
-    return out
+        yield fd.dream(big, octaves=2, steps=args.steps, seed=seed, device=args.device)
 
 
 def _channels(args):
@@ -124,8 +125,19 @@ def _check_output(args, walk: bool) -> None:
     args.steps = DREAM_STEPS if args.steps is None else args.steps
     if args.dream:
         _checks.integer("--dream-size", args.dream_size, 16, 1 << 14)
-        _checks.fits(f"--dream-size {args.dream_size}", args.dream_size**2 * 145)
         _checks.integer("--steps", args.steps, 1, 10_000)
+        _checks.integer("--frames" if walk else "-n", args.frames if walk else args.n, 1, cap=_checks.COUNT_MAX)
+        # A walk's dreamed frames are all held until the animation is written (samples are written
+        # one by one): 20000 frames of 2048 px started a run that would end out of memory hours later.
+        side, size = args.dream_size**2, f"--dream-size {args.dream_size}"
+        if walk:
+            _checks.fits(
+                f"--frames {args.frames} dreamed at {size} (held for the animation)", side * (145 + 3 * args.frames)
+            )
+        else:
+            _checks.fits(size, side * 145)
+        if not walk:  # (PNGs of dreams: about half their raw size, as the video frames' check says)
+            _checks.fits_on_disk(f"-n {args.n} dreamed samples of {args.dream_size} px", args.n * side * 1.5, out)
 
 
 def _drawn_seed(args) -> None:
@@ -136,29 +148,44 @@ def _drawn_seed(args) -> None:
 
 
 def _write_samples(images, args) -> int:
+    """The samples into ``-o``, each written as soon as it is made: dreamed ones take seconds
+    each, and an interrupt keeps those finished (it lost them all); a failure removes them."""
     from fastdream import io
 
-    if args.dream:
-        images = _dream_all(images, args, seed=args.seed)
     out = Path(args.output)
-    written = []
+    written: list[Path] = []
     with io.Made(out):  # a failed write leaves none of this run's files (nor the folder it made)
         try:
-            for i, im in enumerate(images):
+            for i, im in enumerate(_dreamed(images, args, seed=args.seed)):
                 written.append(io.save_image(im, out / f"sample_{i:04d}.png"))
-        except BaseException:
-            for path in written:
-                path.unlink(missing_ok=True)
+        except KeyboardInterrupt:
+            if args.dream and written:
+                args.partial = f"the {_count(len(written), 'sample')} dreamed so far are in {out}"
+                raise KeyboardInterrupt from None  # (Made keeps a folder that holds them)
+            _remove(written)
             raise
-    print(f"wrote {len(images)} images to {out}" + (f" (seed {args.seed})" if args.seed is not None else ""))
+        except BaseException:
+            _remove(written)
+            raise
+    seed = f" (seed {args.seed})" if args.seed is not None else ""
+    print(f"wrote {_count(len(images), 'image')} to {out}{seed}")
     return 0
+
+
+def _remove(paths) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" + ("" if n == 1 else "s")
 
 
 def _write_walk(frames, args) -> int:
     from fastdream import io
 
     if args.dream:  # one seed for every frame: the dream's jitter does not flicker between frames
-        frames = _dream_all(frames, args, seed=args.seed if args.seed is not None else 0)
+        frames = list(_dreamed(frames, args, seed=args.seed if args.seed is not None else 0))
     path = io.write_animation(frames, args.output, fps=args.fps)
     seed = f", seed {args.seed}" if args.seed is not None else ""
     print(f"wrote {path} ({len(frames)} frames{seed})")
