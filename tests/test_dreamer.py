@@ -256,7 +256,14 @@ def test_folder_errors_and_counted_skips(tmp_path):
     # A subject named a=b trained, then could not be dreamed ("the weight in 'a=b' is not a number").
     with pytest.raises(ValueError, match=r"subject folder 'a=b' holds one of = , ; \+.*rename the folder"):
         train_dreamer(_folder(tmp_path / "eq", {"a=b": 3, "c": 3}), tmp_path / "x.pt", **TINY)
+    # " cat " trained, and every dream of it (and the contact sheet) said "unknown subject 'cat'"
+    with pytest.raises(ValueError, match=r"subject folder ' cat ' begins or ends with a space.*rename the folder"):
+        train_dreamer(_folder(tmp_path / "sp", {" cat ": 3, "c": 3}), tmp_path / "x.pt", **TINY)
     assert not (tmp_path / "x.pt").exists()
+    for name in ("a=b", " cat", "", "a/b", ".."):  # (it wrote folders train_dreamer refused or could not dream)
+        with pytest.raises(ValueError, match=r"^sources: subject .* name it otherwise"):
+            fd.data.make_subject_folders(tmp_path / "made", {name: np.zeros((32, 32, 3), np.uint8)}, per_subject=2)
+    assert not (tmp_path / "made").exists()
     # an empty subject and an unreadable file: skipped, counted in the warning and the checkpoint
     root = _folder(tmp_path / "skips", {"a": 3, "b": "3", "empty": 0})
     with pytest.warns(UserWarning, match=r"1 empty subject folder\(s\) \(empty\); 1 unreadable file"):

@@ -55,6 +55,20 @@ def find_subjects(images_dir: Path) -> Subjects:
 RESERVED = "=,;+"
 
 
+def unusable_name(name: str) -> str | None:
+    """Why ``name`` could be trained as a subject but never dreamed by it, or None.
+
+    Examples:
+        >>> unusable_name("my cat"), unusable_name("a=b"), unusable_name(" cat ")
+        (None, 'holds one of = , ; +, which subject lists use (NAME=WEIGHT, names joined by , ; or +)', 'begins or ends with a space, which a subject list drops')
+    """
+    if any(c in name for c in RESERVED):
+        return f"holds one of {' '.join(RESERVED)}, which subject lists use (NAME=WEIGHT, names joined by , ; or +)"
+    if name != name.strip():
+        return "begins or ends with a space, which a subject list drops"
+    return None
+
+
 def check_subjects(s: Subjects, images_dir: Path) -> None:
     """At least two subjects, each with :data:`MIN_IMAGES` pictures; else a ``ValueError`` that
     says what the folder holds and what is needed."""
@@ -66,12 +80,9 @@ def check_subjects(s: Subjects, images_dir: Path) -> None:
             f"of images, one per subject (named for it); found {held}{extra}. Looked for "
             f"{' '.join(IMAGE_EXTENSIONS)}"
         )
-    odd = [n for n in s.names if any(c in n for c in RESERVED)]
+    odd = [(n, why) for n in s.names if (why := unusable_name(n))]
     if odd:  # a subject named a=b trained, then could never be dreamed: "the weight in 'a=b' is not a number"
-        raise ValueError(
-            f"images_dir: subject folder {odd[0]!r} holds one of {' '.join(RESERVED)}, which subject lists use "
-            "(NAME=WEIGHT, names joined by , ; or +); rename the folder"
-        )
+        raise ValueError(f"images_dir: subject folder {odd[0][0]!r} {odd[0][1]}; rename the folder")
     few = [f"{n} ({len(f)})" for n, f in zip(s.names, s.files) if len(f) < MIN_IMAGES]
     if few:
         raise ValueError(
