@@ -466,6 +466,10 @@ def test_cutout_folder_resumes_and_skips_bad_files(trained, data, tmp_path, caps
     (tmp_path / "out" / "2.png").unlink()
     r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0))
     assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
+    # A default spelled out is the same settings (it was refused: "threshold: not recorded before")
+    (tmp_path / "out" / "2.png").unlink()
+    r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0), threshold=0.5, soft=True, refine=True)
+    assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
     with pytest.raises(ValueError, match="background must be"):
         cutout_folder(src, tmp_path / "o2", trained, background=(1,))
     assert not (tmp_path / "o2").exists()

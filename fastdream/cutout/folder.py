@@ -3,6 +3,8 @@ lose a cutout's transparency (:func:`loses_alpha`)."""
 
 from __future__ import annotations
 
+import inspect
+
 from PIL import Image
 
 from fastdream import _checks, io
@@ -70,7 +72,20 @@ def cutout_folder(
         soft=cutout_kwargs.get("soft", True),  # hard cutouts (--hard) go into a GIF as a single file's do
         # what decides the cutouts: a rerun with others is refused
         settings={
-            "cutout": {k: repr(v) for k, v in sorted(cutout_kwargs.items())},
+            "cutout": _recorded(cutout_kwargs),
             "model": io.model_fingerprint(model),
         },
     )
+
+
+def _recorded(cutout_kwargs: dict) -> dict:
+    """The options that decide the cutouts, as recorded with them: those at :func:`cutout`'s
+    defaults left out, so that a rerun spelling a default out (``threshold=0.5``) resumes; it
+    was refused as "other settings (threshold: not recorded before, 0.5 now)".
+
+    Examples:
+        >>> _recorded(dict(threshold=0.5, soft=True, tta=True))
+        {'tta': 'True'}
+    """
+    defaults = {k: p.default for k, p in inspect.signature(cutout).parameters.items() if p.default is not p.empty}
+    return {k: repr(v) for k, v in sorted(cutout_kwargs.items()) if k not in defaults or repr(v) != repr(defaults[k])}
