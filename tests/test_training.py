@@ -272,6 +272,18 @@ def test_the_loop_on_a_toy_trainer(tmp_path, capsys):
     assert Dist().mean(torch.tensor([3.0])).item() == 3.0 and not Dist().enabled
 
 
+def test_a_resumed_run_says_so(tmp_path, capsys):
+    """A rerun after an interrupt went on at "epoch 3/8" with no word of the checkpoint it read."""
+    t = _Counting(tmp_path / "toy.pt")
+    t.keys = ("batch", "progress")
+    t.start = 2
+    t.fit(3, 3, progress=True)
+    assert f"train_toy: resuming {tmp_path / 'toy.pt'} after epoch 2 of 3" in capsys.readouterr().err
+    t.start = 0
+    t.fit(1, 3, progress=True)
+    assert "resuming" not in capsys.readouterr().err
+
+
 def test_the_bar_counts_the_epochs_a_time_budget_lets_run(tmp_path, capsys):
     """The bar's total (and so its time left) was every epoch asked for, past the budget."""
     t = _Counting(tmp_path / "toy.pt", epoch_seconds=0.1)

@@ -235,6 +235,8 @@ class Trainer:
             return self.path
         if self.dist.main:  # (a warning, said under -q too)
             self._say_short(epochs, iters)
+        if show and self.start:  # (only the bar's first epoch number said so)
+            print(f"{self.name}: resuming {self.path} after epoch {self.start} of {epochs}", file=sys.stderr)
         t_start = time.monotonic() if t_start is None else t_start
         times: list[float] = []
         self._first: float | None = None
