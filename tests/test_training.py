@@ -272,6 +272,17 @@ def test_the_loop_on_a_toy_trainer(tmp_path, capsys):
     assert Dist().mean(torch.tensor([3.0])).item() == 3.0 and not Dist().enabled
 
 
+def test_the_bar_shows_what_each_epoch_measured_from_that_epoch(tmp_path, capsys):
+    """The U-Net's val_iou in the bar was the last epoch's at every epoch's end; the GAN's KID and
+    the VAE's held-out ELBO were not shown at all."""
+    t = _Counting(tmp_path / "toy.pt")
+    t.keys, t.epoch_shown = ("batch", "progress"), (("seen", "seen", ".1f"),)
+    t.fit(2, 3, progress=True)
+    err = capsys.readouterr().err
+    last = [f for f in err.split("\r") if f.strip()][-1]  # the bar as the run ended: the last epoch's
+    assert "seen=3.0" in err and "seen=6.0" in last, err
+
+
 def test_a_resumed_run_says_so(tmp_path, capsys):
     """A rerun after an interrupt went on at "epoch 3/8" with no word of the checkpoint it read."""
     t = _Counting(tmp_path / "toy.pt")

@@ -67,6 +67,7 @@ class GANTrainer(Trainer):
     name, error, unit = "train_gan", GANTrainingError, "batch"
     least_steps = 200
     labels = ("loss_D", "loss_G", "D(x)", "D(G(z))")
+    epoch_shown = (("KID", "kid", ".4f"),)
     keys = ("loss_d", "loss_g", "d_x", "d_g_z")
     losses = 2
     rise = None  # the two losses pull against each other: a rise is not a divergence

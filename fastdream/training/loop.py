@@ -72,6 +72,9 @@ class Trainer:
     device: torch.device = torch.device("cpu")
     start = 0
     history: list
+    #: (label, row key, format) of the epoch's measures the bar shows from the epoch they are
+    #: measured in (the GAN's KID, the VAE's held-out ELBO): they were only in the checkpoint.
+    epoch_shown: tuple[tuple[str, str, str], ...] = ()
     #: An epoch whose mean first loss is over this many times the run's first step's is said to be
     #: diverging, once (finite losses that exploded: a VAE at lr 0.9 went from 2e3 to 1e10 and
     #: wrote samples of one gray). None: not watched (a GAN's losses are a contest, not a descent).
@@ -190,7 +193,7 @@ class Trainer:
             sums = values if sums is None else [a + b for a, b in zip(sums, values)]
             n += 1
             bar.update(1)
-            bar.set_postfix(self.postfix(dict(zip(self.keys, values))), refresh=False)
+            bar.set_postfix(self.postfix(dict(zip(self.keys, values))) | self._measured, refresh=False)
         means = dict(zip(self.keys, [s / max(n, 1) for s in sums or [0.0] * len(self.keys)]))
         return dict(means, iterations=n)
 
@@ -222,6 +225,13 @@ class Trainer:
                 f"stopped, {self.kept(epoch)}. {self.hint}"
             )
 
+    def _show_measured(self, bar, row: dict) -> None:
+        """The bar as the epoch ends, with what its end measured (a held-out score shown during
+        an epoch was the last one's: the bar said 0.6757 beside a summary of 0.7466)."""
+        shown = {label: format(row[k], fmt) for label, k, fmt in self.epoch_shown if isinstance(row.get(k), float)}
+        self._measured = shown
+        bar.set_postfix(self.postfix({k: row[k] for k in self.keys}) | shown)
+
     def fit(self, epochs: int, iters: int, *, max_minutes=None, t_start=None, progress=True) -> Path:
         """Trains from epoch ``self.start`` up to ``epochs`` (``iters`` steps each); returns the path."""
         show = progress and self.dist.main
@@ -238,6 +248,7 @@ class Trainer:
         if show and self.start:  # (only the bar's first epoch number said so)
             print(f"{self.name}: resuming {self.path} after epoch {self.start} of {epochs}", file=sys.stderr)
         t_start = time.monotonic() if t_start is None else t_start
+        self._measured: dict = {}
         times: list[float] = []
         self._first: float | None = None
         self._warned = False
@@ -267,6 +278,7 @@ class Trainer:
                 self._watch_rise(epoch, row[self.keys[0]])
                 with self._pictures_kept_with_checkpoint(epoch + 1, wall):
                     row = {"epoch": epoch + 1, **row, **self.end_epoch(epoch, row)}
+                    self._show_measured(bar, row)
                     row["seconds"] = time.monotonic() - t_epoch
                     if self.dist.main:
                         self.history.append(row)

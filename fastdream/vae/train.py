@@ -89,6 +89,7 @@ class VAETrainer(Trainer):
     name, error = "train_vae", VAETrainingError
     least_steps = 200
     labels = ("loss", "recon", "KL")
+    epoch_shown = (("val_elbo", "val_elbo", ".1f"), ("val_mse", "val_recon_mse", ".4f"))
     keys = ("loss", "recon", "kl")
 
     def __init__(self, train_files, val_files, path: Path, c: dict, state, dist: Dist, dev, *, show, num_workers):
