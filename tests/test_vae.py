@@ -115,8 +115,15 @@ def test_bad_inputs(trained, gray_folder, tmp_path):
         fd.train_vae(gray_folder, tmp_path / "a", image_size=48)
     with pytest.raises(ValueError, match="beta must be"):
         fd.train_vae(gray_folder, tmp_path / "a", beta=-1.0)
-    with pytest.raises(ValueError, match="too few"):
+    with pytest.raises(ValueError, match="too few .* it needs at least 71; add images or lower batch_size"):
         fd.train_vae(gray_folder, tmp_path / "a", batch_size=64)
+    # Two pictures: the batch is already the smallest (2), so lowering it is no advice
+    two = tmp_path / "two"
+    two.mkdir()
+    for k in range(2):
+        Image.new("L", (32, 32), 40 * k).save(two / f"{k}.png")
+    with pytest.raises(ValueError, match=r"2 images are too few .* it needs at least 3; add images$"):
+        fd.train_vae(two, tmp_path / "a", image_size=32)
     assert not (tmp_path / "a").exists()
     gan_dir = write_image_folder(tmp_path / "imgs")
     gan_ckpt = fd.train_gan(

@@ -101,6 +101,8 @@ def cli_spelling(text: str, options=None) -> str:
         '(--blend: 0.5 before, 0.0 now; --no-flow: off before, on now)'
         >>> cli_spelling("end (3) must be after start (3): none", {"--end", "--start"})
         '--end (3) must be after --start (3): none'
+        >>> cli_spelling("nz=100, ngf=64 (a network) needs", {"--nz", "--ngf"}), cli_spelling("n=9 (32x32) needs", {"-n"})
+        ('--nz 100, --ngf 64 (a network) needs', '-n 9 (32x32) needs')
     """
     for python, option in _CLI_WORDS:
         text = text.replace(python, option)
@@ -146,6 +148,7 @@ _FLAGS = {
     "background": "--bg-color",
     "model_or_checkpoint": "--model",
     "cutout_model": "--subject-from",
+    "n": "-n",
 }
 #: Advice in both spellings, ``name=VALUE (--option ...)`` or ``name= / --option``: the option's.
 _BOTH = re.compile(r"\b\w+=\S*? \((--[\w-]+[^)]*)\)|\b\w+= / (--[\w-]+)")
@@ -156,7 +159,7 @@ _USE = re.compile(r"\b(use|pass) (\w+)='?([\w.:-]+)'?(?= |$|[;,)])")
 #: "choose another out_path": the setting to change.
 _ANOTHER = re.compile(r"\banother (\w+)\b")
 #: The setting a message starts with: ``tile_size must be``, ``frames=100 frames of``.
-_SUBJECT = re.compile(r"^(\w+)(?:\[\d+\])?(?:=(\S+))?(?= must | is |=|: | frames)")
+_SUBJECT = re.compile(r"^(\w+)(?:\[\d+\])?(?:=(\S+?))?(?= must | is |=|: | frames|, | \()")
 
 
 #: A setting and its value in Python, ``norm='laplacian'``, ``smooth=SIGMA``.

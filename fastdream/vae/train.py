@@ -319,11 +319,17 @@ def _batch(a: dict, n_files: int, n_train: int, has_val: bool, world: int) -> in
     a ``ValueError`` when the folder cannot fill it."""
     batch = folder_batch(a["batch_size"], n_train, world)
     if n_train < batch * world or not has_val:
+        need = next(n for n in range(2, 10**9) if n - max(1, round(n * a["val_split"])) >= batch * world)
+        lower = "" if batch <= 2 else " or lower batch_size"  # (a batch is at least 2: it said lower it at 2)
         raise ValueError(
-            f"images_dir: {n_files} images are too few for a validation split of {a['val_split']:g} and one "
-            f"batch of batch_size={batch}; add images or lower batch_size"
+            f"images_dir: {_count(n_files)} too few for a validation split of {a['val_split']:g} and "
+            f"one batch of batch_size={batch}: it needs at least {need}; add images{lower}"
         )
     return batch
+
+
+def _count(n: int) -> str:
+    return "1 image is" if n == 1 else f"{n} images are"
 
 
 def _earlier(path: Path, resume: bool) -> tuple[dict | None, list[Path]]:
