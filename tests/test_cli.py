@@ -730,6 +730,12 @@ def test_an_interrupted_dream_keeps_the_picture_so_far(tmp_path, small_image, mo
     said = capsys.readouterr().err.strip()
     assert said == f"fastdream dream: interrupted; the picture so far (step 1 of 3, {w}x{h}) is in {partial}"
     assert not out.exists() and Image.open(partial).size == (w, h)
+    # A long name the output check took: "File name too long" (exit 2) lost the picture so far
+    done.clear()
+    out = tmp_path / ("p" * 250 + ".png")
+    assert main(["dream", str(small_image), "-o", str(out), "--octaves", "1", "--steps", "3", "-q"]) == 130
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("ppp") and p.name.endswith("-partial.png")]
+    assert len(kept) == 1 and f"is in {kept[0]}" in capsys.readouterr().err
 
 
 def test_an_interrupted_no_resume_training_says_what_it_left(tmp_path):

@@ -338,7 +338,7 @@ def picture_so_far(args, out: Path):
         if image is not None:
             from fastdream import io
 
-            path = io.unused_name(out.with_name(f"{out.stem}-partial{out.suffix}"))  # never over a file (an input...)
+            path = io.unused_name(_partial_name(out))  # never over a file (an input...)
             saved = None
             try:
                 saved = io.save_image(image, path)
@@ -350,6 +350,20 @@ def picture_so_far(args, out: Path):
                 done, total = stop.steps  # type: ignore[attr-defined]
                 args.partial = f"the picture so far (step {done} of {total}, {image.width}x{image.height}) is in {path}"
         raise
+
+
+def _partial_name(out: Path) -> Path:
+    """``NAME-partial.EXT`` beside ``out``, its stem shortened where the name would pass the 255
+    bytes a name may have (with room for :func:`~fastdream.io.unused_name`'s ``-2``): a long
+    ``-o`` that was accepted lost the picture so far to "File name too long" at Ctrl-C.
+
+    Examples:
+        >>> _partial_name(Path("a/dream.png")).as_posix(), len(_partial_name(Path("x" * 250 + ".png")).name)
+        ('a/dream-partial.png', 249)
+    """
+    tail = f"-partial{out.suffix}"
+    stem = os.fsencode(out.stem)[: 255 - 6 - len(os.fsencode(tail))]
+    return out.with_name(os.fsdecode(stem).encode("utf-8", "ignore").decode("utf-8", "ignore") + tail)
 
 
 #: What an option says in --help where its command says nothing of its own (by argparse dest).
