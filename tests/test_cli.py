@@ -227,6 +227,9 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
         ),  # in its option's name
         (["dream", "{img}", "--device", "tpu"], "'tpu' is not a valid device"),
         (["zoom", "{img}", "-o", "{tmp}/z.gif", "--device", "tpu"], "'tpu' is not a valid device"),
+        # (NAME_frames of a 250-byte name, and a 256-byte name: the system's "File name too long")
+        (["zoom", "{img}", "-o", "{tmp}/" + "z" * 250 + ".gif"], "--frames-dir: the file name is 257 bytes"),
+        (["dream-video", "{img}", "-o", "{tmp}/" + "z" * 256 + ".gif"], "--output: the file name is 260 bytes"),
     ],
 )
 def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, small_image, args, words):

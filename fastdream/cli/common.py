@@ -112,7 +112,7 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
     if args.output is None:  # a default name never replaces an earlier result
         out = io.unused_name(out)
         args.output = str(out)
-    _check_name_length(out)
+    io.check_name_length("output", out)
     if out.is_dir():
         raise UsageError(f"output {out} is a folder; give a file name")
     if str(args.output).endswith(("/", os.sep)):  # (Path drops the slash: x.png/ wrote a file x.png)
@@ -160,20 +160,6 @@ def _input_sized(args) -> bool:
     """Whether the command writes a picture of its input's size (a sheet, a style at --size do not)."""
     command = getattr(args, "command", None)
     return command in ("dream", "cutout") or (command == "style" and getattr(args, "size", None) is None)
-
-
-def _check_name_length(out: Path) -> None:
-    """A file name longer than the file system takes (255 bytes on most) is refused before the
-    work: the OS's own error came as a traceback, or after the work, from the temporary file."""
-    parent = out.parent if str(out.parent) else Path(".")
-    try:
-        most = os.pathconf(parent, "PC_NAME_MAX") if parent.is_dir() else 255
-    except (OSError, ValueError, AttributeError):
-        most = 255
-    if len(os.fsencode(out.name)) > most:
-        raise UsageError(
-            f"output: the file name is {len(os.fsencode(out.name))} bytes, more than the {most} a name may have"
-        )
 
 
 def input_args(args) -> list:

@@ -39,6 +39,7 @@ from fastdream.io.outputs import (
     WRITABLE,
     Made,
     can_write_in,
+    check_name_length,
     check_not_input,
     check_writable,
     checkpoint_file,
@@ -55,6 +56,7 @@ from fastdream.io.record import model_fingerprint, settings_diff, tensor_sha256
 
 __all__ = [
     "can_write_in",
+    "check_name_length",
     "check_writable",
     "is_channels_last",
     "DEEP_GRAY",

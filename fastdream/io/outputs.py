@@ -338,6 +338,27 @@ def can_write_in(folder) -> bool:
         return False
 
 
+def check_name_length(name: str, path: Path) -> None:
+    """A file or folder name longer than the file system takes (255 bytes on most) refused before
+    the work: the OS's own error came as a traceback, or after the work, from the temporary file.
+
+    Examples:
+        >>> check_name_length("output", Path("x" * 300 + ".png"))
+        Traceback (most recent call last):
+        ...
+        ValueError: output: the file name is 304 bytes, more than the 255 a name may have
+    """
+    parent = path.parent if str(path.parent) else Path(".")
+    try:
+        most = os.pathconf(parent, "PC_NAME_MAX") if parent.is_dir() else 255
+    except (OSError, ValueError, AttributeError):
+        most = 255
+    if len(os.fsencode(path.name)) > most:
+        raise ValueError(
+            f"{name}: the file name is {len(os.fsencode(path.name))} bytes, more than the {most} a name may have"
+        )
+
+
 def check_writable(name: str, path: Path) -> None:
     """A ``PermissionError`` naming ``name`` when the folder ``path`` is, or the nearest existing
     one it would be made in, cannot be written: said before the work, not by the system after it.

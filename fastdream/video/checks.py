@@ -22,6 +22,7 @@ def check_out_path(out_path, image, others=()) -> tuple[Path, str]:
     if out.is_dir() and not out.suffix:  # (it said "unknown video extension '' in 'clips'")
         raise IsADirectoryError(f"out_path: {out} is a folder; give a video file in it (.gif, .webp or .mp4)")
     fmt = io.animation_format(out)
+    io.check_name_length("out_path", out)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(f"out_path: output folder does not exist: {parent}")
@@ -49,6 +50,12 @@ def check_frames_dir(frames_dir, out: Path, inputs=()) -> Path:
     if default:
         frames_dir = default_frames_dir(out)
     frames_dir = _checks.path("frames_dir", frames_dir)
+    try:  # (a long out_path's NAME_frames passed the 255 bytes: the system's "File name too long")
+        io.check_name_length("frames_dir", frames_dir)
+    except ValueError as exc:
+        raise ValueError(
+            f"{exc}" + (f" (the default for {out.name}; pass frames_dir= (--frames-dir))" if default else "")
+        ) from None
     if frames_dir.exists() and not frames_dir.is_dir():
         raise NotADirectoryError(f"frames_dir: {frames_dir} exists and is not a folder")
     if frames_dir.resolve() == out.resolve():
