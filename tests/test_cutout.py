@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from fastdream import io
 from fastdream.cutout import cutout, load_unet, predict_mask, read_mask, train_unet
 from fastdream.cutout import pairs as cp
 from fastdream.cutout import train as ct
@@ -177,8 +178,13 @@ def test_cutout_inputs_exif_alpha_arrays_and_model(trained, data, tmp_path):
     # EXIF orientation 6 (rotate 90): the cutout is of the upright image.
     exif = Image.Exif()
     exif[0x0112] = 6
+    exif[0x010F] = "TestCam"
     rgb.resize((40, 30)).save(tmp_path / "rot.jpg", exif=exif)
     assert cutout(tmp_path / "rot.jpg", trained).size == (30, 40)
+    # The photo's camera kept in every kind of cutout (a mask, a color, decontaminated lost it)
+    for kw in ({}, dict(background=(0, 0, 0)), dict(only_mask=True), dict(decontaminate=True)):
+        io.save_image(cutout(tmp_path / "rot.jpg", trained, **kw), tmp_path / "c.png")
+        assert Image.open(tmp_path / "c.png").getexif().get(0x010F) == "TestCam", kw
     # An input alpha multiplies the mask: transparent stays transparent.
     rgba = rgb.convert("RGBA")
     a = np.full((48, 48), 255, np.uint8)

@@ -304,14 +304,20 @@ def cutout(
         mask = mask.point((lut * 255).round().clamp(0, 255).to(torch.int64).tolist())
     if alpha is not None:
         mask = ImageChops.multiply(mask, alpha)
-    if only_mask:
-        return mask
+    if only_mask:  # (the photo's camera, date and place: a mask or a colored cutout lost them)
+        return _metadata(mask, rgb.info, ("exif",))
     if decont:
-        rgb = _decontaminated(rgb, mask)
+        rgb = _metadata(_decontaminated(rgb, mask), rgb.info)
     if color is None:
         rgb.putalpha(mask)
         return rgb
-    return _composite(rgb, mask, color)
+    return _metadata(_composite(rgb, mask, color), rgb.info)
+
+
+def _metadata(im: Image.Image, info: dict, keys=("exif", "icc_profile")) -> Image.Image:
+    """``im`` with the photo's EXIF record (and color profile, for its colors), as the plain cutout keeps them."""
+    im.info.update({k: info[k] for k in keys if k in info})
+    return im
 
 
 def _background(color):
