@@ -201,14 +201,15 @@ def test_a_videos_own_rate_beyond_what_gif_plays_is_brought_down_with_a_warning(
         fd.dream_video(clip, tmp_path / "again.gif", fps=100, steps=1, octaves=1, flow=False)
 
 
-@pytest.mark.parametrize("name", ["c.gif", "c.jpg"])
+@pytest.mark.parametrize("name", ["c.gif", "c.jpg", "c.bmp"])  # (a BMP's refusal did not say --bg-color)
 def test_a_cutout_into_a_format_without_soft_alpha_is_refused_up_front(files, monkeypatch, capsys, name):
     """GIF keeps only on/off transparency, and Pillow dropped the cutout's soft alpha altogether:
     the "RGBA" GIF was opaque everywhere. --bg-color (no alpha left) may still go into either."""
     monkeypatch.chdir(files)
     assert main(["cutout", "in.png", "-o", name, "--model", "vae.pt"]) == 2
     err = capsys.readouterr().err
-    assert "cannot hold the cutout's soft transparency" in err and not (files / name).exists()
+    assert f"--output: {name} is a" in err and "cannot hold the cutout's soft transparency" in err
+    assert "or pass --bg-color R G B" in err and not (files / name).exists()
     assert main(["cutout", "in.png", "-o", name, "--model", "vae.pt", "--bg-color", "0", "0", "0"]) == 2
     assert "not a fastdream checkpoint" in capsys.readouterr().err  # past the format check, to the model
     assert main(["cutout", "in.png", "-o", name, "--model", "vae.pt", "--hard"]) == 2  # on/off alpha: a GIF keeps it
