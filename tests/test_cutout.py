@@ -366,7 +366,7 @@ def test_unpaired_files_are_skipped_with_a_warning(data, tmp_path):
 
 def test_too_few_pairs(data, tmp_path):
     images, masks = _copy_pairs(data, tmp_path, n=1)
-    with pytest.raises(ValueError, match="at least 2 image/mask pairs"):
+    with pytest.raises(ValueError, match="^images_dir: train_unet needs at least 2 image/mask pairs"):
         train_unet(images, masks, tmp_path / "u.pt", **TINY)
 
 

@@ -129,6 +129,6 @@ def split(keys: list[str], state, a: dict, launch: Dist) -> set[str]:
 
 def too_few(good, a):
     raise ValueError(
-        f"train_unet needs at least 2 image/mask pairs (one for training, one for validation); found {len(good)} "
+        f"images_dir: train_unet needs at least 2 image/mask pairs (one for training, one for validation); found {len(good)} "
         f"usable in {a['images_dir']} and {a['masks_dir']}"
     )
