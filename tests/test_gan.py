@@ -239,6 +239,8 @@ def test_latent_walk(trained, tmp_path):
     assert step < np.abs(arr[4] - arr[0]).mean()
     with pytest.raises(ValueError, match="frames must be >= 2"):
         gan.latent_walk(trained, 1)
+    with pytest.warns(UserWarning, match=r"points=5 is more than frames=2: the walk skips past some points"):
+        gan.latent_walk(trained, 2, seed=3, points=5)  # (frame 1 lay between points 2 and 3, unsaid)
     from fastdream import _room
 
     with pytest.MonkeyPatch.context() as m:

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor
 
 from fastdream import _checks
+from fastdream._warnings import warn
 
 __all__ = ["latent_generator", "loop_latents", "slerp"]
 
@@ -59,6 +60,10 @@ def loop_latents(keys: Tensor, frames: int) -> Tensor:
     """``frames`` latents along great circles through ``keys`` (points, nz) in turn and back to
     the first, evenly spaced in the interpolation parameter: a walk that loops seamlessly."""
     points = keys.shape[0]
+    if points > frames:  # (frame k sits at point k * points / frames: the rest were passed by unseen)
+        warn(
+            f"points={points} is more than frames={frames}: the walk skips past some points; give more frames, or fewer points"
+        )
     pos = torch.arange(frames, dtype=torch.float64) * points / frames
     i = pos.floor().long()
     u = (pos - i)[:, None]
