@@ -23,7 +23,9 @@ def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = Non
         >>> atomic_save(lambda tmp: pathlib.Path(tmp).write_text("hi"), out).read_text()
         'hi'
     """
-    path = Path(path)
+    path = given = Path(path)
+    if path.is_symlink():  # written through, as a shell's > writes: the rename replaced the link itself
+        path = Path(os.path.realpath(path))
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(f"output folder does not exist: {parent}")
@@ -45,7 +47,7 @@ def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = Non
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
-    return path
+    return given
 
 
 @contextmanager

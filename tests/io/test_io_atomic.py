@@ -40,6 +40,16 @@ def test_the_temporary_file_keeps_the_extension_and_sits_beside_the_output(tmp_p
     assert seen[1].endswith(".part")
 
 
+def test_a_symbolic_link_is_written_through_and_stays_a_link(tmp_path):
+    """--overwrite of a link to the input replaced the link by a file and left the input as it was."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "in.txt").write_text("the input")
+    (tmp_path / "link.txt").symlink_to(tmp_path / "sub" / "in.txt")
+    out = io.atomic_save(lambda tmp: Path(tmp).write_text("new"), tmp_path / "link.txt")
+    assert out == tmp_path / "link.txt" and (tmp_path / "link.txt").is_symlink()
+    assert (tmp_path / "sub" / "in.txt").read_text() == "new" and sorted(os.listdir(tmp_path / "sub")) == ["in.txt"]
+
+
 def test_a_missing_folder_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="output folder does not exist"):
         io.atomic_save(lambda tmp: None, tmp_path / "nope" / "a.txt")
