@@ -169,3 +169,13 @@ def test_a_stop_between_an_epochs_pictures_and_its_checkpoint_leaves_no_picture_
     names = sorted(p.name for p in (tmp_path / "run").iterdir())
     assert torch.load(tmp_path / "run" / "checkpoint.pt", weights_only=True)["epoch"] == 1
     assert "samples_epoch_001.png" in names and not [n for n in names if "epoch_002" in n], names
+
+
+def test_the_transparency_warning_counts_the_whole_folder(tmp_path):
+    """It said "8 of 50": the held-out pictures, put on white too, were left out of the count."""
+    folder = tmp_path / "clear"
+    folder.mkdir()
+    for k in range(10):
+        Image.new("RGBA", (32, 32), (30 * k, 90, 40, 100)).save(folder / f"{k}.png")
+    with pytest.warns(UserWarning, match=r"the transparency of 10 of 10 images is put on white"):
+        fd.train_vae(folder, tmp_path / "run", epochs=1, **VAE_TINY)

@@ -153,7 +153,7 @@ class ImageFolder(Dataset):
 
     def __init__(self, files: list[Path], size: int, channels: int, show_progress: bool = False, say: bool = True):
         self.files, self.size, self.channels = files, size, channels
-        self.cache = None
+        self.cache, self.clear = None, 0  # (clear: how many had transparency, put on white)
         if len(files) * channels * size * size <= PRELOAD_BYTES:
             # Decoding everything now also surfaces an unreadable file before anything is written.
             it = tqdm(files, desc="loading images", leave=False, disable=not show_progress or len(files) < 500)
@@ -162,7 +162,7 @@ class ImageFolder(Dataset):
                 im = load_pil(p, "images_dir")
                 seen += io.has_clear(im)
                 squares.append(square(im, size, channels))
-            self.cache = torch.stack(squares)
+            self.cache, self.clear = torch.stack(squares), seen
             if seen and say:  # (rank 0 of a torchrun says it)
                 warn(f"images_dir: the transparency of {seen} of {len(files)} images is put on white")
         else:
