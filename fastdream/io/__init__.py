@@ -19,6 +19,7 @@ from fastdream.io.convert import (
     to_uint8,
     uint8_from_pil,
 )
+from fastdream.io.formats import WRITABLE, flatten, image_format, keeps_soft_alpha, soft_alpha
 from fastdream.io.images import (
     MAX_PIXELS,
     SAMPLE_IMAGE,
@@ -36,19 +37,14 @@ from fastdream.io.images import (
 )
 from fastdream.io.masks import load_mask
 from fastdream.io.outputs import (
-    WRITABLE,
     Made,
     can_write_in,
     check_name_length,
     check_not_input,
     check_writable,
     checkpoint_file,
-    flatten,
-    image_format,
-    keeps_soft_alpha,
     output_folder,
     save_image,
-    soft_alpha,
     unused_name,
 )
 from fastdream.io.profile import color_profile, with_profile

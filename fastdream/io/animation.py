@@ -18,7 +18,7 @@ from fastdream import _checks
 from fastdream._warnings import warn
 from fastdream.io.atomic import atomic_save
 from fastdream.io.convert import standard
-from fastdream.io.outputs import bare_extension
+from fastdream.io.formats import bare_extension
 
 #: Animation formats by file extension.
 FORMATS = {".gif": "GIF", ".webp": "WEBP", ".mp4": "MP4"}
