@@ -1,6 +1,7 @@
 """Background removal: the synthetic dataset, train_unet (CPU, tiny), cutout/predict_mask,
 mask reading and bad inputs (the shared training behaviour: test_training.py)."""
 
+import json
 import warnings
 from unittest import mock
 
@@ -475,6 +476,14 @@ def test_cutout_folder_resumes_and_skips_bad_files(trained, data, tmp_path, caps
     # A default spelled out is the same settings (it was refused: "threshold: not recorded before")
     (tmp_path / "out" / "2.png").unlink()
     r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0), threshold=0.5, soft=True, refine=True)
+    assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
+    # ... and a folder whose record spelled a default out (as fastdream did) resumes without it
+    record = tmp_path / "out" / ".fastdream-settings.json"
+    kept = json.loads(record.read_text())
+    kept["cutout"]["threshold"] = "0.5"
+    record.write_text(json.dumps(kept))
+    (tmp_path / "out" / "2.png").unlink()
+    r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0))
     assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
     with pytest.raises(ValueError, match="background must be"):
         cutout_folder(src, tmp_path / "o2", trained, background=(1,))

@@ -8,7 +8,7 @@ import inspect
 from PIL import Image
 
 from fastdream import _checks, io
-from fastdream.batch import check_folders, run_folder
+from fastdream.batch import check_folders, run_folder, stored_settings
 from fastdream.cutout.predict import cutout, model_and_device
 
 
@@ -72,20 +72,26 @@ def cutout_folder(
         soft=cutout_kwargs.get("soft", True),  # hard cutouts (--hard) go into a GIF as a single file's do
         # what decides the cutouts: a rerun with others is refused
         settings={
-            "cutout": _recorded(cutout_kwargs),
+            "cutout": _recorded(cutout_kwargs, stored_settings(output_dir).get("cutout")),
             "model": io.model_fingerprint(model),
         },
     )
 
 
-def _recorded(cutout_kwargs: dict) -> dict:
+def _recorded(cutout_kwargs: dict, stored=None) -> dict:
     """The options that decide the cutouts, as recorded with them: those at :func:`cutout`'s
     defaults left out, so that a rerun spelling a default out (``threshold=0.5``) resumes; it
-    was refused as "other settings (threshold: not recorded before, 0.5 now)".
+    was refused as "other settings (threshold: not recorded before, 0.5 now)". ``stored``: the
+    folder's record, kept when it says the same with defaults spelled out (as fastdream did).
 
     Examples:
         >>> _recorded(dict(threshold=0.5, soft=True, tta=True))
         {'tta': 'True'}
+        >>> _recorded({}, stored={"threshold": "0.5"}), _recorded({}, stored={"threshold": "0.4"})
+        ({'threshold': '0.5'}, {})
     """
-    defaults = {k: p.default for k, p in inspect.signature(cutout).parameters.items() if p.default is not p.empty}
-    return {k: repr(v) for k, v in sorted(cutout_kwargs.items()) if k not in defaults or repr(v) != repr(defaults[k])}
+    defaults = {k: repr(p.default) for k, p in inspect.signature(cutout).parameters.items() if p.default is not p.empty}
+    mine = {k: repr(v) for k, v in sorted(cutout_kwargs.items()) if repr(v) != defaults.get(k)}
+    if isinstance(stored, dict) and {k: v for k, v in stored.items() if v != defaults.get(k)} == mine:
+        return stored
+    return mine
