@@ -1051,7 +1051,23 @@ def test_dreamed_samples_are_written_as_they_come_and_walks_checked_for_memory(t
     assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "5", *dreamed]) == 130
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sample_0000.png", "sample_0001.png"]
     assert "interrupted; the 2 samples dreamed so far are in" in capsys.readouterr().err
+
+    calls.clear()
+    monkeypatch.setattr(fd, "dream", lambda image, **kw: calls.append(1) or _stop_at_third(calls, image))
+    assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "t"), "-n", "5", *dreamed]) == 143  # (it said 130)
+    assert "terminated; the 2 samples dreamed so far are in" in capsys.readouterr().err
+    from fastdream import _room
+
+    monkeypatch.setattr(_room, "memory_budget", lambda: 2**30)  # a 1 GB machine: the check, whatever this one has
     walk = ["gan-walk", str(ckpt), "-o", str(tmp_path / "w.gif"), "--frames", "3000", "--dream", "--dream-size", "2048"]
     assert main(walk) == 2
     assert "--frames 3000 dreamed at --dream-size 2048 (held for the animation) needs about" in capsys.readouterr().err
     assert not (tmp_path / "w.gif").exists() and len(calls) == 3
+
+
+def _stop_at_third(calls, image):
+    from fastdream.cli.errors import Terminated
+
+    if len(calls) == 3:
+        raise Terminated()
+    return image

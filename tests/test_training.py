@@ -295,8 +295,15 @@ def test_a_resumed_run_says_so(tmp_path, capsys):
     assert "resuming" not in capsys.readouterr().err
 
 
-def test_the_bar_counts_the_epochs_a_time_budget_lets_run(tmp_path, capsys):
+def test_the_bar_counts_the_epochs_a_time_budget_lets_run(tmp_path, capsys, monkeypatch):
     """The bar's total (and so its time left) was every epoch asked for, past the budget."""
+    import types
+
+    now = [0.0]  # a clock of its own: the plan, whatever the machine's load
+    clock = types.SimpleNamespace(
+        monotonic=lambda: now[0], time=lambda: now[0], sleep=lambda s: now.__setitem__(0, now[0] + s)
+    )
+    monkeypatch.setattr(loop, "time", clock)
     t = _Counting(tmp_path / "toy.pt", epoch_seconds=0.1)
     t.keys = ("batch", "progress")
     t.fit(30, 3, max_minutes=1.0 / 60, progress=True)

@@ -158,10 +158,13 @@ def _write_samples(images, args) -> int:
         try:
             for i, im in enumerate(_dreamed(images, args, seed=args.seed)):
                 written.append(io.save_image(im, out / f"sample_{i:04d}.png"))
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as stop:  # (or a Terminated: its exit status is kept)
+            if getattr(stop, "written", None) is not None:  # a sample made whole before the stop
+                written.append(Path(stop.written))
+                stop.written = None  # (the line says the samples, not this one file)
             if args.dream and written:
                 args.partial = f"the {_count(len(written), 'sample')} dreamed so far are in {out}"
-                raise KeyboardInterrupt from None  # (Made keeps a folder that holds them)
+                raise  # (Made keeps a folder that holds them)
             _remove(written)
             raise
         except BaseException:

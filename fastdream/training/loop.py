@@ -299,8 +299,6 @@ class Trainer:
 def _fitting(bar, horizon: float, epochs: int, start: int, iters: int) -> str:
     """The bar's total and a word for the epochs a time budget lets run: the bar counted every
     epoch asked, so its time left ignored the budget that would stop it sooner."""
-    if horizon >= epochs:
-        return ""
-    fit = int(horizon)
-    bar.total = (fit - start) * iters
-    return f" ({fit} fit the time budget)"
+    fit = min(int(horizon), epochs)
+    bar.total = (fit - start) * iters  # (set back too, when a slow first epoch's estimate recovers)
+    return "" if fit >= epochs else f" ({fit} fit the time budget)"
