@@ -208,13 +208,13 @@ def test_a_cutout_into_a_format_without_soft_alpha_is_refused_up_front(files, mo
     monkeypatch.chdir(files)
     assert main(["cutout", "in.png", "-o", name, "--model", "vae.pt"]) == 2
     err = capsys.readouterr().err
-    assert f"--output: {name} is a" in err and "cannot hold the cutout's soft transparency" in err
+    assert f"--output: {name} is a" in err and "transparency (its alpha)" in err
     assert "or pass --bg-color R G B" in err and not (files / name).exists()
     assert main(["cutout", "in.png", "-o", name, "--model", "vae.pt", "--bg-color", "0", "0", "0"]) == 2
     assert "not a fastdream checkpoint" in capsys.readouterr().err  # past the format check, to the model
     assert main(["cutout", "in.png", "-o", name, "--model", "vae.pt", "--hard"]) == 2  # on/off alpha: a GIF keeps it
     err = capsys.readouterr().err
-    assert ("not a fastdream checkpoint" if name.endswith(".gif") else "soft transparency") in err
+    assert ("not a fastdream checkpoint" if name.endswith(".gif") else "cannot hold the cutout's transparency") in err
 
 
 def test_train_dreamer_checks_its_sheet_before_training(files, monkeypatch, capsys):

@@ -493,6 +493,10 @@ def test_cutout_folder_resumes_and_skips_bad_files(trained, data, tmp_path, caps
     assert len(r.written) == 3 and Image.open(r.written[0]).format == "GIF"
     with pytest.raises(ValueError, match="gif cannot hold the cutouts' soft transparency"):
         cutout_folder(src, tmp_path / "soft", trained, format="gif")
+    with pytest.raises(
+        ValueError, match=r"bmp cannot hold .* or pass background=\(R, G, B\)"
+    ):  # (only JPEG and GIF were)
+        cutout_folder(src, tmp_path / "bmp", trained, format="bmp")
 
 
 @pytest.mark.parametrize("inner", ["masks", "images"])

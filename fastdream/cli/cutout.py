@@ -65,8 +65,6 @@ def _cutout_options(args) -> dict:
 
 
 def _cmd_cutout(args) -> int:
-    from PIL import Image
-
     import fastdream as fd
     from fastdream import io
     from fastdream.cutout import loses_alpha
@@ -83,13 +81,12 @@ def _cmd_cutout(args) -> int:
     color = args.bg_color or []
     opaque = len(color) == 3 or (len(color) == 4 and color[3] == 255)
     mode = "L" if args.only_mask else "RGB" if opaque else "RGBA"
-    known = Image.registered_extensions().get(Path(args.output).suffix.lower())
-    holds = io.keeps_soft_alpha(args.output) or (args.hard and known == "GIF")
-    fmt = loses_alpha(Path(args.output).suffix, soft=not args.hard) or (known if known and not holds else None)
+    fmt = loses_alpha(Path(args.output).suffix, soft=not args.hard)
     if "A" in mode and fmt:  # (a BMP's refusal did not say --bg-color; a JPEG's did not name --output)
+        what = "soft transparency" if fmt == "GIF" else "transparency"
         raise UsageError(
-            f"--output: {args.output} is a {fmt}, which cannot hold the cutout's soft transparency (its alpha); use "
-            ".png or .webp, or pass --bg-color R G B to put the subject on a color"
+            f"--output: {args.output} is a {fmt}, which cannot hold the cutout's {what} (its alpha); use .png or "
+            ".webp, or pass --bg-color R G B to put the subject on a color"
         )
     out = output_path(args, None, mode=mode, soft=not args.hard)  # --model is among the inputs it checks
     image = io.load_pil(source, every_frame=None)

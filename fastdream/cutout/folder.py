@@ -14,15 +14,20 @@ from fastdream.cutout.predict import cutout, model_and_device
 
 def loses_alpha(extension: str, soft: bool = True) -> str | None:
     """The format of ``extension`` (``".gif"``, ``"jpg"``) if it would lose a cutout's alpha:
-    JPEG has none; GIF keeps only on/off transparency, so a ``soft`` one (Pillow drops it
-    altogether). None for the others.
+    JPEG and BMP have none; GIF keeps only on/off transparency, so a ``soft`` one (Pillow drops
+    it altogether). None for the others, and for an extension Pillow does not know (said by the
+    writer's own check).
 
     Examples:
         >>> loses_alpha(".GIF"), loses_alpha("jpg"), loses_alpha(".png"), loses_alpha(".gif", soft=False)
         ('GIF', 'JPEG', None, None)
+        >>> loses_alpha("bmp"), loses_alpha(".webp")
+        ('BMP', None)
     """
     fmt = Image.registered_extensions().get("." + extension.lower().lstrip("."))
-    return fmt if fmt == "JPEG" or (fmt == "GIF" and soft) else None
+    if fmt is None or io.keeps_soft_alpha(f"x.{extension.lstrip('.')}") or (fmt == "GIF" and not soft):
+        return None
+    return fmt
 
 
 def cutout_folder(
