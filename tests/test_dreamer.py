@@ -263,6 +263,10 @@ def test_folder_errors_and_counted_skips(tmp_path):
     for name in ("a=b", " cat", "", "a/b", ".."):  # (it wrote folders train_dreamer refused or could not dream)
         with pytest.raises(ValueError, match=r"^sources: subject .* name it otherwise"):
             fd.data.make_subject_folders(tmp_path / "made", {name: np.zeros((32, 32, 3), np.uint8)}, per_subject=2)
+    with pytest.raises(TypeError, match=r"^sources: a subject's name must be a string, got 5"):
+        fd.data.make_subject_folders(tmp_path / "made", {5: np.zeros((32, 32, 3), np.uint8)}, per_subject=2)
+    with pytest.raises(ValueError, match=r"^sources: the file name is 309 bytes"):
+        fd.data.make_subject_folders(tmp_path / "made", {"c" * 300: np.zeros((32, 32, 3), np.uint8)}, per_subject=2)
     assert not (tmp_path / "made").exists()
     # an empty subject and an unreadable file: skipped, counted in the warning and the checkpoint
     root = _folder(tmp_path / "skips", {"a": 3, "b": "3", "empty": 0})

@@ -346,10 +346,13 @@ def _partial_name(out: Path) -> Path:
     Examples:
         >>> _partial_name(Path("a/dream.png")).as_posix(), len(_partial_name(Path("x" * 250 + ".png")).name)
         ('a/dream-partial.png', 249)
+        >>> _partial_name(Path(os.fsdecode(b"caf\\xe9.png"))) == Path(os.fsdecode(b"caf\\xe9-partial.png"))
+        True
     """
-    tail = f"-partial{out.suffix}"
-    stem = os.fsencode(out.stem)[: 255 - 6 - len(os.fsencode(tail))]
-    return out.with_name(os.fsdecode(stem).encode("utf-8", "ignore").decode("utf-8", "ignore") + tail)
+    tail, stem = f"-partial{out.suffix}", out.stem
+    while len(os.fsencode(stem + tail)) > 255 - 6 and stem:  # (a character at a time: never half of one)
+        stem = stem[:-1]
+    return out.with_name(stem + tail)
 
 
 #: What an option says in --help where its command says nothing of its own (by argparse dest).

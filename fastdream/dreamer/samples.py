@@ -66,10 +66,13 @@ def make_subject_folders(out_dir, sources: dict, per_subject: int = 60, size: in
     if not isinstance(sources, dict) or not sources:
         raise TypeError(f"sources must be a dict subject name -> picture(s), got {type(sources).__name__}")
     for name in sources:  # (a name train_dreamer then refused, or could never dream, was written)
-        plain = isinstance(name, str) and name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
+        if not isinstance(name, str):
+            raise TypeError(f"sources: a subject's name must be a string, got {_checks.shown(name)}")
+        plain = name not in ("", ".", "..") and not any(c in name for c in "/\\\0")
         why = unusable_name(name) if plain else "is not a folder's name"
         if why:
             raise ValueError(f"sources: subject {name!r} {why}; name it otherwise")
+        io.check_name_length("sources", out / f"{name}_0000.jpg")  # (else the system's "File name too long")
     per_subject = _checks.integer("per_subject", per_subject, 2, cap=_checks.COUNT_MAX)
     size = _checks.integer("size", size, 16, cap=1 << 14)
     _checks.fits(f"size={size}", size * size * 3 * 4)

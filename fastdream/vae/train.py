@@ -12,6 +12,7 @@ before the KL term pulls the posterior to the prior (no posterior collapse).
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -98,7 +99,8 @@ class VAETrainer(Trainer):
         self.train_ds = ImageFolder(train_files, m["image_size"], m["channels"], show, False)
         self.val_ds = ImageFolder(val_files, m["image_size"], m["channels"], False, False)
         clear, n = self.train_ds.clear + self.val_ds.clear, len(train_files) + len(val_files)
-        if clear and dist.main:  # (of the whole folder, as the GAN says it: "8 of 50" left the held-out out)
+        counted = self.train_ds.cache is not None and self.val_ds.cache is not None  # (decoded now: counted)
+        if clear and counted and dist.main:  # (the whole folder, as the GAN says it: "8 of 50" left the held-out out)
             warn(f"images_dir: the transparency of {clear} of {n} images is put on white")
         self.val_files = [str(f) for f in val_files]
         self.sampler = DistributedSampler(
@@ -322,11 +324,13 @@ def _batch(a: dict, n_files: int, n_train: int, has_val: bool, world: int) -> in
     a ``ValueError`` when the folder cannot fill it."""
     batch = folder_batch(a["batch_size"], n_train, world)
     if n_train < batch * world or not has_val:
-        need = next(n for n in range(2, 10**9) if n - max(1, round(n * a["val_split"])) >= batch * world)
+        k, v = batch * world, a["val_split"]
+        first = max(2, math.ceil(k / (1 - v)) - 2) if v < 1 else 0  # (about where it is: a few tries from there)
+        need = next((n for n in range(first, first + 8) if first and n - max(1, round(n * v)) >= k), None)
         lower = "" if batch <= 2 else " or lower batch_size"  # (a batch is at least 2: it said lower it at 2)
         raise ValueError(
-            f"images_dir: {_count(n_files)} too few for a validation split of {a['val_split']:g} and "
-            f"one batch of batch_size={batch}: it needs at least {need}; add images{lower}"
+            f"images_dir: {_count(n_files)} too few for a validation split of {v:g} and one batch of "
+            f"batch_size={batch}" + (f": it needs at least {need}" if need else "") + f"; add images{lower}"
         )
     return batch
 
