@@ -127,6 +127,17 @@ def test_a_tilde_the_shell_left_is_the_home_folder(files, monkeypatch, capsys):
     assert (home / "out.png").is_file() and not (files / "~").exists()
 
 
+def test_an_output_link_is_checked_where_it_points(files, monkeypatch, capsys):
+    """Outputs are written through links: a link into a missing folder failed after the dream."""
+    from fastdream.dream import engine
+
+    monkeypatch.chdir(files)
+    monkeypatch.setattr(engine.Dream, "step", lambda *a: pytest.fail("dreamed before the output was checked"))
+    (files / "dangling.png").symlink_to(files / "nowhere" / "x.png")
+    assert main(["dream", "in.png", "-o", "dangling.png", "--octaves", "1", *QUICK]) == 2
+    assert f"output folder does not exist: {files / 'nowhere'}" in capsys.readouterr().err
+
+
 def test_a_folder_dream_into_a_name_like_an_image_is_refused(files, monkeypatch, capsys):
     (files / "photos").mkdir()
     (files / "in.png").rename(files / "photos" / "in.png")

@@ -119,12 +119,13 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
         raise UsageError(f"output {args.output} ends with a slash, as a folder does; give a file name")
     if out.exists() and not out.is_file():
         raise UsageError(f"output {out} exists and is not a regular file (a named pipe or a device); choose another")
-    parent = out.parent if str(out.parent) else Path(".")
+    # A symbolic link is written through (io.atomic_save): its file's folder is the one written
+    parent = Path(os.path.realpath(out)).parent if out.is_symlink() else out.parent if str(out.parent) else Path(".")
     if not parent.exists():
-        missing = next((p for p in reversed(out.parents) if not p.exists()), parent)
+        missing = next((p for p in reversed(parent.parents) if not p.exists()), parent)
         if missing.parent.exists() and not missing.parent.is_dir():
             raise NotADirectoryError(f"output: {missing.parent} is a file, not a folder")
-        raise FileNotFoundError(f"output folder does not exist: {out.parent}")
+        raise FileNotFoundError(f"output folder does not exist: {parent}")
     if not parent.is_dir():
         raise NotADirectoryError(f"output: {parent} is a file, not a folder")
     if not io.can_write_in(parent):
