@@ -228,8 +228,8 @@ def test_dream_without_input_uses_the_bundled_sample(tmp_path):
         (["dream", "{img}", "--device", "tpu"], "'tpu' is not a valid device"),
         (["zoom", "{img}", "-o", "{tmp}/z.gif", "--device", "tpu"], "'tpu' is not a valid device"),
         # (NAME_frames of a 250-byte name, and a 256-byte name: the system's "File name too long")
-        (["zoom", "{img}", "-o", "{tmp}/" + "z" * 250 + ".gif"], "--frames-dir: the file name is 257 bytes"),
-        (["dream-video", "{img}", "-o", "{tmp}/" + "z" * 256 + ".gif"], "--output: the file name is 260 bytes"),
+        (["zoom", "{img}", "-o", "{tmp}/" + "z" * 250 + ".gif"], "--frames-dir: the name is 257 bytes"),
+        (["dream-video", "{img}", "-o", "{tmp}/" + "z" * 256 + ".gif"], "--output: the name is 260 bytes"),
     ],
 )
 def test_errors_are_one_line_exit_2_and_write_nothing(tmp_path, small_image, args, words):
@@ -507,6 +507,7 @@ def test_unet_commands_end_to_end(tmp_path):
     r = run("cutout", "-o", str(tmp_path / "sample.png"), "--model", str(ckpt), "--only-mask")  # as dream: the sample
     with Image.open(tmp_path / "sample.png") as im:
         assert r.returncode == 0 and im.size == (512, 512), r.stderr
+    assert "of the bundled sample photo" in r.stdout  # (as dream says it)
     r = run(
         "dream",
         str(photo),

@@ -264,7 +264,7 @@ def _rgba(path, soft: bool):
 @pytest.mark.parametrize(
     "make, output, words",
     [
-        (None, "x" * 252 + ".png", "the file name is 256 bytes, more than the 255 a name may have"),
+        (None, "x" * 252 + ".png", "the name is 256 bytes, more than the 255 a name may have"),
         ("soft", "o.gif", "o.gif is a GIF, which cannot hold soft transparency"),
         ("wide", "o.jpg", "o.jpg is a JPEG, which stores at most 65500 pixels a side, and the picture is 66000x2"),
         ("wide", "o.webp", "stores at most 16383 pixels a side"),

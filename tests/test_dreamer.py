@@ -265,7 +265,7 @@ def test_folder_errors_and_counted_skips(tmp_path):
             fd.data.make_subject_folders(tmp_path / "made", {name: np.zeros((32, 32, 3), np.uint8)}, per_subject=2)
     with pytest.raises(TypeError, match=r"^sources: a subject's name must be a string, got 5"):
         fd.data.make_subject_folders(tmp_path / "made", {5: np.zeros((32, 32, 3), np.uint8)}, per_subject=2)
-    with pytest.raises(ValueError, match=r"^sources: the file name is 309 bytes"):
+    with pytest.raises(ValueError, match=r"^sources: the name is 309 bytes"):
         fd.data.make_subject_folders(tmp_path / "made", {"c" * 300: np.zeros((32, 32, 3), np.uint8)}, per_subject=2)
     assert not (tmp_path / "made").exists()
     # an empty subject and an unreadable file: skipped, counted in the warning and the checkpoint
@@ -281,6 +281,8 @@ def test_folder_errors_and_counted_skips(tmp_path):
 def test_sheets(dreamer):
     sheet = subject_sheet(dreamer, _photo(), size=40, octaves=1, steps=1)
     assert sheet.size == (4 * 40, 40 * 48 // 56 + 18)  # the picture and three subjects, captioned
+    bigger = subject_sheet(dreamer, _photo(), size=70, octaves=1, steps=1)  # (past the picture's 56: it stayed 56)
+    assert bigger.size == (4 * 70, 60 + 18)
     proof = fd.proof_sheet(
         _photo(), vary={"subject": ["brick", "cat"]}, model=fd.models.load(dreamer), size=40, **QUICK
     )

@@ -192,7 +192,8 @@ def empty_path(args, parser: argparse.ArgumentParser) -> str | None:
 def expand_home(args) -> None:
     """``~`` at the start of a value, as the shell would have: it expands ``~`` only at the start
     of a word, so ``--output=~/a.png`` or ``--weights=~/w.pt`` reached us as written and said "no
-    such folder: ~". Options that are not paths never start with ``~``."""
+    such folder: ~". Every value is expanded (a quoted ``'~/x'`` too): no option but a path starts
+    with ``~`` in practice, and ``~name`` stays as written unless ``name`` is a user."""
     for dest, value in vars(args).items():
         if isinstance(value, str) and value.startswith("~"):
             setattr(args, dest, os.path.expanduser(value))

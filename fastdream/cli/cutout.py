@@ -92,7 +92,8 @@ def _cmd_cutout(args) -> int:
     image = io.load_pil(source, every_frame=None)
     result = fd.cutout(image, args.model, **_cutout_options(args))
     io.save_image(result, out)
-    print(f"wrote {out} ({result.mode} {result.width}x{result.height})")
+    sample = "" if args.input else ", of the bundled sample photo"  # (as dream says it: a forgotten INPUT is seen)
+    print(f"wrote {out} ({result.mode} {result.width}x{result.height}{sample})")
     return 0
 
 

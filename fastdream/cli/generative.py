@@ -126,7 +126,8 @@ def _check_output(args, walk: bool) -> None:
     if args.dream:
         _checks.integer("--dream-size", args.dream_size, 16, 1 << 14)
         _checks.integer("--steps", args.steps, 1, 10_000)
-        _checks.integer("--frames" if walk else "-n", args.frames if walk else args.n, 1, cap=_checks.COUNT_MAX)
+        if walk:  # (-n is checked above for every sampling)
+            _checks.integer("--frames", args.frames, 1, cap=_checks.COUNT_MAX)
         # A walk's dreamed frames are all held until the animation is written (samples are written
         # one by one): 20000 frames of 2048 px started a run that would end out of memory hours later.
         side, size = args.dream_size**2, f"--dream-size {args.dream_size}"

@@ -46,7 +46,10 @@ def subject_sheet(model, image=None, *, size: int = 256, columns: int | None = N
         if k in dream_kwargs:
             raise TypeError(f"subject_sheet sets {k}= itself (one cell per subject); leave it out")
     picture = io.to_pil(io.load(io.SAMPLE_IMAGE if image is None else image, "image").rgb[0])
-    picture.thumbnail((size, size), Image.LANCZOS)
+    scale = size / max(picture.size)  # (up too: thumbnail() only shrinks, and 1024 gave 512 px cells)
+    picture = picture.resize(
+        (max(1, round(picture.width * scale)), max(1, round(picture.height * scale))), Image.LANCZOS
+    )
     cells = [("picture", picture)]
     seed = dream_kwargs.pop("seed", None)
     seed = 0 if seed is None else seed

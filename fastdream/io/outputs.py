@@ -204,7 +204,7 @@ def check_name_length(name: str, path: Path) -> None:
         >>> check_name_length("output", Path("x" * 300 + ".png"))
         Traceback (most recent call last):
         ...
-        ValueError: output: the file name is 304 bytes, more than the 255 a name may have
+        ValueError: output: the name is 304 bytes, more than the 255 a name may have
     """
     parent = path.parent if str(path.parent) else Path(".")
     try:
@@ -213,7 +213,7 @@ def check_name_length(name: str, path: Path) -> None:
         most = 255
     if len(os.fsencode(path.name)) > most:
         raise ValueError(
-            f"{name}: the file name is {len(os.fsencode(path.name))} bytes, more than the {most} a name may have"
+            f"{name}: the name is {len(os.fsencode(path.name))} bytes, more than the {most} a name may have"
         )
 
 

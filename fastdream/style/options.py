@@ -19,7 +19,14 @@ CONTENT_LAYERS = EfficientNetLite0.content_layers
 INITS = ("content", "noise")
 #: Upper bounds of the numbers (issue 24): sizes within the sides of the largest image fastdream
 #: opens, weights far from float32's overflow, octaves and steps that end.
-MAX = {"size": 1 << 16, "octaves": 64, "octave_scale": 16.0, "steps": 100_000, "lr": 1.0, "style_scale": 16.0}
+MAX = {
+    "size": 1 << 16,
+    "octaves": 64,
+    "octave_scale": 16.0,
+    "steps": 100_000,
+    "lr": _checks.LR_MAX,
+    "style_scale": 16.0,
+}
 MAX["weight"] = 1e9
 
 

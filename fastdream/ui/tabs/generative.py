@@ -52,10 +52,12 @@ def build(page: Page) -> None:
         model = page.file(session, v["checkpoint"], "checkpoint")
         fn, walk = KINDS[v["make"]]
         kw: dict = {"seed": widgets.drawn_seed(v["seed"])}  # (drawn here: the shell's line names it)
-        if v["make"] == "VAE samples":
+        if v["make"] == "VAE samples" and float(v["temperature"]) != 1.0:  # (1: the library's, said by no flag)
             kw["temperature"] = float(v["temperature"])
         out = session.output("walk" if walk else "samples", ".gif" if walk else ".png")
         count = int(v["frames"]) if walk else int(v["n"])
+        if walk and count < 4:  # (the page has no control of the points: a walk of 2 frames visits 2, unwarned)
+            kw["points"] = count
         line = _command(v["make"], model.name, count, float(v["fps"]), kw)
 
         def work(hook):
@@ -88,4 +90,5 @@ def _command(make: str, checkpoint: str, count: int, fps: float, kw: dict) -> st
     name = f"{kind.lower()}-walk" if what == "walk" else f"sample-{kind.lower()}"
     extra = ["--frames", str(count), "--fps", f"{fps:g}"] if what == "walk" else ["-n", str(count)]
     extra += ["--seed", str(kw["seed"])] + (["--temperature", f"{kw['temperature']:g}"] if "temperature" in kw else [])
+    extra += ["--points", str(kw["points"])] if "points" in kw else []
     return options.command(name, [checkpoint], "walk.gif" if what == "walk" else "samples", {}, extra)
