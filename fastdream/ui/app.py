@@ -41,6 +41,10 @@ CSS = """
 .secondary-wrap input[role="combobox"] { padding-right: 22px; text-overflow: ellipsis; }
 /* A file box's label covered its upload icon at 420 px: there the words alone say what to do */
 @media (max-width: 520px) { .block > button.upload-container .icon-wrap { display: none; } }
+/* ... and a label wrapped to two or three lines covered "Drop File Here": it takes its own room */
+@media (max-width: 520px) {
+  .block:has(.upload-container) > label[data-testid="block-label"] { position: static; margin-bottom: 6px; }
+}
 """
 
 HEADER = f"""# fastdream

@@ -47,6 +47,20 @@ new MutationObserver(() => {
 """
 
 
+OPEN_CONTROLS = """
+for (const b of document.querySelectorAll('button.label-wrap'))
+  if (b.textContent.includes('Creative controls') && !b.classList.contains('open')) b.click();
+"""
+# [upload boxes on screen, the labels of those whose label runs over the box] (null: none on screen)
+COVERED = """
+const boxes = [...document.querySelectorAll('.block')].filter(b => b.offsetParent !== null).map(b => [
+  b.querySelector(':scope > label[data-testid="block-label"]'), b.querySelector('.upload-container')
+]).filter(([l, c]) => l && c && c.getBoundingClientRect().height > 0);
+const covered = boxes.filter(([l, c]) => l.getBoundingClientRect().bottom > c.getBoundingClientRect().top + 1);
+return boxes.length >= 2 ? [boxes.length, covered.map(([l]) => l.textContent.trim())] : null;
+"""
+
+
 def unavailable(why: str):
     if IN_CI:
         pytest.fail(f"the browser tests must run in CI: {why}")
@@ -162,6 +176,10 @@ def test_a_phones_page_keeps_its_width_after_a_run(server, browser, tmp_path):
         widths = "return [document.documentElement.scrollWidth, document.documentElement.clientWidth]"
         scroll, client = browser.execute_script(widths)
         assert scroll <= client, (scroll, client, " ".join(e.text for e in css(browser, ".cm-content")))
+        # A label wrapped to two lines covered its upload box's "Drop Image Here" (the guide's, the styles')
+        browser.execute_script(OPEN_CONTROLS)
+        checked, covered = until(lambda: browser.execute_script(COVERED) or None, 10, "the controls opening")
+        assert checked >= 2 and not covered, covered
     finally:
         browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
 
