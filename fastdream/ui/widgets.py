@@ -223,7 +223,7 @@ class Video:
     @staticmethod
     def shown(path) -> tuple:
         if str(path).lower().endswith(".mp4"):  # ("Done" beside an empty box read as a failure)
-            warn(f"{MP4_NOT_SHOWN}: download it below")
+            warn(f"{MP4_NOT_SHOWN}: the Download the video button has it")
             return (None, str(path))
         return (str(path), str(path))
 
@@ -259,4 +259,6 @@ class Video:
         made = io.write_animation(paths[::-1] if reverse else paths, out, fps=fps)
         stop.result = (*Video.shown(made), *extra)  # type: ignore[attr-defined]
         # (the page said only "Stopped": what was kept, and where, went unsaid)
-        stop.said = f" The video so far ({done} frame{'s' * (done != 1)}) is kept: download it below."  # type: ignore[attr-defined]
+        stop.said = (
+            f" The video so far ({done} frame{'s' * (done != 1)}) is kept: the Download the video button has it."  # type: ignore[attr-defined]
+        )

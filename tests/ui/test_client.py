@@ -290,7 +290,9 @@ def test_a_stopped_zoom_keeps_the_frames_it_made(client, tmp_path):
     assert command.startswith("fastdream zoom photo.png")
     with Image.open(file) as gif:
         assert gif.format == "GIF" and 2 <= gif.n_frames < 60 and gif.size == (96, 96)
-        assert f"The video so far ({gif.n_frames} frames) is kept: download it below." in state, state
+        assert f"The video so far ({gif.n_frames} frames) is kept: the Download the video button has it." in state, (
+            state
+        )
 
 
 def test_a_stopped_style_keeps_the_picture_so_far(client, tmp_path):

@@ -463,5 +463,7 @@ def test_an_mp4_result_says_why_the_page_shows_none():
     needs("gradio")
     from fastdream.ui import widgets
 
-    with pytest.warns(fd.FastdreamWarning, match=r"an MP4 is not shown on this page .*: download it below"):
+    with pytest.warns(
+        fd.FastdreamWarning, match=r"an MP4 is not shown on this page .*: the Download the video button has it"
+    ):
         assert widgets.Video.shown("/tmp/x/zoom.mp4") == (None, "/tmp/x/zoom.mp4")
