@@ -168,6 +168,8 @@ def test_kinds_sizes_and_a_custom_model(images):
         ("IHC", dict(content_layers=[]), ValueError, "content_layers must name at least one layer"),
         ("IHC", dict(steps=0), ValueError, "steps must be >= 1"),
         ("IHC", dict(lr=2), ValueError, r"lr must be <= 1, got 2"),  # (as the trainers': it painted noise)
+        # (the photo came back, said to be painted: only ratios matter)
+        ("IHC", dict(content_weight=1e-10, style_weight=3e-10, tv_weight=4e-10), ValueError, "all under 0.0001"),
         ("IHC", dict(tile_size=-1), ValueError, r"tile_size must be >= 32, got -1 \(None: no tiling\)"),
         ("IHC", dict(size=16), ValueError, "below what the network needs"),
         ("IHC", dict(style_weight=float("nan")), ValueError, "style_weight must be a finite number"),
@@ -291,3 +293,26 @@ def test_a_gray_video_is_painted_in_a_colorful_styles_colors(tmp_path):
     fd.style_video(frames, painting, tmp_path / "v.gif", octaves=1, steps=2, seed=0)
     first = np.asarray(Image.open(tmp_path / "v_frames" / "frame_00000.png").convert("RGB"), np.float64)
     assert float(np.abs(first[..., 0] - first[..., 1]).max()) > 10
+
+
+def test_a_transparent_style_paints_with_what_shows(tmp_path):
+    """The colors hidden under a style's transparent part (black, in many editors' cutouts)
+    darkened the painting: two files that look the same painted differently, without a word."""
+    rng = np.random.default_rng(0)
+    content = (rng.random((48, 48, 3)) * 255).astype(np.uint8)
+    swatch = np.zeros((64, 64, 4), np.uint8)
+    swatch[..., :3] = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+    swatch[16:48, 16:48, 3] = 255
+    under_white = swatch.copy()
+    under_white[swatch[..., 3] == 0, :3] = 255
+    quick = dict(octaves=1, steps=3, seed=0)
+    with pytest.warns(UserWarning, match=r"^style: its transparent part \(75% of it\) is put on white"):
+        a = fd.style_transfer(content, swatch, **quick)
+    with pytest.warns(UserWarning, match="put on white"):
+        b = fd.style_transfer(content, under_white, **quick)
+    assert np.array_equal(a, b)
+    swatch[..., 3] = 0
+    with pytest.raises(ValueError, match=r"^style: the picture is fully transparent"):
+        fd.style_transfer(content, swatch, **quick)
+    with pytest.warns(UserWarning, match=r"^style: 300x1 px is stretched"):  # (its strokes: 32 rows of streaks)
+        fd.style_transfer(content, np.zeros((1, 300, 3), np.uint8), **quick)

@@ -14,6 +14,7 @@ import torch
 from fastdream import _checks, driver, io
 from fastdream.style import gray, regions
 from fastdream.style.options import CONTENT_LAYERS, STYLE_LAYERS, StyleOptions
+from fastdream.style.pictures import load_styles
 from fastdream.style.regions import SUBJECT
 from fastdream.style.stylizer import Stylizer, scaled_size
 
@@ -98,7 +99,7 @@ def style_transfer(content, style, *, masks=None, cutout_model=None, progress: b
     loaded = io.load(content, "content")
     if loaded.rgb.shape[0] != 1:
         raise ValueError(f"content: one image at a time, got a batch of {loaded.rgb.shape[0]}")
-    style01 = [io.load(s, f"style[{i}]" if len(styles) > 1 else "style").rgb[:1] for i, s in enumerate(styles)]
+    style01 = load_styles(styles)
     if gray.paints_in_color(loaded.gray, style01, o):  # painted in the style's colors
         loaded = io.load(gray.in_color(content, loaded), "content")
     dev = _device(o, content)

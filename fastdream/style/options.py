@@ -28,6 +28,8 @@ MAX = {
     "style_scale": 16.0,
 }
 MAX["weight"] = 1e9
+#: The largest of the three loss weights must reach this: below it, Adam's steps vanish (its eps).
+MIN_WEIGHT = 1e-4
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,11 @@ class StyleOptions:
         weights = [_weight(n, getattr(self, n)) for n in ("content_weight", "style_weight", "tv_weight")]
         if not any(weights):  # no loss at all: the picture would come back as it went in
             raise ValueError("content_weight, style_weight and tv_weight are all 0, so there is nothing to paint")
+        if max(weights) < MIN_WEIGHT:  # (1e-10, 3e-10, 4e-10 gave the photo back, said to be painted)
+            raise ValueError(
+                f"content_weight, style_weight and tv_weight are all under {MIN_WEIGHT:g}: only their ratios "
+                "matter, and gradients this small vanish in the optimizer's; multiply them all by the same number"
+            )
         return dataclasses.replace(
             self,
             style_weights=_style_weights(self.style_weights, n_styles),

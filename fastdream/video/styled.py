@@ -31,6 +31,7 @@ from fastdream.style import regions
 from fastdream.style.engine import octave_count, octave_sizes
 from fastdream.style.gray import paints_in_color
 from fastdream.style.options import MAX, StyleOptions
+from fastdream.style.pictures import load_styles
 from fastdream.style.stylizer import Stylizer, scaled_size
 from fastdream.training import distributed
 from fastdream.video import checks as C
@@ -337,7 +338,7 @@ def _styles(style_or_styles) -> list[torch.Tensor]:
     styles = list(style_or_styles) if isinstance(style_or_styles, (list, tuple)) else [style_or_styles]
     if not styles:
         raise ValueError("style_or_styles: give at least one style image")
-    return [io.load(x, f"style[{i}]" if len(styles) > 1 else "style").rgb[:1] for i, x in enumerate(styles)]
+    return load_styles(styles)
 
 
 def _options(n_styles: int, kw: dict) -> StyleOptions:
