@@ -186,6 +186,19 @@ def test_vary_values_with_commas_are_separated_by_semicolons(tmp_path, photo):
     assert [c["layers"] for c in cells] == [["_blocks.10:30-40,77"], ["_blocks.12"]]
 
 
+def test_a_guides_cell_is_remade_from_the_json(tmp_path, photo, monkeypatch):
+    """The shell's sheet recorded the guide as "<Image>": the README's remake of a cell failed."""
+    guide = tmp_path / "guide.png"
+    Image.fromarray(IMG[::-1].copy()).save(guide)
+    out = tmp_path / "s.png"
+    assert main(["sheet", str(photo), "-o", str(out), "--vary", "seed=1,2", "--guide", str(guide), *FAST]) == 0
+    cells = json.loads(out.with_suffix(".json").read_text())["cells"]
+    assert [c["guide"] for c in cells] == [str(guide)] * 2
+    monkeypatch.chdir(tmp_path.parent)  # (from any folder)
+    cell = fd.dream(Image.open(photo).resize((48, 48 * IMG.shape[0] // IMG.shape[1]), Image.LANCZOS), **cells[1])
+    assert cell.size[0] == 48
+
+
 def test_usage_errors(tmp_path, photo, capsys):
     cases = [
         ([], "give --vary"),

@@ -55,6 +55,8 @@ def _cmd_sheet(args) -> int:
         kw["model"] = load_model(args, weights_for)
     if args.model is not None and args.weights is None:  # by its name: each cell's JSON dreams it again
         kw["model"] = args.model
+    if args.guide:  # by its full path, read already: the JSON said "<Image>", and no cell could be remade
+        kw["guide"] = os.path.abspath(args.guide)
     try:
         sheet = fd.proof_sheet(source, out, progress=not args.quiet, notes=notes, **kw)
     except KeyboardInterrupt as stop:  # (the finished cells, on a sheet of their own)
