@@ -2,6 +2,8 @@
 normalization, smoothing, color preservation and matching, custom objectives; each on every path
 (tiles, masks, seeds, zoom videos) and with clear errors."""
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -158,6 +160,15 @@ def test_laplacian_norm_and_smoothing_give_lower_frequencies(photo):
     lap = _high_frequency_share(_change(fd.dream(photo, norm="laplacian", **FAST), photo))
     smooth = _high_frequency_share(_change(fd.dream(photo, smooth=1.5, **FAST), photo))
     assert lap < 0.8 * std and smooth < 0.8 * std, (std, lap, smooth)
+
+
+def test_a_smoothing_wider_than_the_picture_is_said(photo):
+    """smooth=1000 on 192 px gave a color cast over the whole picture, without a word."""
+    with pytest.warns(UserWarning, match=r"smooth=30 is wide for a 96x64 picture: .* a color cast"):
+        fd.dream(photo, smooth=30, octaves=1, steps=1, seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fd.dream(photo, smooth=4, octaves=1, steps=1, seed=0)  # (the gallery's kind of value: no word)
 
 
 def test_laplacian_normalize_bands():

@@ -315,6 +315,12 @@ class Dream:
 def run(image, o: DreamOptions, *, progress: bool = False, callback=None):
     """Dreams ``image`` with the checked options ``o`` (the float32 path of :func:`fastdream.dream`)."""
     job = Dream(image, o)
+    h, w = job.sizes[-1]
+    if o.smooth and o.smooth > min(h, w) / 8:  # (1000 on 192 px: a color cast, said to soften detail)
+        warn(
+            f"smooth={o.smooth:g} is wide for a {w}x{h} picture: blurs of up to {2 * o.smooth:g} px leave the "
+            "gradient nearly one color per channel, a color cast more than softer detail"
+        )
     with Frozen(job.nw.net):
         driver.drive(job, job.sizes, o.steps, seed=o.seed, progress=progress, callback=callback)
     return job.result()
