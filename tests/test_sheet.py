@@ -210,6 +210,8 @@ def test_usage_errors(tmp_path, photo, capsys):
             "'steps' is varied twice; give all its values at once: 'steps=V1,V2,...'",
         ),
         (["--channels", "_blocks.3", "--layers", "_blocks.5"], "--layers: a channel sheet dreams each channel"),
+        # (it said --layers, which was not given)
+        (["--vary", "layers=_blocks.10:top8,_blocks.10:999"], "--vary: layers: _blocks.10 has 112 channels"),
         (["--channels", "_blocks.3", "--top", "41"], "_blocks.3 has 40 channels; --top 41 asks for more"),
         (["--channels", "_blocks.15", "--top", "101"], "--top: a sheet holds at most 100 cells, got --top 101"),
     ]

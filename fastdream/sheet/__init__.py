@@ -156,6 +156,10 @@ def proof_sheet(
 
     try:
         _dream_all(picture, opts, progress, callback, pictures)
+    except ValueError as exc:  # a varied channel past its layer's (found as its dream starts): said of vary
+        if not (vary and "layers" in varied and str(exc).startswith("layers: ")):
+            raise
+        raise ValueError(f"vary: {exc}") from None
     except (KeyboardInterrupt, driver.Cancelled) as stop:  # the finished cells are kept, on a sheet of their own
         if out is not None and pictures:
             partial = io.unused_name(out.with_name(f"{out.stem}-partial{out.suffix}"), ".json")
