@@ -498,6 +498,8 @@ def test_a_run_of_a_few_steps_is_said_to_be_short(name, data, tmp_path, monkeypa
     words = r"2 epochs of \d+ (step|batch)(es|s)? are \d+ (step|batch)(es|s)?, too few to draw more than noise"
     with pytest.warns(UserWarning, match=words + r"; pass epochs=\d+ or more"):
         TRAINERS[name][0](data, tmp_path, epochs=2)
+    with pytest.warns(UserWarning, match=r": 1 epoch of \d+ (step|batch)(es|s)? is "):  # (it said "1 epochs ... are")
+        TRAINERS[name][0](data, tmp_path / "one", epochs=1)
     monkeypatch.setattr(TRAINERS[name][1], "least_steps", 2)  # (as if 2 epochs were enough)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

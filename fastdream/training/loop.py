@@ -162,7 +162,8 @@ class Trainer:
             return f"{n} {self.unit}" + ("" if n == 1 else "es" if self.unit.endswith("ch") else "s")
 
         warn(
-            f"{self.name}: {epochs} epochs of {count(iters)} are {count(epochs * iters)}, too few to draw more "
+            f"{self.name}: {epochs} epoch{'s' * (epochs != 1)} of {count(iters)} {'are' if epochs != 1 else 'is'} "
+            f"{count(epochs * iters)}, too few to draw more "
             f"than noise; pass epochs={math.ceil(self.least_steps / iters)} or more (a time budget, max_minutes= / --max-minutes, stops it early)"
         )
 
