@@ -126,18 +126,14 @@ def _check_output(args, walk: bool) -> None:
     if args.dream:
         _checks.integer("--dream-size", args.dream_size, 16, 1 << 14)
         _checks.integer("--steps", args.steps, 1, 10_000)
-        if walk:  # (-n is checked above for every sampling)
-            _checks.integer("--frames", args.frames, 1, cap=_checks.COUNT_MAX)
-        # A walk's dreamed frames are all held until the animation is written (samples are written
-        # one by one): 20000 frames of 2048 px started a run that would end out of memory hours later.
         side, size = args.dream_size**2, f"--dream-size {args.dream_size}"
-        if walk:
-            _checks.fits(
-                f"--frames {args.frames} dreamed at {size} (held for the animation)", side * (145 + 3 * args.frames)
-            )
-        else:
+        if walk:  # (-n is checked above for every sampling)
+            # A walk's dreamed frames are all held until the animation is written (samples are written
+            # one by one): 20000 frames of 2048 px started a run that would end out of memory hours later.
+            frames = _checks.integer("--frames", args.frames, 1, cap=_checks.COUNT_MAX)
+            _checks.fits(f"--frames {frames} dreamed at {size} (held for the animation)", side * (145 + 3 * frames))
+        else:  # (PNGs of dreams: about half their raw size, as the video frames' check says)
             _checks.fits(size, side * 145)
-        if not walk:  # (PNGs of dreams: about half their raw size, as the video frames' check says)
             _checks.fits_on_disk(f"-n {args.n} dreamed samples of {args.dream_size} px", args.n * side * 1.5, out)
 
 
