@@ -408,6 +408,8 @@ def test_gan_commands_end_to_end(tmp_path):
     r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "imgs"), "-n", "2")
     assert r.returncode == 2 and "other pictures" in r.stderr and "new or empty folder" in r.stderr, r.stderr
     assert not list((tmp_path / "imgs").glob("sample_*"))
+    r = run("gan-walk", str(ckpt), "-o", str(tmp_path / "w2f.gif"), "--frames", "2")  # (it warned of --points 4,
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr  # an option not given)
     r = run("gan-walk", str(ckpt), "-o", str(tmp_path / "w.gif"), "--frames", "5")
     assert r.returncode == 0, r.stderr
     with Image.open(tmp_path / "w.gif") as im:

@@ -194,6 +194,14 @@ def test_a_guides_cell_is_remade_from_the_json(tmp_path, photo, monkeypatch):
     assert main(["sheet", str(photo), "-o", str(out), "--vary", "seed=1,2", "--guide", str(guide), *FAST]) == 0
     cells = json.loads(out.with_suffix(".json").read_text())["cells"]
     assert [c["guide"] for c in cells] == [str(guide)] * 2
+    titles = []  # ... and its title names the file only (the path ran over 8 lines, showing the user's folders)
+    real = layout.contact_sheet
+    monkeypatch.setattr(layout, "contact_sheet", lambda *a: titles.append(a[3]) or real(*a))
+    assert (
+        main(["sheet", str(photo), "-o", str(tmp_path / "t.png"), "--vary", "seed=1,2", "--guide", str(guide), *FAST])
+        == 0
+    )
+    assert "guide=guide.png" in titles[0] and str(tmp_path) not in titles[0], titles
     monkeypatch.chdir(tmp_path.parent)  # (from any folder)
     cell = fd.dream(Image.open(photo).resize((48, 48 * IMG.shape[0] // IMG.shape[1]), Image.LANCZOS), **cells[1])
     assert cell.size[0] == 48

@@ -113,6 +113,12 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
         out = io.unused_name(out)
         args.output = str(out)
     io.check_name_length("output", out)
+    try:
+        out.resolve()
+    except (RuntimeError, OSError):  # (Python's "Symlink loop" came as an internal error, exit 1)
+        raise UsageError(
+            f"output {out} is a link that leads back to itself; remove it or choose another name"
+        ) from None
     if out.is_dir():
         raise UsageError(f"output {out} is a folder; give a file name")
     if str(args.output).endswith(("/", os.sep)):  # (Path drops the slash: x.png/ wrote a file x.png)

@@ -160,7 +160,12 @@ def _write_samples(images, args) -> int:
                 written.append(Path(stop.written))
                 stop.written = None  # (the line says the samples, not this one file)
             if args.dream and written:
-                args.partial = f"the {_count(len(written), 'sample')} dreamed so far are in {out}"
+                said = (
+                    "the 1 sample dreamed so far is"
+                    if len(written) == 1
+                    else f"the {len(written)} samples dreamed so far are"
+                )
+                args.partial = f"{said} in {out}"
                 raise  # (Made keeps a folder that holds them)
             _remove(written)
             raise
@@ -216,7 +221,9 @@ def _cmd_gan_walk(args) -> int:
 
     _check_output(args, walk=True)
     _drawn_seed(args)
-    frames = latent_walk(args.checkpoint, args.frames, **given(seed=args.seed, points=args.points, device=args.device))
+    frames = latent_walk(
+        args.checkpoint, args.frames, **given(seed=args.seed, points=_points(args), device=args.device)
+    )
     return _write_walk(frames, args)
 
 
@@ -227,9 +234,22 @@ def _cmd_vae_walk(args) -> int:
     _check_output(args, walk=True)
     between = None if args.between is None else [io.load_pil(p, "--between") for p in args.between]
     _drawn_seed(args)
-    kw = given(seed=args.seed, points=args.points, between=between, device=args.device)
+    kw = given(seed=args.seed, points=None if between else _points(args), between=between, device=args.device)
     frames = vae_walk(args.checkpoint, args.frames, **kw)
     return _write_walk(frames, args)
+
+
+def _points(args) -> int | None:
+    """--points, or as many as the frames when a walk of 2-3 frames leaves it out: the default 4
+    warned about skipping points, of an option not given."""
+    import inspect
+
+    from fastdream.gan import latent_walk
+
+    default = inspect.signature(latent_walk).parameters["points"].default  # (vae_walk's too)
+    if args.points is None and isinstance(args.frames, int) and 2 <= args.frames < default:
+        return args.frames
+    return args.points
 
 
 #: The dream of each sample or frame with --dream: its size and steps per octave.

@@ -199,6 +199,8 @@ def _outputs(out_path, image, guide=None) -> tuple[Path | None, Path | None]:
     if Image.registered_extensions().get(out.suffix.lower()) is None:
         raise ValueError(f"out_path: unknown image extension {out.suffix!r} (use .png, .jpg, .webp, ...)")
     json_out = out.with_suffix(".json")
+    for written in (out, json_out):  # (the .json's name can be longer: the system's "File name too long")
+        io.check_name_length("out_path", written)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(f"out_path: output folder does not exist: {parent}")
@@ -368,7 +370,12 @@ def _channel_order(picture, size: int, channels: str, count: int | None, vary, b
 
 
 def _fixed(base: dict) -> str:
-    return ", ".join(f"{k}={V.shown(v)}" for k, v in _jsonable(base).items())
+    """The settings every cell shares, for the title (a guide by its file name: its full path, kept
+    in the JSON, ran over eight lines of a small sheet and showed the user's folders)."""
+    shared = _jsonable(base)
+    if isinstance(shared.get("guide"), str):
+        shared["guide"] = Path(shared["guide"]).name
+    return ", ".join(f"{k}={V.shown(v)}" for k, v in shared.items())
 
 
 def _jsonable(cell: dict) -> dict:

@@ -267,6 +267,8 @@ class Trainer:
             for epoch in range(self.start, epochs):
                 stop, horizon = self._plan(epoch, epochs, times, max_minutes, t_start)
                 if stop:
+                    bar.total = bar.n  # (it ended at "93%, 16 fit" after stopping at 15)
+                    bar.set_description(f"epoch {epoch}/{epochs}")
                     if show:
                         bar.write(
                             f"stopped after epoch {epoch} of {epochs}: the next would end past the time "
