@@ -72,9 +72,17 @@ def test_a_folder_plays_in_the_order_of_its_numbers_without_hidden_files(tmp_pat
         _plain(COLORS[k % 4]).save(tmp_path / f"{k + 1}.png")  # 1.png .. 12.png, no leading zeros
     _plain((0, 0, 0)).save(tmp_path / ".1.png")  # a hidden file (a Mac's ._1.png): not a frame
     (tmp_path / "._2.png").write_bytes(b"\x00\x05\x16\x07 resource fork")
-    src = source.open_source(tmp_path)
+    (tmp_path / "Thumbs.db").write_bytes(b"a system's file: no word")
+    (tmp_path / "zoom_settings.json").write_text("{}")  # (a zoom's frames folder, dreamed as a video)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        src = source.open_source(tmp_path)
     assert [f.name for f in src.files] == [f"{k}.png" for k in range(1, 13)]
     assert [_nearest(f) for f in src.frames()] == [k % 4 for k in range(12)]
+    # A frame misnamed (13.PNG.txt) was left out of the video without a word
+    (tmp_path / "13.PNG.txt").write_bytes((tmp_path / "1.png").read_bytes())
+    with pytest.warns(UserWarning, match=r"^input: 1 file\(s\) in .* are not pictures and are left out \(13.PNG.txt\)"):
+        assert source.open_source(tmp_path).count == 12
 
 
 def test_transparent_frames_are_put_on_white_with_a_word(tmp_path):

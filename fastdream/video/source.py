@@ -236,11 +236,27 @@ def frame_order(path: Path) -> list:
     return [int(t) if t.isdigit() else t.lower() for t in re.split(r"(\d+)", path.name)]
 
 
+#: Files a system leaves in picture folders: not worth a word (nor a video's own settings, when
+#: its frames folder is read: ``zoom_settings.json``).
+_SYSTEM_FILES = {"thumbs.db", "desktop.ini"}
+
+
 def _folder(path: Path) -> Source:
     # The training folders' listing: images by extension, hidden files left out (a Mac's ._x.png).
     files = sorted(list_images(path, "input", recursive=False), key=frame_order)
     if not files:
         raise ValueError(f"input: the folder {path} holds no images (looked for {' '.join(IMAGE_EXTENSIONS)})")
+    others = sorted(
+        p.name
+        for p in path.iterdir()
+        if p.is_file()
+        and p not in files
+        and not p.name.startswith(".")
+        and p.name.lower() not in _SYSTEM_FILES
+        and not p.name.endswith("_settings.json")
+    )
+    if others:  # (a frame misnamed frame_7.PNG.txt was left out of the video without a word)
+        warn(f"input: {len(others)} file(s) in {path} are not pictures and are left out ({', '.join(others[:3])})")
     size = header_size(files[0], "input")  # every frame's header: one size, each within the limits
     for f in files[1:]:
         if header_size(f, "input") != size:
