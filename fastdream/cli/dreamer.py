@@ -3,7 +3,6 @@ contact sheet of the subjects dreamed into the sample picture)."""
 
 from __future__ import annotations
 
-import inspect
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -117,7 +116,7 @@ def add(sub) -> None:
         "--sheet", metavar="SHEET.png", help="also write a contact sheet: the sample dreamed toward each subject"
     )
     s.add_argument("--sheet-image", metavar="IMAGE", help="the picture of --sheet (default: the bundled astronaut)")
-    size, steps = inspect.signature(subject_sheet).parameters["size"].default, DREAM_SETTINGS["steps"]
+    size, steps = library_defaults(subject_sheet)["size"], DREAM_SETTINGS["steps"]
     s.add_argument("--sheet-size", type=int, metavar="PX", help=f"long side of each --sheet cell (default: {size})")
     s.add_argument(
         "--sheet-steps", type=int, metavar="N", help=f"dream steps per octave of each --sheet cell (default: {steps})"

@@ -155,11 +155,11 @@ def _write_samples(images, args) -> int:
         try:
             for i, im in enumerate(_dreamed(images, args, seed=args.seed)):
                 written.append(io.save_image(im, out / f"sample_{i:04d}.png"))
-        except KeyboardInterrupt as stop:  # (or a Terminated: its exit status is kept)
+        except BaseException as stop:  # (a Terminated, a KeyboardInterrupt: its exit status is kept)
             if getattr(stop, "written", None) is not None:  # a sample made whole before the stop
                 written.append(Path(stop.written))
                 stop.written = None  # (the line says the samples, not this one file)
-            if args.dream and written:
+            if isinstance(stop, KeyboardInterrupt) and args.dream and written:
                 said = (
                     "the 1 sample dreamed so far is"
                     if len(written) == 1
@@ -167,19 +167,12 @@ def _write_samples(images, args) -> int:
                 )
                 args.partial = f"{said} in {out}"
                 raise  # (Made keeps a folder that holds them)
-            _remove(written)
-            raise
-        except BaseException:
-            _remove(written)
+            for path in written:  # a failure, or a stop before any dream: none of this run's files
+                path.unlink(missing_ok=True)
             raise
     seed = f" (seed {args.seed})" if args.seed is not None else ""
     print(f"wrote {_count(len(images), 'image')} to {out}{seed}")
     return 0
-
-
-def _remove(paths) -> None:
-    for path in paths:
-        path.unlink(missing_ok=True)
 
 
 def _count(n: int, noun: str) -> str:
@@ -240,16 +233,10 @@ def _cmd_vae_walk(args) -> int:
 
 
 def _points(args) -> int | None:
-    """--points, or as many as the frames when a walk of 2-3 frames leaves it out: the default 4
-    warned about skipping points, of an option not given."""
-    import inspect
+    """--points, or as many as the frames when a walk of 2-3 frames leaves it out."""
+    from fastdream.models.latent import walk_points
 
-    from fastdream.gan import latent_walk
-
-    default = inspect.signature(latent_walk).parameters["points"].default  # (vae_walk's too)
-    if args.points is None and isinstance(args.frames, int) and 2 <= args.frames < default:
-        return args.frames
-    return args.points
+    return walk_points(args.frames, args.points)
 
 
 #: The dream of each sample or frame with --dream: its size and steps per octave.

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from fastdream import _checks, io
 from fastdream.models.dcgan import IMAGE_SIZES, Generator
-from fastdream.models.latent import latent_generator, loop_latents, slerp
+from fastdream.models.latent import WALK_POINTS, latent_generator, loop_latents, slerp
 from fastdream.training import Choice, Int, Record, Weights, load_weights, model_fits, read_checkpoint
 
 FORMAT, VERSION = "fastdream.dcgan", 2
@@ -101,7 +101,7 @@ def sample_gan(checkpoint, n: int, *, seed: int | None = None, device=None, batc
 
 
 def latent_walk(
-    checkpoint, frames: int, *, seed: int | None = None, points: int = 4, device=None, batch_size: int = 256
+    checkpoint, frames: int, *, seed: int | None = None, points: int = WALK_POINTS, device=None, batch_size: int = 256
 ) -> list[Image.Image]:
     r"""Frames of a closed walk through the generator's latent space.
 

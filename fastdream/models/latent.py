@@ -56,6 +56,23 @@ def slerp(a: Tensor, b: Tensor, t: float | Tensor) -> Tensor:
     return torch.where(near, (1 - t) * a + t * b, sph)
 
 
+#: The latent points a walk visits when none are asked for.
+WALK_POINTS = 4
+
+
+def walk_points(frames, points: int | None) -> int | None:
+    """``points``, or as many as ``frames`` when a walk of 2-3 frames asks for none (its own
+    default, 4, warned of skipping points no one asked for: the command line's and the page's).
+
+    Examples:
+        >>> walk_points(3, None), walk_points(3, 5), walk_points(10, None)
+        (3, 5, None)
+    """
+    if points is None and isinstance(frames, int) and 2 <= frames < WALK_POINTS:
+        return frames
+    return points
+
+
 def loop_latents(keys: Tensor, frames: int) -> Tensor:
     """``frames`` latents along great circles through ``keys`` (points, nz) in turn and back to
     the first, evenly spaced in the interpolation parameter: a walk that loops seamlessly."""

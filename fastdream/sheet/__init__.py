@@ -239,8 +239,11 @@ def _small(image, size: int) -> Image.Image:
 
 
 def _options(kwargs: dict, models: dict) -> DreamOptions:
-    """The checked options of one cell; model names (given, or a preset's) loaded once per sheet."""
-    kw = dict(kwargs)
+    """The checked options of one cell; model names (given, or a preset's) and a guide's file loaded once per sheet."""
+    kw, guide = dict(kwargs), kwargs.get("guide")
+    if isinstance(guide, (str, Path)):  # (the cell keeps the name, for its JSON)
+        key = ("guide", str(guide))
+        kw["guide"] = models[key] if key in models else models.setdefault(key, io.load(guide, "guide").rgb)
     name = kw.get("model")
     if name is None and kw.get("preset") is not None and "model" in preset(kw["preset"]):
         name = model_of(kw["preset"])

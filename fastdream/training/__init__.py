@@ -29,6 +29,8 @@ from fastdream.training.folders import (
     load_square,
     no_images,
     readable,
+    say_clear,
+    walk_files,
 )
 from fastdream.training.loop import Trainer, TrainingError
 from fastdream.training.schema import (
@@ -80,6 +82,8 @@ __all__ = [
     "is_gray",
     "list_images",
     "readable",
+    "say_clear",
+    "walk_files",
     "load_checkpoint",
     "epoch_pictures",
     "start_over",

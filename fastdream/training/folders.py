@@ -147,6 +147,12 @@ def all_gray(files, sample: int = 200) -> bool:
     return all(is_gray(f) for f in files[::step])
 
 
+def say_clear(clear: int, n: int) -> None:
+    """Says how many of a folder's ``n`` pictures had their transparency put on white (if any)."""
+    if clear:
+        warn(f"images_dir: the transparency of {clear} of {n} images is put on white")
+
+
 class ImageFolder(Dataset):
     """Square training images as uint8 (channels, size, size) tensors; decoded once when they fit
     in :data:`PRELOAD_BYTES`, else checked (headers) now and decoded on each use."""
@@ -163,8 +169,8 @@ class ImageFolder(Dataset):
                 seen += io.has_clear(im)
                 squares.append(square(im, size, channels))
             self.cache, self.clear = torch.stack(squares), seen
-            if seen and say:  # (rank 0 of a torchrun says it)
-                warn(f"images_dir: the transparency of {seen} of {len(files)} images is put on white")
+            if say:  # (rank 0 of a torchrun says it)
+                say_clear(seen, len(files))
         else:
             for p in files:
                 header_size(p, "images_dir")

@@ -52,6 +52,7 @@ from fastdream.training import (
     read_checkpoint,
     readable,
     resumed,
+    say_clear,
     start_over,
 )
 from fastdream.training.distributed import launch_lock
@@ -98,10 +99,9 @@ class VAETrainer(Trainer):
         m = c["model"]
         self.train_ds = ImageFolder(train_files, m["image_size"], m["channels"], show, False)
         self.val_ds = ImageFolder(val_files, m["image_size"], m["channels"], False, False)
-        clear, n = self.train_ds.clear + self.val_ds.clear, len(train_files) + len(val_files)
         counted = self.train_ds.cache is not None and self.val_ds.cache is not None  # (decoded now: counted)
-        if clear and counted and dist.main:  # (the whole folder, as the GAN says it: "8 of 50" left the held-out out)
-            warn(f"images_dir: the transparency of {clear} of {n} images is put on white")
+        if counted and dist.main:  # (the whole folder, as the GAN says it: "8 of 50" left the held-out out)
+            say_clear(self.train_ds.clear + self.val_ds.clear, len(train_files) + len(val_files))
         self.val_files = [str(f) for f in val_files]
         self.sampler = DistributedSampler(
             self.train_ds,

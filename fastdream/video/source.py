@@ -22,7 +22,7 @@ from PIL import Image, ImageSequence
 
 from fastdream import _checks, io
 from fastdream._warnings import warn
-from fastdream.training import IMAGE_EXTENSIONS, header_size, list_images
+from fastdream.training import IMAGE_EXTENSIONS, header_size, list_images, walk_files
 
 #: Containers read through ffmpeg (imageio-ffmpeg, the ``video`` extra).
 FFMPEG_EXTENSIONS = (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")
@@ -246,14 +246,11 @@ def _folder(path: Path) -> Source:
     files = sorted(list_images(path, "input", recursive=False), key=frame_order)
     if not files:
         raise ValueError(f"input: the folder {path} holds no images (looked for {' '.join(IMAGE_EXTENSIONS)})")
+    listed = set(files)
     others = sorted(
         p.name
-        for p in path.iterdir()
-        if p.is_file()
-        and p not in files
-        and not p.name.startswith(".")
-        and p.name.lower() not in _SYSTEM_FILES
-        and not p.name.endswith("_settings.json")
+        for p in walk_files(path, recursive=False)  # (hidden files left out, as the frames' listing does)
+        if p not in listed and p.name.lower() not in _SYSTEM_FILES and not p.name.endswith("_settings.json")
     )
     if others:  # (a frame misnamed frame_7.PNG.txt was left out of the video without a word)
         warn(f"input: {len(others)} file(s) in {path} are not pictures and are left out ({', '.join(others[:3])})")
