@@ -479,6 +479,25 @@ def test_transparent_training_pictures_are_put_on_white(tmp_path):
     assert x[:, :, 20:].min() >= 250 and x[:, 4, 4].tolist() == [0, 0, 255]
 
 
+@pytest.mark.parametrize("name", ["gan", "vae"])
+def test_a_run_with_nothing_to_do_says_nothing_of_transparency(name, tmp_path):
+    """A rerun of a finished training warned that the folder's transparency "is put on white",
+    where nothing was trained and nothing put anywhere."""
+    import fastdream as fd
+    from tests.helpers import GAN_TINY, VAE_TINY
+
+    folder = tmp_path / "clear"
+    folder.mkdir()
+    for k in range(10):
+        Image.new("RGBA", (32, 32), (25 * k, 90, 40, 100)).save(folder / f"{k}.png")
+    train, tiny = (fd.train_gan, GAN_TINY) if name == "gan" else (fd.train_vae, VAE_TINY)
+    with pytest.warns(UserWarning, match="put on white"):
+        train(folder, tmp_path / "run", epochs=1, **tiny)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        train(folder, tmp_path / "run", epochs=1, **tiny)
+
+
 def test_a_unet_whose_held_out_pair_is_unreadable_holds_out_another(data, tmp_path, monkeypatch):
     """The held-out pair was drawn before decoding: when it was the one file cut short, skip_bad
     ended in 'needs at least 2 pairs; found 11 usable'."""

@@ -76,7 +76,8 @@ class GANTrainer(Trainer):
         self.c, self.path, self.dist, self.device = c, path, dist, device
         self.stable = c["recipe"] == "stable"
         self.hint = "Try a lower lr or lr_d" + (" or amp=False" if c["amp"] else "")
-        dataset = ImageFolder(files, c["image_size"], c["nc"], show, dist.main)
+        to_do = state is None or state["epoch"] < c["epochs"]  # (a run with nothing to do says nothing of it)
+        dataset = ImageFolder(files, c["image_size"], c["nc"], show, dist.main and to_do)
         # DistributedSampler with num_replicas=1 is a seeded shuffle: the same code path, and a data
         # order fixed by (seed, epoch) so a resumed run sees what an uninterrupted one would.
         self.sampler = DistributedSampler(
