@@ -201,7 +201,7 @@ def test_more_frames_extend_and_fewer_reuse(photo, tmp_path, monkeypatch):
         (dict(angle=2.0), "angle: stored 0.0, now 2.0"),
         (dict(color_drift=10), "color_drift: stored None, now 10.0"),
         (dict(layers="_blocks.6"), "dream.layers"),
-        (dict(image="flipped"), "input: another file (its contents differ)"),
+        (dict(image="flipped"), "input: its contents differ"),
     ],
 )
 def test_other_settings_are_refused_and_nothing_changes(made, photo, change, message):

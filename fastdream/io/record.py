@@ -48,11 +48,11 @@ _UNRECORDED = _Unrecorded()
 
 def settings_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
     """The settings that differ, as ``"name: stored X, now Y"`` (nested keys joined by dots; a
-    changed ``NAME_sha256`` as ``"NAME: another file"``).
+    changed ``NAME_sha256`` as ``"NAME: its contents differ"``).
 
     Examples:
         >>> settings_diff({"input_sha256": "4b8b", "dream": {"steps": 2}}, {"input_sha256": "fb92", "dream": {"steps": 3}})
-        ['dream.steps: stored 2, now 3', 'input: another file (its contents differ)']
+        ['dream.steps: stored 2, now 3', 'input: its contents differ']
     """
     out = []
     for key in sorted(set(stored) | set(current)):
@@ -61,9 +61,9 @@ def settings_diff(stored: dict, current: dict, prefix: str = "") -> list[str]:
             out += settings_diff(a, b, f"{prefix}{key}.")
         elif a != b and key.endswith("_sha256") and isinstance(a, str) and isinstance(b, str):
             # (two 64-digit hashes say nothing to a reader)
-            out.append(f"{prefix}{key[: -len('_sha256')]}: another file (its contents differ)")
+            out.append(f"{prefix}{key[: -len('_sha256')]}: its contents differ")
         elif a != b and key.endswith("_sha256") and isinstance(a, list) and isinstance(b, list):
-            what = "other files (their contents differ)" if len(a) == len(b) else f"{len(a)} before, {len(b)} now"
+            what = "their contents differ" if len(a) == len(b) else f"{len(a)} before, {len(b)} now"
             out.append(f"{prefix}{key[: -len('_sha256')]}: {what}")
         elif a != b and key.endswith("_sha256"):
             none = lambda v: v is None or v is _UNRECORDED

@@ -247,14 +247,14 @@ def test_a_photos_exif_record_reaches_the_output_upright(tmp_path, low_memory):
 
 
 def test_a_resume_refusal_says_what_changed_of_a_file():
-    """Every changed hash said "another file", also where there was none before, or one fewer."""
+    """Every changed hash said "another file" (also of a picture given in memory), also where there was none before, or one fewer."""
     diff = io.settings_diff(
         {"guide_sha256": None, "mask_sha256": "ab", "input_sha256": "c", "styles_sha256": ["a", "b"]},
         {"guide_sha256": "fb", "mask_sha256": None, "input_sha256": "d", "styles_sha256": ["a"]},
     )
     assert diff == [
         "guide: none before, one now",
-        "input: another file (its contents differ)",
+        "input: its contents differ",
         "mask: one before, none now",
         "styles: 2 before, 1 now",
     ]
