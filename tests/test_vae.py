@@ -105,6 +105,13 @@ def test_sample_reconstruct_and_walk(trained, gray_folder, tmp_path):
     ends = fd.vae_reconstruct(trained, [src[0], src[1]])
     assert np.abs(np.asarray(walk[0], float) - np.asarray(ends[0], float)).max() <= 1  # starts at A
     assert np.abs(np.asarray(walk[-1], float) - np.asarray(ends[1], float)).max() <= 1  # ends at B
+    # an (N, C, H, W) batch is its N images (the first alone came back); a pair's end is one image
+    batch = torch.stack([fd.io.from_pil(im.convert("RGB")) for im in src])
+    assert [np.asarray(im).tolist() for im in fd.vae_reconstruct(trained, batch)] == [
+        np.asarray(im).tolist() for im in fd.vae_reconstruct(trained, [im.convert("RGB") for im in src])
+    ]
+    with pytest.raises(ValueError, match=r"between\[0\]: one image at a time, got a batch of 3"):
+        fd.vae_walk(trained, 6, between=(batch, src[1]))
     loop = fd.vae_walk(trained, 8, seed=0, points=2)
     assert len(loop) == 8
     assert isinstance(load_vae(trained), VAE)

@@ -76,8 +76,10 @@ def sample_vae(
     return [im for i in range(0, n, batch_size) for im in _images(model, model.decode(z[i : i + batch_size].to(dev)))]
 
 
-def _encode(model: VAE, images, name: str) -> torch.Tensor:
-    """The posterior means of ``images`` (a list of any image kind, or one image)."""
+def _encode(model: VAE, images, name: str, *, batches: bool = False) -> torch.Tensor:
+    """The posterior means of ``images`` (a list of any image kind, or one image; with
+    ``batches``, an (N, C, H, W) tensor stands for its N images, else it is refused: its first
+    image alone was taken, without a word)."""
     items = images if isinstance(images, (list, tuple)) else [images]
     if not items:
         raise ValueError(f"{name} must hold at least one image")
@@ -85,7 +87,9 @@ def _encode(model: VAE, images, name: str) -> torch.Tensor:
     dev = next(model.parameters()).device
     xs = []
     for i, im in enumerate(items):
-        rgb = io.load(im, f"{name}[{i}]").rgb[:1]
+        rgb = io.load(im, f"{name}[{i}]").rgb
+        if rgb.shape[0] > 1 and not batches:
+            raise ValueError(f"{name}[{i}]: one image at a time, got a batch of {rgb.shape[0]}")
         x = torch.nn.functional.interpolate(rgb, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
         xs.append(luma(x.clamp(0, 1)) if c == 1 else x)
     return model.encode(torch.cat(xs).to(dev))[0]
@@ -94,9 +98,10 @@ def _encode(model: VAE, images, name: str) -> torch.Tensor:
 @torch.no_grad()
 def vae_reconstruct(checkpoint, images, *, device=None) -> list[Image.Image]:
     """Each image through the encoder (its posterior mean) and back through the decoder, at the
-    model's size (images are resized to it, squashed if not square; gray for a gray model)."""
+    model's size (images are resized to it, squashed if not square; gray for a gray model).
+    ``images``: one image, a list of them, or an (N, C, H, W) tensor of N; one result each."""
     model = load_vae(checkpoint, device=device)
-    return _images(model, model.decode(_encode(model, images, "images")))
+    return _images(model, model.decode(_encode(model, images, "images", batches=True)))
 
 
 @torch.no_grad()
