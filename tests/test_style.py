@@ -176,11 +176,18 @@ def test_kinds_sizes_and_a_custom_model(images):
         ("IHC", dict(preserve_colors=True, color_match=True), ValueError, "alternatives"),
         ("IHC", dict(model=nn.Conv2d(3, 3, 1)), ValueError, "custom model needs both"),
         ("IHC", dict(style_layers=["nope"]), ValueError, "unknown layer"),
+        # (merged without a word: a user repeating a layer to weight it more got nothing)
+        ("IHC", dict(style_layers=["_blocks.5", "_blocks.5"]), ValueError, "'_blocks.5' is given twice"),
+        ("IHC", dict(content_layers=["_blocks.10", "_blocks.10"]), ValueError, "content_layers: '_blocks.10'"),
+        # (its first picture alone was painted with)
+        ("BATCH", {}, ValueError, "style: one image at a time, got a batch of 2; give several styles as a list"),
         ("IHC", dict(stylez=1), TypeError, r"unknown option\(s\) \['stylez'\]; style options are: style_weights, "),
     ],
 )
 def test_bad_inputs_are_clear_errors(images, style, kwargs, exc, words):
     style = images["ihc"] if style == "IHC" else style
+    if style == "BATCH":
+        style = fd.io.load(images["ihc"]).rgb.expand(2, -1, -1, -1)
     with pytest.raises(exc, match=words):
         fd.style_transfer(images["content"], style, **{**FAST, **kwargs})
 

@@ -139,4 +139,7 @@ def _names(name: str, v, default) -> tuple[str, ...]:
         raise TypeError(f"{name} must be a layer name or a non-empty list of names, got {shown(v)}")
     if not v:
         raise ValueError(f"{name} must name at least one layer, got an empty list")
-    return tuple(dict.fromkeys(v))
+    twice = next((s for i, s in enumerate(v) if s in v[:i]), None)
+    if twice is not None:  # (it was merged without a word: a user weighting a layer more got nothing)
+        raise ValueError(f"{name}: {twice!r} is given twice; each layer counts once")
+    return tuple(v)

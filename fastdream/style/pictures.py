@@ -33,6 +33,10 @@ def load_styles(styles: list) -> list[torch.Tensor]:
     for i, x in enumerate(styles):
         name = f"style[{i}]" if len(styles) > 1 else "style"
         loaded = io.load(x, name)
+        if loaded.rgb.shape[0] > 1:  # (its first picture alone was painted with, without a word)
+            raise ValueError(
+                f"{name}: one image at a time, got a batch of {loaded.rgb.shape[0]}; give several styles as a list"
+            )
         rgb, alpha = loaded.rgb[:1], None if loaded.alpha is None else loaded.alpha[:1]
         if alpha is not None and bool((alpha < 1).any()):
             if not bool((alpha > 0).any()):
