@@ -458,6 +458,12 @@ def test_tta_background_and_decontaminated_cutouts(trained, data):
             cutout(src, trained, only_mask=True, **ignored)
     with pytest.raises(ValueError, match=r"background\[0\] must be in \[0, 255\]"):
         cutout(src, trained, background=(300, 0, 0))
+    # an array of three numbers is a color too ("must be a color, (R, G, B) ..., got array([255, 255, 255])")
+    for same in (np.array([255, 255, 255]), torch.tensor([255, 255, 255]), "white", "#ffffff"):
+        assert np.array_equal(np.asarray(cutout(src, trained, background=same)), arr)
+    assert cutout(src, trained, background="#00000080").mode == "RGBA"
+    with pytest.raises(ValueError, match="background: 'whit' is not a color name"):
+        cutout(src, trained, background="whit")
 
 
 def test_cutout_folder_resumes_and_skips_bad_files(trained, data, tmp_path, capsys):

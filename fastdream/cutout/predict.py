@@ -11,7 +11,7 @@ import os
 
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageChops, ImageOps
+from PIL import Image, ImageChops, ImageColor, ImageOps
 from torch import Tensor, nn
 
 from fastdream import _checks, io
@@ -269,8 +269,9 @@ def cutout(
         resolution, device, tta, refine: as for :func:`predict_mask`.
         decontaminate: take the old background's color out of the edge pixels, so the cutout
             carries no halo onto a new background (:func:`~fastdream.cutout.refine.decontaminate`).
-        background: ``None`` (transparent), or an ``(R, G, B)`` / ``(R, G, B, A)`` color (0-255)
-            to composite the cutout onto.
+        background: ``None`` (transparent), or an ``(R, G, B)`` / ``(R, G, B, A)`` color (0-255;
+            a list, tuple or 1-D array) or a color name (``"white"``, ``"#20a040"``) to composite
+            the cutout onto.
 
     Returns:
         A PIL image of the input's size: ``RGBA`` (the input in RGB plus the mask as alpha), or
@@ -323,6 +324,13 @@ def _metadata(im: Image.Image, info: dict, keys=("exif", "icc_profile")) -> Imag
 def _background(color):
     if color is None:
         return None
+    if isinstance(color, str):  # (PIL's names: "white", "#20a040", "#20a04080")
+        try:
+            color = ImageColor.getrgb(color)
+        except ValueError:
+            raise ValueError(f"background: {color!r} is not a color name or #RRGGBB[AA]") from None
+    if hasattr(color, "tolist") and getattr(color, "ndim", None) == 1:  # (a numpy array or a tensor of 3 or 4)
+        color = color.tolist()
     if not isinstance(color, (tuple, list)) or len(color) not in (3, 4):
         raise ValueError(f"background must be a color, (R, G, B) or (R, G, B, A), got {shown(color)}")
     return tuple(_checks.integer(f"background[{i}]", v, 0, 255) for i, v in enumerate(color))
