@@ -366,3 +366,33 @@ def test_a_bad_number_is_refused_before_a_named_model_is_built(monkeypatch):
     monkeypatch.setattr(registry, "load", lambda *a, **k: pytest.fail("the model was built first"))
     with pytest.raises(ValueError, match=r"^steps must be >= 1, got 0"):
         fd.dream(torch.rand(3, 32, 32), model="vgg19", steps=0)
+
+
+@pytest.mark.parametrize(
+    "call, name",
+    [
+        (lambda b, p, t: fd.dream(p, guide=b, **FAST), "guide"),
+        (lambda b, p, t: fd.proof_sheet(b, vary={"steps": [1, 2]}, **FAST), "image"),
+        (lambda b, p, t: fd.style_transfer(b, p, octaves=1, steps=1), "content"),
+        (lambda b, p, t: fd.zoom_video(b, t / "z.gif", frames=2, **FAST), "image"),
+    ],
+)
+def test_one_picture_parameters_refuse_a_batch_naming_themselves(photo, call, name, tmp_path):
+    """Where one picture is painted, a batch's first picture alone was taken (a guide, a sheet's
+    picture in other words); each now says the same line of its parameter."""
+    batch = fd.io.load(photo).rgb.expand(2, -1, -1, -1)
+    with pytest.raises(ValueError, match=rf"^{name}: one image at a time, got a batch of 2$"):
+        call(batch, photo, tmp_path)
+
+
+def test_a_subject_given_as_a_batch_is_its_pictures(photo, tmp_path):
+    """An (N, C, H, W) tensor of a subject's pictures is its N pictures (the first alone was cropped)."""
+    from fastdream.data import make_subject_folders
+
+    one = fd.io.load(photo).rgb
+    two = torch.cat([one, one.flip(-1) * 0 + 0.5])  # the second picture flat gray
+    kw = dict(per_subject=2, size=16, seed=0)
+    crops = sorted((make_subject_folders(tmp_path / "b", {"cat": two}, **kw) / "cat").glob("*.jpg"))
+    same = sorted((make_subject_folders(tmp_path / "l", {"cat": [one, two[1:]]}, **kw) / "cat").glob("*.jpg"))
+    assert [np.asarray(Image.open(p)).tolist() for p in crops] == [np.asarray(Image.open(p)).tolist() for p in same]
+    assert np.asarray(Image.open(crops[1])).std() < 2  # the second crop is of the gray picture

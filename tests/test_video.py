@@ -387,7 +387,7 @@ def test_mp4_without_imageio_ffmpeg_names_the_extra(photo, tmp_path, monkeypatch
         (dict(seed=-1), ValueError, "seed must be >= 0"),
         (dict(frames_dir="afile"), NotADirectoryError, "exists and is not a folder"),
         (dict(image=np.zeros((2, 3, H, W), np.float32)), ValueError, "numpy array must be HxW or HxWxC"),
-        (dict(image=torch.zeros(2, 3, H, W)), ValueError, "single image, got a batch of 2"),
+        (dict(image=torch.zeros(2, 3, H, W)), ValueError, "image: one image at a time, got a batch of 2"),
         (dict(image=torch.full((3, H, W), 2.0)), ValueError, r"in \[0, 1\]"),
         (dict(image="nofile.png"), FileNotFoundError, "no such file"),
     ],

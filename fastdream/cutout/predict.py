@@ -103,9 +103,7 @@ def _rgb_pil(image) -> tuple[Image.Image, Image.Image | None]:
         )
         alpha = im.getchannel("A") if im.mode in ("RGBA", "LA") else None
         return im.convert("RGB") if im.mode != "RGB" or im is image else im, alpha
-    loaded = io.load(image)
-    if loaded.rgb.shape[0] != 1:
-        raise ValueError(f"image: one image at a time, got a batch of {loaded.rgb.shape[0]}")
+    loaded = io.load(image, one=True)
     rgb = io.to_pil(loaded.rgb[0])
     alpha = None if loaded.alpha is None else io.to_pil(loaded.alpha[0])
     return rgb, alpha

@@ -80,7 +80,7 @@ class Context:
         at least what the network takes (``min_input_side``)."""
         feats = next((f for im, f in self._guides if im is image), None)
         if feats is None:
-            g = io.load(image, "guide").rgb[:1].to(self.device)
+            g = io.load(image, "guide", one=True).rgb.to(self.device)
             h, w = g.shape[-2:]
             s = self.guide_side / max(h, w)
             s = max(s, getattr(self.net, "min_input_side", 0) / min(h, w))  # what the network takes

@@ -342,7 +342,5 @@ def _smooth(v) -> float | None:
 
 def _guide(guide) -> torch.Tensor:
     """The guide image as RGB (1, 3, h, w) float in [0, 1] on the CPU (loaded once)."""
-    rgb = io.load(guide, "guide").rgb
-    if rgb.shape[0] != 1:
-        raise ValueError(f"guide must be one image, got a batch of {rgb.shape[0]}")
+    rgb = io.load(guide, "guide", one=True).rgb
     return rgb.detach().to("cpu").contiguous()

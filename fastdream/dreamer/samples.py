@@ -13,8 +13,9 @@ from fastdream import _checks, io
 from fastdream.dreamer.data import unusable_name
 
 
-def _pil(image, name: str) -> Image.Image:
-    return io.to_pil(io.load(image, name).rgb[0])
+def _pils(image, name: str) -> list[Image.Image]:
+    """The picture, or each of an (N, C, H, W) batch's N (its first alone had been taken)."""
+    return [io.to_pil(x) for x in io.load(image, name).rgb]
 
 
 def _crop(im: Image.Image, rng: np.random.Generator, size: int) -> Image.Image:
@@ -44,8 +45,8 @@ def make_subject_folders(out_dir, sources: dict, per_subject: int = 60, size: in
 
     Args:
         out_dir: the folder to write (created; existing files of the same names are replaced).
-        sources: subject name -> a picture (any image kind ``fastdream.dream`` takes) or a list
-            of them (the crops are spread over them).
+        sources: subject name -> a picture (any image kind ``fastdream.dream`` takes), a list
+            of them, or an (N, C, H, W) tensor of N (the crops are spread over them).
         per_subject: crops per subject (>= 2).
         size: side of each crop in pixels (>= 16).
         seed: makes the crops reproducible.
@@ -85,7 +86,9 @@ def make_subject_folders(out_dir, sources: dict, per_subject: int = 60, size: in
     for name, pics in sources.items():
         if not isinstance(name, str) or not name or "/" in name or "\\" in name or name.startswith("."):
             raise ValueError(f"sources: {name!r} is not a subject name (a folder name: no slashes, not hidden)")
-        pics = [_pil(p, f"sources[{name!r}]") for p in (pics if isinstance(pics, (list, tuple)) else [pics])]
+        pics = [
+            im for p in (pics if isinstance(pics, (list, tuple)) else [pics]) for im in _pils(p, f"sources[{name!r}]")
+        ]
         folder = out / name
         folder.mkdir(parents=True, exist_ok=True)
         for i in range(per_subject):

@@ -45,7 +45,7 @@ def subject_sheet(model, image=None, *, size: int = 256, columns: int | None = N
     for k in ("subject", "model"):
         if k in dream_kwargs:
             raise TypeError(f"subject_sheet sets {k}= itself (one cell per subject); leave it out")
-    picture = io.to_pil(io.load(io.SAMPLE_IMAGE if image is None else image, "image").rgb[0])
+    picture = io.to_pil(io.load(io.SAMPLE_IMAGE if image is None else image, "image", one=True).rgb[0])
     scale = size / max(picture.size)  # (up too: thumbnail() only shrinks, and 1024 gave 512 px cells)
     picture = picture.resize(
         (max(1, round(picture.width * scale)), max(1, round(picture.height * scale))), Image.LANCZOS

@@ -370,14 +370,18 @@ def image_shape(image, name: str = "image") -> tuple[int, int, int] | None:
     return None
 
 
-def load(image, name: str = "image") -> Loaded:
-    """Turns any accepted image kind into a :class:`Loaded`."""
+def load(image, name: str = "image", *, one: bool = False) -> Loaded:
+    """Turns any accepted image kind into a :class:`Loaded`; with ``one``, an (N, C, H, W) tensor
+    of N > 1 is refused (where one picture is painted, a batch's first alone was taken silently)."""
     if isinstance(image, (str, os.PathLike)):
         return _from_pil(load_pil(image, name, keep_mode=True), name)  # (a 16-bit file came back 8-bit, CMYK RGB)
     if isinstance(image, Image.Image):
         return _from_pil(upright(decoded(image, name), name), name)
     if isinstance(image, np.ndarray):
         return _from_numpy(image, name)
-    if isinstance(image, torch.Tensor):
-        return _from_tensor(image, name)
-    raise TypeError(f"{name} must be a path, PIL image, numpy array or torch tensor, got {type(image).__name__}")
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"{name} must be a path, PIL image, numpy array or torch tensor, got {type(image).__name__}")
+    loaded = _from_tensor(image, name)
+    if one and loaded.rgb.shape[0] > 1:
+        raise ValueError(f"{name}: one image at a time, got a batch of {loaded.rgb.shape[0]}")
+    return loaded

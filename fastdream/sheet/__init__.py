@@ -227,9 +227,7 @@ def _a_sheets_record(path: Path) -> bool:
 def _small(image, size: int) -> Image.Image:
     """The picture as a PIL image of its channels (gray stays gray, alpha stays: the cells are
     the dreams ``fd.dream`` makes of it), shrunk so that its long side is ``size`` (never enlarged)."""
-    loaded = io.load(image)
-    if loaded.rgb.shape[0] != 1:
-        raise ValueError(f"image must be one picture, got a batch of {loaded.rgb.shape[0]}")
+    loaded = io.load(image, one=True)
     x = loaded.rgb[:, :1] if loaded.gray else loaded.rgb
     pil = io.to_pil((x if loaded.alpha is None else torch.cat([x, loaded.alpha], 1))[0])
     s = size / max(pil.size)

@@ -96,9 +96,7 @@ def style_transfer(content, style, *, masks=None, cutout_model=None, progress: b
         raise ValueError("style: give at least one style image")
     o = StyleOptions.create(len(styles), **options)
     progress = _checks.boolean("progress", progress)
-    loaded = io.load(content, "content")
-    if loaded.rgb.shape[0] != 1:
-        raise ValueError(f"content: one image at a time, got a batch of {loaded.rgb.shape[0]}")
+    loaded = io.load(content, "content", one=True)
     style01 = load_styles(styles)
     if gray.paints_in_color(loaded.gray, style01, o):  # painted in the style's colors
         loaded = io.load(gray.in_color(content, loaded), "content")

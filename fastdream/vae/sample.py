@@ -87,9 +87,7 @@ def _encode(model: VAE, images, name: str, *, batches: bool = False) -> torch.Te
     dev = next(model.parameters()).device
     xs = []
     for i, im in enumerate(items):
-        rgb = io.load(im, f"{name}[{i}]").rgb
-        if rgb.shape[0] > 1 and not batches:
-            raise ValueError(f"{name}[{i}]: one image at a time, got a batch of {rgb.shape[0]}")
+        rgb = io.load(im, f"{name}[{i}]", one=not batches).rgb
         x = torch.nn.functional.interpolate(rgb, size=(s, s), mode="bilinear", align_corners=False, antialias=True)
         xs.append(luma(x.clamp(0, 1)) if c == 1 else x)
     return model.encode(torch.cat(xs).to(dev))[0]

@@ -142,10 +142,8 @@ def zoom_video(
         ...               seed=0, frames_dir="cat_frames", reverse=True)  # doctest: +SKIP
     """
     # ---- 1. Check everything; nothing is written until all of it passes.
-    loaded = io.load(image)
+    loaded = io.load(image, one=True)
     rgb, gray = _on_white(loaded), loaded.gray  # a gray picture's video stays gray, as its dream does
-    if rgb.shape[0] != 1:
-        raise ValueError(f"image must be a single image, got a batch of {rgb.shape[0]} (shape {tuple(rgb.shape)})")
     h, w = rgb.shape[-2:]
     out, fmt = C.check_out_path(out_path, image, [dream_kwargs.get("guide")])
     move = _move(zoom, shift, angle, padding, interpolation)
