@@ -468,6 +468,9 @@ def test_gan_commands_end_to_end(tmp_path):
             im.seek(k)
             total += im.info["duration"]
         assert total == 400
+    between = ["--between", str(imgs / "0.png"), str(imgs / "1.png")]  # (--points was dropped without a word)
+    r = run("vae-walk", str(vckpt), "-o", str(tmp_path / "vp.gif"), "--frames", "4", *between, "--points", "3")
+    assert r.returncode == 2 and r.stderr.startswith("fastdream vae-walk: error: --points: a walk between two images")
     for cmd, ckpt_of in (("sample-vae", ckpt), ("sample-gan", vckpt)):  # the wrong kind of checkpoint
         r = run(cmd, str(ckpt_of), "-o", str(tmp_path / "wrong"))
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1 and "checkpoint (written by" in r.stderr

@@ -1,6 +1,7 @@
 """DCGAN models, train_gan (CPU, tiny folders), sampling, latent walks (the shared training behaviour: test_training.py)."""
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -241,6 +242,10 @@ def test_latent_walk(trained, tmp_path):
         gan.latent_walk(trained, 1)
     with pytest.warns(UserWarning, match=r"points=5 is more than frames=2: the walk skips past some points"):
         gan.latent_walk(trained, 2, seed=3, points=5)  # (frame 1 lay between points 2 and 3, unsaid)
+    with warnings.catch_warnings():  # a short walk's default points are its frames (4 warned of an unasked-for 4)
+        warnings.simplefilter("error")
+        short = gan.latent_walk(trained, 3, seed=3)
+    assert [f.tobytes() for f in short] == [f.tobytes() for f in gan.latent_walk(trained, 3, seed=3, points=3)]
     from fastdream import _room
 
     with pytest.MonkeyPatch.context() as m:

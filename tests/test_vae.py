@@ -112,6 +112,10 @@ def test_sample_reconstruct_and_walk(trained, gray_folder, tmp_path):
     ]
     with pytest.raises(ValueError, match=r"between\[0\]: one image at a time, got a batch of 3"):
         fd.vae_walk(trained, 6, between=(batch, src[1]))
+    with warnings.catch_warnings():  # a short walk's default points are its frames (4 warned of an unasked-for 4)
+        warnings.simplefilter("error")
+        short = fd.vae_walk(trained, 3, seed=3)
+    assert [f.tobytes() for f in short] == [f.tobytes() for f in fd.vae_walk(trained, 3, seed=3, points=3)]
     loop = fd.vae_walk(trained, 8, seed=0, points=2)
     assert len(loop) == 8
     assert isinstance(load_vae(trained), VAE)

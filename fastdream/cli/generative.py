@@ -214,9 +214,7 @@ def _cmd_gan_walk(args) -> int:
 
     _check_output(args, walk=True)
     _drawn_seed(args)
-    frames = latent_walk(
-        args.checkpoint, args.frames, **given(seed=args.seed, points=_points(args), device=args.device)
-    )
+    frames = latent_walk(args.checkpoint, args.frames, **given(seed=args.seed, points=args.points, device=args.device))
     return _write_walk(frames, args)
 
 
@@ -227,16 +225,9 @@ def _cmd_vae_walk(args) -> int:
     _check_output(args, walk=True)
     between = None if args.between is None else [io.load_pil(p, "--between") for p in args.between]
     _drawn_seed(args)
-    kw = given(seed=args.seed, points=None if between else _points(args), between=between, device=args.device)
+    kw = given(seed=args.seed, points=args.points, between=between, device=args.device)
     frames = vae_walk(args.checkpoint, args.frames, **kw)
     return _write_walk(frames, args)
-
-
-def _points(args) -> int | None:
-    """--points, or as many as the frames when a walk of 2-3 frames leaves it out."""
-    from fastdream.models.latent import walk_points
-
-    return walk_points(args.frames, args.points)
 
 
 #: The dream of each sample or frame with --dream: its size and steps per octave.
@@ -265,7 +256,9 @@ def _using_options(s, what: str, walk: bool) -> None:
     if walk:
         s.add_argument("-o", "--output", required=True, help="animation file: .gif, .webp or .mp4")
         s.add_argument("--frames", type=int, default=60, help="frames of the walk (default: 60)")
-        s.add_argument("--points", type=int, help="latent points visited in a loop")
+        s.add_argument(
+            "--points", type=int, help="latent points visited in a loop (default: 4, as many as the frames of 2-3)"
+        )
         s.add_argument("--fps", type=float, default=15, help="frames per second (default: 15)")
     else:
         s.add_argument("-o", "--output", required=True, help="folder for the PNG samples")
@@ -324,5 +317,5 @@ def add(sub) -> None:
     note_defaults(s, library_defaults(vae_walk))
     for action in s._actions:  # (the library's None: 4 on a loop, none between two images)
         if action.dest == "points":
-            action.help = "latent points visited in a loop (default: 4; not with --between)"
+            action.help = action.help[:-1] + "; not with --between)"
     s.set_defaults(func=_cmd_vae_walk)

@@ -10,7 +10,7 @@ from torch import Tensor
 
 from fastdream import _checks, io
 from fastdream.models.dcgan import IMAGE_SIZES, Generator
-from fastdream.models.latent import WALK_POINTS, latent_generator, loop_latents, slerp
+from fastdream.models.latent import latent_generator, loop_latents, slerp, walk_points
 from fastdream.training import Choice, Int, Record, Weights, load_weights, model_fits, read_checkpoint
 
 FORMAT, VERSION = "fastdream.dcgan", 2
@@ -101,7 +101,7 @@ def sample_gan(checkpoint, n: int, *, seed: int | None = None, device=None, batc
 
 
 def latent_walk(
-    checkpoint, frames: int, *, seed: int | None = None, points: int = WALK_POINTS, device=None, batch_size: int = 256
+    checkpoint, frames: int, *, seed: int | None = None, points: int | None = None, device=None, batch_size: int = 256
 ) -> list[Image.Image]:
     r"""Frames of a closed walk through the generator's latent space.
 
@@ -114,7 +114,8 @@ def latent_walk(
         checkpoint: path of a :func:`~fastdream.train_gan` checkpoint (or the loaded dict).
         frames: number of frames (>= 2).
         seed: seed of the latent points (``None``: a different walk each call).
-        points: latent points visited (>= 2).
+        points: latent points visited (>= 2; default :data:`~fastdream.models.latent.WALK_POINTS`,
+            as many as the frames in a shorter walk).
         device, batch_size: as for :func:`sample_gan`.
 
     Returns:
@@ -125,7 +126,7 @@ def latent_walk(
         >>> save_animation(frames, "walk.gif", fps=15)                     # doctest: +SKIP
     """
     frames = _checks.integer("frames", frames, 2, cap=_checks.COUNT_MAX)
-    points = _checks.integer("points", points, 2, cap=_checks.COUNT_MAX)
+    points = _checks.integer("points", walk_points(frames, points), 2, cap=_checks.COUNT_MAX)
     batch_size = _checks.integer("batch_size", batch_size, 1, cap=_checks.COUNT_MAX)
     gen = latent_generator(None if seed is None else _checks.seed("seed", seed))
     device = _checks.device("device", device)

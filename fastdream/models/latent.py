@@ -60,17 +60,15 @@ def slerp(a: Tensor, b: Tensor, t: float | Tensor) -> Tensor:
 WALK_POINTS = 4
 
 
-def walk_points(frames, points: int | None) -> int | None:
-    """``points``, or as many as ``frames`` when a walk of 2-3 frames asks for none (its own
-    default, 4, warned of skipping points no one asked for: the command line's and the page's).
+def walk_points(frames: int, points: int | None):
+    """``points``, or when none is given :data:`WALK_POINTS`, as many as ``frames`` in a walk of
+    2-3 frames (4 warned of skipping points no one asked for).
 
     Examples:
         >>> walk_points(3, None), walk_points(3, 5), walk_points(10, None)
-        (3, 5, None)
+        (3, 5, 4)
     """
-    if points is None and isinstance(frames, int) and 2 <= frames < WALK_POINTS:
-        return frames
-    return points
+    return min(WALK_POINTS, frames) if points is None else points
 
 
 def loop_latents(keys: Tensor, frames: int) -> Tensor:

@@ -8,7 +8,7 @@ from PIL import Image
 from fastdream import _checks, io
 from fastdream._checks import shown
 from fastdream.models.dcgan import IMAGE_SIZES
-from fastdream.models.latent import WALK_POINTS, latent_generator, loop_latents, slerp
+from fastdream.models.latent import latent_generator, loop_latents, slerp, walk_points
 from fastdream.models.vae import VAE
 from fastdream.ops.luma import luma
 from fastdream.training import Choice, Int, Record, Weights, load_weights, model_fits, read_checkpoint
@@ -109,7 +109,7 @@ def vae_walk(
     """Frames of a walk through the latent space: a closed loop through ``points`` random latents
     (great circles, as :func:`~fastdream.gan.latent_walk`), or with ``between=(a, b)`` the path
     from image a's latent (its posterior mean) to image b's, both ends included (``points``, 4 by
-    default, is the loop's: not with ``between``; nor is ``seed``).
+    default or as many as the frames of a shorter walk, is the loop's: not with ``between``; nor is ``seed``).
 
     Examples:
         >>> frames = vae_walk("runs/digits/checkpoint.pt", 30, between=("3.png", "8.png"))  # doctest: +SKIP
@@ -130,7 +130,7 @@ def vae_walk(
         t = torch.linspace(0, 1, frames, dtype=torch.float64)[:, None]
         z = slerp(a.expand(frames, -1), b.expand(frames, -1), t).float()
     else:
-        points = _count("points", WALK_POINTS if points is None else points, model)
+        points = _count("points", walk_points(frames, points), model)
         keys = torch.randn(points, model.config["latent_dim"], generator=latent_generator(seed), dtype=torch.float64)
         z = loop_latents(keys, frames)
     return _images(model, model.decode(z.to(next(model.parameters()).device)))

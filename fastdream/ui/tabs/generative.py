@@ -13,7 +13,6 @@ import fastdream as fd
 from fastdream import io
 from fastdream._checks import shown
 from fastdream.gan import latent_walk
-from fastdream.models.latent import walk_points
 from fastdream.ui import options, widgets
 from fastdream.ui.page import Page
 
@@ -57,8 +56,6 @@ def build(page: Page) -> None:
             kw["temperature"] = float(v["temperature"])
         out = session.output("walk" if walk else "samples", ".gif" if walk else ".png")
         count = int(v["frames"]) if walk else int(v["n"])
-        if walk and walk_points(count, None):  # (the page has no control of the points)
-            kw["points"] = walk_points(count, None)
         line = _command(v["make"], model.name, count, float(v["fps"]), kw)
 
         def work(hook):
