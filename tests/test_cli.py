@@ -363,6 +363,8 @@ def test_zoom_writes_a_gif_and_resumes(tmp_path, small_image):
         assert im.n_frames == 4
     r = run(*args, "--zoom", "1.3")  # other settings than the kept frames: refused
     assert r.returncode == 2 and "zoom" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run(*args, "--mask", str(small_image))  # a file that changed is named by its option ("dream.mask: ...")
+    assert r.returncode == 2 and "(--mask: none before, one now)" in r.stderr, r.stderr
 
 
 def test_gan_commands_end_to_end(tmp_path):

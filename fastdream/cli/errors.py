@@ -97,6 +97,8 @@ def cli_spelling(text: str, options=None) -> str:
         '(--hard: off before, on now)'
         >>> cli_spelling("choose another frames_dir (--frames-dir), or", {"--frames-dir"})
         'choose another --frames-dir, or'
+        >>> cli_spelling("(dream.mask: none before, one now; guide: its contents differ)", {"--mask", "--guide"})
+        '(--mask: none before, one now; --guide: its contents differ)'
         >>> cli_spelling("(blend: stored 0.5, now 0.0; flow: stored True, now False)", {"--blend", "--no-flow"})
         '(--blend: 0.5 before, 0.0 now; --no-flow: off before, on now)'
         >>> cli_spelling("end (3) must be after start (3): none", {"--end", "--start"})
@@ -168,6 +170,8 @@ _ASSIGN = re.compile(r"(?<![\w./'\"-])(\w+)=('[\w.:-]+'|[\w.:-]+)(?=[\s;,)]|$)")
 _NAME = re.compile(r"(?<![\w/.=-])([a-z]+(?:_[a-z0-9]+)+)\b(?![=(/.\w])")
 #: A changed setting of a resume's refusal, ``dream.tile_size: stored 64, now None``.
 _DIFF = re.compile(r"(?<![\w-])(?:\w+\.)*(\w+): stored (\(not recorded\)|.+?), now (\(not recorded\)|.+?)(?=; |\)|$)")
+#: A changed file of a resume's refusal, ``dream.mask: none before, one now``, ``guide: its contents differ``.
+_HASHED = re.compile(r"(?<![\w.-])(?:\w+\.)*(\w+)(?=: (?:none|one|\d+) before, |: (?:its|their) contents differ)")
 #: The trainers' "pass NAME=VALUE to resume" (a checkpoint's setting this run must repeat).
 _RESUME_WITH = re.compile(r"pass (\w+)=(\S+?) to resume")
 
@@ -201,6 +205,7 @@ def _diffs(text: str, flag) -> str:
             return m[0]
         return f"{f}: {_state(m[2])} before, {_state(m[3])} now" if m.span() in kept else dropped
 
+    text = _HASHED.sub(lambda m: flag(m[1]) or m[0], text)
     return _DIFF.sub(spell, text).replace(f"; {dropped}", "").replace(f"{dropped}; ", "")
 
 
