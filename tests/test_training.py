@@ -537,3 +537,15 @@ def test_a_run_of_a_few_steps_is_said_to_be_short(name, data, tmp_path, monkeypa
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         TRAINERS[name][0](data, tmp_path / "enough", epochs=2)
+
+
+def test_a_world_size_left_outside_torchrun_is_one_line_naming_it(monkeypatch):
+    """WORLD_SIZE=2 RANK=1 left in a shell gave torch's "environment variable MASTER_ADDR expected"."""
+    from fastdream.training import distributed
+
+    for k in ("MASTER_ADDR", "MASTER_PORT"):
+        monkeypatch.delenv(k, raising=False)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    with pytest.raises(ValueError, match=r"^WORLD_SIZE=2 is set but MASTER_ADDR and MASTER_PORT not: .* unset RANK"):
+        distributed(torch.device("cpu"))

@@ -114,6 +114,12 @@ def distributed(device: torch.device) -> Dist:
     launch = Dist.from_env()
     if not launch.enabled:
         return launch
+    missing = [k for k in ("MASTER_ADDR", "MASTER_PORT") if not os.environ.get(k)]
+    if missing and not dist.is_initialized():  # (torch's rendezvous said "MASTER_ADDR expected", of no RANK)
+        raise ValueError(
+            f"WORLD_SIZE={launch.world} is set but {' and '.join(missing)} not: this process was not started by "
+            "torchrun; unset RANK and WORLD_SIZE, or launch it with torchrun"
+        )
     if not dist.is_initialized():
         if device.type == "cuda":
             torch.cuda.set_device(device)  # nccl builds its communicators on the current device
