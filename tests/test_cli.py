@@ -844,7 +844,7 @@ def test_a_second_run_into_the_same_output_is_refused_while_the_first_runs(tmp_p
         assert lock_path(out).is_file()
         r = run("zoom", str(small_image), "-o", str(out), "--frames", "2", "--steps", "1", "-q")
         assert r.returncode == 2, r.stderr
-        assert f"output {out} is being written by another fastdream run (process {os.getpid()})" in r.stderr
+        assert f"--output: {out} is being written by another fastdream run (process {os.getpid()})" in r.stderr
         assert not (tmp_path / "z_frames").exists() and not out.exists()
     r = run("zoom", str(small_image), "-o", str(out), "--frames", "2", "--steps", "1", "--octaves", "1", "-q")
     assert r.returncode == 0, r.stderr

@@ -135,10 +135,10 @@ def test_an_output_link_is_checked_where_it_points(files, monkeypatch, capsys):
     monkeypatch.setattr(engine.Dream, "step", lambda *a: pytest.fail("dreamed before the output was checked"))
     (files / "dangling.png").symlink_to(files / "nowhere" / "x.png")
     assert main(["dream", "in.png", "-o", "dangling.png", "--octaves", "1", *QUICK]) == 2
-    assert f"output folder does not exist: {files / 'nowhere'}" in capsys.readouterr().err
+    assert f"--output: the folder {files / 'nowhere'} does not exist" in capsys.readouterr().err
     (files / "self.png").symlink_to(files / "self.png")  # (Python's "Symlink loop": an internal error, exit 1)
     assert main(["dream", "in.png", "-o", "self.png", "--octaves", "1", *QUICK]) == 2
-    assert "output self.png is a link that leads back to itself" in capsys.readouterr().err
+    assert "--output: self.png is a link that leads back to itself" in capsys.readouterr().err
 
 
 def test_a_folder_dream_into_a_name_like_an_image_is_refused(files, monkeypatch, capsys):

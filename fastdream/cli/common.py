@@ -88,7 +88,7 @@ def _refuse_replacing_frames(out: Path, command: str) -> None:
     if frames > 1:
         other = _EVERY_FRAME.get(command)
         raise UsageError(
-            f"output {out} is the input, which holds {frames} frames: the result written over it would keep only "
+            f"output: {out} is the input, which holds {frames} frames: the result written over it would keep only "
             "the first; choose another output" + (f" ({other} works on every frame)" if other else "")
         )
 
@@ -117,21 +117,21 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
         out.resolve()
     except (RuntimeError, OSError):  # (Python's "Symlink loop" came as an internal error, exit 1)
         raise UsageError(
-            f"output {out} is a link that leads back to itself; remove it or choose another name"
+            f"output: {out} is a link that leads back to itself; remove it or choose another name"
         ) from None
     if out.is_dir():
-        raise UsageError(f"output {out} is a folder; give a file name")
+        raise UsageError(f"output: {out} is a folder; give a file name")
     if str(args.output).endswith(("/", os.sep)):  # (Path drops the slash: x.png/ wrote a file x.png)
-        raise UsageError(f"output {args.output} ends with a slash, as a folder does; give a file name")
+        raise UsageError(f"output: {args.output} ends with a slash, as a folder does; give a file name")
     if out.exists() and not out.is_file():
-        raise UsageError(f"output {out} exists and is not a regular file (a named pipe or a device); choose another")
+        raise UsageError(f"output: {out} exists and is not a regular file (a named pipe or a device); choose another")
     # A symbolic link is written through (io.atomic_save): its file's folder is the one written
     parent = Path(os.path.realpath(out)).parent if out.is_symlink() else out.parent if str(out.parent) else Path(".")
     if not parent.exists():
         missing = next((p for p in reversed(parent.parents) if not p.exists()), parent)
         if missing.parent.exists() and not missing.parent.is_dir():
             raise NotADirectoryError(f"output: {missing.parent} is a file, not a folder")
-        raise FileNotFoundError(f"output folder does not exist: {parent}")
+        raise FileNotFoundError(f"output: the folder {parent} does not exist")
     if not parent.is_dir():
         raise NotADirectoryError(f"output: {parent} is a file, not a folder")
     if not io.can_write_in(parent):
@@ -140,8 +140,8 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
     overwrite = bool(getattr(args, "overwrite", False))
     if source and Path(source).is_file() and not overwrite and _same(out, source):
         if getattr(args, "command", None) in OVERWRITE_COMMANDS:
-            raise UsageError(f"output {out} is the input file; pass --overwrite to replace it")
-        raise UsageError(f"output {out} is the input file, which fastdream never writes over; choose another output")
+            raise UsageError(f"output: {out} is the input file; pass --overwrite to replace it")
+        raise UsageError(f"output: {out} is the input file, which fastdream never writes over; choose another output")
     io.check_not_input("output", out, [source], overwrite=overwrite)
     if overwrite and source and Path(source).is_file() and _same(out, source):
         _refuse_replacing_frames(out, getattr(args, "command", ""))

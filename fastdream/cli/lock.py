@@ -29,7 +29,7 @@ def output_lock(args):
         yield
         return
     with ExitStack() as held:
-        if held.enter_context(held_lock(Path(out), f"output {out}")):
+        if held.enter_context(held_lock(Path(out), f"output: {out}")):
             _sweep(Path(out))
         if hasattr(args, "frames_dir"):  # (a video command)
             from fastdream.video.checks import default_frames_dir

@@ -56,7 +56,7 @@ def check_host(host: str, allow_remote: bool = False) -> str | None:
     reach = "every machine that can reach this one" if host in ("0.0.0.0", "::") else f"machines that reach {host}"
     if not allow_remote:
         raise ValueError(
-            f"host {host} would let {reach} use the app (run jobs, see what it makes); "
+            f"host: {host} would let {reach} use the app (run jobs, see what it makes); "
             "pass allow_remote=True (--allow-remote) if you mean it"
         )
     return f"the app listens on {host}: {reach} can use it (run jobs, see what it makes); it has no login"

@@ -56,7 +56,7 @@ def test_another_address_needs_allow_remote_and_warns(host, capsys):
     assert "no login" in check_host(host, allow_remote=True)
     assert main(["ui", "--host", host]) == 2  # before Gradio is even imported
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith(f"fastdream ui: error: host {host} would let")
+    assert err.count("\n") == 1 and err.startswith(f"fastdream ui: error: --host: {host} would let")
     assert err.endswith("pass --allow-remote if you mean it\n"), err  # (it said "--allow-remote True")
 
 
