@@ -784,8 +784,14 @@ def test_an_interrupted_video_says_how_many_frames_it_kept(tmp_path):
     assert kept(args).startswith(f"the 2 finished frames in {tmp_path / 'v_frames'} are kept")
     (tmp_path / "v_frames" / "frame_00001.png").unlink()
     assert kept(args).startswith(f"the finished frame in {tmp_path / 'v_frames'} is kept")  # (it said "are")
+    assert kept(args).endswith("run the same command to resume")
+    # with --no-resume, the same command deletes the frames it says are kept, and starts over
+    assert kept(Namespace(**vars(args), no_resume=True)).endswith("run the command without --no-resume to resume")
     args.frames_dir = str(tmp_path / "elsewhere")
     assert kept(args) == "nothing was written"
+    (tmp_path / "out").mkdir()
+    args = Namespace(command="cutout", output=str(tmp_path / "out"), no_resume=True)
+    assert kept(args).endswith("are kept; run the command without --no-resume to finish")
 
 
 def test_a_warning_said_again_and_again_is_printed_once(capsys):

@@ -351,8 +351,10 @@ def _kept(args) -> str:
             if not hasattr(args, "checkpoint_before") or stamp(ckpt) == args.checkpoint_before:
                 return f"nothing new was written; the checkpoint there before is untouched ({ckpt})"
             return f"the checkpoint of the last finished epoch is kept ({ckpt}); run the command without --no-resume to resume"
-    elif out and Path(out).is_dir() and command in ("dream", "cutout"):
-        return f"the images already written to {out} are kept; run the same command to finish"
+    # (with --no-resume, "the same command" deletes what it says is kept, and starts over)
+    again = "the command without --no-resume" if getattr(args, "no_resume", False) else "the same command"
+    if out and Path(out).is_dir() and command in ("dream", "cutout"):
+        return f"the images already written to {out} are kept; run {again} to finish"
     elif command in ("zoom", "dream-video", "style-video") and out:
         from fastdream.video.checks import default_frames_dir
         from fastdream.video.frames import frame_indices
@@ -361,7 +363,7 @@ def _kept(args) -> str:
         done = len(frame_indices(frames))
         if done:
             kept = "the finished frame in {} is" if done == 1 else f"the {done} finished frames in {{}} are"
-            return f"{kept.format(frames)} kept: run the same command to resume"
+            return f"{kept.format(frames)} kept: run {again} to resume"
     return "nothing was written"
 
 
