@@ -397,13 +397,16 @@ def test_gan_commands_end_to_end(tmp_path):
     assert ckpt.is_file() and (run_dir / "samples_epoch_001.png").is_file()
     r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "3", "--seed", "1")
     assert r.returncode == 0, r.stderr
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == [f"sample_{i:04d}.png" for i in range(3)]
+    assert sorted(p.name for p in (tmp_path / "s").glob("*.png")) == [f"sample_{i:04d}.png" for i in range(3)]
     r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s4"), "-n", "0")  # in the shell's words (it said "n")
     assert r.returncode == 2 and "-n must be >= 1, got 0" in r.stderr, r.stderr
     r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s3"), "--steps", "3")  # a dream setting, no --dream
     assert r.returncode == 2 and "--dream-size and --steps are for the dream of each picture: add --dream" in r.stderr
     before = (tmp_path / "s" / "sample_0000.png").read_bytes()
     r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "2", "--seed", "2")  # the same folder again
+    assert r.returncode == 2 and "holds 3 samples of other settings (--seed: 1 before, 2 now)" in r.stderr, r.stderr
+    (tmp_path / "s" / ".fastdream-samples.json").unlink()  # (samples of no record: not known to be this run's)
+    r = run("sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "3", "--seed", "1")
     assert r.returncode == 2 and "already holds 3 samples" in r.stderr  # replacing 2 of 3 mixed two runs
     assert (tmp_path / "s" / "sample_0000.png").read_bytes() == before
     # Into the pictures it trained on: a resumed training would learn the network's own samples.
@@ -449,7 +452,7 @@ def test_gan_commands_end_to_end(tmp_path):
     assert (vae_dir / "samples_epoch_001.png").is_file() and (vae_dir / "recon_epoch_001.png").is_file()
     r = run("sample-vae", str(vckpt), "-o", str(tmp_path / "vs"), "-n", "2", "--seed", "0", "--temperature", "0.8")
     assert r.returncode == 0, r.stderr
-    assert len(list((tmp_path / "vs").iterdir())) == 2
+    assert len(list((tmp_path / "vs").glob("*.png"))) == 2
     r = run(
         "vae-walk",
         str(vckpt),
@@ -1063,8 +1066,23 @@ def test_dreamed_samples_are_written_as_they_come_and_walks_checked_for_memory(t
     monkeypatch.setattr(fd, "dream", dream)
     dreamed = ["--dream", "--dream-size", "32", "--steps", "1", "-q"]
     assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "5", *dreamed]) == 130
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["sample_0000.png", "sample_0001.png"]
-    assert "interrupted; the 2 samples dreamed so far are in" in capsys.readouterr().err
+    assert [p.name for p in sorted((tmp_path / "s").glob("sample_*"))] == ["sample_0000.png", "sample_0001.png"]
+    err = capsys.readouterr().err
+    assert "interrupted; the 2 samples dreamed so far are in" in err and "; run the same command to finish" in err
+    # The same command (its seed drawn, and said) finishes the folder: it was refused as "already holds 2 samples"
+    seed = int(err.split("(seed ")[1].split(")")[0])
+    monkeypatch.setattr(fd, "dream", lambda image, **kw: calls.append(1) or image)
+    assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "5", *dreamed]) == 0
+    assert capsys.readouterr().out == f"wrote 3 images to {tmp_path / 's'}, beside the 2 kept (seed {seed})\n"
+    assert len(calls) == 3 + 3  # (the kept two are not dreamed again)
+    whole = tmp_path / "whole"
+    assert main(["sample-gan", str(ckpt), "-o", str(whole), "-n", "5", "--seed", str(seed), *dreamed]) == 0
+    for k in range(5):  # what an uninterrupted run makes
+        assert (tmp_path / "s" / f"sample_{k:04d}.png").read_bytes() == (whole / f"sample_{k:04d}.png").read_bytes()
+    assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "5", *dreamed, "--steps", "2"]) == 2
+    assert "holds 5 samples of other settings (--steps: 1 before, 2 now)" in capsys.readouterr().err
+    assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "5", *dreamed]) == 0  # nothing to do
+    assert capsys.readouterr().out == f"{tmp_path / 's'} already holds the 5 samples; nothing written\n"
 
     calls.clear()
     monkeypatch.setattr(fd, "dream", lambda image, **kw: calls.append(1) or _stop_at_third(calls, image))

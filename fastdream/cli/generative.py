@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import re
 import secrets
 from pathlib import Path
 
+from fastdream.cli import samples
 from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, off, say_written, stamp
 
 
-def _dreamed(images, args, seed=None):
-    """Each generated image passed through the dream (``--dream``), one at a time, upscaled first
-    so the network sees more than a few pixels; the images as they are without ``--dream``."""
+def _dreamed(images, args, done=frozenset(), seed=None):
+    """(index, image) of each generated image not ``done``, passed through the dream (``--dream``)
+    one at a time, upscaled first so the network sees more than a few pixels; as they are without."""
+    todo = [(i, im) for i, im in enumerate(images) if i not in done]
     if not args.dream:
-        yield from images
+        yield from todo
         return
     from tqdm import tqdm
 
     import fastdream as fd
 
-    size = args.dream_size
-    for im in tqdm(images, desc="dream", unit="picture", disable=args.quiet):  # (seconds each)
+    size, seed = args.dream_size, args.seed if seed is None else seed
+    bar = tqdm(todo, desc="dream", unit="picture", disable=args.quiet, initial=len(done), total=len(images))
+    for i, im in bar:  # (seconds each)
         big = im.convert("RGB").resize((size, size), resample=3)  # bicubic
-        yield fd.dream(big, octaves=2, steps=args.steps, seed=seed, device=args.device)
+        yield i, fd.dream(big, octaves=2, steps=args.steps, seed=seed, device=args.device)
 
 
 def _channels(args):
@@ -93,7 +95,7 @@ def _check_output(args, walk: bool) -> None:
     from fastdream import _checks, io
     from fastdream.training import IMAGE_EXTENSIONS
 
-    out = Path(args.output)
+    out, old = Path(args.output), []
     if walk:
         if out.is_dir():
             raise IsADirectoryError(f"output: {out} is a folder; give a .gif, .webp or .mp4 file")
@@ -106,16 +108,15 @@ def _check_output(args, walk: bool) -> None:
     elif not out.exists():
         io.output_folder("output", out, what="the samples (sample_0000.png, ...)")
     elif pictures := sorted(p.name for p in out.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS):
-        # Samples: replacing some and leaving the others mixed two runs (or checkpoints) unseen.
+        # Samples of other settings: replacing some and leaving the others mixed two runs unseen;
+        # those of the same settings (an interrupted run's) are kept and the rest made.
         # Other pictures (a training folder): its next run would learn the network's own samples.
-        old = [n for n in pictures if re.fullmatch(r"sample_\d{4}.*\.png", n)]
-        if old:
+        old = samples.held(out)
+        if not old:
             raise FileExistsError(
-                f"output: {out} already holds {len(old)} samples ({old[0]}, ...), which are kept; give a new or empty folder"
+                f"output: {out} holds {len(pictures)} other pictures ({pictures[0]}, ...); samples go into a new or "
+                "empty folder"
             )
-        raise FileExistsError(
-            f"output: {out} holds {len(pictures)} other pictures ({pictures[0]}, ...); samples go into a new or empty folder"
-        )
     io.check_not_input("output", out, input_args(args), folder=not walk)  # the checkpoint, --between's images
     if not walk:  # (in the shell's words: the library's says "n")
         _checks.integer("-n", args.n, 1, cap=_checks.COUNT_MAX)
@@ -135,6 +136,8 @@ def _check_output(args, walk: bool) -> None:
         else:  # (PNGs of dreams: about half their raw size, as the video frames' check says)
             _checks.fits(size, side * 145)
             _checks.fits_on_disk(f"-n {args.n} dreamed samples of {args.dream_size} px", args.n * side * 1.5, out)
+    if old:  # (with the dream settings now set: they are part of the record)
+        samples.check_resume(args, out, old)
 
 
 def _drawn_seed(args) -> None:
@@ -144,46 +147,11 @@ def _drawn_seed(args) -> None:
         args.seed = secrets.randbelow(2**31)
 
 
-def _write_samples(images, args) -> int:
-    """The samples into ``-o``, each written as soon as it is made: dreamed ones take seconds
-    each, and an interrupt keeps those finished (it lost them all); a failure removes them."""
-    from fastdream import io
-
-    out = Path(args.output)
-    written: list[Path] = []
-    with io.Made(out):  # a failed write leaves none of this run's files (nor the folder it made)
-        try:
-            for i, im in enumerate(_dreamed(images, args, seed=args.seed)):
-                written.append(io.save_image(im, out / f"sample_{i:04d}.png"))
-        except BaseException as stop:  # (a Terminated, a KeyboardInterrupt: its exit status is kept)
-            if getattr(stop, "written", None) is not None:  # a sample made whole before the stop
-                written.append(Path(stop.written))
-                stop.written = None  # (the line says the samples, not this one file)
-            if isinstance(stop, KeyboardInterrupt) and args.dream and written:
-                said = (
-                    "the 1 sample dreamed so far is"
-                    if len(written) == 1
-                    else f"the {len(written)} samples dreamed so far are"
-                )
-                args.partial = f"{said} in {out}"
-                raise  # (Made keeps a folder that holds them)
-            for path in written:  # a failure, or a stop before any dream: none of this run's files
-                path.unlink(missing_ok=True)
-            raise
-    seed = f" (seed {args.seed})" if args.seed is not None else ""
-    print(f"wrote {_count(len(images), 'image')} to {out}{seed}")
-    return 0
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" + ("" if n == 1 else "s")
-
-
 def _write_walk(frames, args) -> int:
     from fastdream import io
 
     if args.dream:  # one seed for every frame: the dream's jitter does not flicker between frames
-        frames = list(_dreamed(frames, args, seed=args.seed if args.seed is not None else 0))
+        frames = [im for _, im in _dreamed(frames, args, seed=args.seed if args.seed is not None else 0)]
     path = io.write_animation(frames, args.output, fps=args.fps)
     seed = f", seed {args.seed}" if args.seed is not None else ""
     print(f"wrote {path} ({len(frames)} frames{seed})")
@@ -195,7 +163,8 @@ def _cmd_sample_gan(args) -> int:
 
     _check_output(args, walk=False)
     _drawn_seed(args)
-    return _write_samples(sample_gan(args.checkpoint, args.n, **given(seed=args.seed, device=args.device)), args)
+    images = sample_gan(args.checkpoint, args.n, **given(seed=args.seed, device=args.device))
+    return samples.write_samples(images, args, _dreamed)
 
 
 def _cmd_sample_vae(args) -> int:
@@ -206,7 +175,7 @@ def _cmd_sample_vae(args) -> int:
     images = sample_vae(
         args.checkpoint, args.n, **given(seed=args.seed, temperature=args.temperature, device=args.device)
     )
-    return _write_samples(images, args)
+    return samples.write_samples(images, args, _dreamed)
 
 
 def _cmd_gan_walk(args) -> int:
