@@ -132,7 +132,7 @@ def run_folder(
         wrote_settings = False
         try:
             for done, i in enumerate(range(dist.rank, len(files), dist.world), 1):
-                if targets[i].exists():
+                if targets[i].exists() and _whole(targets[i], name):
                     report.skipped.append(targets[i])
                 else:
                     if settings is not None:  # once, before the first output: a stop leaves both
@@ -257,6 +257,24 @@ class _Watch:
             while self.pos[k] < len(queue) and queue[self.pos[k]].exists():
                 self.pos[k] += 1
         return sum(self.pos)
+
+
+def _whole(dst: Path, name: str) -> bool:
+    """Whether an output already there decodes: one cut short or emptied since (a full disk, a
+    copy stopped half-way) was counted as done, and the run said the folder complete."""
+    try:  # (without decoding: a 16K output would take a gigabyte to look at)
+        with io.opened(dst, "output") as im:
+            if im.format == "JPEG":  # (Pillow's verify reads no further than the header)
+                with open(dst, "rb") as f:
+                    f.seek(-2, os.SEEK_END)
+                    if f.read() != b"\xff\xd9":
+                        raise ValueError("no end of image")
+            else:
+                im.verify()  # a PNG's chunks against their checksums, to the end
+        return True
+    except (OSError, ValueError, SyntaxError):
+        print(f"{name}: {dst} is there but cannot be read (cut short?); making it again", file=sys.stderr)
+        return False
 
 
 def _one(src: Path, dst: Path, make, report: FolderReport, name: str) -> None:

@@ -42,8 +42,21 @@ def test_counts_and_resume(tmp_path, capsys):
     again = batch.run_folder(src, out, None, invert, device=CPU, progress=False, name="test")
     assert (len(again.written), len(again.skipped), len(again.failed)) == (1, 5, 1)
     assert again.written == [out / "sub" / "04.png"]
+    # Outputs damaged since (cut short, emptied) were counted as done: the folder said complete
+    whole = (out / "00.png").read_bytes()
+    (out / "00.png").write_bytes(whole[:-20])
+    (out / "sub" / "01.png").write_bytes(b"")
+    capsys.readouterr()
+    mended = batch.run_folder(src, out, None, invert, device=CPU, progress=False, name="test")
+    assert sorted(mended.written) == [out / "00.png", out / "sub" / "01.png"] and len(mended.skipped) == 4
+    assert (out / "00.png").read_bytes() == whole
+    assert capsys.readouterr().err.count("is there but cannot be read (cut short?); making it again") == 2
     as_jpg = batch.run_folder(src, tmp_path / "jpg", "jpg", invert, device=CPU, progress=False, name="test")
     assert sorted(p.name for p in as_jpg.written)[:2] == ["00.jpg", "01.jpg"]
+    jpg = tmp_path / "jpg" / "00.jpg"
+    jpg.write_bytes(jpg.read_bytes()[:-30])  # (a JPEG's header reads whole however short the rest)
+    again = batch.run_folder(src, tmp_path / "jpg", "jpg", invert, device=CPU, progress=False, name="test")
+    assert again.written == [jpg]
 
 
 def test_the_input_folder_is_never_the_output(tmp_path):
