@@ -339,3 +339,11 @@ def test_a_sheet_of_a_picture_too_wide_for_its_format_is_still_made(files, monke
     assert "stores at most 16383 pixels a side" in capsys.readouterr().err
     sheet = ["--vary", "seed=1,2", "--size", "48", "--octaves", "1", *QUICK]
     assert main(["sheet", "wide.png", "-o", "s.webp", *sheet]) == 0, capsys.readouterr().err
+
+
+def test_a_missing_input_is_said_before_what_the_output_would_hit(files, monkeypatch, capsys):
+    """`sheet nothere.json -o nothere.png`: a typo in the input was said to be the sheet's own
+    settings file ("--output: nothere.json is the input nothere.json")."""
+    monkeypatch.chdir(files)
+    assert main(["sheet", "nothere.json", "-o", "nothere.png", "--vary", "seed=1,2", *QUICK]) == 2
+    assert capsys.readouterr().err.strip() == "fastdream sheet: error: input: no such file: nothere.json"

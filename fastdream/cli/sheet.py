@@ -38,10 +38,12 @@ def _cmd_sheet(args) -> int:
         raise UsageError("--vary and --channels are alternatives; pass one of them")
     if args.top is not None and not args.channels:
         raise UsageError("--top is for --channels LAYER")
+    source = args.input or io.SAMPLE_IMAGE
+    # missing file / not an image: a clear error before any work (and before the output's checks:
+    # a missing nothere.json was said to be the sheet's own settings file)
+    io.load_pil(source)
     out = output_path(args, "sheet.png", mode="RGB")  # a contact sheet, whatever the picture's mode
     io.check_not_input("output", out.with_suffix(".json"), [args.input, *input_args(args)])  # its settings too
-    source = args.input or io.SAMPLE_IMAGE
-    io.load_pil(source)  # missing file / not an image: a clear error before any work
     varied = vary.parse(args.vary) if args.vary else None
     weights_for = _varied_presets_model(args, varied)
     # (--weights with --preset tutorial are its model's: named too, so the notes rebuild the network)
