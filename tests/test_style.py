@@ -323,3 +323,13 @@ def test_a_transparent_style_paints_with_what_shows(tmp_path):
         fd.style_transfer(content, swatch, **quick)
     with pytest.warns(UserWarning, match=r"^style: 300x1 px is stretched"):  # (its strokes: 32 rows of streaks)
         fd.style_transfer(content, np.zeros((1, 300, 3), np.uint8), **quick)
+
+
+def test_the_picture_so_far_keeps_the_contents_proportions(images):
+    """The working size is rounded to the network's stride (a 90x61 content works at 96x64): the
+    picture a callback or Ctrl-C got was stretched by it."""
+    content = images["content"].resize((90, 61))
+    with pytest.raises(fd.Cancelled) as stop:
+        fd.style_transfer(content, images["ihc"], octaves=1, steps=2, seed=0, callback=lambda s: False)
+    w, h = stop.value.image.size
+    assert abs(w / h - 90 / 61) < 0.02, (w, h)

@@ -243,7 +243,7 @@ class Transfer:
         self.content01, self.regions, self.o, self.feats, self.restore = content01, regions, o, feats, restore
         self.init, self.temporal = init, temporal
         self.weights = dict(style=o.style_weight, content=o.content_weight, tv=o.tv_weight)
-        self.x = None
+        self.x, self.out_size = None, None
 
     def begin(self, octave: int, hw: tuple[int, int], gen: torch.Generator) -> None:
         o, feats = self.o, self.feats
@@ -273,7 +273,14 @@ class Transfer:
         del self.opt, self.tg
 
     def picture(self):
-        return self.restore(self.x.detach().clone())
+        """The picture so far in the output's proportions (its working size is rounded to the
+        network's stride: 256x176 for a 256x170 content, whose Ctrl-C picture came out stretched)."""
+        x = self.x.detach().clone()
+        if self.out_size is not None:
+            s = max(x.shape[-2:]) / max(self.out_size)
+            hw = tuple(max(1, round(v * s)) for v in self.out_size)
+            x = x if hw == tuple(x.shape[-2:]) else resize(x, hw)
+        return self.restore(x)
 
 
 def run(job: Transfer, size: tuple[int, int], progress: bool, callback=None) -> torch.Tensor:
@@ -285,6 +292,7 @@ def run(job: Transfer, size: tuple[int, int], progress: bool, callback=None) -> 
     sizes = octave_sizes(*size, octaves, o.octave_scale, job.feats.stride, job.feats.min_side, quiet=quiet)
     if job.init is not None:
         sizes = sizes[-1:]
+    job.out_size = tuple(size)
     driver.drive(job, sizes, o.steps, seed=o.seed, progress=progress, callback=callback, desc="style")
     return job.x.detach()
 
