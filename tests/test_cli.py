@@ -1084,6 +1084,16 @@ def test_dreamed_samples_are_written_as_they_come_and_walks_checked_for_memory(t
     assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "5", *dreamed]) == 0  # nothing to do
     assert capsys.readouterr().out == f"{tmp_path / 's'} already holds the 5 samples; nothing written\n"
 
+    calls.clear()  # a dreamed walk holds its frames for the animation: Ctrl-C lost them all
+    monkeypatch.setattr(fd, "dream", dream)
+    walk = ["gan-walk", str(ckpt), "-o", str(tmp_path / "w.gif"), "--frames", "5", "--seed", "3", *dreamed]
+    assert main(walk) == 130 and not (tmp_path / "w.gif").exists()
+    assert capsys.readouterr().err.endswith(
+        f"the 2 frames dreamed so far are in {tmp_path / 'w-partial.gif'} (seed 3); the same command dreams the "
+        "walk from its start\n"
+    )
+    with Image.open(tmp_path / "w-partial.gif") as im:
+        assert im.n_frames == 2
     calls.clear()
     monkeypatch.setattr(fd, "dream", lambda image, **kw: calls.append(1) or _stop_at_third(calls, image))
     assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "t"), "-n", "5", *dreamed]) == 143  # (it said 130)

@@ -332,7 +332,7 @@ def picture_so_far(args, out: Path):
         if image is not None:
             from fastdream import io
 
-            path = io.unused_name(_partial_name(out))  # never over a file (an input...)
+            path = io.unused_name(partial_name(out))  # never over a file (an input...)
             saved = None
             try:
                 saved = io.save_image(image, path)
@@ -346,15 +346,15 @@ def picture_so_far(args, out: Path):
         raise
 
 
-def _partial_name(out: Path) -> Path:
+def partial_name(out: Path) -> Path:
     """``NAME-partial.EXT`` beside ``out``, its stem shortened where the name would pass the 255
     bytes a name may have (with room for :func:`~fastdream.io.unused_name`'s ``-2``): a long
     ``-o`` that was accepted lost the picture so far to "File name too long" at Ctrl-C.
 
     Examples:
-        >>> _partial_name(Path("a/dream.png")).as_posix(), len(_partial_name(Path("x" * 250 + ".png")).name)
+        >>> partial_name(Path("a/dream.png")).as_posix(), len(partial_name(Path("x" * 250 + ".png")).name)
         ('a/dream-partial.png', 249)
-        >>> _partial_name(Path(os.fsdecode(b"caf\\xe9.png"))) == Path(os.fsdecode(b"caf\\xe9-partial.png"))
+        >>> partial_name(Path(os.fsdecode(b"caf\\xe9.png"))) == Path(os.fsdecode(b"caf\\xe9-partial.png"))
         True
     """
     tail, stem = f"-partial{out.suffix}", out.stem

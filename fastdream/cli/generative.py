@@ -6,7 +6,17 @@ import secrets
 from pathlib import Path
 
 from fastdream.cli import samples
-from fastdream.cli.common import UsageError, given, input_args, library_defaults, note_defaults, off, say_written, stamp
+from fastdream.cli.common import (
+    UsageError,
+    given,
+    input_args,
+    library_defaults,
+    note_defaults,
+    off,
+    partial_name,
+    say_written,
+    stamp,
+)
 
 
 def _dreamed(images, args, done=frozenset(), seed=None):
@@ -151,11 +161,34 @@ def _write_walk(frames, args) -> int:
     from fastdream import io
 
     if args.dream:  # one seed for every frame: the dream's jitter does not flicker between frames
-        frames = [im for _, im in _dreamed(frames, args, seed=args.seed if args.seed is not None else 0)]
+        dreamed: list = []
+        try:
+            dreamed.extend(im for _, im in _dreamed(frames, args, seed=args.seed if args.seed is not None else 0))
+        except KeyboardInterrupt:  # (the frames dreamed so far were all lost: an hour's work)
+            _keep_walk(dreamed, args)
+            raise
+        frames = dreamed
     path = io.write_animation(frames, args.output, fps=args.fps)
     seed = f", seed {args.seed}" if args.seed is not None else ""
     print(f"wrote {path} ({len(frames)} frames{seed})")
     return 0
+
+
+def _keep_walk(frames: list, args) -> None:
+    """The frames a stopped ``--dream`` walk had dreamed, as ``NAME-partial.EXT`` beside ``-o``."""
+    from fastdream import io
+
+    if not frames:
+        return
+    path = io.unused_name(partial_name(Path(args.output)))  # never over a file (an input...)
+    try:
+        io.write_animation(frames, path, fps=args.fps)
+    except (OSError, ValueError, KeyboardInterrupt):  # (the stop is what was asked: its line says nothing kept)
+        return
+    n = len(frames)
+    said = "the 1 frame dreamed so far is" if n == 1 else f"the {n} frames dreamed so far are"
+    seed = "" if args.seed is None else f" (seed {args.seed})"
+    args.partial = f"{said} in {path}{seed}; the same command dreams the walk from its start"
 
 
 def _cmd_sample_gan(args) -> int:
