@@ -296,7 +296,7 @@ def test_a_stopped_sheet_keeps_its_finished_cells_on_a_partial_sheet(tmp_path, p
     with pytest.raises(fd.Cancelled) as stopped:
         fd.proof_sheet(photo, out, vary={"steps": [1, 2], "seed": [1, 2]}, size=48, octaves=1, callback=stop_in_cell_2)
     partial = tmp_path / "s-partial.png"
-    assert stopped.value.kept == f"the 2 finished cells of 4 are in {partial} (and its .json)"
+    assert stopped.value.kept == f"the 2 finished cells of 4 are in {partial} (and its .json); a rerun starts over"
     assert len(json.loads(partial.with_suffix(".json").read_text())["cells"]) == 2
     assert not out.exists() and Image.open(partial).width == layout.GAP + 2 * (48 + layout.GAP)
     # The shell says so, and a second stopped sheet does not write over the first's.
@@ -312,7 +312,7 @@ def test_a_stopped_sheet_keeps_its_finished_cells_on_a_partial_sheet(tmp_path, p
     assert main(["sheet", str(photo), "-o", str(out), "--vary", "seed=1,2", *FAST]) == 130
     partial2 = tmp_path / "s-partial-2.png"
     assert (
-        capsys.readouterr().err.strip().endswith(f"the finished cell of 2 is in {partial2} (and its .json)")
+        capsys.readouterr().err.strip().endswith(f"the finished cell of 2 is in {partial2} (and its .json); a rerun starts over")
     )  # (not "1 cells")
     assert partial2.is_file() and partial.is_file()
 

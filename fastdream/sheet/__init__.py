@@ -171,7 +171,7 @@ def proof_sheet(
                 done = (
                     f"the finished cell of {len(cells)} is" if n == 1 else f"the {n} finished cells of {len(cells)} are"
                 )
-                stop.kept = f"{done} in {partial} (and its .json)"  # type: ignore[union-attr]
+                stop.kept = f"{done} in {partial} (and its .json); a rerun starts over"  # type: ignore[union-attr]
                 stop.partial = partial  # type: ignore[union-attr]
         raise
     with io.signals_held():  # the sheet and its JSON as a pair
