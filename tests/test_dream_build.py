@@ -358,3 +358,53 @@ def test_models_of_other_kinds_dream_in_float32_or_are_one_clear_error():
         ghost = net()
     with pytest.raises(ValueError, match="weights are on the meta device"):
         fd.style_transfer(x, x, model=ghost, content_layers=["2"], style_layers=["0"], **quick)
+
+
+class _InplaceStem(nn.Module):
+    """torchvision's ResNet stem: a ReLU(inplace=True) after a BatchNorm."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1, self.bn1 = nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.relu, self.conv2 = nn.ReLU(inplace=True), nn.Conv2d(8, 8, 3, padding=1)
+
+    def forward(self, x):
+        return self.conv2(self.relu(self.bn1(self.conv1(x))))
+
+
+def test_a_tapped_output_changed_in_place_later_is_what_its_layer_gave():
+    """With a deeper layer tapped too, the ReLU after a tapped BatchNorm ran on its output in place:
+    the dream of "bn1" was the dream of its ReLU, depending on the other layers listed."""
+    torch.manual_seed(0)
+    net, x = _InplaceStem().eval(), torch.rand(1, 3, 12, 12)
+    with torch.no_grad():
+        alone = LayerTaps(net, ["bn1"])(x)[0]
+    both = LayerTaps(net, ["bn1", "conv2"])(x.requires_grad_(True))
+    assert torch.equal(both[0], alone) and alone.min() < 0  # (the ReLU would have cut its negatives)
+    img = np.asarray(torch.rand(24, 24, 3).mul(255).byte())
+    kw = dict(model=net, objective="mean", octaves=1, steps=2, seed=0)
+    assert np.array_equal(fd.dream(img, {"bn1": 1.0}, **kw), fd.dream(img, {"bn1": 1.0, "conv2": 1e-6}, **kw))
+
+
+class _Cut(nn.Module):
+    def __init__(self, inplace_input=False):
+        super().__init__()
+        self.backbone, self.head = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU()), nn.Conv2d(8, 4, 1)
+        self.inplace_input = inplace_input
+
+    def forward(self, x):
+        if self.inplace_input:  # its own normalization, in place
+            x.sub_(0.5)
+            return self.head(self.backbone(x))
+        with torch.no_grad():  # a frozen extractor
+            f = self.backbone(x)
+        return self.head(f)
+
+
+def test_a_forward_that_cuts_the_gradient_or_edits_its_input_in_place():
+    """torch's "element 0 of tensors does not require grad" and "a leaf Variable that requires grad
+    is being used in an in-place operation" came out of the dream as tracebacks."""
+    img = np.full((24, 24, 3), 128, np.uint8)
+    with pytest.raises(ValueError, match=r"^layers: 'head' does not depend on the picture: .* tap a layer before"):
+        fd.dream(img, ["head"], model=_Cut(), octaves=1, steps=1)
+    assert fd.dream(img, ["head"], model=_Cut(inplace_input=True), octaves=1, steps=1, seed=0).shape == img.shape

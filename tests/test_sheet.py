@@ -312,7 +312,9 @@ def test_a_stopped_sheet_keeps_its_finished_cells_on_a_partial_sheet(tmp_path, p
     assert main(["sheet", str(photo), "-o", str(out), "--vary", "seed=1,2", *FAST]) == 130
     partial2 = tmp_path / "s-partial-2.png"
     assert (
-        capsys.readouterr().err.strip().endswith(f"the finished cell of 2 is in {partial2} (and its .json); a rerun starts over")
+        capsys.readouterr()
+        .err.strip()
+        .endswith(f"the finished cell of 2 is in {partial2} (and its .json); a rerun starts over")
     )  # (not "1 cells")
     assert partial2.is_file() and partial.is_file()
 

@@ -127,10 +127,17 @@ class LayerTaps:
         self.model = model
         self.layers = layers  # the names as given (the keys of the objective's activations)
         self._modules = [modules[resolve_layer(model, name)] for name in layers]
+        # Set once a tapped output is seen changed in place later in the forward (a ReLU(inplace=True)
+        # after a tapped BatchNorm): the taps before the last are then copied as they come.
+        self.copies = False
 
     def __call__(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Runs the model on ``x`` until every tapped layer has produced its output."""
+        src = x
+        if x.requires_grad and x.is_leaf:  # (a model's own x.sub_(...) met torch's "a leaf Variable ... in-place")
+            x = x.clone()
         outputs: dict[int, torch.Tensor] = {}
+        versions: dict[int, int] = {}
         pending = set(range(len(self._modules)))
         # The hooks sit on modules that other threads may be running too (a cached build shared by
         # two dreams, the web app's jobs): each call takes the outputs of its own thread only.
@@ -139,8 +146,11 @@ class LayerTaps:
         def make_hook(i):
             def hook(module, args, output):
                 if i in pending and threading.get_ident() == owner:
-                    outputs[i] = output
                     pending.discard(i)
+                    if isinstance(output, torch.Tensor) and pending:  # (the last: nothing runs after it)
+                        output = output.clone() if self.copies else output
+                        versions[i] = output._version
+                    outputs[i] = output
                     if not pending:
                         raise _Stop
 
@@ -157,7 +167,23 @@ class LayerTaps:
         if pending:
             missing = [self.layers[i] for i in sorted(pending)]
             raise ValueError(f"layers {missing} produced no output in the model's forward (are they used?)")
+        if any(outputs[i]._version != v for i, v in versions.items()) and not self.copies:
+            self.copies = True  # what a later layer did to a tapped output in place: again, copying them
+            return self(src)
+        if torch.is_grad_enabled() and x.requires_grad:
+            self._check_depends(outputs)
         return [outputs[i] for i in range(len(self._modules))]
+
+    def _check_depends(self, outputs: dict) -> None:
+        """A tapped output the picture's gradient cannot reach is one line naming it (torch's
+        "element 0 of tensors does not require grad", or, beside another layer, nothing at all)."""
+        for i, out in outputs.items():
+            if isinstance(out, torch.Tensor) and not out.requires_grad:
+                raise ValueError(
+                    f"layers: {self.layers[i]!r} does not depend on the picture: the model's forward cuts the "
+                    "gradient before it (torch.no_grad(), .detach(), or whole numbers such as an argmax); tap a "
+                    "layer before the cut"
+                )
 
 
 @torch.no_grad()
