@@ -256,7 +256,7 @@ def test_a_channel_past_its_layers_is_said_before_the_bar_starts(tmp_path, small
     r = run("dream", str(small_image), "-o", str(tmp_path / "x.png"), "--layers", "_blocks.10:999", "--steps", "1")
     assert r.returncode == 2
     assert r.stderr.strip().splitlines() == [
-        "fastdream dream: error: --layers: _blocks.10 has 112 channels (0-111); channel(s) [999] are out of range"
+        "fastdream dream: error: --layers: _blocks.10 has 112 channels (0-111); channel(s) 999 are out of range"
     ], r.stderr
 
 

@@ -1,8 +1,10 @@
 """fastdream.objectives on their own: arithmetic, values, and the device of every part of a value."""
 
+import numpy as np
 import pytest
 import torch
 
+import fastdream as fd
 from fastdream import objectives as O
 
 META = torch.device("meta")
@@ -184,3 +186,11 @@ def test_an_objectives_unknown_layer_or_channel_is_said_of_objective_not_layers(
         fd.dream(x, objective=O.layer_l2("nope") + O.layer_l2("_blocks.5"), octaves=1, steps=1)
     with pytest.raises(ValueError, match=r"^layers: _blocks.10 has 112 channels"):
         fd.dream(x, layers=["_blocks.10:999"], octaves=1, steps=1)
+
+
+def test_a_channel_range_past_its_layer_is_said_in_a_short_line():
+    """`_blocks.10:0-65535` raised a message of 447,265 characters listing every channel."""
+    img = np.full((48, 48, 3), 128, np.uint8)
+    with pytest.raises(ValueError) as said:
+        fd.dream(img, ["_blocks.10:0-65535"], octaves=1, steps=1)
+    assert str(said.value).endswith("has 112 channels (0-111); channel(s) 112-65535 are out of range")

@@ -231,7 +231,7 @@ class _Term(Objective):
         bad = [c for c in s.channels or () if c >= n]
         if bad:
             raise ValueError(
-                f"{self.given_as}: {s.layer} has {n} channels (0-{n - 1}); channel(s) {bad} are out of range"
+                f"{self.given_as}: {s.layer} has {n} channels (0-{n - 1}); channel(s) {_checks.number_runs(bad)} are out of range"
             )
 
     def channel_weights(self, a: Tensor) -> Tensor | None:
