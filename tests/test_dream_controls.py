@@ -302,6 +302,8 @@ def test_channels_of_a_classifier_layer_are_dreamed_one_by_one(photo):
         (dict(preserve_colors=True, color_match=True), ValueError, "alternatives"),
         (dict(objective=O.layer_l2("_blocks.5"), layers=["_blocks.5"]), ValueError, "names its own layers"),
         (dict(objective=O.layer_l2("_blocks.5"), guide=np.zeros((8, 8, 3), np.uint8)), ValueError, "guide replaces"),
+        # (dropped without a word: the same dream as without it)
+        (dict(objective="mean", guide=np.zeros((8, 8, 3), np.uint8)), ValueError, "objective: 'mean' does nothing"),
         (dict(objective=O.layer_l2("_blocks.99")), ValueError, "unknown layer"),
         (dict(objective=O.layer_l2("_blocks.5") - O.layer_l2("_blocks.5")), ValueError, "nothing to dream"),
         (dict(mask=np.ones((10, 50))), ValueError, "mask is 50x10 and the picture 96x64: .* would be stretched"),

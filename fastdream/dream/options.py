@@ -187,6 +187,11 @@ class DreamOptions:
             )
         elif model is not None and self.layers is None and self.subject is None:
             raise ValueError("layers: a custom model needs layers= (names from model.named_modules())")
+        if self.guide is not None and obj == "mean":  # (it was dropped: the same dream as without it)
+            raise ValueError(
+                "objective: 'mean' does nothing with a guide (the dream climbs toward the guide's features); "
+                "leave one of them out"
+            )
         if self.guide is not None and obj not in OBJECTIVES:
             raise ValueError(
                 "guide replaces the objective; to combine them use objectives.guide(layer, image) "
