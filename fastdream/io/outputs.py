@@ -64,7 +64,25 @@ def check_not_input(name: str, out, inputs: Iterable, *, folder: bool = False, o
             raise ValueError(f"{name}: {out} lies inside the input folder {p}; write it outside the inputs")
         if folder and o in r.parents:
             raise ValueError(f"{name}: the folder {out} contains the input {p}; choose a folder outside the inputs")
+    record = frames_record(o.parent)
+    if record is not None:  # (a dream-video of that folder later took the file for a last frame)
+        raise ValueError(
+            f"{name}: {out} would go into {out.parent}, a video's frames folder (it holds {record}): a video made "
+            "from it would take it for a frame; write it elsewhere"
+        )
     return out
+
+
+def frames_record(folder: Path) -> str | None:
+    """The name of the settings record of a video's frames folder (``zoom_settings.json`` beside
+    ``frame_00000.png``...) if ``folder`` is one, else None."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    if not any(n.startswith("frame_") and n.endswith(".png") for n in names):
+        return None
+    return next((n for n in sorted(names) if n.endswith("_settings.json")), None)
 
 
 def checkpoint_file(name: str, out, inputs: Iterable) -> Path:

@@ -268,3 +268,18 @@ def test_a_resized_result_keeps_the_print_size_not_the_resolution(tmp_path):
     style = Image.new("RGB", (32, 32), (200, 30, 30))
     out = fd.style_transfer(str(tmp_path / "scan.png"), style, size=80, steps=1, octaves=1, seed=0)
     assert out.size == (80, 64) and out.info["dpi"] == pytest.approx((600, 600), abs=0.1)
+
+
+def test_no_output_goes_into_a_videos_frames_folder(tmp_path):
+    """A dream-video written into a zoom's frames folder was taken for its last frame by the next
+    video made of that folder."""
+    frames = tmp_path / "z_frames"
+    frames.mkdir()
+    (frames / "frame_00000.png").write_bytes(b"")
+    (frames / "zoom_settings.json").write_text("{}")
+    with pytest.raises(
+        ValueError, match=r"^out: .*in.gif would go into .*z_frames, a video's frames folder \(it holds"
+    ):
+        io.check_not_input("out", frames / "in.gif", [])
+    (frames / "zoom_settings.json").unlink()  # (a folder of frames of the user's own: theirs to fill)
+    assert io.check_not_input("out", frames / "in.gif", []) == frames / "in.gif"
