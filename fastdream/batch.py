@@ -115,6 +115,9 @@ def run_folder(
     ]
     if fmt:
         _check_distinct(files, targets, fmt)
+    taken = next((t for t in targets if t.is_dir()), None)  # (the work was done, then the write failed)
+    if taken is not None:
+        raise IsADirectoryError(f"output_dir: {taken} is a folder where an output goes; move or rename it")
     with launch_lock(out_dir, "output_dir"):  # one run at a time per folder
         if settings is not None:
             settings = _check_settings(out_dir, {"format": fmt, **settings}, targets)
@@ -260,21 +263,12 @@ class _Watch:
 
 
 def _whole(dst: Path, name: str) -> bool:
-    """Whether an output already there decodes: one cut short or emptied since (a full disk, a
-    copy stopped half-way) was counted as done, and the run said the folder complete."""
-    try:  # (without decoding: a 16K output would take a gigabyte to look at)
-        with io.opened(dst, "output") as im:
-            if im.format == "JPEG":  # (Pillow's verify reads no further than the header)
-                with open(dst, "rb") as f:
-                    f.seek(-2, os.SEEK_END)
-                    if f.read() != b"\xff\xd9":
-                        raise ValueError("no end of image")
-            else:
-                im.verify()  # a PNG's chunks against their checksums, to the end
+    """Whether an output already there reads whole: one cut short or emptied since was counted as
+    done, and the run said the folder complete."""
+    if io.whole_picture(dst):
         return True
-    except (OSError, ValueError, SyntaxError):
-        print(f"{name}: {dst} is there but cannot be read (cut short?); making it again", file=sys.stderr)
-        return False
+    print(f"{name}: {dst} is there but cannot be read (cut short?); making it again", file=sys.stderr)
+    return False
 
 
 def _one(src: Path, dst: Path, make, report: FolderReport, name: str) -> None:

@@ -57,6 +57,16 @@ def test_counts_and_resume(tmp_path, capsys):
     jpg.write_bytes(jpg.read_bytes()[:-30])  # (a JPEG's header reads whole however short the rest)
     again = batch.run_folder(src, tmp_path / "jpg", "jpg", invert, device=CPU, progress=False, name="test")
     assert again.written == [jpg]
+    for fmt in ("tiff", "bmp", "gif"):  # (Pillow's verify checks nothing of these)
+        batch.run_folder(src, tmp_path / fmt, fmt, invert, device=CPU, progress=False, name="test")
+        cut = tmp_path / fmt / f"00.{fmt}"
+        cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
+        again = batch.run_folder(src, tmp_path / fmt, fmt, invert, device=CPU, progress=False, name="test")
+        assert again.written == [cut], fmt
+    jpg.unlink()
+    jpg.mkdir()  # (made again, then its write failed: "Is a directory")
+    with pytest.raises(IsADirectoryError, match=r"^output_dir: .*00.jpg is a folder where an output goes"):
+        batch.run_folder(src, tmp_path / "jpg", "jpg", invert, device=CPU, progress=False, name="test")
 
 
 def test_the_input_folder_is_never_the_output(tmp_path):

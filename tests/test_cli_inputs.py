@@ -347,3 +347,12 @@ def test_a_missing_input_is_said_before_what_the_output_would_hit(files, monkeyp
     monkeypatch.chdir(files)
     assert main(["sheet", "nothere.json", "-o", "nothere.png", "--vary", "seed=1,2", *QUICK]) == 2
     assert capsys.readouterr().err.strip() == "fastdream sheet: error: input: no such file: nothere.json"
+
+
+def test_a_walk_into_a_folder_that_is_not_there_is_refused_before_its_work(files, monkeypatch, capsys):
+    """gan-walk --dream dreamed every frame, then failed: "output folder does not exist: nodir"."""
+    monkeypatch.chdir(files)
+    assert main(["gan-walk", "vae.pt", "-o", "nodir/x.gif", "--frames", "3", "--dream"]) == 2
+    assert capsys.readouterr().err.strip() == "fastdream gan-walk: error: --output: the folder nodir does not exist"
+    assert main(["vae-walk", "vae.pt", "-o", "in.png/x.gif", "--frames", "3"]) == 2
+    assert capsys.readouterr().err.strip() == "fastdream vae-walk: error: --output: in.png is a file, not a folder"

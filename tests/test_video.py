@@ -364,7 +364,7 @@ def test_mp4_without_imageio_ffmpeg_names_the_extra(photo, tmp_path, monkeypatch
         (dict(out="v.avi"), ValueError, r"unknown video extension '.avi'.*\.gif, \.webp or \.mp4"),
         (dict(out="v.png"), ValueError, "unknown video extension '.png'"),
         (dict(out="v"), ValueError, "unknown video extension ''"),
-        (dict(out="missing/v.gif"), FileNotFoundError, "output folder does not exist"),
+        (dict(out="missing/v.gif"), FileNotFoundError, "out_path: the folder .*missing does not exist"),
         (dict(out="adir.gif"), IsADirectoryError, "is a folder"),
         (dict(out="adir"), IsADirectoryError, r"adir is a folder; give a video file in it \(.gif, .webp or .mp4\)"),
         (dict(fps=0), ValueError, "fps must be a finite number > 0"),

@@ -110,6 +110,7 @@ def _check_output(args, walk: bool) -> None:
         if out.is_dir():
             raise IsADirectoryError(f"output: {out} is a folder; give a .gif, .webp or .mp4 file")
         io.animation_format(out, "output")
+        io.check_parent("output", out)  # (else every frame was dreamed before the write failed)
         io.check_writable("output", out.absolute().parent)  # (it was the system's errno after every frame)
         fps = _checks.real("--fps", args.fps, lo=0.0, hi=io.max_fps(io.animation_format(out, "output")), hi_open=False)
         args.fps = fps

@@ -41,11 +41,13 @@ from fastdream.io.outputs import (
     can_write_in,
     check_name_length,
     check_not_input,
+    check_parent,
     check_writable,
     checkpoint_file,
     output_folder,
     save_image,
     unused_name,
+    whole_picture,
 )
 from fastdream.io.profile import color_profile, with_profile
 from fastdream.io.record import model_fingerprint, settings_diff, tensor_sha256
@@ -53,7 +55,9 @@ from fastdream.io.record import model_fingerprint, settings_diff, tensor_sha256
 __all__ = [
     "can_write_in",
     "check_name_length",
+    "check_parent",
     "check_writable",
+    "whole_picture",
     "is_channels_last",
     "DEEP_GRAY",
     "MAX_PIXELS",

@@ -28,7 +28,7 @@ def atomic_save(save: Callable[[str], object], path, *, suffix: str | None = Non
         path = Path(os.path.realpath(path))
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
-        raise FileNotFoundError(f"output folder does not exist: {parent}")
+        raise FileNotFoundError(f"output: the folder {parent} does not exist")
     # A short name: the output's own may be as long as the file system takes, with no room to spare.
     fd, tmp = tempfile.mkstemp(prefix=f".{path.stem[:32]}.", suffix=(suffix or path.suffix)[:16], dir=parent)
     os.close(fd)

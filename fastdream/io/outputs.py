@@ -235,6 +235,47 @@ def check_name_length(name: str, path: Path) -> None:
         )
 
 
+def check_parent(name: str, out) -> Path:
+    """The folder ``out`` goes into, which must exist (said before the work: a walk dreamed every
+    frame, then failed to write them into a folder that was never there).
+
+    Examples:
+        >>> check_parent("out_path", "/no/such/folder/x.gif")
+        Traceback (most recent call last):
+        ...
+        FileNotFoundError: out_path: the folder /no/such/folder does not exist
+    """
+    parent = Path(out).parent if str(Path(out).parent) else Path(".")
+    if not parent.is_dir():
+        existing = next((p for p in (parent, *parent.parents) if p.exists()), None)
+        if existing is not None and not existing.is_dir():
+            raise NotADirectoryError(f"{name}: {existing} is a file, not a folder")
+        raise FileNotFoundError(f"{name}: the folder {parent} does not exist")
+    return parent
+
+
+def whole_picture(path: Path) -> bool:
+    """Whether the picture file ``path`` reads to its end (one cut short or emptied since it was
+    written: a full disk, a copy stopped half-way). A PNG's chunks are checked against their
+    checksums and a JPEG's end looked for, without decoding: a 16K output would take a gigabyte;
+    other formats are decoded."""
+    from fastdream.io.images import opened
+
+    try:
+        with opened(path, "output") as im:
+            if im.format == "JPEG":  # (Pillow's verify reads no further than the header)
+                with open(path, "rb") as f:
+                    f.seek(-2, os.SEEK_END)
+                    return f.read() == b"\xff\xd9"
+            if im.format == "PNG":
+                im.verify()  # (every chunk, to the end)
+            else:  # (verify checks nothing of a TIFF, a BMP, a GIF)
+                im.load()
+        return True
+    except (OSError, ValueError, SyntaxError):
+        return False
+
+
 def check_writable(name: str, path: Path) -> None:
     """A ``PermissionError`` naming ``name`` when the folder ``path`` is, or the nearest existing
     one it would be made in, cannot be written: said before the work, not by the system after it.

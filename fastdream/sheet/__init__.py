@@ -203,7 +203,7 @@ def _outputs(out_path, image, guide=None) -> tuple[Path | None, Path | None]:
         io.check_name_length("out_path", written)
     parent = out.parent if str(out.parent) else Path(".")
     if not parent.is_dir():
-        raise FileNotFoundError(f"out_path: output folder does not exist: {parent}")
+        raise FileNotFoundError(f"out_path: the folder {parent} does not exist")
     if isinstance(image, (str, Path)) and Path(image).resolve() in (out.resolve(), json_out.resolve()):
         raise ValueError(f"out_path: {out} (or its .json) is the input image; the input is never overwritten")
     for written in (out, json_out):

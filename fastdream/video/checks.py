@@ -23,9 +23,7 @@ def check_out_path(out_path, image, others=()) -> tuple[Path, str]:
         raise IsADirectoryError(f"out_path: {out} is a folder; give a video file in it (.gif, .webp or .mp4)")
     fmt = io.animation_format(out)
     io.check_name_length("out_path", out)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"out_path: output folder does not exist: {parent}")
+    parent = io.check_parent("out_path", out)
     if not os.access(parent, os.W_OK | os.X_OK):
         raise PermissionError(f"out_path: output folder is not writable: {parent}")
     if out.is_dir():

@@ -51,7 +51,7 @@ def test_a_symbolic_link_is_written_through_and_stays_a_link(tmp_path):
 
 
 def test_a_missing_folder_is_a_clear_error(tmp_path):
-    with pytest.raises(FileNotFoundError, match="output folder does not exist"):
+    with pytest.raises(FileNotFoundError, match="output: the folder .* does not exist"):
         io.atomic_save(lambda tmp: None, tmp_path / "nope" / "a.txt")
 
 
