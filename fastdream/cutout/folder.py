@@ -9,7 +9,7 @@ from PIL import Image
 
 from fastdream import _checks, io
 from fastdream.batch import check_folders, run_folder, stored_settings
-from fastdream.cutout.predict import cutout, model_and_device
+from fastdream.cutout.predict import background_color, cutout, model_and_device
 
 
 def loses_alpha(extension: str, soft: bool = True) -> str | None:
@@ -60,6 +60,8 @@ def cutout_folder(
     _checks.boolean("progress", progress)
     model, dev = model_and_device(model_or_checkpoint, device)
     probe = cutout(Image.new("RGB", (8, 8)), model, device=dev, **cutout_kwargs)  # bad options: an error first
+    if cutout_kwargs.get("background") is not None:  # recorded as (R, G, B): "white" or an array resumes it too
+        cutout_kwargs = {**cutout_kwargs, "background": background_color(cutout_kwargs["background"])}
     if "A" in probe.mode and format is not None and loses_alpha(str(format), cutout_kwargs.get("soft", True)):
         raise ValueError(
             f"format: {format} cannot hold the cutouts' soft transparency; use png or webp, or pass background=(R, G, B) "

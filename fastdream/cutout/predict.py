@@ -287,7 +287,7 @@ def cutout(
     threshold, soft, resolution = _check_common(threshold, soft, resolution, model)
     only_mask, decont = _checks.boolean("only_mask", only_mask), _checks.boolean("decontaminate", decontaminate)
     tta, refine_edges = _checks.boolean("tta", tta), _checks.boolean("refine", refine)
-    color = _background(background)
+    color = background_color(background)
     if only_mask and (color is not None or decont):  # (the color was ignored without a word)
         raise ValueError("only_mask gives the mask alone: background and decontaminate do nothing with it; pass one")
     rgb, alpha = _rgb_pil(image)
@@ -319,7 +319,8 @@ def _metadata(im: Image.Image, info: dict, keys=("exif", "icc_profile")) -> Imag
     return im
 
 
-def _background(color):
+def background_color(color):
+    """``background=`` as the (R, G, B) or (R, G, B, A) tuple of 0-255 it stands for (None: none)."""
     if color is None:
         return None
     if isinstance(color, str):  # (PIL's names: "white", "#20a040", "#20a04080")
