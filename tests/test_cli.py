@@ -545,6 +545,11 @@ def test_unet_commands_end_to_end(tmp_path):
         assert im.mode == "RGB" and im.size == (40, 40)
     r = run("cutout", str(photo), "-o", str(tmp_path / "x.png"), "--model", str(ckpt), "--bg-color", "255", "0")
     assert r.returncode == 2 and "(R, G, B)" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run("cutout", str(photo), "-o", str(tmp_path / "red.jpg"), "--model", str(ckpt), "--bg-color", "#ff0000")
+    assert r.returncode == 0, r.stderr  # a name, as the library takes (an "invalid int value")
+    assert (tmp_path / "red.jpg").read_bytes() == (tmp_path / "on_red.jpg").read_bytes()
+    r = run("cutout", str(photo), "-o", str(tmp_path / "y.png"), "--model", str(ckpt), "--bg-color", "whit")
+    assert r.returncode == 2 and r.stderr.strip().endswith("--bg-color: 'whit' is not a color name or #RRGGBB[AA]")
 
     # A folder: one progress bar, bad files skipped (one line each) and counted, finished files skipped.
     folder = tmp_path / "photos"

@@ -64,11 +64,28 @@ def _cutout_options(args) -> dict:
     )
 
 
+def _bg_color(values):
+    """--bg-color's words: R G B [A], or one color name ("white", "#20a040") as the library takes."""
+    from fastdream.cutout.predict import background_color
+
+    if values is None:
+        return None
+    if len(values) == 1 and not values[0].strip().isdigit():
+        return background_color(values[0])  # (an unknown name is said of background: --bg-color)
+    try:
+        return tuple(int(v) for v in values)
+    except ValueError:
+        raise UsageError(
+            f"--bg-color: R G B [A] are whole numbers 0-255, or one color name; got {' '.join(values)}"
+        ) from None
+
+
 def _cmd_cutout(args) -> int:
     import fastdream as fd
     from fastdream import io
     from fastdream.cutout import loses_alpha
 
+    args.bg_color = _bg_color(args.bg_color)
     source = args.input or io.SAMPLE_IMAGE
     if Path(source).is_dir():
         kw = given(format=args.format) | _cutout_options(args)
@@ -142,11 +159,11 @@ def add(sub) -> None:
     s.add_argument("--format", help="for a folder: the outputs' format")
     s.add_argument(
         "--bg-color",
-        type=int,
         nargs="+",
         metavar="V",
         default=None,
-        help="R G B [A] (0-255): put the subject on this color instead of transparency",
+        help="R G B [A] (0-255), or a color name (white, #20a040): put the subject on this color instead of "
+        "transparency",
     )
     s.add_argument("--tta", action="store_true", default=None, help="also predict the mirror image and average")
     s.add_argument("--no-refine", action="store_true", help="upsample the mask instead of refining its edges")
