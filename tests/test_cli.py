@@ -1088,17 +1088,34 @@ def test_dreamed_samples_are_written_as_they_come_and_walks_checked_for_memory(t
     assert "holds 5 samples of other settings (--steps: 1 before, 2 now)" in capsys.readouterr().err
     assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "5", *dreamed]) == 0  # nothing to do
     assert capsys.readouterr().out == f"{tmp_path / 's'} already holds the 5 samples; nothing written\n"
+    # a kept sample cut short since is made again; a stop before any new one still says what is kept
+    cut = tmp_path / "s" / "sample_0003.png"
+    cut.write_bytes(cut.read_bytes()[:100])
+    calls.clear()
+    monkeypatch.setattr(fd, "dream", lambda image, **kw: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "5", *dreamed]) == 130
+    err = capsys.readouterr().err
+    assert "sample_0003.png is there but cannot be read (cut short?); making it again" in err
+    assert "interrupted; the 4 samples dreamed so far are in" in err  # (it said "nothing was written")
+    monkeypatch.setattr(fd, "dream", lambda image, **kw: image)
+    assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "5", *dreamed]) == 0
+    assert cut.read_bytes() == (whole / "sample_0003.png").read_bytes()
+    assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "s"), "-n", "5", "--seed", str(seed)]) == 2
+    assert "holds 5 samples of other settings (--dream: on before, off now), which" in capsys.readouterr().err
 
     calls.clear()  # a dreamed walk holds its frames for the animation: Ctrl-C lost them all
     monkeypatch.setattr(fd, "dream", dream)
     walk = ["gan-walk", str(ckpt), "-o", str(tmp_path / "w.gif"), "--frames", "5", "--seed", "3", *dreamed]
     assert main(walk) == 130 and not (tmp_path / "w.gif").exists()
     assert capsys.readouterr().err.endswith(
-        f"the 2 frames dreamed so far are in {tmp_path / 'w-partial.gif'} (seed 3); the same command dreams the "
-        "walk from its start\n"
+        f"the 2 frames dreamed so far are in {tmp_path / 'w-partial.gif'} (seed 3); the same command will dream the "
+        "walk again from its start\n"
     )
     with Image.open(tmp_path / "w-partial.gif") as im:
         assert im.n_frames == 2
+    calls.clear()  # a drawn seed: the same command would draw another (another walk)
+    assert main([a for a in walk if a not in ("--seed", "3")]) == 130
+    assert "; add --seed " in capsys.readouterr().err
     calls.clear()
     monkeypatch.setattr(fd, "dream", lambda image, **kw: calls.append(1) or _stop_at_third(calls, image))
     assert main(["sample-gan", str(ckpt), "-o", str(tmp_path / "t"), "-n", "5", *dreamed]) == 143  # (it said 130)

@@ -155,7 +155,7 @@ def _drawn_seed(args) -> None:
     """A seed drawn when none is given (a walk between pictures draws nothing), so that the line
     that says what was written can say it: a sample you like can then be made again (--seed)."""
     if args.seed is None and not getattr(args, "between", None):
-        args.seed = secrets.randbelow(2**31)
+        args.seed, args.seed_drawn = secrets.randbelow(2**31), True
 
 
 def _write_walk(frames, args) -> int:
@@ -189,7 +189,8 @@ def _keep_walk(frames: list, args) -> None:
     n = len(frames)
     said = "the 1 frame dreamed so far is" if n == 1 else f"the {n} frames dreamed so far are"
     seed = "" if args.seed is None else f" (seed {args.seed})"
-    args.partial = f"{said} in {path}{seed}; the same command dreams the walk from its start"
+    again = f"add --seed {args.seed} to" if getattr(args, "seed_drawn", False) else "the same command will"
+    args.partial = f"{said} in {path}{seed}; {again} dream the walk again from its start"
 
 
 def _cmd_sample_gan(args) -> int:

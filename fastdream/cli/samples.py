@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from pathlib import Path
 
 #: The record of the settings that made a folder's samples (hidden: the folder is pictures).
@@ -30,7 +31,8 @@ def settings(args) -> dict:
         "command": args.command,
         "checkpoint_sha256": h.hexdigest(),
         "seed": args.seed,
-        "temperature": getattr(args, "temperature", None),
+        # (the library's default when not given: --temperature 1 spelled out is the same samples)
+        "temperature": None if args.command != "sample-vae" else 1.0 if args.temperature is None else args.temperature,
         "dream": bool(args.dream),
         "dream_size": args.dream_size if args.dream else None,
         "steps": args.steps if args.dream else None,
@@ -59,7 +61,15 @@ def check_resume(args, out: Path, old: list[str]) -> None:
         )
     if args.seed is None:  # (a drawn seed is in the record: the same command finishes the folder)
         args.seed = stored.get("seed")
-    changed = io.settings_diff(stored, settings(args))
+    if stored.get("command") != args.command:
+        raise FileExistsError(
+            f"output: {out} holds {len(old)} samples of {stored.get('command')}, which are kept; give a new or "
+            "empty folder"
+        )
+    now = settings(args)
+    if stored.get("dream") != now["dream"]:  # (its size and steps are the dream's: not said beside it)
+        stored, now = {"dream": stored.get("dream")}, {"dream": now["dream"]}
+    changed = io.settings_diff(stored, now)
     if changed:
         raise FileExistsError(
             f"output: {out} holds {len(old)} samples of other settings ({'; '.join(changed)}), which are kept; "
@@ -75,9 +85,12 @@ def write_samples(images, args, dreamed) -> int:
     from fastdream import io
 
     out = Path(args.output)
-    done = (
-        {i for i in range(len(images)) if sample_path(out, i).is_file()} if getattr(args, "resumed", False) else set()
-    )
+    done = set()
+    for i in range(len(images)) if getattr(args, "resumed", False) else ():
+        if sample_path(out, i).is_file() and io.whole_picture(sample_path(out, i)):
+            done.add(i)
+        elif sample_path(out, i).exists():  # (cut short since: a full disk, a copy stopped half-way)
+            print(f"{sample_path(out, i)} is there but cannot be read (cut short?); making it again", file=sys.stderr)
     if len(done) == len(images):
         print(f"{out} already holds the {len(images)} samples; nothing written")
         return 0
@@ -93,7 +106,7 @@ def write_samples(images, args, dreamed) -> int:
             if getattr(stop, "written", None) is not None:  # a sample made whole before the stop
                 written.append(Path(stop.written))
                 stop.written = None  # (the line says the samples, not this one file)
-            if isinstance(stop, KeyboardInterrupt) and args.dream and written:
+            if isinstance(stop, KeyboardInterrupt) and args.dream and (written or done):
                 n = len(written) + len(done)
                 said = "the 1 sample dreamed so far is" if n == 1 else f"the {n} samples dreamed so far are"
                 args.partial = f"{said} in {out} (seed {args.seed}); run the same command to finish"
