@@ -229,6 +229,10 @@ def test_a_model_of_one_input_size_is_one_line_and_dreams_in_tiles_of_it():
     out = fd.dream(img, model=net, layers=["3"], octaves=1, steps=1, tile_size=32, seed=0)
     assert out.shape == img.shape
     fd.dream(img, model=net, layers=["1"], octaves=1, steps=1)  # (a layer before the head: any size)
+    # ImageNet's 224 px, past the sides the search probes (up to 512 by doubling: 224 is none of them)
+    big = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 224 * 224, 3)).eval()
+    with pytest.raises(ValueError, match=r"^model: it takes only pictures of about 224x224 px"):
+        fd.dream(np.full((300, 400, 3), 128, np.uint8), model=big, layers=["2"], octaves=1, steps=1)
 
 
 def test_a_build_passed_back_is_used_as_is(resnet):

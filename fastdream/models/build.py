@@ -212,7 +212,12 @@ def smallest_input(net: nn.Module, layers: Sequence[str], device, cap: int = 512
     lo, hi = 1, 2  # lo fails
     while not takes(hi):
         if hi >= cap:
-            if not takes(224) and isinstance(failed[-1], RuntimeError):  # (224: a model of ImageNet's size only)
+            # A model of ImageNet's one size (a Linear head on a flattened 224 px map): its side, so
+            # that the dream says so in one line (it was torch's "mat1 and mat2 shapes" mid-step).
+            one = next((side for side in (224, 299) if takes(side)), None)
+            if one is not None:
+                return one
+            if isinstance(failed[-1], RuntimeError):
                 # No picture at all: a model of 1 channel, or of another kind of input. Said here,
                 # in one line, not by torch in the middle of the first step.
                 why = str(failed[-1]).strip().splitlines()[0][:300]
