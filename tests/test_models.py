@@ -137,6 +137,23 @@ def test_unsafe_or_missing_files_are_refused(tmp_path):
         load("resnet50")
     with pytest.raises(IsADirectoryError, match="weights: .* is a folder"):
         load("vgg16", weights=tmp_path)
+    # a TorchScript archive: torch's own warning, then a bare "RuntimeError"
+    torch.jit.save(torch.jit.script(nn.Conv2d(3, 4, 3)), tmp_path / "scripted.pt")
+    with pytest.raises(ValueError, match=r"scripted.pt is a TorchScript archive .* torch.save\(model.state_dict"):
+        load("vgg16", weights=tmp_path / "scripted.pt")
+    torch.save({"w": torch.zeros(3)}, tmp_path / "whole.pt")
+    (tmp_path / "cut.pt").write_bytes((tmp_path / "whole.pt").read_bytes()[:300])
+    with pytest.raises(ValueError, match=r"RuntimeError \(the file is cut short, or not one torch wrote\)$"):
+        load("vgg16", weights=tmp_path / "cut.pt")
+
+
+def test_a_compiled_models_state_dict_loads(tmp_path):
+    """torch.compile's wrapper names every key _orig_mod.*: 287 missing and 344 unexpected keys."""
+    with pytest.warns(UserWarning, match="random weights"):
+        sd = load("googlenet").state_dict()
+    torch.save({"module._orig_mod." + k: v for k, v in sd.items()}, tmp_path / "compiled.pt")
+    got = load("googlenet", weights=tmp_path / "compiled.pt").state_dict()
+    assert all(torch.equal(got[k], v) for k, v in sd.items())
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")

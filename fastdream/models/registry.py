@@ -147,14 +147,21 @@ def read_state_dict(path) -> dict[str, torch.Tensor]:
     """The state dict in a weights file (plain, or wrapped in a checkpoint dict), safely loaded."""
     path = _checks.input_file("weights", path)  # pipes and devices refused before torch.load blocks on them
     _checks.fits(f"weights: loading {path}", 2 * path.stat().st_size)
+    if _torchscript(path):  # (torch.load printed its own warning, then failed with a bare RuntimeError)
+        raise ValueError(
+            f"weights: {path} is a TorchScript archive (torch.jit.save); give the weights alone: "
+            "torch.save(model.state_dict(), path)"
+        )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # pickles of arbitrary objects, zip errors, truncated or empty files
         # Only the error's type, as the checkpoint reader: torch's text suggests weights_only=False,
         # which is what must not be done with a file of unknown origin (and an EOFError has none).
+        cut = isinstance(exc, EOFError) or "zip archive" in str(exc) or "central directory" in str(exc)
         raise ValueError(
             f"weights: {path} is not a file torch.load reads with weights_only=True (a state dict saved with "
             f"torch.save(model.state_dict(), path)): {type(exc).__name__}"
+            + (" (the file is cut short, or not one torch wrote)" if cut else "")
         ) from None
     for _ in range(3):  # a state dict at most a few wrappers deep
         if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
@@ -165,8 +172,11 @@ def read_state_dict(path) -> dict[str, torch.Tensor]:
         obj = inner
     if not (isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values())):
         raise ValueError(f"weights: {path} holds no state dict (a dict of tensors, maybe under 'state_dict')")
-    if all(k.startswith("module.") for k in obj):
-        obj = {k[len("module.") :]: v for k, v in obj.items()}
+    # DataParallel's and torch.compile's wrappers, in either order
+    for _ in range(2):
+        for wrapper in ("module.", "_orig_mod."):
+            if all(k.startswith(wrapper) for k in obj):
+                obj = {k[len(wrapper) :]: v for k, v in obj.items()}
     # (a diverged training's file loaded, and its dream said only that no pixel changed)
     bad = next((k for k, v in obj.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())), None)
     if bad is not None:
@@ -174,6 +184,17 @@ def read_state_dict(path) -> dict[str, torch.Tensor]:
             f"weights: {path} holds NaN or infinite values (first in {bad}); a network with them dreams nothing"
         )
     return obj
+
+
+def _torchscript(path) -> bool:
+    """Whether ``path`` is a TorchScript archive (a zip holding compiled code), not a state dict."""
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.split("/", 1)[-1].startswith(("code/", "constants.pkl")) for n in z.namelist())
+    except (OSError, zipfile.BadZipFile):
+        return False
 
 
 def _classes(name: str, sd: dict[str, torch.Tensor]) -> int:
