@@ -412,3 +412,11 @@ def test_a_forward_that_cuts_the_gradient_or_edits_its_input_in_place():
     with pytest.raises(ValueError, match=r"^layers: 'head' does not depend on the picture: .* tap a layer before"):
         fd.dream(img, ["head"], model=_Cut(), octaves=1, steps=1)
     assert fd.dream(img, ["head"], model=_Cut(inplace_input=True), octaves=1, steps=1, seed=0).shape == img.shape
+
+
+def test_a_module_list_is_not_a_layer_and_its_members_are_named():
+    """It was accepted, then "produced no output in the model's forward (are they used?)"."""
+    net = nn.Sequential(nn.Conv2d(3, 4, 3))
+    net.blocks = nn.ModuleList([nn.ReLU(), nn.ReLU()])
+    with pytest.raises(ValueError, match=r"^layers: 'blocks' is a ModuleList, .* members: blocks.0, blocks.1$"):
+        LayerTaps(net, ["blocks"])

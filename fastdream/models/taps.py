@@ -110,6 +110,14 @@ class LayerTaps:
         if not layers:
             raise ValueError(f"{name} must name at least one layer")
         modules = dict(model.named_modules())
+        for layer in layers:  # (accepted, then "produced no output in the model's forward (are they used?)")
+            box = modules.get(resolve_layer(model, layer))
+            if isinstance(box, (nn.ModuleList, nn.ModuleDict)) and layer:
+                members = ", ".join(f"{layer}.{k}" for k, _ in list(box.named_children())[:4])
+                raise ValueError(
+                    f"{name}: {layer!r} is a {type(box).__name__}, which a forward never calls (it holds layers); "
+                    f"tap one of its members: {members}{', ...' if len(box) > 4 else ''}"
+                )
         unknown = [name for name in layers if resolve_layer(model, name) not in modules or not name]
         if unknown:
             # A build that leaves layers out (the default backbone's fused one) lists its source's.
