@@ -180,7 +180,7 @@ def test_an_objectives_unknown_layer_or_channel_is_said_of_objective_not_layers(
     import fastdream as fd
 
     x = torch.rand(3, 40, 40)
-    with pytest.raises(ValueError, match=r"^objective: _blocks.10 has 112 channels \(0-111\); channel\(s\) \[999\]"):
+    with pytest.raises(ValueError, match=r"^objective: _blocks.10 has 112 channels \(0-111\); channel\(s\) 999 are"):
         fd.dream(x, objective=O.channel("_blocks.10", 999), octaves=1, steps=1)
     with pytest.raises(ValueError, match=r"^objective: unknown layer name\(s\) \['nope'\]"):
         fd.dream(x, objective=O.layer_l2("nope") + O.layer_l2("_blocks.5"), octaves=1, steps=1)
