@@ -420,3 +420,18 @@ def test_a_module_list_is_not_a_layer_and_its_members_are_named():
     net.blocks = nn.ModuleList([nn.ReLU(), nn.ReLU()])
     with pytest.raises(ValueError, match=r"^layers: 'blocks' is a ModuleList, .* members: blocks.0, blocks.1$"):
         LayerTaps(net, ["blocks"])
+
+
+def test_a_module_list_with_a_forward_of_its_own_is_a_layer():
+    """A ModuleList subclass that is called (torchvision's IntermediateLayerGetter is a ModuleDict)."""
+
+    class Stack(nn.ModuleList):
+        def forward(self, x):
+            for m in self:
+                x = m(x)
+            return x
+
+    net = nn.Sequential(nn.Conv2d(3, 4, 3), Stack([nn.ReLU(), nn.Conv2d(4, 4, 3)]), nn.Conv2d(4, 4, 1))
+    assert LayerTaps(net, ["1"])(torch.rand(1, 3, 12, 12))[0].shape == (1, 4, 8, 8)
+    with torch.inference_mode():  # (an inference tensor keeps no version count to compare)
+        assert len(LayerTaps(net, ["0", "2"])(torch.rand(1, 3, 12, 12))) == 2

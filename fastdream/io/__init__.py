@@ -37,6 +37,7 @@ from fastdream.io.images import (
 )
 from fastdream.io.masks import load_mask
 from fastdream.io.outputs import (
+    FRAMES_RECORDS,
     Made,
     can_write_in,
     check_name_length,
@@ -55,6 +56,7 @@ from fastdream.io.record import model_fingerprint, settings_diff, tensor_sha256
 __all__ = [
     "can_write_in",
     "check_name_length",
+    "FRAMES_RECORDS",
     "check_parent",
     "check_writable",
     "whole_picture",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import warnings
 from pathlib import Path
 from typing import Iterable
@@ -64,25 +65,33 @@ def check_not_input(name: str, out, inputs: Iterable, *, folder: bool = False, o
             raise ValueError(f"{name}: {out} lies inside the input folder {p}; write it outside the inputs")
         if folder and o in r.parents:
             raise ValueError(f"{name}: the folder {out} contains the input {p}; choose a folder outside the inputs")
-    record = frames_record(o.parent)
-    if record is not None:  # (a dream-video of that folder later took the file for a last frame)
+    # (a dream-video of that folder later took the file for a last frame; a folder run into the
+    # frames folder itself, its outputs; a frame touched up in place is one of its frames already)
+    record = frames_record(o if folder else o.parent)
+    if record is not None and not (not folder and FRAME.fullmatch(o.name) and o.is_file()):
+        what = f"{out} is" if folder else f"{out} would go into {out.parent},"
         raise ValueError(
-            f"{name}: {out} would go into {out.parent}, a video's frames folder (it holds {record}): a video made "
-            "from it would take it for a frame; write it elsewhere"
+            f"{name}: {what} a video's frames folder (it holds {record}): a video made from it would take its "
+            "pictures for frames; write elsewhere"
         )
     return out
+
+
+#: The settings records of the frames folders fastdream's videos keep (their modules' SETTINGS_NAME).
+FRAMES_RECORDS = ("zoom_settings.json", "dream_video_settings.json", "style_video_settings.json")
+FRAME = re.compile(r"frame_\d{5,}\.png")
 
 
 def frames_record(folder: Path) -> str | None:
     """The name of the settings record of a video's frames folder (``zoom_settings.json`` beside
     ``frame_00000.png``...) if ``folder`` is one, else None."""
     try:
-        names = os.listdir(folder)
+        names = set(os.listdir(folder))
     except OSError:
         return None
-    if not any(n.startswith("frame_") and n.endswith(".png") for n in names):
+    if not any(FRAME.fullmatch(n) for n in names):
         return None
-    return next((n for n in sorted(names) if n.endswith("_settings.json")), None)
+    return next((n for n in FRAMES_RECORDS if n in names), None)
 
 
 def checkpoint_file(name: str, out, inputs: Iterable) -> Path:

@@ -112,7 +112,8 @@ class LayerTaps:
         modules = dict(model.named_modules())
         for layer in layers:  # (accepted, then "produced no output in the model's forward (are they used?)")
             box = modules.get(resolve_layer(model, layer))
-            if isinstance(box, (nn.ModuleList, nn.ModuleDict)) and layer:
+            # (a subclass with a forward of its own is called: a torchvision IntermediateLayerGetter)
+            if isinstance(box, (nn.ModuleList, nn.ModuleDict)) and type(box).forward is nn.Module.forward and layer:
                 members = ", ".join(f"{layer}.{k}" for k, _ in list(box.named_children())[:4])
                 raise ValueError(
                     f"{name}: {layer!r} is a {type(box).__name__}, which a forward never calls (it holds layers); "
@@ -155,7 +156,8 @@ class LayerTaps:
             def hook(module, args, output):
                 if i in pending and threading.get_ident() == owner:
                     pending.discard(i)
-                    if isinstance(output, torch.Tensor) and pending:  # (the last: nothing runs after it)
+                    # (the last: nothing runs after it; an inference tensor keeps no version count)
+                    if isinstance(output, torch.Tensor) and pending and not output.is_inference():
                         output = output.clone() if self.copies else output
                         versions[i] = output._version
                     outputs[i] = output

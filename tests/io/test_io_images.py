@@ -281,5 +281,16 @@ def test_no_output_goes_into_a_videos_frames_folder(tmp_path):
         ValueError, match=r"^out: .*in.gif would go into .*z_frames, a video's frames folder \(it holds"
     ):
         io.check_not_input("out", frames / "in.gif", [])
+    with pytest.raises(ValueError, match=r"^out: .*z_frames is a video's frames folder"):  # a folder run into it
+        io.check_not_input("out", frames, [], folder=True)
+    assert io.check_not_input("out", frames / "sub", [], folder=True)  # (its listing is not recursive)
+    assert io.check_not_input("out", frames / "frame_00000.png", [])  # a frame touched up in place: one already
     (frames / "zoom_settings.json").unlink()  # (a folder of frames of the user's own: theirs to fill)
+    (frames / "camera_settings.json").write_text("{}")  # (with a record of theirs, not a video's)
     assert io.check_not_input("out", frames / "in.gif", []) == frames / "in.gif"
+
+
+def test_the_frames_folders_records_are_the_videos_own():
+    from fastdream.video import coherent, styled, zoom
+
+    assert set(io.FRAMES_RECORDS) == {zoom.SETTINGS_NAME, coherent.SETTINGS_NAME, styled.SETTINGS_NAME}
