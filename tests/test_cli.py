@@ -550,6 +550,10 @@ def test_unet_commands_end_to_end(tmp_path):
     assert (tmp_path / "red.jpg").read_bytes() == (tmp_path / "on_red.jpg").read_bytes()
     r = run("cutout", str(photo), "-o", str(tmp_path / "y.png"), "--model", str(ckpt), "--bg-color", "whit")
     assert r.returncode == 2 and r.stderr.strip().endswith("--bg-color: 'whit' is not a color name or #RRGGBB[AA]")
+    r = run("cutout", str(photo), "-o", str(tmp_path / "y.jpg"), "--model", str(ckpt), "--bg-color", "255")
+    assert r.returncode == 2 and "--bg-color must be a color, (R, G, B)" in r.stderr  # (said to be a transparency)
+    r = run("cutout", str(photo), "-o", str(tmp_path / "y.jpg"), "--model", str(ckpt), "--bg-color", "0", "0", "0", "0")
+    assert r.returncode == 2 and "or give --bg-color an opaque color (no A, or A 255)" in r.stderr
 
     # A folder: one progress bar, bad files skipped (one line each) and counted, finished files skipped.
     folder = tmp_path / "photos"
@@ -1135,3 +1139,23 @@ def _stop_at_third(calls, image):
     if len(calls) == 3:
         raise Terminated()
     return image
+
+
+def test_a_sample_vae_folder_recorded_before_its_temperature_was_resumes(tmp_path):
+    """Records of the default temperature written before said null: "--temperature: none before, 1.0 now"."""
+    import json
+    from argparse import Namespace
+
+    from fastdream.cli import samples
+
+    ckpt = tmp_path / "vae.pt"
+    ckpt.write_bytes(b"weights")
+    args = Namespace(command="sample-vae", checkpoint=str(ckpt), seed=None, temperature=None, dream=False)
+    args.dream_size = args.steps = None
+    out = tmp_path / "s"
+    out.mkdir()
+    (out / "sample_0000.png").write_bytes(b"")
+    record = {**samples.settings(Namespace(**{**vars(args), "seed": 4})), "temperature": None}
+    (out / samples.RECORD).write_text(json.dumps(record))
+    samples.check_resume(args, out, ["sample_0000.png"])
+    assert args.resumed and args.seed == 4

@@ -485,7 +485,7 @@ def test_cutout_folder_resumes_and_skips_bad_files(trained, data, tmp_path, caps
     r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0), threshold=0.5, soft=True, refine=True)
     assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
     # ... and so is the color in other words (it was recorded as given: "stored '(0, 255, 0)', now 'array(...)'")
-    for same in (np.array([0, 255, 0]), "#00ff00", [0, 255, 0]):
+    for same in (np.array([0, 255, 0]), "#00ff00", [0, 255, 0], (0, 255, 0, 255), "#00ff00ff"):
         (tmp_path / "out" / "2.png").unlink()
         r = cutout_folder(src, tmp_path / "out", trained, background=same)
         assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2

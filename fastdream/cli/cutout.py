@@ -73,11 +73,12 @@ def _bg_color(values):
     if len(values) == 1 and not values[0].strip().isdigit():
         return background_color(values[0])  # (an unknown name is said of background: --bg-color)
     try:
-        return tuple(int(v) for v in values)
+        numbers = tuple(int(v) for v in values)
     except ValueError:
         raise UsageError(
             f"--bg-color: R G B [A] are whole numbers 0-255, or one color name; got {' '.join(values)}"
         ) from None
+    return background_color(numbers)  # (checked now: "255" into a .jpg was refused as a transparency)
 
 
 def _cmd_cutout(args) -> int:
@@ -95,15 +96,15 @@ def _cmd_cutout(args) -> int:
         return 0
     if args.format:  # (a single cutout wrote its extension's format and said nothing)
         raise UsageError("--format is for a folder of pictures; the output's extension gives the format")
-    color = args.bg_color or []
-    opaque = len(color) == 3 or (len(color) == 4 and color[3] == 255)
-    mode = "L" if args.only_mask else "RGB" if opaque else "RGBA"
+    color = args.bg_color or ()
+    mode = "L" if args.only_mask else "RGB" if len(color) == 3 else "RGBA"  # (an opaque A is left out)
     fmt = loses_alpha(Path(args.output).suffix, soft=not args.hard)
     if "A" in mode and fmt:  # (a BMP's refusal did not say --bg-color; a JPEG's did not name --output)
         what = "soft transparency" if fmt == "GIF" else "transparency"
+        fix = "give --bg-color an opaque color (no A, or A 255)" if color else "pass --bg-color R G B"
         raise UsageError(
             f"--output: {args.output} is a {fmt}, which cannot hold the cutout's {what} (its alpha); use .png or "
-            ".webp, or pass --bg-color R G B to put the subject on a color"
+            f".webp, or {fix} to put the subject on a color"
         )
     out = output_path(args, None, mode=mode, soft=not args.hard)  # --model is among the inputs it checks
     image = io.load_pil(source, every_frame=None)

@@ -97,6 +97,8 @@ def cli_spelling(text: str, options=None) -> str:
         '(--hard: off before, on now)'
         >>> cli_spelling("choose another frames_dir (--frames-dir), or", {"--frames-dir"})
         'choose another --frames-dir, or'
+        >>> cli_spelling("(cutout.background: stored '(1, 2, 3)', now '(0, 0, 0)')", {"--bg-color"})
+        '(--bg-color: (1, 2, 3) before, (0, 0, 0) now)'
         >>> cli_spelling("(dream.mask: none before, one now; guide: its contents differ)", {"--mask", "--guide"})
         '(--mask: none before, one now; --guide: its contents differ)'
         >>> cli_spelling("(blend: stored 0.5, now 0.0; flow: stored True, now False)", {"--blend", "--no-flow"})
@@ -169,7 +171,9 @@ _ASSIGN = re.compile(r"(?<![\w./'\"-])(\w+)=('[\w.:-]+'|[\w.:-]+)(?=[\s;,)]|$)")
 #: A Python name with an underscore, not part of a path, an assignment or an option already.
 _NAME = re.compile(r"(?<![\w/.=-])([a-z]+(?:_[a-z0-9]+)+)\b(?![=(/.\w])")
 #: A changed setting of a resume's refusal, ``dream.tile_size: stored 64, now None``.
-_DIFF = re.compile(r"(?<![\w-])(?:\w+\.)*(\w+): stored (\(not recorded\)|.+?), now (\(not recorded\)|.+?)(?=; |\)|$)")
+_DIFF = re.compile(
+    r"(?<![\w-])(?:\w+\.)*(\w+): stored (\(not recorded\)|'[^']*'|.+?), now (\(not recorded\)|'[^']*'|.+?)(?=; |\)|$)"
+)
 #: A changed file of a resume's refusal, ``dream.mask: none before, one now``, ``guide: its contents differ``.
 _HASHED = re.compile(r"(?<![\w.-])(?:\w+\.)*(\w+)(?=: (?:none|one|\d+) before, |: (?:its|their) contents differ)")
 #: The trainers' "pass NAME=VALUE to resume" (a checkpoint's setting this run must repeat).

@@ -61,6 +61,8 @@ def check_resume(args, out: Path, old: list[str]) -> None:
         )
     if args.seed is None:  # (a drawn seed is in the record: the same command finishes the folder)
         args.seed = stored.get("seed")
+    if stored.get("command") == "sample-vae" and stored.get("temperature") is None:  # (recorded before as given)
+        stored["temperature"] = 1.0
     if stored.get("command") != args.command:
         raise FileExistsError(
             f"output: {out} holds {len(old)} samples of {stored.get('command')}, which are kept; give a new or "

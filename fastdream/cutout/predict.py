@@ -320,7 +320,8 @@ def _metadata(im: Image.Image, info: dict, keys=("exif", "icc_profile")) -> Imag
 
 
 def background_color(color):
-    """``background=`` as the (R, G, B) or (R, G, B, A) tuple of 0-255 it stands for (None: none)."""
+    """``background=`` as the (R, G, B) or (R, G, B, A) tuple of 0-255 it stands for (None: none;
+    an opaque A of 255 left out: the same color, the same RGB cutout, the same folder's record)."""
     if color is None:
         return None
     if isinstance(color, str):  # (PIL's names: "white", "#20a040", "#20a04080")
@@ -332,7 +333,8 @@ def background_color(color):
         color = color.tolist()
     if not isinstance(color, (tuple, list)) or len(color) not in (3, 4):
         raise ValueError(f"background must be a color, (R, G, B) or (R, G, B, A), got {shown(color)}")
-    return tuple(_checks.integer(f"background[{i}]", v, 0, 255) for i, v in enumerate(color))
+    color = tuple(_checks.integer(f"background[{i}]", v, 0, 255) for i, v in enumerate(color))
+    return color[:3] if color[3:] == (255,) else color
 
 
 def _decontaminated(rgb: Image.Image, mask: Image.Image) -> Image.Image:
