@@ -56,6 +56,12 @@ def test_explicit_options_win_even_when_equal_to_the_default(monkeypatch):
     assert seen[0].step_size == default_step != seen[1].step_size == fd.PRESETS["subtle"]["step_size"]
     assert seen[0].octaves == 4 and seen[1].steps == fd.PRESETS["subtle"]["steps"]
     assert tuple(str(s) for s in seen[2].layers) == fd.PRESETS["deep"]["layers"]
+    # A guide given is the objective: the tutorial's "mean" is left out (it was refused, naming
+    # --objective, which the user never gave); an objective given with it is still refused
+    fd.dream(IMG, preset="tutorial", model=InceptionV3().eval(), guide=IMG)
+    assert seen[3].objective == "l2" and seen[3].guide is not None
+    with pytest.raises(ValueError, match="objective: 'mean' does nothing with a guide"):
+        fd.dream(IMG, preset="tutorial", model=InceptionV3().eval(), guide=IMG, objective="mean")
 
 
 def test_a_preset_is_read_only():

@@ -267,6 +267,8 @@ def _preset_settings(given: dict) -> dict:
     if given.get("preset") is None:
         return {}
     settings = dict(presets.preset(given["preset"]))
+    if given.get("guide") is not None:  # the guide given is the objective ("tutorial" + guide= blamed one not given)
+        settings.pop("objective", None)
     model = given.get("model")
     if model is not None:
         settings.pop("model", None)
