@@ -263,3 +263,14 @@ def test_a_folder_begun_before_seeds_were_recorded_is_finished_as_it_was_begun(t
     (out / "00.png").unlink()
     again = fd.dream_folder(src, out, octaves=1, steps=1)
     assert [p.name for p in again.written] == ["00.png"] and again.seed is None
+
+
+def test_an_animation_cut_short_is_not_whole(tmp_path):
+    """Its first frame decoded whole, so a GIF cut to 30% was taken as done."""
+    from fastdream import io
+
+    rng = np.random.default_rng(0)
+    frames = [Image.fromarray(rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)) for _ in range(6)]
+    frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100)
+    (tmp_path / "cut.gif").write_bytes((tmp_path / "a.gif").read_bytes()[: (tmp_path / "a.gif").stat().st_size // 3])
+    assert io.whole_picture(tmp_path / "a.gif") and not io.whole_picture(tmp_path / "cut.gif")

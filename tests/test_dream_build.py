@@ -233,6 +233,11 @@ def test_a_model_of_one_input_size_is_one_line_and_dreams_in_tiles_of_it():
     big = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 224 * 224, 3)).eval()
     with pytest.raises(ValueError, match=r"^model: it takes only pictures of about 224x224 px"):
         fd.dream(np.full((300, 400, 3), 128, np.uint8), model=big, layers=["2"], octaves=1, steps=1)
+    with pytest.raises(ValueError, match=r"^image: .* takes only pictures of about 224x224 px; resize"):  # ("at least")
+        fd.dream(img, model=big, layers=["2"], octaves=1, steps=1)
+    alex = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.Flatten(), nn.Linear(2 * 227 * 227, 3)).eval()
+    with pytest.raises(ValueError, match=r"^image: .* takes only pictures of about 227x227 px"):  # (AlexNet's size)
+        fd.dream(img, model=alex, layers=["2"], octaves=1, steps=1)
 
 
 def test_a_build_passed_back_is_used_as_is(resnet):

@@ -42,8 +42,10 @@ def pyramid(h: int, w: int, octaves: int | str, scale: float, net=None) -> list[
     ``min_input_side``: InceptionV3's 75 px)."""
     least = getattr(net, "min_input_side", 0)
     if min(h, w) < least:  # said here, before any work, of the picture (not of a tile or an octave)
+        only = getattr(net, "only_input_side", 0)  # (resized to 256 px, the next line said "only 224")
+        takes = f"only pictures of about {only}x{only} px" if only else f"at least {least} px a side"
         raise ValueError(
-            f"image: the picture is {w}x{h} px and {type(net).__name__} takes at least {least} px a side; "
+            f"image: the picture is {w}x{h} px and {type(net).__name__} takes {takes}; "
             "resize it, or dream it with another model"
         )
     min_side = max(MIN_OCTAVE_SIDE, least)

@@ -278,7 +278,9 @@ def whole_picture(path: Path) -> bool:
                     return f.read() == b"\xff\xd9"
             if im.format == "PNG":
                 im.verify()  # (every chunk, to the end)
-            else:  # (verify checks nothing of a TIFF, a BMP, a GIF)
+            else:  # (verify checks nothing of a TIFF, a BMP, a GIF): decoded, an animation's last frame
+                if getattr(im, "n_frames", 1) > 1:
+                    im.seek(im.n_frames - 1)
                 im.load()
         return True
     except (OSError, ValueError, SyntaxError):

@@ -214,7 +214,7 @@ def smallest_input(net: nn.Module, layers: Sequence[str], device, cap: int = 512
         if hi >= cap:
             # A model of ImageNet's one size (a Linear head on a flattened 224 px map): its side, so
             # that the dream says so in one line (it was torch's "mat1 and mat2 shapes" mid-step).
-            one = next((side for side in (224, 299) if takes(side)), None)
+            one = next((side for side in (224, 227, 299) if takes(side)), None)  # (227: AlexNet's)
             if one is not None:
                 return one
             if isinstance(failed[-1], RuntimeError):
