@@ -89,7 +89,8 @@ UNITS = {"sheet": "cell"}  # what a job's "frames" are, where they are not a vid
 def describe(state: fd.StepState, unit: str = "frame") -> str:
     """A step as the page says it: frame (or a sheet's cell), octave, step and loss."""
     parts = [f"{unit} {state.frame + 1 if state.frame is not None else '?'} of {state.frames}"] if state.frames else []
-    parts += [f"octave {state.octave + 1}/{state.octaves}", f"step {state.step}/{state.total}"]
+    # ("step 3/10" beside "Steps per octave 5" read as if the setting had not been taken)
+    parts += [f"octave {state.octave + 1}/{state.octaves}", f"step {state.step}/{state.total} in all"]
     return " · ".join(parts + [f"loss {state.loss:.3g}"])
 
 

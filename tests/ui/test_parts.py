@@ -348,6 +348,7 @@ def test_a_sheets_progress_counts_cells_not_frames():
     with pytest.raises(fd.Cancelled, match=r"\(cell 1\)"):
         fd.proof_sheet(img, None, vary={"steps": [1, 2, 3]}, octaves=1, size=40, seed=0, callback=hook)
     assert seen[0].startswith("cell 1 of 3 ·") and seen[-1].startswith("cell 2 of 3 ·"), seen
+    assert " · step 1/6 in all · " in seen[0], seen  # (the steps of the whole sheet, not of one octave)
 
 
 @pytest.mark.parametrize(
