@@ -304,14 +304,18 @@ def video_options(args) -> dict:
     )
 
 
-def say_video(path: Path, frames_dir, settings_name: str) -> None:
+def say_video(path: Path, frames_dir, settings_name: str, seeded: bool = True) -> None:
     """The ``wrote`` line of a video made from saved frames, with the seed its frames were made
     with (drawn by the first run, kept by a resumed one: in the frames' settings file), so that a
-    video you like can be made again (``--seed``)."""
+    video you like can be made again (``--seed``). Not ``seeded`` (a styled video, painted from
+    its frames: no seed changes it), no seed is said: a new one each run read as another video."""
     from fastdream.video.checks import default_frames_dir
     from fastdream.video.frames import stored_key
 
     if not main_rank():
+        return
+    if not seeded:
+        print(f"wrote {path}")
         return
     folder = Path(frames_dir) if frames_dir is not None else default_frames_dir(Path(path))
     try:
