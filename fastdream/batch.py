@@ -78,6 +78,7 @@ def check_folders(in_dir, out_dir, fmt, mode: str = "RGB", soft: bool = True) ->
             what = "transparency, which these pictures have" if "A" in mode else f"{mode} pictures"
             raise ValueError(f"format: {fmt} cannot hold {what}; use png or webp") from None
     io.output_folder("output_dir", out_dir, [in_dir], "the folder's results")
+    io.check_frames_folder("output_dir", out_dir)  # (its results were a later video's frames)
     io.check_writable("output_dir", out_dir)  # before the work
     return in_dir, out_dir, fmt
 

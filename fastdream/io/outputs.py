@@ -65,16 +65,23 @@ def check_not_input(name: str, out, inputs: Iterable, *, folder: bool = False, o
             raise ValueError(f"{name}: {out} lies inside the input folder {p}; write it outside the inputs")
         if folder and o in r.parents:
             raise ValueError(f"{name}: the folder {out} contains the input {p}; choose a folder outside the inputs")
-    # (a dream-video of that folder later took the file for a last frame; a folder run into the
-    # frames folder itself, its outputs; a frame touched up in place is one of its frames already)
-    record = frames_record(o if folder else o.parent)
-    if record is not None and not (not folder and FRAME.fullmatch(o.name) and o.is_file()):
-        what = f"{out} is" if folder else f"{out} would go into {out.parent},"
-        raise ValueError(
-            f"{name}: {what} a video's frames folder (it holds {record}): a video made from it would take its "
-            "pictures for frames; write elsewhere"
-        )
+    # (a dream-video of that folder later took the file for a last frame; a frame touched up in
+    # place is one of its frames already; a folder, the video's own frames folder among them, is
+    # the caller's to check: check_frames_folder)
+    if not folder and not (FRAME.fullmatch(o.name) and o.is_file()):
+        check_frames_folder(name, o.parent, f"{out} would go into {out.parent},")
     return out
+
+
+def check_frames_folder(name: str, folder: Path, what: str | None = None) -> None:
+    """A ``ValueError`` naming ``name`` when ``folder`` is a video's frames folder, which a run
+    writes no pictures of its own into (a video made of the folder would take them for frames)."""
+    record = frames_record(Path(folder))
+    if record is not None:
+        raise ValueError(
+            f"{name}: {what or f'{folder} is'} a video's frames folder (it holds {record}): a video made from it "
+            "would take its pictures for frames; write elsewhere"
+        )
 
 
 #: The settings records of the frames folders fastdream's videos keep (their modules' SETTINGS_NAME).

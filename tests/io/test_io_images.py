@@ -282,8 +282,9 @@ def test_no_output_goes_into_a_videos_frames_folder(tmp_path):
     ):
         io.check_not_input("out", frames / "in.gif", [])
     with pytest.raises(ValueError, match=r"^out: .*z_frames is a video's frames folder"):  # a folder run into it
-        io.check_not_input("out", frames, [], folder=True)
-    assert io.check_not_input("out", frames / "sub", [], folder=True)  # (its listing is not recursive)
+        io.check_frames_folder("out", frames)
+    io.check_frames_folder("out", frames / "sub")  # (its listing is not recursive)
+    assert io.check_not_input("out", frames, [], folder=True)  # (the video's own frames_dir is checked so)
     assert io.check_not_input("out", frames / "frame_00000.png", [])  # a frame touched up in place: one already
     (frames / "zoom_settings.json").unlink()  # (a folder of frames of the user's own: theirs to fill)
     (frames / "camera_settings.json").write_text("{}")  # (with a record of theirs, not a video's)
