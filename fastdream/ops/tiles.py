@@ -82,7 +82,7 @@ def tile_grid(size: Sequence[int], tile_size: int | Sequence[int], overlap: int 
     """Lays overlapping tiles of ``tile_size`` over an image of ``size = (H, W)``.
 
     Uses the fewest tiles of at most ``tile_size`` that cover the image with at least ``overlap``
-    pixels shared by neighbours (default: 32 px, or half the tile below 64 px), shrunk to split
+    pixels shared by neighbours (default: 64 px, or a quarter of a tile under 256 px), shrunk to split
     the image evenly. A tile larger than the image is cut to the image: one tile, weight 1.
 
     Examples:
@@ -102,9 +102,11 @@ def tile_grid(size: Sequence[int], tile_size: int | Sequence[int], overlap: int 
     th, tw = min(th, h), min(tw, w)
     if overlap is None:
         # Fixed, not a fraction of the tile: what the ramp must hide is the network's reaction to
-        # the tile edge, which does not grow with the tile (32 px hides it as well as 64 px and
-        # sends fewer pixels through the network: bench/RESULTS.md, bench/seams.py).
-        overlap = min(32, min(th, tw) // 2)
+        # the tile edge, which does not grow with the tile. 32 px left faint lines in dark areas
+        # of a 2048 px dream that 64 px does not (bench/RESULTS.md, "Tile seams", bench/seams.py).
+        # Small tiles (asked for to save memory) keep a quarter of their side: half of it sent
+        # each pixel through the network twice.
+        overlap = min(64, min(th, tw) // 4)
     if not 0 <= overlap < min(th, tw):
         raise ValueError(f"overlap must be in [0, tile size), got {overlap}")
     th, tw = _axis_tile(h, th, overlap), _axis_tile(w, tw, overlap)
@@ -262,7 +264,7 @@ def extract_tiles(image: torch.Tensor, grid: TileGrid, *, roll: Sequence[int] = 
         >>> import torch, fastdream as fd
         >>> g = fd.ops.tile_grid((64, 64), 32)
         >>> fd.ops.extract_tiles(torch.rand(2, 3, 64, 64), g, roll=(5, 7)).shape
-        torch.Size([18, 3, 32, 32])
+        torch.Size([18, 3, 27, 27])
     """
     _checks.image_tensor("image", image, ranks=(4,))
     _check_grid(grid, tuple(image.shape[-2:]), "image")

@@ -18,7 +18,7 @@ from fastdream.ops import _native
 
 F = torch.ops.fastdream
 H, W = 17, 23
-GRID = fd.ops.tile_grid((H, W), 8)  # 3 x 4 tiles of 8 x 8
+GRID = fd.ops.tile_grid((H, W), 8, overlap=4)  # 3 x 4 tiles of 8 x 8
 YS, XS = list(GRID.ys), list(GRID.xs)
 TH, TW = GRID.tile_h, GRID.tile_w
 

@@ -133,6 +133,11 @@ def test_grid_weights_sum_to_one_and_cover_the_image():
     g = fd.ops.tile_grid((683, 1024), 512)
     assert (len(g.ys), len(g.xs)) == (2, 3) and g.tile_h <= 512 and g.tile_w <= 512
     assert g.count * g.tile_h * g.tile_w < 1.3 * 683 * 1024
+    # neighbours share 64 px (32 left faint lines in dark areas of a 2048 px dream: bench/seams_local.py);
+    # small tiles a quarter of their side
+    big, small = fd.ops.tile_grid((2048, 2048), 512), fd.ops.tile_grid((512, 512), 128)
+    assert min(big.ys[k] + big.tile_h - big.ys[k + 1] for k in range(len(big.ys) - 1)) >= 64
+    assert 32 <= min(small.ys[k] + small.tile_h - small.ys[k + 1] for k in range(len(small.ys) - 1)) < 48
     one = fd.ops.tile_grid((50, 33), 200)
     assert one.count == 1 and (one.tile_h, one.tile_w) == (50, 33) and bool((one.weight_y == 1).all())
 
