@@ -274,3 +274,6 @@ def test_an_animation_cut_short_is_not_whole(tmp_path):
     frames[0].save(tmp_path / "a.gif", save_all=True, append_images=frames[1:], duration=100)
     (tmp_path / "cut.gif").write_bytes((tmp_path / "a.gif").read_bytes()[: (tmp_path / "a.gif").stat().st_size // 3])
     assert io.whole_picture(tmp_path / "a.gif") and not io.whole_picture(tmp_path / "cut.gif")
+    frames[0].save(tmp_path / "a.jpg")  # a JPEG an editor appended bytes to is whole (it was remade over)
+    (tmp_path / "a.jpg").write_bytes((tmp_path / "a.jpg").read_bytes() + b"appended")
+    assert io.whole_picture(tmp_path / "a.jpg")

@@ -508,3 +508,12 @@ def test_a_frames_folder_that_cannot_be_written_is_refused_before_the_work(photo
     with pytest.raises(PermissionError, match=r"^frames_dir: the folder /proc cannot be written"):
         zoom_video(photo, tmp_path / "v.gif", frames=2, frames_dir="/proc/fastdream-frames", **FAST)
     assert not (tmp_path / "v.gif").exists()
+
+
+def test_a_video_inside_its_own_frames_folder_is_refused_from_the_first_run(tmp_path):
+    """-o fr/v.gif --frames-dir fr was taken, and its rerun refused as writing into a frames folder."""
+    (tmp_path / "fr").mkdir()
+    img = np.full((32, 32, 3), 128, np.uint8)
+    with pytest.raises(ValueError, match=r"^out_path: .*v.gif lies inside frames_dir .*fr; write the video beside"):
+        fd.zoom_video(img, tmp_path / "fr" / "v.gif", frames=2, steps=1, frames_dir=tmp_path / "fr")
+    assert not list((tmp_path / "fr").iterdir())

@@ -59,18 +59,20 @@ def tile_grid(size: tuple[int, int], tile_size: int | None, net=None) -> ops.Til
     network's ``min_input_side`` where the image allows (tile_grid shrinks tiles to share the
     image evenly, so the request grows until they are)."""
     h, w = size
-    least = getattr(net, "min_input_side", 0)
+    least, only = getattr(net, "min_input_side", 0), getattr(net, "only_input_side", 0)
+    # A model of one size: tiles overlapping by half of it, so that sides of multiples of that half
+    # are cut into tiles of exactly its size (the default overlap shrinks them to share the image)
+    overlap = only // 2 if only else None
     tile = tile_size if tile_size is not None else max(8, h, w)
-    grid = ops.tile_grid(size, tile)
+    grid = ops.tile_grid(size, tile, overlap)
     while (grid.tile_h < min(least, h) or grid.tile_w < min(least, w)) and tile < max(h, w):
         tile += 8
-        grid = ops.tile_grid(size, tile)
-    only = getattr(net, "only_input_side", 0)
+        grid = ops.tile_grid(size, tile, overlap)
     if only and (grid.tile_h, grid.tile_w) != (only, only):  # (torch's "mat1 and mat2 shapes" mid-step)
         raise ValueError(
             f"model: it takes only pictures of about {only}x{only} px up to the layers dreamed (a layer of one size, such as "
             f"a Linear head); dream a layer before it, or a picture of {only}x{only} tiles: tile_size={only} "
-            f"with sides that are multiples of {only}, octaves=1 (here a {w}x{h} octave in {grid.tile_w}x{grid.tile_h} tiles)"
+            f"with sides that are multiples of {only // 2}, octaves=1 (here a {w}x{h} octave in {grid.tile_w}x{grid.tile_h} tiles)"
         )
     return grid
 

@@ -280,14 +280,15 @@ def whole_picture(path: Path) -> bool:
     try:
         with opened(path, "output") as im:
             if im.format == "JPEG":  # (Pillow's verify reads no further than the header)
-                with open(path, "rb") as f:
-                    f.seek(-2, os.SEEK_END)
-                    return f.read() == b"\xff\xd9"
+                with open(path, "rb") as f:  # (near the end: an editor may append a few bytes after it)
+                    f.seek(-min(4096, f.seek(0, os.SEEK_END)), os.SEEK_END)
+                    return b"\xff\xd9" in f.read()
             if im.format == "PNG":
                 im.verify()  # (every chunk, to the end)
             else:  # (verify checks nothing of a TIFF, a BMP, a GIF): decoded, an animation's last frame
-                if getattr(im, "n_frames", 1) > 1:
-                    im.seek(im.n_frames - 1)
+                frames = int(getattr(im, "n_frames", 1))
+                if frames > 1:
+                    im.seek(frames - 1)
                 im.load()
         return True
     except (OSError, ValueError, SyntaxError):

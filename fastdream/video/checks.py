@@ -58,6 +58,8 @@ def check_frames_dir(frames_dir, out: Path, inputs=()) -> Path:
         raise NotADirectoryError(f"frames_dir: {frames_dir} exists and is not a folder")
     if frames_dir.resolve() == out.resolve():
         raise ValueError(f"frames_dir and out_path are the same path: {out}")
+    if frames_dir.resolve() in out.resolve().parents:  # (a video among its frames: its rerun was refused)
+        raise ValueError(f"out_path: {out} lies inside frames_dir {frames_dir}; write the video beside its frames")
     try:
         io.check_not_input("frames_dir", frames_dir, inputs, folder=True)
     except ValueError as exc:
