@@ -440,3 +440,5 @@ def test_a_module_list_with_a_forward_of_its_own_is_a_layer():
     assert LayerTaps(net, ["1"])(torch.rand(1, 3, 12, 12))[0].shape == (1, 4, 8, 8)
     with torch.inference_mode():  # (an inference tensor keeps no version count to compare)
         assert len(LayerTaps(net, ["0", "2"])(torch.rand(1, 3, 12, 12))) == 2
+        stem, x = _InplaceStem().eval(), torch.rand(1, 3, 12, 12)  # ... so it is copied: bn1 before its ReLU
+        assert torch.equal(LayerTaps(stem, ["bn1", "conv2"])(x)[0], LayerTaps(stem, ["bn1"])(x)[0])

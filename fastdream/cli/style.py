@@ -83,7 +83,7 @@ def _cmd_style_video(args) -> int:
     styles = [io.load_pil(s, "style") for s in args.styles]  # missing file / not an image: a clear error first
     kw = given(flow=off(args.no_flow), temporal_weight=args.temporal_weight) | video_options(args)
     path = fd.style_video(args.input, styles, out, progress=not args.quiet, **kw, **_style_kwargs(args, len(styles)))
-    say_video(path, args.frames_dir, fd.video.styled.SETTINGS_NAME, seeded=False)
+    say_video(path, args.frames_dir, fd.video.styled.SETTINGS_NAME, seeded=getattr(args, "init", None) == "noise")
     return 0
 
 

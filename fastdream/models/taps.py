@@ -147,6 +147,7 @@ class LayerTaps:
             x = x.clone()
         outputs: dict[int, torch.Tensor] = {}
         versions: dict[int, int] = {}
+        copying = self.copies  # (read once: another thread's call may set it while this one runs)
         pending = set(range(len(self._modules)))
         # The hooks sit on modules that other threads may be running too (a cached build shared by
         # two dreams, the web app's jobs): each call takes the outputs of its own thread only.
@@ -156,10 +157,12 @@ class LayerTaps:
             def hook(module, args, output):
                 if i in pending and threading.get_ident() == owner:
                     pending.discard(i)
-                    # (the last: nothing runs after it; an inference tensor keeps no version count)
-                    if isinstance(output, torch.Tensor) and pending and not output.is_inference():
-                        output = output.clone() if self.copies else output
-                        versions[i] = output._version
+                    # (the last: nothing runs after it; an inference tensor keeps no version count
+                    # to compare, so it is copied)
+                    if isinstance(output, torch.Tensor) and pending:
+                        output = output.clone() if copying or output.is_inference() else output
+                        if not output.is_inference():
+                            versions[i] = output._version
                     outputs[i] = output
                     if not pending:
                         raise _Stop
@@ -177,7 +180,7 @@ class LayerTaps:
         if pending:
             missing = [self.layers[i] for i in sorted(pending)]
             raise ValueError(f"layers {missing} produced no output in the model's forward (are they used?)")
-        if any(outputs[i]._version != v for i, v in versions.items()) and not self.copies:
+        if any(outputs[i]._version != v for i, v in versions.items()) and not copying:
             self.copies = True  # what a later layer did to a tapped output in place: again, copying them
             return self(src)
         if torch.is_grad_enabled() and x.requires_grad:
