@@ -489,6 +489,13 @@ def test_cutout_folder_resumes_and_skips_bad_files(trained, data, tmp_path, caps
         (tmp_path / "out" / "2.png").unlink()
         r = cutout_folder(src, tmp_path / "out", trained, background=same)
         assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
+    record = tmp_path / "out" / ".fastdream-settings.json"  # as fastdream recorded the shell's --bg-color
+    older = json.loads(record.read_text())
+    older["cutout"]["background"] = "[0, 255, 0]"
+    record.write_text(json.dumps(older))
+    (tmp_path / "out" / "2.png").unlink()
+    r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0))
+    assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
     # ... and a folder whose record spelled a default out (as fastdream did) resumes without it
     record = tmp_path / "out" / ".fastdream-settings.json"
     kept = json.loads(record.read_text())

@@ -55,7 +55,7 @@ def check_resume(args, out: Path, old: list[str]) -> None:
         stored = json.loads((out / RECORD).read_text())
     except (OSError, ValueError):
         stored = None
-    if not isinstance(stored, dict):
+    if not isinstance(stored, dict) or "command" not in stored:
         raise FileExistsError(
             f"output: {out} already holds {len(old)} samples ({old[0]}, ...), which are kept; give a new or empty folder"
         )

@@ -3,6 +3,7 @@ lose a cutout's transparency (:func:`loses_alpha`)."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 
 from PIL import Image
@@ -99,6 +100,16 @@ def _recorded(cutout_kwargs: dict, stored=None) -> dict:
     """
     defaults = {k: repr(p.default) for k, p in inspect.signature(cutout).parameters.items() if p.default is not p.empty}
     mine = {k: repr(v) for k, v in sorted(cutout_kwargs.items()) if repr(v) != defaults.get(k)}
-    if isinstance(stored, dict) and {k: v for k, v in stored.items() if v != defaults.get(k)} == mine:
-        return stored
+    if isinstance(stored, dict):  # (its color as recorded before: "[0, 255, 0]", "(0, 255, 0, 255)")
+        said = {k: _color_said(v) if k == "background" else v for k, v in stored.items()}
+        if {k: v for k, v in said.items() if v != defaults.get(k)} == mine:
+            return stored
     return mine
+
+
+def _color_said(text):
+    """A recorded background as :func:`background_color` gives it now, else as it was."""
+    try:
+        return repr(background_color(ast.literal_eval(text)))
+    except (ValueError, TypeError, SyntaxError):
+        return text

@@ -99,10 +99,10 @@ class VAETrainer(Trainer):
         m = c["model"]
         self.train_ds = ImageFolder(train_files, m["image_size"], m["channels"], show, False)
         self.val_ds = ImageFolder(val_files, m["image_size"], m["channels"], False, False)
-        counted = self.train_ds.cache is not None and self.val_ds.cache is not None  # (decoded now: counted)
-        if (
-            counted and dist.main and (state is None or state["epoch"] < c["epochs"])
-        ):  # (not when nothing to do)  # (the whole folder, as the GAN says it: "8 of 50" left the held-out out)
+        # Counted over the whole folder ("8 of 50" left the held-out out), by a run with epochs to train
+        counted = self.train_ds.cache is not None and self.val_ds.cache is not None
+        to_do = state is None or state["epoch"] < c["epochs"]
+        if counted and dist.main and to_do:
             say_clear(self.train_ds.clear + self.val_ds.clear, len(train_files) + len(val_files))
         self.val_files = [str(f) for f in val_files]
         self.sampler = DistributedSampler(
