@@ -103,7 +103,7 @@ def tile_grid(size: Sequence[int], tile_size: int | Sequence[int], overlap: int 
     if overlap is None:
         # Fixed, not a fraction of the tile: what the ramp must hide is the network's reaction to
         # the tile edge, which does not grow with the tile. 32 px left faint lines in dark areas
-        # of a 2048 px dream that 64 px does not (bench/RESULTS.md, "Tile seams", bench/seams.py).
+        # of a 2048 px dream that 64 px does not (bench/seams_local.py; figures in bench/RESULTS.md).
         # Small tiles (asked for to save memory) keep a quarter of their side: half of it sent
         # each pixel through the network twice.
         overlap = min(64, min(th, tw) // 4)

@@ -201,9 +201,7 @@ def _outputs(out_path, image, guide=None) -> tuple[Path | None, Path | None]:
     json_out = out.with_suffix(".json")
     for written in (out, json_out):  # (the .json's name can be longer: the system's "File name too long")
         io.check_name_length("out_path", written)
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise FileNotFoundError(f"out_path: the folder {parent} does not exist")
+    io.check_parent("out_path", out)
     if isinstance(image, (str, Path)) and Path(image).resolve() in (out.resolve(), json_out.resolve()):
         raise ValueError(f"out_path: {out} (or its .json) is the input image; the input is never overwritten")
     for written in (out, json_out):
