@@ -489,21 +489,15 @@ def test_cutout_folder_resumes_and_skips_bad_files(trained, data, tmp_path, caps
         (tmp_path / "out" / "2.png").unlink()
         r = cutout_folder(src, tmp_path / "out", trained, background=same)
         assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
-    record = tmp_path / "out" / ".fastdream-settings.json"  # as fastdream recorded the shell's --bg-color
-    older = json.loads(record.read_text())
-    older["cutout"]["background"] = "[0, 255, 0]"
-    record.write_text(json.dumps(older))
-    (tmp_path / "out" / "2.png").unlink()
-    r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0))
-    assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
-    # ... and a folder whose record spelled a default out (as fastdream did) resumes without it
+    # ... and folders recorded as fastdream did: the shell's --bg-color as a list, a default spelled out
     record = tmp_path / "out" / ".fastdream-settings.json"
-    kept = json.loads(record.read_text())
-    kept["cutout"]["threshold"] = "0.5"
-    record.write_text(json.dumps(kept))
-    (tmp_path / "out" / "2.png").unlink()
-    r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0))
-    assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
+    for key, older in (("background", "[0, 255, 0]"), ("threshold", "0.5")):
+        kept = json.loads(record.read_text())
+        kept["cutout"][key] = older
+        record.write_text(json.dumps(kept))
+        (tmp_path / "out" / "2.png").unlink()
+        r = cutout_folder(src, tmp_path / "out", trained, background=(0, 255, 0))
+        assert [p.name for p in r.written] == ["2.png"] and len(r.skipped) == 2
     with pytest.raises(ValueError, match="background must be"):
         cutout_folder(src, tmp_path / "o2", trained, background=(1,))
     assert not (tmp_path / "o2").exists()
