@@ -136,7 +136,7 @@ def run_folder(
         wrote_settings = False
         try:
             for done, i in enumerate(range(dist.rank, len(files), dist.world), 1):
-                if targets[i].exists() and _whole(targets[i], name):
+                if targets[i].exists() and io.kept_whole(targets[i], f"{name}: "):
                     report.skipped.append(targets[i])
                 else:
                     if settings is not None:  # once, before the first output: a stop leaves both
@@ -261,15 +261,6 @@ class _Watch:
             while self.pos[k] < len(queue) and queue[self.pos[k]].exists():
                 self.pos[k] += 1
         return sum(self.pos)
-
-
-def _whole(dst: Path, name: str) -> bool:
-    """Whether an output already there reads whole: one cut short or emptied since was counted as
-    done, and the run said the folder complete."""
-    if io.whole_picture(dst):
-        return True
-    print(f"{name}: {dst} is there but cannot be read (cut short?); making it again", file=sys.stderr)
-    return False
 
 
 def _one(src: Path, dst: Path, make, report: FolderReport, name: str) -> None:

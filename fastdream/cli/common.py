@@ -126,14 +126,7 @@ def output_path(args, default: str | None, *, inputs=(), mode: str | None = None
     if out.exists() and not out.is_file():
         raise UsageError(f"output: {out} exists and is not a regular file (a named pipe or a device); choose another")
     # A symbolic link is written through (io.atomic_save): its file's folder is the one written
-    parent = Path(os.path.realpath(out)).parent if out.is_symlink() else out.parent if str(out.parent) else Path(".")
-    if not parent.exists():
-        missing = next((p for p in reversed(parent.parents) if not p.exists()), parent)
-        if missing.parent.exists() and not missing.parent.is_dir():
-            raise NotADirectoryError(f"output: {missing.parent} is a file, not a folder")
-        raise FileNotFoundError(f"output: the folder {parent} does not exist")
-    if not parent.is_dir():
-        raise NotADirectoryError(f"output: {parent} is a file, not a folder")
+    parent = io.check_parent("output", Path(os.path.realpath(out)) if out.is_symlink() else out)
     if not io.can_write_in(parent):
         raise PermissionError(f"output: the folder {parent} cannot be written")
     source = getattr(args, "input", None)

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import sys
 from pathlib import Path
 
 #: The record of the settings that made a folder's samples (hidden: the folder is pictures).
@@ -23,13 +22,15 @@ def sample_path(out: Path, i: int) -> Path:
 
 def settings(args) -> dict:
     """What decides the samples (not ``-n``: more samples of a seed continue the same ones)."""
-    h = hashlib.sha256()
-    with open(args.checkpoint, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
+    if getattr(args, "checkpoint_sha256", None) is None:  # (once: a resume compares, then records)
+        h = hashlib.sha256()
+        with open(args.checkpoint, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                h.update(block)
+        args.checkpoint_sha256 = h.hexdigest()
     return {
         "command": args.command,
-        "checkpoint_sha256": h.hexdigest(),
+        "checkpoint_sha256": args.checkpoint_sha256,
         "seed": args.seed,
         # (the library's default when not given: --temperature 1 spelled out is the same samples)
         "temperature": None if args.command != "sample-vae" else 1.0 if args.temperature is None else args.temperature,
@@ -89,10 +90,8 @@ def write_samples(images, args, dreamed) -> int:
     out = Path(args.output)
     done = set()
     for i in range(len(images)) if getattr(args, "resumed", False) else ():
-        if sample_path(out, i).is_file() and io.whole_picture(sample_path(out, i)):
+        if sample_path(out, i).exists() and io.kept_whole(sample_path(out, i)):
             done.add(i)
-        elif sample_path(out, i).exists():  # (cut short since: a full disk, a copy stopped half-way)
-            print(f"{sample_path(out, i)} is there but cannot be read (cut short?); making it again", file=sys.stderr)
     if len(done) == len(images):
         print(f"{out} already holds the {len(images)} samples; nothing written")
         return 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import os
 import re
+import sys
 import warnings
 from pathlib import Path
 from typing import Iterable
@@ -293,6 +294,16 @@ def whole_picture(path: Path) -> bool:
         return True
     except (OSError, ValueError, SyntaxError):
         return False
+
+
+def kept_whole(path: Path, say: str = "") -> bool:
+    """Whether an output a run finds already there may be kept: it reads whole
+    (:func:`whole_picture`); one cut short or emptied since is said (``say``: the line's prefix,
+    the run's name) and made again, not counted as done."""
+    if whole_picture(path):
+        return True
+    print(f"{say}{path} is there but cannot be read (cut short?); making it again", file=sys.stderr)
+    return False
 
 
 def check_writable(name: str, path: Path) -> None:
